@@ -1,0 +1,190 @@
+//! Wiring: database, index, generator, provider, router and workers; graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::catalog::SearchIndex;
+use crate::config::{Config, Secret};
+use crate::http::{AppState, Metrics, router};
+use crate::jobs::{self, Waker};
+use crate::llm::Generator;
+use crate::llm::client::OpenAiGenerator;
+use crate::llm::offline::OfflineResponder;
+use crate::pipeline::Deps;
+use crate::pipeline::worker::Worker;
+use crate::sms::SmsProvider;
+use crate::sms::print::PrintProvider;
+use crate::sms::sender::Sender;
+use crate::sms::twilio::TwilioSender;
+use crate::store::Db;
+use crate::{demo, sms};
+
+/// The auth token that signs webhooks in `--demo` mode when none is configured. Not a
+/// secret: it only lets a local curl reach a demo server.
+pub const DEMO_AUTH_TOKEN: &str = "demo-auth-token";
+
+/// Everything a running Backtalk needs, built once.
+pub struct App {
+    pub state: AppState,
+    pub worker: Arc<Worker>,
+}
+
+/// How to build the app.
+#[derive(Default)]
+pub struct BuildOptions {
+    /// Load the bundled demo store on first start; print texts when Twilio is not configured.
+    pub demo: bool,
+    /// Use this provider instead of the configured one (`backtalk chat` prints to the terminal).
+    pub provider: Option<Arc<dyn SmsProvider>>,
+}
+
+impl App {
+    /// Connects the database, opens the index, picks the generator and provider.
+    pub async fn build(mut config: Config, options: BuildOptions) -> anyhow::Result<App> {
+        if config.twilio.auth_token.is_empty() {
+            if !options.demo && options.provider.is_none() {
+                anyhow::bail!(
+                    "twilio.auth_token (BACKTALK_TWILIO_AUTH_TOKEN) is required to verify webhooks; use --demo to try Backtalk without Twilio"
+                );
+            }
+            config.twilio.auth_token = Secret::new(DEMO_AUTH_TOKEN);
+        }
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("failed to create data dir {}", config.data_dir.display()))?;
+        let db = Db::connect(&config.effective_database_url()).await?;
+        let index = Arc::new(SearchIndex::open_or_create(&config.data_dir.join("index"))?);
+        if options.demo {
+            demo::load_if_empty(&db, &index).await?;
+        } else if index.num_docs() == 0 {
+            demo::rebuild_index(&db, &index).await?;
+        }
+        let offline = Arc::new(OfflineResponder);
+        let generator: Arc<dyn Generator> = if config.llm_configured() {
+            let max_chars = config.pipeline.max_segments * 153;
+            Arc::new(OpenAiGenerator::new(
+                &config.llm,
+                &config.brand.name,
+                max_chars.min(320),
+            )?)
+        } else {
+            offline.clone()
+        };
+        let provider: Arc<dyn SmsProvider> = match options.provider {
+            Some(p) => p,
+            None if !config.twilio.account_sid.is_empty() => {
+                Arc::new(TwilioSender::new(&config.twilio)?)
+            }
+            None if options.demo => Arc::new(PrintProvider::new("[demo outbox]", true)),
+            None => anyhow::bail!(
+                "twilio.account_sid is required to send texts; use --demo to print them instead"
+            ),
+        };
+        let config = Arc::new(config);
+        let waker = Waker::default();
+        let sender = Arc::new(Sender {
+            db: db.clone(),
+            provider,
+            status_callback: Some(config.status_webhook_url()),
+        });
+        let deps = Deps {
+            db: db.clone(),
+            index: index.clone(),
+            generator,
+            offline,
+            config: config.clone(),
+        };
+        let worker = Arc::new(Worker {
+            deps,
+            sender,
+            waker: waker.clone(),
+        });
+        let state = AppState {
+            db,
+            config,
+            index,
+            waker,
+            metrics: Arc::new(Metrics::default()),
+        };
+        Ok(App { state, worker })
+    }
+
+    /// Serves HTTP on `listener` and runs the workers until `cancel` fires, then drains:
+    /// the server stops accepting, in-flight requests finish, each worker finishes its job.
+    pub async fn run(self, listener: TcpListener, cancel: CancellationToken) -> anyhow::Result<()> {
+        let config = &self.state.config;
+        let workers = jobs::spawn_workers(
+            self.state.db.clone(),
+            self.worker.clone(),
+            config.worker.clone(),
+            self.state.waker.clone(),
+            cancel.clone(),
+        );
+        let db = self.state.db.clone();
+        let shutdown = cancel.clone();
+        axum::serve(listener, router(self.state))
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await
+            .context("http server failed")?;
+        for w in workers {
+            let _ = w.await;
+        }
+        db.close().await;
+        info!("shut down cleanly");
+        Ok(())
+    }
+}
+
+/// Binds the configured address.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("failed to listen on {addr}"))
+}
+
+/// Fires `cancel` on ctrl-c or SIGTERM.
+pub fn cancel_on_signals(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("install SIGTERM handler");
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        warn!("shutdown requested; finishing in-flight work");
+        cancel.cancel();
+    });
+}
+
+/// A ready-to-paste curl command that posts a correctly signed inbound text.
+pub fn signed_curl_example(config: &Config, from: &str, body: &str) -> String {
+    let url = config.inbound_webhook_url();
+    let sid = format!("SM{:032x}", rand::random::<u128>());
+    let params: Vec<(String, String)> = vec![
+        ("Body".into(), body.into()),
+        ("From".into(), from.into()),
+        ("MessageSid".into(), sid),
+        ("To".into(), "+15005550006".into()),
+    ];
+    let signature =
+        sms::signature::compute_signature(config.twilio.auth_token.expose(), &url, &params);
+    let data: Vec<String> = params
+        .iter()
+        .map(|(k, v)| format!("--data-urlencode '{k}={v}'"))
+        .collect();
+    format!(
+        "curl -sS -X POST '{url}' -H 'X-Twilio-Signature: {signature}' {}",
+        data.join(" ")
+    )
+}

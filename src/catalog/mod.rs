@@ -1,0 +1,10 @@
+//! The product catalog and store policies: records, import, and the tantivy search index.
+//!
+//! Thin for now (issue 4 adds `index-catalog`, field mapping, query understanding, vectors
+//! and hybrid fusion): BM25 over products and policies, rebuilt from the SQL tables.
+
+pub mod index;
+pub mod records;
+
+pub use index::{DocKind, Hit, SearchIndex};
+pub use records::{PolicyRecord, ProductRecord};

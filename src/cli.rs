@@ -1,0 +1,81 @@
+//! The command line (argument definitions only; `main.rs` dispatches).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Backtalk: conversational SMS for retailers.
+#[derive(Debug, Parser)]
+#[command(name = "backtalk", version, about)]
+pub struct Cli {
+    /// Config file (default: $BACKTALK_CONFIG, else ./backtalk.toml when present).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the webhooks, the health endpoints and the workers.
+    Serve {
+        /// Load the bundled demo store on first start; print texts when Twilio is not configured.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Text the bot from the terminal as a customer, through the full pipeline.
+    Chat {
+        /// The customer's number (default: the demo customer +14155550123).
+        #[arg(long)]
+        from: Option<String>,
+        /// Load the bundled demo store if the database is empty.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        demo: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Compliance tools.
+    Compliance {
+        #[command(subcommand)]
+        command: ComplianceCommand,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+/// `backtalk compliance …`
+#[derive(Debug, Subcommand)]
+pub enum ComplianceCommand {
+    /// Read lines on stdin; print one JSON classification per line.
+    Classify,
+}
+
+/// `backtalk bench …`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Load-test signed inbound webhooks against a release server, beside a bare axum handler.
+    Webhook {
+        /// Requests per second of the fixed-rate phase.
+        #[arg(long, default_value_t = 500)]
+        rate: u32,
+        /// Seconds of the fixed-rate phase.
+        #[arg(long, default_value_t = 30)]
+        duration: u64,
+        /// Seconds of each saturation phase.
+        #[arg(long, default_value_t = 10)]
+        saturation_duration: u64,
+        /// Concurrent connections of the saturation phase.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+    },
+    /// A bare axum server answering 200 on every POST: the baseline of `bench webhook`.
+    #[command(hide = true)]
+    BareServer {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: String,
+    },
+}

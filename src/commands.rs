@@ -1,0 +1,147 @@
+//! The bodies of the commands: `serve`, `chat`, `compliance classify`.
+
+use std::io::{BufRead, Write};
+use std::sync::Arc;
+
+use tokio::io::AsyncBufReadExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{self, App, BuildOptions};
+use crate::compliance;
+use crate::config::Config;
+use crate::demo::DEMO_PHONE;
+use crate::domain::Phone;
+use crate::jobs;
+use crate::pipeline::ingest::{Inbound, ingest};
+use crate::sms::print::PrintProvider;
+use crate::store::{crm, escalations, turns};
+
+/// `backtalk serve [--demo]`: runs until ctrl-c or SIGTERM.
+pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let app = App::build(
+        config,
+        BuildOptions {
+            demo,
+            provider: None,
+        },
+    )
+    .await?;
+    let listener = app::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let config = app.state.config.clone();
+    println!("backtalk listening on http://{addr}");
+    println!(
+        "  inbound webhook (give this URL to Twilio): {}",
+        config.inbound_webhook_url()
+    );
+    println!("  status callback:  {}", config.status_webhook_url());
+    println!(
+        "  health: http://{addr}/healthz  ready: http://{addr}/readyz  metrics: http://{addr}/metrics"
+    );
+    println!(
+        "  database: {}  generator: {}",
+        app.state.db.backend(),
+        app.worker.deps.generator.model()
+    );
+    if demo {
+        println!("\nTry it: text the demo store as Elyssa (a demo customer):\n");
+        println!(
+            "{}\n",
+            app::signed_curl_example(&config, DEMO_PHONE, "do you have the blouse in black?")
+        );
+    }
+    std::io::stdout().flush()?;
+    let cancel = CancellationToken::new();
+    app::cancel_on_signals(cancel.clone());
+    app.run(listener, cancel).await
+}
+
+/// `backtalk chat [--from PHONE]`: each line typed is an inbound text; replies print as
+/// `bot>` lines. The full pipeline runs, outbox and consent check included; only the
+/// provider is replaced by the terminal.
+pub async fn chat(config: Config, from: Option<String>, demo: bool) -> anyhow::Result<()> {
+    let provider = Arc::new(PrintProvider::new("bot>", false));
+    let app = App::build(
+        config,
+        BuildOptions {
+            demo,
+            provider: Some(provider),
+        },
+    )
+    .await?;
+    let phone = Phone::parse(from.as_deref().unwrap_or(DEMO_PHONE))
+        .map_err(|e| anyhow::anyhow!("--from: {e}"))?;
+    let db = app.state.db.clone();
+    let who = crm::customer_by_phone(&db, phone.as_str())
+        .await?
+        .and_then(|c| c.name)
+        .unwrap_or_else(|| "a new customer".into());
+    println!(
+        "texting {} as {who} ({}); type a message, ctrl-d to quit",
+        app.state.config.brand.name,
+        phone.as_str()
+    );
+    let worker_config = app.state.config.worker.clone();
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    loop {
+        print!("you> ");
+        std::io::stdout().flush()?;
+        let Some(line) = lines.next_line().await? else {
+            break;
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let inbound = Inbound {
+            provider_sid: format!("CHAT{:032x}", rand::random::<u128>()),
+            from: phone.clone(),
+            to: "terminal".into(),
+            body: line,
+        };
+        let ingested = ingest(&db, &inbound, worker_config.max_attempts).await?;
+        jobs::drain(&db, app.worker.as_ref(), &worker_config).await?;
+        if let crate::pipeline::ingest::Ingested::New(id) = ingested
+            && let Some(turn) = turns::turn_for_message(&db, id).await?
+        {
+            match turn.decision.as_str() {
+                "escalate" => {
+                    let conversation = crate::store::conversations::message(&db, id)
+                        .await?
+                        .conversation_id;
+                    let reasons: Vec<String> =
+                        escalations::escalations_for_conversation(&db, conversation)
+                            .await?
+                            .into_iter()
+                            .filter(|e| e.turn_id == Some(turn.id))
+                            .map(|e| e.reason)
+                            .collect();
+                    println!(
+                        "   (handed to a person: {}; confidence {:.2})",
+                        reasons.join(", "),
+                        turn.confidence
+                    );
+                }
+                "human_owned" => {
+                    println!("   (a person owns this conversation; the bot stays quiet)")
+                }
+                _ => {}
+            }
+        }
+    }
+    println!();
+    Ok(())
+}
+
+/// `backtalk compliance classify`: one JSON object per stdin line.
+pub fn classify_stdin() -> anyhow::Result<()> {
+    let stdin = std::io::stdin();
+    let mut out = std::io::stdout().lock();
+    for line in stdin.lock().lines() {
+        let text = line?;
+        let c = compliance::classify(&text, false);
+        let obj = serde_json::json!({ "text": text, "intent": c.intent, "rule": c.rule });
+        writeln!(out, "{obj}")?;
+    }
+    Ok(())
+}

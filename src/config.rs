@@ -1,0 +1,578 @@
+//! Typed settings: a TOML file plus `BACKTALK_*` environment overrides.
+//!
+//! Every key has a default, so an empty file (or none) is a valid configuration. Every key
+//! can be overridden from the environment: the variable name is `BACKTALK_` followed by the
+//! key path in upper case with `.` replaced by `_` (`twilio.auth_token` →
+//! `BACKTALK_TWILIO_AUTH_TOKEN`, `worker.concurrency` → `BACKTALK_WORKER_CONCURRENCY`).
+//! The names pinned in ARCHITECTURE.md fall out of that rule. A bad value fails start-up with
+//! the key (and the variable) named. Secrets are [`Secret`], which never prints.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+/// A string that must not appear in logs or `Debug` output (auth tokens, API keys).
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The secret itself; call only where it is used (signing, an auth header).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// True when no secret was configured.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "\"\""
+        } else {
+            "\"[redacted]\""
+        })
+    }
+}
+
+/// Serialises as a placeholder: a dump of the configuration never reveals the value.
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(if self.0.is_empty() { "" } else { "[redacted]" })
+    }
+}
+
+/// The whole configuration. Field docs are repeated, with defaults, in `backtalk.example.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Directory for the SQLite database and the search index.
+    pub data_dir: PathBuf,
+    /// Address the HTTP server binds to.
+    pub listen: SocketAddr,
+    /// Public base URL the provider calls (what Twilio signs); webhook paths are appended.
+    pub public_url: String,
+    /// `sqlite://…` or `postgres://…`; empty means `sqlite://{data_dir}/backtalk.db`.
+    pub database_url: String,
+    /// Largest accepted webhook body in bytes; larger requests get 413.
+    pub max_webhook_body_bytes: usize,
+    pub twilio: TwilioConfig,
+    pub llm: LlmConfig,
+    pub embeddings: EmbeddingsConfig,
+    pub qdrant: QdrantConfig,
+    pub worker: WorkerConfig,
+    pub pipeline: PipelineConfig,
+    pub brand: BrandConfig,
+}
+
+/// Twilio account and sending identity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TwilioConfig {
+    /// Account SID (`AC…`); empty with `--demo` means replies are printed, not sent.
+    pub account_sid: String,
+    /// Auth token: signs webhooks and authenticates REST calls.
+    pub auth_token: Secret,
+    /// REST API base; tests point it at a fake server.
+    pub api_base: String,
+    /// Sending number in E.164; used when no messaging service is set.
+    pub from: String,
+    /// Messaging Service SID (`MG…`); takes precedence over `from` when set.
+    pub messaging_service_sid: String,
+    /// Timeout of one REST call, in seconds.
+    pub timeout_secs: u64,
+}
+
+/// What to do when the LLM fails (error or timeout) for a turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LlmFailure {
+    /// Hand the conversation to a person, with a holding message.
+    Escalate,
+    /// Answer with the offline responder instead.
+    Offline,
+}
+
+/// OpenAI-compatible chat endpoint; an empty `base_url` selects the offline responder.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmConfig {
+    /// e.g. `https://api.openai.com/v1` or `http://127.0.0.1:8000/v1`.
+    pub base_url: String,
+    /// Model name sent with each request.
+    pub model: String,
+    /// Bearer key; may be empty for local servers.
+    pub api_key: Secret,
+    /// Deadline for one turn's generation (all retries included), in seconds.
+    pub timeout_secs: u64,
+    /// Upper bound on generated tokens.
+    pub max_tokens: u32,
+    /// Sampling temperature.
+    pub temperature: f32,
+    /// `escalate` or `offline`.
+    pub on_failure: LlmFailure,
+}
+
+/// Embeddings endpoint (used by hybrid retrieval, issue 4; not read yet).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddingsConfig {
+    pub base_url: String,
+    pub model: String,
+}
+
+/// Qdrant vector store (issue 4; not read yet).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QdrantConfig {
+    pub url: String,
+}
+
+/// The durable job queue's workers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Jobs processed at once.
+    pub concurrency: usize,
+    /// Attempts before a job is dead-lettered.
+    pub max_attempts: i32,
+    /// How long a claimed job is reserved before another worker may take it, in seconds.
+    /// Must exceed the LLM deadline.
+    pub lease_secs: u64,
+    /// First retry delay in milliseconds; doubles per attempt, with jitter.
+    pub backoff_base_ms: u64,
+    /// Longest retry delay in seconds.
+    pub backoff_max_secs: u64,
+    /// How often an idle worker looks for due jobs, in milliseconds.
+    pub poll_ms: u64,
+}
+
+/// The turn's knobs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Messages of the thread given as context.
+    pub history_messages: i64,
+    /// Products retrieved per turn.
+    pub retrieve_products: usize,
+    /// Longest reply, in SMS segments; longer drafts are trimmed at a sentence boundary.
+    pub max_segments: usize,
+    /// Replies scored below this confidence are escalated.
+    pub confidence_threshold: f64,
+    /// Messages with sentiment below this (−1…1) are escalated.
+    pub sentiment_threshold: f64,
+}
+
+/// Who the customer is talking to, and the compliance texts (CTIA §C3, FCC 64.1200(a)(12)).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrandConfig {
+    /// Program or brand name used in compliance texts.
+    pub name: String,
+    /// Support contact (toll-free number or e-mail) for HELP.
+    pub support_contact: String,
+    /// Message frequency disclosure for the opt-in confirmation.
+    pub message_frequency: String,
+    /// Sent once after an opt-out: no marketing, no attempt to win consent back.
+    pub opt_out_confirmation: String,
+    /// Sent after START/UNSTOP.
+    pub opt_in_confirmation: String,
+    /// Answer to HELP/INFO.
+    pub help_text: String,
+    /// Sent when a conversation is handed to a person.
+    pub holding_message: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./backtalk-data"),
+            listen: "127.0.0.1:8080".parse().expect("valid default address"),
+            public_url: "http://127.0.0.1:8080".into(),
+            database_url: String::new(),
+            max_webhook_body_bytes: 64 * 1024,
+            twilio: TwilioConfig::default(),
+            llm: LlmConfig::default(),
+            embeddings: EmbeddingsConfig::default(),
+            qdrant: QdrantConfig::default(),
+            worker: WorkerConfig::default(),
+            pipeline: PipelineConfig::default(),
+            brand: BrandConfig::default(),
+        }
+    }
+}
+
+impl Default for TwilioConfig {
+    fn default() -> Self {
+        TwilioConfig {
+            account_sid: String::new(),
+            auth_token: Secret::default(),
+            api_base: "https://api.twilio.com".into(),
+            from: String::new(),
+            messaging_service_sid: String::new(),
+            timeout_secs: 10,
+        }
+    }
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        LlmConfig {
+            base_url: String::new(),
+            model: "gpt-4o-mini".into(),
+            api_key: Secret::default(),
+            timeout_secs: 20,
+            max_tokens: 300,
+            temperature: 0.2,
+            on_failure: LlmFailure::Escalate,
+        }
+    }
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            concurrency: 4,
+            max_attempts: 5,
+            lease_secs: 120,
+            backoff_base_ms: 500,
+            backoff_max_secs: 300,
+            poll_ms: 250,
+        }
+    }
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            history_messages: 10,
+            retrieve_products: 5,
+            max_segments: 3,
+            confidence_threshold: 0.5,
+            sentiment_threshold: -0.5,
+        }
+    }
+}
+
+impl Default for BrandConfig {
+    fn default() -> Self {
+        BrandConfig {
+            name: "Northwind Outfitters".into(),
+            support_contact: "support@northwind.example or 1-800-555-0199".into(),
+            message_frequency: "Msg frequency varies".into(),
+            opt_out_confirmation: "Northwind Outfitters: you are unsubscribed and will get no more messages. Reply START to resubscribe.".into(),
+            opt_in_confirmation: "Northwind Outfitters: you are subscribed to texts. Msg frequency varies. Msg & data rates may apply. Reply HELP for help, STOP to opt out.".into(),
+            help_text: "Northwind Outfitters help: support@northwind.example or 1-800-555-0199. Msg & data rates may apply. Reply STOP to opt out.".into(),
+            holding_message: "Thanks for your message! A member of our team will reply shortly.".into(),
+        }
+    }
+}
+
+/// The environment variable that names the config file.
+pub const CONFIG_FILE_ENV: &str = "BACKTALK_CONFIG";
+
+/// Variables that start with `BACKTALK_` but are not settings.
+const NON_SETTING_VARS: &[&str] = &[
+    "BACKTALK_CONFIG",
+    "BACKTALK_LOG",
+    "BACKTALK_TEST_DATABASE_URL",
+];
+
+impl Config {
+    /// Loads the file at `path` (or `BACKTALK_CONFIG`, or `./backtalk.toml` when present),
+    /// then applies `BACKTALK_*` variables from the process environment.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        let file = match path {
+            Some(p) => Some(p.to_path_buf()),
+            None => match std::env::var(CONFIG_FILE_ENV) {
+                Ok(p) => Some(PathBuf::from(p)),
+                Err(_) => Some(PathBuf::from("backtalk.toml")).filter(|p| p.exists()),
+            },
+        };
+        let text = match &file {
+            Some(p) => std::fs::read_to_string(p)
+                .with_context(|| format!("failed to read config file {}", p.display()))?,
+            None => String::new(),
+        };
+        Config::from_sources(&text, &env)
+    }
+
+    /// Builds the configuration from TOML text and environment pairs (pure; used by tests).
+    pub fn from_sources(toml_text: &str, env: &[(String, String)]) -> anyhow::Result<Config> {
+        let mut table: toml::Table =
+            toml::from_str(toml_text).context("config file is not valid TOML")?;
+        apply_env(&mut table, env)?;
+        let config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let key = e.path().to_string();
+                anyhow::anyhow!(
+                    "invalid config key `{key}` ({}): {}",
+                    env_name(&key),
+                    e.inner()
+                )
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what types alone cannot say.
+    fn validate(&self) -> anyhow::Result<()> {
+        let bad = |key: &str, why: &str| -> anyhow::Result<()> {
+            bail!("invalid config key `{key}` ({}): {why}", env_name(key))
+        };
+        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
+            bad("public_url", "must start with http:// or https://")?;
+        }
+        if !self.database_url.is_empty()
+            && !self.database_url.starts_with("sqlite:")
+            && !self.database_url.starts_with("postgres://")
+            && !self.database_url.starts_with("postgresql://")
+        {
+            bad("database_url", "must start with sqlite: or postgres://")?;
+        }
+        if self.worker.concurrency == 0 {
+            bad("worker.concurrency", "must be at least 1")?;
+        }
+        if self.worker.max_attempts < 1 {
+            bad("worker.max_attempts", "must be at least 1")?;
+        }
+        if self.worker.lease_secs <= self.llm.timeout_secs {
+            bad(
+                "worker.lease_secs",
+                "must exceed llm.timeout_secs so a slow turn keeps its job",
+            )?;
+        }
+        if !(0.0..=1.0).contains(&self.pipeline.confidence_threshold) {
+            bad("pipeline.confidence_threshold", "must be between 0 and 1")?;
+        }
+        if !(-1.0..=1.0).contains(&self.pipeline.sentiment_threshold) {
+            bad("pipeline.sentiment_threshold", "must be between -1 and 1")?;
+        }
+        if self.pipeline.max_segments == 0 {
+            bad("pipeline.max_segments", "must be at least 1")?;
+        }
+        if !self.llm.base_url.is_empty() && !self.llm.base_url.starts_with("http") {
+            bad("llm.base_url", "must be an http(s) URL")?;
+        }
+        Ok(())
+    }
+
+    /// The database URL, defaulting to a SQLite file in the data directory.
+    pub fn effective_database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("backtalk.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    /// True when a chat LLM endpoint is configured.
+    pub fn llm_configured(&self) -> bool {
+        !self.llm.base_url.is_empty()
+    }
+
+    /// The public URL Twilio signs for the inbound webhook.
+    pub fn inbound_webhook_url(&self) -> String {
+        format!("{}/webhooks/twilio", self.public_url.trim_end_matches('/'))
+    }
+
+    /// The public URL given to Twilio as `StatusCallback`.
+    pub fn status_webhook_url(&self) -> String {
+        format!(
+            "{}/webhooks/twilio/status",
+            self.public_url.trim_end_matches('/')
+        )
+    }
+}
+
+/// `worker.concurrency` → `BACKTALK_WORKER_CONCURRENCY`.
+fn env_name(key: &str) -> String {
+    format!("BACKTALK_{}", key.replace('.', "_").to_uppercase())
+}
+
+/// Every leaf key of the default configuration with its default value (to learn its type).
+fn leaf_keys() -> BTreeMap<String, toml::Value> {
+    fn walk(prefix: &str, value: &toml::Value, out: &mut BTreeMap<String, toml::Value>) {
+        match value {
+            toml::Value::Table(t) => {
+                for (k, v) in t {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&key, v, out);
+                }
+            }
+            leaf => {
+                out.insert(prefix.to_string(), leaf.clone());
+            }
+        }
+    }
+    let defaults = toml::Value::try_from(Config::default()).expect("defaults serialise");
+    let mut out = BTreeMap::new();
+    walk("", &defaults, &mut out);
+    out
+}
+
+/// Writes each `BACKTALK_*` variable into the table at its key path, typed like the default.
+fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> anyhow::Result<()> {
+    let keys = leaf_keys();
+    let by_env: BTreeMap<String, (&String, &toml::Value)> =
+        keys.iter().map(|(k, v)| (env_name(k), (k, v))).collect();
+    for (name, raw) in env {
+        if !name.starts_with("BACKTALK_") || NON_SETTING_VARS.contains(&name.as_str()) {
+            continue;
+        }
+        let Some((key, default)) = by_env.get(name) else {
+            bail!("unknown environment variable {name}: no config key of that name");
+        };
+        let value = match default {
+            toml::Value::Integer(_) => raw
+                .trim()
+                .parse::<i64>()
+                .map(toml::Value::Integer)
+                .map_err(|_| {
+                    anyhow::anyhow!("invalid config key `{key}` ({name}): expected an integer")
+                })?,
+            toml::Value::Float(_) => {
+                raw.trim()
+                    .parse::<f64>()
+                    .map(toml::Value::Float)
+                    .map_err(|_| {
+                        anyhow::anyhow!("invalid config key `{key}` ({name}): expected a number")
+                    })?
+            }
+            toml::Value::Boolean(_) => raw
+                .trim()
+                .parse::<bool>()
+                .map(toml::Value::Boolean)
+                .map_err(|_| {
+                    anyhow::anyhow!("invalid config key `{key}` ({name}): expected true or false")
+                })?,
+            _ => toml::Value::String(raw.clone()),
+        };
+        set_path(table, key, value);
+    }
+    Ok(())
+}
+
+fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) {
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().expect("non-empty key");
+    let mut current = table;
+    for part in parts {
+        let entry = current
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        current = entry.as_table_mut().expect("just made a table");
+    }
+    current.insert(last.to_string(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn an_empty_file_gives_the_documented_defaults() {
+        let c = Config::from_sources("", &[]).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("./backtalk-data"));
+        assert_eq!(c.worker.concurrency, 4);
+        assert!(!c.llm_configured());
+        assert!(c.effective_database_url().starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn pinned_environment_variables_override_the_file() {
+        let c = Config::from_sources(
+            "listen = \"127.0.0.1:1\"\n[llm]\nmodel = \"a\"\n",
+            &env(&[
+                ("BACKTALK_LISTEN", "127.0.0.1:9999"),
+                ("BACKTALK_LLM_MODEL", "b"),
+                ("BACKTALK_LLM_BASE_URL", "http://x/v1"),
+                ("BACKTALK_TWILIO_AUTH_TOKEN", "tok"),
+                ("BACKTALK_TWILIO_API_BASE", "http://fake"),
+                ("BACKTALK_DATABASE_URL", "postgres://u@h/db"),
+                ("BACKTALK_DATA_DIR", "/tmp/x"),
+                ("BACKTALK_PUBLIC_URL", "https://example.com"),
+                ("BACKTALK_EMBEDDINGS_BASE_URL", "http://e"),
+                ("BACKTALK_QDRANT_URL", "http://q:6334"),
+                ("BACKTALK_WORKER_CONCURRENCY", "8"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 9999);
+        assert_eq!(c.llm.model, "b");
+        assert_eq!(c.twilio.auth_token.expose(), "tok");
+        assert_eq!(c.worker.concurrency, 8);
+        assert_eq!(c.qdrant.url, "http://q:6334");
+        assert_eq!(c.effective_database_url(), "postgres://u@h/db");
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let err = Config::from_sources("", &env(&[("BACKTALK_WORKER_CONCURRENCY", "many")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("worker.concurrency"), "{err}");
+        let err = Config::from_sources("[pipeline]\nmax_segments = \"x\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("pipeline.max_segments"), "{err}");
+        let err = Config::from_sources("listen = \"nope\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`listen`"), "{err}");
+        let err = Config::from_sources("public_url = \"ftp://x\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("public_url"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_and_variables_are_rejected() {
+        assert!(Config::from_sources("[worker]\nconcurency = 3\n", &[]).is_err());
+        assert!(Config::from_sources("", &env(&[("BACKTALK_NOPE", "1")])).is_err());
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let c = Config::from_sources(
+            "",
+            &env(&[
+                ("BACKTALK_TWILIO_AUTH_TOKEN", "hunter2"),
+                ("BACKTALK_LLM_API_KEY", "sk-abc"),
+            ]),
+        )
+        .unwrap();
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("sk-abc"),
+            "{debug}"
+        );
+        let dumped = toml::to_string(&c).unwrap();
+        assert!(!dumped.contains("hunter2") && !dumped.contains("sk-abc"));
+    }
+}

@@ -1,0 +1,162 @@
+//! The customer's profile and purchase history for a phone number, and CRM import.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::domain::facts::{OrderFact, OrderItemFact};
+use crate::domain::{Money, Phone};
+use crate::store::crm::{self, NewCustomer, NewOrder, NewOrderItem};
+use crate::store::{Db, consent};
+
+/// Orders given to a turn as context.
+const ORDERS_IN_CONTEXT: i64 = 5;
+
+/// The CRM's view of a customer: name and recent orders (newest first).
+#[derive(Debug, Clone, Default)]
+pub struct CustomerFacts {
+    pub name: Option<String>,
+    pub orders: Vec<OrderFact>,
+}
+
+/// Looks the customer up by phone; an unknown number is a lead with no history.
+pub async fn customer_facts(db: &Db, phone: &str) -> anyhow::Result<CustomerFacts> {
+    let Some(customer) = crm::customer_by_phone(db, phone).await? else {
+        return Ok(CustomerFacts::default());
+    };
+    let orders = crm::orders_for_customer(db, customer.id, ORDERS_IN_CONTEXT)
+        .await?
+        .into_iter()
+        .map(|o| OrderFact {
+            id: o.external_id,
+            date: o.ordered_at.format("%Y-%m-%d").to_string(),
+            status: o.status,
+            total: Money {
+                cents: o.total_cents,
+                currency: crate::domain::Currency::Usd,
+            },
+            items: o
+                .items
+                .into_iter()
+                .map(|i| OrderItemFact {
+                    sku: i.sku,
+                    title: i.title,
+                    price: Money {
+                        cents: i.price_cents,
+                        currency: crate::domain::Currency::Usd,
+                    },
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(CustomerFacts {
+        name: customer.name,
+        orders,
+    })
+}
+
+/// One customer line of a CRM export (JSONL).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerRecord {
+    pub phone: Phone,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub timezone: Option<String>,
+    /// `opted_in`, `opted_out`, or absent (no consent evidence).
+    pub consent: Option<String>,
+}
+
+/// One order line of a CRM export (JSONL).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderRecord {
+    pub order_id: String,
+    pub phone: Phone,
+    pub ordered_at: DateTime<Utc>,
+    pub status: String,
+    pub items: Vec<OrderItemRecord>,
+}
+
+/// One line item of an order record.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderItemRecord {
+    pub sku: String,
+    pub title: String,
+    pub price: f64,
+    pub quantity: i64,
+}
+
+/// Upserts customers (with their consent as ledger events, source `import`) and orders.
+/// Returns (customers, orders) imported.
+pub async fn import(
+    db: &Db,
+    customers: &[CustomerRecord],
+    orders: &[OrderRecord],
+) -> anyhow::Result<(usize, usize)> {
+    let mut tx = db.begin().await?;
+    for c in customers {
+        let phone = c.phone.as_str();
+        crm::upsert_customer(
+            &mut tx,
+            &NewCustomer {
+                phone,
+                name: c.name.as_deref(),
+                email: c.email.as_deref(),
+                timezone: c.timezone.as_deref(),
+            },
+        )
+        .await?;
+        let kind = match c.consent.as_deref() {
+            Some("opted_in") => "opt_in",
+            Some("opted_out") => "opt_out",
+            Some(other) => anyhow::bail!("customer consent {other:?} is not opted_in or opted_out"),
+            None => continue,
+        };
+        // Re-importing the same state adds nothing to the ledger.
+        if consent::latest_consent_in_tx(&mut tx, phone)
+            .await?
+            .as_deref()
+            != Some(kind)
+        {
+            consent::insert_consent_event(
+                &mut tx,
+                &consent::NewConsentEvent {
+                    phone,
+                    kind,
+                    source: "import",
+                    evidence_message_id: None,
+                    evidence_text: None,
+                    scope: "all",
+                },
+            )
+            .await?;
+        }
+    }
+    for o in orders {
+        let customer_id = crm::ensure_customer(&mut tx, o.phone.as_str()).await?;
+        let items = o
+            .items
+            .iter()
+            .map(|i| NewOrderItem {
+                sku: &i.sku,
+                title: &i.title,
+                price_cents: Money::usd(i.price).cents,
+                quantity: i.quantity,
+            })
+            .collect();
+        crm::upsert_order(
+            &mut tx,
+            &NewOrder {
+                customer_id,
+                external_id: &o.order_id,
+                ordered_at: o.ordered_at,
+                status: &o.status,
+                items,
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok((customers.len(), orders.len()))
+}

@@ -1,0 +1,75 @@
+//! The facts a turn is grounded in: what the customer said, who they are, what they bought,
+//! and what retrieval found. Built by the context and retrieve stages; read by generation,
+//! the guard and scoring. Prices are [`Money`], so the guard compares cents, not strings.
+
+use serde::Serialize;
+
+use super::Money;
+
+/// A product as the reply may describe it (from the SQL catalog, not the index).
+#[derive(Debug, Clone, Serialize)]
+pub struct ProductFact {
+    pub sku: String,
+    pub title: String,
+    pub brand: String,
+    pub category: String,
+    pub price: Money,
+    pub colors: Vec<String>,
+    pub sizes: Vec<String>,
+    pub stock: i64,
+    /// Retrieval score (BM25).
+    pub score: f32,
+}
+
+/// A store policy document that matched the message.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyFact {
+    pub id: String,
+    pub title: String,
+    pub body: String,
+    pub score: f32,
+}
+
+/// One of the customer's orders.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderFact {
+    pub id: String,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    pub status: String,
+    pub total: Money,
+    pub items: Vec<OrderItemFact>,
+}
+
+/// One line of an order.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderItemFact {
+    pub sku: String,
+    pub title: String,
+    pub price: Money,
+}
+
+/// One earlier message of the thread.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryLine {
+    /// True for the customer's messages, false for ours.
+    pub from_customer: bool,
+    pub body: String,
+}
+
+/// Everything a turn knows.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Facts {
+    /// The customer's message being answered.
+    pub message: String,
+    /// The customer's name when the CRM knows it.
+    pub customer_name: Option<String>,
+    /// Newest first.
+    pub orders: Vec<OrderFact>,
+    /// Oldest first.
+    pub history: Vec<HistoryLine>,
+    /// Best first.
+    pub products: Vec<ProductFact>,
+    /// Best first.
+    pub policies: Vec<PolicyFact>,
+}

@@ -1,0 +1,228 @@
+//! Validated value types. Wire formats become these at the edge; stages accept only these.
+//! No IO here.
+
+pub mod facts;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A phone number in E.164 (`+` then 8–15 digits, no leading zero).
+///
+/// Parsing accepts US numbers written as 10 digits or `1` + 10 digits and the usual
+/// separators. It deliberately accepts the fictional 555-01XX range the demo store uses
+/// (libphonenumber's `is_valid` rejects it).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Phone(String);
+
+impl Phone {
+    /// Parses a number, normalising it to E.164.
+    pub fn parse(raw: &str) -> Result<Phone, String> {
+        let trimmed = raw.trim();
+        let plus = trimmed.starts_with('+');
+        let mut digits = String::new();
+        for c in trimmed.chars() {
+            match c {
+                '0'..='9' => digits.push(c),
+                '+' | ' ' | '-' | '(' | ')' | '.' => {}
+                _ => return Err(format!("invalid phone number: unexpected character {c:?}")),
+            }
+        }
+        let e164 = if plus {
+            digits
+        } else if digits.len() == 10 {
+            format!("1{digits}")
+        } else if digits.len() == 11 && digits.starts_with('1') {
+            digits
+        } else {
+            return Err("invalid phone number: expected E.164 (+ and country code)".into());
+        };
+        if !(8..=15).contains(&e164.len()) || e164.starts_with('0') {
+            return Err("invalid phone number: E.164 has 8 to 15 digits".into());
+        }
+        Ok(Phone(format!("+{e164}")))
+    }
+
+    /// The E.164 text, e.g. `+14155550123`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A form safe for logs: country code and last two digits only (`+1******23`).
+    pub fn masked(&self) -> String {
+        let digits = &self.0[1..];
+        let keep_end = 2;
+        let cc = if digits.starts_with('1') { 1 } else { 2 };
+        let hidden = digits.len().saturating_sub(cc + keep_end);
+        format!(
+            "+{}{}{}",
+            &digits[..cc],
+            "*".repeat(hidden),
+            &digits[digits.len() - keep_end..]
+        )
+    }
+}
+
+impl TryFrom<String> for Phone {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Phone::parse(&s)
+    }
+}
+
+impl From<Phone> for String {
+    fn from(p: Phone) -> String {
+        p.0
+    }
+}
+
+/// Debug and Display print the masked form, so a phone number never lands in a log by accident.
+impl fmt::Debug for Phone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Phone({})", self.masked())
+    }
+}
+
+impl fmt::Display for Phone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+/// An amount of money in minor units (cents) with its currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Money {
+    /// Minor units (cents).
+    pub cents: i64,
+    /// ISO 4217 code.
+    pub currency: Currency,
+}
+
+/// The currencies the store can price in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Currency {
+    #[serde(rename = "USD")]
+    Usd,
+}
+
+impl Money {
+    /// US dollars from a decimal amount, rounded to the cent.
+    pub fn usd(amount: f64) -> Money {
+        Money {
+            cents: (amount * 100.0).round() as i64,
+            currency: Currency::Usd,
+        }
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.cents < 0 { "-" } else { "" };
+        let c = self.cents.abs();
+        write!(f, "{sign}${}.{:02}", c / 100, c % 100)
+    }
+}
+
+/// A product's stock-keeping unit: non-empty, no whitespace.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Sku(String);
+
+impl Sku {
+    /// Parses a SKU.
+    pub fn parse(raw: &str) -> Result<Sku, String> {
+        let s = raw.trim();
+        if s.is_empty() || s.chars().any(char::is_whitespace) || s.len() > 64 {
+            return Err(format!(
+                "invalid sku {raw:?}: must be 1-64 characters without spaces"
+            ));
+        }
+        Ok(Sku(s.to_string()))
+    }
+    /// The SKU text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Sku {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Sku::parse(&s)
+    }
+}
+
+impl From<Sku> for String {
+    fn from(s: Sku) -> String {
+        s.0
+    }
+}
+
+impl fmt::Display for Sku {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Longest inbound body Twilio delivers (§A1: "up to 1600 characters").
+pub const MAX_BODY_CHARS: usize = 1600;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_normalise_to_e164() {
+        assert_eq!(
+            Phone::parse("+14155550123").unwrap().as_str(),
+            "+14155550123"
+        );
+        assert_eq!(
+            Phone::parse("(415) 555-0123").unwrap().as_str(),
+            "+14155550123"
+        );
+        assert_eq!(
+            Phone::parse("1 415 555 0123").unwrap().as_str(),
+            "+14155550123"
+        );
+        assert_eq!(
+            Phone::parse("+44 20 7946 0958").unwrap().as_str(),
+            "+442079460958"
+        );
+    }
+
+    #[test]
+    fn malformed_phones_are_rejected() {
+        for bad in [
+            "",
+            "12345",
+            "+0123456789",
+            "whatsapp:+14155550123",
+            "+1415555012345678",
+        ] {
+            assert!(Phone::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn phones_print_masked() {
+        let p = Phone::parse("+14155550123").unwrap();
+        assert_eq!(format!("{p}"), "+1********23");
+        assert!(!format!("{p:?}").contains("5550123"));
+    }
+
+    #[test]
+    fn money_formats_as_dollars() {
+        assert_eq!(Money::usd(11.99).to_string(), "$11.99");
+        assert_eq!(Money::usd(5.0).to_string(), "$5.00");
+        assert_eq!(Money::usd(0.1 + 0.2).cents, 30);
+    }
+
+    #[test]
+    fn skus_reject_blank_and_spaces() {
+        assert!(Sku::parse("ZO0549605496").is_ok());
+        assert!(Sku::parse(" ").is_err());
+        assert!(Sku::parse("a b").is_err());
+    }
+}

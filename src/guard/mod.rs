@@ -1,0 +1,179 @@
+//! The guard: every draft is checked before it can be sent.
+//!
+//! Thin for now (issue 5 adds the full claim extraction: discounts, stock, shipping times,
+//! links, absolutes): GSM-7 normalisation, a cap on segments (trimmed at a sentence
+//! boundary), and verification that every money amount in the draft is a fact of this turn —
+//! a retrieved product's price, a price or total of the customer's own orders, or an amount
+//! stated in a retrieved policy. An amount that is none of these blocks the reply
+//! (FTC Act §5: a price is a material claim; the brand is held to what its bot says).
+
+pub mod money;
+
+use serde::Serialize;
+
+use crate::domain::facts::Facts;
+use crate::sms::segments::{count_segments, normalize_gsm7, trim_to_segments};
+
+/// The guard's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Sent as drafted.
+    Pass,
+    /// Sent after a safe change (normalised characters, trimmed length).
+    Repaired,
+    /// Not sent: a claim could not be verified.
+    Blocked,
+}
+
+/// One thing the guard noticed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// `unsupported_price`, `normalized_gsm7`, `trimmed`, `empty`.
+    pub kind: &'static str,
+    pub detail: String,
+}
+
+/// The checked reply.
+#[derive(Debug, Clone, Serialize)]
+pub struct Guarded {
+    pub verdict: Verdict,
+    /// The text to send (after repairs).
+    pub text: String,
+    pub findings: Vec<Finding>,
+    pub segments: usize,
+}
+
+/// Every amount, in cents, that this turn's facts support.
+fn supported_amounts(facts: &Facts) -> Vec<i64> {
+    let mut amounts: Vec<i64> = facts.products.iter().map(|p| p.price.cents).collect();
+    for o in &facts.orders {
+        amounts.push(o.total.cents);
+        amounts.extend(o.items.iter().map(|i| i.price.cents));
+    }
+    for p in &facts.policies {
+        amounts.extend(money::amounts_in(&p.body));
+    }
+    amounts
+}
+
+/// Checks and repairs a draft against the turn's facts.
+pub fn check(draft: &str, facts: &Facts, max_segments: usize) -> Guarded {
+    let mut findings = Vec::new();
+    let mut text = normalize_gsm7(draft.trim());
+    if text != draft.trim() {
+        findings.push(Finding {
+            kind: "normalized_gsm7",
+            detail: "replaced characters outside GSM-7".into(),
+        });
+    }
+    if text.is_empty() {
+        findings.push(Finding {
+            kind: "empty",
+            detail: "the draft is empty".into(),
+        });
+        return Guarded {
+            verdict: Verdict::Blocked,
+            text,
+            findings,
+            segments: 0,
+        };
+    }
+    let supported = supported_amounts(facts);
+    for cents in money::amounts_in(&text) {
+        if !supported.contains(&cents) {
+            findings.push(Finding {
+                kind: "unsupported_price",
+                detail: format!(
+                    "${}.{:02} is not a price or amount in this turn's facts",
+                    cents / 100,
+                    cents % 100
+                ),
+            });
+        }
+    }
+    if findings.iter().any(|f| f.kind == "unsupported_price") {
+        let segments = count_segments(&text).segments;
+        return Guarded {
+            verdict: Verdict::Blocked,
+            text,
+            findings,
+            segments,
+        };
+    }
+    if count_segments(&text).segments > max_segments {
+        text = trim_to_segments(&text, max_segments);
+        findings.push(Finding {
+            kind: "trimmed",
+            detail: format!("trimmed to {max_segments} segments"),
+        });
+    }
+    let verdict = if findings.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Repaired
+    };
+    let segments = count_segments(&text).segments;
+    Guarded {
+        verdict,
+        text,
+        findings,
+        segments,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Money;
+    use crate::domain::facts::{PolicyFact, ProductFact};
+
+    fn facts() -> Facts {
+        Facts {
+            products: vec![ProductFact {
+                sku: "B1".into(),
+                title: "Blouse - red".into(),
+                brand: "Acme".into(),
+                category: "Women's Clothing".into(),
+                price: Money::usd(32.99),
+                colors: vec![],
+                sizes: vec![],
+                stock: 1,
+                score: 1.0,
+            }],
+            policies: vec![PolicyFact {
+                id: "shipping".into(),
+                title: "Shipping".into(),
+                body: "Free over $50.".into(),
+                score: 1.0,
+            }],
+            ..Facts::default()
+        }
+    }
+
+    #[test]
+    fn a_price_from_the_facts_passes() {
+        let g = check(
+            "The red blouse is $32.99, free shipping over $50.",
+            &facts(),
+            3,
+        );
+        assert_eq!(g.verdict, Verdict::Pass, "{:?}", g.findings);
+    }
+
+    #[test]
+    fn an_invented_price_blocks_the_reply() {
+        let g = check("The red blouse is on sale for $19.99!", &facts(), 3);
+        assert_eq!(g.verdict, Verdict::Blocked);
+        assert_eq!(g.findings[0].kind, "unsupported_price");
+    }
+
+    #[test]
+    fn curly_quotes_are_normalised_and_long_drafts_trimmed() {
+        let long = format!("It\u{2019}s here. {}", "Great choice. ".repeat(40));
+        let g = check(&long, &facts(), 1);
+        assert_eq!(g.verdict, Verdict::Repaired);
+        assert_eq!(g.segments, 1);
+        assert!(g.text.starts_with("It's here."));
+    }
+}

@@ -1,0 +1,57 @@
+//! HTTP: axum routers for webhooks and health. Only this module touches axum types.
+//!
+//! The JSON API (`/api/v1`) and the reviewer console (`/console`) are issue 6.
+
+pub mod error;
+pub mod health;
+pub mod webhooks;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tower_http::trace::TraceLayer;
+
+use crate::catalog::SearchIndex;
+use crate::config::Config;
+use crate::jobs::Waker;
+use crate::store::Db;
+
+/// Shared state of every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub index: Arc<SearchIndex>,
+    pub waker: Waker,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Counters exported at `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    pub inbound_accepted: AtomicU64,
+    pub inbound_duplicate: AtomicU64,
+    pub inbound_bad_signature: AtomicU64,
+    pub inbound_bad_request: AtomicU64,
+    pub status_callbacks: AtomicU64,
+}
+
+/// The service's routes.
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.max_webhook_body_bytes;
+    let webhooks = Router::new()
+        .route("/webhooks/twilio", post(webhooks::twilio_inbound))
+        .route("/webhooks/twilio/status", post(webhooks::twilio_status))
+        .layer(DefaultBodyLimit::max(limit));
+    Router::new()
+        .merge(webhooks)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .layer(axum::middleware::from_fn(error::log_errors))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

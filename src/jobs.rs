@@ -1,0 +1,185 @@
+//! The durable job queue's policy: workers, exponential backoff with jitter, dead letters.
+//!
+//! Jobs live in the database (`store::jobs`), so an acknowledged webhook survives a crash:
+//! after `kill -9`, a restarted server finds the leases expired and runs the jobs again.
+//! Handlers make that safe by committing their effects and `complete_job` in one
+//! transaction, keyed so a second run of the same job writes nothing new.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rand::Rng;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, warn};
+
+use crate::config::WorkerConfig;
+use crate::store::jobs::{JobRow, claim_next_job, retry_job};
+use crate::store::{Db, now_ms};
+
+/// Job kind: run the pipeline for an inbound message (payload: message id).
+pub const KIND_TURN: &str = "turn";
+/// Job kind: send one outbox row (payload: outbox id).
+pub const KIND_SEND: &str = "send";
+
+/// Why a job did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Worth another attempt later (provider 5xx, database busy, ...).
+    #[error("retryable: {0:#}")]
+    Retry(anyhow::Error),
+    /// Will never succeed; dead-letter now.
+    #[error("fatal: {0:#}")]
+    Fatal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for JobError {
+    fn from(e: anyhow::Error) -> Self {
+        JobError::Retry(e)
+    }
+}
+
+/// Runs jobs of every kind. `handle` must commit its effects together with
+/// `store::jobs::complete_job`; `bury` records what a dead letter means for the customer.
+#[async_trait]
+pub trait JobHandler: Send + Sync + 'static {
+    /// Does the job's work.
+    async fn handle(&self, job: &JobRow) -> Result<(), JobError>;
+    /// Dead-letters the job, keeping `reason`, and makes sure nothing is silently lost.
+    async fn bury(&self, job: &JobRow, reason: &str) -> anyhow::Result<()>;
+}
+
+/// Delay before attempt `attempt + 1`: exponential from `base_ms`, capped at `max_ms`, with
+/// "equal jitter" (half fixed, half random) so retries of many jobs do not arrive together.
+pub fn backoff_ms(attempt: i64, base_ms: u64, max_ms: u64) -> u64 {
+    let exp = attempt.clamp(1, 30) as u32 - 1;
+    let delay = base_ms
+        .saturating_mul(1u64 << exp.min(20))
+        .min(max_ms)
+        .max(1);
+    let half = delay / 2;
+    half + rand::rng().random_range(0..=delay - half)
+}
+
+/// Wakes idle workers when a job is enqueued in this process (others poll).
+#[derive(Clone, Default)]
+pub struct Waker(Arc<Notify>);
+
+impl Waker {
+    /// Wakes every idle worker.
+    pub fn wake(&self) {
+        self.0.notify_waiters();
+    }
+    async fn wait(&self) {
+        self.0.notified().await
+    }
+}
+
+/// Spawns `config.concurrency` workers; they stop taking jobs when `cancel` fires and finish
+/// the one they hold. Await the returned handles for a graceful shutdown.
+pub fn spawn_workers(
+    db: Db,
+    handler: Arc<dyn JobHandler>,
+    config: WorkerConfig,
+    waker: Waker,
+    cancel: CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..config.concurrency)
+        .map(|n| {
+            let (db, handler, config, waker, cancel) = (
+                db.clone(),
+                handler.clone(),
+                config.clone(),
+                waker.clone(),
+                cancel.clone(),
+            );
+            tokio::spawn(async move { worker_loop(n, db, handler, config, waker, cancel).await })
+        })
+        .collect()
+}
+
+async fn worker_loop(
+    n: usize,
+    db: Db,
+    handler: Arc<dyn JobHandler>,
+    config: WorkerConfig,
+    waker: Waker,
+    cancel: CancellationToken,
+) {
+    let lease_ms = (config.lease_secs * 1000) as i64;
+    while !cancel.is_cancelled() {
+        match run_one(&db, handler.as_ref(), &config, lease_ms).await {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => error!(worker = n, error = %format!("{e:#}"), "job queue error"),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = waker.wait() => {}
+            _ = tokio::time::sleep(Duration::from_millis(config.poll_ms)) => {}
+        }
+    }
+    debug!(worker = n, "worker stopped");
+}
+
+/// Claims and runs one due job. Returns false when none was due.
+pub async fn run_one(
+    db: &Db,
+    handler: &dyn JobHandler,
+    config: &WorkerConfig,
+    lease_ms: i64,
+) -> anyhow::Result<bool> {
+    let Some(job) = claim_next_job(db, lease_ms).await? else {
+        return Ok(false);
+    };
+    debug!(job = job.id, kind = %job.kind, attempt = job.attempts, "job claimed");
+    let (error, fatal) = match handler.handle(&job).await {
+        Ok(()) => return Ok(true),
+        Err(JobError::Retry(e)) => (format!("{e:#}"), false),
+        Err(JobError::Fatal(e)) => (format!("{e:#}"), true),
+    };
+    if fatal || job.attempts >= job.max_attempts {
+        warn!(job = job.id, kind = %job.kind, attempts = job.attempts, error = %error, "job dead-lettered");
+        handler.bury(&job, &error).await?;
+    } else {
+        let delay = backoff_ms(
+            job.attempts,
+            config.backoff_base_ms,
+            config.backoff_max_secs * 1000,
+        );
+        warn!(job = job.id, kind = %job.kind, attempt = job.attempts, retry_in_ms = delay, error = %error, "job failed, will retry");
+        retry_job(db, job.id, job.attempts, now_ms() + delay as i64, &error).await?;
+    }
+    Ok(true)
+}
+
+/// Runs due jobs until none is left (the terminal chat and tests drive the queue this way).
+pub async fn drain(db: &Db, handler: &dyn JobHandler, config: &WorkerConfig) -> anyhow::Result<()> {
+    let lease_ms = (config.lease_secs * 1000) as i64;
+    while run_one(db, handler, config, lease_ms).await? {}
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_exponentially_and_stays_within_jittered_bounds() {
+        for attempt in 1..=6 {
+            let nominal = 100u64 << (attempt - 1);
+            for _ in 0..50 {
+                let d = backoff_ms(attempt, 100, 60_000);
+                assert!(d >= nominal / 2 && d <= nominal, "attempt {attempt}: {d}");
+            }
+        }
+    }
+
+    #[test]
+    fn backoff_is_capped() {
+        for _ in 0..50 {
+            assert!(backoff_ms(40, 500, 10_000) <= 10_000);
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! An OpenAI-compatible chat client on async-openai (OpenAI, vLLM, Ollama, llama.cpp server).
+//!
+//! Requests go through async-openai's `create_byot` with plain JSON in and out, because
+//! servers deviate from OpenAI's response shape (a missing `id`, a float `created`, an odd
+//! `finish_reason`) and the typed parser rejects those; we read only what we need.
+//! async-openai's default HTTP client has no timeout, so we pass one, and it does not
+//! retry, so 429 and 5xx are retried here with backoff inside the turn's deadline.
+
+use std::time::Duration;
+
+use async_openai::Client;
+use async_openai::config::OpenAIConfig;
+use async_openai::error::OpenAIError;
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tracing::warn;
+
+use super::prompts::{Prompts, RenderedPrompt};
+use super::{Draft, Generator, LlmError, tokens};
+use crate::config::LlmConfig;
+use crate::domain::facts::Facts;
+
+/// A chat model behind an OpenAI-compatible endpoint.
+pub struct OpenAiGenerator {
+    client: Client<OpenAIConfig>,
+    config: LlmConfig,
+    prompts: Prompts,
+    brand: String,
+    max_chars: usize,
+}
+
+impl OpenAiGenerator {
+    /// A client for `config.base_url`; `max_chars` is the reply length the prompt asks for.
+    pub fn new(
+        config: &LlmConfig,
+        brand: &str,
+        max_chars: usize,
+    ) -> anyhow::Result<OpenAiGenerator> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(config.timeout_secs))
+            .connect_timeout(Duration::from_secs(5))
+            .build()?;
+        let openai = OpenAIConfig::new()
+            .with_api_base(config.base_url.trim_end_matches('/'))
+            .with_api_key(config.api_key.expose());
+        tokens::warm_up(&config.model);
+        Ok(OpenAiGenerator {
+            client: Client::with_config(openai).with_http_client(http),
+            config: config.clone(),
+            prompts: Prompts::load()?,
+            brand: brand.to_string(),
+            max_chars,
+        })
+    }
+
+    async fn call_with_retries(&self, request: &Value) -> Result<Value, LlmError> {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            match self
+                .client
+                .chat()
+                .create_byot::<&Value, Value>(request)
+                .await
+            {
+                Ok(v) => return Ok(v),
+                Err(e) if is_retryable(&e) && attempt < 5 => {
+                    let delay = Duration::from_millis(200 * (1 << attempt.min(5)));
+                    warn!(attempt, delay_ms = delay.as_millis() as u64, error = %e, "llm call failed, retrying");
+                    tokio::time::sleep(delay).await;
+                }
+                Err(e) => return Err(LlmError::Failed(e.to_string())),
+            }
+        }
+    }
+}
+
+/// 429 and 5xx are worth retrying; so is a refused connection (a restarting server).
+fn is_retryable(e: &OpenAIError) -> bool {
+    match e {
+        OpenAIError::ApiError(api) => {
+            api.status_code.as_u16() == 429 || api.status_code.is_server_error()
+        }
+        OpenAIError::Reqwest(r) => r.is_connect(),
+        _ => false,
+    }
+}
+
+/// The JSON object the system prompt asks for.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ModelAnswer {
+    reply: String,
+    skus: Vec<String>,
+    confidence: Option<f64>,
+    needs_human: bool,
+    reason: String,
+}
+
+/// Reads the model's answer: the JSON object when there is one (also inside code fences or
+/// prose), otherwise the whole text as the reply with a neutral confidence.
+fn parse_answer(content: &str) -> ModelAnswer {
+    let trimmed = content.trim();
+    if let (Some(start), Some(end)) = (trimmed.find('{'), trimmed.rfind('}'))
+        && start < end
+        && let Ok(answer) = serde_json::from_str::<ModelAnswer>(&trimmed[start..=end])
+        && !answer.reply.trim().is_empty()
+    {
+        return answer;
+    }
+    ModelAnswer {
+        reply: trimmed.to_string(),
+        confidence: Some(0.5),
+        ..ModelAnswer::default()
+    }
+}
+
+#[async_trait]
+impl Generator for OpenAiGenerator {
+    async fn draft(&self, facts: &Facts) -> Result<Draft, LlmError> {
+        let RenderedPrompt {
+            system,
+            user,
+            version,
+        } = self
+            .prompts
+            .render(&self.brand, self.max_chars, facts)
+            .map_err(|e| LlmError::Failed(format!("prompt render failed: {e:#}")))?;
+        let request = json!({
+            "model": self.config.model,
+            "messages": [
+                {"role": "system", "content": system},
+                {"role": "user", "content": user},
+            ],
+            "max_tokens": self.config.max_tokens,
+            "temperature": self.config.temperature,
+            "stream": false,
+        });
+        let deadline = Duration::from_secs(self.config.timeout_secs);
+        let response = tokio::time::timeout(deadline, self.call_with_retries(&request))
+            .await
+            .map_err(|_| LlmError::Timeout(self.config.timeout_secs))??;
+        let content = response["choices"][0]["message"]["content"]
+            .as_str()
+            .ok_or_else(|| LlmError::Failed("response has no choices[0].message.content".into()))?;
+        let answer = parse_answer(content);
+        let counted = || {
+            (tokens::count(&self.config.model, &system) + tokens::count(&self.config.model, &user))
+                as i64
+        };
+        let prompt_tokens = response["usage"]["prompt_tokens"]
+            .as_i64()
+            .unwrap_or_else(counted);
+        let completion_tokens = response["usage"]["completion_tokens"]
+            .as_i64()
+            .unwrap_or_else(|| tokens::count(&self.config.model, content) as i64);
+        Ok(Draft {
+            text: answer.reply.trim().to_string(),
+            skus: answer.skus,
+            confidence: answer.confidence.unwrap_or(0.5).clamp(0.0, 1.0),
+            needs_human: answer.needs_human.then(|| {
+                if answer.reason.is_empty() {
+                    "model asked for a person".to_string()
+                } else {
+                    answer.reason
+                }
+            }),
+            intent: "llm".into(),
+            model: self.config.model.clone(),
+            prompt_version: version,
+            prompt_tokens,
+            completion_tokens,
+        })
+    }
+
+    fn model(&self) -> String {
+        self.config.model.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_answer_is_read_even_inside_a_code_fence() {
+        let a = parse_answer(
+            "```json\n{\"reply\":\"Yes, $32.99\",\"skus\":[\"B1\"],\"confidence\":0.8,\"needs_human\":false}\n```",
+        );
+        assert_eq!(a.reply, "Yes, $32.99");
+        assert_eq!(a.skus, vec!["B1"]);
+        assert_eq!(a.confidence, Some(0.8));
+    }
+
+    #[test]
+    fn plain_text_becomes_the_reply_with_neutral_confidence() {
+        let a = parse_answer("Sure, we have it.");
+        assert_eq!(a.reply, "Sure, we have it.");
+        assert_eq!(a.confidence, Some(0.5));
+        assert!(!a.needs_human);
+    }
+}

@@ -1,0 +1,397 @@
+//! The offline responder: deterministic, grounded replies without an LLM.
+//!
+//! It answers greetings, thanks, order status (from the CRM), store policies and product
+//! questions (from retrieval), and says so when it cannot. Its confidence is evidence-based:
+//! for products, the share of the customer's content words that the best product matches,
+//! so a weak match scores low and is escalated instead of guessed.
+
+use async_trait::async_trait;
+
+use super::{Draft, Generator, LlmError};
+use crate::domain::facts::{Facts, ProductFact};
+
+/// Model name recorded on turns answered offline.
+pub const OFFLINE_MODEL: &str = "offline-responder";
+/// Version recorded in place of a prompt version.
+pub const OFFLINE_VERSION: &str = "offline@1";
+
+/// Template answers from facts.
+#[derive(Default)]
+pub struct OfflineResponder;
+
+const GREETINGS: &[&str] = &[
+    "hi",
+    "hello",
+    "hey",
+    "hiya",
+    "yo",
+    "morning",
+    "afternoon",
+    "evening",
+    "hola",
+];
+const THANKS: &[&str] = &["thanks", "thank", "thx", "ty", "cheers", "appreciate"];
+const ORDER_WORDS: &[&str] = &[
+    "order",
+    "package",
+    "parcel",
+    "track",
+    "tracking",
+    "arrive",
+    "arrived",
+    "delivered",
+    "shipped",
+];
+const POLICY_WORDS: &[&str] = &[
+    "ship",
+    "shipping",
+    "delivery",
+    "return",
+    "returns",
+    "refund",
+    "exchange",
+    "exchanges",
+    "hours",
+    "open",
+    "contact",
+    "email",
+    "phone",
+    "pay",
+    "payment",
+    "paypal",
+    "match",
+    "adjustment",
+    "size",
+    "sizing",
+    "fit",
+];
+const STOPWORDS: &[&str] = &[
+    "a",
+    "an",
+    "the",
+    "do",
+    "does",
+    "you",
+    "your",
+    "have",
+    "has",
+    "in",
+    "on",
+    "of",
+    "for",
+    "to",
+    "i",
+    "im",
+    "me",
+    "my",
+    "is",
+    "are",
+    "it",
+    "any",
+    "some",
+    "what",
+    "which",
+    "can",
+    "could",
+    "please",
+    "pls",
+    "and",
+    "or",
+    "with",
+    "we",
+    "u",
+    "got",
+    "there",
+    "this",
+    "that",
+    "want",
+    "looking",
+    "need",
+    "would",
+    "like",
+    "get",
+    "how",
+    "much",
+    "about",
+    "anything",
+    "something",
+    "still",
+    "also",
+    "just",
+    "be",
+    "at",
+    "if",
+    "so",
+    "am",
+    "was",
+];
+
+fn words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn has_any(words: &[String], list: &[&str]) -> bool {
+    words.iter().any(|w| list.contains(&w.as_str()))
+}
+
+fn greeting_name(facts: &Facts) -> String {
+    match &facts.customer_name {
+        Some(name) => format!(" {}", name.split_whitespace().next().unwrap_or(name)),
+        None => String::new(),
+    }
+}
+
+/// Share of the message's content words that appear in the product's text (crude stemming:
+/// a trailing "s" is ignored on both sides).
+fn coverage(content: &[String], p: &ProductFact) -> f64 {
+    if content.is_empty() {
+        return 0.0;
+    }
+    let haystack: Vec<String> = words(&format!(
+        "{} {} {} {}",
+        p.title,
+        p.category,
+        p.brand,
+        p.colors.join(" ")
+    ))
+    .into_iter()
+    .map(|w| w.trim_end_matches('s').to_string())
+    .collect();
+    let found = content
+        .iter()
+        .filter(|w| haystack.contains(&w.trim_end_matches('s').to_string()))
+        .count();
+    found as f64 / content.len() as f64
+}
+
+fn describe(p: &ProductFact) -> String {
+    let stock = if p.stock > 0 {
+        "in stock"
+    } else {
+        "out of stock right now"
+    };
+    format!("{} ({}) for {}, {stock}", p.title, p.sku, p.price)
+}
+
+/// The first `n` sentences of a text.
+fn first_sentences(text: &str, n: usize) -> String {
+    let mut out = String::new();
+    let mut count = 0;
+    for piece in text.split_inclusive(['.', '!', '?']) {
+        out.push_str(piece);
+        count += 1;
+        if count == n {
+            break;
+        }
+    }
+    out.trim().to_string()
+}
+
+impl OfflineResponder {
+    /// Drafts a reply from facts alone (pure; the async trait method wraps it).
+    pub fn answer(&self, facts: &Facts) -> Draft {
+        let w = words(&facts.message);
+        let content: Vec<String> = w
+            .iter()
+            .filter(|x| !STOPWORDS.contains(&x.as_str()))
+            .cloned()
+            .collect();
+        let name = greeting_name(facts);
+        let draft = |intent: &str, text: String, confidence: f64, skus: Vec<String>| Draft {
+            text,
+            skus,
+            confidence,
+            needs_human: None,
+            intent: intent.into(),
+            model: OFFLINE_MODEL.into(),
+            prompt_version: OFFLINE_VERSION.into(),
+            prompt_tokens: 0,
+            completion_tokens: 0,
+        };
+
+        if has_any(&w, THANKS) && w.len() <= 6 {
+            return draft(
+                "thanks",
+                format!("You're welcome{name}! Anything else I can help with?"),
+                0.9,
+                vec![],
+            );
+        }
+        if has_any(&w, GREETINGS) && content.len() <= 2 {
+            return draft(
+                "greeting",
+                format!(
+                    "Hi{name}! I can help with products, sizes, shipping, returns and your orders. What are you looking for?"
+                ),
+                0.9,
+                vec![],
+            );
+        }
+        if has_any(&w, ORDER_WORDS) && !has_any(&w, &["return", "returns", "refund", "exchange"]) {
+            return match facts.orders.first() {
+                Some(o) => {
+                    let items = o.items.len();
+                    let noun = if items == 1 { "item" } else { "items" };
+                    draft(
+                        "order_status",
+                        format!(
+                            "Your latest order {} from {} ({items} {noun}) is {}.",
+                            o.id, o.date, o.status
+                        ),
+                        0.85,
+                        vec![],
+                    )
+                }
+                None => draft(
+                    "order_status",
+                    "I couldn't find an order for this number. A teammate will look it up for you."
+                        .into(),
+                    0.2,
+                    vec![],
+                ),
+            };
+        }
+        if has_any(&w, POLICY_WORDS)
+            && let Some(policy) = facts.policies.first()
+        {
+            return draft("policy", first_sentences(&policy.body, 2), 0.75, vec![]);
+        }
+        if let Some(best) = facts.products.first() {
+            let cov = coverage(&content, best);
+            let mut text = format!("We have {}.", describe(best));
+            let mut skus = vec![best.sku.clone()];
+            if let Some(second) = facts.products.get(1)
+                && coverage(&content, second) >= cov * 0.75
+                && cov > 0.0
+            {
+                text.push_str(&format!(" Also {}.", describe(second)));
+                skus.push(second.sku.clone());
+            }
+            let confidence = 0.3 + 0.6 * cov;
+            return draft("product", text, confidence, skus);
+        }
+        draft(
+            "unknown",
+            "Let me get a teammate to help with that.".into(),
+            0.15,
+            vec![],
+        )
+    }
+}
+
+#[async_trait]
+impl Generator for OfflineResponder {
+    async fn draft(&self, facts: &Facts) -> Result<Draft, LlmError> {
+        Ok(self.answer(facts))
+    }
+
+    fn model(&self) -> String {
+        OFFLINE_MODEL.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Money;
+    use crate::domain::facts::{OrderFact, PolicyFact};
+
+    fn blouse(sku: &str, colour: &str, stock: i64) -> ProductFact {
+        ProductFact {
+            sku: sku.into(),
+            title: format!("Blouse - {colour}"),
+            brand: "Acme".into(),
+            category: "Women's Clothing".into(),
+            price: Money::usd(32.99),
+            colors: vec![colour.into()],
+            sizes: vec![],
+            stock,
+            score: 3.0,
+        }
+    }
+
+    fn facts(message: &str) -> Facts {
+        Facts {
+            message: message.into(),
+            customer_name: Some("Elyssa Reese".into()),
+            ..Facts::default()
+        }
+    }
+
+    #[test]
+    fn a_product_question_is_answered_with_price_and_stock_from_the_facts() {
+        let mut f = facts("do you have the blouse in red?");
+        f.products = vec![blouse("B1", "red", 4), blouse("B2", "black", 0)];
+        let d = OfflineResponder.answer(&f);
+        assert_eq!(d.intent, "product");
+        assert!(
+            d.text.contains("Blouse - red (B1) for $32.99, in stock"),
+            "{}",
+            d.text
+        );
+        assert!(d.confidence > 0.8, "{}", d.confidence);
+        assert_eq!(d.skus, vec!["B1"]);
+    }
+
+    #[test]
+    fn a_weak_product_match_has_low_confidence() {
+        let mut f = facts("do you sell garden hoses?");
+        f.products = vec![blouse("B1", "red", 4)];
+        assert!(OfflineResponder.answer(&f).confidence < 0.5);
+    }
+
+    #[test]
+    fn order_status_comes_from_the_latest_order() {
+        let mut f = facts("where is my order?");
+        f.orders = vec![OrderFact {
+            id: "591188".into(),
+            date: "2026-11-20".into(),
+            status: "processing".into(),
+            total: Money::usd(61.98),
+            items: vec![],
+        }];
+        let d = OfflineResponder.answer(&f);
+        assert_eq!(
+            d.text,
+            "Your latest order 591188 from 2026-11-20 (0 items) is processing."
+        );
+        let none = OfflineResponder.answer(&facts("where is my order?"));
+        assert!(none.confidence < 0.5);
+    }
+
+    #[test]
+    fn greetings_thanks_and_policies_have_their_own_answers() {
+        assert!(
+            OfflineResponder
+                .answer(&facts("hi!"))
+                .text
+                .starts_with("Hi Elyssa!")
+        );
+        assert!(
+            OfflineResponder
+                .answer(&facts("thanks so much"))
+                .text
+                .starts_with("You're welcome Elyssa")
+        );
+        let mut f = facts("how long does shipping take?");
+        f.policies = vec![PolicyFact {
+            id: "shipping".into(),
+            title: "Shipping".into(),
+            body: "Standard takes 3-5 business days. Free over $50. Express costs $14.95.".into(),
+            score: 2.0,
+        }];
+        let d = OfflineResponder.answer(&f);
+        assert_eq!(d.text, "Standard takes 3-5 business days. Free over $50.");
+    }
+
+    #[test]
+    fn nothing_to_go_on_means_a_handoff() {
+        let d = OfflineResponder.answer(&facts("what's the meaning of life"));
+        assert_eq!(d.intent, "unknown");
+        assert!(d.confidence < 0.3);
+    }
+}

@@ -1,0 +1,57 @@
+//! The `backtalk` binary: parse the command line, set up logging, dispatch to the library.
+
+use clap::Parser;
+
+use backtalk::cli::{BenchCommand, Cli, Command, ComplianceCommand};
+use backtalk::config::Config;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BACKTALK_LOG")
+        .unwrap_or_else(|_| "info,sqlx=warn,tantivy=warn".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Compliance {
+            command: ComplianceCommand::Classify,
+        } => backtalk::commands::classify_stdin(),
+        Command::Bench {
+            command: BenchCommand::BareServer { listen },
+        } => backtalk::bench::bare_server(&listen).await,
+        Command::Bench {
+            command:
+                BenchCommand::Webhook {
+                    rate,
+                    duration,
+                    saturation_duration,
+                    connections,
+                },
+        } => backtalk::bench::webhook(rate, duration, saturation_duration, connections).await,
+        command => {
+            let config = Config::load(cli.config.as_deref())?;
+            match command {
+                Command::Serve { demo } => backtalk::commands::serve(config, demo).await,
+                Command::Chat { from, demo } => backtalk::commands::chat(config, from, demo).await,
+                Command::Migrate => {
+                    let db = backtalk::store::Db::connect(&config.effective_database_url()).await?;
+                    println!("migrations applied ({})", db.backend());
+                    Ok(())
+                }
+                _ => unreachable!("handled above"),
+            }
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The turn, top to bottom: compliance gate → context → retrieve → generate → guard →
+//! score → route. [`run_turn`] reads like the diagram in ARCHITECTURE.md; each stage is a
+//! small function below it. The turn only reads; [`record`] commits its plan atomically.
+
+pub mod ingest;
+pub mod record;
+pub mod stages;
+pub mod worker;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::catalog::SearchIndex;
+use crate::config::Config;
+use crate::escalation::Reason;
+use crate::llm::Generator;
+use crate::llm::offline::OfflineResponder;
+use crate::store::Db;
+use crate::store::conversations::{Conversation, ConversationState, MessageRow};
+use crate::store::turns::NewTurn;
+
+/// What a turn needs: the database, the index, a generator and the settings.
+#[derive(Clone)]
+pub struct Deps {
+    pub db: Db,
+    pub index: Arc<SearchIndex>,
+    pub generator: Arc<dyn Generator>,
+    pub offline: Arc<OfflineResponder>,
+    pub config: Arc<Config>,
+}
+
+/// One text the turn wants to send.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outbound {
+    /// `reply`, `holding`, `help`, `optout_confirmation`, `optin_confirmation`.
+    pub kind: &'static str,
+    pub text: String,
+}
+
+/// What a turn decided, to be committed by [`record::commit_turn`].
+#[derive(Debug, Clone)]
+pub struct TurnPlan {
+    pub outbound: Vec<Outbound>,
+    /// Reasons to open an escalation (empty: none).
+    pub escalation: Vec<Reason>,
+    /// Extra context for the reviewer (draft, findings), JSON.
+    pub escalation_details: serde_json::Value,
+    /// The conversation's owner after this turn, when it changes.
+    pub new_state: Option<ConversationState>,
+    pub audit: NewTurn,
+}
+
+/// Wall-clock milliseconds per stage, for the audit row.
+#[derive(Default)]
+pub struct StageClock {
+    last: Option<Instant>,
+    pub ms: BTreeMap<&'static str, f64>,
+}
+
+impl StageClock {
+    fn start() -> StageClock {
+        StageClock {
+            last: Some(Instant::now()),
+            ms: BTreeMap::new(),
+        }
+    }
+    /// Records the time since the previous mark under `stage`.
+    fn mark(&mut self, stage: &'static str) {
+        let now = Instant::now();
+        if let Some(last) = self.last {
+            self.ms.insert(stage, (now - last).as_secs_f64() * 1000.0);
+        }
+        self.last = Some(now);
+    }
+}
+
+/// Runs the pipeline for one inbound message and returns the plan; writes nothing.
+pub async fn run_turn(
+    deps: &Deps,
+    message: &MessageRow,
+    conversation: &Conversation,
+) -> anyhow::Result<TurnPlan> {
+    let mut clock = StageClock::start();
+    if let Some(plan) = stages::compliance_gate(deps, message, conversation).await? {
+        return Ok(plan);
+    }
+    clock.mark("compliance");
+    let facts = stages::context(deps, message, conversation).await?;
+    clock.mark("context");
+    let facts = stages::retrieve(deps, facts).await?;
+    clock.mark("retrieve");
+    let generated = stages::generate(deps, &facts).await;
+    clock.mark("generate");
+    let guarded = stages::guard(deps, &generated, &facts);
+    clock.mark("guard");
+    let scores = stages::score(&generated, &guarded, &facts);
+    clock.mark("score");
+    Ok(stages::route(
+        deps, message, &facts, generated, guarded, scores, clock,
+    ))
+}

@@ -1,0 +1,341 @@
+//! The stages of a turn, in pipeline order.
+
+use serde_json::json;
+
+use super::{Deps, Outbound, StageClock, TurnPlan};
+use crate::catalog::DocKind;
+use crate::compliance::{self, KeywordIntent, OPT_OUT_CONFIRMATION};
+use crate::config::LlmFailure;
+use crate::crm;
+use crate::domain::facts::{Facts, HistoryLine, PolicyFact, ProductFact};
+use crate::domain::{Currency, Money};
+use crate::escalation::{self, Reason, Thresholds};
+use crate::guard::{self, Guarded, Verdict};
+use crate::llm::Draft;
+use crate::score;
+use crate::store::conversations::{self, Conversation, ConversationState, MessageRow};
+use crate::store::turns::NewTurn;
+use crate::store::{catalog, consent, json_text};
+
+/// A plan that only records what happened (and maybe sends compliance texts).
+fn plan(message: &MessageRow, decision: &str, intent: &str, outbound: Vec<Outbound>) -> TurnPlan {
+    TurnPlan {
+        outbound,
+        escalation: vec![],
+        escalation_details: json!({}),
+        new_state: None,
+        audit: audit_base(message, decision, intent),
+    }
+}
+
+fn audit_base(message: &MessageRow, decision: &str, intent: &str) -> NewTurn {
+    NewTurn {
+        inbound_message_id: message.id,
+        conversation_id: message.conversation_id,
+        decision: decision.into(),
+        intent: intent.into(),
+        retrieved: "[]".into(),
+        prompt_version: String::new(),
+        model: String::new(),
+        guard: "{}".into(),
+        stage_ms: "{}".into(),
+        ..NewTurn::default()
+    }
+}
+
+/// Stage 1, compliance gate: keywords (whose consent events the webhook already recorded in
+/// its transaction), opted-out senders, and conversations a person owns. Returns a plan when
+/// the turn ends here.
+pub async fn compliance_gate(
+    deps: &Deps,
+    message: &MessageRow,
+    conversation: &Conversation,
+) -> anyhow::Result<Option<TurnPlan>> {
+    let brand = &deps.config.brand;
+    // The event this very message caused, if any: a transition the webhook recorded.
+    let caused = consent::event_for_message(&deps.db, message.id).await?;
+    let current = consent::latest_consent(&deps.db, &message.from_phone).await?;
+    let opted_out = current.as_deref() == Some("opt_out");
+    let keyword = compliance::classify(&message.body, opted_out && caused.is_none());
+    let outcome = match (caused.as_deref(), keyword.intent) {
+        // FCC 64.1200(a)(12): one confirmation, sent only when this message opted the number out.
+        (Some("opt_out"), _) => plan(
+            message,
+            "opt_out",
+            &keyword.rule,
+            vec![Outbound {
+                kind: OPT_OUT_CONFIRMATION,
+                text: brand.opt_out_confirmation.clone(),
+            }],
+        ),
+        (Some("opt_in"), _) | (None, KeywordIntent::OptIn) => plan(
+            message,
+            "opt_in",
+            &keyword.rule,
+            vec![Outbound {
+                kind: "optin_confirmation",
+                text: brand.opt_in_confirmation.clone(),
+            }],
+        ),
+        // Already opted out: no second confirmation.
+        (None, KeywordIntent::OptOut) => plan(message, "opt_out", &keyword.rule, vec![]),
+        (_, KeywordIntent::Help) => plan(
+            message,
+            "help",
+            &keyword.rule,
+            vec![Outbound {
+                kind: "help",
+                text: brand.help_text.clone(),
+            }],
+        ),
+        _ if opted_out => {
+            // Someone who opted out wrote again without opting in: no automated text may go
+            // to them, but a person should see the message.
+            let mut p = plan(message, "escalate", "opted_out_inbound", vec![]);
+            p.escalation = vec![Reason {
+                code: "opted_out_inbound",
+                detail: "an opted-out customer wrote; nothing was sent".into(),
+            }];
+            p
+        }
+        _ if conversation.state == ConversationState::Escalated => {
+            plan(message, "human_owned", "none", vec![])
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(outcome))
+}
+
+/// Stage 2, context: the recent thread and the customer's CRM profile.
+pub async fn context(
+    deps: &Deps,
+    message: &MessageRow,
+    conversation: &Conversation,
+) -> anyhow::Result<Facts> {
+    let history = conversations::recent_messages(
+        &deps.db,
+        conversation.id,
+        message.id,
+        deps.config.pipeline.history_messages,
+    )
+    .await?
+    .into_iter()
+    .map(|m| HistoryLine {
+        from_customer: m.direction == "in",
+        body: m.body,
+    })
+    .collect();
+    let customer = crm::customer_facts(&deps.db, &message.from_phone).await?;
+    Ok(Facts {
+        message: message.body.clone(),
+        customer_name: customer.name,
+        orders: customer.orders,
+        history,
+        products: vec![],
+        policies: vec![],
+    })
+}
+
+/// The search text: the message, plus the customer's previous message when this one is a
+/// short follow-up ("in red?" after asking about a blouse).
+fn search_text(facts: &Facts) -> String {
+    let words = facts.message.split_whitespace().count();
+    let previous = facts
+        .history
+        .iter()
+        .rev()
+        .find(|h| h.from_customer)
+        .map(|h| h.body.as_str());
+    match previous {
+        Some(prev) if words <= 3 => format!("{prev} {}", facts.message),
+        _ => facts.message.clone(),
+    }
+}
+
+/// Stage 3, retrieve: BM25 over products and policies; facts (price, stock) come from SQL.
+pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
+    let text = search_text(&facts);
+    let k = deps.config.pipeline.retrieve_products;
+    let index = deps.index.clone();
+    let (product_hits, policy_hits) = tokio::task::spawn_blocking(move || {
+        anyhow::Ok((
+            index.search(&text, DocKind::Product, k)?,
+            index.search(&text, DocKind::Policy, 2)?,
+        ))
+    })
+    .await??;
+    let skus: Vec<String> = product_hits.iter().map(|h| h.id.clone()).collect();
+    let rows = catalog::products_by_sku(&deps.db, &skus).await?;
+    facts.products = rows
+        .into_iter()
+        .zip(product_hits.iter())
+        .map(|(p, hit)| ProductFact {
+            price: Money {
+                cents: p.price_cents,
+                currency: Currency::Usd,
+            },
+            colors: serde_json::from_str(&p.colors).unwrap_or_default(),
+            sizes: serde_json::from_str(&p.sizes).unwrap_or_default(),
+            sku: p.sku,
+            title: p.title,
+            brand: p.brand,
+            category: p.category,
+            stock: p.stock,
+            score: hit.score,
+        })
+        .collect();
+    let policies = catalog::all_policies(&deps.db).await?;
+    facts.policies = policy_hits
+        .iter()
+        .filter_map(|hit| {
+            policies
+                .iter()
+                .find(|p| p.id == hit.id)
+                .map(|p| PolicyFact {
+                    id: p.id.clone(),
+                    title: p.title.clone(),
+                    body: p.body.clone(),
+                    score: hit.score,
+                })
+        })
+        .collect();
+    Ok(facts)
+}
+
+/// The outcome of generation: a draft, or why there is none.
+pub struct Generated {
+    pub draft: Draft,
+    /// Set when the configured generator failed (and no fallback answered).
+    pub error: Option<String>,
+}
+
+/// Stage 4, generate: the configured generator; on failure, the offline responder or an
+/// escalation, as `llm.on_failure` says. Never loses the message.
+pub async fn generate(deps: &Deps, facts: &Facts) -> Generated {
+    match deps.generator.draft(facts).await {
+        Ok(draft) => Generated { draft, error: None },
+        Err(e) if deps.config.llm.on_failure == LlmFailure::Offline => {
+            tracing::warn!(error = %e, "llm failed, answering offline");
+            Generated {
+                draft: deps.offline.answer(facts),
+                error: Some(e.to_string()),
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "llm failed, escalating");
+            Generated {
+                draft: Draft {
+                    model: deps.generator.model(),
+                    ..Draft::default()
+                },
+                error: Some(e.to_string()),
+            }
+        }
+    }
+}
+
+/// Stage 5, guard: verify claims and shape the text for SMS.
+pub fn guard(deps: &Deps, generated: &Generated, facts: &Facts) -> Guarded {
+    guard::check(
+        &generated.draft.text,
+        facts,
+        deps.config.pipeline.max_segments,
+    )
+}
+
+/// Stage 6 output.
+pub struct Scores {
+    pub confidence: f64,
+    pub sentiment: f64,
+}
+
+/// Stage 6, score: the reply's confidence and the customer's sentiment.
+pub fn score(generated: &Generated, guarded: &Guarded, facts: &Facts) -> Scores {
+    Scores {
+        confidence: score::confidence(&generated.draft, guarded),
+        sentiment: score::sentiment(&facts.message),
+    }
+}
+
+/// Stage 7, route: send the reply, or hand over to a person with a holding message.
+pub fn route(
+    deps: &Deps,
+    message: &MessageRow,
+    facts: &Facts,
+    generated: Generated,
+    guarded: Guarded,
+    scores: Scores,
+    mut clock: StageClock,
+) -> TurnPlan {
+    let thresholds = Thresholds {
+        confidence: deps.config.pipeline.confidence_threshold,
+        sentiment: deps.config.pipeline.sentiment_threshold,
+    };
+    let mut reasons = Vec::new();
+    if let Some(error) = &generated.error
+        && generated.draft.text.is_empty()
+    {
+        reasons.push(Reason {
+            code: "llm_unavailable",
+            detail: error.clone(),
+        });
+    } else {
+        reasons = escalation::reasons(
+            &facts.message,
+            &generated.draft,
+            &guarded,
+            scores.confidence,
+            scores.sentiment,
+            thresholds,
+        );
+    }
+    clock.mark("route");
+    let draft = &generated.draft;
+    let retrieved = json!({
+        "products": facts.products.iter().map(|p| json!({"sku": p.sku, "score": p.score})).collect::<Vec<_>>(),
+        "policies": facts.policies.iter().map(|p| json!({"id": p.id, "score": p.score})).collect::<Vec<_>>(),
+    });
+    let guard_json = json!({"verdict": guarded.verdict, "findings": guarded.findings, "segments": guarded.segments});
+    let escalate = !reasons.is_empty();
+    let mut audit = audit_base(
+        message,
+        if escalate { "escalate" } else { "reply" },
+        &draft.intent,
+    );
+    audit.retrieved = json_text(&retrieved);
+    audit.prompt_version = draft.prompt_version.clone();
+    audit.model = draft.model.clone();
+    audit.prompt_tokens = draft.prompt_tokens;
+    audit.completion_tokens = draft.completion_tokens;
+    audit.draft = Some(draft.text.clone()).filter(|t| !t.is_empty());
+    audit.guard = json_text(&guard_json);
+    audit.confidence = scores.confidence;
+    audit.sentiment = scores.sentiment;
+    audit.stage_ms = json_text(&clock.ms);
+    audit.error = generated.error.clone();
+    if escalate {
+        TurnPlan {
+            outbound: vec![Outbound {
+                kind: "holding",
+                text: deps.config.brand.holding_message.clone(),
+            }],
+            escalation_details: json!({"draft": draft.text, "guard": guard_json, "reasons": reasons, "confidence": scores.confidence, "sentiment": scores.sentiment}),
+            escalation: reasons,
+            new_state: Some(ConversationState::Escalated),
+            audit,
+        }
+    } else {
+        debug_assert!(guarded.verdict != Verdict::Blocked);
+        audit.reply = Some(guarded.text.clone());
+        TurnPlan {
+            outbound: vec![Outbound {
+                kind: "reply",
+                text: guarded.text,
+            }],
+            escalation: vec![],
+            escalation_details: json!({}),
+            new_state: None,
+            audit,
+        }
+    }
+}

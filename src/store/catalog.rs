@@ -1,0 +1,134 @@
+//! Products and store policies: the facts the search index points at.
+
+use chrono::Utc;
+
+use super::{Db, Tx, json_text, with_db, with_tx};
+
+/// A product as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ProductRow {
+    pub sku: String,
+    pub title: String,
+    pub brand: String,
+    pub category: String,
+    pub price_cents: i64,
+    pub currency: String,
+    /// JSON array.
+    pub colors: String,
+    /// JSON array.
+    pub sizes: String,
+    pub stock: i64,
+    pub description: String,
+}
+
+/// A policy document as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PolicyRow {
+    pub id: String,
+    pub title: String,
+    pub body: String,
+    /// JSON array.
+    pub tags: String,
+}
+
+/// Inserts or replaces a product by sku.
+pub async fn upsert_product(tx: &mut Tx, p: &ProductRow) -> anyhow::Result<()> {
+    with_tx!(tx, |conn| {
+        sqlx::query(
+        "insert into products (sku, title, brand, category, price_cents, currency, colors, sizes, stock, description, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         on conflict (sku) do update set title = excluded.title, brand = excluded.brand, category = excluded.category,
+             price_cents = excluded.price_cents, currency = excluded.currency, colors = excluded.colors,
+             sizes = excluded.sizes, stock = excluded.stock, description = excluded.description,
+             updated_at = excluded.updated_at"
+    )
+    .bind(&p.sku)
+    .bind(&p.title)
+    .bind(&p.brand)
+    .bind(&p.category)
+    .bind(p.price_cents)
+    .bind(&p.currency)
+    .bind(&p.colors)
+    .bind(&p.sizes)
+    .bind(p.stock)
+    .bind(&p.description)
+    .bind(Utc::now())
+    .execute(conn)
+    .await.map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// Inserts or replaces a policy by id.
+pub async fn upsert_policy(
+    tx: &mut Tx,
+    id: &str,
+    title: &str,
+    body: &str,
+    tags: &[String],
+) -> anyhow::Result<()> {
+    with_tx!(tx, |conn| {
+        sqlx::query(
+        "insert into policies (id, title, body, tags) values ($1, $2, $3, $4)
+         on conflict (id) do update set title = excluded.title, body = excluded.body, tags = excluded.tags"
+    )
+    .bind(id)
+    .bind(title)
+    .bind(body)
+    .bind(json_text(&tags))
+    .execute(conn)
+    .await.map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// Products by sku, in the order asked (unknown skus are skipped).
+pub async fn products_by_sku(db: &Db, skus: &[String]) -> anyhow::Result<Vec<ProductRow>> {
+    let mut out = Vec::with_capacity(skus.len());
+    for sku in skus {
+        let row = with_db!(db, |p| {
+            sqlx::query_as::<_, ProductRow>(
+            "select sku, title, brand, category, price_cents, currency, colors, sizes, stock, description
+             from products where sku = $1"
+        )
+        .bind(sku)
+        .fetch_optional(p)
+        .await
+        })?;
+        out.extend(row);
+    }
+    Ok(out)
+}
+
+/// Every product (index rebuilds).
+pub async fn all_products(db: &Db) -> anyhow::Result<Vec<ProductRow>> {
+    let rows = with_db!(db, |p| {
+        sqlx::query_as::<_, ProductRow>(
+        "select sku, title, brand, category, price_cents, currency, colors, sizes, stock, description
+         from products order by sku"
+    )
+    .fetch_all(p)
+    .await
+    })?;
+    Ok(rows)
+}
+
+/// Every policy document.
+pub async fn all_policies(db: &Db) -> anyhow::Result<Vec<PolicyRow>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, PolicyRow>(
+        "select id, title, body, tags from policies order by id"
+    )
+    .fetch_all(p)
+    .await)?;
+    Ok(rows)
+}
+
+/// Number of products (is a catalog loaded?).
+pub async fn count_products(db: &Db) -> anyhow::Result<i64> {
+    let n = with_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "select count(*) from products"
+    )
+    .fetch_one(p)
+    .await)?;
+    Ok(n)
+}

@@ -1,0 +1,107 @@
+//! The consent ledger: append-only events; the current state is the latest event.
+
+use chrono::Utc;
+
+use super::{Db, Tx, with_db, with_tx};
+
+/// A consent change to record.
+#[derive(Debug, Clone)]
+pub struct NewConsentEvent<'a> {
+    pub phone: &'a str,
+    /// `opt_in` or `opt_out`.
+    pub kind: &'a str,
+    /// keyword, import, provider_21610, reviewer, ...
+    pub source: &'a str,
+    pub evidence_message_id: Option<i64>,
+    pub evidence_text: Option<&'a str>,
+    /// What the consent covers; `all` until per-program scopes exist (issue 3).
+    pub scope: &'a str,
+}
+
+/// Appends an event to the ledger.
+pub async fn insert_consent_event(tx: &mut Tx, e: &NewConsentEvent<'_>) -> anyhow::Result<i64> {
+    let id = with_tx!(tx, |conn| {
+        sqlx::query_scalar::<_, i64>(
+        "insert into consent_events (phone, kind, source, evidence_message_id, evidence_text, scope, created_at)
+         values ($1, $2, $3, $4, $5, $6, $7) returning id"
+    )
+    .bind(e.phone)
+    .bind(e.kind)
+    .bind(e.source)
+    .bind(e.evidence_message_id)
+    .bind(e.evidence_text)
+    .bind(e.scope)
+    .bind(Utc::now())
+    .fetch_one(conn)
+    .await
+    })?;
+    Ok(id)
+}
+
+/// The latest event's kind for this phone inside a transaction (`None`: no event yet).
+pub async fn latest_consent_in_tx(tx: &mut Tx, phone: &str) -> anyhow::Result<Option<String>> {
+    let kind = with_tx!(tx, |conn| sqlx::query_scalar::<_, String>(
+        "select kind from consent_events where phone = $1 order by id desc limit 1"
+    )
+    .bind(phone)
+    .fetch_optional(conn)
+    .await)?;
+    Ok(kind)
+}
+
+/// The latest event's kind for this phone (`None`: no event yet).
+pub async fn latest_consent(db: &Db, phone: &str) -> anyhow::Result<Option<String>> {
+    let kind = with_db!(db, |p| sqlx::query_scalar::<_, String>(
+        "select kind from consent_events where phone = $1 order by id desc limit 1"
+    )
+    .bind(phone)
+    .fetch_optional(p)
+    .await)?;
+    Ok(kind)
+}
+
+/// The kind of the event that this inbound message caused, if it caused one.
+pub async fn event_for_message(db: &Db, message_id: i64) -> anyhow::Result<Option<String>> {
+    let kind =
+        with_db!(db, |p| {
+            sqlx::query_scalar::<_, String>(
+        "select kind from consent_events where evidence_message_id = $1 order by id desc limit 1"
+    )
+    .bind(message_id)
+    .fetch_optional(p)
+    .await
+        })?;
+    Ok(kind)
+}
+
+/// Counts events of one kind for a phone (tests, audits).
+pub async fn count_events(db: &Db, phone: &str, kind: &str) -> anyhow::Result<i64> {
+    let n = with_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "select count(*) from consent_events where phone = $1 and kind = $2"
+    )
+    .bind(phone)
+    .bind(kind)
+    .fetch_one(p)
+    .await)?;
+    Ok(n)
+}
+
+/// Records an opt-out from `source` unless the number is already opted out (a provider
+/// reporting the same unsubscribe many times adds one ledger event).
+pub async fn record_opt_out(db: &Db, phone: &str, source: &str) -> anyhow::Result<bool> {
+    let mut tx = db.begin().await?;
+    if latest_consent_in_tx(&mut tx, phone).await?.as_deref() == Some("opt_out") {
+        return Ok(false);
+    }
+    let event = NewConsentEvent {
+        phone,
+        kind: "opt_out",
+        source,
+        evidence_message_id: None,
+        evidence_text: None,
+        scope: "all",
+    };
+    insert_consent_event(&mut tx, &event).await?;
+    tx.commit().await?;
+    Ok(true)
+}

@@ -1,0 +1,230 @@
+//! Conversations (one thread per phone) and their messages.
+
+use chrono::{DateTime, Utc};
+
+use super::{Db, Tx, with_db, with_tx};
+
+/// Who owns a conversation right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConversationState {
+    /// The bot answers.
+    Bot,
+    /// A person took over; the bot stays silent until handed back.
+    Escalated,
+}
+
+impl ConversationState {
+    fn from_db(s: &str) -> ConversationState {
+        if s == "escalated" {
+            ConversationState::Escalated
+        } else {
+            ConversationState::Bot
+        }
+    }
+    fn as_db(self) -> &'static str {
+        match self {
+            ConversationState::Bot => "bot",
+            ConversationState::Escalated => "escalated",
+        }
+    }
+}
+
+/// A conversation row.
+#[derive(Debug, Clone)]
+pub struct Conversation {
+    pub id: i64,
+    pub phone: String,
+    pub customer_id: Option<i64>,
+    pub state: ConversationState,
+}
+
+#[derive(sqlx::FromRow)]
+struct ConversationRow {
+    id: i64,
+    phone: String,
+    customer_id: Option<i64>,
+    state: String,
+}
+
+impl From<ConversationRow> for Conversation {
+    fn from(r: ConversationRow) -> Self {
+        Conversation {
+            id: r.id,
+            phone: r.phone,
+            customer_id: r.customer_id,
+            state: ConversationState::from_db(&r.state),
+        }
+    }
+}
+
+/// A stored text.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MessageRow {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub direction: String,
+    pub provider_sid: Option<String>,
+    pub from_phone: String,
+    pub to_phone: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Returns the conversation for this phone, creating it (owned by the bot) if new.
+pub async fn ensure_conversation(
+    tx: &mut Tx,
+    phone: &str,
+    customer_id: i64,
+) -> anyhow::Result<i64> {
+    let now = Utc::now();
+    let id = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>(
+        "insert into conversations (phone, customer_id, state, created_at, updated_at)
+         values ($1, $2, 'bot', $3, $3)
+         on conflict (phone) do update set updated_at = excluded.updated_at
+         returning id"
+    )
+    .bind(phone)
+    .bind(customer_id)
+    .bind(now)
+    .fetch_one(conn)
+    .await)?;
+    Ok(id)
+}
+
+/// The conversation with this id.
+pub async fn conversation(db: &Db, id: i64) -> anyhow::Result<Conversation> {
+    let row = with_db!(db, |p| sqlx::query_as::<_, ConversationRow>(
+        "select id, phone, customer_id, state from conversations where id = $1"
+    )
+    .bind(id)
+    .fetch_one(p)
+    .await)?;
+    Ok(row.into())
+}
+
+/// Sets who owns the conversation.
+pub async fn set_conversation_state(
+    tx: &mut Tx,
+    id: i64,
+    state: ConversationState,
+) -> anyhow::Result<()> {
+    with_tx!(tx, |conn| sqlx::query(
+        "update conversations set state = $1, updated_at = $2 where id = $3"
+    )
+    .bind(state.as_db())
+    .bind(Utc::now())
+    .bind(id)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// An inbound text as received from the provider.
+#[derive(Debug, Clone)]
+pub struct NewInbound<'a> {
+    pub conversation_id: i64,
+    pub provider_sid: &'a str,
+    pub from_phone: &'a str,
+    pub to_phone: &'a str,
+    pub body: &'a str,
+}
+
+/// Stores an inbound text; `None` when a message with this provider id already exists
+/// (a provider retry), in which case nothing is written.
+pub async fn insert_inbound_message(
+    tx: &mut Tx,
+    m: &NewInbound<'_>,
+) -> anyhow::Result<Option<i64>> {
+    let id = with_tx!(tx, |conn| {
+        sqlx::query_scalar::<_, i64>(
+        "insert into messages (conversation_id, direction, provider_sid, from_phone, to_phone, body, created_at)
+         values ($1, 'in', $2, $3, $4, $5, $6)
+         on conflict (provider_sid) do nothing
+         returning id"
+    )
+    .bind(m.conversation_id)
+    .bind(m.provider_sid)
+    .bind(m.from_phone)
+    .bind(m.to_phone)
+    .bind(m.body)
+    .bind(Utc::now())
+    .fetch_optional(conn)
+    .await
+    })?;
+    Ok(id)
+}
+
+/// Records a sent text in the thread.
+pub async fn insert_outbound_message(
+    tx: &mut Tx,
+    conversation_id: i64,
+    provider_sid: Option<&str>,
+    from_phone: &str,
+    to_phone: &str,
+    body: &str,
+) -> anyhow::Result<i64> {
+    let id = with_tx!(tx, |conn| {
+        sqlx::query_scalar::<_, i64>(
+        "insert into messages (conversation_id, direction, provider_sid, from_phone, to_phone, body, created_at)
+         values ($1, 'out', $2, $3, $4, $5, $6)
+         returning id"
+    )
+    .bind(conversation_id)
+    .bind(provider_sid)
+    .bind(from_phone)
+    .bind(to_phone)
+    .bind(body)
+    .bind(Utc::now())
+    .fetch_one(conn)
+    .await
+    })?;
+    Ok(id)
+}
+
+/// One message by id.
+pub async fn message(db: &Db, id: i64) -> anyhow::Result<MessageRow> {
+    let row = with_db!(db, |p| {
+        sqlx::query_as::<_, MessageRow>(
+        "select id, conversation_id, direction, provider_sid, from_phone, to_phone, body, created_at
+         from messages where id = $1"
+    )
+    .bind(id)
+    .fetch_one(p)
+    .await
+    })?;
+    Ok(row)
+}
+
+/// The last `limit` messages of a conversation before message `before_id`, oldest first.
+pub async fn recent_messages(
+    db: &Db,
+    conversation_id: i64,
+    before_id: i64,
+    limit: i64,
+) -> anyhow::Result<Vec<MessageRow>> {
+    let mut rows = with_db!(db, |p| {
+        sqlx::query_as::<_, MessageRow>(
+        "select id, conversation_id, direction, provider_sid, from_phone, to_phone, body, created_at
+         from messages where conversation_id = $1 and id < $2 order by id desc limit $3"
+    )
+    .bind(conversation_id)
+    .bind(before_id)
+    .bind(limit)
+    .fetch_all(p)
+    .await
+    })?;
+    rows.reverse();
+    Ok(rows)
+}
+
+/// Counts messages, optionally only one direction (for tests and metrics).
+pub async fn count_messages(db: &Db, direction: &str) -> anyhow::Result<i64> {
+    let n = with_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "select count(*) from messages where direction = $1"
+    )
+    .bind(direction)
+    .fetch_one(p)
+    .await)?;
+    Ok(n)
+}

@@ -1,0 +1,212 @@
+//! Customers, their orders and order lines.
+
+use chrono::{DateTime, Utc};
+
+use super::{Db, Tx, with_db, with_tx};
+
+/// A customer row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CustomerRow {
+    pub id: i64,
+    pub phone: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub timezone: Option<String>,
+}
+
+/// An order row with its lines (filled by [`orders_for_customer`]).
+#[derive(Debug, Clone)]
+pub struct OrderWithItems {
+    pub external_id: String,
+    pub ordered_at: DateTime<Utc>,
+    pub status: String,
+    pub total_cents: i64,
+    pub items: Vec<OrderItemRow>,
+}
+
+/// One order line.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrderItemRow {
+    pub order_id: i64,
+    pub sku: String,
+    pub title: String,
+    pub price_cents: i64,
+    pub quantity: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct OrderRow {
+    id: i64,
+    external_id: String,
+    ordered_at: DateTime<Utc>,
+    status: String,
+    total_cents: i64,
+}
+
+/// New customer data from an import.
+#[derive(Debug, Clone)]
+pub struct NewCustomer<'a> {
+    pub phone: &'a str,
+    pub name: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub timezone: Option<&'a str>,
+}
+
+/// Creates or updates a customer by phone; returns its id.
+pub async fn upsert_customer(tx: &mut Tx, c: &NewCustomer<'_>) -> anyhow::Result<i64> {
+    let id = with_tx!(tx, |conn| {
+        sqlx::query_scalar::<_, i64>(
+        "insert into customers (phone, name, email, timezone, created_at) values ($1, $2, $3, $4, $5)
+         on conflict (phone) do update set
+             name = coalesce(excluded.name, customers.name),
+             email = coalesce(excluded.email, customers.email),
+             timezone = coalesce(excluded.timezone, customers.timezone)
+         returning id"
+    )
+    .bind(c.phone)
+    .bind(c.name)
+    .bind(c.email)
+    .bind(c.timezone)
+    .bind(Utc::now())
+    .fetch_one(conn)
+    .await
+    })?;
+    Ok(id)
+}
+
+/// Returns the id of the customer with this phone, creating a lead (no name) if unknown.
+pub async fn ensure_customer(tx: &mut Tx, phone: &str) -> anyhow::Result<i64> {
+    let id = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>(
+        "insert into customers (phone, created_at) values ($1, $2)
+         on conflict (phone) do update set phone = excluded.phone
+         returning id"
+    )
+    .bind(phone)
+    .bind(Utc::now())
+    .fetch_one(conn)
+    .await)?;
+    Ok(id)
+}
+
+/// The customer with this phone, if any.
+pub async fn customer_by_phone(db: &Db, phone: &str) -> anyhow::Result<Option<CustomerRow>> {
+    let row = with_db!(db, |p| sqlx::query_as::<_, CustomerRow>(
+        "select id, phone, name, email, timezone from customers where phone = $1"
+    )
+    .bind(phone)
+    .fetch_optional(p)
+    .await)?;
+    Ok(row)
+}
+
+/// A page of customers ordered by id, for pickers (`backtalk chat`).
+pub async fn list_customers(db: &Db, limit: i64) -> anyhow::Result<Vec<CustomerRow>> {
+    let rows = with_db!(db, |p| {
+        sqlx::query_as::<_, CustomerRow>(
+        "select id, phone, name, email, timezone from customers where name is not null order by id limit $1"
+    )
+    .bind(limit)
+    .fetch_all(p)
+    .await
+    })?;
+    Ok(rows)
+}
+
+/// An order to import.
+#[derive(Debug, Clone)]
+pub struct NewOrder<'a> {
+    pub customer_id: i64,
+    pub external_id: &'a str,
+    pub ordered_at: DateTime<Utc>,
+    pub status: &'a str,
+    pub items: Vec<NewOrderItem<'a>>,
+}
+
+/// An order line to import.
+#[derive(Debug, Clone)]
+pub struct NewOrderItem<'a> {
+    pub sku: &'a str,
+    pub title: &'a str,
+    pub price_cents: i64,
+    pub quantity: i64,
+}
+
+/// Inserts or replaces an order (by external id) and its lines.
+pub async fn upsert_order(tx: &mut Tx, o: &NewOrder<'_>) -> anyhow::Result<()> {
+    let total: i64 = o.items.iter().map(|i| i.price_cents * i.quantity).sum();
+    let order_id =
+        with_tx!(tx, |conn| {
+            sqlx::query_scalar::<_, i64>(
+        "insert into orders (customer_id, external_id, ordered_at, status, total_cents, currency)
+         values ($1, $2, $3, $4, $5, 'USD')
+         on conflict (external_id) do update set
+             customer_id = excluded.customer_id, ordered_at = excluded.ordered_at,
+             status = excluded.status, total_cents = excluded.total_cents
+         returning id"
+    )
+    .bind(o.customer_id)
+    .bind(o.external_id)
+    .bind(o.ordered_at)
+    .bind(o.status)
+    .bind(total)
+    .fetch_one(conn)
+    .await
+        })?;
+    with_tx!(tx, |conn| sqlx::query(
+        "delete from order_items where order_id = $1"
+    )
+    .bind(order_id)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    for item in &o.items {
+        with_tx!(tx, |conn| {
+            sqlx::query(
+            "insert into order_items (order_id, sku, title, price_cents, quantity) values ($1, $2, $3, $4, $5)"
+        )
+        .bind(order_id)
+        .bind(item.sku)
+        .bind(item.title)
+        .bind(item.price_cents)
+        .bind(item.quantity)
+        .execute(conn)
+        .await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
+}
+
+/// The customer's most recent orders with their lines, newest first.
+pub async fn orders_for_customer(
+    db: &Db,
+    customer_id: i64,
+    limit: i64,
+) -> anyhow::Result<Vec<OrderWithItems>> {
+    let orders = with_db!(db, |p| sqlx::query_as::<_, OrderRow>(
+        "select id, external_id, ordered_at, status, total_cents from orders
+         where customer_id = $1 order by ordered_at desc, id desc limit $2"
+    )
+    .bind(customer_id)
+    .bind(limit)
+    .fetch_all(p)
+    .await)?;
+    let mut out = Vec::with_capacity(orders.len());
+    for o in orders {
+        let items = with_db!(db, |p| {
+            sqlx::query_as::<_, OrderItemRow>(
+            "select order_id, sku, title, price_cents, quantity from order_items where order_id = $1 order by id"
+        )
+        .bind(o.id)
+        .fetch_all(p)
+        .await
+        })?;
+        out.push(OrderWithItems {
+            external_id: o.external_id,
+            ordered_at: o.ordered_at,
+            status: o.status,
+            total_cents: o.total_cents,
+            items,
+        });
+    }
+    Ok(out)
+}

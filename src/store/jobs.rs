@@ -1,0 +1,165 @@
+//! SQL of the durable job queue (the policy — backoff, dead-lettering — is in `jobs.rs`).
+//!
+//! A job is claimed by setting a lease; a worker that dies leaves the lease to expire and
+//! another worker takes the job over. `attempts` is the fencing token: a worker can only
+//! complete or fail the job for the attempt it claimed.
+
+use chrono::Utc;
+
+use super::{Db, Tx, now_ms, with_db, with_tx};
+
+/// A claimed job.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct JobRow {
+    pub id: i64,
+    pub kind: String,
+    pub payload: String,
+    pub attempts: i64,
+    pub max_attempts: i64,
+}
+
+/// Adds a job due now. `unique_key` makes enqueueing idempotent: a second job with the same
+/// key is not created. Returns the new id, or `None` for a duplicate key.
+pub async fn enqueue_job(
+    tx: &mut Tx,
+    kind: &str,
+    payload: &str,
+    unique_key: Option<&str>,
+    max_attempts: i32,
+) -> anyhow::Result<Option<i64>> {
+    let now = Utc::now();
+    let id = with_tx!(tx, |conn| {
+        sqlx::query_scalar::<_, i64>(
+        "insert into jobs (kind, payload, unique_key, status, attempts, max_attempts, run_at_ms, lease_until_ms, created_at, updated_at)
+         values ($1, $2, $3, 'queued', 0, $4, $5, 0, $6, $6)
+         on conflict (unique_key) do nothing
+         returning id"
+    )
+    .bind(kind)
+    .bind(payload)
+    .bind(unique_key)
+    .bind(i64::from(max_attempts))
+    .bind(now.timestamp_millis())
+    .bind(now)
+    .fetch_optional(conn)
+    .await
+    })?;
+    Ok(id)
+}
+
+/// Claims the next due job — queued and due, or running with an expired lease (its worker
+/// died) — and leases it for `lease_ms`.
+///
+/// PostgreSQL skips rows other replicas hold (`FOR UPDATE SKIP LOCKED`); SQLite has a single
+/// writer, so the update itself is the lock.
+pub async fn claim_next_job(db: &Db, lease_ms: i64) -> anyhow::Result<Option<JobRow>> {
+    let now = now_ms();
+    let row = match db {
+        Db::Sqlite(p) => sqlx::query_as::<_, JobRow>(
+            "update jobs set status = 'running', attempts = attempts + 1, lease_until_ms = $1, updated_at = $2
+             where id = (select id from jobs
+                         where (status = 'queued' and run_at_ms <= $3) or (status = 'running' and lease_until_ms < $3)
+                         order by run_at_ms, id limit 1)
+             returning id, kind, payload, attempts, max_attempts",
+        )
+        .bind(now + lease_ms)
+        .bind(Utc::now())
+        .bind(now)
+        .fetch_optional(p)
+        .await?,
+        Db::Postgres(p) => sqlx::query_as::<_, JobRow>(
+            "update jobs set status = 'running', attempts = attempts + 1, lease_until_ms = $1, updated_at = $2
+             where id = (select id from jobs
+                         where (status = 'queued' and run_at_ms <= $3) or (status = 'running' and lease_until_ms < $3)
+                         order by run_at_ms, id limit 1
+                         for update skip locked)
+             returning id, kind, payload, attempts, max_attempts",
+        )
+        .bind(now + lease_ms)
+        .bind(Utc::now())
+        .bind(now)
+        .fetch_optional(p)
+        .await?,
+    };
+    Ok(row)
+}
+
+/// Marks the job done, inside the transaction that commits its effects. Returns false when
+/// this worker no longer holds the job (its lease expired and another attempt took it), in
+/// which case the caller must roll back.
+pub async fn complete_job(tx: &mut Tx, id: i64, attempt: i64) -> anyhow::Result<bool> {
+    let done = with_tx!(tx, |conn| sqlx::query(
+        "update jobs set status = 'done', updated_at = $1, last_error = null
+         where id = $2 and attempts = $3 and status = 'running'"
+    )
+    .bind(Utc::now())
+    .bind(id)
+    .bind(attempt)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
+}
+
+/// Puts the job back in the queue to run at `run_at_ms`, keeping the error.
+pub async fn retry_job(
+    db: &Db,
+    id: i64,
+    attempt: i64,
+    run_at_ms: i64,
+    error: &str,
+) -> anyhow::Result<()> {
+    with_db!(db, |p| {
+        sqlx::query(
+        "update jobs set status = 'queued', run_at_ms = $1, lease_until_ms = 0, last_error = $2, updated_at = $3
+         where id = $4 and attempts = $5 and status = 'running'"
+    )
+    .bind(run_at_ms)
+    .bind(error)
+    .bind(Utc::now())
+    .bind(id)
+    .bind(attempt)
+    .execute(p)
+    .await.map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// Dead-letters the job with its reason, inside the transaction that records the
+/// consequence (e.g. an escalation).
+pub async fn bury_job(tx: &mut Tx, id: i64, attempt: i64, error: &str) -> anyhow::Result<bool> {
+    let r = with_tx!(tx, |conn| sqlx::query(
+        "update jobs set status = 'dead', last_error = $1, updated_at = $2
+         where id = $3 and attempts = $4 and status = 'running'"
+    )
+    .bind(error)
+    .bind(Utc::now())
+    .bind(id)
+    .bind(attempt)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(r == 1)
+}
+
+/// Jobs per status, for metrics and tests.
+pub async fn count_jobs(db: &Db, status: &str) -> anyhow::Result<i64> {
+    let n = with_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "select count(*) from jobs where status = $1"
+    )
+    .bind(status)
+    .fetch_one(p)
+    .await)?;
+    Ok(n)
+}
+
+/// The last error of a job (tests, diagnostics).
+pub async fn job_error(db: &Db, id: i64) -> anyhow::Result<Option<String>> {
+    let e = with_db!(db, |p| sqlx::query_scalar::<_, Option<String>>(
+        "select last_error from jobs where id = $1"
+    )
+    .bind(id)
+    .fetch_one(p)
+    .await)?;
+    Ok(e)
+}

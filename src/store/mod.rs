@@ -1,0 +1,166 @@
+//! All SQL lives here, one file per aggregate.
+//!
+//! Two real databases serve the same queries: SQLite (embedded default) and PostgreSQL
+//! (chosen by a `postgres://` URL). `sqlx::Any` cannot decode timestamps, so the native pools
+//! sit behind one enum and every query is written once with `$N` placeholders, which both
+//! accept; the [`with_db!`] and [`with_tx!`] macros expand a query body once per backend.
+//! Migrations are embedded from `migrations/sqlite` and `migrations/postgres`, which differ
+//! only in column types.
+
+pub mod catalog;
+pub mod consent;
+pub mod conversations;
+pub mod crm;
+pub mod escalations;
+pub mod jobs;
+pub mod outbox;
+pub mod turns;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Postgres, Sqlite, Transaction};
+
+/// A connection pool on one of the two supported databases.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// An open transaction on either database.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// Runs `$body` with `$pool` bound to the native pool of whichever database `$db` is.
+#[macro_export]
+macro_rules! with_db {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$conn` bound to the connection of the open transaction `$tx`.
+#[macro_export]
+macro_rules! with_tx {
+    ($tx:expr, |$conn:ident| $body:expr) => {
+        match $tx {
+            $crate::store::Tx::Sqlite(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+            $crate::store::Tx::Postgres(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+pub use crate::{with_db, with_tx};
+
+impl Db {
+    /// Connects to `url` (`sqlite://path` or `postgres://…`) and applies migrations.
+    ///
+    /// SQLite runs in WAL mode with foreign keys on and a busy timeout, so the webhook and
+    /// the workers can write without failing on a momentary lock.
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await
+                .context("failed to connect to postgresql")?;
+            Db::Postgres(pool)
+        } else {
+            let options = SqliteConnectOptions::from_str(url)
+                .with_context(|| format!("invalid sqlite url {url}"))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .with_context(|| format!("failed to open sqlite database {url}"))?;
+            Db::Sqlite(pool)
+        };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// Applies the embedded migrations for this backend.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Db::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await,
+            Db::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await,
+        }
+        .context("failed to apply migrations")
+    }
+
+    /// Begins a transaction. On SQLite it is `BEGIN IMMEDIATE`: it takes the write lock at
+    /// once, so a transaction that reads then writes never fails with a stale snapshot.
+    pub async fn begin(&self) -> anyhow::Result<Tx> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// A cheap round trip, for readiness checks.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        with_db!(self, |p| sqlx::query("select 1")
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Which backend this is, for logs and readiness output.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes the pool (waits for connections to be returned).
+    pub async fn close(&self) {
+        with_db!(self, |p| p.close().await)
+    }
+}
+
+impl Tx {
+    /// Commits the transaction.
+    pub async fn commit(self) -> anyhow::Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// Milliseconds since the Unix epoch, the job queue's clock.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Serialises a value to JSON text for a JSON column.
+pub fn json_text<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("serialising plain data to json cannot fail")
+}

@@ -1,0 +1,668 @@
+//! Fake outside services for the end-to-end tests: a Twilio REST API and an
+//! OpenAI-compatible chat completions API, each a real HTTP server on
+//! `127.0.0.1:0` that speaks the provider's wire format.
+//!
+//! # Layout
+//! - [`FakeTwilio`] serves `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`,
+//!   checks Basic auth, records every request as a [`SentSms`] and can be told to fail.
+//! - [`FakeLlm`] serves `POST /v1/chat/completions` and `GET /v1/models`, answering
+//!   from a queue of scripted [`LlmBehaviour`]s and recording every request body.
+//!
+//! Both stop serving when dropped: the accept loop is aborted, so new connections are
+//! refused. A keep-alive connection that a client opened earlier may still be answered,
+//! because axum serves each connection on its own task.
+//!
+//! Each test binary uses only part of this API, so the public items carry
+//! `#[allow(dead_code)]`.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, RandomState};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// How often [`FakeTwilio::wait_for_sent`] looks at the recorded sends.
+const POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// The assistant content [`FakeLlm`] replies with until told otherwise.
+const DEFAULT_LLM_REPLY: &str =
+    r#"{"reply":"Happy to help!","confidence":0.9,"needs_human":false}"#;
+
+/// The one model [`FakeLlm`] lists on `GET /v1/models`.
+const FAKE_MODEL_ID: &str = "fake-chat-model";
+
+/// A router served on an ephemeral loopback port until this value is dropped.
+struct RunningServer {
+    /// Where the server listens.
+    addr: SocketAddr,
+    /// The accept loop; aborted on drop.
+    task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Binds `127.0.0.1:0` and serves `router` on a background task.
+    async fn start(router: Router) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("failed to bind a loopback port for a fake server");
+        let addr = listener
+            .local_addr()
+            .expect("failed to read the fake server's address");
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .await
+                .expect("fake server stopped with an error");
+        });
+        Self { addr, task }
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Locks shared fake state; a panic in another test thread must not hide this test's result.
+fn lock<T>(state: &Mutex<T>) -> MutexGuard<'_, T> {
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+// ---------------------------------------------------------------------------
+// Twilio
+// ---------------------------------------------------------------------------
+
+/// One request to the fake Twilio Messages endpoint, as the fake understood it.
+#[allow(dead_code)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentSms {
+    /// The `To` parameter; empty when the request had none.
+    pub to: String,
+    /// The `From` parameter, when given.
+    pub from: Option<String>,
+    /// The `MessagingServiceSid` parameter, when given.
+    pub messaging_service_sid: Option<String>,
+    /// The `Body` parameter; empty when the request had none.
+    pub body: String,
+    /// The `StatusCallback` parameter, when given.
+    pub status_callback: Option<String>,
+    /// Every form parameter in the order sent, including ones not broken out above.
+    pub form: Vec<(String, String)>,
+    /// The HTTP status the fake answered with (201 on success).
+    pub answered_status: u16,
+}
+
+impl SentSms {
+    /// Picks the named fields out of a decoded form; `answered_status` is filled in later.
+    fn from_form(form: Vec<(String, String)>) -> Self {
+        let param = |name: &str| {
+            form.iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.clone())
+        };
+        Self {
+            to: param("To").unwrap_or_default(),
+            from: param("From"),
+            messaging_service_sid: param("MessagingServiceSid"),
+            body: param("Body").unwrap_or_default(),
+            status_callback: param("StatusCallback"),
+            answered_status: 0,
+            form,
+        }
+    }
+
+    fn succeeded(&self) -> bool {
+        self.answered_status == StatusCode::CREATED.as_u16()
+    }
+}
+
+/// A Twilio error the fake answers with instead of creating a message.
+struct TwilioError {
+    status: StatusCode,
+    /// Twilio's error code, e.g. 20003; see <https://www.twilio.com/docs/api/errors>.
+    code: u32,
+    message: String,
+}
+
+impl TwilioError {
+    fn new(status: StatusCode, code: u32, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Error 20003, which Twilio returns for missing or wrong credentials.
+    fn authenticate() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, 20003, "Authenticate")
+    }
+
+    /// The error for a failure injected with [`FakeTwilio::fail_next`].
+    fn injected(status: StatusCode) -> Self {
+        let reason = status.canonical_reason().unwrap_or("Error");
+        let code = match status.as_u16() {
+            401 => return Self::authenticate(),
+            429 => 20429,
+            500..=599 => 20500,
+            other => 20000 + u32::from(other),
+        };
+        Self::new(status, code, reason)
+    }
+}
+
+impl IntoResponse for TwilioError {
+    /// Twilio's REST error body, see <https://www.twilio.com/docs/usage/twilios-response#response-formats-exceptions>.
+    fn into_response(self) -> Response {
+        let body = json!({
+            "code": self.code,
+            "message": self.message,
+            "more_info": format!("https://www.twilio.com/docs/errors/{}", self.code),
+            "status": self.status.as_u16(),
+        });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// What the fake Twilio knows and has seen, shared with its handler.
+struct TwilioState {
+    account_sid: String,
+    auth_token: String,
+    /// Every request in arrival order, failed ones included.
+    requests: Vec<SentSms>,
+    /// Statuses for the next requests, set by `fail_next`.
+    injected_failures: VecDeque<StatusCode>,
+    /// Phone number → Twilio error code for every send to it.
+    rejected_numbers: HashMap<String, u32>,
+    /// Random per server so message SIDs differ across fakes as well as within one.
+    sid_prefix: u64,
+    messages_created: u64,
+}
+
+impl TwilioState {
+    /// Decides how to answer one request, in the order Twilio would: credentials first,
+    /// then the request itself.
+    fn answer(
+        &mut self,
+        path_account_sid: &str,
+        headers: &HeaderMap,
+        sms: &SentSms,
+    ) -> Result<Value, TwilioError> {
+        let authorized = path_account_sid == self.account_sid
+            && basic_auth(headers).is_some_and(|(user, password)| {
+                user == self.account_sid && password == self.auth_token
+            });
+        if !authorized {
+            return Err(TwilioError::authenticate());
+        }
+        if let Some(status) = self.injected_failures.pop_front() {
+            return Err(TwilioError::injected(status));
+        }
+        if let Some(&code) = self.rejected_numbers.get(&sms.to) {
+            return Err(TwilioError::new(
+                StatusCode::BAD_REQUEST,
+                code,
+                "Attempt to send to unsubscribed recipient",
+            ));
+        }
+        validate_message_params(sms)?;
+        Ok(self.create_message(sms))
+    }
+
+    /// The message resource Twilio returns with 201, see
+    /// <https://www.twilio.com/docs/messaging/api/message-resource#create-a-message-resource>.
+    fn create_message(&mut self, sms: &SentSms) -> Value {
+        self.messages_created += 1;
+        let sid = format!("SM{:016x}{:016x}", self.sid_prefix, self.messages_created);
+        let uri = format!(
+            "/2010-04-01/Accounts/{}/Messages/{sid}.json",
+            self.account_sid
+        );
+        let now = rfc2822_now();
+        // Twilio answers "accepted" when a Messaging Service picks the sender later.
+        let status = if sms.from.is_none() {
+            "accepted"
+        } else {
+            "queued"
+        };
+        json!({
+            "sid": sid,
+            "account_sid": self.account_sid,
+            "api_version": "2010-04-01",
+            "to": sms.to,
+            "from": sms.from,
+            "messaging_service_sid": sms.messaging_service_sid,
+            "body": sms.body,
+            "status": status,
+            "num_segments": "1",
+            "num_media": "0",
+            "direction": "outbound-api",
+            "date_created": now,
+            "date_updated": now,
+            "date_sent": null,
+            "price": null,
+            "price_unit": "USD",
+            "error_code": null,
+            "error_message": null,
+            "uri": uri,
+            "subresource_uris": { "media": uri.replace(".json", "/Media.json") },
+        })
+    }
+}
+
+/// Twilio's 400s for a message that lacks a recipient, a sender or content.
+fn validate_message_params(sms: &SentSms) -> Result<(), TwilioError> {
+    let missing = |code, message| Err(TwilioError::new(StatusCode::BAD_REQUEST, code, message));
+    if sms.to.is_empty() {
+        return missing(21604, "A 'To' phone number is required.");
+    }
+    if sms.from.is_none() && sms.messaging_service_sid.is_none() {
+        return missing(21603, "A 'From' phone number is required.");
+    }
+    let has_media = sms.form.iter().any(|(key, _)| key == "MediaUrl");
+    if sms.body.is_empty() && !has_media {
+        return missing(21602, "Message body is required.");
+    }
+    Ok(())
+}
+
+/// The user and password of an `Authorization: Basic` header, if it is well formed.
+fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = String::from_utf8(BASE64.decode(encoded.trim()).ok()?).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+/// A fake Twilio REST API that records messages instead of sending them.
+#[allow(dead_code)]
+pub struct FakeTwilio {
+    server: RunningServer,
+    state: Arc<Mutex<TwilioState>>,
+}
+
+#[allow(dead_code)]
+impl FakeTwilio {
+    /// Starts a fake that accepts only these credentials, on a free loopback port.
+    pub async fn start(account_sid: &str, auth_token: &str) -> FakeTwilio {
+        let state = Arc::new(Mutex::new(TwilioState {
+            account_sid: account_sid.to_owned(),
+            auth_token: auth_token.to_owned(),
+            requests: Vec::new(),
+            injected_failures: VecDeque::new(),
+            rejected_numbers: HashMap::new(),
+            sid_prefix: RandomState::new().hash_one(account_sid),
+            messages_created: 0,
+        }));
+        let router = Router::new()
+            .route(
+                "/2010-04-01/Accounts/{account_sid}/Messages.json",
+                post(create_message),
+            )
+            .with_state(Arc::clone(&state));
+        let server = RunningServer::start(router).await;
+        FakeTwilio { server, state }
+    }
+
+    /// The API root to configure in place of `https://api.twilio.com`, e.g. `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        self.server.url()
+    }
+
+    /// Answers the next `n` authenticated requests with `status` and a Twilio error body
+    /// (code 20429 for 429, 20500 for 5xx).
+    pub fn fail_next(&self, n: usize, status: u16) {
+        let status = StatusCode::from_u16(status).expect("fail_next needs a valid HTTP status");
+        lock(&self.state)
+            .injected_failures
+            .extend(std::iter::repeat_n(status, n));
+    }
+
+    /// Answers every send to `phone` with 400 and Twilio error `code` (e.g. 21610, unsubscribed).
+    pub fn reject_number(&self, phone: &str, code: u32) {
+        lock(&self.state)
+            .rejected_numbers
+            .insert(phone.to_owned(), code);
+    }
+
+    /// The messages Twilio accepted (answered 201), in arrival order.
+    pub fn sent(&self) -> Vec<SentSms> {
+        let state = lock(&self.state);
+        state
+            .requests
+            .iter()
+            .filter(|sms| sms.succeeded())
+            .cloned()
+            .collect()
+    }
+
+    /// Every request received, failed ones included, in arrival order.
+    pub fn requests(&self) -> Vec<SentSms> {
+        lock(&self.state).requests.clone()
+    }
+
+    /// The accepted messages to `phone`, in arrival order.
+    pub fn sent_to(&self, phone: &str) -> Vec<SentSms> {
+        self.sent()
+            .into_iter()
+            .filter(|sms| sms.to == phone)
+            .collect()
+    }
+
+    /// Waits until at least `n` messages were accepted or `timeout` passes, then returns
+    /// the accepted messages either way.
+    pub async fn wait_for_sent(&self, n: usize, timeout: Duration) -> Vec<SentSms> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let sent = self.sent();
+            if sent.len() >= n || Instant::now() >= deadline {
+                return sent;
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+}
+
+/// `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`.
+async fn create_message(
+    State(state): State<Arc<Mutex<TwilioState>>>,
+    Path(account_sid): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form: Vec<(String, String)> = match serde_urlencoded::from_bytes(&body) {
+        Ok(form) => form,
+        Err(_) => {
+            let error = TwilioError::new(StatusCode::BAD_REQUEST, 20001, "Invalid form body");
+            return error.into_response();
+        }
+    };
+    let mut sms = SentSms::from_form(form);
+    let mut state = lock(&state);
+    let response = match state.answer(&account_sid, &headers, &sms) {
+        Ok(message) => (StatusCode::CREATED, Json(message)).into_response(),
+        Err(error) => error.into_response(),
+    };
+    sms.answered_status = response.status().as_u16();
+    state.requests.push(sms);
+    response
+}
+
+/// The current time as Twilio writes dates, e.g. `Thu, 30 Jul 2015 20:12:31 +0000`.
+fn rfc2822_now() -> String {
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("system clock is before 1970")
+        .as_secs();
+    rfc2822(seconds)
+}
+
+/// Formats seconds since the Unix epoch as an RFC 2822 date in UTC.
+fn rfc2822(unix_seconds: u64) -> String {
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = unix_seconds / 86_400;
+    let second_of_day = unix_seconds % 86_400;
+    // Howard Hinnant's civil_from_days, http://howardhinnant.github.io/date_algorithms.html
+    let shifted = days + 719_468;
+    let era = shifted / 146_097;
+    let day_of_era = shifted % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153; // 0 = March
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    format!(
+        "{}, {day:02} {} {year} {:02}:{:02}:{:02} +0000",
+        WEEKDAYS[(days % 7) as usize],
+        MONTHS[(month - 1) as usize],
+        second_of_day / 3_600,
+        second_of_day % 3_600 / 60,
+        second_of_day % 60,
+    )
+}
+
+// ---------------------------------------------------------------------------
+// OpenAI-compatible LLM
+// ---------------------------------------------------------------------------
+
+/// How [`FakeLlm`] answers one chat completion request.
+#[allow(dead_code)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LlmBehaviour {
+    /// Answer 200 with this assistant message content.
+    Reply(String),
+    /// Answer with this HTTP status and an OpenAI-style error body.
+    Status(u16),
+    /// Wait this long, then answer 200 with this assistant message content.
+    Delay(Duration, String),
+}
+
+/// One chat completion request as received.
+struct LlmRequest {
+    body: Value,
+    /// The key of an `Authorization: Bearer` header, if any.
+    api_key: Option<String>,
+}
+
+/// What the fake LLM will answer and has seen, shared with its handlers.
+struct LlmState {
+    /// Scripted answers, used before `default`.
+    queue: VecDeque<LlmBehaviour>,
+    default: LlmBehaviour,
+    requests: Vec<LlmRequest>,
+    completions_created: u64,
+}
+
+/// A fake OpenAI-compatible chat completions API with scripted answers.
+#[allow(dead_code)]
+pub struct FakeLlm {
+    server: RunningServer,
+    state: Arc<Mutex<LlmState>>,
+}
+
+#[allow(dead_code)]
+impl FakeLlm {
+    /// Starts a fake that replies [`DEFAULT_LLM_REPLY`] until scripted otherwise.
+    pub async fn start() -> FakeLlm {
+        let state = Arc::new(Mutex::new(LlmState {
+            queue: VecDeque::new(),
+            default: LlmBehaviour::Reply(DEFAULT_LLM_REPLY.to_owned()),
+            requests: Vec::new(),
+            completions_created: 0,
+        }));
+        let router = Router::new()
+            .route("/v1/chat/completions", post(chat_completions))
+            .route("/v1/models", get(list_models))
+            .with_state(Arc::clone(&state));
+        let server = RunningServer::start(router).await;
+        FakeLlm { server, state }
+    }
+
+    /// The API base to configure in an OpenAI client, e.g. `http://127.0.0.1:PORT/v1`.
+    pub fn base_url(&self) -> String {
+        format!("{}/v1", self.server.url())
+    }
+
+    /// Queues `behaviour` for one request, after those already queued.
+    pub fn push(&self, behaviour: LlmBehaviour) {
+        lock(&self.state).queue.push_back(behaviour);
+    }
+
+    /// Sets how to answer once the queue is empty.
+    pub fn set_default(&self, behaviour: LlmBehaviour) {
+        lock(&self.state).default = behaviour;
+    }
+
+    /// Every chat completion request body received, in arrival order.
+    pub fn requests(&self) -> Vec<Value> {
+        let state = lock(&self.state);
+        state
+            .requests
+            .iter()
+            .map(|request| request.body.clone())
+            .collect()
+    }
+
+    /// The bearer key of every chat completion request, in the order of [`FakeLlm::requests`].
+    pub fn api_keys(&self) -> Vec<Option<String>> {
+        let state = lock(&self.state);
+        state
+            .requests
+            .iter()
+            .map(|request| request.api_key.clone())
+            .collect()
+    }
+}
+
+/// `POST /v1/chat/completions`, see <https://platform.openai.com/docs/api-reference/chat/create>.
+async fn chat_completions(
+    State(state): State<Arc<Mutex<LlmState>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return openai_error(StatusCode::BAD_REQUEST, "request body is not valid json");
+    };
+    if request["stream"] == json!(true) {
+        return openai_error(StatusCode::BAD_REQUEST, "the fake llm does not stream");
+    }
+    let api_key = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    let (behaviour, completion_number) = {
+        let mut state = lock(&state);
+        state.requests.push(LlmRequest {
+            body: request.clone(),
+            api_key,
+        });
+        state.completions_created += 1;
+        let behaviour = match state.queue.pop_front() {
+            Some(behaviour) => behaviour,
+            None => state.default.clone(),
+        };
+        (behaviour, state.completions_created)
+    };
+    let content = match behaviour {
+        LlmBehaviour::Reply(content) => content,
+        LlmBehaviour::Status(status) => {
+            let status = StatusCode::from_u16(status)
+                .expect("LlmBehaviour::Status needs a valid HTTP status");
+            return openai_error(status, "the fake llm was told to fail");
+        }
+        LlmBehaviour::Delay(delay, content) => {
+            tokio::time::sleep(delay).await;
+            content
+        }
+    };
+    Json(chat_completion(&request, completion_number, &content)).into_response()
+}
+
+/// A non-streaming chat completion object carrying `content` as the assistant's message.
+fn chat_completion(request: &Value, completion_number: u64, content: &str) -> Value {
+    let prompt_tokens = prompt_word_count(&request["messages"]);
+    let completion_tokens = content.split_whitespace().count();
+    json!({
+        "id": format!("chatcmpl-{completion_number}"),
+        "object": "chat.completion",
+        "created": unix_now(),
+        "model": request["model"].as_str().unwrap_or(FAKE_MODEL_ID),
+        "choices": [{
+            "index": 0,
+            "message": { "role": "assistant", "content": content },
+            "finish_reason": "stop",
+        }],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    })
+}
+
+/// Counts the words of every message's text, whether `content` is a string or a list of parts.
+fn prompt_word_count(messages: &Value) -> usize {
+    let Some(messages) = messages.as_array() else {
+        return 0;
+    };
+    let mut words = 0;
+    for message in messages {
+        match &message["content"] {
+            Value::String(text) => words += text.split_whitespace().count(),
+            Value::Array(parts) => {
+                for part in parts {
+                    if let Some(text) = part["text"].as_str() {
+                        words += text.split_whitespace().count();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    words
+}
+
+/// `GET /v1/models`, see <https://platform.openai.com/docs/api-reference/models/list>.
+async fn list_models() -> Json<Value> {
+    Json(json!({
+        "object": "list",
+        "data": [{
+            "id": FAKE_MODEL_ID,
+            "object": "model",
+            "created": unix_now(),
+            "owned_by": "backtalk-tests",
+        }],
+    }))
+}
+
+/// OpenAI's error body, see <https://platform.openai.com/docs/guides/error-codes>.
+fn openai_error(status: StatusCode, message: &str) -> Response {
+    let (error_type, code) = match status.as_u16() {
+        401 => ("invalid_request_error", json!("invalid_api_key")),
+        429 => ("requests", json!("rate_limit_exceeded")),
+        500..=599 => ("server_error", Value::Null),
+        _ => ("invalid_request_error", Value::Null),
+    };
+    let body = json!({
+        "error": { "message": message, "type": error_type, "param": null, "code": code },
+    });
+    (status, Json(body)).into_response()
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("system clock is before 1970")
+        .as_secs()
+}
