@@ -62,15 +62,14 @@ pub async fn latest_consent(db: &Db, phone: &str) -> anyhow::Result<Option<Strin
 
 /// The kind of the event that this inbound message caused, if it caused one.
 pub async fn event_for_message(db: &Db, message_id: i64) -> anyhow::Result<Option<String>> {
-    let kind =
-        with_db!(db, |p| {
-            sqlx::query_scalar::<_, String>(
+    let kind = with_db!(db, |p| {
+        sqlx::query_scalar::<_, String>(
         "select kind from consent_events where evidence_message_id = $1 order by id desc limit 1"
     )
     .bind(message_id)
     .fetch_optional(p)
     .await
-        })?;
+    })?;
     Ok(kind)
 }
 

@@ -134,9 +134,8 @@ pub struct NewOrderItem<'a> {
 /// Inserts or replaces an order (by external id) and its lines.
 pub async fn upsert_order(tx: &mut Tx, o: &NewOrder<'_>) -> anyhow::Result<()> {
     let total: i64 = o.items.iter().map(|i| i.price_cents * i.quantity).sum();
-    let order_id =
-        with_tx!(tx, |conn| {
-            sqlx::query_scalar::<_, i64>(
+    let order_id = with_tx!(tx, |conn| {
+        sqlx::query_scalar::<_, i64>(
         "insert into orders (customer_id, external_id, ordered_at, status, total_cents, currency)
          values ($1, $2, $3, $4, $5, 'USD')
          on conflict (external_id) do update set
@@ -151,7 +150,7 @@ pub async fn upsert_order(tx: &mut Tx, o: &NewOrder<'_>) -> anyhow::Result<()> {
     .bind(total)
     .fetch_one(conn)
     .await
-        })?;
+    })?;
     with_tx!(tx, |conn| sqlx::query(
         "delete from order_items where order_id = $1"
     )

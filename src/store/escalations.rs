@@ -23,9 +23,8 @@ pub async fn insert_escalation(
     reason: &str,
     details: &str,
 ) -> anyhow::Result<i64> {
-    let id =
-        with_tx!(tx, |conn| {
-            sqlx::query_scalar::<_, i64>(
+    let id = with_tx!(tx, |conn| {
+        sqlx::query_scalar::<_, i64>(
         "insert into escalations (conversation_id, turn_id, reason, details, status, created_at)
          values ($1, $2, $3, $4, 'open', $5) returning id"
     )
@@ -36,7 +35,7 @@ pub async fn insert_escalation(
     .bind(Utc::now())
     .fetch_one(conn)
     .await
-        })?;
+    })?;
     Ok(id)
 }
 

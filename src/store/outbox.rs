@@ -75,7 +75,9 @@ pub async fn transition(
     to: &str,
     error: Option<&str>,
 ) -> anyhow::Result<bool> {
-    let r = with_db!(db, |p| sqlx::query(
+    let r =
+        with_db!(db, |p| {
+            sqlx::query(
         "update outbox set status = $1, error = coalesce($2, error) where id = $3 and status = $4"
     )
     .bind(to)
@@ -84,7 +86,8 @@ pub async fn transition(
     .bind(from)
     .execute(p)
     .await
-    .map(|r| r.rows_affected()))?;
+    .map(|r| r.rows_affected())
+        })?;
     Ok(r == 1)
 }
 
@@ -96,7 +99,9 @@ pub async fn transition_in_tx(
     to: &str,
     error: Option<&str>,
 ) -> anyhow::Result<bool> {
-    let r = with_tx!(tx, |conn| sqlx::query(
+    let r =
+        with_tx!(tx, |conn| {
+            sqlx::query(
         "update outbox set status = $1, error = coalesce($2, error) where id = $3 and status = $4"
     )
     .bind(to)
@@ -105,7 +110,8 @@ pub async fn transition_in_tx(
     .bind(from)
     .execute(conn)
     .await
-    .map(|r| r.rows_affected()))?;
+    .map(|r| r.rows_affected())
+        })?;
     Ok(r == 1)
 }
 

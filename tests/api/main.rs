@@ -1,0 +1,9 @@
+//! End-to-end tests: the real server on port 0, real HTTP, real databases (SQLite, and
+//! PostgreSQL when `BACKTALK_TEST_DATABASE_URL` is set), fake Twilio and LLM servers that
+//! speak the real wire formats.
+
+mod crash;
+mod fakes;
+mod helpers;
+mod turn;
+mod webhook;
