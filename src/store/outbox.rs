@@ -75,9 +75,8 @@ pub async fn transition(
     to: &str,
     error: Option<&str>,
 ) -> anyhow::Result<bool> {
-    let r =
-        with_db!(db, |p| {
-            sqlx::query(
+    let r = with_db!(db, |p| {
+        sqlx::query(
         "update outbox set status = $1, error = coalesce($2, error) where id = $3 and status = $4"
     )
     .bind(to)
@@ -87,7 +86,7 @@ pub async fn transition(
     .execute(p)
     .await
     .map(|r| r.rows_affected())
-        })?;
+    })?;
     Ok(r == 1)
 }
 
@@ -99,9 +98,8 @@ pub async fn transition_in_tx(
     to: &str,
     error: Option<&str>,
 ) -> anyhow::Result<bool> {
-    let r =
-        with_tx!(tx, |conn| {
-            sqlx::query(
+    let r = with_tx!(tx, |conn| {
+        sqlx::query(
         "update outbox set status = $1, error = coalesce($2, error) where id = $3 and status = $4"
     )
     .bind(to)
@@ -111,7 +109,7 @@ pub async fn transition_in_tx(
     .execute(conn)
     .await
     .map(|r| r.rows_affected())
-        })?;
+    })?;
     Ok(r == 1)
 }
 
