@@ -558,6 +558,29 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_documents_every_key_with_its_default() {
+        let example = include_str!("../backtalk.example.toml");
+        let parsed = Config::from_sources(example, &[]).unwrap();
+        assert_eq!(
+            toml::to_string(&parsed).unwrap(),
+            toml::to_string(&Config::default()).unwrap()
+        );
+        let table: toml::Table = toml::from_str(example).unwrap();
+        for key in leaf_keys().keys() {
+            let mut node = &table;
+            let mut parts: Vec<&str> = key.split('.').collect();
+            let last = parts.pop().unwrap();
+            for part in parts {
+                node = node
+                    .get(part)
+                    .and_then(|v| v.as_table())
+                    .unwrap_or_else(|| panic!("section of {key} missing"));
+            }
+            assert!(node.contains_key(last), "backtalk.example.toml lacks {key}");
+        }
+    }
+
+    #[test]
     fn secrets_never_print() {
         let c = Config::from_sources(
             "",

@@ -177,18 +177,21 @@ fn describe(p: &ProductFact) -> String {
     format!("{} ({}) for {}, {stock}", p.title, p.sku, p.price)
 }
 
-/// The first `n` sentences of a text.
+/// The first `n` sentences of a text. A sentence ends at `.`, `!` or `?` followed by
+/// whitespace or the end, so "$5.95" is not cut at its decimal point.
 fn first_sentences(text: &str, n: usize) -> String {
-    let mut out = String::new();
     let mut count = 0;
-    for piece in text.split_inclusive(['.', '!', '?']) {
-        out.push_str(piece);
-        count += 1;
-        if count == n {
-            break;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let at_boundary = chars.peek().is_none_or(|(_, next)| next.is_whitespace());
+        if matches!(c, '.' | '!' | '?') && at_boundary {
+            count += 1;
+            if count == n {
+                return text[..i + c.len_utf8()].trim().to_string();
+            }
         }
     }
-    out.trim().to_string()
+    text.trim().to_string()
 }
 
 impl OfflineResponder {
@@ -386,6 +389,10 @@ mod tests {
         }];
         let d = OfflineResponder.answer(&f);
         assert_eq!(d.text, "Standard takes 3-5 business days. Free over $50.");
+        assert_eq!(
+            first_sentences("It costs $5.95 today. Or more. Later.", 2),
+            "It costs $5.95 today. Or more."
+        );
     }
 
     #[test]
