@@ -66,50 +66,22 @@ impl App {
         let offline = Arc::new(OfflineResponder);
         let generator: Arc<dyn Generator> = if config.llm_configured() {
             let max_chars = config.pipeline.max_segments * 153;
-            Arc::new(OpenAiGenerator::new(
-                &config.llm,
-                &config.brand.name,
-                max_chars.min(320),
-            )?)
+            Arc::new(OpenAiGenerator::new(&config.llm, &config.brand.name, max_chars.min(320))?)
         } else {
             offline.clone()
         };
         let provider: Arc<dyn SmsProvider> = match options.provider {
             Some(p) => p,
-            None if !config.twilio.account_sid.is_empty() => {
-                Arc::new(TwilioSender::new(&config.twilio)?)
-            }
+            None if !config.twilio.account_sid.is_empty() => Arc::new(TwilioSender::new(&config.twilio)?),
             None if options.demo => Arc::new(PrintProvider::new("[demo outbox]", true)),
-            None => anyhow::bail!(
-                "twilio.account_sid is required to send texts; use --demo to print them instead"
-            ),
+            None => anyhow::bail!("twilio.account_sid is required to send texts; use --demo to print them instead"),
         };
         let config = Arc::new(config);
         let waker = Waker::default();
-        let sender = Arc::new(Sender {
-            db: db.clone(),
-            provider,
-            status_callback: Some(config.status_webhook_url()),
-        });
-        let deps = Deps {
-            db: db.clone(),
-            index: index.clone(),
-            generator,
-            offline,
-            config: config.clone(),
-        };
-        let worker = Arc::new(Worker {
-            deps,
-            sender,
-            waker: waker.clone(),
-        });
-        let state = AppState {
-            db,
-            config,
-            index,
-            waker,
-            metrics: Arc::new(Metrics::default()),
-        };
+        let sender = Arc::new(Sender { db: db.clone(), provider, status_callback: Some(config.status_webhook_url()) });
+        let deps = Deps { db: db.clone(), index: index.clone(), generator, offline, config: config.clone() };
+        let worker = Arc::new(Worker { deps, sender, waker: waker.clone() });
+        let state = AppState { db, config, index, waker, metrics: Arc::new(Metrics::default()) };
         Ok(App { state, worker })
     }
 
@@ -141,9 +113,7 @@ impl App {
 
 /// Binds the configured address.
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("failed to listen on {addr}"))
+    TcpListener::bind(addr).await.with_context(|| format!("failed to listen on {addr}"))
 }
 
 /// Fires `cancel` on ctrl-c or SIGTERM.
@@ -152,9 +122,8 @@ pub fn cancel_on_signals(cancel: CancellationToken) {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("install SIGTERM handler");
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("install SIGTERM handler");
             tokio::select! {
                 _ = ctrl_c => {}
                 _ = term.recv() => {}
@@ -177,14 +146,7 @@ pub fn signed_curl_example(config: &Config, from: &str, body: &str) -> String {
         ("MessageSid".into(), sid),
         ("To".into(), "+15005550006".into()),
     ];
-    let signature =
-        sms::signature::compute_signature(config.twilio.auth_token.expose(), &url, &params);
-    let data: Vec<String> = params
-        .iter()
-        .map(|(k, v)| format!("--data-urlencode '{k}={v}'"))
-        .collect();
-    format!(
-        "curl -sS -X POST '{url}' -H 'X-Twilio-Signature: {signature}' {}",
-        data.join(" ")
-    )
+    let signature = sms::signature::compute_signature(config.twilio.auth_token.expose(), &url, &params);
+    let data: Vec<String> = params.iter().map(|(k, v)| format!("--data-urlencode '{k}={v}'")).collect();
+    format!("curl -sS -X POST '{url}' -H 'X-Twilio-Signature: {signature}' {}", data.join(" "))
 }

@@ -39,11 +39,7 @@ pub async fn bare_server(listen: &str) -> anyhow::Result<()> {
 
 /// Starts a child process and waits for the line announcing its URL.
 async fn start(mut command: Command, marker: &str) -> anyhow::Result<(Child, String)> {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true).spawn()?;
     let mut lines = BufReader::new(child.stdout.take().context("child stdout")?).lines();
     let url = tokio::time::timeout(Duration::from_secs(120), async {
         while let Some(line) = lines.next_line().await? {
@@ -93,15 +89,8 @@ fn signed_request(n: usize) -> (String, String) {
         ("NumMedia".into(), "0".into()),
         ("To".into(), "+15005550006".into()),
     ];
-    let signature = compute_signature(
-        AUTH_TOKEN,
-        &format!("{PUBLIC_URL}/webhooks/twilio"),
-        &params,
-    );
-    (
-        serde_urlencoded::to_string(&params).expect("form encodes"),
-        signature,
-    )
+    let signature = compute_signature(AUTH_TOKEN, &format!("{PUBLIC_URL}/webhooks/twilio"), &params);
+    (serde_urlencoded::to_string(&params).expect("form encodes"), signature)
 }
 
 async fn send(http: &reqwest::Client, url: &str, n: usize) -> bool {
@@ -117,17 +106,8 @@ async fn send(http: &reqwest::Client, url: &str, n: usize) -> bool {
 }
 
 /// Open-loop fixed-rate phase. `first` numbers the requests so sids stay unique.
-async fn fixed_rate(
-    target: &'static str,
-    url: &str,
-    rate: u32,
-    seconds: u64,
-    first: usize,
-) -> PhaseResult {
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(1024)
-        .build()
-        .expect("http client");
+async fn fixed_rate(target: &'static str, url: &str, rate: u32, seconds: u64, first: usize) -> PhaseResult {
+    let http = reqwest::Client::builder().pool_max_idle_per_host(1024).build().expect("http client");
     let total = rate as usize * seconds as usize;
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -163,17 +143,8 @@ async fn fixed_rate(
 }
 
 /// Closed-loop saturation phase with `connections` clients.
-async fn saturation(
-    target: &'static str,
-    url: &str,
-    connections: usize,
-    seconds: u64,
-    first: usize,
-) -> PhaseResult {
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(1024)
-        .build()
-        .expect("http client");
+async fn saturation(target: &'static str, url: &str, connections: usize, seconds: u64, first: usize) -> PhaseResult {
+    let http = reqwest::Client::builder().pool_max_idle_per_host(1024).build().expect("http client");
     let next = Arc::new(AtomicUsize::new(first));
     let start = Instant::now();
     let stop = start + Duration::from_secs(seconds);
@@ -215,12 +186,7 @@ async fn saturation(
 }
 
 /// `backtalk bench webhook`: prints a table and, last, one JSON line with the results.
-pub async fn webhook(
-    rate: u32,
-    duration: u64,
-    saturation_duration: u64,
-    connections: usize,
-) -> anyhow::Result<()> {
+pub async fn webhook(rate: u32, duration: u64, saturation_duration: u64, connections: usize) -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     let dir = tempfile::tempdir()?;
     let mut serve = Command::new(&exe);
@@ -251,25 +217,15 @@ pub async fn webhook(
         counter += 10_000_000;
     }
     for (target, url) in [("bare_axum", &bare_hook), ("backtalk", &backtalk_hook)] {
-        eprintln!(
-            "{target}: saturation with {connections} connections for {saturation_duration} s ..."
-        );
+        eprintln!("{target}: saturation with {connections} connections for {saturation_duration} s ...");
         results.push(saturation(target, url, connections, saturation_duration, counter).await);
         counter += 10_000_000;
     }
     drop(bare_child);
     drop(backtalk);
 
-    let acked: usize = results
-        .iter()
-        .filter(|r| r.target == "backtalk")
-        .map(|r| r.ok)
-        .sum();
-    let db = crate::store::Db::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("backtalk.db").display()
-    ))
-    .await?;
+    let acked: usize = results.iter().filter(|r| r.target == "backtalk").map(|r| r.ok).sum();
+    let db = crate::store::Db::connect(&format!("sqlite://{}", dir.path().join("backtalk.db").display())).await?;
     let stored = crate::store::conversations::count_messages(&db, "in").await? as usize;
 
     println!("| target | phase | requests | ok | errors | throughput req/s | p50 ms | p99 ms |");
@@ -280,14 +236,9 @@ pub async fn webhook(
             r.target, r.phase, r.requests, r.ok, r.errors, r.throughput, r.p50_ms, r.p99_ms
         );
     }
-    let get = |target: &str, phase: &str| {
-        results
-            .iter()
-            .find(|r| r.target == target && r.phase == phase)
-            .expect("phase ran")
-    };
-    let ratio =
-        get("backtalk", "saturation").throughput / get("bare_axum", "saturation").throughput;
+    let get =
+        |target: &str, phase: &str| results.iter().find(|r| r.target == target && r.phase == phase).expect("phase ran");
+    let ratio = get("backtalk", "saturation").throughput / get("bare_axum", "saturation").throughput;
     println!("\nsaturation throughput ratio backtalk / bare axum: {ratio:.2}");
     println!("acknowledged by backtalk: {acked}; stored inbound messages: {stored}");
     let summary = serde_json::json!({
@@ -304,10 +255,7 @@ pub async fn webhook(
     });
     println!("{summary}");
     if stored < acked {
-        anyhow::bail!(
-            "{} acknowledged texts are missing from the database",
-            acked - stored
-        );
+        anyhow::bail!("{} acknowledged texts are missing from the database", acked - stored);
     }
     Ok(())
 }

@@ -19,37 +19,18 @@ use crate::store::{crm, escalations, turns};
 /// `backtalk serve [--demo]`: runs until ctrl-c or SIGTERM.
 pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let listen = config.listen;
-    let app = App::build(
-        config,
-        BuildOptions {
-            demo,
-            provider: None,
-        },
-    )
-    .await?;
+    let app = App::build(config, BuildOptions { demo, provider: None }).await?;
     let listener = app::bind(listen).await?;
     let addr = listener.local_addr()?;
     let config = app.state.config.clone();
     println!("backtalk listening on http://{addr}");
-    println!(
-        "  inbound webhook (give this URL to Twilio): {}",
-        config.inbound_webhook_url()
-    );
+    println!("  inbound webhook (give this URL to Twilio): {}", config.inbound_webhook_url());
     println!("  status callback:  {}", config.status_webhook_url());
-    println!(
-        "  health: http://{addr}/healthz  ready: http://{addr}/readyz  metrics: http://{addr}/metrics"
-    );
-    println!(
-        "  database: {}  generator: {}",
-        app.state.db.backend(),
-        app.worker.deps.generator.model()
-    );
+    println!("  health: http://{addr}/healthz  ready: http://{addr}/readyz  metrics: http://{addr}/metrics");
+    println!("  database: {}  generator: {}", app.state.db.backend(), app.worker.deps.generator.model());
     if demo {
         println!("\nTry it: text the demo store as Elyssa (a demo customer):\n");
-        println!(
-            "{}\n",
-            app::signed_curl_example(&config, DEMO_PHONE, "do you have the blouse in black?")
-        );
+        println!("{}\n", app::signed_curl_example(&config, DEMO_PHONE, "do you have the blouse in black?"));
     }
     std::io::stdout().flush()?;
     let cancel = CancellationToken::new();
@@ -62,26 +43,14 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
 /// provider is replaced by the terminal.
 pub async fn chat(config: Config, from: Option<String>, demo: bool) -> anyhow::Result<()> {
     let provider = Arc::new(PrintProvider::new("bot>", false));
-    let app = App::build(
-        config,
-        BuildOptions {
-            demo,
-            provider: Some(provider),
-        },
-    )
-    .await?;
-    let phone = Phone::parse(from.as_deref().unwrap_or(DEMO_PHONE))
-        .map_err(|e| anyhow::anyhow!("--from: {e}"))?;
+    let app = App::build(config, BuildOptions { demo, provider: Some(provider) }).await?;
+    let phone = Phone::parse(from.as_deref().unwrap_or(DEMO_PHONE)).map_err(|e| anyhow::anyhow!("--from: {e}"))?;
     let db = app.state.db.clone();
     let who = crm::customer_by_phone(&db, phone.as_str())
         .await?
         .and_then(|c| c.name)
         .unwrap_or_else(|| "a new customer".into());
-    println!(
-        "texting {} as {who} ({}); type a message, ctrl-d to quit",
-        app.state.config.brand.name,
-        phone.as_str()
-    );
+    println!("texting {} as {who} ({}); type a message, ctrl-d to quit", app.state.config.brand.name, phone.as_str());
     let worker_config = app.state.config.worker.clone();
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     loop {
@@ -106,21 +75,14 @@ pub async fn chat(config: Config, from: Option<String>, demo: bool) -> anyhow::R
         {
             match turn.decision.as_str() {
                 "escalate" => {
-                    let conversation = crate::store::conversations::message(&db, id)
+                    let conversation = crate::store::conversations::message(&db, id).await?.conversation_id;
+                    let reasons: Vec<String> = escalations::escalations_for_conversation(&db, conversation)
                         .await?
-                        .conversation_id;
-                    let reasons: Vec<String> =
-                        escalations::escalations_for_conversation(&db, conversation)
-                            .await?
-                            .into_iter()
-                            .filter(|e| e.turn_id == Some(turn.id))
-                            .map(|e| e.reason)
-                            .collect();
-                    println!(
-                        "   (handed to a person: {}; confidence {:.2})",
-                        reasons.join(", "),
-                        turn.confidence
-                    );
+                        .into_iter()
+                        .filter(|e| e.turn_id == Some(turn.id))
+                        .map(|e| e.reason)
+                        .collect();
+                    println!("   (handed to a person: {}; confidence {:.2})", reasons.join(", "), turn.confidence);
                 }
                 "human_owned" => {
                     println!("   (a person owns this conversation; the bot stays quiet)")

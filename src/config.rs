@@ -37,11 +37,7 @@ impl Secret {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() {
-            "\"\""
-        } else {
-            "\"[redacted]\""
-        })
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"[redacted]\"" })
     }
 }
 
@@ -282,11 +278,7 @@ impl Default for BrandConfig {
 pub const CONFIG_FILE_ENV: &str = "BACKTALK_CONFIG";
 
 /// Variables that start with `BACKTALK_` but are not settings.
-const NON_SETTING_VARS: &[&str] = &[
-    "BACKTALK_CONFIG",
-    "BACKTALK_LOG",
-    "BACKTALK_TEST_DATABASE_URL",
-];
+const NON_SETTING_VARS: &[&str] = &["BACKTALK_CONFIG", "BACKTALK_LOG", "BACKTALK_TEST_DATABASE_URL"];
 
 impl Config {
     /// Loads the file at `path` (or `BACKTALK_CONFIG`, or `./backtalk.toml` when present),
@@ -301,8 +293,9 @@ impl Config {
             },
         };
         let text = match &file {
-            Some(p) => std::fs::read_to_string(p)
-                .with_context(|| format!("failed to read config file {}", p.display()))?,
+            Some(p) => {
+                std::fs::read_to_string(p).with_context(|| format!("failed to read config file {}", p.display()))?
+            }
             None => String::new(),
         };
         Config::from_sources(&text, &env)
@@ -310,18 +303,12 @@ impl Config {
 
     /// Builds the configuration from TOML text and environment pairs (pure; used by tests).
     pub fn from_sources(toml_text: &str, env: &[(String, String)]) -> anyhow::Result<Config> {
-        let mut table: toml::Table =
-            toml::from_str(toml_text).context("config file is not valid TOML")?;
+        let mut table: toml::Table = toml::from_str(toml_text).context("config file is not valid TOML")?;
         apply_env(&mut table, env)?;
-        let config: Config =
-            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-                let key = e.path().to_string();
-                anyhow::anyhow!(
-                    "invalid config key `{key}` ({}): {}",
-                    env_name(&key),
-                    e.inner()
-                )
-            })?;
+        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let key = e.path().to_string();
+            anyhow::anyhow!("invalid config key `{key}` ({}): {}", env_name(&key), e.inner())
+        })?;
         config.validate()?;
         Ok(config)
     }
@@ -348,10 +335,7 @@ impl Config {
             bad("worker.max_attempts", "must be at least 1")?;
         }
         if self.worker.lease_secs <= self.llm.timeout_secs {
-            bad(
-                "worker.lease_secs",
-                "must exceed llm.timeout_secs so a slow turn keeps its job",
-            )?;
+            bad("worker.lease_secs", "must exceed llm.timeout_secs so a slow turn keeps its job")?;
         }
         if !(0.0..=1.0).contains(&self.pipeline.confidence_threshold) {
             bad("pipeline.confidence_threshold", "must be between 0 and 1")?;
@@ -389,10 +373,7 @@ impl Config {
 
     /// The public URL given to Twilio as `StatusCallback`.
     pub fn status_webhook_url(&self) -> String {
-        format!(
-            "{}/webhooks/twilio/status",
-            self.public_url.trim_end_matches('/')
-        )
+        format!("{}/webhooks/twilio/status", self.public_url.trim_end_matches('/'))
     }
 }
 
@@ -407,11 +388,7 @@ fn leaf_keys() -> BTreeMap<String, toml::Value> {
         match value {
             toml::Value::Table(t) => {
                 for (k, v) in t {
-                    let key = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
+                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
                     walk(&key, v, out);
                 }
             }
@@ -429,8 +406,7 @@ fn leaf_keys() -> BTreeMap<String, toml::Value> {
 /// Writes each `BACKTALK_*` variable into the table at its key path, typed like the default.
 fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> anyhow::Result<()> {
     let keys = leaf_keys();
-    let by_env: BTreeMap<String, (&String, &toml::Value)> =
-        keys.iter().map(|(k, v)| (env_name(k), (k, v))).collect();
+    let by_env: BTreeMap<String, (&String, &toml::Value)> = keys.iter().map(|(k, v)| (env_name(k), (k, v))).collect();
     for (name, raw) in env {
         if !name.starts_with("BACKTALK_") || NON_SETTING_VARS.contains(&name.as_str()) {
             continue;
@@ -443,24 +419,17 @@ fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> anyhow::Resul
                 .trim()
                 .parse::<i64>()
                 .map(toml::Value::Integer)
-                .map_err(|_| {
-                    anyhow::anyhow!("invalid config key `{key}` ({name}): expected an integer")
-                })?,
-            toml::Value::Float(_) => {
-                raw.trim()
-                    .parse::<f64>()
-                    .map(toml::Value::Float)
-                    .map_err(|_| {
-                        anyhow::anyhow!("invalid config key `{key}` ({name}): expected a number")
-                    })?
-            }
+                .map_err(|_| anyhow::anyhow!("invalid config key `{key}` ({name}): expected an integer"))?,
+            toml::Value::Float(_) => raw
+                .trim()
+                .parse::<f64>()
+                .map(toml::Value::Float)
+                .map_err(|_| anyhow::anyhow!("invalid config key `{key}` ({name}): expected a number"))?,
             toml::Value::Boolean(_) => raw
                 .trim()
                 .parse::<bool>()
                 .map(toml::Value::Boolean)
-                .map_err(|_| {
-                    anyhow::anyhow!("invalid config key `{key}` ({name}): expected true or false")
-                })?,
+                .map_err(|_| anyhow::anyhow!("invalid config key `{key}` ({name}): expected true or false"))?,
             _ => toml::Value::String(raw.clone()),
         };
         set_path(table, key, value);
@@ -473,9 +442,7 @@ fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) {
     let last = parts.pop().expect("non-empty key");
     let mut current = table;
     for part in parts {
-        let entry = current
-            .entry(part.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = current.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
         if !entry.is_table() {
             *entry = toml::Value::Table(toml::Table::new());
         }
@@ -489,10 +456,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -533,21 +497,13 @@ mod tests {
 
     #[test]
     fn a_bad_value_names_its_key() {
-        let err = Config::from_sources("", &env(&[("BACKTALK_WORKER_CONCURRENCY", "many")]))
-            .unwrap_err()
-            .to_string();
+        let err = Config::from_sources("", &env(&[("BACKTALK_WORKER_CONCURRENCY", "many")])).unwrap_err().to_string();
         assert!(err.contains("worker.concurrency"), "{err}");
-        let err = Config::from_sources("[pipeline]\nmax_segments = \"x\"\n", &[])
-            .unwrap_err()
-            .to_string();
+        let err = Config::from_sources("[pipeline]\nmax_segments = \"x\"\n", &[]).unwrap_err().to_string();
         assert!(err.contains("pipeline.max_segments"), "{err}");
-        let err = Config::from_sources("listen = \"nope\"\n", &[])
-            .unwrap_err()
-            .to_string();
+        let err = Config::from_sources("listen = \"nope\"\n", &[]).unwrap_err().to_string();
         assert!(err.contains("`listen`"), "{err}");
-        let err = Config::from_sources("public_url = \"ftp://x\"\n", &[])
-            .unwrap_err()
-            .to_string();
+        let err = Config::from_sources("public_url = \"ftp://x\"\n", &[]).unwrap_err().to_string();
         assert!(err.contains("public_url"), "{err}");
     }
 
@@ -561,20 +517,14 @@ mod tests {
     fn the_example_file_documents_every_key_with_its_default() {
         let example = include_str!("../backtalk.example.toml");
         let parsed = Config::from_sources(example, &[]).unwrap();
-        assert_eq!(
-            toml::to_string(&parsed).unwrap(),
-            toml::to_string(&Config::default()).unwrap()
-        );
+        assert_eq!(toml::to_string(&parsed).unwrap(), toml::to_string(&Config::default()).unwrap());
         let table: toml::Table = toml::from_str(example).unwrap();
         for key in leaf_keys().keys() {
             let mut node = &table;
             let mut parts: Vec<&str> = key.split('.').collect();
             let last = parts.pop().unwrap();
             for part in parts {
-                node = node
-                    .get(part)
-                    .and_then(|v| v.as_table())
-                    .unwrap_or_else(|| panic!("section of {key} missing"));
+                node = node.get(part).and_then(|v| v.as_table()).unwrap_or_else(|| panic!("section of {key} missing"));
             }
             assert!(node.contains_key(last), "backtalk.example.toml lacks {key}");
         }
@@ -584,17 +534,11 @@ mod tests {
     fn secrets_never_print() {
         let c = Config::from_sources(
             "",
-            &env(&[
-                ("BACKTALK_TWILIO_AUTH_TOKEN", "hunter2"),
-                ("BACKTALK_LLM_API_KEY", "sk-abc"),
-            ]),
+            &env(&[("BACKTALK_TWILIO_AUTH_TOKEN", "hunter2"), ("BACKTALK_LLM_API_KEY", "sk-abc")]),
         )
         .unwrap();
         let debug = format!("{c:?}");
-        assert!(
-            !debug.contains("hunter2") && !debug.contains("sk-abc"),
-            "{debug}"
-        );
+        assert!(!debug.contains("hunter2") && !debug.contains("sk-abc"), "{debug}");
         let dumped = toml::to_string(&c).unwrap();
         assert!(!dumped.contains("hunter2") && !dumped.contains("sk-abc"));
     }

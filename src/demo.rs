@@ -30,13 +30,7 @@ pub async fn load_if_empty(db: &Db, index: &Arc<SearchIndex>) -> anyhow::Result<
         let orders: Vec<OrderRecord> = parse_jsonl(ORDERS, "demo orders")?;
         import_catalog(db, &products, &policies).await?;
         let (c, o) = crm::import(db, &customers, &orders).await?;
-        info!(
-            products = products.len(),
-            policies = policies.len(),
-            customers = c,
-            orders = o,
-            "demo store loaded"
-        );
+        info!(products = products.len(), policies = policies.len(), customers = c, orders = o, "demo store loaded");
         true
     } else {
         false
@@ -48,15 +42,10 @@ pub async fn load_if_empty(db: &Db, index: &Arc<SearchIndex>) -> anyhow::Result<
 }
 
 /// Writes products and policies to the SQL catalog in one transaction.
-pub async fn import_catalog(
-    db: &Db,
-    products: &[ProductRecord],
-    policies: &[PolicyRecord],
-) -> anyhow::Result<()> {
+pub async fn import_catalog(db: &Db, products: &[ProductRecord], policies: &[PolicyRecord]) -> anyhow::Result<()> {
     let mut tx = db.begin().await?;
     for (n, p) in products.iter().enumerate() {
-        p.validate()
-            .map_err(|e| anyhow::anyhow!("product {} ({}): {e}", n + 1, p.sku))?;
+        p.validate().map_err(|e| anyhow::anyhow!("product {} ({}): {e}", n + 1, p.sku))?;
         catalog::upsert_product(&mut tx, &p.to_row()).await?;
     }
     for p in policies {

@@ -5,10 +5,12 @@
 //! Handlers make that safe by committing their effects and `complete_job` in one
 //! transaction, keyed so a second run of the same job writes nothing new.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::FutureExt;
 use rand::Rng;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -54,22 +56,20 @@ pub trait JobHandler: Send + Sync + 'static {
 /// "equal jitter" (half fixed, half random) so retries of many jobs do not arrive together.
 pub fn backoff_ms(attempt: i64, base_ms: u64, max_ms: u64) -> u64 {
     let exp = attempt.clamp(1, 30) as u32 - 1;
-    let delay = base_ms
-        .saturating_mul(1u64 << exp.min(20))
-        .min(max_ms)
-        .max(1);
+    let delay = base_ms.saturating_mul(1u64 << exp.min(20)).min(max_ms).max(1);
     let half = delay / 2;
     half + rand::rng().random_range(0..=delay - half)
 }
 
-/// Wakes idle workers when a job is enqueued in this process (others poll).
+/// Wakes an idle worker when a job is enqueued in this process (workers also poll, for jobs
+/// from other replicas and for retries that come due).
 #[derive(Clone, Default)]
 pub struct Waker(Arc<Notify>);
 
 impl Waker {
-    /// Wakes every idle worker.
+    /// Wakes one idle worker (or the next to go idle): one job, one claim attempt.
     pub fn wake(&self) {
-        self.0.notify_waiters();
+        self.0.notify_one();
     }
     async fn wait(&self) {
         self.0.notified().await
@@ -87,13 +87,8 @@ pub fn spawn_workers(
 ) -> Vec<tokio::task::JoinHandle<()>> {
     (0..config.concurrency)
         .map(|n| {
-            let (db, handler, config, waker, cancel) = (
-                db.clone(),
-                handler.clone(),
-                config.clone(),
-                waker.clone(),
-                cancel.clone(),
-            );
+            let (db, handler, config, waker, cancel) =
+                (db.clone(), handler.clone(), config.clone(), waker.clone(), cancel.clone());
             tokio::spawn(async move { worker_loop(n, db, handler, config, waker, cancel).await })
         })
         .collect()
@@ -124,17 +119,25 @@ async fn worker_loop(
 }
 
 /// Claims and runs one due job. Returns false when none was due.
-pub async fn run_one(
-    db: &Db,
-    handler: &dyn JobHandler,
-    config: &WorkerConfig,
-    lease_ms: i64,
-) -> anyhow::Result<bool> {
+pub async fn run_one(db: &Db, handler: &dyn JobHandler, config: &WorkerConfig, lease_ms: i64) -> anyhow::Result<bool> {
     let Some(job) = claim_next_job(db, lease_ms).await? else {
         return Ok(false);
     };
     debug!(job = job.id, kind = %job.kind, attempt = job.attempts, "job claimed");
-    let (error, fatal) = match handler.handle(&job).await {
+    if job.attempts > job.max_attempts {
+        // Its earlier attempts never reported back: the worker died or hung each time.
+        let reason = format!("gave up after {} attempts that never finished", job.max_attempts);
+        warn!(job = job.id, kind = %job.kind, "job dead-lettered: {reason}");
+        handler.bury(&job, &reason).await?;
+        return Ok(true);
+    }
+    // A panic in a handler is a failure of this job, not of the worker.
+    let outcome = AssertUnwindSafe(handler.handle(&job)).catch_unwind().await.unwrap_or_else(|panic| {
+        let what =
+            panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+        Err(JobError::Fatal(anyhow::anyhow!("handler panicked: {}", what.unwrap_or_default())))
+    });
+    let (error, fatal) = match outcome {
         Ok(()) => return Ok(true),
         Err(JobError::Retry(e)) => (format!("{e:#}"), false),
         Err(JobError::Fatal(e)) => (format!("{e:#}"), true),
@@ -143,11 +146,7 @@ pub async fn run_one(
         warn!(job = job.id, kind = %job.kind, attempts = job.attempts, error = %error, "job dead-lettered");
         handler.bury(&job, &error).await?;
     } else {
-        let delay = backoff_ms(
-            job.attempts,
-            config.backoff_base_ms,
-            config.backoff_max_secs * 1000,
-        );
+        let delay = backoff_ms(job.attempts, config.backoff_base_ms, config.backoff_max_secs * 1000);
         warn!(job = job.id, kind = %job.kind, attempt = job.attempts, retry_in_ms = delay, error = %error, "job failed, will retry");
         retry_job(db, job.id, job.attempts, now_ms() + delay as i64, &error).await?;
     }

@@ -10,10 +10,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("BACKTALK_LOG")
         .unwrap_or_else(|_| "info,sqlx=warn,tantivy=warn".into());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -25,21 +22,11 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Compliance {
-            command: ComplianceCommand::Classify,
-        } => backtalk::commands::classify_stdin(),
-        Command::Bench {
-            command: BenchCommand::BareServer { listen },
-        } => backtalk::bench::bare_server(&listen).await,
-        Command::Bench {
-            command:
-                BenchCommand::Webhook {
-                    rate,
-                    duration,
-                    saturation_duration,
-                    connections,
-                },
-        } => backtalk::bench::webhook(rate, duration, saturation_duration, connections).await,
+        Command::Compliance { command: ComplianceCommand::Classify } => backtalk::commands::classify_stdin(),
+        Command::Bench { command: BenchCommand::BareServer { listen } } => backtalk::bench::bare_server(&listen).await,
+        Command::Bench { command: BenchCommand::Webhook { rate, duration, saturation_duration, connections } } => {
+            backtalk::bench::webhook(rate, duration, saturation_duration, connections).await
+        }
         command => {
             let config = Config::load(cli.config.as_deref())?;
             match command {

@@ -132,6 +132,7 @@ create table jobs (
     updated_at timestamptz not null
 );
 create index jobs_due on jobs(status, run_at_ms);
+create index jobs_lease on jobs(status, lease_until_ms);
 
 -- Every outbound text is a row here before it is a provider call.
 create table outbox (

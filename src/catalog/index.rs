@@ -9,9 +9,7 @@ use std::path::Path;
 use anyhow::Context;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, TermQuery};
-use tantivy::schema::{
-    Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
-};
+use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value};
 use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, Term, doc};
 
 use crate::store::catalog::{PolicyRow, ProductRow};
@@ -79,33 +77,24 @@ fn schema() -> (Schema, Fields) {
 impl SearchIndex {
     /// Opens the index in `dir`, creating an empty one if there is none.
     pub fn open_or_create(dir: &Path) -> anyhow::Result<SearchIndex> {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("failed to create index dir {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("failed to create index dir {}", dir.display()))?;
         let (schema, fields) = schema();
         let directory = tantivy::directory::MmapDirectory::open(dir)
             .with_context(|| format!("failed to open index dir {}", dir.display()))?;
-        let index =
-            Index::open_or_create(directory, schema).context("failed to open search index")?;
+        let index = Index::open_or_create(directory, schema).context("failed to open search index")?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::OnCommitWithDelay)
             .try_into()
             .context("failed to open index reader")?;
-        Ok(SearchIndex {
-            index,
-            reader,
-            fields,
-        })
+        Ok(SearchIndex { index, reader, fields })
     }
 
     /// Replaces the whole index with these products and policies in one commit; readers
     /// see the old index until the commit, then the new one (never a half-written state).
     pub fn rebuild(&self, products: &[ProductRow], policies: &[PolicyRow]) -> anyhow::Result<()> {
         let f = self.fields;
-        let mut writer = self
-            .index
-            .writer::<TantivyDocument>(50_000_000)
-            .context("failed to open index writer")?;
+        let mut writer = self.index.writer::<TantivyDocument>(50_000_000).context("failed to open index writer")?;
         writer.delete_all_documents()?;
         for p in products {
             let colors: Vec<String> = serde_json::from_str(&p.colors).unwrap_or_default();
@@ -130,9 +119,7 @@ impl SearchIndex {
             ))?;
         }
         writer.commit().context("failed to commit search index")?;
-        self.reader
-            .reload()
-            .context("failed to reload index reader")?;
+        self.reader.reload().context("failed to reload index reader")?;
         Ok(())
     }
 
@@ -145,20 +132,14 @@ impl SearchIndex {
     /// the parser is lenient and never fails on syntax).
     pub fn search(&self, text: &str, kind: DocKind, limit: usize) -> anyhow::Result<Vec<Hit>> {
         let f = self.fields;
-        let mut parser = QueryParser::for_index(
-            &self.index,
-            vec![f.title, f.body, f.category, f.brand, f.colors],
-        );
+        let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.body, f.category, f.brand, f.colors]);
         parser.set_field_boost(f.title, 3.0);
         parser.set_field_boost(f.colors, 2.0);
         parser.set_field_boost(f.category, 1.5);
         let (parsed, _errors) = parser.parse_query_lenient(&sanitize(text));
         // The kind is a filter: a constant score of 0 leaves BM25 ranking untouched.
         let kind_filter: Box<dyn Query> = Box::new(ConstScoreQuery::new(
-            Box::new(TermQuery::new(
-                Term::from_field_text(f.kind, kind.as_str()),
-                IndexRecordOption::Basic,
-            )),
+            Box::new(TermQuery::new(Term::from_field_text(f.kind, kind.as_str()), IndexRecordOption::Basic)),
             0.0,
         ));
         let query = BooleanQuery::new(vec![(Occur::Must, parsed), (Occur::Must, kind_filter)]);
@@ -167,11 +148,7 @@ impl SearchIndex {
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {
             let doc: TantivyDocument = searcher.doc(address)?;
-            let id = doc
-                .get_first(f.id)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_string();
+            let id = doc.get_first(f.id).and_then(|v| v.as_str()).unwrap_or_default().to_string();
             hits.push(Hit { id, score });
         }
         Ok(hits)
@@ -180,9 +157,7 @@ impl SearchIndex {
 
 /// Keeps letters, digits and spaces: SMS punctuation ("red?", "$50") is not query syntax.
 fn sanitize(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
-        .collect()
+    text.chars().map(|c| if c.is_alphanumeric() { c } else { ' ' }).collect()
 }
 
 #[cfg(test)]
@@ -223,38 +198,20 @@ mod tests {
                 }],
             )
             .unwrap();
-        let hits = index
-            .search("do you have blouses in red?", DocKind::Product, 3)
-            .unwrap();
+        let hits = index.search("do you have blouses in red?", DocKind::Product, 3).unwrap();
         assert_eq!(hits[0].id, "B1");
-        let policies = index
-            .search("how do I return something", DocKind::Policy, 2)
-            .unwrap();
+        let policies = index.search("how do I return something", DocKind::Policy, 2).unwrap();
         assert_eq!(policies[0].id, "returns");
-        assert!(
-            index
-                .search("returns", DocKind::Product, 3)
-                .unwrap()
-                .is_empty()
-        );
+        assert!(index.search("returns", DocKind::Product, 3).unwrap().is_empty());
     }
 
     #[test]
     fn a_rebuild_replaces_every_document() {
         let dir = tempfile::tempdir().unwrap();
         let index = SearchIndex::open_or_create(dir.path()).unwrap();
-        index
-            .rebuild(&[product("B1", "Blouse - red", "[]")], &[])
-            .unwrap();
-        index
-            .rebuild(&[product("C1", "Cardigan - blue", "[]")], &[])
-            .unwrap();
+        index.rebuild(&[product("B1", "Blouse - red", "[]")], &[]).unwrap();
+        index.rebuild(&[product("C1", "Cardigan - blue", "[]")], &[]).unwrap();
         assert_eq!(index.num_docs(), 1);
-        assert!(
-            index
-                .search("blouse", DocKind::Product, 3)
-                .unwrap()
-                .is_empty()
-        );
+        assert!(index.search("blouse", DocKind::Product, 3).unwrap().is_empty());
     }
 }

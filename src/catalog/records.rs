@@ -56,10 +56,7 @@ impl ProductRecord {
             return Err(format!("price {} is not a non-negative number", self.price));
         }
         if self.currency != "USD" {
-            return Err(format!(
-                "currency {} is not supported (USD only)",
-                self.currency
-            ));
+            return Err(format!("currency {} is not supported (USD only)", self.currency));
         }
         if self.stock < 0 {
             return Err("stock is negative".into());
@@ -85,17 +82,13 @@ impl ProductRecord {
 }
 
 /// Parses JSONL text into records; a bad line is an error naming its line number.
-pub fn parse_jsonl<T: serde::de::DeserializeOwned>(
-    text: &str,
-    what: &str,
-) -> anyhow::Result<Vec<T>> {
+pub fn parse_jsonl<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> anyhow::Result<Vec<T>> {
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let record = serde_json::from_str(line)
-            .map_err(|e| anyhow::anyhow!("{what} line {}: {e}", n + 1))?;
+        let record = serde_json::from_str(line).map_err(|e| anyhow::anyhow!("{what} line {}: {e}", n + 1))?;
         out.push(record);
     }
     Ok(out)
@@ -108,20 +101,16 @@ mod tests {
     #[test]
     fn a_broken_line_is_reported_with_its_number() {
         let text = "{\"sku\":\"A1\",\"title\":\"Shirt\",\"price\":1.5}\n{\"sku\":\"A2\",\"title\":";
-        let err = parse_jsonl::<ProductRecord>(text, "catalog")
-            .unwrap_err()
-            .to_string();
+        let err = parse_jsonl::<ProductRecord>(text, "catalog").unwrap_err().to_string();
         assert!(err.starts_with("catalog line 2:"), "{err}");
     }
 
     #[test]
     fn prices_are_stored_in_cents() {
-        let r: ProductRecord =
-            serde_json::from_str("{\"sku\":\"A1\",\"title\":\"Shirt\",\"price\":11.99}").unwrap();
+        let r: ProductRecord = serde_json::from_str("{\"sku\":\"A1\",\"title\":\"Shirt\",\"price\":11.99}").unwrap();
         assert_eq!(r.to_row().price_cents, 1199);
         assert!(r.validate().is_ok());
-        let bad: ProductRecord =
-            serde_json::from_str("{\"sku\":\"A1\",\"title\":\" \",\"price\":1}").unwrap();
+        let bad: ProductRecord = serde_json::from_str("{\"sku\":\"A1\",\"title\":\" \",\"price\":1}").unwrap();
         assert!(bad.validate().is_err());
     }
 }

@@ -34,18 +34,8 @@ pub struct Classification {
 }
 
 /// Opt-out keywords in compact form (letters only, upper case).
-const OPT_OUT: &[&str] = &[
-    "STOP",
-    "STOPALL",
-    "UNSUBSCRIBE",
-    "CANCEL",
-    "END",
-    "QUIT",
-    "REVOKE",
-    "OPTOUT",
-    "REMOVE",
-    "ARRET",
-];
+const OPT_OUT: &[&str] =
+    &["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "REMOVE", "ARRET"];
 /// Opt-in keywords that always resubscribe.
 const OPT_IN: &[&str] = &["START", "UNSTOP"];
 /// Help keywords.
@@ -55,11 +45,7 @@ const HELP: &[&str] = &["HELP", "INFO"];
 /// only while opted out (CTIA lists it as an opt-in keyword; otherwise it is an ordinary answer).
 pub fn classify(body: &str, opted_out: bool) -> Classification {
     let compact = compact(body);
-    let hit = |list: &[&str]| {
-        list.iter()
-            .find(|k| **k == compact)
-            .map(|k| format!("keyword:{k}"))
-    };
+    let hit = |list: &[&str]| list.iter().find(|k| **k == compact).map(|k| format!("keyword:{k}"));
     let (intent, rule) = if let Some(rule) = hit(OPT_OUT) {
         (KeywordIntent::OptOut, rule)
     } else if let Some(rule) = hit(OPT_IN) {
@@ -132,27 +118,14 @@ mod tests {
 
     #[test]
     fn case_whitespace_punctuation_and_emoji_are_tolerated() {
-        for k in [
-            "Stop.",
-            "STOP!!",
-            " stop 🛑",
-            "stop\n",
-            "'STOP'",
-            "Opt out!",
-        ] {
+        for k in ["Stop.", "STOP!!", " stop 🛑", "stop\n", "'STOP'", "Opt out!"] {
             assert_eq!(intent(k), KeywordIntent::OptOut, "{k:?}");
         }
     }
 
     #[test]
     fn a_keyword_inside_a_sentence_is_not_a_keyword_match() {
-        for s in [
-            "stop by the store",
-            "when does the sale end?",
-            "cancel my order",
-            "I'll stop by",
-            "stop 2",
-        ] {
+        for s in ["stop by the store", "when does the sale end?", "cancel my order", "I'll stop by", "stop 2"] {
             assert_eq!(intent(s), KeywordIntent::None, "{s}");
         }
     }

@@ -30,28 +30,19 @@ pub async fn customer_facts(db: &Db, phone: &str) -> anyhow::Result<CustomerFact
             id: o.external_id,
             date: o.ordered_at.format("%Y-%m-%d").to_string(),
             status: o.status,
-            total: Money {
-                cents: o.total_cents,
-                currency: crate::domain::Currency::Usd,
-            },
+            total: Money { cents: o.total_cents, currency: crate::domain::Currency::Usd },
             items: o
                 .items
                 .into_iter()
                 .map(|i| OrderItemFact {
                     sku: i.sku,
                     title: i.title,
-                    price: Money {
-                        cents: i.price_cents,
-                        currency: crate::domain::Currency::Usd,
-                    },
+                    price: Money { cents: i.price_cents, currency: crate::domain::Currency::Usd },
                 })
                 .collect(),
         })
         .collect();
-    Ok(CustomerFacts {
-        name: customer.name,
-        orders,
-    })
+    Ok(CustomerFacts { name: customer.name, orders })
 }
 
 /// One customer line of a CRM export (JSONL).
@@ -89,22 +80,13 @@ pub struct OrderItemRecord {
 
 /// Upserts customers (with their consent as ledger events, source `import`) and orders.
 /// Returns (customers, orders) imported.
-pub async fn import(
-    db: &Db,
-    customers: &[CustomerRecord],
-    orders: &[OrderRecord],
-) -> anyhow::Result<(usize, usize)> {
+pub async fn import(db: &Db, customers: &[CustomerRecord], orders: &[OrderRecord]) -> anyhow::Result<(usize, usize)> {
     let mut tx = db.begin().await?;
     for c in customers {
         let phone = c.phone.as_str();
         crm::upsert_customer(
             &mut tx,
-            &NewCustomer {
-                phone,
-                name: c.name.as_deref(),
-                email: c.email.as_deref(),
-                timezone: c.timezone.as_deref(),
-            },
+            &NewCustomer { phone, name: c.name.as_deref(), email: c.email.as_deref(), timezone: c.timezone.as_deref() },
         )
         .await?;
         let kind = match c.consent.as_deref() {
@@ -114,11 +96,7 @@ pub async fn import(
             None => continue,
         };
         // Re-importing the same state adds nothing to the ledger.
-        if consent::latest_consent_in_tx(&mut tx, phone)
-            .await?
-            .as_deref()
-            != Some(kind)
-        {
+        if consent::latest_consent_in_tx(&mut tx, phone).await?.as_deref() != Some(kind) {
             consent::insert_consent_event(
                 &mut tx,
                 &consent::NewConsentEvent {
@@ -147,13 +125,7 @@ pub async fn import(
             .collect();
         crm::upsert_order(
             &mut tx,
-            &NewOrder {
-                customer_id,
-                external_id: &o.order_id,
-                ordered_at: o.ordered_at,
-                status: &o.status,
-                items,
-            },
+            &NewOrder { customer_id, external_id: &o.order_id, ordered_at: o.ordered_at, status: &o.status, items },
         )
         .await?;
     }

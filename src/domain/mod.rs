@@ -55,12 +55,7 @@ impl Phone {
         let keep_end = 2;
         let cc = if digits.starts_with('1') { 1 } else { 2 };
         let hidden = digits.len().saturating_sub(cc + keep_end);
-        format!(
-            "+{}{}{}",
-            &digits[..cc],
-            "*".repeat(hidden),
-            &digits[digits.len() - keep_end..]
-        )
+        format!("+{}{}{}", &digits[..cc], "*".repeat(hidden), &digits[digits.len() - keep_end..])
     }
 }
 
@@ -109,10 +104,7 @@ pub enum Currency {
 impl Money {
     /// US dollars from a decimal amount, rounded to the cent.
     pub fn usd(amount: f64) -> Money {
-        Money {
-            cents: (amount * 100.0).round() as i64,
-            currency: Currency::Usd,
-        }
+        Money { cents: (amount * 100.0).round() as i64, currency: Currency::Usd }
     }
 }
 
@@ -134,9 +126,7 @@ impl Sku {
     pub fn parse(raw: &str) -> Result<Sku, String> {
         let s = raw.trim();
         if s.is_empty() || s.chars().any(char::is_whitespace) || s.len() > 64 {
-            return Err(format!(
-                "invalid sku {raw:?}: must be 1-64 characters without spaces"
-            ));
+            return Err(format!("invalid sku {raw:?}: must be 1-64 characters without spaces"));
         }
         Ok(Sku(s.to_string()))
     }
@@ -174,33 +164,15 @@ mod tests {
 
     #[test]
     fn phones_normalise_to_e164() {
-        assert_eq!(
-            Phone::parse("+14155550123").unwrap().as_str(),
-            "+14155550123"
-        );
-        assert_eq!(
-            Phone::parse("(415) 555-0123").unwrap().as_str(),
-            "+14155550123"
-        );
-        assert_eq!(
-            Phone::parse("1 415 555 0123").unwrap().as_str(),
-            "+14155550123"
-        );
-        assert_eq!(
-            Phone::parse("+44 20 7946 0958").unwrap().as_str(),
-            "+442079460958"
-        );
+        assert_eq!(Phone::parse("+14155550123").unwrap().as_str(), "+14155550123");
+        assert_eq!(Phone::parse("(415) 555-0123").unwrap().as_str(), "+14155550123");
+        assert_eq!(Phone::parse("1 415 555 0123").unwrap().as_str(), "+14155550123");
+        assert_eq!(Phone::parse("+44 20 7946 0958").unwrap().as_str(), "+442079460958");
     }
 
     #[test]
     fn malformed_phones_are_rejected() {
-        for bad in [
-            "",
-            "12345",
-            "+0123456789",
-            "whatsapp:+14155550123",
-            "+1415555012345678",
-        ] {
+        for bad in ["", "12345", "+0123456789", "whatsapp:+14155550123", "+1415555012345678"] {
             assert!(Phone::parse(bad).is_err(), "{bad}");
         }
     }

@@ -58,22 +58,13 @@ pub fn reasons(
     let mut out = Vec::new();
     if guarded.verdict == Verdict::Blocked {
         let failed: Vec<&str> = guarded.findings.iter().map(|f| f.detail.as_str()).collect();
-        out.push(Reason {
-            code: "guard_blocked",
-            detail: failed.join("; "),
-        });
+        out.push(Reason { code: "guard_blocked", detail: failed.join("; ") });
     }
     if asks_for_human(message) {
-        out.push(Reason {
-            code: "human_requested",
-            detail: "the customer asked for a person".into(),
-        });
+        out.push(Reason { code: "human_requested", detail: "the customer asked for a person".into() });
     }
     if let Some(why) = &draft.needs_human {
-        out.push(Reason {
-            code: "model_requested",
-            detail: why.clone(),
-        });
+        out.push(Reason { code: "model_requested", detail: why.clone() });
     }
     if confidence < t.confidence && guarded.verdict != Verdict::Blocked {
         out.push(Reason {
@@ -96,17 +87,9 @@ mod tests {
     use crate::guard::Guarded;
 
     fn pass() -> Guarded {
-        Guarded {
-            verdict: Verdict::Pass,
-            text: "ok".into(),
-            findings: vec![],
-            segments: 1,
-        }
+        Guarded { verdict: Verdict::Pass, text: "ok".into(), findings: vec![], segments: 1 }
     }
-    const T: Thresholds = Thresholds {
-        confidence: 0.5,
-        sentiment: -0.5,
-    };
+    const T: Thresholds = Thresholds { confidence: 0.5, sentiment: -0.5 };
 
     #[test]
     fn a_confident_calm_turn_is_not_escalated() {
@@ -117,31 +100,12 @@ mod tests {
     fn each_rule_fires_on_its_own_condition() {
         let codes = |r: Vec<Reason>| r.into_iter().map(|r| r.code).collect::<Vec<_>>();
         assert_eq!(
-            codes(reasons(
-                "can I talk to a real person",
-                &Draft::default(),
-                &pass(),
-                0.9,
-                0.0,
-                T
-            )),
+            codes(reasons("can I talk to a real person", &Draft::default(), &pass(), 0.9, 0.0, T)),
             vec!["human_requested"]
         );
-        assert_eq!(
-            codes(reasons("hm", &Draft::default(), &pass(), 0.2, 0.0, T)),
-            vec!["low_confidence"]
-        );
-        assert_eq!(
-            codes(reasons("hm", &Draft::default(), &pass(), 0.9, -0.8, T)),
-            vec!["negative_sentiment"]
-        );
-        let blocked = Guarded {
-            verdict: Verdict::Blocked,
-            ..pass()
-        };
-        assert_eq!(
-            codes(reasons("hm", &Draft::default(), &blocked, 0.0, 0.0, T)),
-            vec!["guard_blocked"]
-        );
+        assert_eq!(codes(reasons("hm", &Draft::default(), &pass(), 0.2, 0.0, T)), vec!["low_confidence"]);
+        assert_eq!(codes(reasons("hm", &Draft::default(), &pass(), 0.9, -0.8, T)), vec!["negative_sentiment"]);
+        let blocked = Guarded { verdict: Verdict::Blocked, ..pass() };
+        assert_eq!(codes(reasons("hm", &Draft::default(), &blocked, 0.0, 0.0, T)), vec!["guard_blocked"]);
     }
 }

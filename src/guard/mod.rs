@@ -62,64 +62,32 @@ pub fn check(draft: &str, facts: &Facts, max_segments: usize) -> Guarded {
     let mut findings = Vec::new();
     let mut text = normalize_gsm7(draft.trim());
     if text != draft.trim() {
-        findings.push(Finding {
-            kind: "normalized_gsm7",
-            detail: "replaced characters outside GSM-7".into(),
-        });
+        findings.push(Finding { kind: "normalized_gsm7", detail: "replaced characters outside GSM-7".into() });
     }
     if text.is_empty() {
-        findings.push(Finding {
-            kind: "empty",
-            detail: "the draft is empty".into(),
-        });
-        return Guarded {
-            verdict: Verdict::Blocked,
-            text,
-            findings,
-            segments: 0,
-        };
+        findings.push(Finding { kind: "empty", detail: "the draft is empty".into() });
+        return Guarded { verdict: Verdict::Blocked, text, findings, segments: 0 };
     }
     let supported = supported_amounts(facts);
     for cents in money::amounts_in(&text) {
         if !supported.contains(&cents) {
             findings.push(Finding {
                 kind: "unsupported_price",
-                detail: format!(
-                    "${}.{:02} is not a price or amount in this turn's facts",
-                    cents / 100,
-                    cents % 100
-                ),
+                detail: format!("${}.{:02} is not a price or amount in this turn's facts", cents / 100, cents % 100),
             });
         }
     }
     if findings.iter().any(|f| f.kind == "unsupported_price") {
         let segments = count_segments(&text).segments;
-        return Guarded {
-            verdict: Verdict::Blocked,
-            text,
-            findings,
-            segments,
-        };
+        return Guarded { verdict: Verdict::Blocked, text, findings, segments };
     }
     if count_segments(&text).segments > max_segments {
         text = trim_to_segments(&text, max_segments);
-        findings.push(Finding {
-            kind: "trimmed",
-            detail: format!("trimmed to {max_segments} segments"),
-        });
+        findings.push(Finding { kind: "trimmed", detail: format!("trimmed to {max_segments} segments") });
     }
-    let verdict = if findings.is_empty() {
-        Verdict::Pass
-    } else {
-        Verdict::Repaired
-    };
+    let verdict = if findings.is_empty() { Verdict::Pass } else { Verdict::Repaired };
     let segments = count_segments(&text).segments;
-    Guarded {
-        verdict,
-        text,
-        findings,
-        segments,
-    }
+    Guarded { verdict, text, findings, segments }
 }
 
 #[cfg(test)]
@@ -153,11 +121,7 @@ mod tests {
 
     #[test]
     fn a_price_from_the_facts_passes() {
-        let g = check(
-            "The red blouse is $32.99, free shipping over $50.",
-            &facts(),
-            3,
-        );
+        let g = check("The red blouse is $32.99, free shipping over $50.", &facts(), 3);
         assert_eq!(g.verdict, Verdict::Pass, "{:?}", g.findings);
     }
 

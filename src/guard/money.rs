@@ -17,14 +17,8 @@ pub fn amounts_in(text: &str) -> Vec<i64> {
             continue;
         }
         let (cents, decimals, end) = read_number(&chars, start);
-        let rest: String = chars[end..]
-            .iter()
-            .take(9)
-            .collect::<String>()
-            .to_lowercase();
-        let unit_after = ["usd", "dollar", "buck"]
-            .iter()
-            .any(|u| rest.trim_start().starts_with(u));
+        let rest: String = chars[end..].iter().take(9).collect::<String>().to_lowercase();
+        let unit_after = ["usd", "dollar", "buck"].iter().any(|u| rest.trim_start().starts_with(u));
         if after_dollar || unit_after || decimals == 2 {
             out.push(cents);
         }
@@ -40,13 +34,8 @@ fn read_number(chars: &[char], start: usize) -> (i64, usize, usize) {
     while j < chars.len() {
         let c = chars[j];
         if c.is_ascii_digit() {
-            whole = whole
-                .saturating_mul(10)
-                .saturating_add(i64::from(c as u8 - b'0'));
-        } else if c == ','
-            && j + 3 < chars.len() + 1
-            && chars.get(j + 1).is_some_and(char::is_ascii_digit)
-        {
+            whole = whole.saturating_mul(10).saturating_add(i64::from(c as u8 - b'0'));
+        } else if c == ',' && j + 3 < chars.len() + 1 && chars.get(j + 1).is_some_and(char::is_ascii_digit) {
             // thousands separator
         } else {
             break;
@@ -76,14 +65,8 @@ mod tests {
 
     #[test]
     fn finds_dollar_amounts_in_every_common_spelling() {
-        assert_eq!(
-            amounts_in("It's $32.99 and ships free over $50."),
-            vec![3299, 5000]
-        );
-        assert_eq!(
-            amounts_in("only 15 dollars, or 20 USD, or 32.99"),
-            vec![1500, 2000, 3299]
-        );
+        assert_eq!(amounts_in("It's $32.99 and ships free over $50."), vec![3299, 5000]);
+        assert_eq!(amounts_in("only 15 dollars, or 20 USD, or 32.99"), vec![1500, 2000, 3299]);
         assert_eq!(amounts_in("$1,200.5"), vec![120050]);
     }
 

@@ -18,21 +18,13 @@ pub async fn healthz() -> &'static str {
 pub async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
     let db = s.db.ping().await.is_ok();
     let docs = s.index.num_docs();
-    let llm = if s.config.llm_configured() {
-        "configured"
-    } else {
-        "offline responder"
-    };
+    let llm = if s.config.llm_configured() { "configured" } else { "offline responder" };
     let body = format!(
         "database: {} ({})\nindex: {docs} documents\nllm: {llm}\n",
         if db { "ok" } else { "down" },
         s.db.backend()
     );
-    let status = if db && docs > 0 {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let status = if db && docs > 0 { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, body)
 }
 
@@ -41,15 +33,9 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     let m = &s.metrics;
     let mut out = String::new();
     let mut counter = |name: &str, help: &str, v: u64| {
-        out.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
-        ));
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"));
     };
-    counter(
-        "backtalk_inbound_accepted_total",
-        "Inbound texts stored.",
-        m.inbound_accepted.load(Ordering::Relaxed),
-    );
+    counter("backtalk_inbound_accepted_total", "Inbound texts stored.", m.inbound_accepted.load(Ordering::Relaxed));
     counter(
         "backtalk_inbound_duplicate_total",
         "Inbound webhooks for an already stored message.",
@@ -74,11 +60,7 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
         let n = jobs::count_jobs(&s.db, status).await.unwrap_or(-1);
         out.push_str(&format!("backtalk_jobs{{status=\"{status}\"}} {n}\n"));
     }
-    let open = escalations::count_open_escalations(&s.db)
-        .await
-        .unwrap_or(-1);
-    out.push_str(&format!(
-        "# TYPE backtalk_escalations_open gauge\nbacktalk_escalations_open {open}\n"
-    ));
+    let open = escalations::count_open_escalations(&s.db).await.unwrap_or(-1);
+    out.push_str(&format!("# TYPE backtalk_escalations_open gauge\nbacktalk_escalations_open {open}\n"));
     ([("content-type", "text/plain; version=0.0.4")], out)
 }

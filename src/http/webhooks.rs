@@ -16,7 +16,7 @@ use super::error::Error;
 use crate::domain::{MAX_BODY_CHARS, Phone};
 use crate::pipeline::ingest::{Inbound, Ingested, ingest};
 use crate::sms::signature;
-use crate::store::{consent, outbox};
+use crate::store::outbox::{self, DeliveryStatus};
 
 /// The empty TwiML answer: no reply in the webhook response; replies go out through the REST
 /// API (Twilio: JSON or HTML here would raise error 12300 "Invalid Content-Type").
@@ -31,21 +31,12 @@ fn verified_form(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Vec<(String, String)>, Error> {
-    let Some(sig) = headers
-        .get("x-twilio-signature")
-        .and_then(|v| v.to_str().ok())
-    else {
-        state
-            .metrics
-            .inbound_bad_signature
-            .fetch_add(1, Ordering::Relaxed);
+    let Some(sig) = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()) else {
+        state.metrics.inbound_bad_signature.fetch_add(1, Ordering::Relaxed);
         return Err(Error::Forbidden("missing X-Twilio-Signature"));
     };
     let form: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|e| {
-        state
-            .metrics
-            .inbound_bad_request
-            .fetch_add(1, Ordering::Relaxed);
+        state.metrics.inbound_bad_request.fetch_add(1, Ordering::Relaxed);
         Error::BadRequest(format!("body is not form-encoded: {e}"))
     })?;
     let url = match uri.query() {
@@ -53,10 +44,7 @@ fn verified_form(
         None => public_url,
     };
     if !signature::validate(state.config.twilio.auth_token.expose(), &url, &form, sig) {
-        state
-            .metrics
-            .inbound_bad_signature
-            .fetch_add(1, Ordering::Relaxed);
+        state.metrics.inbound_bad_signature.fetch_add(1, Ordering::Relaxed);
         tracing::warn!("webhook signature mismatch; check public_url and the auth token");
         return Err(Error::Forbidden("invalid X-Twilio-Signature"));
     }
@@ -64,26 +52,15 @@ fn verified_form(
 }
 
 fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-fn required<'a>(
-    state: &AppState,
-    form: &'a [(String, String)],
-    name: &str,
-) -> Result<&'a str, Error> {
+fn required<'a>(state: &AppState, form: &'a [(String, String)], name: &str) -> Result<&'a str, Error> {
     match field(form, name) {
         Some(v) if !v.trim().is_empty() => Ok(v),
         _ => {
-            state
-                .metrics
-                .inbound_bad_request
-                .fetch_add(1, Ordering::Relaxed);
-            Err(Error::BadRequest(format!(
-                "missing required form field `{name}`"
-            )))
+            state.metrics.inbound_bad_request.fetch_add(1, Ordering::Relaxed);
+            Err(Error::BadRequest(format!("missing required form field `{name}`")))
         }
     }
 }
@@ -96,76 +73,53 @@ pub async fn twilio_inbound(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Error> {
-    let form = verified_form(
-        &state,
-        state.config.inbound_webhook_url(),
-        &uri,
-        &headers,
-        &body,
-    )?;
+    let form = verified_form(&state, state.config.inbound_webhook_url(), &uri, &headers, &body)?;
     let sid = required(&state, &form, "MessageSid")?;
     let from = required(&state, &form, "From")?;
     let to = required(&state, &form, "To")?;
     let from = Phone::parse(from).map_err(|e| Error::BadRequest(format!("`From`: {e}")))?;
     let text = field(&form, "Body").unwrap_or_default();
     if text.chars().count() > MAX_BODY_CHARS {
-        return Err(Error::BadRequest(format!(
-            "`Body` is longer than {MAX_BODY_CHARS} characters"
-        )));
+        return Err(Error::BadRequest(format!("`Body` is longer than {MAX_BODY_CHARS} characters")));
     }
-    let inbound = Inbound {
-        provider_sid: sid.to_string(),
-        from,
-        to: to.to_string(),
-        body: text.to_string(),
-    };
+    let inbound = Inbound { provider_sid: sid.to_string(), from, to: to.to_string(), body: text.to_string() };
     match ingest(&state.db, &inbound, state.config.worker.max_attempts).await? {
         Ingested::New(id) => {
-            state
-                .metrics
-                .inbound_accepted
-                .fetch_add(1, Ordering::Relaxed);
+            state.metrics.inbound_accepted.fetch_add(1, Ordering::Relaxed);
             tracing::info!(message = id, from = %inbound.from, "inbound text stored");
             state.waker.wake();
         }
         Ingested::Duplicate => {
-            state
-                .metrics
-                .inbound_duplicate
-                .fetch_add(1, Ordering::Relaxed);
+            state.metrics.inbound_duplicate.fetch_add(1, Ordering::Relaxed);
             tracing::info!(from = %inbound.from, "duplicate webhook ignored");
         }
     }
     Ok(([("content-type", "text/xml")], EMPTY_TWIML).into_response())
 }
 
-/// `POST /webhooks/twilio/status`: record a delivery status. Error 21610 means the recipient
-/// unsubscribed at the carrier: it becomes an opt-out in our ledger.
+/// `POST /webhooks/twilio/status`: record a delivery status (see
+/// [`outbox::record_delivery_status`]). Our outbox id rides in the callback URL's query.
 pub async fn twilio_status(
     State(state): State<AppState>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Error> {
-    let form = verified_form(
-        &state,
-        state.config.status_webhook_url(),
-        &uri,
-        &headers,
-        &body,
-    )?;
-    let sid = required(&state, &form, "MessageSid")?;
-    let status = required(&state, &form, "MessageStatus")?;
-    let error_code = field(&form, "ErrorCode").filter(|c| !c.is_empty());
-    state
-        .metrics
-        .status_callbacks
-        .fetch_add(1, Ordering::Relaxed);
-    outbox::record_delivery_status(&state.db, sid, status, error_code).await?;
-    if error_code == Some("21610")
-        && let Some(to) = field(&form, "To").and_then(|t| Phone::parse(t).ok())
-    {
-        consent::record_opt_out(&state.db, to.as_str(), "provider_21610").await?;
-    }
+    let form = verified_form(&state, state.config.status_webhook_url(), &uri, &headers, &body)?;
+    let outbox_id = uri
+        .query()
+        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
+        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "outbox"))
+        .and_then(|(_, v)| v.parse::<i64>().ok());
+    let to = field(&form, "To").and_then(|t| Phone::parse(t).ok());
+    let status = DeliveryStatus {
+        outbox_id,
+        provider_sid: required(&state, &form, "MessageSid")?,
+        status: required(&state, &form, "MessageStatus")?,
+        error_code: field(&form, "ErrorCode").filter(|c| !c.is_empty()),
+        to_phone: to.as_ref().map(Phone::as_str),
+    };
+    state.metrics.status_callbacks.fetch_add(1, Ordering::Relaxed);
+    outbox::record_delivery_status(&state.db, &status).await?;
     Ok(StatusCode::OK.into_response())
 }

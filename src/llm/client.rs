@@ -32,11 +32,7 @@ pub struct OpenAiGenerator {
 
 impl OpenAiGenerator {
     /// A client for `config.base_url`; `max_chars` is the reply length the prompt asks for.
-    pub fn new(
-        config: &LlmConfig,
-        brand: &str,
-        max_chars: usize,
-    ) -> anyhow::Result<OpenAiGenerator> {
+    pub fn new(config: &LlmConfig, brand: &str, max_chars: usize) -> anyhow::Result<OpenAiGenerator> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(config.timeout_secs))
             .connect_timeout(Duration::from_secs(5))
@@ -58,12 +54,7 @@ impl OpenAiGenerator {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            match self
-                .client
-                .chat()
-                .create_byot::<&Value, Value>(request)
-                .await
-            {
+            match self.client.chat().create_byot::<&Value, Value>(request).await {
                 Ok(v) => return Ok(v),
                 Err(e) if is_retryable(&e) && attempt < 5 => {
                     let delay = Duration::from_millis(200 * (1 << attempt.min(5)));
@@ -79,9 +70,7 @@ impl OpenAiGenerator {
 /// 429 and 5xx are worth retrying; so is a refused connection (a restarting server).
 fn is_retryable(e: &OpenAIError) -> bool {
     match e {
-        OpenAIError::ApiError(api) => {
-            api.status_code.as_u16() == 429 || api.status_code.is_server_error()
-        }
+        OpenAIError::ApiError(api) => api.status_code.as_u16() == 429 || api.status_code.is_server_error(),
         OpenAIError::Reqwest(r) => r.is_connect(),
         _ => false,
     }
@@ -109,24 +98,16 @@ fn parse_answer(content: &str) -> ModelAnswer {
     {
         return answer;
     }
-    ModelAnswer {
-        reply: trimmed.to_string(),
-        confidence: Some(0.5),
-        ..ModelAnswer::default()
-    }
+    ModelAnswer { reply: trimmed.to_string(), confidence: Some(0.5), ..ModelAnswer::default() }
 }
 
 #[async_trait]
 impl Generator for OpenAiGenerator {
     async fn draft(&self, facts: &Facts) -> Result<Draft, LlmError> {
-        let RenderedPrompt {
-            system,
-            user,
-            version,
-        } = self
+        let RenderedPrompt { system, user, version } = self
             .prompts
             .render(&self.brand, self.max_chars, facts)
-            .map_err(|e| LlmError::Failed(format!("prompt render failed: {e:#}")))?;
+            .map_err(|e| LlmError::Failed(format!("prompt render failed: {e}")))?;
         let request = json!({
             "model": self.config.model,
             "messages": [
@@ -145,13 +126,8 @@ impl Generator for OpenAiGenerator {
             .as_str()
             .ok_or_else(|| LlmError::Failed("response has no choices[0].message.content".into()))?;
         let answer = parse_answer(content);
-        let counted = || {
-            (tokens::count(&self.config.model, &system) + tokens::count(&self.config.model, &user))
-                as i64
-        };
-        let prompt_tokens = response["usage"]["prompt_tokens"]
-            .as_i64()
-            .unwrap_or_else(counted);
+        let counted = || (tokens::count(&self.config.model, &system) + tokens::count(&self.config.model, &user)) as i64;
+        let prompt_tokens = response["usage"]["prompt_tokens"].as_i64().unwrap_or_else(counted);
         let completion_tokens = response["usage"]["completion_tokens"]
             .as_i64()
             .unwrap_or_else(|| tokens::count(&self.config.model, content) as i64);
@@ -159,13 +135,9 @@ impl Generator for OpenAiGenerator {
             text: answer.reply.trim().to_string(),
             skus: answer.skus,
             confidence: answer.confidence.unwrap_or(0.5).clamp(0.0, 1.0),
-            needs_human: answer.needs_human.then(|| {
-                if answer.reason.is_empty() {
-                    "model asked for a person".to_string()
-                } else {
-                    answer.reason
-                }
-            }),
+            needs_human: answer
+                .needs_human
+                .then(|| if answer.reason.is_empty() { "model asked for a person".to_string() } else { answer.reason }),
             intent: "llm".into(),
             model: self.config.model.clone(),
             prompt_version: version,

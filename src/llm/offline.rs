@@ -19,29 +19,10 @@ pub const OFFLINE_VERSION: &str = "offline@1";
 #[derive(Default)]
 pub struct OfflineResponder;
 
-const GREETINGS: &[&str] = &[
-    "hi",
-    "hello",
-    "hey",
-    "hiya",
-    "yo",
-    "morning",
-    "afternoon",
-    "evening",
-    "hola",
-];
+const GREETINGS: &[&str] = &["hi", "hello", "hey", "hiya", "yo", "morning", "afternoon", "evening", "hola"];
 const THANKS: &[&str] = &["thanks", "thank", "thx", "ty", "cheers", "appreciate"];
-const ORDER_WORDS: &[&str] = &[
-    "order",
-    "package",
-    "parcel",
-    "track",
-    "tracking",
-    "arrive",
-    "arrived",
-    "delivered",
-    "shipped",
-];
+const ORDER_WORDS: &[&str] =
+    &["order", "package", "parcel", "track", "tracking", "arrive", "arrived", "delivered", "shipped"];
 const POLICY_WORDS: &[&str] = &[
     "ship",
     "shipping",
@@ -127,11 +108,7 @@ const STOPWORDS: &[&str] = &[
 ];
 
 fn words(text: &str) -> Vec<String> {
-    text.to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_string)
-        .collect()
+    text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect()
 }
 
 fn has_any(words: &[String], list: &[&str]) -> bool {
@@ -151,29 +128,16 @@ fn coverage(content: &[String], p: &ProductFact) -> f64 {
     if content.is_empty() {
         return 0.0;
     }
-    let haystack: Vec<String> = words(&format!(
-        "{} {} {} {}",
-        p.title,
-        p.category,
-        p.brand,
-        p.colors.join(" ")
-    ))
-    .into_iter()
-    .map(|w| w.trim_end_matches('s').to_string())
-    .collect();
-    let found = content
-        .iter()
-        .filter(|w| haystack.contains(&w.trim_end_matches('s').to_string()))
-        .count();
+    let haystack: Vec<String> = words(&format!("{} {} {} {}", p.title, p.category, p.brand, p.colors.join(" ")))
+        .into_iter()
+        .map(|w| w.trim_end_matches('s').to_string())
+        .collect();
+    let found = content.iter().filter(|w| haystack.contains(&w.trim_end_matches('s').to_string())).count();
     found as f64 / content.len() as f64
 }
 
 fn describe(p: &ProductFact) -> String {
-    let stock = if p.stock > 0 {
-        "in stock"
-    } else {
-        "out of stock right now"
-    };
+    let stock = if p.stock > 0 { "in stock" } else { "out of stock right now" };
     format!("{} ({}) for {}, {stock}", p.title, p.sku, p.price)
 }
 
@@ -198,11 +162,7 @@ impl OfflineResponder {
     /// Drafts a reply from facts alone (pure; the async trait method wraps it).
     pub fn answer(&self, facts: &Facts) -> Draft {
         let w = words(&facts.message);
-        let content: Vec<String> = w
-            .iter()
-            .filter(|x| !STOPWORDS.contains(&x.as_str()))
-            .cloned()
-            .collect();
+        let content: Vec<String> = w.iter().filter(|x| !STOPWORDS.contains(&x.as_str())).cloned().collect();
         let name = greeting_name(facts);
         let draft = |intent: &str, text: String, confidence: f64, skus: Vec<String>| Draft {
             text,
@@ -217,12 +177,7 @@ impl OfflineResponder {
         };
 
         if has_any(&w, THANKS) && w.len() <= 6 {
-            return draft(
-                "thanks",
-                format!("You're welcome{name}! Anything else I can help with?"),
-                0.9,
-                vec![],
-            );
+            return draft("thanks", format!("You're welcome{name}! Anything else I can help with?"), 0.9, vec![]);
         }
         if has_any(&w, GREETINGS) && content.len() <= 2 {
             return draft(
@@ -241,18 +196,14 @@ impl OfflineResponder {
                     let noun = if items == 1 { "item" } else { "items" };
                     draft(
                         "order_status",
-                        format!(
-                            "Your latest order {} from {} ({items} {noun}) is {}.",
-                            o.id, o.date, o.status
-                        ),
+                        format!("Your latest order {} from {} ({items} {noun}) is {}.", o.id, o.date, o.status),
                         0.85,
                         vec![],
                     )
                 }
                 None => draft(
                     "order_status",
-                    "I couldn't find an order for this number. A teammate will look it up for you."
-                        .into(),
+                    "I couldn't find an order for this number. A teammate will look it up for you.".into(),
                     0.2,
                     vec![],
                 ),
@@ -277,12 +228,7 @@ impl OfflineResponder {
             let confidence = 0.3 + 0.6 * cov;
             return draft("product", text, confidence, skus);
         }
-        draft(
-            "unknown",
-            "Let me get a teammate to help with that.".into(),
-            0.15,
-            vec![],
-        )
+        draft("unknown", "Let me get a teammate to help with that.".into(), 0.15, vec![])
     }
 }
 
@@ -318,11 +264,7 @@ mod tests {
     }
 
     fn facts(message: &str) -> Facts {
-        Facts {
-            message: message.into(),
-            customer_name: Some("Elyssa Reese".into()),
-            ..Facts::default()
-        }
+        Facts { message: message.into(), customer_name: Some("Elyssa Reese".into()), ..Facts::default() }
     }
 
     #[test]
@@ -331,11 +273,7 @@ mod tests {
         f.products = vec![blouse("B1", "red", 4), blouse("B2", "black", 0)];
         let d = OfflineResponder.answer(&f);
         assert_eq!(d.intent, "product");
-        assert!(
-            d.text.contains("Blouse - red (B1) for $32.99, in stock"),
-            "{}",
-            d.text
-        );
+        assert!(d.text.contains("Blouse - red (B1) for $32.99, in stock"), "{}", d.text);
         assert!(d.confidence > 0.8, "{}", d.confidence);
         assert_eq!(d.skus, vec!["B1"]);
     }
@@ -358,28 +296,15 @@ mod tests {
             items: vec![],
         }];
         let d = OfflineResponder.answer(&f);
-        assert_eq!(
-            d.text,
-            "Your latest order 591188 from 2026-11-20 (0 items) is processing."
-        );
+        assert_eq!(d.text, "Your latest order 591188 from 2026-11-20 (0 items) is processing.");
         let none = OfflineResponder.answer(&facts("where is my order?"));
         assert!(none.confidence < 0.5);
     }
 
     #[test]
     fn greetings_thanks_and_policies_have_their_own_answers() {
-        assert!(
-            OfflineResponder
-                .answer(&facts("hi!"))
-                .text
-                .starts_with("Hi Elyssa!")
-        );
-        assert!(
-            OfflineResponder
-                .answer(&facts("thanks so much"))
-                .text
-                .starts_with("You're welcome Elyssa")
-        );
+        assert!(OfflineResponder.answer(&facts("hi!")).text.starts_with("Hi Elyssa!"));
+        assert!(OfflineResponder.answer(&facts("thanks so much")).text.starts_with("You're welcome Elyssa"));
         let mut f = facts("how long does shipping take?");
         f.policies = vec![PolicyFact {
             id: "shipping".into(),
@@ -389,10 +314,7 @@ mod tests {
         }];
         let d = OfflineResponder.answer(&f);
         assert_eq!(d.text, "Standard takes 3-5 business days. Free over $50.");
-        assert_eq!(
-            first_sentences("It costs $5.95 today. Or more. Later.", 2),
-            "It costs $5.95 today. Or more."
-        );
+        assert_eq!(first_sentences("It costs $5.95 today. Or more. Later.", 2), "It costs $5.95 today. Or more.");
     }
 
     #[test]

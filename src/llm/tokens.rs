@@ -9,8 +9,7 @@ use tiktoken_rs::CoreBPE;
 fn bpe_for(model: &str) -> &'static CoreBPE {
     static O200K: OnceLock<CoreBPE> = OnceLock::new();
     static CL100K: OnceLock<CoreBPE> = OnceLock::new();
-    let legacy =
-        model.starts_with("gpt-4") && !model.starts_with("gpt-4o") || model.starts_with("gpt-3.5");
+    let legacy = model.starts_with("gpt-4") && !model.starts_with("gpt-4o") || model.starts_with("gpt-3.5");
     if legacy {
         CL100K.get_or_init(|| tiktoken_rs::cl100k_base().expect("bundled cl100k table loads"))
     } else {

@@ -19,6 +19,20 @@ pub struct Inbound {
     pub body: String,
 }
 
+/// The payload of a turn job: the message, and the consent state the webhook saw, so the
+/// turn judges the message by the consent in force when it arrived (a STOP that arrives a
+/// moment later does not turn an earlier "yes" into an opt-in).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TurnJob {
+    pub message_id: i64,
+    /// The latest consent event's kind before this message (`opt_in`, `opt_out`, none).
+    #[serde(default)]
+    pub consent_before: Option<String>,
+    /// The consent event this message caused, if any.
+    #[serde(default)]
+    pub consent_change: Option<String>,
+}
+
 /// What storing did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ingested {
@@ -67,15 +81,9 @@ pub async fn ingest(db: &Db, inbound: &Inbound, max_attempts: i32) -> anyhow::Re
         )
         .await?;
     }
-    let payload = serde_json::json!({ "message_id": message_id }).to_string();
-    jobs::enqueue_job(
-        &mut tx,
-        KIND_TURN,
-        &payload,
-        Some(&format!("turn:{message_id}")),
-        max_attempts,
-    )
-    .await?;
+    let job = TurnJob { message_id, consent_before: current, consent_change: change.map(str::to_string) };
+    let payload = serde_json::to_string(&job)?;
+    jobs::enqueue_job(&mut tx, KIND_TURN, &payload, Some(&format!("turn:{message_id}")), max_attempts).await?;
     tx.commit().await?;
     Ok(Ingested::New(message_id))
 }

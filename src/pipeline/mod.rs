@@ -22,6 +22,8 @@ use crate::store::Db;
 use crate::store::conversations::{Conversation, ConversationState, MessageRow};
 use crate::store::turns::NewTurn;
 
+use self::ingest::TurnJob;
+
 /// What a turn needs: the database, the index, a generator and the settings.
 #[derive(Clone)]
 pub struct Deps {
@@ -62,10 +64,7 @@ pub struct StageClock {
 
 impl StageClock {
     fn start() -> StageClock {
-        StageClock {
-            last: Some(Instant::now()),
-            ms: BTreeMap::new(),
-        }
+        StageClock { last: Some(Instant::now()), ms: BTreeMap::new() }
     }
     /// Records the time since the previous mark under `stage`.
     fn mark(&mut self, stage: &'static str) {
@@ -80,11 +79,12 @@ impl StageClock {
 /// Runs the pipeline for one inbound message and returns the plan; writes nothing.
 pub async fn run_turn(
     deps: &Deps,
+    job: &TurnJob,
     message: &MessageRow,
     conversation: &Conversation,
 ) -> anyhow::Result<TurnPlan> {
     let mut clock = StageClock::start();
-    if let Some(plan) = stages::compliance_gate(deps, message, conversation).await? {
+    if let Some(plan) = stages::compliance_gate(deps, job, message, conversation) {
         return Ok(plan);
     }
     clock.mark("compliance");
@@ -98,7 +98,5 @@ pub async fn run_turn(
     clock.mark("guard");
     let scores = stages::score(&generated, &guarded, &facts);
     clock.mark("score");
-    Ok(stages::route(
-        deps, message, &facts, generated, guarded, scores, clock,
-    ))
+    Ok(stages::route(deps, message, &facts, generated, guarded, scores, clock))
 }

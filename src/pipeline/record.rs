@@ -3,7 +3,7 @@
 //! transaction, so a crash leaves either all of it or none of it.
 
 use crate::jobs::KIND_SEND;
-use crate::store::conversations::{Conversation, ConversationState, set_conversation_state};
+use crate::store::conversations::{self, Conversation, ConversationState};
 use crate::store::jobs::{JobRow, complete_job};
 use crate::store::{Db, escalations, jobs, json_text, outbox, turns};
 
@@ -19,16 +19,31 @@ pub enum Committed {
 }
 
 /// Writes the plan and completes `job` atomically.
+///
+/// The conversation's owner is read again inside the transaction: if another turn of the
+/// same thread escalated it while this one was generating, this turn's bot reply is dropped
+/// (the person owns the thread now) and the turn is recorded as `human_owned`.
 pub async fn commit_turn(
     db: &Db,
     job: &JobRow,
     conversation: &Conversation,
-    plan: &TurnPlan,
+    mut plan: TurnPlan,
     max_attempts: i32,
-) -> anyhow::Result<Committed> {
+) -> anyhow::Result<(Committed, TurnPlan)> {
     let mut tx = db.begin().await?;
+    let owner = conversations::state_in_tx(&mut tx, conversation.id).await?;
+    if owner == ConversationState::Escalated
+        && plan.new_state.is_none()
+        && plan.outbound.iter().any(|o| o.kind == "reply")
+    {
+        plan.outbound.retain(|o| o.kind != "reply");
+        plan.audit.decision = "human_owned".into();
+    }
     let Some(turn_id) = turns::insert_turn(&mut tx, &plan.audit).await? else {
-        return Ok(Committed::AlreadyDone);
+        // Another attempt recorded this turn first; finish the job without writing anything else.
+        complete_job(&mut tx, job.id, job.attempts).await?;
+        tx.commit().await?;
+        return Ok((Committed::AlreadyDone, plan));
     };
     for out in &plan.outbound {
         let Some(outbox_id) = outbox::insert_outbox(
@@ -44,59 +59,38 @@ pub async fn commit_turn(
             continue;
         };
         let payload = serde_json::json!({ "outbox_id": outbox_id }).to_string();
-        jobs::enqueue_job(
-            &mut tx,
-            KIND_SEND,
-            &payload,
-            Some(&format!("send:{outbox_id}")),
-            max_attempts,
-        )
-        .await?;
+        jobs::enqueue_job(&mut tx, KIND_SEND, &payload, Some(&format!("send:{outbox_id}")), max_attempts).await?;
     }
     if let Some(first) = plan.escalation.first() {
         let mut details = plan.escalation_details.clone();
         details["reasons"] = serde_json::to_value(&plan.escalation)?;
-        escalations::insert_escalation(
-            &mut tx,
-            conversation.id,
-            Some(turn_id),
-            first.code,
-            &json_text(&details),
-        )
-        .await?;
+        escalations::insert_escalation(&mut tx, conversation.id, Some(turn_id), first.code, &json_text(&details))
+            .await?;
     }
     if let Some(state) = plan.new_state
-        && state != conversation.state
+        && state != owner
     {
-        set_conversation_state(&mut tx, conversation.id, state).await?;
+        conversations::set_conversation_state(&mut tx, conversation.id, state).await?;
     }
     if !complete_job(&mut tx, job.id, job.attempts).await? {
-        return Ok(Committed::AlreadyDone);
+        // Our lease expired and another attempt owns the job: drop our writes.
+        return Ok((Committed::AlreadyDone, plan));
     }
     tx.commit().await?;
-    Ok(Committed::Turn(turn_id))
+    Ok((Committed::Turn(turn_id), plan))
 }
 
 /// Dead-letters a turn job: the message gets an escalation so a person answers it.
-pub async fn bury_turn(
-    db: &Db,
-    job: &JobRow,
-    conversation_id: Option<i64>,
-    reason: &str,
-) -> anyhow::Result<()> {
+pub async fn bury_turn(db: &Db, job: &JobRow, conversation_id: Option<i64>, reason: &str) -> anyhow::Result<()> {
     let mut tx = db.begin().await?;
+    if !crate::store::jobs::bury_job(&mut tx, job.id, job.attempts, reason).await? {
+        // Another attempt owns the job now; it decides.
+        return Ok(());
+    }
     if let Some(conversation_id) = conversation_id {
         let details = json_text(&serde_json::json!({ "error": reason, "job_id": job.id }));
-        escalations::insert_escalation(
-            &mut tx,
-            conversation_id,
-            None,
-            "processing_failed",
-            &details,
-        )
-        .await?;
-        set_conversation_state(&mut tx, conversation_id, ConversationState::Escalated).await?;
+        escalations::insert_escalation(&mut tx, conversation_id, None, "processing_failed", &details).await?;
+        conversations::set_conversation_state(&mut tx, conversation_id, ConversationState::Escalated).await?;
     }
-    crate::store::jobs::bury_job(&mut tx, job.id, job.attempts, reason).await?;
     tx.commit().await
 }

@@ -15,7 +15,9 @@ use crate::llm::Draft;
 use crate::score;
 use crate::store::conversations::{self, Conversation, ConversationState, MessageRow};
 use crate::store::turns::NewTurn;
-use crate::store::{catalog, consent, json_text};
+use crate::store::{catalog, json_text};
+
+use super::ingest::TurnJob;
 
 /// A plan that only records what happened (and maybe sends compliance texts).
 fn plan(message: &MessageRow, decision: &str, intent: &str, outbound: Vec<Outbound>) -> TurnPlan {
@@ -44,50 +46,30 @@ fn audit_base(message: &MessageRow, decision: &str, intent: &str) -> NewTurn {
 }
 
 /// Stage 1, compliance gate: keywords (whose consent events the webhook already recorded in
-/// its transaction), opted-out senders, and conversations a person owns. Returns a plan when
-/// the turn ends here.
-pub async fn compliance_gate(
+/// its transaction), opted-out senders, and conversations a person owns, judged by the
+/// consent in force when the message arrived. Returns a plan when the turn ends here.
+pub fn compliance_gate(
     deps: &Deps,
+    job: &TurnJob,
     message: &MessageRow,
     conversation: &Conversation,
-) -> anyhow::Result<Option<TurnPlan>> {
+) -> Option<TurnPlan> {
     let brand = &deps.config.brand;
-    // The event this very message caused, if any: a transition the webhook recorded.
-    let caused = consent::event_for_message(&deps.db, message.id).await?;
-    let current = consent::latest_consent(&deps.db, &message.from_phone).await?;
-    let opted_out = current.as_deref() == Some("opt_out");
-    let keyword = compliance::classify(&message.body, opted_out && caused.is_none());
-    let outcome = match (caused.as_deref(), keyword.intent) {
+    let opted_out = job.consent_before.as_deref() == Some("opt_out");
+    let keyword = compliance::classify(&message.body, opted_out);
+    let confirm = |kind: &'static str, text: &str| vec![Outbound { kind, text: text.to_string() }];
+    let outcome = match (job.consent_change.as_deref(), keyword.intent) {
         // FCC 64.1200(a)(12): one confirmation, sent only when this message opted the number out.
-        (Some("opt_out"), _) => plan(
-            message,
-            "opt_out",
-            &keyword.rule,
-            vec![Outbound {
-                kind: OPT_OUT_CONFIRMATION,
-                text: brand.opt_out_confirmation.clone(),
-            }],
-        ),
-        (Some("opt_in"), _) | (None, KeywordIntent::OptIn) => plan(
-            message,
-            "opt_in",
-            &keyword.rule,
-            vec![Outbound {
-                kind: "optin_confirmation",
-                text: brand.opt_in_confirmation.clone(),
-            }],
-        ),
+        (Some("opt_out"), _) => {
+            plan(message, "opt_out", &keyword.rule, confirm(OPT_OUT_CONFIRMATION, &brand.opt_out_confirmation))
+        }
+        // CTIA: every START/UNSTOP is answered with the opt-in confirmation and its disclosures.
+        (Some("opt_in"), _) | (None, KeywordIntent::OptIn) => {
+            plan(message, "opt_in", &keyword.rule, confirm("optin_confirmation", &brand.opt_in_confirmation))
+        }
         // Already opted out: no second confirmation.
         (None, KeywordIntent::OptOut) => plan(message, "opt_out", &keyword.rule, vec![]),
-        (_, KeywordIntent::Help) => plan(
-            message,
-            "help",
-            &keyword.rule,
-            vec![Outbound {
-                kind: "help",
-                text: brand.help_text.clone(),
-            }],
-        ),
+        (_, KeywordIntent::Help) => plan(message, "help", &keyword.rule, confirm("help", &brand.help_text)),
         _ if opted_out => {
             // Someone who opted out wrote again without opting in: no automated text may go
             // to them, but a person should see the message.
@@ -98,33 +80,20 @@ pub async fn compliance_gate(
             }];
             p
         }
-        _ if conversation.state == ConversationState::Escalated => {
-            plan(message, "human_owned", "none", vec![])
-        }
-        _ => return Ok(None),
+        _ if conversation.state == ConversationState::Escalated => plan(message, "human_owned", "none", vec![]),
+        _ => return None,
     };
-    Ok(Some(outcome))
+    Some(outcome)
 }
 
 /// Stage 2, context: the recent thread and the customer's CRM profile.
-pub async fn context(
-    deps: &Deps,
-    message: &MessageRow,
-    conversation: &Conversation,
-) -> anyhow::Result<Facts> {
-    let history = conversations::recent_messages(
-        &deps.db,
-        conversation.id,
-        message.id,
-        deps.config.pipeline.history_messages,
-    )
-    .await?
-    .into_iter()
-    .map(|m| HistoryLine {
-        from_customer: m.direction == "in",
-        body: m.body,
-    })
-    .collect();
+pub async fn context(deps: &Deps, message: &MessageRow, conversation: &Conversation) -> anyhow::Result<Facts> {
+    let history =
+        conversations::recent_messages(&deps.db, conversation.id, message.id, deps.config.pipeline.history_messages)
+            .await?
+            .into_iter()
+            .map(|m| HistoryLine { from_customer: m.direction == "in", body: m.body })
+            .collect();
     let customer = crm::customer_facts(&deps.db, &message.from_phone).await?;
     Ok(Facts {
         message: message.body.clone(),
@@ -140,12 +109,7 @@ pub async fn context(
 /// short follow-up ("in red?" after asking about a blouse).
 fn search_text(facts: &Facts) -> String {
     let words = facts.message.split_whitespace().count();
-    let previous = facts
-        .history
-        .iter()
-        .rev()
-        .find(|h| h.from_customer)
-        .map(|h| h.body.as_str());
+    let previous = facts.history.iter().rev().find(|h| h.from_customer).map(|h| h.body.as_str());
     match previous {
         Some(prev) if words <= 3 => format!("{prev} {}", facts.message),
         _ => facts.message.clone(),
@@ -158,22 +122,17 @@ pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
     let k = deps.config.pipeline.retrieve_products;
     let index = deps.index.clone();
     let (product_hits, policy_hits) = tokio::task::spawn_blocking(move || {
-        anyhow::Ok((
-            index.search(&text, DocKind::Product, k)?,
-            index.search(&text, DocKind::Policy, 2)?,
-        ))
+        anyhow::Ok((index.search(&text, DocKind::Product, k)?, index.search(&text, DocKind::Policy, 2)?))
     })
     .await??;
     let skus: Vec<String> = product_hits.iter().map(|h| h.id.clone()).collect();
     let rows = catalog::products_by_sku(&deps.db, &skus).await?;
-    facts.products = rows
-        .into_iter()
-        .zip(product_hits.iter())
+    // An index entry whose product left the SQL catalog is skipped, not mismatched.
+    facts.products = product_hits
+        .iter()
+        .filter_map(|hit| rows.iter().find(|p| p.sku == hit.id).map(|p| (p.clone(), hit)))
         .map(|(p, hit)| ProductFact {
-            price: Money {
-                cents: p.price_cents,
-                currency: Currency::Usd,
-            },
+            price: Money { cents: p.price_cents, currency: Currency::Usd },
             colors: serde_json::from_str(&p.colors).unwrap_or_default(),
             sizes: serde_json::from_str(&p.sizes).unwrap_or_default(),
             sku: p.sku,
@@ -188,15 +147,12 @@ pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
     facts.policies = policy_hits
         .iter()
         .filter_map(|hit| {
-            policies
-                .iter()
-                .find(|p| p.id == hit.id)
-                .map(|p| PolicyFact {
-                    id: p.id.clone(),
-                    title: p.title.clone(),
-                    body: p.body.clone(),
-                    score: hit.score,
-                })
+            policies.iter().find(|p| p.id == hit.id).map(|p| PolicyFact {
+                id: p.id.clone(),
+                title: p.title.clone(),
+                body: p.body.clone(),
+                score: hit.score,
+            })
         })
         .collect();
     Ok(facts)
@@ -216,31 +172,18 @@ pub async fn generate(deps: &Deps, facts: &Facts) -> Generated {
         Ok(draft) => Generated { draft, error: None },
         Err(e) if deps.config.llm.on_failure == LlmFailure::Offline => {
             tracing::warn!(error = %e, "llm failed, answering offline");
-            Generated {
-                draft: deps.offline.answer(facts),
-                error: Some(e.to_string()),
-            }
+            Generated { draft: deps.offline.answer(facts), error: Some(e.to_string()) }
         }
         Err(e) => {
             tracing::warn!(error = %e, "llm failed, escalating");
-            Generated {
-                draft: Draft {
-                    model: deps.generator.model(),
-                    ..Draft::default()
-                },
-                error: Some(e.to_string()),
-            }
+            Generated { draft: Draft { model: deps.generator.model(), ..Draft::default() }, error: Some(e.to_string()) }
         }
     }
 }
 
 /// Stage 5, guard: verify claims and shape the text for SMS.
 pub fn guard(deps: &Deps, generated: &Generated, facts: &Facts) -> Guarded {
-    guard::check(
-        &generated.draft.text,
-        facts,
-        deps.config.pipeline.max_segments,
-    )
+    guard::check(&generated.draft.text, facts, deps.config.pipeline.max_segments)
 }
 
 /// Stage 6 output.
@@ -251,10 +194,7 @@ pub struct Scores {
 
 /// Stage 6, score: the reply's confidence and the customer's sentiment.
 pub fn score(generated: &Generated, guarded: &Guarded, facts: &Facts) -> Scores {
-    Scores {
-        confidence: score::confidence(&generated.draft, guarded),
-        sentiment: score::sentiment(&facts.message),
-    }
+    Scores { confidence: score::confidence(&generated.draft, guarded), sentiment: score::sentiment(&facts.message) }
 }
 
 /// Stage 7, route: send the reply, or hand over to a person with a holding message.
@@ -275,10 +215,7 @@ pub fn route(
     if let Some(error) = &generated.error
         && generated.draft.text.is_empty()
     {
-        reasons.push(Reason {
-            code: "llm_unavailable",
-            detail: error.clone(),
-        });
+        reasons.push(Reason { code: "llm_unavailable", detail: error.clone() });
     } else {
         reasons = escalation::reasons(
             &facts.message,
@@ -297,11 +234,7 @@ pub fn route(
     });
     let guard_json = json!({"verdict": guarded.verdict, "findings": guarded.findings, "segments": guarded.segments});
     let escalate = !reasons.is_empty();
-    let mut audit = audit_base(
-        message,
-        if escalate { "escalate" } else { "reply" },
-        &draft.intent,
-    );
+    let mut audit = audit_base(message, if escalate { "escalate" } else { "reply" }, &draft.intent);
     audit.retrieved = json_text(&retrieved);
     audit.prompt_version = draft.prompt_version.clone();
     audit.model = draft.model.clone();
@@ -315,10 +248,7 @@ pub fn route(
     audit.error = generated.error.clone();
     if escalate {
         TurnPlan {
-            outbound: vec![Outbound {
-                kind: "holding",
-                text: deps.config.brand.holding_message.clone(),
-            }],
+            outbound: vec![Outbound { kind: "holding", text: deps.config.brand.holding_message.clone() }],
             escalation_details: json!({"draft": draft.text, "guard": guard_json, "reasons": reasons, "confidence": scores.confidence, "sentiment": scores.sentiment}),
             escalation: reasons,
             new_state: Some(ConversationState::Escalated),
@@ -328,10 +258,7 @@ pub fn route(
         debug_assert!(guarded.verdict != Verdict::Blocked);
         audit.reply = Some(guarded.text.clone());
         TurnPlan {
-            outbound: vec![Outbound {
-                kind: "reply",
-                text: guarded.text,
-            }],
+            outbound: vec![Outbound { kind: "reply", text: guarded.text }],
             escalation: vec![],
             escalation_details: json!({}),
             new_state: None,

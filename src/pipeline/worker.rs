@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use tracing::{debug, info};
 
+use super::ingest::TurnJob;
 use super::record::{Committed, bury_turn, commit_turn};
 use super::{Deps, run_turn};
 use crate::jobs::{JobError, JobHandler, KIND_SEND, KIND_TURN, Waker};
@@ -22,11 +23,6 @@ pub struct Worker {
 }
 
 #[derive(Deserialize)]
-struct TurnPayload {
-    message_id: i64,
-}
-
-#[derive(Deserialize)]
 struct SendPayload {
     outbox_id: i64,
 }
@@ -37,25 +33,21 @@ fn payload<T: serde::de::DeserializeOwned>(job: &JobRow) -> Result<T, JobError> 
 }
 
 impl Worker {
-    async fn turn(&self, job: &JobRow, message_id: i64) -> Result<(), JobError> {
+    async fn turn(&self, job: &JobRow, turn: &TurnJob) -> Result<(), JobError> {
         let db = &self.deps.db;
-        let message = conversations::message(db, message_id)
-            .await
-            .context("inbound message of a turn job")?;
+        let message = conversations::message(db, turn.message_id).await.context("inbound message of a turn job")?;
         let conversation = conversations::conversation(db, message.conversation_id).await?;
-        let plan = run_turn(&self.deps, &message, &conversation).await?;
+        let plan = run_turn(&self.deps, turn, &message, &conversation).await?;
         let max_attempts = self.deps.config.worker.max_attempts;
-        match commit_turn(db, job, &conversation, &plan, max_attempts).await? {
+        let (committed, plan) = commit_turn(db, job, &conversation, plan, max_attempts).await?;
+        match committed {
             Committed::Turn(id) => {
                 info!(turn = id, conversation = conversation.id, decision = %plan.audit.decision, "turn recorded");
                 if !plan.outbound.is_empty() {
                     self.waker.wake();
                 }
             }
-            Committed::AlreadyDone => debug!(
-                message = message_id,
-                "turn already recorded by another attempt"
-            ),
+            Committed::AlreadyDone => debug!(message = turn.message_id, "turn already recorded by another attempt"),
         }
         Ok(())
     }
@@ -66,8 +58,8 @@ impl JobHandler for Worker {
     async fn handle(&self, job: &JobRow) -> Result<(), JobError> {
         match job.kind.as_str() {
             KIND_TURN => {
-                let p: TurnPayload = payload(job)?;
-                self.turn(job, p.message_id).await
+                let turn: TurnJob = payload(job)?;
+                self.turn(job, &turn).await
             }
             KIND_SEND => {
                 let p: SendPayload = payload(job)?;
@@ -81,19 +73,24 @@ impl JobHandler for Worker {
         let db = &self.deps.db;
         match job.kind.as_str() {
             KIND_SEND => {
-                let p: SendPayload = serde_json::from_str(&job.payload)?;
-                self.sender.bury(job, p.outbox_id, reason).await
+                let outbox_id = serde_json::from_str::<SendPayload>(&job.payload).ok().map(|p| p.outbox_id);
+                self.sender.bury(job, outbox_id, reason).await
             }
             _ => {
-                let conversation = match serde_json::from_str::<TurnPayload>(&job.payload) {
-                    Ok(p) => conversations::message(db, p.message_id)
-                        .await
-                        .ok()
-                        .map(|m| m.conversation_id),
+                let conversation = match serde_json::from_str::<TurnJob>(&job.payload) {
+                    Ok(turn) => match conversations::message(db, turn.message_id).await {
+                        Ok(m) => Some(m.conversation_id),
+                        Err(e) if is_not_found(&e) => None,
+                        Err(e) => return Err(e),
+                    },
                     Err(_) => None,
                 };
                 bury_turn(db, job, conversation, reason).await
             }
         }
     }
+}
+
+fn is_not_found(e: &anyhow::Error) -> bool {
+    matches!(e.downcast_ref::<sqlx::Error>(), Some(sqlx::Error::RowNotFound))
 }

@@ -58,52 +58,33 @@ const LEXICON: &[(&str, f64)] = &[
     ("ugh", -1.8),
 ];
 const NEGATIONS: &[&str] = &[
-    "not", "no", "never", "dont", "don't", "isnt", "isn't", "wasnt", "wasn't", "cant", "can't",
-    "didnt", "didn't", "aint", "ain't", "nothing",
+    "not", "no", "never", "dont", "don't", "isnt", "isn't", "wasnt", "wasn't", "cant", "can't", "didnt", "didn't",
+    "aint", "ain't", "nothing",
 ];
-const BOOSTERS: &[&str] = &[
-    "very",
-    "so",
-    "really",
-    "extremely",
-    "totally",
-    "absolutely",
-    "super",
-    "completely",
-];
+const BOOSTERS: &[&str] = &["very", "so", "really", "extremely", "totally", "absolutely", "super", "completely"];
 
 /// Sentiment of a text in −1…1 (VADER's normalisation `s / sqrt(s² + 15)`).
 pub fn sentiment(text: &str) -> f64 {
     let tokens: Vec<&str> = text.split_whitespace().collect();
     let mut sum = 0.0;
     for (i, raw) in tokens.iter().enumerate() {
-        let word: String = raw
-            .chars()
-            .filter(|c| c.is_alphanumeric() || *c == '\'')
-            .collect::<String>()
-            .to_lowercase();
+        let word: String = raw.chars().filter(|c| c.is_alphanumeric() || *c == '\'').collect::<String>().to_lowercase();
         let Some((_, valence)) = LEXICON.iter().find(|(w, _)| *w == word) else {
             continue;
         };
         let mut v = *valence;
-        let shouting = raw.chars().filter(|c| c.is_alphabetic()).count() > 1
-            && raw.chars().all(|c| !c.is_lowercase());
+        let shouting = raw.chars().filter(|c| c.is_alphabetic()).count() > 1 && raw.chars().all(|c| !c.is_lowercase());
         if shouting {
             v += 0.733 * v.signum();
         }
         let window = &tokens[i.saturating_sub(3)..i];
-        if window
-            .iter()
-            .any(|w| BOOSTERS.contains(&w.to_lowercase().as_str()))
-        {
+        if window.iter().any(|w| BOOSTERS.contains(&w.to_lowercase().as_str())) {
             v += 0.293 * v.signum();
         }
-        if window.iter().any(|w| {
-            NEGATIONS.contains(
-                &w.to_lowercase()
-                    .trim_matches(|c: char| !c.is_alphanumeric() && c != '\''),
-            )
-        }) {
+        if window
+            .iter()
+            .any(|w| NEGATIONS.contains(&w.to_lowercase().trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')))
+        {
             v *= -0.74;
         }
         sum += v;

@@ -19,11 +19,7 @@ pub struct PrintProvider {
 impl PrintProvider {
     /// A printer whose lines start with `prefix`.
     pub fn new(prefix: impl Into<String>, show_recipient: bool) -> PrintProvider {
-        PrintProvider {
-            prefix: prefix.into(),
-            show_recipient,
-            counter: AtomicU64::new(0),
-        }
+        PrintProvider { prefix: prefix.into(), show_recipient, counter: AtomicU64::new(0) }
     }
 }
 
@@ -32,16 +28,12 @@ impl SmsProvider for PrintProvider {
     async fn send(&self, sms: &OutgoingSms) -> Result<Accepted, SendError> {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         if self.show_recipient {
-            let to = Phone::parse(&sms.to)
-                .map(|p| p.masked())
-                .unwrap_or_else(|_| "?".into());
+            let to = Phone::parse(&sms.to).map(|p| p.masked()).unwrap_or_else(|_| "?".into());
             println!("{} to {to}: {}", self.prefix, sms.body);
         } else {
             println!("{} {}", self.prefix, sms.body);
         }
-        Ok(Accepted {
-            provider_sid: format!("PRINT{}{n:08}", std::process::id()),
-        })
+        Ok(Accepted { provider_sid: format!("PRINT{}{n:08}", std::process::id()) })
     }
 
     fn sender_label(&self) -> String {

@@ -67,17 +67,16 @@ pub fn normalize_gsm7(text: &str) -> String {
 fn smart_replacement(c: char) -> Option<&'static str> {
     let replacement = match c {
         // Double quotes and guillemets.
-        '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{201F}' | '\u{00AB}' | '\u{00BB}'
-        | '\u{02BA}' | '\u{02EE}' | '\u{275D}' | '\u{275E}' | '\u{301D}' | '\u{301E}' => "\"",
+        '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{201F}' | '\u{00AB}' | '\u{00BB}' | '\u{02BA}' | '\u{02EE}'
+        | '\u{275D}' | '\u{275E}' | '\u{301D}' | '\u{301E}' => "\"",
         // Single quotes, primes and stray accents.
-        '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}' | '\u{2032}' | '\u{02B9}'
-        | '\u{02BB}' | '\u{02BC}' | '\u{02BD}' | '\u{02C8}' | '\u{02CA}' | '\u{02CB}'
-        | '\u{00B4}' | '`' | '\u{275B}' | '\u{275C}' => "'",
+        '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}' | '\u{2032}' | '\u{02B9}' | '\u{02BB}' | '\u{02BC}'
+        | '\u{02BD}' | '\u{02C8}' | '\u{02CA}' | '\u{02CB}' | '\u{00B4}' | '`' | '\u{275B}' | '\u{275C}' => "'",
         '\u{2039}' => "<",
         '\u{203A}' => ">",
         // Hyphens, dashes, minus sign and bullets.
-        '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}' | '\u{2014}' | '\u{2015}'
-        | '\u{2212}' | '\u{2043}' | '\u{2022}' | '\u{00B7}' | '\u{FE63}' => "-",
+        '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}' | '\u{2014}' | '\u{2015}' | '\u{2212}' | '\u{2043}'
+        | '\u{2022}' | '\u{00B7}' | '\u{FE63}' => "-",
         '\u{2026}' => "...",
         '\u{203C}' => "!!",
         '\u{00F7}' | '\u{2044}' | '\u{2215}' => "/",
@@ -134,30 +133,18 @@ pub fn count_segments(text: &str) -> SegmentInfo {
     if is_gsm7(text) {
         let widths = text.chars().filter_map(gsm7_septets);
         let (units, segments) = split_into_parts(widths, GSM7_SINGLE, GSM7_PART);
-        SegmentInfo {
-            encoding: Encoding::Gsm7,
-            units,
-            segments,
-        }
+        SegmentInfo { encoding: Encoding::Gsm7, units, segments }
     } else {
         let widths = text.chars().map(char::len_utf16);
         let (units, segments) = split_into_parts(widths, UCS2_SINGLE, UCS2_PART);
-        SegmentInfo {
-            encoding: Encoding::Ucs2,
-            units,
-            segments,
-        }
+        SegmentInfo { encoding: Encoding::Ucs2, units, segments }
     }
 }
 
 /// Returns `(total units, parts)` for characters of the given widths. A character is never
 /// split across parts (an ESC pair in GSM-7, a surrogate pair in UCS-2, §D), so a part may end
 /// one unit short; that is why this walks the characters instead of dividing.
-fn split_into_parts(
-    widths: impl Iterator<Item = usize> + Clone,
-    single: usize,
-    part: usize,
-) -> (usize, usize) {
+fn split_into_parts(widths: impl Iterator<Item = usize> + Clone, single: usize, part: usize) -> (usize, usize) {
     let total: usize = widths.clone().sum();
     if total == 0 {
         return (0, 0);
@@ -225,14 +212,7 @@ mod tests {
     #[test]
     fn an_empty_message_has_no_segments() {
         let info = count_segments("");
-        assert_eq!(
-            info,
-            SegmentInfo {
-                encoding: Encoding::Gsm7,
-                units: 0,
-                segments: 0
-            }
-        );
+        assert_eq!(info, SegmentInfo { encoding: Encoding::Gsm7, units: 0, segments: 0 });
     }
 
     #[test]
@@ -360,11 +340,7 @@ mod tests {
 
     #[test]
     fn trimming_never_exceeds_the_budget() {
-        let texts = [
-            "Hi there! 😀 ".repeat(30),
-            "€uro {price} ".repeat(40),
-            "no spaces at all ç".repeat(20),
-        ];
+        let texts = ["Hi there! 😀 ".repeat(30), "€uro {price} ".repeat(40), "no spaces at all ç".repeat(20)];
         for text in &texts {
             for max in 0..4 {
                 let trimmed = trim_to_segments(text, max);

@@ -11,7 +11,7 @@ use anyhow::anyhow;
 use tracing::{info, warn};
 
 use super::{OutgoingSms, SendError, SmsProvider};
-use crate::compliance;
+use crate::compliance::OPT_OUT_CONFIRMATION;
 use crate::jobs::JobError;
 use crate::store::jobs::{JobRow, bury_job, complete_job};
 use crate::store::outbox::{self, OutboxRow};
@@ -21,52 +21,38 @@ use crate::store::{Db, Tx, consent, conversations, escalations, json_text};
 pub struct Sender {
     pub db: Db,
     pub provider: Arc<dyn SmsProvider>,
-    /// The `StatusCallback` URL given to the provider.
+    /// The `StatusCallback` URL given to the provider; `?outbox=<id>` is appended per text.
     pub status_callback: Option<String>,
 }
 
 impl Sender {
     /// Runs a send job for outbox row `outbox_id`.
+    ///
+    /// The outbox row's status is the fence between attempts: each status change is a
+    /// conditional update committed on its own, whatever happened to the job's lease, so a
+    /// slow attempt that outlived its lease still records what it did.
     pub async fn deliver(&self, job: &JobRow, outbox_id: i64) -> Result<(), JobError> {
         let row = outbox::outbox_row(&self.db, outbox_id).await?;
         match row.status.as_str() {
             "pending" => {}
             "sending" => {
                 // An earlier attempt died between committing `sending` and recording the result.
-                return self
-                    .finish(
-                        job,
-                        &row,
-                        "sending",
-                        "unknown",
-                        Some("worker stopped during the provider call"),
-                        Some("delivery_unknown"),
-                    )
-                    .await;
+                self.settle(&row, "unknown", "worker stopped during the provider call", Some("delivery_unknown"))
+                    .await?;
+                return self.complete(job).await;
             }
-            _ => return self.complete_only(job).await,
+            _ => return self.complete(job).await,
         }
-        let consent = consent::latest_consent(&self.db, &row.to_phone).await?;
-        if !compliance::may_send(&row.kind, consent.as_deref()) {
-            info!(outbox = row.id, kind = %row.kind, "send suppressed: recipient opted out");
-            return self
-                .finish(
-                    job,
-                    &row,
-                    "pending",
-                    "suppressed",
-                    Some("recipient opted out"),
-                    None,
-                )
-                .await;
-        }
-        if !outbox::transition(&self.db, row.id, "pending", "sending", None).await? {
-            return self.complete_only(job).await;
+        if !outbox::start_sending(&self.db, row.id, OPT_OUT_CONFIRMATION).await? {
+            if outbox::transition(&self.db, row.id, "pending", "suppressed", Some("recipient opted out")).await? {
+                info!(outbox = row.id, kind = %row.kind, "send suppressed: recipient opted out");
+            }
+            return self.complete(job).await;
         }
         let sms = OutgoingSms {
             to: row.to_phone.clone(),
             body: row.body.clone(),
-            status_callback: self.status_callback.clone(),
+            status_callback: self.status_callback.as_ref().map(|url| format!("{url}?outbox={}", row.id)),
         };
         match self.provider.send(&sms).await {
             Ok(accepted) => {
@@ -81,108 +67,70 @@ impl Sender {
                     &row.body,
                 )
                 .await?;
-                self.commit_with_completion(tx, job).await
+                tx.commit().await?;
             }
             Err(SendError::Retryable(e)) => {
                 outbox::transition(&self.db, row.id, "sending", "pending", Some(&e)).await?;
-                Err(JobError::Retry(anyhow!("sms send failed: {e}")))
+                return Err(JobError::Retry(anyhow!("sms send failed: {e}")));
             }
             Err(SendError::Unsubscribed) => {
                 // Twilio 21610: the carrier-level STOP is consent withdrawn; record it in our ledger.
                 consent::record_opt_out(&self.db, &row.to_phone, "provider_21610").await?;
-                warn!(
-                    outbox = row.id,
-                    "recipient unsubscribed at the provider; recorded opt-out"
-                );
-                self.finish(
-                    job,
-                    &row,
-                    "sending",
-                    "failed",
-                    Some("21610 unsubscribed recipient"),
-                    None,
-                )
-                .await
+                warn!(outbox = row.id, "recipient unsubscribed at the provider; recorded opt-out");
+                self.settle(&row, "failed", "21610 unsubscribed recipient", None).await?;
             }
-            Err(SendError::Rejected(e)) => {
-                self.finish(
-                    job,
-                    &row,
-                    "sending",
-                    "failed",
-                    Some(&e),
-                    Some("send_failed"),
-                )
-                .await
-            }
-            Err(SendError::Unknown(e)) => {
-                self.finish(
-                    job,
-                    &row,
-                    "sending",
-                    "unknown",
-                    Some(&e),
-                    Some("delivery_unknown"),
-                )
-                .await
-            }
+            Err(SendError::Rejected(e)) => self.settle(&row, "failed", &e, Some("send_failed")).await?,
+            Err(SendError::Unknown(e)) => self.settle(&row, "unknown", &e, Some("delivery_unknown")).await?,
         }
+        self.complete(job).await
     }
 
     /// Dead-letters a send job: the row is marked failed and a person is told.
-    pub async fn bury(&self, job: &JobRow, outbox_id: i64, reason: &str) -> anyhow::Result<()> {
-        let row = outbox::outbox_row(&self.db, outbox_id).await?;
+    pub async fn bury(&self, job: &JobRow, outbox_id: Option<i64>, reason: &str) -> anyhow::Result<()> {
         let mut tx = self.db.begin().await?;
-        if outbox::transition_in_tx(&mut tx, row.id, "pending", "failed", Some(reason)).await? {
-            escalate_send_problem(&mut tx, &row, "send_failed", reason).await?;
+        if !bury_job(&mut tx, job.id, job.attempts, reason).await? {
+            // Another attempt owns the job now; it decides.
+            return Ok(());
         }
-        bury_job(&mut tx, job.id, job.attempts, reason).await?;
+        if let Some(id) = outbox_id {
+            let row = outbox::outbox_row(&self.db, id).await?;
+            if outbox::transition_in_tx(&mut tx, row.id, "pending", "failed", Some(reason)).await? {
+                escalate_send_problem(&mut tx, &row, "send_failed", reason).await?;
+            }
+        }
         tx.commit().await
     }
 
-    /// Moves the row `from` → `to`, optionally escalates, and completes the job, atomically.
-    async fn finish(
+    /// Moves the row from `sending` to `to` and, if it moved, opens an escalation.
+    async fn settle(
         &self,
-        job: &JobRow,
         row: &OutboxRow,
-        from: &str,
         to: &str,
-        error: Option<&str>,
+        error: &str,
         escalation_reason: Option<&str>,
-    ) -> Result<(), JobError> {
+    ) -> anyhow::Result<()> {
         let mut tx = self.db.begin().await?;
-        let moved = outbox::transition_in_tx(&mut tx, row.id, from, to, error).await?;
+        let moved = outbox::transition_in_tx(&mut tx, row.id, "sending", to, Some(error)).await?;
         if moved && let Some(reason) = escalation_reason {
             warn!(outbox = row.id, reason, "outbound text needs a person");
-            escalate_send_problem(&mut tx, row, reason, error.unwrap_or_default()).await?;
+            escalate_send_problem(&mut tx, row, reason, error).await?;
         }
-        self.commit_with_completion(tx, job).await
+        tx.commit().await
     }
 
-    async fn complete_only(&self, job: &JobRow) -> Result<(), JobError> {
-        let tx = self.db.begin().await?;
-        self.commit_with_completion(tx, job).await
-    }
-
-    async fn commit_with_completion(&self, mut tx: Tx, job: &JobRow) -> Result<(), JobError> {
-        if !complete_job(&mut tx, job.id, job.attempts).await? {
-            // Our lease expired and another attempt owns the job: drop our writes.
-            return Err(JobError::Retry(anyhow!("lost the job lease")));
-        }
+    /// Completes the job. If another attempt took it over meanwhile, that attempt will find
+    /// the row already settled and complete it instead.
+    async fn complete(&self, job: &JobRow) -> Result<(), JobError> {
+        let mut tx = self.db.begin().await?;
+        complete_job(&mut tx, job.id, job.attempts).await?;
         tx.commit().await?;
         Ok(())
     }
 }
 
-async fn escalate_send_problem(
-    tx: &mut Tx,
-    row: &OutboxRow,
-    reason: &str,
-    error: &str,
-) -> anyhow::Result<()> {
-    let details = json_text(
-        &serde_json::json!({ "outbox_id": row.id, "kind": row.kind, "body": row.body, "error": error }),
-    );
+async fn escalate_send_problem(tx: &mut Tx, row: &OutboxRow, reason: &str, error: &str) -> anyhow::Result<()> {
+    let details =
+        json_text(&serde_json::json!({ "outbox_id": row.id, "kind": row.kind, "body": row.body, "error": error }));
     escalations::insert_escalation(tx, row.conversation_id, None, reason, &details).await?;
     Ok(())
 }

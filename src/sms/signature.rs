@@ -30,8 +30,7 @@ pub fn compute_signature(auth_token: &str, url: &str, params: &[(String, String)
         }
     }
     // §A2 point 3. HMAC accepts keys of any length, so this cannot fail.
-    let mut mac =
-        Hmac::<Sha1>::new_from_slice(auth_token.as_bytes()).expect("hmac takes any key length");
+    let mut mac = Hmac::<Sha1>::new_from_slice(auth_token.as_bytes()).expect("hmac takes any key length");
     mac.update(signed.as_bytes());
     BASE64_STANDARD.encode(mac.finalize().into_bytes())
 }
@@ -60,9 +59,7 @@ pub fn validate_with_body(auth_token: &str, url: &str, body: &[u8], signature: &
         return false;
     };
     let actual = hex(&Sha256::digest(body));
-    let body_matches = actual
-        .as_bytes()
-        .ct_eq(claimed.to_ascii_lowercase().as_bytes());
+    let body_matches = actual.as_bytes().ct_eq(claimed.to_ascii_lowercase().as_bytes());
     let signature_matches = validate(auth_token, url, &[], signature);
     bool::from(body_matches) && signature_matches
 }
@@ -90,23 +87,14 @@ impl<'a> UrlParts<'a> {
         // A ':' after the last ']' (IPv6 hosts are bracketed) starts the port.
         let host_end = authority.rfind(']').unwrap_or(0);
         let (host, port) = match authority[host_end..].rfind(':') {
-            Some(i) => (
-                &authority[..host_end + i],
-                Some(&authority[host_end + i + 1..]),
-            ),
+            Some(i) => (&authority[..host_end + i], Some(&authority[host_end + i + 1..])),
             None => (authority, None),
         };
         let (path, query) = match after.split_once('?') {
             Some((path, query)) => (path, Some(query)),
             None => (after, None),
         };
-        Some(Self {
-            scheme,
-            host,
-            port,
-            path,
-            query,
-        })
+        Some(Self { scheme, host, port, path, query })
     }
 
     /// Reassembles the URL with the given port and query.
@@ -140,11 +128,7 @@ fn url_variants(url: &str) -> Vec<String> {
     // §A2 point 5: as sent, as WHATWG `new URL()` re-encodes it, and as Node's legacy
     // `querystring` re-serialises it.
     let queries = match parts.query {
-        Some(query) => vec![
-            Some(query.to_string()),
-            Some(query.replace('\'', "%27")),
-            Some(legacy_query(query)),
-        ],
+        Some(query) => vec![Some(query.to_string()), Some(query.replace('\'', "%27")), Some(legacy_query(query))],
         None => vec![None],
     };
     for port in &ports {
@@ -167,11 +151,7 @@ fn legacy_query(query: &str) -> String {
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            format!(
-                "{}={}",
-                node_escape(&form_decode(name)),
-                node_escape(&form_decode(value))
-            )
+            format!("{}={}", node_escape(&form_decode(name)), node_escape(&form_decode(value)))
         })
         .collect();
     pairs.join("&")
@@ -244,10 +224,7 @@ mod tests {
     const URL: &str = "https://mycompany.com/myapp.php?foo=1&bar=2";
 
     fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     fn call_params() -> Vec<(String, String)> {
@@ -262,77 +239,33 @@ mod tests {
 
     #[test]
     fn form_params_match_the_twilio_test_vector() {
-        assert_eq!(
-            compute_signature(TOKEN, URL, &call_params()),
-            "RSOYDt4T1cUTdK1PDd93/VVr8B8="
-        );
-        assert!(validate(
-            TOKEN,
-            URL,
-            &call_params(),
-            "RSOYDt4T1cUTdK1PDd93/VVr8B8="
-        ));
+        assert_eq!(compute_signature(TOKEN, URL, &call_params()), "RSOYDt4T1cUTdK1PDd93/VVr8B8=");
+        assert!(validate(TOKEN, URL, &call_params(), "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
     }
 
     #[test]
     fn a_signature_made_with_port_443_validates_without_it_and_the_reverse() {
         let with_port = "https://mycompany.com:443/myapp.php?foo=1&bar=2";
-        assert_eq!(
-            compute_signature(TOKEN, with_port, &call_params()),
-            "kvajT1Ptam85bY51eRf/AJRuM3w="
-        );
-        assert!(validate(
-            TOKEN,
-            URL,
-            &call_params(),
-            "kvajT1Ptam85bY51eRf/AJRuM3w="
-        ));
-        assert!(validate(
-            TOKEN,
-            with_port,
-            &call_params(),
-            "RSOYDt4T1cUTdK1PDd93/VVr8B8="
-        ));
+        assert_eq!(compute_signature(TOKEN, with_port, &call_params()), "kvajT1Ptam85bY51eRf/AJRuM3w=");
+        assert!(validate(TOKEN, URL, &call_params(), "kvajT1Ptam85bY51eRf/AJRuM3w="));
+        assert!(validate(TOKEN, with_port, &call_params(), "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
     }
 
     #[test]
     fn a_signature_made_with_http_port_80_validates_without_it() {
         let with_port = "http://mycompany.com:80/myapp.php?foo=1&bar=2";
-        assert_eq!(
-            compute_signature(TOKEN, with_port, &call_params()),
-            "0ZXoZLH/DfblKGATFgpif+LLRf4="
-        );
+        assert_eq!(compute_signature(TOKEN, with_port, &call_params()), "0ZXoZLH/DfblKGATFgpif+LLRf4=");
         let without_port = "http://mycompany.com/myapp.php?foo=1&bar=2";
-        assert!(validate(
-            TOKEN,
-            without_port,
-            &call_params(),
-            "0ZXoZLH/DfblKGATFgpif+LLRf4="
-        ));
+        assert!(validate(TOKEN, without_port, &call_params(), "0ZXoZLH/DfblKGATFgpif+LLRf4="));
     }
 
     #[test]
     fn a_non_default_port_is_tried_as_given_and_stripped() {
         let with_port = "https://mycompany.com:8443/myapp.php?foo=1&bar=2";
         let signed_with_port = compute_signature(TOKEN, with_port, &call_params());
-        assert!(validate(
-            TOKEN,
-            with_port,
-            &call_params(),
-            &signed_with_port
-        ));
-        assert!(validate(
-            TOKEN,
-            with_port,
-            &call_params(),
-            "RSOYDt4T1cUTdK1PDd93/VVr8B8="
-        ));
-        assert!(!validate(
-            TOKEN,
-            with_port,
-            &call_params(),
-            "kvajT1Ptam85bY51eRf/AJRuM3w="
-        ));
+        assert!(validate(TOKEN, with_port, &call_params(), &signed_with_port));
+        assert!(validate(TOKEN, with_port, &call_params(), "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
+        assert!(!validate(TOKEN, with_port, &call_params(), "kvajT1Ptam85bY51eRf/AJRuM3w="));
     }
 
     #[test]
@@ -344,10 +277,7 @@ mod tests {
             ("Digits", "1234"),
             ("Digits", "1234"),
         ]);
-        assert_eq!(
-            compute_signature(TOKEN, URL, &dup),
-            "IK+Dwps556ElfBT0I3Rgjkr1wJU="
-        );
+        assert_eq!(compute_signature(TOKEN, URL, &dup), "IK+Dwps556ElfBT0I3Rgjkr1wJU=");
     }
 
     #[test]
@@ -356,16 +286,8 @@ mod tests {
         let hash = "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620";
         assert_eq!(hex(&Sha256::digest(body)), hash);
         let url = format!("{URL}&bodySHA256={hash}");
-        assert_eq!(
-            compute_signature(TOKEN, &url, &[]),
-            "a9nBmqA0ju/hNViExpshrM61xv4="
-        );
-        assert!(validate_with_body(
-            TOKEN,
-            &url,
-            body,
-            "a9nBmqA0ju/hNViExpshrM61xv4="
-        ));
+        assert_eq!(compute_signature(TOKEN, &url, &[]), "a9nBmqA0ju/hNViExpshrM61xv4=");
+        assert!(validate_with_body(TOKEN, &url, body, "a9nBmqA0ju/hNViExpshrM61xv4="));
     }
 
     #[test]
@@ -373,12 +295,7 @@ mod tests {
         let hash = "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620";
         let url = format!("{URL}&bodySHA256={hash}");
         let tampered = br#"{"property": "evil", "boolean": true}"#;
-        assert!(!validate_with_body(
-            TOKEN,
-            &url,
-            tampered,
-            "a9nBmqA0ju/hNViExpshrM61xv4="
-        ));
+        assert!(!validate_with_body(TOKEN, &url, tampered, "a9nBmqA0ju/hNViExpshrM61xv4="));
     }
 
     #[test]
@@ -389,12 +306,7 @@ mod tests {
 
     #[test]
     fn a_forged_signature_is_rejected() {
-        assert!(!validate(
-            TOKEN,
-            URL,
-            &call_params(),
-            "RSOYDt4T1cUTdK1PDd93/VVr8B9="
-        ));
+        assert!(!validate(TOKEN, URL, &call_params(), "RSOYDt4T1cUTdK1PDd93/VVr8B9="));
         assert!(!validate(TOKEN, URL, &call_params(), ""));
     }
 
@@ -408,12 +320,7 @@ mod tests {
     fn a_tampered_parameter_is_rejected() {
         let mut tampered = call_params();
         tampered[1].1 = "9999".to_string();
-        assert!(!validate(
-            TOKEN,
-            URL,
-            &tampered,
-            "RSOYDt4T1cUTdK1PDd93/VVr8B8="
-        ));
+        assert!(!validate(TOKEN, URL, &tampered, "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
     }
 
     #[test]
@@ -430,10 +337,7 @@ mod tests {
     fn the_order_params_are_given_in_does_not_matter() {
         let mut reversed = call_params();
         reversed.reverse();
-        assert_eq!(
-            compute_signature(TOKEN, URL, &reversed),
-            "RSOYDt4T1cUTdK1PDd93/VVr8B8="
-        );
+        assert_eq!(compute_signature(TOKEN, URL, &reversed), "RSOYDt4T1cUTdK1PDd93/VVr8B8=");
     }
 
     #[test]
@@ -451,15 +355,9 @@ mod tests {
     #[test]
     fn urls_are_split_into_scheme_host_port_path_and_query() {
         let parts = UrlParts::parse("https://[::1]:8443/a/b?x=1").unwrap();
-        assert_eq!(
-            (parts.scheme, parts.host, parts.port),
-            ("https", "[::1]", Some("8443"))
-        );
+        assert_eq!((parts.scheme, parts.host, parts.port), ("https", "[::1]", Some("8443")));
         assert_eq!((parts.path, parts.query), ("/a/b", Some("x=1")));
         let parts = UrlParts::parse("http://example.com").unwrap();
-        assert_eq!(
-            (parts.host, parts.port, parts.path, parts.query),
-            ("example.com", None, "", None)
-        );
+        assert_eq!((parts.host, parts.port, parts.path, parts.query), ("example.com", None, "", None));
     }
 }

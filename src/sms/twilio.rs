@@ -40,9 +40,7 @@ impl TwilioSender {
             anyhow::bail!("twilio.account_sid and twilio.auth_token are required to send texts");
         }
         if config.from.is_empty() && config.messaging_service_sid.is_empty() {
-            anyhow::bail!(
-                "set twilio.from (a number) or twilio.messaging_service_sid to send texts"
-            );
+            anyhow::bail!("set twilio.from (a number) or twilio.messaging_service_sid to send texts");
         }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(config.timeout_secs))
@@ -84,30 +82,20 @@ impl SmsProvider for TwilioSender {
             .await
             .map_err(|e| {
                 // A refused connection certainly did not deliver; anything later might have.
-                if e.is_connect() {
-                    SendError::Retryable(e.to_string())
-                } else {
-                    SendError::Unknown(e.to_string())
-                }
+                if e.is_connect() { SendError::Retryable(e.to_string()) } else { SendError::Unknown(e.to_string()) }
             })?;
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
         if status.is_success() {
             let resource: MessageResource = serde_json::from_str(&text)
                 .map_err(|e| SendError::Unknown(format!("unreadable twilio response: {e}")))?;
-            return Ok(Accepted {
-                provider_sid: resource.sid,
-            });
+            return Ok(Accepted { provider_sid: resource.sid });
         }
         let error: Option<TwilioErrorBody> = serde_json::from_str(&text).ok();
         let code = error.as_ref().and_then(|e| e.code);
         let message = error.and_then(|e| e.message).unwrap_or_default();
-        let detail = format!(
-            "http {} code {} {}",
-            status.as_u16(),
-            code.map_or("-".into(), |c| c.to_string()),
-            message
-        );
+        let detail =
+            format!("http {} code {} {}", status.as_u16(), code.map_or("-".into(), |c| c.to_string()), message);
         if code == Some(21610) {
             return Err(SendError::Unsubscribed);
         }
@@ -118,10 +106,6 @@ impl SmsProvider for TwilioSender {
     }
 
     fn sender_label(&self) -> String {
-        if self.messaging_service_sid.is_empty() {
-            self.from.clone()
-        } else {
-            self.messaging_service_sid.clone()
-        }
+        if self.messaging_service_sid.is_empty() { self.from.clone() } else { self.messaging_service_sid.clone() }
     }
 }

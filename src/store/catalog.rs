@@ -60,75 +60,67 @@ pub async fn upsert_product(tx: &mut Tx, p: &ProductRow) -> anyhow::Result<()> {
 }
 
 /// Inserts or replaces a policy by id.
-pub async fn upsert_policy(
-    tx: &mut Tx,
-    id: &str,
-    title: &str,
-    body: &str,
-    tags: &[String],
-) -> anyhow::Result<()> {
+pub async fn upsert_policy(tx: &mut Tx, id: &str, title: &str, body: &str, tags: &[String]) -> anyhow::Result<()> {
     with_tx!(tx, |conn| {
         sqlx::query(
-        "insert into policies (id, title, body, tags) values ($1, $2, $3, $4)
-         on conflict (id) do update set title = excluded.title, body = excluded.body, tags = excluded.tags"
-    )
-    .bind(id)
-    .bind(title)
-    .bind(body)
-    .bind(json_text(&tags))
-    .execute(conn)
-    .await.map(|r| r.rows_affected())
+            "insert into policies (id, title, body, tags) values ($1, $2, $3, $4)
+         on conflict (id) do update set title = excluded.title, body = excluded.body, tags = excluded.tags",
+        )
+        .bind(id)
+        .bind(title)
+        .bind(body)
+        .bind(json_text(&tags))
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected())
     })?;
     Ok(())
 }
 
-/// Products by sku, in the order asked (unknown skus are skipped).
+/// The products with these skus, in any order (unknown skus are absent).
 pub async fn products_by_sku(db: &Db, skus: &[String]) -> anyhow::Result<Vec<ProductRow>> {
-    let mut out = Vec::with_capacity(skus.len());
-    for sku in skus {
-        let row = with_db!(db, |p| {
-            sqlx::query_as::<_, ProductRow>(
-            "select sku, title, brand, category, price_cents, currency, colors, sizes, stock, description
-             from products where sku = $1"
-        )
-        .bind(sku)
-        .fetch_optional(p)
-        .await
-        })?;
-        out.extend(row);
+    if skus.is_empty() {
+        return Ok(vec![]);
     }
-    Ok(out)
+    let rows = with_db!(db, |p| {
+        let mut query = sqlx::QueryBuilder::new(
+            "select sku, title, brand, category, price_cents, currency, colors, sizes, stock, description
+             from products where sku in (",
+        );
+        let mut list = query.separated(", ");
+        for sku in skus {
+            list.push_bind(sku);
+        }
+        list.push_unseparated(")");
+        query.build_query_as::<ProductRow>().fetch_all(p).await
+    })?;
+    Ok(rows)
 }
 
 /// Every product (index rebuilds).
 pub async fn all_products(db: &Db) -> anyhow::Result<Vec<ProductRow>> {
     let rows = with_db!(db, |p| {
         sqlx::query_as::<_, ProductRow>(
-        "select sku, title, brand, category, price_cents, currency, colors, sizes, stock, description
-         from products order by sku"
-    )
-    .fetch_all(p)
-    .await
+            "select sku, title, brand, category, price_cents, currency, colors, sizes, stock, description
+         from products order by sku",
+        )
+        .fetch_all(p)
+        .await
     })?;
     Ok(rows)
 }
 
 /// Every policy document.
 pub async fn all_policies(db: &Db) -> anyhow::Result<Vec<PolicyRow>> {
-    let rows = with_db!(db, |p| sqlx::query_as::<_, PolicyRow>(
-        "select id, title, body, tags from policies order by id"
-    )
-    .fetch_all(p)
-    .await)?;
+    let rows =
+        with_db!(db, |p| sqlx::query_as::<_, PolicyRow>("select id, title, body, tags from policies order by id")
+            .fetch_all(p)
+            .await)?;
     Ok(rows)
 }
 
 /// Number of products (is a catalog loaded?).
 pub async fn count_products(db: &Db) -> anyhow::Result<i64> {
-    let n = with_db!(db, |p| sqlx::query_scalar::<_, i64>(
-        "select count(*) from products"
-    )
-    .fetch_one(p)
-    .await)?;
+    let n = with_db!(db, |p| sqlx::query_scalar::<_, i64>("select count(*) from products").fetch_one(p).await)?;
     Ok(n)
 }

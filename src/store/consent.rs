@@ -22,18 +22,18 @@ pub struct NewConsentEvent<'a> {
 pub async fn insert_consent_event(tx: &mut Tx, e: &NewConsentEvent<'_>) -> anyhow::Result<i64> {
     let id = with_tx!(tx, |conn| {
         sqlx::query_scalar::<_, i64>(
-        "insert into consent_events (phone, kind, source, evidence_message_id, evidence_text, scope, created_at)
-         values ($1, $2, $3, $4, $5, $6, $7) returning id"
-    )
-    .bind(e.phone)
-    .bind(e.kind)
-    .bind(e.source)
-    .bind(e.evidence_message_id)
-    .bind(e.evidence_text)
-    .bind(e.scope)
-    .bind(Utc::now())
-    .fetch_one(conn)
-    .await
+            "insert into consent_events (phone, kind, source, evidence_message_id, evidence_text, scope, created_at)
+         values ($1, $2, $3, $4, $5, $6, $7) returning id",
+        )
+        .bind(e.phone)
+        .bind(e.kind)
+        .bind(e.source)
+        .bind(e.evidence_message_id)
+        .bind(e.evidence_text)
+        .bind(e.scope)
+        .bind(Utc::now())
+        .fetch_one(conn)
+        .await
     })?;
     Ok(id)
 }
@@ -57,19 +57,6 @@ pub async fn latest_consent(db: &Db, phone: &str) -> anyhow::Result<Option<Strin
     .bind(phone)
     .fetch_optional(p)
     .await)?;
-    Ok(kind)
-}
-
-/// The kind of the event that this inbound message caused, if it caused one.
-pub async fn event_for_message(db: &Db, message_id: i64) -> anyhow::Result<Option<String>> {
-    let kind = with_db!(db, |p| {
-        sqlx::query_scalar::<_, String>(
-        "select kind from consent_events where evidence_message_id = $1 order by id desc limit 1"
-    )
-    .bind(message_id)
-    .fetch_optional(p)
-    .await
-    })?;
     Ok(kind)
 }
 

@@ -15,11 +15,7 @@ pub enum ConversationState {
 
 impl ConversationState {
     fn from_db(s: &str) -> ConversationState {
-        if s == "escalated" {
-            ConversationState::Escalated
-        } else {
-            ConversationState::Bot
-        }
+        if s == "escalated" { ConversationState::Escalated } else { ConversationState::Bot }
     }
     fn as_db(self) -> &'static str {
         match self {
@@ -71,11 +67,7 @@ pub struct MessageRow {
 }
 
 /// Returns the conversation for this phone, creating it (owned by the bot) if new.
-pub async fn ensure_conversation(
-    tx: &mut Tx,
-    phone: &str,
-    customer_id: i64,
-) -> anyhow::Result<i64> {
+pub async fn ensure_conversation(tx: &mut Tx, phone: &str, customer_id: i64) -> anyhow::Result<i64> {
     let now = Utc::now();
     let id = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>(
         "insert into conversations (phone, customer_id, state, created_at, updated_at)
@@ -102,21 +94,36 @@ pub async fn conversation(db: &Db, id: i64) -> anyhow::Result<Conversation> {
     Ok(row.into())
 }
 
+/// Who owns the conversation now, read inside a transaction. On PostgreSQL the row is
+/// locked until commit, so two turns of one thread commit one after the other; SQLite's
+/// transactions already hold the single write lock.
+pub async fn state_in_tx(tx: &mut Tx, id: i64) -> anyhow::Result<ConversationState> {
+    let state = match tx {
+        Tx::Sqlite(t) => {
+            sqlx::query_scalar::<_, String>("select state from conversations where id = $1")
+                .bind(id)
+                .fetch_one(&mut **t)
+                .await?
+        }
+        Tx::Postgres(t) => {
+            sqlx::query_scalar::<_, String>("select state from conversations where id = $1 for update")
+                .bind(id)
+                .fetch_one(&mut **t)
+                .await?
+        }
+    };
+    Ok(ConversationState::from_db(&state))
+}
+
 /// Sets who owns the conversation.
-pub async fn set_conversation_state(
-    tx: &mut Tx,
-    id: i64,
-    state: ConversationState,
-) -> anyhow::Result<()> {
-    with_tx!(tx, |conn| sqlx::query(
-        "update conversations set state = $1, updated_at = $2 where id = $3"
-    )
-    .bind(state.as_db())
-    .bind(Utc::now())
-    .bind(id)
-    .execute(conn)
-    .await
-    .map(|r| r.rows_affected()))?;
+pub async fn set_conversation_state(tx: &mut Tx, id: i64, state: ConversationState) -> anyhow::Result<()> {
+    with_tx!(tx, |conn| sqlx::query("update conversations set state = $1, updated_at = $2 where id = $3")
+        .bind(state.as_db())
+        .bind(Utc::now())
+        .bind(id)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -132,25 +139,22 @@ pub struct NewInbound<'a> {
 
 /// Stores an inbound text; `None` when a message with this provider id already exists
 /// (a provider retry), in which case nothing is written.
-pub async fn insert_inbound_message(
-    tx: &mut Tx,
-    m: &NewInbound<'_>,
-) -> anyhow::Result<Option<i64>> {
+pub async fn insert_inbound_message(tx: &mut Tx, m: &NewInbound<'_>) -> anyhow::Result<Option<i64>> {
     let id = with_tx!(tx, |conn| {
         sqlx::query_scalar::<_, i64>(
-        "insert into messages (conversation_id, direction, provider_sid, from_phone, to_phone, body, created_at)
+            "insert into messages (conversation_id, direction, provider_sid, from_phone, to_phone, body, created_at)
          values ($1, 'in', $2, $3, $4, $5, $6)
          on conflict (provider_sid) do nothing
-         returning id"
-    )
-    .bind(m.conversation_id)
-    .bind(m.provider_sid)
-    .bind(m.from_phone)
-    .bind(m.to_phone)
-    .bind(m.body)
-    .bind(Utc::now())
-    .fetch_optional(conn)
-    .await
+         returning id",
+        )
+        .bind(m.conversation_id)
+        .bind(m.provider_sid)
+        .bind(m.from_phone)
+        .bind(m.to_phone)
+        .bind(m.body)
+        .bind(Utc::now())
+        .fetch_optional(conn)
+        .await
     })?;
     Ok(id)
 }
@@ -166,18 +170,18 @@ pub async fn insert_outbound_message(
 ) -> anyhow::Result<i64> {
     let id = with_tx!(tx, |conn| {
         sqlx::query_scalar::<_, i64>(
-        "insert into messages (conversation_id, direction, provider_sid, from_phone, to_phone, body, created_at)
+            "insert into messages (conversation_id, direction, provider_sid, from_phone, to_phone, body, created_at)
          values ($1, 'out', $2, $3, $4, $5, $6)
-         returning id"
-    )
-    .bind(conversation_id)
-    .bind(provider_sid)
-    .bind(from_phone)
-    .bind(to_phone)
-    .bind(body)
-    .bind(Utc::now())
-    .fetch_one(conn)
-    .await
+         returning id",
+        )
+        .bind(conversation_id)
+        .bind(provider_sid)
+        .bind(from_phone)
+        .bind(to_phone)
+        .bind(body)
+        .bind(Utc::now())
+        .fetch_one(conn)
+        .await
     })?;
     Ok(id)
 }
@@ -186,12 +190,12 @@ pub async fn insert_outbound_message(
 pub async fn message(db: &Db, id: i64) -> anyhow::Result<MessageRow> {
     let row = with_db!(db, |p| {
         sqlx::query_as::<_, MessageRow>(
-        "select id, conversation_id, direction, provider_sid, from_phone, to_phone, body, created_at
-         from messages where id = $1"
-    )
-    .bind(id)
-    .fetch_one(p)
-    .await
+            "select id, conversation_id, direction, provider_sid, from_phone, to_phone, body, created_at
+         from messages where id = $1",
+        )
+        .bind(id)
+        .fetch_one(p)
+        .await
     })?;
     Ok(row)
 }
@@ -205,14 +209,14 @@ pub async fn recent_messages(
 ) -> anyhow::Result<Vec<MessageRow>> {
     let mut rows = with_db!(db, |p| {
         sqlx::query_as::<_, MessageRow>(
-        "select id, conversation_id, direction, provider_sid, from_phone, to_phone, body, created_at
-         from messages where conversation_id = $1 and id < $2 order by id desc limit $3"
-    )
-    .bind(conversation_id)
-    .bind(before_id)
-    .bind(limit)
-    .fetch_all(p)
-    .await
+            "select id, conversation_id, direction, provider_sid, from_phone, to_phone, body, created_at
+         from messages where conversation_id = $1 and id < $2 order by id desc limit $3",
+        )
+        .bind(conversation_id)
+        .bind(before_id)
+        .bind(limit)
+        .fetch_all(p)
+        .await
     })?;
     rows.reverse();
     Ok(rows)
@@ -220,11 +224,9 @@ pub async fn recent_messages(
 
 /// Counts messages, optionally only one direction (for tests and metrics).
 pub async fn count_messages(db: &Db, direction: &str) -> anyhow::Result<i64> {
-    let n = with_db!(db, |p| sqlx::query_scalar::<_, i64>(
-        "select count(*) from messages where direction = $1"
-    )
-    .bind(direction)
-    .fetch_one(p)
-    .await)?;
+    let n = with_db!(db, |p| sqlx::query_scalar::<_, i64>("select count(*) from messages where direction = $1")
+        .bind(direction)
+        .fetch_one(p)
+        .await)?;
     Ok(n)
 }

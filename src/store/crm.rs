@@ -56,20 +56,20 @@ pub struct NewCustomer<'a> {
 pub async fn upsert_customer(tx: &mut Tx, c: &NewCustomer<'_>) -> anyhow::Result<i64> {
     let id = with_tx!(tx, |conn| {
         sqlx::query_scalar::<_, i64>(
-        "insert into customers (phone, name, email, timezone, created_at) values ($1, $2, $3, $4, $5)
+            "insert into customers (phone, name, email, timezone, created_at) values ($1, $2, $3, $4, $5)
          on conflict (phone) do update set
              name = coalesce(excluded.name, customers.name),
              email = coalesce(excluded.email, customers.email),
              timezone = coalesce(excluded.timezone, customers.timezone)
-         returning id"
-    )
-    .bind(c.phone)
-    .bind(c.name)
-    .bind(c.email)
-    .bind(c.timezone)
-    .bind(Utc::now())
-    .fetch_one(conn)
-    .await
+         returning id",
+        )
+        .bind(c.phone)
+        .bind(c.name)
+        .bind(c.email)
+        .bind(c.timezone)
+        .bind(Utc::now())
+        .fetch_one(conn)
+        .await
     })?;
     Ok(id)
 }
@@ -103,11 +103,11 @@ pub async fn customer_by_phone(db: &Db, phone: &str) -> anyhow::Result<Option<Cu
 pub async fn list_customers(db: &Db, limit: i64) -> anyhow::Result<Vec<CustomerRow>> {
     let rows = with_db!(db, |p| {
         sqlx::query_as::<_, CustomerRow>(
-        "select id, phone, name, email, timezone from customers where name is not null order by id limit $1"
-    )
-    .bind(limit)
-    .fetch_all(p)
-    .await
+            "select id, phone, name, email, timezone from customers where name is not null order by id limit $1",
+        )
+        .bind(limit)
+        .fetch_all(p)
+        .await
     })?;
     Ok(rows)
 }
@@ -136,51 +136,46 @@ pub async fn upsert_order(tx: &mut Tx, o: &NewOrder<'_>) -> anyhow::Result<()> {
     let total: i64 = o.items.iter().map(|i| i.price_cents * i.quantity).sum();
     let order_id = with_tx!(tx, |conn| {
         sqlx::query_scalar::<_, i64>(
-        "insert into orders (customer_id, external_id, ordered_at, status, total_cents, currency)
+            "insert into orders (customer_id, external_id, ordered_at, status, total_cents, currency)
          values ($1, $2, $3, $4, $5, 'USD')
          on conflict (external_id) do update set
              customer_id = excluded.customer_id, ordered_at = excluded.ordered_at,
              status = excluded.status, total_cents = excluded.total_cents
-         returning id"
-    )
-    .bind(o.customer_id)
-    .bind(o.external_id)
-    .bind(o.ordered_at)
-    .bind(o.status)
-    .bind(total)
-    .fetch_one(conn)
-    .await
+         returning id",
+        )
+        .bind(o.customer_id)
+        .bind(o.external_id)
+        .bind(o.ordered_at)
+        .bind(o.status)
+        .bind(total)
+        .fetch_one(conn)
+        .await
     })?;
-    with_tx!(tx, |conn| sqlx::query(
-        "delete from order_items where order_id = $1"
-    )
-    .bind(order_id)
-    .execute(conn)
-    .await
-    .map(|r| r.rows_affected()))?;
+    with_tx!(tx, |conn| sqlx::query("delete from order_items where order_id = $1")
+        .bind(order_id)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
     for item in &o.items {
         with_tx!(tx, |conn| {
             sqlx::query(
-            "insert into order_items (order_id, sku, title, price_cents, quantity) values ($1, $2, $3, $4, $5)"
-        )
-        .bind(order_id)
-        .bind(item.sku)
-        .bind(item.title)
-        .bind(item.price_cents)
-        .bind(item.quantity)
-        .execute(conn)
-        .await.map(|r| r.rows_affected())
+                "insert into order_items (order_id, sku, title, price_cents, quantity) values ($1, $2, $3, $4, $5)",
+            )
+            .bind(order_id)
+            .bind(item.sku)
+            .bind(item.title)
+            .bind(item.price_cents)
+            .bind(item.quantity)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected())
         })?;
     }
     Ok(())
 }
 
 /// The customer's most recent orders with their lines, newest first.
-pub async fn orders_for_customer(
-    db: &Db,
-    customer_id: i64,
-    limit: i64,
-) -> anyhow::Result<Vec<OrderWithItems>> {
+pub async fn orders_for_customer(db: &Db, customer_id: i64, limit: i64) -> anyhow::Result<Vec<OrderWithItems>> {
     let orders = with_db!(db, |p| sqlx::query_as::<_, OrderRow>(
         "select id, external_id, ordered_at, status, total_cents from orders
          where customer_id = $1 order by ordered_at desc, id desc limit $2"
@@ -193,11 +188,11 @@ pub async fn orders_for_customer(
     for o in orders {
         let items = with_db!(db, |p| {
             sqlx::query_as::<_, OrderItemRow>(
-            "select order_id, sku, title, price_cents, quantity from order_items where order_id = $1 order by id"
-        )
-        .bind(o.id)
-        .fetch_all(p)
-        .await
+                "select order_id, sku, title, price_cents, quantity from order_items where order_id = $1 order by id",
+            )
+            .bind(o.id)
+            .fetch_all(p)
+            .await
         })?;
         out.push(OrderWithItems {
             external_id: o.external_id,

@@ -25,25 +25,22 @@ pub async fn insert_escalation(
 ) -> anyhow::Result<i64> {
     let id = with_tx!(tx, |conn| {
         sqlx::query_scalar::<_, i64>(
-        "insert into escalations (conversation_id, turn_id, reason, details, status, created_at)
-         values ($1, $2, $3, $4, 'open', $5) returning id"
-    )
-    .bind(conversation_id)
-    .bind(turn_id)
-    .bind(reason)
-    .bind(details)
-    .bind(Utc::now())
-    .fetch_one(conn)
-    .await
+            "insert into escalations (conversation_id, turn_id, reason, details, status, created_at)
+         values ($1, $2, $3, $4, 'open', $5) returning id",
+        )
+        .bind(conversation_id)
+        .bind(turn_id)
+        .bind(reason)
+        .bind(details)
+        .bind(Utc::now())
+        .fetch_one(conn)
+        .await
     })?;
     Ok(id)
 }
 
 /// Escalations of a conversation, oldest first.
-pub async fn escalations_for_conversation(
-    db: &Db,
-    conversation_id: i64,
-) -> anyhow::Result<Vec<EscalationRow>> {
+pub async fn escalations_for_conversation(db: &Db, conversation_id: i64) -> anyhow::Result<Vec<EscalationRow>> {
     let rows = with_db!(db, |p| sqlx::query_as::<_, EscalationRow>(
         "select id, conversation_id, turn_id, reason, details, status from escalations
          where conversation_id = $1 order by id"
@@ -56,10 +53,8 @@ pub async fn escalations_for_conversation(
 
 /// Counts open escalations (metrics, tests).
 pub async fn count_open_escalations(db: &Db) -> anyhow::Result<i64> {
-    let n = with_db!(db, |p| sqlx::query_scalar::<_, i64>(
-        "select count(*) from escalations where status = 'open'"
-    )
-    .fetch_one(p)
-    .await)?;
+    let n = with_db!(db, |p| sqlx::query_scalar::<_, i64>("select count(*) from escalations where status = 'open'")
+        .fetch_one(p)
+        .await)?;
     Ok(n)
 }

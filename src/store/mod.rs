@@ -21,15 +21,18 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Postgres, Sqlite, Transaction};
 
 /// A connection pool on one of the two supported databases.
+///
+/// SQLite has one writer at a time. Letting several connections race for the write lock
+/// makes SQLite's busy handler sleep in coarse steps (up to 100 ms), which shows up as tail
+/// latency on the webhook; so writes go through a pool of one connection, where they queue
+/// fairly in async code, and reads use a pool of several (WAL lets them run beside the writer).
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    Sqlite { read: SqlitePool, write: SqlitePool },
     Postgres(PgPool),
 }
 
@@ -39,12 +42,24 @@ pub enum Tx {
     Postgres(Transaction<'static, Postgres>),
 }
 
-/// Runs `$body` with `$pool` bound to the native pool of whichever database `$db` is.
+/// Runs the read-only `$body` with `$pool` bound to the native pool of whichever database
+/// `$db` is.
 #[macro_export]
 macro_rules! with_db {
     ($db:expr, |$pool:ident| $body:expr) => {
         match $db {
-            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Sqlite { read: $pool, .. } => $body,
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body`, which writes, with `$pool` bound to the writing pool of `$db`.
+#[macro_export]
+macro_rules! with_db_write {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite { write: $pool, .. } => $body,
             $crate::store::Db::Postgres($pool) => $body,
         }
     };
@@ -67,7 +82,7 @@ macro_rules! with_tx {
     };
 }
 
-pub use crate::{with_db, with_tx};
+pub use crate::{with_db, with_db_write, with_tx};
 
 impl Db {
     /// Connects to `url` (`sqlite://path` or `postgres://…`) and applies migrations.
@@ -91,13 +106,19 @@ impl Db {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
-            let pool = SqlitePoolOptions::new()
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options.clone())
+                .await
+                .with_context(|| format!("failed to open sqlite database {url}"))?;
+            let read = SqlitePoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await
                 .with_context(|| format!("failed to open sqlite database {url}"))?;
-            Db::Sqlite(pool)
+            Db::Sqlite { read, write }
         };
         db.migrate().await?;
         Ok(db)
@@ -106,7 +127,7 @@ impl Db {
     /// Applies the embedded migrations for this backend.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
-            Db::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await,
+            Db::Sqlite { write, .. } => sqlx::migrate!("./migrations/sqlite").run(write).await,
             Db::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await,
         }
         .context("failed to apply migrations")
@@ -116,31 +137,34 @@ impl Db {
     /// once, so a transaction that reads then writes never fails with a stale snapshot.
     pub async fn begin(&self) -> anyhow::Result<Tx> {
         Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
 
     /// A cheap round trip, for readiness checks.
     pub async fn ping(&self) -> anyhow::Result<()> {
-        with_db!(self, |p| sqlx::query("select 1")
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
+        with_db!(self, |p| sqlx::query("select 1").execute(p).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// Which backend this is, for logs and readiness output.
     pub fn backend(&self) -> &'static str {
         match self {
-            Db::Sqlite(_) => "sqlite",
+            Db::Sqlite { .. } => "sqlite",
             Db::Postgres(_) => "postgres",
         }
     }
 
     /// Closes the pool (waits for connections to be returned).
     pub async fn close(&self) {
-        with_db!(self, |p| p.close().await)
+        match self {
+            Db::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Db::Postgres(p) => p.close().await,
+        }
     }
 }
 

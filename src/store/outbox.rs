@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Db, Tx, with_db, with_tx};
+use super::{Db, Tx, consent, with_db, with_db_write, with_tx};
 
 /// An outbox row.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -36,19 +36,19 @@ pub async fn insert_outbox(
 ) -> anyhow::Result<Option<i64>> {
     let id = with_tx!(tx, |conn| {
         sqlx::query_scalar::<_, i64>(
-        "insert into outbox (conversation_id, to_phone, body, kind, in_reply_to, status, created_at)
+            "insert into outbox (conversation_id, to_phone, body, kind, in_reply_to, status, created_at)
          values ($1, $2, $3, $4, $5, 'pending', $6)
          on conflict (in_reply_to, kind) do nothing
-         returning id"
-    )
-    .bind(conversation_id)
-    .bind(to_phone)
-    .bind(body)
-    .bind(kind)
-    .bind(in_reply_to)
-    .bind(Utc::now())
-    .fetch_optional(conn)
-    .await
+         returning id",
+        )
+        .bind(conversation_id)
+        .bind(to_phone)
+        .bind(body)
+        .bind(kind)
+        .bind(in_reply_to)
+        .bind(Utc::now())
+        .fetch_optional(conn)
+        .await
     })?;
     Ok(id)
 }
@@ -57,133 +57,161 @@ pub async fn insert_outbox(
 pub async fn outbox_row(db: &Db, id: i64) -> anyhow::Result<OutboxRow> {
     let row = with_db!(db, |p| {
         sqlx::query_as::<_, OutboxRow>(
-        "select id, conversation_id, to_phone, body, kind, in_reply_to, status, provider_sid, error, created_at
-         from outbox where id = $1"
-    )
-    .bind(id)
-    .fetch_one(p)
-    .await
+            "select id, conversation_id, to_phone, body, kind, in_reply_to, status, provider_sid, error, created_at
+         from outbox where id = $1",
+        )
+        .bind(id)
+        .fetch_one(p)
+        .await
     })?;
     Ok(row)
 }
 
 /// Moves a row from `from` to `to` status; false when it was not in `from` (someone else moved it).
-pub async fn transition(
-    db: &Db,
-    id: i64,
-    from: &str,
-    to: &str,
-    error: Option<&str>,
-) -> anyhow::Result<bool> {
-    let r = with_db!(db, |p| {
+pub async fn transition(db: &Db, id: i64, from: &str, to: &str, error: Option<&str>) -> anyhow::Result<bool> {
+    let mut tx = db.begin().await?;
+    let moved = transition_in_tx(&mut tx, id, from, to, error).await?;
+    tx.commit().await?;
+    Ok(moved)
+}
+
+/// Moves a `pending` row to `sending` only if its recipient may still receive it: the
+/// consent check and the claim are one statement, so an opt-out committed in between cannot
+/// slip through. An opted-out number gets only the opt-out confirmation (FCC 64.1200(a)(12)).
+pub async fn start_sending(db: &Db, id: i64, confirmation_kind: &str) -> anyhow::Result<bool> {
+    let r = with_db_write!(db, |p| {
         sqlx::query(
-        "update outbox set status = $1, error = coalesce($2, error) where id = $3 and status = $4"
-    )
-    .bind(to)
-    .bind(error)
-    .bind(id)
-    .bind(from)
-    .execute(p)
-    .await
-    .map(|r| r.rows_affected())
+            "update outbox set status = 'sending' where id = $1 and status = 'pending'
+           and (kind = $2 or coalesce((select c.kind from consent_events c where c.phone = outbox.to_phone
+                                       order by c.id desc limit 1), '') <> 'opt_out')",
+        )
+        .bind(id)
+        .bind(confirmation_kind)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected())
     })?;
     Ok(r == 1)
 }
 
 /// Same as [`transition`], inside a transaction.
-pub async fn transition_in_tx(
-    tx: &mut Tx,
-    id: i64,
-    from: &str,
-    to: &str,
-    error: Option<&str>,
-) -> anyhow::Result<bool> {
+pub async fn transition_in_tx(tx: &mut Tx, id: i64, from: &str, to: &str, error: Option<&str>) -> anyhow::Result<bool> {
     let r = with_tx!(tx, |conn| {
-        sqlx::query(
-        "update outbox set status = $1, error = coalesce($2, error) where id = $3 and status = $4"
-    )
-    .bind(to)
-    .bind(error)
-    .bind(id)
-    .bind(from)
-    .execute(conn)
-    .await
-    .map(|r| r.rows_affected())
+        sqlx::query("update outbox set status = $1, error = coalesce($2, error) where id = $3 and status = $4")
+            .bind(to)
+            .bind(error)
+            .bind(id)
+            .bind(from)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected())
     })?;
     Ok(r == 1)
 }
 
 /// Records the provider's acceptance of a row that was `sending`.
 pub async fn mark_sent(tx: &mut Tx, id: i64, provider_sid: &str) -> anyhow::Result<()> {
-    with_tx!(tx, |conn| sqlx::query(
-        "update outbox set status = 'sent', provider_sid = $1, sent_at = $2 where id = $3"
+    with_tx!(tx, |conn| {
+        sqlx::query(
+        "update outbox set status = 'sent', provider_sid = $1, sent_at = $2 where id = $3 and status in ('sending', 'unknown')"
     )
     .bind(provider_sid)
     .bind(Utc::now())
     .bind(id)
     .execute(conn)
     .await
-    .map(|r| r.rows_affected()))?;
+    .map(|r| r.rows_affected())
+    })?;
     Ok(())
 }
 
-/// Applies a delivery status callback; returns the conversation id when the row is known.
-pub async fn record_delivery_status(
-    db: &Db,
-    provider_sid: &str,
-    status: &str,
-    error_code: Option<&str>,
-) -> anyhow::Result<Option<i64>> {
+/// A delivery status callback, as posted by the provider.
+#[derive(Debug, Clone)]
+pub struct DeliveryStatus<'a> {
+    /// Our outbox id, carried in the `StatusCallback` URL; identifies rows whose provider id
+    /// we never learnt (a worker died during the call).
+    pub outbox_id: Option<i64>,
+    pub provider_sid: &'a str,
+    pub status: &'a str,
+    pub error_code: Option<&'a str>,
+    /// The recipient, for error 21610.
+    pub to_phone: Option<&'a str>,
+}
+
+/// Applies a delivery status callback in one transaction: the raw event is kept; a row in
+/// `unknown` state learns its provider id (so it was sent after all); terminal outcomes
+/// update the row; error 21610 (the recipient unsubscribed at the carrier) becomes an
+/// opt-out in the consent ledger.
+pub async fn record_delivery_status(db: &Db, d: &DeliveryStatus<'_>) -> anyhow::Result<()> {
     let mut tx = db.begin().await?;
     with_tx!(&mut tx, |conn| {
         sqlx::query(
-        "insert into delivery_events (provider_sid, status, error_code, created_at) values ($1, $2, $3, $4)"
-    )
-    .bind(provider_sid)
-    .bind(status)
-    .bind(error_code)
-    .bind(Utc::now())
-    .execute(conn)
-    .await.map(|r| r.rows_affected())
+            "insert into delivery_events (provider_sid, status, error_code, created_at) values ($1, $2, $3, $4)",
+        )
+        .bind(d.provider_sid)
+        .bind(d.status)
+        .bind(d.error_code)
+        .bind(Utc::now())
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected())
     })?;
+    if let Some(id) = d.outbox_id {
+        with_tx!(&mut tx, |conn| sqlx::query(
+            "update outbox set provider_sid = $1, status = 'sent', sent_at = $2
+             where id = $3 and status = 'unknown' and provider_sid is null"
+        )
+        .bind(d.provider_sid)
+        .bind(Utc::now())
+        .bind(id)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
     // Only terminal outcomes change the row; `sent`/`queued` callbacks may arrive late.
-    let mapped = match status {
+    let terminal = match d.status {
         "delivered" | "read" => Some("delivered"),
         "failed" | "undelivered" | "canceled" => Some("failed"),
         _ => None,
     };
-    let conversation = match mapped {
-        Some(new_status) => with_tx!(&mut tx, |conn| {
-            sqlx::query_scalar::<_, i64>(
-            "update outbox set status = $1, error = coalesce($2, error) where provider_sid = $3 returning conversation_id"
+    if let Some(new_status) = terminal {
+        with_tx!(&mut tx, |conn| sqlx::query(
+            "update outbox set status = $1, error = coalesce($2, error) where provider_sid = $3"
         )
         .bind(new_status)
-        .bind(error_code)
-        .bind(provider_sid)
-        .fetch_optional(conn)
+        .bind(d.error_code)
+        .bind(d.provider_sid)
+        .execute(conn)
         .await
-        })?,
-        None => with_db!(db, |p| sqlx::query_scalar::<_, i64>(
-            "select conversation_id from outbox where provider_sid = $1"
-        )
-        .bind(provider_sid)
-        .fetch_optional(p)
-        .await)?,
-    };
-    tx.commit().await?;
-    Ok(conversation)
+        .map(|r| r.rows_affected()))?;
+    }
+    if d.error_code == Some("21610")
+        && let Some(phone) = d.to_phone
+        && consent::latest_consent_in_tx(&mut tx, phone).await?.as_deref() != Some("opt_out")
+    {
+        let event = consent::NewConsentEvent {
+            phone,
+            kind: "opt_out",
+            source: "provider_21610",
+            evidence_message_id: None,
+            evidence_text: None,
+            scope: "all",
+        };
+        consent::insert_consent_event(&mut tx, &event).await?;
+    }
+    tx.commit().await
 }
 
 /// All outbox rows for a phone, oldest first (tests, console).
 pub async fn outbox_for_phone(db: &Db, phone: &str) -> anyhow::Result<Vec<OutboxRow>> {
     let rows = with_db!(db, |p| {
         sqlx::query_as::<_, OutboxRow>(
-        "select id, conversation_id, to_phone, body, kind, in_reply_to, status, provider_sid, error, created_at
-         from outbox where to_phone = $1 order by id"
-    )
-    .bind(phone)
-    .fetch_all(p)
-    .await
+            "select id, conversation_id, to_phone, body, kind, in_reply_to, status, provider_sid, error, created_at
+         from outbox where to_phone = $1 order by id",
+        )
+        .bind(phone)
+        .fetch_all(p)
+        .await
     })?;
     Ok(rows)
 }
@@ -192,12 +220,12 @@ pub async fn outbox_for_phone(db: &Db, phone: &str) -> anyhow::Result<Vec<Outbox
 pub async fn outbox_for_message(db: &Db, message_id: i64) -> anyhow::Result<Vec<OutboxRow>> {
     let rows = with_db!(db, |p| {
         sqlx::query_as::<_, OutboxRow>(
-        "select id, conversation_id, to_phone, body, kind, in_reply_to, status, provider_sid, error, created_at
-         from outbox where in_reply_to = $1 order by id"
-    )
-    .bind(message_id)
-    .fetch_all(p)
-    .await
+            "select id, conversation_id, to_phone, body, kind, in_reply_to, status, provider_sid, error, created_at
+         from outbox where in_reply_to = $1 order by id",
+        )
+        .bind(message_id)
+        .fetch_all(p)
+        .await
     })?;
     Ok(rows)
 }

@@ -87,23 +87,19 @@ pub async fn insert_turn(tx: &mut Tx, t: &NewTurn) -> anyhow::Result<Option<i64>
 pub async fn turn_for_message(db: &Db, message_id: i64) -> anyhow::Result<Option<TurnRow>> {
     let row = with_db!(db, |p| {
         sqlx::query_as::<_, TurnRow>(
-        "select id, inbound_message_id, decision, intent, retrieved, prompt_version, model, prompt_tokens,
+            "select id, inbound_message_id, decision, intent, retrieved, prompt_version, model, prompt_tokens,
                 completion_tokens, draft, reply, guard, confidence, sentiment, stage_ms, error
-         from turns where inbound_message_id = $1"
-    )
-    .bind(message_id)
-    .fetch_optional(p)
-    .await
+         from turns where inbound_message_id = $1",
+        )
+        .bind(message_id)
+        .fetch_optional(p)
+        .await
     })?;
     Ok(row)
 }
 
 /// Counts turns (tests, metrics).
 pub async fn count_turns(db: &Db) -> anyhow::Result<i64> {
-    let n = with_db!(db, |p| sqlx::query_scalar::<_, i64>(
-        "select count(*) from turns"
-    )
-    .fetch_one(p)
-    .await)?;
+    let n = with_db!(db, |p| sqlx::query_scalar::<_, i64>("select count(*) from turns").fetch_one(p).await)?;
     Ok(n)
 }

@@ -16,11 +16,7 @@ const PUBLIC_URL: &str = "http://backtalk.test";
 const BURST: usize = 200;
 
 /// Starts `backtalk serve --demo` as a separate process; returns it and its base URL.
-async fn start_server(
-    data_dir: &std::path::Path,
-    database_url: &str,
-    twilio: &FakeTwilio,
-) -> (Child, String) {
+async fn start_server(data_dir: &std::path::Path, database_url: &str, twilio: &FakeTwilio) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_backtalk"))
         .args(["serve", "--demo"])
         .env("BACKTALK_DATA_DIR", data_dir)
@@ -61,18 +57,9 @@ async fn start_server(
 /// Posts one signed inbound text; true when the server acknowledged it with 200.
 async fn post(http: &reqwest::Client, base: &str, from: &str, sid: &str) -> bool {
     let params = inbound_params(from, "do you have the blouse in black?", sid);
-    let sig = backtalk::sms::signature::compute_signature(
-        AUTH_TOKEN,
-        &format!("{PUBLIC_URL}/webhooks/twilio"),
-        &params,
-    );
-    match http
-        .post(format!("{base}/webhooks/twilio"))
-        .header("X-Twilio-Signature", sig)
-        .form(&params)
-        .send()
-        .await
-    {
+    let sig =
+        backtalk::sms::signature::compute_signature(AUTH_TOKEN, &format!("{PUBLIC_URL}/webhooks/twilio"), &params);
+    match http.post(format!("{base}/webhooks/twilio")).header("X-Twilio-Signature", sig).form(&params).send().await {
         Ok(r) => r.status().as_u16() == 200,
         Err(_) => false,
     }
@@ -84,16 +71,11 @@ fn phone(i: usize) -> String {
     format!("+1{area}55501{:02}", i % 100)
 }
 
-async fn kill_9_during_a_burst_then_restart_gives_every_message_exactly_one_outcome(
-    backend: Backend,
-) {
+async fn kill_9_during_a_burst_then_restart_gives_every_message_exactly_one_outcome(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let database_url = fresh_database_url(backend, dir.path()).await;
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN).await;
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     let sids: Vec<String> = (0..BURST).map(|_| new_sid()).collect();
 
     let (mut child, base) = start_server(dir.path(), &database_url, &twilio).await;
@@ -126,46 +108,27 @@ async fn kill_9_during_a_burst_then_restart_gives_every_message_exactly_one_outc
             acked.insert(i);
         }
     }
-    assert!(
-        !acked.is_empty() && acked.len() < BURST,
-        "the kill landed mid-burst ({} acked)",
-        acked.len()
-    );
+    assert!(!acked.is_empty() && acked.len() < BURST, "the kill landed mid-burst ({} acked)", acked.len());
 
     // Restart; Twilio would retry what was not acknowledged, and may retry what was.
     let (child, base) = start_server(dir.path(), &database_url, &twilio).await;
     for (i, sid) in sids.iter().enumerate() {
-        assert!(
-            post(&http, &base, &phone(i), sid).await,
-            "restarted server acks {i}"
-        );
+        assert!(post(&http, &base, &phone(i), sid).await, "restarted server acks {i}");
     }
     let db = backtalk::store::Db::connect(&database_url).await.unwrap();
-    wait_for(
-        "every turn and send to finish",
-        Duration::from_secs(120),
-        || {
-            let db = db.clone();
-            async move {
-                let busy = backtalk::store::jobs::count_jobs(&db, "queued")
-                    .await
-                    .unwrap()
-                    + backtalk::store::jobs::count_jobs(&db, "running")
-                        .await
-                        .unwrap();
-                let turns = backtalk::store::turns::count_turns(&db).await.unwrap();
-                busy == 0 && turns == BURST as i64
-            }
-        },
-    )
+    wait_for("every turn and send to finish", Duration::from_secs(120), || {
+        let db = db.clone();
+        async move {
+            let busy = backtalk::store::jobs::count_jobs(&db, "queued").await.unwrap()
+                + backtalk::store::jobs::count_jobs(&db, "running").await.unwrap();
+            let turns = backtalk::store::turns::count_turns(&db).await.unwrap();
+            busy == 0 && turns == BURST as i64
+        }
+    })
     .await;
     drop(child);
 
-    assert_eq!(
-        count(&db, "messages where direction = 'in'").await,
-        BURST as i64,
-        "every text stored once"
-    );
+    assert_eq!(count(&db, "messages where direction = 'in'").await, BURST as i64, "every text stored once");
     assert_eq!(count(&db, "turns").await, BURST as i64, "one turn per text");
     assert_eq!(count(&db, "jobs where status = 'dead'").await, 0);
     let sent = twilio.sent();
@@ -176,20 +139,40 @@ async fn kill_9_during_a_burst_then_restart_gives_every_message_exactly_one_outc
     // Each text's reply was delivered, or (killed mid-call) marked unknown for a person.
     let delivered = count(&db, "outbox where status = 'sent'").await;
     let unknown = count(&db, "outbox where status = 'unknown'").await;
-    assert_eq!(
-        delivered + unknown,
-        BURST as i64,
-        "{delivered} sent + {unknown} unknown"
-    );
+    assert_eq!(delivered + unknown, BURST as i64, "{delivered} sent + {unknown} unknown");
     // An `unknown` row may or may not have reached the provider (that is why it is unknown).
     let received = sent.len() as i64;
     assert!(
         delivered <= received && received <= delivered + unknown,
         "{received} received, {delivered} sent, {unknown} unknown"
     );
-    assert_eq!(
-        count(&db, "escalations where reason = 'delivery_unknown'").await,
-        unknown
-    );
+    assert_eq!(count(&db, "escalations where reason = 'delivery_unknown'").await, unknown);
 }
 on_both_backends!(kill_9_during_a_burst_then_restart_gives_every_message_exactly_one_outcome);
+
+async fn sigterm_finishes_in_flight_work_and_exits_cleanly(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = fresh_database_url(backend, dir.path()).await;
+    let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN).await;
+    let http = reqwest::Client::new();
+    let (child, base) = start_server(dir.path(), &database_url, &twilio).await;
+    for i in 0..20 {
+        assert!(post(&http, &base, &phone(i), &new_sid()).await);
+    }
+    let pid = child.id().expect("running").to_string();
+    let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(status.success());
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("exits after SIGTERM")
+        .unwrap();
+    assert!(output.status.success(), "exit status {:?}", output.status);
+    // Every text has its turn, or its turn job is still queued for the next start: none is
+    // left half-done (running) and no text is in an uncertain send state.
+    let db = backtalk::store::Db::connect(&database_url).await.unwrap();
+    assert_eq!(count(&db, "jobs where status = 'running'").await, 0, "no job left half-done");
+    let accounted = count(&db, "messages m where m.direction = 'in' and (exists (select 1 from turns t where t.inbound_message_id = m.id) or exists (select 1 from jobs j where j.kind = 'turn' and j.status = 'queued' and j.unique_key = 'turn:' || m.id))").await;
+    assert_eq!(accounted, 20, "every text has a turn or a queued turn job");
+    assert_eq!(count(&db, "outbox where status in ('sending', 'unknown')").await, 0);
+}
+on_both_backends!(sigterm_finishes_in_flight_work_and_exits_cleanly);

@@ -38,8 +38,7 @@ use tokio::task::JoinHandle;
 const POLL_INTERVAL: Duration = Duration::from_millis(10);
 
 /// The assistant content [`FakeLlm`] replies with until told otherwise.
-const DEFAULT_LLM_REPLY: &str =
-    r#"{"reply":"Happy to help!","confidence":0.9,"needs_human":false}"#;
+const DEFAULT_LLM_REPLY: &str = r#"{"reply":"Happy to help!","confidence":0.9,"needs_human":false}"#;
 
 /// The one model [`FakeLlm`] lists on `GET /v1/models`.
 const FAKE_MODEL_ID: &str = "fake-chat-model";
@@ -55,16 +54,11 @@ struct RunningServer {
 impl RunningServer {
     /// Binds `127.0.0.1:0` and serves `router` on a background task.
     async fn start(router: Router) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("failed to bind a loopback port for a fake server");
-        let addr = listener
-            .local_addr()
-            .expect("failed to read the fake server's address");
+        let listener =
+            TcpListener::bind("127.0.0.1:0").await.expect("failed to bind a loopback port for a fake server");
+        let addr = listener.local_addr().expect("failed to read the fake server's address");
         let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .await
-                .expect("fake server stopped with an error");
+            axum::serve(listener, router).await.expect("fake server stopped with an error");
         });
         Self { addr, task }
     }
@@ -83,9 +77,7 @@ impl Drop for RunningServer {
 
 /// Locks shared fake state; a panic in another test thread must not hide this test's result.
 fn lock<T>(state: &Mutex<T>) -> MutexGuard<'_, T> {
-    state
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 // ---------------------------------------------------------------------------
@@ -115,11 +107,7 @@ pub struct SentSms {
 impl SentSms {
     /// Picks the named fields out of a decoded form; `answered_status` is filled in later.
     fn from_form(form: Vec<(String, String)>) -> Self {
-        let param = |name: &str| {
-            form.iter()
-                .find(|(key, _)| key == name)
-                .map(|(_, value)| value.clone())
-        };
+        let param = |name: &str| form.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone());
         Self {
             to: param("To").unwrap_or_default(),
             from: param("From"),
@@ -146,11 +134,7 @@ struct TwilioError {
 
 impl TwilioError {
     fn new(status: StatusCode, code: u32, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
+        Self { status, code, message: message.into() }
     }
 
     /// Error 20003, which Twilio returns for missing or wrong credentials.
@@ -202,16 +186,10 @@ struct TwilioState {
 impl TwilioState {
     /// Decides how to answer one request, in the order Twilio would: credentials first,
     /// then the request itself.
-    fn answer(
-        &mut self,
-        path_account_sid: &str,
-        headers: &HeaderMap,
-        sms: &SentSms,
-    ) -> Result<Value, TwilioError> {
+    fn answer(&mut self, path_account_sid: &str, headers: &HeaderMap, sms: &SentSms) -> Result<Value, TwilioError> {
         let authorized = path_account_sid == self.account_sid
-            && basic_auth(headers).is_some_and(|(user, password)| {
-                user == self.account_sid && password == self.auth_token
-            });
+            && basic_auth(headers)
+                .is_some_and(|(user, password)| user == self.account_sid && password == self.auth_token);
         if !authorized {
             return Err(TwilioError::authenticate());
         }
@@ -219,11 +197,7 @@ impl TwilioState {
             return Err(TwilioError::injected(status));
         }
         if let Some(&code) = self.rejected_numbers.get(&sms.to) {
-            return Err(TwilioError::new(
-                StatusCode::BAD_REQUEST,
-                code,
-                "Attempt to send to unsubscribed recipient",
-            ));
+            return Err(TwilioError::new(StatusCode::BAD_REQUEST, code, "Attempt to send to unsubscribed recipient"));
         }
         validate_message_params(sms)?;
         Ok(self.create_message(sms))
@@ -234,17 +208,10 @@ impl TwilioState {
     fn create_message(&mut self, sms: &SentSms) -> Value {
         self.messages_created += 1;
         let sid = format!("SM{:016x}{:016x}", self.sid_prefix, self.messages_created);
-        let uri = format!(
-            "/2010-04-01/Accounts/{}/Messages/{sid}.json",
-            self.account_sid
-        );
+        let uri = format!("/2010-04-01/Accounts/{}/Messages/{sid}.json", self.account_sid);
         let now = rfc2822_now();
         // Twilio answers "accepted" when a Messaging Service picks the sender later.
-        let status = if sms.from.is_none() {
-            "accepted"
-        } else {
-            "queued"
-        };
+        let status = if sms.from.is_none() { "accepted" } else { "queued" };
         json!({
             "sid": sid,
             "account_sid": self.account_sid,
@@ -316,10 +283,7 @@ impl FakeTwilio {
             messages_created: 0,
         }));
         let router = Router::new()
-            .route(
-                "/2010-04-01/Accounts/{account_sid}/Messages.json",
-                post(create_message),
-            )
+            .route("/2010-04-01/Accounts/{account_sid}/Messages.json", post(create_message))
             .with_state(Arc::clone(&state));
         let server = RunningServer::start(router).await;
         FakeTwilio { server, state }
@@ -334,27 +298,18 @@ impl FakeTwilio {
     /// (code 20429 for 429, 20500 for 5xx).
     pub fn fail_next(&self, n: usize, status: u16) {
         let status = StatusCode::from_u16(status).expect("fail_next needs a valid HTTP status");
-        lock(&self.state)
-            .injected_failures
-            .extend(std::iter::repeat_n(status, n));
+        lock(&self.state).injected_failures.extend(std::iter::repeat_n(status, n));
     }
 
     /// Answers every send to `phone` with 400 and Twilio error `code` (e.g. 21610, unsubscribed).
     pub fn reject_number(&self, phone: &str, code: u32) {
-        lock(&self.state)
-            .rejected_numbers
-            .insert(phone.to_owned(), code);
+        lock(&self.state).rejected_numbers.insert(phone.to_owned(), code);
     }
 
     /// The messages Twilio accepted (answered 201), in arrival order.
     pub fn sent(&self) -> Vec<SentSms> {
         let state = lock(&self.state);
-        state
-            .requests
-            .iter()
-            .filter(|sms| sms.succeeded())
-            .cloned()
-            .collect()
+        state.requests.iter().filter(|sms| sms.succeeded()).cloned().collect()
     }
 
     /// Every request received, failed ones included, in arrival order.
@@ -364,10 +319,7 @@ impl FakeTwilio {
 
     /// The accepted messages to `phone`, in arrival order.
     pub fn sent_to(&self, phone: &str) -> Vec<SentSms> {
-        self.sent()
-            .into_iter()
-            .filter(|sms| sms.to == phone)
-            .collect()
+        self.sent().into_iter().filter(|sms| sms.to == phone).collect()
     }
 
     /// Waits until at least `n` messages were accepted or `timeout` passes, then returns
@@ -411,35 +363,25 @@ async fn create_message(
 
 /// The current time as Twilio writes dates, e.g. `Thu, 30 Jul 2015 20:12:31 +0000`.
 fn rfc2822_now() -> String {
-    let seconds = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("system clock is before 1970")
-        .as_secs();
+    let seconds = SystemTime::now().duration_since(UNIX_EPOCH).expect("system clock is before 1970").as_secs();
     rfc2822(seconds)
 }
 
 /// Formats seconds since the Unix epoch as an RFC 2822 date in UTC.
 fn rfc2822(unix_seconds: u64) -> String {
     const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let days = unix_seconds / 86_400;
     let second_of_day = unix_seconds % 86_400;
     // Howard Hinnant's civil_from_days, http://howardhinnant.github.io/date_algorithms.html
     let shifted = days + 719_468;
     let era = shifted / 146_097;
     let day_of_era = shifted % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era = (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153; // 0 = March
     let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
     let year = year_of_era + era * 400 + u64::from(month <= 2);
     format!(
         "{}, {day:02} {} {year} {:02}:{:02}:{:02} +0000",
@@ -526,30 +468,18 @@ impl FakeLlm {
     /// Every chat completion request body received, in arrival order.
     pub fn requests(&self) -> Vec<Value> {
         let state = lock(&self.state);
-        state
-            .requests
-            .iter()
-            .map(|request| request.body.clone())
-            .collect()
+        state.requests.iter().map(|request| request.body.clone()).collect()
     }
 
     /// The bearer key of every chat completion request, in the order of [`FakeLlm::requests`].
     pub fn api_keys(&self) -> Vec<Option<String>> {
         let state = lock(&self.state);
-        state
-            .requests
-            .iter()
-            .map(|request| request.api_key.clone())
-            .collect()
+        state.requests.iter().map(|request| request.api_key.clone()).collect()
     }
 }
 
 /// `POST /v1/chat/completions`, see <https://platform.openai.com/docs/api-reference/chat/create>.
-async fn chat_completions(
-    State(state): State<Arc<Mutex<LlmState>>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn chat_completions(State(state): State<Arc<Mutex<LlmState>>>, headers: HeaderMap, body: Bytes) -> Response {
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
         return openai_error(StatusCode::BAD_REQUEST, "request body is not valid json");
     };
@@ -563,10 +493,7 @@ async fn chat_completions(
         .map(str::to_owned);
     let (behaviour, completion_number) = {
         let mut state = lock(&state);
-        state.requests.push(LlmRequest {
-            body: request.clone(),
-            api_key,
-        });
+        state.requests.push(LlmRequest { body: request.clone(), api_key });
         state.completions_created += 1;
         let behaviour = match state.queue.pop_front() {
             Some(behaviour) => behaviour,
@@ -577,8 +504,7 @@ async fn chat_completions(
     let content = match behaviour {
         LlmBehaviour::Reply(content) => content,
         LlmBehaviour::Status(status) => {
-            let status = StatusCode::from_u16(status)
-                .expect("LlmBehaviour::Status needs a valid HTTP status");
+            let status = StatusCode::from_u16(status).expect("LlmBehaviour::Status needs a valid HTTP status");
             return openai_error(status, "the fake llm was told to fail");
         }
         LlmBehaviour::Delay(delay, content) => {
@@ -661,8 +587,5 @@ fn openai_error(status: StatusCode, message: &str) -> Response {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("system clock is before 1970")
-        .as_secs()
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("system clock is before 1970").as_secs()
 }

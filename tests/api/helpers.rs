@@ -68,18 +68,13 @@ pub async fn fresh_database_url(backend: Backend, dir: &std::path::Path) -> Stri
         Backend::Postgres => {
             let admin = postgres_admin_url().expect("postgres admin url");
             let name = format!("backtalk_test_{:016x}", rand::random::<u64>());
-            let pool = sqlx::PgPool::connect(&admin)
-                .await
-                .expect("connect to postgres admin database");
+            let pool = sqlx::PgPool::connect(&admin).await.expect("connect to postgres admin database");
             sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
                 .execute(&pool)
                 .await
                 .expect("create test database");
             pool.close().await;
-            let base = admin
-                .rsplit_once('/')
-                .map(|(b, _)| b)
-                .expect("admin url has a database");
+            let base = admin.rsplit_once('/').map(|(b, _)| b).expect("admin url has a database");
             format!("{base}/{name}")
         }
     }
@@ -92,6 +87,8 @@ pub struct TestOptions {
     pub llm: bool,
     /// LLM deadline in seconds (default 2).
     pub llm_timeout_secs: Option<u64>,
+    /// Attempts before a job is dead-lettered (default 5).
+    pub max_attempts: Option<i32>,
 }
 
 /// A running server with its fakes and a handle on its database.
@@ -103,17 +100,13 @@ pub struct TestApp {
     pub llm: Option<FakeLlm>,
     pub http: reqwest::Client,
     cancel: CancellationToken,
-    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// The server task; it stops when `cancel` fires (on drop).
+    _server: tokio::task::JoinHandle<anyhow::Result<()>>,
     _dir: tempfile::TempDir,
 }
 
 /// The configuration a test server runs with.
-pub fn test_config(
-    dir: &std::path::Path,
-    database_url: String,
-    public_url: String,
-    twilio: &FakeTwilio,
-) -> Config {
+pub fn test_config(dir: &std::path::Path, database_url: String, public_url: String, twilio: &FakeTwilio) -> Config {
     let mut config = Config::default();
     config.data_dir = dir.to_path_buf();
     config.database_url = database_url;
@@ -133,19 +126,17 @@ pub fn test_config(
 
 /// Starts the server on port 0 with the demo store, a fake Twilio and (optionally) a fake LLM.
 pub async fn spawn_app(backend: Backend, options: TestOptions) -> TestApp {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter("warn")
-        .with_test_writer()
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter("warn").with_test_writer().try_init();
     let dir = tempfile::tempdir().expect("temp dir");
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind port 0");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
     let addr = listener.local_addr().unwrap();
     let base_url = format!("http://{addr}");
     let database_url = fresh_database_url(backend, dir.path()).await;
     let mut config = test_config(dir.path(), database_url, base_url.clone(), &twilio);
+    if let Some(n) = options.max_attempts {
+        config.worker.max_attempts = n;
+    }
     let llm = if options.llm {
         let llm = FakeLlm::start().await;
         config.llm.base_url = llm.base_url();
@@ -155,55 +146,25 @@ pub async fn spawn_app(backend: Backend, options: TestOptions) -> TestApp {
     } else {
         None
     };
-    let app = App::build(
-        config.clone(),
-        BuildOptions {
-            demo: true,
-            provider: None,
-        },
-    )
-    .await
-    .expect("app builds");
+    let app = App::build(config.clone(), BuildOptions { demo: true, provider: None }).await.expect("app builds");
     let db = app.state.db.clone();
     let cancel = CancellationToken::new();
     let server = tokio::spawn(app.run(listener, cancel.clone()));
-    TestApp {
-        base_url,
-        config,
-        db,
-        twilio,
-        llm,
-        http: reqwest::Client::new(),
-        cancel,
-        server: Some(server),
-        _dir: dir,
-    }
+    TestApp { base_url, config, db, twilio, llm, http: reqwest::Client::new(), cancel, _server: server, _dir: dir }
 }
 
 impl TestApp {
     /// Posts a correctly signed inbound text; returns the status and body.
     pub async fn post_inbound(&self, from: &str, body: &str, sid: &str) -> (u16, String) {
         let params = inbound_params(from, body, sid);
-        let signature = backtalk::sms::signature::compute_signature(
-            AUTH_TOKEN,
-            &self.config.inbound_webhook_url(),
-            &params,
-        );
-        self.post_form("/webhooks/twilio", &params, Some(&signature))
-            .await
+        let signature =
+            backtalk::sms::signature::compute_signature(AUTH_TOKEN, &self.config.inbound_webhook_url(), &params);
+        self.post_form("/webhooks/twilio", &params, Some(&signature)).await
     }
 
     /// Posts a form with an optional `X-Twilio-Signature`.
-    pub async fn post_form(
-        &self,
-        path: &str,
-        params: &[(String, String)],
-        signature: Option<&str>,
-    ) -> (u16, String) {
-        let mut request = self
-            .http
-            .post(format!("{}{path}", self.base_url))
-            .form(params);
+    pub async fn post_form(&self, path: &str, params: &[(String, String)], signature: Option<&str>) -> (u16, String) {
+        let mut request = self.http.post(format!("{}{path}", self.base_url)).form(params);
         if let Some(sig) = signature {
             request = request.header("X-Twilio-Signature", sig);
         }
@@ -218,27 +179,12 @@ impl TestApp {
         wait_for("the job queue to drain", Duration::from_secs(30), || {
             let db = db.clone();
             async move {
-                let queued = backtalk::store::jobs::count_jobs(&db, "queued")
-                    .await
-                    .unwrap();
-                let running = backtalk::store::jobs::count_jobs(&db, "running")
-                    .await
-                    .unwrap();
+                let queued = backtalk::store::jobs::count_jobs(&db, "queued").await.unwrap();
+                let running = backtalk::store::jobs::count_jobs(&db, "running").await.unwrap();
                 queued == 0 && running == 0
             }
         })
         .await;
-    }
-
-    /// Stops the server gracefully and waits for it.
-    pub async fn stop(mut self) {
-        self.cancel.cancel();
-        if let Some(server) = self.server.take() {
-            server
-                .await
-                .expect("server task")
-                .expect("server stopped cleanly");
-        }
     }
 }
 
@@ -294,6 +240,5 @@ where
 /// Counts rows of a table (tests only; the name is one of ours, never input).
 pub async fn count(db: &Db, table: &str) -> i64 {
     let sql = sqlx::AssertSqlSafe(format!("select count(*) from {table}"));
-    backtalk::store::with_db!(db, |p| sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await)
-        .expect("count rows")
+    backtalk::store::with_db!(db, |p| sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await).expect("count rows")
 }

@@ -13,13 +13,7 @@ async fn stop_opts_out_with_one_confirmation_and_start_resubscribes(backend: Bac
     let (status, _) = app.post_inbound(CUSTOMER, "Stop!", &new_sid()).await;
     assert_eq!(status, 200);
     // The opt-out is in the ledger as soon as the webhook has answered.
-    assert_eq!(
-        backtalk::store::consent::latest_consent(&app.db, CUSTOMER)
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("opt_out")
-    );
+    assert_eq!(backtalk::store::consent::latest_consent(&app.db, CUSTOMER).await.unwrap().as_deref(), Some("opt_out"));
     app.twilio.wait_for_sent(1, WAIT).await;
     app.wait_idle().await;
     let sent = app.twilio.sent_to(CUSTOMER);
@@ -28,89 +22,49 @@ async fn stop_opts_out_with_one_confirmation_and_start_resubscribes(backend: Bac
 
     // A second STOP and an ordinary question: nothing more is sent.
     app.post_inbound(CUSTOMER, "STOP", &new_sid()).await;
-    app.post_inbound(CUSTOMER, "do you have the blouse in black?", &new_sid())
-        .await;
+    app.post_inbound(CUSTOMER, "do you have the blouse in black?", &new_sid()).await;
     app.wait_idle().await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        app.twilio.sent_to(CUSTOMER).len(),
-        1,
-        "no send after opting out"
-    );
-    assert_eq!(
-        backtalk::store::consent::count_events(&app.db, CUSTOMER, "opt_out")
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        count(&app.db, "escalations where reason = 'opted_out_inbound'").await,
-        1,
-        "a person sees the question"
-    );
+    assert_eq!(app.twilio.sent_to(CUSTOMER).len(), 1, "no send after opting out");
+    assert_eq!(backtalk::store::consent::count_events(&app.db, CUSTOMER, "opt_out").await.unwrap(), 1);
+    assert_eq!(count(&app.db, "escalations where reason = 'opted_out_inbound'").await, 1, "a person sees the question");
 
     // START resubscribes and confirms with the CTIA disclosures.
     app.post_inbound(CUSTOMER, "start", &new_sid()).await;
     app.twilio.wait_for_sent(2, WAIT).await;
     app.wait_idle().await;
-    assert_eq!(
-        backtalk::store::consent::latest_consent(&app.db, CUSTOMER)
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("opt_in")
-    );
+    assert_eq!(backtalk::store::consent::latest_consent(&app.db, CUSTOMER).await.unwrap().as_deref(), Some("opt_in"));
     let sent = app.twilio.sent_to(CUSTOMER);
     assert_eq!(sent.len(), 2);
-    assert!(
-        sent[1].body.contains("Msg & data rates may apply") && sent[1].body.contains("STOP"),
-        "{}",
-        sent[1].body
-    );
+    assert!(sent[1].body.contains("Msg & data rates may apply") && sent[1].body.contains("STOP"), "{}", sent[1].body);
 }
 on_both_backends!(stop_opts_out_with_one_confirmation_and_start_resubscribes);
 
 /// Waits for the turn of the only inbound message and returns (decision, escalation reason).
 async fn outcome(app: &TestApp) -> (String, Option<String>) {
     app.wait_idle().await;
-    let decision = backtalk::store::with_db!(&app.db, |p| sqlx::query_scalar::<_, String>(
-        "select decision from turns"
-    )
-    .fetch_one(p)
-    .await)
-    .unwrap();
-    let reason = backtalk::store::with_db!(&app.db, |p| sqlx::query_scalar::<_, String>(
-        "select reason from escalations"
-    )
-    .fetch_optional(p)
-    .await)
-    .unwrap();
+    let decision =
+        backtalk::store::with_db!(&app.db, |p| sqlx::query_scalar::<_, String>("select decision from turns")
+            .fetch_one(p)
+            .await)
+        .unwrap();
+    let reason =
+        backtalk::store::with_db!(&app.db, |p| sqlx::query_scalar::<_, String>("select reason from escalations")
+            .fetch_optional(p)
+            .await)
+        .unwrap();
     (decision, reason)
 }
 
 async fn an_llm_500_escalates_with_a_holding_message(backend: Backend) {
-    let app = spawn_app(
-        backend,
-        TestOptions {
-            llm: true,
-            ..TestOptions::default()
-        },
-    )
-    .await;
-    app.llm
-        .as_ref()
-        .unwrap()
-        .set_default(LlmBehaviour::Status(500));
-    app.post_inbound(CUSTOMER, "do you have the blouse in black?", &new_sid())
-        .await;
+    let app = spawn_app(backend, TestOptions { llm: true, ..TestOptions::default() }).await;
+    app.llm.as_ref().unwrap().set_default(LlmBehaviour::Status(500));
+    app.post_inbound(CUSTOMER, "do you have the blouse in black?", &new_sid()).await;
     app.twilio.wait_for_sent(1, WAIT).await;
     let (decision, reason) = outcome(&app).await;
     assert_eq!(decision, "escalate");
     assert_eq!(reason.as_deref(), Some("llm_unavailable"));
-    assert!(
-        app.llm.as_ref().unwrap().requests().len() >= 2,
-        "5xx is retried"
-    );
+    assert!(app.llm.as_ref().unwrap().requests().len() >= 2, "5xx is retried");
     let sent = app.twilio.sent();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].body, app.config.brand.holding_message);
@@ -118,19 +72,9 @@ async fn an_llm_500_escalates_with_a_holding_message(backend: Backend) {
 on_both_backends!(an_llm_500_escalates_with_a_holding_message);
 
 async fn an_llm_timeout_escalates_instead_of_losing_the_message(backend: Backend) {
-    let app = spawn_app(
-        backend,
-        TestOptions {
-            llm: true,
-            llm_timeout_secs: Some(1),
-        },
-    )
-    .await;
+    let app = spawn_app(backend, TestOptions { llm: true, llm_timeout_secs: Some(1), ..TestOptions::default() }).await;
     let reply = r#"{"reply":"Too late","confidence":0.9,"needs_human":false}"#.to_string();
-    app.llm
-        .as_ref()
-        .unwrap()
-        .set_default(LlmBehaviour::Delay(Duration::from_secs(5), reply));
+    app.llm.as_ref().unwrap().set_default(LlmBehaviour::Delay(Duration::from_secs(5), reply));
     app.post_inbound(CUSTOMER, "hello?", &new_sid()).await;
     app.twilio.wait_for_sent(1, WAIT).await;
     let (decision, reason) = outcome(&app).await;
@@ -141,72 +85,37 @@ async fn an_llm_timeout_escalates_instead_of_losing_the_message(backend: Backend
 on_both_backends!(an_llm_timeout_escalates_instead_of_losing_the_message);
 
 async fn a_price_the_llm_invents_is_never_sent(backend: Backend) {
-    let app = spawn_app(
-        backend,
-        TestOptions {
-            llm: true,
-            ..TestOptions::default()
-        },
-    )
-    .await;
+    let app = spawn_app(backend, TestOptions { llm: true, ..TestOptions::default() }).await;
     let invented = r#"{"reply":"Yes! The black blouse is on sale today for $9.99.","skus":[],"confidence":0.95,"needs_human":false}"#;
-    app.llm
-        .as_ref()
-        .unwrap()
-        .set_default(LlmBehaviour::Reply(invented.into()));
-    app.post_inbound(CUSTOMER, "do you have the blouse in black?", &new_sid())
-        .await;
+    app.llm.as_ref().unwrap().set_default(LlmBehaviour::Reply(invented.into()));
+    app.post_inbound(CUSTOMER, "do you have the blouse in black?", &new_sid()).await;
     app.twilio.wait_for_sent(1, WAIT).await;
     let (decision, reason) = outcome(&app).await;
     assert_eq!(decision, "escalate");
     assert_eq!(reason.as_deref(), Some("guard_blocked"));
     for sms in app.twilio.sent() {
-        assert!(
-            !sms.body.contains("9.99"),
-            "the invented price went out: {}",
-            sms.body
-        );
+        assert!(!sms.body.contains("9.99"), "the invented price went out: {}", sms.body);
     }
     // The prompt carried the real price, so the model had the facts.
     let request = &app.llm.as_ref().unwrap().requests()[0];
-    assert!(
-        request["messages"][1]["content"]
-            .as_str()
-            .unwrap()
-            .contains("$32.99")
-    );
+    assert!(request["messages"][1]["content"].as_str().unwrap().contains("$32.99"));
 }
 on_both_backends!(a_price_the_llm_invents_is_never_sent);
 
 async fn a_grounded_llm_reply_is_sent_as_written(backend: Backend) {
-    let app = spawn_app(
-        backend,
-        TestOptions {
-            llm: true,
-            ..TestOptions::default()
-        },
-    )
-    .await;
+    let app = spawn_app(backend, TestOptions { llm: true, ..TestOptions::default() }).await;
     let grounded = r#"{"reply":"Yes, the black blouse is $32.99 and in stock.","skus":["ZO0347403474"],"confidence":0.9,"needs_human":false}"#;
-    app.llm
-        .as_ref()
-        .unwrap()
-        .set_default(LlmBehaviour::Reply(grounded.into()));
-    app.post_inbound(CUSTOMER, "do you have the blouse in black?", &new_sid())
-        .await;
+    app.llm.as_ref().unwrap().set_default(LlmBehaviour::Reply(grounded.into()));
+    app.post_inbound(CUSTOMER, "do you have the blouse in black?", &new_sid()).await;
     app.twilio.wait_for_sent(1, WAIT).await;
     let (decision, reason) = outcome(&app).await;
     assert_eq!((decision.as_str(), reason), ("reply", None));
-    assert_eq!(
-        app.twilio.sent()[0].body,
-        "Yes, the black blouse is $32.99 and in stock."
-    );
-    let tokens = backtalk::store::with_db!(&app.db, |p| sqlx::query_scalar::<_, i64>(
-        "select prompt_tokens from turns"
-    )
-    .fetch_one(p)
-    .await)
-    .unwrap();
+    assert_eq!(app.twilio.sent()[0].body, "Yes, the black blouse is $32.99 and in stock.");
+    let tokens =
+        backtalk::store::with_db!(&app.db, |p| sqlx::query_scalar::<_, i64>("select prompt_tokens from turns")
+            .fetch_one(p)
+            .await)
+        .unwrap();
     assert!(tokens > 0, "token usage recorded");
 }
 on_both_backends!(a_grounded_llm_reply_is_sent_as_written);
@@ -245,29 +154,39 @@ async fn twilio_21610_on_send_records_the_opt_out(backend: Backend) {
 }
 on_both_backends!(twilio_21610_on_send_records_the_opt_out);
 
-async fn a_customer_asking_for_a_person_is_escalated_and_the_bot_then_stays_quiet(
-    backend: Backend,
-) {
+async fn a_customer_asking_for_a_person_is_escalated_and_the_bot_then_stays_quiet(backend: Backend) {
     let app = spawn_app(backend, TestOptions::default()).await;
-    app.post_inbound(CUSTOMER, "can I talk to a real person please", &new_sid())
-        .await;
+    app.post_inbound(CUSTOMER, "can I talk to a real person please", &new_sid()).await;
     app.twilio.wait_for_sent(1, WAIT).await;
     app.wait_idle().await;
-    assert_eq!(
-        count(&app.db, "escalations where reason = 'human_requested'").await,
-        1
-    );
-    app.post_inbound(CUSTOMER, "do you have the blouse in black?", &new_sid())
-        .await;
+    assert_eq!(count(&app.db, "escalations where reason = 'human_requested'").await, 1);
+    app.post_inbound(CUSTOMER, "do you have the blouse in black?", &new_sid()).await;
     app.wait_idle().await;
-    assert_eq!(
-        app.twilio.sent().len(),
-        1,
-        "only the holding message; the person owns the thread"
-    );
-    assert_eq!(
-        count(&app.db, "turns where decision = 'human_owned'").await,
-        1
-    );
+    assert_eq!(app.twilio.sent().len(), 1, "only the holding message; the person owns the thread");
+    assert_eq!(count(&app.db, "turns where decision = 'human_owned'").await, 1);
 }
 on_both_backends!(a_customer_asking_for_a_person_is_escalated_and_the_bot_then_stays_quiet);
+
+async fn a_send_that_keeps_failing_is_dead_lettered_with_its_reason_and_escalated(backend: Backend) {
+    let app = spawn_app(backend, TestOptions { max_attempts: Some(3), ..TestOptions::default() }).await;
+    app.twilio.fail_next(100, 503);
+    app.post_inbound(CUSTOMER, "hi", &new_sid()).await;
+    let db = app.db.clone();
+    wait_for("the send job to be dead-lettered", WAIT, || {
+        let db = db.clone();
+        async move { backtalk::store::jobs::count_jobs(&db, "dead").await.unwrap() == 1 }
+    })
+    .await;
+    assert_eq!(app.twilio.requests().len(), 3, "one request per attempt");
+    assert!(app.twilio.sent().is_empty());
+    let error = backtalk::store::with_db!(&app.db, |p| sqlx::query_scalar::<_, String>(
+        "select last_error from jobs where status = 'dead'"
+    )
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    assert!(error.contains("503"), "the reason is kept: {error}");
+    assert_eq!(count(&app.db, "outbox where status = 'failed'").await, 1);
+    assert_eq!(count(&app.db, "escalations where reason = 'send_failed'").await, 1, "a person is told");
+}
+on_both_backends!(a_send_that_keeps_failing_is_dead_lettered_with_its_reason_and_escalated);
