@@ -84,7 +84,7 @@ pub async fn run_turn(
     conversation: &Conversation,
 ) -> anyhow::Result<TurnPlan> {
     let mut clock = StageClock::start();
-    if let Some(plan) = stages::compliance_gate(deps, job, message, conversation) {
+    if let Some(plan) = stages::compliance_gate(&deps.config.brand, job, message, conversation) {
         return Ok(plan);
     }
     clock.mark("compliance");

@@ -5,7 +5,7 @@ use serde_json::json;
 use super::{Deps, Outbound, StageClock, TurnPlan};
 use crate::catalog::DocKind;
 use crate::compliance::{self, KeywordIntent, OPT_OUT_CONFIRMATION};
-use crate::config::LlmFailure;
+use crate::config::{BrandConfig, LlmFailure};
 use crate::crm;
 use crate::domain::facts::{Facts, HistoryLine, PolicyFact, ProductFact};
 use crate::domain::{Currency, Money};
@@ -49,12 +49,11 @@ fn audit_base(message: &MessageRow, decision: &str, intent: &str) -> NewTurn {
 /// its transaction), opted-out senders, and conversations a person owns, judged by the
 /// consent in force when the message arrived. Returns a plan when the turn ends here.
 pub fn compliance_gate(
-    deps: &Deps,
+    brand: &BrandConfig,
     job: &TurnJob,
     message: &MessageRow,
     conversation: &Conversation,
 ) -> Option<TurnPlan> {
-    let brand = &deps.config.brand;
     let opted_out = job.consent_before.as_deref() == Some("opt_out");
     let keyword = compliance::classify(&message.body, opted_out);
     let confirm = |kind: &'static str, text: &str| vec![Outbound { kind, text: text.to_string() }];
@@ -263,6 +262,75 @@ pub fn route(
             escalation_details: json!({}),
             new_state: None,
             audit,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(body: &str) -> MessageRow {
+        MessageRow {
+            id: 7,
+            conversation_id: 1,
+            direction: "in".into(),
+            provider_sid: Some("SM1".into()),
+            from_phone: "+14155550123".into(),
+            to_phone: "+15005550006".into(),
+            body: body.into(),
+            created_at: chrono::Utc::now(),
+        }
+    }
+
+    fn conversation(state: ConversationState) -> Conversation {
+        Conversation { id: 1, phone: "+14155550123".into(), customer_id: Some(1), state }
+    }
+
+    /// (decision, outbound kinds, escalation codes) of the gate, or None when the turn goes on.
+    fn gate(
+        body: &str,
+        before: Option<&str>,
+        change: Option<&str>,
+        state: ConversationState,
+    ) -> Option<(String, Vec<&'static str>, Vec<&'static str>)> {
+        let job = TurnJob {
+            message_id: 7,
+            consent_before: before.map(str::to_string),
+            consent_change: change.map(str::to_string),
+        };
+        compliance_gate(&BrandConfig::default(), &job, &message(body), &conversation(state)).map(|p| {
+            (
+                p.audit.decision,
+                p.outbound.iter().map(|o| o.kind).collect(),
+                p.escalation.iter().map(|r| r.code).collect(),
+            )
+        })
+    }
+
+    use ConversationState::{Bot, Escalated};
+
+    #[test]
+    fn the_gate_decides_every_consent_and_ownership_case() {
+        let cases: &[(&str, Option<&str>, Option<&str>, ConversationState, Option<(&str, Vec<&str>, Vec<&str>)>)] = &[
+            // The message that opted out gets the one confirmation, whoever owns the thread.
+            ("STOP", Some("opt_in"), Some("opt_out"), Escalated, Some(("opt_out", vec![OPT_OUT_CONFIRMATION], vec![]))),
+            // A STOP from someone already opted out: nothing more.
+            ("stop", Some("opt_out"), None, Bot, Some(("opt_out", vec![], vec![]))),
+            ("START", Some("opt_out"), Some("opt_in"), Bot, Some(("opt_in", vec!["optin_confirmation"], vec![]))),
+            ("unstop", Some("opt_in"), None, Bot, Some(("opt_in", vec!["optin_confirmation"], vec![]))),
+            ("HELP", None, None, Escalated, Some(("help", vec!["help"], vec![]))),
+            // A question from an opted-out number: no text, a person is told.
+            ("blouse?", Some("opt_out"), None, Bot, Some(("escalate", vec![], vec!["opted_out_inbound"]))),
+            // "yes" is an ordinary answer unless the sender was opted out when it arrived.
+            ("yes", Some("opt_in"), None, Bot, None),
+            ("yes", Some("opt_in"), None, Escalated, Some(("human_owned", vec![], vec![]))),
+            ("do you have it in red?", None, None, Bot, None),
+        ];
+        for (body, before, change, state, expected) in cases {
+            let got = gate(body, *before, *change, *state);
+            let expected = expected.as_ref().map(|(d, o, e)| (d.to_string(), o.clone(), e.clone()));
+            assert_eq!(got, expected, "{body:?} before={before:?} change={change:?} {state:?}");
         }
     }
 }
