@@ -16,6 +16,7 @@ use crate::llm::Generator;
 use crate::llm::client::OpenAiGenerator;
 use crate::llm::offline::OfflineResponder;
 use crate::pipeline::Deps;
+use crate::pipeline::ingest::IngestBatcher;
 use crate::pipeline::worker::Worker;
 use crate::sms::SmsProvider;
 use crate::sms::print::PrintProvider;
@@ -81,7 +82,8 @@ impl App {
         let sender = Arc::new(Sender { db: db.clone(), provider, status_callback: Some(config.status_webhook_url()) });
         let deps = Deps { db: db.clone(), index: index.clone(), generator, offline, config: config.clone() };
         let worker = Arc::new(Worker { deps, sender, waker: waker.clone() });
-        let state = AppState { db, config, index, waker, metrics: Arc::new(Metrics::default()) };
+        let ingest = IngestBatcher::spawn(db.clone(), config.worker.max_attempts);
+        let state = AppState { db, config, index, waker, metrics: Arc::new(Metrics::default()), ingest };
         Ok(App { state, worker })
     }
 

@@ -17,6 +17,7 @@ use tower_http::trace::TraceLayer;
 use crate::catalog::SearchIndex;
 use crate::config::Config;
 use crate::jobs::Waker;
+use crate::pipeline::ingest::IngestBatcher;
 use crate::store::Db;
 
 /// Shared state of every handler; cheap to clone.
@@ -27,6 +28,8 @@ pub struct AppState {
     pub index: Arc<SearchIndex>,
     pub waker: Waker,
     pub metrics: Arc<Metrics>,
+    /// Stores inbound texts with group commit.
+    pub ingest: IngestBatcher,
 }
 
 /// Counters exported at `/metrics`.

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use super::error::Error;
 use crate::domain::{MAX_BODY_CHARS, Phone};
-use crate::pipeline::ingest::{Inbound, Ingested, ingest};
+use crate::pipeline::ingest::{Inbound, Ingested};
 use crate::sms::signature;
 use crate::store::outbox::{self, DeliveryStatus};
 
@@ -83,7 +83,7 @@ pub async fn twilio_inbound(
         return Err(Error::BadRequest(format!("`Body` is longer than {MAX_BODY_CHARS} characters")));
     }
     let inbound = Inbound { provider_sid: sid.to_string(), from, to: to.to_string(), body: text.to_string() };
-    match ingest(&state.db, &inbound, state.config.worker.max_attempts).await? {
+    match state.ingest.submit(inbound.clone()).await? {
         Ingested::New(id) => {
             state.metrics.inbound_accepted.fetch_add(1, Ordering::Relaxed);
             tracing::info!(message = id, from = %inbound.from, "inbound text stored");

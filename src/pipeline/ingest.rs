@@ -6,7 +6,9 @@ use crate::compliance::{self, KeywordIntent};
 use crate::domain::Phone;
 use crate::jobs::KIND_TURN;
 use crate::store::conversations::{self, NewInbound};
-use crate::store::{Db, consent, crm, jobs};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::store::{Db, Tx, consent, crm, jobs};
 
 /// An inbound text, validated at the edge.
 #[derive(Debug, Clone)]
@@ -45,10 +47,26 @@ pub enum Ingested {
 /// Stores the message and queues its turn. An opt-out keyword takes effect here, before the
 /// webhook answers (47 CFR 64.1200(a)(10) requires honouring it promptly; we do it at once).
 pub async fn ingest(db: &Db, inbound: &Inbound, max_attempts: i32) -> anyhow::Result<Ingested> {
-    let phone = inbound.from.as_str();
+    let mut results = ingest_batch(db, std::slice::from_ref(inbound), max_attempts).await?;
+    Ok(results.remove(0))
+}
+
+/// Stores several texts in one transaction (group commit): one result per text, in order.
+/// All or nothing: on error, none of them is stored.
+pub async fn ingest_batch(db: &Db, batch: &[Inbound], max_attempts: i32) -> anyhow::Result<Vec<Ingested>> {
     let mut tx = db.begin().await?;
-    let customer_id = crm::ensure_customer(&mut tx, phone).await?;
-    let conversation_id = conversations::ensure_conversation(&mut tx, phone, customer_id).await?;
+    let mut results = Vec::with_capacity(batch.len());
+    for inbound in batch {
+        results.push(ingest_in_tx(&mut tx, inbound, max_attempts).await?);
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+async fn ingest_in_tx(tx: &mut Tx, inbound: &Inbound, max_attempts: i32) -> anyhow::Result<Ingested> {
+    let phone = inbound.from.as_str();
+    let customer_id = crm::ensure_customer(tx, phone).await?;
+    let conversation_id = conversations::ensure_conversation(tx, phone, customer_id).await?;
     let new = NewInbound {
         conversation_id,
         provider_sid: &inbound.provider_sid,
@@ -56,11 +74,11 @@ pub async fn ingest(db: &Db, inbound: &Inbound, max_attempts: i32) -> anyhow::Re
         to_phone: &inbound.to,
         body: &inbound.body,
     };
-    let Some(message_id) = conversations::insert_inbound_message(&mut tx, &new).await? else {
-        // Dropping the transaction rolls back the customer/conversation touch too.
+    let Some(message_id) = conversations::insert_inbound_message(tx, &new).await? else {
+        // A provider retry: the customer and conversation upserts above changed nothing real.
         return Ok(Ingested::Duplicate);
     };
-    let current = consent::latest_consent_in_tx(&mut tx, phone).await?;
+    let current = consent::latest_consent_in_tx(tx, phone).await?;
     let opted_out = current.as_deref() == Some("opt_out");
     let change = match compliance::classify(&inbound.body, opted_out).intent {
         KeywordIntent::OptOut if !opted_out => Some("opt_out"),
@@ -68,22 +86,73 @@ pub async fn ingest(db: &Db, inbound: &Inbound, max_attempts: i32) -> anyhow::Re
         _ => None,
     };
     if let Some(kind) = change {
-        consent::insert_consent_event(
-            &mut tx,
-            &consent::NewConsentEvent {
-                phone,
-                kind,
-                source: "keyword",
-                evidence_message_id: Some(message_id),
-                evidence_text: Some(&inbound.body),
-                scope: "all",
-            },
-        )
-        .await?;
+        let event = consent::NewConsentEvent {
+            phone,
+            kind,
+            source: "keyword",
+            evidence_message_id: Some(message_id),
+            evidence_text: Some(&inbound.body),
+            scope: "all",
+        };
+        consent::insert_consent_event(tx, &event).await?;
     }
     let job = TurnJob { message_id, consent_before: current, consent_change: change.map(str::to_string) };
     let payload = serde_json::to_string(&job)?;
-    jobs::enqueue_job(&mut tx, KIND_TURN, &payload, Some(&format!("turn:{message_id}")), max_attempts).await?;
-    tx.commit().await?;
+    jobs::enqueue_job(tx, KIND_TURN, &payload, Some(&format!("turn:{message_id}")), max_attempts).await?;
     Ok(Ingested::New(message_id))
+}
+
+/// One text waiting for the batcher, with the channel its webhook waits on.
+type Pending = (Inbound, oneshot::Sender<Result<Ingested, String>>);
+
+/// Group commit for the webhook: concurrent webhooks hand their texts to one task, which
+/// stores everything waiting in one transaction and then answers each. At low load a batch
+/// is one text (no added wait); under load, one commit serves many webhooks, which is what
+/// lets a single SQLite writer keep up. Every webhook still answers only after its text is
+/// committed.
+#[derive(Clone)]
+pub struct IngestBatcher {
+    sender: mpsc::Sender<Pending>,
+}
+
+/// Most texts stored in one transaction.
+const MAX_BATCH: usize = 128;
+
+impl IngestBatcher {
+    /// Starts the batching task; it ends when every handle is dropped.
+    pub fn spawn(db: Db, max_attempts: i32) -> IngestBatcher {
+        let (sender, mut receiver) = mpsc::channel::<Pending>(4 * MAX_BATCH);
+        tokio::spawn(async move {
+            while let Some(first) = receiver.recv().await {
+                let mut pending = vec![first];
+                while pending.len() < MAX_BATCH {
+                    let Ok(next) = receiver.try_recv() else { break };
+                    pending.push(next);
+                }
+                let batch: Vec<Inbound> = pending.iter().map(|(inbound, _)| inbound.clone()).collect();
+                match ingest_batch(&db, &batch, max_attempts).await {
+                    Ok(results) => {
+                        for ((_, reply), result) in pending.into_iter().zip(results) {
+                            let _ = reply.send(Ok(result));
+                        }
+                    }
+                    // One bad text must not fail the others: store them one by one.
+                    Err(_) => {
+                        for (inbound, reply) in pending {
+                            let result = ingest(&db, &inbound, max_attempts).await.map_err(|e| format!("{e:#}"));
+                            let _ = reply.send(result);
+                        }
+                    }
+                }
+            }
+        });
+        IngestBatcher { sender }
+    }
+
+    /// Stores one text; returns once it is committed.
+    pub async fn submit(&self, inbound: Inbound) -> anyhow::Result<Ingested> {
+        let (reply, answer) = oneshot::channel();
+        self.sender.send((inbound, reply)).await.map_err(|_| anyhow::anyhow!("ingest task stopped"))?;
+        answer.await.map_err(|_| anyhow::anyhow!("ingest task stopped"))?.map_err(|e| anyhow::anyhow!(e))
+    }
 }
