@@ -120,23 +120,26 @@ async fn fixed_rate(target: &'static str, url: &str, rate: u32, seconds: u64, fi
             (ok, due.elapsed().as_secs_f64() * 1000.0)
         });
     }
-    let mut latencies = Vec::with_capacity(total);
-    let mut ok = 0;
+    let mut outcomes = Vec::with_capacity(total);
     while let Some(r) = tasks.join_next().await {
-        let (success, ms) = r.expect("request task");
-        ok += usize::from(success);
-        latencies.push(ms);
+        outcomes.push(r.expect("request task"));
     }
-    let elapsed = start.elapsed().as_secs_f64();
+    summarize(target, "fixed_rate", outcomes, start.elapsed().as_secs_f64())
+}
+
+/// Summarises (success, latency ms) outcomes of a phase that lasted `seconds`.
+fn summarize(target: &'static str, phase: &'static str, outcomes: Vec<(bool, f64)>, seconds: f64) -> PhaseResult {
+    let ok = outcomes.iter().filter(|(success, _)| *success).count();
+    let mut latencies: Vec<f64> = outcomes.iter().map(|(_, ms)| *ms).collect();
     latencies.sort_by(f64::total_cmp);
     PhaseResult {
         target,
-        phase: "fixed_rate",
-        requests: total,
+        phase,
+        requests: outcomes.len(),
         ok,
-        errors: total - ok,
-        seconds: elapsed,
-        throughput: ok as f64 / elapsed,
+        errors: outcomes.len() - ok,
+        seconds,
+        throughput: ok as f64 / seconds,
         p50_ms: percentile(&latencies, 50.0),
         p99_ms: percentile(&latencies, 99.0),
     }
@@ -162,27 +165,11 @@ async fn saturation(target: &'static str, url: &str, connections: usize, seconds
             out
         });
     }
-    let mut latencies = Vec::new();
-    let mut ok = 0;
+    let mut outcomes = Vec::new();
     while let Some(r) = tasks.join_next().await {
-        for (success, ms) in r.expect("client task") {
-            ok += usize::from(success);
-            latencies.push(ms);
-        }
+        outcomes.extend(r.expect("client task"));
     }
-    let elapsed = start.elapsed().as_secs_f64();
-    latencies.sort_by(f64::total_cmp);
-    PhaseResult {
-        target,
-        phase: "saturation",
-        requests: latencies.len(),
-        ok,
-        errors: latencies.len() - ok,
-        seconds: elapsed,
-        throughput: ok as f64 / elapsed,
-        p50_ms: percentile(&latencies, 50.0),
-        p99_ms: percentile(&latencies, 99.0),
-    }
+    summarize(target, "saturation", outcomes, start.elapsed().as_secs_f64())
 }
 
 /// `backtalk bench webhook`: prints a table and, last, one JSON line with the results.

@@ -9,6 +9,16 @@ use chrono::{DateTime, Utc};
 
 use super::{Db, Tx, consent, with_db, with_db_write, with_tx};
 
+/// `select` of every [`OutboxRow`] column, followed by `$filter`.
+macro_rules! select_outbox {
+    ($filter:literal) => {
+        concat!(
+            "select id, conversation_id, to_phone, body, kind, in_reply_to, status, provider_sid, error, created_at from outbox ",
+            $filter
+        )
+    };
+}
+
 /// An outbox row.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OutboxRow {
@@ -56,13 +66,7 @@ pub async fn insert_outbox(
 /// One outbox row.
 pub async fn outbox_row(db: &Db, id: i64) -> anyhow::Result<OutboxRow> {
     let row = with_db!(db, |p| {
-        sqlx::query_as::<_, OutboxRow>(
-            "select id, conversation_id, to_phone, body, kind, in_reply_to, status, provider_sid, error, created_at
-         from outbox where id = $1",
-        )
-        .bind(id)
-        .fetch_one(p)
-        .await
+        sqlx::query_as::<_, OutboxRow>(select_outbox!("where id = $1")).bind(id).fetch_one(p).await
     })?;
     Ok(row)
 }
@@ -205,13 +209,7 @@ pub async fn record_delivery_status(db: &Db, d: &DeliveryStatus<'_>) -> anyhow::
 /// All outbox rows for a phone, oldest first (tests, console).
 pub async fn outbox_for_phone(db: &Db, phone: &str) -> anyhow::Result<Vec<OutboxRow>> {
     let rows = with_db!(db, |p| {
-        sqlx::query_as::<_, OutboxRow>(
-            "select id, conversation_id, to_phone, body, kind, in_reply_to, status, provider_sid, error, created_at
-         from outbox where to_phone = $1 order by id",
-        )
-        .bind(phone)
-        .fetch_all(p)
-        .await
+        sqlx::query_as::<_, OutboxRow>(select_outbox!("where to_phone = $1 order by id")).bind(phone).fetch_all(p).await
     })?;
     Ok(rows)
 }
@@ -219,13 +217,10 @@ pub async fn outbox_for_phone(db: &Db, phone: &str) -> anyhow::Result<Vec<Outbox
 /// All outbox rows answering one inbound message.
 pub async fn outbox_for_message(db: &Db, message_id: i64) -> anyhow::Result<Vec<OutboxRow>> {
     let rows = with_db!(db, |p| {
-        sqlx::query_as::<_, OutboxRow>(
-            "select id, conversation_id, to_phone, body, kind, in_reply_to, status, provider_sid, error, created_at
-         from outbox where in_reply_to = $1 order by id",
-        )
-        .bind(message_id)
-        .fetch_all(p)
-        .await
+        sqlx::query_as::<_, OutboxRow>(select_outbox!("where in_reply_to = $1 order by id"))
+            .bind(message_id)
+            .fetch_all(p)
+            .await
     })?;
     Ok(rows)
 }
