@@ -1,7 +1,7 @@
--- Foundation schema (PostgreSQL). The SQLite twin is migrations/sqlite/0001_foundation.sql;
--- the two differ only in types (TEXT timestamps here, TIMESTAMPTZ there; INTEGER vs BIGINT ids).
--- Timestamps are bound from Rust as UTC; job scheduling uses bigint milliseconds so that
--- "due" comparisons are numeric on both databases.
+-- Foundation schema (PostgreSQL). The twin for the other database is migrations/sqlite/0001_foundation.sql.
+-- The two differ only in types: SQLite keeps timestamps as TEXT and integers as INTEGER,
+-- PostgreSQL uses TIMESTAMPTZ and BIGINT. Timestamps are bound from Rust as UTC; job
+-- scheduling uses integer milliseconds so that "due" comparisons are numeric on both.
 
 -- People who text us, known from the CRM import or created as leads on first contact.
 create table customers (

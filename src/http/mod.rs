@@ -25,7 +25,9 @@ use crate::store::Db;
 pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
+    /// For readiness (document count).
     pub index: Arc<SearchIndex>,
+    /// Wakes a worker when a text is stored.
     pub waker: Waker,
     pub metrics: Arc<Metrics>,
     /// Stores inbound texts with group commit.
@@ -35,6 +37,7 @@ pub struct AppState {
 /// Counters exported at `/metrics`.
 #[derive(Default)]
 pub struct Metrics {
+    /// New inbound texts stored.
     pub inbound_accepted: AtomicU64,
     pub inbound_duplicate: AtomicU64,
     pub inbound_bad_signature: AtomicU64,

@@ -17,8 +17,11 @@ use crate::store::jobs::JobRow;
 
 /// Handles every job kind.
 pub struct Worker {
+    /// What turns need.
     pub deps: Deps,
+    /// Delivers outbox rows.
     pub sender: Arc<Sender>,
+    /// Woken when a turn queues texts, so a worker sends them at once.
     pub waker: Waker,
 }
 

@@ -20,6 +20,7 @@ use crate::store::{Db, Tx, consent, conversations, escalations, json_text};
 /// Sends outbox rows.
 pub struct Sender {
     pub db: Db,
+    /// Twilio, or a printer in demo and chat.
     pub provider: Arc<dyn SmsProvider>,
     /// The `StatusCallback` URL given to the provider; `?outbox=<id>` is appended per text.
     pub status_callback: Option<String>,

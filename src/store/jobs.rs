@@ -12,9 +12,13 @@ use super::{Db, Tx, now_ms, with_db, with_db_write, with_tx};
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobRow {
     pub id: i64,
+    /// `turn` or `send` (see `jobs::KIND_*`).
     pub kind: String,
+    /// JSON arguments of the job.
     pub payload: String,
+    /// Attempts so far, this one included; the fencing token of this attempt.
     pub attempts: i64,
+    /// Attempts before the job is dead-lettered.
     pub max_attempts: i64,
 }
 

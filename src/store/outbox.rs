@@ -24,12 +24,18 @@ macro_rules! select_outbox {
 pub struct OutboxRow {
     pub id: i64,
     pub conversation_id: i64,
+    /// E.164 recipient.
     pub to_phone: String,
     pub body: String,
+    /// `reply`, `holding`, `help`, `optout_confirmation`, `optin_confirmation`.
     pub kind: String,
+    /// The inbound message this answers.
     pub in_reply_to: Option<i64>,
+    /// See the module docs for the status flow.
     pub status: String,
+    /// The provider's message id once accepted.
     pub provider_sid: Option<String>,
+    /// The last error, if any.
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
 }
