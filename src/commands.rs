@@ -101,9 +101,7 @@ pub fn classify_stdin() -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     for line in stdin.lock().lines() {
         let text = line?;
-        let c = compliance::classify(&text, false);
-        let obj = serde_json::json!({ "text": text, "intent": c.intent, "rule": c.rule });
-        writeln!(out, "{obj}")?;
+        writeln!(out, "{}", compliance::classify_line(&text))?;
     }
     Ok(())
 }

@@ -59,10 +59,11 @@ create table policies (
 );
 
 -- The consent ledger: every change is an event; the current state is the latest event.
+-- `hold`: a message that may be an opt-out; nothing proactive until a person decides.
 create table consent_events (
     id integer primary key,
     phone text not null,
-    kind text not null check (kind in ('opt_in', 'opt_out')),
+    kind text not null check (kind in ('opt_in', 'opt_out', 'hold')),
     source text not null,
     evidence_message_id integer,
     evidence_text text,

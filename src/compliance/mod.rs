@@ -1,12 +1,101 @@
-//! SMS compliance: keyword opt-out/opt-in/help, the consent gate before every send.
+//! SMS compliance: what an inbound text says about consent, and the texts that answer it.
 //!
-//! Natural-language opt-out, quiet hours and frequency caps are issue 3 and not built yet.
+//! [`assess`] checks keywords first (exact, per the providers' rules: `keywords`), then
+//! natural-language opt-outs (`natural`). Quiet hours and frequency caps for proactive
+//! messages are not built yet (issue 3).
 
 pub mod keywords;
+pub mod natural;
 
-pub use keywords::{KeywordIntent, classify};
+use serde::Serialize;
+
+pub use keywords::KeywordIntent;
+use natural::NlVerdict;
 
 /// Outbox kind of the single opt-out confirmation (47 CFR 64.1200(a)(12)): the only text an
 /// opted-out number may receive. The sender enforces this in `store::outbox::start_sending`,
 /// in the same statement that claims the row, right before the provider call.
 pub const OPT_OUT_CONFIRMATION: &str = "optout_confirmation";
+
+/// What an inbound text asks for, consent-wise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Intent {
+    OptOut,
+    OptIn,
+    Help,
+    /// Might be an opt-out: a person decides, and nothing proactive is sent meanwhile.
+    PossibleOptOut,
+    None,
+}
+
+/// An assessment with the rule that produced it and the ledger source it implies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Assessment {
+    pub intent: Intent,
+    /// `keyword:STOP`, `natural:stop_contact`, `possible:how_to_stop`, or `none`.
+    pub rule: String,
+    /// The consent ledger's `source` for a change this causes: `keyword` or `natural_language`.
+    pub source: &'static str,
+}
+
+/// Assesses an inbound text. `opted_out` is the sender's consent state when it arrived
+/// (YES opts in only while opted out).
+pub fn assess(body: &str, opted_out: bool) -> Assessment {
+    let keyword = keywords::classify(body, opted_out);
+    let intent = match keyword.intent {
+        KeywordIntent::OptOut => Intent::OptOut,
+        KeywordIntent::OptIn => Intent::OptIn,
+        KeywordIntent::Help => Intent::Help,
+        KeywordIntent::None => Intent::None,
+    };
+    if intent != Intent::None {
+        return Assessment { intent, rule: keyword.rule, source: "keyword" };
+    }
+    match natural::classify(body) {
+        NlVerdict::OptOut(rule) => {
+            Assessment { intent: Intent::OptOut, rule: format!("natural:{rule}"), source: "natural_language" }
+        }
+        NlVerdict::Possible(rule) => {
+            Assessment { intent: Intent::PossibleOptOut, rule: format!("possible:{rule}"), source: "natural_language" }
+        }
+        NlVerdict::None => Assessment { intent: Intent::None, rule: "none".into(), source: "keyword" },
+    }
+}
+
+/// The pinned output of `backtalk compliance classify` (ARCHITECTURE.md): `intent` is one of
+/// `opt_out`, `opt_in`, `help`, `none`; a possible opt-out is `none` with a `possible:` rule.
+pub fn classify_line(text: &str) -> serde_json::Value {
+    let a = assess(text, false);
+    let intent = match a.intent {
+        Intent::OptOut => "opt_out",
+        Intent::OptIn => "opt_in",
+        Intent::Help => "help",
+        Intent::PossibleOptOut | Intent::None => "none",
+    };
+    serde_json::json!({ "text": text, "intent": intent, "rule": a.rule })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords_win_and_plain_words_follow() {
+        assert_eq!(assess("STOP", false).rule, "keyword:STOP");
+        let a = assess("please stop texting me", false);
+        assert_eq!((a.intent, a.source), (Intent::OptOut, "natural_language"));
+        assert_eq!(assess("how do I stop these?", false).intent, Intent::PossibleOptOut);
+        assert_eq!(assess("do you have it in red?", false).intent, Intent::None);
+    }
+
+    #[test]
+    fn the_classify_output_keeps_the_pinned_intents() {
+        assert_eq!(classify_line("Stop.")["intent"], "opt_out");
+        assert_eq!(classify_line("START")["intent"], "opt_in");
+        assert_eq!(classify_line("info")["intent"], "help");
+        let possible = classify_line("goodbye");
+        assert_eq!(possible["intent"], "none");
+        assert!(possible["rule"].as_str().unwrap().starts_with("possible:"));
+    }
+}

@@ -2,7 +2,7 @@
 //! keyword makes, and the turn job, so an acknowledged text is never lost and a provider
 //! retry (same message id) changes nothing.
 
-use crate::compliance::{self, KeywordIntent};
+use crate::compliance::{self, Intent};
 use crate::domain::Phone;
 use crate::jobs::KIND_TURN;
 use crate::store::conversations::{self, NewInbound};
@@ -80,16 +80,20 @@ async fn ingest_in_tx(tx: &mut Tx, inbound: &Inbound, max_attempts: i32) -> anyh
     };
     let current = consent::latest_consent_in_tx(tx, phone).await?;
     let opted_out = current.as_deref() == Some("opt_out");
-    let change = match compliance::classify(&inbound.body, opted_out).intent {
-        KeywordIntent::OptOut if !opted_out => Some("opt_out"),
-        KeywordIntent::OptIn if current.as_deref() != Some("opt_in") => Some("opt_in"),
+    let assessment = compliance::assess(&inbound.body, opted_out);
+    // Consent changes take effect here, before the webhook answers. A possible opt-out puts
+    // the number on hold (nothing proactive) until a person decides.
+    let change = match assessment.intent {
+        Intent::OptOut if !opted_out => Some("opt_out"),
+        Intent::OptIn if current.as_deref() != Some("opt_in") => Some("opt_in"),
+        Intent::PossibleOptOut if !opted_out => Some("hold"),
         _ => None,
     };
     if let Some(kind) = change {
         let event = consent::NewConsentEvent {
             phone,
             kind,
-            source: "keyword",
+            source: assessment.source,
             evidence_message_id: Some(message_id),
             evidence_text: Some(&inbound.body),
             scope: "all",

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::{Deps, Outbound, StageClock, TurnPlan};
 use crate::catalog::DocKind;
-use crate::compliance::{self, KeywordIntent, OPT_OUT_CONFIRMATION};
+use crate::compliance::{self, Intent, OPT_OUT_CONFIRMATION};
 use crate::config::{BrandConfig, LlmFailure};
 use crate::crm;
 use crate::domain::facts::{Facts, HistoryLine, PolicyFact, ProductFact};
@@ -55,20 +55,28 @@ pub fn compliance_gate(
     conversation: &Conversation,
 ) -> Option<TurnPlan> {
     let opted_out = job.consent_before.as_deref() == Some("opt_out");
-    let keyword = compliance::classify(&message.body, opted_out);
+    let assessment = compliance::assess(&message.body, opted_out);
+    let rule = assessment.rule.as_str();
     let confirm = |kind: &'static str, text: &str| vec![Outbound { kind, text: text.to_string() }];
-    let outcome = match (job.consent_change.as_deref(), keyword.intent) {
+    let outcome = match (job.consent_change.as_deref(), assessment.intent) {
         // FCC 64.1200(a)(12): one confirmation, sent only when this message opted the number out.
         (Some("opt_out"), _) => {
-            plan(message, "opt_out", &keyword.rule, confirm(OPT_OUT_CONFIRMATION, &brand.opt_out_confirmation))
+            plan(message, "opt_out", rule, confirm(OPT_OUT_CONFIRMATION, &brand.opt_out_confirmation))
         }
         // CTIA: every START/UNSTOP is answered with the opt-in confirmation and its disclosures.
-        (Some("opt_in"), _) | (None, KeywordIntent::OptIn) => {
-            plan(message, "opt_in", &keyword.rule, confirm("optin_confirmation", &brand.opt_in_confirmation))
+        (Some("opt_in"), _) | (None, Intent::OptIn) => {
+            plan(message, "opt_in", rule, confirm("optin_confirmation", &brand.opt_in_confirmation))
         }
         // Already opted out: no second confirmation.
-        (None, KeywordIntent::OptOut) => plan(message, "opt_out", &keyword.rule, vec![]),
-        (_, KeywordIntent::Help) => plan(message, "help", &keyword.rule, confirm("help", &brand.help_text)),
+        (None, Intent::OptOut) => plan(message, "opt_out", rule, vec![]),
+        (_, Intent::Help) => plan(message, "help", rule, confirm("help", &brand.help_text)),
+        // Maybe an opt-out: send nothing (not even a holding message) and let a person decide.
+        (_, Intent::PossibleOptOut) => {
+            let mut p = plan(message, "escalate", rule, vec![]);
+            p.escalation = vec![Reason { code: "possible_opt_out", detail: format!("may be an opt-out ({rule})") }];
+            p.new_state = Some(ConversationState::Escalated);
+            p
+        }
         _ if opted_out => {
             // Someone who opted out wrote again without opting in: no automated text may go
             // to them, but a person should see the message.
@@ -326,6 +334,21 @@ mod tests {
             ("yes", Some("opt_in"), None, Bot, None),
             ("yes", Some("opt_in"), None, Escalated, Some(("human_owned", vec![], vec![]))),
             ("do you have it in red?", None, None, Bot, None),
+            // Plain words: the webhook recorded the opt-out; the confirmation follows.
+            (
+                "please stop texting me",
+                Some("opt_in"),
+                Some("opt_out"),
+                Bot,
+                Some(("opt_out", vec![OPT_OUT_CONFIRMATION], vec![])),
+            ),
+            (
+                "how do I stop these?",
+                Some("opt_in"),
+                Some("hold"),
+                Bot,
+                Some(("escalate", vec![], vec!["possible_opt_out"])),
+            ),
         ];
         for (body, before, change, state, expected) in cases {
             let got = gate(body, *before, *change, *state);

@@ -190,3 +190,41 @@ async fn a_send_that_keeps_failing_is_dead_lettered_with_its_reason_and_escalate
     assert_eq!(count(&app.db, "escalations where reason = 'send_failed'").await, 1, "a person is told");
 }
 on_both_backends!(a_send_that_keeps_failing_is_dead_lettered_with_its_reason_and_escalated);
+
+async fn a_plain_words_opt_out_is_recorded_confirmed_once_and_ends_all_sends(backend: Backend) {
+    let app = spawn_app(backend, TestOptions::default()).await;
+    app.post_inbound(CUSTOMER, "please stop texting me", &new_sid()).await;
+    // In the ledger before the webhook answered, with the plain-words source and evidence.
+    let (source, evidence) = backtalk::store::with_db!(&app.db, |p| sqlx::query_as::<_, (String, Option<String>)>(
+        "select source, evidence_text from consent_events where phone = $1 and kind = 'opt_out'"
+    )
+    .bind(CUSTOMER)
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    assert_eq!(source, "natural_language");
+    assert_eq!(evidence.as_deref(), Some("please stop texting me"));
+    app.twilio.wait_for_sent(1, WAIT).await;
+    app.post_inbound(CUSTOMER, "do you have the blouse in black?", &new_sid()).await;
+    app.post_inbound(CUSTOMER, "no more messages!!", &new_sid()).await;
+    app.wait_idle().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent = app.twilio.sent_to(CUSTOMER);
+    assert_eq!(sent.len(), 1, "one confirmation, nothing after: {sent:?}");
+    assert_eq!(sent[0].body, app.config.brand.opt_out_confirmation);
+}
+on_both_backends!(a_plain_words_opt_out_is_recorded_confirmed_once_and_ends_all_sends);
+
+async fn a_possible_opt_out_goes_to_a_person_and_nothing_is_sent(backend: Backend) {
+    let app = spawn_app(backend, TestOptions::default()).await;
+    app.post_inbound(CUSTOMER, "how do I stop these?", &new_sid()).await;
+    app.wait_idle().await;
+    assert_eq!(count(&app.db, "escalations where reason = 'possible_opt_out'").await, 1);
+    assert_eq!(
+        backtalk::store::consent::latest_consent(&app.db, CUSTOMER).await.unwrap().as_deref(),
+        Some("hold"),
+        "on hold until a person decides"
+    );
+    assert!(app.twilio.requests().is_empty(), "not even a holding message");
+}
+on_both_backends!(a_possible_opt_out_goes_to_a_person_and_nothing_is_sent);
