@@ -52,6 +52,16 @@ pub enum Command {
 pub enum ComplianceCommand {
     /// Read lines on stdin; print one JSON classification per line.
     Classify,
+    /// Measure the opt-out classifier: recall/precision on a labelled set, false positives
+    /// on real SMS, time per message. The last line printed is a JSON summary.
+    Measure {
+        /// Labelled set (`text<TAB>label<TAB>note`).
+        #[arg(long, default_value = "eval/optout/labelled.tsv")]
+        labelled: PathBuf,
+        /// SMS Spam Collection file (`ham|spam<TAB>text`).
+        #[arg(long, default_value = "eval/optout/sms_spam_collection/SMSSpamCollection")]
+        ham: PathBuf,
+    },
 }
 
 /// `backtalk bench …`

@@ -105,3 +105,50 @@ pub fn classify_stdin() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `backtalk compliance measure`: the opt-out classifier's figures.
+pub fn measure_optout(labelled: &std::path::Path, ham: &std::path::Path) -> anyhow::Result<()> {
+    use crate::compliance::measure;
+    let read = |p: &std::path::Path| {
+        std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))
+    };
+    let scores = measure::score_labelled(&read(labelled)?)?;
+    let collection = read(ham)?;
+    let ham_scores = measure::score_ham(&collection);
+    let texts: Vec<&str> = collection.lines().filter_map(|l| l.split_once('\t').map(|(_, t)| t)).collect();
+    let (median_us, p99_us) = measure::time_per_message(&texts, 5);
+    println!("labelled set: {} lines, {} opt-outs", scores.lines, scores.opt_out_lines);
+    println!(
+        "  recall {:.2}%  precision {:.2}%  opt-outs caught or escalated {:.2}%",
+        100.0 * scores.recall,
+        100.0 * scores.precision,
+        100.0 * scores.caught_or_escalated
+    );
+    let (o, e, n) = scores.possible_outcomes;
+    println!("  lines labelled possible: {o} opted out, {e} escalated, {n} let through");
+    for m in &scores.misses {
+        println!("  miss: {:?} labelled {} got {}", m.text, m.label, m.got);
+    }
+    println!("SMS Spam Collection ham: {} messages", ham_scores.ham_messages);
+    println!(
+        "  opted out (false positives): {} = {:.3}%",
+        ham_scores.opted_out.len(),
+        100.0 * ham_scores.false_positive_rate
+    );
+    for (text, rule) in &ham_scores.opted_out {
+        println!("  flagged: {text:?} ({rule})");
+    }
+    println!("  escalated as possible opt-outs: {}", ham_scores.escalated.len());
+    for (text, rule) in &ham_scores.escalated {
+        println!("  escalated: {text:?} ({rule})");
+    }
+    println!("classification time per message: median {median_us:.2} µs, p99 {p99_us:.2} µs");
+    let summary = serde_json::json!({
+        "recall": scores.recall, "precision": scores.precision, "labelled_lines": scores.lines,
+        "ham_messages": ham_scores.ham_messages, "ham_false_positives": ham_scores.opted_out.len(),
+        "ham_false_positive_rate": ham_scores.false_positive_rate, "ham_escalated": ham_scores.escalated.len(),
+        "median_us": median_us, "p99_us": p99_us,
+    });
+    println!("{summary}");
+    Ok(())
+}

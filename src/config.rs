@@ -187,6 +187,10 @@ pub struct BrandConfig {
     pub help_text: String,
     /// Sent when a conversation is handed to a person.
     pub holding_message: String,
+    /// Put before the bot's first reply in a conversation, so nobody mistakes it for a
+    /// person (EU AI Act Art. 50(1) from 2026-08-02; California Bus. & Prof. Code §17941).
+    /// Empty turns the disclosure off.
+    pub ai_disclosure: String,
 }
 
 impl Default for Config {
@@ -270,6 +274,7 @@ impl Default for BrandConfig {
             opt_in_confirmation: "Northwind Outfitters: you are subscribed to texts. Msg frequency varies. Msg & data rates may apply. Reply HELP for help, STOP to opt out.".into(),
             help_text: "Northwind Outfitters help: support@northwind.example or 1-800-555-0199. Msg & data rates may apply. Reply STOP to opt out.".into(),
             holding_message: "Thanks for your message! A member of our team will reply shortly.".into(),
+            ai_disclosure: "Northwind Outfitters' automated assistant here.".into(),
         }
     }
 }

@@ -23,6 +23,9 @@ async fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Compliance { command: ComplianceCommand::Classify } => backtalk::commands::classify_stdin(),
+        Command::Compliance { command: ComplianceCommand::Measure { labelled, ham } } => {
+            backtalk::commands::measure_optout(&labelled, &ham)
+        }
         Command::Bench { command: BenchCommand::BareServer { listen } } => backtalk::bench::bare_server(&listen).await,
         Command::Bench { command: BenchCommand::Webhook { rate, duration, saturation_duration, connections } } => {
             backtalk::bench::webhook(rate, duration, saturation_duration, connections).await

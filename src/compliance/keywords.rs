@@ -6,7 +6,7 @@
 //! - Twilio Advanced Opt-Out defaults: STOP, UNSUBSCRIBE, END, QUIT, STOPALL, REVOKE, OPTOUT,
 //!   CANCEL; START/UNSTOP opt back in; HELP/INFO ask for help.
 //! - CTIA Messaging Principles (via Braze): opt-in START, YES, UNSTOP; help HELP, INFO.
-//! - AWS End User Messaging: also OPT-OUT, REMOVE, ARRET (French-Canadian).
+//! - AWS End User Messaging: also OPT-OUT, REMOVE, ARRET and TD (French-Canadian).
 //! - Telnyx: "STOP ALL".
 //!
 //! Like Twilio's OptOutType, a keyword counts only when it is the whole message; we are more
@@ -35,7 +35,7 @@ pub struct Classification {
 
 /// Opt-out keywords in compact form (letters only, upper case).
 const OPT_OUT: &[&str] =
-    &["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "REMOVE", "ARRET"];
+    &["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "REMOVE", "ARRET", "TD"];
 /// Opt-in keywords that always resubscribe.
 const OPT_IN: &[&str] = &["START", "UNSTOP"];
 /// Help keywords.

@@ -5,6 +5,7 @@
 //! messages are not built yet (issue 3).
 
 pub mod keywords;
+pub mod measure;
 pub mod natural;
 
 use serde::Serialize;

@@ -189,8 +189,17 @@ pub async fn generate(deps: &Deps, facts: &Facts) -> Generated {
 }
 
 /// Stage 5, guard: verify claims and shape the text for SMS.
+/// The bot's first reply in a conversation starts with the AI disclosure (when configured),
+/// so it is checked and sized together with the reply.
 pub fn guard(deps: &Deps, generated: &Generated, facts: &Facts) -> Guarded {
-    guard::check(&generated.draft.text, facts, deps.config.pipeline.max_segments)
+    let disclosure = &deps.config.brand.ai_disclosure;
+    let first_reply = !facts.history.iter().any(|h| !h.from_customer);
+    let text = if first_reply && !disclosure.is_empty() && !generated.draft.text.is_empty() {
+        format!("{disclosure} {}", generated.draft.text)
+    } else {
+        generated.draft.text.clone()
+    };
+    guard::check(&text, facts, deps.config.pipeline.max_segments)
 }
 
 /// Stage 6 output.

@@ -110,13 +110,18 @@ async fn a_grounded_llm_reply_is_sent_as_written(backend: Backend) {
     app.twilio.wait_for_sent(1, WAIT).await;
     let (decision, reason) = outcome(&app).await;
     assert_eq!((decision.as_str(), reason), ("reply", None));
-    assert_eq!(app.twilio.sent()[0].body, "Yes, the black blouse is $32.99 and in stock.");
+    // The first reply of a conversation carries the AI disclosure; later ones do not.
+    let disclosure = &app.config.brand.ai_disclosure;
+    assert_eq!(app.twilio.sent()[0].body, format!("{disclosure} Yes, the black blouse is $32.99 and in stock."));
     let tokens =
         backtalk::store::with_db!(&app.db, |p| sqlx::query_scalar::<_, i64>("select prompt_tokens from turns")
             .fetch_one(p)
             .await)
         .unwrap();
     assert!(tokens > 0, "token usage recorded");
+    app.post_inbound(CUSTOMER, "and in red?", &new_sid()).await;
+    app.twilio.wait_for_sent(2, WAIT).await;
+    assert_eq!(app.twilio.sent()[1].body, "Yes, the black blouse is $32.99 and in stock.");
 }
 on_both_backends!(a_grounded_llm_reply_is_sent_as_written);
 
