@@ -52,6 +52,16 @@ pub enum Command {
 pub enum ComplianceCommand {
     /// Read lines on stdin; print one JSON classification per line.
     Classify,
+    /// Export the consent ledger for auditors: every event with time, source, evidence and
+    /// scope, oldest first.
+    Export {
+        /// `csv` or `json` (JSON Lines).
+        #[arg(long, default_value = "csv")]
+        format: ExportFormat,
+        /// Only this phone number.
+        #[arg(long)]
+        phone: Option<String>,
+    },
     /// Measure the opt-out classifier: recall/precision on a labelled set, false positives
     /// on real SMS, time per message. The last line printed is a JSON summary.
     Measure {
@@ -62,6 +72,13 @@ pub enum ComplianceCommand {
         #[arg(long, default_value = "eval/optout/sms_spam_collection/SMSSpamCollection")]
         ham: PathBuf,
     },
+}
+
+/// Formats of `compliance export`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Json,
 }
 
 /// `backtalk bench …`

@@ -152,3 +152,58 @@ pub fn measure_optout(labelled: &std::path::Path, ham: &std::path::Path) -> anyh
     println!("{summary}");
     Ok(())
 }
+
+/// `backtalk compliance export`: the consent ledger as CSV or JSON Lines on stdout.
+pub async fn export_ledger(
+    config: Config,
+    format: crate::cli::ExportFormat,
+    phone: Option<String>,
+) -> anyhow::Result<()> {
+    let phone = phone.map(|p| Phone::parse(&p).map_err(|e| anyhow::anyhow!("--phone: {e}"))).transpose()?;
+    let db = crate::store::Db::connect(&config.effective_database_url()).await?;
+    let events = crate::store::consent::ledger(&db, phone.as_ref().map(Phone::as_str)).await?;
+    let mut out = std::io::stdout().lock();
+    match format {
+        crate::cli::ExportFormat::Json => {
+            for e in &events {
+                writeln!(out, "{}", serde_json::to_string(e)?)?;
+            }
+        }
+        crate::cli::ExportFormat::Csv => {
+            writeln!(out, "id,created_at,phone,kind,source,scope,evidence_message_id,evidence_text")?;
+            for e in &events {
+                let fields = [
+                    e.id.to_string(),
+                    e.created_at.to_rfc3339(),
+                    e.phone.clone(),
+                    e.kind.clone(),
+                    e.source.clone(),
+                    e.scope.clone(),
+                    e.evidence_message_id.map(|i| i.to_string()).unwrap_or_default(),
+                    e.evidence_text.clone().unwrap_or_default(),
+                ];
+                writeln!(out, "{}", fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// RFC 4180 quoting: fields with a comma, quote or line break are quoted, quotes doubled.
+fn csv_field(field: &str) -> String {
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn csv_fields_are_quoted_when_needed() {
+        assert_eq!(super::csv_field("plain"), "plain");
+        assert_eq!(super::csv_field("stop, please"), "\"stop, please\"");
+        assert_eq!(super::csv_field("say \"stop\""), "\"say \"\"stop\"\"\"");
+    }
+}

@@ -35,6 +35,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             match command {
                 Command::Serve { demo } => backtalk::commands::serve(config, demo).await,
                 Command::Chat { from, demo } => backtalk::commands::chat(config, from, demo).await,
+                Command::Compliance { command: ComplianceCommand::Export { format, phone } } => {
+                    backtalk::commands::export_ledger(config, format, phone).await
+                }
                 Command::Migrate => {
                     let db = backtalk::store::Db::connect(&config.effective_database_url()).await?;
                     println!("migrations applied ({})", db.backend());

@@ -66,7 +66,14 @@ pub fn assess(body: &str, opted_out: bool) -> Assessment {
 
 /// The pinned output of `backtalk compliance classify` (ARCHITECTURE.md): `intent` is one of
 /// `opt_out`, `opt_in`, `help`, `none`; a possible opt-out is `none` with a `possible:` rule.
-pub fn classify_line(text: &str) -> serde_json::Value {
+pub fn classify_line(text: &str) -> String {
+    // Keys in the pinned order: text, intent, rule.
+    #[derive(Serialize)]
+    struct Line<'a> {
+        text: &'a str,
+        intent: &'static str,
+        rule: String,
+    }
     let a = assess(text, false);
     let intent = match a.intent {
         Intent::OptOut => "opt_out",
@@ -74,7 +81,7 @@ pub fn classify_line(text: &str) -> serde_json::Value {
         Intent::Help => "help",
         Intent::PossibleOptOut | Intent::None => "none",
     };
-    serde_json::json!({ "text": text, "intent": intent, "rule": a.rule })
+    serde_json::to_string(&Line { text, intent, rule: a.rule }).expect("plain data serialises")
 }
 
 #[cfg(test)]
@@ -92,10 +99,11 @@ mod tests {
 
     #[test]
     fn the_classify_output_keeps_the_pinned_intents() {
-        assert_eq!(classify_line("Stop.")["intent"], "opt_out");
-        assert_eq!(classify_line("START")["intent"], "opt_in");
-        assert_eq!(classify_line("info")["intent"], "help");
-        let possible = classify_line("goodbye");
+        let line = |t: &str| serde_json::from_str::<serde_json::Value>(&classify_line(t)).unwrap();
+        assert_eq!(classify_line("Stop."), r#"{"text":"Stop.","intent":"opt_out","rule":"keyword:STOP"}"#);
+        assert_eq!(line("START")["intent"], "opt_in");
+        assert_eq!(line("info")["intent"], "help");
+        let possible = line("goodbye");
         assert_eq!(possible["intent"], "none");
         assert!(possible["rule"].as_str().unwrap().starts_with("possible:"));
     }

@@ -91,3 +91,28 @@ pub async fn record_opt_out(db: &Db, phone: &str, source: &str) -> anyhow::Resul
     tx.commit().await?;
     Ok(true)
 }
+
+/// One ledger event, as exported for auditors.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct ConsentEventRow {
+    pub id: i64,
+    pub phone: String,
+    pub kind: String,
+    pub source: String,
+    pub evidence_message_id: Option<i64>,
+    pub evidence_text: Option<String>,
+    pub scope: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The whole ledger in order, optionally for one phone.
+pub async fn ledger(db: &Db, phone: Option<&str>) -> anyhow::Result<Vec<ConsentEventRow>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, ConsentEventRow>(
+        "select id, phone, kind, source, evidence_message_id, evidence_text, scope, created_at
+         from consent_events where ($1 is null or phone = $1) order by id"
+    )
+    .bind(phone)
+    .fetch_all(p)
+    .await)?;
+    Ok(rows)
+}
