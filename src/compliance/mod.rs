@@ -7,6 +7,7 @@
 pub mod keywords;
 pub mod measure;
 pub mod natural;
+pub mod quiet_hours;
 
 use serde::Serialize;
 
