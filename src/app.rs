@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::catalog::SearchIndex;
+use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Secret};
 use crate::http::{AppState, Metrics, router};
 use crate::jobs::{self, Waker};
@@ -42,6 +43,8 @@ pub struct BuildOptions {
     pub demo: bool,
     /// Use this provider instead of the configured one (`backtalk chat` prints to the terminal).
     pub provider: Option<Arc<dyn SmsProvider>>,
+    /// Use this clock instead of the system's (tests of quiet hours).
+    pub clock: Option<Arc<dyn Clock>>,
 }
 
 impl App {
@@ -79,7 +82,9 @@ impl App {
         };
         let config = Arc::new(config);
         let waker = Waker::default();
-        let sender = Arc::new(Sender { db: db.clone(), provider, status_callback: Some(config.status_webhook_url()) });
+        let clock = options.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let sender =
+            Arc::new(Sender { db: db.clone(), provider, status_callback: Some(config.status_webhook_url()), clock });
         let deps = Deps { db: db.clone(), index: index.clone(), generator, offline, config: config.clone() };
         let worker = Arc::new(Worker { deps, sender, waker: waker.clone() });
         let ingest = IngestBatcher::spawn(db.clone(), config.worker.max_attempts);

@@ -19,7 +19,7 @@ use crate::store::{crm, escalations, turns};
 /// `backtalk serve [--demo]`: runs until ctrl-c or SIGTERM.
 pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let listen = config.listen;
-    let app = App::build(config, BuildOptions { demo, provider: None }).await?;
+    let app = App::build(config, BuildOptions { demo, provider: None, clock: None }).await?;
     let listener = app::bind(listen).await?;
     let addr = listener.local_addr()?;
     let config = app.state.config.clone();
@@ -43,7 +43,7 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
 /// provider is replaced by the terminal.
 pub async fn chat(config: Config, from: Option<String>, demo: bool) -> anyhow::Result<()> {
     let provider = Arc::new(PrintProvider::new("bot>", false));
-    let app = App::build(config, BuildOptions { demo, provider: Some(provider) }).await?;
+    let app = App::build(config, BuildOptions { demo, provider: Some(provider), clock: None }).await?;
     let phone = Phone::parse(from.as_deref().unwrap_or(DEMO_PHONE)).map_err(|e| anyhow::anyhow!("--from: {e}"))?;
     let db = app.state.db.clone();
     let who = crm::customer_by_phone(&db, phone.as_str())

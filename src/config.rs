@@ -69,6 +69,15 @@ pub struct Config {
     pub worker: WorkerConfig,
     pub pipeline: PipelineConfig,
     pub brand: BrandConfig,
+    pub api: ApiConfig,
+}
+
+/// The JSON API (`/api/v1`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Bearer token for `/api/v1`; empty disables the API. Secret.
+    pub token: Secret,
 }
 
 /// Twilio account and sending identity.
@@ -208,6 +217,7 @@ impl Default for Config {
             worker: WorkerConfig::default(),
             pipeline: PipelineConfig::default(),
             brand: BrandConfig::default(),
+            api: ApiConfig::default(),
         }
     }
 }

@@ -17,6 +17,8 @@ pub mod bench;
 pub mod catalog;
 /// The command line (argument definitions).
 pub mod cli;
+/// Time, swappable in tests.
+pub mod clock;
 /// The bodies of the commands: serve, chat, compliance classify.
 pub mod commands;
 /// Keyword opt-out/opt-in/help and the consent gate before every send.

@@ -142,6 +142,8 @@ create table outbox (
     to_phone text not null,
     body text not null,
     kind text not null,
+    -- What a proactive text is about (frequency caps count per subject); null for replies.
+    subject text,
     in_reply_to integer references messages(id),
     status text not null check (status in ('pending', 'sending', 'sent', 'delivered', 'failed', 'suppressed', 'unknown')),
     provider_sid text unique,

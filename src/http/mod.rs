@@ -1,7 +1,9 @@
 //! HTTP: axum routers for webhooks and health. Only this module touches axum types.
 //!
-//! The JSON API (`/api/v1`) and the reviewer console (`/console`) are issue 6.
+//! The JSON API has one route so far (`POST /api/v1/messages`); the rest of it and the
+//! reviewer console (`/console`) are issue 6.
 
+pub mod api;
 pub mod error;
 pub mod health;
 pub mod webhooks;
@@ -54,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(limit));
     Router::new()
         .merge(webhooks)
+        .route("/api/v1/messages", post(api::post_message))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

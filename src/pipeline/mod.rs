@@ -3,6 +3,7 @@
 //! small function below it. The turn only reads; [`record`] commits its plan atomically.
 
 pub mod ingest;
+pub mod proactive;
 pub mod record;
 pub mod stages;
 pub mod worker;

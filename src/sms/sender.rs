@@ -11,11 +11,16 @@ use anyhow::anyhow;
 use tracing::{info, warn};
 
 use super::{OutgoingSms, SendError, SmsProvider};
+use crate::clock::Clock;
 use crate::compliance::OPT_OUT_CONFIRMATION;
+use crate::compliance::quiet_hours::{self, ProactiveDecision};
 use crate::jobs::JobError;
-use crate::store::jobs::{JobRow, bury_job, complete_job};
+use crate::store::jobs::{JobRow, bury_job, complete_job, defer_job};
 use crate::store::outbox::{self, OutboxRow};
-use crate::store::{Db, Tx, consent, conversations, escalations, json_text};
+use crate::store::{Db, Tx, consent, conversations, crm, escalations, json_text};
+
+/// Outbox kind of texts we start (not replies): quiet hours and caps apply.
+pub const PROACTIVE: &str = "proactive";
 
 /// Sends outbox rows.
 pub struct Sender {
@@ -24,6 +29,15 @@ pub struct Sender {
     pub provider: Arc<dyn SmsProvider>,
     /// The `StatusCallback` URL given to the provider; `?outbox=<id>` is appended per text.
     pub status_callback: Option<String>,
+    /// What time it is for quiet hours.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// What to do with a proactive text right now.
+enum Proactive {
+    SendNow,
+    /// Handled: suppressed, deferred or escalated.
+    Done,
 }
 
 impl Sender {
@@ -43,6 +57,11 @@ impl Sender {
                 return self.complete(job).await;
             }
             _ => return self.complete(job).await,
+        }
+        if row.kind == PROACTIVE
+            && let Proactive::Done = self.gate_proactive(job, &row).await?
+        {
+            return Ok(());
         }
         if !outbox::start_sending(&self.db, row.id, OPT_OUT_CONFIRMATION).await? {
             if outbox::transition(&self.db, row.id, "pending", "suppressed", Some("recipient opted out")).await? {
@@ -84,6 +103,44 @@ impl Sender {
             Err(SendError::Unknown(e)) => self.settle(&row, "unknown", &e, Some("delivery_unknown")).await?,
         }
         self.complete(job).await
+    }
+
+    /// Quiet hours, caps and consent for a proactive text (`compliance::quiet_hours`):
+    /// suppressed for an opted-out or held number, deferred (the job runs again later, the
+    /// attempt not counted) outside the recipient's window or over a cap, escalated when no
+    /// time within two weeks is allowed.
+    async fn gate_proactive(&self, job: &JobRow, row: &OutboxRow) -> Result<Proactive, JobError> {
+        let now = self.clock.now();
+        let profile_tz = crm::customer_by_phone(&self.db, &row.to_phone).await?.and_then(|c| c.timezone);
+        let policy = quiet_hours::policy_for(&row.to_phone, profile_tz.as_deref());
+        let consent_now = consent::latest_consent(&self.db, &row.to_phone).await?;
+        let history = outbox::proactive_history(&self.db, &row.to_phone, row.id).await?;
+        let subject = row.subject.as_deref().unwrap_or_default();
+        match quiet_hours::decide(&policy, consent_now.as_deref(), now, subject, &history) {
+            ProactiveDecision::SendAt(at) if at <= now => Ok(Proactive::SendNow),
+            ProactiveDecision::SendAt(at) => {
+                info!(outbox = row.id, to = %crate::domain::Phone::parse(&row.to_phone).map(|p| p.masked()).unwrap_or_default(), send_at = %at, "proactive text deferred");
+                let wait_ms = (at - now).num_milliseconds();
+                defer_job(&self.db, job.id, job.attempts, crate::store::now_ms() + wait_ms).await?;
+                Ok(Proactive::Done)
+            }
+            ProactiveDecision::Suppress => {
+                outbox::transition(&self.db, row.id, "pending", "suppressed", Some("recipient opted out or on hold"))
+                    .await?;
+                self.complete(job).await?;
+                Ok(Proactive::Done)
+            }
+            ProactiveDecision::NeedsPerson => {
+                let mut tx = self.db.begin().await?;
+                if outbox::transition_in_tx(&mut tx, row.id, "pending", "failed", Some("no allowed send time")).await? {
+                    escalate_send_problem(&mut tx, row, "no_send_window", "no allowed send time within two weeks")
+                        .await?;
+                }
+                tx.commit().await?;
+                self.complete(job).await?;
+                Ok(Proactive::Done)
+            }
+        }
     }
 
     /// Dead-letters a send job: the row is marked failed and a person is told.

@@ -140,6 +140,25 @@ pub async fn retry_job(db: &Db, id: i64, attempt: i64, run_at_ms: i64, error: &s
     Ok(())
 }
 
+/// Puts the job back to run at `run_at_ms` without counting this attempt: it did not fail,
+/// it was deferred (a proactive text outside the recipient's hours).
+pub async fn defer_job(db: &Db, id: i64, attempt: i64, run_at_ms: i64) -> anyhow::Result<()> {
+    with_db_write!(db, |p| {
+        sqlx::query(
+        "update jobs set status = 'queued', attempts = attempts - 1, run_at_ms = $1, lease_until_ms = 0, updated_at = $2
+         where id = $3 and attempts = $4 and status = 'running'"
+    )
+    .bind(run_at_ms)
+    .bind(Utc::now())
+    .bind(id)
+    .bind(attempt)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
 /// Dead-letters the job with its reason, inside the transaction that records the
 /// consequence (e.g. an escalation).
 pub async fn bury_job(tx: &mut Tx, id: i64, attempt: i64, error: &str) -> anyhow::Result<bool> {

@@ -13,7 +13,7 @@ use super::{Db, Tx, consent, with_db, with_db_write, with_tx};
 macro_rules! select_outbox {
     ($filter:literal) => {
         concat!(
-            "select id, conversation_id, to_phone, body, kind, in_reply_to, status, provider_sid, error, created_at from outbox ",
+            "select id, conversation_id, to_phone, body, kind, subject, in_reply_to, status, provider_sid, error, created_at from outbox ",
             $filter
         )
     };
@@ -27,8 +27,10 @@ pub struct OutboxRow {
     /// E.164 recipient.
     pub to_phone: String,
     pub body: String,
-    /// `reply`, `holding`, `help`, `optout_confirmation`, `optin_confirmation`.
+    /// `reply`, `holding`, `help`, `optout_confirmation`, `optin_confirmation`, `proactive`.
     pub kind: String,
+    /// What a proactive text is about (caps count per subject).
+    pub subject: Option<String>,
     /// The inbound message this answers.
     pub in_reply_to: Option<i64>,
     /// See the module docs for the status flow.
@@ -77,6 +79,44 @@ pub async fn outbox_row(db: &Db, id: i64) -> anyhow::Result<OutboxRow> {
     Ok(row)
 }
 
+/// Adds a proactive text (not a reply): `subject` groups texts for frequency caps.
+pub async fn insert_proactive(
+    tx: &mut Tx,
+    conversation_id: i64,
+    to_phone: &str,
+    body: &str,
+    subject: &str,
+) -> anyhow::Result<i64> {
+    let id = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>(
+        "insert into outbox (conversation_id, to_phone, body, kind, subject, status, created_at)
+         values ($1, $2, $3, 'proactive', $4, 'pending', $5) returning id"
+    )
+    .bind(conversation_id)
+    .bind(to_phone)
+    .bind(body)
+    .bind(subject)
+    .bind(Utc::now())
+    .fetch_one(conn)
+    .await)?;
+    Ok(id)
+}
+
+/// When proactive texts went (or are going) to this phone, with their subjects, as seen by
+/// outbox row `row_id`: sent ones, and earlier-queued ones still pending (counted as going
+/// now), so two texts to one number checked at the same moment cannot both pass a cap.
+pub async fn proactive_history(db: &Db, phone: &str, row_id: i64) -> anyhow::Result<Vec<(DateTime<Utc>, String)>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, (Option<DateTime<Utc>>, DateTime<Utc>, String)>(
+        "select sent_at, created_at, subject from outbox
+         where to_phone = $1 and kind = 'proactive' and subject is not null
+           and (status in ('sending', 'sent', 'delivered', 'unknown') or (status = 'pending' and id < $2))"
+    )
+    .bind(phone)
+    .bind(row_id)
+    .fetch_all(p)
+    .await)?;
+    Ok(rows.into_iter().map(|(sent, created, subject)| (sent.unwrap_or(created), subject)).collect())
+}
+
 /// Moves a row from `from` to `to` status; false when it was not in `from` (someone else moved it).
 pub async fn transition(db: &Db, id: i64, from: &str, to: &str, error: Option<&str>) -> anyhow::Result<bool> {
     let mut tx = db.begin().await?;
@@ -93,7 +133,9 @@ pub async fn start_sending(db: &Db, id: i64, confirmation_kind: &str) -> anyhow:
         sqlx::query(
             "update outbox set status = 'sending' where id = $1 and status = 'pending'
            and (kind = $2 or coalesce((select c.kind from consent_events c where c.phone = outbox.to_phone
-                                       order by c.id desc limit 1), '') <> 'opt_out')",
+                                       order by c.id desc limit 1), '') <> 'opt_out')
+           and (kind <> 'proactive' or coalesce((select c.kind from consent_events c where c.phone = outbox.to_phone
+                                       order by c.id desc limit 1), '') not in ('opt_out', 'hold'))",
         )
         .bind(id)
         .bind(confirmation_kind)

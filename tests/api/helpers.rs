@@ -14,6 +14,7 @@ use crate::fakes::{FakeLlm, FakeTwilio};
 pub const ACCOUNT_SID: &str = "AC00000000000000000000000000000001";
 pub const AUTH_TOKEN: &str = "test-auth-token";
 pub const OUR_NUMBER: &str = "+15005550006";
+pub const API_TOKEN: &str = "test-api-token";
 /// The demo customer with orders (Elyssa Reese).
 pub const CUSTOMER: &str = "+14155550123";
 
@@ -89,6 +90,8 @@ pub struct TestOptions {
     pub llm_timeout_secs: Option<u64>,
     /// Attempts before a job is dead-lettered (default 5).
     pub max_attempts: Option<i32>,
+    /// What time the sender believes it is (quiet hours); default: the system clock.
+    pub clock: Option<std::sync::Arc<backtalk::clock::FixedClock>>,
 }
 
 /// A running server with its fakes and a handle on its database.
@@ -121,6 +124,7 @@ pub fn test_config(dir: &std::path::Path, database_url: String, public_url: Stri
     config.worker.backoff_max_secs = 1;
     config.worker.lease_secs = 30;
     config.llm.on_failure = LlmFailure::Escalate;
+    config.api.token = Secret::new(API_TOKEN);
     config
 }
 
@@ -146,7 +150,8 @@ pub async fn spawn_app(backend: Backend, options: TestOptions) -> TestApp {
     } else {
         None
     };
-    let app = App::build(config.clone(), BuildOptions { demo: true, provider: None }).await.expect("app builds");
+    let clock = options.clock.map(|c| c as std::sync::Arc<dyn backtalk::clock::Clock>);
+    let app = App::build(config.clone(), BuildOptions { demo: true, provider: None, clock }).await.expect("app builds");
     let db = app.state.db.clone();
     let cancel = CancellationToken::new();
     let server = tokio::spawn(app.run(listener, cancel.clone()));

@@ -5,5 +5,6 @@
 mod crash;
 mod fakes;
 mod helpers;
+mod proactive;
 mod turn;
 mod webhook;
