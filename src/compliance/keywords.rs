@@ -117,6 +117,29 @@ mod tests {
     }
 
     #[test]
+    fn every_keyword_survives_case_punctuation_and_emoji() {
+        for k in [
+            "STOP",
+            "STOPALL",
+            "STOP ALL",
+            "UNSUBSCRIBE",
+            "CANCEL",
+            "END",
+            "QUIT",
+            "REVOKE",
+            "OPTOUT",
+            "OPT OUT",
+            "OPT-OUT",
+            "ARRET",
+            "TD",
+        ] {
+            for variant in [k.to_string(), k.to_lowercase(), format!(" {k}. "), format!("{k}!!"), format!("{k} 🛑")] {
+                assert_eq!(intent(&variant), KeywordIntent::OptOut, "{variant:?}");
+            }
+        }
+    }
+
+    #[test]
     fn case_whitespace_punctuation_and_emoji_are_tolerated() {
         for k in ["Stop.", "STOP!!", " stop 🛑", "stop\n", "'STOP'", "Opt out!"] {
             assert_eq!(intent(k), KeywordIntent::OptOut, "{k:?}");

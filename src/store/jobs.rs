@@ -123,39 +123,38 @@ pub async fn complete_job(tx: &mut Tx, id: i64, attempt: i64) -> anyhow::Result<
 
 /// Puts the job back in the queue to run at `run_at_ms`, keeping the error.
 pub async fn retry_job(db: &Db, id: i64, attempt: i64, run_at_ms: i64, error: &str) -> anyhow::Result<()> {
-    with_db_write!(db, |p| {
-        sqlx::query(
-            "update jobs set status = 'queued', run_at_ms = $1, lease_until_ms = 0, last_error = $2, updated_at = $3
-         where id = $4 and attempts = $5 and status = 'running'",
-        )
-        .bind(run_at_ms)
-        .bind(error)
-        .bind(Utc::now())
-        .bind(id)
-        .bind(attempt)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected())
-    })?;
-    Ok(())
+    requeue(db, id, attempt, run_at_ms, Some(error), 0).await
 }
 
 /// Puts the job back to run at `run_at_ms` without counting this attempt: it did not fail,
 /// it was deferred (a proactive text outside the recipient's hours).
 pub async fn defer_job(db: &Db, id: i64, attempt: i64, run_at_ms: i64) -> anyhow::Result<()> {
-    with_db_write!(db, |p| {
-        sqlx::query(
-        "update jobs set status = 'queued', attempts = attempts - 1, run_at_ms = $1, lease_until_ms = 0, updated_at = $2
-         where id = $3 and attempts = $4 and status = 'running'"
+    requeue(db, id, attempt, run_at_ms, None, 1).await
+}
+
+/// Re-queues a job this worker holds; `refund` attempts are given back.
+async fn requeue(
+    db: &Db,
+    id: i64,
+    attempt: i64,
+    run_at_ms: i64,
+    error: Option<&str>,
+    refund: i64,
+) -> anyhow::Result<()> {
+    with_db_write!(db, |p| sqlx::query(
+        "update jobs set status = 'queued', attempts = attempts - $1, run_at_ms = $2, lease_until_ms = 0,
+                         last_error = coalesce($3, last_error), updated_at = $4
+         where id = $5 and attempts = $6 and status = 'running'"
     )
+    .bind(refund)
     .bind(run_at_ms)
+    .bind(error)
     .bind(Utc::now())
     .bind(id)
     .bind(attempt)
     .execute(p)
     .await
-    .map(|r| r.rows_affected())
-    })?;
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
