@@ -119,6 +119,26 @@ const OPT_OUT_RULES: &[(&str, &str, bool)] = &[
     ),
     ("want_out", r"\b(i|we)\s+want\s+out\b|\blet me out\b", false),
     (
+        "stop_sending_them",
+        r"\b(stop|quit|cease)\s+(sending|texting|messaging)(\s+(them|these|those|it|this|that|stuff|anything|any more|anymore))*(\s+(to me|to us|please|now|already|thanks|thank you))*$|\b(stop|quit|cease)\s+(sending|texting|messaging)\s+(them|these|those|stuff)\b",
+        true,
+    ),
+    (
+        "make_them_stop",
+        r"\bmake\s+((these|the|your|those|this|them|all the)\s+)?(text|message|spam|promo)\w*\s+stop\b",
+        false,
+    ),
+    (
+        "forget_my_number",
+        r"\bforget\s+(this|my)\s+(phone\s+)?number\b|\bforget\s+you\s+(ever\s+)?had\s+my\s+number\b",
+        false,
+    ),
+    (
+        "texts_are_annoying",
+        r"\b(text|message)\w*\s+(are|is|r)\s+(so\s+|really\s+|too\s+)?(annoying|spam|harassment|too much|out of control|excessive)\b|\bthis is harassment\b",
+        false,
+    ),
+    (
         "not_interested",
         r"^((i am|im|i m|sorry|no|nope|thanks|thank you)\s+)*(really |just |totally )?not interested( (anymore|thanks|thank you|please|stop|at all|bye|sorry))*$|\bnot interested\s+(stop|please stop|remove me|bye)\b|\bnumber\b.*\bnot interested$",
         false,
@@ -162,10 +182,27 @@ const OPT_OUT_RULES: &[(&str, &str, bool)] = &[
     ),
     ("es_not_my_number", r"\b(ya\s+)?no\s+es\s+mi\s+numero\b", false),
     ("es_cancelar", r"\bcancelar\s+(la\s+|mi\s+)?(suscripcion|mensaje)", false),
+    ("es_no_enviar_mas", r"\bno\s+(enviar|mandar|escribir)\w*\s+(mas|ningun)\b", false),
+    (
+        "es_paren_con",
+        r"\b(paren|para|pare|parale|parenle|basta|ya basta)\s+(ya\s+)?(con|de)\s+((los|las|sus|tus|tanto|tantos)\s+)?(mensaje|texto|text|message|promocion|promociones|ofertas)",
+        false,
+    ),
+    ("es_no_autorizo", r"\bno\s+(autorizo|doy permiso|acepto)\b", false),
+    ("es_no_me_interesa", r"^(\w+\s+){0,3}no me interesa(\s+\w+){0,3}$", false),
+    (
+        "pt_cancelar",
+        r"\b(cancelar|parar)\s+(o\s+recebimento|de\s+receber)\b|\bnao\s+quero\s+mais\s+(receber|mensaje)",
+        false,
+    ),
     // French and Portuguese
     ("fr_arretez", r"\barret(ez|er|e)?\s+de\b", false),
     ("fr_ne_plus", r"\bne\s+(veux|voulons|souhaite)\s+plus\b", false),
-    ("fr_retirez", r"\b(retirez|retire|enlevez|supprimez)\s*(moi|mon numero)\b", false),
+    (
+        "fr_retirez",
+        r"\b(retirez|retire|retirer|enlevez|enlever|supprimez|supprimer)\s*(moi|mon numero)\b|\bde\s+votre\s+liste\b",
+        false,
+    ),
 ];
 
 /// Possible opt-outs, checked only when no clear rule fired.
@@ -186,7 +223,14 @@ const POSSIBLE_RULES: &[(&str, &str)] = &[
 ];
 
 /// Verbs that, with a contact noun close after them, ask us to stop.
-const STOP_VERBS: &[&str] = &["stop", "quit", "cease", "end", "discontinue", "halt", "turnoff", "pause"];
+const STOP_VERBS: &[&str] =
+    &["stop", "quit", "cease", "end", "discontinue", "halt", "turnoff", "pause", "cutitout", "knockitoff"];
+/// Promotions: "stop sending me your deals" asks us to stop, unless the sender is laughing
+/// ("STOP, these deals 😂").
+const PROMO_NOUNS: &[&str] = &["deal", "deals", "offer", "offers", "coupon", "coupons", "sale", "sales", "discounts"];
+/// Lists a customer may ask to come off that are not our texting list.
+const RETAIL_LISTS: &[&str] =
+    &["waitlist", "wishlist", "cart", "order", "waiting", "registry", "reservation", "backorder"];
 /// What is being stopped, when it is us.
 const CONTACT_NOUNS: &[&str] = &[
     "text",
@@ -355,6 +399,8 @@ pub fn normalize(text: &str) -> String {
         .replace("any more", "anymore")
         .replace("do not", "dont")
         .replace("cease and desist", "cease")
+        .replace("cut it out", "cutitout")
+        .replace("knock it off", "knockitoff")
 }
 
 /// True when one of the three words before byte offset `at` is a negation.
@@ -362,12 +408,20 @@ fn negated_before(norm: &str, at: usize) -> bool {
     norm[..at].split_whitespace().rev().take(3).any(|w| NEGATIONS.contains(&w))
 }
 
-/// A stop verb with a contact noun within five words after it, not negated.
-fn stop_contact(words: &[&str]) -> bool {
+/// Verbs that ask someone to stop (not "end", as in "end of season sale").
+fn asks_to_stop(verb: &str) -> bool {
+    matches!(verb, "stop" | "quit" | "cease" | "cutitout" | "knockitoff")
+}
+
+/// A stop verb with a contact noun (or, unless laughing, a promotion) within five words
+/// after it, not negated.
+fn stop_contact(words: &[&str], laughing: bool) -> bool {
     words.iter().enumerate().any(|(i, w)| {
         STOP_VERBS.contains(w)
             && !words[i.saturating_sub(3)..i].iter().any(|n| NEGATIONS.contains(n))
-            && words[i + 1..(i + 6).min(words.len())].iter().any(|n| CONTACT_NOUNS.contains(n))
+            && words[i + 1..(i + 6).min(words.len())]
+                .iter()
+                .any(|n| CONTACT_NOUNS.contains(n) || (!laughing && asks_to_stop(w) && PROMO_NOUNS.contains(n)))
     })
 }
 
@@ -395,13 +449,16 @@ pub fn classify(text: &str) -> NlVerdict {
     let words: Vec<&str> = norm.split_whitespace().collect();
     let laughing = LAUGHTER.iter().any(|l| lower.contains(l));
     let resubscribing = RESUBSCRIBE.iter().any(|r| lower.contains(r));
+    // A question about how the program works ("what happens if I reply STOP?").
+    let asks_about_the_program = text.contains('?')
+        && (norm.contains("what happens") || norm.contains("reply stop") || norm.contains("if i reply"));
     // Unsubscribing from e-mail, or keeping the texts, is not a text opt-out.
     let about_email = (norm.contains("email") || norm.contains("newsletter") || norm.contains(" mail"))
         && (!words.iter().any(|w| ["text", "message", "sms"].contains(w)) || norm.contains("keep"));
     if resubscribing {
         return NlVerdict::None;
     }
-    if stop_contact(&words) {
+    if stop_contact(&words, laughing) {
         return NlVerdict::OptOut("stop_contact");
     }
     let c = compiled();
@@ -411,7 +468,15 @@ pub fn classify(text: &str) -> NlVerdict {
         if *cancelled_by_negation && negated_before(&norm, m.start()) {
             continue;
         }
-        if *name == "unsubscribe" && about_email {
+        if *name == "unsubscribe" && (about_email || asks_about_the_program) {
+            continue;
+        }
+        // "remove me from the waitlist" is about a product, not our list.
+        if *name == "remove_me" && norm[m.end()..].split_whitespace().take(4).any(|w| RETAIL_LISTS.contains(&w)) {
+            continue;
+        }
+        // Spanish "no dejen de mandarme ofertas" is the opposite of an opt-out.
+        if name.starts_with("es_") && norm[..m.start()].split_whitespace().next_back() == Some("no") {
             continue;
         }
         return NlVerdict::OptOut(name);
@@ -419,13 +484,22 @@ pub fn classify(text: &str) -> NlVerdict {
     if !laughing && plain_stop(&words, STOP_WORDS) {
         return if text.contains('?') { NlVerdict::Possible("stop_question") } else { NlVerdict::OptOut("plain_stop") };
     }
-    if !laughing
-        && words.len() > 1
-        && plain_stop(&last_clause(text).split_whitespace().collect::<Vec<_>>(), FINAL_STOP_WORDS)
-    {
-        return NlVerdict::OptOut("final_stop");
+    if words.len() > 1 {
+        // "…, please stop sending": a last clause that only asks us to stop. Laughter turns
+        // only a bare "stop" into a joke.
+        let last = last_clause(text);
+        let all: Vec<&str> = last.split_whitespace().collect();
+        let clause: Vec<&str> = all
+            .iter()
+            .copied()
+            .filter(|w| !["sending", "text", "message", "them", "these", "me"].contains(w))
+            .collect();
+        let explicit = clause.len() < all.len();
+        if (explicit || !laughing) && plain_stop(&clause, FINAL_STOP_WORDS) {
+            return NlVerdict::OptOut("final_stop");
+        }
     }
-    if laughing {
+    if laughing || (about_email && norm.contains("keep")) || asks_about_the_program {
         return NlVerdict::None;
     }
     for (name, re) in &c.possible {
