@@ -432,11 +432,10 @@ fn plain_stop(words: &[&str], stops: &[&str]) -> bool {
 
 /// The last clause of the raw text (split at punctuation), normalised.
 fn last_clause(text: &str) -> String {
-    let clause = text
-        .rsplit(|c: char| matches!(c, ',' | '.' | ';' | '!' | '?' | '\n'))
-        .find(|c| !normalize(c).is_empty())
-        .unwrap_or("");
-    normalize(clause)
+    text.rsplit(|c: char| matches!(c, ',' | '.' | ';' | '!' | '?' | '\n'))
+        .map(normalize)
+        .find(|clause| !clause.is_empty())
+        .unwrap_or_default()
 }
 
 /// Classifies a message that is not a single keyword.

@@ -150,7 +150,8 @@ pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
             score: hit.score,
         })
         .collect();
-    let policies = catalog::all_policies(&deps.db).await?;
+    let ids: Vec<String> = policy_hits.iter().map(|h| h.id.clone()).collect();
+    let policies = catalog::policies_by_id(&deps.db, &ids).await?;
     facts.policies = policy_hits
         .iter()
         .filter_map(|hit| {

@@ -97,6 +97,23 @@ pub async fn products_by_sku(db: &Db, skus: &[String]) -> anyhow::Result<Vec<Pro
     Ok(rows)
 }
 
+/// The policies with these ids, in any order (unknown ids are absent).
+pub async fn policies_by_id(db: &Db, ids: &[String]) -> anyhow::Result<Vec<PolicyRow>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let rows = with_db!(db, |p| {
+        let mut query = sqlx::QueryBuilder::new("select id, title, body, tags from policies where id in (");
+        let mut list = query.separated(", ");
+        for id in ids {
+            list.push_bind(id);
+        }
+        list.push_unseparated(")");
+        query.build_query_as::<PolicyRow>().fetch_all(p).await
+    })?;
+    Ok(rows)
+}
+
 /// Every product (index rebuilds).
 pub async fn all_products(db: &Db) -> anyhow::Result<Vec<ProductRow>> {
     let rows = with_db!(db, |p| {

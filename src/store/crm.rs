@@ -99,19 +99,6 @@ pub async fn customer_by_phone(db: &Db, phone: &str) -> anyhow::Result<Option<Cu
     Ok(row)
 }
 
-/// A page of customers ordered by id, for pickers (`backtalk chat`).
-pub async fn list_customers(db: &Db, limit: i64) -> anyhow::Result<Vec<CustomerRow>> {
-    let rows = with_db!(db, |p| {
-        sqlx::query_as::<_, CustomerRow>(
-            "select id, phone, name, email, timezone from customers where name is not null order by id limit $1",
-        )
-        .bind(limit)
-        .fetch_all(p)
-        .await
-    })?;
-    Ok(rows)
-}
-
 /// An order to import.
 #[derive(Debug, Clone)]
 pub struct NewOrder<'a> {

@@ -183,12 +183,3 @@ pub async fn count_jobs(db: &Db, status: &str) -> anyhow::Result<i64> {
         .await)?;
     Ok(n)
 }
-
-/// The last error of a job (tests, diagnostics).
-pub async fn job_error(db: &Db, id: i64) -> anyhow::Result<Option<String>> {
-    let e = with_db!(db, |p| sqlx::query_scalar::<_, Option<String>>("select last_error from jobs where id = $1")
-        .bind(id)
-        .fetch_one(p)
-        .await)?;
-    Ok(e)
-}

@@ -253,22 +253,3 @@ pub async fn record_delivery_status(db: &Db, d: &DeliveryStatus<'_>) -> anyhow::
     }
     tx.commit().await
 }
-
-/// All outbox rows for a phone, oldest first (tests, console).
-pub async fn outbox_for_phone(db: &Db, phone: &str) -> anyhow::Result<Vec<OutboxRow>> {
-    let rows = with_db!(db, |p| {
-        sqlx::query_as::<_, OutboxRow>(select_outbox!("where to_phone = $1 order by id")).bind(phone).fetch_all(p).await
-    })?;
-    Ok(rows)
-}
-
-/// All outbox rows answering one inbound message.
-pub async fn outbox_for_message(db: &Db, message_id: i64) -> anyhow::Result<Vec<OutboxRow>> {
-    let rows = with_db!(db, |p| {
-        sqlx::query_as::<_, OutboxRow>(select_outbox!("where in_reply_to = $1 order by id"))
-            .bind(message_id)
-            .fetch_all(p)
-            .await
-    })?;
-    Ok(rows)
-}
