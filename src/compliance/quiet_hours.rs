@@ -149,10 +149,11 @@ fn cap_allows(cap: &Cap, c: DateTime<Utc>, subject: &str, others: &[(DateTime<Ut
         .filter(|(at, s)| (!cap.same_subject || s == subject) && (*at - c).abs() < window)
         .map(|(at, _)| *at)
         .collect();
-    // Windows containing c start in (c - window, c]; the fullest starts at c - window + ε or
-    // at one of the counted sends.
-    let starts =
-        std::iter::once(c - window + Duration::seconds(1)).chain(counted.iter().copied().filter(|at| *at <= c));
+    // Windows containing c start in (c - window, c]; the fullest starts at c - window + ε, at
+    // one of the counted sends before c, or just early enough to reach one after c (a send
+    // recorded by a clock ahead of ours).
+    let starts = std::iter::once(c - window + Duration::seconds(1))
+        .chain(counted.iter().map(|at| if *at <= c { *at } else { *at - window + Duration::seconds(1) }));
     starts.into_iter().all(|start| {
         let inside = counted.iter().filter(|at| **at >= start && **at < start + window).count();
         inside < cap.max
@@ -479,5 +480,17 @@ mod tests {
         assert_eq!(next, t0 + Duration::hours(24), "the first send leaves the rolling 24 h");
         assert!(p.allows(next));
         assert_eq!(p.schedule(t0 + Duration::hours(3), "welcome", &history), Some(t0 + Duration::hours(3)));
+    }
+
+    #[test]
+    fn sends_recorded_just_after_now_still_count_against_the_cap() {
+        // Three sends stamped 20 minutes ahead of the deciding clock (another replica's clock,
+        // or a test's fixed clock): a fourth now would make four within 24 h.
+        let p = policy_for("+13055550100", None);
+        let now = utc(2026, 11, 24, 15, 0);
+        let history: Vec<(DateTime<Utc>, String)> =
+            (0..3).map(|i| (now + Duration::minutes(20 + i), "cart".to_string())).collect();
+        let next = p.schedule(now, "cart", &history).unwrap();
+        assert!(next >= now + Duration::hours(24), "deferred to {next}");
     }
 }
