@@ -1,7 +1,8 @@
-//! The JSON API, bearer-token protected. For now: queue a proactive text.
+//! The JSON API, bearer-token protected. For now: queue a proactive text, read a number's
+//! consent ledger, and record a reviewer's decision about a possible opt-out.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -10,6 +11,7 @@ use subtle::ConstantTimeEq;
 use super::AppState;
 use crate::domain::{MAX_BODY_CHARS, Phone};
 use crate::pipeline::proactive::{ProactiveText, queue};
+use crate::store::consent::{self, ReviewerDecision};
 
 /// `POST /api/v1/messages` body.
 #[derive(Debug, Deserialize)]
@@ -62,6 +64,90 @@ pub async fn post_message(State(state): State<AppState>, headers: HeaderMap, bod
         Ok(id) => {
             state.waker.wake();
             (StatusCode::ACCEPTED, Json(serde_json::json!({ "outbox_id": id, "status": "queued" }))).into_response()
+        }
+        Err(e) => super::error::Error::Internal(e).into_response(),
+    }
+}
+
+/// `POST /api/v1/consent/{phone}/decision` body: a reviewer's decision about a possible
+/// opt-out.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    /// `opt_out` (it was one) or `not_opt_out` (lift the hold).
+    pub decision: String,
+    /// Who decided; recorded in the ledger as evidence.
+    pub reviewer: String,
+    /// Why, optionally; recorded with the decision.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+fn path_phone(raw: &str) -> Result<Phone, Response> {
+    Phone::parse(raw).map_err(|e| error(StatusCode::BAD_REQUEST, format!("phone in the path: {e}")))
+}
+
+/// `POST /api/v1/consent/{phone}/decision`: a reviewer decides a possible opt-out. Writes one
+/// ledger event (source `reviewer`) and resolves the number's open `possible_opt_out`
+/// escalations. Until this call a number on hold gets nothing proactive (§C1: revocation
+/// "by any reasonable means", 47 CFR 64.1200(a)(10); a doubtful message is treated as one
+/// until a person says otherwise).
+pub async fn post_decision(
+    State(state): State<AppState>,
+    Path(phone): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(r) = authorized(&state, &headers) {
+        return r;
+    }
+    let phone = match path_phone(&phone) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let d: Decision = match serde_json::from_slice(&body) {
+        Ok(d) => d,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")),
+    };
+    let decision = match d.decision.as_str() {
+        "opt_out" => ReviewerDecision::OptOut,
+        "not_opt_out" => ReviewerDecision::NotOptOut,
+        other => {
+            return error(StatusCode::BAD_REQUEST, format!("`decision` must be opt_out or not_opt_out, not {other:?}"));
+        }
+    };
+    let reviewer = d.reviewer.trim();
+    if reviewer.is_empty() || reviewer.len() > 100 {
+        return error(StatusCode::BAD_REQUEST, "`reviewer` must be 1 to 100 characters");
+    }
+    let note = d.note.as_deref().map(str::trim).unwrap_or("");
+    if note.len() > 1000 {
+        return error(StatusCode::BAD_REQUEST, "`note` must be at most 1000 characters");
+    }
+    let evidence =
+        if note.is_empty() { format!("reviewer {reviewer}") } else { format!("reviewer {reviewer}: {note}") };
+    match consent::record_reviewer_decision(&state.db, phone.as_str(), decision, &evidence).await {
+        Ok(outcome) => {
+            tracing::info!(event = ?outcome.event_id, resolved = outcome.resolved_escalations, "reviewer consent decision");
+            Json(outcome).into_response()
+        }
+        Err(e) => super::error::Error::Internal(e).into_response(),
+    }
+}
+
+/// `GET /api/v1/consent/{phone}`: the current consent state and the number's ledger.
+pub async fn get_consent(State(state): State<AppState>, Path(phone): Path<String>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorized(&state, &headers) {
+        return r;
+    }
+    let phone = match path_phone(&phone) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    match consent::ledger(&state.db, Some(phone.as_str())).await {
+        Ok(events) => {
+            let state = events.last().map(|e| e.kind.clone());
+            Json(serde_json::json!({ "phone": phone.as_str(), "state": state, "events": events })).into_response()
         }
         Err(e) => super::error::Error::Internal(e).into_response(),
     }

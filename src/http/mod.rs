@@ -1,7 +1,9 @@
 //! HTTP: axum routers for webhooks and health. Only this module touches axum types.
 //!
-//! The JSON API has one route so far (`POST /api/v1/messages`); the rest of it and the
-//! reviewer console (`/console`) are issue 6.
+//! The JSON API so far: `POST /api/v1/messages` (queue a proactive text),
+//! `GET /api/v1/consent/{phone}` and `POST /api/v1/consent/{phone}/decision` (a reviewer
+//! decides a possible opt-out); the rest of it and the reviewer console (`/console`) are
+//! issue 6.
 
 pub mod api;
 pub mod error;
@@ -57,6 +59,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(webhooks)
         .route("/api/v1/messages", post(api::post_message))
+        .route("/api/v1/consent/{phone}", get(api::get_consent))
+        .route("/api/v1/consent/{phone}/decision", post(api::post_decision))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

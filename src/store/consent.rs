@@ -116,3 +116,69 @@ pub async fn ledger(db: &Db, phone: Option<&str>) -> anyhow::Result<Vec<ConsentE
     .await)?;
     Ok(rows)
 }
+
+/// What a reviewer decided about a number on hold (or any number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewerDecision {
+    /// It was an opt-out: the number is opted out from now on.
+    OptOut,
+    /// It was not an opt-out: the hold is lifted and the state before it applies again.
+    NotOptOut,
+}
+
+/// What recording a reviewer's decision changed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DecisionOutcome {
+    /// The ledger event written, if the decision changed anything.
+    pub event_id: Option<i64>,
+    /// The consent state after the decision (`opt_out`, `hold_released`, `opt_in`, or none).
+    pub state: Option<String>,
+    /// Open `possible_opt_out` escalations of this number that the decision resolved.
+    pub resolved_escalations: i64,
+}
+
+/// Records a reviewer's decision about a possible opt-out as one ledger event (source
+/// `reviewer`, the reviewer's name and note as evidence) and resolves the number's open
+/// `possible_opt_out` escalations, in one transaction. Opting out an opted-out number, or
+/// releasing a number that is not on hold, writes no event.
+pub async fn record_reviewer_decision(
+    db: &Db,
+    phone: &str,
+    decision: ReviewerDecision,
+    evidence: &str,
+) -> anyhow::Result<DecisionOutcome> {
+    let mut tx = db.begin().await?;
+    let current = latest_consent_in_tx(&mut tx, phone).await?;
+    let kind = match (decision, current.as_deref()) {
+        (ReviewerDecision::OptOut, Some("opt_out")) => None,
+        (ReviewerDecision::OptOut, _) => Some("opt_out"),
+        (ReviewerDecision::NotOptOut, Some("hold")) => Some("hold_released"),
+        (ReviewerDecision::NotOptOut, _) => None,
+    };
+    let event_id = match kind {
+        Some(kind) => {
+            let event = NewConsentEvent {
+                phone,
+                kind,
+                source: "reviewer",
+                evidence_message_id: None,
+                evidence_text: Some(evidence),
+                scope: "all",
+            };
+            Some(insert_consent_event(&mut tx, &event).await?)
+        }
+        None => None,
+    };
+    let resolved = with_tx!(&mut tx, |conn| sqlx::query(
+        "update escalations set status = 'resolved'
+         where status = 'open' and reason = 'possible_opt_out'
+           and conversation_id in (select id from conversations where phone = $1)"
+    )
+    .bind(phone)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    let state = latest_consent_in_tx(&mut tx, phone).await?;
+    tx.commit().await?;
+    Ok(DecisionOutcome { event_id, state, resolved_escalations: resolved as i64 })
+}

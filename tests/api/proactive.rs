@@ -129,3 +129,88 @@ async fn nothing_proactive_reaches_a_number_that_opted_out_in_plain_words(backen
     assert_eq!(app.twilio.sent_to(FLORIDA).len(), 1, "only the opt-out confirmation");
 }
 on_both_backends!(nothing_proactive_reaches_a_number_that_opted_out_in_plain_words);
+
+async fn post_decision(app: &TestApp, phone: &str, json: serde_json::Value) -> (u16, serde_json::Value) {
+    let response = app
+        .http
+        .post(format!("{}/api/v1/consent/{phone}/decision", app.base_url))
+        .bearer_auth(API_TOKEN)
+        .json(&json)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+async fn a_possible_opt_out_holds_promotions_until_a_reviewer_decides(backend: Backend) {
+    let app = spawn_app(backend, TestOptions { clock: Some(today_at(15)), ..TestOptions::default() }).await;
+    app.post_inbound(FLORIDA, "how do I stop these?", &new_sid()).await;
+    app.wait_idle().await;
+    let sale = serde_json::json!({"to": FLORIDA, "body": "Sale!", "subject": "sale"});
+    let (_, held) = post_message(&app, Some(API_TOKEN), sale.clone()).await;
+    app.wait_idle().await;
+    let row = backtalk::store::outbox::outbox_row(&app.db, held["outbox_id"].as_i64().unwrap()).await.unwrap();
+    assert_eq!(row.status, "suppressed", "nothing promotional while on hold");
+    let sent_before = app.twilio.sent_to(FLORIDA).len();
+
+    // Bad decisions are refused and change nothing.
+    let (status, body) =
+        post_decision(&app, FLORIDA, serde_json::json!({"decision": "maybe", "reviewer": "ana"})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(post_decision(&app, "nope", serde_json::json!({"decision": "opt_out", "reviewer": "ana"})).await.0, 400);
+    let unauthorized = app
+        .http
+        .post(format!("{}/api/v1/consent/{FLORIDA}/decision", app.base_url))
+        .json(&serde_json::json!({"decision": "not_opt_out", "reviewer": "ana"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthorized.status().as_u16(), 401);
+    assert_eq!(backtalk::store::consent::latest_consent(&app.db, FLORIDA).await.unwrap().as_deref(), Some("hold"));
+
+    // The reviewer reads it as a question, not an opt-out: the hold lifts, the escalation closes.
+    let (status, outcome) = post_decision(
+        &app,
+        FLORIDA,
+        serde_json::json!({"decision": "not_opt_out", "reviewer": "ana", "note": "asked how the program works"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{outcome}");
+    assert_eq!(outcome["state"], "hold_released");
+    assert_eq!(outcome["resolved_escalations"], 1);
+    let ledger = backtalk::store::consent::ledger(&app.db, Some(FLORIDA)).await.unwrap();
+    let last = ledger.last().unwrap();
+    assert_eq!((last.kind.as_str(), last.source.as_str()), ("hold_released", "reviewer"));
+    assert_eq!(last.evidence_text.as_deref(), Some("reviewer ana: asked how the program works"));
+    // Deciding again changes nothing.
+    let (_, again) =
+        post_decision(&app, FLORIDA, serde_json::json!({"decision": "not_opt_out", "reviewer": "ana"})).await;
+    assert!(again["event_id"].is_null(), "{again}");
+
+    let (_, sent) = post_message(&app, Some(API_TOKEN), sale).await;
+    app.twilio.wait_for_sent(sent_before + 1, Duration::from_secs(10)).await;
+    app.wait_idle().await;
+    let row = backtalk::store::outbox::outbox_row(&app.db, sent["outbox_id"].as_i64().unwrap()).await.unwrap();
+    assert_eq!(row.status, "sent");
+
+    // The consent view shows the whole story.
+    let view: serde_json::Value = app
+        .http
+        .get(format!("{}/api/v1/consent/{FLORIDA}", app.base_url))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = view["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds[kinds.len() - 2..], ["hold", "hold_released"], "{kinds:?}");
+    assert_eq!(view["state"], "hold_released");
+
+    // A later decision that it was an opt-out after all stops everything.
+    let (_, out) = post_decision(&app, FLORIDA, serde_json::json!({"decision": "opt_out", "reviewer": "ben"})).await;
+    assert_eq!(out["state"], "opt_out");
+}
+on_both_backends!(a_possible_opt_out_holds_promotions_until_a_reviewer_decides);
