@@ -23,7 +23,10 @@
 //!    trigger cancels it ("don't stop the deals", "don't remove me from the list"); "cancel"
 //!    counts only with subscription/texts ("cancel my order" is an order request);
 //!    unsubscribe about e-mail or about getting back on is not a text opt-out; laughter
-//!    ("OMG stop 😂") turns a bare "stop" into no opt-out.
+//!    ("OMG stop 😂") turns a bare "stop" into no opt-out; a message that keeps the texts
+//!    ("…but keep the texts coming", "texts are fine") is about another channel; "if I
+//!    unsubscribe, do I lose my points?" is a question; "why did I stop getting your texts"
+//!    has the customer as subject; "dar de baja mi tarjeta" cancels a card, not the texts.
 //! 4. **Possible opt-outs**: an opt-out word near a contact word without a clear pattern,
 //!    "how do I stop these?", "too many texts", "who is this?", "goodbye", a bare "stop?".
 //!    These go to a person (`possible_opt_out`); the number is on hold meanwhile.
@@ -69,16 +72,49 @@ const OPT_OUT_RULES: &[(&str, &str, bool)] = &[
         r"\b(not|isnt|no longer|aint)\s+(my|his|her|their)\s+(phone |cell )?number\b|\bbelongs to (someone|somebody) else\b|\b(not|no longer)\s+(the|this)\s+(persons|person s)?\s*number\b",
         false,
     ),
-    ("take_me_off", r"\b(take|get|put|cross)\s+(me|us|my (phone |cell )?number|this number|my name)\s+off\b", true),
+    (
+        "remove_the_texts",
+        r"\b(remove|delete|drop)\s+((the|your|these|those|all|all the|all your)\s+)?(promos|promo|text|message|ads|alerts|notifications|marketing)\b",
+        true,
+    ),
+    ("block_you", r"\b(block|blocking|blocked)\s+(you|u|this number|your number|ur number)\b", false),
+    (
+        "take_me_off",
+        r"\b(take|get|put|cross)\s+(me|us|my (phone |cell )?number|this number|my name)\s+(off|out of (your|ur|the) (system|database|records|contacts|list))\b",
+        true,
+    ),
+    (
+        "out_of_your_system",
+        r"\b(my (phone |cell )?number|me)\s+(out of|from|off)\s+(your|ur|the)\s+(system|database|records|contacts|contact list)\b|\b(mi numero|me)\s+(de|del)\s+(su|tu)\s+(sistema|base de datos|lista)\b",
+        true,
+    ),
+    // "f off with the spam texts"; not "get this dude to f off" (someone else).
+    (
+        "go_away",
+        r"^(\w+\s+){0,2}(f|fuck|eff|piss|buzz|bug)\s+off\b|\b(f|fuck|eff|piss|buzz|bug)\s+off\s+with\b",
+        false,
+    ),
+    ("no_need_to_text", r"\bno (need|reason) to\s+(text|message|contact|sms)\s+(me|us|this number)\b", false),
+    (
+        "asked_before",
+        r"\b(asked|requested|told you|told you guys)\s+(to be\s+|you to\s+|that you\s+|for you to\s+)?(removed|remove me|unsubscribe|taken off|take me off|stop)\b",
+        false,
+    ),
+    ("block_my_number", r"\bblock\s+(my number|me|this number)\b", false),
+    (
+        "tcpa",
+        r"\b(tcpa|fcc|cease)\b.*\b(text|message)|\b(text|message)\b.*\b(tcpa|fcc)\b|\b(text|message)\w*\b.{0,30}\bstop\s*(now|immediately|please|asap)?$",
+        false,
+    ),
     (
         "off_your_list",
-        r"\b(off|from|out of)\s+(your|the|this|ur|these|all)\s+((text|texting|sms|mailing|marketing|contact|message|call|distribution|promo)\s+)?(list|lists|texts|messages)\b",
+        r"\b(off|from|out of)\s+(your|the|this|ur|these|all)\s+((text|texting|sms|mailing|marketing|contact|message|call|distribution|promo)\s+)?(list|lists|texts|messages|alerts|notifications|promos|updates)\b",
         true,
     ),
     ("unsubscribe", r"\b(unsubscribe|optout)\b", true),
     (
         "dont_want_messages",
-        r"\b(dont|do not|no longer)\s+(want|wish|need|like)\s+(to\s+(get|receive|be sent|be texted|be contacted)\s+)?((any|these|your|this|the|those|more|any more|getting|receiving|such|further)\s+)*(text|message|spam|notification|alert|promo|promotion|ad|ads|marketing)",
+        r"\b(dont|do not|no longer)\s+(want|wish|need|like)\s+(to\s+(get|receive|be sent|be texted|be contacted)\s+)?((any|these|your|this|the|those|more|anymore|getting|receiving|such|further)\s+)*(promo\s+|marketing\s+)?(text|message|spam|notification|alert|promo|promotion|ad|ads|marketing)",
         false,
     ),
     (
@@ -99,12 +135,12 @@ const OPT_OUT_RULES: &[(&str, &str, bool)] = &[
     ("leave_me_alone", r"\bleave me alone\b|\bleave us alone\b", false),
     (
         "never_signed_up",
-        r"\b(never|didnt|did not|dont remember)\s+(signing up|signed up|sign up|subscribed|subscribe|opted in|opt in|gave (you )?my number|agreed to|asked for (this|these|it|them|text|message))\b",
+        r"\b(never|didnt|did not|dont remember)\s+(signing up|signed up|sign up|subscribed|subscribe|opted in|opt in|gave (you )?my number|agreed to|asked for (this|these|it|them|text|message))\b|\b(nobody|no one)\s+asked for (this|these|your|them)\b|\bnunca\s+(me\s+)?(registre|inscribi|suscribi|pedi|autorice|di mi numero)\b",
         false,
     ),
     (
         "revoke_consent",
-        r"\b(revoke|revoking|withdraw|withdrawing|rescind|rescinding|cancel)\s+(my\s+|all\s+)?(consent|permission)\b",
+        r"\b(revoke|revoking|withdraw|withdrawing|rescind|rescinding|cancel|revocar|revoco|retiro|retirar)\s+(my\s+|all\s+|mi\s+)?(consent|permission|consentimiento|permiso|autorizacion)\b",
         false,
     ),
     (
@@ -120,7 +156,7 @@ const OPT_OUT_RULES: &[(&str, &str, bool)] = &[
     ("want_out", r"\b(i|we)\s+want\s+out\b|\blet me out\b", false),
     (
         "stop_sending_them",
-        r"\b(stop|quit|cease)\s+(sending|texting|messaging)(\s+(them|these|those|it|this|that|stuff|anything|any more|anymore))*(\s+(to me|to us|please|now|already|thanks|thank you))*$|\b(stop|quit|cease)\s+(sending|texting|messaging)\s+(them|these|those|stuff)\b",
+        r"\b(stop|quit|cease)\s+(sending|texting|messaging|text|message)(\s+(me|us|them|these|those|it|this|that|stuff|anything|any more|anymore))*(\s+(to me|to us|please|now|already|thanks|thank you))*$|\b(stop|quit|cease)\s+(sending|texting|messaging)\s+(them|these|those|stuff)\b",
         true,
     ),
     (
@@ -156,17 +192,17 @@ const OPT_OUT_RULES: &[(&str, &str, bool)] = &[
     ),
     (
         "es_no_me_manden",
-        r"\bno\s+me\s+(manden|mandes|mande|envien|envies|envie|escriban|escribas|escriba|contacten|contactes|molesten|molestes)\b",
+        r"\bno\s+me\s+(manden|mandes|mande|envien|envies|envie|escriban|escribas|escriba|contacten|contactes|molesten|molestes|text\w*)\b|\bno\s+(manden|mande|envien|envie|escriban)\s+(mas\s+)?(mensaje|text|sms|promociones|ofertas)",
         false,
     ),
     (
         "es_no_vuelvan",
-        r"\bno\s+(vuelvan|vuelvas|vuelva)\s+a\s+(escribir|mandar|enviar|contactar|llamar|molestar)",
+        r"\bno\s+(me\s+|nos\s+)?(vuelvan|vuelvas|vuelva)\s+a\s+(escribir|mandar|enviar|contactar|llamar|molestar|text)",
         false,
     ),
     (
         "es_deja_de",
-        r"\b(deja|dejen|dejar|para|paren|parar|pare|parem)\s+de\s+(me\s+)?(enviar|mandar|escribir|contactar|molestar)",
+        r"\b(deja|dejen|deje|dejes|dejar|para|paren|parar|pare|parem|parale|parenle)\s+de\s+(me\s+)?(enviar|mandar|escribir|contactar|molestar|text\w*)",
         false,
     ),
     ("es_baja", r"\b(dar|darme|dame|denme|doy|deme|de)\s+de\s+baja\b|\bbasta de (mensaje|texto|text)", false),
@@ -180,8 +216,20 @@ const OPT_OUT_RULES: &[(&str, &str, bool)] = &[
         r"\b(borra|borrar|borren|elimina|eliminar|eliminen|quita|quitar|quiten)\s+(mi|este)\s+(numero|telefono)\b|\b(bor|elimin|quit)\w*\s*(lo|la)?\b.*\bnumero equivocado\b|\bnumero equivocado\b",
         false,
     ),
-    ("es_not_my_number", r"\b(ya\s+)?no\s+es\s+mi\s+numero\b", false),
-    ("es_cancelar", r"\bcancelar\s+(la\s+|mi\s+)?(suscripcion|mensaje)", false),
+    ("es_not_my_number", r"\b(ya\s+)?no\s+es\s+mi\s+numero\b|\bnumero\s+ya\s+no\s+es\s+de\b", false),
+    (
+        "es_imperative_remove_me",
+        r"\b(borrenme|quitenme|saquenme|eliminenme|borrame|quitame|sacame|eliminame|desuscribanme|darme de baja)\b",
+        false,
+    ),
+    ("es_no_me_con_mensajes", r"\bno\s+me\s+\w+\s+con\s+(sus|tus|los|tantos|esos|estos)\s+(mensaje|text)", false),
+    ("es_favor_de_no", r"\bfavor de no\s+(escribir|mandar|enviar|contactar|text\w*)", false),
+    (
+        "es_report",
+        r"\b(voy a|vamos a)\s+(reportar|denunciar|demandar)|\b(los|les|te)\s+(voy a\s+)?(reportar|denunciar|demandar|reporto|denuncio)\b",
+        false,
+    ),
+    ("es_cancelar", r"\bcancel\w*\s+(la\s+|mi\s+|los\s+|las\s+|sus\s+|mis\s+)?(suscripcion|mensaje|text|sms)", false),
     ("es_no_enviar_mas", r"\bno\s+(enviar|mandar|escribir)\w*\s+(mas|ningun)\b", false),
     (
         "es_paren_con",
@@ -193,6 +241,11 @@ const OPT_OUT_RULES: &[(&str, &str, bool)] = &[
     (
         "pt_cancelar",
         r"\b(cancelar|parar)\s+(o\s+recebimento|de\s+receber)\b|\bnao\s+quero\s+mais\s+(receber|mensaje)",
+        false,
+    ),
+    (
+        "pt_tira_da_lista",
+        r"\b(tira|tire|tirem|remove|remova|removam|exclui|exclua)\s+(me\s+|meu numero\s+)?(dessa|desta|da|de sua|da sua)\s+lista\b",
         false,
     ),
     // French and Portuguese
@@ -330,6 +383,14 @@ const RESUBSCRIBE: &[&str] = &[
 const LAUGHTER: &[&str] = &["😂", "🤣", "😍", "😆", "😅", "🥰", "😜", "lol", "lmao", "haha", "jaja"];
 
 struct Compiled {
+    /// "if I unsubscribe, do I lose my points?": a question about the program.
+    if_i_stop: Regex,
+    /// "does STOP unsubscribe me from everything?": the keyword is what is asked about.
+    keyword_as_subject: Regex,
+    /// The customer wants to keep getting our texts.
+    keeps_texts: Regex,
+    /// "why did I stop getting your texts?": a complaint that texts stopped coming.
+    texts_stopped: Regex,
     /// All opt-out rules at once: one pass tells which may match.
     opt_out_set: RegexSet,
     opt_out: Vec<(&'static str, Regex, bool)>,
@@ -339,6 +400,19 @@ struct Compiled {
 fn compiled() -> &'static Compiled {
     static COMPILED: OnceLock<Compiled> = OnceLock::new();
     COMPILED.get_or_init(|| Compiled {
+        if_i_stop: Regex::new(r"\bif (i|we) (reply |text |say )?(stop|unsubscribe|optout)").expect("rule compiles"),
+        keyword_as_subject: Regex::new(
+            r"^(does|will|would|do|can)\s+(replying\s+|texting\s+|text\s+|sending\s+)?(stop|unsubscribe|optout)\s+(unsubscribe|stop|remove|optout|mean|work|cancel|also|apply|affect)",
+        )
+        .expect("rule compiles"),
+        texts_stopped: Regex::new(
+            r"\b(i|we)\s+(stop|stopped)\s+(getting|receiving|seeing)\b|\b(havent|have not|not|never)\s+(gotten|got|received|been getting|getting)\s+(any\s+|your\s+|the\s+)*(text|message)|\bdid (i|we) get unsubscribe",
+        )
+        .expect("rule compiles"),
+        keeps_texts: Regex::new(
+            r"\b(but|and|please|just)\s+keep\s+((the|your|getting|receiving|sending|me)\s+)*(text|message|sms)|\b(still|do)\s+want\s+((the|your|my)\s+)?(text|message)|\bpero\s+(los\s+)?(mensaje|text)\w*\s+si\b|\b(mensaje|text)\w*\s+(estan|esta)\s+bien\b|\b(text|message|sms)\s+(are|is)\s+(fine|ok|okay|good|better)\b|\btext\s+(me\s+)?instead\b",
+        )
+        .expect("rule compiles"),
         opt_out_set: RegexSet::new(OPT_OUT_RULES.iter().map(|(_, p, _)| *p)).expect("opt-out rules compile"),
         opt_out: OPT_OUT_RULES
             .iter()
@@ -350,7 +424,7 @@ fn compiled() -> &'static Compiled {
 
 fn map_word(w: &str) -> &str {
     match w {
-        "pls" | "plz" | "plse" | "pleas" | "pleaseee" | "pleeease" | "plox" | "pleez" => "please",
+        "pls" | "plz" | "plse" | "pleas" | "pleease" | "pleasee" | "pleez" | "pleaseee" | "plox" => "please",
         "u" => "you",
         "ur" | "yr" => "your",
         "txt" | "txts" | "texts" | "texting" | "texted" | "txting" | "textin" | "textos" | "texto" => "text",
@@ -367,6 +441,51 @@ fn map_word(w: &str) -> &str {
         "spamming" => "spam",
         other => other,
     }
+}
+
+/// "offf", "pleeease", "stoppppp": a letter typed three or more times counts twice.
+fn collapse_repeats(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    let mut run = 0;
+    let mut last = None;
+    for c in word.chars() {
+        run = if Some(c) == last { run + 1 } else { 1 };
+        last = Some(c);
+        if run <= 2 {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// "unsusbscribe", "unsubscrbe": a long word starting "un" within two edits of
+/// "unsubscribe" is that word.
+fn fuzzy_unsubscribe(word: String) -> String {
+    if word != "unsubscribe"
+        && word.starts_with("un")
+        && (9..=14).contains(&word.len())
+        && edit_distance(&word, "unsubscribe") <= 2
+    {
+        "unsubscribe".to_string()
+    } else {
+        word
+    }
+}
+
+/// Levenshtein distance over bytes (the words are ASCII after folding).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.bytes().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1).min(row[j] + 1).min(diag + usize::from(ca != *cb));
+            diag = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
 }
 
 /// Lower case, accents folded, apostrophes dropped, punctuation/emoji to spaces, SMS
@@ -388,7 +507,13 @@ pub fn normalize(text: &str) -> String {
         };
         folded.push(c);
     }
-    let joined = folded.split_whitespace().map(map_word).collect::<Vec<_>>().join(" ");
+    let joined = folded
+        .split_whitespace()
+        .map(collapse_repeats)
+        .map(|w| map_word(&w).to_string())
+        .map(fuzzy_unsubscribe)
+        .collect::<Vec<_>>()
+        .join(" ");
     // "s t o p": letters typed apart.
     let joined =
         if joined.len() <= 12 && joined.split(' ').all(|w| w.len() == 1) { joined.replace(' ', "") } else { joined };
@@ -401,6 +526,16 @@ pub fn normalize(text: &str) -> String {
         .replace("cease and desist", "cease")
         .replace("cut it out", "cutitout")
         .replace("knock it off", "knockitoff")
+}
+
+/// Spanish "dar de baja" with an object that is not us: "dar de baja mi tarjeta", "doy de
+/// baja un producto". "darme de baja", "de baja de la lista" and "mi número" stay opt-outs.
+fn baja_of_something_else(rest: &str) -> bool {
+    const ARTICLES: &[&str] = &["un", "una", "mi", "el", "la", "mis", "los", "las", "este", "esta", "esa", "ese"];
+    const OURS: &[&str] =
+        &["suscripcion", "mensaje", "text", "numero", "telefono", "celular", "lista", "promociones", "sms"];
+    let mut words = rest.split_whitespace();
+    matches!((words.next(), words.next()), (Some(a), Some(noun)) if ARTICLES.contains(&a) && !OURS.contains(&noun))
 }
 
 /// True when one of the three words before byte offset `at` is a negation.
@@ -419,10 +554,33 @@ fn stop_contact(words: &[&str], laughing: bool) -> bool {
     words.iter().enumerate().any(|(i, w)| {
         STOP_VERBS.contains(w)
             && !words[i.saturating_sub(3)..i].iter().any(|n| NEGATIONS.contains(n))
+            && !words.get(i + 1).is_some_and(|n| other_activity(n))
+            && !(i > 0
+                && ["i", "we", "did", "they"].contains(&words[i - 1])
+                && words.get(i + 1).is_some_and(|n| ["getting", "receiving", "seeing"].contains(n)))
             && words[i + 1..(i + 6).min(words.len())]
                 .iter()
                 .any(|n| CONTACT_NOUNS.contains(n) || (!laughing && asks_to_stop(w) && PROMO_NOUNS.contains(n)))
     })
+}
+
+/// "stop selling junk", "stop charging me": a verb in -ing after "stop" that is not a way of
+/// contacting someone names another activity.
+fn other_activity(word: &str) -> bool {
+    const CONTACTING: &[&str] = &[
+        "sending",
+        "getting",
+        "receiving",
+        "bothering",
+        "harassing",
+        "emailing",
+        "pestering",
+        "blowing",
+        "hitting",
+        "spamming",
+        "pinging",
+    ];
+    word.len() > 4 && word.ends_with("ing") && !CONTACTING.contains(&word)
 }
 
 /// Only words of `stops` and politeness, with at least one of `stops`.
@@ -444,34 +602,44 @@ pub fn classify(text: &str) -> NlVerdict {
     if norm.is_empty() {
         return NlVerdict::None;
     }
+    let c = compiled();
     let lower = text.to_lowercase();
     let words: Vec<&str> = norm.split_whitespace().collect();
     let laughing = LAUGHTER.iter().any(|l| lower.contains(l));
     let resubscribing = RESUBSCRIBE.iter().any(|r| lower.contains(r));
     // A question about how the program works ("what happens if I reply STOP?").
-    let asks_about_the_program = text.contains('?')
-        && (norm.contains("what happens") || norm.contains("reply stop") || norm.contains("if i reply"));
+    let asks_about_the_program = norm.contains("what happens if")
+        || c.keyword_as_subject.is_match(&norm)
+        || (text.contains('?') && (norm.contains("reply stop") || c.if_i_stop.is_match(&norm)));
+    // "…but keep the texts coming", "texts are fine": whatever is being stopped, it is not us.
+    let keeps_texts = c.keeps_texts.is_match(&norm);
     // Unsubscribing from e-mail, or keeping the texts, is not a text opt-out.
-    let about_email = (norm.contains("email") || norm.contains("newsletter") || norm.contains(" mail"))
-        && (!words.iter().any(|w| ["text", "message", "sms"].contains(w)) || norm.contains("keep"));
-    if resubscribing {
+    let about_email =
+        (norm.contains("email") || norm.contains("newsletter") || norm.contains(" mail") || norm.contains("correo"))
+            && (!words.iter().any(|w| ["text", "message", "sms"].contains(w)) || norm.contains("keep"));
+    if resubscribing || keeps_texts || c.texts_stopped.is_match(&norm) {
         return NlVerdict::None;
     }
     if stop_contact(&words, laughing) {
         return NlVerdict::OptOut("stop_contact");
     }
-    let c = compiled();
     for i in c.opt_out_set.matches(&norm).iter() {
         let (name, re, cancelled_by_negation) = &c.opt_out[i];
         let Some(m) = re.find(&norm) else { continue };
         if *cancelled_by_negation && negated_before(&norm, m.start()) {
             continue;
         }
-        if *name == "unsubscribe" && (about_email || asks_about_the_program) {
+        if (*name == "unsubscribe" && about_email)
+            || (asks_about_the_program && matches!(*name, "unsubscribe" | "tcpa" | "said_stop"))
+        {
             continue;
         }
         // "remove me from the waitlist" is about a product, not our list.
         if *name == "remove_me" && norm[m.end()..].split_whitespace().take(4).any(|w| RETAIL_LISTS.contains(&w)) {
+            continue;
+        }
+        // "dar de baja mi tarjeta": cancelling a card or a product, not the texts.
+        if *name == "es_baja" && baja_of_something_else(&norm[m.end()..]) {
             continue;
         }
         // Spanish "no dejen de mandarme ofertas" is the opposite of an opt-out.
