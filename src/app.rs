@@ -67,6 +67,12 @@ impl App {
         } else if index.num_docs() == 0 {
             demo::rebuild_index(&db, &index).await?;
         }
+        // The opt-out model trains once per process (about 0.3 s in a release build); do it
+        // now, off the async threads, rather than inside the first webhook.
+        tokio::task::spawn_blocking(|| {
+            crate::compliance::model::embedded();
+        })
+        .await?;
         let offline = Arc::new(OfflineResponder);
         let generator: Arc<dyn Generator> = if config.llm_configured() {
             let max_chars = config.pipeline.max_segments * 153;

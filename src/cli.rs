@@ -71,6 +71,10 @@ pub enum ComplianceCommand {
         /// SMS Spam Collection file (`ham|spam<TAB>text`).
         #[arg(long, default_value = "eval/optout/sms_spam_collection/SMSSpamCollection")]
         ham: PathBuf,
+        /// Leave-one-set-out over every set in `eval/optout/` (embedded): each set scored by
+        /// the rules alone and with a model trained without it. Ignores --labelled and --ham.
+        #[arg(long)]
+        cross_validate: bool,
     },
 }
 

@@ -106,6 +106,47 @@ pub fn classify_stdin() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `backtalk compliance measure --cross-validate`: each labelled set scored by the rules
+/// alone and with a model trained without it; the ham in two folds.
+pub fn cross_validate_optout() -> anyhow::Result<()> {
+    use crate::compliance::measure;
+    let cv = measure::cross_validate()?;
+    let pct = |(r, p, c): (f64, f64, f64)| {
+        format!("recall {:.1}%  precision {:.1}%  caught or escalated {:.1}%", 100.0 * r, 100.0 * p, 100.0 * c)
+    };
+    for set in &cv.sets {
+        let s = &set.with_model;
+        println!("{} ({} opt-outs)", set.name, s.opt_out_lines);
+        println!(
+            "  rules only:       {}",
+            pct((set.rules_only.recall, set.rules_only.precision, set.rules_only.caught_or_escalated))
+        );
+        println!("  rules + model:    {}", pct((s.recall, s.precision, s.caught_or_escalated)));
+        for m in &s.misses {
+            println!("    miss: {:?} labelled {} got {}", m.text, m.label, m.got);
+        }
+    }
+    println!("all sets, pooled");
+    println!("  rules only:       {}", pct(cv.pooled_rules_only));
+    println!("  rules + model:    {}", pct(cv.pooled_with_model));
+    println!(
+        "SMS Spam Collection ham (two folds): {} messages, {} opted out = {:.3}%, {} escalated",
+        cv.ham.ham_messages,
+        cv.ham.opted_out.len(),
+        100.0 * cv.ham.false_positive_rate,
+        cv.ham.escalated.len()
+    );
+    for (text, rule) in &cv.ham.opted_out {
+        println!("  flagged: {text:?} ({rule})");
+    }
+    let (r, p, c) = cv.pooled_with_model;
+    println!(
+        "{}",
+        serde_json::json!({"pooled_recall": r, "pooled_precision": p, "pooled_caught_or_escalated": c, "ham_false_positive_rate": cv.ham.false_positive_rate})
+    );
+    Ok(())
+}
+
 /// `backtalk compliance measure`: the opt-out classifier's figures.
 pub fn measure_optout(labelled: &std::path::Path, ham: &std::path::Path) -> anyhow::Result<()> {
     use crate::compliance::measure;

@@ -23,8 +23,12 @@ async fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Compliance { command: ComplianceCommand::Classify } => backtalk::commands::classify_stdin(),
-        Command::Compliance { command: ComplianceCommand::Measure { labelled, ham } } => {
-            backtalk::commands::measure_optout(&labelled, &ham)
+        Command::Compliance { command: ComplianceCommand::Measure { labelled, ham, cross_validate } } => {
+            if cross_validate {
+                backtalk::commands::cross_validate_optout()
+            } else {
+                backtalk::commands::measure_optout(&labelled, &ham)
+            }
         }
         Command::Bench { command: BenchCommand::BareServer { listen } } => backtalk::bench::bare_server(&listen).await,
         Command::Bench { command: BenchCommand::Webhook { rate, duration, saturation_duration, connections } } => {

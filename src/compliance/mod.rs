@@ -1,18 +1,27 @@
 //! SMS compliance: what an inbound text says about consent, and the texts that answer it.
 //!
 //! [`assess`] checks keywords first (exact, per the providers' rules: `keywords`), then
-//! natural-language opt-outs (`natural`). Quiet hours and frequency caps for proactive
-//! messages are not built yet (issue 3).
+//! natural-language opt-out rules (`natural`), then, when no rule found a clear opt-out, a
+//! small learned model (`model`). Quiet hours and frequency caps for proactive messages are
+//! in `quiet_hours`.
 
 pub mod keywords;
 pub mod measure;
+pub mod model;
 pub mod natural;
 pub mod quiet_hours;
 
 use serde::Serialize;
 
 pub use keywords::KeywordIntent;
+use model::Model;
 use natural::NlVerdict;
+
+/// Model probability at or above which a text the rules did not catch is an opt-out.
+/// Chosen by leave-one-set-out cross-validation (`compliance measure --cross-validate`).
+pub const MODEL_OPT_OUT_AT: f32 = 0.7;
+/// Model probability at or above which such a text is a possible opt-out (held, escalated).
+pub const MODEL_POSSIBLE_AT: f32 = 0.3;
 
 /// Outbox kind of the single opt-out confirmation (47 CFR 64.1200(a)(12)): the only text an
 /// opted-out number may receive. The sender enforces this in `store::outbox::start_sending`,
@@ -44,6 +53,11 @@ pub struct Assessment {
 /// Assesses an inbound text. `opted_out` is the sender's consent state when it arrived
 /// (YES opts in only while opted out).
 pub fn assess(body: &str, opted_out: bool) -> Assessment {
+    assess_with(body, opted_out, Some(model::embedded()))
+}
+
+/// [`assess`] with a given model (`None`: the rules alone); measurement trains its own.
+pub fn assess_with(body: &str, opted_out: bool, model: Option<&Model>) -> Assessment {
     let keyword = keywords::classify(body, opted_out);
     let intent = match keyword.intent {
         KeywordIntent::OptOut => Intent::OptOut,
@@ -54,14 +68,27 @@ pub fn assess(body: &str, opted_out: bool) -> Assessment {
     if intent != Intent::None {
         return Assessment { intent, rule: keyword.rule, source: "keyword" };
     }
-    match natural::classify(body) {
-        NlVerdict::OptOut(rule) => {
-            Assessment { intent: Intent::OptOut, rule: format!("natural:{rule}"), source: "natural_language" }
-        }
+    let verdict = natural::classify(body);
+    if let NlVerdict::OptOut(rule) = verdict {
+        return Assessment { intent: Intent::OptOut, rule: format!("natural:{rule}"), source: "natural_language" };
+    }
+    if let NlVerdict::NotOptOut(rule) = verdict {
+        return Assessment { intent: Intent::None, rule: format!("not:{rule}"), source: "keyword" };
+    }
+    let p = model.map_or(0.0, |m| m.probability(body));
+    if p >= MODEL_OPT_OUT_AT {
+        return Assessment { intent: Intent::OptOut, rule: format!("model:{p:.2}"), source: "natural_language" };
+    }
+    match verdict {
         NlVerdict::Possible(rule) => {
             Assessment { intent: Intent::PossibleOptOut, rule: format!("possible:{rule}"), source: "natural_language" }
         }
-        NlVerdict::None => Assessment { intent: Intent::None, rule: "none".into(), source: "keyword" },
+        _ if p >= MODEL_POSSIBLE_AT => Assessment {
+            intent: Intent::PossibleOptOut,
+            rule: format!("possible:model:{p:.2}"),
+            source: "natural_language",
+        },
+        _ => Assessment { intent: Intent::None, rule: "none".into(), source: "keyword" },
     }
 }
 

@@ -3,8 +3,9 @@
 //! The FCC's 2024 order (FCC 24-24, 47 CFR 64.1200(a)(10)) lets consumers revoke consent "by
 //! any reasonable means"; Twilio and most providers only catch single keywords. This module
 //! catches the rest with rules over a normalised text, chosen because every decision names
-//! the rule that fired (explainable to an auditor and a reviewer), no model has to be
-//! shipped or trained, and a message takes microseconds.
+//! the rule that fired (explainable to an auditor and a reviewer) and a message takes
+//! microseconds. What the rules do not know goes to the learned model in `model.rs`, unless
+//! an exclusion here recognised the text as something else (`NlVerdict::NotOptOut`).
 //!
 //! Method:
 //! 1. **Normalise**: lower case, accents folded, apostrophes dropped ("don't" → "dont"),
@@ -45,6 +46,9 @@ pub enum NlVerdict {
     OptOut(&'static str),
     /// Might be an opt-out; a person decides.
     Possible(&'static str),
+    /// Recognised as something else ("resubscribe me", "…but keep the texts"): the learned
+    /// model is not asked.
+    NotOptOut(&'static str),
     /// Not an opt-out.
     None,
 }
@@ -89,11 +93,7 @@ const OPT_OUT_RULES: &[(&str, &str, bool)] = &[
         true,
     ),
     // "f off with the spam texts"; not "get this dude to f off" (someone else).
-    (
-        "go_away",
-        r"^(\w+\s+){0,2}(f|fuck|eff|piss|buzz|bug)\s+off\b|\b(f|fuck|eff|piss|buzz|bug)\s+off\s+with\b",
-        false,
-    ),
+    ("go_away", r"^(\w+\s+){0,2}(f|fuck|eff|piss|buzz|bug)\s+off\b|\b(f|fuck|eff|piss|buzz|bug)\s+off\s+with\b", false),
     ("no_need_to_text", r"\bno (need|reason) to\s+(text|message|contact|sms)\s+(me|us|this number)\b", false),
     (
         "asked_before",
@@ -617,8 +617,14 @@ pub fn classify(text: &str) -> NlVerdict {
     let about_email =
         (norm.contains("email") || norm.contains("newsletter") || norm.contains(" mail") || norm.contains("correo"))
             && (!words.iter().any(|w| ["text", "message", "sms"].contains(w)) || norm.contains("keep"));
-    if resubscribing || keeps_texts || c.texts_stopped.is_match(&norm) {
-        return NlVerdict::None;
+    if resubscribing {
+        return NlVerdict::NotOptOut("resubscribe");
+    }
+    if keeps_texts {
+        return NlVerdict::NotOptOut("keeps_texts");
+    }
+    if c.texts_stopped.is_match(&norm) {
+        return NlVerdict::NotOptOut("texts_stopped_coming");
     }
     if stop_contact(&words, laughing) {
         return NlVerdict::OptOut("stop_contact");
@@ -666,8 +672,14 @@ pub fn classify(text: &str) -> NlVerdict {
             return NlVerdict::OptOut("final_stop");
         }
     }
-    if laughing || (about_email && norm.contains("keep")) || asks_about_the_program {
-        return NlVerdict::None;
+    if laughing {
+        return NlVerdict::NotOptOut("laughing");
+    }
+    if about_email && norm.contains("keep") {
+        return NlVerdict::NotOptOut("other_channel");
+    }
+    if asks_about_the_program {
+        return NlVerdict::NotOptOut("question_about_the_program");
     }
     for (name, re) in &c.possible {
         if let Some(m) = re.find(&norm)
@@ -724,7 +736,7 @@ mod tests {
             "Don't remove me from the list, I want the VIP deals",
             "Stop sending me the wrong size!!",
         ] {
-            assert_eq!(classify(text), NlVerdict::None, "{text:?}");
+            assert!(matches!(classify(text), NlVerdict::None | NlVerdict::NotOptOut(_)), "{text:?}");
         }
     }
 

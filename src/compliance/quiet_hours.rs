@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::OnceLock;
 
-use chrono::{DateTime, Datelike, Duration, Timelike, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 
 const TIMEZONES: &str = include_str!("data/nanp_timezones.txt");
@@ -57,6 +57,8 @@ pub struct Rule {
     /// Monday..Sunday.
     pub days: [Option<Window>; 7],
     pub caps: Vec<Cap>,
+    /// No texts on US federal holidays (Alabama, Louisiana, Rhode Island).
+    pub closed_on_holidays: bool,
 }
 
 impl Rule {
@@ -71,15 +73,72 @@ impl Rule {
         }
         let mut caps = self.caps.clone();
         caps.extend(other.caps.iter().copied());
-        Rule { jurisdiction: format!("{}+{}", self.jurisdiction, other.jurisdiction), days, caps }
+        Rule {
+            jurisdiction: format!("{}+{}", self.jurisdiction, other.jurisdiction),
+            days,
+            caps,
+            closed_on_holidays: self.closed_on_holidays || other.closed_on_holidays,
+        }
     }
 
-    fn allows_local(&self, weekday: Weekday, minute: u32) -> bool {
-        match self.days[weekday.num_days_from_monday() as usize] {
+    fn allows_local(&self, date: NaiveDate, minute: u32) -> bool {
+        if self.closed_on_holidays && is_us_holiday(date) {
+            return false;
+        }
+        match self.days[date.weekday().num_days_from_monday() as usize] {
             Some((start, end)) => minute >= start && minute < end,
             None => false,
         }
     }
+}
+
+/// The `n`th (1-based) `weekday` of a month; `n = 0` means the last.
+fn nth_weekday(year: i32, month: u32, weekday: Weekday, n: u32) -> NaiveDate {
+    if n == 0 {
+        let last = NaiveDate::from_ymd_opt(year, month + 1, 1)
+            .unwrap_or_else(|| NaiveDate::from_ymd_opt(year + 1, 1, 1).expect("valid date"))
+            - Duration::days(1);
+        let back = (7 + last.weekday().num_days_from_monday() - weekday.num_days_from_monday()) % 7;
+        return last - Duration::days(i64::from(back));
+    }
+    NaiveDate::from_weekday_of_month_opt(year, month, weekday, n as u8).expect("valid weekday of month")
+}
+
+/// US federal holidays (5 U.S.C. 6103), with the observed day when one falls on a weekend
+/// (Saturday → Friday, Sunday → Monday); both days count. The state statutes that bar
+/// holiday texts (Alabama, Louisiana, Rhode Island) name "legal holidays", which include
+/// these; state-only holidays are not in this list (README, "Compliance").
+pub fn is_us_holiday(date: NaiveDate) -> bool {
+    // New Year's Day on a Saturday is observed on December 31 of the year before.
+    federal_holidays(date.year()).contains(&date) || federal_holidays(date.year() + 1).contains(&date)
+}
+
+/// The federal holidays of `year` and their observed days (which may fall in the year before).
+fn federal_holidays(year: i32) -> Vec<NaiveDate> {
+    let fixed = |m: u32, d: u32| NaiveDate::from_ymd_opt(year, m, d).expect("valid date");
+    let mut days = vec![
+        fixed(1, 1),
+        nth_weekday(year, 1, Weekday::Mon, 3),
+        nth_weekday(year, 2, Weekday::Mon, 3),
+        nth_weekday(year, 5, Weekday::Mon, 0),
+        fixed(6, 19),
+        fixed(7, 4),
+        nth_weekday(year, 9, Weekday::Mon, 1),
+        nth_weekday(year, 10, Weekday::Mon, 2),
+        fixed(11, 11),
+        nth_weekday(year, 11, Weekday::Thu, 4),
+        fixed(12, 25),
+    ];
+    let observed: Vec<NaiveDate> = days
+        .iter()
+        .filter_map(|d| match d.weekday() {
+            Weekday::Sat => Some(*d - Duration::days(1)),
+            Weekday::Sun => Some(*d + Duration::days(1)),
+            _ => None,
+        })
+        .collect();
+    days.extend(observed);
+    days
 }
 
 /// What applies to one recipient.
@@ -95,7 +154,7 @@ impl SendPolicy {
     pub fn allows(&self, t: DateTime<Utc>) -> bool {
         self.zones.iter().all(|tz| {
             let local = t.with_timezone(tz);
-            self.rule.allows_local(local.weekday(), local.hour() * 60 + local.minute())
+            self.rule.allows_local(local.date_naive(), local.hour() * 60 + local.minute())
         })
     }
 
@@ -296,7 +355,7 @@ fn tables() -> &'static Tables {
         let mut rules = HashMap::new();
         for line in RULES.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
             let f: Vec<&str> = line.split('\t').collect();
-            assert!(f.len() >= 8, "state_windows.tsv: 8 columns expected in {line:?}");
+            assert!(f.len() >= 9, "state_windows.tsv: 9 columns expected in {line:?}");
             let day =
                 |s: &str| if s == "-" { None } else { Some(parse_window(s).expect("state_windows.tsv: HH:MM-HH:MM")) };
             let (weekday, saturday, sunday) = (day(f[1]), day(f[2]), day(f[3]));
@@ -310,7 +369,12 @@ fn tables() -> &'static Tables {
                 }]
             };
             let days = [weekday, weekday, weekday, weekday, weekday, saturday, sunday];
-            rules.insert(f[0].to_string(), Rule { jurisdiction: f[0].to_string(), days, caps });
+            let closed_on_holidays = match f[7] {
+                "closed" => true,
+                "-" => false,
+                other => panic!("state_windows.tsv: holidays column is closed or -, not {other:?}"),
+            };
+            rules.insert(f[0].to_string(), Rule { jurisdiction: f[0].to_string(), days, caps, closed_on_holidays });
         }
         let federal = rules.get("FEDERAL").expect("state_windows.tsv has a FEDERAL row").clone();
         let strictest = rules.values().fold(federal, |acc, r| acc.intersect(r));
@@ -480,6 +544,35 @@ mod tests {
         assert_eq!(next, t0 + Duration::hours(24), "the first send leaves the rolling 24 h");
         assert!(p.allows(next));
         assert_eq!(p.schedule(t0 + Duration::hours(3), "welcome", &history), Some(t0 + Duration::hours(3)));
+    }
+
+    #[test]
+    fn federal_holidays_and_their_observed_days() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        for holiday in [
+            d(2026, 11, 26), // Thanksgiving: 4th Thursday
+            d(2026, 5, 25),  // Memorial Day: last Monday
+            d(2026, 1, 19),  // MLK Day: 3rd Monday
+            d(2026, 7, 3),   // Independence Day on a Saturday, observed Friday
+            d(2027, 12, 31), // New Year's Day 2028 is a Saturday: observed the Friday before
+            d(2028, 12, 25),
+        ] {
+            assert!(is_us_holiday(holiday), "{holiday}");
+        }
+        for ordinary in [d(2026, 11, 25), d(2026, 5, 18), d(2026, 12, 31)] {
+            assert!(!is_us_holiday(ordinary), "{ordinary}");
+        }
+    }
+
+    #[test]
+    fn alabama_gets_nothing_on_thanksgiving_and_florida_does() {
+        // 205: Birmingham, Alabama (Central time). Thanksgiving 2026 at 12:00 local.
+        let noon_thanksgiving = utc(2026, 11, 26, 18, 0);
+        let alabama = policy_for("+12055550100", None);
+        assert!(!alabama.allows(noon_thanksgiving));
+        let next = alabama.next_allowed(noon_thanksgiving).unwrap();
+        assert_eq!(next, utc(2026, 11, 27, 14, 0), "Friday 8:00 in Birmingham");
+        assert!(policy_for("+13055550100", None).allows(noon_thanksgiving), "Florida has no holiday rule");
     }
 
     #[test]
