@@ -88,6 +88,15 @@ pub enum ExportFormat {
 /// `backtalk bench …`
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Product search quality and speed on the ESCI queries and human labels.
+    Retrieval {
+        /// The ESCI directory (`ubi_ecommerce_products.json.gz`, `qrels.tsv`).
+        #[arg(long, default_value = "../shared/data/esci")]
+        esci: PathBuf,
+        /// Times every query is run for the speed figures.
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+    },
     /// Load-test signed inbound webhooks against a release server, beside a bare axum handler.
     Webhook {
         /// Requests per second of the fixed-rate phase.

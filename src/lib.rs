@@ -13,6 +13,7 @@
 pub mod app;
 /// The webhook load benchmark.
 pub mod bench;
+pub mod bench_retrieval;
 /// Product catalog records and the tantivy search index.
 pub mod catalog;
 /// The command line (argument definitions).

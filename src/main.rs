@@ -30,6 +30,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 backtalk::commands::measure_optout(&labelled, &ham)
             }
         }
+        Command::Bench { command: BenchCommand::Retrieval { esci, rounds } } => {
+            backtalk::bench_retrieval::run(&esci, rounds)
+        }
         Command::Bench { command: BenchCommand::BareServer { listen } } => backtalk::bench::bare_server(&listen).await,
         Command::Bench { command: BenchCommand::Webhook { rate, duration, saturation_duration, connections } } => {
             backtalk::bench::webhook(rate, duration, saturation_duration, connections).await

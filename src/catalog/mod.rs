@@ -6,5 +6,5 @@
 pub mod index;
 pub mod records;
 
-pub use index::{DocKind, Hit, SearchIndex};
+pub use index::{DocKind, FieldWeights, Hit, ProductDoc, ProductFilter, SearchIndex};
 pub use records::{PolicyRecord, ProductRecord};

@@ -1,0 +1,305 @@
+//! `backtalk bench retrieval --esci DIR`: product search quality and speed on real shopper
+//! queries with human labels (the ESCI US subset in `../shared/data/esci`, Apache-2.0).
+//!
+//! - Corpus: the 6,764 products of `ubi_ecommerce_products.json.gz` (title, bullet points,
+//!   description, brand, colour, category path), indexed by our tantivy index.
+//! - Queries and labels: `qrels.tsv` (150 queries, 6,678 judgments).
+//! - nDCG@10 with the ESCI gains (Exact 1, Substitute 0.1, Complement 0.01, Irrelevant 0;
+//!   an unjudged product counts 0); the ideal ranking is the query's judged products by
+//!   gain. Recall of Exact products in the top 100. Both averaged over queries.
+//! - Speed: every query run on one thread, `rounds` times; queries per second, p50 and p99
+//!   latency. Build time: the whole index written and committed on disk.
+//!
+//! The last output line is one JSON object (keys pinned in ARCHITECTURE.md).
+
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use crate::catalog::{DocKind, FieldWeights, ProductDoc, SearchIndex};
+
+/// One product line of the ESCI product file.
+#[derive(Debug, Deserialize)]
+struct EsciProduct {
+    asin: String,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    bullet_points: Option<String>,
+    #[serde(default)]
+    brand: Option<String>,
+    #[serde(default)]
+    color: Option<String>,
+    #[serde(default)]
+    category: Option<Vec<String>>,
+    #[serde(default)]
+    price: Option<f64>,
+}
+
+impl EsciProduct {
+    fn into_doc(self) -> ProductDoc {
+        ProductDoc {
+            sku: self.asin,
+            title: self.title.unwrap_or_default(),
+            brand: self.brand.unwrap_or_default(),
+            category: self.category.unwrap_or_default().join(" > "),
+            colors: self.color.into_iter().filter(|c| !c.trim().is_empty()).collect(),
+            bullets: self.bullet_points.unwrap_or_default(),
+            description: self.description.unwrap_or_default(),
+            price_cents: self.price.map_or(0, |p| (p * 100.0).round() as i64),
+            stock: 1,
+            ..ProductDoc::default()
+        }
+    }
+}
+
+/// Loads the ESCI products (gzip JSON lines); a bad line is an error naming its number.
+pub fn load_products(path: &Path) -> anyhow::Result<Vec<ProductDoc>> {
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(file));
+    let mut docs = Vec::new();
+    for (n, line) in reader.lines().enumerate() {
+        let line = line.with_context(|| format!("{} line {}: cannot read", path.display(), n + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let p: EsciProduct =
+            serde_json::from_str(&line).with_context(|| format!("{} line {}", path.display(), n + 1))?;
+        docs.push(p.into_doc());
+    }
+    Ok(docs)
+}
+
+/// Judgments: query → product id → gain.
+pub type Qrels = Vec<(String, HashMap<String, f64>)>;
+
+/// The ESCI gain of a label.
+fn gain(label: &str) -> anyhow::Result<f64> {
+    Ok(match label {
+        "Exact" => 1.0,
+        "Substitute" => 0.1,
+        "Complement" => 0.01,
+        "Irrelevant" => 0.0,
+        other => anyhow::bail!("unknown ESCI label {other:?}"),
+    })
+}
+
+/// Reads `qrels.tsv` (query, asin, grade, esci_label, raw_rating; header first), queries in
+/// file order.
+pub fn load_qrels(path: &Path) -> anyhow::Result<Qrels> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut order: Vec<String> = Vec::new();
+    let mut by_query: HashMap<String, HashMap<String, f64>> = HashMap::new();
+    for (n, line) in text.lines().enumerate().skip(1) {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() < 4 {
+            anyhow::bail!("{} line {}: expected query, asin, grade, esci_label", path.display(), n + 1);
+        }
+        let g = gain(f[3]).with_context(|| format!("{} line {}", path.display(), n + 1))?;
+        if !by_query.contains_key(f[0]) {
+            order.push(f[0].to_string());
+        }
+        by_query.entry(f[0].to_string()).or_default().insert(f[1].to_string(), g);
+    }
+    Ok(order
+        .into_iter()
+        .map(|q| {
+            let judged = by_query.remove(&q).unwrap_or_default();
+            (q, judged)
+        })
+        .collect())
+}
+
+/// nDCG@k of a ranking against judged gains (linear gains, log2 discount).
+pub fn ndcg_at(k: usize, ranking: &[String], judged: &HashMap<String, f64>) -> f64 {
+    let dcg: f64 = ranking
+        .iter()
+        .take(k)
+        .enumerate()
+        .map(|(i, id)| judged.get(id).copied().unwrap_or(0.0) / (i as f64 + 2.0).log2())
+        .sum();
+    let mut ideal: Vec<f64> = judged.values().copied().collect();
+    ideal.sort_by(|a, b| b.total_cmp(a));
+    let idcg: f64 = ideal.iter().take(k).enumerate().map(|(i, g)| g / (i as f64 + 2.0).log2()).sum();
+    if idcg > 0.0 { dcg / idcg } else { 0.0 }
+}
+
+/// Share of the Exact products found in the top `k`.
+pub fn recall_exact_at(k: usize, ranking: &[String], judged: &HashMap<String, f64>) -> f64 {
+    let exact: Vec<&String> = judged.iter().filter(|(_, g)| **g >= 1.0).map(|(id, _)| id).collect();
+    if exact.is_empty() {
+        return 0.0;
+    }
+    let top: std::collections::HashSet<&String> = ranking.iter().take(k).collect();
+    exact.iter().filter(|id| top.contains(*id)).count() as f64 / exact.len() as f64
+}
+
+/// Quality of one configuration over a set of queries.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Quality {
+    pub ndcg_at_10: f64,
+    pub recall_exact_at_100: f64,
+}
+
+fn quality(index: &SearchIndex, qrels: &[(String, HashMap<String, f64>)]) -> anyhow::Result<Quality> {
+    let (mut ndcg, mut recall) = (0.0, 0.0);
+    for (query, judged) in qrels {
+        let ranking: Vec<String> = index.search(query, DocKind::Product, 100)?.into_iter().map(|h| h.id).collect();
+        ndcg += ndcg_at(10, &ranking, judged);
+        recall += recall_exact_at(100, &ranking, judged);
+    }
+    let n = qrels.len().max(1) as f64;
+    Ok(Quality { ndcg_at_10: ndcg / n, recall_exact_at_100: recall / n })
+}
+
+/// Runs the benchmark and prints a table, then the pinned JSON line.
+pub fn run(esci: &Path, rounds: usize) -> anyhow::Result<()> {
+    let products = load_products(&esci.join("ubi_ecommerce_products.json.gz"))?;
+    let qrels = load_qrels(&esci.join("qrels.tsv"))?;
+    println!(
+        "ESCI: {} products, {} queries, {} judgments",
+        products.len(),
+        qrels.len(),
+        qrels.iter().map(|(_, j)| j.len()).sum::<usize>()
+    );
+
+    // Build on disk, as `index-catalog` does.
+    let dir = tempfile::tempdir()?;
+    let started = Instant::now();
+    let mut index = SearchIndex::open_or_create(dir.path())?;
+    index.rebuild_docs(&products, &[])?;
+    let build_s = started.elapsed().as_secs_f64();
+    println!("index build: {build_s:.2} s ({} documents)", index.num_docs());
+
+    // Quality: a single-field baseline, then the shipped weights. Weights were chosen on the
+    // first half of the queries; both halves are shown.
+    let (first, second) = qrels.split_at(qrels.len() / 2);
+    let none = FieldWeights {
+        all: 0.0,
+        title: 0.0,
+        brand: 0.0,
+        category: 0.0,
+        color: 0.0,
+        bullets: 0.0,
+        description: 0.0,
+        tags: 0.0,
+        proximity: 0.0,
+        proximity_slop: 0,
+    };
+    let title_only = FieldWeights { title: 1.0, ..none };
+    let all_only = FieldWeights { all: 1.0, ..none };
+    let shipped = FieldWeights::default();
+    println!("{:<34} {:>10} {:>12} {:>12} {:>16}", "configuration", "nDCG@10", "1st half", "2nd half", "recall(E)@100");
+    let mut configurations: Vec<(String, FieldWeights)> = vec![
+        ("title only (one stemmed field)".into(), title_only),
+        ("all text as one field".into(), all_only),
+        ("separate fields, shipped weights".into(), shipped),
+    ];
+    if let Ok(grid) = std::env::var("BACKTALK_BENCH_WEIGHTS") {
+        // Tuning aid: `all,title,brand,category,color,bullets,description,proximity,slop;...`
+        for spec in grid.split(';') {
+            let v: Vec<f32> = spec.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+            if v.len() == 9 {
+                let w = FieldWeights {
+                    all: v[0],
+                    title: v[1],
+                    brand: v[2],
+                    category: v[3],
+                    color: v[4],
+                    bullets: v[5],
+                    description: v[6],
+                    tags: 0.0,
+                    proximity: v[7],
+                    proximity_slop: v[8] as u32,
+                };
+                configurations.push((spec.to_string(), w));
+            }
+        }
+    }
+    for (name, weights) in configurations {
+        index.set_weights(weights);
+        let all = quality(&index, &qrels)?;
+        let (a, b) = (quality(&index, first)?, quality(&index, second)?);
+        println!(
+            "{name:<34} {:>10.4} {:>12.4} {:>12.4} {:>16.4}",
+            all.ndcg_at_10, a.ndcg_at_10, b.ndcg_at_10, all.recall_exact_at_100
+        );
+    }
+    index.set_weights(shipped);
+    let result = quality(&index, &qrels)?;
+
+    // Speed: one thread, every query `rounds` times (after one warm-up pass).
+    for (q, _) in &qrels {
+        std::hint::black_box(index.search(q, DocKind::Product, 10)?);
+    }
+    let mut latencies = Vec::with_capacity(qrels.len() * rounds);
+    let started = Instant::now();
+    for _ in 0..rounds {
+        for (q, _) in &qrels {
+            let t = Instant::now();
+            std::hint::black_box(index.search(q, DocKind::Product, 10)?);
+            latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    let qps = latencies.len() as f64 / started.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    let at = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+    let (p50_ms, p99_ms) = (at(0.5), at(0.99));
+    println!("speed (one thread, top 10, {rounds} rounds): {qps:.0} queries/s, p50 {p50_ms:.3} ms, p99 {p99_ms:.3} ms");
+    println!(
+        "{}",
+        serde_json::json!({
+            "ndcg_at_10": result.ndcg_at_10,
+            "recall_exact_at_100": result.recall_exact_at_100,
+            "qps": qps,
+            "p50_ms": p50_ms,
+            "p99_ms": p99_ms,
+            "build_s": build_s,
+        })
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn judged(pairs: &[(&str, f64)]) -> HashMap<String, f64> {
+        pairs.iter().map(|(id, g)| (id.to_string(), *g)).collect()
+    }
+
+    fn ids(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn ndcg_is_one_for_the_ideal_ranking_and_less_otherwise() {
+        let j = judged(&[("a", 1.0), ("b", 0.1), ("c", 0.0)]);
+        assert!((ndcg_at(10, &ids(&["a", "b", "c"]), &j) - 1.0).abs() < 1e-12);
+        let swapped = ndcg_at(10, &ids(&["b", "a"]), &j);
+        // DCG = 0.1 + 1/log2(3); IDCG = 1 + 0.1/log2(3).
+        let expected = (0.1 + 1.0 / 3f64.log2()) / (1.0 + 0.1 / 3f64.log2());
+        assert!((swapped - expected).abs() < 1e-12, "{swapped} vs {expected}");
+        assert_eq!(ndcg_at(10, &ids(&["x", "y"]), &j), 0.0, "unjudged products count 0");
+    }
+
+    #[test]
+    fn recall_counts_only_exact_products() {
+        let j = judged(&[("a", 1.0), ("b", 1.0), ("c", 0.1)]);
+        assert_eq!(recall_exact_at(100, &ids(&["c", "a"]), &j), 0.5);
+        assert_eq!(recall_exact_at(1, &ids(&["c", "a", "b"]), &j), 0.0);
+    }
+
+    #[test]
+    fn labels_map_to_the_esci_gains() {
+        assert_eq!(gain("Exact").unwrap(), 1.0);
+        assert_eq!(gain("Complement").unwrap(), 0.01);
+        assert!(gain("Maybe").is_err());
+    }
+}
