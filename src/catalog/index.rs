@@ -73,6 +73,7 @@ pub struct ProductDoc {
     pub bullets: String,
     pub description: String,
     pub tags: Vec<String>,
+    /// The price a customer pays now (the sale price when on sale), in cents.
     pub price_cents: i64,
     pub stock: i64,
     pub on_sale: bool,
@@ -89,12 +90,12 @@ impl ProductDoc {
             category: p.category.clone(),
             colors: list(&p.colors),
             sizes: list(&p.sizes),
-            bullets: String::new(),
+            bullets: list(&p.bullets).join("\n"),
             description: p.description.clone(),
-            tags: Vec::new(),
-            price_cents: p.price_cents,
+            tags: list(&p.tags),
+            price_cents: p.sale_price_cents.unwrap_or(p.price_cents),
             stock: p.stock,
-            on_sale: false,
+            on_sale: p.sale_price_cents.is_some(),
         }
     }
 }

@@ -1,38 +1,142 @@
-//! Product and policy records as they appear in JSONL files (see README "Catalog format").
+//! Product and policy records as they appear in catalog files (README "Catalog format").
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use crate::domain::{Money, Sku};
 use crate::store::catalog::ProductRow;
 use crate::store::json_text;
 
-/// One product line of a catalog file.
+/// One variant of a product: a size and/or colour with its own stock.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    #[serde(default)]
+    pub size: Option<String>,
+    #[serde(default)]
+    pub color: Option<String>,
+    #[serde(default)]
+    pub stock: i64,
+}
+
+/// One product of a catalog file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProductRecord {
     pub sku: Sku,
     pub title: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text")]
+    pub description: String,
+    /// Bullet points: a list, or one string with a point per line.
+    #[serde(default, deserialize_with = "lines_or_list")]
+    pub bullets: Vec<String>,
+    #[serde(default, deserialize_with = "text")]
     pub brand: String,
-    #[serde(default)]
+    /// A path, levels separated by `>` ("Women's Clothing > Blouses"), or a list of levels.
+    #[serde(default, deserialize_with = "path_or_list")]
     pub category: String,
-    /// Decimal amount in `currency`.
-    pub price: f64,
+    /// Decimal amount in `currency`; required (a product without a price cannot be quoted).
+    pub price: Option<f64>,
     #[serde(default = "usd")]
     pub currency: String,
+    /// The current sale price, if the product is on sale.
     #[serde(default)]
+    pub sale_price: Option<f64>,
+    /// Colours offered (a list, or one string): derived from the variants when given.
+    #[serde(default, deserialize_with = "list_or_one")]
     pub colors: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "list_or_one")]
     pub sizes: Vec<String>,
-    /// Units in stock; 0 means out of stock.
+    /// Units in stock, all variants together; derived from the variants when given.
     #[serde(default)]
-    pub stock: i64,
+    pub stock: Option<i64>,
     #[serde(default)]
-    pub description: String,
+    pub variants: Vec<Variant>,
+    #[serde(default, deserialize_with = "list_or_one")]
+    pub tags: Vec<String>,
+    #[serde(default, deserialize_with = "text")]
+    pub url: String,
+    #[serde(default, deserialize_with = "text")]
+    pub image_url: String,
+    /// Skus that go with this product ("complete the look").
+    #[serde(default, deserialize_with = "list_or_one")]
+    pub complements: Vec<String>,
 }
+
+/// The fields a product record may have, for import mapping and unknown-field reports.
+pub const PRODUCT_FIELDS: &[&str] = &[
+    "sku",
+    "title",
+    "description",
+    "bullets",
+    "brand",
+    "category",
+    "price",
+    "currency",
+    "sale_price",
+    "colors",
+    "sizes",
+    "stock",
+    "variants",
+    "tags",
+    "url",
+    "image_url",
+    "complements",
+];
+
+/// The fields of a policy record.
+pub const POLICY_FIELDS: &[&str] = &["id", "title", "body", "tags"];
 
 fn usd() -> String {
     "USD".into()
+}
+
+/// A string; `null` is empty.
+fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// A list of strings, or one string (a list of one); `null` and empty strings are dropped.
+fn list_or_one<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        None => vec![],
+        Some(OneOrMany::One(s)) => vec![s],
+        Some(OneOrMany::Many(v)) => v,
+    }
+    .into_iter()
+    .map(|s| s.trim().to_string())
+    .filter(|s| !s.is_empty())
+    .collect())
+}
+
+/// A list, or one string with an item per line.
+fn lines_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        None => vec![],
+        Some(OneOrMany::One(s)) => s.lines().map(str::to_string).collect(),
+        Some(OneOrMany::Many(v)) => v,
+    }
+    .into_iter()
+    .map(|s| s.trim().to_string())
+    .filter(|s| !s.is_empty())
+    .collect())
+}
+
+/// A path string, or a list of levels joined with " > ".
+fn path_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        None => String::new(),
+        Some(OneOrMany::One(s)) => s.trim().to_string(),
+        Some(OneOrMany::Many(v)) => {
+            v.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" > ")
+        }
+    })
 }
 
 /// One policy document (shipping, returns, ...).
@@ -42,41 +146,108 @@ pub struct PolicyRecord {
     pub id: String,
     pub title: String,
     pub body: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "list_or_one")]
     pub tags: Vec<String>,
 }
 
+impl PolicyRecord {
+    /// Checks what serde cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.id.trim().is_empty() {
+            return Err("id is empty".into());
+        }
+        if self.body.trim().is_empty() {
+            return Err("body is empty".into());
+        }
+        Ok(())
+    }
+}
+
+fn money(what: &str, amount: f64) -> Result<i64, String> {
+    if !(amount.is_finite() && amount >= 0.0 && amount < 10_000_000.0) {
+        return Err(format!("{what} {amount} is not a price"));
+    }
+    Ok(Money::usd(amount).cents)
+}
+
 impl ProductRecord {
-    /// Checks what serde cannot: a usable title and a sane price.
+    /// Checks what serde cannot: a usable title, a sane price, consistent stock.
     pub fn validate(&self) -> Result<(), String> {
         if self.title.trim().is_empty() {
             return Err("title is empty".into());
         }
-        if !(self.price.is_finite() && self.price >= 0.0) {
-            return Err(format!("price {} is not a non-negative number", self.price));
+        let Some(price) = self.price else {
+            return Err("price is missing".into());
+        };
+        let cents = money("price", price)?;
+        if let Some(sale) = self.sale_price
+            && money("sale_price", sale)? >= cents
+        {
+            return Err(format!("sale_price {sale} is not below price {price}"));
         }
         if self.currency != "USD" {
             return Err(format!("currency {} is not supported (USD only)", self.currency));
         }
-        if self.stock < 0 {
+        if self.stock.is_some_and(|s| s < 0) || self.variants.iter().any(|v| v.stock < 0) {
             return Err("stock is negative".into());
+        }
+        if !self.variants.is_empty() && self.stock.is_some_and(|s| s != self.variant_stock()) {
+            return Err(format!(
+                "stock {} differs from the variants' total {} (give one or the other)",
+                self.stock.unwrap_or_default(),
+                self.variant_stock()
+            ));
         }
         Ok(())
     }
 
-    /// The row stored in the products table.
+    fn variant_stock(&self) -> i64 {
+        self.variants.iter().map(|v| v.stock).sum()
+    }
+
+    /// Colours: the listed ones, or those of the variants.
+    pub fn all_colors(&self) -> Vec<String> {
+        let mut out = self.colors.clone();
+        for c in self.variants.iter().filter_map(|v| v.color.clone()) {
+            if !out.iter().any(|o| o.eq_ignore_ascii_case(&c)) {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// Sizes: the listed ones, or those of the variants.
+    pub fn all_sizes(&self) -> Vec<String> {
+        let mut out = self.sizes.clone();
+        for s in self.variants.iter().filter_map(|v| v.size.clone()) {
+            if !out.iter().any(|o| o.eq_ignore_ascii_case(&s)) {
+                out.push(s);
+            }
+        }
+        out
+    }
+
+    /// The row stored in the products table (call [`ProductRecord::validate`] first).
     pub fn to_row(&self) -> ProductRow {
+        let stock = if self.variants.is_empty() { self.stock.unwrap_or(0) } else { self.variant_stock() };
         ProductRow {
             sku: self.sku.to_string(),
             title: self.title.trim().to_string(),
-            brand: self.brand.clone(),
+            brand: self.brand.trim().to_string(),
             category: self.category.clone(),
-            price_cents: Money::usd(self.price).cents,
+            price_cents: Money::usd(self.price.unwrap_or_default()).cents,
             currency: self.currency.clone(),
-            colors: json_text(&self.colors),
-            sizes: json_text(&self.sizes),
-            stock: self.stock,
-            description: self.description.clone(),
+            colors: json_text(&self.all_colors()),
+            sizes: json_text(&self.all_sizes()),
+            stock,
+            description: self.description.trim().to_string(),
+            bullets: json_text(&self.bullets),
+            sale_price_cents: self.sale_price.map(|p| Money::usd(p).cents),
+            variants: json_text(&self.variants),
+            tags: json_text(&self.tags),
+            url: self.url.trim().to_string(),
+            image_url: self.image_url.trim().to_string(),
+            complements: json_text(&self.complements),
         }
     }
 }
@@ -98,6 +269,10 @@ pub fn parse_jsonl<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> an
 mod tests {
     use super::*;
 
+    fn product(json: &str) -> ProductRecord {
+        serde_json::from_str(json).unwrap()
+    }
+
     #[test]
     fn a_broken_line_is_reported_with_its_number() {
         let text = "{\"sku\":\"A1\",\"title\":\"Shirt\",\"price\":1.5}\n{\"sku\":\"A2\",\"title\":";
@@ -107,10 +282,37 @@ mod tests {
 
     #[test]
     fn prices_are_stored_in_cents() {
-        let r: ProductRecord = serde_json::from_str("{\"sku\":\"A1\",\"title\":\"Shirt\",\"price\":11.99}").unwrap();
-        assert_eq!(r.to_row().price_cents, 1199);
+        let r = product(r#"{"sku":"A1","title":"Shirt","price":11.99,"sale_price":9.5}"#);
         assert!(r.validate().is_ok());
-        let bad: ProductRecord = serde_json::from_str("{\"sku\":\"A1\",\"title\":\" \",\"price\":1}").unwrap();
-        assert!(bad.validate().is_err());
+        assert_eq!(r.to_row().price_cents, 1199);
+        assert_eq!(r.to_row().sale_price_cents, Some(950));
+        assert_eq!(product(r#"{"sku":"A1","title":" ","price":1}"#).validate().unwrap_err(), "title is empty");
+        assert_eq!(product(r#"{"sku":"A1","title":"T","price":null}"#).validate().unwrap_err(), "price is missing");
+        assert!(product(r#"{"sku":"A1","title":"T","price":5,"sale_price":6}"#).validate().is_err());
+    }
+
+    #[test]
+    fn variants_give_colours_sizes_and_stock() {
+        let r = product(
+            r#"{"sku":"B1","title":"Blouse","price":30,"variants":[{"size":"S","color":"red","stock":2},{"size":"M","color":"red","stock":3},{"size":"M","color":"white","stock":0}]}"#,
+        );
+        assert!(r.validate().is_ok());
+        let row = r.to_row();
+        assert_eq!(row.stock, 5);
+        assert_eq!(row.colors, r#"["red","white"]"#);
+        assert_eq!(row.sizes, r#"["S","M"]"#);
+        let inconsistent = product(r#"{"sku":"B1","title":"Blouse","price":30,"stock":9,"variants":[{"stock":2}]}"#);
+        assert!(inconsistent.validate().unwrap_err().contains("variants' total 2"));
+    }
+
+    #[test]
+    fn flexible_shapes_for_lists_and_paths() {
+        let r = product(
+            r#"{"sku":"K1","title":"Kindle","price":1,"bullets":"Thin\nWaterproof\n","category":["Electronics","Readers"],"colors":"Black","brand":null}"#,
+        );
+        assert_eq!(r.bullets, ["Thin", "Waterproof"]);
+        assert_eq!(r.category, "Electronics > Readers");
+        assert_eq!(r.colors, ["Black"]);
+        assert_eq!(r.brand, "");
     }
 }

@@ -14,6 +14,8 @@ pub struct ProductFact {
     pub brand: String,
     pub category: String,
     pub price: Money,
+    /// The sale price, when the product is on sale (what the customer pays now).
+    pub sale_price: Option<Money>,
     pub colors: Vec<String>,
     pub sizes: Vec<String>,
     pub stock: i64,

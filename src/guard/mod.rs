@@ -47,6 +47,7 @@ pub struct Guarded {
 /// Every amount, in cents, that this turn's facts support.
 fn supported_amounts(facts: &Facts) -> Vec<i64> {
     let mut amounts: Vec<i64> = facts.products.iter().map(|p| p.price.cents).collect();
+    amounts.extend(facts.products.iter().filter_map(|p| p.sale_price.map(|s| s.cents)));
     for o in &facts.orders {
         amounts.push(o.total.cents);
         amounts.extend(o.items.iter().map(|i| i.price.cents));
@@ -104,6 +105,7 @@ mod tests {
                 brand: "Acme".into(),
                 category: "Women's Clothing".into(),
                 price: Money::usd(32.99),
+                sale_price: None,
                 colors: vec![],
                 sizes: vec![],
                 stock: 1,

@@ -138,7 +138,10 @@ fn coverage(content: &[String], p: &ProductFact) -> f64 {
 
 fn describe(p: &ProductFact) -> String {
     let stock = if p.stock > 0 { "in stock" } else { "out of stock right now" };
-    format!("{} ({}) for {}, {stock}", p.title, p.sku, p.price)
+    match p.sale_price {
+        Some(sale) => format!("{} ({}) on sale for {sale} (was {}), {stock}", p.title, p.sku, p.price),
+        None => format!("{} ({}) for {}, {stock}", p.title, p.sku, p.price),
+    }
 }
 
 /// The first `n` sentences of a text. A sentence ends at `.`, `!` or `?` followed by
@@ -256,6 +259,7 @@ mod tests {
             brand: "Acme".into(),
             category: "Women's Clothing".into(),
             price: Money::usd(32.99),
+            sale_price: None,
             colors: vec![colour.into()],
             sizes: vec![],
             stock,

@@ -67,6 +67,7 @@ impl Prompts {
             .map(|p| {
                 serde_json::json!({
                     "sku": p.sku, "title": p.title, "brand": p.brand, "price": p.price.to_string(),
+                    "sale_price": p.sale_price.map(|s| s.to_string()),
                     "stock": p.stock, "colors": p.colors, "sizes": p.sizes,
                 })
             })
@@ -117,6 +118,7 @@ mod tests {
                 brand: "Acme".into(),
                 category: "Women's Clothing".into(),
                 price: Money::usd(32.99),
+                sale_price: None,
                 colors: vec!["red".into()],
                 sizes: vec!["S".into()],
                 stock: 0,

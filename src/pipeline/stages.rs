@@ -140,6 +140,7 @@ pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
         .filter_map(|hit| rows.iter().find(|p| p.sku == hit.id).map(|p| (p.clone(), hit)))
         .map(|(p, hit)| ProductFact {
             price: Money { cents: p.price_cents, currency: Currency::Usd },
+            sale_price: p.sale_price_cents.map(|cents| Money { cents, currency: Currency::Usd }),
             colors: serde_json::from_str(&p.colors).unwrap_or_default(),
             sizes: serde_json::from_str(&p.sizes).unwrap_or_default(),
             sku: p.sku,

@@ -19,6 +19,17 @@ pub struct ProductRow {
     pub sizes: String,
     pub stock: i64,
     pub description: String,
+    /// JSON array of bullet points.
+    pub bullets: String,
+    pub sale_price_cents: Option<i64>,
+    /// JSON array of `{size, color, stock}`.
+    pub variants: String,
+    /// JSON array.
+    pub tags: String,
+    pub url: String,
+    pub image_url: String,
+    /// JSON array of skus that go with this product.
+    pub complements: String,
 }
 
 /// A policy document as stored.
@@ -35,12 +46,15 @@ pub struct PolicyRow {
 pub async fn upsert_product(tx: &mut Tx, p: &ProductRow) -> anyhow::Result<()> {
     with_tx!(tx, |conn| {
         sqlx::query(
-        "insert into products (sku, title, brand, category, price_cents, currency, colors, sizes, stock, description, updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        "insert into products (sku, title, brand, category, price_cents, currency, colors, sizes, stock, description,
+             bullets, sale_price_cents, variants, tags, url, image_url, complements, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
          on conflict (sku) do update set title = excluded.title, brand = excluded.brand, category = excluded.category,
              price_cents = excluded.price_cents, currency = excluded.currency, colors = excluded.colors,
              sizes = excluded.sizes, stock = excluded.stock, description = excluded.description,
-             updated_at = excluded.updated_at"
+             bullets = excluded.bullets, sale_price_cents = excluded.sale_price_cents, variants = excluded.variants,
+             tags = excluded.tags, url = excluded.url, image_url = excluded.image_url,
+             complements = excluded.complements, updated_at = excluded.updated_at"
     )
     .bind(&p.sku)
     .bind(&p.title)
@@ -52,6 +66,13 @@ pub async fn upsert_product(tx: &mut Tx, p: &ProductRow) -> anyhow::Result<()> {
     .bind(&p.sizes)
     .bind(p.stock)
     .bind(&p.description)
+    .bind(&p.bullets)
+    .bind(p.sale_price_cents)
+    .bind(&p.variants)
+    .bind(&p.tags)
+    .bind(&p.url)
+    .bind(&p.image_url)
+    .bind(&p.complements)
     .bind(Utc::now())
     .execute(conn)
     .await.map(|r| r.rows_affected())
@@ -84,7 +105,8 @@ pub async fn products_by_sku(db: &Db, skus: &[String]) -> anyhow::Result<Vec<Pro
     }
     let rows = with_db!(db, |p| {
         let mut query = sqlx::QueryBuilder::new(
-            "select sku, title, brand, category, price_cents, currency, colors, sizes, stock, description
+            "select sku, title, brand, category, price_cents, currency, colors, sizes, stock, description,
+                    bullets, sale_price_cents, variants, tags, url, image_url, complements
              from products where sku in (",
         );
         let mut list = query.separated(", ");
@@ -118,7 +140,8 @@ pub async fn policies_by_id(db: &Db, ids: &[String]) -> anyhow::Result<Vec<Polic
 pub async fn all_products(db: &Db) -> anyhow::Result<Vec<ProductRow>> {
     let rows = with_db!(db, |p| {
         sqlx::query_as::<_, ProductRow>(
-            "select sku, title, brand, category, price_cents, currency, colors, sizes, stock, description
+            "select sku, title, brand, category, price_cents, currency, colors, sizes, stock, description,
+                    bullets, sale_price_cents, variants, tags, url, image_url, complements
          from products order by sku",
         )
         .fetch_all(p)
@@ -139,5 +162,16 @@ pub async fn all_policies(db: &Db) -> anyhow::Result<Vec<PolicyRow>> {
 /// Number of products (is a catalog loaded?).
 pub async fn count_products(db: &Db) -> anyhow::Result<i64> {
     let n = with_db!(db, |p| sqlx::query_scalar::<_, i64>("select count(*) from products").fetch_one(p).await)?;
+    Ok(n)
+}
+
+/// Deletes products not written since `before` (a `--full` import replaces the catalog);
+/// returns how many.
+pub async fn delete_products_older_than(db: &Db, before: chrono::DateTime<Utc>) -> anyhow::Result<u64> {
+    let n = super::with_db_write!(db, |p| sqlx::query("delete from products where updated_at < $1")
+        .bind(before)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(n)
 }
