@@ -266,6 +266,43 @@ pub fn run(esci: &Path, rounds: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Peak resident memory of this process so far (Linux `VmHWM`), in MiB.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Writes a synthetic catalog of `n` products (JSON lines) to `path`: varied titles,
+/// categories, colours, sizes, prices and bullet points, deterministic.
+pub fn write_synthetic_catalog(path: &Path, n: usize) -> anyhow::Result<()> {
+    use std::io::Write;
+    const KINDS: &[&str] =
+        &["blouse", "cardigan", "jeans", "trainers", "scarf", "coat", "dress", "boots", "shirt", "skirt"];
+    const COLORS: &[&str] = &["red", "black", "white", "navy", "green", "beige", "grey", "pink"];
+    const FABRICS: &[&str] = &["cotton", "linen", "wool", "silk", "denim", "leather", "cashmere"];
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for i in 0..n {
+        let kind = KINDS[i % KINDS.len()];
+        let color = COLORS[(i / 7) % COLORS.len()];
+        let fabric = FABRICS[(i / 3) % FABRICS.len()];
+        let record = serde_json::json!({
+            "sku": format!("SYN{i:07}"),
+            "title": format!("{fabric} {kind} - {color} no. {i}"),
+            "brand": format!("Brand {}", i % 97),
+            "category": format!("Clothing > {kind}"),
+            "price": 5.0 + (i % 200) as f64 + 0.99,
+            "variants": [{"size": "S", "color": color, "stock": i % 5}, {"size": "M", "color": color, "stock": i % 3}],
+            "bullets": [format!("Made of {fabric}"), format!("Machine washable; item {i}")],
+            "description": format!("A {color} {fabric} {kind} for every day. Catalogue number {i}."),
+        });
+        writeln!(out, "{record}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,6 +35,23 @@ pub enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Validate catalog files (products and policies; JSONL or CSV, optionally .gz) and
+    /// write them to the database and the search index. A running server sees the change
+    /// without a restart.
+    IndexCatalog {
+        /// Catalog files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Fail, writing nothing, if any line is bad (default: report bad lines and skip them).
+        #[arg(long)]
+        strict: bool,
+        /// Replace the catalog: products not in these files are deleted (default: upsert).
+        #[arg(long)]
+        full: bool,
+        /// Use a file's field as ours: `--map sku=asin --map bullets=bullet_points`.
+        #[arg(long = "map", value_name = "OURS=THEIRS")]
+        mapping: Vec<String>,
+    },
     /// Compliance tools.
     Compliance {
         #[command(subcommand)]
@@ -88,6 +105,12 @@ pub enum ExportFormat {
 /// `backtalk bench …`
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Import a synthetic catalog of N products through `index-catalog`'s code path into a
+    /// fresh SQLite database and index; time, throughput and peak memory.
+    Import {
+        #[arg(long, default_value_t = 100_000)]
+        products: usize,
+    },
     /// Product search quality and speed on the ESCI queries and human labels.
     Retrieval {
         /// The ESCI directory (`ubi_ecommerce_products.json.gz`, `qrels.tsv`).

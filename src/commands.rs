@@ -3,6 +3,8 @@
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 
+use anyhow::Context;
+
 use tokio::io::AsyncBufReadExt;
 use tokio_util::sync::CancellationToken;
 
@@ -237,6 +239,77 @@ fn csv_field(field: &str) -> String {
     } else {
         field.to_string()
     }
+}
+
+/// `backtalk index-catalog FILE...`: validate and import; bad lines are listed with their
+/// file and line number.
+pub async fn index_catalog(
+    config: Config,
+    files: Vec<std::path::PathBuf>,
+    strict: bool,
+    full: bool,
+    mapping: Vec<String>,
+) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+
+    use crate::catalog::import::{ImportOptions, import_files, parse_mapping};
+    let mapping = mapping.iter().map(|m| parse_mapping(m)).collect::<anyhow::Result<Vec<_>>>()?;
+    for f in &files {
+        anyhow::ensure!(f.is_file(), "{}: no such file", f.display());
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("failed to create data dir {}", config.data_dir.display()))?;
+    let db = crate::store::Db::connect(&config.effective_database_url()).await?;
+    let index = crate::catalog::SearchIndex::open_or_create(&config.data_dir.join("index"))?;
+    let options = ImportOptions { strict, full, mapping, progress: std::io::stderr().is_terminal() };
+    let started = std::time::Instant::now();
+    let report = import_files(&db, &index, &files, &options).await?;
+    for bad in &report.bad_lines {
+        eprintln!("skipped {bad}");
+    }
+    if !report.ignored_fields.is_empty() {
+        let list: Vec<&str> = report.ignored_fields.iter().map(String::as_str).collect();
+        eprintln!("ignored fields (not in the catalog format; map them with --map OURS=THEIRS): {}", list.join(", "));
+    }
+    println!(
+        "indexed {} products and {} policies in {:.1} s; {} bad lines skipped{}",
+        report.products,
+        report.policies,
+        started.elapsed().as_secs_f64(),
+        report.bad_lines.len(),
+        if full { format!("; {} products not in the files deleted", report.deleted) } else { String::new() }
+    );
+    Ok(())
+}
+
+/// `backtalk bench import --products N`.
+pub async fn bench_import(n: usize) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+
+    use crate::bench_retrieval::{peak_rss_mib, write_synthetic_catalog};
+    use crate::catalog::import::{ImportOptions, import_files};
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("synthetic.jsonl");
+    write_synthetic_catalog(&file, n)?;
+    let size_mib = std::fs::metadata(&file)?.len() as f64 / 1_048_576.0;
+    let db = crate::store::Db::connect(&format!("sqlite://{}", dir.path().join("bench.db").display())).await?;
+    let index = crate::catalog::SearchIndex::open_or_create(&dir.path().join("index"))?;
+    let before = peak_rss_mib().unwrap_or(f64::NAN);
+    let started = std::time::Instant::now();
+    let options = ImportOptions { progress: std::io::stderr().is_terminal(), ..Default::default() };
+    let report = import_files(&db, &index, &[file], &options).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let peak = peak_rss_mib().unwrap_or(f64::NAN);
+    println!(
+        "imported {} products ({size_mib:.1} MiB of JSON lines) in {seconds:.1} s = {:.0} products/s; peak RSS {peak:.0} MiB (before the import {before:.0} MiB)",
+        report.products,
+        report.products as f64 / seconds
+    );
+    println!(
+        "{}",
+        serde_json::json!({"products": report.products, "seconds": seconds, "file_mib": size_mib, "peak_rss_mib": peak, "rss_before_mib": before})
+    );
+    Ok(())
 }
 
 #[cfg(test)]

@@ -30,6 +30,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 backtalk::commands::measure_optout(&labelled, &ham)
             }
         }
+        Command::Bench { command: BenchCommand::Import { products } } => {
+            backtalk::commands::bench_import(products).await
+        }
         Command::Bench { command: BenchCommand::Retrieval { esci, rounds } } => {
             backtalk::bench_retrieval::run(&esci, rounds)
         }
@@ -44,6 +47,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Chat { from, demo } => backtalk::commands::chat(config, from, demo).await,
                 Command::Compliance { command: ComplianceCommand::Export { format, phone } } => {
                     backtalk::commands::export_ledger(config, format, phone).await
+                }
+                Command::IndexCatalog { files, strict, full, mapping } => {
+                    backtalk::commands::index_catalog(config, files, strict, full, mapping).await
                 }
                 Command::Migrate => {
                     let db = backtalk::store::Db::connect(&config.effective_database_url()).await?;

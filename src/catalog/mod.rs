@@ -3,6 +3,7 @@
 //! Thin for now (issue 4 adds `index-catalog`, field mapping, query understanding, vectors
 //! and hybrid fusion): BM25 over products and policies, rebuilt from the SQL tables.
 
+pub mod import;
 pub mod index;
 pub mod records;
 

@@ -1,0 +1,406 @@
+//! `backtalk index-catalog FILE...`: validates catalog files and writes them to the SQL
+//! catalog and the search index.
+//!
+//! - Formats: JSON Lines and CSV, each optionally gzip-compressed (`.gz`); one record per
+//!   line/row. A record with `sku` is a product, one with `id` and `body` a policy (README
+//!   "Catalog format").
+//! - `--map TARGET=SOURCE` renames a file's field to ours (`--map sku=asin`), so a file
+//!   from elsewhere is indexed without conversion; fields we do not know are reported once
+//!   and ignored.
+//! - A bad line is reported with its file and line number and skipped; `--strict` checks
+//!   every file first and writes nothing if any line is bad.
+//! - Upsert by sku (or policy id) by default; `--full` replaces the catalog: products not in
+//!   the files are deleted from SQL and the index.
+//! - Streaming: records go to SQL in transactions of [`BATCH`] and to one index writer, so
+//!   memory stays bounded however large the files. The index changes become visible in one
+//!   commit at the end (a running server's reader reloads on commit: it never sees a
+//!   half-written catalog). SQL is written first; if the index commit fails, re-running the
+//!   same import brings both in step (every write is an upsert).
+
+use std::collections::{BTreeSet, HashSet};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::Context;
+use serde_json::{Map, Value};
+
+use super::index::{ProductDoc, SearchIndex};
+use super::records::{POLICY_FIELDS, PRODUCT_FIELDS, PolicyRecord, ProductRecord};
+use crate::store::catalog::{self, PolicyRow};
+use crate::store::{Db, json_text};
+
+/// Products per SQL transaction.
+pub const BATCH: usize = 1000;
+
+/// How to import.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// Fail before writing anything if any line is bad.
+    pub strict: bool,
+    /// Replace the catalog instead of upserting into it.
+    pub full: bool,
+    /// `(ours, theirs)`: the file's field `theirs` is our field `ours`.
+    pub mapping: Vec<(String, String)>,
+    /// Draw a progress bar on stderr (when it is a terminal).
+    pub progress: bool,
+}
+
+/// Parses `TARGET=SOURCE`.
+pub fn parse_mapping(spec: &str) -> anyhow::Result<(String, String)> {
+    let (ours, theirs) = spec
+        .split_once('=')
+        .filter(|(a, b)| !a.trim().is_empty() && !b.trim().is_empty())
+        .ok_or_else(|| anyhow::anyhow!("--map {spec:?}: expected OURS=THEIRS, e.g. sku=asin"))?;
+    let ours = ours.trim().to_string();
+    if !PRODUCT_FIELDS.contains(&ours.as_str()) && !POLICY_FIELDS.contains(&ours.as_str()) {
+        anyhow::bail!("--map {spec:?}: {ours:?} is not a catalog field (fields: {})", PRODUCT_FIELDS.join(", "));
+    }
+    Ok((ours, theirs.trim().to_string()))
+}
+
+/// A line that was not imported.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BadLine {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for BadLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.message)
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ImportReport {
+    pub products: usize,
+    pub policies: usize,
+    pub bad_lines: Vec<BadLine>,
+    /// Fields in the files that are not ours (after mapping), ignored.
+    pub ignored_fields: BTreeSet<String>,
+    /// Products deleted by `--full`.
+    pub deleted: u64,
+}
+
+/// One valid record.
+enum Record {
+    Product(Box<ProductRecord>),
+    Policy(PolicyRecord),
+}
+
+/// Counts the bytes read from a file (compressed bytes for `.gz`), for the progress bar.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+fn open(path: &Path, count: Arc<AtomicU64>) -> anyhow::Result<Box<dyn BufRead>> {
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let counting = Counting { inner: file, count };
+    Ok(if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(BufReader::new(flate2::read::GzDecoder::new(counting)))
+    } else {
+        Box::new(BufReader::new(counting))
+    })
+}
+
+fn is_csv(path: &Path) -> bool {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    name.ends_with(".csv") || name.ends_with(".csv.gz")
+}
+
+/// CSV columns holding lists (`|`-separated) and numbers.
+const CSV_LISTS: &[&str] = &["bullets", "colors", "sizes", "tags", "complements"];
+const CSV_NUMBERS: &[&str] = &["price", "sale_price", "stock"];
+
+/// A CSV row as the JSON object a JSONL line would be. Lists are `|`-separated; variants are
+/// `size:color:stock|…`; empty cells are absent.
+fn csv_row(
+    headers: &csv::StringRecord,
+    row: &csv::StringRecord,
+    mapping: &[(String, String)],
+) -> Result<Map<String, Value>, String> {
+    let mut map = Map::new();
+    for (header, cell) in headers.iter().zip(row.iter()) {
+        let cell = cell.trim();
+        if cell.is_empty() {
+            continue;
+        }
+        let field = mapping.iter().find(|(_, theirs)| theirs == header).map_or(header, |(ours, _)| ours.as_str());
+        let value = if CSV_LISTS.contains(&field) {
+            Value::from(cell.split('|').map(|s| s.trim().to_string()).collect::<Vec<_>>())
+        } else if CSV_NUMBERS.contains(&field) {
+            let n: f64 = cell.parse().map_err(|_| format!("{field} {cell:?} is not a number"))?;
+            if field == "stock" {
+                if n.fract() != 0.0 {
+                    return Err(format!("stock {cell:?} is not a whole number"));
+                }
+                Value::from(n as i64)
+            } else {
+                Value::from(n)
+            }
+        } else if field == "variants" {
+            let mut variants = Vec::new();
+            for v in cell.split('|') {
+                let parts: Vec<&str> = v.split(':').map(str::trim).collect();
+                let [size, color, stock] = parts[..] else {
+                    return Err(format!("variant {v:?} is not size:color:stock"));
+                };
+                let stock: i64 = stock.parse().map_err(|_| format!("variant {v:?}: stock is not a whole number"))?;
+                let opt = |s: &str| if s.is_empty() { Value::Null } else { Value::from(s) };
+                variants.push(serde_json::json!({"size": opt(size), "color": opt(color), "stock": stock}));
+            }
+            Value::from(variants)
+        } else {
+            Value::from(cell)
+        };
+        map.insert(field.to_string(), value);
+    }
+    Ok(map)
+}
+
+/// Turns one object into a record, or says what is wrong with it. Unknown fields are
+/// removed and collected in `ignored`.
+fn to_record(
+    mut map: Map<String, Value>,
+    mapping: &[(String, String)],
+    ignored: &mut BTreeSet<String>,
+) -> Result<Record, String> {
+    for (ours, theirs) in mapping {
+        if ours != theirs
+            && let Some(v) = map.remove(theirs)
+        {
+            map.insert(ours.clone(), v);
+        }
+    }
+    let is_product = map.contains_key("sku");
+    let is_policy = !is_product && map.contains_key("id") && map.contains_key("body");
+    if !is_product && !is_policy {
+        return Err("neither a product (no sku) nor a policy (no id and body)".into());
+    }
+    let known = if is_product { PRODUCT_FIELDS } else { POLICY_FIELDS };
+    let unknown: Vec<String> = map.keys().filter(|k| !known.contains(&k.as_str())).cloned().collect();
+    for k in unknown {
+        map.remove(&k);
+        ignored.insert(k);
+    }
+    if is_product {
+        let p: ProductRecord = serde_json::from_value(Value::Object(map)).map_err(|e| e.to_string())?;
+        p.validate()?;
+        Ok(Record::Product(Box::new(p)))
+    } else {
+        let p: PolicyRecord = serde_json::from_value(Value::Object(map)).map_err(|e| e.to_string())?;
+        p.validate()?;
+        Ok(Record::Policy(p))
+    }
+}
+
+/// Reads every record of `path`, calling `each` with the line number and the record or
+/// what is wrong with it.
+fn read_file(
+    path: &Path,
+    mapping: &[(String, String)],
+    ignored: &mut BTreeSet<String>,
+    count: Arc<AtomicU64>,
+    mut each: impl FnMut(usize, Result<Record, String>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let reader = open(path, count)?;
+    if is_csv(path) {
+        let mut csv = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
+        let headers =
+            csv.headers().with_context(|| format!("{}:1: cannot read the CSV header", path.display()))?.clone();
+        for row in csv.records() {
+            match row {
+                Ok(row) => {
+                    let line = row.position().map_or(0, |p| p.line() as usize);
+                    each(line, csv_row(&headers, &row, mapping).and_then(|m| to_record(m, mapping, ignored)))?;
+                }
+                Err(e) => {
+                    let line = e.position().map_or(0, |p| p.line() as usize);
+                    if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                        return Err(anyhow::anyhow!("{}:{line}: {e}", path.display()));
+                    }
+                    each(line, Err(format!("malformed CSV row: {e}")))?;
+                }
+            }
+        }
+    } else {
+        for (n, line) in reader.lines().enumerate() {
+            let line = line.with_context(|| format!("{}:{}: cannot read", path.display(), n + 1))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let parsed = match serde_json::from_str::<Value>(&line) {
+                Ok(Value::Object(map)) => to_record(map, mapping, ignored),
+                Ok(_) => Err("not a JSON object".into()),
+                Err(e) => Err(format!("malformed JSON: {e}")),
+            };
+            each(n + 1, parsed)?;
+        }
+    }
+    Ok(())
+}
+
+fn progress_bar(total: u64, enabled: bool) -> indicatif::ProgressBar {
+    if !enabled {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}")
+            .expect("valid progress template"),
+    );
+    bar
+}
+
+/// What the reader thread sends the writer.
+enum Item {
+    Record(Record),
+    Bad(BadLine),
+}
+
+/// Imports `files` into the SQL catalog and the search index.
+pub async fn import_files(
+    db: &Db,
+    index: &SearchIndex,
+    files: &[PathBuf],
+    opts: &ImportOptions,
+) -> anyhow::Result<ImportReport> {
+    let mut report = ImportReport::default();
+    if opts.strict {
+        // A first pass that writes nothing.
+        let mut bad = Vec::new();
+        for path in files {
+            let name = path.display().to_string();
+            read_file(path, &opts.mapping, &mut report.ignored_fields, Arc::default(), |line, r| {
+                if let Err(message) = r {
+                    bad.push(BadLine { file: name.clone(), line, message });
+                }
+                Ok(())
+            })?;
+        }
+        if !bad.is_empty() {
+            let list: Vec<String> = bad.iter().take(20).map(|b| b.to_string()).collect();
+            anyhow::bail!(
+                "--strict: {} bad line(s), nothing written:\n{}{}",
+                bad.len(),
+                list.join("\n"),
+                if bad.len() > 20 { "\n…" } else { "" }
+            );
+        }
+    }
+    let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let bar = progress_bar(total, opts.progress);
+    let read_bytes = Arc::new(AtomicU64::new(0));
+
+    // A blocking thread parses; this task writes. The bounded channel keeps memory flat.
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Item>(2 * BATCH);
+    let reader = {
+        let (files, mapping, read_bytes) = (files.to_vec(), opts.mapping.clone(), read_bytes.clone());
+        tokio::task::spawn_blocking(move || -> anyhow::Result<BTreeSet<String>> {
+            let mut ignored = BTreeSet::new();
+            for path in &files {
+                let name = path.display().to_string();
+                read_file(path, &mapping, &mut ignored, read_bytes.clone(), |line, r| {
+                    let item = match r {
+                        Ok(record) => Item::Record(record),
+                        Err(message) => Item::Bad(BadLine { file: name.clone(), line, message }),
+                    };
+                    sender.blocking_send(item).map_err(|_| anyhow::anyhow!("import writer stopped"))
+                })?;
+            }
+            Ok(ignored)
+        })
+    };
+
+    let started = chrono::Utc::now();
+    // Rows written by this import must have later timestamps than anything before it.
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    let batch = index.begin(opts.full)?;
+    let mut products: Vec<ProductRecord> = Vec::with_capacity(BATCH);
+    let mut policy_ids = HashSet::new();
+    let written: anyhow::Result<()> = async {
+        while let Some(item) = receiver.recv().await {
+            match item {
+                Item::Record(Record::Product(p)) => {
+                    products.push(*p);
+                    if products.len() >= BATCH {
+                        report.products += write_products(db, &batch, &mut products).await?;
+                        bar.set_position(read_bytes.load(Ordering::Relaxed));
+                    }
+                }
+                Item::Record(Record::Policy(p)) => {
+                    let mut tx = db.begin().await?;
+                    catalog::upsert_policy(&mut tx, &p.id, &p.title, &p.body, &p.tags).await?;
+                    tx.commit().await?;
+                    let row = PolicyRow { id: p.id.clone(), title: p.title, body: p.body, tags: json_text(&p.tags) };
+                    batch.upsert_policy(&row)?;
+                    policy_ids.insert(p.id);
+                }
+                Item::Bad(bad) => report.bad_lines.push(bad),
+            }
+        }
+        report.products += write_products(db, &batch, &mut products).await?;
+        Ok(())
+    }
+    .await;
+    // Dropping the receiver (on error) stops the reader at its next line.
+    drop(receiver);
+    let ignored = reader.await.context("catalog reader panicked")?;
+    written?;
+    report.ignored_fields.extend(ignored?);
+    bar.set_position(total);
+    report.policies = policy_ids.len();
+    if opts.full {
+        report.deleted = catalog::delete_products_older_than(db, started).await?;
+        // The index was emptied: policies not in these files come back from SQL.
+        for p in catalog::all_policies(db).await? {
+            if !policy_ids.contains(&p.id) {
+                batch.upsert_policy(&p)?;
+            }
+        }
+    }
+    bar.set_message("committing the index");
+    // A blocking call on purpose: the commit is the import's last step.
+    batch
+        .commit()
+        .context("failed to commit the search index (SQL is written; re-run the import to bring them in step)")?;
+    bar.finish_and_clear();
+    Ok(report)
+}
+
+/// Writes `products` (then clears it) to SQL in one transaction and to the index batch;
+/// returns how many.
+async fn write_products(
+    db: &Db,
+    batch: &super::index::IndexBatch<'_>,
+    products: &mut Vec<ProductRecord>,
+) -> anyhow::Result<usize> {
+    if products.is_empty() {
+        return Ok(0);
+    }
+    let rows: Vec<_> = products.iter().map(ProductRecord::to_row).collect();
+    let mut tx = db.begin().await?;
+    for row in &rows {
+        catalog::upsert_product(&mut tx, row).await?;
+    }
+    tx.commit().await?;
+    for row in &rows {
+        batch.upsert_product(&ProductDoc::from_row(row))?;
+    }
+    let n = products.len();
+    products.clear();
+    Ok(n)
+}

@@ -1,0 +1,189 @@
+//! `index-catalog`: validation with line numbers, strict mode, upsert and full replace, and a
+//! running server picking up an import without a restart.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use backtalk::catalog::import::{ImportOptions, import_files, parse_mapping};
+use backtalk::catalog::{DocKind, SearchIndex};
+
+use crate::helpers::*;
+use crate::on_both_backends;
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn fresh(backend: Backend) -> (tempfile::TempDir, backtalk::store::Db, SearchIndex) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database_url(backend, dir.path()).await;
+    let db = backtalk::store::Db::connect(&url).await.unwrap();
+    let index = SearchIndex::open_or_create(&dir.path().join("index")).unwrap();
+    (dir, db, index)
+}
+
+const GOOD_JSONL: &str = r#"{"sku":"B1","title":"Silk blouse","price":39.99,"variants":[{"size":"S","color":"red","stock":2},{"size":"M","color":"red","stock":0}],"bullets":["100% silk"],"category":"Women > Tops"}
+{"id":"returns","title":"Returns","body":"Return within 30 days.","tags":["returns"]}
+"#;
+
+async fn every_bad_line_is_named_with_its_number(backend: Backend) {
+    let (dir, db, index) = fresh(backend).await;
+    let jsonl = write(
+        dir.path(),
+        "catalog.jsonl",
+        &[
+            r#"{"sku":"A1","title":"Linen shirt","price":25}"#,
+            r#"{"sku":"A2","title":"Shirt","price":"#,
+            r#"["not", "an", "object"]"#,
+            r#"{"title":"No sku or id","price":5}"#,
+            r#"{"sku":"A3","title":"No price"}"#,
+            r#"{"sku":"A4","title":"Negative","price":5,"stock":-1}"#,
+            r#"{"sku":"A5","title":"Sale above price","price":5,"sale_price":7}"#,
+            r#"{"sku":"A6","title":"Euros","price":5,"currency":"EUR"}"#,
+            r#"{"sku":"A7","title":" ","price":5}"#,
+            r#"{"sku":"A8","title":"Bad variant","price":5,"variants":[{"size":"S","stock":"many"}]}"#,
+            "",
+            r#"{"id":"empty","title":"Empty policy","body":" "}"#,
+            r#"{"sku":"A9","title":"Wool scarf","price":19.5,"rating":4.5}"#,
+        ]
+        .join("\n"),
+    );
+    let csv = write(
+        dir.path(),
+        "catalog.csv",
+        "sku,title,price,colors,variants\nC1,Denim jacket,59.9,blue|black,\nC2,Bad price,abc,,\nC3,Bad variant,10,,S:red\nC4,Too,many,fields,here,!\n",
+    );
+    let report = import_files(&db, &index, &[jsonl.clone(), csv.clone()], &ImportOptions::default()).await.unwrap();
+    let lines: Vec<(String, usize)> =
+        report.bad_lines.iter().map(|b| (b.file.rsplit('/').next().unwrap().to_string(), b.line)).collect();
+    let expected: Vec<(String, usize)> = [2, 3, 4, 5, 6, 7, 8, 9, 10, 12]
+        .into_iter()
+        .map(|l| ("catalog.jsonl".to_string(), l))
+        .chain([3, 4, 5].into_iter().map(|l| ("catalog.csv".to_string(), l)))
+        .collect();
+    assert_eq!(lines, expected, "{:#?}", report.bad_lines);
+    let message = |file: &str, line: usize| {
+        report.bad_lines.iter().find(|b| b.file.ends_with(file) && b.line == line).unwrap().message.clone()
+    };
+    assert!(message("catalog.jsonl", 2).starts_with("malformed JSON"));
+    assert_eq!(message("catalog.jsonl", 3), "not a JSON object");
+    assert!(message("catalog.jsonl", 4).starts_with("neither a product"));
+    assert_eq!(message("catalog.jsonl", 5), "price is missing");
+    assert_eq!(message("catalog.jsonl", 6), "stock is negative");
+    assert!(message("catalog.jsonl", 8).contains("EUR"));
+    assert_eq!(message("catalog.jsonl", 12), "body is empty");
+    assert!(message("catalog.csv", 3).contains("price \"abc\" is not a number"));
+    assert!(message("catalog.csv", 4).contains("size:color:stock"));
+    assert!(message("catalog.csv", 5).starts_with("malformed CSV row"));
+    assert_eq!(report.products, 3, "A1, A9, C1");
+    assert!(report.ignored_fields.contains("rating"));
+    assert_eq!(backtalk::store::catalog::count_products(&db).await.unwrap(), 3);
+    assert_eq!(index.search("denim jacket", DocKind::Product, 3).unwrap()[0].id, "C1");
+
+    // --strict writes nothing when any line is bad.
+    let (_dir2, db2, index2) = fresh(backend).await;
+    let err = import_files(&db2, &index2, &[jsonl], &ImportOptions { strict: true, ..Default::default() })
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("10 bad line(s), nothing written"), "{err}");
+    assert!(err.contains("catalog.jsonl:2:"), "{err}");
+    assert_eq!(backtalk::store::catalog::count_products(&db2).await.unwrap(), 0);
+    assert_eq!(index2.num_docs(), 0);
+}
+on_both_backends!(every_bad_line_is_named_with_its_number);
+
+async fn upsert_by_default_and_full_replaces(backend: Backend) {
+    let (dir, db, index) = fresh(backend).await;
+    let first = write(dir.path(), "first.jsonl", GOOD_JSONL);
+    let report = import_files(&db, &index, &[first], &ImportOptions::default()).await.unwrap();
+    assert_eq!((report.products, report.policies), (1, 1));
+    let row = &backtalk::store::catalog::products_by_sku(&db, &["B1".into()]).await.unwrap()[0];
+    assert_eq!((row.stock, row.colors.as_str(), row.sizes.as_str()), (2, r#"["red"]"#, r#"["S","M"]"#));
+    assert_eq!(row.category, "Women > Tops");
+
+    // Upsert: a new product joins, B1 changes, nothing is lost.
+    let second = write(
+        dir.path(),
+        "second.jsonl",
+        "{\"sku\":\"B1\",\"title\":\"Silk blouse\",\"price\":29.99,\"stock\":4}\n{\"sku\":\"K1\",\"title\":\"Knit cardigan\",\"price\":49}\n",
+    );
+    import_files(&db, &index, std::slice::from_ref(&second), &ImportOptions::default()).await.unwrap();
+    assert_eq!(backtalk::store::catalog::count_products(&db).await.unwrap(), 2);
+    let row = &backtalk::store::catalog::products_by_sku(&db, &["B1".into()]).await.unwrap()[0];
+    assert_eq!((row.price_cents, row.stock), (2999, 4));
+    assert_eq!(index.search("blouse", DocKind::Product, 5).unwrap().len(), 1, "replaced, not duplicated");
+
+    // Full: only what is in the files stays; policies survive in the index.
+    let third = write(dir.path(), "third.csv", "sku,title,price\nZ1,Zebra print scarf,19.99\n");
+    let report =
+        import_files(&db, &index, &[third], &ImportOptions { full: true, ..Default::default() }).await.unwrap();
+    assert_eq!(report.deleted, 2);
+    assert_eq!(backtalk::store::catalog::count_products(&db).await.unwrap(), 1);
+    assert!(index.search("blouse", DocKind::Product, 5).unwrap().is_empty());
+    assert_eq!(index.search("zebra scarf", DocKind::Product, 5).unwrap()[0].id, "Z1");
+    assert_eq!(index.search("return", DocKind::Policy, 5).unwrap()[0].id, "returns");
+}
+on_both_backends!(upsert_by_default_and_full_replaces);
+
+async fn a_file_from_elsewhere_imports_with_a_field_mapping(backend: Backend) {
+    let (dir, db, index) = fresh(backend).await;
+    // The shape of the ESCI product file (gzip JSON lines), with a price.
+    let line = r#"{"asin":"B07X","title":"Kindle Paperwhite","bullet_points":"Waterproof\nThin","color":"Black","category":["Electronics","Readers"],"price":139.99,"rating":4.6,"image":"https://example.com/k.jpg"}"#;
+    let path = dir.path().join("products.json.gz");
+    {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&path).unwrap(), flate2::Compression::fast());
+        writeln!(gz, "{line}").unwrap();
+        gz.finish().unwrap();
+    }
+    let mapping = ["sku=asin", "bullets=bullet_points", "colors=color", "image_url=image"]
+        .iter()
+        .map(|m| parse_mapping(m).unwrap())
+        .collect();
+    let report = import_files(&db, &index, &[path], &ImportOptions { mapping, ..Default::default() }).await.unwrap();
+    assert_eq!(report.products, 1, "{:?}", report.bad_lines);
+    assert_eq!(report.ignored_fields.iter().collect::<Vec<_>>(), ["rating"]);
+    let row = &backtalk::store::catalog::products_by_sku(&db, &["B07X".into()]).await.unwrap()[0];
+    assert_eq!(row.bullets, r#"["Waterproof","Thin"]"#);
+    assert_eq!(row.image_url, "https://example.com/k.jpg");
+    assert_eq!(row.category, "Electronics > Readers");
+    assert_eq!(index.search("waterproof reader", DocKind::Product, 1).unwrap()[0].id, "B07X");
+    assert!(parse_mapping("nonsense").is_err());
+    assert!(parse_mapping("rating=stars").unwrap_err().to_string().contains("not a catalog field"));
+}
+on_both_backends!(a_file_from_elsewhere_imports_with_a_field_mapping);
+
+async fn a_running_server_answers_from_an_import_without_a_restart(backend: Backend) {
+    let app = spawn_app(backend, TestOptions::default()).await;
+    app.post_inbound(CUSTOMER, "do you have a zebra print scarf?", &new_sid()).await;
+    let before = app.twilio.wait_for_sent(1, Duration::from_secs(10)).await;
+    assert!(!before.iter().any(|s| s.body.contains("Zebra")), "{before:?}");
+
+    // The import runs like the CLI: its own index handle on the server's directory.
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "new.jsonl",
+        "{\"sku\":\"ZS1\",\"title\":\"Zebra print scarf\",\"price\":19.99,\"stock\":5,\"colors\":[\"black\",\"white\"]}\n",
+    );
+    let index = SearchIndex::open_or_create(&app.config.data_dir.join("index")).unwrap();
+    import_files(&app.db, &index, &[file], &ImportOptions::default()).await.unwrap();
+
+    // The server's reader reloads on the commit (it polls the index's meta file).
+    let mut answered = false;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let n = app.twilio.sent_to(CUSTOMER).len();
+        app.post_inbound(CUSTOMER, "do you have a zebra print scarf?", &new_sid()).await;
+        let sent = app.twilio.wait_for_sent(n + 1, Duration::from_secs(10)).await;
+        if sent.last().is_some_and(|s| s.body.contains("Zebra print scarf") && s.body.contains("$19.99")) {
+            answered = true;
+            break;
+        }
+    }
+    assert!(answered, "{:?}", app.twilio.sent_to(CUSTOMER));
+}
+on_both_backends!(a_running_server_answers_from_an_import_without_a_restart);
