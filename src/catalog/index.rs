@@ -17,8 +17,8 @@ use std::path::Path;
 use anyhow::Context;
 use tantivy::collector::TopDocs;
 use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, Occur, PhraseQuery, Query, QueryParser, RangeQuery,
-    TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
+    QueryParser, RangeQuery, TermQuery,
 };
 use tantivy::schema::{
     FAST, Facet, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
@@ -32,8 +32,11 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Te
 
 use crate::store::catalog::{PolicyRow, ProductRow};
 
-/// The analyzer of every text field.
+/// The analyzer of every ranked text field.
 const ANALYZER: &str = "en_fold";
+/// Lower case and ASCII folding only: the field typo-tolerant matching runs on (a stemmed
+/// "blous" is two edits from "blose", the word "blouse" one).
+const RAW_ANALYZER: &str = "fold";
 /// Memory for one index writer (tantivy splits it across its threads).
 const WRITER_MEMORY: usize = 50_000_000;
 
@@ -146,13 +149,22 @@ pub struct ProductFilter {
     /// Price bounds in cents, inclusive.
     pub min_price_cents: Option<i64>,
     pub max_price_cents: Option<i64>,
-    /// Any of these colours (lower case).
+    /// Any of these colours, as words of the product's colours ("red" matches "dark red").
     pub colors: Vec<String>,
-    /// None of these colours.
+    /// None of these colours (same matching).
     pub exclude_colors: Vec<String>,
-    /// Any of these sizes (lower case).
+    /// Any of these sizes (exact, case-insensitive).
     pub sizes: Vec<String>,
+    /// Words every result's category must contain ("men" for "Men's Shoes").
+    pub category_terms: Vec<String>,
     pub in_stock_only: bool,
+}
+
+impl ProductFilter {
+    /// True when nothing is filtered.
+    pub fn is_empty(&self) -> bool {
+        self == &ProductFilter::default()
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -161,6 +173,8 @@ struct Fields {
     id: Field,
     /// `kind:id`, unique: replacing a document deletes by this one term.
     key: Field,
+    /// Title, brand, category and colours, unstemmed, for fuzzy matching.
+    raw: Field,
     all: Field,
     title: Field,
     brand: Field,
@@ -194,6 +208,12 @@ fn schema() -> (Schema, Fields) {
         kind: b.add_text_field("kind", STRING | STORED),
         id: b.add_text_field("id", STRING | STORED),
         key: b.add_text_field("key", STRING),
+        raw: b.add_text_field(
+            "raw",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default().set_tokenizer(RAW_ANALYZER).set_index_option(IndexRecordOption::Basic),
+            ),
+        ),
         all: b.add_text_field("all", text.clone()),
         title: b.add_text_field("title", text.clone()),
         brand: b.add_text_field("brand", text.clone()),
@@ -221,6 +241,12 @@ fn register_analyzer(index: &Index) {
         .filter(Stemmer::new(Language::English))
         .build();
     index.tokenizers().register(ANALYZER, analyzer);
+    let raw = TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .build();
+    index.tokenizers().register(RAW_ANALYZER, raw);
 }
 
 /// The unique key of a document.
@@ -300,6 +326,7 @@ impl SearchIndex {
             f.kind => DocKind::Product.as_str(),
             f.id => p.sku.as_str(),
             f.key => key(DocKind::Product, &p.sku),
+            f.raw => format!("{} {} {} {}", p.title, p.brand, p.category, p.colors.join(" ")),
             f.all => all,
             f.title => p.title.as_str(),
             f.brand => p.brand.as_str(),
@@ -438,12 +465,7 @@ impl SearchIndex {
 
     /// Adjacent pairs of the analysed query terms.
     fn proximity_pairs(&self, text: &str) -> Vec<(String, String)> {
-        let Some(mut analyzer) = self.index.tokenizers().get(ANALYZER) else { return Vec::new() };
-        let mut stream = analyzer.token_stream(text);
-        let mut terms = Vec::new();
-        while stream.advance() {
-            terms.push(stream.token().text.clone());
-        }
+        let terms = self.analyzed(text);
         terms.windows(2).filter(|w| w[0] != w[1]).map(|w| (w[0].clone(), w[1].clone())).collect()
     }
 
@@ -491,13 +513,66 @@ impl SearchIndex {
         }
     }
 
-    /// The best `limit` products for free text within `filter`.
+    /// The best `limit` products for free text within `filter`. When the words match
+    /// nothing, a fuzzy retry allows one typo per word ("blose"); when the words are only
+    /// filler ("anything under $30 for my husband"), the filter alone decides.
     pub fn search_products(&self, text: &str, filter: &ProductFilter, limit: usize) -> anyhow::Result<Vec<Hit>> {
+        if !self.has_terms(&sanitize(text)) {
+            if filter.is_empty() {
+                return Ok(Vec::new());
+            }
+            return self.run(self.product_query(Box::new(AllQuery), filter), limit);
+        }
+        let hits = self.run(self.product_query(self.text_query(text), filter), limit)?;
+        if !hits.is_empty() {
+            return Ok(hits);
+        }
+        self.run(self.product_query(self.fuzzy_query(text), filter), limit)
+    }
+
+    /// The text query with typos allowed, over title, brand, category and colours: one edit
+    /// (a transposition counts one) in words of four letters or more, two from eight.
+    fn fuzzy_query(&self, text: &str) -> Box<dyn Query> {
         let f = self.fields;
-        let mut clauses = vec![
-            (Occur::Must, self.text_query(text)),
-            (Occur::Must, Self::filter(Self::term(f.kind, DocKind::Product.as_str()))),
-        ];
+        let clauses: Vec<(Occur, Box<dyn Query>)> = self
+            .analyzed_with(RAW_ANALYZER, &sanitize(text))
+            .into_iter()
+            .filter(|t| t.chars().count() >= 4 && !self.analyzed(t).is_empty())
+            .map(|t| {
+                let distance = if t.chars().count() >= 8 { 2 } else { 1 };
+                let q: Box<dyn Query> = Box::new(FuzzyTermQuery::new(Term::from_field_text(f.raw, &t), distance, true));
+                (Occur::Should, q)
+            })
+            .collect();
+        if clauses.is_empty() { Box::new(EmptyQuery) } else { Box::new(BooleanQuery::new(clauses)) }
+    }
+
+    /// Every analysed word of a text field containing all of `value`'s words.
+    fn words_query(&self, field: Field, value: &str) -> Box<dyn Query> {
+        let clauses: Vec<(Occur, Box<dyn Query>)> =
+            self.analyzed(value).into_iter().map(|t| (Occur::Must, Self::term(field, &t))).collect();
+        if clauses.is_empty() { Box::new(EmptyQuery) } else { Box::new(BooleanQuery::new(clauses)) }
+    }
+
+    /// The analysed terms of `text`.
+    fn analyzed(&self, text: &str) -> Vec<String> {
+        self.analyzed_with(ANALYZER, text)
+    }
+
+    fn analyzed_with(&self, analyzer: &str, text: &str) -> Vec<String> {
+        let Some(mut analyzer) = self.index.tokenizers().get(analyzer) else { return Vec::new() };
+        let mut stream = analyzer.token_stream(text);
+        let mut terms = Vec::new();
+        while stream.advance() {
+            terms.push(stream.token().text.clone());
+        }
+        terms
+    }
+
+    fn product_query(&self, text_query: Box<dyn Query>, filter: &ProductFilter) -> BooleanQuery {
+        let f = self.fields;
+        let mut clauses =
+            vec![(Occur::Must, text_query), (Occur::Must, Self::filter(Self::term(f.kind, DocKind::Product.as_str())))];
         if filter.min_price_cents.is_some() || filter.max_price_cents.is_some() {
             let bound = |b: Option<i64>| {
                 b.map_or(Bound::Unbounded, |c| Bound::Included(Term::from_field_i64(f.price_cents, c)))
@@ -510,15 +585,20 @@ impl SearchIndex {
             clauses.push((Occur::Must, Self::filter(Box::new(range))));
         }
         if !filter.colors.is_empty() {
-            clauses.push((Occur::Must, Self::filter(Self::facet_any(f.color_facet, &filter.colors))));
+            let any: Vec<(Occur, Box<dyn Query>)> =
+                filter.colors.iter().map(|c| (Occur::Should, self.words_query(f.color, c))).collect();
+            clauses.push((Occur::Must, Self::filter(Box::new(BooleanQuery::new(any)))));
         }
-        if !filter.exclude_colors.is_empty() {
-            clauses.push((Occur::MustNot, Self::facet_any(f.color_facet, &filter.exclude_colors)));
+        for c in &filter.exclude_colors {
+            clauses.push((Occur::MustNot, self.words_query(f.color, c)));
         }
         if !filter.sizes.is_empty() {
             clauses.push((Occur::Must, Self::filter(Self::facet_any(f.size_facet, &filter.sizes))));
         }
-        self.run(BooleanQuery::new(clauses), limit)
+        for word in &filter.category_terms {
+            clauses.push((Occur::Must, Self::filter(self.words_query(f.category, word))));
+        }
+        BooleanQuery::new(clauses)
     }
 
     fn run(&self, query: BooleanQuery, limit: usize) -> anyhow::Result<Vec<Hit>> {

@@ -5,6 +5,7 @@
 
 pub mod import;
 pub mod index;
+pub mod query;
 pub mod records;
 
 pub use index::{DocKind, FieldWeights, Hit, ProductDoc, ProductFilter, SearchIndex};

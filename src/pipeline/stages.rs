@@ -3,7 +3,8 @@
 use serde_json::json;
 
 use super::{Deps, Outbound, StageClock, TurnPlan};
-use crate::catalog::DocKind;
+use crate::catalog::query::{self, Understood};
+use crate::catalog::{DocKind, Hit, ProductFilter, SearchIndex};
 use crate::compliance::{self, Intent, OPT_OUT_CONFIRMATION};
 use crate::config::{BrandConfig, LlmFailure};
 use crate::crm;
@@ -114,22 +115,33 @@ pub async fn context(deps: &Deps, message: &MessageRow, conversation: &Conversat
 
 /// The search text: the message, plus the customer's previous message when this one is a
 /// short follow-up ("in red?" after asking about a blouse).
-fn search_text(facts: &Facts) -> String {
-    let words = facts.message.split_whitespace().count();
+/// What the customer's message asks of the catalog, with their previous message for
+/// follow-ups ("in red?").
+fn understand(facts: &Facts) -> Understood {
     let previous = facts.history.iter().rev().find(|h| h.from_customer).map(|h| h.body.as_str());
-    match previous {
-        Some(prev) if words <= 3 => format!("{prev} {}", facts.message),
-        _ => facts.message.clone(),
+    query::understand(&facts.message, previous)
+}
+
+/// Products for an understood message. When an attribute filter (colour, size) leaves
+/// nothing, the same words are searched without it, so the reply can offer what there is
+/// (the facts carry every product's real colours and sizes).
+fn search_products(index: &SearchIndex, u: &Understood, k: usize) -> anyhow::Result<Vec<Hit>> {
+    let hits = index.search_products(&u.text, &u.filter, k)?;
+    if !hits.is_empty() || (u.filter.colors.is_empty() && u.filter.sizes.is_empty()) {
+        return Ok(hits);
     }
+    let relaxed = ProductFilter { colors: vec![], sizes: vec![], ..u.filter.clone() };
+    index.search_products(&u.text, &relaxed, k)
 }
 
 /// Stage 3, retrieve: BM25 over products and policies; facts (price, stock) come from SQL.
 pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
-    let text = search_text(&facts);
+    let understood = understand(&facts);
     let k = deps.config.pipeline.retrieve_products;
     let index = deps.index.clone();
+    let message = facts.message.clone();
     let (product_hits, policy_hits) = tokio::task::spawn_blocking(move || {
-        anyhow::Ok((index.search(&text, DocKind::Product, k)?, index.search(&text, DocKind::Policy, 2)?))
+        anyhow::Ok((search_products(&index, &understood, k)?, index.search(&message, DocKind::Policy, 2)?))
     })
     .await??;
     let skus: Vec<String> = product_hits.iter().map(|h| h.id.clone()).collect();
