@@ -38,6 +38,7 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "store"
 # --- tunables ---------------------------------------------------------------
 N_CUSTOMERS = 60
 CATALOG_SIZE = 800  # customers' products + most-ordered others, up to this many
+MAX_COMPLEMENTS = 3
 NEWEST_ORDER_DATE = dt.date(2026, 11, 20)  # the newest order is shifted onto this day
 PROCESSING_DAYS = 3  # ordered 0..2 days before NEWEST_ORDER_DATE -> "processing"
 SHIPPED_DAYS = 7  # ordered 3..6 days before -> "shipped"; older -> "delivered"
@@ -328,6 +329,22 @@ def build(src: Path, out: Path) -> dict:
     def unit_price(p: dict) -> Money:
         return Money(round(float(p.get("base_unit_price", p["price"])), 2))
 
+    # Complements: the products most often bought in the same order as this one, over
+    # every order of the source (not only the demo customers'), best first, at most
+    # MAX_COMPLEMENTS; ties broken by sku.
+    in_catalog = set(wanted)
+    together: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for r in rows:
+        skus = sorted({p["sku"] for p in r["products"]} & in_catalog)
+        for a in skus:
+            for b in skus:
+                if a != b:
+                    together[a][b] += 1
+
+    def complements_for(sku: str) -> list[str]:
+        ranked_pairs = sorted(together[sku].items(), key=lambda kv: (-kv[1], kv[0]))
+        return [other for other, _ in ranked_pairs[:MAX_COMPLEMENTS]]
+
     catalog = []
     for sku in sorted(wanted):
         p = products[sku]
@@ -347,6 +364,7 @@ def build(src: Path, out: Path) -> dict:
                 "sizes": sizes_for(category),
                 "stock": stock_for(sku),
                 "description": describe(base, colors, brand, category),
+                "complements": complements_for(sku),
             }
         )
 
@@ -399,6 +417,7 @@ def build(src: Path, out: Path) -> dict:
     return {
         "source_orders": len(rows),
         "catalog": len(catalog),
+        "with_complements": sum(1 for p in catalog if p["complements"]),
         "customers": len(customers),
         "orders": len(orders),
         "order_items": sum(len(o["items"]) for o in orders),

@@ -157,6 +157,8 @@ pub struct ProductFilter {
     pub sizes: Vec<String>,
     /// Words every result's category must contain ("men" for "Men's Shoes").
     pub category_terms: Vec<String>,
+    /// Only these skus (complements of past purchases); empty means any.
+    pub only_skus: Vec<String>,
     pub in_stock_only: bool,
 }
 
@@ -597,6 +599,14 @@ impl SearchIndex {
         }
         for word in &filter.category_terms {
             clauses.push((Occur::Must, Self::filter(self.words_query(f.category, word))));
+        }
+        if !filter.only_skus.is_empty() {
+            let any: Vec<(Occur, Box<dyn Query>)> = filter
+                .only_skus
+                .iter()
+                .map(|sku| (Occur::Should, Self::term(f.key, &key(DocKind::Product, sku))))
+                .collect();
+            clauses.push((Occur::Must, Self::filter(Box::new(BooleanQuery::new(any)))));
         }
         BooleanQuery::new(clauses)
     }

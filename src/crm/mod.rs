@@ -45,6 +45,24 @@ pub async fn customer_facts(db: &Db, phone: &str) -> anyhow::Result<CustomerFact
     Ok(CustomerFacts { name: customer.name, orders })
 }
 
+/// Everything the customer has bought (sku and title), newest order first; none for an
+/// unknown number.
+pub async fn purchased_items(db: &Db, phone: &str) -> anyhow::Result<Vec<OrderItemFact>> {
+    let Some(customer) = crm::customer_by_phone(db, phone).await? else {
+        return Ok(vec![]);
+    };
+    Ok(crm::orders_for_customer(db, customer.id, i64::MAX)
+        .await?
+        .into_iter()
+        .flat_map(|o| o.items)
+        .map(|i| OrderItemFact {
+            sku: i.sku,
+            title: i.title,
+            price: Money { cents: i.price_cents, currency: crate::domain::Currency::Usd },
+        })
+        .collect())
+}
+
 /// One customer line of a CRM export (JSONL).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -129,6 +147,7 @@ pub async fn import(db: &Db, customers: &[CustomerRecord], orders: &[OrderRecord
         )
         .await?;
     }
+    crate::store::catalog::refresh_bought_together(&mut tx).await?;
     tx.commit().await?;
     Ok((customers.len(), orders.len()))
 }

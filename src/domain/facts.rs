@@ -62,6 +62,9 @@ pub struct HistoryLine {
 /// Everything a turn knows.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Facts {
+    /// The customer's number (never serialised: facts go into prompts and audits).
+    #[serde(skip)]
+    pub phone: String,
     /// The customer's message being answered.
     pub message: String,
     /// The customer's name when the CRM knows it.

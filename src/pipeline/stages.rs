@@ -104,6 +104,7 @@ pub async fn context(deps: &Deps, message: &MessageRow, conversation: &Conversat
             .collect();
     let customer = crm::customer_facts(&deps.db, &message.from_phone).await?;
     Ok(Facts {
+        phone: message.from_phone.clone(),
         message: message.body.clone(),
         customer_name: customer.name,
         orders: customer.orders,
@@ -122,6 +123,50 @@ fn understand(facts: &Facts) -> Understood {
     query::understand(&facts.message, previous)
 }
 
+/// What goes with the customer's past purchases (all of them, not only the orders in the
+/// prompt), best first: with the purchases the message names ("the skirt I bought") when it
+/// names any, else with all of them.
+async fn complements(deps: &Deps, facts: &Facts, u: &Understood) -> anyhow::Result<Vec<(String, f64)>> {
+    let items = crm::purchased_items(&deps.db, &facts.phone).await?;
+    let words: Vec<String> = u.text.split_whitespace().map(|w| w.trim_end_matches('s').to_lowercase()).collect();
+    let named: Vec<String> = items
+        .iter()
+        .filter(|i| {
+            i.title
+                .to_lowercase()
+                .split(|c: char| !c.is_alphanumeric())
+                .any(|t| words.contains(&t.trim_end_matches('s').to_string()))
+        })
+        .map(|i| i.sku.clone())
+        .collect();
+    let all: Vec<String> = items.iter().map(|i| i.sku.clone()).collect();
+    let of = if named.is_empty() { all.clone() } else { named };
+    // Nothing the customer already has.
+    Ok(catalog::complements_of(&deps.db, &of).await?.into_iter().filter(|(sku, _)| !all.contains(sku)).collect())
+}
+
+/// The complements that pass the message's filters, in complement order (at most `k`).
+fn complement_hits(
+    index: &SearchIndex,
+    u: &Understood,
+    complements: &[(String, f64)],
+    k: usize,
+) -> anyhow::Result<Vec<Hit>> {
+    if complements.is_empty() {
+        return Ok(vec![]);
+    }
+    let candidates: Vec<String> = complements.iter().take(50).map(|(sku, _)| sku.clone()).collect();
+    let filter = ProductFilter { only_skus: candidates.clone(), ..u.filter.clone() };
+    let found = index.search_products("", &filter, candidates.len())?;
+    Ok(complements
+        .iter()
+        .filter_map(|(sku, weight)| {
+            found.iter().find(|h| &h.id == sku).map(|_| Hit { id: sku.clone(), score: *weight as f32 })
+        })
+        .take(k)
+        .collect())
+}
+
 /// Products for an understood message. When an attribute filter (colour, size) leaves
 /// nothing, the same words are searched without it, so the reply can offer what there is
 /// (the facts carry every product's real colours and sizes).
@@ -138,10 +183,17 @@ fn search_products(index: &SearchIndex, u: &Understood, k: usize) -> anyhow::Res
 pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
     let understood = understand(&facts);
     let k = deps.config.pipeline.retrieve_products;
+    let complements = if understood.wants_complements { complements(deps, &facts, &understood).await? } else { vec![] };
     let index = deps.index.clone();
     let message = facts.message.clone();
     let (product_hits, policy_hits) = tokio::task::spawn_blocking(move || {
-        anyhow::Ok((search_products(&index, &understood, k)?, index.search(&message, DocKind::Policy, 2)?))
+        let mut hits = complement_hits(&index, &understood, &complements, k)?;
+        for hit in search_products(&index, &understood, k)? {
+            if hits.len() < k && !hits.iter().any(|h| h.id == hit.id) {
+                hits.push(hit);
+            }
+        }
+        anyhow::Ok((hits, index.search(&message, DocKind::Policy, 2)?))
     })
     .await??;
     let skus: Vec<String> = product_hits.iter().map(|h| h.id.clone()).collect();

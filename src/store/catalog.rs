@@ -175,3 +175,49 @@ pub async fn delete_products_older_than(db: &Db, before: chrono::DateTime<Utc>) 
         .map(|r| r.rows_affected()))?;
     Ok(n)
 }
+
+/// Recomputes which products were bought in the same order (every pair, both ways, with the
+/// number of orders), from the order history.
+pub async fn refresh_bought_together(tx: &mut Tx) -> anyhow::Result<()> {
+    with_tx!(tx, |conn| sqlx::query("delete from bought_together").execute(&mut *conn).await.map(|_| ()))?;
+    with_tx!(tx, |conn| sqlx::query(
+        "insert into bought_together (sku, other_sku, orders)
+         select a.sku, b.sku, count(distinct a.order_id) from order_items a
+         join order_items b on a.order_id = b.order_id and a.sku <> b.sku
+         group by a.sku, b.sku"
+    )
+    .execute(conn)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}
+
+/// Products that go with `skus`, best first, without `skus` themselves: the catalog's own
+/// complements (weight 2 each: the merchant chose them) plus products bought in the same
+/// orders (weight 1 per order).
+pub async fn complements_of(db: &Db, skus: &[String]) -> anyhow::Result<Vec<(String, f64)>> {
+    if skus.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut weights: std::collections::HashMap<String, f64> = std::collections::HashMap::new();
+    for p in products_by_sku(db, skus).await? {
+        for c in serde_json::from_str::<Vec<String>>(&p.complements).unwrap_or_default() {
+            *weights.entry(c).or_default() += 2.0;
+        }
+    }
+    let pairs = with_db!(db, |p| {
+        let mut query = sqlx::QueryBuilder::new("select other_sku, orders from bought_together where sku in (");
+        let mut list = query.separated(", ");
+        for sku in skus {
+            list.push_bind(sku);
+        }
+        list.push_unseparated(")");
+        query.build_query_as::<(String, i64)>().fetch_all(p).await
+    })?;
+    for (other, orders) in pairs {
+        *weights.entry(other).or_default() += orders as f64;
+    }
+    let mut ranked: Vec<(String, f64)> = weights.into_iter().filter(|(sku, _)| !skus.contains(sku)).collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(ranked)
+}

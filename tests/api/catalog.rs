@@ -187,3 +187,35 @@ async fn a_running_server_answers_from_an_import_without_a_restart(backend: Back
     assert!(answered, "{:?}", app.twilio.sent_to(CUSTOMER));
 }
 on_both_backends!(a_running_server_answers_from_an_import_without_a_restart);
+
+async fn a_complement_question_brings_what_goes_with_the_purchase_first(backend: Backend) {
+    let app = spawn_app(backend, TestOptions::default()).await;
+    // The demo customer bought two pairs of boots among other things; the catalog's
+    // complements come from the sample's order history (demo/build_demo_store.py).
+    let items = backtalk::crm::purchased_items(&app.db, CUSTOMER).await.unwrap();
+    let bought: Vec<String> = items.iter().map(|i| i.sku.clone()).collect();
+    let boots: Vec<String> = items.iter().filter(|i| i.title.contains("oots")).map(|i| i.sku.clone()).collect();
+    assert_eq!(boots.len(), 2, "{items:?}");
+    let expected: Vec<String> = backtalk::store::catalog::complements_of(&app.db, &boots)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(sku, _)| sku)
+        .filter(|sku| !bought.contains(sku))
+        .collect();
+    assert!(!expected.is_empty(), "the demo catalog lists complements for the boots");
+
+    app.post_inbound(CUSTOMER, "what goes with the boots I bought?", &new_sid()).await;
+    app.wait_idle().await;
+    let retrieved =
+        backtalk::store::with_db!(&app.db, |p| sqlx::query_scalar::<_, String>("select retrieved from turns")
+            .fetch_one(p)
+            .await)
+        .unwrap();
+    let retrieved: serde_json::Value = serde_json::from_str(&retrieved).unwrap();
+    let skus: Vec<String> =
+        retrieved["products"].as_array().unwrap().iter().map(|p| p["sku"].as_str().unwrap().to_string()).collect();
+    assert_eq!(skus[..expected.len()], expected[..], "complements first, best first");
+    assert!(skus.iter().all(|s| !bought.contains(s)), "nothing she already has: {skus:?}");
+}
+on_both_backends!(a_complement_question_brings_what_goes_with_the_purchase_first);
