@@ -5,8 +5,10 @@
 
 pub mod import;
 pub mod index;
+pub mod qdrant;
 pub mod query;
 pub mod records;
+pub mod vectors;
 
 pub use index::{DocKind, FieldWeights, Hit, ProductDoc, ProductFilter, SearchIndex};
 pub use records::{PolicyRecord, ProductRecord};
