@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::catalog::SearchIndex;
+use crate::catalog::semantic::Semantic;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Secret};
 use crate::http::{AppState, Metrics, router};
@@ -73,6 +74,16 @@ impl App {
             crate::compliance::model::embedded();
         })
         .await?;
+        let semantic = Semantic::open(&config.embeddings, &config.data_dir)?.map(Arc::new);
+        if let Some(semantic) = &semantic
+            && semantic.is_empty()
+        {
+            // First start with an embedding endpoint: embed the catalog once. A failure
+            // leaves BM25 alone, which works.
+            if let Err(e) = demo::embed_catalog(&db, semantic).await {
+                tracing::warn!(error = %e, "could not embed the catalog; searching with BM25 alone");
+            }
+        }
         let offline = Arc::new(OfflineResponder);
         let generator: Arc<dyn Generator> = if config.llm_configured() {
             let max_chars = config.pipeline.max_segments * 153;
@@ -91,7 +102,7 @@ impl App {
         let clock = options.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let sender =
             Arc::new(Sender { db: db.clone(), provider, status_callback: Some(config.status_webhook_url()), clock });
-        let deps = Deps { db: db.clone(), index: index.clone(), generator, offline, config: config.clone() };
+        let deps = Deps { db: db.clone(), index: index.clone(), generator, offline, config: config.clone(), semantic };
         let worker = Arc::new(Worker { deps, sender, waker: waker.clone() });
         let ingest = IngestBatcher::spawn(db.clone(), config.worker.max_attempts);
         let state = AppState { db, config, index, waker, metrics: Arc::new(Metrics::default()), ingest };

@@ -158,8 +158,85 @@ fn quality(index: &SearchIndex, qrels: &[(String, HashMap<String, f64>)]) -> any
     Ok(Quality { ndcg_at_10: ndcg / n, recall_exact_at_100: recall / n })
 }
 
-/// Runs the benchmark and prints a table, then the pinned JSON line.
-pub fn run(esci: &Path, rounds: usize) -> anyhow::Result<()> {
+/// Where to get embeddings for the hybrid run.
+#[derive(Debug, Clone)]
+pub struct EmbeddingEndpoint {
+    pub base_url: String,
+    pub model: String,
+}
+
+/// Quality of a ranking function over the queries.
+fn quality_of(qrels: &[(String, HashMap<String, f64>)], rank: impl Fn(usize) -> Vec<String>) -> Quality {
+    let (mut ndcg, mut recall) = (0.0, 0.0);
+    for (i, (_, judged)) in qrels.iter().enumerate() {
+        let ranking = rank(i);
+        ndcg += ndcg_at(10, &ranking, judged);
+        recall += recall_exact_at(100, &ranking, judged);
+    }
+    let n = qrels.len().max(1) as f64;
+    Quality { ndcg_at_10: ndcg / n, recall_exact_at_100: recall / n }
+}
+
+/// Vector-only and hybrid (BM25 + vectors, reciprocal rank fusion) quality, printed as rows
+/// of the table; returns the hybrid quality and the seconds spent embedding products.
+async fn hybrid(
+    endpoint: &EmbeddingEndpoint,
+    index: &SearchIndex,
+    products: &[ProductDoc],
+    qrels: &[(String, HashMap<String, f64>)],
+) -> anyhow::Result<(Quality, f64)> {
+    use crate::catalog::vectors::{EmbeddingClient, VectorStore, reciprocal_rank_fusion};
+    let client = EmbeddingClient::new(&endpoint.base_url, &endpoint.model, "", std::time::Duration::from_secs(120))?;
+    let started = Instant::now();
+    let texts: Vec<String> = products.iter().map(crate::catalog::semantic::embedding_text).collect();
+    let mut vectors = Vec::with_capacity(texts.len());
+    let bar = indicatif::ProgressBar::new(texts.len() as u64);
+    for chunk in texts.chunks(256) {
+        vectors.extend(client.embed(chunk).await?);
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    let embed_s = started.elapsed().as_secs_f64();
+    let mut store = VectorStore::new(vectors.first().map_or(1, Vec::len));
+    for (p, v) in products.iter().zip(vectors) {
+        store.insert(p.sku.clone(), v)?;
+    }
+    let queries: Vec<String> = qrels.iter().map(|(q, _)| q.clone()).collect();
+    let query_vectors = client.embed(&queries).await?;
+    let vector_hits: Vec<Vec<crate::catalog::Hit>> = query_vectors.iter().map(|v| store.search(v, 100, None)).collect();
+    let bm25_hits: Vec<Vec<crate::catalog::Hit>> =
+        queries.iter().map(|q| index.search(q, DocKind::Product, 100)).collect::<anyhow::Result<_>>()?;
+    let ids = |hits: &[crate::catalog::Hit]| hits.iter().map(|h| h.id.clone()).collect::<Vec<_>>();
+    let vector_only = quality_of(qrels, |i| ids(&vector_hits[i]));
+    let fused =
+        quality_of(qrels, |i| ids(&reciprocal_rank_fusion(&[bm25_hits[i].clone(), vector_hits[i].clone()], 60.0, 100)));
+    let (first, second) = qrels.split_at(qrels.len() / 2);
+    let half = |part: &[(String, HashMap<String, f64>)], offset: usize, fuse: bool| {
+        quality_of(part, |i| {
+            let i = i + offset;
+            if fuse {
+                ids(&reciprocal_rank_fusion(&[bm25_hits[i].clone(), vector_hits[i].clone()], 60.0, 100))
+            } else {
+                ids(&vector_hits[i])
+            }
+        })
+    };
+    for (name, all, fuse) in [
+        (format!("vectors only ({})", endpoint.model), vector_only, false),
+        ("hybrid: BM25 + vectors, RRF k=60".to_string(), fused, true),
+    ] {
+        let (a, b) = (half(first, 0, fuse), half(second, first.len(), fuse));
+        println!(
+            "{name:<34} {:>10.4} {:>12.4} {:>12.4} {:>16.4}",
+            all.ndcg_at_10, a.ndcg_at_10, b.ndcg_at_10, all.recall_exact_at_100
+        );
+    }
+    Ok((fused, embed_s))
+}
+
+/// Runs the benchmark and prints a table, then the pinned JSON line. With an embedding
+/// endpoint, vector-only and hybrid rows are added and the JSON line carries `hybrid_*` keys.
+pub async fn run(esci: &Path, rounds: usize, embeddings: Option<EmbeddingEndpoint>) -> anyhow::Result<()> {
     let products = load_products(&esci.join("ubi_ecommerce_products.json.gz"))?;
     let qrels = load_qrels(&esci.join("qrels.tsv"))?;
     println!(
@@ -233,6 +310,17 @@ pub fn run(esci: &Path, rounds: usize) -> anyhow::Result<()> {
     }
     index.set_weights(shipped);
     let result = quality(&index, &qrels)?;
+    let hybrid_result = match &embeddings {
+        Some(endpoint) => {
+            let (q, embed_s) = hybrid(endpoint, &index, &products, &qrels).await?;
+            println!("embedding {} products took {embed_s:.1} s", products.len());
+            Some(q)
+        }
+        None => {
+            println!("no embedding endpoint (set BACKTALK_EMBEDDINGS_BASE_URL and _MODEL): BM25 only");
+            None
+        }
+    };
 
     // Speed: one thread, every query `rounds` times (after one warm-up pass).
     for (q, _) in &qrels {
@@ -252,17 +340,19 @@ pub fn run(esci: &Path, rounds: usize) -> anyhow::Result<()> {
     let at = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
     let (p50_ms, p99_ms) = (at(0.5), at(0.99));
     println!("speed (one thread, top 10, {rounds} rounds): {qps:.0} queries/s, p50 {p50_ms:.3} ms, p99 {p99_ms:.3} ms");
-    println!(
-        "{}",
-        serde_json::json!({
-            "ndcg_at_10": result.ndcg_at_10,
-            "recall_exact_at_100": result.recall_exact_at_100,
-            "qps": qps,
-            "p50_ms": p50_ms,
-            "p99_ms": p99_ms,
-            "build_s": build_s,
-        })
-    );
+    let mut line = serde_json::json!({
+        "ndcg_at_10": result.ndcg_at_10,
+        "recall_exact_at_100": result.recall_exact_at_100,
+        "qps": qps,
+        "p50_ms": p50_ms,
+        "p99_ms": p99_ms,
+        "build_s": build_s,
+    });
+    if let Some(h) = hybrid_result {
+        line["hybrid_ndcg_at_10"] = h.ndcg_at_10.into();
+        line["hybrid_recall_exact_at_100"] = h.recall_exact_at_100.into();
+    }
+    println!("{line}");
     Ok(())
 }
 

@@ -263,7 +263,23 @@ pub async fn index_catalog(
     let index = crate::catalog::SearchIndex::open_or_create(&config.data_dir.join("index"))?;
     let options = ImportOptions { strict, full, mapping, progress: std::io::stderr().is_terminal() };
     let started = std::time::Instant::now();
+    let import_began = chrono::Utc::now();
     let report = import_files(&db, &index, &files, &options).await?;
+    // With an embedding endpoint, the changed products get vectors too (all of them after
+    // --full); a running server reloads the vector file at its next search.
+    if let Some(semantic) = crate::catalog::semantic::Semantic::open(&config.embeddings, &config.data_dir)? {
+        let rows = if full {
+            crate::store::catalog::all_products(&db).await?
+        } else {
+            crate::store::catalog::products_updated_since(&db, import_began).await?
+        };
+        let docs: Vec<crate::catalog::ProductDoc> = rows.iter().map(crate::catalog::ProductDoc::from_row).collect();
+        semantic
+            .embed_products(&docs, full)
+            .await
+            .context("products were indexed, but embedding them failed (re-run the import)")?;
+        println!("embedded {} products ({} with vectors)", docs.len(), semantic.len());
+    }
     for bad in &report.bad_lines {
         eprintln!("skipped {bad}");
     }

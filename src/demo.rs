@@ -64,3 +64,12 @@ pub async fn rebuild_index(db: &Db, index: &Arc<SearchIndex>) -> anyhow::Result<
         .context("index build task panicked")?
         .context("failed to build the search index")
 }
+
+/// Embeds every product of the SQL catalog into `semantic` (replacing what it held).
+pub async fn embed_catalog(db: &Db, semantic: &crate::catalog::semantic::Semantic) -> anyhow::Result<()> {
+    let docs: Vec<crate::catalog::ProductDoc> =
+        catalog::all_products(db).await?.iter().map(crate::catalog::ProductDoc::from_row).collect();
+    semantic.embed_products(&docs, true).await?;
+    info!(products = docs.len(), "catalog embedded");
+    Ok(())
+}

@@ -34,7 +34,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             backtalk::commands::bench_import(products).await
         }
         Command::Bench { command: BenchCommand::Retrieval { esci, rounds } } => {
-            backtalk::bench_retrieval::run(&esci, rounds)
+            let config = Config::load(cli.config.as_deref())?;
+            let embeddings =
+                (!config.embeddings.base_url.is_empty()).then(|| backtalk::bench_retrieval::EmbeddingEndpoint {
+                    base_url: config.embeddings.base_url.clone(),
+                    model: config.embeddings.model.clone(),
+                });
+            backtalk::bench_retrieval::run(&esci, rounds, embeddings).await
         }
         Command::Bench { command: BenchCommand::BareServer { listen } } => backtalk::bench::bare_server(&listen).await,
         Command::Bench { command: BenchCommand::Webhook { rate, duration, saturation_duration, connections } } => {

@@ -8,6 +8,7 @@ pub mod index;
 pub mod qdrant;
 pub mod query;
 pub mod records;
+pub mod semantic;
 pub mod vectors;
 
 pub use index::{DocKind, FieldWeights, Hit, ProductDoc, ProductFilter, SearchIndex};

@@ -33,6 +33,8 @@ pub struct Deps {
     pub generator: Arc<dyn Generator>,
     pub offline: Arc<OfflineResponder>,
     pub config: Arc<Config>,
+    /// Product vectors, when an embedding endpoint is configured (hybrid retrieval).
+    pub semantic: Option<Arc<crate::catalog::semantic::Semantic>>,
 }
 
 /// One text the turn wants to send.

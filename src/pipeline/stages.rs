@@ -4,6 +4,7 @@ use serde_json::json;
 
 use super::{Deps, Outbound, StageClock, TurnPlan};
 use crate::catalog::query::{self, Understood};
+use crate::catalog::semantic;
 use crate::catalog::{DocKind, Hit, ProductFilter, SearchIndex};
 use crate::compliance::{self, Intent, OPT_OUT_CONFIRMATION};
 use crate::config::{BrandConfig, LlmFailure};
@@ -167,6 +168,28 @@ fn complement_hits(
         .collect())
 }
 
+/// The products nearest to the message's words by meaning, within its filters; none without
+/// an embedding endpoint, and none (logged) when the endpoint fails: BM25 still answers.
+async fn semantic_hits(deps: &Deps, u: &Understood) -> Vec<Hit> {
+    let Some(semantic) = deps.semantic.clone() else { return vec![] };
+    let allowed = if u.filter.is_empty() {
+        None
+    } else {
+        let (index, filter) = (deps.index.clone(), u.filter.clone());
+        match tokio::task::spawn_blocking(move || index.search_products("", &filter, 100_000)).await {
+            Ok(Ok(hits)) => Some(hits.into_iter().map(|h| h.id).collect::<std::collections::HashSet<_>>()),
+            _ => return vec![],
+        }
+    };
+    match semantic.search(&u.text, 50, allowed.as_ref()).await {
+        Ok(hits) => hits,
+        Err(e) => {
+            tracing::warn!(error = %e, "vector search failed; BM25 alone for this turn");
+            vec![]
+        }
+    }
+}
+
 /// Products for an understood message. When an attribute filter (colour, size) leaves
 /// nothing, the same words are searched without it, so the reply can offer what there is
 /// (the facts carry every product's real colours and sizes).
@@ -184,11 +207,13 @@ pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
     let understood = understand(&facts);
     let k = deps.config.pipeline.retrieve_products;
     let complements = if understood.wants_complements { complements(deps, &facts, &understood).await? } else { vec![] };
+    let vector_hits = semantic_hits(deps, &understood).await;
     let index = deps.index.clone();
     let message = facts.message.clone();
     let (product_hits, policy_hits) = tokio::task::spawn_blocking(move || {
         let mut hits = complement_hits(&index, &understood, &complements, k)?;
-        for hit in search_products(&index, &understood, k)? {
+        let bm25 = search_products(&index, &understood, if vector_hits.is_empty() { k } else { 50 })?;
+        for hit in semantic::fuse(bm25, vector_hits, k) {
             if hits.len() < k && !hits.iter().any(|h| h.id == hit.id) {
                 hits.push(hit);
             }

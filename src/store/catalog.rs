@@ -221,3 +221,18 @@ pub async fn complements_of(db: &Db, skus: &[String]) -> anyhow::Result<Vec<(Str
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     Ok(ranked)
 }
+
+/// Products written at or after `since` (what an import just changed).
+pub async fn products_updated_since(db: &Db, since: chrono::DateTime<Utc>) -> anyhow::Result<Vec<ProductRow>> {
+    let rows = with_db!(db, |p| {
+        sqlx::query_as::<_, ProductRow>(
+            "select sku, title, brand, category, price_cents, currency, colors, sizes, stock, description,
+                    bullets, sale_price_cents, variants, tags, url, image_url, complements
+             from products where updated_at >= $1 order by sku",
+        )
+        .bind(since)
+        .fetch_all(p)
+        .await
+    })?;
+    Ok(rows)
+}

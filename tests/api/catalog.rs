@@ -219,3 +219,55 @@ async fn a_complement_question_brings_what_goes_with_the_purchase_first(backend:
     assert!(skus.iter().all(|s| !bought.contains(s)), "nothing she already has: {skus:?}");
 }
 on_both_backends!(a_complement_question_brings_what_goes_with_the_purchase_first);
+
+/// The products of the turn answering the only inbound message so far.
+async fn retrieved_skus(app: &TestApp) -> Vec<String> {
+    let retrieved = backtalk::store::with_db!(&app.db, |p| sqlx::query_scalar::<_, String>(
+        "select retrieved from turns order by id desc limit 1"
+    )
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    let retrieved: serde_json::Value = serde_json::from_str(&retrieved).unwrap();
+    retrieved["products"].as_array().unwrap().iter().map(|p| p["sku"].as_str().unwrap().to_string()).collect()
+}
+
+async fn hybrid_search_finds_what_the_words_miss_and_survives_a_failing_endpoint(backend: Backend) {
+    // BM25 alone: the demo catalog says "trainers", never "sneakers".
+    let plain = spawn_app(backend, TestOptions::default()).await;
+    plain.post_inbound(CUSTOMER, "do you have sneakers?", &new_sid()).await;
+    plain.wait_idle().await;
+    let titles = |app: &TestApp, skus: Vec<String>| {
+        let db = app.db.clone();
+        async move {
+            backtalk::store::catalog::products_by_sku(&db, &skus)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|p| p.title)
+                .collect::<Vec<_>>()
+        }
+    };
+    let bm25_only = titles(&plain, retrieved_skus(&plain).await).await;
+    assert!(!bm25_only.iter().any(|t| t.contains("Trainers")), "{bm25_only:?}");
+
+    // With embeddings (the catalog is embedded at start), the fused ranking has trainers.
+    let app = spawn_app(backend, TestOptions { embeddings: true, ..TestOptions::default() }).await;
+    assert!(app.embeddings.as_ref().unwrap().requests() > 0, "the catalog was embedded at start");
+    assert!(app.config.data_dir.join("vectors.bin").exists());
+    app.post_inbound(CUSTOMER, "do you have sneakers?", &new_sid()).await;
+    app.wait_idle().await;
+    let hybrid = titles(&app, retrieved_skus(&app).await).await;
+    assert!(hybrid.iter().take(3).all(|t| t.contains("Trainers")), "{hybrid:?}");
+
+    // The endpoint fails: the turn still answers, from BM25 (another customer: the first
+    // conversation may be with a person now).
+    app.embeddings.as_ref().unwrap().set_failing(true);
+    let other = "+12125550199";
+    app.post_inbound(other, "do you have a red blouse?", &new_sid()).await;
+    app.wait_idle().await;
+    assert_eq!(app.twilio.sent_to(other).len(), 1, "answered");
+    let fallback = titles(&app, retrieved_skus(&app).await).await;
+    assert!(fallback.first().is_some_and(|t| t.contains("Blouse")), "{fallback:?}");
+}
+on_both_backends!(hybrid_search_finds_what_the_words_miss_and_survives_a_failing_endpoint);

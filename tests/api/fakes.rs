@@ -589,3 +589,87 @@ fn openai_error(status: StatusCode, message: &str) -> Response {
 fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("system clock is before 1970").as_secs()
 }
+
+/// A fake OpenAI-compatible `/v1/embeddings` endpoint standing in for a model that knows
+/// synonyms: each word is mapped to a canonical concept ("sneakers" and "trainers" are one),
+/// and a text's vector counts its concepts in 64 hashed dimensions. Deterministic.
+#[allow(dead_code)]
+pub struct FakeEmbeddings {
+    server: RunningServer,
+    state: Arc<Mutex<EmbeddingsState>>,
+}
+
+#[derive(Default)]
+struct EmbeddingsState {
+    requests: usize,
+    failing: bool,
+}
+
+/// Words the fake treats as one concept.
+const SYNONYMS: &[(&str, &str)] = &[
+    ("sneakers", "trainers"),
+    ("sneaker", "trainers"),
+    ("kicks", "trainers"),
+    ("trainer", "trainers"),
+    ("purse", "bag"),
+    ("handbag", "bag"),
+];
+
+fn fake_embedding(text: &str) -> Vec<f32> {
+    let mut v = vec![0.0f32; 64];
+    for word in text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() > 2) {
+        let concept = SYNONYMS.iter().find(|(w, _)| *w == word).map_or(word, |(_, c)| c);
+        let h = concept.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
+        v[(h % 64) as usize] += 1.0;
+    }
+    if v.iter().all(|x| *x == 0.0) {
+        v[0] = 1.0;
+    }
+    v
+}
+
+async fn embeddings(State(state): State<Arc<Mutex<EmbeddingsState>>>, Json(body): Json<Value>) -> Response {
+    {
+        let mut s = lock(&state);
+        s.requests += 1;
+        if s.failing {
+            return (StatusCode::INTERNAL_SERVER_ERROR, "embedding model crashed").into_response();
+        }
+    }
+    let inputs: Vec<String> = match &body["input"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect(),
+        _ => return (StatusCode::BAD_REQUEST, "input must be a string or a list").into_response(),
+    };
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": fake_embedding(t)}))
+        .collect();
+    Json(json!({"object": "list", "data": data, "model": body["model"], "usage": {"prompt_tokens": 0, "total_tokens": 0}}))
+        .into_response()
+}
+
+#[allow(dead_code)]
+impl FakeEmbeddings {
+    pub async fn start() -> FakeEmbeddings {
+        let state = Arc::new(Mutex::new(EmbeddingsState::default()));
+        let router = Router::new().route("/v1/embeddings", post(embeddings)).with_state(Arc::clone(&state));
+        FakeEmbeddings { server: RunningServer::start(router).await, state }
+    }
+
+    /// The API base, e.g. `http://127.0.0.1:PORT/v1`.
+    pub fn base_url(&self) -> String {
+        format!("{}/v1", self.server.url())
+    }
+
+    /// Requests received so far.
+    pub fn requests(&self) -> usize {
+        lock(&self.state).requests
+    }
+
+    /// Makes every later request fail with a 500 (or succeed again).
+    pub fn set_failing(&self, failing: bool) {
+        lock(&self.state).failing = failing;
+    }
+}

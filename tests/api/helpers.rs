@@ -9,7 +9,7 @@ use backtalk::config::{Config, LlmFailure, Secret};
 use backtalk::store::Db;
 use tokio_util::sync::CancellationToken;
 
-use crate::fakes::{FakeLlm, FakeTwilio};
+use crate::fakes::{FakeEmbeddings, FakeLlm, FakeTwilio};
 
 pub const ACCOUNT_SID: &str = "AC00000000000000000000000000000001";
 pub const AUTH_TOKEN: &str = "test-auth-token";
@@ -92,6 +92,8 @@ pub struct TestOptions {
     pub max_attempts: Option<i32>,
     /// What time the sender believes it is (quiet hours); default: the system clock.
     pub clock: Option<std::sync::Arc<backtalk::clock::FixedClock>>,
+    /// Start a fake embeddings endpoint and point the config at it (hybrid retrieval).
+    pub embeddings: bool,
 }
 
 /// A running server with its fakes and a handle on its database.
@@ -101,6 +103,7 @@ pub struct TestApp {
     pub db: Db,
     pub twilio: FakeTwilio,
     pub llm: Option<FakeLlm>,
+    pub embeddings: Option<FakeEmbeddings>,
     pub http: reqwest::Client,
     cancel: CancellationToken,
     /// The server task; it stops when `cancel` fires (on drop).
@@ -150,12 +153,31 @@ pub async fn spawn_app(backend: Backend, options: TestOptions) -> TestApp {
     } else {
         None
     };
+    let embeddings = if options.embeddings {
+        let fake = FakeEmbeddings::start().await;
+        config.embeddings.base_url = fake.base_url();
+        config.embeddings.model = "fake-embeddings".into();
+        Some(fake)
+    } else {
+        None
+    };
     let clock = options.clock.map(|c| c as std::sync::Arc<dyn backtalk::clock::Clock>);
     let app = App::build(config.clone(), BuildOptions { demo: true, provider: None, clock }).await.expect("app builds");
     let db = app.state.db.clone();
     let cancel = CancellationToken::new();
     let server = tokio::spawn(app.run(listener, cancel.clone()));
-    TestApp { base_url, config, db, twilio, llm, http: reqwest::Client::new(), cancel, _server: server, _dir: dir }
+    TestApp {
+        base_url,
+        config,
+        db,
+        twilio,
+        llm,
+        embeddings,
+        http: reqwest::Client::new(),
+        cancel,
+        _server: server,
+        _dir: dir,
+    }
 }
 
 impl TestApp {

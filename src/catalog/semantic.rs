@@ -1,0 +1,149 @@
+//! Semantic product search: product embeddings from the configured `/v1/embeddings`
+//! endpoint, kept in an in-process [`VectorStore`] saved in the data directory
+//! (`vectors.bin`), searched by exact cosine and fused with BM25 by reciprocal rank fusion.
+//!
+//! Without `embeddings.base_url` there is no [`Semantic`] and search is BM25 alone. An
+//! embedding failure during a turn is logged and the turn uses BM25 alone: vectors improve
+//! ranking, they are never needed to answer.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::index::{Hit, ProductDoc};
+use super::vectors::{EmbeddingClient, VectorStore, reciprocal_rank_fusion};
+use crate::config::EmbeddingsConfig;
+
+/// The RRF constant (the usual 60: ranks matter, raw scores do not).
+pub const RRF_K: f32 = 60.0;
+
+/// Embeddings client plus the product vectors.
+pub struct Semantic {
+    client: EmbeddingClient,
+    store: RwLock<Option<VectorStore>>,
+    path: PathBuf,
+    /// Modification time of the file the store was loaded from or saved to: an import by
+    /// another process (`index-catalog`) is picked up at the next search.
+    loaded: RwLock<Option<std::time::SystemTime>>,
+}
+
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// The text of a product that is embedded: title, brand, category, colours and the first
+/// bullet points, cut to about 1,000 characters (small models read 256 tokens at most).
+pub fn embedding_text(p: &ProductDoc) -> String {
+    let mut text = format!("{}. {}. {}. {}. {}", p.title, p.brand, p.category, p.colors.join(", "), p.bullets);
+    if text.len() > 1000 {
+        let cut = (0..=1000).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+        text.truncate(cut);
+    }
+    text
+}
+
+impl Semantic {
+    /// The semantic search of `data_dir`, or `None` when no embedding endpoint is set.
+    pub fn open(config: &EmbeddingsConfig, data_dir: &Path) -> anyhow::Result<Option<Semantic>> {
+        if config.base_url.is_empty() {
+            return Ok(None);
+        }
+        anyhow::ensure!(
+            !config.model.is_empty(),
+            "embeddings.model (BACKTALK_EMBEDDINGS_MODEL) is required with embeddings.base_url"
+        );
+        let client = EmbeddingClient::new(&config.base_url, &config.model, "", Duration::from_secs(30))?;
+        let path = data_dir.join("vectors.bin");
+        let store = if path.exists() {
+            Some(VectorStore::load(&path).with_context(|| format!("failed to load {}", path.display()))?)
+        } else {
+            None
+        };
+        Ok(Some(Semantic { client, store: RwLock::new(store), loaded: RwLock::new(modified(&path)), path }))
+    }
+
+    /// Number of products with a vector.
+    pub fn len(&self) -> usize {
+        self.store.read().expect("vector store lock").as_ref().map_or(0, VectorStore::len)
+    }
+
+    /// True when no product has a vector.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Embeds `products` (in batches), replaces their vectors and saves the store. With
+    /// `replace_all` the store starts empty.
+    pub async fn embed_products(&self, products: &[ProductDoc], replace_all: bool) -> anyhow::Result<()> {
+        let texts: Vec<String> = products.iter().map(embedding_text).collect();
+        let vectors = if texts.is_empty() { vec![] } else { self.client.embed(&texts).await? };
+        let mut guard = self.store.write().expect("vector store lock");
+        if replace_all {
+            *guard = None;
+        }
+        for (p, v) in products.iter().zip(vectors) {
+            let store = guard.get_or_insert_with(|| VectorStore::new(v.len()));
+            store.insert(p.sku.clone(), v)?;
+        }
+        if let Some(store) = guard.as_ref() {
+            store.save(&self.path)?;
+            *self.loaded.write().expect("vector file time lock") = modified(&self.path);
+        }
+        Ok(())
+    }
+
+    /// Reloads the store when another process saved a newer file.
+    fn reload_if_changed(&self) -> anyhow::Result<()> {
+        let on_disk = modified(&self.path);
+        if on_disk.is_some() && on_disk != *self.loaded.read().expect("vector file time lock") {
+            let store =
+                VectorStore::load(&self.path).with_context(|| format!("failed to reload {}", self.path.display()))?;
+            *self.store.write().expect("vector store lock") = Some(store);
+            *self.loaded.write().expect("vector file time lock") = on_disk;
+            tracing::info!("product vectors reloaded");
+        }
+        Ok(())
+    }
+
+    /// Removes products (a `--full` import's deletions) and saves.
+    pub fn remove(&self, skus: &[String]) -> anyhow::Result<()> {
+        let mut guard = self.store.write().expect("vector store lock");
+        if let Some(store) = guard.as_mut() {
+            for sku in skus {
+                store.remove(sku);
+            }
+            store.save(&self.path)?;
+            *self.loaded.write().expect("vector file time lock") = modified(&self.path);
+        }
+        Ok(())
+    }
+
+    /// Products nearest to `text`, best first, among `allow` when given.
+    pub async fn search(&self, text: &str, k: usize, allow: Option<&HashSet<String>>) -> anyhow::Result<Vec<Hit>> {
+        self.reload_if_changed()?;
+        if self.is_empty() || text.trim().is_empty() {
+            return Ok(vec![]);
+        }
+        let query = self.client.embed(&[text.to_string()]).await?.pop().context("no query vector")?;
+        let guard = self.store.read().expect("vector store lock");
+        let Some(store) = guard.as_ref() else { return Ok(vec![]) };
+        let filter = allow.map(|set| move |id: &str| set.contains(id));
+        Ok(match &filter {
+            Some(f) => store.search(&query, k, Some(f)),
+            None => store.search(&query, k, None),
+        })
+    }
+}
+
+/// BM25 and vector rankings fused (reciprocal rank fusion), best `limit`.
+pub fn fuse(bm25: Vec<Hit>, vectors: Vec<Hit>, limit: usize) -> Vec<Hit> {
+    if vectors.is_empty() {
+        let mut bm25 = bm25;
+        bm25.truncate(limit);
+        return bm25;
+    }
+    reciprocal_rank_fusion(&[bm25, vectors], RRF_K, limit)
+}
