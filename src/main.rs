@@ -39,6 +39,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 (!config.embeddings.base_url.is_empty()).then(|| backtalk::bench_retrieval::EmbeddingEndpoint {
                     base_url: config.embeddings.base_url.clone(),
                     model: config.embeddings.model.clone(),
+                    document_model: config.embeddings.document_model().to_string(),
                 });
             backtalk::bench_retrieval::run(&esci, rounds, embeddings).await
         }

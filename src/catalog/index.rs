@@ -128,19 +128,24 @@ impl Default for FieldWeights {
         // other: 0.611 nDCG@10 on ESCI against 0.584 for the title alone and 0.597 for all
         // text alone. Weighting brand, colour, category, bullets or description separately
         // on top did not help (README "Retrieval"), so they are indexed but weigh 0.
-        FieldWeights {
-            all: 1.0,
-            title: 1.0,
-            brand: 0.0,
-            category: 0.0,
-            color: 0.0,
-            bullets: 0.0,
-            description: 0.0,
-            tags: 0.0,
-            proximity: 0.5,
-            proximity_slop: 3,
-        }
+        FieldWeights { all: 1.0, title: 1.0, proximity: 0.5, proximity_slop: 3, ..FieldWeights::NONE }
     }
+}
+
+impl FieldWeights {
+    /// Every weight 0: a base to set a few fields on.
+    pub const NONE: FieldWeights = FieldWeights {
+        all: 0.0,
+        title: 0.0,
+        brand: 0.0,
+        category: 0.0,
+        color: 0.0,
+        bullets: 0.0,
+        description: 0.0,
+        tags: 0.0,
+        proximity: 0.0,
+        proximity_slop: 0,
+    };
 }
 
 /// Exact filters on a product search; empty means no filter.

@@ -163,6 +163,17 @@ impl PolicyRecord {
     }
 }
 
+/// `listed`, then each of `more` not already there (case-insensitive), in order.
+fn merged(listed: &[String], more: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out = listed.to_vec();
+    for value in more {
+        if !out.iter().any(|o| o.eq_ignore_ascii_case(&value)) {
+            out.push(value);
+        }
+    }
+    out
+}
+
 fn money(what: &str, amount: f64) -> Result<i64, String> {
     if !(amount.is_finite() && amount >= 0.0 && amount < 10_000_000.0) {
         return Err(format!("{what} {amount} is not a price"));
@@ -205,26 +216,14 @@ impl ProductRecord {
         self.variants.iter().map(|v| v.stock).sum()
     }
 
-    /// Colours: the listed ones, or those of the variants.
+    /// Colours: the listed ones, then those of the variants.
     pub fn all_colors(&self) -> Vec<String> {
-        let mut out = self.colors.clone();
-        for c in self.variants.iter().filter_map(|v| v.color.clone()) {
-            if !out.iter().any(|o| o.eq_ignore_ascii_case(&c)) {
-                out.push(c);
-            }
-        }
-        out
+        merged(&self.colors, self.variants.iter().filter_map(|v| v.color.clone()))
     }
 
-    /// Sizes: the listed ones, or those of the variants.
+    /// Sizes: the listed ones, then those of the variants.
     pub fn all_sizes(&self) -> Vec<String> {
-        let mut out = self.sizes.clone();
-        for s in self.variants.iter().filter_map(|v| v.size.clone()) {
-            if !out.iter().any(|o| o.eq_ignore_ascii_case(&s)) {
-                out.push(s);
-            }
-        }
-        out
+        merged(&self.sizes, self.variants.iter().filter_map(|v| v.size.clone()))
     }
 
     /// The row stored in the products table (call [`ProductRecord::validate`] first).
