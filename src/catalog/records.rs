@@ -175,7 +175,7 @@ fn merged(listed: &[String], more: impl Iterator<Item = String>) -> Vec<String> 
 }
 
 fn money(what: &str, amount: f64) -> Result<i64, String> {
-    if !(amount.is_finite() && amount >= 0.0 && amount < 10_000_000.0) {
+    if !(0.0..10_000_000.0).contains(&amount) {
         return Err(format!("{what} {amount} is not a price"));
     }
     Ok(Money::usd(amount).cents)

@@ -555,9 +555,10 @@ fn stop_contact(words: &[&str], laughing: bool) -> bool {
         STOP_VERBS.contains(w)
             && !words[i.saturating_sub(3)..i].iter().any(|n| NEGATIONS.contains(n))
             && !words.get(i + 1).is_some_and(|n| other_activity(n))
-            && !(i > 0
-                && ["i", "we", "did", "they"].contains(&words[i - 1])
-                && words.get(i + 1).is_some_and(|n| ["getting", "receiving", "seeing"].contains(n)))
+            // "why did I stop getting your texts": the customer is the subject.
+            && (i == 0
+                || !["i", "we", "did", "they"].contains(&words[i - 1])
+                || !words.get(i + 1).is_some_and(|n| ["getting", "receiving", "seeing"].contains(n)))
             && words[i + 1..(i + 6).min(words.len())]
                 .iter()
                 .any(|n| CONTACT_NOUNS.contains(n) || (!laughing && asks_to_stop(w) && PROMO_NOUNS.contains(n)))
@@ -590,7 +591,7 @@ fn plain_stop(words: &[&str], stops: &[&str]) -> bool {
 
 /// The last clause of the raw text (split at punctuation), normalised.
 fn last_clause(text: &str) -> String {
-    text.rsplit(|c: char| matches!(c, ',' | '.' | ';' | '!' | '?' | '\n'))
+    text.rsplit([',', '.', ';', '!', '?', '\n'])
         .map(normalize)
         .find(|clause| !clause.is_empty())
         .unwrap_or_default()
