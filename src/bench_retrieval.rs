@@ -192,20 +192,37 @@ async fn hybrid(
     let client = EmbeddingClient::new(&endpoint.base_url, &endpoint.model, "", std::time::Duration::from_secs(120))?;
     let documents =
         EmbeddingClient::new(&endpoint.base_url, &endpoint.document_model, "", std::time::Duration::from_secs(300))?;
+    // Embedding the products takes minutes on a small CPU: the vectors are cached in
+    // target/, per document model, and reused while every product has one.
+    let cache =
+        Path::new("target").join(format!("esci-vectors-{}.bin", endpoint.document_model.replace(['/', ' '], "_")));
+    let cached = VectorStore::load(&cache).ok().filter(|s| products.iter().all(|p| s.get(&p.sku).is_some()));
     let started = Instant::now();
-    let texts: Vec<String> = products.iter().map(crate::catalog::semantic::embedding_text).collect();
-    let mut vectors = Vec::with_capacity(texts.len());
-    let bar = indicatif::ProgressBar::new(texts.len() as u64);
-    for chunk in texts.chunks(256) {
-        vectors.extend(documents.embed(chunk).await?);
-        bar.inc(chunk.len() as u64);
-    }
-    bar.finish_and_clear();
+    let store = match cached {
+        Some(store) => {
+            println!("product vectors from {} (delete it to embed again)", cache.display());
+            store
+        }
+        None => {
+            let texts: Vec<String> = products.iter().map(crate::catalog::semantic::embedding_text).collect();
+            let mut vectors = Vec::with_capacity(texts.len());
+            let bar = indicatif::ProgressBar::new(texts.len() as u64);
+            for chunk in texts.chunks(256) {
+                vectors.extend(documents.embed(chunk).await?);
+                bar.inc(chunk.len() as u64);
+            }
+            bar.finish_and_clear();
+            let mut store = VectorStore::new(vectors.first().map_or(1, Vec::len));
+            for (p, v) in products.iter().zip(vectors) {
+                store.insert(p.sku.clone(), v)?;
+            }
+            if std::fs::create_dir_all("target").is_ok() {
+                store.save(&cache)?;
+            }
+            store
+        }
+    };
     let embed_s = started.elapsed().as_secs_f64();
-    let mut store = VectorStore::new(vectors.first().map_or(1, Vec::len));
-    for (p, v) in products.iter().zip(vectors) {
-        store.insert(p.sku.clone(), v)?;
-    }
     let queries: Vec<String> = qrels.iter().map(|(q, _)| q.clone()).collect();
     let query_vectors = client.embed(&queries).await?;
     let vector_hits: Vec<Vec<crate::catalog::Hit>> = query_vectors.iter().map(|v| store.search(v, 100, None)).collect();
@@ -236,7 +253,47 @@ async fn hybrid(
             all.ndcg_at_10, a.ndcg_at_10, b.ndcg_at_10, all.recall_exact_at_100
         );
     }
+    if let Ok(grid) = std::env::var("BENCH_FUSION") {
+        // Tuning aid: `k,bm25_weight,vector_weight;...` (weighted reciprocal rank fusion).
+        for spec in grid.split(';') {
+            let v: Vec<f64> = spec.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+            let [k, wb, wv] = v[..] else { continue };
+            let rank = |i: usize| weighted_rrf(&bm25_hits[i], &vector_hits[i], k, wb, wv);
+            let all = quality_of(qrels, rank);
+            let a = quality_of(first, |i| weighted_rrf(&bm25_hits[i], &vector_hits[i], k, wb, wv));
+            let b = quality_of(second, |i| {
+                weighted_rrf(&bm25_hits[i + first.len()], &vector_hits[i + first.len()], k, wb, wv)
+            });
+            println!(
+                "{:<34} {:>10.4} {:>12.4} {:>12.4} {:>16.4}",
+                format!("rrf k={k} bm25 {wb} vectors {wv}"),
+                all.ndcg_at_10,
+                a.ndcg_at_10,
+                b.ndcg_at_10,
+                all.recall_exact_at_100
+            );
+        }
+    }
     Ok((fused, embed_s))
+}
+
+/// Weighted reciprocal rank fusion of two rankings (a tuning aid for the bench).
+fn weighted_rrf(
+    bm25: &[crate::catalog::Hit],
+    vectors: &[crate::catalog::Hit],
+    k: f64,
+    wb: f64,
+    wv: f64,
+) -> Vec<String> {
+    let mut scores: HashMap<&str, f64> = HashMap::new();
+    for (list, w) in [(bm25, wb), (vectors, wv)] {
+        for (rank, hit) in list.iter().enumerate() {
+            *scores.entry(hit.id.as_str()).or_default() += w / (k + rank as f64 + 1.0);
+        }
+    }
+    let mut ranked: Vec<(&str, f64)> = scores.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    ranked.into_iter().take(100).map(|(id, _)| id.to_string()).collect()
 }
 
 /// Runs the benchmark and prints a table, then the pinned JSON line. With an embedding
@@ -272,7 +329,7 @@ pub async fn run(esci: &Path, rounds: usize, embeddings: Option<EmbeddingEndpoin
         ("all text as one field".into(), all_only),
         ("separate fields, shipped weights".into(), shipped),
     ];
-    if let Ok(grid) = std::env::var("BACKTALK_BENCH_WEIGHTS") {
+    if let Ok(grid) = std::env::var("BENCH_WEIGHTS") {
         // Tuning aid: `all,title,brand,category,color,bullets,description,proximity,slop;...`
         for spec in grid.split(';') {
             let v: Vec<f32> = spec.split(',').filter_map(|x| x.trim().parse().ok()).collect();

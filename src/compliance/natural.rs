@@ -591,10 +591,7 @@ fn plain_stop(words: &[&str], stops: &[&str]) -> bool {
 
 /// The last clause of the raw text (split at punctuation), normalised.
 fn last_clause(text: &str) -> String {
-    text.rsplit([',', '.', ';', '!', '?', '\n'])
-        .map(normalize)
-        .find(|clause| !clause.is_empty())
-        .unwrap_or_default()
+    text.rsplit([',', '.', ';', '!', '?', '\n']).map(normalize).find(|clause| !clause.is_empty()).unwrap_or_default()
 }
 
 /// Classifies a message that is not a single keyword.
