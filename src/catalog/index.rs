@@ -204,6 +204,7 @@ pub struct SearchIndex {
     reader: IndexReader,
     fields: Fields,
     weights: FieldWeights,
+    parser: QueryParser,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -303,12 +304,15 @@ impl SearchIndex {
             .reload_policy(ReloadPolicy::OnCommitWithDelay)
             .try_into()
             .context("failed to open index reader")?;
-        Ok(SearchIndex { index, reader, fields, weights: FieldWeights::default() })
+        let weights = FieldWeights::default();
+        let parser = Self::parser(&index, fields, weights);
+        Ok(SearchIndex { index, reader, fields, weights, parser })
     }
 
     /// Uses these field weights for later searches.
     pub fn set_weights(&mut self, weights: FieldWeights) {
         self.weights = weights;
+        self.parser = Self::parser(&self.index, self.fields, weights);
     }
 
     fn writer(&self) -> anyhow::Result<IndexWriter<TantivyDocument>> {
@@ -430,57 +434,51 @@ impl SearchIndex {
         self.reader.searcher().num_docs()
     }
 
-    fn text_query(&self, text: &str) -> Box<dyn Query> {
-        let f = self.fields;
-        let w = self.weights;
+    /// A query parser over the weighted fields (built once per set of weights).
+    fn parser(index: &Index, fields: Fields, w: FieldWeights) -> QueryParser {
         let weighted = [
-            (f.all, w.all),
-            (f.title, w.title),
-            (f.brand, w.brand),
-            (f.category, w.category),
-            (f.color, w.color),
-            (f.bullets, w.bullets),
-            (f.description, w.description),
-            (f.tags, w.tags),
+            (fields.all, w.all),
+            (fields.title, w.title),
+            (fields.brand, w.brand),
+            (fields.category, w.category),
+            (fields.color, w.color),
+            (fields.bullets, w.bullets),
+            (fields.description, w.description),
+            (fields.tags, w.tags),
         ];
-        let fields: Vec<Field> = weighted.iter().filter(|(_, w)| *w > 0.0).map(|(f, _)| *f).collect();
-        let mut parser = QueryParser::for_index(&self.index, fields);
+        let used: Vec<Field> = weighted.iter().filter(|(_, w)| *w > 0.0).map(|(f, _)| *f).collect();
+        let mut parser = QueryParser::for_index(index, used);
         for (field, weight) in weighted {
             parser.set_field_boost(field, weight);
         }
+        parser
+    }
+
+    /// The ranked query for free text; `None` when nothing is left after analysis (only stop
+    /// words or punctuation: the parser would match everything).
+    fn text_query(&self, text: &str) -> Option<Box<dyn Query>> {
         let text = sanitize(text);
-        if !self.has_terms(&text) {
-            // Only stop words: the parser would match everything.
-            return Box::new(EmptyQuery);
+        let terms = self.analyzed(&text);
+        if terms.is_empty() {
+            return None;
         }
-        let (parsed, _errors) = parser.parse_query_lenient(&text);
-        let pairs = self.proximity_pairs(&text);
+        let (parsed, _errors) = self.parser.parse_query_lenient(&text);
+        let w = self.weights;
+        let pairs: Vec<(&String, &String)> =
+            terms.windows(2).filter(|p| p[0] != p[1]).map(|p| (&p[0], &p[1])).collect();
         if pairs.is_empty() || w.proximity <= 0.0 {
-            return parsed;
+            return Some(parsed);
         }
         // Sequential dependence: adjacent query terms found near each other in the product's
         // text add to its score ("tan heels" near each other beats "tan" and "heels" apart).
+        let all = self.fields.all;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, parsed)];
         for (a, b) in pairs {
-            let terms = vec![Term::from_field_text(f.all, &a), Term::from_field_text(f.all, &b)];
-            let mut phrase = PhraseQuery::new(terms);
+            let mut phrase = PhraseQuery::new(vec![Term::from_field_text(all, a), Term::from_field_text(all, b)]);
             phrase.set_slop(w.proximity_slop);
             clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(phrase), w.proximity))));
         }
-        Box::new(BooleanQuery::new(clauses))
-    }
-
-    /// Adjacent pairs of the analysed query terms.
-    fn proximity_pairs(&self, text: &str) -> Vec<(String, String)> {
-        let terms = self.analyzed(text);
-        terms.windows(2).filter(|w| w[0] != w[1]).map(|w| (w[0].clone(), w[1].clone())).collect()
-    }
-
-    /// True when `text` leaves at least one term after analysis.
-    fn has_terms(&self, text: &str) -> bool {
-        let Some(mut analyzer) = self.index.tokenizers().get(ANALYZER) else { return true };
-        let mut stream = analyzer.token_stream(text);
-        stream.advance()
+        Some(Box::new(BooleanQuery::new(clauses)))
     }
 
     fn filter(query: Box<dyn Query>) -> Box<dyn Query> {
@@ -512,7 +510,7 @@ impl SearchIndex {
             DocKind::Product => self.search_products(text, &ProductFilter::default(), limit),
             DocKind::Policy => {
                 let clauses = vec![
-                    (Occur::Must, self.text_query(text)),
+                    (Occur::Must, self.text_query(text).unwrap_or_else(|| Box::new(EmptyQuery))),
                     (Occur::Must, Self::filter(Self::term(self.fields.kind, DocKind::Policy.as_str()))),
                 ];
                 self.run(BooleanQuery::new(clauses), limit)
@@ -524,13 +522,13 @@ impl SearchIndex {
     /// nothing, a fuzzy retry allows one typo per word ("blose"); when the words are only
     /// filler ("anything under $30 for my husband"), the filter alone decides.
     pub fn search_products(&self, text: &str, filter: &ProductFilter, limit: usize) -> anyhow::Result<Vec<Hit>> {
-        if !self.has_terms(&sanitize(text)) {
+        let Some(query) = self.text_query(text) else {
             if filter.is_empty() {
                 return Ok(Vec::new());
             }
             return self.run(self.product_query(Box::new(AllQuery), filter), limit);
-        }
-        let hits = self.run(self.product_query(self.text_query(text), filter), limit)?;
+        };
+        let hits = self.run(self.product_query(query, filter), limit)?;
         if !hits.is_empty() {
             return Ok(hits);
         }
