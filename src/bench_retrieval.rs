@@ -20,7 +20,7 @@ use std::time::Instant;
 use anyhow::Context;
 use serde::Deserialize;
 
-use crate::catalog::{DocKind, FieldWeights, ProductDoc, SearchIndex};
+use crate::catalog::{DocKind, FieldWeights, Hit, ProductDoc, SearchIndex};
 
 /// One product line of the ESCI product file.
 #[derive(Debug, Deserialize)]
@@ -147,15 +147,34 @@ pub struct Quality {
     pub recall_exact_at_100: f64,
 }
 
-fn quality(index: &SearchIndex, qrels: &[(String, HashMap<String, f64>)]) -> anyhow::Result<Quality> {
+/// The top 100 product ids of every query, by BM25 with the index's current weights.
+fn bm25_hits(index: &SearchIndex, qrels: &[(String, HashMap<String, f64>)]) -> anyhow::Result<Vec<Vec<Hit>>> {
+    qrels.iter().map(|(q, _)| index.search(q, DocKind::Product, 100)).collect()
+}
+
+/// Quality of one ranking per query (`rankings[i]` for `qrels[i]`).
+fn quality(qrels: &[(String, HashMap<String, f64>)], rankings: &[Vec<Hit>]) -> Quality {
     let (mut ndcg, mut recall) = (0.0, 0.0);
-    for (query, judged) in qrels {
-        let ranking: Vec<String> = index.search(query, DocKind::Product, 100)?.into_iter().map(|h| h.id).collect();
+    for ((_, judged), hits) in qrels.iter().zip(rankings) {
+        let ranking: Vec<String> = hits.iter().map(|h| h.id.clone()).collect();
         ndcg += ndcg_at(10, &ranking, judged);
         recall += recall_exact_at(100, &ranking, judged);
     }
     let n = qrels.len().max(1) as f64;
-    Ok(Quality { ndcg_at_10: ndcg / n, recall_exact_at_100: recall / n })
+    Quality { ndcg_at_10: ndcg / n, recall_exact_at_100: recall / n }
+}
+
+/// Prints a table row: nDCG@10 over all queries and each half (weights and fusion were
+/// chosen on the first half), recall over all; returns the quality over all.
+fn row(name: &str, qrels: &[(String, HashMap<String, f64>)], rankings: &[Vec<Hit>]) -> Quality {
+    let half = qrels.len() / 2;
+    let all = quality(qrels, rankings);
+    let (a, b) = (quality(&qrels[..half], &rankings[..half]), quality(&qrels[half..], &rankings[half..]));
+    println!(
+        "{name:<34} {:>10.4} {:>12.4} {:>12.4} {:>16.4}",
+        all.ndcg_at_10, a.ndcg_at_10, b.ndcg_at_10, all.recall_exact_at_100
+    );
+    all
 }
 
 /// Where to get embeddings for the hybrid run.
@@ -168,27 +187,16 @@ pub struct EmbeddingEndpoint {
     pub document_model: String,
 }
 
-/// Quality of a ranking function over the queries.
-fn quality_of(qrels: &[(String, HashMap<String, f64>)], rank: impl Fn(usize) -> Vec<String>) -> Quality {
-    let (mut ndcg, mut recall) = (0.0, 0.0);
-    for (i, (_, judged)) in qrels.iter().enumerate() {
-        let ranking = rank(i);
-        ndcg += ndcg_at(10, &ranking, judged);
-        recall += recall_exact_at(100, &ranking, judged);
-    }
-    let n = qrels.len().max(1) as f64;
-    Quality { ndcg_at_10: ndcg / n, recall_exact_at_100: recall / n }
-}
-
 /// Vector-only and hybrid (BM25 + vectors, reciprocal rank fusion) quality, printed as rows
-/// of the table; returns the hybrid quality and the seconds spent embedding products.
+/// of the table; returns the hybrid quality and the seconds spent embedding products (`None`
+/// when the vectors came from the cache).
 async fn hybrid(
     endpoint: &EmbeddingEndpoint,
-    index: &SearchIndex,
+    bm25: &[Vec<Hit>],
     products: &[ProductDoc],
     qrels: &[(String, HashMap<String, f64>)],
-) -> anyhow::Result<(Quality, f64)> {
-    use crate::catalog::vectors::{EmbeddingClient, VectorStore, reciprocal_rank_fusion};
+) -> anyhow::Result<(Quality, Option<f64>)> {
+    use crate::catalog::vectors::{EmbeddingClient, VectorStore};
     let client = EmbeddingClient::new(&endpoint.base_url, &endpoint.model, "", std::time::Duration::from_secs(120))?;
     let documents =
         EmbeddingClient::new(&endpoint.base_url, &endpoint.document_model, "", std::time::Duration::from_secs(300))?;
@@ -198,10 +206,10 @@ async fn hybrid(
         Path::new("target").join(format!("esci-vectors-{}.bin", endpoint.document_model.replace(['/', ' '], "_")));
     let cached = VectorStore::load(&cache).ok().filter(|s| products.iter().all(|p| s.get(&p.sku).is_some()));
     let started = Instant::now();
-    let store = match cached {
+    let (store, embed_s) = match cached {
         Some(store) => {
             println!("product vectors from {} (delete it to embed again)", cache.display());
-            store
+            (store, None)
         }
         None => {
             let texts: Vec<String> = products.iter().map(crate::catalog::semantic::embedding_text).collect();
@@ -219,72 +227,31 @@ async fn hybrid(
             if std::fs::create_dir_all("target").is_ok() {
                 store.save(&cache)?;
             }
-            store
+            (store, Some(started.elapsed().as_secs_f64()))
         }
     };
-    let embed_s = started.elapsed().as_secs_f64();
     let queries: Vec<String> = qrels.iter().map(|(q, _)| q.clone()).collect();
-    let query_vectors = client.embed(&queries).await?;
-    let vector_hits: Vec<Vec<crate::catalog::Hit>> = query_vectors.iter().map(|v| store.search(v, 100, None)).collect();
-    let bm25_hits: Vec<Vec<crate::catalog::Hit>> =
-        queries.iter().map(|q| index.search(q, DocKind::Product, 100)).collect::<anyhow::Result<_>>()?;
-    let ids = |hits: &[crate::catalog::Hit]| hits.iter().map(|h| h.id.clone()).collect::<Vec<_>>();
-    let vector_only = quality_of(qrels, |i| ids(&vector_hits[i]));
-    let fused =
-        quality_of(qrels, |i| ids(&reciprocal_rank_fusion(&[bm25_hits[i].clone(), vector_hits[i].clone()], 60.0, 100)));
-    let (first, second) = qrels.split_at(qrels.len() / 2);
-    let half = |part: &[(String, HashMap<String, f64>)], offset: usize, fuse: bool| {
-        quality_of(part, |i| {
-            let i = i + offset;
-            if fuse {
-                ids(&reciprocal_rank_fusion(&[bm25_hits[i].clone(), vector_hits[i].clone()], 60.0, 100))
-            } else {
-                ids(&vector_hits[i])
-            }
-        })
-    };
-    for (name, all, fuse) in [
-        (format!("vectors only ({})", endpoint.model), vector_only, false),
-        ("hybrid: BM25 + vectors, RRF k=60".to_string(), fused, true),
-    ] {
-        let (a, b) = (half(first, 0, fuse), half(second, first.len(), fuse));
-        println!(
-            "{name:<34} {:>10.4} {:>12.4} {:>12.4} {:>16.4}",
-            all.ndcg_at_10, a.ndcg_at_10, b.ndcg_at_10, all.recall_exact_at_100
-        );
-    }
+    let vectors: Vec<Vec<Hit>> = client.embed(&queries).await?.iter().map(|v| store.search(v, 100, None)).collect();
+    row(&format!("vectors only ({})", endpoint.model), qrels, &vectors);
+    // The fusion a turn uses.
+    let fused: Vec<Vec<Hit>> =
+        bm25.iter().zip(&vectors).map(|(b, v)| crate::catalog::semantic::fuse(b.clone(), v.clone(), 100)).collect();
+    let fused = row("hybrid: BM25 + vectors, RRF k=60", qrels, &fused);
     if let Ok(grid) = std::env::var("BENCH_FUSION") {
         // Tuning aid: `k,bm25_weight,vector_weight;...` (weighted reciprocal rank fusion).
         for spec in grid.split(';') {
             let v: Vec<f64> = spec.split(',').filter_map(|x| x.trim().parse().ok()).collect();
             let [k, wb, wv] = v[..] else { continue };
-            let rank = |i: usize| weighted_rrf(&bm25_hits[i], &vector_hits[i], k, wb, wv);
-            let all = quality_of(qrels, rank);
-            let a = quality_of(first, |i| weighted_rrf(&bm25_hits[i], &vector_hits[i], k, wb, wv));
-            let b = quality_of(second, |i| {
-                weighted_rrf(&bm25_hits[i + first.len()], &vector_hits[i + first.len()], k, wb, wv)
-            });
-            println!(
-                "{:<34} {:>10.4} {:>12.4} {:>12.4} {:>16.4}",
-                format!("rrf k={k} bm25 {wb} vectors {wv}"),
-                all.ndcg_at_10,
-                a.ndcg_at_10,
-                b.ndcg_at_10,
-                all.recall_exact_at_100
-            );
+            let rankings: Vec<Vec<Hit>> =
+                bm25.iter().zip(&vectors).map(|(b, v)| weighted_rrf(b, v, k, wb, wv)).collect();
+            row(&format!("rrf k={k} bm25 {wb} vectors {wv}"), qrels, &rankings);
         }
     }
     Ok((fused, embed_s))
 }
 
 /// Weighted reciprocal rank fusion of two rankings (a tuning aid for the bench).
-fn weighted_rrf(
-    bm25: &[crate::catalog::Hit],
-    vectors: &[crate::catalog::Hit],
-    k: f64,
-    wb: f64,
-    wv: f64,
-) -> Vec<String> {
+fn weighted_rrf(bm25: &[Hit], vectors: &[Hit], k: f64, wb: f64, wv: f64) -> Vec<Hit> {
     let mut scores: HashMap<&str, f64> = HashMap::new();
     for (list, w) in [(bm25, wb), (vectors, wv)] {
         for (rank, hit) in list.iter().enumerate() {
@@ -293,7 +260,7 @@ fn weighted_rrf(
     }
     let mut ranked: Vec<(&str, f64)> = scores.into_iter().collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-    ranked.into_iter().take(100).map(|(id, _)| id.to_string()).collect()
+    ranked.into_iter().take(100).map(|(id, score)| Hit { id: id.to_string(), score: score as f32 }).collect()
 }
 
 /// Runs the benchmark and prints a table, then the pinned JSON line. With an embedding
@@ -316,9 +283,8 @@ pub async fn run(esci: &Path, rounds: usize, embeddings: Option<EmbeddingEndpoin
     let build_s = started.elapsed().as_secs_f64();
     println!("index build: {build_s:.2} s ({} documents)", index.num_docs());
 
-    // Quality: a single-field baseline, then the shipped weights. Weights were chosen on the
-    // first half of the queries; both halves are shown.
-    let (first, second) = qrels.split_at(qrels.len() / 2);
+    // Quality: single-field baselines, then the shipped weights (chosen on the first half
+    // of the queries; each row shows both halves).
     let none = FieldWeights::NONE;
     let title_only = FieldWeights { title: 1.0, ..none };
     let all_only = FieldWeights { all: 1.0, ..none };
@@ -352,19 +318,17 @@ pub async fn run(esci: &Path, rounds: usize, embeddings: Option<EmbeddingEndpoin
     }
     for (name, weights) in configurations {
         index.set_weights(weights);
-        let all = quality(&index, &qrels)?;
-        let (a, b) = (quality(&index, first)?, quality(&index, second)?);
-        println!(
-            "{name:<34} {:>10.4} {:>12.4} {:>12.4} {:>16.4}",
-            all.ndcg_at_10, a.ndcg_at_10, b.ndcg_at_10, all.recall_exact_at_100
-        );
+        row(&name, &qrels, &bm25_hits(&index, &qrels)?);
     }
     index.set_weights(shipped);
-    let result = quality(&index, &qrels)?;
+    let shipped_hits = bm25_hits(&index, &qrels)?;
+    let result = quality(&qrels, &shipped_hits);
     let hybrid_result = match &embeddings {
         Some(endpoint) => {
-            let (q, embed_s) = hybrid(endpoint, &index, &products, &qrels).await?;
-            println!("embedding {} products took {embed_s:.1} s", products.len());
+            let (q, embed_s) = hybrid(endpoint, &shipped_hits, &products, &qrels).await?;
+            if let Some(seconds) = embed_s {
+                println!("embedding {} products took {seconds:.1} s", products.len());
+            }
             Some(q)
         }
         None => {

@@ -164,7 +164,6 @@ pub struct ProductFilter {
     pub category_terms: Vec<String>,
     /// Only these skus (complements of past purchases); empty means any.
     pub only_skus: Vec<String>,
-    pub in_stock_only: bool,
 }
 
 impl ProductFilter {
@@ -397,15 +396,6 @@ impl SearchIndex {
         self.commit(writer)
     }
 
-    /// Adds or replaces products by sku in one commit.
-    pub fn upsert_products(&self, products: &[ProductDoc]) -> anyhow::Result<()> {
-        let batch = self.begin(false)?;
-        for p in products {
-            batch.upsert_product(p)?;
-        }
-        batch.commit()
-    }
-
     fn commit(&self, mut writer: IndexWriter<TantivyDocument>) -> anyhow::Result<()> {
         writer.commit().context("failed to commit search index")?;
         writer.wait_merging_threads().context("failed to finish index merges")?;
@@ -585,10 +575,6 @@ impl SearchIndex {
             let range = RangeQuery::new(bound(filter.min_price_cents), bound(filter.max_price_cents));
             clauses.push((Occur::Must, Self::filter(Box::new(range))));
         }
-        if filter.in_stock_only {
-            let range = RangeQuery::new(Bound::Included(Term::from_field_i64(f.stock, 1)), Bound::Unbounded);
-            clauses.push((Occur::Must, Self::filter(Box::new(range))));
-        }
         if !filter.colors.is_empty() {
             let any: Vec<(Occur, Box<dyn Query>)> =
                 filter.colors.iter().map(|c| (Occur::Should, self.words_query(f.color, c))).collect();
@@ -766,7 +752,9 @@ mod tests {
     fn upserts_replace_by_sku_and_a_rebuild_replaces_everything() {
         let index = SearchIndex::in_ram().unwrap();
         index.rebuild_docs(&[product("B1", "Blouse", &["red"], 2000)], &[]).unwrap();
-        index.upsert_products(&[product("B1", "Cardigan", &["blue"], 2000)]).unwrap();
+        let batch = index.begin(false).unwrap();
+        batch.upsert_product(&product("B1", "Cardigan", &["blue"], 2000)).unwrap();
+        batch.commit().unwrap();
         assert_eq!(index.num_docs(), 1);
         assert!(index.search("blouse", DocKind::Product, 3).unwrap().is_empty());
         assert_eq!(index.search("cardigan", DocKind::Product, 3).unwrap()[0].id, "B1");

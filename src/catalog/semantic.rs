@@ -114,19 +114,6 @@ impl Semantic {
         Ok(())
     }
 
-    /// Removes products (a `--full` import's deletions) and saves.
-    pub fn remove(&self, skus: &[String]) -> anyhow::Result<()> {
-        let mut guard = self.store.write().expect("vector store lock");
-        if let Some(store) = guard.as_mut() {
-            for sku in skus {
-                store.remove(sku);
-            }
-            store.save(&self.path)?;
-            *self.loaded.write().expect("vector file time lock") = modified(&self.path);
-        }
-        Ok(())
-    }
-
     /// Products nearest to `text`, best first, among `allow` when given.
     pub async fn search(&self, text: &str, k: usize, allow: Option<&HashSet<String>>) -> anyhow::Result<Vec<Hit>> {
         self.reload_if_changed()?;

@@ -32,6 +32,17 @@ pub struct ProductRow {
     pub complements: String,
 }
 
+/// `select <every column of a ProductRow> from products <rest>`, as a static string.
+macro_rules! select_products {
+    ($rest:literal) => {
+        concat!(
+            "select sku, title, brand, category, price_cents, currency, colors, sizes, stock, description, ",
+            "bullets, sale_price_cents, variants, tags, url, image_url, complements from products ",
+            $rest
+        )
+    };
+}
+
 /// A policy document as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PolicyRow {
@@ -104,11 +115,7 @@ pub async fn products_by_sku(db: &Db, skus: &[String]) -> anyhow::Result<Vec<Pro
         return Ok(vec![]);
     }
     let rows = with_db!(db, |p| {
-        let mut query = sqlx::QueryBuilder::new(
-            "select sku, title, brand, category, price_cents, currency, colors, sizes, stock, description,
-                    bullets, sale_price_cents, variants, tags, url, image_url, complements
-             from products where sku in (",
-        );
+        let mut query = sqlx::QueryBuilder::new(select_products!("where sku in ("));
         let mut list = query.separated(", ");
         for sku in skus {
             list.push_bind(sku);
@@ -138,15 +145,8 @@ pub async fn policies_by_id(db: &Db, ids: &[String]) -> anyhow::Result<Vec<Polic
 
 /// Every product (index rebuilds).
 pub async fn all_products(db: &Db) -> anyhow::Result<Vec<ProductRow>> {
-    let rows = with_db!(db, |p| {
-        sqlx::query_as::<_, ProductRow>(
-            "select sku, title, brand, category, price_cents, currency, colors, sizes, stock, description,
-                    bullets, sale_price_cents, variants, tags, url, image_url, complements
-         from products order by sku",
-        )
-        .fetch_all(p)
-        .await
-    })?;
+    let rows =
+        with_db!(db, |p| { sqlx::query_as::<_, ProductRow>(select_products!("order by sku")).fetch_all(p).await })?;
     Ok(rows)
 }
 
@@ -225,14 +225,10 @@ pub async fn complements_of(db: &Db, skus: &[String]) -> anyhow::Result<Vec<(Str
 /// Products written at or after `since` (what an import just changed).
 pub async fn products_updated_since(db: &Db, since: chrono::DateTime<Utc>) -> anyhow::Result<Vec<ProductRow>> {
     let rows = with_db!(db, |p| {
-        sqlx::query_as::<_, ProductRow>(
-            "select sku, title, brand, category, price_cents, currency, colors, sizes, stock, description,
-                    bullets, sale_price_cents, variants, tags, url, image_url, complements
-             from products where updated_at >= $1 order by sku",
-        )
-        .bind(since)
-        .fetch_all(p)
-        .await
+        sqlx::query_as::<_, ProductRow>(select_products!("where updated_at >= $1 order by sku"))
+            .bind(since)
+            .fetch_all(p)
+            .await
     })?;
     Ok(rows)
 }
