@@ -74,14 +74,17 @@ impl App {
             crate::compliance::model::embedded();
         })
         .await?;
-        let semantic = Semantic::open(&config.embeddings, &config.data_dir)?.map(Arc::new);
-        if let Some(semantic) = &semantic
-            && semantic.is_empty()
-        {
-            // First start with an embedding endpoint: embed the catalog once. A failure
-            // leaves BM25 alone, which works.
-            if let Err(e) = demo::embed_catalog(&db, semantic).await {
-                tracing::warn!(error = %e, "could not embed the catalog; searching with BM25 alone");
+        let semantic = Semantic::open(&config.embeddings, &config.qdrant, &config.data_dir)?.map(Arc::new);
+        if let Some(semantic) = &semantic {
+            // First start with an embedding endpoint (or an empty Qdrant collection): embed
+            // the catalog once. A failure leaves BM25 alone, which works.
+            let embedded = match semantic.len().await {
+                Ok(0) => demo::embed_catalog(&db, semantic).await,
+                Ok(_) => Ok(()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = embedded {
+                tracing::warn!(error = format!("{e:#}"), "product vectors unavailable; searching with BM25 alone");
             }
         }
         let offline = Arc::new(OfflineResponder);

@@ -267,7 +267,9 @@ pub async fn index_catalog(
     let report = import_files(&db, &index, &files, &options).await?;
     // With an embedding endpoint, the changed products get vectors too (all of them after
     // --full); a running server reloads the vector file at its next search.
-    if let Some(semantic) = crate::catalog::semantic::Semantic::open(&config.embeddings, &config.data_dir)? {
+    if let Some(semantic) =
+        crate::catalog::semantic::Semantic::open(&config.embeddings, &config.qdrant, &config.data_dir)?
+    {
         let rows = if full {
             crate::store::catalog::all_products(&db).await?
         } else {
@@ -278,7 +280,7 @@ pub async fn index_catalog(
             .embed_products(&docs, full)
             .await
             .context("products were indexed, but embedding them failed (re-run the import)")?;
-        println!("embedded {} products ({} with vectors)", docs.len(), semantic.len());
+        println!("embedded {} products ({} with vectors)", docs.len(), semantic.len().await?);
     }
     for bad in &report.bad_lines {
         eprintln!("skipped {bad}");

@@ -147,11 +147,37 @@ impl EmbeddingsConfig {
     }
 }
 
-/// Qdrant vector store (not read yet: `catalog::qdrant` exists, search uses in-process vectors).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// Qdrant vector store for product vectors (`catalog::qdrant`); empty url: vectors in
+/// process, saved in the data directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QdrantConfig {
+    /// Qdrant's gRPC url (port 6334, not the REST port 6333).
     pub url: String,
+    /// API key, when the server requires one. Secret.
+    pub api_key: Secret,
+    /// Collection of product vectors; created on first use.
+    pub collection: String,
+    /// Timeout of each Qdrant request, in seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for QdrantConfig {
+    fn default() -> Self {
+        QdrantConfig {
+            url: String::new(),
+            api_key: Secret::default(),
+            collection: "backtalk_products".into(),
+            timeout_secs: 10,
+        }
+    }
+}
+
+impl QdrantConfig {
+    /// The API key, if one is set.
+    pub fn api_key(&self) -> Option<&str> {
+        (!self.api_key.is_empty()).then(|| self.api_key.expose())
+    }
 }
 
 /// The durable job queue's workers.
@@ -304,7 +330,8 @@ impl Default for BrandConfig {
 pub const CONFIG_FILE_ENV: &str = "BACKTALK_CONFIG";
 
 /// Variables that start with `BACKTALK_` but are not settings.
-const NON_SETTING_VARS: &[&str] = &["BACKTALK_CONFIG", "BACKTALK_LOG", "BACKTALK_TEST_DATABASE_URL"];
+const NON_SETTING_VARS: &[&str] =
+    &["BACKTALK_CONFIG", "BACKTALK_LOG", "BACKTALK_TEST_DATABASE_URL", "BACKTALK_TEST_QDRANT_URL"];
 
 impl Config {
     /// Loads the file at `path` (or `BACKTALK_CONFIG`, or `./backtalk.toml` when present),
@@ -362,6 +389,20 @@ impl Config {
         }
         if self.worker.lease_secs <= self.llm.timeout_secs {
             bad("worker.lease_secs", "must exceed llm.timeout_secs so a slow turn keeps its job")?;
+        }
+        if !self.qdrant.url.is_empty() {
+            if !(self.qdrant.url.starts_with("http://") || self.qdrant.url.starts_with("https://")) {
+                bad("qdrant.url", "must start with http:// or https:// (the gRPC port, usually 6334)")?;
+            }
+            if self.embeddings.base_url.is_empty() {
+                bad("qdrant.url", "needs embeddings.base_url: Qdrant holds vectors the embedding endpoint makes")?;
+            }
+            if self.qdrant.collection.is_empty() {
+                bad("qdrant.collection", "must not be empty")?;
+            }
+            if self.qdrant.timeout_secs == 0 {
+                bad("qdrant.timeout_secs", "must be at least 1")?;
+            }
         }
         if !(0.0..=1.0).contains(&self.pipeline.confidence_threshold) {
             bad("pipeline.confidence_threshold", "must be between 0 and 1")?;

@@ -17,9 +17,9 @@ use std::time::Duration;
 use anyhow::{Context, bail, ensure};
 use qdrant_client::Qdrant;
 use qdrant_client::qdrant::{
-    Condition, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, DeletePointsBuilder, Distance, FieldType,
-    Filter, PayloadIncludeSelector, PointId, PointStruct, QueryPointsBuilder, ScoredPoint, UpsertPointsBuilder,
-    VectorParamsBuilder, vectors_config,
+    Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, DeletePointsBuilder,
+    Distance, FieldType, Filter, PayloadIncludeSelector, PointId, PointStruct, QueryPointsBuilder, ScoredPoint,
+    UpsertPointsBuilder, VectorParamsBuilder, vectors_config,
 };
 use uuid::Uuid;
 
@@ -58,19 +58,32 @@ impl QdrantStore {
         timeout: Duration,
     ) -> anyhow::Result<QdrantStore> {
         ensure!(dim > 0, "qdrant vector size must be at least 1");
-        // The built-in compatibility check runs a blocking health check on a thread of its
-        // own and prints to stdout; we check health ourselves, asynchronously, instead.
-        let client = Qdrant::from_url(url)
-            .api_key(api_key)
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .skip_compatibility_check()
-            .build()
-            .with_context(|| format!("invalid qdrant url {url:?}"))?;
-        client.health_check().await.with_context(|| format!("cannot reach qdrant at {url}"))?;
+        let client = client(url, api_key, timeout).await?;
         let store = QdrantStore { client, collection: collection.to_string(), dim };
         store.ensure_collection().await?;
         Ok(store)
+    }
+
+    /// Points in `collection` at `url`, 0 when the collection does not exist.
+    pub async fn count_points(
+        url: &str,
+        api_key: Option<&str>,
+        collection: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<usize> {
+        let client = client(url, api_key, timeout).await?;
+        let exists = client
+            .collection_exists(collection)
+            .await
+            .with_context(|| format!("failed to check qdrant collection {collection}"))?;
+        if !exists {
+            return Ok(0);
+        }
+        let response = client
+            .count(CountPointsBuilder::new(collection).exact(true))
+            .await
+            .with_context(|| format!("failed to count the points of qdrant collection {collection}"))?;
+        Ok(response.result.map_or(0, |r| r.count as usize))
     }
 
     async fn ensure_collection(&self) -> anyhow::Result<()> {
@@ -157,6 +170,16 @@ impl QdrantStore {
         Ok(())
     }
 
+    /// Removes every point whose sku is not in `keep` (after a full rebuild of the catalog).
+    pub async fn remove_all_except(&self, keep: &[String]) -> anyhow::Result<()> {
+        let filter = Filter::must_not([Condition::matches(SKU, keep.to_vec())]);
+        self.client
+            .delete_points(DeletePointsBuilder::new(self.collection.as_str()).points(filter).wait(true))
+            .await
+            .with_context(|| format!("failed to delete old points from qdrant collection {}", self.collection))?;
+        Ok(())
+    }
+
     /// The `k` skus most similar to `query` by cosine, among `allow` (all when `None`), best
     /// first, ties by sku.
     pub async fn search(&self, query: &[f32], k: usize, allow: Option<&[String]>) -> anyhow::Result<Vec<Hit>> {
@@ -192,6 +215,21 @@ impl QdrantStore {
             .with_context(|| format!("failed to delete qdrant collection {}", self.collection))?;
         Ok(())
     }
+}
+
+/// A client of `url` whose server answered a health check.
+async fn client(url: &str, api_key: Option<&str>, timeout: Duration) -> anyhow::Result<Qdrant> {
+    // The built-in compatibility check runs a blocking health check on a thread of its own
+    // and prints to stdout; we check health ourselves, asynchronously, instead.
+    let client = Qdrant::from_url(url)
+        .api_key(api_key)
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .skip_compatibility_check()
+        .build()
+        .with_context(|| format!("invalid qdrant url {url:?}"))?;
+    client.health_check().await.with_context(|| format!("cannot reach qdrant at {url}"))?;
+    Ok(client)
 }
 
 /// The hits of scored points, by the sku in their payload.

@@ -1,10 +1,15 @@
 //! Semantic product search: product embeddings from the configured `/v1/embeddings`
-//! endpoint, kept in an in-process [`VectorStore`] saved in the data directory
-//! (`vectors.bin`), searched by exact cosine and fused with BM25 by reciprocal rank fusion.
+//! endpoint, searched by cosine and fused with BM25 by reciprocal rank fusion.
+//!
+//! The vectors live in one of two places:
+//! - by default, an in-process [`VectorStore`] saved in the data directory (`vectors.bin`)
+//!   and searched exactly;
+//! - with `qdrant.url` set, a Qdrant collection ([`QdrantStore`]), shared by every process
+//!   that points at it.
 //!
 //! Without `embeddings.base_url` there is no [`Semantic`] and search is BM25 alone. An
-//! embedding failure during a turn is logged and the turn uses BM25 alone: vectors improve
-//! ranking, they are never needed to answer.
+//! embedding or Qdrant failure during a turn is logged and the turn uses BM25 alone: vectors
+//! improve ranking, they are never needed to answer.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -12,10 +17,12 @@ use std::sync::RwLock;
 use std::time::Duration;
 
 use anyhow::Context;
+use tokio::sync::OnceCell;
 
 use super::index::{Hit, ProductDoc};
+use super::qdrant::QdrantStore;
 use super::vectors::{EmbeddingClient, VectorStore, reciprocal_rank_fusion};
-use crate::config::EmbeddingsConfig;
+use crate::config::{EmbeddingsConfig, QdrantConfig};
 
 /// The RRF constant (the usual 60: ranks matter, raw scores do not).
 pub const RRF_K: f32 = 60.0;
@@ -26,11 +33,39 @@ pub struct Semantic {
     client: EmbeddingClient,
     /// Embeds products (the same model unless `embeddings.document_model` is set).
     documents: EmbeddingClient,
+    vectors: Vectors,
+}
+
+/// Where the product vectors are kept.
+enum Vectors {
+    Local(LocalVectors),
+    Qdrant(QdrantVectors),
+}
+
+/// The in-process store and the file it is saved in.
+struct LocalVectors {
     store: RwLock<Option<VectorStore>>,
     path: PathBuf,
     /// Modification time of the file the store was loaded from or saved to: an import by
     /// another process (`index-catalog`) is picked up at the next search.
     loaded: RwLock<Option<std::time::SystemTime>>,
+}
+
+/// A Qdrant collection, connected on first use: its vector size is the embedding model's,
+/// known from the first vector (so a server starts, with BM25 alone, while Qdrant is down).
+struct QdrantVectors {
+    config: QdrantConfig,
+    store: OnceCell<QdrantStore>,
+}
+
+impl QdrantVectors {
+    /// The collection, connecting (and creating it for vectors of `dim` components) on first
+    /// use; a failed connection is retried at the next call.
+    async fn store(&self, dim: usize) -> anyhow::Result<&QdrantStore> {
+        let c = &self.config;
+        let timeout = Duration::from_secs(c.timeout_secs);
+        self.store.get_or_try_init(|| QdrantStore::connect(&c.url, c.api_key(), &c.collection, dim, timeout)).await
+    }
 }
 
 fn modified(path: &Path) -> Option<std::time::SystemTime> {
@@ -51,8 +86,9 @@ pub fn embedding_text(p: &ProductDoc) -> String {
 }
 
 impl Semantic {
-    /// The semantic search of `data_dir`, or `None` when no embedding endpoint is set.
-    pub fn open(config: &EmbeddingsConfig, data_dir: &Path) -> anyhow::Result<Option<Semantic>> {
+    /// The semantic search configured by `embeddings` and `qdrant` (vectors in `data_dir`
+    /// without a Qdrant url), or `None` when no embedding endpoint is set.
+    pub fn open(config: &EmbeddingsConfig, qdrant: &QdrantConfig, data_dir: &Path) -> anyhow::Result<Option<Semantic>> {
         if config.base_url.is_empty() {
             return Ok(None);
         }
@@ -62,37 +98,99 @@ impl Semantic {
         );
         let client = EmbeddingClient::new(&config.base_url, &config.model, "", Duration::from_secs(30))?;
         let documents = EmbeddingClient::new(&config.base_url, config.document_model(), "", Duration::from_secs(120))?;
-        let path = data_dir.join("vectors.bin");
-        let store = if path.exists() {
-            Some(VectorStore::load(&path).with_context(|| format!("failed to load {}", path.display()))?)
+        let vectors = if qdrant.url.is_empty() {
+            let path = data_dir.join("vectors.bin");
+            let store = if path.exists() {
+                Some(VectorStore::load(&path).with_context(|| format!("failed to load {}", path.display()))?)
+            } else {
+                None
+            };
+            Vectors::Local(LocalVectors { store: RwLock::new(store), loaded: RwLock::new(modified(&path)), path })
         } else {
-            None
+            Vectors::Qdrant(QdrantVectors { config: qdrant.clone(), store: OnceCell::new() })
         };
-        Ok(Some(Semantic { client, documents, store: RwLock::new(store), loaded: RwLock::new(modified(&path)), path }))
+        Ok(Some(Semantic { client, documents, vectors }))
     }
 
-    /// Number of products with a vector.
-    pub fn len(&self) -> usize {
-        self.store.read().expect("vector store lock").as_ref().map_or(0, VectorStore::len)
+    /// Number of products with a vector (for Qdrant, points in the collection; 0 when it
+    /// does not exist yet).
+    pub async fn len(&self) -> anyhow::Result<usize> {
+        match &self.vectors {
+            Vectors::Local(local) => {
+                local.reload_if_changed()?;
+                Ok(local.store.read().expect("vector store lock").as_ref().map_or(0, VectorStore::len))
+            }
+            Vectors::Qdrant(q) => {
+                let c = &q.config;
+                let timeout = Duration::from_secs(c.timeout_secs);
+                QdrantStore::count_points(&c.url, c.api_key(), &c.collection, timeout).await
+            }
+        }
     }
 
-    /// True when no product has a vector.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Embeds `products` (in batches), replaces their vectors and saves the store. With
-    /// `replace_all` the store starts empty.
+    /// Embeds `products` (in batches) and replaces their vectors. With `replace_all` the
+    /// products not in `products` lose theirs.
     pub async fn embed_products(&self, products: &[ProductDoc], replace_all: bool) -> anyhow::Result<()> {
         let texts: Vec<String> = products.iter().map(embedding_text).collect();
         let vectors = if texts.is_empty() { vec![] } else { self.documents.embed(&texts).await? };
+        let points: Vec<(String, Vec<f32>)> = products.iter().map(|p| p.sku.clone()).zip(vectors).collect();
+        match &self.vectors {
+            Vectors::Local(local) => local.replace(points, replace_all),
+            Vectors::Qdrant(q) => {
+                let Some(dim) = points.first().map(|(_, v)| v.len()) else {
+                    return Ok(());
+                };
+                let store = q.store(dim).await?;
+                let skus: Vec<String> = points.iter().map(|(sku, _)| sku.clone()).collect();
+                store.upsert(points).await?;
+                if replace_all {
+                    store.remove_all_except(&skus).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Products nearest to `text`, best first, among `allow` when given.
+    pub async fn search(&self, text: &str, k: usize, allow: Option<&HashSet<String>>) -> anyhow::Result<Vec<Hit>> {
+        if text.trim().is_empty() {
+            return Ok(vec![]);
+        }
+        if let Vectors::Local(local) = &self.vectors {
+            local.reload_if_changed()?;
+            if local.store.read().expect("vector store lock").is_none() {
+                return Ok(vec![]);
+            }
+        }
+        let query = self.client.embed(&[text.to_string()]).await?.pop().context("no query vector")?;
+        match &self.vectors {
+            Vectors::Local(local) => {
+                let guard = local.store.read().expect("vector store lock");
+                let Some(store) = guard.as_ref() else { return Ok(vec![]) };
+                let filter = allow.map(|set| move |id: &str| set.contains(id));
+                Ok(match &filter {
+                    Some(f) => store.search(&query, k, Some(f)),
+                    None => store.search(&query, k, None),
+                })
+            }
+            Vectors::Qdrant(q) => {
+                let allow: Option<Vec<String>> = allow.map(|set| set.iter().cloned().collect());
+                q.store(query.len()).await?.search(&query, k, allow.as_deref()).await
+            }
+        }
+    }
+}
+
+impl LocalVectors {
+    /// Replaces the vectors of `points` (all vectors with `replace_all`) and saves the file.
+    fn replace(&self, points: Vec<(String, Vec<f32>)>, replace_all: bool) -> anyhow::Result<()> {
         let mut guard = self.store.write().expect("vector store lock");
         if replace_all {
             *guard = None;
         }
-        for (p, v) in products.iter().zip(vectors) {
+        for (sku, v) in points {
             let store = guard.get_or_insert_with(|| VectorStore::new(v.len()));
-            store.insert(p.sku.clone(), v)?;
+            store.insert(sku, v)?;
         }
         if let Some(store) = guard.as_ref() {
             store.save(&self.path)?;
@@ -112,22 +210,6 @@ impl Semantic {
             tracing::info!("product vectors reloaded");
         }
         Ok(())
-    }
-
-    /// Products nearest to `text`, best first, among `allow` when given.
-    pub async fn search(&self, text: &str, k: usize, allow: Option<&HashSet<String>>) -> anyhow::Result<Vec<Hit>> {
-        self.reload_if_changed()?;
-        if self.is_empty() || text.trim().is_empty() {
-            return Ok(vec![]);
-        }
-        let query = self.client.embed(&[text.to_string()]).await?.pop().context("no query vector")?;
-        let guard = self.store.read().expect("vector store lock");
-        let Some(store) = guard.as_ref() else { return Ok(vec![]) };
-        let filter = allow.map(|set| move |id: &str| set.contains(id));
-        Ok(match &filter {
-            Some(f) => store.search(&query, k, Some(f)),
-            None => store.search(&query, k, None),
-        })
     }
 }
 

@@ -232,32 +232,34 @@ async fn retrieved_skus(app: &TestApp) -> Vec<String> {
     retrieved["products"].as_array().unwrap().iter().map(|p| p["sku"].as_str().unwrap().to_string()).collect()
 }
 
+/// The titles of `skus`, in order.
+async fn titles(app: &TestApp, skus: Vec<String>) -> Vec<String> {
+    backtalk::store::catalog::products_by_sku(&app.db, &skus).await.unwrap().into_iter().map(|p| p.title).collect()
+}
+
+/// "sneakers" finds the trainers only through vectors: the demo catalog says "trainers",
+/// never "sneakers". Returns the titles retrieved.
+async fn ask_for_sneakers(app: &TestApp, from: &str) -> Vec<String> {
+    app.post_inbound(from, "do you have sneakers?", &new_sid()).await;
+    app.wait_idle().await;
+    titles(app, retrieved_skus(app).await).await
+}
+
+/// Number of products in the demo catalog.
+async fn catalog_size(app: &TestApp) -> usize {
+    backtalk::store::catalog::all_products(&app.db).await.unwrap().len()
+}
+
 async fn hybrid_search_finds_what_the_words_miss_and_survives_a_failing_endpoint(backend: Backend) {
-    // BM25 alone: the demo catalog says "trainers", never "sneakers".
     let plain = spawn_app(backend, TestOptions::default()).await;
-    plain.post_inbound(CUSTOMER, "do you have sneakers?", &new_sid()).await;
-    plain.wait_idle().await;
-    let titles = |app: &TestApp, skus: Vec<String>| {
-        let db = app.db.clone();
-        async move {
-            backtalk::store::catalog::products_by_sku(&db, &skus)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|p| p.title)
-                .collect::<Vec<_>>()
-        }
-    };
-    let bm25_only = titles(&plain, retrieved_skus(&plain).await).await;
+    let bm25_only = ask_for_sneakers(&plain, CUSTOMER).await;
     assert!(!bm25_only.iter().any(|t| t.contains("Trainers")), "{bm25_only:?}");
 
     // With embeddings (the catalog is embedded at start), the fused ranking has trainers.
     let app = spawn_app(backend, TestOptions { embeddings: true, ..TestOptions::default() }).await;
     assert!(app.embeddings.as_ref().unwrap().requests() > 0, "the catalog was embedded at start");
     assert!(app.config.data_dir.join("vectors.bin").exists());
-    app.post_inbound(CUSTOMER, "do you have sneakers?", &new_sid()).await;
-    app.wait_idle().await;
-    let hybrid = titles(&app, retrieved_skus(&app).await).await;
+    let hybrid = ask_for_sneakers(&app, CUSTOMER).await;
     assert!(hybrid.iter().take(3).all(|t| t.contains("Trainers")), "{hybrid:?}");
 
     // The endpoint fails: the turn still answers, from BM25 (another customer: the first
@@ -271,3 +273,87 @@ async fn hybrid_search_finds_what_the_words_miss_and_survives_a_failing_endpoint
     assert!(fallback.first().is_some_and(|t| t.contains("Blouse")), "{fallback:?}");
 }
 on_both_backends!(hybrid_search_finds_what_the_words_miss_and_survives_a_failing_endpoint);
+
+/// With `qdrant.url` set, the catalog's vectors go to a Qdrant collection (none to the data
+/// directory) and a turn's vector search is a Qdrant query: the same trainers come back.
+async fn hybrid_search_keeps_its_vectors_in_qdrant(backend: Backend) {
+    let qdrant = crate::fake_qdrant::FakeQdrant::start().await;
+    let options = TestOptions { embeddings: true, qdrant_url: Some(qdrant.url()), ..TestOptions::default() };
+    let app = spawn_app(backend, options).await;
+    assert_eq!(qdrant.points(&app.config.qdrant.collection), catalog_size(&app).await, "one point per product");
+    assert!(!app.config.data_dir.join("vectors.bin").exists());
+
+    let hybrid = ask_for_sneakers(&app, CUSTOMER).await;
+    assert!(hybrid.iter().take(3).all(|t| t.contains("Trainers")), "{hybrid:?}");
+    assert!(qdrant.calls("query") >= 1, "the vector search went to qdrant");
+}
+on_both_backends!(hybrid_search_keeps_its_vectors_in_qdrant);
+
+/// Qdrant down: the server still starts and answers, from BM25 alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_qdrant_leaves_bm25_answering() {
+    // Bind then drop a listener to get a port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let options = TestOptions {
+        embeddings: true,
+        qdrant_url: Some(format!("http://127.0.0.1:{port}")),
+        ..TestOptions::default()
+    };
+    let app = spawn_app(Backend::Sqlite, options).await;
+    app.post_inbound(CUSTOMER, "do you have a red blouse?", &new_sid()).await;
+    app.wait_idle().await;
+    assert_eq!(app.twilio.sent_to(CUSTOMER).len(), 1, "answered");
+    let bm25 = titles(&app, retrieved_skus(&app).await).await;
+    assert!(bm25.first().is_some_and(|t| t.contains("Blouse")), "{bm25:?}");
+}
+
+/// The same against a real Qdrant: `BACKTALK_TEST_QDRANT_URL=http://127.0.0.1:6334`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hybrid_search_with_a_real_qdrant() {
+    let Ok(url) = std::env::var("BACKTALK_TEST_QDRANT_URL") else {
+        eprintln!("skipped: set BACKTALK_TEST_QDRANT_URL to a qdrant grpc url (port 6334) to run this test");
+        return;
+    };
+    let options = TestOptions { embeddings: true, qdrant_url: Some(url.clone()), ..TestOptions::default() };
+    let app = spawn_app(Backend::Sqlite, options).await;
+    let config = &app.config.qdrant;
+    let points =
+        backtalk::catalog::qdrant::QdrantStore::count_points(&url, None, &config.collection, Duration::from_secs(10))
+            .await
+            .unwrap();
+    assert_eq!(points, catalog_size(&app).await, "one point per product");
+    let hybrid = ask_for_sneakers(&app, CUSTOMER).await;
+    assert!(hybrid.iter().take(3).all(|t| t.contains("Trainers")), "{hybrid:?}");
+}
+
+/// Re-embedding the whole catalog into Qdrant (`index-catalog --full`) drops the points of
+/// products that are gone, and keeps one point per sku however often it is embedded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_rebuild_in_qdrant_drops_the_points_of_removed_products() {
+    use backtalk::catalog::semantic::Semantic;
+    let qdrant = crate::fake_qdrant::FakeQdrant::start().await;
+    let embeddings = crate::fakes::FakeEmbeddings::start().await;
+    let mut config = backtalk::config::Config::default();
+    config.embeddings.base_url = embeddings.base_url();
+    config.embeddings.model = "fake-embeddings".into();
+    config.qdrant.url = qdrant.url();
+    let dir = tempfile::tempdir().unwrap();
+    let semantic = Semantic::open(&config.embeddings, &config.qdrant, dir.path()).unwrap().unwrap();
+    assert_eq!(semantic.len().await.unwrap(), 0, "no collection yet");
+
+    let product = |sku: &str, title: &str| backtalk::catalog::ProductDoc {
+        sku: sku.into(),
+        title: title.into(),
+        ..backtalk::catalog::ProductDoc::default()
+    };
+    let all = [product("A", "red trainers"), product("B", "silk blouse"), product("C", "leather boots")];
+    semantic.embed_products(&all, false).await.unwrap();
+    semantic.embed_products(&all[..1], false).await.unwrap();
+    assert_eq!(semantic.len().await.unwrap(), 3);
+
+    semantic.embed_products(&all[1..], true).await.unwrap();
+    assert_eq!(semantic.len().await.unwrap(), 2);
+    assert_eq!(qdrant.points(&config.qdrant.collection), 2);
+    let hits = semantic.search("red trainers", 5, None).await.unwrap();
+    assert!(hits.iter().all(|h| h.id != "A"), "{hits:?}");
+}

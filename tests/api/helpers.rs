@@ -94,6 +94,9 @@ pub struct TestOptions {
     pub clock: Option<std::sync::Arc<backtalk::clock::FixedClock>>,
     /// Start a fake embeddings endpoint and point the config at it (hybrid retrieval).
     pub embeddings: bool,
+    /// Keep product vectors in Qdrant at this gRPC url (a collection of the test's own),
+    /// instead of in process.
+    pub qdrant_url: Option<String>,
 }
 
 /// A running server with its fakes and a handle on its database.
@@ -157,6 +160,11 @@ pub async fn spawn_app(backend: Backend, options: TestOptions) -> TestApp {
         let fake = FakeEmbeddings::start().await;
         config.embeddings.base_url = fake.base_url();
         config.embeddings.model = "fake-embeddings".into();
+        if let Some(url) = &options.qdrant_url {
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+            config.qdrant.url = url.clone();
+            config.qdrant.collection = format!("backtalk_test_{}_{nanos}", std::process::id());
+        }
         Some(fake)
     } else {
         None
