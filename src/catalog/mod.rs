@@ -1,7 +1,9 @@
 //! The product catalog and store policies: records, import, and the tantivy search index.
 //!
-//! Thin for now (issue 4 adds `index-catalog`, field mapping, query understanding, vectors
-//! and hybrid fusion): BM25 over products and policies, rebuilt from the SQL tables.
+//! - `records`: the catalog's CSV / JSONL formats; `import`: `index-catalog`.
+//! - `index`: the tantivy index; `query`: what an SMS asks
+//!   for (colour, size, price, negations, carry-over).
+//! - `vectors`, `semantic`, `qdrant`: embeddings, vector stores and hybrid fusion.
 
 pub mod import;
 pub mod index;
