@@ -240,6 +240,12 @@ async fn hybrid(
     if let Ok(grid) = std::env::var("BENCH_FUSION") {
         // Tuning aid: `k,bm25_weight,vector_weight;...` (weighted reciprocal rank fusion).
         for spec in grid.split(';') {
+            if let Some(alpha) = spec.strip_prefix("cc,").and_then(|a| a.trim().parse::<f32>().ok()) {
+                let rankings: Vec<Vec<Hit>> =
+                    bm25.iter().zip(&vectors).map(|(b, v)| convex(b, v, alpha)).collect();
+                row(&format!("convex bm25 {alpha}"), qrels, &rankings);
+                continue;
+            }
             let v: Vec<f64> = spec.split(',').filter_map(|x| x.trim().parse().ok()).collect();
             let [k, wb, wv] = v[..] else { continue };
             let rankings: Vec<Vec<Hit>> =
@@ -248,6 +254,22 @@ async fn hybrid(
         }
     }
     Ok((fused, embed_s))
+}
+
+/// Convex combination of min-max normalised scores (a tuning aid for the bench).
+fn convex(bm25: &[Hit], vectors: &[Hit], alpha: f32) -> Vec<Hit> {
+    let mut scores: HashMap<&str, f32> = HashMap::new();
+    for (list, w) in [(bm25, alpha), (vectors, 1.0 - alpha)] {
+        let max = list.iter().map(|h| h.score).fold(f32::MIN, f32::max);
+        let min = list.iter().map(|h| h.score).fold(f32::MAX, f32::min);
+        for hit in list {
+            let norm = if max > min { (hit.score - min) / (max - min) } else { 1.0 };
+            *scores.entry(hit.id.as_str()).or_default() += w * norm;
+        }
+    }
+    let mut ranked: Vec<(&str, f32)> = scores.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    ranked.into_iter().take(100).map(|(id, score)| Hit { id: id.to_string(), score }).collect()
 }
 
 /// Weighted reciprocal rank fusion of two rankings (a tuning aid for the bench).
