@@ -241,8 +241,7 @@ async fn hybrid(
         // Tuning aid: `k,bm25_weight,vector_weight;...` (weighted reciprocal rank fusion).
         for spec in grid.split(';') {
             if let Some(alpha) = spec.strip_prefix("cc,").and_then(|a| a.trim().parse::<f32>().ok()) {
-                let rankings: Vec<Vec<Hit>> =
-                    bm25.iter().zip(&vectors).map(|(b, v)| convex(b, v, alpha)).collect();
+                let rankings: Vec<Vec<Hit>> = bm25.iter().zip(&vectors).map(|(b, v)| convex(b, v, alpha)).collect();
                 row(&format!("convex bm25 {alpha}"), qrels, &rankings);
                 continue;
             }

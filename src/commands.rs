@@ -260,7 +260,12 @@ pub async fn index_catalog(
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("failed to create data dir {}", config.data_dir.display()))?;
     let db = crate::store::Db::connect(&config.effective_database_url()).await?;
-    let index = crate::catalog::SearchIndex::open_or_create(&config.data_dir.join("index"))?;
+    let index = std::sync::Arc::new(crate::catalog::SearchIndex::open_or_create(&config.data_dir.join("index"))?);
+    if index.num_docs() == 0 {
+        // A new index (or one recreated for a newer schema) starts from what SQL holds, so
+        // an upsert import leaves the products it does not name searchable.
+        crate::demo::rebuild_index(&db, &index).await?;
+    }
     let options = ImportOptions { strict, full, mapping, progress: std::io::stderr().is_terminal() };
     let started = std::time::Instant::now();
     let import_began = chrono::Utc::now();

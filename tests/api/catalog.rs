@@ -357,3 +357,28 @@ async fn a_full_rebuild_in_qdrant_drops_the_points_of_removed_products() {
     let hits = semantic.search("red trainers", 5, None).await.unwrap();
     assert!(hits.iter().all(|h| h.id != "A"), "{hits:?}");
 }
+
+/// `backtalk index-catalog` into a data directory whose index is gone (or was recreated for a
+/// newer schema) rebuilds the index from SQL first: an upsert import keeps the products it
+/// does not name searchable.
+#[test]
+fn the_cli_rebuilds_a_missing_index_before_an_upsert_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = write(dir.path(), "first.jsonl", r#"{"sku":"A1","title":"Linen shirt","price":25}"#);
+    let second = write(dir.path(), "second.jsonl", r#"{"sku":"B1","title":"Wool scarf","price":19}"#);
+    let run = |file: &Path| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_backtalk"))
+            .arg("index-catalog")
+            .arg(file)
+            .env("BACKTALK_DATA_DIR", dir.path())
+            .output()
+            .expect("run backtalk index-catalog");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    };
+    run(&first);
+    std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+    run(&second);
+    let index = SearchIndex::open_or_create(&dir.path().join("index")).unwrap();
+    assert_eq!(index.search("linen shirt", DocKind::Product, 3).unwrap()[0].id, "A1");
+    assert_eq!(index.search("wool scarf", DocKind::Product, 3).unwrap()[0].id, "B1");
+}
