@@ -555,6 +555,35 @@ pub fn reciprocal_rank_fusion(lists: &[Vec<Hit>], k: f32, limit: usize) -> Vec<H
     fused
 }
 
+/// Convex combination of scores (Bruch, Gai & Ingber, "An Analysis of Fusion Functions for
+/// Hybrid Retrieval", TOIS 2023): each list's scores are min-max normalised to [0, 1] over
+/// the list, then an id scores `bm25_weight` × its BM25 score + (1 − `bm25_weight`) × its
+/// vector score, a list it is missing from adding 0; the `limit` best, ties by id.
+///
+/// Unlike RRF it keeps how far apart the scores are, not only their order: a product far
+/// ahead on words stays ahead. An id repeated within one list counts at its first position.
+///
+/// # Panics
+/// If `bm25_weight` is not within 0..=1.
+pub fn convex_combination(bm25: &[Hit], vectors: &[Hit], bm25_weight: f32, limit: usize) -> Vec<Hit> {
+    assert!((0.0..=1.0).contains(&bm25_weight), "bm25 weight must be within 0..=1, got {bm25_weight}");
+    let mut scores: HashMap<&str, f32> = HashMap::new();
+    for (list, weight) in [(bm25, bm25_weight), (vectors, 1.0 - bm25_weight)] {
+        let max = list.iter().map(|h| h.score).fold(f32::NEG_INFINITY, f32::max);
+        let min = list.iter().map(|h| h.score).fold(f32::INFINITY, f32::min);
+        let mut seen = HashSet::new();
+        for hit in list.iter().filter(|h| seen.insert(h.id.as_str())) {
+            // One score (or all equal): every hit counts fully.
+            let normalised = if max > min { (hit.score - min) / (max - min) } else { 1.0 };
+            *scores.entry(hit.id.as_str()).or_default() += weight * normalised;
+        }
+    }
+    let mut fused: Vec<Hit> = scores.into_iter().map(|(id, score)| Hit { id: id.to_string(), score }).collect();
+    sort_best_first(&mut fused);
+    fused.truncate(limit);
+    fused
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -770,6 +799,32 @@ mod tests {
         assert_eq!(fused[0].score, 1.0);
         assert_eq!(fused[1].score, 1.0 / 3.0);
         assert!(reciprocal_rank_fusion(&[], 60.0, 10).is_empty());
+    }
+
+    fn scored(rows: &[(&str, f32)]) -> Vec<Hit> {
+        rows.iter().map(|(id, score)| Hit { id: id.to_string(), score: *score }).collect()
+    }
+
+    #[test]
+    fn convex_combination_weighs_normalised_scores() {
+        // BM25: a far ahead of b and c; vectors: c ahead of a, b missing.
+        let bm25 = scored(&[("a", 20.0), ("b", 6.0), ("c", 5.0)]);
+        let vectors = scored(&[("c", 0.9), ("a", 0.8), ("d", 0.5)]);
+        let fused = convex_combination(&bm25, &vectors, 0.5, 10);
+        // a: 0.5 × 1 + 0.5 × 0.75; c: 0.5 × 0 + 0.5 × 1; b: 0.5 × 1/15; d: 0.
+        assert_eq!(ids(&fused), ["a", "c", "b", "d"]);
+        assert!((fused[0].score - 0.875).abs() < 1e-6);
+        // All weight on one list: its order, the other list's ids after it.
+        assert_eq!(ids(&convex_combination(&bm25, &vectors, 1.0, 3)), ["a", "b", "c"]);
+        assert_eq!(ids(&convex_combination(&bm25, &vectors, 0.0, 2)), ["c", "a"]);
+    }
+
+    #[test]
+    fn convex_combination_handles_single_equal_repeated_and_empty_lists() {
+        let fused = convex_combination(&scored(&[("a", 3.0)]), &scored(&[("b", 0.2), ("b", 0.1)]), 0.5, 10);
+        assert_eq!(ids(&fused), ["a", "b"], "equal scores tie by id");
+        assert_eq!(fused[0].score, fused[1].score);
+        assert!(convex_combination(&[], &[], 0.5, 10).is_empty());
     }
 
     /// A fake OpenAI-compatible embeddings server speaking the real wire format.
