@@ -275,14 +275,17 @@ pub async fn index_catalog(
     if let Some(semantic) =
         crate::catalog::semantic::Semantic::open(&config.embeddings, &config.qdrant, &config.data_dir)?
     {
-        let rows = if full {
+        // After --full, or when the store is empty (a new embedding model, a deleted file),
+        // every product is embedded; otherwise those this import changed.
+        let everything = full || semantic.len().await? == 0;
+        let rows = if everything {
             crate::store::catalog::all_products(&db).await?
         } else {
             crate::store::catalog::products_updated_since(&db, import_began).await?
         };
         let docs: Vec<crate::catalog::ProductDoc> = rows.iter().map(crate::catalog::ProductDoc::from_row).collect();
         semantic
-            .embed_products(&docs, full)
+            .embed_products(&docs, everything)
             .await
             .context("products were indexed, but embedding them failed (re-run the import)")?;
         println!("embedded {} products ({} with vectors)", docs.len(), semantic.len().await?);

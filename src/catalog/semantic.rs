@@ -3,8 +3,11 @@
 //! scores.
 //!
 //! The vectors live in one of two places:
-//! - by default, an in-process [`VectorStore`] saved in the data directory (`vectors.bin`)
-//!   and searched exactly;
+//! - by default, an in-process [`VectorStore`] saved in the data directory and searched
+//!   exactly; the file is named after the model that made the vectors
+//!   (`vectors-<model>.bin`), so changing the model starts an empty store, which is then
+//!   filled (at start, or by `index-catalog`), instead of comparing one model's query with
+//!   another's products;
 //! - with `qdrant.url` set, a Qdrant collection ([`QdrantStore`]), shared by every process
 //!   that points at it.
 //!
@@ -71,6 +74,13 @@ impl QdrantVectors {
     }
 }
 
+/// The in-process vector file for vectors made by `model` in `data_dir`.
+pub fn vector_file(data_dir: &Path, model: &str) -> PathBuf {
+    let slug: String =
+        model.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+    data_dir.join(format!("vectors-{slug}.bin"))
+}
+
 fn modified(path: &Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
@@ -102,7 +112,7 @@ impl Semantic {
         let client = EmbeddingClient::new(&config.base_url, &config.model, "", Duration::from_secs(30))?;
         let documents = EmbeddingClient::new(&config.base_url, config.document_model(), "", Duration::from_secs(120))?;
         let vectors = if qdrant.url.is_empty() {
-            let path = data_dir.join("vectors.bin");
+            let path = vector_file(data_dir, config.document_model());
             let store = if path.exists() {
                 Some(VectorStore::load(&path).with_context(|| format!("failed to load {}", path.display()))?)
             } else {

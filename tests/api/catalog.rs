@@ -258,7 +258,8 @@ async fn hybrid_search_finds_what_the_words_miss_and_survives_a_failing_endpoint
     // With embeddings (the catalog is embedded at start), the fused ranking has trainers.
     let app = spawn_app(backend, TestOptions { embeddings: true, ..TestOptions::default() }).await;
     assert!(app.embeddings.as_ref().unwrap().requests() > 0, "the catalog was embedded at start");
-    assert!(app.config.data_dir.join("vectors.bin").exists());
+    let vectors = backtalk::catalog::semantic::vector_file(&app.config.data_dir, "fake-embeddings");
+    assert!(vectors.exists(), "{}", vectors.display());
     let hybrid = ask_for_sneakers(&app, CUSTOMER).await;
     assert!(hybrid.iter().take(3).all(|t| t.contains("Trainers")), "{hybrid:?}");
 
@@ -281,7 +282,7 @@ async fn hybrid_search_keeps_its_vectors_in_qdrant(backend: Backend) {
     let options = TestOptions { embeddings: true, qdrant_url: Some(qdrant.url()), ..TestOptions::default() };
     let app = spawn_app(backend, options).await;
     assert_eq!(qdrant.points(&app.config.qdrant.collection), catalog_size(&app).await, "one point per product");
-    assert!(!app.config.data_dir.join("vectors.bin").exists());
+    assert!(!backtalk::catalog::semantic::vector_file(&app.config.data_dir, "fake-embeddings").exists());
 
     let hybrid = ask_for_sneakers(&app, CUSTOMER).await;
     assert!(hybrid.iter().take(3).all(|t| t.contains("Trainers")), "{hybrid:?}");
@@ -381,4 +382,28 @@ fn the_cli_rebuilds_a_missing_index_before_an_upsert_import() {
     let index = SearchIndex::open_or_create(&dir.path().join("index")).unwrap();
     assert_eq!(index.search("linen shirt", DocKind::Product, 3).unwrap()[0].id, "A1");
     assert_eq!(index.search("wool scarf", DocKind::Product, 3).unwrap()[0].id, "B1");
+}
+
+/// In-process vectors are kept per embedding model: after a change of model the store is
+/// empty (and gets filled), never one model's products searched with another's query.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_embedding_model_starts_an_empty_vector_store() {
+    use backtalk::catalog::semantic::Semantic;
+    let embeddings = crate::fakes::FakeEmbeddings::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let open = |model: &str| {
+        let mut config = backtalk::config::Config::default();
+        config.embeddings.base_url = embeddings.base_url();
+        config.embeddings.model = model.into();
+        Semantic::open(&config.embeddings, &config.qdrant, dir.path()).unwrap().unwrap()
+    };
+    let product = |sku: &str| backtalk::catalog::ProductDoc {
+        sku: sku.into(),
+        title: "Silk blouse".into(),
+        ..Default::default()
+    };
+    open("model-a").embed_products(&[product("A"), product("B")], true).await.unwrap();
+    assert_eq!(open("model-a").len().await.unwrap(), 2);
+    assert_eq!(open("model-b").len().await.unwrap(), 0, "model-b has no vectors yet");
+    assert!(open("model-b").search("blouse", 5, None).await.unwrap().is_empty());
 }
