@@ -120,6 +120,12 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         rounds: usize,
     },
+    /// Sentiment against human ratings (the VADER ground-truth sets): Pearson r, macro-F1.
+    Sentiment {
+        /// The directory of `tweets_GroundTruth.txt` and `amazonReviewSnippets_GroundTruth.txt`.
+        #[arg(long, default_value = "../shared/data/vader_groundtruth")]
+        data: PathBuf,
+    },
     /// Load-test signed inbound webhooks against a release server, beside a bare axum handler.
     Webhook {
         /// Requests per second of the fixed-rate phase.

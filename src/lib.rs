@@ -14,6 +14,8 @@ pub mod app;
 /// The webhook load benchmark.
 pub mod bench;
 pub mod bench_retrieval;
+/// `backtalk bench sentiment`.
+pub mod bench_sentiment;
 /// Product catalog records and the tantivy search index.
 pub mod catalog;
 /// The command line (argument definitions).

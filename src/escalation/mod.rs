@@ -53,6 +53,7 @@ pub fn reasons(
     guarded: &Guarded,
     confidence: f64,
     sentiment: f64,
+    trend: f64,
     t: Thresholds,
 ) -> Vec<Reason> {
     let mut out = Vec::new();
@@ -72,10 +73,12 @@ pub fn reasons(
             detail: format!("confidence {confidence:.2} < {:.2}", t.confidence),
         });
     }
-    if sentiment < t.sentiment {
+    // The message, or the thread's trend (recent messages weigh more; see
+    // score::sentiment::trend), below the threshold.
+    if sentiment.min(trend) < t.sentiment {
         out.push(Reason {
             code: "negative_sentiment",
-            detail: format!("sentiment {sentiment:.2} < {:.2}", t.sentiment),
+            detail: format!("sentiment {sentiment:.2}, thread trend {trend:.2}; threshold {:.2}", t.sentiment),
         });
     }
     out
@@ -93,19 +96,21 @@ mod tests {
 
     #[test]
     fn a_confident_calm_turn_is_not_escalated() {
-        assert!(reasons("red blouse?", &Draft::default(), &pass(), 0.9, 0.0, T).is_empty());
+        assert!(reasons("red blouse?", &Draft::default(), &pass(), 0.9, 0.0, 0.0, T).is_empty());
     }
 
     #[test]
     fn each_rule_fires_on_its_own_condition() {
         let codes = |r: Vec<Reason>| r.into_iter().map(|r| r.code).collect::<Vec<_>>();
         assert_eq!(
-            codes(reasons("can I talk to a real person", &Draft::default(), &pass(), 0.9, 0.0, T)),
+            codes(reasons("can I talk to a real person", &Draft::default(), &pass(), 0.9, 0.0, 0.0, T)),
             vec!["human_requested"]
         );
-        assert_eq!(codes(reasons("hm", &Draft::default(), &pass(), 0.2, 0.0, T)), vec!["low_confidence"]);
-        assert_eq!(codes(reasons("hm", &Draft::default(), &pass(), 0.9, -0.8, T)), vec!["negative_sentiment"]);
+        assert_eq!(codes(reasons("hm", &Draft::default(), &pass(), 0.2, 0.0, 0.0, T)), vec!["low_confidence"]);
+        assert_eq!(codes(reasons("hm", &Draft::default(), &pass(), 0.9, -0.8, -0.8, T)), vec!["negative_sentiment"]);
+        // A neutral message in a thread that has been angry: the trend escalates.
+        assert_eq!(codes(reasons("ok", &Draft::default(), &pass(), 0.9, 0.0, -0.6, T)), vec!["negative_sentiment"]);
         let blocked = Guarded { verdict: Verdict::Blocked, ..pass() };
-        assert_eq!(codes(reasons("hm", &Draft::default(), &blocked, 0.0, 0.0, T)), vec!["guard_blocked"]);
+        assert_eq!(codes(reasons("hm", &Draft::default(), &blocked, 0.0, 0.0, 0.0, T)), vec!["guard_blocked"]);
     }
 }

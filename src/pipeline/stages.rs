@@ -296,12 +296,23 @@ pub fn guard(deps: &Deps, generated: &Generated, facts: &Facts) -> Guarded {
 /// Stage 6 output.
 pub struct Scores {
     pub confidence: f64,
+    /// The message's sentiment.
     pub sentiment: f64,
+    /// The thread's: the customer's recent messages and this one, the latest weighing most.
+    pub trend: f64,
 }
 
 /// Stage 6, score: the reply's confidence and the customer's sentiment.
 pub fn score(generated: &Generated, guarded: &Guarded, facts: &Facts) -> Scores {
-    Scores { confidence: score::confidence(&generated.draft, guarded), sentiment: score::sentiment(&facts.message) }
+    let sentiment = score::sentiment(&facts.message);
+    let mut thread: Vec<f64> =
+        facts.history.iter().filter(|h| h.from_customer).map(|h| score::sentiment(&h.body)).collect();
+    thread.push(sentiment);
+    Scores {
+        confidence: score::confidence(&generated.draft, guarded),
+        sentiment,
+        trend: score::sentiment::trend(&thread),
+    }
 }
 
 /// Stage 7, route: send the reply, or hand over to a person with a holding message.
@@ -330,6 +341,7 @@ pub fn route(
             &guarded,
             scores.confidence,
             scores.sentiment,
+            scores.trend,
             thresholds,
         );
     }
@@ -356,7 +368,7 @@ pub fn route(
     if escalate {
         TurnPlan {
             outbound: vec![Outbound { kind: "holding", text: deps.config.brand.holding_message.clone() }],
-            escalation_details: json!({"draft": draft.text, "guard": guard_json, "reasons": reasons, "confidence": scores.confidence, "sentiment": scores.sentiment}),
+            escalation_details: json!({"draft": draft.text, "guard": guard_json, "reasons": reasons, "confidence": scores.confidence, "sentiment": scores.sentiment, "sentiment_trend": scores.trend}),
             escalation: reasons,
             new_state: Some(ConversationState::Escalated),
             audit,
