@@ -211,8 +211,15 @@ pub struct PipelineConfig {
     pub max_segments: usize,
     /// Replies scored below this confidence are escalated.
     pub confidence_threshold: f64,
-    /// Messages with sentiment below this (−1…1) are escalated.
+    /// Messages with sentiment below this (−1…1), or threads trending below it, are escalated.
     pub sentiment_threshold: f64,
+    /// Questions about an order worth at least this many cents go to a person; 0: off.
+    pub order_value_escalation_cents: i64,
+    /// Minutes a person has to answer a high-priority escalation (legal or complaint words,
+    /// a valuable order, an upset customer, a request for a person, a possible opt-out).
+    pub sla_high_minutes: i64,
+    /// Minutes for any other escalation.
+    pub sla_normal_minutes: i64,
 }
 
 /// Who the customer is talking to, and the compliance texts (CTIA §C3, FCC 64.1200(a)(12)).
@@ -307,6 +314,9 @@ impl Default for PipelineConfig {
             max_segments: 3,
             confidence_threshold: 0.5,
             sentiment_threshold: -0.5,
+            order_value_escalation_cents: 50_000,
+            sla_high_minutes: 15,
+            sla_normal_minutes: 120,
         }
     }
 }

@@ -1,18 +1,22 @@
 //! When a person takes over: the routing rules of a turn.
 //!
-//! Rules, in order: the guard blocked the draft; the customer asked for a person; the
-//! generator asked for one; confidence below the threshold; sentiment below the threshold.
-//! Every rule that fires is kept, so the reviewer sees all the reasons.
+//! Rules, in order: the guard blocked the draft; the customer asked for a person; complaint
+//! or legal words; a question about an order worth more than the set amount; the generator
+//! asked for one; confidence below the threshold; sentiment (message or thread trend) below
+//! the threshold. Every rule that fires is kept, so the reviewer sees all the reasons; the
+//! escalation's [`Priority`] follows from them and sets its SLA.
 
 use serde::Serialize;
 
+use crate::domain::facts::OrderFact;
 use crate::guard::{Guarded, Verdict};
 use crate::llm::Draft;
 
 /// Why a turn is escalated.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Reason {
-    /// `guard_blocked`, `human_requested`, `model_requested`, `low_confidence`, `negative_sentiment`, `llm_unavailable`.
+    /// `guard_blocked`, `human_requested`, `complaint_or_legal`, `high_value_order`,
+    /// `model_requested`, `low_confidence`, `negative_sentiment`, `llm_unavailable`.
     pub code: &'static str,
     pub detail: String,
 }
@@ -33,6 +37,76 @@ const HUMAN_PHRASES: &[&str] = &[
     "someone real",
 ];
 
+/// Words of a complaint that may cost the brand (a chargeback, a regulator, a court): a
+/// person answers those, never the bot. Matched as whole words, so "pursue" is not "sue".
+const COMPLAINT_OR_LEGAL: &[&str] = &[
+    "lawyer",
+    "attorney",
+    "sue",
+    "suing",
+    "lawsuit",
+    "legal action",
+    "small claims",
+    "chargeback",
+    "charge back",
+    "dispute the charge",
+    "bbb",
+    "better business bureau",
+    "ftc",
+    "attorney general",
+    "consumer protection",
+    "report you",
+    "fraud",
+    "scam",
+];
+
+/// Words that make a message about an order (for the order-value rule).
+const ORDER_WORDS: &[&str] =
+    &["order", "orders", "package", "delivery", "delivered", "refund", "return", "cancel", "exchange", "charged"];
+
+/// The message's words, lower case, separated by single spaces and padded with one at each
+/// end, so a phrase is found as " phrase ".
+fn padded_words(message: &str) -> String {
+    let words: Vec<String> =
+        message.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+    format!(" {} ", words.join(" "))
+}
+
+/// The complaint or legal phrase the message uses, if any.
+pub fn complaint_or_legal(message: &str) -> Option<&'static str> {
+    let words = padded_words(message);
+    COMPLAINT_OR_LEGAL.iter().copied().find(|p| words.contains(&format!(" {p} ")))
+}
+
+/// The customer's most valuable order of at least `min_cents`, when the message is about an
+/// order (0 turns the rule off).
+pub fn high_value_order<'a>(message: &str, orders: &'a [OrderFact], min_cents: i64) -> Option<&'a OrderFact> {
+    if min_cents <= 0 {
+        return None;
+    }
+    let words = padded_words(message);
+    if !ORDER_WORDS.iter().any(|w| words.contains(&format!(" {w} "))) {
+        return None;
+    }
+    orders.iter().filter(|o| o.total.cents >= min_cents).max_by_key(|o| o.total.cents)
+}
+
+/// How soon a person should answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    /// Money, the law or an upset customer: `escalation.sla_high_minutes`.
+    High,
+    /// Everything else: `escalation.sla_normal_minutes`.
+    Normal,
+}
+
+/// The priority of an escalation with these reasons.
+pub fn priority(reasons: &[Reason]) -> Priority {
+    let high = ["complaint_or_legal", "high_value_order", "negative_sentiment", "human_requested", "possible_opt_out"];
+    if reasons.iter().any(|r| high.contains(&r.code)) { Priority::High } else { Priority::Normal }
+}
+
 /// True when the customer asks to talk to a person.
 pub fn asks_for_human(message: &str) -> bool {
     let m = message.to_lowercase();
@@ -44,11 +118,15 @@ pub fn asks_for_human(message: &str) -> bool {
 pub struct Thresholds {
     pub confidence: f64,
     pub sentiment: f64,
+    /// Orders worth at least this (cents) go to a person when asked about; 0: off.
+    pub order_value_cents: i64,
 }
 
 /// All the reasons this turn must go to a person (empty: the bot may answer).
+#[allow(clippy::too_many_arguments)]
 pub fn reasons(
     message: &str,
+    orders: &[OrderFact],
     draft: &Draft,
     guarded: &Guarded,
     confidence: f64,
@@ -63,6 +141,15 @@ pub fn reasons(
     }
     if asks_for_human(message) {
         out.push(Reason { code: "human_requested", detail: "the customer asked for a person".into() });
+    }
+    if let Some(phrase) = complaint_or_legal(message) {
+        out.push(Reason { code: "complaint_or_legal", detail: format!("the customer wrote \"{phrase}\"") });
+    }
+    if let Some(order) = high_value_order(message, orders, t.order_value_cents) {
+        out.push(Reason {
+            code: "high_value_order",
+            detail: format!("a question about order {} ({} cents)", order.id, order.total.cents),
+        });
     }
     if let Some(why) = &draft.needs_human {
         out.push(Reason { code: "model_requested", detail: why.clone() });
@@ -92,25 +179,83 @@ mod tests {
     fn pass() -> Guarded {
         Guarded { verdict: Verdict::Pass, text: "ok".into(), findings: vec![], segments: 1 }
     }
-    const T: Thresholds = Thresholds { confidence: 0.5, sentiment: -0.5 };
+    const T: Thresholds = Thresholds { confidence: 0.5, sentiment: -0.5, order_value_cents: 50_000 };
+
+    /// The rules for a customer without orders.
+    fn reasons_for(
+        m: &str,
+        d: &Draft,
+        g: &Guarded,
+        confidence: f64,
+        sentiment: f64,
+        trend: f64,
+        t: Thresholds,
+    ) -> Vec<Reason> {
+        reasons(m, &[], d, g, confidence, sentiment, trend, t)
+    }
+
+    fn order(id: &str, cents: i64) -> OrderFact {
+        OrderFact {
+            id: id.into(),
+            date: "2026-11-01".into(),
+            status: "shipped".into(),
+            total: crate::domain::Money { cents, currency: crate::domain::Currency::Usd },
+            items: vec![],
+        }
+    }
+
+    #[test]
+    fn complaint_and_legal_words_are_whole_words() {
+        assert_eq!(complaint_or_legal("I'm calling my LAWYER"), Some("lawyer"));
+        assert_eq!(complaint_or_legal("I will file a chargeback"), Some("chargeback"));
+        assert_eq!(complaint_or_legal("reporting you to the BBB!"), Some("bbb"));
+        assert_eq!(complaint_or_legal("I'll dispute the charge with my bank"), Some("dispute the charge"));
+        assert_eq!(complaint_or_legal("do you pursue free shipping deals?"), None);
+        assert_eq!(complaint_or_legal("is the suede jacket back?"), None);
+    }
+
+    #[test]
+    fn a_question_about_a_valuable_order_goes_to_a_person() {
+        let orders = [order("A1", 12_000), order("A2", 64_900)];
+        assert_eq!(high_value_order("where is my order?", &orders, 50_000).map(|o| o.id.as_str()), Some("A2"));
+        assert!(high_value_order("do you have red shoes?", &orders, 50_000).is_none(), "not about an order");
+        assert!(high_value_order("where is my order?", &orders[..1], 50_000).is_none(), "small orders only");
+        assert!(high_value_order("where is my order?", &orders, 0).is_none(), "0 turns the rule off");
+        let codes: Vec<&str> = reasons("can I return it", &orders, &Draft::default(), &pass(), 0.9, 0.0, 0.0, T)
+            .iter()
+            .map(|r| r.code)
+            .collect();
+        assert_eq!(codes, ["high_value_order"]);
+    }
+
+    #[test]
+    fn money_the_law_and_upset_customers_are_high_priority() {
+        let reason = |code| Reason { code, detail: String::new() };
+        assert_eq!(priority(&[reason("low_confidence")]), Priority::Normal);
+        assert_eq!(priority(&[reason("low_confidence"), reason("complaint_or_legal")]), Priority::High);
+        assert_eq!(priority(&[reason("negative_sentiment")]), Priority::High);
+    }
 
     #[test]
     fn a_confident_calm_turn_is_not_escalated() {
-        assert!(reasons("red blouse?", &Draft::default(), &pass(), 0.9, 0.0, 0.0, T).is_empty());
+        assert!(reasons_for("red blouse?", &Draft::default(), &pass(), 0.9, 0.0, 0.0, T).is_empty());
     }
 
     #[test]
     fn each_rule_fires_on_its_own_condition() {
         let codes = |r: Vec<Reason>| r.into_iter().map(|r| r.code).collect::<Vec<_>>();
         assert_eq!(
-            codes(reasons("can I talk to a real person", &Draft::default(), &pass(), 0.9, 0.0, 0.0, T)),
+            codes(reasons_for("can I talk to a real person", &Draft::default(), &pass(), 0.9, 0.0, 0.0, T)),
             vec!["human_requested"]
         );
-        assert_eq!(codes(reasons("hm", &Draft::default(), &pass(), 0.2, 0.0, 0.0, T)), vec!["low_confidence"]);
-        assert_eq!(codes(reasons("hm", &Draft::default(), &pass(), 0.9, -0.8, -0.8, T)), vec!["negative_sentiment"]);
+        assert_eq!(codes(reasons_for("hm", &Draft::default(), &pass(), 0.2, 0.0, 0.0, T)), vec!["low_confidence"]);
+        assert_eq!(
+            codes(reasons_for("hm", &Draft::default(), &pass(), 0.9, -0.8, -0.8, T)),
+            vec!["negative_sentiment"]
+        );
         // A neutral message in a thread that has been angry: the trend escalates.
-        assert_eq!(codes(reasons("ok", &Draft::default(), &pass(), 0.9, 0.0, -0.6, T)), vec!["negative_sentiment"]);
+        assert_eq!(codes(reasons_for("ok", &Draft::default(), &pass(), 0.9, 0.0, -0.6, T)), vec!["negative_sentiment"]);
         let blocked = Guarded { verdict: Verdict::Blocked, ..pass() };
-        assert_eq!(codes(reasons("hm", &Draft::default(), &blocked, 0.0, 0.0, 0.0, T)), vec!["guard_blocked"]);
+        assert_eq!(codes(reasons_for("hm", &Draft::default(), &blocked, 0.0, 0.0, 0.0, T)), vec!["guard_blocked"]);
     }
 }

@@ -328,6 +328,7 @@ pub fn route(
     let thresholds = Thresholds {
         confidence: deps.config.pipeline.confidence_threshold,
         sentiment: deps.config.pipeline.sentiment_threshold,
+        order_value_cents: deps.config.pipeline.order_value_escalation_cents,
     };
     let mut reasons = Vec::new();
     if let Some(error) = &generated.error
@@ -337,6 +338,7 @@ pub fn route(
     } else {
         reasons = escalation::reasons(
             &facts.message,
+            &facts.orders,
             &generated.draft,
             &guarded,
             scores.confidence,
@@ -366,9 +368,25 @@ pub fn route(
     audit.stage_ms = json_text(&clock.ms);
     audit.error = generated.error.clone();
     if escalate {
+        let priority = escalation::priority(&reasons);
+        let pipeline = &deps.config.pipeline;
+        let minutes = match priority {
+            escalation::Priority::High => pipeline.sla_high_minutes,
+            escalation::Priority::Normal => pipeline.sla_normal_minutes,
+        };
+        let sla_due = chrono::Utc::now() + chrono::Duration::minutes(minutes);
         TurnPlan {
             outbound: vec![Outbound { kind: "holding", text: deps.config.brand.holding_message.clone() }],
-            escalation_details: json!({"draft": draft.text, "guard": guard_json, "reasons": reasons, "confidence": scores.confidence, "sentiment": scores.sentiment, "sentiment_trend": scores.trend}),
+            escalation_details: json!({
+                "draft": draft.text,
+                "guard": guard_json,
+                "reasons": reasons,
+                "priority": priority,
+                "sla_due": sla_due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "confidence": scores.confidence,
+                "sentiment": scores.sentiment,
+                "sentiment_trend": scores.trend,
+            }),
             escalation: reasons,
             new_state: Some(ConversationState::Escalated),
             audit,

@@ -90,6 +90,8 @@ pub struct TestOptions {
     pub llm_timeout_secs: Option<u64>,
     /// Attempts before a job is dead-lettered (default 5).
     pub max_attempts: Option<i32>,
+    /// `pipeline.order_value_escalation_cents` (default $500).
+    pub order_value_escalation_cents: Option<i64>,
     /// What time the sender believes it is (quiet hours); default: the system clock.
     pub clock: Option<std::sync::Arc<backtalk::clock::FixedClock>>,
     /// Start a fake embeddings endpoint and point the config at it (hybrid retrieval).
@@ -146,6 +148,9 @@ pub async fn spawn_app(backend: Backend, options: TestOptions) -> TestApp {
     let mut config = test_config(dir.path(), database_url, base_url.clone(), &twilio);
     if let Some(n) = options.max_attempts {
         config.worker.max_attempts = n;
+    }
+    if let Some(cents) = options.order_value_escalation_cents {
+        config.pipeline.order_value_escalation_cents = cents;
     }
     let llm = if options.llm {
         let llm = FakeLlm::start().await;

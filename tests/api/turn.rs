@@ -172,6 +172,53 @@ async fn a_customer_asking_for_a_person_is_escalated_and_the_bot_then_stays_quie
 }
 on_both_backends!(a_customer_asking_for_a_person_is_escalated_and_the_bot_then_stays_quiet);
 
+/// The escalation row's details as JSON.
+async fn escalation_details(app: &TestApp) -> serde_json::Value {
+    let details = backtalk::store::with_db!(&app.db, |p| sqlx::query_scalar::<_, String>(
+        "select details from escalations order by id desc limit 1"
+    )
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    serde_json::from_str(&details).unwrap()
+}
+
+async fn legal_words_go_to_a_person_at_high_priority_and_the_bot_stays_quiet(backend: Backend) {
+    let app = spawn_app(backend, TestOptions::default()).await;
+    app.post_inbound(CUSTOMER, "Fix this or I'm filing a chargeback with my bank", &new_sid()).await;
+    app.twilio.wait_for_sent(1, WAIT).await;
+    app.wait_idle().await;
+    assert_eq!(count(&app.db, "escalations where reason = 'complaint_or_legal'").await, 1);
+    let details = escalation_details(&app).await;
+    assert_eq!(details["priority"], "high", "{details}");
+    let due = chrono::DateTime::parse_from_rfc3339(details["sla_due"].as_str().unwrap()).unwrap();
+    let minutes = (due.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_minutes();
+    assert!((13..=15).contains(&minutes), "due in the high-priority SLA (15 min): {minutes}");
+    assert_eq!(app.twilio.sent()[0].body, app.config.brand.holding_message);
+    app.post_inbound(CUSTOMER, "hello??", &new_sid()).await;
+    app.wait_idle().await;
+    assert_eq!(app.twilio.sent().len(), 1, "only the holding message; the person owns the thread");
+}
+on_both_backends!(legal_words_go_to_a_person_at_high_priority_and_the_bot_stays_quiet);
+
+async fn a_question_about_a_valuable_order_goes_to_a_person(backend: Backend) {
+    // Every order of the demo customer counts as valuable at 1 cent.
+    let options = TestOptions { order_value_escalation_cents: Some(1), ..TestOptions::default() };
+    let app = spawn_app(backend, options).await;
+    app.post_inbound(CUSTOMER, "where is my order?", &new_sid()).await;
+    app.twilio.wait_for_sent(1, WAIT).await;
+    app.wait_idle().await;
+    assert_eq!(count(&app.db, "escalations where reason = 'high_value_order'").await, 1);
+
+    // At the default ($500) the same question is answered by the bot.
+    let app = spawn_app(backend, TestOptions::default()).await;
+    app.post_inbound(CUSTOMER, "where is my order?", &new_sid()).await;
+    app.twilio.wait_for_sent(1, WAIT).await;
+    app.wait_idle().await;
+    assert_eq!(count(&app.db, "escalations").await, 0);
+}
+on_both_backends!(a_question_about_a_valuable_order_goes_to_a_person);
+
 async fn a_send_that_keeps_failing_is_dead_lettered_with_its_reason_and_escalated(backend: Backend) {
     let app = spawn_app(backend, TestOptions { max_attempts: Some(3), ..TestOptions::default() }).await;
     app.twilio.fail_next(100, 503);
