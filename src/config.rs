@@ -240,6 +240,9 @@ pub struct BrandConfig {
     pub help_text: String,
     /// Sent when a conversation is handed to a person.
     pub holding_message: String,
+    /// Hosts a reply may link to, comma-separated (subdomains included); links to any other
+    /// host are removed from drafts. Empty: no links.
+    pub link_hosts: String,
     /// Put before the bot's first reply in a conversation, so nobody mistakes it for a
     /// person (EU AI Act Art. 50(1) from 2026-08-02; California Bus. & Prof. Code §17941).
     /// Empty turns the disclosure off.
@@ -321,6 +324,13 @@ impl Default for PipelineConfig {
     }
 }
 
+impl BrandConfig {
+    /// `link_hosts` as a list.
+    pub fn link_hosts(&self) -> Vec<String> {
+        self.link_hosts.split(',').map(|h| h.trim().to_lowercase()).filter(|h| !h.is_empty()).collect()
+    }
+}
+
 impl Default for BrandConfig {
     fn default() -> Self {
         BrandConfig {
@@ -331,6 +341,7 @@ impl Default for BrandConfig {
             opt_in_confirmation: "Northwind Outfitters: you are subscribed to texts. Msg frequency varies. Msg & data rates may apply. Reply HELP for help, STOP to opt out.".into(),
             help_text: "Northwind Outfitters help: support@northwind.example or 1-800-555-0199. Msg & data rates may apply. Reply STOP to opt out.".into(),
             holding_message: "Thanks for your message! A member of our team will reply shortly.".into(),
+            link_hosts: String::new(),
             ai_disclosure: "Northwind Outfitters' automated assistant here.".into(),
         }
     }

@@ -1,12 +1,14 @@
 //! The guard: every draft is checked before it can be sent.
 //!
-//! Thin for now (issue 5 adds the full claim extraction: discounts, stock, shipping times,
-//! links, absolutes): GSM-7 normalisation, a cap on segments (trimmed at a sentence
-//! boundary), and verification that every money amount in the draft is a fact of this turn —
-//! a retrieved product's price, a price or total of the customer's own orders, or an amount
-//! stated in a retrieved policy. An amount that is none of these blocks the reply
-//! (FTC Act §5: a price is a material claim; the brand is held to what its bot says).
+//! GSM-7 normalisation, links only to the brand's hosts, a cap on segments (trimmed at a
+//! sentence boundary), and verification of every claim against this turn's facts: each
+//! money amount must be a retrieved product's price, a price or total of the customer's own
+//! orders, or an amount stated in a retrieved policy; discounts, delivery times,
+//! guarantees, health or legal claims, skus, order numbers and stock are checked in
+//! [`claims`]. An unsupported claim blocks the reply (FTC Act §5: a price or a promise is a
+//! material claim; the brand is held to what its bot says).
 
+pub mod claims;
 pub mod money;
 
 use serde::Serialize;
@@ -29,7 +31,10 @@ pub enum Verdict {
 /// One thing the guard noticed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
-    /// `unsupported_price`, `normalized_gsm7`, `trimmed`, `empty`.
+    /// Blocking: `unsupported_price`, `empty`, and the claims of [`claims`]
+    /// (`unsupported_discount`, `unsupported_delivery_time`, `absolute_claim`,
+    /// `health_or_legal_claim`, `unknown_sku`, `other_customer`, `unsupported_stock`).
+    /// Repairs: `normalized_gsm7`, `dropped_link`, `trimmed`.
     pub kind: &'static str,
     pub detail: String,
 }
@@ -43,6 +48,9 @@ pub struct Guarded {
     pub findings: Vec<Finding>,
     pub segments: usize,
 }
+
+/// Findings that change the text but let it go out.
+const REPAIRS: &[&str] = &["normalized_gsm7", "dropped_link", "trimmed"];
 
 /// Every amount, in cents, that this turn's facts support.
 fn supported_amounts(facts: &Facts) -> Vec<i64> {
@@ -58,8 +66,8 @@ fn supported_amounts(facts: &Facts) -> Vec<i64> {
     amounts
 }
 
-/// Checks and repairs a draft against the turn's facts.
-pub fn check(draft: &str, facts: &Facts, max_segments: usize) -> Guarded {
+/// Checks and repairs a draft against the turn's facts; links are kept only to `link_hosts`.
+pub fn check(draft: &str, facts: &Facts, max_segments: usize, link_hosts: &[String]) -> Guarded {
     let mut findings = Vec::new();
     let mut text = normalize_gsm7(draft.trim());
     if text != draft.trim() {
@@ -78,7 +86,13 @@ pub fn check(draft: &str, facts: &Facts, max_segments: usize) -> Guarded {
             });
         }
     }
-    if findings.iter().any(|f| f.kind == "unsupported_price") {
+    let (unlinked, dropped) = claims::drop_unlisted_links(&text, link_hosts);
+    if !dropped.is_empty() {
+        text = unlinked;
+        findings.push(Finding { kind: "dropped_link", detail: format!("removed links to {}", dropped.join(", ")) });
+    }
+    findings.extend(claims::unsupported(&text, facts));
+    if findings.iter().any(|f| !REPAIRS.contains(&f.kind)) {
         let segments = count_segments(&text).segments;
         return Guarded { verdict: Verdict::Blocked, text, findings, segments };
     }
@@ -123,13 +137,13 @@ mod tests {
 
     #[test]
     fn a_price_from_the_facts_passes() {
-        let g = check("The red blouse is $32.99, free shipping over $50.", &facts(), 3);
+        let g = check("The red blouse is $32.99, free shipping over $50.", &facts(), 3, &[]);
         assert_eq!(g.verdict, Verdict::Pass, "{:?}", g.findings);
     }
 
     #[test]
     fn an_invented_price_blocks_the_reply() {
-        let g = check("The red blouse is on sale for $19.99!", &facts(), 3);
+        let g = check("The red blouse is on sale for $19.99!", &facts(), 3, &[]);
         assert_eq!(g.verdict, Verdict::Blocked);
         assert_eq!(g.findings[0].kind, "unsupported_price");
     }
@@ -137,7 +151,7 @@ mod tests {
     #[test]
     fn curly_quotes_are_normalised_and_long_drafts_trimmed() {
         let long = format!("It\u{2019}s here. {}", "Great choice. ".repeat(40));
-        let g = check(&long, &facts(), 1);
+        let g = check(&long, &facts(), 1, &[]);
         assert_eq!(g.verdict, Verdict::Repaired);
         assert_eq!(g.segments, 1);
         assert!(g.text.starts_with("It's here."));

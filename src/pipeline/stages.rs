@@ -290,7 +290,7 @@ pub fn guard(deps: &Deps, generated: &Generated, facts: &Facts) -> Guarded {
     } else {
         generated.draft.text.clone()
     };
-    guard::check(&text, facts, deps.config.pipeline.max_segments)
+    guard::check(&text, facts, deps.config.pipeline.max_segments, &deps.config.brand.link_hosts())
 }
 
 /// Stage 6 output.

@@ -280,3 +280,57 @@ async fn a_possible_opt_out_goes_to_a_person_and_nothing_is_sent(backend: Backen
     assert!(app.twilio.requests().is_empty(), "not even a holding message");
 }
 on_both_backends!(a_possible_opt_out_goes_to_a_person_and_nothing_is_sent);
+
+/// Each kind of invented claim a model might write is blocked, escalated with the claim
+/// named for the reviewer, and never sent.
+async fn invented_claims_are_blocked_escalated_and_named(backend: Backend) {
+    let cases = [
+        (
+            "do you have the blouse in black?",
+            "Yes! Everything is 50% off today, blouses included.",
+            "unsupported_discount",
+            "50%",
+        ),
+        ("do you have the blouse in black?", "Try our new ZZ9999999X blouse instead.", "unknown_sku", "ZZ9999999X"),
+        (
+            "how fast is shipping?",
+            "Guaranteed delivery tomorrow if you order now!",
+            "unsupported_delivery_time",
+            "tomorrow",
+        ),
+        ("where is my order?", "Order #999999 was delivered to Jane Doe on Main St.", "other_customer", "Jane"),
+        ("do you have the blouse in black?", "This blouse cures back pain.", "health_or_legal_claim", "cures"),
+    ];
+    for (message, reply, kind, words) in cases {
+        let app = spawn_app(backend, TestOptions { llm: true, ..TestOptions::default() }).await;
+        let draft = serde_json::json!({"reply": reply, "skus": [], "confidence": 0.95, "needs_human": false});
+        app.llm.as_ref().unwrap().set_default(LlmBehaviour::Reply(draft.to_string()));
+        app.post_inbound(CUSTOMER, message, &new_sid()).await;
+        app.twilio.wait_for_sent(1, WAIT).await;
+        let (decision, reason) = outcome(&app).await;
+        assert_eq!((decision.as_str(), reason.as_deref()), ("escalate", Some("guard_blocked")), "{reply}");
+        let details = escalation_details(&app).await;
+        let kinds: Vec<&str> =
+            details["guard"]["findings"].as_array().unwrap().iter().filter_map(|f| f["kind"].as_str()).collect();
+        assert!(kinds.contains(&kind), "{reply}: {kinds:?}");
+        for sms in app.twilio.sent() {
+            assert!(!sms.body.contains(words), "the claim went out: {}", sms.body);
+        }
+    }
+}
+on_both_backends!(invented_claims_are_blocked_escalated_and_named);
+
+/// A link to another site is removed and the rest of the reply is sent.
+async fn a_competitor_link_is_removed_before_sending(backend: Backend) {
+    let app = spawn_app(backend, TestOptions { llm: true, ..TestOptions::default() }).await;
+    let reply = "The Blouse - black is $32.99. Cheaper ones at www.rival-store.com/blouses too!";
+    let draft = serde_json::json!({"reply": reply, "skus": [], "confidence": 0.95, "needs_human": false});
+    app.llm.as_ref().unwrap().set_default(LlmBehaviour::Reply(draft.to_string()));
+    app.post_inbound(CUSTOMER, "do you have the blouse in black?", &new_sid()).await;
+    app.twilio.wait_for_sent(1, WAIT).await;
+    let (decision, _) = outcome(&app).await;
+    assert_eq!(decision, "reply");
+    let sent = app.twilio.sent();
+    assert!(sent[0].body.contains("$32.99") && !sent[0].body.contains("rival"), "{}", sent[0].body);
+}
+on_both_backends!(a_competitor_link_is_removed_before_sending);

@@ -1,0 +1,333 @@
+//! Claims in a draft beyond prices, each checked against the turn's facts. A claim the facts
+//! do not support blocks the reply (FTC Act §5: a discount, a delivery time or a guarantee
+//! is a material claim, and the brand is held to what its bot says; Moffatt v. Air Canada,
+//! 2024 BCCRT 149, held an airline to its chatbot's invented refund policy).
+//!
+//! - Discounts: every "N%" / "N percent" must be stated in a retrieved policy or be a
+//!   retrieved product's actual markdown (price to sale price, to the nearest percent).
+//! - Delivery and shipping times: "N days", "N-M business days", "tomorrow", "next day",
+//!   "overnight", "same day" must be stated in a retrieved policy.
+//! - Guarantees and absolutes ("guaranteed", "100%", "promise", "always", "never fails"):
+//!   only words a retrieved policy uses itself.
+//! - Health and legal claims ("cures", "clinically proven", "FDA approved", "legal advice"):
+//!   never.
+//! - Skus and order numbers: only those of retrieved products and of the customer's own
+//!   orders (anything else names another product or another customer's order).
+//! - Stock: "in stock" about a retrieved product that has none.
+//!
+//! Links are not blocked but repaired: [`drop_unlisted_links`] removes any whose host is not
+//! on the allow-list.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::Finding;
+use crate::domain::facts::Facts;
+
+/// A percentage said as a discount: "25% off", "save 10 percent", "a 15% discount".
+static DISCOUNT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(\d{1,3})(?:\.\d+)?\s*(?:%|percent\b|pct\b)\s*(?:off|discount|sale|savings?|cheaper|less|back)\b|\b(?:save|saving|discount of|markdown of)\s+(\d{1,3})(?:\.\d+)?\s*(?:%|percent\b)",
+    )
+    .expect("valid regex")
+});
+/// Any percentage (what a policy states).
+static PERCENT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(\d{1,3})(?:\.\d+)?\s*(?:%|percent\b|pct\b)").expect("valid regex"));
+static DAY_RANGE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(\d{1,2})\s*(?:-|–|to)\s*(\d{1,2})\s*(?:business\s+|working\s+)?days?\b").expect("valid regex")
+});
+static DAYS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(\d{1,2})\s*(?:business\s+|working\s+)?days?\b").expect("valid regex"));
+static FAST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(tomorrow|next[- ]day|overnight|same[- ]day|within (?:an|one|1) hour)\b").expect("valid regex")
+});
+static ABSOLUTE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(guaranteed?|guarantees|promise[sd]?|always|never fails|risk[- ]free|no questions asked|100\s*%\s*(?:satisfaction|guaranteed?|safe|money[- ]back|refund))\b",
+    )
+    .expect("valid regex")
+});
+/// Words too common to tie an absolute to a policy.
+const FILLER: &[&str] =
+    &["the", "and", "our", "your", "you", "for", "with", "will", "are", "its", "it's", "this", "that"];
+static HEALTH_OR_LEGAL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(cures?|heals?|treats? (?:acne|eczema|pain|anxiety|depression)|clinically proven|fda[- ]approved|medical advice|legal advice|prevents? (?:cancer|disease|covid))\b",
+    )
+    .expect("valid regex")
+});
+/// A sku-like token: letters and digits together, at least 6 long, upper case.
+static SKU_LIKE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b([A-Z0-9][A-Z0-9-]{4,}[A-Z0-9])\b").expect("valid regex"));
+static ORDER_NUMBER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\border\s*(?:#|no\.?|number)?\s*([A-Z0-9-]{3,})\b").expect("valid regex"));
+static IN_STOCK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(in stock|available now|ready to ship|ships today)\b").expect("valid regex"));
+static LINK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:https?://|www\.)([a-z0-9.-]+\.[a-z]{2,})(?:[/?#][^\s]*)?|\b([a-z0-9-]+\.(?:com|net|org|io|co|shop|store|us))(?:/[^\s]*)?\b")
+        .expect("valid regex")
+});
+
+/// The claims of `text` that `facts` do not support.
+pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
+    let policies: String = facts.policies.iter().map(|p| format!("{}\n{}\n", p.title, p.body)).collect();
+    let policies_lower = policies.to_lowercase();
+    let mut out = Vec::new();
+    let mut finding = |kind: &'static str, detail: String| out.push(Finding { kind, detail });
+
+    for caps in DISCOUNT.captures_iter(text) {
+        let number = caps.get(1).or_else(|| caps.get(2)).map_or("0", |m| m.as_str());
+        let percent: i64 = number.parse().unwrap_or(0);
+        let in_policy = PERCENT.captures_iter(&policies).any(|p| p[1].parse::<i64>().ok() == Some(percent));
+        let markdown = facts.products.iter().any(|p| {
+            p.sale_price.is_some_and(|sale| {
+                let off = (p.price.cents - sale.cents) as f64 * 100.0 / p.price.cents.max(1) as f64;
+                (off.round() as i64 - percent).abs() <= 1
+            })
+        });
+        if !in_policy && !markdown {
+            finding("unsupported_discount", format!("\"{}\" is not a discount in this turn's facts", &caps[0]));
+        }
+    }
+
+    let mut ranges = Vec::new();
+    for caps in DAY_RANGE.captures_iter(text) {
+        ranges.push(caps.get(0).expect("match").range());
+        let (a, b) = (&caps[1], &caps[2]);
+        let stated = DAY_RANGE.captures_iter(&policies).any(|p| &p[1] == a && &p[2] == b);
+        if !stated {
+            finding("unsupported_delivery_time", format!("\"{}\" is not a time any retrieved policy states", &caps[0]));
+        }
+    }
+    for caps in DAYS.captures_iter(text) {
+        let whole = caps.get(0).expect("match");
+        if ranges.iter().any(|r| r.contains(&whole.start()) || r.contains(&(whole.end() - 1))) {
+            continue;
+        }
+        let n = &caps[1];
+        let stated = DAYS.captures_iter(&policies).any(|p| &p[1] == n)
+            || DAY_RANGE.captures_iter(&policies).any(|p| &p[1] == n || &p[2] == n);
+        if !stated {
+            finding(
+                "unsupported_delivery_time",
+                format!("\"{}\" is not a time any retrieved policy states", whole.as_str()),
+            );
+        }
+    }
+    for caps in FAST.captures_iter(text) {
+        let said = caps[1].to_lowercase().replace('-', " ");
+        if !policies_lower.replace('-', " ").contains(&said) {
+            finding("unsupported_delivery_time", format!("\"{}\" is not a time any retrieved policy states", &caps[1]));
+        }
+    }
+
+    // An absolute is supported when a retrieved policy uses it about the same thing: the
+    // policy has its stem and a word next to it in the draft ("fit guarantee" is in a fit
+    // guarantee policy; "guaranteed delivery" is not).
+    let words_of = |s: &str| -> Vec<String> {
+        s.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
+    };
+    let policy_words = words_of(&policies);
+    for caps in ABSOLUTE.captures_iter(text) {
+        let said = caps.get(1).expect("group");
+        let word = said.as_str().to_lowercase();
+        let stem = word.trim_end_matches(['s', 'd', 'e']);
+        let before = words_of(&text[..said.start()]).pop();
+        let after = words_of(&text[said.end()..]).into_iter().next();
+        let neighbour_in_policy = [before, after]
+            .into_iter()
+            .flatten()
+            .filter(|w| w.len() >= 3 && !FILLER.contains(&w.as_str()))
+            .any(|w| policy_words.contains(&w));
+        let supported = !word.starts_with("100") && policies_lower.contains(stem) && neighbour_in_policy;
+        if !supported {
+            finding("absolute_claim", format!("\"{}\" promises more than the facts say", said.as_str()));
+        }
+    }
+    for caps in HEALTH_OR_LEGAL.captures_iter(text) {
+        finding("health_or_legal_claim", format!("\"{}\" is a health or legal claim", &caps[1]));
+    }
+
+    let own_orders: Vec<String> = facts.orders.iter().map(|o| o.id.to_uppercase()).collect();
+    let known_skus: Vec<String> = facts
+        .products
+        .iter()
+        .map(|p| p.sku.to_uppercase())
+        .chain(facts.orders.iter().flat_map(|o| o.items.iter().map(|i| i.sku.to_uppercase())))
+        .collect();
+    for caps in ORDER_NUMBER.captures_iter(text) {
+        let id = caps[1].to_uppercase();
+        if id.chars().any(|c| c.is_ascii_digit()) && !own_orders.contains(&id) {
+            finding("other_customer", format!("order {id} is not one of this customer's orders"));
+        }
+    }
+    for caps in SKU_LIKE.captures_iter(text) {
+        let token = &caps[1];
+        let has_digit = token.chars().any(|c| c.is_ascii_digit());
+        let has_letter = token.chars().any(|c| c.is_ascii_alphabetic());
+        if has_digit
+            && has_letter
+            && !known_skus.contains(&token.to_string())
+            && !own_orders.contains(&token.to_string())
+        {
+            finding("unknown_sku", format!("{token} is not a product retrieved for this turn"));
+        }
+    }
+
+    // "In stock" is checked sentence by sentence, against the products the sentence names:
+    // by sku when it gives any (titles repeat across colours and sizes), else by title.
+    for sentence in sentences(text).filter(|s| IN_STOCK.is_match(s)) {
+        let by_sku: Vec<_> = facts.products.iter().filter(|p| sentence.contains(&p.sku)).collect();
+        let named = if by_sku.is_empty() {
+            let lower = sentence.to_lowercase();
+            facts.products.iter().filter(|p| lower.contains(&p.title.to_lowercase())).collect()
+        } else {
+            by_sku
+        };
+        for p in named.into_iter().filter(|p| p.stock <= 0) {
+            finding("unsupported_stock", format!("{} ({}) has no stock", p.title, p.sku));
+        }
+    }
+    out
+}
+
+/// The sentences of a text: each ends at `.`, `!`, `?` or `;` followed by whitespace or
+/// the end (so "$32.99" is one word), or at a line break.
+fn sentences(text: &str) -> impl Iterator<Item = &str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let at_boundary = chars.peek().is_none_or(|(_, next)| next.is_whitespace());
+        if c == '\n' || (matches!(c, '.' | '!' | '?' | ';') && at_boundary) {
+            out.push(&text[start..i + c.len_utf8()]);
+            start = i + c.len_utf8();
+        }
+    }
+    out.push(&text[start..]);
+    out.into_iter().filter(|s| !s.trim().is_empty())
+}
+
+/// `text` without the links whose host is not on `allowed` (a host or any of its
+/// subdomains), and the hosts removed.
+pub fn drop_unlisted_links(text: &str, allowed: &[String]) -> (String, Vec<String>) {
+    let mut dropped = Vec::new();
+    let kept = LINK.replace_all(text, |caps: &regex::Captures| {
+        let host = caps.get(1).or_else(|| caps.get(2)).map(|m| m.as_str().to_lowercase()).unwrap_or_default();
+        let host = host.trim_start_matches("www.").to_string();
+        let ok = allowed.iter().any(|a| {
+            let a = a.to_lowercase();
+            host == a || host.ends_with(&format!(".{a}"))
+        });
+        if ok {
+            caps[0].to_string()
+        } else {
+            dropped.push(host);
+            String::new()
+        }
+    });
+    // Tidy the gap a link leaves ("see  for details", "at .").
+    let tidy = kept
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace(" .", ".")
+        .replace(" ,", ",")
+        .replace(" !", "!")
+        .replace(" ?", "?");
+    (tidy, dropped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Money;
+    use crate::domain::facts::{OrderFact, PolicyFact, ProductFact};
+
+    fn facts() -> Facts {
+        let product = |sku: &str, title: &str, price: f64, sale: Option<f64>, stock: i64| ProductFact {
+            sku: sku.into(),
+            title: title.into(),
+            brand: "Acme".into(),
+            category: "Women's Clothing".into(),
+            price: Money::usd(price),
+            sale_price: sale.map(Money::usd),
+            colors: vec![],
+            sizes: vec![],
+            stock,
+            score: 1.0,
+        };
+        Facts {
+            products: vec![
+                product("ZO0347403474", "Blouse - black", 40.0, Some(30.0), 3),
+                product("ZO0111122223", "Sandals - red", 25.0, None, 0),
+            ],
+            policies: vec![
+                PolicyFact {
+                    id: "shipping".into(),
+                    title: "Shipping".into(),
+                    body: "Standard shipping takes 3-5 business days. Returns within 30 days. 10% off for members."
+                        .into(),
+                    score: 1.0,
+                },
+                PolicyFact {
+                    id: "guarantee".into(),
+                    title: "Fit guarantee".into(),
+                    body: "Our fit guarantee: exchange any size for free.".into(),
+                    score: 1.0,
+                },
+            ],
+            orders: vec![OrderFact {
+                id: "584677".into(),
+                date: "2026-11-01".into(),
+                status: "shipped".into(),
+                total: Money::usd(55.0),
+                items: vec![],
+            }],
+            ..Facts::default()
+        }
+    }
+
+    fn kinds(text: &str) -> Vec<&'static str> {
+        unsupported(text, &facts()).into_iter().map(|f| f.kind).collect()
+    }
+
+    #[test]
+    fn grounded_claims_pass() {
+        assert!(kinds("The Blouse - black (ZO0347403474) is 25% off and in stock.").is_empty());
+        assert!(kinds("Shipping takes 3-5 business days; returns within 30 days.").is_empty());
+        assert!(kinds("Members get 10% off. Our fit guarantee covers exchanges.").is_empty());
+        assert!(kinds("Your order #584677 has shipped.").is_empty());
+        assert!(kinds("Do you want it in size M?").is_empty());
+    }
+
+    #[test]
+    fn each_kind_of_unsupported_claim_is_named() {
+        assert_eq!(kinds("Good news: 50% off everything today!"), ["unsupported_discount"]);
+        assert_eq!(kinds("It will arrive in 2 days."), ["unsupported_delivery_time"]);
+        assert_eq!(kinds("Guaranteed delivery tomorrow!"), ["unsupported_delivery_time", "absolute_claim"]);
+        assert_eq!(kinds("Shipping takes 1-2 days."), ["unsupported_delivery_time"]);
+        assert_eq!(kinds("This cream cures acne."), ["health_or_legal_claim"]);
+        assert_eq!(kinds("Try the XY9999999 instead."), ["unknown_sku"]);
+        assert_eq!(kinds("Order #771234 went to Jane yesterday."), ["other_customer"]);
+        assert_eq!(kinds("The Sandals - red are in stock!"), ["unsupported_stock"]);
+        // Per sentence, by sku first: another product with a shared title is not this one.
+        assert!(kinds("Blouse - black (ZO0347403474) is in stock. Sandals - red: sold out.").is_empty());
+        assert_eq!(kinds("Try ZO0111122223, in stock now."), ["unsupported_stock"]);
+        assert_eq!(kinds("It's 100% silk, 100% satisfaction."), ["absolute_claim"]);
+        assert_eq!(kinds("We always price match."), ["absolute_claim"]);
+    }
+
+    #[test]
+    fn links_off_the_allow_list_are_dropped() {
+        let allowed = vec!["shop.example.com".to_string()];
+        let (text, dropped) =
+            drop_unlisted_links("See https://shop.example.com/returns or www.rival.com/deals for more.", &allowed);
+        assert_eq!(text, "See https://shop.example.com/returns or for more.");
+        assert_eq!(dropped, ["rival.com"]);
+        let (text, dropped) = drop_unlisted_links("Cheaper at competitor.com!", &[]);
+        assert_eq!((text.as_str(), dropped.len()), ("Cheaper at!", 1));
+    }
+}
