@@ -52,3 +52,5 @@ pub mod score;
 pub mod sms;
 /// All SQL.
 pub mod store;
+/// Small text helpers.
+pub mod text;

@@ -445,17 +445,7 @@ fn map_word(w: &str) -> &str {
 
 /// "offf", "pleeease", "stoppppp": a letter typed three or more times counts twice.
 fn collapse_repeats(word: &str) -> String {
-    let mut out = String::with_capacity(word.len());
-    let mut run = 0;
-    let mut last = None;
-    for c in word.chars() {
-        run = if Some(c) == last { run + 1 } else { 1 };
-        last = Some(c);
-        if run <= 2 {
-            out.push(c);
-        }
-    }
-    out
+    crate::text::squeeze_letters(word, 2)
 }
 
 /// "unsusbscribe", "unsubscrbe": a long word starting "un" within two edits of

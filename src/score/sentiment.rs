@@ -15,6 +15,8 @@ use std::sync::LazyLock;
 
 use vader_parity::SentimentIntensityAnalyzer;
 
+use crate::text::squeeze_letters;
+
 static ANALYZER: LazyLock<SentimentIntensityAnalyzer> = LazyLock::new(SentimentIntensityAnalyzer::new);
 
 /// SMS spellings VADER's lexicon lacks, and the word it knows.
@@ -82,7 +84,7 @@ pub fn sms_to_words(text: &str) -> String {
 
 /// One word through the SMS layer, keeping ALL CAPS as it was.
 fn rewrite(word: &str) -> String {
-    let squeezed = squeeze(word);
+    let squeezed = squeeze_letters(word, 2);
     let lower = squeezed.to_lowercase();
     let shouting = word.chars().filter(|c| c.is_alphabetic()).count() > 1 && !word.chars().any(char::is_lowercase);
     let case = |s: &str| if shouting { s.to_uppercase() } else { s.to_string() };
@@ -92,7 +94,7 @@ fn rewrite(word: &str) -> String {
     if squeezed.chars().count() < word.chars().count() {
         // A word that was held down: "soo" → "so", "goood" → "good" (tried with runs of
         // two, then of one).
-        let once = squeeze_to(&squeezed, 1);
+        let once = squeeze_letters(&squeezed, 1);
         let scores = |w: &str| ANALYZER.polarity_scores(w).compound != 0.0;
         let modifier = HELD_MODIFIERS.contains(&once.to_lowercase().as_str());
         if !scores(&squeezed) && (scores(&once) || modifier) {
@@ -100,36 +102,6 @@ fn rewrite(word: &str) -> String {
         }
     }
     squeezed
-}
-
-/// Runs of three or more of one letter cut to two.
-fn squeeze(word: &str) -> String {
-    let mut out = String::with_capacity(word.len());
-    let mut run = 0;
-    let mut last = None;
-    for c in word.chars() {
-        run = if Some(c) == last { run + 1 } else { 1 };
-        last = Some(c);
-        if run <= 2 || !c.is_alphabetic() {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Runs of two or more of one letter cut to `keep`.
-fn squeeze_to(word: &str, keep: usize) -> String {
-    let mut out = String::with_capacity(word.len());
-    let mut run = 0;
-    let mut last = None;
-    for c in word.chars() {
-        run = if Some(c) == last { run + 1 } else { 1 };
-        last = Some(c);
-        if run <= keep || !c.is_alphabetic() {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// A thread's sentiment from its messages' scores, oldest first: each message weighs half
