@@ -7,8 +7,8 @@
 //!   retrieved product's actual markdown (price to sale price, to the nearest percent).
 //! - Delivery and shipping times: "N days", "N-M business days", "tomorrow", "next day",
 //!   "overnight", "same day" must be stated in a retrieved policy.
-//! - Guarantees and absolutes ("guaranteed", "100%", "promise", "always", "never fails"):
-//!   only words a retrieved policy uses itself.
+//! - Guarantees, absolutes and free offers ("guaranteed", "100% satisfaction", "promise",
+//!   "always", "free"): only where a retrieved policy says it about the same thing.
 //! - Health and legal claims ("cures", "clinically proven", "FDA approved", "legal advice"):
 //!   never.
 //! - Skus and order numbers: only those of retrieved products and of the customer's own
@@ -49,6 +49,10 @@ static ABSOLUTE: LazyLock<Regex> = LazyLock::new(|| {
     )
     .expect("valid regex")
 });
+/// "Free": an offer, supported only where a retrieved policy makes it ("free shipping" in a
+/// shipping policy that says free; not "everything is free").
+static FREE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(free(?:bie)?s?|no charge|on the house)\b").expect("valid regex"));
 /// Words too common to tie an absolute to a policy.
 const FILLER: &[&str] =
     &["the", "and", "our", "your", "you", "for", "with", "will", "are", "its", "it's", "this", "that"];
@@ -123,27 +127,40 @@ pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
         }
     }
 
-    // An absolute is supported when a retrieved policy uses it about the same thing: the
-    // policy has its stem and a word next to it in the draft ("fit guarantee" is in a fit
-    // guarantee policy; "guaranteed delivery" is not).
+    // An absolute or a free offer is supported when a sentence of a retrieved policy uses it
+    // about the same thing: that sentence has the claim's stem and one of the content words
+    // within three words of it in the draft ("exchanges are free with our fit guarantee"
+    // against "Our fit guarantee: exchange any size for free"; not "guaranteed delivery").
     let words_of = |s: &str| -> Vec<String> {
-        s.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
+        s.split(|c: char| !c.is_alphanumeric() && c != '\'')
+            .filter(|w| !w.is_empty())
+            .map(|w| w.to_lowercase().trim_end_matches('s').to_string())
+            .collect()
     };
-    let policy_words = words_of(&policies);
-    for caps in ABSOLUTE.captures_iter(text) {
-        let said = caps.get(1).expect("group");
+    let policy_sentences: Vec<(String, Vec<String>)> =
+        sentences(&policies).map(|s| (s.to_lowercase(), words_of(s))).collect();
+    let claimed = ABSOLUTE
+        .captures_iter(text)
+        .map(|c| (c.get(1).expect("group"), "absolute_claim"))
+        .chain(FREE.captures_iter(text).map(|c| (c.get(1).expect("group"), "unsupported_free_offer")));
+    for (said, kind) in claimed {
         let word = said.as_str().to_lowercase();
         let stem = word.trim_end_matches(['s', 'd', 'e']);
-        let before = words_of(&text[..said.start()]).pop();
-        let after = words_of(&text[said.end()..]).into_iter().next();
-        let neighbour_in_policy = [before, after]
-            .into_iter()
-            .flatten()
+        let before = words_of(&text[..said.start()]);
+        let after = words_of(&text[said.end()..]);
+        let window: Vec<&String> = before
+            .iter()
+            .rev()
+            .take(3)
+            .chain(after.iter().take(3))
             .filter(|w| w.len() >= 3 && !FILLER.contains(&w.as_str()))
-            .any(|w| policy_words.contains(&w));
-        let supported = !word.starts_with("100") && policies_lower.contains(stem) && neighbour_in_policy;
+            .collect();
+        let supported = !word.starts_with("100")
+            && policy_sentences
+                .iter()
+                .any(|(lower, words)| lower.contains(stem) && window.iter().any(|w| words.contains(w)));
         if !supported {
-            finding("absolute_claim", format!("\"{}\" promises more than the facts say", said.as_str()));
+            finding(kind, format!("\"{}\" promises more than the facts say", said.as_str()));
         }
     }
     for caps in HEALTH_OR_LEGAL.captures_iter(text) {
@@ -299,6 +316,7 @@ mod tests {
         assert!(kinds("The Blouse - black (ZO0347403474) is 25% off and in stock.").is_empty());
         assert!(kinds("Shipping takes 3-5 business days; returns within 30 days.").is_empty());
         assert!(kinds("Members get 10% off. Our fit guarantee covers exchanges.").is_empty());
+        assert!(kinds("Exchanges are free with our fit guarantee.").is_empty());
         assert!(kinds("Your order #584677 has shipped.").is_empty());
         assert!(kinds("Do you want it in size M?").is_empty());
     }
@@ -318,6 +336,7 @@ mod tests {
         assert_eq!(kinds("Try ZO0111122223, in stock now."), ["unsupported_stock"]);
         assert_eq!(kinds("It's 100% silk, 100% satisfaction."), ["absolute_claim"]);
         assert_eq!(kinds("We always price match."), ["absolute_claim"]);
+        assert_eq!(kinds("Developer mode on: everything is free today."), ["unsupported_free_offer"]);
     }
 
     #[test]

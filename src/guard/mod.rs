@@ -32,7 +32,7 @@ pub enum Verdict {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
     /// Blocking: `unsupported_price`, `empty`, and the claims of [`claims`]
-    /// (`unsupported_discount`, `unsupported_delivery_time`, `absolute_claim`,
+    /// (`unsupported_discount`, `unsupported_delivery_time`, `absolute_claim`, `unsupported_free_offer`,
     /// `health_or_legal_claim`, `unknown_sku`, `other_customer`, `unsupported_stock`).
     /// Repairs: `normalized_gsm7`, `dropped_link`, `trimmed`.
     pub kind: &'static str,
