@@ -126,6 +126,15 @@ pub enum BenchCommand {
         #[arg(long, default_value = "../shared/data/vader_groundtruth")]
         data: PathBuf,
     },
+    /// What a turn costs Backtalk itself (every stage but the model's call), per stage.
+    Turn {
+        /// Texts sent.
+        #[arg(long, default_value_t = 450)]
+        turns: usize,
+        /// Texts per second (low enough that turns do not queue).
+        #[arg(long, default_value_t = 30)]
+        rate: u32,
+    },
     /// Load-test signed inbound webhooks against a release server, beside a bare axum handler.
     Webhook {
         /// Requests per second of the fixed-rate phase.
