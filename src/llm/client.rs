@@ -5,7 +5,13 @@
 //! `finish_reason`) and the typed parser rejects those; we read only what we need.
 //! async-openai's default HTTP client has no timeout, so we pass one, and it does not
 //! retry, so 429 and 5xx are retried here with backoff inside the turn's deadline.
+//!
+//! Structured output: the answer is asked for as a JSON schema (`response_format` of type
+//! `json_schema`); a server that refuses that with a 400 or 422 is asked again in JSON mode
+//! (`json_object`), then with no `response_format` (the prompt still asks for JSON, and any
+//! text is read). The first mode that works is remembered for the process.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_openai::Client;
@@ -28,6 +34,47 @@ pub struct OpenAiGenerator {
     prompts: Prompts,
     brand: String,
     max_chars: usize,
+    /// Index in [`OUTPUT_MODES`] of the first mode this server accepts (0 until one fails).
+    output_mode: AtomicUsize,
+}
+
+/// How the answer's format is asked for, strictest first.
+const OUTPUT_MODES: &[&str] = &["json_schema", "json_object", "none"];
+
+/// The JSON schema of the answer the system prompt describes.
+fn answer_schema() -> Value {
+    json!({
+        "name": "sms_reply",
+        "strict": true,
+        "schema": {
+            "type": "object",
+            "properties": {
+                "reply": {"type": "string", "description": "the SMS text to send"},
+                "skus": {"type": "array", "items": {"type": "string"}, "description": "skus the reply mentions"},
+                "confidence": {"type": "number", "description": "0 to 1: how sure the facts answer the message"},
+                "needs_human": {"type": "boolean"},
+                "reason": {"type": "string", "description": "why a person is needed, or empty"}
+            },
+            "required": ["reply", "skus", "confidence", "needs_human", "reason"],
+            "additionalProperties": false
+        }
+    })
+}
+
+/// `request` with the `response_format` of `mode`.
+fn with_output_mode(request: &Value, mode: &str) -> Value {
+    let mut request = request.clone();
+    match mode {
+        "json_schema" => request["response_format"] = json!({"type": "json_schema", "json_schema": answer_schema()}),
+        "json_object" => request["response_format"] = json!({"type": "json_object"}),
+        _ => {}
+    }
+    request
+}
+
+/// A 400 or 422: the server does not take this request (here: its `response_format`).
+fn is_refused_request(e: &LlmError) -> bool {
+    matches!(e, LlmError::Refused(_))
 }
 
 impl OpenAiGenerator {
@@ -47,6 +94,7 @@ impl OpenAiGenerator {
             prompts: Prompts::load()?,
             brand: brand.to_string(),
             max_chars,
+            output_mode: AtomicUsize::new(0),
         })
     }
 
@@ -61,7 +109,27 @@ impl OpenAiGenerator {
                     warn!(attempt, delay_ms = delay.as_millis() as u64, error = %e, "llm call failed, retrying");
                     tokio::time::sleep(delay).await;
                 }
+                Err(OpenAIError::ApiError(api)) if matches!(api.status_code.as_u16(), 400 | 422) => {
+                    return Err(LlmError::Refused(api.to_string()));
+                }
                 Err(e) => return Err(LlmError::Failed(e.to_string())),
+            }
+        }
+    }
+}
+
+impl OpenAiGenerator {
+    /// Calls in the strictest output mode the server takes, falling back on a refusal.
+    async fn call_in_best_mode(&self, request: &Value) -> Result<Value, LlmError> {
+        let mut mode = self.output_mode.load(Ordering::Relaxed);
+        loop {
+            match self.call_with_retries(&with_output_mode(request, OUTPUT_MODES[mode])).await {
+                Err(e) if is_refused_request(&e) && mode + 1 < OUTPUT_MODES.len() => {
+                    warn!(mode = OUTPUT_MODES[mode], error = %e, "the llm server refused this output mode; trying the next");
+                    mode += 1;
+                    self.output_mode.store(mode, Ordering::Relaxed);
+                }
+                result => return result,
             }
         }
     }
@@ -119,7 +187,7 @@ impl Generator for OpenAiGenerator {
             "stream": false,
         });
         let deadline = Duration::from_secs(self.config.timeout_secs);
-        let response = tokio::time::timeout(deadline, self.call_with_retries(&request))
+        let response = tokio::time::timeout(deadline, self.call_in_best_mode(&request))
             .await
             .map_err(|_| LlmError::Timeout(self.config.timeout_secs))??;
         let content = response["choices"][0]["message"]["content"]

@@ -36,6 +36,10 @@ pub enum LlmError {
     Timeout(u64),
     #[error("llm request failed: {0}")]
     Failed(String),
+    /// The server rejected the request as malformed (400 or 422), e.g. a `response_format`
+    /// it does not support.
+    #[error("llm server refused the request: {0}")]
+    Refused(String),
 }
 
 /// Something that drafts a reply from the turn's facts.

@@ -423,6 +423,8 @@ struct LlmState {
     default: LlmBehaviour,
     requests: Vec<LlmRequest>,
     completions_created: u64,
+    /// `response_format` types answered with a 400, as a server without them does.
+    refused_formats: Vec<String>,
 }
 
 /// A fake OpenAI-compatible chat completions API with scripted answers.
@@ -441,6 +443,7 @@ impl FakeLlm {
             default: LlmBehaviour::Reply(DEFAULT_LLM_REPLY.to_owned()),
             requests: Vec::new(),
             completions_created: 0,
+            refused_formats: Vec::new(),
         }));
         let router = Router::new()
             .route("/v1/chat/completions", post(chat_completions))
@@ -458,6 +461,11 @@ impl FakeLlm {
     /// Queues `behaviour` for one request, after those already queued.
     pub fn push(&self, behaviour: LlmBehaviour) {
         lock(&self.state).queue.push_back(behaviour);
+    }
+
+    /// Answers requests whose `response_format` has this type with a 400.
+    pub fn refuse_response_format(&self, kind: &str) {
+        lock(&self.state).refused_formats.push(kind.to_string());
     }
 
     /// Sets how to answer once the queue is empty.
@@ -494,6 +502,11 @@ async fn chat_completions(State(state): State<Arc<Mutex<LlmState>>>, headers: He
     let (behaviour, completion_number) = {
         let mut state = lock(&state);
         state.requests.push(LlmRequest { body: request.clone(), api_key });
+        if let Some(kind) = request["response_format"]["type"].as_str()
+            && state.refused_formats.iter().any(|refused| refused == kind)
+        {
+            return openai_error(StatusCode::BAD_REQUEST, &format!("response_format {kind} is not supported"));
+        }
         state.completions_created += 1;
         let behaviour = match state.queue.pop_front() {
             Some(behaviour) => behaviour,

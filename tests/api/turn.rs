@@ -369,3 +369,30 @@ async fn prompt_injection_never_produces_an_unauthorised_offer(backend: Backend)
     }
 }
 on_both_backends!(prompt_injection_never_produces_an_unauthorised_offer);
+
+/// The answer is asked for as a JSON schema; a server that refuses it is asked in JSON mode,
+/// then with no response_format, and the mode that worked is kept for the next turns.
+async fn structured_output_falls_back_for_servers_without_it(backend: Backend) {
+    let app = spawn_app(backend, TestOptions { llm: true, ..TestOptions::default() }).await;
+    let llm = app.llm.as_ref().unwrap();
+    let grounded = r#"{"reply":"Yes, the black blouse is $32.99.","skus":["ZO0347403474"],"confidence":0.9,"needs_human":false,"reason":""}"#;
+    llm.set_default(LlmBehaviour::Reply(grounded.into()));
+    llm.refuse_response_format("json_schema");
+    llm.refuse_response_format("json_object");
+    app.post_inbound(CUSTOMER, "do you have the blouse in black?", &new_sid()).await;
+    app.twilio.wait_for_sent(1, WAIT).await;
+    let (decision, _) = outcome(&app).await;
+    assert_eq!(decision, "reply");
+    let formats = |requests: &[serde_json::Value]| -> Vec<String> {
+        requests.iter().map(|r| r["response_format"]["type"].as_str().unwrap_or("none").to_string()).collect()
+    };
+    let first = llm.requests();
+    assert_eq!(formats(&first), ["json_schema", "json_object", "none"]);
+    assert_eq!(first[0]["response_format"]["json_schema"]["name"], "sms_reply");
+    assert_eq!(first[0]["response_format"]["json_schema"]["schema"]["required"][0], "reply");
+    app.post_inbound("+12125550142", "do you have the blouse in black?", &new_sid()).await;
+    app.twilio.wait_for_sent(2, WAIT).await;
+    app.wait_idle().await;
+    assert_eq!(formats(&llm.requests()[3..]), ["none"], "the working mode is remembered");
+}
+on_both_backends!(structured_output_falls_back_for_servers_without_it);
