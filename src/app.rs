@@ -78,12 +78,13 @@ impl App {
         if let Some(semantic) = &semantic {
             // First start with an embedding endpoint (or an empty Qdrant collection): embed
             // the catalog once. A failure leaves BM25 alone, which works.
-            let embedded = match semantic.len().await {
-                Ok(0) => demo::embed_catalog(&db, semantic).await,
-                Ok(_) => Ok(()),
-                Err(e) => Err(e),
+            let embedded = async {
+                if semantic.len().await? == 0 {
+                    demo::embed_catalog(&db, semantic).await?;
+                }
+                anyhow::Ok(())
             };
-            if let Err(e) = embedded {
+            if let Err(e) = embedded.await {
                 tracing::warn!(error = format!("{e:#}"), "product vectors unavailable; searching with BM25 alone");
             }
         }

@@ -1,4 +1,17 @@
-//! Small text helpers shared by the opt-out rules and the sentiment score.
+//! Small text helpers shared by the opt-out rules, the sentiment score, the guard and the
+//! SMS segmenter.
+
+/// The byte offsets just after each sentence end of `text`: `.`, `!` or `?` followed by
+/// whitespace or the end of the text, so "$5.95" is not cut at its decimal point.
+pub fn sentence_ends(text: &str) -> Vec<usize> {
+    text.char_indices()
+        .filter_map(|(i, c)| {
+            let end = i + c.len_utf8();
+            let boundary = matches!(c, '.' | '!' | '?') && text[end..].chars().next().is_none_or(char::is_whitespace);
+            boundary.then_some(end)
+        })
+        .collect()
+}
 
 /// `word` with every run of one letter longer than `keep` cut to `keep` ("stoppppp" →
 /// "stopp" with 2, "stop" with 1). Digits and other characters are kept as they are, so an
@@ -20,6 +33,12 @@ pub fn squeeze_letters(word: &str, keep: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::squeeze_letters;
+
+    #[test]
+    fn sentences_end_at_punctuation_before_a_space_or_the_end() {
+        assert_eq!(super::sentence_ends("It is $5.95. Yes! Ok?"), [12, 17, 21]);
+        assert!(super::sentence_ends("no end").is_empty());
+    }
 
     #[test]
     fn runs_of_letters_are_cut_and_digits_kept() {

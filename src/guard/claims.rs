@@ -210,21 +210,14 @@ pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
     out
 }
 
-/// The sentences of a text: each ends at `.`, `!`, `?` or `;` followed by whitespace or
-/// the end (so "$32.99" is one word), or at a line break.
+/// The sentences of a text ([`crate::text::sentence_ends`]), also split at `;` and at line
+/// breaks.
 fn sentences(text: &str) -> impl Iterator<Item = &str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        let at_boundary = chars.peek().is_none_or(|(_, next)| next.is_whitespace());
-        if c == '\n' || (matches!(c, '.' | '!' | '?' | ';') && at_boundary) {
-            out.push(&text[start..i + c.len_utf8()]);
-            start = i + c.len_utf8();
-        }
-    }
-    out.push(&text[start..]);
-    out.into_iter().filter(|s| !s.trim().is_empty())
+    let mut starts = vec![0];
+    starts.extend(crate::text::sentence_ends(text));
+    starts.push(text.len());
+    let pieces: Vec<&str> = starts.windows(2).map(|w| &text[w[0]..w[1]]).collect();
+    pieces.into_iter().flat_map(|s| s.split([';', '\n'])).filter(|s| !s.trim().is_empty())
 }
 
 /// `text` without the links whose host is not on `allowed` (a host or any of its

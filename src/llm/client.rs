@@ -72,11 +72,6 @@ fn with_output_mode(request: &Value, mode: &str) -> Value {
     request
 }
 
-/// A 400 or 422: the server does not take this request (here: its `response_format`).
-fn is_refused_request(e: &LlmError) -> bool {
-    matches!(e, LlmError::Refused(_))
-}
-
 impl OpenAiGenerator {
     /// A client for `config.base_url`; `max_chars` is the reply length the prompt asks for.
     pub fn new(config: &LlmConfig, brand: &str, max_chars: usize) -> anyhow::Result<OpenAiGenerator> {
@@ -116,15 +111,14 @@ impl OpenAiGenerator {
             }
         }
     }
-}
 
-impl OpenAiGenerator {
-    /// Calls in the strictest output mode the server takes, falling back on a refusal.
+    /// Calls in the strictest output mode the server takes, falling back on a refusal (a
+    /// 400 or 422: the server does not take this request's `response_format`).
     async fn call_in_best_mode(&self, request: &Value) -> Result<Value, LlmError> {
         let mut mode = self.output_mode.load(Ordering::Relaxed);
         loop {
             match self.call_with_retries(&with_output_mode(request, OUTPUT_MODES[mode])).await {
-                Err(e) if is_refused_request(&e) && mode + 1 < OUTPUT_MODES.len() => {
+                Err(e @ LlmError::Refused(_)) if mode + 1 < OUTPUT_MODES.len() => {
                     warn!(mode = OUTPUT_MODES[mode], error = %e, "the llm server refused this output mode; trying the next");
                     mode += 1;
                     self.output_mode.store(mode, Ordering::Relaxed);

@@ -147,18 +147,10 @@ fn describe(p: &ProductFact) -> String {
 /// The first `n` sentences of a text. A sentence ends at `.`, `!` or `?` followed by
 /// whitespace or the end, so "$5.95" is not cut at its decimal point.
 fn first_sentences(text: &str, n: usize) -> String {
-    let mut count = 0;
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        let at_boundary = chars.peek().is_none_or(|(_, next)| next.is_whitespace());
-        if matches!(c, '.' | '!' | '?') && at_boundary {
-            count += 1;
-            if count == n {
-                return text[..i + c.len_utf8()].trim().to_string();
-            }
-        }
+    match n.checked_sub(1).and_then(|i| crate::text::sentence_ends(text).get(i).copied()) {
+        Some(end) => text[..end].trim().to_string(),
+        None => text.trim().to_string(),
     }
-    text.trim().to_string()
 }
 
 impl OfflineResponder {

@@ -175,15 +175,7 @@ pub fn trim_to_segments(text: &str, max_segments: usize) -> String {
         return String::new();
     }
 
-    // Sentence ends: '.', '!' or '?' followed by whitespace or the end of the text.
-    let sentence_ends = text.char_indices().filter_map(|(i, c)| {
-        let end = i + c.len_utf8();
-        let next = text[end..].chars().next();
-        let boundary = matches!(c, '.' | '!' | '?') && next.is_none_or(char::is_whitespace);
-        boundary.then_some(end)
-    });
-    let sentence_ends: Vec<usize> = sentence_ends.collect();
-    for &end in sentence_ends.iter().rev() {
+    for &end in crate::text::sentence_ends(text).iter().rev() {
         let candidate = text[..end].trim_end();
         if fits(candidate) {
             return candidate.to_string();

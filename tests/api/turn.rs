@@ -281,6 +281,17 @@ async fn a_possible_opt_out_goes_to_a_person_and_nothing_is_sent(backend: Backen
 }
 on_both_backends!(a_possible_opt_out_goes_to_a_person_and_nothing_is_sent);
 
+/// A server whose model answers `reply` to every message; `message` is sent by the customer
+/// and its turn is waited for.
+async fn turn_with_draft(backend: Backend, message: &str, reply: &str, confidence: f64) -> TestApp {
+    let app = spawn_app(backend, TestOptions { llm: true, ..TestOptions::default() }).await;
+    let draft = serde_json::json!({"reply": reply, "skus": [], "confidence": confidence, "needs_human": false});
+    app.llm.as_ref().unwrap().set_default(LlmBehaviour::Reply(draft.to_string()));
+    app.post_inbound(CUSTOMER, message, &new_sid()).await;
+    app.twilio.wait_for_sent(1, WAIT).await;
+    app
+}
+
 /// Each kind of invented claim a model might write is blocked, escalated with the claim
 /// named for the reviewer, and never sent.
 async fn invented_claims_are_blocked_escalated_and_named(backend: Backend) {
@@ -302,11 +313,7 @@ async fn invented_claims_are_blocked_escalated_and_named(backend: Backend) {
         ("do you have the blouse in black?", "This blouse cures back pain.", "health_or_legal_claim", "cures"),
     ];
     for (message, reply, kind, words) in cases {
-        let app = spawn_app(backend, TestOptions { llm: true, ..TestOptions::default() }).await;
-        let draft = serde_json::json!({"reply": reply, "skus": [], "confidence": 0.95, "needs_human": false});
-        app.llm.as_ref().unwrap().set_default(LlmBehaviour::Reply(draft.to_string()));
-        app.post_inbound(CUSTOMER, message, &new_sid()).await;
-        app.twilio.wait_for_sent(1, WAIT).await;
+        let app = turn_with_draft(backend, message, reply, 0.95).await;
         let (decision, reason) = outcome(&app).await;
         assert_eq!((decision.as_str(), reason.as_deref()), ("escalate", Some("guard_blocked")), "{reply}");
         let details = escalation_details(&app).await;
@@ -322,12 +329,8 @@ on_both_backends!(invented_claims_are_blocked_escalated_and_named);
 
 /// A link to another site is removed and the rest of the reply is sent.
 async fn a_competitor_link_is_removed_before_sending(backend: Backend) {
-    let app = spawn_app(backend, TestOptions { llm: true, ..TestOptions::default() }).await;
     let reply = "The Blouse - black is $32.99. Cheaper ones at www.rival-store.com/blouses too!";
-    let draft = serde_json::json!({"reply": reply, "skus": [], "confidence": 0.95, "needs_human": false});
-    app.llm.as_ref().unwrap().set_default(LlmBehaviour::Reply(draft.to_string()));
-    app.post_inbound(CUSTOMER, "do you have the blouse in black?", &new_sid()).await;
-    app.twilio.wait_for_sent(1, WAIT).await;
+    let app = turn_with_draft(backend, "do you have the blouse in black?", reply, 0.95).await;
     let (decision, _) = outcome(&app).await;
     assert_eq!(decision, "reply");
     let sent = app.twilio.sent();
@@ -351,11 +354,7 @@ async fn prompt_injection_never_produces_an_unauthorised_offer(backend: Backend)
         ),
     ];
     for (message, obeying, kind) in cases {
-        let app = spawn_app(backend, TestOptions { llm: true, ..TestOptions::default() }).await;
-        let draft = serde_json::json!({"reply": obeying, "skus": [], "confidence": 0.99, "needs_human": false});
-        app.llm.as_ref().unwrap().set_default(LlmBehaviour::Reply(draft.to_string()));
-        app.post_inbound(CUSTOMER, message, &new_sid()).await;
-        app.twilio.wait_for_sent(1, WAIT).await;
+        let app = turn_with_draft(backend, message, obeying, 0.99).await;
         let (decision, reason) = outcome(&app).await;
         assert_eq!((decision.as_str(), reason.as_deref()), ("escalate", Some("guard_blocked")), "{message}");
         let details = escalation_details(&app).await;
