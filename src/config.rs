@@ -126,6 +126,14 @@ pub struct LlmConfig {
     pub temperature: f32,
     /// `escalate` or `offline`.
     pub on_failure: LlmFailure,
+    /// Requests in flight to this model at once, across all turns of this process; a turn
+    /// waits for a slot (inside its deadline). Keeps a burst of texts under the model's
+    /// rate limit instead of turning it into 429s.
+    pub max_concurrency: usize,
+    /// Prompt budget in tokens (tiktoken, by model name): over it, context is cut in a fixed
+    /// order (older thread lines, then extra products, then long policy texts); the system
+    /// rules and the customer's message are never cut.
+    pub max_prompt_tokens: usize,
 }
 
 /// Embeddings endpoint for hybrid retrieval (`catalog::semantic`); empty: BM25 alone.
@@ -211,6 +219,9 @@ pub struct PipelineConfig {
     pub max_segments: usize,
     /// Replies scored below this confidence are escalated.
     pub confidence_threshold: f64,
+    /// Two replies in a row below this confidence (the thread's previous bot turn and this
+    /// one) are escalated: a bot that keeps being unsure should hand over.
+    pub caution_threshold: f64,
     /// Messages with sentiment below this (−1…1), or threads trending below it, are escalated.
     pub sentiment_threshold: f64,
     /// Questions about an order worth at least this many cents go to a person; 0: off.
@@ -292,6 +303,8 @@ impl Default for LlmConfig {
             max_tokens: 300,
             temperature: 0.2,
             on_failure: LlmFailure::Escalate,
+            max_concurrency: 4,
+            max_prompt_tokens: 1500,
         }
     }
 }
@@ -316,6 +329,7 @@ impl Default for PipelineConfig {
             retrieve_products: 5,
             max_segments: 3,
             confidence_threshold: 0.5,
+            caution_threshold: 0.65,
             sentiment_threshold: -0.5,
             order_value_escalation_cents: 50_000,
             sla_high_minutes: 15,
@@ -428,11 +442,20 @@ impl Config {
         if !(0.0..=1.0).contains(&self.pipeline.confidence_threshold) {
             bad("pipeline.confidence_threshold", "must be between 0 and 1")?;
         }
+        if !(0.0..=1.0).contains(&self.pipeline.caution_threshold) {
+            bad("pipeline.caution_threshold", "must be between 0 and 1")?;
+        }
         if !(-1.0..=1.0).contains(&self.pipeline.sentiment_threshold) {
             bad("pipeline.sentiment_threshold", "must be between -1 and 1")?;
         }
         if self.pipeline.max_segments == 0 {
             bad("pipeline.max_segments", "must be at least 1")?;
+        }
+        if self.llm.max_concurrency == 0 {
+            bad("llm.max_concurrency", "must be at least 1")?;
+        }
+        if self.llm.max_prompt_tokens < 200 {
+            bad("llm.max_prompt_tokens", "must be at least 200: the system rules alone take about 300")?;
         }
         if !self.llm.base_url.is_empty() && !self.llm.base_url.starts_with("http") {
             bad("llm.base_url", "must be an http(s) URL")?;

@@ -77,4 +77,15 @@ pub struct Facts {
     pub products: Vec<ProductFact>,
     /// Best first.
     pub policies: Vec<PolicyFact>,
+    /// The thread's latest turns in which the bot drafted, newest first (for scoring;
+    /// never in a prompt).
+    #[serde(skip)]
+    pub recent_turns: Vec<PastTurnFact>,
+}
+
+/// An earlier drafted turn of the thread: whether it went to a person, and its confidence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PastTurnFact {
+    pub escalated: bool,
+    pub confidence: f64,
 }

@@ -2,8 +2,9 @@
 //!
 //! Rules, in order: the guard blocked the draft; the customer asked for a person; complaint
 //! or legal words; a question about an order worth more than the set amount; the generator
-//! asked for one; confidence below the threshold; sentiment (message or thread trend) below
-//! the threshold. Every rule that fires is kept, so the reviewer sees all the reasons; the
+//! asked for one; confidence below the threshold; this turn and the thread's previous bot
+//! turn both below the caution threshold (two unsure answers in a row); sentiment (message
+//! or thread trend) below the threshold. Every rule that fires is kept, so the reviewer sees all the reasons; the
 //! escalation's [`Priority`] follows from them and sets its SLA.
 
 use serde::Serialize;
@@ -16,7 +17,9 @@ use crate::llm::Draft;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Reason {
     /// `guard_blocked`, `human_requested`, `complaint_or_legal`, `high_value_order`,
-    /// `model_requested`, `low_confidence`, `negative_sentiment`, `llm_unavailable`.
+    /// `model_requested`, `low_confidence`, `low_confidence_streak`, `negative_sentiment`,
+    /// `llm_unavailable`; from the compliance gate, `possible_opt_out` and
+    /// `opted_out_inbound`.
     pub code: &'static str,
     pub detail: String,
 }
@@ -117,6 +120,8 @@ pub fn asks_for_human(message: &str) -> bool {
 #[derive(Debug, Clone, Copy)]
 pub struct Thresholds {
     pub confidence: f64,
+    /// Two turns in a row below this (the previous bot turn and this one) go to a person.
+    pub caution: f64,
     pub sentiment: f64,
     /// Orders worth at least this (cents) go to a person when asked about; 0: off.
     pub order_value_cents: i64,
@@ -132,6 +137,7 @@ pub fn reasons(
     confidence: f64,
     sentiment: f64,
     trend: f64,
+    previous_confidence: Option<f64>,
     t: Thresholds,
 ) -> Vec<Reason> {
     let mut out = Vec::new();
@@ -160,6 +166,17 @@ pub fn reasons(
             detail: format!("confidence {confidence:.2} < {:.2}", t.confidence),
         });
     }
+    if let Some(previous) = previous_confidence
+        && confidence < t.caution
+        && previous < t.caution
+        && confidence >= t.confidence
+        && guarded.verdict != Verdict::Blocked
+    {
+        out.push(Reason {
+            code: "low_confidence_streak",
+            detail: format!("two unsure replies in a row: {previous:.2} then {confidence:.2} < {:.2}", t.caution),
+        });
+    }
     // The message, or the thread's trend (recent messages weigh more; see
     // score::sentiment::trend), below the threshold.
     if sentiment.min(trend) < t.sentiment {
@@ -179,7 +196,7 @@ mod tests {
     fn pass() -> Guarded {
         Guarded { verdict: Verdict::Pass, text: "ok".into(), findings: vec![], segments: 1 }
     }
-    const T: Thresholds = Thresholds { confidence: 0.5, sentiment: -0.5, order_value_cents: 50_000 };
+    const T: Thresholds = Thresholds { confidence: 0.5, caution: 0.65, sentiment: -0.5, order_value_cents: 50_000 };
 
     /// The rules for a customer without orders.
     fn reasons_for(
@@ -191,7 +208,7 @@ mod tests {
         trend: f64,
         t: Thresholds,
     ) -> Vec<Reason> {
-        reasons(m, &[], d, g, confidence, sentiment, trend, t)
+        reasons(m, &[], d, g, confidence, sentiment, trend, None, t)
     }
 
     fn order(id: &str, cents: i64) -> OrderFact {
@@ -221,7 +238,7 @@ mod tests {
         assert!(high_value_order("do you have red shoes?", &orders, 50_000).is_none(), "not about an order");
         assert!(high_value_order("where is my order?", &orders[..1], 50_000).is_none(), "small orders only");
         assert!(high_value_order("where is my order?", &orders, 0).is_none(), "0 turns the rule off");
-        let codes: Vec<&str> = reasons("can I return it", &orders, &Draft::default(), &pass(), 0.9, 0.0, 0.0, T)
+        let codes: Vec<&str> = reasons("can I return it", &orders, &Draft::default(), &pass(), 0.9, 0.0, 0.0, None, T)
             .iter()
             .map(|r| r.code)
             .collect();
@@ -255,6 +272,11 @@ mod tests {
         );
         // A neutral message in a thread that has been angry: the trend escalates.
         assert_eq!(codes(reasons_for("ok", &Draft::default(), &pass(), 0.9, 0.0, -0.6, T)), vec!["negative_sentiment"]);
+        // Unsure twice in a row: the second unsure turn escalates; once is not enough.
+        let streak = |previous| codes(reasons("hm", &[], &Draft::default(), &pass(), 0.6, 0.0, 0.0, previous, T));
+        assert_eq!(streak(Some(0.55)), vec!["low_confidence_streak"]);
+        assert!(streak(Some(0.9)).is_empty());
+        assert!(streak(None).is_empty());
         let blocked = Guarded { verdict: Verdict::Blocked, ..pass() };
         assert_eq!(codes(reasons_for("hm", &Draft::default(), &blocked, 0.0, 0.0, 0.0, T)), vec!["guard_blocked"]);
     }

@@ -1,5 +1,6 @@
-//! The JSON API, bearer-token protected. For now: queue a proactive text, read a number's
-//! consent ledger, and record a reviewer's decision about a possible opt-out.
+//! The JSON API, bearer-token protected: queue a proactive text, read a number's consent
+//! ledger, record a reviewer's decision about a possible opt-out, list escalations and close
+//! them (resolved, or handed back to the bot).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -12,6 +13,7 @@ use super::AppState;
 use crate::domain::{MAX_BODY_CHARS, Phone};
 use crate::pipeline::proactive::{ProactiveText, queue};
 use crate::store::consent::{self, ReviewerDecision};
+use crate::store::escalations;
 
 /// `POST /api/v1/messages` body.
 #[derive(Debug, Deserialize)]
@@ -149,6 +151,87 @@ pub async fn get_consent(State(state): State<AppState>, Path(phone): Path<String
             let state = events.last().map(|e| e.kind.clone());
             Json(serde_json::json!({ "phone": phone.as_str(), "state": state, "events": events })).into_response()
         }
+        Err(e) => super::error::Error::Internal(e).into_response(),
+    }
+}
+
+/// `GET /api/v1/escalations` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationQuery {
+    /// `open` (default) or `resolved`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// At most this many (default 100, at most 1000).
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+/// `GET /api/v1/escalations?status=open`: escalations, oldest first, each with its reasons,
+/// priority, SLA due time and snapshot (`details`), and how many texts attached since.
+pub async fn list_escalations(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<EscalationQuery>,
+) -> Response {
+    if let Err(r) = authorized(&state, &headers) {
+        return r;
+    }
+    let status = q.status.as_deref().unwrap_or("open");
+    if !matches!(status, "open" | "resolved") {
+        return error(StatusCode::BAD_REQUEST, format!("`status` must be open or resolved, not {status:?}"));
+    }
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return error(StatusCode::BAD_REQUEST, "`limit` must be 1 to 1000");
+    }
+    match escalations::list_escalations(&state.db, status, limit).await {
+        Ok(rows) => Json(serde_json::json!({ "escalations": rows })).into_response(),
+        Err(e) => super::error::Error::Internal(e).into_response(),
+    }
+}
+
+/// `POST /api/v1/escalations/{id}/close` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseEscalation {
+    /// `resolved` (a person answered) or `handed_back` (the bot takes over again).
+    pub resolution: escalations::Resolution,
+    /// Who closed it.
+    pub reviewer: String,
+}
+
+/// `POST /api/v1/escalations/{id}/close`: a reviewer resolves an escalation or hands the
+/// conversation back; either way the bot answers the conversation's next text. 404 for an
+/// unknown id, 409 when it is already closed.
+pub async fn close_escalation(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(r) = authorized(&state, &headers) {
+        return r;
+    }
+    let close: CloseEscalation = match serde_json::from_slice(&body) {
+        Ok(c) => c,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")),
+    };
+    let reviewer = close.reviewer.trim();
+    if reviewer.is_empty() || reviewer.len() > 100 {
+        return error(StatusCode::BAD_REQUEST, "`reviewer` must be 1 to 100 characters");
+    }
+    match escalations::close_and_release(&state.db, id, close.resolution, reviewer).await {
+        Ok(escalations::Closed::Conversation(conversation_id)) => {
+            tracing::info!(escalation = id, conversation = conversation_id, "escalation closed");
+            Json(serde_json::json!({ "id": id, "conversation_id": conversation_id, "status": "resolved",
+                                     "resolution": close.resolution }))
+            .into_response()
+        }
+        Ok(escalations::Closed::AlreadyClosed) => {
+            error(StatusCode::CONFLICT, format!("escalation {id} is already closed"))
+        }
+        Ok(escalations::Closed::NotFound) => error(StatusCode::NOT_FOUND, format!("no escalation {id}")),
         Err(e) => super::error::Error::Internal(e).into_response(),
     }
 }

@@ -61,6 +61,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/messages", post(api::post_message))
         .route("/api/v1/consent/{phone}", get(api::get_consent))
         .route("/api/v1/consent/{phone}/decision", post(api::post_decision))
+        .route("/api/v1/escalations", get(api::list_escalations))
+        .route("/api/v1/escalations/{id}/close", post(api::close_escalation))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

@@ -10,6 +10,10 @@
 //! `json_schema`); a server that refuses that with a 400 or 422 is asked again in JSON mode
 //! (`json_object`), then with no `response_format` (the prompt still asks for JSON, and any
 //! text is read). The first mode that works is remembered for the process.
+//!
+//! Concurrency: one client per configured model, holding `llm.max_concurrency` slots; a
+//! turn waits for a slot inside its deadline, so a burst of texts queues here instead of
+//! drawing 429s from the provider.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -36,10 +40,15 @@ pub struct OpenAiGenerator {
     max_chars: usize,
     /// Index in [`OUTPUT_MODES`] of the first mode this server accepts (0 until one fails).
     output_mode: AtomicUsize,
+    /// Slots for requests in flight to this model (`llm.max_concurrency`).
+    slots: tokio::sync::Semaphore,
 }
 
 /// How the answer's format is asked for, strictest first.
 const OUTPUT_MODES: &[&str] = &["json_schema", "json_object", "none"];
+
+/// The intents a model may name (as `score::intent::Intent` spells them).
+const INTENTS: &[&str] = &["greeting", "thanks", "order_status", "policy", "product", "unknown"];
 
 /// The JSON schema of the answer the system prompt describes.
 fn answer_schema() -> Value {
@@ -51,11 +60,12 @@ fn answer_schema() -> Value {
             "properties": {
                 "reply": {"type": "string", "description": "the SMS text to send"},
                 "skus": {"type": "array", "items": {"type": "string"}, "description": "skus the reply mentions"},
+                "intent": {"type": "string", "enum": INTENTS, "description": "what the customer's message is about"},
                 "confidence": {"type": "number", "description": "0 to 1: how sure the facts answer the message"},
                 "needs_human": {"type": "boolean"},
                 "reason": {"type": "string", "description": "why a person is needed, or empty"}
             },
-            "required": ["reply", "skus", "confidence", "needs_human", "reason"],
+            "required": ["reply", "skus", "intent", "confidence", "needs_human", "reason"],
             "additionalProperties": false
         }
     })
@@ -90,6 +100,7 @@ impl OpenAiGenerator {
             brand: brand.to_string(),
             max_chars,
             output_mode: AtomicUsize::new(0),
+            slots: tokio::sync::Semaphore::new(config.max_concurrency),
         })
     }
 
@@ -144,23 +155,56 @@ fn is_retryable(e: &OpenAIError) -> bool {
 struct ModelAnswer {
     reply: String,
     skus: Vec<String>,
+    intent: String,
     confidence: Option<f64>,
     needs_human: bool,
     reason: String,
 }
 
 /// Reads the model's answer: the JSON object when there is one (also inside code fences or
-/// prose), otherwise the whole text as the reply with a neutral confidence.
-fn parse_answer(content: &str) -> ModelAnswer {
+/// prose), or plain text (no `{` at all) as the reply with a neutral self-rating. Text that
+/// tries to be JSON and is not (cut off, unquoted keys) is an error, never a reply: its
+/// braces and keys would otherwise go to the customer.
+fn parse_answer(content: &str) -> Result<ModelAnswer, LlmError> {
     let trimmed = content.trim();
-    if let (Some(start), Some(end)) = (trimmed.find('{'), trimmed.rfind('}'))
-        && start < end
-        && let Ok(answer) = serde_json::from_str::<ModelAnswer>(&trimmed[start..=end])
-        && !answer.reply.trim().is_empty()
-    {
-        return answer;
+    if trimmed.is_empty() {
+        return Err(LlmError::Failed("the model's answer is empty".into()));
     }
-    ModelAnswer { reply: trimmed.to_string(), confidence: Some(0.5), ..ModelAnswer::default() }
+    let (Some(start), Some(end)) = (trimmed.find('{'), trimmed.rfind('}')) else {
+        if trimmed.contains('{') {
+            return Err(LlmError::Failed("the model's answer is malformed JSON (unclosed object)".into()));
+        }
+        return Ok(ModelAnswer { reply: trimmed.to_string(), confidence: Some(0.5), ..ModelAnswer::default() });
+    };
+    match serde_json::from_str::<ModelAnswer>(&trimmed[start.min(end)..=end]) {
+        Ok(answer) if !answer.reply.trim().is_empty() => Ok(answer),
+        Ok(_) => Err(LlmError::Failed("the model's answer has no reply".into())),
+        Err(e) => Err(LlmError::Failed(format!("the model's answer is malformed JSON: {e}"))),
+    }
+}
+
+/// The assistant's text in a chat completion, from the standard shape
+/// (`choices[0].message.content` as a string) or the variants some servers send: content as
+/// a list of text parts, or a completions-style `choices[0].text`.
+fn answer_text(response: &Value) -> Result<String, LlmError> {
+    let choice = &response["choices"][0];
+    match &choice["message"]["content"] {
+        Value::String(text) => return Ok(text.clone()),
+        Value::Array(parts) => {
+            let text: String = parts.iter().filter_map(|p| p["text"].as_str()).collect();
+            if !text.is_empty() {
+                return Ok(text);
+            }
+        }
+        _ => {}
+    }
+    if let Some(text) = choice["text"].as_str() {
+        return Ok(text.to_string());
+    }
+    if let Some(refusal) = choice["message"]["refusal"].as_str() {
+        return Err(LlmError::Failed(format!("the model refused: {refusal}")));
+    }
+    Err(LlmError::Failed("the response has no choices[0].message.content".into()))
 }
 
 #[async_trait]
@@ -181,13 +225,17 @@ impl Generator for OpenAiGenerator {
             "stream": false,
         });
         let deadline = Duration::from_secs(self.config.timeout_secs);
-        let response = tokio::time::timeout(deadline, self.call_in_best_mode(&request))
-            .await
-            .map_err(|_| LlmError::Timeout(self.config.timeout_secs))??;
-        let content = response["choices"][0]["message"]["content"]
-            .as_str()
-            .ok_or_else(|| LlmError::Failed("response has no choices[0].message.content".into()))?;
-        let answer = parse_answer(content);
+        // Waiting for a slot counts toward the deadline: a turn stuck behind a slow model
+        // escalates like one stuck on it.
+        let call = async {
+            let _slot = self.slots.acquire().await.map_err(|_| LlmError::Failed("llm client closed".into()))?;
+            self.call_in_best_mode(&request).await
+        };
+        let response =
+            tokio::time::timeout(deadline, call).await.map_err(|_| LlmError::Timeout(self.config.timeout_secs))??;
+        let content = answer_text(&response)?;
+        let content = content.as_str();
+        let answer = parse_answer(content)?;
         let counted = || (tokens::count(&self.config.model, &system) + tokens::count(&self.config.model, &user)) as i64;
         let prompt_tokens = response["usage"]["prompt_tokens"].as_i64().unwrap_or_else(counted);
         let completion_tokens = response["usage"]["completion_tokens"]
@@ -200,7 +248,12 @@ impl Generator for OpenAiGenerator {
             needs_human: answer
                 .needs_human
                 .then(|| if answer.reason.is_empty() { "model asked for a person".to_string() } else { answer.reason }),
-            intent: "llm".into(),
+            // The model's reading of the message when it gives a known one, else ours.
+            intent: if INTENTS.contains(&answer.intent.as_str()) {
+                answer.intent
+            } else {
+                crate::score::intent::classify(facts).as_str().to_string()
+            },
             model: self.config.model.clone(),
             prompt_version: version,
             prompt_tokens,
@@ -221,7 +274,8 @@ mod tests {
     fn the_json_answer_is_read_even_inside_a_code_fence() {
         let a = parse_answer(
             "```json\n{\"reply\":\"Yes, $32.99\",\"skus\":[\"B1\"],\"confidence\":0.8,\"needs_human\":false}\n```",
-        );
+        )
+        .unwrap();
         assert_eq!(a.reply, "Yes, $32.99");
         assert_eq!(a.skus, vec!["B1"]);
         assert_eq!(a.confidence, Some(0.8));
@@ -229,9 +283,31 @@ mod tests {
 
     #[test]
     fn plain_text_becomes_the_reply_with_neutral_confidence() {
-        let a = parse_answer("Sure, we have it.");
+        let a = parse_answer("Sure, we have it.").unwrap();
         assert_eq!(a.reply, "Sure, we have it.");
         assert_eq!(a.confidence, Some(0.5));
         assert!(!a.needs_human);
+    }
+
+    #[test]
+    fn broken_json_is_an_error_not_a_reply() {
+        for broken in [
+            r#"{"reply": "Yes, $32.99", "confidence": 0.9"#,
+            r#"{reply: 'Yes, $32.99'}"#,
+            r#"{"skus": [], "confidence": 0.9}"#,
+            "",
+        ] {
+            assert!(parse_answer(broken).is_err(), "{broken:?}");
+        }
+    }
+
+    #[test]
+    fn non_standard_response_shapes_are_read() {
+        let parts = json!({"choices": [{"message": {"content": [{"type": "text", "text": "Hi "}, {"type": "text", "text": "there"}]}}]});
+        assert_eq!(answer_text(&parts).unwrap(), "Hi there");
+        let legacy = json!({"choices": [{"text": "Hello", "finish_reason": "eos"}], "created": 1.5});
+        assert_eq!(answer_text(&legacy).unwrap(), "Hello");
+        assert!(answer_text(&json!({"choices": []})).is_err());
+        assert!(answer_text(&json!({"choices": [{"message": {"refusal": "no"}}]})).is_err());
     }
 }

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 
 use super::{Draft, Generator, LlmError};
 use crate::domain::facts::{Facts, ProductFact};
+use crate::score::intent::{self, Intent};
 
 /// Model name recorded on turns answered offline.
 pub const OFFLINE_MODEL: &str = "offline-responder";
@@ -19,121 +20,11 @@ pub const OFFLINE_VERSION: &str = "offline@1";
 #[derive(Default)]
 pub struct OfflineResponder;
 
-const GREETINGS: &[&str] = &["hi", "hello", "hey", "hiya", "yo", "morning", "afternoon", "evening", "hola"];
-const THANKS: &[&str] = &["thanks", "thank", "thx", "ty", "cheers", "appreciate"];
-const ORDER_WORDS: &[&str] =
-    &["order", "package", "parcel", "track", "tracking", "arrive", "arrived", "delivered", "shipped"];
-const POLICY_WORDS: &[&str] = &[
-    "ship",
-    "shipping",
-    "delivery",
-    "return",
-    "returns",
-    "refund",
-    "exchange",
-    "exchanges",
-    "hours",
-    "open",
-    "contact",
-    "email",
-    "phone",
-    "pay",
-    "payment",
-    "paypal",
-    "match",
-    "adjustment",
-    "size",
-    "sizing",
-    "fit",
-];
-const STOPWORDS: &[&str] = &[
-    "a",
-    "an",
-    "the",
-    "do",
-    "does",
-    "you",
-    "your",
-    "have",
-    "has",
-    "in",
-    "on",
-    "of",
-    "for",
-    "to",
-    "i",
-    "im",
-    "me",
-    "my",
-    "is",
-    "are",
-    "it",
-    "any",
-    "some",
-    "what",
-    "which",
-    "can",
-    "could",
-    "please",
-    "pls",
-    "and",
-    "or",
-    "with",
-    "we",
-    "u",
-    "got",
-    "there",
-    "this",
-    "that",
-    "want",
-    "looking",
-    "need",
-    "would",
-    "like",
-    "get",
-    "how",
-    "much",
-    "about",
-    "anything",
-    "something",
-    "still",
-    "also",
-    "just",
-    "be",
-    "at",
-    "if",
-    "so",
-    "am",
-    "was",
-];
-
-fn words(text: &str) -> Vec<String> {
-    text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect()
-}
-
-fn has_any(words: &[String], list: &[&str]) -> bool {
-    words.iter().any(|w| list.contains(&w.as_str()))
-}
-
 fn greeting_name(facts: &Facts) -> String {
     match &facts.customer_name {
         Some(name) => format!(" {}", name.split_whitespace().next().unwrap_or(name)),
         None => String::new(),
     }
-}
-
-/// Share of the message's content words that appear in the product's text (crude stemming:
-/// a trailing "s" is ignored on both sides).
-fn coverage(content: &[String], p: &ProductFact) -> f64 {
-    if content.is_empty() {
-        return 0.0;
-    }
-    let haystack: Vec<String> = words(&format!("{} {} {} {}", p.title, p.category, p.brand, p.colors.join(" ")))
-        .into_iter()
-        .map(|w| w.trim_end_matches('s').to_string())
-        .collect();
-    let found = content.iter().filter(|w| haystack.contains(&w.trim_end_matches('s').to_string())).count();
-    found as f64 / content.len() as f64
 }
 
 fn describe(p: &ProductFact) -> String {
@@ -156,74 +47,63 @@ fn first_sentences(text: &str, n: usize) -> String {
 impl OfflineResponder {
     /// Drafts a reply from facts alone (pure; the async trait method wraps it).
     pub fn answer(&self, facts: &Facts) -> Draft {
-        let w = words(&facts.message);
-        let content: Vec<String> = w.iter().filter(|x| !STOPWORDS.contains(&x.as_str())).cloned().collect();
+        let content = intent::content_words(&facts.message);
         let name = greeting_name(facts);
-        let draft = |intent: &str, text: String, confidence: f64, skus: Vec<String>| Draft {
+        let draft = |intent: Intent, text: String, confidence: f64, skus: Vec<String>| Draft {
             text,
             skus,
             confidence,
             needs_human: None,
-            intent: intent.into(),
+            intent: intent.as_str().into(),
             model: OFFLINE_MODEL.into(),
             prompt_version: OFFLINE_VERSION.into(),
             prompt_tokens: 0,
             completion_tokens: 0,
         };
-
-        if has_any(&w, THANKS) && w.len() <= 6 {
-            return draft("thanks", format!("You're welcome{name}! Anything else I can help with?"), 0.9, vec![]);
-        }
-        if has_any(&w, GREETINGS) && content.len() <= 2 {
-            return draft(
-                "greeting",
+        let intent = intent::classify(facts);
+        match intent {
+            Intent::Thanks => {
+                draft(intent, format!("You're welcome{name}! Anything else I can help with?"), 0.9, vec![])
+            }
+            Intent::Greeting => draft(
+                intent,
                 format!(
                     "Hi{name}! I can help with products, sizes, shipping, returns and your orders. What are you looking for?"
                 ),
                 0.9,
                 vec![],
-            );
-        }
-        if has_any(&w, ORDER_WORDS) && !has_any(&w, &["return", "returns", "refund", "exchange"]) {
-            return match facts.orders.first() {
+            ),
+            Intent::OrderStatus => match facts.orders.first() {
                 Some(o) => {
                     let items = o.items.len();
                     let noun = if items == 1 { "item" } else { "items" };
-                    draft(
-                        "order_status",
-                        format!("Your latest order {} from {} ({items} {noun}) is {}.", o.id, o.date, o.status),
-                        0.85,
-                        vec![],
-                    )
+                    let text = format!("Your latest order {} from {} ({items} {noun}) is {}.", o.id, o.date, o.status);
+                    draft(intent, text, 0.85, vec![])
                 }
                 None => draft(
-                    "order_status",
+                    intent,
                     "I couldn't find an order for this number. A teammate will look it up for you.".into(),
                     0.2,
                     vec![],
                 ),
-            };
-        }
-        if has_any(&w, POLICY_WORDS)
-            && let Some(policy) = facts.policies.first()
-        {
-            return draft("policy", first_sentences(&policy.body, 2), 0.75, vec![]);
-        }
-        if let Some(best) = facts.products.first() {
-            let cov = coverage(&content, best);
-            let mut text = format!("We have {}.", describe(best));
-            let mut skus = vec![best.sku.clone()];
-            if let Some(second) = facts.products.get(1)
-                && coverage(&content, second) >= cov * 0.75
-                && cov > 0.0
-            {
-                text.push_str(&format!(" Also {}.", describe(second)));
-                skus.push(second.sku.clone());
+            },
+            Intent::Policy => draft(intent, first_sentences(&facts.policies[0].body, 2), 0.75, vec![]),
+            Intent::Product => {
+                let best = &facts.products[0];
+                let cov = intent::coverage(&content, best);
+                let mut text = format!("We have {}.", describe(best));
+                let mut skus = vec![best.sku.clone()];
+                if let Some(second) = facts.products.get(1)
+                    && intent::coverage(&content, second) >= cov * 0.75
+                    && cov > 0.0
+                {
+                    text.push_str(&format!(" Also {}.", describe(second)));
+                    skus.push(second.sku.clone());
+                }
+                draft(intent, text, 0.3 + 0.6 * cov, skus)
             }
-            let confidence = 0.3 + 0.6 * cov;
-            return draft("product", text, confidence, skus);
+            Intent::Unknown => draft(intent, "Let me get a teammate to help with that.".into(), 0.15, vec![]),
         }
-        draft("unknown", "Let me get a teammate to help with that.".into(), 0.15, vec![])
     }
 }
 

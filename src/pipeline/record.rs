@@ -39,6 +39,10 @@ pub async fn commit_turn(
         plan.outbound.retain(|o| o.kind != "reply");
         plan.audit.decision = "human_owned".into();
     }
+    // A text that arrives while a person owns the thread attaches to its open escalation.
+    if plan.audit.decision == "human_owned" {
+        plan.audit.escalation_id = escalations::open_escalation_in_tx(&mut tx, conversation.id).await?;
+    }
     let Some(turn_id) = turns::insert_turn(&mut tx, &plan.audit).await? else {
         // Another attempt recorded this turn first; finish the job without writing anything else.
         complete_job(&mut tx, job.id, job.attempts).await?;

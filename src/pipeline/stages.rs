@@ -9,14 +9,14 @@ use crate::catalog::{DocKind, Hit, ProductFilter, SearchIndex};
 use crate::compliance::{self, Intent, OPT_OUT_CONFIRMATION};
 use crate::config::{BrandConfig, LlmFailure};
 use crate::crm;
-use crate::domain::facts::{Facts, HistoryLine, PolicyFact, ProductFact};
+use crate::domain::facts::{Facts, HistoryLine, PastTurnFact, PolicyFact, ProductFact};
 use crate::domain::{Currency, Money};
 use crate::escalation::{self, Reason, Thresholds};
 use crate::guard::{self, Guarded, Verdict};
 use crate::llm::Draft;
 use crate::score;
 use crate::store::conversations::{self, Conversation, ConversationState, MessageRow};
-use crate::store::turns::NewTurn;
+use crate::store::turns::{self, NewTurn};
 use crate::store::{catalog, json_text};
 
 use super::ingest::TurnJob;
@@ -104,6 +104,11 @@ pub async fn context(deps: &Deps, message: &MessageRow, conversation: &Conversat
             .map(|m| HistoryLine { from_customer: m.direction == "in", body: m.body })
             .collect();
     let customer = crm::customer_facts(&deps.db, &message.from_phone).await?;
+    let recent_turns = turns::recent_bot_turns(&deps.db, conversation.id, message.id, score::RECENT_TURNS as i64)
+        .await?
+        .into_iter()
+        .map(|t| PastTurnFact { escalated: t.decision == "escalate", confidence: t.confidence })
+        .collect();
     Ok(Facts {
         phone: message.from_phone.clone(),
         message: message.body.clone(),
@@ -112,6 +117,7 @@ pub async fn context(deps: &Deps, message: &MessageRow, conversation: &Conversat
         history,
         products: vec![],
         policies: vec![],
+        recent_turns,
     })
 }
 
@@ -295,7 +301,7 @@ pub fn guard(deps: &Deps, generated: &Generated, facts: &Facts) -> Guarded {
 
 /// Stage 6 output.
 pub struct Scores {
-    pub confidence: f64,
+    pub confidence: score::Confidence,
     /// The message's sentiment.
     pub sentiment: f64,
     /// The thread's: the customer's recent messages and this one, the latest weighing most.
@@ -308,8 +314,9 @@ pub fn score(generated: &Generated, guarded: &Guarded, facts: &Facts) -> Scores 
     let mut thread: Vec<f64> =
         facts.history.iter().filter(|h| h.from_customer).map(|h| score::sentiment(&h.body)).collect();
     thread.push(sentiment);
+    let recent_failures = facts.recent_turns.iter().filter(|t| t.escalated).count();
     Scores {
-        confidence: score::confidence(&generated.draft, guarded),
+        confidence: score::confidence(&generated.draft, guarded, facts, recent_failures),
         sentiment,
         trend: score::sentiment::trend(&thread),
     }
@@ -327,6 +334,7 @@ pub fn route(
 ) -> TurnPlan {
     let thresholds = Thresholds {
         confidence: deps.config.pipeline.confidence_threshold,
+        caution: deps.config.pipeline.caution_threshold,
         sentiment: deps.config.pipeline.sentiment_threshold,
         order_value_cents: deps.config.pipeline.order_value_escalation_cents,
     };
@@ -341,9 +349,10 @@ pub fn route(
             &facts.orders,
             &generated.draft,
             &guarded,
-            scores.confidence,
+            scores.confidence.value,
             scores.sentiment,
             scores.trend,
+            facts.recent_turns.first().map(|t| t.confidence),
             thresholds,
         );
     }
@@ -363,8 +372,15 @@ pub fn route(
     audit.completion_tokens = draft.completion_tokens;
     audit.draft = Some(draft.text.clone()).filter(|t| !t.is_empty());
     audit.guard = json_text(&guard_json);
-    audit.confidence = scores.confidence;
+    audit.confidence = scores.confidence.value;
     audit.sentiment = scores.sentiment;
+    let scores_json = json!({
+        "confidence": scores.confidence,
+        "intent": score::intent::classify(facts),
+        "sentiment": scores.sentiment,
+        "sentiment_trend": scores.trend,
+    });
+    audit.scores = json_text(&scores_json);
     audit.stage_ms = json_text(&clock.ms);
     audit.error = generated.error.clone();
     if escalate {
@@ -383,7 +399,8 @@ pub fn route(
                 "reasons": reasons,
                 "priority": priority,
                 "sla_due": sla_due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                "confidence": scores.confidence,
+                "confidence": scores.confidence.value,
+                "scores": scores_json,
                 "sentiment": scores.sentiment,
                 "sentiment_trend": scores.trend,
             }),

@@ -58,3 +58,113 @@ pub async fn count_open_escalations(db: &Db) -> anyhow::Result<i64> {
         .await)?;
     Ok(n)
 }
+
+/// The conversation's newest open escalation, inside a transaction.
+pub async fn open_escalation_in_tx(tx: &mut Tx, conversation_id: i64) -> anyhow::Result<Option<i64>> {
+    let id = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>(
+        "select id from escalations where conversation_id = $1 and status = 'open' order by id desc limit 1"
+    )
+    .bind(conversation_id)
+    .fetch_optional(conn)
+    .await)?;
+    Ok(id)
+}
+
+/// An escalation as a reviewer lists it.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct EscalationSummary {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub turn_id: Option<i64>,
+    pub reason: String,
+    /// JSON text: reasons, priority, SLA due time, the draft and its guard findings, scores.
+    pub details: String,
+    pub status: String,
+    pub resolution: Option<String>,
+    pub resolved_by: Option<String>,
+    pub created_at: chrono::DateTime<Utc>,
+    /// Texts that arrived after it opened and attached to it.
+    pub attached_messages: i64,
+}
+
+/// Escalations with this status (`open` or `resolved`), oldest first, at most `limit`.
+pub async fn list_escalations(db: &Db, status: &str, limit: i64) -> anyhow::Result<Vec<EscalationSummary>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, EscalationSummary>(
+        "select e.id, e.conversation_id, e.turn_id, e.reason, e.details, e.status, e.resolution, e.resolved_by,
+                e.created_at, (select count(*) from turns t where t.escalation_id = e.id) as attached_messages
+         from escalations e where e.status = $1 order by e.id limit $2"
+    )
+    .bind(status)
+    .bind(limit)
+    .fetch_all(p)
+    .await)?;
+    Ok(rows)
+}
+
+/// How a reviewer closes an escalation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// The person answered the customer.
+    Resolved,
+    /// The person hands the conversation back to the bot.
+    HandedBack,
+}
+
+/// What closing an escalation found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closed {
+    /// Closed, with every other open escalation of its conversation, whose id this is.
+    Conversation(i64),
+    /// It was already closed.
+    AlreadyClosed,
+    NotFound,
+}
+
+/// Closes escalation `id` and every other open escalation of its conversation (a person has
+/// dealt with the thread), in `tx`. The caller gives the conversation back to the bot.
+pub async fn close_escalation(tx: &mut Tx, id: i64, resolution: Resolution, reviewer: &str) -> anyhow::Result<Closed> {
+    let row = with_tx!(tx, |conn| sqlx::query_as::<_, (i64, String)>(
+        "select conversation_id, status from escalations where id = $1"
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await)?;
+    let Some((conversation_id, status)) = row else { return Ok(Closed::NotFound) };
+    if status != "open" {
+        return Ok(Closed::AlreadyClosed);
+    }
+    let resolution = match resolution {
+        Resolution::Resolved => "resolved",
+        Resolution::HandedBack => "handed_back",
+    };
+    with_tx!(tx, |conn| sqlx::query(
+        "update escalations set status = 'resolved', resolution = $1, resolved_by = $2, resolved_at = $3
+         where conversation_id = $4 and status = 'open'"
+    )
+    .bind(resolution)
+    .bind(reviewer)
+    .bind(Utc::now())
+    .bind(conversation_id)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(Closed::Conversation(conversation_id))
+}
+
+/// Closes escalation `id` (and the other open ones of its conversation) and gives the
+/// conversation back to the bot, in one transaction: from the next text on, the bot answers.
+pub async fn close_and_release(db: &Db, id: i64, resolution: Resolution, reviewer: &str) -> anyhow::Result<Closed> {
+    let mut tx = db.begin().await?;
+    let closed = close_escalation(&mut tx, id, resolution, reviewer).await?;
+    if let Closed::Conversation(conversation_id) = closed {
+        super::conversations::set_conversation_state(
+            &mut tx,
+            conversation_id,
+            super::conversations::ConversationState::Bot,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(closed)
+}

@@ -26,6 +26,10 @@ pub struct NewTurn {
     /// JSON: milliseconds per stage.
     pub stage_ms: String,
     pub error: Option<String>,
+    /// JSON: what went into the scores (confidence factors, intent, sentiment trend).
+    pub scores: String,
+    /// The open escalation a text that arrived while a person owned the thread attaches to.
+    pub escalation_id: Option<i64>,
 }
 
 /// A stored turn, as read back (tests, console).
@@ -55,8 +59,9 @@ pub async fn insert_turn(tx: &mut Tx, t: &NewTurn) -> anyhow::Result<Option<i64>
     let id = with_tx!(tx, |conn| {
         sqlx::query_scalar::<_, i64>(
         "insert into turns (inbound_message_id, conversation_id, decision, intent, retrieved, prompt_version, model,
-                            prompt_tokens, completion_tokens, draft, reply, guard, confidence, sentiment, stage_ms, error, created_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                            prompt_tokens, completion_tokens, draft, reply, guard, confidence, sentiment, stage_ms, error, created_at,
+                            scores, escalation_id)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
          on conflict (inbound_message_id) do nothing
          returning id"
     )
@@ -77,6 +82,8 @@ pub async fn insert_turn(tx: &mut Tx, t: &NewTurn) -> anyhow::Result<Option<i64>
     .bind(&t.stage_ms)
     .bind(&t.error)
     .bind(Utc::now())
+    .bind(if t.scores.is_empty() { "{}" } else { t.scores.as_str() })
+    .bind(t.escalation_id)
     .fetch_optional(conn)
     .await
     })?;
@@ -96,6 +103,39 @@ pub async fn turn_for_message(db: &Db, message_id: i64) -> anyhow::Result<Option
         .await
     })?;
     Ok(row)
+}
+
+/// An earlier turn of a thread, as the scores need it.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct PastTurn {
+    /// `reply` or `escalate`.
+    pub decision: String,
+    pub confidence: f64,
+}
+
+/// The thread's latest turns in which the bot drafted a reply (`reply` or `escalate`
+/// decisions; not compliance texts or turns a person owned), before `before_message_id`,
+/// newest first.
+pub async fn recent_bot_turns(
+    db: &Db,
+    conversation_id: i64,
+    before_message_id: i64,
+    limit: i64,
+) -> anyhow::Result<Vec<PastTurn>> {
+    let rows = with_db!(db, |p| {
+        sqlx::query_as::<_, PastTurn>(
+            "select decision, confidence from turns
+             where conversation_id = $1 and inbound_message_id < $2 and decision in ('reply', 'escalate')
+               and model <> ''
+             order by inbound_message_id desc limit $3",
+        )
+        .bind(conversation_id)
+        .bind(before_message_id)
+        .bind(limit)
+        .fetch_all(p)
+        .await
+    })?;
+    Ok(rows)
 }
 
 /// Counts turns (tests, metrics).

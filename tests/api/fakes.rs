@@ -407,6 +407,8 @@ pub enum LlmBehaviour {
     Status(u16),
     /// Wait this long, then answer 200 with this assistant message content.
     Delay(Duration, String),
+    /// Answer 200 with exactly this body (a response in a non-standard shape).
+    RawBody(String),
 }
 
 /// One chat completion request as received.
@@ -425,6 +427,9 @@ struct LlmState {
     completions_created: u64,
     /// `response_format` types answered with a 400, as a server without them does.
     refused_formats: Vec<String>,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 /// A fake OpenAI-compatible chat completions API with scripted answers.
@@ -444,6 +449,8 @@ impl FakeLlm {
             requests: Vec::new(),
             completions_created: 0,
             refused_formats: Vec::new(),
+            in_flight: 0,
+            max_in_flight: 0,
         }));
         let router = Router::new()
             .route("/v1/chat/completions", post(chat_completions))
@@ -471,6 +478,11 @@ impl FakeLlm {
     /// Sets how to answer once the queue is empty.
     pub fn set_default(&self, behaviour: LlmBehaviour) {
         lock(&self.state).default = behaviour;
+    }
+
+    /// The most chat completion requests that were in flight at once.
+    pub fn max_in_flight(&self) -> usize {
+        lock(&self.state).max_in_flight
     }
 
     /// Every chat completion request body received, in arrival order.
@@ -508,12 +520,21 @@ async fn chat_completions(State(state): State<Arc<Mutex<LlmState>>>, headers: He
             return openai_error(StatusCode::BAD_REQUEST, &format!("response_format {kind} is not supported"));
         }
         state.completions_created += 1;
+        state.in_flight += 1;
+        state.max_in_flight = state.max_in_flight.max(state.in_flight);
         let behaviour = match state.queue.pop_front() {
             Some(behaviour) => behaviour,
             None => state.default.clone(),
         };
         (behaviour, state.completions_created)
     };
+    let response = answer(&request, behaviour, completion_number).await;
+    lock(&state).in_flight -= 1;
+    response
+}
+
+/// The response for one request, as `behaviour` says.
+async fn answer(request: &Value, behaviour: LlmBehaviour, completion_number: u64) -> Response {
     let content = match behaviour {
         LlmBehaviour::Reply(content) => content,
         LlmBehaviour::Status(status) => {
@@ -524,8 +545,11 @@ async fn chat_completions(State(state): State<Arc<Mutex<LlmState>>>, headers: He
             tokio::time::sleep(delay).await;
             content
         }
+        LlmBehaviour::RawBody(body) => {
+            return ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+        }
     };
-    Json(chat_completion(&request, completion_number, &content)).into_response()
+    Json(chat_completion(request, completion_number, &content)).into_response()
 }
 
 /// A non-streaming chat completion object carrying `content` as the assistant's message.

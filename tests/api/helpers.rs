@@ -99,6 +99,8 @@ pub struct TestOptions {
     /// Keep product vectors in Qdrant at this gRPC url (a collection of the test's own),
     /// instead of in process.
     pub qdrant_url: Option<String>,
+    /// Last word on the configuration, after every other option.
+    pub configure: Option<fn(&mut Config)>,
 }
 
 /// A running server with its fakes and a handle on its database.
@@ -174,6 +176,9 @@ pub async fn spawn_app(backend: Backend, options: TestOptions) -> TestApp {
     } else {
         None
     };
+    if let Some(configure) = options.configure {
+        configure(&mut config);
+    }
     let clock = options.clock.map(|c| c as std::sync::Arc<dyn backtalk::clock::Clock>);
     let app = App::build(config.clone(), BuildOptions { demo: true, provider: None, clock }).await.expect("app builds");
     let db = app.state.db.clone();

@@ -4,6 +4,7 @@
 
 mod catalog;
 mod crash;
+mod engine;
 mod fake_qdrant;
 mod fakes;
 mod helpers;

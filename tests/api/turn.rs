@@ -74,7 +74,8 @@ on_both_backends!(an_llm_500_escalates_with_a_holding_message);
 async fn an_llm_timeout_escalates_instead_of_losing_the_message(backend: Backend) {
     let app = spawn_app(backend, TestOptions { llm: true, llm_timeout_secs: Some(1), ..TestOptions::default() }).await;
     let reply = r#"{"reply":"Too late","confidence":0.9,"needs_human":false}"#.to_string();
-    app.llm.as_ref().unwrap().set_default(LlmBehaviour::Delay(Duration::from_secs(5), reply));
+    // A 30 s stall; the deadline is 1 s.
+    app.llm.as_ref().unwrap().set_default(LlmBehaviour::Delay(Duration::from_secs(30), reply));
     app.post_inbound(CUSTOMER, "hello?", &new_sid()).await;
     app.twilio.wait_for_sent(1, WAIT).await;
     let (decision, reason) = outcome(&app).await;

@@ -1,0 +1,232 @@
+//! What a message asks about, and how much evidence this turn's facts hold for answering
+//! it: the inputs of the confidence formula ([`super::confidence`]) and the offline
+//! responder's branches. Word lists, not a model: cheap, deterministic and explainable.
+
+use serde::Serialize;
+
+use crate::domain::facts::{Facts, ProductFact};
+
+/// What a customer's message is about, as far as the bot's skills go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Intent {
+    Thanks,
+    Greeting,
+    OrderStatus,
+    Policy,
+    Product,
+    /// Nothing the bot answers (no matching product, policy or order words).
+    Unknown,
+}
+
+impl Intent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Intent::Thanks => "thanks",
+            Intent::Greeting => "greeting",
+            Intent::OrderStatus => "order_status",
+            Intent::Policy => "policy",
+            Intent::Product => "product",
+            Intent::Unknown => "unknown",
+        }
+    }
+
+    /// True for the intents the bot is built to answer.
+    pub fn handled(self) -> bool {
+        self != Intent::Unknown
+    }
+}
+
+const GREETINGS: &[&str] = &["hi", "hello", "hey", "hiya", "yo", "morning", "afternoon", "evening", "hola"];
+const THANKS: &[&str] = &["thanks", "thank", "thx", "ty", "cheers", "appreciate"];
+const ORDER_WORDS: &[&str] =
+    &["order", "package", "parcel", "track", "tracking", "arrive", "arrived", "delivered", "shipped"];
+const POLICY_WORDS: &[&str] = &[
+    "ship",
+    "shipping",
+    "delivery",
+    "return",
+    "returns",
+    "refund",
+    "exchange",
+    "exchanges",
+    "hours",
+    "open",
+    "contact",
+    "email",
+    "phone",
+    "pay",
+    "payment",
+    "paypal",
+    "match",
+    "adjustment",
+    "size",
+    "sizing",
+    "fit",
+];
+const STOPWORDS: &[&str] = &[
+    "a",
+    "an",
+    "the",
+    "do",
+    "does",
+    "you",
+    "your",
+    "have",
+    "has",
+    "in",
+    "on",
+    "of",
+    "for",
+    "to",
+    "i",
+    "im",
+    "me",
+    "my",
+    "is",
+    "are",
+    "it",
+    "any",
+    "some",
+    "what",
+    "which",
+    "can",
+    "could",
+    "please",
+    "pls",
+    "and",
+    "or",
+    "with",
+    "we",
+    "u",
+    "got",
+    "there",
+    "this",
+    "that",
+    "want",
+    "looking",
+    "need",
+    "would",
+    "like",
+    "get",
+    "how",
+    "much",
+    "about",
+    "anything",
+    "something",
+    "still",
+    "also",
+    "just",
+    "be",
+    "at",
+    "if",
+    "so",
+    "am",
+    "was",
+];
+
+/// Lower-case alphanumeric words.
+pub fn words(text: &str) -> Vec<String> {
+    text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect()
+}
+
+/// True when any of `words` is in `list`.
+pub fn has_any(words: &[String], list: &[&str]) -> bool {
+    words.iter().any(|w| list.contains(&w.as_str()))
+}
+
+/// The message's words that carry meaning (stop words removed).
+pub fn content_words(message: &str) -> Vec<String> {
+    words(message).into_iter().filter(|w| !STOPWORDS.contains(&w.as_str())).collect()
+}
+
+/// The message's intent, given what retrieval found (a policy question with no policy
+/// retrieved falls through to products, as the offline responder answers it).
+pub fn classify(facts: &Facts) -> Intent {
+    let w = words(&facts.message);
+    let content = content_words(&facts.message);
+    if has_any(&w, THANKS) && w.len() <= 6 {
+        Intent::Thanks
+    } else if has_any(&w, GREETINGS) && content.len() <= 2 {
+        Intent::Greeting
+    } else if has_any(&w, ORDER_WORDS) && !has_any(&w, &["return", "returns", "refund", "exchange"]) {
+        Intent::OrderStatus
+    } else if has_any(&w, POLICY_WORDS) && !facts.policies.is_empty() {
+        Intent::Policy
+    } else if !facts.products.is_empty() {
+        Intent::Product
+    } else {
+        Intent::Unknown
+    }
+}
+
+/// Share of the message's content words that appear in the product's text (crude stemming:
+/// a trailing "s" is ignored on both sides).
+pub fn coverage(content: &[String], p: &ProductFact) -> f64 {
+    if content.is_empty() {
+        return 0.0;
+    }
+    let haystack: Vec<String> = words(&format!("{} {} {} {}", p.title, p.category, p.brand, p.colors.join(" ")))
+        .into_iter()
+        .map(|w| w.trim_end_matches('s').to_string())
+        .collect();
+    let found = content.iter().filter(|w| haystack.contains(&w.trim_end_matches('s').to_string())).count();
+    found as f64 / content.len() as f64
+}
+
+/// How well this turn's facts support an answer to a message of this intent, 0 to 1:
+/// greetings and thanks need none (1); order status needs an order on file; a policy
+/// question a retrieved policy; a product question is the best retrieved product's
+/// [`coverage`] of the message's content words; an unknown intent has none (0).
+pub fn evidence(intent: Intent, facts: &Facts) -> f64 {
+    match intent {
+        Intent::Thanks | Intent::Greeting => 1.0,
+        Intent::OrderStatus => f64::from(u8::from(!facts.orders.is_empty())),
+        Intent::Policy => f64::from(u8::from(!facts.policies.is_empty())),
+        Intent::Product => {
+            let content = content_words(&facts.message);
+            facts.products.iter().map(|p| coverage(&content, p)).fold(0.0, f64::max)
+        }
+        Intent::Unknown => 0.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Money;
+
+    fn facts(message: &str) -> Facts {
+        Facts { message: message.into(), ..Facts::default() }
+    }
+
+    fn blouse() -> ProductFact {
+        ProductFact {
+            sku: "B1".into(),
+            title: "Blouse - red".into(),
+            brand: "Acme".into(),
+            category: "Women's Clothing".into(),
+            price: Money::usd(32.99),
+            sale_price: None,
+            colors: vec!["red".into()],
+            sizes: vec![],
+            stock: 1,
+            score: 1.0,
+        }
+    }
+
+    #[test]
+    fn intents_follow_the_words_and_the_facts() {
+        assert_eq!(classify(&facts("thanks!")), Intent::Thanks);
+        assert_eq!(classify(&facts("hey there")), Intent::Greeting);
+        assert_eq!(classify(&facts("where is my order")), Intent::OrderStatus);
+        assert_eq!(classify(&facts("what's the meaning of life")), Intent::Unknown);
+        let mut f = facts("do you have the blouse in red?");
+        f.products = vec![blouse()];
+        assert_eq!(classify(&f), Intent::Product);
+        assert_eq!(evidence(Intent::Product, &f), 1.0);
+        f.message = "do you have garden hoses in red?".into();
+        assert!((evidence(Intent::Product, &f) - 1.0 / 3.0).abs() < 1e-9, "{}", evidence(Intent::Product, &f));
+        assert_eq!(evidence(Intent::OrderStatus, &f), 0.0);
+    }
+}
