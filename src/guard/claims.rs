@@ -14,6 +14,10 @@
 //! - Skus and order numbers: only those of retrieved products and of the customer's own
 //!   orders (anything else names another product or another customer's order).
 //! - Stock: "in stock" about a retrieved product that has none.
+//! - Colours and sizes offered: each colour word and size a sentence offers must be one of
+//!   the colours (or the title) and sizes of the products the sentence names, or of any
+//!   retrieved product when it names none. Questions ("want it in M?") and sentences that
+//!   deny ("not in red", "sorry, no XL") offer nothing and are not checked.
 //!
 //! Links are not blocked but repaired: [`drop_unlisted_links`] removes any whose host is not
 //! on the allow-list.
@@ -69,6 +73,59 @@ static ORDER_NUMBER: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\border\s*(?:#|no\.?|number)?\s*([A-Z0-9-]{3,})\b").expect("valid regex"));
 static IN_STOCK: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\b(in stock|available now|ready to ship|ships today)\b").expect("valid regex"));
+/// Colour words (basic names and the fashion names the catalog uses).
+const COLOURS: &[&str] = &[
+    "black",
+    "white",
+    "grey",
+    "gray",
+    "navy",
+    "blue",
+    "red",
+    "green",
+    "yellow",
+    "pink",
+    "purple",
+    "brown",
+    "beige",
+    "orange",
+    "gold",
+    "silver",
+    "khaki",
+    "ivory",
+    "teal",
+    "maroon",
+    "burgundy",
+    "lilac",
+    "violet",
+    "olive",
+    "turquoise",
+    "camel",
+    "nude",
+    "taupe",
+    "cognac",
+    "bordeaux",
+    "coral",
+    "charcoal",
+    "mustard",
+    "magenta",
+];
+/// A size token: letter sizes and numbers (shoe sizes, waist sizes, half sizes).
+const SIZE: &str = r"(?:XXS|XS|S|M|L|XL|XXL|XXXL|2XL|3XL|\d{1,2}(?:\.5)?)";
+/// "size M", "sizes S, M and L", "sizes 5-10": the sizes after the word.
+static SIZES_AFTER_WORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"(?i)\bsizes?\s+({SIZE}(?:\s*(?:,|/|and|or|-|–|to|&)\s*{SIZE})*)\b")).expect("valid regex")
+});
+/// Letter sizes that cannot be anything else, in capitals: "XL", "XXL".
+static LETTER_SIZE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(XXS|XS|XL|XXL|XXXL|2XL|3XL)\b").expect("valid regex"));
+static ONE_SIZE: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!(r"(?i)\b{SIZE}\b")).expect("valid regex"));
+/// A sentence that denies rather than offers.
+static DENIAL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(not|no|don't|doesn't|isn't|aren't|can't|cannot|sorry|unfortunately|sold out|out of stock|only)\b|n't\b")
+        .expect("valid regex")
+});
+
 static LINK: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:https?://|www\.)([a-z0-9.-]+\.[a-z]{2,})(?:[/?#][^\s]*)?|\b([a-z0-9-]+\.(?:com|net|org|io|co|shop|store|us))(?:/[^\s]*)?\b")
         .expect("valid regex")
@@ -207,7 +264,54 @@ pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
             finding("unsupported_stock", format!("{} ({}) has no stock", p.title, p.sku));
         }
     }
+
+    for sentence in sentences(text).filter(|s| !s.trim_end().ends_with('?') && !DENIAL.is_match(s)) {
+        let products = named_in(sentence, facts);
+        let offered = |c: &str| {
+            products
+                .iter()
+                .any(|p| p.colors.iter().chain(std::iter::once(&p.title)).any(|t| words_of(t).iter().any(|w| w == c)))
+        };
+        for colour in words_of(sentence).into_iter().filter(|w| COLOURS.contains(&w.as_str())) {
+            if !products.is_empty() && !offered(&colour) {
+                finding("unsupported_color", format!("\"{colour}\" is not a colour of the products named"));
+            }
+        }
+        let mut sizes: Vec<String> = SIZES_AFTER_WORD
+            .captures_iter(sentence)
+            .flat_map(|c| {
+                ONE_SIZE
+                    .find_iter(c.get(1).map_or("", |m| m.as_str()))
+                    .map(|m| m.as_str().to_uppercase())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        sizes.extend(LETTER_SIZE.find_iter(sentence).map(|m| m.as_str().to_string()));
+        sizes.dedup();
+        for size in sizes {
+            if !products.is_empty() && !products.iter().any(|p| p.sizes.iter().any(|s| s.eq_ignore_ascii_case(&size))) {
+                finding("unsupported_size", format!("size {size} is not a size of the products named"));
+            }
+        }
+    }
     out
+}
+
+/// The retrieved products a sentence names: by sku when it gives any (titles repeat across
+/// colours and sizes), else by title, else every retrieved product.
+fn named_in<'a>(sentence: &str, facts: &'a Facts) -> Vec<&'a crate::domain::facts::ProductFact> {
+    let by_sku: Vec<_> = facts.products.iter().filter(|p| sentence.contains(&p.sku)).collect();
+    if !by_sku.is_empty() {
+        return by_sku;
+    }
+    let lower = sentence.to_lowercase();
+    let by_title: Vec<_> = facts.products.iter().filter(|p| lower.contains(&p.title.to_lowercase())).collect();
+    if by_title.is_empty() { facts.products.iter().collect() } else { by_title }
+}
+
+/// Lower-case words.
+fn words_of(text: &str) -> Vec<String> {
+    text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect()
 }
 
 /// The sentences of a text ([`crate::text::sentence_ends`]), also split at `;` and at line
@@ -264,8 +368,12 @@ mod tests {
             category: "Women's Clothing".into(),
             price: Money::usd(price),
             sale_price: sale.map(Money::usd),
-            colors: vec![],
-            sizes: vec![],
+            colors: vec![title.rsplit(" - ").next().unwrap().to_string()],
+            sizes: if title.starts_with("Blouse") {
+                vec!["S".into(), "M".into(), "L".into()]
+            } else {
+                vec!["7".into(), "8".into()]
+            },
             stock,
             score: 1.0,
         };
@@ -312,6 +420,20 @@ mod tests {
         assert!(kinds("Exchanges are free with our fit guarantee.").is_empty());
         assert!(kinds("Your order #584677 has shipped.").is_empty());
         assert!(kinds("Do you want it in size M?").is_empty());
+        assert!(kinds("The black blouse comes in sizes S, M and L.").is_empty());
+        assert!(kinds("The Sandals - red come in size 7 or 8.").is_empty());
+        assert!(kinds("Sorry, we don't have it in green or XL.").is_empty(), "a denial offers nothing");
+    }
+
+    #[test]
+    fn colours_and_sizes_must_be_offered() {
+        assert_eq!(kinds("The Blouse - black also comes in green."), ["unsupported_color"]);
+        assert_eq!(kinds("We have it in XL."), ["unsupported_size"]);
+        assert_eq!(kinds("The Sandals - red come in sizes 7 to 10."), ["unsupported_size"]);
+        // A colour of another retrieved product is fine when the sentence names no product ...
+        assert!(kinds("We have it in red and black.").is_empty());
+        // ... but not when it names one that lacks it.
+        assert_eq!(kinds("Blouse - black (ZO0347403474) is available in red."), ["unsupported_color"]);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! sentence boundary), and verification of every claim against this turn's facts: each
 //! money amount must be a retrieved product's price, a price or total of the customer's own
 //! orders, or an amount stated in a retrieved policy; discounts, delivery times,
-//! guarantees, health or legal claims, skus, order numbers and stock are checked in
+//! guarantees, health or legal claims, skus, order numbers, stock, colours and sizes are
+//! checked in
 //! [`claims`]. An unsupported claim blocks the reply (FTC Act §5: a price or a promise is a
 //! material claim; the brand is held to what its bot says).
 
@@ -33,7 +34,8 @@ pub enum Verdict {
 pub struct Finding {
     /// Blocking: `unsupported_price`, `empty`, and the claims of [`claims`]
     /// (`unsupported_discount`, `unsupported_delivery_time`, `absolute_claim`, `unsupported_free_offer`,
-    /// `health_or_legal_claim`, `unknown_sku`, `other_customer`, `unsupported_stock`).
+    /// `health_or_legal_claim`, `unknown_sku`, `other_customer`, `unsupported_stock`,
+    /// `unsupported_color`, `unsupported_size`).
     /// Repairs: `normalized_gsm7`, `dropped_link`, `trimmed`.
     pub kind: &'static str,
     pub detail: String,

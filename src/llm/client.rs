@@ -210,9 +210,9 @@ fn answer_text(response: &Value) -> Result<String, LlmError> {
 #[async_trait]
 impl Generator for OpenAiGenerator {
     async fn draft(&self, facts: &Facts) -> Result<Draft, LlmError> {
-        let RenderedPrompt { system, user, version } = self
+        let RenderedPrompt { system, user, version, tokens: counted, cuts } = self
             .prompts
-            .render(&self.brand, self.max_chars, facts)
+            .render_within(&self.brand, self.max_chars, facts, &self.config.model, self.config.max_prompt_tokens)
             .map_err(|e| LlmError::Failed(format!("prompt render failed: {e}")))?;
         let request = json!({
             "model": self.config.model,
@@ -236,8 +236,7 @@ impl Generator for OpenAiGenerator {
         let content = answer_text(&response)?;
         let content = content.as_str();
         let answer = parse_answer(content)?;
-        let counted = || (tokens::count(&self.config.model, &system) + tokens::count(&self.config.model, &user)) as i64;
-        let prompt_tokens = response["usage"]["prompt_tokens"].as_i64().unwrap_or_else(counted);
+        let prompt_tokens = response["usage"]["prompt_tokens"].as_i64().unwrap_or(counted as i64);
         let completion_tokens = response["usage"]["completion_tokens"]
             .as_i64()
             .unwrap_or_else(|| tokens::count(&self.config.model, content) as i64);
@@ -258,6 +257,7 @@ impl Generator for OpenAiGenerator {
             prompt_version: version,
             prompt_tokens,
             completion_tokens,
+            prompt_cuts: cuts,
         })
     }
 

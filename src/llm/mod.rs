@@ -27,6 +27,8 @@ pub struct Draft {
     pub prompt_version: String,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
+    /// What the token budget cut from the prompt's context (`kind:count`), if anything.
+    pub prompt_cuts: Vec<String>,
 }
 
 /// Why no draft came back.

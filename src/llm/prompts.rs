@@ -1,9 +1,17 @@
 //! Prompt templates: files in `prompts/`, embedded at build time, rendered strictly
 //! (an undefined variable is an error), each with a version recorded on every turn.
+//!
+//! The token budget ([`Prompts::render_within`]): when the rendered prompt is over
+//! `llm.max_prompt_tokens`, context is cut in a fixed order, each step only while still
+//! over: (1) the thread's older lines, oldest first; (2) products after the best one, worst
+//! first; (3) long policy texts, shortened to their first sentences under
+//! [`SHORT_POLICY_CHARS`]; (4) orders after the latest. The system rules and the customer's
+//! message are never cut; a prompt still over budget after every cut is sent as it is.
 
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
+use super::tokens;
 use crate::domain::facts::Facts;
 
 const SYSTEM: (&str, &str) = ("system.j2", include_str!("../../prompts/system.j2"));
@@ -16,7 +24,14 @@ pub struct RenderedPrompt {
     pub user: String,
     /// e.g. `system.j2@1a2b3c4d+reply.j2@5e6f7a8b`.
     pub version: String,
+    /// Tokens of system + user, counted with the model's tiktoken table.
+    pub tokens: usize,
+    /// What the budget cut, in order, e.g. `["history:4", "products:2"]` (kind: how many).
+    pub cuts: Vec<String>,
 }
+
+/// A policy text longer than this is shortened when the budget needs room.
+pub const SHORT_POLICY_CHARS: usize = 240;
 
 /// The compiled templates.
 pub struct Prompts {
@@ -91,7 +106,73 @@ impl Prompts {
             history: &facts.history,
         };
         let user = self.env.get_template(REPLY.0)?.render(minijinja::Value::from(minijinja::value::Serde(&view)))?;
-        Ok(RenderedPrompt { system, user, version: self.version.clone() })
+        Ok(RenderedPrompt { system, user, version: self.version.clone(), tokens: 0, cuts: vec![] })
+    }
+
+    /// Renders within `budget` tokens of `model`'s tokenizer, cutting context in the order
+    /// of the module docs; records the token count and the cuts.
+    pub fn render_within(
+        &self,
+        brand: &str,
+        max_chars: usize,
+        facts: &Facts,
+        model: &str,
+        budget: usize,
+    ) -> anyhow::Result<RenderedPrompt> {
+        let count = |p: &RenderedPrompt| tokens::count(model, &p.system) + tokens::count(model, &p.user);
+        let mut prompt = self.render(brand, max_chars, facts)?;
+        prompt.tokens = count(&prompt);
+        if prompt.tokens <= budget {
+            return Ok(prompt);
+        }
+        let mut cut = facts.clone();
+        let mut cuts: Vec<(&str, usize)> = Vec::new();
+        let mut note = |cuts: &mut Vec<(&'static str, usize)>, kind: &'static str| match cuts.last_mut() {
+            Some((k, n)) if *k == kind => *n += 1,
+            _ => cuts.push((kind, 1)),
+        };
+        // Each step cuts one item and re-counts; prompts are a few thousand tokens at most.
+        loop {
+            if !cut.history.is_empty() {
+                cut.history.remove(0);
+                note(&mut cuts, "history");
+            } else if cut.products.len() > 1 {
+                cut.products.pop();
+                note(&mut cuts, "products");
+            } else if let Some(p) = cut.policies.iter_mut().find(|p| p.body.len() > SHORT_POLICY_CHARS) {
+                p.body = shorten(&p.body, SHORT_POLICY_CHARS);
+                note(&mut cuts, "policy_text");
+            } else if cut.orders.len() > 1 {
+                cut.orders.pop();
+                note(&mut cuts, "orders");
+            } else {
+                note(&mut cuts, "over_budget");
+                break;
+            }
+            prompt = self.render(brand, max_chars, &cut)?;
+            prompt.tokens = count(&prompt);
+            if prompt.tokens <= budget {
+                break;
+            }
+        }
+        prompt.cuts = cuts.into_iter().map(|(kind, n)| format!("{kind}:{n}")).collect();
+        Ok(prompt)
+    }
+}
+
+/// The longest run of whole sentences of `text` within `max` bytes (at least the first
+/// sentence's first `max` bytes, cut at a character boundary, when it is longer than that).
+fn shorten(text: &str, max: usize) -> String {
+    let ends = crate::text::sentence_ends(text);
+    match ends.iter().rev().find(|&&end| end <= max) {
+        Some(&end) => text[..end].trim().to_string(),
+        None => {
+            let mut end = max.min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            format!("{}...", text[..end].trim_end())
+        }
     }
 }
 
@@ -140,5 +221,65 @@ mod tests {
         let prompts = Prompts::load().unwrap();
         let p = prompts.render("B", 100, &Facts { message: "hello".into(), ..Facts::default() }).unwrap();
         assert!(p.user.contains("No matching products"));
+    }
+
+    fn product(sku: &str) -> ProductFact {
+        ProductFact {
+            sku: sku.into(),
+            title: format!("Blouse {sku}"),
+            brand: "Acme".into(),
+            category: "Women's Clothing".into(),
+            price: Money::usd(32.99),
+            sale_price: None,
+            colors: vec!["red".into(), "black".into()],
+            sizes: vec!["S".into(), "M".into(), "L".into()],
+            stock: 3,
+            score: 1.0,
+        }
+    }
+
+    fn big_facts() -> Facts {
+        Facts {
+            message: "do you have the blouse in red?".into(),
+            products: (1..=5).map(|i| product(&format!("B{i}"))).collect(),
+            policies: vec![crate::domain::facts::PolicyFact {
+                id: "shipping".into(),
+                title: "Shipping".into(),
+                body: "Standard shipping takes 3-5 business days. ".repeat(30),
+                score: 1.0,
+            }],
+            history: (0..10)
+                .map(|i| HistoryLine { from_customer: i % 2 == 0, body: format!("message number {i} about blouses") })
+                .collect(),
+            ..Facts::default()
+        }
+    }
+
+    #[test]
+    fn the_budget_cuts_history_then_products_then_long_texts() {
+        let prompts = Prompts::load().unwrap();
+        let facts = big_facts();
+        let full = prompts.render_within("B", 300, &facts, "gpt-4o-mini", 100_000).unwrap();
+        assert!(full.cuts.is_empty());
+        // Just under the full size: only old history goes, oldest first.
+        let a = prompts.render_within("B", 300, &facts, "gpt-4o-mini", full.tokens - 10).unwrap();
+        assert!(a.tokens <= full.tokens - 10);
+        assert_eq!(a.cuts, vec!["history:1"]);
+        assert!(!a.user.contains("message number 0") && a.user.contains("message number 9"));
+        // Tighter: all history, then products down to the best one, then the policy text.
+        let b = prompts.render_within("B", 300, &facts, "gpt-4o-mini", 500).unwrap();
+        assert_eq!(b.cuts, vec!["history:10", "products:4", "policy_text:1"], "{}", b.tokens);
+        assert!(b.user.contains("B1: Blouse B1") && !b.user.contains("B2:"));
+        assert!(b.tokens <= 500, "{}", b.tokens);
+        // Impossible: everything that may go has gone; the rules and the message stay.
+        let c = prompts.render_within("B", 300, &facts, "gpt-4o-mini", 200).unwrap();
+        assert_eq!(c.cuts.last().unwrap(), "over_budget:1");
+        assert!(c.system.contains("Rules") && c.user.contains("do you have the blouse in red?"));
+    }
+
+    #[test]
+    fn shorten_keeps_whole_sentences() {
+        assert_eq!(shorten("One. Two. Three.", 10), "One. Two.");
+        assert_eq!(shorten("Averylongword here.", 5), "Avery...");
     }
 }

@@ -120,7 +120,7 @@ async fn a_grounded_llm_reply_is_sent_as_written(backend: Backend) {
             .await)
         .unwrap();
     assert!(tokens > 0, "token usage recorded");
-    app.post_inbound(CUSTOMER, "and in red?", &new_sid()).await;
+    app.post_inbound(CUSTOMER, "what about the black blouse again?", &new_sid()).await;
     app.twilio.wait_for_sent(2, WAIT).await;
     assert_eq!(app.twilio.sent()[1].body, "Yes, the black blouse is $32.99 and in stock.");
 }
@@ -312,6 +312,8 @@ async fn invented_claims_are_blocked_escalated_and_named(backend: Backend) {
         ),
         ("where is my order?", "Order #999999 was delivered to Jane Doe on Main St.", "other_customer", "Jane"),
         ("do you have the blouse in black?", "This blouse cures back pain.", "health_or_legal_claim", "cures"),
+        ("do you have the blouse in black?", "The black blouse also comes in green!", "unsupported_color", "green"),
+        ("do you have the blouse in black?", "Yes, the black blouse comes in size XXL.", "unsupported_size", "XXL"),
     ];
     for (message, reply, kind, words) in cases {
         let app = turn_with_draft(backend, message, reply, 0.95).await;
