@@ -309,11 +309,6 @@ fn named_in<'a>(sentence: &str, facts: &'a Facts) -> Vec<&'a crate::domain::fact
     if by_title.is_empty() { facts.products.iter().collect() } else { by_title }
 }
 
-/// Lower-case words.
-fn words_of(text: &str) -> Vec<String> {
-    text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect()
-}
-
 /// The sentences of a text ([`crate::text::sentence_ends`]), also split at `;` and at line
 /// breaks.
 fn sentences(text: &str) -> impl Iterator<Item = &str> {

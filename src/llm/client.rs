@@ -3,11 +3,14 @@
 //! Requests go through async-openai's `create_byot` with plain JSON in and out, because
 //! servers deviate from OpenAI's response shape (a missing `id`, a float `created`, an odd
 //! `finish_reason`) and the typed parser rejects those; we read only what we need.
-//! async-openai's default HTTP client has no timeout, so we pass one, and it does not
-//! retry, so 429 and 5xx are retried here with backoff inside the turn's deadline.
+//! async-openai's default HTTP client has no timeout, so we pass one, and its default
+//! executor retries 429 and 5xx on its own schedule (0.43: three times), outside the turn's
+//! deadline and blind to refusals, so we install a plain reqwest service instead and retry
+//! 429 and 5xx here, with backoff, inside the deadline.
 //!
 //! Structured output: the answer is asked for as a JSON schema (`response_format` of type
-//! `json_schema`); a server that refuses that with a 400 or 422 is asked again in JSON mode
+//! `json_schema`); a server that refuses that with a 400 or 422 (or, as llama-cpp-python's
+//! does, a 500 whose message names `response_format`) is asked again in JSON mode
 //! (`json_object`), then with no `response_format` (the prompt still asks for JSON, and any
 //! text is read). The first mode that works is remembered for the process.
 //!
@@ -21,6 +24,7 @@ use std::time::Duration;
 use async_openai::Client;
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
+use async_openai::middleware::ReqwestService;
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -94,7 +98,10 @@ impl OpenAiGenerator {
             .with_api_key(config.api_key.expose());
         tokens::warm_up(&config.model);
         Ok(OpenAiGenerator {
-            client: Client::with_config(openai).with_http_client(http),
+            // A plain reqwest service: async-openai's default executor wraps requests in its
+            // own retry layer (3 retries of 429/5xx), which would multiply with ours and
+            // retry a server's refusal of `response_format` (see `call_with_retries`).
+            client: Client::with_config(openai).with_http_service(ReqwestService::new(http)),
             config: config.clone(),
             prompts: Prompts::load()?,
             brand: brand.to_string(),
@@ -110,6 +117,14 @@ impl OpenAiGenerator {
             attempt += 1;
             match self.client.chat().create_byot::<&Value, Value>(request).await {
                 Ok(v) => return Ok(v),
+                // llama-cpp-python's server answers a `response_format` it does not know
+                // with a 500 naming the field (a request validation error): a refusal, not
+                // an outage, so it is not retried.
+                Err(OpenAIError::ApiError(api))
+                    if api.status_code.is_server_error() && api.to_string().contains("response_format") =>
+                {
+                    return Err(LlmError::Refused(api.to_string()));
+                }
                 Err(e) if is_retryable(&e) && attempt < 5 => {
                     let delay = Duration::from_millis(200 * (1 << attempt.min(5)));
                     warn!(attempt, delay_ms = delay.as_millis() as u64, error = %e, "llm call failed, retrying");
@@ -257,6 +272,7 @@ impl Generator for OpenAiGenerator {
             prompt_version: version,
             prompt_tokens,
             completion_tokens,
+            prompt_tokens_counted: counted as i64,
             prompt_cuts: cuts,
         })
     }

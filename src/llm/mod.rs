@@ -27,6 +27,9 @@ pub struct Draft {
     pub prompt_version: String,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
+    /// The prompt's tokens as counted here with tiktoken (the budget's measure; a server's
+    /// own tokenizer, which gives `prompt_tokens`, may count differently).
+    pub prompt_tokens_counted: i64,
     /// What the token budget cut from the prompt's context (`kind:count`), if anything.
     pub prompt_cuts: Vec<String>,
 }

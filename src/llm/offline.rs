@@ -59,6 +59,7 @@ impl OfflineResponder {
             prompt_version: OFFLINE_VERSION.into(),
             prompt_tokens: 0,
             completion_tokens: 0,
+            prompt_tokens_counted: 0,
             prompt_cuts: vec![],
         };
         let intent = intent::classify(facts);

@@ -127,7 +127,7 @@ impl Prompts {
         }
         let mut cut = facts.clone();
         let mut cuts: Vec<(&str, usize)> = Vec::new();
-        let mut note = |cuts: &mut Vec<(&'static str, usize)>, kind: &'static str| match cuts.last_mut() {
+        let note = |cuts: &mut Vec<(&'static str, usize)>, kind: &'static str| match cuts.last_mut() {
             Some((k, n)) if *k == kind => *n += 1,
             _ => cuts.push((kind, 1)),
         };

@@ -361,7 +361,7 @@ pub fn route(
     let retrieved = json!({
         "products": facts.products.iter().map(|p| json!({"sku": p.sku, "score": p.score})).collect::<Vec<_>>(),
         "policies": facts.policies.iter().map(|p| json!({"id": p.id, "score": p.score})).collect::<Vec<_>>(),
-        "cut_from_prompt": generated.draft.prompt_cuts,
+        "prompt": {"tokens_counted": generated.draft.prompt_tokens_counted, "cuts": generated.draft.prompt_cuts},
     });
     let guard_json = json!({"verdict": guarded.verdict, "findings": guarded.findings, "segments": guarded.segments});
     let escalate = !reasons.is_empty();

@@ -425,8 +425,9 @@ struct LlmState {
     default: LlmBehaviour,
     requests: Vec<LlmRequest>,
     completions_created: u64,
-    /// `response_format` types answered with a 400, as a server without them does.
-    refused_formats: Vec<String>,
+    /// `response_format` types refused, with the status of the refusal (400 as OpenAI's
+    /// API says; 500 as llama-cpp-python's server does).
+    refused_formats: Vec<(String, u16)>,
     /// Requests being answered now, and the most there ever were at once.
     in_flight: usize,
     max_in_flight: usize,
@@ -472,7 +473,12 @@ impl FakeLlm {
 
     /// Answers requests whose `response_format` has this type with a 400.
     pub fn refuse_response_format(&self, kind: &str) {
-        lock(&self.state).refused_formats.push(kind.to_string());
+        lock(&self.state).refused_formats.push((kind.to_string(), 400));
+    }
+
+    /// Refuses requests whose `response_format` has this type with `status`.
+    pub fn refuse_response_format_with(&self, kind: &str, status: u16) {
+        lock(&self.state).refused_formats.push((kind.to_string(), status));
     }
 
     /// Sets how to answer once the queue is empty.
@@ -515,9 +521,13 @@ async fn chat_completions(State(state): State<Arc<Mutex<LlmState>>>, headers: He
         let mut state = lock(&state);
         state.requests.push(LlmRequest { body: request.clone(), api_key });
         if let Some(kind) = request["response_format"]["type"].as_str()
-            && state.refused_formats.iter().any(|refused| refused == kind)
+            && let Some((_, status)) = state.refused_formats.iter().find(|(refused, _)| refused == kind)
         {
-            return openai_error(StatusCode::BAD_REQUEST, &format!("response_format {kind} is not supported"));
+            let status = StatusCode::from_u16(*status).expect("a valid HTTP status");
+            return openai_error(
+                status,
+                &format!("1 validation error: body.response_format.type: {kind} is not supported"),
+            );
         }
         state.completions_created += 1;
         state.in_flight += 1;
