@@ -32,7 +32,7 @@ pub enum Verdict {
 /// One thing the guard noticed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
-    /// Blocking: `unsupported_price`, `empty`, and the claims of [`claims`]
+    /// Blocking: `unsupported_price`, `empty`, `template_echo`, and the claims of [`claims`]
     /// (`unsupported_discount`, `unsupported_delivery_time`, `absolute_claim`, `unsupported_free_offer`,
     /// `health_or_legal_claim`, `unknown_sku`, `other_customer`, `unsupported_stock`,
     /// `unsupported_color`, `unsupported_size`).
@@ -78,6 +78,15 @@ pub fn check(draft: &str, facts: &Facts, max_segments: usize, link_hosts: &[Stri
     if text.is_empty() {
         findings.push(Finding { kind: "empty", detail: "the draft is empty".into() });
         return Guarded { verdict: Verdict::Blocked, text, findings, segments: 0 };
+    }
+    // A placeholder copied from the prompt ("<the SMS text>") or markup: small models echo
+    // the answer format instead of filling it in, and an SMS never needs angle brackets.
+    if let Some(at) = text.find(['<', '>']) {
+        let around: String = text[at..].chars().take(40).collect();
+        findings.push(Finding {
+            kind: "template_echo",
+            detail: format!("the draft contains a placeholder or markup: {around:?}"),
+        });
     }
     let supported = supported_amounts(facts);
     for cents in money::amounts_in(&text) {
@@ -148,6 +157,15 @@ mod tests {
         let g = check("The red blouse is on sale for $19.99!", &facts(), 3, &[]);
         assert_eq!(g.verdict, Verdict::Blocked);
         assert_eq!(g.findings[0].kind, "unsupported_price");
+    }
+
+    #[test]
+    fn a_copied_placeholder_is_never_sent() {
+        for echo in ["<the SMS text>", "Sure! <text message to customer> 100% off</text message>", "<text here"] {
+            let g = check(echo, &facts(), 3, &[]);
+            assert_eq!(g.verdict, Verdict::Blocked, "{echo}");
+            assert_eq!(g.findings[0].kind, "template_echo");
+        }
     }
 
     #[test]

@@ -26,7 +26,6 @@ use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::middleware::ReqwestService;
 use async_trait::async_trait;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::warn;
 
@@ -165,8 +164,7 @@ fn is_retryable(e: &OpenAIError) -> bool {
 }
 
 /// The JSON object the system prompt asks for.
-#[derive(Deserialize, Default)]
-#[serde(default)]
+#[derive(Debug, Default)]
 struct ModelAnswer {
     reply: String,
     skus: Vec<String>,
@@ -174,6 +172,52 @@ struct ModelAnswer {
     confidence: Option<f64>,
     needs_human: bool,
     reason: String,
+}
+
+impl ModelAnswer {
+    /// Reads the fields leniently, as small models write them: a reply nested in an object
+    /// (`{"reply": {"text": "..."}}`), a sku as a lone string, a number or a boolean as a
+    /// string. A field of the wrong kind is left out rather than failing the answer; only a
+    /// missing reply does.
+    fn from_json(v: &Value) -> Result<ModelAnswer, LlmError> {
+        let reply = first_text(&v["reply"]).unwrap_or_default();
+        if reply.trim().is_empty() {
+            return Err(LlmError::Failed("the model's answer has no reply".into()));
+        }
+        let skus = match &v["skus"] {
+            Value::Array(items) => items.iter().filter_map(|s| s.as_str().map(str::to_string)).collect(),
+            Value::String(s) if !s.is_empty() => vec![s.clone()],
+            _ => vec![],
+        };
+        let confidence = match &v["confidence"] {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        };
+        let needs_human = match &v["needs_human"] {
+            Value::Bool(b) => *b,
+            Value::String(s) => matches!(s.trim().to_lowercase().as_str(), "true" | "yes"),
+            _ => false,
+        };
+        Ok(ModelAnswer {
+            reply,
+            skus,
+            intent: v["intent"].as_str().unwrap_or_default().to_string(),
+            confidence,
+            needs_human,
+            reason: v["reason"].as_str().unwrap_or_default().to_string(),
+        })
+    }
+}
+
+/// A string, or the first string inside an object or array (depth first).
+fn first_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(map) => map.values().find_map(first_text),
+        Value::Array(items) => items.iter().find_map(first_text),
+        _ => None,
+    }
 }
 
 /// Reads the model's answer: the JSON object when there is one (also inside code fences or
@@ -191,9 +235,9 @@ fn parse_answer(content: &str) -> Result<ModelAnswer, LlmError> {
         }
         return Ok(ModelAnswer { reply: trimmed.to_string(), confidence: Some(0.5), ..ModelAnswer::default() });
     };
-    match serde_json::from_str::<ModelAnswer>(&trimmed[start.min(end)..=end]) {
-        Ok(answer) if !answer.reply.trim().is_empty() => Ok(answer),
-        Ok(_) => Err(LlmError::Failed("the model's answer has no reply".into())),
+    match serde_json::from_str::<Value>(&trimmed[start.min(end)..=end]) {
+        Ok(v @ Value::Object(_)) => ModelAnswer::from_json(&v),
+        Ok(_) => Err(LlmError::Failed("the model's answer is not a JSON object".into())),
         Err(e) => Err(LlmError::Failed(format!("the model's answer is malformed JSON: {e}"))),
     }
 }
@@ -325,5 +369,18 @@ mod tests {
         assert_eq!(answer_text(&legacy).unwrap(), "Hello");
         assert!(answer_text(&json!({"choices": []})).is_err());
         assert!(answer_text(&json!({"choices": [{"message": {"refusal": "no"}}]})).is_err());
+    }
+
+    #[test]
+    fn small_model_quirks_are_read_leniently() {
+        let a =
+            parse_answer(r#"{"reply": {"text": "Hi there"}, "skus": "B1", "confidence": "0.7", "needs_human": "yes"}"#)
+                .unwrap();
+        assert_eq!(
+            (a.reply.as_str(), a.skus, a.confidence, a.needs_human),
+            ("Hi there", vec!["B1".to_string()], Some(0.7), true)
+        );
+        let odd = parse_answer(r#"{"reply": "Hi", "confidence": "not sure"}"#).unwrap();
+        assert_eq!(odd.confidence, None);
     }
 }

@@ -397,6 +397,16 @@ pub fn route(
             escalation_details: json!({
                 "draft": draft.text,
                 "guard": guard_json,
+                // What the reviewer needs without digging: the thread, who the customer
+                // is, their orders, and the products and policies the draft was grounded in.
+                "snapshot": {
+                    "message": facts.message,
+                    "thread": facts.history,
+                    "customer_name": facts.customer_name,
+                    "orders": facts.orders,
+                    "products": facts.products,
+                    "policies": facts.policies,
+                },
                 "reasons": reasons,
                 "priority": priority,
                 "sla_due": sla_due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

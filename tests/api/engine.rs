@@ -190,6 +190,10 @@ async fn the_bot_is_silent_until_a_reviewer_hands_the_conversation_back(backend:
     let details: Value = serde_json::from_str(escalation["details"].as_str().unwrap()).unwrap();
     assert_eq!(details["priority"], "high");
     assert!(details["sla_due"].as_str().is_some() && details["scores"]["confidence"]["value"].is_number(), "{details}");
+    let snapshot = &details["snapshot"];
+    assert_eq!(snapshot["message"], "can I talk to a real person please");
+    assert_eq!(snapshot["customer_name"], "Elyssa Reese");
+    assert!(!snapshot["orders"].as_array().unwrap().is_empty(), "{snapshot}");
 
     let id = escalation["id"].as_i64().unwrap();
     let close = json!({"resolution": "handed_back", "reviewer": "sam"});
