@@ -7,3 +7,5 @@ alter table escalations add column resolved_at timestamptz;
 alter table turns add column escalation_id bigint references escalations(id);
 -- What went into the turn's scores (confidence factors, intent, sentiment trend), JSON.
 alter table turns add column scores text not null default '{}';
+-- The thread's latest turns (scoring reads them every turn).
+create index turns_conversation on turns(conversation_id, inbound_message_id);

@@ -81,6 +81,10 @@ pub struct Facts {
     /// never in a prompt).
     #[serde(skip)]
     pub recent_turns: Vec<PastTurnFact>,
+    /// Room for the reply, in characters: one SMS segment, less the AI disclosure on the
+    /// bot's first reply of a conversation (0: not set; generators use their default).
+    #[serde(skip)]
+    pub reply_chars: usize,
 }
 
 /// An earlier drafted turn of the thread: whether it went to a person, and its confidence.

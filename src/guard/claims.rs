@@ -265,6 +265,9 @@ pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
         }
     }
 
+    // Sizes and colours a retrieved policy states ("clothing comes in sizes S, M, L and XL").
+    let policy_sizes = sizes_in(&policies);
+    let policy_words = words_of(&policies);
     for sentence in sentences(text).filter(|s| !s.trim_end().ends_with('?') && !DENIAL.is_match(s)) {
         let products = named_in(sentence, facts);
         let offered = |c: &str| {
@@ -273,28 +276,39 @@ pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
                 .any(|p| p.colors.iter().chain(std::iter::once(&p.title)).any(|t| words_of(t).iter().any(|w| w == c)))
         };
         for colour in words_of(sentence).into_iter().filter(|w| COLOURS.contains(&w.as_str())) {
-            if !products.is_empty() && !offered(&colour) {
+            if !products.is_empty() && !offered(&colour) && !policy_words.contains(&colour) {
                 finding("unsupported_color", format!("\"{colour}\" is not a colour of the products named"));
             }
         }
-        let mut sizes: Vec<String> = SIZES_AFTER_WORD
-            .captures_iter(sentence)
-            .flat_map(|c| {
-                ONE_SIZE
-                    .find_iter(c.get(1).map_or("", |m| m.as_str()))
-                    .map(|m| m.as_str().to_uppercase())
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        sizes.extend(LETTER_SIZE.find_iter(sentence).map(|m| m.as_str().to_string()));
-        sizes.dedup();
+        let sizes = sizes_in(sentence);
         for size in sizes {
-            if !products.is_empty() && !products.iter().any(|p| p.sizes.iter().any(|s| s.eq_ignore_ascii_case(&size))) {
+            if !products.is_empty()
+                && !policy_sizes.contains(&size)
+                && !products.iter().any(|p| p.sizes.iter().any(|s| s.eq_ignore_ascii_case(&size)))
+            {
                 finding("unsupported_size", format!("size {size} is not a size of the products named"));
             }
         }
     }
     out
+}
+
+/// The sizes a text offers: after the word "size(s)", and letter sizes that cannot be
+/// anything else; upper case, without repeats.
+fn sizes_in(text: &str) -> Vec<String> {
+    let mut sizes: Vec<String> = SIZES_AFTER_WORD
+        .captures_iter(text)
+        .flat_map(|c| {
+            ONE_SIZE
+                .find_iter(c.get(1).map_or("", |m| m.as_str()))
+                .map(|m| m.as_str().to_uppercase())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    sizes.extend(LETTER_SIZE.find_iter(text).map(|m| m.as_str().to_string()));
+    sizes.sort();
+    sizes.dedup();
+    sizes
 }
 
 /// The retrieved products a sentence names: by sku when it gives any (titles repeat across
@@ -429,6 +443,11 @@ mod tests {
         assert!(kinds("We have it in red and black.").is_empty());
         // ... but not when it names one that lacks it.
         assert_eq!(kinds("Blouse - black (ZO0347403474) is available in red."), ["unsupported_color"]);
+        // Sizes a retrieved policy states are facts too.
+        let mut f = facts();
+        f.policies[0].body.push_str(" Clothing comes in sizes S, M, L and XL.");
+        let found = unsupported("Clothing comes in sizes S, M, L and XL.", &f);
+        assert!(found.is_empty(), "{found:?}");
     }
 
     #[test]

@@ -110,6 +110,11 @@ impl OpenAiGenerator {
         })
     }
 
+    /// The reply length the prompt asks for: the turn's room (one SMS), else the default.
+    fn reply_chars(&self, facts: &Facts) -> usize {
+        if facts.reply_chars > 0 { facts.reply_chars } else { self.max_chars }
+    }
+
     async fn call_with_retries(&self, request: &Value) -> Result<Value, LlmError> {
         let mut attempt = 0u32;
         loop {
@@ -271,7 +276,13 @@ impl Generator for OpenAiGenerator {
     async fn draft(&self, facts: &Facts) -> Result<Draft, LlmError> {
         let RenderedPrompt { system, user, version, tokens: counted, cuts } = self
             .prompts
-            .render_within(&self.brand, self.max_chars, facts, &self.config.model, self.config.max_prompt_tokens)
+            .render_within(
+                &self.brand,
+                self.reply_chars(facts),
+                facts,
+                &self.config.model,
+                self.config.max_prompt_tokens,
+            )
             .map_err(|e| LlmError::Failed(format!("prompt render failed: {e}")))?;
         let request = json!({
             "model": self.config.model,

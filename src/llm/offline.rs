@@ -35,13 +35,39 @@ fn describe(p: &ProductFact) -> String {
     }
 }
 
-/// The first `n` sentences of a text. A sentence ends at `.`, `!` or `?` followed by
-/// whitespace or the end, so "$5.95" is not cut at its decimal point.
-fn first_sentences(text: &str, n: usize) -> String {
-    match n.checked_sub(1).and_then(|i| crate::text::sentence_ends(text).get(i).copied()) {
-        Some(end) => text[..end].trim().to_string(),
-        None => text.trim().to_string(),
+/// The reply's room in characters: the turn's, or one SMS segment when none is given.
+fn room(facts: &Facts) -> usize {
+    if facts.reply_chars == 0 { 160 } else { facts.reply_chars }
+}
+
+/// The sentences of a policy that answer the message, within `room` characters: the one
+/// sharing the most content words with the message (the first on a tie or when none
+/// shares any), then the next best that still fits, in the policy's order.
+fn relevant_sentences(body: &str, content: &[String], room: usize) -> String {
+    let mut starts = vec![0];
+    starts.extend(crate::text::sentence_ends(body));
+    let sentences: Vec<&str> = starts
+        .windows(2)
+        .map(|w| body[w[0]..w[1]].trim())
+        .chain(std::iter::once(body[*starts.last().unwrap()..].trim()))
+        .filter(|s| !s.is_empty())
+        .collect();
+    let stem = |w: &str| w.trim_end_matches('s').to_string();
+    let wanted: Vec<String> = content.iter().map(|w| stem(w)).collect();
+    let score = |s: &str| intent::words(s).iter().filter(|w| wanted.contains(&stem(w))).count();
+    let mut ranked: Vec<usize> = (0..sentences.len()).collect();
+    ranked.sort_by_key(|&i| (std::cmp::Reverse(score(sentences[i])), i));
+    let mut chosen = vec![ranked[0]];
+    let mut used = sentences[ranked[0]].chars().count();
+    for &i in &ranked[1..] {
+        let len = sentences[i].chars().count() + 1;
+        if score(sentences[i]) > 0 && used + len <= room {
+            chosen.push(i);
+            used += len;
+        }
     }
+    chosen.sort_unstable();
+    chosen.iter().map(|&i| sentences[i]).collect::<Vec<_>>().join(" ")
 }
 
 impl OfflineResponder {
@@ -89,7 +115,9 @@ impl OfflineResponder {
                     vec![],
                 ),
             },
-            Intent::Policy => draft(intent, first_sentences(&facts.policies[0].body, 2), 0.75, vec![]),
+            Intent::Policy => {
+                draft(intent, relevant_sentences(&facts.policies[0].body, &content, room(facts)), 0.75, vec![])
+            }
             Intent::Product => {
                 let best = &facts.products[0];
                 let cov = intent::coverage(&content, best);
@@ -99,8 +127,12 @@ impl OfflineResponder {
                     && intent::coverage(&content, second) >= cov * 0.75
                     && cov > 0.0
                 {
-                    text.push_str(&format!(" Also {}.", describe(second)));
-                    skus.push(second.sku.clone());
+                    let also = format!(" Also {}.", describe(second));
+                    // A second product only when both fit in the reply's room (one SMS).
+                    if text.chars().count() + also.chars().count() <= room(facts) {
+                        text.push_str(&also);
+                        skus.push(second.sku.clone());
+                    }
                 }
                 draft(intent, text, 0.3 + 0.6 * cov, skus)
             }
@@ -191,8 +223,19 @@ mod tests {
             score: 2.0,
         }];
         let d = OfflineResponder.answer(&f);
-        assert_eq!(d.text, "Standard takes 3-5 business days. Free over $50.");
-        assert_eq!(first_sentences("It costs $5.95 today. Or more. Later.", 2), "It costs $5.95 today. Or more.");
+        assert_eq!(d.text, "Standard takes 3-5 business days.");
+        let content = |m: &str| intent::content_words(m);
+        let body =
+            "You can return items within 30 days. Every return comes with a free return label. Refunds take 5-7 days.";
+        assert_eq!(
+            relevant_sentences(body, &content("do I have to pay for the return label?"), 160),
+            "You can return items within 30 days. Every return comes with a free return label."
+        );
+        assert_eq!(
+            relevant_sentences(body, &content("return label?"), 60),
+            "Every return comes with a free return label."
+        );
+        assert_eq!(relevant_sentences("It costs $5.95 today. Or more.", &content("hmm"), 160), "It costs $5.95 today.");
     }
 
     #[test]

@@ -95,20 +95,31 @@ pub fn compliance_gate(
     Some(outcome)
 }
 
+/// Characters of one GSM-7 SMS segment: what a reply aims for.
+const SEGMENT_CHARS: usize = 160;
+/// A reply always has at least this much room, whatever the disclosure's length.
+const MIN_REPLY_CHARS: usize = 80;
+
 /// Stage 2, context: the recent thread and the customer's CRM profile.
 pub async fn context(deps: &Deps, message: &MessageRow, conversation: &Conversation) -> anyhow::Result<Facts> {
-    let history =
-        conversations::recent_messages(&deps.db, conversation.id, message.id, deps.config.pipeline.history_messages)
-            .await?
-            .into_iter()
-            .map(|m| HistoryLine { from_customer: m.direction == "in", body: m.body })
-            .collect();
-    let customer = crm::customer_facts(&deps.db, &message.from_phone).await?;
-    let recent_turns = turns::recent_bot_turns(&deps.db, conversation.id, message.id, score::RECENT_TURNS as i64)
-        .await?
+    // Three independent reads, run together (SQLite's read pool has several connections).
+    let limit = deps.config.pipeline.history_messages;
+    let (history, customer, recent_turns) = tokio::try_join!(
+        conversations::recent_messages(&deps.db, conversation.id, message.id, limit),
+        crm::customer_facts(&deps.db, &message.from_phone),
+        turns::recent_bot_turns(&deps.db, conversation.id, message.id, score::RECENT_TURNS as i64),
+    )?;
+    let history: Vec<HistoryLine> =
+        history.into_iter().map(|m| HistoryLine { from_customer: m.direction == "in", body: m.body }).collect();
+    let recent_turns = recent_turns
         .into_iter()
         .map(|t| PastTurnFact { escalated: t.decision == "escalate", confidence: t.confidence })
         .collect();
+    // One SMS segment (160 GSM-7 characters), less the disclosure the first reply carries.
+    let first_reply = !history.iter().any(|h: &HistoryLine| !h.from_customer);
+    let disclosure = &deps.config.brand.ai_disclosure;
+    let disclosure_chars = if first_reply && !disclosure.is_empty() { disclosure.chars().count() + 1 } else { 0 };
+    let reply_chars = SEGMENT_CHARS.saturating_sub(disclosure_chars).max(MIN_REPLY_CHARS);
     Ok(Facts {
         phone: message.from_phone.clone(),
         message: message.body.clone(),
@@ -118,11 +129,10 @@ pub async fn context(deps: &Deps, message: &MessageRow, conversation: &Conversat
         products: vec![],
         policies: vec![],
         recent_turns,
+        reply_chars,
     })
 }
 
-/// The search text: the message, plus the customer's previous message when this one is a
-/// short follow-up ("in red?" after asking about a blouse).
 /// What the customer's message asks of the catalog, with their previous message for
 /// follow-ups ("in red?").
 fn understand(facts: &Facts) -> Understood {
