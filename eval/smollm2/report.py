@@ -6,7 +6,8 @@ also a bug in its check: every dollar amount sent must be a price of a product r
 for that turn, an amount in a retrieved policy, or an amount of the customer's own orders;
 every percentage must be in a retrieved policy; every sku must be retrieved or ordered;
 "in stock" next to a sku must be true; no link may be sent (the demo allows none); and no
-placeholder or markup (angle brackets) may be sent.
+placeholder or markup (angle brackets) may be sent; an order status said of the customer's
+order must be the status of their latest order.
 """
 
 import argparse
@@ -19,6 +20,18 @@ import statistics
 MONEY = re.compile(r"\$\s?(\d{1,3}(?:,\d{3})*|\d+)(?:\.(\d{2}))?")
 PERCENT = re.compile(r"(\d{1,3})\s*(?:%|percent)", re.I)
 SKU = re.compile(r"\bZO\d{10}\b")
+# A status word said of an order, and the order statuses that make it true.
+STATUS_WORDS = {
+    "delivered": {"delivered"},
+    "arrived": {"delivered"},
+    "shipped": {"shipped", "delivered"},
+    "on its way": {"shipped"},
+    "in transit": {"shipped"},
+    "processing": {"processing"},
+    "cancelled": {"cancelled"},
+    "canceled": {"cancelled"},
+    "refunded": {"refunded"},
+}
 LINK = re.compile(r"https?://|www\.|\b[a-z0-9-]+\.(?:com|net|org|io|shop|store)\b", re.I)
 
 
@@ -64,6 +77,18 @@ def recheck(reply, turn, db):
             for sku in SKU.findall(sentence):
                 if sku in products and products[sku][2] <= 0:
                     problems.append(f"stock of {sku}")
+    latest = db.execute(
+        """select o.status from orders o join customers c on c.id = o.customer_id where c.phone = ?
+           order by o.ordered_at desc limit 1""",
+        (turn["phone"],),
+    ).fetchone()
+    for sentence in re.split(r"(?<=[.!?])\s+", reply):
+        low = sentence.lower()
+        if not re.search(r"\b(order|package|parcel|it)\b", low) or re.search(r"\b(once|when|after|if)\b", low):
+            continue
+        for word, true_for in STATUS_WORDS.items():
+            if re.search(rf"\b{word}\b", low) and (latest is None or latest[0] not in true_for):
+                problems.append(f"order status '{word}' (latest order: {latest[0] if latest else 'none'})")
     if LINK.search(reply):
         problems.append("a link")
     if "<" in reply or ">" in reply:

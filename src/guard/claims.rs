@@ -14,6 +14,10 @@
 //! - Skus and order numbers: only those of retrieved products and of the customer's own
 //!   orders (anything else names another product or another customer's order).
 //! - Stock: "in stock" about a retrieved product that has none.
+//! - Order status: "delivered", "shipped", "on its way", "processing", "cancelled", "refunded"
+//!   said of an order must be that order's status (the order the sentence numbers, else the
+//!   customer's latest); a customer with no order on file has no status to state. Sentences
+//!   a retrieved policy says, and conditionals ("once it ships"), are general, not claims.
 //! - Colours and sizes offered: each colour word and size a sentence offers must be one of
 //!   the colours (or the title) and sizes of the products the sentence names, or of any
 //!   retrieved product when it names none. Questions ("want it in M?") and sentences that
@@ -120,6 +124,38 @@ static SIZES_AFTER_WORD: LazyLock<Regex> = LazyLock::new(|| {
 static LETTER_SIZE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b(XXS|XS|XL|XXL|XXXL|2XL|3XL)\b").expect("valid regex"));
 static ONE_SIZE: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!(r"(?i)\b{SIZE}\b")).expect("valid regex"));
+/// A status said of an order, by the status it claims.
+static ORDER_STATUS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(delivered|arrived|shipped|dispatched|on (?:its|the) way|in transit|out for delivery|processing|being prepared|not (?:yet )?shipped|hasn't shipped|cancell?ed|refunded)\b")
+        .expect("valid regex")
+});
+/// Words that make a sentence about an order.
+static ABOUT_AN_ORDER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(orders?|package|parcel|shipment|it)\b").expect("valid regex"));
+/// A conditional or general statement ("once your order ships"), not a claim of status.
+static CONDITIONAL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(once|when|after|if|until|usually|typically)\b").expect("valid regex"));
+
+/// The canonical status a phrase claims, and the order statuses that make it true.
+fn status_claim(phrase: &str) -> (&'static str, &'static [&'static str]) {
+    let p = phrase.to_lowercase();
+    if p == "delivered" || p == "arrived" {
+        ("delivered", &["delivered"])
+    } else if p.starts_with("cancel") {
+        ("cancelled", &["cancelled", "canceled"])
+    } else if p == "refunded" {
+        ("refunded", &["refunded", "returned"])
+    } else if p == "processing"
+        || p == "being prepared"
+        || p.contains("shipped") && (p.starts_with("not") || p.starts_with("hasn"))
+    {
+        ("processing", &["processing", "pending"])
+    } else {
+        // shipped, dispatched, on its way, in transit, out for delivery: true once shipped.
+        ("shipped", &["shipped", "delivered", "in_transit", "out_for_delivery"])
+    }
+}
+
 /// A sentence that denies rather than offers.
 static DENIAL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(not|no|don't|doesn't|isn't|aren't|can't|cannot|sorry|unfortunately|sold out|out of stock|only)\b|n't\b")
@@ -262,6 +298,32 @@ pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
         };
         for p in named.into_iter().filter(|p| p.stock <= 0) {
             finding("unsupported_stock", format!("{} ({}) has no stock", p.title, p.sku));
+        }
+    }
+
+    // Order status, per sentence about an order.
+    for sentence in sentences(text) {
+        let lower = sentence.trim().to_lowercase();
+        if !ABOUT_AN_ORDER.is_match(sentence) || CONDITIONAL.is_match(sentence) || policies_lower.contains(&lower) {
+            continue;
+        }
+        let numbered = ORDER_NUMBER
+            .captures_iter(sentence)
+            .find_map(|c| facts.orders.iter().find(|o| o.id.eq_ignore_ascii_case(&c[1])));
+        let order = numbered.or(facts.orders.first());
+        for said in ORDER_STATUS.find_iter(sentence) {
+            let (claim, true_when) = status_claim(said.as_str());
+            match order {
+                Some(o) if true_when.contains(&o.status.to_lowercase().as_str()) => {}
+                Some(o) => finding(
+                    "unsupported_order_status",
+                    format!("\"{}\": order {} is {}, not {claim}", said.as_str(), o.id, o.status),
+                ),
+                None => finding(
+                    "unsupported_order_status",
+                    format!("\"{}\": the customer has no order on file", said.as_str()),
+                ),
+            }
         }
     }
 
@@ -459,6 +521,15 @@ mod tests {
         assert_eq!(kinds("This cream cures acne."), ["health_or_legal_claim"]);
         assert_eq!(kinds("Try the XY9999999 instead."), ["unknown_sku"]);
         assert_eq!(kinds("Order #771234 went to Jane yesterday."), ["other_customer"]);
+        // The customer's order 584677 has shipped, not arrived (SmolLM2 said it had).
+        assert_eq!(kinds("The order is processed and delivered to your address."), ["unsupported_order_status"]);
+        assert_eq!(kinds("Your order #584677 was cancelled."), ["unsupported_order_status"]);
+        assert!(kinds("Your order 584677 is on its way.").is_empty());
+        assert!(kinds("Once your order ships, you'll get a tracking link.").is_empty(), "a conditional");
+        let no_orders = Facts { orders: vec![], ..facts() };
+        let found: Vec<_> =
+            unsupported("Your package was delivered.", &no_orders).into_iter().map(|f| f.kind).collect();
+        assert_eq!(found, ["unsupported_order_status"]);
         assert_eq!(kinds("The Sandals - red are in stock!"), ["unsupported_stock"]);
         // Per sentence, by sku first: another product with a shared title is not this one.
         assert!(kinds("Blouse - black (ZO0347403474) is in stock. Sandals - red: sold out.").is_empty());
