@@ -91,7 +91,7 @@ impl App {
         let offline = Arc::new(OfflineResponder);
         let generator: Arc<dyn Generator> = if config.llm_configured() {
             let max_chars = config.pipeline.max_segments * 153;
-            Arc::new(OpenAiGenerator::new(&config.llm, &config.brand.name, max_chars.min(320))?)
+            Arc::new(OpenAiGenerator::new(&config.llm, &config.brand, max_chars.min(320))?)
         } else {
             offline.clone()
         };

@@ -258,6 +258,8 @@ pub struct BrandConfig {
     /// person (EU AI Act Art. 50(1) from 2026-08-02; California Bus. & Prof. Code §17941).
     /// Empty turns the disclosure off.
     pub ai_disclosure: String,
+    /// How replies should sound: a sentence or two given to the model (brand voice).
+    pub voice: String,
 }
 
 impl Default for Config {
@@ -357,6 +359,8 @@ impl Default for BrandConfig {
             holding_message: "Thanks for your message! A member of our team will reply shortly.".into(),
             link_hosts: String::new(),
             ai_disclosure: "Northwind Outfitters' automated assistant here.".into(),
+            voice: "Warm and brief, like a helpful store associate; plain words, no emoji, no exclamation marks in a row."
+                .into(),
         }
     }
 }

@@ -18,9 +18,23 @@ pub struct ProductFact {
     pub sale_price: Option<Money>,
     pub colors: Vec<String>,
     pub sizes: Vec<String>,
+    /// Units in stock, all variants together.
     pub stock: i64,
+    /// Stock by variant (size and/or colour), when the catalog gives variants.
+    pub variants: Vec<VariantFact>,
     /// Retrieval score (BM25).
     pub score: f32,
+}
+
+/// One variant of a product (the catalog's `variants`, stored as JSON in the same shape).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct VariantFact {
+    #[serde(default)]
+    pub size: Option<String>,
+    #[serde(default)]
+    pub color: Option<String>,
+    #[serde(default)]
+    pub stock: i64,
 }
 
 /// A store policy document that matched the message.

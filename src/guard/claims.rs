@@ -13,7 +13,8 @@
 //!   never.
 //! - Skus and order numbers: only those of retrieved products and of the customer's own
 //!   orders (anything else names another product or another customer's order).
-//! - Stock: "in stock" about a retrieved product that has none.
+//! - Stock: "in stock" about a retrieved product that has none, or in a size or colour
+//!   whose variants have none.
 //! - Order status: "delivered", "shipped", "on its way", "processing", "cancelled", "refunded"
 //!   said of an order must be that order's status (the order the sentence numbers, else the
 //!   customer's latest); a customer with no order on file has no status to state. Sentences
@@ -296,8 +297,34 @@ pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
         } else {
             by_sku
         };
-        for p in named.into_iter().filter(|p| p.stock <= 0) {
-            finding("unsupported_stock", format!("{} ({}) has no stock", p.title, p.sku));
+        // A size or colour in the sentence narrows the claim to those variants.
+        let sizes = sizes_in(sentence);
+        let colours: Vec<String> = words_of(sentence).into_iter().filter(|w| COLOURS.contains(&w.as_str())).collect();
+        for p in named {
+            if p.stock <= 0 {
+                finding("unsupported_stock", format!("{} ({}) has no stock", p.title, p.sku));
+                continue;
+            }
+            let matching: Vec<_> = p
+                .variants
+                .iter()
+                .filter(|v| {
+                    sizes.is_empty() || v.size.as_ref().is_some_and(|s| sizes.iter().any(|z| z.eq_ignore_ascii_case(s)))
+                })
+                .filter(|v| {
+                    colours.is_empty()
+                        || v.color
+                            .as_ref()
+                            .is_some_and(|c| colours.iter().any(|w| c.to_lowercase().contains(w.as_str())))
+                })
+                .collect();
+            if (!sizes.is_empty() || !colours.is_empty())
+                && !matching.is_empty()
+                && matching.iter().all(|v| v.stock <= 0)
+            {
+                let which = sizes.iter().chain(colours.iter()).cloned().collect::<Vec<_>>().join(" ");
+                finding("unsupported_stock", format!("{} ({}) has no stock in {which}", p.title, p.sku));
+            }
         }
     }
 
@@ -447,6 +474,7 @@ mod tests {
             },
             stock,
             score: 1.0,
+            variants: vec![],
         };
         Facts {
             products: vec![
@@ -494,6 +522,19 @@ mod tests {
         assert!(kinds("The black blouse comes in sizes S, M and L.").is_empty());
         assert!(kinds("The Sandals - red come in size 7 or 8.").is_empty());
         assert!(kinds("Sorry, we don't have it in green or XL.").is_empty(), "a denial offers nothing");
+    }
+
+    #[test]
+    fn stock_is_checked_per_variant_when_a_size_is_named() {
+        let mut f = facts();
+        f.products[0].variants = vec![
+            crate::domain::facts::VariantFact { size: Some("S".into()), color: Some("black".into()), stock: 3 },
+            crate::domain::facts::VariantFact { size: Some("M".into()), color: Some("black".into()), stock: 0 },
+        ];
+        let kinds = |t: &str| unsupported(t, &f).into_iter().map(|x| x.kind).collect::<Vec<_>>();
+        assert!(kinds("The Blouse - black is in stock in size S.").is_empty());
+        assert_eq!(kinds("The Blouse - black is in stock in size M."), ["unsupported_stock"]);
+        assert!(kinds("The Blouse - black is in stock.").is_empty());
     }
 
     #[test]

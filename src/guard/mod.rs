@@ -135,6 +135,7 @@ mod tests {
                 sizes: vec![],
                 stock: 1,
                 score: 1.0,
+                variants: vec![],
             }],
             policies: vec![PolicyFact {
                 id: "shipping".into(),

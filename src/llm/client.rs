@@ -31,7 +31,7 @@ use tracing::warn;
 
 use super::prompts::{Prompts, RenderedPrompt};
 use super::{Draft, Generator, LlmError, tokens};
-use crate::config::LlmConfig;
+use crate::config::{BrandConfig, LlmConfig};
 use crate::domain::facts::Facts;
 
 /// A chat model behind an OpenAI-compatible endpoint.
@@ -40,6 +40,7 @@ pub struct OpenAiGenerator {
     config: LlmConfig,
     prompts: Prompts,
     brand: String,
+    voice: String,
     max_chars: usize,
     /// Index in [`OUTPUT_MODES`] of the first mode this server accepts (0 until one fails).
     output_mode: AtomicUsize,
@@ -87,7 +88,7 @@ fn with_output_mode(request: &Value, mode: &str) -> Value {
 
 impl OpenAiGenerator {
     /// A client for `config.base_url`; `max_chars` is the reply length the prompt asks for.
-    pub fn new(config: &LlmConfig, brand: &str, max_chars: usize) -> anyhow::Result<OpenAiGenerator> {
+    pub fn new(config: &LlmConfig, brand: &BrandConfig, max_chars: usize) -> anyhow::Result<OpenAiGenerator> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(config.timeout_secs))
             .connect_timeout(Duration::from_secs(5))
@@ -103,7 +104,8 @@ impl OpenAiGenerator {
             client: Client::with_config(openai).with_http_service(ReqwestService::new(http)),
             config: config.clone(),
             prompts: Prompts::load()?,
-            brand: brand.to_string(),
+            brand: brand.name.clone(),
+            voice: brand.voice.clone(),
             max_chars,
             output_mode: AtomicUsize::new(0),
             slots: tokio::sync::Semaphore::new(config.max_concurrency),
@@ -278,6 +280,7 @@ impl Generator for OpenAiGenerator {
             .prompts
             .render_within(
                 &self.brand,
+                &self.voice,
                 self.reply_chars(facts),
                 facts,
                 &self.config.model,

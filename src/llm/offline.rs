@@ -170,6 +170,7 @@ mod tests {
             sizes: vec![],
             stock,
             score: 3.0,
+            variants: vec![],
         }
     }
 

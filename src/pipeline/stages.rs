@@ -254,6 +254,7 @@ pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
             category: p.category,
             stock: p.stock,
             score: hit.score,
+            variants: serde_json::from_str(&p.variants).unwrap_or_default(),
         })
         .collect();
     let ids: Vec<String> = policy_hits.iter().map(|h| h.id.clone()).collect();

@@ -212,6 +212,7 @@ mod tests {
             sizes: vec![],
             stock: 1,
             score: 1.0,
+            variants: vec![],
         }
     }
 

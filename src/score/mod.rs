@@ -89,6 +89,7 @@ mod tests {
             sizes: vec![],
             stock: 1,
             score: 1.0,
+            variants: vec![],
         };
         Facts { message: message.into(), products: vec![blouse], ..Facts::default() }
     }
