@@ -194,7 +194,7 @@ mod tests {
     use crate::guard::Guarded;
 
     fn pass() -> Guarded {
-        Guarded { verdict: Verdict::Pass, text: "ok".into(), findings: vec![], segments: 1 }
+        Guarded { verdict: Verdict::Pass, text: "ok".into(), findings: vec![], claims: vec![], segments: 1 }
     }
     const T: Thresholds = Thresholds { confidence: 0.5, caution: 0.65, sentiment: -0.5, order_value_cents: 50_000 };
 

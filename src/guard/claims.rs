@@ -168,6 +168,45 @@ static LINK: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 
+/// One checkable statement found in a draft, stored on the turn whether it held or not.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Claim {
+    /// `money`, `discount`, `delivery_time`, `absolute`, `free_offer`, `health_or_legal`,
+    /// `sku`, `order_number`, `stock`, `order_status`, `size`, `colour`, `link`.
+    pub kind: &'static str,
+    /// The words of the draft that make it.
+    pub text: String,
+}
+
+/// Every checkable claim in `text`, in the order of the checks (what [`unsupported`] and
+/// the guard's price check verify).
+pub fn extract(text: &str) -> Vec<Claim> {
+    let mut out: Vec<Claim> = super::money::amounts_in(text)
+        .into_iter()
+        .map(|c| Claim { kind: "money", text: format!("${}.{:02}", c / 100, c % 100) })
+        .collect();
+    let mut add = |kind: &'static str, re: &Regex| {
+        out.extend(re.find_iter(text).map(|m| Claim { kind, text: m.as_str().trim().to_string() }));
+    };
+    add("discount", &DISCOUNT);
+    add("delivery_time", &DAY_RANGE);
+    add("delivery_time", &FAST);
+    add("absolute", &ABSOLUTE);
+    add("free_offer", &FREE);
+    add("health_or_legal", &HEALTH_OR_LEGAL);
+    add("sku", &SKU_LIKE);
+    add("order_number", &ORDER_NUMBER);
+    add("stock", &IN_STOCK);
+    add("order_status", &ORDER_STATUS);
+    add("link", &LINK);
+    let sizes = sizes_in(text);
+    out.extend(sizes.into_iter().map(|text| Claim { kind: "size", text }));
+    let lower = text.to_lowercase();
+    let colours = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| COLOURS.contains(w));
+    out.extend(colours.map(|w| Claim { kind: "colour", text: w.to_string() }));
+    out
+}
+
 /// The claims of `text` that `facts` do not support.
 pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
     let policies: String = facts.policies.iter().map(|p| format!("{}\n{}\n", p.title, p.body)).collect();
@@ -509,6 +548,16 @@ mod tests {
 
     fn kinds(text: &str) -> Vec<&'static str> {
         unsupported(text, &facts()).into_iter().map(|f| f.kind).collect()
+    }
+
+    #[test]
+    fn every_claim_is_listed_whether_it_holds_or_not() {
+        let claims = extract(
+            "The Blouse - black (ZO0347403474) is $30.00, 25% off and in stock; it ships in 3-5 business days.",
+        );
+        let kinds: Vec<&str> = claims.iter().map(|c| c.kind).collect();
+        assert_eq!(kinds, ["money", "discount", "delivery_time", "sku", "stock", "colour"], "{claims:?}");
+        assert_eq!(claims[0].text, "$30.00");
     }
 
     #[test]

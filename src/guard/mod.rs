@@ -48,6 +48,9 @@ pub struct Guarded {
     /// The text to send (after repairs).
     pub text: String,
     pub findings: Vec<Finding>,
+    /// Every checkable claim of the draft, verified or not ([`claims::extract`]); the ones
+    /// that failed are also in `findings`.
+    pub claims: Vec<claims::Claim>,
     pub segments: usize,
 }
 
@@ -77,7 +80,7 @@ pub fn check(draft: &str, facts: &Facts, max_segments: usize, link_hosts: &[Stri
     }
     if text.is_empty() {
         findings.push(Finding { kind: "empty", detail: "the draft is empty".into() });
-        return Guarded { verdict: Verdict::Blocked, text, findings, segments: 0 };
+        return Guarded { verdict: Verdict::Blocked, text, findings, claims: vec![], segments: 0 };
     }
     // A placeholder copied from the prompt ("<the SMS text>") or markup: small models echo
     // the answer format instead of filling it in, and an SMS never needs angle brackets.
@@ -88,6 +91,7 @@ pub fn check(draft: &str, facts: &Facts, max_segments: usize, link_hosts: &[Stri
             detail: format!("the draft contains a placeholder or markup: {around:?}"),
         });
     }
+    let claims = claims::extract(&text);
     let supported = supported_amounts(facts);
     for cents in money::amounts_in(&text) {
         if !supported.contains(&cents) {
@@ -105,7 +109,7 @@ pub fn check(draft: &str, facts: &Facts, max_segments: usize, link_hosts: &[Stri
     findings.extend(claims::unsupported(&text, facts));
     if findings.iter().any(|f| !REPAIRS.contains(&f.kind)) {
         let segments = count_segments(&text).segments;
-        return Guarded { verdict: Verdict::Blocked, text, findings, segments };
+        return Guarded { verdict: Verdict::Blocked, text, findings, claims, segments };
     }
     if count_segments(&text).segments > max_segments {
         text = trim_to_segments(&text, max_segments);
@@ -113,7 +117,7 @@ pub fn check(draft: &str, facts: &Facts, max_segments: usize, link_hosts: &[Stri
     }
     let verdict = if findings.is_empty() { Verdict::Pass } else { Verdict::Repaired };
     let segments = count_segments(&text).segments;
-    Guarded { verdict, text, findings, segments }
+    Guarded { verdict, text, findings, claims, segments }
 }
 
 #[cfg(test)]

@@ -374,7 +374,7 @@ pub fn route(
         "policies": facts.policies.iter().map(|p| json!({"id": p.id, "score": p.score})).collect::<Vec<_>>(),
         "prompt": {"tokens_counted": generated.draft.prompt_tokens_counted, "cuts": generated.draft.prompt_cuts},
     });
-    let guard_json = json!({"verdict": guarded.verdict, "findings": guarded.findings, "segments": guarded.segments});
+    let guard_json = json!({"verdict": guarded.verdict, "findings": guarded.findings, "claims": guarded.claims, "segments": guarded.segments});
     let escalate = !reasons.is_empty();
     let mut audit = audit_base(message, if escalate { "escalate" } else { "reply" }, &draft.intent);
     audit.retrieved = json_text(&retrieved);

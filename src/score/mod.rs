@@ -74,7 +74,7 @@ mod tests {
     use crate::domain::facts::ProductFact;
 
     fn guarded(verdict: Verdict) -> Guarded {
-        Guarded { verdict, text: "ok".into(), findings: vec![], segments: 1 }
+        Guarded { verdict, text: "ok".into(), findings: vec![], claims: vec![], segments: 1 }
     }
 
     fn facts(message: &str) -> Facts {

@@ -101,6 +101,14 @@ async fn a_non_standard_response_shape_is_read(backend: Backend) {
             .await)
         .unwrap();
     assert!((300..3000).contains(&tokens), "{tokens}");
+    // Every claim the guard checked is on the turn, verified ones too.
+    let guard = backtalk::store::with_db!(&app.db, |p| sqlx::query_scalar::<_, String>("select guard from turns")
+        .fetch_one(p)
+        .await)
+    .unwrap();
+    let guard: Value = serde_json::from_str(&guard).unwrap();
+    assert_eq!(guard["claims"][0], json!({"kind": "money", "text": "$32.99"}), "{guard}");
+    assert_eq!(guard["verdict"], "pass");
 }
 on_both_backends!(a_non_standard_response_shape_is_read);
 
