@@ -57,10 +57,25 @@ pub enum Command {
         #[command(subcommand)]
         command: ComplianceCommand,
     },
+    /// Reviewer accounts for the console.
+    Reviewer {
+        #[command(subcommand)]
+        command: ReviewerCommand,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+}
+
+/// `backtalk reviewer …`
+#[derive(Debug, Subcommand)]
+pub enum ReviewerCommand {
+    /// Create a reviewer account and print its one-time password.
+    Add {
+        /// The name the reviewer logs in with.
+        name: String,
     },
 }
 

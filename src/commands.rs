@@ -347,3 +347,22 @@ mod tests {
         assert_eq!(super::csv_field("say \"stop\""), "\"say \"\"stop\"\"\"");
     }
 }
+
+/// `backtalk reviewer add NAME`: creates the account with a random password and prints it
+/// once (only its argon2id hash is stored).
+pub async fn add_reviewer(config: Config, name: &str) -> anyhow::Result<()> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+        anyhow::bail!("a reviewer name must be 1 to 100 printable characters");
+    }
+    // Before the first `serve`, the data directory (home of the default SQLite file) may not exist yet.
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    let db = crate::store::Db::connect(&config.effective_database_url()).await?;
+    let password = crate::auth::new_password();
+    let id = crate::store::reviewers::add_reviewer(&db, name, &crate::auth::hash_password(&password)?).await?;
+    crate::store::reviewers::record_action(&db, None, "reviewer_added", Some(name), "backtalk reviewer add").await?;
+    println!("reviewer {name:?} created (id {id}); one-time password, shown only now:\n{password}");
+    println!("log in at {}/console", config.public_url.trim_end_matches('/'));
+    Ok(())
+}

@@ -70,6 +70,25 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     pub brand: BrandConfig,
     pub api: ApiConfig,
+    pub console: ConsoleConfig,
+}
+
+/// The reviewer console (`/console`): sessions and login protection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// A session ends this many hours after login.
+    pub session_hours: i64,
+    /// Wrong passwords in a row that lock an account.
+    pub max_failed_logins: i64,
+    /// How long a locked account stays locked, in minutes.
+    pub lockout_minutes: i64,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig { session_hours: 12, max_failed_logins: 5, lockout_minutes: 15 }
+    }
 }
 
 /// The JSON API (`/api/v1`).
@@ -278,6 +297,7 @@ impl Default for Config {
             pipeline: PipelineConfig::default(),
             brand: BrandConfig::default(),
             api: ApiConfig::default(),
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -454,6 +474,15 @@ impl Config {
         }
         if self.pipeline.max_segments == 0 {
             bad("pipeline.max_segments", "must be at least 1")?;
+        }
+        if self.console.session_hours < 1 {
+            bad("console.session_hours", "must be at least 1")?;
+        }
+        if self.console.max_failed_logins < 1 {
+            bad("console.max_failed_logins", "must be at least 1")?;
+        }
+        if self.console.lockout_minutes < 1 {
+            bad("console.lockout_minutes", "must be at least 1")?;
         }
         if self.llm.max_concurrency == 0 {
             bad("llm.max_concurrency", "must be at least 1")?;

@@ -11,6 +11,8 @@
 
 /// Wiring: database, index, generator, provider, router, workers; graceful shutdown.
 pub mod app;
+/// Reviewer credentials: password hashes and tokens.
+pub mod auth;
 /// The webhook load benchmark.
 pub mod bench;
 pub mod bench_retrieval;

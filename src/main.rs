@@ -2,7 +2,7 @@
 
 use clap::Parser;
 
-use backtalk::cli::{BenchCommand, Cli, Command, ComplianceCommand};
+use backtalk::cli::{BenchCommand, Cli, Command, ComplianceCommand, ReviewerCommand};
 use backtalk::config::Config;
 
 #[tokio::main]
@@ -59,6 +59,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 Command::IndexCatalog { files, strict, full, mapping } => {
                     backtalk::commands::index_catalog(config, files, strict, full, mapping).await
+                }
+                Command::Reviewer { command: ReviewerCommand::Add { name } } => {
+                    backtalk::commands::add_reviewer(config, &name).await
                 }
                 Command::Migrate => {
                     let db = backtalk::store::Db::connect(&config.effective_database_url()).await?;

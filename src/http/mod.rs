@@ -6,6 +6,7 @@
 //! issue 6.
 
 pub mod api;
+pub mod console;
 pub mod error;
 pub mod health;
 pub mod webhooks;
@@ -62,6 +63,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/consent/{phone}", get(api::get_consent))
         .route("/api/v1/consent/{phone}/decision", post(api::post_decision))
         .route("/api/v1/escalations", get(api::list_escalations))
+        .route("/console", get(console::get_queue))
+        .route("/console/login", get(console::get_login).post(console::post_login))
+        .route("/console/logout", post(console::post_logout))
         .route("/api/v1/escalations/{id}/close", post(api::close_escalation))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

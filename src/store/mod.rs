@@ -14,6 +14,7 @@ pub mod crm;
 pub mod escalations;
 pub mod jobs;
 pub mod outbox;
+pub mod reviewers;
 pub mod turns;
 
 use std::str::FromStr;

@@ -3,6 +3,7 @@
 //! speak the real wire formats.
 
 mod catalog;
+mod console;
 mod crash;
 mod engine;
 mod fake_qdrant;

@@ -1,0 +1,67 @@
+//! Reviewer credentials: argon2id password hashes (OWASP's first choice for password
+//! storage), random session and CSRF tokens, and the SHA-256 under which session tokens
+//! are stored (a stolen database holds no usable session).
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use rand::Rng;
+use sha2::{Digest, Sha256};
+
+/// Letters and digits that cannot be confused with each other when read aloud or copied.
+const PASSWORD_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789";
+
+/// A new random password: 20 characters of [`PASSWORD_ALPHABET`] (about 114 bits).
+pub fn new_password() -> String {
+    let mut rng = rand::rng();
+    (0..20).map(|_| PASSWORD_ALPHABET[rng.random_range(0..PASSWORD_ALPHABET.len())] as char).collect()
+}
+
+/// The argon2id hash of `password` (PHC string, salt and parameters included).
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    let salt_bytes: [u8; 16] = rand::rng().random();
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    let hash = Argon2::default().hash_password(password.as_bytes(), &salt).map_err(|e| anyhow::anyhow!("hash: {e}"))?;
+    Ok(hash.to_string())
+}
+
+/// True when `password` matches `hash` (constant time inside argon2).
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+}
+
+/// A random token (session, CSRF): 32 bytes, hex.
+pub fn new_token() -> String {
+    let bytes: [u8; 32] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What is stored for a session token: its SHA-256, hex.
+pub fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_verifies_against_its_own_hash_only() {
+        let password = new_password();
+        assert_eq!(password.len(), 20);
+        let hash = hash_password(&password).unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password(&password, &hash));
+        assert!(!verify_password("wrong", &hash));
+        assert!(!verify_password(&password, "not a hash"));
+        assert_ne!(hash_password(&password).unwrap(), hash, "salted");
+    }
+
+    #[test]
+    fn tokens_are_random_and_stored_hashed() {
+        let (a, b) = (new_token(), new_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 64);
+        assert_eq!(token_hash(&a).len(), 64);
+        assert_ne!(token_hash(&a), a);
+    }
+}

@@ -1,0 +1,178 @@
+//! The reviewer console's login, sessions, CSRF and lock-out, over real HTTP.
+
+use std::time::Duration;
+
+use reqwest::redirect::Policy;
+
+use crate::helpers::*;
+use crate::on_both_backends;
+
+const PASSWORD: &str = "correct horse battery";
+
+/// A client that does not follow redirects (so the tests see them) and keeps no cookies.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
+}
+
+async fn add_reviewer(app: &TestApp, name: &str) {
+    let hash = backtalk::auth::hash_password(PASSWORD).unwrap();
+    backtalk::store::reviewers::add_reviewer(&app.db, name, &hash).await.unwrap();
+}
+
+/// The value a response sets for cookie `name`, and the whole `Set-Cookie` line.
+fn set_cookie(response: &reqwest::Response, name: &str) -> Option<(String, String)> {
+    response.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|line| {
+        let (pair, _) = line.split_once(';').unwrap_or((line, ""));
+        let (k, v) = pair.split_once('=')?;
+        (k == name).then(|| (v.to_string(), line.to_string()))
+    })
+}
+
+/// The hidden CSRF field of a page.
+fn csrf_field(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + "name=\"csrf\" value=\"".len();
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+/// Opens the login page: (the login CSRF cookie, the form's CSRF field).
+async fn login_form(app: &TestApp) -> (String, String) {
+    let page = client().get(format!("{}/console/login", app.base_url)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let (cookie, line) = set_cookie(&page, "bt_login_csrf").expect("a login csrf cookie");
+    assert!(line.contains("HttpOnly") && line.contains("SameSite=Strict"), "{line}");
+    (cookie, csrf_field(&page.text().await.unwrap()))
+}
+
+/// Posts the login form with this cookie and field; returns the response.
+async fn post_login(app: &TestApp, cookie: &str, csrf: &str, name: &str, password: &str) -> reqwest::Response {
+    client()
+        .post(format!("{}/console/login", app.base_url))
+        .header("cookie", format!("bt_login_csrf={cookie}"))
+        .form(&[("name", name), ("password", password), ("csrf", csrf)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Logs in; returns the session cookie's value.
+async fn log_in(app: &TestApp, name: &str, password: &str) -> String {
+    let (cookie, csrf) = login_form(app).await;
+    let response = post_login(app, &cookie, &csrf, name, password).await;
+    assert_eq!(response.status(), 303, "{:?}", response.text().await);
+    assert_eq!(response.headers()["location"], "/console");
+    let (session, line) = set_cookie(&response, "bt_session").expect("a session cookie");
+    assert!(line.contains("HttpOnly") && line.contains("SameSite=Strict") && line.contains("Path=/console"), "{line}");
+    session
+}
+
+async fn get_console(app: &TestApp, session: Option<&str>) -> reqwest::Response {
+    let mut request = client().get(format!("{}/console", app.base_url));
+    if let Some(s) = session {
+        request = request.header("cookie", format!("bt_session={s}"));
+    }
+    request.send().await.unwrap()
+}
+
+async fn actions(app: &TestApp) -> Vec<String> {
+    backtalk::store::with_db!(&app.db, |p| sqlx::query_scalar::<_, String>(
+        "select action from reviewer_actions order by id"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap()
+}
+
+/// No session: the queue redirects to the login page. A login with a forged or missing CSRF
+/// token is refused; a good one opens a session; the queue shows the open escalations;
+/// logging out needs the session's CSRF token and ends the session.
+async fn login_sessions_and_csrf(backend: Backend) {
+    let app = spawn_app(backend, TestOptions::default()).await;
+    add_reviewer(&app, "sam").await;
+    let anonymous = get_console(&app, None).await;
+    assert_eq!(
+        (anonymous.status().as_u16(), anonymous.headers()["location"].to_str().unwrap()),
+        (303, "/console/login")
+    );
+    assert_eq!(get_console(&app, Some("forged-token")).await.status(), 303);
+
+    let (cookie, csrf) = login_form(&app).await;
+    assert_eq!(post_login(&app, &cookie, "not-the-token", "sam", PASSWORD).await.status(), 403);
+    assert_eq!(post_login(&app, "", &csrf, "sam", PASSWORD).await.status(), 403, "no cookie, no login");
+    assert_eq!(post_login(&app, &cookie, &csrf, "sam", "wrong").await.status(), 401);
+    assert_eq!(post_login(&app, &cookie, &csrf, "nobody", PASSWORD).await.status(), 401);
+
+    // An escalation for the queue: a customer asks for a person.
+    app.post_inbound(CUSTOMER, "can I talk to a real person?", &new_sid()).await;
+    app.twilio.wait_for_sent(1, Duration::from_secs(20)).await;
+    app.wait_idle().await;
+
+    let session = log_in(&app, "sam", PASSWORD).await;
+    let queue = get_console(&app, Some(&session)).await;
+    assert_eq!(queue.status(), 200);
+    let html = queue.text().await.unwrap();
+    assert!(html.contains("Open escalations") && html.contains("human_requested") && html.contains("sam"), "{html}");
+
+    let logout = |csrf: String, session: String| {
+        let url = format!("{}/console/logout", app.base_url);
+        async move {
+            client()
+                .post(url)
+                .header("cookie", format!("bt_session={session}"))
+                .form(&[("csrf", csrf)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(logout("forged".into(), session.clone()).await.status(), 403);
+    let out = logout(csrf_field(&html), session.clone()).await;
+    assert_eq!(out.status(), 303);
+    assert_eq!(get_console(&app, Some(&session)).await.status(), 303, "the session ended");
+    assert_eq!(actions(&app).await, ["login_failed", "login", "logout"]);
+}
+on_both_backends!(login_sessions_and_csrf);
+
+/// Wrong passwords lock the account: the fifth in a row (the default) locks it, and then
+/// even the right password is refused until the lock ends.
+async fn wrong_passwords_lock_the_account(backend: Backend) {
+    let app = spawn_app(backend, TestOptions::default()).await;
+    add_reviewer(&app, "kim").await;
+    let (cookie, csrf) = login_form(&app).await;
+    for attempt in 1..=5 {
+        let status = post_login(&app, &cookie, &csrf, "kim", "guess").await.status();
+        assert_eq!(status, if attempt < 5 { 401 } else { 429 }, "attempt {attempt}");
+    }
+    let refused = post_login(&app, &cookie, &csrf, "kim", PASSWORD).await;
+    assert_eq!(refused.status(), 429);
+    assert!(refused.text().await.unwrap().contains("locked until"));
+    let recorded = actions(&app).await;
+    assert_eq!(recorded.iter().filter(|a| *a == "login_failed").count(), 5);
+    assert!(recorded.contains(&"locked".to_string()) && recorded.contains(&"login_refused_locked".to_string()));
+    assert!(!recorded.contains(&"login".to_string()));
+}
+on_both_backends!(wrong_passwords_lock_the_account);
+
+/// `backtalk reviewer add NAME` prints a one-time password that logs in.
+async fn the_cli_creates_a_reviewer_who_can_log_in(backend: Backend) {
+    let app = spawn_app(backend, TestOptions::default()).await;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_backtalk"))
+        .args(["reviewer", "add", "ana"])
+        .env("BACKTALK_DATABASE_URL", &app.config.database_url)
+        .env("BACKTALK_DATA_DIR", &app.config.data_dir)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let password = stdout.lines().nth(1).expect("the password line").trim().to_string();
+    assert_eq!(password.len(), 20, "{stdout}");
+    log_in(&app, "ana", &password).await;
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_backtalk"))
+        .args(["reviewer", "add", "ana"])
+        .env("BACKTALK_DATABASE_URL", &app.config.database_url)
+        .env("BACKTALK_DATA_DIR", &app.config.data_dir)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}
+on_both_backends!(the_cli_creates_a_reviewer_who_can_log_in);
