@@ -1,6 +1,9 @@
 //! The reviewer console (`/console`): server-rendered HTML, working without JavaScript.
 //!
-//! Built so far: log in, log out and the queue of open escalations. Sessions are cookies
+//! Built so far: log in, log out, the queue of open escalations, and an escalation's page
+//! (thread, customer, consent, orders, draft, findings, scores) with claim / take over,
+//! resolve and hand back. A reviewer cannot close an escalation another has claimed without
+//! taking it over first. Sessions are cookies
 //! (`HttpOnly`, `SameSite=Strict`, `Secure` when `public_url` is https) holding a random
 //! token whose SHA-256 is stored; every form carries a CSRF token (the session's, or for
 //! the login form a double-submit cookie) and a mismatch is a 403; wrong passwords lock the
@@ -35,6 +38,7 @@ fn pages() -> &'static Environment<'static> {
             ("layout.html", include_str!("console/layout.html")),
             ("login.html", include_str!("console/login.html")),
             ("queue.html", include_str!("console/queue.html")),
+            ("escalation.html", include_str!("console/escalation.html")),
         ] {
             env.add_template(name, source).expect("console templates compile");
         }
@@ -223,6 +227,7 @@ pub async fn get_queue(State(state): State<AppState>, headers: HeaderMap) -> Res
                 "sla_due": details["sla_due"].as_str().unwrap_or(""),
                 "created_at": e.created_at.format("%Y-%m-%d %H:%M").to_string(),
                 "attached_messages": e.attached_messages,
+                "assigned_name": e.assigned_name,
             })
         })
         .collect();
@@ -231,4 +236,194 @@ pub async fn get_queue(State(state): State<AppState>, headers: HeaderMap) -> Res
     let mut response = render(StatusCode::OK, "queue.html", ctx);
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// The signed-in reviewer, or the response to send instead (to the login page).
+async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<SessionRow, Response> {
+    match session(state, headers).await {
+        Ok(Some((_, s))) => Ok(s),
+        Ok(None) => Err(to_login()),
+        Err(e) => Err(super::error::Error::Internal(e).into_response()),
+    }
+}
+
+/// `GET /console/escalations/{id}`: everything a reviewer needs to answer.
+pub async fn get_escalation(
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    headers: HeaderMap,
+) -> Response {
+    let session = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    match escalation_page(&state, id, &session, None, StatusCode::OK).await {
+        Ok(r) => r,
+        Err(e) => super::error::Error::Internal(e).into_response(),
+    }
+}
+
+async fn escalation_page(
+    state: &AppState,
+    id: i64,
+    session: &SessionRow,
+    notice: Option<&str>,
+    status: StatusCode,
+) -> anyhow::Result<Response> {
+    let Some(e) = escalations::escalation(&state.db, id).await? else {
+        return Ok((StatusCode::NOT_FOUND, Html(format!("<p>No escalation {id}. <a href=\"/console\">Queue</a></p>")))
+            .into_response());
+    };
+    let details: serde_json::Value = serde_json::from_str(&e.details).unwrap_or_default();
+    let thread: Vec<serde_json::Value> =
+        crate::store::conversations::recent_messages(&state.db, e.conversation_id, i64::MAX, 50)
+            .await?
+            .into_iter()
+            .map(|m| serde_json::json!({"direction": m.direction, "body": m.body, "at": m.created_at.format("%Y-%m-%d %H:%M").to_string()}))
+            .collect();
+    let customer = crate::crm::customer_facts(&state.db, &e.phone).await?;
+    let consent = crate::store::consent::latest_consent(&state.db, &e.phone).await?;
+    let orders: Vec<serde_json::Value> = customer
+        .orders
+        .iter()
+        .map(|o| serde_json::json!({"id": o.id, "date": o.date, "status": o.status, "total": o.total.to_string()}))
+        .collect();
+    let products: Vec<serde_json::Value> = details["snapshot"]["products"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| serde_json::json!({"sku": p["sku"], "title": p["title"], "price": p["price"], "stock": p["stock"]}))
+        .collect();
+    let number = |v: &serde_json::Value| v.as_f64().map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
+    let ctx = minijinja::context! {
+        e => minijinja::context! { id => e.id, status => e.status, assigned_name => e.assigned_name },
+        reviewer => session.name.clone(),
+        csrf => session.csrf_token.clone(),
+        notice,
+        customer_name => customer.name,
+        consent,
+        priority => details["priority"].as_str().unwrap_or("normal"),
+        sla_due => details["sla_due"].as_str().unwrap_or(""),
+        reasons => minijinja::Value::from(minijinja::value::Serde(&details["reasons"])),
+        draft => details["draft"].as_str().unwrap_or(""),
+        findings => minijinja::Value::from(minijinja::value::Serde(&details["guard"]["findings"])),
+        confidence => number(&details["confidence"]),
+        sentiment => number(&details["sentiment"]),
+        trend => number(&details["sentiment_trend"]),
+        thread => minijinja::Value::from(minijinja::value::Serde(&thread)),
+        orders => minijinja::Value::from(minijinja::value::Serde(&orders)),
+        products => minijinja::Value::from(minijinja::value::Serde(&products)),
+    };
+    let mut response = render(status, "escalation.html", ctx);
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// `POST /console/escalations/{id}/claim` form.
+#[derive(Debug, Deserialize)]
+pub struct ClaimForm {
+    pub csrf: String,
+    /// Set to take the escalation from the reviewer who holds it.
+    #[serde(default)]
+    pub take_over: Option<String>,
+}
+
+/// `POST /console/escalations/{id}/claim`: claim it, or take it over explicitly.
+pub async fn post_claim(
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    headers: HeaderMap,
+    Form(form): Form<ClaimForm>,
+) -> Response {
+    let session = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !same(&form.csrf, &session.csrf_token) {
+        return forbidden("Claim");
+    }
+    let take_over = form.take_over.as_deref() == Some("true");
+    let result = async {
+        let claimed = escalations::claim(&state.db, id, session.reviewer_id, take_over).await?;
+        if claimed == escalations::Claimed::Held {
+            let action = if take_over { "took_over" } else { "claimed" };
+            reviewers::record_action(
+                &state.db,
+                Some(session.reviewer_id),
+                action,
+                Some(&format!("escalation:{id}")),
+                "",
+            )
+            .await?;
+            return anyhow::Ok(Redirect::to(&format!("/console/escalations/{id}")).into_response());
+        }
+        let notice = match claimed {
+            escalations::Claimed::HeldBy(name) => {
+                format!("{name} has claimed this escalation; take it over to act on it.")
+            }
+            _ => "This escalation is closed.".to_string(),
+        };
+        escalation_page(&state, id, &session, Some(&notice), StatusCode::CONFLICT).await
+    }
+    .await;
+    result.unwrap_or_else(|e| super::error::Error::Internal(e).into_response())
+}
+
+/// `POST /console/escalations/{id}/close` form.
+#[derive(Debug, Deserialize)]
+pub struct CloseForm {
+    pub csrf: String,
+    /// `resolved` or `handed_back`.
+    pub resolution: String,
+}
+
+/// `POST /console/escalations/{id}/close`: resolve it or hand the conversation back to the
+/// bot. Refused (409) while another reviewer holds it.
+pub async fn post_close(
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    headers: HeaderMap,
+    Form(form): Form<CloseForm>,
+) -> Response {
+    let session = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !same(&form.csrf, &session.csrf_token) {
+        return forbidden("Close");
+    }
+    let resolution = match form.resolution.as_str() {
+        "resolved" => escalations::Resolution::Resolved,
+        "handed_back" => escalations::Resolution::HandedBack,
+        other => {
+            return (StatusCode::BAD_REQUEST, Html(format!("<p>Unknown resolution {other:?}.</p>"))).into_response();
+        }
+    };
+    let result = async {
+        // Claim first: free or ours goes through; someone else's is refused.
+        match escalations::claim(&state.db, id, session.reviewer_id, false).await? {
+            escalations::Claimed::Held => {}
+            escalations::Claimed::HeldBy(name) => {
+                let notice = format!("{name} has claimed this escalation; take it over to act on it.");
+                return escalation_page(&state, id, &session, Some(&notice), StatusCode::CONFLICT).await;
+            }
+            escalations::Claimed::NotOpen => {
+                return escalation_page(&state, id, &session, Some("This escalation is closed."), StatusCode::CONFLICT)
+                    .await;
+            }
+        }
+        escalations::close_and_release(&state.db, id, resolution, &session.name).await?;
+        reviewers::record_action(
+            &state.db,
+            Some(session.reviewer_id),
+            &format!("close:{}", form.resolution),
+            Some(&format!("escalation:{id}")),
+            "",
+        )
+        .await?;
+        anyhow::Ok(Redirect::to("/console").into_response())
+    }
+    .await;
+    result.unwrap_or_else(|e| super::error::Error::Internal(e).into_response())
 }

@@ -85,13 +85,16 @@ pub struct EscalationSummary {
     pub created_at: chrono::DateTime<Utc>,
     /// Texts that arrived after it opened and attached to it.
     pub attached_messages: i64,
+    /// The reviewer who claimed it.
+    pub assigned_name: Option<String>,
 }
 
 /// Escalations with this status (`open` or `resolved`), oldest first, at most `limit`.
 pub async fn list_escalations(db: &Db, status: &str, limit: i64) -> anyhow::Result<Vec<EscalationSummary>> {
     let rows = with_db!(db, |p| sqlx::query_as::<_, EscalationSummary>(
         "select e.id, e.conversation_id, e.turn_id, e.reason, e.details, e.status, e.resolution, e.resolved_by,
-                e.created_at, (select count(*) from turns t where t.escalation_id = e.id) as attached_messages
+                e.created_at, (select count(*) from turns t where t.escalation_id = e.id) as attached_messages,
+                (select r.name from reviewers r where r.id = e.assigned_to) as assigned_name
          from escalations e where e.status = $1 order by e.id limit $2"
     )
     .bind(status)
@@ -167,4 +170,78 @@ pub async fn close_and_release(db: &Db, id: i64, resolution: Resolution, reviewe
     }
     tx.commit().await?;
     Ok(closed)
+}
+
+/// One escalation with its conversation's number and who has claimed it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EscalationDetail {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub phone: String,
+    pub reason: String,
+    pub details: String,
+    pub status: String,
+    pub created_at: chrono::DateTime<Utc>,
+    pub assigned_to: Option<i64>,
+    pub assigned_name: Option<String>,
+}
+
+pub async fn escalation(db: &Db, id: i64) -> anyhow::Result<Option<EscalationDetail>> {
+    let row = with_db!(db, |p| sqlx::query_as::<_, EscalationDetail>(
+        "select e.id, e.conversation_id, c.phone, e.reason, e.details, e.status, e.created_at, e.assigned_to,
+                r.name as assigned_name
+         from escalations e join conversations c on c.id = e.conversation_id
+         left join reviewers r on r.id = e.assigned_to where e.id = $1"
+    )
+    .bind(id)
+    .fetch_optional(p)
+    .await)?;
+    Ok(row)
+}
+
+/// What a claim found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claimed {
+    /// The reviewer holds it now.
+    Held,
+    /// Another reviewer holds it (their name); take it over explicitly to act.
+    HeldBy(String),
+    /// It is closed or does not exist.
+    NotOpen,
+}
+
+/// Claims escalation `id` for `reviewer_id`: when it is free or already theirs, or, with
+/// `take_over`, from whoever holds it.
+pub async fn claim(db: &Db, id: i64, reviewer_id: i64, take_over: bool) -> anyhow::Result<Claimed> {
+    let Some(e) = escalation(db, id).await? else { return Ok(Claimed::NotOpen) };
+    if e.status != "open" {
+        return Ok(Claimed::NotOpen);
+    }
+    if let (Some(holder), Some(name)) = (e.assigned_to, e.assigned_name)
+        && holder != reviewer_id
+        && !take_over
+    {
+        return Ok(Claimed::HeldBy(name));
+    }
+    // Only where nobody else got there in between (unless taking over).
+    let updated = with_db!(db, |p| sqlx::query(
+        "update escalations set assigned_to = $1, assigned_at = $2
+         where id = $3 and status = 'open' and ($4 or assigned_to is null or assigned_to = $1 or assigned_to = $5)"
+    )
+    .bind(reviewer_id)
+    .bind(Utc::now())
+    .bind(id)
+    .bind(take_over)
+    .bind(e.assigned_to.unwrap_or(reviewer_id))
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if updated == 1 {
+        return Ok(Claimed::Held);
+    }
+    // Someone claimed or closed it since it was read.
+    Ok(match escalation(db, id).await? {
+        Some(e) if e.status == "open" => Claimed::HeldBy(e.assigned_name.unwrap_or_default()),
+        _ => Claimed::NotOpen,
+    })
 }

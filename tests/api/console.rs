@@ -176,3 +176,72 @@ async fn the_cli_creates_a_reviewer_who_can_log_in(backend: Backend) {
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 }
 on_both_backends!(the_cli_creates_a_reviewer_who_can_log_in);
+
+/// A signed-in reviewer: the session cookie and the session's CSRF token.
+struct Reviewer {
+    session: String,
+    csrf: String,
+}
+
+async fn sign_in(app: &TestApp, name: &str) -> Reviewer {
+    add_reviewer(app, name).await;
+    let session = log_in(app, name, PASSWORD).await;
+    let page = get_console(app, Some(&session)).await.text().await.unwrap();
+    Reviewer { session, csrf: csrf_field(&page) }
+}
+
+async fn act(app: &TestApp, who: &Reviewer, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+    let mut form = vec![("csrf", who.csrf.as_str())];
+    form.extend_from_slice(fields);
+    let r = client()
+        .post(format!("{}{path}", app.base_url))
+        .header("cookie", format!("bt_session={}", who.session))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Two reviewers: B cannot close what A claimed until B takes it over; then A cannot.
+/// The escalation's page shows the thread, the draft and the reasons; handing back lets
+/// the bot answer the customer's next text.
+async fn a_claimed_escalation_needs_an_explicit_take_over(backend: Backend) {
+    let app = spawn_app(backend, TestOptions::default()).await;
+    app.post_inbound(CUSTOMER, "can I talk to a real person?", &new_sid()).await;
+    app.twilio.wait_for_sent(1, Duration::from_secs(20)).await;
+    app.wait_idle().await;
+    let id = backtalk::store::escalations::list_escalations(&app.db, "open", 10).await.unwrap()[0].id;
+    let (a, b) = (sign_in(&app, "alex").await, sign_in(&app, "blair").await);
+    let page = format!("/console/escalations/{id}");
+
+    let view = client()
+        .get(format!("{}{page}", app.base_url))
+        .header("cookie", format!("bt_session={}", a.session))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(view.contains("can I talk to a real person?") && view.contains("human_requested"), "{view}");
+    assert!(view.contains("Elyssa Reese") && view.contains("opt_in"), "customer and consent: {view}");
+
+    assert_eq!(act(&app, &a, &format!("{page}/claim"), &[]).await.0, 303);
+    let (status, body) = act(&app, &b, &format!("{page}/close"), &[("resolution", "handed_back")]).await;
+    assert_eq!(status, 409);
+    assert!(body.contains("alex has claimed this escalation"), "{body}");
+    assert_eq!(act(&app, &b, &format!("{page}/claim"), &[]).await.0, 409, "a plain claim does not take over");
+    assert_eq!(act(&app, &b, &format!("{page}/claim"), &[("take_over", "true")]).await.0, 303);
+    assert_eq!(act(&app, &a, &format!("{page}/close"), &[("resolution", "resolved")]).await.0, 409);
+    let forged = Reviewer { session: b.session.clone(), csrf: "forged".into() };
+    assert_eq!(act(&app, &forged, &format!("{page}/close"), &[("resolution", "resolved")]).await.0, 403);
+    assert_eq!(act(&app, &b, &format!("{page}/close"), &[("resolution", "handed_back")]).await.0, 303);
+
+    let recorded = actions(&app).await;
+    assert!(recorded.ends_with(&["claimed".into(), "took_over".into(), "close:handed_back".into()]), "{recorded:?}");
+    app.post_inbound(CUSTOMER, "do you have the blouse in black?", &new_sid()).await;
+    app.twilio.wait_for_sent(2, Duration::from_secs(20)).await;
+    assert!(app.twilio.sent_to(CUSTOMER)[1].body.contains("$32.99"), "the bot answers again");
+}
+on_both_backends!(a_claimed_escalation_needs_an_explicit_take_over);
