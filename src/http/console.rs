@@ -2,7 +2,8 @@
 //!
 //! Built so far: log in, log out, the queue of open escalations, and an escalation's page
 //! (thread, customer, consent, orders, draft, findings, scores) with claim / take over,
-//! resolve and hand back. A reviewer cannot close an escalation another has claimed without
+//! reply (the draft as it is, edited, or new words; through the outbox, so consent is
+//! re-checked at send time), resolve and hand back. A reviewer cannot close an escalation another has claimed without
 //! taking it over first. Sessions are cookies
 //! (`HttpOnly`, `SameSite=Strict`, `Secure` when `public_url` is https) holding a random
 //! token whose SHA-256 is stored; every form carries a CSRF token (the session's, or for
@@ -423,6 +424,73 @@ pub async fn post_close(
         )
         .await?;
         anyhow::Ok(Redirect::to("/console").into_response())
+    }
+    .await;
+    result.unwrap_or_else(|e| super::error::Error::Internal(e).into_response())
+}
+
+/// `POST /console/escalations/{id}/reply` form.
+#[derive(Debug, Deserialize)]
+pub struct ReplyForm {
+    pub csrf: String,
+    pub body: String,
+}
+
+/// `POST /console/escalations/{id}/reply`: sends the reviewer's text to the customer. The
+/// conversation stays with the person until it is resolved or handed back.
+pub async fn post_reply(
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    headers: HeaderMap,
+    Form(form): Form<ReplyForm>,
+) -> Response {
+    let session = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !same(&form.csrf, &session.csrf_token) {
+        return forbidden("Reply");
+    }
+    let body = form.body.trim();
+    if body.is_empty() || body.chars().count() > crate::domain::MAX_BODY_CHARS {
+        let notice = format!("A reply is 1 to {} characters.", crate::domain::MAX_BODY_CHARS);
+        return escalation_page(&state, id, &session, Some(&notice), StatusCode::BAD_REQUEST)
+            .await
+            .unwrap_or_else(|e| super::error::Error::Internal(e).into_response());
+    }
+    let result = async {
+        match escalations::claim(&state.db, id, session.reviewer_id, false).await? {
+            escalations::Claimed::Held => {}
+            escalations::Claimed::HeldBy(name) => {
+                let notice = format!("{name} has claimed this escalation; take it over to act on it.");
+                return escalation_page(&state, id, &session, Some(&notice), StatusCode::CONFLICT).await;
+            }
+            escalations::Claimed::NotOpen => {
+                return escalation_page(&state, id, &session, Some("This escalation is closed."), StatusCode::CONFLICT)
+                    .await;
+            }
+        }
+        let e =
+            escalations::escalation(&state.db, id).await?.ok_or_else(|| anyhow::anyhow!("escalation {id} vanished"))?;
+        let max_attempts = state.config.worker.max_attempts;
+        let outbox_id = crate::pipeline::proactive::queue_reviewer_reply(
+            &state.db,
+            e.conversation_id,
+            &e.phone,
+            body,
+            max_attempts,
+        )
+        .await?;
+        state.waker.wake();
+        reviewers::record_action(
+            &state.db,
+            Some(session.reviewer_id),
+            "reply",
+            Some(&format!("escalation:{id}")),
+            &format!("outbox:{outbox_id}"),
+        )
+        .await?;
+        anyhow::Ok(Redirect::to(&format!("/console/escalations/{id}")).into_response())
     }
     .await;
     result.unwrap_or_else(|e| super::error::Error::Internal(e).into_response())

@@ -1,5 +1,6 @@
-//! Proactive texts (not replies): queued through the outbox like every text; the sender
-//! applies consent, quiet hours and frequency caps when each one is due.
+//! Texts that are not the bot's replies: proactive texts, for which the sender applies
+//! consent, quiet hours and frequency caps when each one is due, and a reviewer's replies
+//! in an escalated conversation (consent only). Both go through the outbox like every text.
 
 use crate::domain::Phone;
 use crate::jobs::KIND_SEND;
@@ -22,6 +23,29 @@ pub async fn queue(db: &Db, text: &ProactiveText, max_attempts: i32) -> anyhow::
     let customer_id = crm::ensure_customer(&mut tx, phone).await?;
     let conversation_id = conversations::ensure_conversation(&mut tx, phone, customer_id).await?;
     let outbox_id = outbox::insert_proactive(&mut tx, conversation_id, phone, &text.body, &text.subject).await?;
+    let payload = serde_json::json!({ "outbox_id": outbox_id }).to_string();
+    jobs::enqueue_job(&mut tx, KIND_SEND, &payload, Some(&format!("send:{outbox_id}")), max_attempts).await?;
+    tx.commit().await?;
+    Ok(outbox_id)
+}
+
+/// Outbox kind of a reviewer's reply in an escalated conversation: a conversational reply
+/// (consent is re-checked at send time; quiet hours are for proactive texts only).
+pub const REVIEWER_REPLY: &str = "reviewer_reply";
+
+/// Queues a reviewer's reply to the customer of `conversation_id` and its send job, in one
+/// transaction; returns the outbox id.
+pub async fn queue_reviewer_reply(
+    db: &Db,
+    conversation_id: i64,
+    phone: &str,
+    body: &str,
+    max_attempts: i32,
+) -> anyhow::Result<i64> {
+    let mut tx = db.begin().await?;
+    let outbox_id = outbox::insert_outbox(&mut tx, conversation_id, phone, body, REVIEWER_REPLY, None)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the reply was not queued"))?;
     let payload = serde_json::json!({ "outbox_id": outbox_id }).to_string();
     jobs::enqueue_job(&mut tx, KIND_SEND, &payload, Some(&format!("send:{outbox_id}")), max_attempts).await?;
     tx.commit().await?;

@@ -236,12 +236,29 @@ async fn a_claimed_escalation_needs_an_explicit_take_over(backend: Backend) {
     assert_eq!(act(&app, &a, &format!("{page}/close"), &[("resolution", "resolved")]).await.0, 409);
     let forged = Reviewer { session: b.session.clone(), csrf: "forged".into() };
     assert_eq!(act(&app, &forged, &format!("{page}/close"), &[("resolution", "resolved")]).await.0, 403);
+    // B answers in person: exactly that text reaches the customer, through the outbox.
+    let reply = "Hi Elyssa, this is Blair from Northwind. How can I help?";
+    assert_eq!(act(&app, &a, &format!("{page}/reply"), &[("body", "from A")]).await.0, 409);
+    assert_eq!(act(&app, &b, &format!("{page}/reply"), &[("body", "  ")]).await.0, 400);
+    assert_eq!(act(&app, &b, &format!("{page}/reply"), &[("body", reply)]).await.0, 303);
+    let sent = app.twilio.wait_for_sent(2, Duration::from_secs(20)).await;
+    assert_eq!(sent[1].body, reply);
+    assert_eq!(app.twilio.sent_to(CUSTOMER).len(), 2);
+    // The person still owns the thread: the bot stays silent.
+    app.post_inbound(CUSTOMER, "thanks! do you have the blouse in black?", &new_sid()).await;
+    app.wait_idle().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.twilio.sent_to(CUSTOMER).len(), 2);
+
     assert_eq!(act(&app, &b, &format!("{page}/close"), &[("resolution", "handed_back")]).await.0, 303);
 
     let recorded = actions(&app).await;
-    assert!(recorded.ends_with(&["claimed".into(), "took_over".into(), "close:handed_back".into()]), "{recorded:?}");
+    assert!(
+        recorded.ends_with(&["claimed".into(), "took_over".into(), "reply".into(), "close:handed_back".into()]),
+        "{recorded:?}"
+    );
     app.post_inbound(CUSTOMER, "do you have the blouse in black?", &new_sid()).await;
-    app.twilio.wait_for_sent(2, Duration::from_secs(20)).await;
-    assert!(app.twilio.sent_to(CUSTOMER)[1].body.contains("$32.99"), "the bot answers again");
+    app.twilio.wait_for_sent(3, Duration::from_secs(20)).await;
+    assert!(app.twilio.sent_to(CUSTOMER)[2].body.contains("$32.99"), "the bot answers again");
 }
 on_both_backends!(a_claimed_escalation_needs_an_explicit_take_over);
