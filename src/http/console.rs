@@ -3,7 +3,7 @@
 //! Built so far: log in, log out, the queue of open escalations, and an escalation's page
 //! (thread, customer, consent, orders, draft, findings, scores) with claim / take over,
 //! reply (the draft as it is, edited, or new words; through the outbox, so consent is
-//! re-checked at send time), resolve and hand back. A reviewer cannot close an escalation another has claimed without
+//! re-checked at send time), mark opted out, resolve and hand back. A reviewer cannot close an escalation another has claimed without
 //! taking it over first. Sessions are cookies
 //! (`HttpOnly`, `SameSite=Strict`, `Secure` when `public_url` is https) holding a random
 //! token whose SHA-256 is stored; every form carries a CSRF token (the session's, or for
@@ -203,13 +203,30 @@ pub async fn post_logout(State(state): State<AppState>, headers: HeaderMap, Form
 }
 
 /// `GET /console`: the queue of open escalations, high priority first, then by SLA due time.
-pub async fn get_queue(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// `GET /console` filters.
+#[derive(Debug, Default, Deserialize)]
+pub struct QueueFilter {
+    /// `open` (default) or `resolved`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Only escalations with this reason code.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+pub async fn get_queue(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(filter): axum::extract::Query<QueueFilter>,
+) -> Response {
     let session = match session(&state, &headers).await {
         Ok(Some((_, s))) => s,
         Ok(None) => return to_login(),
         Err(e) => return super::error::Error::Internal(e).into_response(),
     };
-    let rows = match escalations::list_escalations(&state.db, "open", 1000).await {
+    let status = if filter.status.as_deref() == Some("resolved") { "resolved" } else { "open" };
+    let reason = filter.reason.clone().unwrap_or_default();
+    let rows = match escalations::list_escalations(&state.db, status, 1000).await {
         Ok(rows) => rows,
         Err(e) => return super::error::Error::Internal(e).into_response(),
     };
@@ -232,8 +249,19 @@ pub async fn get_queue(State(state): State<AppState>, headers: HeaderMap) -> Res
             })
         })
         .collect();
+    let all_reasons: std::collections::BTreeSet<String> = items
+        .iter()
+        .flat_map(|e| e["reasons"].as_array().cloned().unwrap_or_default())
+        .filter_map(|r| r.as_str().map(str::to_string))
+        .collect();
+    if !reason.is_empty() {
+        items.retain(|e| e["reasons"].as_array().is_some_and(|rs| rs.iter().any(|r| r == reason.as_str())));
+    }
     items.sort_by_key(|e| (e["priority"] != "high", e["sla_due"].as_str().unwrap_or("").to_string()));
-    let ctx = minijinja::context! { reviewer => session.name, csrf => session.csrf_token, escalations => minijinja::Value::from(minijinja::value::Serde(&items)) };
+    let ctx = minijinja::context! {
+        reviewer => session.name, csrf => session.csrf_token, status, reason, all_reasons,
+        escalations => minijinja::Value::from(minijinja::value::Serde(&items)),
+    };
     let mut response = render(StatusCode::OK, "queue.html", ctx);
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
@@ -491,6 +519,59 @@ pub async fn post_reply(
         )
         .await?;
         anyhow::Ok(Redirect::to(&format!("/console/escalations/{id}")).into_response())
+    }
+    .await;
+    result.unwrap_or_else(|e| super::error::Error::Internal(e).into_response())
+}
+
+/// `POST /console/escalations/{id}/opt-out`: the reviewer judges that the customer asked to
+/// stop (FCC 47 CFR 64.1200(a)(10): revocation by any reasonable means). The consent ledger
+/// records the opt-out with the reviewer as its source, and the escalation is resolved.
+pub async fn post_opt_out(
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let session = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !same(&form.csrf, &session.csrf_token) {
+        return forbidden("Mark opted out");
+    }
+    let result = async {
+        match escalations::claim(&state.db, id, session.reviewer_id, false).await? {
+            escalations::Claimed::Held => {}
+            escalations::Claimed::HeldBy(name) => {
+                let notice = format!("{name} has claimed this escalation; take it over to act on it.");
+                return escalation_page(&state, id, &session, Some(&notice), StatusCode::CONFLICT).await;
+            }
+            escalations::Claimed::NotOpen => {
+                return escalation_page(&state, id, &session, Some("This escalation is closed."), StatusCode::CONFLICT)
+                    .await;
+            }
+        }
+        let e =
+            escalations::escalation(&state.db, id).await?.ok_or_else(|| anyhow::anyhow!("escalation {id} vanished"))?;
+        let evidence = format!("reviewer {}: marked opted out in the console (escalation {id})", session.name);
+        crate::store::consent::record_reviewer_decision(
+            &state.db,
+            &e.phone,
+            crate::store::consent::ReviewerDecision::OptOut,
+            &evidence,
+        )
+        .await?;
+        escalations::close_and_release(&state.db, id, escalations::Resolution::Resolved, &session.name).await?;
+        reviewers::record_action(
+            &state.db,
+            Some(session.reviewer_id),
+            "mark_opted_out",
+            Some(&format!("escalation:{id}")),
+            "",
+        )
+        .await?;
+        anyhow::Ok(Redirect::to("/console").into_response())
     }
     .await;
     result.unwrap_or_else(|e| super::error::Error::Internal(e).into_response())

@@ -70,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route("/console/escalations/{id}/claim", post(console::post_claim))
         .route("/console/escalations/{id}/close", post(console::post_close))
         .route("/console/escalations/{id}/reply", post(console::post_reply))
+        .route("/console/escalations/{id}/opt-out", post(console::post_opt_out))
         .route("/api/v1/escalations/{id}/close", post(api::close_escalation))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -110,7 +110,26 @@ async fn login_sessions_and_csrf(backend: Backend) {
     let queue = get_console(&app, Some(&session)).await;
     assert_eq!(queue.status(), 200);
     let html = queue.text().await.unwrap();
-    assert!(html.contains("Open escalations") && html.contains("human_requested") && html.contains("sam"), "{html}");
+    assert!(html.contains("Escalations") && html.contains("human_requested") && html.contains("sam"), "{html}");
+    // Filters: by reason, and the resolved ones.
+    let filtered = |query: &'static str| {
+        let url = format!("{}/console?{query}", app.base_url);
+        let session = session.clone();
+        async move {
+            client()
+                .get(url)
+                .header("cookie", format!("bt_session={session}"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    assert!(filtered("reason=human_requested").await.contains("/console/escalations/"));
+    assert!(!filtered("reason=guard_blocked").await.contains("/console/escalations/"));
+    assert!(filtered("status=resolved").await.contains("Nothing waiting."));
 
     let logout = |csrf: String, session: String| {
         let url = format!("{}/console/logout", app.base_url);
@@ -262,3 +281,24 @@ async fn a_claimed_escalation_needs_an_explicit_take_over(backend: Backend) {
     assert!(app.twilio.sent_to(CUSTOMER)[2].body.contains("$32.99"), "the bot answers again");
 }
 on_both_backends!(a_claimed_escalation_needs_an_explicit_take_over);
+
+/// A reviewer marks the customer opted out: the ledger says so (source: reviewer), the
+/// escalation is resolved, and nothing more is sent to the number.
+async fn a_reviewer_marks_a_customer_opted_out(backend: Backend) {
+    let app = spawn_app(backend, TestOptions::default()).await;
+    app.post_inbound(CUSTOMER, "can I talk to a real person?", &new_sid()).await;
+    app.twilio.wait_for_sent(1, Duration::from_secs(20)).await;
+    app.wait_idle().await;
+    let id = backtalk::store::escalations::list_escalations(&app.db, "open", 10).await.unwrap()[0].id;
+    let sam = sign_in(&app, "sam").await;
+    assert_eq!(act(&app, &sam, &format!("/console/escalations/{id}/opt-out"), &[]).await.0, 303);
+    let consent = backtalk::store::consent::latest_consent(&app.db, CUSTOMER).await.unwrap();
+    assert_eq!(consent.as_deref(), Some("opt_out"));
+    assert!(backtalk::store::escalations::list_escalations(&app.db, "open", 10).await.unwrap().is_empty());
+    app.post_inbound(CUSTOMER, "do you have the blouse in black?", &new_sid()).await;
+    app.wait_idle().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.twilio.sent_to(CUSTOMER).len(), 1, "nothing after the opt-out");
+    assert!(actions(&app).await.contains(&"mark_opted_out".to_string()));
+}
+on_both_backends!(a_reviewer_marks_a_customer_opted_out);
