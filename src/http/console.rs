@@ -336,6 +336,9 @@ async fn escalation_page(
         sla_due => details["sla_due"].as_str().unwrap_or(""),
         reasons => minijinja::Value::from(minijinja::value::Serde(&details["reasons"])),
         draft => details["draft"].as_str().unwrap_or(""),
+        draft_segments => segment_summary(details["draft"].as_str().unwrap_or("")),
+        gsm7_basic => crate::sms::segments::GSM7_BASIC,
+        gsm7_extension => crate::sms::segments::GSM7_EXTENSION,
         findings => minijinja::Value::from(minijinja::value::Serde(&details["guard"]["findings"])),
         confidence => number(&details["confidence"]),
         sentiment => number(&details["sentiment"]),
@@ -347,6 +350,17 @@ async fn escalation_page(
     let mut response = render(status, "escalation.html", ctx);
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// "GSM-7: 42 septets, 1 segment": what the editor shows, as the live counter words it.
+fn segment_summary(text: &str) -> String {
+    let info = crate::sms::segments::count_segments(text);
+    let (name, unit) = match info.encoding {
+        crate::sms::segments::Encoding::Gsm7 => ("GSM-7", "septets"),
+        crate::sms::segments::Encoding::Ucs2 => ("UCS-2", "UTF-16 units"),
+    };
+    let plural = if info.segments == 1 { "" } else { "s" };
+    format!("{name}: {} {unit}, {} segment{plural}", info.units, info.segments)
 }
 
 /// `POST /console/escalations/{id}/claim` form.
@@ -575,4 +589,25 @@ pub async fn post_opt_out(
     }
     .await;
     result.unwrap_or_else(|e| super::error::Error::Internal(e).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_editor_counts_segments_like_the_sender() {
+        assert_eq!(segment_summary(""), "GSM-7: 0 septets, 0 segments");
+        assert_eq!(segment_summary("Hi {you}"), "GSM-7: 10 septets, 1 segment");
+        assert_eq!(segment_summary(&"a".repeat(161)), "GSM-7: 161 septets, 2 segments");
+        assert_eq!(segment_summary("Thanks 🙂"), "UCS-2: 9 UTF-16 units, 1 segment");
+    }
+
+    #[test]
+    fn cookies_are_read_by_name() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; bt_session=xyz; b=2"));
+        assert_eq!(cookie(&headers, "bt_session").as_deref(), Some("xyz"));
+        assert_eq!(cookie(&headers, "missing"), None);
+    }
 }

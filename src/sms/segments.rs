@@ -7,11 +7,11 @@
 
 /// GSM 03.38 basic character set, one septet each (§D). ESC (0x1B) is left out on purpose: it
 /// only introduces an extension character and is never text on its own.
-const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?\
+pub const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?\
 ¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
 
 /// GSM 03.38 extension table: sent as ESC + code, so two septets each (§D).
-const GSM7_EXTENSION: &str = "\u{0C}[\\]^{|}~€";
+pub const GSM7_EXTENSION: &str = "\u{0C}[\\]^{|}~€";
 
 /// Septets in one unconcatenated GSM-7 message (140 octets, §D).
 const GSM7_SINGLE: usize = 160;

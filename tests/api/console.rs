@@ -245,6 +245,9 @@ async fn a_claimed_escalation_needs_an_explicit_take_over(backend: Backend) {
         .unwrap();
     assert!(view.contains("can I talk to a real person?") && view.contains("human_requested"), "{view}");
     assert!(view.contains("Elyssa Reese") && view.contains("opt_in"), "customer and consent: {view}");
+    let counter = &view[view.find("id=\"segments\"").expect("the segment counter")..];
+    let shown = &counter[counter.find('>').unwrap() + 1..counter.find("</p>").unwrap()];
+    assert!(shown.starts_with("GSM-7: ") && shown.ends_with(" segment"), "the draft's count: {shown}");
 
     assert_eq!(act(&app, &a, &format!("{page}/claim"), &[]).await.0, 303);
     let (status, body) = act(&app, &b, &format!("{page}/close"), &[("resolution", "handed_back")]).await;
