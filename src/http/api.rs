@@ -235,3 +235,12 @@ pub async fn close_escalation(
         Err(e) => super::error::Error::Internal(e).into_response(),
     }
 }
+
+/// The OpenAPI 3.1 document of this API (`src/http/openapi.json`; a unit test keeps its
+/// paths and the router's in step).
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// `GET /api/v1/openapi.json`: the API's description; public, like any API reference.
+pub async fn openapi() -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}

@@ -72,10 +72,30 @@ pub fn router(state: AppState) -> Router {
         .route("/console/escalations/{id}/reply", post(console::post_reply))
         .route("/console/escalations/{id}/opt-out", post(console::post_opt_out))
         .route("/api/v1/escalations/{id}/close", post(api::close_escalation))
+        .route("/api/v1/openapi.json", get(api::openapi))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .layer(axum::middleware::from_fn(error::log_errors))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every `/api/v1` route of the router is in the OpenAPI document, and nothing else is.
+    #[test]
+    fn the_openapi_document_lists_every_api_route() {
+        let doc: serde_json::Value = serde_json::from_str(super::api::OPENAPI).unwrap();
+        let mut documented: Vec<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
+        let mut routed: Vec<String> = include_str!("mod.rs")
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix(".route(\"/api/v1"))
+            .map(|rest| format!("/api/v1{}", rest.split('"').next().unwrap()))
+            .collect();
+        documented.sort();
+        routed.sort();
+        routed.dedup();
+        assert_eq!(documented, routed);
+    }
 }

@@ -190,6 +190,12 @@ async fn the_bot_is_silent_until_a_reviewer_hands_the_conversation_back(backend:
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.twilio.sent_to(CUSTOMER).len(), 1, "only the holding message");
 
+    // The API describes itself, without a token.
+    let doc: Value =
+        app.http.get(format!("{}/api/v1/openapi.json", app.base_url)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/api/v1/escalations/{id}/close"]["post"].is_object());
+
     let (status, open) = api_get(&app, "/api/v1/escalations").await;
     assert_eq!(status, 200);
     let escalation = &open["escalations"][0];
