@@ -6,17 +6,9 @@ use crate::domain::{Money, Sku};
 use crate::store::catalog::ProductRow;
 use crate::store::json_text;
 
-/// One variant of a product: a size and/or colour with its own stock.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Variant {
-    #[serde(default)]
-    pub size: Option<String>,
-    #[serde(default)]
-    pub color: Option<String>,
-    #[serde(default)]
-    pub stock: i64,
-}
+/// One variant of a product: a size and/or colour with its own stock. The same type is a
+/// turn's fact (stored as JSON in `products.variants`, read back unchanged).
+pub use crate::domain::facts::VariantFact as Variant;
 
 /// One product of a catalog file.
 #[derive(Debug, Clone, Deserialize)]

@@ -26,8 +26,10 @@ pub struct ProductFact {
     pub score: f32,
 }
 
-/// One variant of a product (the catalog's `variants`, stored as JSON in the same shape).
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+/// One variant of a product: a size and/or colour with its own stock (the catalog file's
+/// `variants`, stored as JSON in `products.variants`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VariantFact {
     #[serde(default)]
     pub size: Option<String>,
@@ -99,6 +101,38 @@ pub struct Facts {
     /// bot's first reply of a conversation (0: not set; generators use their default).
     #[serde(skip)]
     pub reply_chars: usize,
+}
+
+#[cfg(test)]
+impl ProductFact {
+    /// A test product: "Blouse - red" (sku B1) by Acme, $32.99, one in stock, red.
+    pub fn red_blouse() -> ProductFact {
+        ProductFact {
+            sku: "B1".into(),
+            title: "Blouse - red".into(),
+            brand: "Acme".into(),
+            category: "Women's Clothing".into(),
+            price: Money::usd(32.99),
+            sale_price: None,
+            colors: vec!["red".into()],
+            sizes: vec![],
+            stock: 1,
+            variants: vec![],
+            score: 1.0,
+        }
+    }
+}
+
+impl Facts {
+    /// True when the bot has not written in this thread yet: its reply is the first.
+    pub fn first_reply(&self) -> bool {
+        Facts::first_reply_after(&self.history)
+    }
+
+    /// True when `history` has no message of ours.
+    pub fn first_reply_after(history: &[HistoryLine]) -> bool {
+        !history.iter().any(|h| !h.from_customer)
+    }
 }
 
 /// An earlier drafted turn of the thread: whether it went to a person, and its confidence.

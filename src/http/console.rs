@@ -219,10 +219,9 @@ pub async fn get_queue(
     headers: HeaderMap,
     axum::extract::Query(filter): axum::extract::Query<QueueFilter>,
 ) -> Response {
-    let session = match session(&state, &headers).await {
-        Ok(Some((_, s))) => s,
-        Ok(None) => return to_login(),
-        Err(e) => return super::error::Error::Internal(e).into_response(),
+    let session = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
     };
     let status = if filter.status.as_deref() == Some("resolved") { "resolved" } else { "open" };
     let reason = filter.reason.clone().unwrap_or_default();
@@ -363,6 +362,30 @@ fn segment_summary(text: &str) -> String {
     format!("{name}: {} {unit}, {} segment{plural}", info.units, info.segments)
 }
 
+/// Claims escalation `id` for the signed-in reviewer before an action (free or already
+/// theirs goes through); `Some(page)` is the 409 to show when another reviewer holds it or
+/// it is closed.
+async fn hold(state: &AppState, id: i64, session: &SessionRow) -> anyhow::Result<Option<Response>> {
+    match escalations::claim(&state.db, id, session.reviewer_id, false).await? {
+        escalations::Claimed::Held => Ok(None),
+        refused => Ok(Some(refusal(state, id, session, refused).await?)),
+    }
+}
+
+/// The escalation's page with why an action on it was refused (409).
+async fn refusal(
+    state: &AppState,
+    id: i64,
+    session: &SessionRow,
+    claimed: escalations::Claimed,
+) -> anyhow::Result<Response> {
+    let notice = match claimed {
+        escalations::Claimed::HeldBy(name) => format!("{name} has claimed this escalation; take it over to act on it."),
+        _ => "This escalation is closed.".to_string(),
+    };
+    escalation_page(state, id, session, Some(&notice), StatusCode::CONFLICT).await
+}
+
 /// `POST /console/escalations/{id}/claim` form.
 #[derive(Debug, Deserialize)]
 pub struct ClaimForm {
@@ -401,13 +424,7 @@ pub async fn post_claim(
             .await?;
             return anyhow::Ok(Redirect::to(&format!("/console/escalations/{id}")).into_response());
         }
-        let notice = match claimed {
-            escalations::Claimed::HeldBy(name) => {
-                format!("{name} has claimed this escalation; take it over to act on it.")
-            }
-            _ => "This escalation is closed.".to_string(),
-        };
-        escalation_page(&state, id, &session, Some(&notice), StatusCode::CONFLICT).await
+        refusal(&state, id, &session, claimed).await
     }
     .await;
     result.unwrap_or_else(|e| super::error::Error::Internal(e).into_response())
@@ -445,16 +462,8 @@ pub async fn post_close(
     };
     let result = async {
         // Claim first: free or ours goes through; someone else's is refused.
-        match escalations::claim(&state.db, id, session.reviewer_id, false).await? {
-            escalations::Claimed::Held => {}
-            escalations::Claimed::HeldBy(name) => {
-                let notice = format!("{name} has claimed this escalation; take it over to act on it.");
-                return escalation_page(&state, id, &session, Some(&notice), StatusCode::CONFLICT).await;
-            }
-            escalations::Claimed::NotOpen => {
-                return escalation_page(&state, id, &session, Some("This escalation is closed."), StatusCode::CONFLICT)
-                    .await;
-            }
+        if let Some(refused) = hold(&state, id, &session).await? {
+            return Ok(refused);
         }
         escalations::close_and_release(&state.db, id, resolution, &session.name).await?;
         reviewers::record_action(
@@ -501,16 +510,8 @@ pub async fn post_reply(
             .unwrap_or_else(|e| super::error::Error::Internal(e).into_response());
     }
     let result = async {
-        match escalations::claim(&state.db, id, session.reviewer_id, false).await? {
-            escalations::Claimed::Held => {}
-            escalations::Claimed::HeldBy(name) => {
-                let notice = format!("{name} has claimed this escalation; take it over to act on it.");
-                return escalation_page(&state, id, &session, Some(&notice), StatusCode::CONFLICT).await;
-            }
-            escalations::Claimed::NotOpen => {
-                return escalation_page(&state, id, &session, Some("This escalation is closed."), StatusCode::CONFLICT)
-                    .await;
-            }
+        if let Some(refused) = hold(&state, id, &session).await? {
+            return Ok(refused);
         }
         let e =
             escalations::escalation(&state.db, id).await?.ok_or_else(|| anyhow::anyhow!("escalation {id} vanished"))?;
@@ -555,16 +556,8 @@ pub async fn post_opt_out(
         return forbidden("Mark opted out");
     }
     let result = async {
-        match escalations::claim(&state.db, id, session.reviewer_id, false).await? {
-            escalations::Claimed::Held => {}
-            escalations::Claimed::HeldBy(name) => {
-                let notice = format!("{name} has claimed this escalation; take it over to act on it.");
-                return escalation_page(&state, id, &session, Some(&notice), StatusCode::CONFLICT).await;
-            }
-            escalations::Claimed::NotOpen => {
-                return escalation_page(&state, id, &session, Some("This escalation is closed."), StatusCode::CONFLICT)
-                    .await;
-            }
+        if let Some(refused) = hold(&state, id, &session).await? {
+            return Ok(refused);
         }
         let e =
             escalations::escalation(&state.db, id).await?.ok_or_else(|| anyhow::anyhow!("escalation {id} vanished"))?;

@@ -37,7 +37,7 @@ fn describe(p: &ProductFact) -> String {
 
 /// The reply's room in characters: the turn's, or one SMS segment when none is given.
 fn room(facts: &Facts) -> usize {
-    if facts.reply_chars == 0 { 160 } else { facts.reply_chars }
+    if facts.reply_chars == 0 { crate::sms::segments::GSM7_SINGLE } else { facts.reply_chars }
 }
 
 /// The sentences of a policy that answer the message, within `room` characters: the one

@@ -15,6 +15,7 @@ use crate::escalation::{self, Reason, Thresholds};
 use crate::guard::{self, Guarded, Verdict};
 use crate::llm::Draft;
 use crate::score;
+use crate::sms::segments::GSM7_SINGLE;
 use crate::store::conversations::{self, Conversation, ConversationState, MessageRow};
 use crate::store::turns::{self, NewTurn};
 use crate::store::{catalog, json_text};
@@ -95,8 +96,6 @@ pub fn compliance_gate(
     Some(outcome)
 }
 
-/// Characters of one GSM-7 SMS segment: what a reply aims for.
-const SEGMENT_CHARS: usize = 160;
 /// A reply always has at least this much room, whatever the disclosure's length.
 const MIN_REPLY_CHARS: usize = 80;
 
@@ -116,10 +115,10 @@ pub async fn context(deps: &Deps, message: &MessageRow, conversation: &Conversat
         .map(|t| PastTurnFact { escalated: t.decision == "escalate", confidence: t.confidence })
         .collect();
     // One SMS segment (160 GSM-7 characters), less the disclosure the first reply carries.
-    let first_reply = !history.iter().any(|h: &HistoryLine| !h.from_customer);
     let disclosure = &deps.config.brand.ai_disclosure;
-    let disclosure_chars = if first_reply && !disclosure.is_empty() { disclosure.chars().count() + 1 } else { 0 };
-    let reply_chars = SEGMENT_CHARS.saturating_sub(disclosure_chars).max(MIN_REPLY_CHARS);
+    let disclosure_chars =
+        if Facts::first_reply_after(&history) && !disclosure.is_empty() { disclosure.chars().count() + 1 } else { 0 };
+    let reply_chars = GSM7_SINGLE.saturating_sub(disclosure_chars).max(MIN_REPLY_CHARS);
     Ok(Facts {
         phone: message.from_phone.clone(),
         message: message.body.clone(),
@@ -301,8 +300,7 @@ pub async fn generate(deps: &Deps, facts: &Facts) -> Generated {
 /// so it is checked and sized together with the reply.
 pub fn guard(deps: &Deps, generated: &Generated, facts: &Facts) -> Guarded {
     let disclosure = &deps.config.brand.ai_disclosure;
-    let first_reply = !facts.history.iter().any(|h| !h.from_customer);
-    let text = if first_reply && !disclosure.is_empty() && !generated.draft.text.is_empty() {
+    let text = if facts.first_reply() && !disclosure.is_empty() && !generated.draft.text.is_empty() {
         format!("{disclosure} {}", generated.draft.text)
     } else {
         generated.draft.text.clone()
@@ -388,7 +386,7 @@ pub fn route(
     audit.sentiment = scores.sentiment;
     let scores_json = json!({
         "confidence": scores.confidence,
-        "intent": score::intent::classify(facts),
+        "intent": scores.confidence.message_intent,
         "sentiment": scores.sentiment,
         "sentiment_trend": scores.trend,
     });

@@ -194,26 +194,9 @@ pub fn evidence(intent: Intent, facts: &Facts) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Money;
 
     fn facts(message: &str) -> Facts {
         Facts { message: message.into(), ..Facts::default() }
-    }
-
-    fn blouse() -> ProductFact {
-        ProductFact {
-            sku: "B1".into(),
-            title: "Blouse - red".into(),
-            brand: "Acme".into(),
-            category: "Women's Clothing".into(),
-            price: Money::usd(32.99),
-            sale_price: None,
-            colors: vec!["red".into()],
-            sizes: vec![],
-            stock: 1,
-            score: 1.0,
-            variants: vec![],
-        }
     }
 
     #[test]
@@ -223,7 +206,7 @@ mod tests {
         assert_eq!(classify(&facts("where is my order")), Intent::OrderStatus);
         assert_eq!(classify(&facts("what's the meaning of life")), Intent::Unknown);
         let mut f = facts("do you have the blouse in red?");
-        f.products = vec![blouse()];
+        f.products = vec![ProductFact::red_blouse()];
         assert_eq!(classify(&f), Intent::Product);
         assert_eq!(evidence(Intent::Product, &f), 1.0);
         f.message = "do you have garden hoses in red?".into();

@@ -34,6 +34,8 @@ pub struct Confidence {
     pub intent: f64,
     /// 0.8 for each of the thread's last [`RECENT_TURNS`] bot turns that went to a person.
     pub recent: f64,
+    /// What the message asks about (the `intent` and `evidence` factors come from it).
+    pub message_intent: intent::Intent,
 }
 
 /// The reply's confidence:
@@ -64,13 +66,12 @@ pub fn confidence(draft: &Draft, guarded: &Guarded, facts: &Facts, recent_failur
     let intent = if message_intent.handled() { 1.0 } else { 0.5 };
     let recent = 0.8f64.powi(recent_failures.min(RECENT_TURNS) as i32);
     let value = ((0.5 * self_rating + 0.5 * evidence) * guard * intent * recent).clamp(0.0, 1.0);
-    Confidence { value, self_rating, evidence, guard, intent, recent }
+    Confidence { value, self_rating, evidence, guard, intent, recent, message_intent }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Money;
     use crate::domain::facts::ProductFact;
 
     fn guarded(verdict: Verdict) -> Guarded {
@@ -78,20 +79,7 @@ mod tests {
     }
 
     fn facts(message: &str) -> Facts {
-        let blouse = ProductFact {
-            sku: "B1".into(),
-            title: "Blouse - red".into(),
-            brand: "Acme".into(),
-            category: "Women's Clothing".into(),
-            price: Money::usd(32.99),
-            sale_price: None,
-            colors: vec!["red".into()],
-            sizes: vec![],
-            stock: 1,
-            score: 1.0,
-            variants: vec![],
-        };
-        Facts { message: message.into(), products: vec![blouse], ..Facts::default() }
+        Facts { message: message.into(), products: vec![ProductFact::red_blouse()], ..Facts::default() }
     }
 
     fn rated(r: f64) -> Draft {

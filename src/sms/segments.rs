@@ -14,7 +14,7 @@ pub const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘ�
 pub const GSM7_EXTENSION: &str = "\u{0C}[\\]^{|}~€";
 
 /// Septets in one unconcatenated GSM-7 message (140 octets, §D).
-const GSM7_SINGLE: usize = 160;
+pub const GSM7_SINGLE: usize = 160;
 /// Septets per part once a 6-octet user data header is added (§D).
 const GSM7_PART: usize = 153;
 /// UTF-16 units in one unconcatenated UCS-2 message (§D).

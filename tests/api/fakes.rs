@@ -538,9 +538,18 @@ async fn chat_completions(State(state): State<Arc<Mutex<LlmState>>>, headers: He
         };
         (behaviour, state.completions_created)
     };
-    let response = answer(&request, behaviour, completion_number).await;
-    lock(&state).in_flight -= 1;
-    response
+    // Counted out on drop too: a client that times out drops this handler mid-delay.
+    let _in_flight = InFlight(Arc::clone(&state));
+    answer(&request, behaviour, completion_number).await
+}
+
+/// One request in flight at the fake LLM, until dropped.
+struct InFlight(Arc<Mutex<LlmState>>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        lock(&self.0).in_flight -= 1;
+    }
 }
 
 /// The response for one request, as `behaviour` says.
