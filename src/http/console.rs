@@ -27,6 +27,9 @@ use crate::auth;
 use crate::store::escalations;
 use crate::store::reviewers::{self, SessionRow};
 
+pub mod browse;
+pub mod live;
+
 const SESSION_COOKIE: &str = "bt_session";
 const LOGIN_CSRF_COOKIE: &str = "bt_login_csrf";
 
@@ -40,6 +43,11 @@ fn pages() -> &'static Environment<'static> {
             ("login.html", include_str!("console/login.html")),
             ("queue.html", include_str!("console/queue.html")),
             ("escalation.html", include_str!("console/escalation.html")),
+            ("queue_rows.html", include_str!("console/queue_rows.html")),
+            ("conversations.html", include_str!("console/conversations.html")),
+            ("conversation.html", include_str!("console/conversation.html")),
+            ("customer.html", include_str!("console/customer.html")),
+            ("turn.html", include_str!("console/turn.html")),
         ] {
             env.add_template(name, source).expect("console templates compile");
         }
@@ -47,11 +55,45 @@ fn pages() -> &'static Environment<'static> {
     })
 }
 
-fn render(status: StatusCode, name: &str, ctx: minijinja::Value) -> Response {
-    match pages().get_template(name).and_then(|t| t.render(ctx)) {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => super::error::Error::Internal(anyhow::anyhow!("template {name}: {e}")).into_response(),
+/// Renders template `name` to a string.
+fn render_html(name: &str, ctx: minijinja::Value) -> anyhow::Result<String> {
+    pages().get_template(name).and_then(|t| t.render(ctx)).map_err(|e| anyhow::anyhow!("template {name}: {e:#}"))
+}
+
+/// Scripts and styles come only from `/console/assets`; no inline script, no framing.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// A console page: rendered, never cached (it shows customer data), under the CSP.
+fn page(status: StatusCode, name: &str, ctx: minijinja::Value) -> Response {
+    match render_html(name, ctx) {
+        Ok(html) => {
+            let mut response = (status, Html(html)).into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+            headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+            headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+            response
+        }
+        Err(e) => super::error::Error::Internal(e).into_response(),
     }
+}
+
+/// `GET /console/assets/{name}`: the console's stylesheet and script, embedded in the
+/// binary (no front-end build step).
+pub async fn get_asset(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    let (body, kind) = match name.as_str() {
+        "console.css" => (include_str!("console/console.css"), "text/css; charset=utf-8"),
+        "console.js" => (include_str!("console/console.js"), "text/javascript; charset=utf-8"),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    let headers = [
+        (header::CONTENT_TYPE, kind),
+        (header::CACHE_CONTROL, "public, max-age=300"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ];
+    (headers, body).into_response()
 }
 
 /// The value of cookie `name` in the request, if any.
@@ -99,7 +141,7 @@ fn forbidden(what: &str) -> Response {
 /// The login page, with a fresh double-submit CSRF token.
 fn login_page(state: &AppState, status: StatusCode, error: Option<&str>) -> Response {
     let csrf = auth::new_token();
-    let mut response = render(status, "login.html", minijinja::context! { csrf => csrf.clone(), error });
+    let mut response = page(status, "login.html", minijinja::context! { csrf => csrf.clone(), error });
     response.headers_mut().append(header::SET_COOKIE, set_cookie(state, LOGIN_CSRF_COOKIE, &csrf, 3600));
     response
 }
@@ -202,9 +244,8 @@ pub async fn post_logout(State(state): State<AppState>, headers: HeaderMap, Form
     response
 }
 
-/// `GET /console`: the queue of open escalations, high priority first, then by SLA due time.
-/// `GET /console` filters.
-#[derive(Debug, Default, Deserialize)]
+/// `GET /console` (and the live queue's) filters.
+#[derive(Debug, Default, Clone, Deserialize)]
 pub struct QueueFilter {
     /// `open` (default) or `resolved`.
     #[serde(default)]
@@ -212,8 +253,92 @@ pub struct QueueFilter {
     /// Only escalations with this reason code.
     #[serde(default)]
     pub reason: Option<String>,
+    /// 1-based page of [`QUEUE_PAGE`] rows.
+    #[serde(default)]
+    pub page: Option<i64>,
 }
 
+/// Rows per page of the queue.
+pub const QUEUE_PAGE: i64 = 50;
+
+impl QueueFilter {
+    fn status(&self) -> &'static str {
+        if self.status.as_deref() == Some("resolved") { "resolved" } else { "open" }
+    }
+    /// The reason filter, when it is a plain code (anything else shows everything).
+    fn reason(&self) -> String {
+        let r = self.reason.clone().unwrap_or_default();
+        if r.chars().all(|c| c.is_ascii_lowercase() || c == '_') { r } else { String::new() }
+    }
+    fn page(&self) -> i64 {
+        self.page.unwrap_or(1).clamp(1, 100_000)
+    }
+    /// The query string that selects this view (the live stream's URL reuses it).
+    fn query(&self) -> String {
+        format!("status={}&reason={}&page={}", self.status(), self.reason(), self.page())
+    }
+}
+
+/// "4 min", "3 h", "2 d": how long ago (or, for a negative span, how far ahead).
+fn span(d: chrono::Duration) -> String {
+    let m = d.num_minutes().abs();
+    match m {
+        0 => "under a minute".to_string(),
+        1..=59 => format!("{m} min"),
+        60..=2879 => format!("{} h", m / 60),
+        _ => format!("{} d", m / 1440),
+    }
+}
+
+/// The queue's rows and their page, as the template and the live stream render them.
+async fn queue_context(state: &AppState, filter: &QueueFilter) -> anyhow::Result<minijinja::Value> {
+    let (status, reason, page) = (filter.status(), filter.reason(), filter.page());
+    let found = escalations::queue(&state.db, status, &reason, QUEUE_PAGE, (page - 1) * QUEUE_PAGE).await?;
+    let now = Utc::now();
+    let items: Vec<serde_json::Value> = found
+        .rows
+        .into_iter()
+        .map(|e| {
+            let details: serde_json::Value = serde_json::from_str(&e.details).unwrap_or_default();
+            let mut reasons: Vec<String> = details["reasons"]
+                .as_array()
+                .map(|rs| rs.iter().filter_map(|r| r["code"].as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
+            if reasons.is_empty() {
+                reasons.push(details["reason"].as_str().unwrap_or("processing_failed").to_string());
+            }
+            let (sla, overdue) = match e.sla_due {
+                Some(due) if due < now => (format!("overdue by {}", span(now - due)), true),
+                Some(due) => (format!("in {}", span(due - now)), false),
+                None => (String::new(), false),
+            };
+            let last = e.last_message.unwrap_or_default();
+            let last: String =
+                if last.chars().count() > 80 { format!("{}…", last.chars().take(79).collect::<String>()) } else { last };
+            serde_json::json!({
+                "id": e.id,
+                "conversation_id": e.conversation_id,
+                "customer": e.customer_name.unwrap_or(e.phone),
+                "priority": e.priority,
+                "reasons": reasons,
+                "sla": sla,
+                "overdue": overdue,
+                "age": span(now - e.created_at),
+                "attached_messages": e.attached_messages,
+                "assigned_name": e.assigned_name,
+                "last_message": last,
+            })
+        })
+        .collect();
+    let pages = (found.total + QUEUE_PAGE - 1) / QUEUE_PAGE;
+    Ok(minijinja::context! {
+        status, reason, page, pages, total => found.total,
+        escalations => minijinja::Value::from(minijinja::value::Serde(&items)),
+    })
+}
+
+/// `GET /console`: the queue, high priority first, then by SLA due time; it updates itself
+/// through [`live::queue_events`] while open.
 pub async fn get_queue(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -223,47 +348,19 @@ pub async fn get_queue(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let status = if filter.status.as_deref() == Some("resolved") { "resolved" } else { "open" };
-    let reason = filter.reason.clone().unwrap_or_default();
-    let rows = match escalations::list_escalations(&state.db, status, 1000).await {
-        Ok(rows) => rows,
-        Err(e) => return super::error::Error::Internal(e).into_response(),
-    };
-    let mut items: Vec<serde_json::Value> = rows
-        .into_iter()
-        .map(|e| {
-            let details: serde_json::Value = serde_json::from_str(&e.details).unwrap_or_default();
-            let reasons: Vec<String> = details["reasons"]
-                .as_array()
-                .map(|rs| rs.iter().filter_map(|r| r["code"].as_str().map(str::to_string)).collect())
-                .unwrap_or_else(|| vec![e.reason.clone()]);
-            serde_json::json!({
-                "id": e.id,
-                "priority": details["priority"].as_str().unwrap_or("normal"),
-                "reasons": reasons,
-                "sla_due": details["sla_due"].as_str().unwrap_or(""),
-                "created_at": e.created_at.format("%Y-%m-%d %H:%M").to_string(),
-                "attached_messages": e.attached_messages,
-                "assigned_name": e.assigned_name,
-            })
+    let result = async {
+        let rows = queue_context(&state, &filter).await?;
+        let all_reasons = escalations::reason_codes(&state.db, filter.status()).await?;
+        anyhow::Ok(minijinja::context! {
+            reviewer => session.name, csrf => session.csrf_token, all_reasons, live_query => filter.query(),
+            ..rows
         })
-        .collect();
-    let all_reasons: std::collections::BTreeSet<String> = items
-        .iter()
-        .flat_map(|e| e["reasons"].as_array().cloned().unwrap_or_default())
-        .filter_map(|r| r.as_str().map(str::to_string))
-        .collect();
-    if !reason.is_empty() {
-        items.retain(|e| e["reasons"].as_array().is_some_and(|rs| rs.iter().any(|r| r == reason.as_str())));
     }
-    items.sort_by_key(|e| (e["priority"] != "high", e["sla_due"].as_str().unwrap_or("").to_string()));
-    let ctx = minijinja::context! {
-        reviewer => session.name, csrf => session.csrf_token, status, reason, all_reasons,
-        escalations => minijinja::Value::from(minijinja::value::Serde(&items)),
-    };
-    let mut response = render(StatusCode::OK, "queue.html", ctx);
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    .await;
+    match result {
+        Ok(ctx) => page(StatusCode::OK, "queue.html", ctx),
+        Err(e) => super::error::Error::Internal(e).into_response(),
+    }
 }
 
 /// The signed-in reviewer, or the response to send instead (to the login page).
@@ -310,6 +407,7 @@ async fn escalation_page(
             .map(|m| serde_json::json!({"direction": m.direction, "body": m.body, "at": m.created_at.format("%Y-%m-%d %H:%M").to_string()}))
             .collect();
     let customer = crate::crm::customer_facts(&state.db, &e.phone).await?;
+    let customer_id = crate::store::crm::customer_by_phone(&state.db, &e.phone).await?.map(|c| c.id);
     let consent = crate::store::consent::latest_consent(&state.db, &e.phone).await?;
     let orders: Vec<serde_json::Value> = customer
         .orders
@@ -325,7 +423,12 @@ async fn escalation_page(
         .collect();
     let number = |v: &serde_json::Value| v.as_f64().map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
     let ctx = minijinja::context! {
-        e => minijinja::context! { id => e.id, status => e.status, assigned_name => e.assigned_name },
+        e => minijinja::context! {
+            id => e.id, status => e.status, assigned_name => e.assigned_name,
+            conversation_id => e.conversation_id, turn_id => e.turn_id,
+        },
+        phone => e.phone.clone(),
+        customer_id => customer_id,
         reviewer => session.name.clone(),
         csrf => session.csrf_token.clone(),
         notice,
@@ -346,9 +449,7 @@ async fn escalation_page(
         orders => minijinja::Value::from(minijinja::value::Serde(&orders)),
         products => minijinja::Value::from(minijinja::value::Serde(&products)),
     };
-    let mut response = render(status, "escalation.html", ctx);
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(page(status, "escalation.html", ctx))
 }
 
 /// "GSM-7: 42 septets, 1 segment": what the editor shows, as the live counter words it.

@@ -81,6 +81,9 @@ pub async fn commit_turn(
         return Ok((Committed::AlreadyDone, plan));
     }
     tx.commit().await?;
+    if !plan.escalation.is_empty() || plan.audit.escalation_id.is_some() {
+        escalations::announce_change();
+    }
     Ok((Committed::Turn(turn_id), plan))
 }
 
@@ -96,5 +99,7 @@ pub async fn bury_turn(db: &Db, job: &JobRow, conversation_id: Option<i64>, reas
         escalations::insert_escalation(&mut tx, conversation_id, None, "processing_failed", &details).await?;
         conversations::set_conversation_state(&mut tx, conversation_id, ConversationState::Escalated).await?;
     }
-    tx.commit().await
+    tx.commit().await?;
+    escalations::announce_change();
+    Ok(())
 }

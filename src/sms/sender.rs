@@ -137,6 +137,7 @@ impl Sender {
                         .await?;
                 }
                 tx.commit().await?;
+                escalations::announce_change();
                 self.complete(job).await?;
                 Ok(Proactive::Done)
             }
@@ -156,7 +157,9 @@ impl Sender {
                 escalate_send_problem(&mut tx, &row, "send_failed", reason).await?;
             }
         }
-        tx.commit().await
+        tx.commit().await?;
+        escalations::announce_change();
+        Ok(())
     }
 
     /// Moves the row from `sending` to `to` and, if it moved, opens an escalation.
@@ -173,7 +176,11 @@ impl Sender {
             warn!(outbox = row.id, reason, "outbound text needs a person");
             escalate_send_problem(&mut tx, row, reason, error).await?;
         }
-        tx.commit().await
+        tx.commit().await?;
+        if moved && escalation_reason.is_some() {
+            escalations::announce_change();
+        }
+        Ok(())
     }
 
     /// Completes the job. If another attempt took it over meanwhile, that attempt will find

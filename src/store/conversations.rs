@@ -230,3 +230,86 @@ pub async fn count_messages(db: &Db, direction: &str) -> anyhow::Result<i64> {
         .await)?;
     Ok(n)
 }
+
+/// A conversation as the console lists it.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct ConversationListRow {
+    pub id: i64,
+    pub phone: String,
+    pub customer_id: Option<i64>,
+    pub customer_name: Option<String>,
+    /// `bot` or `escalated`.
+    pub state: String,
+    pub updated_at: DateTime<Utc>,
+    pub last_message: Option<String>,
+}
+
+/// `s` with LIKE's wildcards escaped (`\` is the escape character).
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// Conversations whose phone, customer name or any text contains `query` (case-insensitive;
+/// the digits of a phone query match however it is punctuated), most recently active first;
+/// all of them when `query` is empty. One page, and how many match in all.
+pub async fn search_conversations(
+    db: &Db,
+    query: &str,
+    limit: i64,
+    offset: i64,
+) -> anyhow::Result<(Vec<ConversationListRow>, i64)> {
+    let query = query.trim();
+    let words = format!("%{}%", like_escape(&query.to_lowercase()));
+    let digits: String = query.chars().filter(char::is_ascii_digit).collect();
+    // A query without digits must not match every phone through an empty pattern.
+    let phone = if digits.is_empty() { String::new() } else { format!("%{digits}%") };
+    let filter = "($1 = '' or c.phone like $2 or lower(coalesce(cu.name, '')) like $3 escape '\\'
+                  or exists (select 1 from messages m where m.conversation_id = c.id
+                             and lower(m.body) like $3 escape '\\'))";
+    // Built from the constant fragments above; the user's words are bound, never spliced.
+    let sql = format!(
+        "select c.id, c.phone, c.customer_id, cu.name as customer_name, c.state, c.updated_at,
+                (select m.body from messages m where m.conversation_id = c.id order by m.id desc limit 1)
+                  as last_message
+         from conversations c left join customers cu on cu.id = c.customer_id
+         where {filter} order by c.updated_at desc, c.id desc limit $4 offset $5"
+    );
+    let rows = with_db!(db, |p| sqlx::query_as::<_, ConversationListRow>(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(query)
+        .bind(&phone)
+        .bind(&words)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(p)
+        .await)?;
+    let count = format!("select count(*) from conversations c left join customers cu on cu.id = c.customer_id where {filter}");
+    let total = with_db!(db, |p| sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count.clone()))
+        .bind(query)
+        .bind(&phone)
+        .bind(&words)
+        .fetch_one(p)
+        .await)?;
+    Ok((rows, total))
+}
+
+/// The conversation of this phone, if it ever texted.
+pub async fn conversation_by_phone(db: &Db, phone: &str) -> anyhow::Result<Option<Conversation>> {
+    let row = with_db!(db, |p| sqlx::query_as::<_, ConversationRow>(
+        "select id, phone, customer_id, state from conversations where phone = $1"
+    )
+    .bind(phone)
+    .fetch_optional(p)
+    .await)?;
+    Ok(row.map(Into::into))
+}
+
+/// The conversation with this id, if there is one.
+pub async fn find_conversation(db: &Db, id: i64) -> anyhow::Result<Option<Conversation>> {
+    let row = with_db!(db, |p| sqlx::query_as::<_, ConversationRow>(
+        "select id, phone, customer_id, state from conversations where id = $1"
+    )
+    .bind(id)
+    .fetch_optional(p)
+    .await)?;
+    Ok(row.map(Into::into))
+}

@@ -191,3 +191,14 @@ pub async fn orders_for_customer(db: &Db, customer_id: i64, limit: i64) -> anyho
     }
     Ok(out)
 }
+
+/// The customer with this id, if any.
+pub async fn customer_by_id(db: &Db, id: i64) -> anyhow::Result<Option<CustomerRow>> {
+    let row = with_db!(db, |p| sqlx::query_as::<_, CustomerRow>(
+        "select id, phone, name, email, timezone from customers where id = $1"
+    )
+    .bind(id)
+    .fetch_optional(p)
+    .await)?;
+    Ok(row)
+}

@@ -15,7 +15,9 @@ pub struct EscalationRow {
     pub status: String,
 }
 
-/// Opens an escalation. `details` is JSON (the failed claims, the draft, the error).
+/// Opens an escalation. `details` is JSON (the failed claims, the draft, the error); its
+/// `priority` (default normal) and `sla_due` (default now: nobody said it can wait) are
+/// copied into columns so the queue sorts and pages in SQL.
 pub async fn insert_escalation(
     tx: &mut Tx,
     conversation_id: i64,
@@ -23,16 +25,25 @@ pub async fn insert_escalation(
     reason: &str,
     details: &str,
 ) -> anyhow::Result<i64> {
+    let now = Utc::now();
+    let parsed: serde_json::Value = serde_json::from_str(details).unwrap_or_default();
+    let priority = if parsed["priority"] == "high" { "high" } else { "normal" };
+    let sla_due = parsed["sla_due"]
+        .as_str()
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map_or(now, |t| t.with_timezone(&Utc));
     let id = with_tx!(tx, |conn| {
         sqlx::query_scalar::<_, i64>(
-            "insert into escalations (conversation_id, turn_id, reason, details, status, created_at)
-         values ($1, $2, $3, $4, 'open', $5) returning id",
+            "insert into escalations (conversation_id, turn_id, reason, details, status, created_at, priority, sla_due)
+         values ($1, $2, $3, $4, 'open', $5, $6, $7) returning id",
         )
         .bind(conversation_id)
         .bind(turn_id)
         .bind(reason)
         .bind(details)
-        .bind(Utc::now())
+        .bind(now)
+        .bind(priority)
+        .bind(sla_due)
         .fetch_one(conn)
         .await
     })?;
@@ -169,6 +180,7 @@ pub async fn close_and_release(db: &Db, id: i64, resolution: Resolution, reviewe
         .await?;
     }
     tx.commit().await?;
+    announce_change();
     Ok(closed)
 }
 
@@ -177,6 +189,7 @@ pub async fn close_and_release(db: &Db, id: i64, resolution: Resolution, reviewe
 pub struct EscalationDetail {
     pub id: i64,
     pub conversation_id: i64,
+    pub turn_id: Option<i64>,
     pub phone: String,
     pub reason: String,
     pub details: String,
@@ -188,7 +201,7 @@ pub struct EscalationDetail {
 
 pub async fn escalation(db: &Db, id: i64) -> anyhow::Result<Option<EscalationDetail>> {
     let row = with_db!(db, |p| sqlx::query_as::<_, EscalationDetail>(
-        "select e.id, e.conversation_id, c.phone, e.reason, e.details, e.status, e.created_at, e.assigned_to,
+        "select e.id, e.conversation_id, e.turn_id, c.phone, e.reason, e.details, e.status, e.created_at, e.assigned_to,
                 r.name as assigned_name
          from escalations e join conversations c on c.id = e.conversation_id
          left join reviewers r on r.id = e.assigned_to where e.id = $1"
@@ -237,6 +250,7 @@ pub async fn claim(db: &Db, id: i64, reviewer_id: i64, take_over: bool) -> anyho
     .await
     .map(|r| r.rows_affected()))?;
     if updated == 1 {
+        announce_change();
         return Ok(Claimed::Held);
     }
     // Someone claimed or closed it since it was read.
@@ -244,4 +258,100 @@ pub async fn claim(db: &Db, id: i64, reviewer_id: i64, take_over: bool) -> anyho
         Some(e) if e.status == "open" => Claimed::HeldBy(e.assigned_name.unwrap_or_default()),
         _ => Claimed::NotOpen,
     })
+}
+
+/// A row of the console's queue.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct QueueRow {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub phone: String,
+    pub customer_name: Option<String>,
+    /// JSON text; the queue reads the reason codes from it.
+    pub details: String,
+    pub priority: String,
+    pub sla_due: Option<chrono::DateTime<Utc>>,
+    pub created_at: chrono::DateTime<Utc>,
+    pub attached_messages: i64,
+    pub assigned_name: Option<String>,
+    /// The conversation's newest text, either way.
+    pub last_message: Option<String>,
+}
+
+/// One page of the queue and how many escalations match in all.
+#[derive(Debug, Clone)]
+pub struct QueuePage {
+    pub rows: Vec<QueueRow>,
+    pub total: i64,
+}
+
+/// The queue: escalations with `status` (and, when `reason` is not empty, with that reason
+/// code among their reasons). Open ones are ordered high priority first, then by SLA due
+/// time; resolved ones newest first. `reason` must be a plain code (letters and `_`).
+pub async fn queue(db: &Db, status: &str, reason: &str, limit: i64, offset: i64) -> anyhow::Result<QueuePage> {
+    anyhow::ensure!(reason.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "reason codes are lowercase words");
+    // `details` is compact JSON written by serde_json, so a reason appears as "code":"x".
+    let pattern = format!("%\"code\":\"{reason}\"%");
+    let order = if status == "open" {
+        "case when e.priority = 'high' then 0 else 1 end, e.sla_due, e.id"
+    } else {
+        "e.id desc"
+    };
+    // Built from the constant fragments above; the filter is bound, never spliced.
+    let sql = format!(
+        "select e.id, e.conversation_id, c.phone, cu.name as customer_name, e.details, e.priority, e.sla_due,
+                e.created_at, (select count(*) from turns t where t.escalation_id = e.id) as attached_messages,
+                r.name as assigned_name,
+                (select m.body from messages m where m.conversation_id = e.conversation_id
+                 order by m.id desc limit 1) as last_message
+         from escalations e join conversations c on c.id = e.conversation_id
+         left join customers cu on cu.id = c.customer_id
+         left join reviewers r on r.id = e.assigned_to
+         where e.status = $1 and ($2 = '' or e.reason = $2 or e.details like $3)
+         order by {order} limit $4 offset $5"
+    );
+    let rows = with_db!(db, |p| sqlx::query_as::<_, QueueRow>(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(status)
+        .bind(reason)
+        .bind(&pattern)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(p)
+        .await)?;
+    let total = with_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "select count(*) from escalations e where e.status = $1 and ($2 = '' or e.reason = $2 or e.details like $3)"
+    )
+    .bind(status)
+    .bind(reason)
+    .bind(&pattern)
+    .fetch_one(p)
+    .await)?;
+    Ok(QueuePage { rows, total })
+}
+
+/// The primary reason codes among escalations with `status` (the queue's filter choices).
+pub async fn reason_codes(db: &Db, status: &str) -> anyhow::Result<Vec<String>> {
+    let codes = with_db!(db, |p| sqlx::query_scalar::<_, String>(
+        "select distinct reason from escalations where status = $1 order by reason"
+    )
+    .bind(status)
+    .fetch_all(p)
+    .await)?;
+    Ok(codes)
+}
+
+/// Bumped after every committed change to escalations in this process (opened, claimed,
+/// closed, a text attached). The console's live queue waits on it; changes made by another
+/// process reach it through the queue's periodic re-check instead.
+static CHANGES: std::sync::LazyLock<tokio::sync::watch::Sender<u64>> =
+    std::sync::LazyLock::new(|| tokio::sync::watch::Sender::new(0));
+
+/// Tells live consoles that escalations changed; call it after the change is committed.
+pub fn announce_change() {
+    CHANGES.send_modify(|n| *n = n.wrapping_add(1));
+}
+
+/// A receiver that wakes on [`announce_change`].
+pub fn subscribe_changes() -> tokio::sync::watch::Receiver<u64> {
+    CHANGES.subscribe()
 }

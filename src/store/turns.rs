@@ -143,3 +143,68 @@ pub async fn count_turns(db: &Db) -> anyhow::Result<i64> {
     let n = with_db!(db, |p| sqlx::query_scalar::<_, i64>("select count(*) from turns").fetch_one(p).await)?;
     Ok(n)
 }
+
+/// A turn with everything the audit page shows ("why did it say that?").
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct TurnAudit {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub inbound_message_id: i64,
+    /// The customer's text the turn answered.
+    pub inbound_body: String,
+    pub decision: String,
+    pub intent: String,
+    /// JSON: retrieved products and policies with their scores, and what the budget cut.
+    pub retrieved: String,
+    pub prompt_version: String,
+    pub model: String,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub draft: Option<String>,
+    pub reply: Option<String>,
+    /// JSON: the guard's verdict, findings and every claim it checked.
+    pub guard: String,
+    pub confidence: f64,
+    pub sentiment: f64,
+    /// JSON: milliseconds per stage.
+    pub stage_ms: String,
+    pub error: Option<String>,
+    /// JSON: the confidence factors, intent and sentiment trend.
+    pub scores: String,
+    pub escalation_id: Option<i64>,
+    pub created_at: chrono::DateTime<Utc>,
+}
+
+pub async fn turn_audit(db: &Db, id: i64) -> anyhow::Result<Option<TurnAudit>> {
+    let row = with_db!(db, |p| sqlx::query_as::<_, TurnAudit>(
+        "select t.id, t.conversation_id, t.inbound_message_id, m.body as inbound_body, t.decision, t.intent,
+                t.retrieved, t.prompt_version, t.model, t.prompt_tokens, t.completion_tokens, t.draft, t.reply,
+                t.guard, t.confidence, t.sentiment, t.stage_ms, t.error, t.scores, t.escalation_id, t.created_at
+         from turns t join messages m on m.id = t.inbound_message_id where t.id = $1"
+    )
+    .bind(id)
+    .fetch_optional(p)
+    .await)?;
+    Ok(row)
+}
+
+/// A turn as the thread view links it: the inbound message it answered.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct TurnLink {
+    pub id: i64,
+    pub inbound_message_id: i64,
+    pub decision: String,
+    pub confidence: f64,
+}
+
+/// The turns of a conversation, oldest first.
+pub async fn turns_for_conversation(db: &Db, conversation_id: i64) -> anyhow::Result<Vec<TurnLink>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, TurnLink>(
+        "select id, inbound_message_id, decision, confidence from turns where conversation_id = $1
+         order by inbound_message_id"
+    )
+    .bind(conversation_id)
+    .fetch_all(p)
+    .await)?;
+    Ok(rows)
+}

@@ -129,7 +129,7 @@ async fn login_sessions_and_csrf(backend: Backend) {
     };
     assert!(filtered("reason=human_requested").await.contains("/console/escalations/"));
     assert!(!filtered("reason=guard_blocked").await.contains("/console/escalations/"));
-    assert!(filtered("status=resolved").await.contains("Nothing waiting."));
+    assert!(filtered("status=resolved").await.contains("Nothing resolved."));
 
     let logout = |csrf: String, session: String| {
         let url = format!("{}/console/logout", app.base_url);
