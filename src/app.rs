@@ -109,7 +109,15 @@ impl App {
         let deps = Deps { db: db.clone(), index: index.clone(), generator, offline, config: config.clone(), semantic };
         let worker = Arc::new(Worker { deps, sender, waker: waker.clone() });
         let ingest = IngestBatcher::spawn(db.clone(), config.worker.max_attempts);
-        let state = AppState { db, config, index, waker, metrics: Arc::new(Metrics::default()), ingest };
+        let state = AppState {
+            db,
+            config,
+            index,
+            waker,
+            metrics: Arc::new(Metrics::default()),
+            ingest,
+            login_limiter: Arc::default(),
+        };
         Ok(App { state, worker })
     }
 
@@ -126,7 +134,8 @@ impl App {
         );
         let db = self.state.db.clone();
         let shutdown = cancel.clone();
-        axum::serve(listener, router(self.state))
+        // The peer address reaches handlers (the console's per-address login limit).
+        axum::serve(listener, router(self.state).into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await
             .context("http server failed")?;

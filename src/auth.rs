@@ -40,9 +40,46 @@ pub fn token_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Login attempts per client address in fixed one-minute windows (OWASP's authentication
+/// cheat sheet: throttle by source as well as by account, since an attacker trying one
+/// password on many accounts never trips a per-account lock-out).
+#[derive(Debug, Default)]
+pub struct LoginLimiter {
+    windows: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, (std::time::Instant, u32)>>,
+}
+
+impl LoginLimiter {
+    /// Counts an attempt from `ip` at `now`; false when it is over `per_minute`.
+    pub fn allow(&self, ip: std::net::IpAddr, per_minute: u32, now: std::time::Instant) -> bool {
+        let minute = std::time::Duration::from_secs(60);
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        if windows.len() > 10_000 {
+            // Many addresses: forget the ones whose window has ended.
+            windows.retain(|_, (start, _)| now.duration_since(*start) < minute);
+        }
+        let (start, count) = windows.entry(ip).or_insert((now, 0));
+        if now.duration_since(*start) >= minute {
+            (*start, *count) = (now, 0);
+        }
+        *count += 1;
+        *count <= per_minute
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logins_are_limited_per_address_and_minute() {
+        let limiter = LoginLimiter::default();
+        let (a, b) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let t0 = std::time::Instant::now();
+        assert!((0..3).all(|_| limiter.allow(a, 3, t0)));
+        assert!(!limiter.allow(a, 3, t0), "the fourth in a minute is refused");
+        assert!(limiter.allow(b, 3, t0), "another address has its own count");
+        assert!(limiter.allow(a, 3, t0 + std::time::Duration::from_secs(61)), "a new minute starts over");
+    }
 
     #[test]
     fn a_password_verifies_against_its_own_hash_only() {

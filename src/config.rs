@@ -83,11 +83,25 @@ pub struct ConsoleConfig {
     pub max_failed_logins: i64,
     /// How long a locked account stays locked, in minutes.
     pub lockout_minutes: i64,
+    /// Login attempts allowed per client address per minute (whatever the account); more
+    /// get a 429. Guards against guessing across many accounts, which the per-account
+    /// lock-out does not see.
+    pub login_attempts_per_minute: u32,
+    /// Behind a reverse proxy, the header that carries the client's address (e.g.
+    /// `x-real-ip`, or `x-forwarded-for`, of which the last entry, the one the proxy added,
+    /// is used). Empty: the connection's peer address.
+    pub client_ip_header: String,
 }
 
 impl Default for ConsoleConfig {
     fn default() -> Self {
-        ConsoleConfig { session_hours: 12, max_failed_logins: 5, lockout_minutes: 15 }
+        ConsoleConfig {
+            session_hours: 12,
+            max_failed_logins: 5,
+            lockout_minutes: 15,
+            login_attempts_per_minute: 20,
+            client_ip_header: String::new(),
+        }
     }
 }
 
@@ -483,6 +497,9 @@ impl Config {
         }
         if self.console.lockout_minutes < 1 {
             bad("console.lockout_minutes", "must be at least 1")?;
+        }
+        if self.console.login_attempts_per_minute < 1 {
+            bad("console.login_attempts_per_minute", "must be at least 1")?;
         }
         if self.llm.max_concurrency == 0 {
             bad("llm.max_concurrency", "must be at least 1")?;

@@ -159,10 +159,40 @@ pub struct LoginForm {
     pub csrf: String,
 }
 
-/// `POST /console/login`: checks the form's CSRF token, the lock, then the password.
-pub async fn post_login(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
+/// The client's address: from `console.client_ip_header` behind a proxy (its last entry,
+/// the one the proxy added), else the connection's peer.
+fn client_ip(state: &AppState, headers: &HeaderMap, peer: std::net::SocketAddr) -> std::net::IpAddr {
+    let name = state.config.console.client_ip_header.as_str();
+    if name.is_empty() {
+        return peer.ip();
+    }
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(peer.ip())
+}
+
+/// `POST /console/login`: checks the form's CSRF token, the address's rate, the lock, then
+/// the password.
+pub async fn post_login(
+    State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
     if !same(&form.csrf, &cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default()) {
         return forbidden("Log in");
+    }
+    let ip = client_ip(&state, &headers, peer);
+    if !state.login_limiter.allow(ip, state.config.console.login_attempts_per_minute, std::time::Instant::now()) {
+        tracing::warn!("console login attempts over the per-address limit");
+        if let Err(e) = reviewers::record_action(&state.db, None, "login_refused_rate", None, "").await {
+            return super::error::Error::Internal(e).into_response();
+        }
+        let message = "Too many login attempts from your address: wait a minute and try again.";
+        return login_page(&state, StatusCode::TOO_MANY_REQUESTS, Some(message));
     }
     match login(&state, &form).await {
         Ok(Ok(token)) => {
@@ -435,7 +465,16 @@ async fn escalation_page(
         customer_name => customer.name,
         consent,
         priority => details["priority"].as_str().unwrap_or("normal"),
-        sla_due => details["sla_due"].as_str().unwrap_or(""),
+        sla_due => details["sla_due"]
+            .as_str()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .map(|due| {
+                let now = Utc::now();
+                let due = due.with_timezone(&Utc);
+                let relative = if due < now { format!("overdue by {}", span(now - due)) } else { format!("in {}", span(due - now)) };
+                format!("{} UTC ({relative})", due.format("%Y-%m-%d %H:%M"))
+            })
+            .unwrap_or_default(),
         reasons => minijinja::Value::from(minijinja::value::Serde(&details["reasons"])),
         draft => details["draft"].as_str().unwrap_or(""),
         draft_segments => segment_summary(details["draft"].as_str().unwrap_or("")),

@@ -37,6 +37,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Stores inbound texts with group commit.
     pub ingest: IngestBatcher,
+    /// Console login attempts per client address.
+    pub login_limiter: Arc<crate::auth::LoginLimiter>,
 }
 
 /// Counters exported at `/metrics`.

@@ -274,7 +274,7 @@ pub struct QueueRow {
     pub created_at: chrono::DateTime<Utc>,
     pub attached_messages: i64,
     pub assigned_name: Option<String>,
-    /// The conversation's newest text, either way.
+    /// The customer's newest text.
     pub last_message: Option<String>,
 }
 
@@ -302,7 +302,7 @@ pub async fn queue(db: &Db, status: &str, reason: &str, limit: i64, offset: i64)
         "select e.id, e.conversation_id, c.phone, cu.name as customer_name, e.details, e.priority, e.sla_due,
                 e.created_at, (select count(*) from turns t where t.escalation_id = e.id) as attached_messages,
                 r.name as assigned_name,
-                (select m.body from messages m where m.conversation_id = e.conversation_id
+                (select m.body from messages m where m.conversation_id = e.conversation_id and m.direction = 'in'
                  order by m.id desc limit 1) as last_message
          from escalations e join conversations c on c.id = e.conversation_id
          left join customers cu on cu.id = c.customer_id
