@@ -77,6 +77,14 @@ pub enum ReviewerCommand {
         /// The name the reviewer logs in with.
         name: String,
     },
+    /// Issue an API token for `/api/v1` that acts as this reviewer; printed once.
+    Token {
+        /// The reviewer the token belongs to.
+        name: String,
+        /// What the token is for (shown in the audit log).
+        #[arg(long, default_value = "api")]
+        label: String,
+    },
 }
 
 /// `backtalk compliance …`

@@ -366,3 +366,22 @@ pub async fn add_reviewer(config: Config, name: &str) -> anyhow::Result<()> {
     println!("log in at {}/console", config.public_url.trim_end_matches('/'));
     Ok(())
 }
+
+/// `backtalk reviewer token NAME`: a new API token acting as the reviewer, printed once
+/// (only its SHA-256 is stored). Actions taken with it are recorded as the reviewer's.
+pub async fn issue_api_token(config: Config, name: &str, label: &str) -> anyhow::Result<()> {
+    let label = label.trim();
+    if label.is_empty() || label.len() > 100 {
+        anyhow::bail!("a token label must be 1 to 100 characters");
+    }
+    let db = crate::store::Db::connect(&config.effective_database_url()).await?;
+    let reviewer = crate::store::reviewers::reviewer_by_name(&db, name.trim())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no reviewer named {name:?}; create one with `backtalk reviewer add`"))?;
+    let token = format!("bt_{}", crate::auth::new_token());
+    crate::store::reviewers::add_api_token(&db, reviewer.id, &crate::auth::token_hash(&token), label).await?;
+    crate::store::reviewers::record_action(&db, Some(reviewer.id), "api_token_issued", None, label).await?;
+    println!("API token for {:?} ({label}), shown only now:\n{token}", reviewer.name);
+    println!("use it as: Authorization: Bearer <token> on {}/api/v1/…", config.public_url.trim_end_matches('/'));
+    Ok(())
+}

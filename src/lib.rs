@@ -48,6 +48,8 @@ pub mod jobs;
 pub mod llm;
 /// The turn, top to bottom.
 pub mod pipeline;
+/// What a reviewer can do to an escalation (console and JSON API).
+pub mod review;
 /// Confidence and sentiment.
 pub mod score;
 /// SMS providers, the outbound sender, segments and signatures.

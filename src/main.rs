@@ -63,6 +63,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Reviewer { command: ReviewerCommand::Add { name } } => {
                     backtalk::commands::add_reviewer(config, &name).await
                 }
+                Command::Reviewer { command: ReviewerCommand::Token { name, label } } => {
+                    backtalk::commands::issue_api_token(config, &name, &label).await
+                }
                 Command::Migrate => {
                     let db = backtalk::store::Db::connect(&config.effective_database_url()).await?;
                     println!("migrations applied ({})", db.backend());

@@ -502,28 +502,31 @@ fn segment_summary(text: &str) -> String {
     format!("{name}: {} {unit}, {} segment{plural}", info.units, info.segments)
 }
 
-/// Claims escalation `id` for the signed-in reviewer before an action (free or already
-/// theirs goes through); `Some(page)` is the 409 to show when another reviewer holds it or
-/// it is closed.
-async fn hold(state: &AppState, id: i64, session: &SessionRow) -> anyhow::Result<Option<Response>> {
-    match escalations::claim(&state.db, id, session.reviewer_id, false).await? {
-        escalations::Claimed::Held => Ok(None),
-        refused => Ok(Some(refusal(state, id, session, refused).await?)),
-    }
+/// The signed-in reviewer, as the actions in [`crate::review`] take them.
+fn acting(session: &SessionRow) -> crate::review::Reviewer {
+    crate::review::Reviewer { id: session.reviewer_id, name: session.name.clone() }
 }
 
-/// The escalation's page with why an action on it was refused (409).
-async fn refusal(
+/// Where an action lands: `Ok` redirects to `to`; a refusal shows the escalation's page
+/// with why (409, or 404 when there is no such escalation).
+async fn after(
     state: &AppState,
     id: i64,
     session: &SessionRow,
-    claimed: escalations::Claimed,
-) -> anyhow::Result<Response> {
-    let notice = match claimed {
-        escalations::Claimed::HeldBy(name) => format!("{name} has claimed this escalation; take it over to act on it."),
-        _ => "This escalation is closed.".to_string(),
-    };
-    escalation_page(state, id, session, Some(&notice), StatusCode::CONFLICT).await
+    outcome: anyhow::Result<Result<(), crate::review::Refused>>,
+    to: &str,
+) -> Response {
+    let result = async {
+        match outcome? {
+            Ok(()) => Ok(Redirect::to(to).into_response()),
+            Err(crate::review::Refused::NotFound) => {
+                escalation_page(state, id, session, None, StatusCode::NOT_FOUND).await
+            }
+            Err(refused) => escalation_page(state, id, session, Some(&refused.message(id)), StatusCode::CONFLICT).await,
+        }
+    }
+    .await;
+    result.unwrap_or_else(|e| super::error::Error::Internal(e).into_response())
 }
 
 /// `POST /console/escalations/{id}/claim` form.
@@ -550,24 +553,8 @@ pub async fn post_claim(
         return forbidden("Claim");
     }
     let take_over = form.take_over.as_deref() == Some("true");
-    let result = async {
-        let claimed = escalations::claim(&state.db, id, session.reviewer_id, take_over).await?;
-        if claimed == escalations::Claimed::Held {
-            let action = if take_over { "took_over" } else { "claimed" };
-            reviewers::record_action(
-                &state.db,
-                Some(session.reviewer_id),
-                action,
-                Some(&format!("escalation:{id}")),
-                "",
-            )
-            .await?;
-            return anyhow::Ok(Redirect::to(&format!("/console/escalations/{id}")).into_response());
-        }
-        refusal(&state, id, &session, claimed).await
-    }
-    .await;
-    result.unwrap_or_else(|e| super::error::Error::Internal(e).into_response())
+    let outcome = crate::review::claim(&state.db, &acting(&session), id, take_over).await;
+    after(&state, id, &session, outcome, &format!("/console/escalations/{id}")).await
 }
 
 /// `POST /console/escalations/{id}/close` form.
@@ -600,24 +587,8 @@ pub async fn post_close(
             return (StatusCode::BAD_REQUEST, Html(format!("<p>Unknown resolution {other:?}.</p>"))).into_response();
         }
     };
-    let result = async {
-        // Claim first: free or ours goes through; someone else's is refused.
-        if let Some(refused) = hold(&state, id, &session).await? {
-            return Ok(refused);
-        }
-        escalations::close_and_release(&state.db, id, resolution, &session.name).await?;
-        reviewers::record_action(
-            &state.db,
-            Some(session.reviewer_id),
-            &format!("close:{}", form.resolution),
-            Some(&format!("escalation:{id}")),
-            "",
-        )
-        .await?;
-        anyhow::Ok(Redirect::to("/console").into_response())
-    }
-    .await;
-    result.unwrap_or_else(|e| super::error::Error::Internal(e).into_response())
+    let outcome = crate::review::close(&state.db, &acting(&session), id, resolution).await;
+    after(&state, id, &session, outcome, "/console").await
 }
 
 /// `POST /console/escalations/{id}/reply` form.
@@ -649,39 +620,17 @@ pub async fn post_reply(
             .await
             .unwrap_or_else(|e| super::error::Error::Internal(e).into_response());
     }
-    let result = async {
-        if let Some(refused) = hold(&state, id, &session).await? {
-            return Ok(refused);
-        }
-        let e =
-            escalations::escalation(&state.db, id).await?.ok_or_else(|| anyhow::anyhow!("escalation {id} vanished"))?;
-        let max_attempts = state.config.worker.max_attempts;
-        let outbox_id = crate::pipeline::proactive::queue_reviewer_reply(
-            &state.db,
-            e.conversation_id,
-            &e.phone,
-            body,
-            max_attempts,
-        )
-        .await?;
+    let max_attempts = state.config.worker.max_attempts;
+    let outcome = crate::review::reply(&state.db, &acting(&session), id, body, max_attempts).await;
+    if matches!(outcome, Ok(Ok(_))) {
         state.waker.wake();
-        reviewers::record_action(
-            &state.db,
-            Some(session.reviewer_id),
-            "reply",
-            Some(&format!("escalation:{id}")),
-            &format!("outbox:{outbox_id}"),
-        )
-        .await?;
-        anyhow::Ok(Redirect::to(&format!("/console/escalations/{id}")).into_response())
     }
-    .await;
-    result.unwrap_or_else(|e| super::error::Error::Internal(e).into_response())
+    let outcome = outcome.map(|r| r.map(|_| ()));
+    after(&state, id, &session, outcome, &format!("/console/escalations/{id}")).await
 }
 
 /// `POST /console/escalations/{id}/opt-out`: the reviewer judges that the customer asked to
-/// stop (FCC 47 CFR 64.1200(a)(10): revocation by any reasonable means). The consent ledger
-/// records the opt-out with the reviewer as its source, and the escalation is resolved.
+/// stop; see [`crate::review::mark_opted_out`].
 pub async fn post_opt_out(
     State(state): State<AppState>,
     axum::extract::Path(id): axum::extract::Path<i64>,
@@ -695,33 +644,8 @@ pub async fn post_opt_out(
     if !same(&form.csrf, &session.csrf_token) {
         return forbidden("Mark opted out");
     }
-    let result = async {
-        if let Some(refused) = hold(&state, id, &session).await? {
-            return Ok(refused);
-        }
-        let e =
-            escalations::escalation(&state.db, id).await?.ok_or_else(|| anyhow::anyhow!("escalation {id} vanished"))?;
-        let evidence = format!("reviewer {}: marked opted out in the console (escalation {id})", session.name);
-        crate::store::consent::record_reviewer_decision(
-            &state.db,
-            &e.phone,
-            crate::store::consent::ReviewerDecision::OptOut,
-            &evidence,
-        )
-        .await?;
-        escalations::close_and_release(&state.db, id, escalations::Resolution::Resolved, &session.name).await?;
-        reviewers::record_action(
-            &state.db,
-            Some(session.reviewer_id),
-            "mark_opted_out",
-            Some(&format!("escalation:{id}")),
-            "",
-        )
-        .await?;
-        anyhow::Ok(Redirect::to("/console").into_response())
-    }
-    .await;
-    result.unwrap_or_else(|e| super::error::Error::Internal(e).into_response())
+    let outcome = crate::review::mark_opted_out(&state.db, &acting(&session), id).await;
+    after(&state, id, &session, outcome, "/console").await
 }
 
 #[cfg(test)]

@@ -1,9 +1,7 @@
 //! HTTP: axum routers for webhooks and health. Only this module touches axum types.
 //!
-//! The JSON API so far: `POST /api/v1/messages` (queue a proactive text),
-//! `GET /api/v1/consent/{phone}` and `POST /api/v1/consent/{phone}/decision` (a reviewer
-//! decides a possible opt-out); the rest of it and the reviewer console (`/console`) are
-//! issue 6.
+//! The JSON API (`/api/v1`, described by `/api/v1/openapi.json`) and the reviewer console
+//! (`/console`).
 
 pub mod api;
 pub mod console;
@@ -79,7 +77,14 @@ pub fn router(state: AppState) -> Router {
         .route("/console/escalations/{id}/close", post(console::post_close))
         .route("/console/escalations/{id}/reply", post(console::post_reply))
         .route("/console/escalations/{id}/opt-out", post(console::post_opt_out))
+        .route("/api/v1/escalations/{id}", get(api::get_escalation))
+        .route("/api/v1/escalations/{id}/claim", post(api::claim_escalation))
+        .route("/api/v1/escalations/{id}/reply", post(api::reply_to_escalation))
+        .route("/api/v1/escalations/{id}/opt-out", post(api::opt_out_escalation))
         .route("/api/v1/escalations/{id}/close", post(api::close_escalation))
+        .route("/api/v1/conversations", get(api::list_conversations))
+        .route("/api/v1/conversations/{id}", get(api::get_conversation))
+        .route("/api/v1/turns/{id}", get(api::get_turn))
         .route("/api/v1/openapi.json", get(api::openapi))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -143,3 +143,30 @@ pub async fn record_action(
     .map(|r| r.rows_affected()))?;
     Ok(())
 }
+
+/// Stores a new API token (its SHA-256) for a reviewer.
+pub async fn add_api_token(db: &Db, reviewer_id: i64, token_hash: &str, label: &str) -> anyhow::Result<()> {
+    with_db!(db, |p| sqlx::query(
+        "insert into reviewer_api_tokens (token_hash, reviewer_id, label, created_at) values ($1, $2, $3, $4)"
+    )
+    .bind(token_hash)
+    .bind(reviewer_id)
+    .bind(label)
+    .bind(Utc::now())
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The reviewer (id, name) an API token with this SHA-256 acts as.
+pub async fn reviewer_for_api_token(db: &Db, token_hash: &str) -> anyhow::Result<Option<(i64, String)>> {
+    let row = with_db!(db, |p| sqlx::query_as::<_, (i64, String)>(
+        "select r.id, r.name from reviewer_api_tokens t join reviewers r on r.id = t.reviewer_id
+         where t.token_hash = $1"
+    )
+    .bind(token_hash)
+    .fetch_optional(p)
+    .await)?;
+    Ok(row)
+}

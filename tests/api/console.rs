@@ -305,3 +305,215 @@ async fn a_reviewer_marks_a_customer_opted_out(backend: Backend) {
     assert!(actions(&app).await.contains(&"mark_opted_out".to_string()));
 }
 on_both_backends!(a_reviewer_marks_a_customer_opted_out);
+
+/// Reads the SSE response until a `queue` event whose data contains `needle`; its data.
+async fn next_queue_event(response: &mut reqwest::Response, needle: &str) -> String {
+    let mut buffer = String::new();
+    loop {
+        let chunk = tokio::time::timeout(Duration::from_secs(20), response.chunk())
+            .await
+            .expect("an event within 20 s")
+            .unwrap()
+            .expect("the stream stays open");
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..end + 2).collect();
+            if !event.lines().any(|l| l == "event: queue") {
+                continue;
+            }
+            let data: Vec<&str> = event.lines().filter_map(|l| l.strip_prefix("data: ").or(l.strip_prefix("data:"))).collect();
+            let data = data.join("\n");
+            if data.contains(needle) {
+                return data;
+            }
+        }
+    }
+}
+
+/// The live queue: a stream opened before the webhook receives the new escalation's row,
+/// then its claim; without a session there is no stream; logging out ends it.
+async fn the_queue_streams_changes(backend: Backend) {
+    let app = spawn_app(backend, TestOptions::default()).await;
+    let sam = sign_in(&app, "sam").await;
+    let anonymous = client().get(format!("{}/console/events", app.base_url)).send().await.unwrap();
+    assert_eq!(anonymous.status(), 303, "no session, no stream");
+    let mut stream = client()
+        .get(format!("{}/console/events?status=open", app.base_url))
+        .header("cookie", format!("bt_session={}", sam.session))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert!(stream.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(next_queue_event(&mut stream, "Nothing open").await.contains("Nothing open"), "the current view first");
+
+    app.post_inbound(CUSTOMER, "can I talk to a real person?", &new_sid()).await;
+    let row = next_queue_event(&mut stream, "data-escalation").await;
+    assert!(row.contains("Elyssa Reese") && row.contains("human_requested"), "{row}");
+    let id = backtalk::store::escalations::list_escalations(&app.db, "open", 10).await.unwrap()[0].id;
+    assert_eq!(act(&app, &sam, &format!("/console/escalations/{id}/claim"), &[]).await.0, 303);
+    let claimed = next_queue_event(&mut stream, "Claimed by").await;
+    assert!(claimed.contains(">sam</td>"), "the claim shows: {claimed}");
+
+    assert_eq!(act(&app, &sam, "/console/logout", &[]).await.0, 303);
+    app.post_inbound("+14155550188", "I want a manager", &new_sid()).await;
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match stream.chunk().await {
+                Ok(Some(_)) => continue,
+                _ => break,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream ends with the session");
+}
+on_both_backends!(the_queue_streams_changes);
+
+/// Conversations search (name, phone digits, words), the conversation page linking each
+/// answered text to its turn, the turn audit and the customer page.
+async fn conversations_customers_and_the_turn_audit(backend: Backend) {
+    let app = spawn_app(backend, TestOptions::default()).await;
+    app.post_inbound(CUSTOMER, "do you have the blouse in black?", &new_sid()).await;
+    app.post_inbound("+14155550177", "what is your return policy?", &new_sid()).await;
+    app.twilio.wait_for_sent(2, Duration::from_secs(20)).await;
+    app.wait_idle().await;
+    let sam = sign_in(&app, "sam").await;
+    let get = |path: String| {
+        let session = sam.session.clone();
+        async move {
+            let r = client().get(path).header("cookie", format!("bt_session={session}")).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let list = |q: &str| get(format!("{}/console/conversations?q={q}", app.base_url));
+    let (status, all) = list("").await;
+    assert_eq!(status, 200);
+    assert!(all.contains("2 conversations"), "{all}");
+    for (q, hit) in [("elyssa", "Elyssa Reese"), ("(415)%20555-0177", "+14155550177"), ("RETURN%20policy", "+14155550177")] {
+        let (_, found) = list(q).await;
+        assert!(found.contains("1 conversation ") && found.contains(hit), "{q}: {found}");
+    }
+    let (_, none) = list("100%25").await;
+    assert!(none.contains("No conversations"), "a LIKE wildcard is a plain character: {none}");
+
+    let conversation = backtalk::store::conversations::conversation_by_phone(&app.db, CUSTOMER).await.unwrap().unwrap();
+    let (status, thread) = get(format!("{}/console/conversations/{}", app.base_url, conversation.id)).await;
+    assert_eq!(status, 200);
+    assert!(thread.contains("do you have the blouse in black?") && thread.contains("$32.99"), "{thread}");
+    let at = thread.find("/console/turns/").expect("a turn link") + "/console/turns/".len();
+    let turn_id: String = thread[at..].chars().take_while(char::is_ascii_digit).collect();
+    let (status, audit) = get(format!("{}/console/turns/{turn_id}", app.base_url)).await;
+    assert_eq!(status, 200);
+    for shown in ["do you have the blouse in black?", "Decision: reply", "ZO0347403474", "self_rating", "$32.99"] {
+        assert!(audit.contains(shown), "the audit shows {shown}: {audit}");
+    }
+    let customer = backtalk::store::crm::customer_by_phone(&app.db, CUSTOMER).await.unwrap().unwrap();
+    let (status, profile) = get(format!("{}/console/customers/{}", app.base_url, customer.id)).await;
+    assert_eq!(status, 200);
+    assert!(profile.contains("Elyssa Reese") && profile.contains("opt_in") && profile.contains("Orders"), "{profile}");
+    assert_eq!(get(format!("{}/console/turns/999999", app.base_url)).await.0, 404);
+    assert_eq!(get(format!("{}/console/customers/999999", app.base_url)).await.0, 404);
+    let anonymous = client().get(format!("{}/console/turns/{turn_id}", app.base_url)).send().await.unwrap();
+    assert_eq!(anonymous.status(), 303, "the audit needs a session");
+}
+on_both_backends!(conversations_customers_and_the_turn_audit);
+
+/// More login attempts from one address than `console.login_attempts_per_minute` get a 429,
+/// even for an account that exists and the right password.
+async fn logins_are_rate_limited_per_address(backend: Backend) {
+    let app = spawn_app(
+        backend,
+        TestOptions { configure: Some(|c| c.console.login_attempts_per_minute = 3), ..TestOptions::default() },
+    )
+    .await;
+    add_reviewer(&app, "sam").await;
+    for name in ["nobody", "someone", "anyone"] {
+        let (cookie, csrf) = login_form(&app).await;
+        assert_eq!(post_login(&app, &cookie, &csrf, name, "guess").await.status(), 401);
+    }
+    let (cookie, csrf) = login_form(&app).await;
+    let refused = post_login(&app, &cookie, &csrf, "sam", PASSWORD).await;
+    assert_eq!(refused.status(), 429);
+    assert!(refused.text().await.unwrap().contains("Too many login attempts from your address"));
+    assert!(actions(&app).await.contains(&"login_refused_rate".to_string()));
+}
+on_both_backends!(logins_are_rate_limited_per_address);
+
+/// The JSON API does what the console does, as the reviewer whose token it is: the service
+/// token cannot claim or answer; a reviewer's token claims, is refused on another's claim,
+/// answers the customer and hands back; the turn audit and conversations are readable.
+async fn the_json_api_acts_as_a_reviewer(backend: Backend) {
+    let app = spawn_app(backend, TestOptions::default()).await;
+    app.post_inbound(CUSTOMER, "can I talk to a real person?", &new_sid()).await;
+    app.twilio.wait_for_sent(1, Duration::from_secs(20)).await;
+    app.wait_idle().await;
+    let id = backtalk::store::escalations::list_escalations(&app.db, "open", 10).await.unwrap()[0].id;
+    add_reviewer(&app, "alex").await;
+    add_reviewer(&app, "blair").await;
+    let token_of = |name: &'static str| {
+        let db = app.db.clone();
+        async move {
+            let reviewer = backtalk::store::reviewers::reviewer_by_name(&db, name).await.unwrap().unwrap();
+            let token = format!("bt_{}", backtalk::auth::new_token());
+            backtalk::store::reviewers::add_api_token(&db, reviewer.id, &backtalk::auth::token_hash(&token), "test")
+                .await
+                .unwrap();
+            token
+        }
+    };
+    let (alex, blair) = (token_of("alex").await, token_of("blair").await);
+    let call = |token: String, method: &'static str, path: String, body: Option<serde_json::Value>| {
+        let url = format!("{}{path}", app.base_url);
+        async move {
+            let request = if method == "GET" { client().get(url) } else { client().post(url) };
+            let request = request.bearer_auth(token);
+            let request = match body {
+                Some(b) => request.json(&b),
+                None => request,
+            };
+            let r = request.send().await.unwrap();
+            (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap_or_default())
+        }
+    };
+    let esc = format!("/api/v1/escalations/{id}");
+    let service = API_TOKEN.to_string();
+    assert_eq!(call(service.clone(), "POST", format!("{esc}/claim"), None).await.0, 403);
+    assert_eq!(call("bt_wrong".into(), "GET", esc.clone(), None).await.0, 401);
+    let (status, detail) = call(blair.clone(), "GET", esc.clone(), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(detail["consent"], "opt_in");
+    assert!(detail["thread"].as_array().unwrap().iter().any(|m| m["body"] == "can I talk to a real person?"));
+
+    assert_eq!(call(alex.clone(), "POST", format!("{esc}/claim"), None).await.0, 200);
+    let (status, why) = call(blair.clone(), "POST", format!("{esc}/reply"), Some(serde_json::json!({"body": "hi"}))).await;
+    assert_eq!(status, 409);
+    assert!(why["error"].as_str().unwrap().contains("alex has claimed"), "{why}");
+    let take = Some(serde_json::json!({"take_over": true}));
+    assert_eq!(call(blair.clone(), "POST", format!("{esc}/claim"), take).await.0, 200);
+    let reply = "Blair here from Northwind, what can I do for you?";
+    let (status, queued) =
+        call(blair.clone(), "POST", format!("{esc}/reply"), Some(serde_json::json!({"body": reply}))).await;
+    assert_eq!(status, 202, "{queued}");
+    assert_eq!(app.twilio.wait_for_sent(2, Duration::from_secs(20)).await[1].body, reply);
+    let back = Some(serde_json::json!({"resolution": "handed_back"}));
+    assert_eq!(call(alex.clone(), "POST", format!("{esc}/close"), back.clone()).await.0, 409, "blair holds it");
+    assert_eq!(call(blair.clone(), "POST", format!("{esc}/close"), back).await.0, 200);
+    assert!(actions(&app).await.ends_with(&[
+        "claimed".into(),
+        "took_over".into(),
+        "reply".into(),
+        "close:handed_back".into()
+    ]));
+
+    let (_, found) = call(service.clone(), "GET", "/api/v1/conversations?q=elyssa".into(), None).await;
+    assert_eq!(found["total"], 1);
+    let conversation = found["conversations"][0]["id"].as_i64().unwrap();
+    let (_, thread) = call(service.clone(), "GET", format!("/api/v1/conversations/{conversation}"), None).await;
+    let turn = thread["messages"][0]["turn_id"].as_i64().expect("the first text has a turn");
+    let (status, audit) = call(service, "GET", format!("/api/v1/turns/{turn}"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(audit["decision"], "escalate");
+    assert!(audit["scores"]["confidence"]["value"].is_number(), "{audit}");
+}
+on_both_backends!(the_json_api_acts_as_a_reviewer);

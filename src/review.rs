@@ -1,0 +1,131 @@
+//! What a reviewer can do to an escalation, for the console and the JSON API alike: claim
+//! it (or take it over), reply, mark the customer opted out, resolve it or hand it back.
+//!
+//! Every action but a claim first claims the escalation for the reviewer: free or already
+//! theirs goes through, another reviewer's is refused until taken over explicitly, so two
+//! people never answer one customer. Every action is recorded in `reviewer_actions`.
+
+use crate::store::Db;
+use crate::store::escalations::{self, Claimed, Resolution};
+use crate::store::reviewers;
+
+/// Who is acting.
+#[derive(Debug, Clone)]
+pub struct Reviewer {
+    pub id: i64,
+    pub name: String,
+}
+
+/// Why an action was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// Another reviewer holds the escalation (their name).
+    HeldBy(String),
+    /// It is closed.
+    Closed,
+    NotFound,
+}
+
+impl Refused {
+    /// What to tell the reviewer.
+    pub fn message(&self, id: i64) -> String {
+        match self {
+            Refused::HeldBy(name) => format!("{name} has claimed this escalation; take it over to act on it."),
+            Refused::Closed => "This escalation is closed.".to_string(),
+            Refused::NotFound => format!("There is no escalation {id}."),
+        }
+    }
+}
+
+async fn refused(db: &Db, id: i64, claimed: Claimed) -> anyhow::Result<Refused> {
+    Ok(match claimed {
+        Claimed::HeldBy(name) => Refused::HeldBy(name),
+        _ if escalations::escalation(db, id).await?.is_none() => Refused::NotFound,
+        _ => Refused::Closed,
+    })
+}
+
+async fn record(db: &Db, who: &Reviewer, action: &str, id: i64, detail: &str) -> anyhow::Result<()> {
+    reviewers::record_action(db, Some(who.id), action, Some(&format!("escalation:{id}")), detail).await
+}
+
+/// Claims escalation `id`, or with `take_over` takes it from whoever holds it.
+pub async fn claim(db: &Db, who: &Reviewer, id: i64, take_over: bool) -> anyhow::Result<Result<(), Refused>> {
+    match escalations::claim(db, id, who.id, take_over).await? {
+        Claimed::Held => {
+            record(db, who, if take_over { "took_over" } else { "claimed" }, id, "").await?;
+            Ok(Ok(()))
+        }
+        other => Ok(Err(refused(db, id, other).await?)),
+    }
+}
+
+/// Claims before acting (free or ours goes through).
+async fn hold(db: &Db, who: &Reviewer, id: i64) -> anyhow::Result<Result<(), Refused>> {
+    match escalations::claim(db, id, who.id, false).await? {
+        Claimed::Held => Ok(Ok(())),
+        other => Ok(Err(refused(db, id, other).await?)),
+    }
+}
+
+/// Sends `body` to the escalation's customer through the outbox (consent is checked again
+/// when it is sent); the conversation stays with the person until it is closed. The
+/// outbox id.
+pub async fn reply(
+    db: &Db,
+    who: &Reviewer,
+    id: i64,
+    body: &str,
+    max_attempts: i32,
+) -> anyhow::Result<Result<i64, Refused>> {
+    if let Err(r) = hold(db, who, id).await? {
+        return Ok(Err(r));
+    }
+    let e = escalations::escalation(db, id).await?.ok_or_else(|| anyhow::anyhow!("escalation {id} vanished"))?;
+    let outbox_id =
+        crate::pipeline::proactive::queue_reviewer_reply(db, e.conversation_id, &e.phone, body, max_attempts).await?;
+    record(db, who, "reply", id, &format!("outbox:{outbox_id}")).await?;
+    Ok(Ok(outbox_id))
+}
+
+/// The customer asked to stop (FCC 47 CFR 64.1200(a)(10): revocation by any reasonable
+/// means, which a person may recognise where the keyword matcher did not): the consent
+/// ledger records an opt-out with the reviewer as its source, and the escalation is
+/// resolved.
+pub async fn mark_opted_out(db: &Db, who: &Reviewer, id: i64) -> anyhow::Result<Result<(), Refused>> {
+    if let Err(r) = hold(db, who, id).await? {
+        return Ok(Err(r));
+    }
+    let e = escalations::escalation(db, id).await?.ok_or_else(|| anyhow::anyhow!("escalation {id} vanished"))?;
+    let evidence = format!("reviewer {}: marked opted out (escalation {id})", who.name);
+    crate::store::consent::record_reviewer_decision(
+        db,
+        &e.phone,
+        crate::store::consent::ReviewerDecision::OptOut,
+        &evidence,
+    )
+    .await?;
+    escalations::close_and_release(db, id, Resolution::Resolved, &who.name).await?;
+    record(db, who, "mark_opted_out", id, "").await?;
+    Ok(Ok(()))
+}
+
+/// Resolves the escalation or hands the conversation back to the bot; either way the bot
+/// answers the conversation's next text.
+pub async fn close(db: &Db, who: &Reviewer, id: i64, resolution: Resolution) -> anyhow::Result<Result<(), Refused>> {
+    if let Err(r) = hold(db, who, id).await? {
+        return Ok(Err(r));
+    }
+    let action = match resolution {
+        Resolution::Resolved => "close:resolved",
+        Resolution::HandedBack => "close:handed_back",
+    };
+    match escalations::close_and_release(db, id, resolution, &who.name).await? {
+        escalations::Closed::Conversation(_) => {
+            record(db, who, action, id, "").await?;
+            Ok(Ok(()))
+        }
+        escalations::Closed::AlreadyClosed => Ok(Err(Refused::Closed)),
+        escalations::Closed::NotFound => Ok(Err(Refused::NotFound)),
+    }
+}
