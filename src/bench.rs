@@ -25,8 +25,8 @@ use tokio::process::{Child, Command};
 
 use crate::sms::signature::compute_signature;
 
-const PUBLIC_URL: &str = "http://bench.backtalk.test";
-const AUTH_TOKEN: &str = "bench-auth-token";
+pub(crate) const PUBLIC_URL: &str = "http://bench.backtalk.test";
+pub(crate) const AUTH_TOKEN: &str = "bench-auth-token";
 
 /// `backtalk bench bare-server`: the baseline, an axum handler that answers 200.
 pub async fn bare_server(listen: &str) -> anyhow::Result<()> {
@@ -69,7 +69,7 @@ pub struct PhaseResult {
     pub p99_ms: f64,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -180,7 +180,7 @@ async fn saturation(target: &'static str, url: &str, connections: usize, seconds
 /// `backtalk bench webhook`: prints a table and, last, one JSON line with the results.
 /// `backtalk serve --demo` on a fresh data directory in `dir`, with the embedded default
 /// whatever this shell has configured; returns the child and its base url.
-async fn start_demo_server(dir: &std::path::Path) -> anyhow::Result<(Child, String)> {
+pub(crate) async fn start_demo_server(dir: &std::path::Path) -> anyhow::Result<(Child, String)> {
     let exe = std::env::current_exe()?;
     let mut serve = Command::new(&exe);
     serve.args(["serve", "--demo"]);

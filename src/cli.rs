@@ -173,6 +173,19 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 32)]
         connections: usize,
     },
+    /// The reviewer console: webhook-to-live-queue latency and the queue page's server time
+    /// with many open escalations.
+    Console {
+        /// Escalating texts timed on the live queue (each phase).
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        /// Open escalations for the full-queue phase.
+        #[arg(long, default_value_t = 10_000)]
+        escalations: usize,
+        /// Queue page loads timed in each phase.
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+    },
     /// A bare axum server answering 200 on every POST: the baseline of `bench webhook`.
     #[command(hide = true)]
     BareServer {

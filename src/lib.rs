@@ -15,6 +15,8 @@ pub mod app;
 pub mod auth;
 /// The webhook load benchmark.
 pub mod bench;
+/// `backtalk bench console`: the live queue's latency and the queue page's server time.
+pub mod bench_console;
 pub mod bench_retrieval;
 /// `backtalk bench sentiment`.
 pub mod bench_sentiment;

@@ -44,6 +44,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             backtalk::bench_retrieval::run(&esci, rounds, embeddings).await
         }
         Command::Bench { command: BenchCommand::Turn { turns, rate } } => backtalk::bench::turn(turns, rate).await,
+        Command::Bench { command: BenchCommand::Console { runs, escalations, requests } } => {
+            backtalk::bench_console::run(runs, escalations, requests).await
+        }
         Command::Bench { command: BenchCommand::Sentiment { data } } => backtalk::bench_sentiment::run(&data),
         Command::Bench { command: BenchCommand::BareServer { listen } } => backtalk::bench::bare_server(&listen).await,
         Command::Bench { command: BenchCommand::Webhook { rate, duration, saturation_duration, connections } } => {

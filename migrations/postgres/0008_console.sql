@@ -5,7 +5,9 @@ alter table escalations add column priority text not null default 'normal' check
 alter table escalations add column sla_due timestamptz;
 update escalations set priority = coalesce(details::jsonb ->> 'priority', 'normal'),
                        sla_due = coalesce((details::jsonb ->> 'sla_due')::timestamptz, created_at);
-create index escalations_queue on escalations(status, priority, sla_due);
+-- 'high' sorts before 'normal', so this index gives the queue its order without a sort.
+create index escalations_queue on escalations(status, priority, sla_due, id);
+create index escalations_reason on escalations(status, reason);
 create index turns_escalation on turns(escalation_id);
 
 -- API tokens for `/api/v1`, each belonging to a reviewer so API actions are recorded as

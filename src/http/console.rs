@@ -374,6 +374,7 @@ pub async fn get_queue(
     headers: HeaderMap,
     axum::extract::Query(filter): axum::extract::Query<QueueFilter>,
 ) -> Response {
+    let started = std::time::Instant::now();
     let session = match signed_in(&state, &headers).await {
         Ok(s) => s,
         Err(r) => return r,
@@ -387,10 +388,17 @@ pub async fn get_queue(
         })
     }
     .await;
-    match result {
+    let mut response = match result {
         Ok(ctx) => page(StatusCode::OK, "queue.html", ctx),
-        Err(e) => super::error::Error::Internal(e).into_response(),
+        Err(e) => return super::error::Error::Internal(e).into_response(),
+    };
+    // The server's own time for the page (session, queries, rendering), for the browser's
+    // developer tools and `backtalk bench console`.
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(v) = HeaderValue::from_str(&format!("queue;dur={ms:.3}")) {
+        response.headers_mut().insert("server-timing", v);
     }
+    response
 }
 
 /// The signed-in reviewer, or the response to send instead (to the login page).

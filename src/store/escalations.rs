@@ -293,7 +293,8 @@ pub async fn queue(db: &Db, status: &str, reason: &str, limit: i64, offset: i64)
     // `details` is compact JSON written by serde_json, so a reason appears as "code":"x".
     let pattern = format!("%\"code\":\"{reason}\"%");
     let order = if status == "open" {
-        "case when e.priority = 'high' then 0 else 1 end, e.sla_due, e.id"
+        // 'high' sorts before 'normal': the order of index escalations_queue.
+        "e.priority, e.sla_due, e.id"
     } else {
         "e.id desc"
     };
