@@ -110,6 +110,28 @@ pub async fn mark_opted_out(db: &Db, who: &Reviewer, id: i64) -> anyhow::Result<
     Ok(Ok(()))
 }
 
+/// The message that put the number on hold was not an opt-out: the hold is lifted (a
+/// `hold_released` ledger event with the reviewer as its source, restoring the state before
+/// it) and the conversation goes back to the bot.
+pub async fn not_an_opt_out(db: &Db, who: &Reviewer, id: i64) -> anyhow::Result<Result<(), Refused>> {
+    if let Err(r) = hold(db, who, id).await? {
+        return Ok(Err(r));
+    }
+    let e = escalations::escalation(db, id).await?.ok_or_else(|| anyhow::anyhow!("escalation {id} vanished"))?;
+    let evidence = format!("reviewer {}: not an opt-out (escalation {id})", who.name);
+    crate::store::consent::record_reviewer_decision(
+        db,
+        &e.phone,
+        crate::store::consent::ReviewerDecision::NotOptOut,
+        &evidence,
+    )
+    .await?;
+    // A possible-opt-out escalation was resolved by the decision; any other is handed back.
+    escalations::close_and_release(db, id, Resolution::HandedBack, &who.name).await?;
+    record(db, who, "not_an_opt_out", id, "").await?;
+    Ok(Ok(()))
+}
+
 /// Resolves the escalation or hands the conversation back to the bot; either way the bot
 /// answers the conversation's next text.
 pub async fn close(db: &Db, who: &Reviewer, id: i64, resolution: Resolution) -> anyhow::Result<Result<(), Refused>> {

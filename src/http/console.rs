@@ -656,6 +656,25 @@ pub async fn post_opt_out(
     after(&state, id, &session, outcome, "/console").await
 }
 
+/// `POST /console/escalations/{id}/not-opt-out`: the message that put the number on hold
+/// was not an opt-out; see [`crate::review::not_an_opt_out`].
+pub async fn post_not_opt_out(
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let session = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !same(&form.csrf, &session.csrf_token) {
+        return forbidden("Not an opt-out");
+    }
+    let outcome = crate::review::not_an_opt_out(&state.db, &acting(&session), id).await;
+    after(&state, id, &session, outcome, "/console").await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

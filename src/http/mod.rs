@@ -77,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .route("/console/escalations/{id}/close", post(console::post_close))
         .route("/console/escalations/{id}/reply", post(console::post_reply))
         .route("/console/escalations/{id}/opt-out", post(console::post_opt_out))
+        .route("/console/escalations/{id}/not-opt-out", post(console::post_not_opt_out))
         .route("/api/v1/escalations/{id}", get(api::get_escalation))
         .route("/api/v1/escalations/{id}/claim", post(api::claim_escalation))
         .route("/api/v1/escalations/{id}/reply", post(api::reply_to_escalation))

@@ -169,16 +169,37 @@ pub async fn record_reviewer_decision(
         }
         None => None,
     };
+    let now = chrono::Utc::now();
     let resolved = with_tx!(&mut tx, |conn| sqlx::query(
-        "update escalations set status = 'resolved'
+        "update escalations set status = 'resolved', resolution = 'resolved', resolved_by = 'consent decision',
+                resolved_at = $2
          where status = 'open' and reason = 'possible_opt_out'
            and conversation_id in (select id from conversations where phone = $1)"
     )
     .bind(phone)
+    .bind(now)
     .execute(conn)
     .await
     .map(|r| r.rows_affected()))?;
+    if resolved > 0 {
+        // The decision was what the person was needed for: with nothing else open, the
+        // conversation goes back to the bot (else it would stay silent with nobody on it).
+        with_tx!(&mut tx, |conn| sqlx::query(
+            "update conversations set state = 'bot', updated_at = $2
+             where phone = $1 and state = 'escalated'
+               and not exists (select 1 from escalations e where e.conversation_id = conversations.id
+                               and e.status = 'open')"
+        )
+        .bind(phone)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
     let state = latest_consent_in_tx(&mut tx, phone).await?;
     tx.commit().await?;
+    if resolved > 0 {
+        super::escalations::announce_change();
+    }
     Ok(DecisionOutcome { event_id, state, resolved_escalations: resolved as i64 })
 }

@@ -517,3 +517,33 @@ async fn the_json_api_acts_as_a_reviewer(backend: Backend) {
     assert!(audit["scores"]["confidence"]["value"].is_number(), "{audit}");
 }
 on_both_backends!(the_json_api_acts_as_a_reviewer);
+
+/// A possible opt-out puts the number on hold and goes to a person; "not an opt-out" in the
+/// console lifts the hold (ledger source: reviewer) and the bot answers the next text.
+async fn a_reviewer_lifts_a_hold(backend: Backend) {
+    let app = spawn_app(backend, TestOptions::default()).await;
+    app.post_inbound(CUSTOMER, "how do I stop these?", &new_sid()).await;
+    app.wait_idle().await;
+    let id = backtalk::store::escalations::list_escalations(&app.db, "open", 10).await.unwrap()[0].id;
+    let sam = sign_in(&app, "sam").await;
+    let page = client()
+        .get(format!("{}/console/escalations/{id}", app.base_url))
+        .header("cookie", format!("bt_session={}", sam.session))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Not an opt-out: lift the hold"), "{page}");
+    assert_eq!(act(&app, &sam, &format!("/console/escalations/{id}/not-opt-out"), &[]).await.0, 303);
+    let ledger = backtalk::store::consent::ledger(&app.db, Some(CUSTOMER)).await.unwrap();
+    let last = ledger.last().unwrap();
+    assert_eq!((last.kind.as_str(), last.source.as_str()), ("hold_released", "reviewer"));
+    assert!(backtalk::store::escalations::list_escalations(&app.db, "open", 10).await.unwrap().is_empty());
+    app.post_inbound(CUSTOMER, "do you have the blouse in black?", &new_sid()).await;
+    let sent = app.twilio.wait_for_sent(1, Duration::from_secs(20)).await;
+    assert!(sent[0].body.contains("$32.99"), "the bot answers again: {}", sent[0].body);
+    assert!(actions(&app).await.contains(&"not_an_opt_out".to_string()));
+}
+on_both_backends!(a_reviewer_lifts_a_hold);
