@@ -637,6 +637,24 @@ pub async fn post_reply(
     after(&state, id, &session, outcome, &format!("/console/escalations/{id}")).await
 }
 
+/// A consent decision from the escalation's page: checks the session and its CSRF token,
+/// then runs `decide` as the signed-in reviewer and goes back to the queue.
+async fn consent_action<F, Fut>(state: AppState, id: i64, headers: HeaderMap, form: CsrfForm, what: &str, decide: F) -> Response
+where
+    F: FnOnce(crate::store::Db, crate::review::Reviewer) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Result<(), crate::review::Refused>>>,
+{
+    let session = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !same(&form.csrf, &session.csrf_token) {
+        return forbidden(what);
+    }
+    let outcome = decide(state.db.clone(), acting(&session)).await;
+    after(&state, id, &session, outcome, "/console").await
+}
+
 /// `POST /console/escalations/{id}/opt-out`: the reviewer judges that the customer asked to
 /// stop; see [`crate::review::mark_opted_out`].
 pub async fn post_opt_out(
@@ -645,15 +663,10 @@ pub async fn post_opt_out(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let session = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if !same(&form.csrf, &session.csrf_token) {
-        return forbidden("Mark opted out");
-    }
-    let outcome = crate::review::mark_opted_out(&state.db, &acting(&session), id).await;
-    after(&state, id, &session, outcome, "/console").await
+    consent_action(state, id, headers, form, "Mark opted out", |db, who| async move {
+        crate::review::mark_opted_out(&db, &who, id).await
+    })
+    .await
 }
 
 /// `POST /console/escalations/{id}/not-opt-out`: the message that put the number on hold
@@ -664,15 +677,10 @@ pub async fn post_not_opt_out(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let session = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if !same(&form.csrf, &session.csrf_token) {
-        return forbidden("Not an opt-out");
-    }
-    let outcome = crate::review::not_an_opt_out(&state.db, &acting(&session), id).await;
-    after(&state, id, &session, outcome, "/console").await
+    consent_action(state, id, headers, form, "Not an opt-out", |db, who| async move {
+        crate::review::not_an_opt_out(&db, &who, id).await
+    })
+    .await
 }
 
 #[cfg(test)]
