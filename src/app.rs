@@ -59,6 +59,9 @@ impl App {
             }
             config.twilio.auth_token = Secret::new(DEMO_AUTH_TOKEN);
         }
+        if !config.pipeline.enforce_guard {
+            warn!("pipeline.enforce_guard is false: replies the guard cannot verify WILL be sent (eval use only)");
+        }
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("failed to create data dir {}", config.data_dir.display()))?;
         let db = Db::connect(&config.effective_database_url()).await?;

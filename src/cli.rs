@@ -35,6 +35,48 @@ pub enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Replay transcripts through the real pipeline; print a summary, write report.json and
+    /// report.html, and exit non-zero when the gate fails.
+    Eval {
+        /// Transcript files (JSON Lines, one conversation per line).
+        #[arg(required = true)]
+        transcripts: Vec<std::path::PathBuf>,
+        /// Where report.json and report.html go.
+        #[arg(long, default_value = "eval-report")]
+        report: std::path::PathBuf,
+        /// A saved report.json to compare with; a metric worse by more than its tolerance fails.
+        #[arg(long)]
+        baseline: Option<std::path::PathBuf>,
+        /// The tolerances of the baseline comparison.
+        #[arg(long, default_value = "eval/tolerances.toml")]
+        tolerances: std::path::PathBuf,
+        /// Where the model's answers come from.
+        #[arg(long, value_enum, default_value = "offline")]
+        llm: crate::eval::LlmMode,
+        /// With `--llm live`, record the answers into this cassette; with `replay`, read it.
+        #[arg(long)]
+        cassette: Option<std::path::PathBuf>,
+        /// A store directory (catalog.jsonl, policies.jsonl, customers.jsonl, orders.jsonl)
+        /// instead of the embedded demo store.
+        #[arg(long)]
+        store: Option<std::path::PathBuf>,
+        /// Conversations replayed at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
+    /// Write conversations from the database as transcripts (phone numbers and names
+    /// replaced), with what reviewers did as the expected outcome.
+    ExportTranscripts {
+        /// Only conversations active since this date (YYYY-MM-DD).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only conversations that were escalated.
+        #[arg(long)]
+        escalated: bool,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// Validate catalog files (products and policies; JSONL or CSV, optionally .gz) and
     /// write them to the database and the search index. A running server sees the change
     /// without a restart.

@@ -264,6 +264,11 @@ pub struct PipelineConfig {
     pub sla_high_minutes: i64,
     /// Minutes for any other escalation.
     pub sla_normal_minutes: i64,
+    /// Whether a reply the guard cannot verify is held back (true, always, in production).
+    /// `false` still records every finding but sends the draft anyway: it exists only so
+    /// `backtalk eval` can measure what the guard prevents, and a server started with it
+    /// logs a warning.
+    pub enforce_guard: bool,
 }
 
 /// Who the customer is talking to, and the compliance texts (CTIA §C3, FCC 64.1200(a)(12)).
@@ -370,6 +375,7 @@ impl Default for PipelineConfig {
             order_value_escalation_cents: 50_000,
             sla_high_minutes: 15,
             sla_normal_minutes: 120,
+            enforce_guard: true,
         }
     }
 }

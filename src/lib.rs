@@ -40,6 +40,8 @@ pub mod demo;
 pub mod domain;
 /// Escalation rules.
 pub mod escalation;
+/// `backtalk eval`: transcript replay, metrics, reports, the baseline gate.
+pub mod eval;
 /// Claim verification and reply shaping.
 pub mod guard;
 /// HTTP routers: webhooks, health, metrics.

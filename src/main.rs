@@ -8,8 +8,9 @@ use backtalk::config::Config;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("BACKTALK_LOG")
-        .unwrap_or_else(|_| "info,sqlx=warn,tantivy=warn".into());
+    // The eval replays hundreds of turns: their per-turn lines would bury its summary.
+    let default = if matches!(cli.command, Command::Eval { .. }) { "warn" } else { "info,sqlx=warn,tantivy=warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BACKTALK_LOG").unwrap_or_else(|_| default.into());
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -68,6 +69,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 Command::Reviewer { command: ReviewerCommand::Token { name, label } } => {
                     backtalk::commands::issue_api_token(config, &name, &label).await
+                }
+                Command::Eval { transcripts, report, baseline, tolerances, llm, cassette, store, concurrency } => {
+                    let options = backtalk::eval::Options {
+                        transcripts,
+                        llm,
+                        cassette,
+                        store,
+                        concurrency,
+                        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                    };
+                    backtalk::commands::eval(config, &options, &report, baseline.as_deref(), &tolerances).await
+                }
+                Command::ExportTranscripts { since, escalated, out } => {
+                    backtalk::commands::export_transcripts(config, since.as_deref(), escalated, out.as_deref()).await
                 }
                 Command::Migrate => {
                     let db = backtalk::store::Db::connect(&config.effective_database_url()).await?;

@@ -57,6 +57,12 @@ pub struct Guarded {
 /// Findings that change the text but let it go out.
 const REPAIRS: &[&str] = &["normalized_gsm7", "dropped_link", "trimmed"];
 
+/// True for a finding that blocks a reply (an unverifiable claim, an empty or template
+/// text), false for a repair.
+pub fn is_blocking(kind: &str) -> bool {
+    !REPAIRS.contains(&kind)
+}
+
 /// Every amount, in cents, that this turn's facts support.
 fn supported_amounts(facts: &Facts) -> Vec<i64> {
     let mut amounts: Vec<i64> = facts.products.iter().map(|p| p.price.cents).collect();

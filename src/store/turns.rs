@@ -208,3 +208,59 @@ pub async fn turns_for_conversation(db: &Db, conversation_id: i64) -> anyhow::Re
     .await)?;
     Ok(rows)
 }
+
+/// An inbound text of a conversation with the turn that answered it (export).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExportTurn {
+    pub message_id: i64,
+    pub body: String,
+    pub decision: Option<String>,
+    pub created_at: chrono::DateTime<Utc>,
+}
+
+/// The conversation's inbound texts, oldest first, each with its turn's decision.
+pub async fn export_turns(db: &Db, conversation_id: i64) -> anyhow::Result<Vec<ExportTurn>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, ExportTurn>(
+        "select m.id as message_id, m.body, t.decision, m.created_at from messages m
+         left join turns t on t.inbound_message_id = m.id
+         where m.conversation_id = $1 and m.direction = 'in' order by m.id"
+    )
+    .bind(conversation_id)
+    .fetch_all(p)
+    .await)?;
+    Ok(rows)
+}
+
+/// Conversations active since `since` (optionally only those ever escalated), oldest first.
+pub async fn export_conversations(
+    db: &Db,
+    since: chrono::DateTime<Utc>,
+    escalated_only: bool,
+) -> anyhow::Result<Vec<(i64, String)>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, (i64, String)>(
+        "select c.id, c.phone from conversations c where c.updated_at >= $1
+           and (not $2 or exists (select 1 from escalations e where e.conversation_id = c.id))
+         order by c.id"
+    )
+    .bind(since)
+    .bind(escalated_only)
+    .fetch_all(p)
+    .await)?;
+    Ok(rows)
+}
+
+/// Texts sent in a conversation, oldest first: (kind, body, the inbound text answered,
+/// when it was queued).
+pub async fn export_sent(
+    db: &Db,
+    conversation_id: i64,
+) -> anyhow::Result<Vec<(String, String, Option<i64>, chrono::DateTime<Utc>)>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, (String, String, Option<i64>, chrono::DateTime<Utc>)>(
+        "select kind, body, in_reply_to, created_at from outbox where conversation_id = $1
+           and status in ('sent', 'delivered', 'pending', 'sending') order by id"
+    )
+    .bind(conversation_id)
+    .fetch_all(p)
+    .await)?;
+    Ok(rows)
+}
