@@ -63,6 +63,9 @@ pub enum Command {
         /// Conversations replayed at once.
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
+        /// Also write this run's metrics here as the new baseline (after the gate passes).
+        #[arg(long)]
+        save_baseline: Option<std::path::PathBuf>,
     },
     /// Write conversations from the database as transcripts (phone numbers and names
     /// replaced), with what reviewers did as the expected outcome.

@@ -386,31 +386,36 @@ pub async fn issue_api_token(config: Config, name: &str, label: &str) -> anyhow:
     Ok(())
 }
 
-/// `backtalk eval`: runs, prints the summary, writes `report.json` and `report.html` into
-/// `report_dir`, and fails (non-zero exit) when the gate does.
-pub async fn eval(
-    config: Config,
-    options: &crate::eval::Options,
-    report_dir: &std::path::Path,
-    baseline: Option<&std::path::Path>,
-    tolerances: &std::path::Path,
-) -> anyhow::Result<()> {
+/// The files `backtalk eval` reads and writes.
+#[derive(Debug, Clone)]
+pub struct EvalFiles {
+    /// Directory for report.json and report.html.
+    pub report: std::path::PathBuf,
+    pub baseline: Option<std::path::PathBuf>,
+    pub tolerances: std::path::PathBuf,
+    pub save_baseline: Option<std::path::PathBuf>,
+}
+
+/// `backtalk eval`: runs, prints the summary, writes `report.json` and `report.html`, and
+/// fails (non-zero exit) when the gate does.
+pub async fn eval(config: Config, options: &crate::eval::Options, files: &EvalFiles) -> anyhow::Result<()> {
     let report = crate::eval::run(config, options).await?;
     print!("{}", report.summary());
-    std::fs::create_dir_all(report_dir).with_context(|| format!("cannot create {}", report_dir.display()))?;
+    let dir = &files.report;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let json = serde_json::to_value(&report)?;
-    std::fs::write(report_dir.join("report.json"), serde_json::to_string_pretty(&json)? + "\n")?;
-    std::fs::write(report_dir.join("report.html"), crate::eval::html::render(&report))?;
-    println!("report: {}", report_dir.join("report.html").display());
-    let baseline = match baseline {
+    std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(&json)? + "\n")?;
+    std::fs::write(dir.join("report.html"), crate::eval::html::render(&report))?;
+    println!("report: {}", dir.join("report.html").display());
+    let baseline = match &files.baseline {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the baseline {}", path.display()))?;
             Some(serde_json::from_str::<serde_json::Value>(&text).with_context(|| format!("{}: not a report.json", path.display()))?)
         }
         None => None,
     };
-    let tolerances = if baseline.is_some() || tolerances.exists() {
-        crate::eval::gate::Tolerances::load(tolerances)?
+    let tolerances = if baseline.is_some() || files.tolerances.exists() {
+        crate::eval::gate::Tolerances::load(&files.tolerances)?
     } else {
         crate::eval::gate::Tolerances { higher_is_better: Default::default(), lower_is_better: Default::default() }
     };
@@ -420,6 +425,12 @@ pub async fn eval(
     }
     if baseline.is_some() {
         println!("gate: passed against the baseline");
+    }
+    if let Some(path) = &files.save_baseline {
+        let baseline = crate::eval::report::baseline_of(&json);
+        std::fs::write(path, serde_json::to_string_pretty(&baseline)? + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!("baseline saved: {}", path.display());
     }
     Ok(())
 }

@@ -70,7 +70,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Reviewer { command: ReviewerCommand::Token { name, label } } => {
                     backtalk::commands::issue_api_token(config, &name, &label).await
                 }
-                Command::Eval { transcripts, report, baseline, tolerances, llm, cassette, store, concurrency } => {
+                Command::Eval { transcripts, report, baseline, tolerances, llm, cassette, store, concurrency, save_baseline } => {
                     let options = backtalk::eval::Options {
                         transcripts,
                         llm,
@@ -79,7 +79,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         concurrency,
                         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
                     };
-                    backtalk::commands::eval(config, &options, &report, baseline.as_deref(), &tolerances).await
+                    let files = backtalk::commands::EvalFiles {
+                        report,
+                        baseline,
+                        tolerances,
+                        save_baseline,
+                    };
+                    backtalk::commands::eval(config, &options, &files).await
                 }
                 Command::ExportTranscripts { since, escalated, out } => {
                     backtalk::commands::export_transcripts(config, since.as_deref(), escalated, out.as_deref()).await

@@ -151,7 +151,7 @@ fn sweep(r: &Report) -> String {
         px(t) + 3.0,
         x = px(t)
     );
-    let _ = write!(body, r##"<text x="{}" y="{}" font-size="10" fill="#4a7ebb">escalation rate</text><text x="{}" y="{}" font-size="10" fill="#c0392b">wrongly sent replies</text>"##, px(0.55), py(0.92), px(0.55), py(0.84));
+    let _ = write!(body, r##"<text x="{}" y="{}" font-size="10" fill="#4a7ebb">escalation rate</text><text x="{}" y="{}" font-size="10" fill="#c0392b">wrongly sent replies</text>"##, px(0.05), py(0.62), px(0.05), py(0.54));
     frame("Escalation threshold sweep over drafted turns", "confidence threshold", "share of drafted turns", &body)
 }
 

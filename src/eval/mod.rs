@@ -122,8 +122,9 @@ pub async fn run(mut config: Config, options: &Options) -> anyhow::Result<report
             let path = options.cassette.as_ref().context("--llm replay needs --cassette FILE")?;
             let proxy = cassette::Proxy::replay(path).await?;
             config.llm.base_url = proxy.base_url();
-            if config.llm.model.is_empty() {
-                config.llm.model = proxy.model().unwrap_or_else(|| "replay".into());
+            // The requests must be the recorded ones, model name included.
+            if let Some(model) = proxy.model() {
+                config.llm.model = model;
             }
             Some(proxy)
         }

@@ -198,6 +198,8 @@ pub struct Report {
     pub latency_ms_p50: Option<f64>,
     pub latency_ms_p99: Option<f64>,
     pub failures: Vec<Failure>,
+    /// How many expectations failed (the baseline keeps the count, not the list).
+    pub failure_count: usize,
     /// How the run was made.
     pub llm: LlmMode,
     pub confidence_threshold: f64,
@@ -337,6 +339,7 @@ impl Report {
             prompt_tokens_p50: percentile(&tokens, 50.0),
             latency_ms_p50: percentile(&latency, 50.0),
             latency_ms_p99: percentile(&latency, 99.0),
+            failure_count: failures.len(),
             failures,
             llm,
             confidence_threshold: threshold,
@@ -398,6 +401,39 @@ fn sweep(results: &[TurnResult]) -> Vec<SweepPoint> {
             SweepPoint { threshold: t, escalation_rate: escalated as f64 / n, wrongly_sent_rate: wrong as f64 / n }
         })
         .collect()
+}
+
+/// Keys of `report.json` that measure time, not behaviour (they differ between two runs of
+/// the same thing).
+pub const TIMING_KEYS: &[&str] = &["wall_s", "latency_ms_p50", "latency_ms_p99"];
+
+/// `report` without its timings (and without the per-turn `latency_ms`): what two replays of
+/// one cassette must agree on.
+pub fn without_timings(report: &serde_json::Value) -> serde_json::Value {
+    let mut v = report.clone();
+    if let Some(map) = v.as_object_mut() {
+        for k in TIMING_KEYS {
+            map.remove(*k);
+        }
+        if let Some(results) = map.get_mut("results").and_then(|r| r.as_array_mut()) {
+            for r in results {
+                if let Some(r) = r.as_object_mut() {
+                    r.remove("latency_ms");
+                }
+            }
+        }
+    }
+    v
+}
+
+/// What a baseline keeps: the metrics and breakdowns, not the per-turn results.
+pub fn baseline_of(report: &serde_json::Value) -> serde_json::Value {
+    let mut v = report.clone();
+    if let Some(map) = v.as_object_mut() {
+        map.remove("results");
+        map.remove("failures");
+    }
+    v
 }
 
 impl Report {

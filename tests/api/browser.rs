@@ -217,3 +217,33 @@ async fn a_reviewer_answers_an_escalation_in_chromium() {
     assert!(text_of(&plain, "#queue").await.contains("Nothing open"));
     plain.close().await.unwrap();
 }
+
+/// The eval's report.html opens in Chromium with its charts drawn (a screenshot is saved).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_eval_report_renders_in_chromium() {
+    let Some(path) = chromedriver() else { return };
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let options = backtalk::eval::Options {
+        transcripts: vec![root.join("eval/transcripts/demo_store.jsonl")],
+        llm: backtalk::eval::LlmMode::Offline,
+        cassette: None,
+        store: None,
+        concurrency: 4,
+        progress: false,
+    };
+    let report = backtalk::eval::run(backtalk::config::Config::default(), &options).await.unwrap();
+    let html = screenshots_dir().join("eval-report.html");
+    std::fs::write(&html, backtalk::eval::html::render(&report)).unwrap();
+
+    let driver = start_driver(&path).await;
+    let client = browser(&driver, 1280, 2600, true).await;
+    client.goto(&format!("file://{}", html.display())).await.unwrap();
+    let charts = client.find_all(Locator::Css("figure svg")).await.unwrap();
+    assert_eq!(charts.len(), 4, "calibration, threshold sweep, segments, latency");
+    let matrix = text_of(&client, "table.matrix").await;
+    assert!(matrix.contains("escalate") && matrix.contains("opt_out"), "{matrix}");
+    let sweep = client.find(Locator::Css("polyline")).await.unwrap().attr("points").await.unwrap().unwrap_or_default();
+    assert_eq!(sweep.split_whitespace().count(), 21, "the sweep has a point per 0.05");
+    screenshot(&client, "eval-report.png").await;
+    client.close().await.unwrap();
+}

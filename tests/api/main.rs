@@ -7,6 +7,7 @@ mod catalog;
 mod console;
 mod crash;
 mod engine;
+mod eval;
 mod fake_qdrant;
 mod fakes;
 mod helpers;
