@@ -30,7 +30,7 @@ fn scrub(text: &str, name: Option<&str>) -> String {
             out = out.replace(part, "the customer");
         }
     }
-    let digits = regex::Regex::new(r"\+?\d[\d\s().-]{5,}\d").expect("a valid pattern");
+    let digits = regex::Regex::new(r"\+?\(?\d[\d\s().-]{5,}\d").expect("a valid pattern");
     digits
         .replace_all(&out, |c: &regex::Captures| {
             if c[0].chars().filter(char::is_ascii_digit).count() >= 7 { "<number>".to_string() } else { c[0].to_string() }

@@ -115,3 +115,37 @@ async fn the_report_has_the_pinned_keys() {
         assert!(r.results.iter().any(|t| t.id == f.id && t.turn == f.turn), "{f:?} names a real turn");
     }
 }
+
+/// A conversation a reviewer corrected comes out of `export-transcripts` as a regression
+/// case: the escalated turn expects `escalate` with the reviewer's reply, the number and the
+/// name are gone, and the transcript reads back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrected_conversation_exports_as_a_regression_case() {
+    use crate::helpers::*;
+    let app = spawn_app(Backend::Sqlite, TestOptions::default()).await;
+    app.post_inbound(CUSTOMER, "can I talk to a real person? I'm Elyssa Reese, call me on 415 555 0123", &new_sid()).await;
+    app.twilio.wait_for_sent(1, std::time::Duration::from_secs(20)).await;
+    app.wait_idle().await;
+    let id = backtalk::store::escalations::list_escalations(&app.db, "open", 10).await.unwrap()[0].id;
+    let hash = backtalk::auth::hash_password("pw").unwrap();
+    let reviewer_id = backtalk::store::reviewers::add_reviewer(&app.db, "sam", &hash).await.unwrap();
+    let sam = backtalk::review::Reviewer { id: reviewer_id, name: "sam".into() };
+    let reply = "Hi Elyssa, Sam here. Your blouse is on its way.";
+    backtalk::review::reply(&app.db, &sam, id, reply, 5).await.unwrap().unwrap();
+    app.twilio.wait_for_sent(2, std::time::Duration::from_secs(20)).await;
+    backtalk::review::close(&app.db, &sam, id, backtalk::store::escalations::Resolution::Resolved).await.unwrap().unwrap();
+
+    let options = backtalk::eval::export::ExportOptions { since: chrono::DateTime::<chrono::Utc>::MIN_UTC, escalated_only: true };
+    let exported = backtalk::eval::export::export(&app.db, &options).await.unwrap();
+    assert_eq!(exported.len(), 1);
+    let line = serde_json::to_string(&exported[0]).unwrap();
+    assert!(!line.contains("Elyssa") && !line.contains("Reese") && !line.contains("555 0123"), "{line}");
+    assert!(!line.contains(CUSTOMER), "the number is replaced: {line}");
+    let turn = &exported[0].turns[0];
+    assert_eq!(turn.expect.action.as_deref(), Some("escalate"));
+    assert_eq!(turn.expect.reviewer_reply.as_deref(), Some("Hi the customer, Sam here. Your blouse is on its way."));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("exported.jsonl");
+    backtalk::eval::export::write(&exported, std::fs::File::create(&path).unwrap()).unwrap();
+    assert_eq!(backtalk::eval::transcript::read(&[&path]).unwrap().len(), 1, "the export is valid eval input");
+}
