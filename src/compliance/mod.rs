@@ -76,6 +76,24 @@ pub fn assess_with(body: &str, opted_out: bool, model: Option<&Model>) -> Assess
         return Assessment { intent: Intent::None, rule: format!("not:{rule}"), source: "keyword" };
     }
     let p = model.map_or(0.0, |m| m.probability(body));
+    // One word is too little evidence for the model alone: the one-word opt-outs are the
+    // keywords and plain-words rules above. A single word it scores as an opt-out is held for
+    // a person (47 CFR 64.1200(a)(10) errs toward honouring revocation); below that, nothing.
+    // (The eval found "number" opted out and "hey" held.)
+    let words = body.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty()).count();
+    if words <= 1 {
+        if p >= MODEL_OPT_OUT_AT {
+            return Assessment {
+                intent: Intent::PossibleOptOut,
+                rule: format!("possible:model_one_word:{p:.2}"),
+                source: "natural_language",
+            };
+        }
+        if let NlVerdict::Possible(rule) = verdict {
+            return Assessment { intent: Intent::PossibleOptOut, rule: format!("possible:{rule}"), source: "natural_language" };
+        }
+        return Assessment { intent: Intent::None, rule: "none".into(), source: "keyword" };
+    }
     if p >= MODEL_OPT_OUT_AT {
         return Assessment { intent: Intent::OptOut, rule: format!("model:{p:.2}"), source: "natural_language" };
     }

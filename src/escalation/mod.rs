@@ -17,7 +17,7 @@ use crate::llm::Draft;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Reason {
     /// `guard_blocked`, `human_requested`, `complaint_or_legal`, `high_value_order`,
-    /// `model_requested`, `low_confidence`, `low_confidence_streak`, `negative_sentiment`,
+    /// `action_requested`, `model_requested`, `low_confidence`, `low_confidence_streak`, `negative_sentiment`,
     /// `llm_unavailable`; from the compliance gate, `possible_opt_out` and
     /// `opted_out_inbound`.
     pub code: &'static str,
@@ -34,7 +34,11 @@ const HUMAN_PHRASES: &[&str] = &[
     "representative",
     "speak to someone",
     "talk to someone",
-    "customer service",
+    // "customer service" alone is also how people ask about its hours.
+    "talk to customer service",
+    "speak to customer service",
+    "speak with customer service",
+    "contact customer service",
     "manager",
     "call me",
     "someone real",
@@ -116,6 +120,27 @@ pub fn asks_for_human(message: &str) -> bool {
     HUMAN_PHRASES.iter().any(|p| m.contains(p)) || m.trim() == "agent"
 }
 
+/// Requests only a person can carry out: a return, refund, cancellation, exchange or
+/// change to an order or account, or the state of a refund. The bot can explain the
+/// policy; it cannot act, so it must not pretend to (found by the eval on ABCD's dialogues).
+static ACTION_REQUEST: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r"(?x)
+        \b(i|we)(\s+really)?(\s+(need|want|would\s+like)|'d\s+like|\s+d\s+like)\s+(to\s+)?(return|cancel|exchange|change|refund)\b
+        | \b(i|we)\s+(need|want|would\s+like)\s+(a|my)\s+refund\b
+        | \bmy\s+money\s+back\b
+        | \bcancel\s+(my|the|this)\s+order\b
+        | \b(where\s+is|status\s+of)\s+(a|my|the)\s+refund\b
+        | \brefund\s+status\b",
+    )
+    .expect("a valid pattern")
+});
+
+/// True when the message asks for something only a person can do.
+pub fn asks_for_action(message: &str) -> bool {
+    ACTION_REQUEST.is_match(&message.to_lowercase().replace('’', "'"))
+}
+
 /// The thresholds the rules use.
 #[derive(Debug, Clone, Copy)]
 pub struct Thresholds {
@@ -147,6 +172,12 @@ pub fn reasons(
     }
     if asks_for_human(message) {
         out.push(Reason { code: "human_requested", detail: "the customer asked for a person".into() });
+    }
+    if asks_for_action(message) {
+        out.push(Reason {
+            code: "action_requested",
+            detail: "the customer asks for a return, refund, cancellation or change only a person can make".into(),
+        });
     }
     if let Some(phrase) = complaint_or_legal(message) {
         out.push(Reason { code: "complaint_or_legal", detail: format!("the customer wrote \"{phrase}\"") });
@@ -192,6 +223,20 @@ pub fn reasons(
 mod tests {
     use super::*;
     use crate::guard::Guarded;
+
+    #[test]
+    fn requests_to_act_go_to_a_person_and_questions_do_not() {
+        for m in ["Hi! I need to return an item, can you help me with that?", "I want a refund", "please cancel my order",
+                  "just wanted to check on the status of a refund", "where is my refund??", "I'd like to exchange these"] {
+            assert!(asks_for_action(m), "{m}");
+        }
+        for m in ["what is your return policy?", "how long do refunds take?", "can I exchange for a different size?",
+                  "do I have to pay for the return label?"] {
+            assert!(!asks_for_action(m), "{m}");
+        }
+        assert!(!asks_for_human("when is customer service open?"));
+        assert!(asks_for_human("I need to talk to customer service"));
+    }
 
     fn pass() -> Guarded {
         Guarded { verdict: Verdict::Pass, text: "ok".into(), findings: vec![], claims: vec![], segments: 1 }

@@ -138,7 +138,7 @@ pub async fn run(mut config: Config, options: &Options) -> anyhow::Result<report
         .context("cannot build the pipeline for the eval")?;
     let db = app.state.db.clone();
     for (n, t) in transcripts.iter().enumerate() {
-        setup_customer(&db, t, &eval_phone(n)).await.with_context(|| format!("conversation {:?}: customer", t.id))?;
+        setup_customer(&db, t, n).await.with_context(|| format!("conversation {:?}: customer", t.id))?;
     }
 
     let bar = progress_bar(options.progress, transcripts.iter().map(|t| t.turns.len()).sum());
@@ -188,7 +188,9 @@ async fn load_store(config: &Config, dir: &Path) -> anyhow::Result<()> {
 
 /// Gives `phone` the transcript's customer: the store's record of its phone (name, orders,
 /// consent), or the name and orders it gives (a known customer: opted in).
-async fn setup_customer(db: &Db, t: &Transcript, phone: &str) -> anyhow::Result<()> {
+async fn setup_customer(db: &Db, t: &Transcript, conversation: usize) -> anyhow::Result<()> {
+    let phone = eval_phone(conversation);
+    let phone = phone.as_str();
     let Some(c) = &t.customer else { return Ok(()) };
     let phone = Phone::parse(phone).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut customer = crate::crm::CustomerRecord {
@@ -213,7 +215,8 @@ async fn setup_customer(db: &Db, t: &Transcript, phone: &str) -> anyhow::Result<
         };
         for o in crate::store::crm::orders_for_customer(db, known.id, 100).await? {
             orders.push(crate::crm::OrderRecord {
-                order_id: format!("{}-{}", o.external_id, t.id),
+                // Order ids are unique in the database; each conversation gets its own copy.
+                order_id: format!("{}-{}", o.external_id, conversation + 1),
                 phone: phone.clone(),
                 ordered_at: o.ordered_at,
                 status: o.status,
@@ -239,7 +242,7 @@ async fn setup_customer(db: &Db, t: &Transcript, phone: &str) -> anyhow::Result<
                 })
                 .map_err(|_| anyhow::anyhow!("order {}: ordered_at {:?} is not a date", k + 1, o.ordered_at))?;
             orders.push(crate::crm::OrderRecord {
-                order_id: o.order_id.clone().unwrap_or_else(|| format!("{}-{}", t.id, k + 1)),
+                order_id: o.order_id.clone().unwrap_or_else(|| format!("E{:04}{:02}", conversation + 1, k + 1)),
                 phone: phone.clone(),
                 ordered_at,
                 status: o.status.clone().unwrap_or_else(|| "delivered".into()),

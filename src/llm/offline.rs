@@ -54,7 +54,13 @@ fn relevant_sentences(body: &str, content: &[String], room: usize) -> String {
         .collect();
     let stem = |w: &str| w.trim_end_matches('s').to_string();
     let wanted: Vec<String> = content.iter().map(|w| stem(w)).collect();
-    let score = |s: &str| intent::words(s).iter().filter(|w| wanted.contains(&stem(w))).count();
+    // Distinct words: "Every return comes with a free return label" does not outrank "You can
+    // return items within 30 days…" for "return policy" by saying "return" twice.
+    let score = |s: &str| {
+        let found: std::collections::BTreeSet<String> =
+            intent::words(s).iter().map(|w| stem(w)).filter(|w| wanted.contains(w)).collect();
+        found.len()
+    };
     let mut ranked: Vec<usize> = (0..sentences.len()).collect();
     ranked.sort_by_key(|&i| (std::cmp::Reverse(score(sentences[i])), i));
     let mut chosen = vec![ranked[0]];
@@ -122,6 +128,11 @@ impl OfflineResponder {
                 let best = &facts.products[0];
                 let cov = intent::coverage(&content, best);
                 let mut text = format!("We have {}.", describe(best));
+                // A size question gets the product's sizes, when it has any.
+                let asks_size = intent::words(&facts.message).iter().any(|w| w == "size" || w == "sizes");
+                if asks_size && !best.sizes.is_empty() {
+                    text = format!("We have {}, in sizes {}.", describe(best), best.sizes.join(", "));
+                }
                 let mut skus = vec![best.sku.clone()];
                 if let Some(second) = facts.products.get(1)
                     && intent::coverage(&content, second) >= cov * 0.75

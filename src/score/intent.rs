@@ -123,6 +123,9 @@ const STOPWORDS: &[&str] = &[
     "so",
     "am",
     "was",
+    "come",
+    "comes",
+    "available",
 ];
 
 /// Lower-case alphanumeric words.
@@ -151,7 +154,7 @@ pub fn classify(facts: &Facts) -> Intent {
         Intent::Greeting
     } else if has_any(&w, ORDER_WORDS) && !has_any(&w, &["return", "returns", "refund", "exchange"]) {
         Intent::OrderStatus
-    } else if has_any(&w, POLICY_WORDS) && !facts.policies.is_empty() {
+    } else if has_any(&w, POLICY_WORDS) && !facts.policies.is_empty() && !sizes_of_a_named_product(&w, &content, facts) {
         Intent::Policy
     } else if !facts.products.is_empty() {
         Intent::Product
@@ -160,9 +163,26 @@ pub fn classify(facts: &Facts) -> Intent {
     }
 }
 
+/// "Does the khaki parka come in size XL?": a size question (no other policy word) about a
+/// product the message names (at least half of its other content words are in the best
+/// product's text) is about that product, not the sizing policy.
+fn sizes_of_a_named_product(w: &[String], content: &[String], facts: &Facts) -> bool {
+    let size_words = ["size", "sizes", "sizing", "fit"];
+    let other_policy = POLICY_WORDS.iter().any(|p| !size_words.contains(p) && w.iter().any(|x| x == p));
+    if other_policy || !has_any(w, &size_words) {
+        return false;
+    }
+    let rest: Vec<String> = content.iter().filter(|c| !size_words.contains(&c.as_str())).cloned().collect();
+    facts.products.first().is_some_and(|best| !rest.is_empty() && coverage(&rest, best) >= 0.5)
+}
+
 /// Share of the message's content words that appear in the product's text (crude stemming:
 /// a trailing "s" is ignored on both sides).
 pub fn coverage(content: &[String], p: &ProductFact) -> f64 {
+    // "size XL" names no product: a size word, or one of the product's sizes, is left out.
+    let sizes: Vec<String> = p.sizes.iter().map(|s| s.to_lowercase()).collect();
+    let content: Vec<&String> =
+        content.iter().filter(|w| !matches!(w.as_str(), "size" | "sizes") && !sizes.contains(w)).collect();
     if content.is_empty() {
         return 0.0;
     }
