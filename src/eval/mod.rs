@@ -141,6 +141,10 @@ pub async fn run(mut config: Config, options: &Options) -> anyhow::Result<report
         setup_customer(&db, t, n).await.with_context(|| format!("conversation {:?}: customer", t.id))?;
     }
 
+    // With a cassette, one conversation at a time: the client remembers a refused output mode
+    // across requests, so which request comes first must be the same when recording and
+    // replaying.
+    let concurrency = if proxy.is_some() { 1 } else { options.concurrency.max(1) };
     let bar = progress_bar(options.progress, transcripts.iter().map(|t| t.turns.len()).sum());
     let worker = app.worker.clone();
     let results: Vec<anyhow::Result<Vec<TurnResult>>> = futures_util::stream::iter(transcripts.iter().enumerate())
@@ -152,7 +156,7 @@ pub async fn run(mut config: Config, options: &Options) -> anyhow::Result<report
                 results
             }
         })
-        .buffered(options.concurrency.max(1))
+        .buffered(concurrency)
         .collect()
         .await;
     bar.finish_and_clear();
