@@ -39,6 +39,8 @@ impl Intent {
 
 const GREETINGS: &[&str] = &["hi", "hello", "hey", "hiya", "yo", "morning", "afternoon", "evening", "hola"];
 const THANKS: &[&str] = &["thanks", "thank", "thx", "ty", "cheers", "appreciate"];
+/// A short acknowledgement ("ok", "cool") is answered like thanks.
+const ACKNOWLEDGEMENTS: &[&str] = &["ok", "okay", "k", "cool", "great", "perfect", "awesome"];
 const ORDER_WORDS: &[&str] =
     &["order", "package", "parcel", "track", "tracking", "arrive", "arrived", "delivered", "shipped"];
 const POLICY_WORDS: &[&str] = &[
@@ -48,6 +50,7 @@ const POLICY_WORDS: &[&str] = &[
     "return",
     "returns",
     "refund",
+    "refunds",
     "exchange",
     "exchanges",
     "hours",
@@ -58,9 +61,15 @@ const POLICY_WORDS: &[&str] = &[
     "pay",
     "payment",
     "paypal",
+    "card",
+    "cards",
+    "visa",
+    "mastercard",
+    "amex",
     "match",
     "adjustment",
     "size",
+    "sizes",
     "sizing",
     "fit",
 ];
@@ -126,6 +135,13 @@ const STOPWORDS: &[&str] = &[
     "come",
     "comes",
     "available",
+    // Shopping talk that names no product.
+    "cart",
+    "another",
+    "colour",
+    "color",
+    "yes",
+    "again",
 ];
 
 /// Lower-case alphanumeric words.
@@ -148,7 +164,7 @@ pub fn content_words(message: &str) -> Vec<String> {
 pub fn classify(facts: &Facts) -> Intent {
     let w = words(&facts.message);
     let content = content_words(&facts.message);
-    if has_any(&w, THANKS) && w.len() <= 6 {
+    if (has_any(&w, THANKS) && w.len() <= 6) || (has_any(&w, ACKNOWLEDGEMENTS) && w.len() <= 2) {
         Intent::Thanks
     } else if has_any(&w, GREETINGS) && content.len() <= 2 {
         Intent::Greeting
