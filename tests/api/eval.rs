@@ -149,3 +149,23 @@ async fn a_corrected_conversation_exports_as_a_regression_case() {
     backtalk::eval::export::write(&exported, std::fs::File::create(&path).unwrap()).unwrap();
     assert_eq!(backtalk::eval::transcript::read(&[&path]).unwrap().len(), 1, "the export is valid eval input");
 }
+
+/// `--store DIR` loads a store from files: the demo store's own files give the same report
+/// as the embedded copy; a missing file is a clear error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_directory_replaces_the_embedded_store() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let transcripts = root.join("eval/transcripts/demo.jsonl");
+    let embedded = backtalk::eval::run(Config::default(), &options(transcripts.clone(), LlmMode::Offline, None)).await.unwrap();
+    let mut from_files = options(transcripts.clone(), LlmMode::Offline, None);
+    from_files.store = Some(root.join("demo/store"));
+    let loaded = backtalk::eval::run(Config::default(), &from_files).await.unwrap();
+    let strip = |r: &report::Report| report::without_timings(&serde_json::to_value(r).unwrap());
+    assert_eq!(strip(&embedded), strip(&loaded));
+
+    let empty = tempfile::tempdir().unwrap();
+    let mut missing = options(transcripts, LlmMode::Offline, None);
+    missing.store = Some(empty.path().to_path_buf());
+    let e = backtalk::eval::run(Config::default(), &missing).await.unwrap_err();
+    assert!(format!("{e:#}").contains("catalog.jsonl"), "{e:#}");
+}
