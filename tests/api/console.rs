@@ -358,12 +358,7 @@ async fn the_queue_streams_changes(backend: Backend) {
     assert_eq!(act(&app, &sam, "/console/logout", &[]).await.0, 303);
     app.post_inbound("+14155550188", "I want a manager", &new_sid()).await;
     let ended = tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            match stream.chunk().await {
-                Ok(Some(_)) => continue,
-                _ => break,
-            }
-        }
+        while let Ok(Some(_)) = stream.chunk().await {}
     })
     .await;
     assert!(ended.is_ok(), "the stream ends with the session");
