@@ -176,8 +176,14 @@ async fn fill_queue(db: &crate::store::Db, n: usize) -> anyhow::Result<()> {
             "snapshot": snapshot,
             "confidence": 0.31,
         });
-        crate::store::escalations::insert_escalation(&mut tx, conversation, None, "low_confidence", &details.to_string())
-            .await?;
+        crate::store::escalations::insert_escalation(
+            &mut tx,
+            conversation,
+            None,
+            "low_confidence",
+            &details.to_string(),
+        )
+        .await?;
     }
     tx.commit().await
 }
@@ -226,7 +232,11 @@ pub async fn run(runs: usize, escalations: usize, requests: usize) -> anyhow::Re
         a["median_ms"].as_f64().unwrap_or(f64::NAN) / b["median_ms"].as_f64().unwrap_or(f64::NAN)
     };
     println!("queue page, full/empty: {:.2}×", ratio(&full_json, &empty_json));
-    println!("live row / webhook ack: {:.2}× (empty), {:.2}× (full)", ratio(&live_json, &acks_json), ratio(&live_full_json, &acks_full_json));
+    println!(
+        "live row / webhook ack: {:.2}× (empty), {:.2}× (full)",
+        ratio(&live_json, &acks_json),
+        ratio(&live_full_json, &acks_full_json)
+    );
     println!(
         "{}",
         serde_json::json!({

@@ -409,8 +409,12 @@ pub async fn eval(config: Config, options: &crate::eval::Options, files: &EvalFi
     println!("report: {}", dir.join("report.html").display());
     let baseline = match &files.baseline {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the baseline {}", path.display()))?;
-            Some(serde_json::from_str::<serde_json::Value>(&text).with_context(|| format!("{}: not a report.json", path.display()))?)
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the baseline {}", path.display()))?;
+            Some(
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .with_context(|| format!("{}: not a report.json", path.display()))?,
+            )
         }
         None => None,
     };

@@ -70,7 +70,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Reviewer { command: ReviewerCommand::Token { name, label } } => {
                     backtalk::commands::issue_api_token(config, &name, &label).await
                 }
-                Command::Eval { transcripts, report, baseline, tolerances, llm, cassette, store, concurrency, save_baseline } => {
+                Command::Eval {
+                    transcripts,
+                    report,
+                    baseline,
+                    tolerances,
+                    llm,
+                    cassette,
+                    store,
+                    concurrency,
+                    save_baseline,
+                } => {
                     let options = backtalk::eval::Options {
                         transcripts,
                         llm,
@@ -79,12 +89,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         concurrency,
                         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
                     };
-                    let files = backtalk::commands::EvalFiles {
-                        report,
-                        baseline,
-                        tolerances,
-                        save_baseline,
-                    };
+                    let files = backtalk::commands::EvalFiles { report, baseline, tolerances, save_baseline };
                     backtalk::commands::eval(config, &options, &files).await
                 }
                 Command::ExportTranscripts { since, escalated, out } => {

@@ -90,7 +90,11 @@ pub fn assess_with(body: &str, opted_out: bool, model: Option<&Model>) -> Assess
             };
         }
         if let NlVerdict::Possible(rule) = verdict {
-            return Assessment { intent: Intent::PossibleOptOut, rule: format!("possible:{rule}"), source: "natural_language" };
+            return Assessment {
+                intent: Intent::PossibleOptOut,
+                rule: format!("possible:{rule}"),
+                source: "natural_language",
+            };
         }
         return Assessment { intent: Intent::None, rule: "none".into(), source: "keyword" };
     }

@@ -226,12 +226,22 @@ mod tests {
 
     #[test]
     fn requests_to_act_go_to_a_person_and_questions_do_not() {
-        for m in ["Hi! I need to return an item, can you help me with that?", "I want a refund", "please cancel my order",
-                  "just wanted to check on the status of a refund", "where is my refund??", "I'd like to exchange these"] {
+        for m in [
+            "Hi! I need to return an item, can you help me with that?",
+            "I want a refund",
+            "please cancel my order",
+            "just wanted to check on the status of a refund",
+            "where is my refund??",
+            "I'd like to exchange these",
+        ] {
             assert!(asks_for_action(m), "{m}");
         }
-        for m in ["what is your return policy?", "how long do refunds take?", "can I exchange for a different size?",
-                  "do I have to pay for the return label?"] {
+        for m in [
+            "what is your return policy?",
+            "how long do refunds take?",
+            "can I exchange for a different size?",
+            "do I have to pay for the return label?",
+        ] {
             assert!(!asks_for_action(m), "{m}");
         }
         assert!(!asks_for_human("when is customer service open?"));

@@ -61,16 +61,19 @@ impl Proxy {
     /// Forwards to `upstream` and records into `path` (written by [`Proxy::finish`]).
     pub async fn record(path: &Path, upstream: &str) -> anyhow::Result<Proxy> {
         let http = reqwest::Client::builder().build()?;
-        let mode = Mode::Record { upstream: upstream.trim_end_matches('/').to_string(), path: path.to_path_buf(), http };
+        let mode =
+            Mode::Record { upstream: upstream.trim_end_matches('/').to_string(), path: path.to_path_buf(), http };
         Proxy::start(mode, BTreeMap::new()).await
     }
 
     /// Answers from the cassette at `path`.
     pub async fn replay(path: &Path) -> anyhow::Result<Proxy> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the cassette {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read the cassette {}", path.display()))?;
         let mut entries = BTreeMap::new();
         for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let e: Entry = serde_json::from_str(line).with_context(|| format!("{}:{}: not a cassette entry", path.display(), n + 1))?;
+            let e: Entry = serde_json::from_str(line)
+                .with_context(|| format!("{}:{}: not a cassette entry", path.display(), n + 1))?;
             entries.insert(e.hash.clone(), e);
         }
         Proxy::start(Mode::Replay, entries).await
@@ -119,7 +122,10 @@ impl Proxy {
                 if misses.is_empty() {
                     return Ok(());
                 }
-                let named: Vec<String> = misses.iter().map(|(hash, body)| format!("{} (request {hash})", which_turn(transcripts, body))).collect();
+                let named: Vec<String> = misses
+                    .iter()
+                    .map(|(hash, body)| format!("{} (request {hash})", which_turn(transcripts, body)))
+                    .collect();
                 anyhow::bail!(
                     "the cassette has no recording for {} request(s): {}; record it again with --llm live --cassette FILE",
                     misses.len(),

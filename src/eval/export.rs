@@ -33,7 +33,11 @@ fn scrub(text: &str, name: Option<&str>) -> String {
     let digits = regex::Regex::new(r"\+?\(?\d[\d\s().-]{5,}\d").expect("a valid pattern");
     digits
         .replace_all(&out, |c: &regex::Captures| {
-            if c[0].chars().filter(char::is_ascii_digit).count() >= 7 { "<number>".to_string() } else { c[0].to_string() }
+            if c[0].chars().filter(char::is_ascii_digit).count() >= 7 {
+                "<number>".to_string()
+            } else {
+                c[0].to_string()
+            }
         })
         .into_owned()
 }
@@ -130,7 +134,8 @@ pub fn write(transcripts: &[Transcript], mut to: impl Write) -> anyhow::Result<(
 mod tests {
     #[test]
     fn names_and_numbers_are_scrubbed() {
-        let s = super::scrub("Hi, Elyssa Reese here, call me at (415) 555-0123 about order 550471", Some("Elyssa Reese"));
+        let s =
+            super::scrub("Hi, Elyssa Reese here, call me at (415) 555-0123 about order 550471", Some("Elyssa Reese"));
         assert_eq!(s, "Hi, the customer here, call me at <number> about order 550471");
     }
 }

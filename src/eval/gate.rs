@@ -72,7 +72,8 @@ mod tests {
         let base = serde_json::json!({"action_accuracy": 0.96, "optout_false_positives": 0, "unsupported_claims": 0});
         let same = base.clone();
         assert!(check(&same, Some(&base), &tolerances).is_empty());
-        let within = serde_json::json!({"action_accuracy": 0.955, "optout_false_positives": 0, "unsupported_claims": 0});
+        let within =
+            serde_json::json!({"action_accuracy": 0.955, "optout_false_positives": 0, "unsupported_claims": 0});
         assert!(check(&within, Some(&base), &tolerances).is_empty());
         let worse = serde_json::json!({"action_accuracy": 0.94, "optout_false_positives": 1, "unsupported_claims": 0});
         assert_eq!(check(&worse, Some(&base), &tolerances).len(), 2);

@@ -55,8 +55,10 @@ fn py(y: f64) -> f64 {
 fn unit_ticks() -> String {
     let mut s = String::new();
     for v in [0.0, 0.5, 1.0] {
-        let _ = write!(s, r##"<text x="{}" y="{}" font-size="10" text-anchor="middle">{v}</text>"##, px(v), H - PAD + 13.0);
-        let _ = write!(s, r##"<text x="{}" y="{}" font-size="10" text-anchor="end">{v}</text>"##, PAD - 4.0, py(v) + 3.0);
+        let _ =
+            write!(s, r##"<text x="{}" y="{}" font-size="10" text-anchor="middle">{v}</text>"##, px(v), H - PAD + 13.0);
+        let _ =
+            write!(s, r##"<text x="{}" y="{}" font-size="10" text-anchor="end">{v}</text>"##, PAD - 4.0, py(v) + 3.0);
     }
     s
 }
@@ -89,7 +91,9 @@ fn bars(title: &str, x_label: &str, buckets: &[(String, usize)]) -> String {
 fn confusion(r: &Report) -> String {
     let actions = super::transcript::ACTIONS;
     let max = r.confusion.values().flat_map(|m| m.values()).copied().max().unwrap_or(1).max(1) as f64;
-    let mut s = String::from(r#"<table class="matrix"><caption>Action confusion matrix (rows: expected, columns: what the pipeline did)</caption><tr><th></th>"#);
+    let mut s = String::from(
+        r#"<table class="matrix"><caption>Action confusion matrix (rows: expected, columns: what the pipeline did)</caption><tr><th></th>"#,
+    );
     for a in actions {
         let _ = write!(s, "<th scope=\"col\">{a}</th>");
     }
@@ -109,7 +113,14 @@ fn confusion(r: &Report) -> String {
 
 fn calibration(r: &Report) -> String {
     let mut body = unit_ticks();
-    let _ = write!(body, r##"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#aaa" stroke-dasharray="4 3"/>"##, px(0.0), py(0.0), px(1.0), py(1.0));
+    let _ = write!(
+        body,
+        r##"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#aaa" stroke-dasharray="4 3"/>"##,
+        px(0.0),
+        py(0.0),
+        px(1.0),
+        py(1.0)
+    );
     let max = r.calibration.iter().map(|b| b.turns).max().unwrap_or(1).max(1) as f64;
     for b in &r.calibration {
         if let (Some(c), Some(right)) = (b.mean_confidence, b.reply_was_right) {
@@ -126,7 +137,12 @@ fn calibration(r: &Report) -> String {
             );
         }
     }
-    frame("Calibration: share of drafted turns where replying was right, by confidence (dot size: turns)", "confidence", "replying was right", &body)
+    frame(
+        "Calibration: share of drafted turns where replying was right, by confidence (dot size: turns)",
+        "confidence",
+        "replying was right",
+        &body,
+    )
 }
 
 fn sweep(r: &Report) -> String {
@@ -140,7 +156,11 @@ fn sweep(r: &Report) -> String {
                 format!("{:.1},{:.1}", px(p.threshold), py(y))
             })
             .collect();
-        let _ = write!(body, r##"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"><title>{label}</title></polyline>"##, points.join(" "));
+        let _ = write!(
+            body,
+            r##"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"><title>{label}</title></polyline>"##,
+            points.join(" ")
+        );
     }
     let t = r.confidence_threshold;
     let _ = write!(
@@ -151,7 +171,14 @@ fn sweep(r: &Report) -> String {
         px(t) + 3.0,
         x = px(t)
     );
-    let _ = write!(body, r##"<text x="{}" y="{}" font-size="10" fill="#4a7ebb">escalation rate</text><text x="{}" y="{}" font-size="10" fill="#c0392b">wrongly sent replies</text>"##, px(0.05), py(0.62), px(0.05), py(0.54));
+    let _ = write!(
+        body,
+        r##"<text x="{}" y="{}" font-size="10" fill="#4a7ebb">escalation rate</text><text x="{}" y="{}" font-size="10" fill="#c0392b">wrongly sent replies</text>"##,
+        px(0.05),
+        py(0.62),
+        px(0.05),
+        py(0.54)
+    );
     frame("Escalation threshold sweep over drafted turns", "confidence threshold", "share of drafted turns", &body)
 }
 
@@ -201,7 +228,11 @@ fn failures(r: &Report) -> String {
                 esc(&t.input),
                 esc(&t.action),
                 esc(&t.sent.join(" / ")),
-                if t.reasons.is_empty() { String::new() } else { format!(" <em>({})</em>", esc(&t.reasons.join(", "))) }
+                if t.reasons.is_empty() {
+                    String::new()
+                } else {
+                    format!(" <em>({})</em>", esc(&t.reasons.join(", ")))
+                }
             );
         }
         s += "</ol></details>";
@@ -231,9 +262,22 @@ pub fn render(r: &Report) -> String {
         let _ = write!(metrics, "<tr><th scope=\"row\">{k}</th><td>{v}</td></tr>");
     }
     metrics += "</table>";
-    let mut tags = String::from("<table class=\"metrics\"><caption>Action accuracy by eval set and by intent</caption>");
-    for (k, t) in r.per_tag.iter().map(|(k, t)| (format!("set {k}"), t)).chain(r.per_intent.iter().map(|(k, t)| (format!("intent {k}"), t))) {
-        let _ = write!(tags, "<tr><th scope=\"row\">{}</th><td>{}/{} ({})</td></tr>", esc(&k), t.passed, t.checked, pct(t.rate));
+    let mut tags =
+        String::from("<table class=\"metrics\"><caption>Action accuracy by eval set and by intent</caption>");
+    for (k, t) in r
+        .per_tag
+        .iter()
+        .map(|(k, t)| (format!("set {k}"), t))
+        .chain(r.per_intent.iter().map(|(k, t)| (format!("intent {k}"), t)))
+    {
+        let _ = write!(
+            tags,
+            "<tr><th scope=\"row\">{}</th><td>{}/{} ({})</td></tr>",
+            esc(&k),
+            t.passed,
+            t.checked,
+            pct(t.rate)
+        );
     }
     tags += "</table>";
     format!(
@@ -255,7 +299,11 @@ details {{ border-bottom: 1px solid #eee; padding: .3rem 0; }} li.failed {{ back
 <h2>Failures</h2>{failure_list}
 </body></html>
 "##,
-        llm = esc(serde_json::to_value(r.llm).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default().as_str()),
+        llm = esc(serde_json::to_value(r.llm)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+            .as_str()),
         threshold = r.confidence_threshold,
         failures = r.failures.len(),
         confusion = confusion(r),

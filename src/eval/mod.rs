@@ -133,9 +133,12 @@ pub async fn run(mut config: Config, options: &Options) -> anyhow::Result<report
         load_store(&config, store).await?;
     }
     let provider = Arc::new(KeepProvider(Default::default()));
-    let app = App::build(config.clone(), BuildOptions { demo: options.store.is_none(), provider: Some(provider), clock: None })
-        .await
-        .context("cannot build the pipeline for the eval")?;
+    let app = App::build(
+        config.clone(),
+        BuildOptions { demo: options.store.is_none(), provider: Some(provider), clock: None },
+    )
+    .await
+    .context("cannot build the pipeline for the eval")?;
     let db = app.state.db.clone();
     for (n, t) in transcripts.iter().enumerate() {
         setup_customer(&db, t, n).await.with_context(|| format!("conversation {:?}: customer", t.id))?;

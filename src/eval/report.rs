@@ -239,7 +239,13 @@ fn contains_ci(haystack: &[String], needle: &str) -> bool {
 const SCORE_REASONS: &[&str] = &["low_confidence", "low_confidence_streak"];
 
 impl Report {
-    pub fn build(transcripts: &[Transcript], results: Vec<TurnResult>, config: &Config, llm: LlmMode, wall_s: f64) -> Report {
+    pub fn build(
+        transcripts: &[Transcript],
+        results: Vec<TurnResult>,
+        config: &Config,
+        llm: LlmMode,
+        wall_s: f64,
+    ) -> Report {
         let tags: BTreeMap<&str, &Vec<String>> = transcripts.iter().map(|t| (t.id.as_str(), &t.tags)).collect();
         let mut failures = Vec::new();
         let mut per_expectation: BTreeMap<String, Tally> = BTreeMap::new();
@@ -315,7 +321,10 @@ impl Report {
                 }
             }
             if !r.unsupported.is_empty() {
-                failures.push(fail("no unsupported claim sent".into(), format!("sent {:?} ({:?})", r.reply, r.unsupported)));
+                failures.push(fail(
+                    "no unsupported claim sent".into(),
+                    format!("sent {:?} ({:?})", r.reply, r.unsupported),
+                ));
             }
         }
         let per_expectation_rate = |k: &str| per_expectation.get(k).and_then(|t| t.rate);
@@ -357,7 +366,9 @@ impl Report {
 
 /// Turns where the bot drafted an answer and the transcript says what was right.
 fn drafted(results: &[TurnResult]) -> impl Iterator<Item = &TurnResult> {
-    results.iter().filter(|r| r.draft.is_some() && matches!(r.action.as_str(), "reply" | "escalate") && r.expect.action.is_some())
+    results
+        .iter()
+        .filter(|r| r.draft.is_some() && matches!(r.action.as_str(), "reply" | "escalate") && r.expect.action.is_some())
 }
 
 /// Ten confidence bins: how often replying was right in each.
@@ -374,7 +385,10 @@ fn calibration(results: &[TurnResult]) -> Vec<CalibrationBin> {
                 to,
                 turns: n,
                 mean_confidence: (n > 0).then(|| inside.iter().map(|r| r.confidence).sum::<f64>() / n as f64),
-                reply_was_right: ratio(inside.iter().filter(|r| r.expect.action.as_deref() == Some("reply")).count(), n),
+                reply_was_right: ratio(
+                    inside.iter().filter(|r| r.expect.action.as_deref() == Some("reply")).count(),
+                    n,
+                ),
             }
         })
         .collect()
@@ -442,10 +456,25 @@ impl Report {
         let pct = |v: Option<f64>| v.map(|x| format!("{:.1}%", 100.0 * x)).unwrap_or_else(|| "-".into());
         let num = |v: Option<f64>| v.map(|x| format!("{x:.1}")).unwrap_or_else(|| "-".into());
         let mut s = String::new();
-        s += &format!("{} conversations, {} turns ({} mode) in {:.1} s\n", self.conversations, self.turns, serde_json::to_value(self.llm).unwrap_or_default().as_str().unwrap_or(""), self.wall_s);
+        s += &format!(
+            "{} conversations, {} turns ({} mode) in {:.1} s\n",
+            self.conversations,
+            self.turns,
+            serde_json::to_value(self.llm).unwrap_or_default().as_str().unwrap_or(""),
+            self.wall_s
+        );
         s += &format!("  action accuracy       {}\n", pct(self.action_accuracy));
-        s += &format!("  escalation precision  {}   recall {}\n", pct(self.escalation_precision), pct(self.escalation_recall));
-        s += &format!("  opt-out recall        {}   (keywords {})   false positives {}\n", pct(self.optout_recall), pct(self.optout_recall_keyword), self.optout_false_positives);
+        s += &format!(
+            "  escalation precision  {}   recall {}\n",
+            pct(self.escalation_precision),
+            pct(self.escalation_recall)
+        );
+        s += &format!(
+            "  opt-out recall        {}   (keywords {})   false positives {}\n",
+            pct(self.optout_recall),
+            pct(self.optout_recall_keyword),
+            self.optout_false_positives
+        );
         s += &format!("  unsupported claims    {}\n", self.unsupported_claims);
         s += &format!("  mentions hit rate     {}\n", pct(self.mentions_hit_rate));
         s += &format!("  segments p50 / p95    {} / {}\n", num(self.segments_p50), num(self.segments_p95));

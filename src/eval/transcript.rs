@@ -142,7 +142,8 @@ mod tests {
         assert_eq!(t[0].turns.len(), 2);
         assert_eq!(t[0].customer.as_ref().unwrap().orders[0].sku, "ZO0549605496");
         let bad = dir.path().join("bad.jsonl");
-        std::fs::write(&bad, "\n{\"id\": \"x\", \"turns\": [{\"in\": \"hi\", \"expect\": {\"action\": \"wave\"}}]}\n").unwrap();
+        std::fs::write(&bad, "\n{\"id\": \"x\", \"turns\": [{\"in\": \"hi\", \"expect\": {\"action\": \"wave\"}}]}\n")
+            .unwrap();
         let e = format!("{:#}", read(&[&bad]).unwrap_err());
         assert!(e.contains("bad.jsonl:2") && e.contains("wave"), "{e}");
     }

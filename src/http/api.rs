@@ -232,8 +232,7 @@ pub struct CloseEscalation {
 
 /// A refused reviewer action as JSON: 404 for an unknown escalation, 409 otherwise.
 fn refused(id: i64, r: &crate::review::Refused) -> Response {
-    let status =
-        if *r == crate::review::Refused::NotFound { StatusCode::NOT_FOUND } else { StatusCode::CONFLICT };
+    let status = if *r == crate::review::Refused::NotFound { StatusCode::NOT_FOUND } else { StatusCode::CONFLICT };
     error(status, r.message(id))
 }
 

@@ -343,8 +343,11 @@ async fn queue_context(state: &AppState, filter: &QueueFilter) -> anyhow::Result
                 None => (String::new(), false),
             };
             let last = e.last_message.unwrap_or_default();
-            let last: String =
-                if last.chars().count() > 80 { format!("{}…", last.chars().take(79).collect::<String>()) } else { last };
+            let last: String = if last.chars().count() > 80 {
+                format!("{}…", last.chars().take(79).collect::<String>())
+            } else {
+                last
+            };
             serde_json::json!({
                 "id": e.id,
                 "conversation_id": e.conversation_id,
@@ -639,7 +642,14 @@ pub async fn post_reply(
 
 /// A consent decision from the escalation's page: checks the session and its CSRF token,
 /// then runs `decide` as the signed-in reviewer and goes back to the queue.
-async fn consent_action<F, Fut>(state: AppState, id: i64, headers: HeaderMap, form: CsrfForm, what: &str, decide: F) -> Response
+async fn consent_action<F, Fut>(
+    state: AppState,
+    id: i64,
+    headers: HeaderMap,
+    form: CsrfForm,
+    what: &str,
+    decide: F,
+) -> Response
 where
     F: FnOnce(crate::store::Db, crate::review::Reviewer) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<Result<(), crate::review::Refused>>>,

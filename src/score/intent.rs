@@ -170,7 +170,8 @@ pub fn classify(facts: &Facts) -> Intent {
         Intent::Greeting
     } else if has_any(&w, ORDER_WORDS) && !has_any(&w, &["return", "returns", "refund", "exchange"]) {
         Intent::OrderStatus
-    } else if has_any(&w, POLICY_WORDS) && !facts.policies.is_empty() && !sizes_of_a_named_product(&w, &content, facts) {
+    } else if has_any(&w, POLICY_WORDS) && !facts.policies.is_empty() && !sizes_of_a_named_product(&w, &content, facts)
+    {
         Intent::Policy
     } else if !facts.products.is_empty() {
         Intent::Product

@@ -282,7 +282,8 @@ pub async fn search_conversations(
         .bind(offset)
         .fetch_all(p)
         .await)?;
-    let count = format!("select count(*) from conversations c left join customers cu on cu.id = c.customer_id where {filter}");
+    let count =
+        format!("select count(*) from conversations c left join customers cu on cu.id = c.customer_id where {filter}");
     let total = with_db!(db, |p| sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count.clone()))
         .bind(query)
         .bind(&phone)

@@ -200,7 +200,8 @@ pub struct EscalationDetail {
 }
 
 pub async fn escalation(db: &Db, id: i64) -> anyhow::Result<Option<EscalationDetail>> {
-    let row = with_db!(db, |p| sqlx::query_as::<_, EscalationDetail>(
+    let row = with_db!(db, |p| {
+        sqlx::query_as::<_, EscalationDetail>(
         "select e.id, e.conversation_id, e.turn_id, c.phone, e.reason, e.details, e.status, e.created_at, e.assigned_to,
                 r.name as assigned_name
          from escalations e join conversations c on c.id = e.conversation_id
@@ -208,7 +209,8 @@ pub async fn escalation(db: &Db, id: i64) -> anyhow::Result<Option<EscalationDet
     )
     .bind(id)
     .fetch_optional(p)
-    .await)?;
+    .await
+    })?;
     Ok(row)
 }
 

@@ -24,7 +24,11 @@ const PASSWORD: &str = "correct horse battery";
 /// under CI.
 fn chromedriver() -> Option<PathBuf> {
     let found = std::env::var_os("BACKTALK_CHROMEDRIVER").map(PathBuf::from).or_else(|| {
-        std::env::var_os("PATH")?.to_str()?.split(':').map(|d| PathBuf::from(d).join("chromedriver")).find(|p| p.exists())
+        std::env::var_os("PATH")?
+            .to_str()?
+            .split(':')
+            .map(|d| PathBuf::from(d).join("chromedriver"))
+            .find(|p| p.exists())
     });
     if found.is_none() {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
@@ -122,7 +126,12 @@ async fn a_reviewer_answers_an_escalation_in_chromium() {
     assert!(text_of(&client, "#queue").await.contains("Nothing open"));
     // A marker that a reload would wipe: the row must arrive over the open page's stream.
     client.execute("window.stillTheSamePage = true; return null;", vec![]).await.unwrap();
-    client.wait().at_most(Duration::from_secs(10)).for_element(Locator::XPath("//p[@id='live-status'][starts-with(., 'Live')]")).await.expect("the stream connects");
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath("//p[@id='live-status'][starts-with(., 'Live')]"))
+        .await
+        .expect("the stream connects");
 
     app.post_inbound(CUSTOMER, "can I talk to a real person?", &new_sid()).await;
     let row = client
@@ -174,7 +183,12 @@ async fn a_reviewer_answers_an_escalation_in_chromium() {
     // The audit trail is reachable from the conversation: each answered text links its turn.
     client.goto(&format!("{}/console/conversations?q=Elyssa", app.base_url)).await.unwrap();
     client.find(Locator::Css("main table a")).await.unwrap().click().await.unwrap();
-    let turn = client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("a[href^='/console/turns/']")).await.unwrap();
+    let turn = client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("a[href^='/console/turns/']"))
+        .await
+        .unwrap();
     turn.click().await.unwrap();
     let audit = client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("main")).await.unwrap();
     assert!(audit.text().await.unwrap().contains("why did it say that?"));
@@ -186,10 +200,8 @@ async fn a_reviewer_answers_an_escalation_in_chromium() {
     client.set_window_size(390, 844).await.unwrap();
     client.goto(&format!("{}/console", app.base_url)).await.unwrap();
     client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("tr[data-escalation]")).await.unwrap();
-    let fits = client
-        .execute("return document.documentElement.scrollWidth <= window.innerWidth;", vec![])
-        .await
-        .unwrap();
+    let fits =
+        client.execute("return document.documentElement.scrollWidth <= window.innerWidth;", vec![]).await.unwrap();
     assert_eq!(fits, serde_json::Value::Bool(true), "no sideways scrolling at 390 px");
     screenshot(&client, "console-queue-phone.png").await;
     client.close().await.unwrap();

@@ -321,7 +321,8 @@ async fn next_queue_event(response: &mut reqwest::Response, needle: &str) -> Str
             if !event.lines().any(|l| l == "event: queue") {
                 continue;
             }
-            let data: Vec<&str> = event.lines().filter_map(|l| l.strip_prefix("data: ").or(l.strip_prefix("data:"))).collect();
+            let data: Vec<&str> =
+                event.lines().filter_map(|l| l.strip_prefix("data: ").or(l.strip_prefix("data:"))).collect();
             let data = data.join("\n");
             if data.contains(needle) {
                 return data;
@@ -357,10 +358,8 @@ async fn the_queue_streams_changes(backend: Backend) {
 
     assert_eq!(act(&app, &sam, "/console/logout", &[]).await.0, 303);
     app.post_inbound("+14155550188", "I want a manager", &new_sid()).await;
-    let ended = tokio::time::timeout(Duration::from_secs(20), async {
-        while let Ok(Some(_)) = stream.chunk().await {}
-    })
-    .await;
+    let ended =
+        tokio::time::timeout(Duration::from_secs(20), async { while let Ok(Some(_)) = stream.chunk().await {} }).await;
     assert!(ended.is_ok(), "the stream ends with the session");
 }
 on_both_backends!(the_queue_streams_changes);
@@ -385,7 +384,9 @@ async fn conversations_customers_and_the_turn_audit(backend: Backend) {
     let (status, all) = list("").await;
     assert_eq!(status, 200);
     assert!(all.contains("2 conversations"), "{all}");
-    for (q, hit) in [("elyssa", "Elyssa Reese"), ("(415)%20555-0177", "+14155550177"), ("RETURN%20policy", "+14155550177")] {
+    for (q, hit) in
+        [("elyssa", "Elyssa Reese"), ("(415)%20555-0177", "+14155550177"), ("RETURN%20policy", "+14155550177")]
+    {
         let (_, found) = list(q).await;
         assert!(found.contains("1 conversation ") && found.contains(hit), "{q}: {found}");
     }
@@ -481,7 +482,8 @@ async fn the_json_api_acts_as_a_reviewer(backend: Backend) {
     assert!(detail["thread"].as_array().unwrap().iter().any(|m| m["body"] == "can I talk to a real person?"));
 
     assert_eq!(call(alex.clone(), "POST", format!("{esc}/claim"), None).await.0, 200);
-    let (status, why) = call(blair.clone(), "POST", format!("{esc}/reply"), Some(serde_json::json!({"body": "hi"}))).await;
+    let (status, why) =
+        call(blair.clone(), "POST", format!("{esc}/reply"), Some(serde_json::json!({"body": "hi"}))).await;
     assert_eq!(status, 409);
     assert!(why["error"].as_str().unwrap().contains("alex has claimed"), "{why}");
     let take = Some(serde_json::json!({"take_over": true}));

@@ -9,8 +9,7 @@ use backtalk::eval::{LlmMode, Options, gate, report};
 use crate::fakes::{FakeLlm, LlmBehaviour};
 
 /// A model that invents a price for everything it is asked.
-const LYING_REPLY: &str =
-    r#"{"reply":"Yes! The black blouse is only $9.99 today and in stock.","skus":["ZO0347403474"],"confidence":0.95,"needs_human":false}"#;
+const LYING_REPLY: &str = r#"{"reply":"Yes! The black blouse is only $9.99 today and in stock.","skus":["ZO0347403474"],"confidence":0.95,"needs_human":false}"#;
 
 const TRANSCRIPTS: &str = r#"{"id": "blouse", "customer": {"phone": "+14155550123"}, "turns": [{"in": "do you have the blouse in black?", "expect": {"action": "reply", "mentions_any": ["Blouse - black"]}}]}
 {"id": "dress", "customer": {"phone": "+12125550100"}, "turns": [{"in": "I need a dress but not black", "expect": {"action": "reply"}}, {"in": "STOP", "expect": {"action": "opt_out"}}]}
@@ -51,15 +50,15 @@ async fn a_pipeline_without_its_guard_fails_the_gate() {
     let llm = FakeLlm::start().await;
     llm.set_default(LlmBehaviour::Reply(LYING_REPLY.into()));
 
-    let broken = backtalk::eval::run(config_for(&llm, false), &options(transcripts.clone(), LlmMode::Live, None))
-        .await
-        .unwrap();
+    let broken =
+        backtalk::eval::run(config_for(&llm, false), &options(transcripts.clone(), LlmMode::Live, None)).await.unwrap();
     assert!(broken.unsupported_claims > 0, "{:?}", broken.results);
     let json = serde_json::to_value(&broken).unwrap();
     let why = gate::check(&json, None, &no_tolerances());
     assert!(why.iter().any(|w| w.contains("unsupported_claims")), "{why:?}");
 
-    let guarded = backtalk::eval::run(config_for(&llm, true), &options(transcripts, LlmMode::Live, None)).await.unwrap();
+    let guarded =
+        backtalk::eval::run(config_for(&llm, true), &options(transcripts, LlmMode::Live, None)).await.unwrap();
     assert_eq!(guarded.unsupported_claims, 0);
     assert!(gate::check(&serde_json::to_value(&guarded).unwrap(), None, &no_tolerances()).is_empty());
     assert_eq!(guarded.optout_recall_keyword, Some(1.0), "STOP is honoured either way");
@@ -73,9 +72,12 @@ async fn replays_of_a_cassette_are_identical() {
     let transcripts = write_transcripts(dir.path(), TRANSCRIPTS);
     let cassette = dir.path().join("cassette.jsonl");
     let llm = FakeLlm::start().await;
-    let recorded = backtalk::eval::run(config_for(&llm, true), &options(transcripts.clone(), LlmMode::Live, Some(cassette.clone())))
-        .await
-        .unwrap();
+    let recorded = backtalk::eval::run(
+        config_for(&llm, true),
+        &options(transcripts.clone(), LlmMode::Live, Some(cassette.clone())),
+    )
+    .await
+    .unwrap();
     assert!(std::fs::read_to_string(&cassette).unwrap().lines().count() >= 3, "every model call recorded");
     drop(llm);
 
@@ -91,7 +93,9 @@ async fn replays_of_a_cassette_are_identical() {
     assert_eq!(replies, recorded.results.iter().map(|r| r.reply.clone()).collect::<Vec<_>>());
 
     let changed = write_transcripts(dir.path(), &TRANSCRIPTS.replace("how much is shipping?", "how long is shipping?"));
-    let e = backtalk::eval::run(replay_config.clone(), &options(changed, LlmMode::Replay, Some(cassette))).await.unwrap_err();
+    let e = backtalk::eval::run(replay_config.clone(), &options(changed, LlmMode::Replay, Some(cassette)))
+        .await
+        .unwrap_err();
     assert!(format!("{e:#}").contains("conversation \"shipping\" turn 1"), "{e:#}");
 }
 
@@ -103,9 +107,21 @@ async fn the_report_has_the_pinned_keys() {
     let r = backtalk::eval::run(Config::default(), &options(transcripts, LlmMode::Offline, None)).await.unwrap();
     let json = serde_json::to_value(&r).unwrap();
     for key in [
-        "conversations", "turns", "action_accuracy", "optout_recall", "optout_false_positives", "escalation_precision",
-        "escalation_recall", "unsupported_claims", "mentions_hit_rate", "segments_p50", "segments_p95",
-        "prompt_tokens_p50", "latency_ms_p50", "latency_ms_p99", "failures",
+        "conversations",
+        "turns",
+        "action_accuracy",
+        "optout_recall",
+        "optout_false_positives",
+        "escalation_precision",
+        "escalation_recall",
+        "unsupported_claims",
+        "mentions_hit_rate",
+        "segments_p50",
+        "segments_p95",
+        "prompt_tokens_p50",
+        "latency_ms_p50",
+        "latency_ms_p99",
+        "failures",
     ] {
         assert!(json.get(key).is_some(), "report.json lacks {key}");
     }
@@ -123,7 +139,8 @@ async fn the_report_has_the_pinned_keys() {
 async fn a_corrected_conversation_exports_as_a_regression_case() {
     use crate::helpers::*;
     let app = spawn_app(Backend::Sqlite, TestOptions::default()).await;
-    app.post_inbound(CUSTOMER, "can I talk to a real person? I'm Elyssa Reese, call me on 415 555 0123", &new_sid()).await;
+    app.post_inbound(CUSTOMER, "can I talk to a real person? I'm Elyssa Reese, call me on 415 555 0123", &new_sid())
+        .await;
     app.twilio.wait_for_sent(1, std::time::Duration::from_secs(20)).await;
     app.wait_idle().await;
     let id = backtalk::store::escalations::list_escalations(&app.db, "open", 10).await.unwrap()[0].id;
@@ -133,9 +150,13 @@ async fn a_corrected_conversation_exports_as_a_regression_case() {
     let reply = "Hi Elyssa, Sam here. Your blouse is on its way.";
     backtalk::review::reply(&app.db, &sam, id, reply, 5).await.unwrap().unwrap();
     app.twilio.wait_for_sent(2, std::time::Duration::from_secs(20)).await;
-    backtalk::review::close(&app.db, &sam, id, backtalk::store::escalations::Resolution::Resolved).await.unwrap().unwrap();
+    backtalk::review::close(&app.db, &sam, id, backtalk::store::escalations::Resolution::Resolved)
+        .await
+        .unwrap()
+        .unwrap();
 
-    let options = backtalk::eval::export::ExportOptions { since: chrono::DateTime::<chrono::Utc>::MIN_UTC, escalated_only: true };
+    let options =
+        backtalk::eval::export::ExportOptions { since: chrono::DateTime::<chrono::Utc>::MIN_UTC, escalated_only: true };
     let exported = backtalk::eval::export::export(&app.db, &options).await.unwrap();
     assert_eq!(exported.len(), 1);
     let line = serde_json::to_string(&exported[0]).unwrap();
@@ -156,7 +177,8 @@ async fn a_corrected_conversation_exports_as_a_regression_case() {
 async fn a_store_directory_replaces_the_embedded_store() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let transcripts = root.join("eval/transcripts/demo.jsonl");
-    let embedded = backtalk::eval::run(Config::default(), &options(transcripts.clone(), LlmMode::Offline, None)).await.unwrap();
+    let embedded =
+        backtalk::eval::run(Config::default(), &options(transcripts.clone(), LlmMode::Offline, None)).await.unwrap();
     let mut from_files = options(transcripts.clone(), LlmMode::Offline, None);
     from_files.store = Some(root.join("demo/store"));
     let loaded = backtalk::eval::run(Config::default(), &from_files).await.unwrap();

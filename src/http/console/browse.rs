@@ -38,17 +38,22 @@ pub struct Search {
 
 /// `GET /console/conversations?q=`: all conversations, most recently active first,
 /// filtered by name, phone digits or words in any text.
-pub async fn get_conversations(State(state): State<AppState>, headers: HeaderMap, Query(search): Query<Search>) -> Response {
+pub async fn get_conversations(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(search): Query<Search>,
+) -> Response {
     let session = match signed_in(&state, &headers).await {
         Ok(s) => s,
         Err(r) => return r,
     };
     let q: String = search.q.unwrap_or_default().trim().chars().take(100).collect();
     let page_no = search.page.unwrap_or(1).clamp(1, 100_000);
-    let (rows, total) = match conversations::search_conversations(&state.db, &q, PER_PAGE, (page_no - 1) * PER_PAGE).await {
-        Ok(found) => found,
-        Err(e) => return internal(e),
-    };
+    let (rows, total) =
+        match conversations::search_conversations(&state.db, &q, PER_PAGE, (page_no - 1) * PER_PAGE).await {
+            Ok(found) => found,
+            Err(e) => return internal(e),
+        };
     let rows: Vec<serde_json::Value> = rows
         .into_iter()
         .map(|c| {
