@@ -129,24 +129,11 @@ pub fn check(draft: &str, facts: &Facts, max_segments: usize, link_hosts: &[Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Money;
     use crate::domain::facts::{PolicyFact, ProductFact};
 
     fn facts() -> Facts {
         Facts {
-            products: vec![ProductFact {
-                sku: "B1".into(),
-                title: "Blouse - red".into(),
-                brand: "Acme".into(),
-                category: "Women's Clothing".into(),
-                price: Money::usd(32.99),
-                sale_price: None,
-                colors: vec![],
-                sizes: vec![],
-                stock: 1,
-                score: 1.0,
-                variants: vec![],
-            }],
+            products: vec![ProductFact { colors: vec![], ..ProductFact::red_blouse() }],
             policies: vec![PolicyFact {
                 id: "shipping".into(),
                 title: "Shipping".into(),
