@@ -37,12 +37,13 @@ impl Refused {
     }
 }
 
-async fn refused(db: &Db, id: i64, claimed: Claimed) -> anyhow::Result<Refused> {
-    Ok(match claimed {
+/// A claim's refusal as the reviewer is told it (`Held` is not one).
+fn refused(claimed: Claimed) -> Refused {
+    match claimed {
         Claimed::HeldBy(name) => Refused::HeldBy(name),
-        _ if escalations::escalation(db, id).await?.is_none() => Refused::NotFound,
-        _ => Refused::Closed,
-    })
+        Claimed::NotFound => Refused::NotFound,
+        Claimed::Held | Claimed::Closed => Refused::Closed,
+    }
 }
 
 async fn record(db: &Db, who: &Reviewer, action: &str, id: i64, detail: &str) -> anyhow::Result<()> {
@@ -56,7 +57,7 @@ pub async fn claim(db: &Db, who: &Reviewer, id: i64, take_over: bool) -> anyhow:
             record(db, who, if take_over { "took_over" } else { "claimed" }, id, "").await?;
             Ok(Ok(()))
         }
-        other => Ok(Err(refused(db, id, other).await?)),
+        other => Ok(Err(refused(other))),
     }
 }
 
@@ -64,7 +65,7 @@ pub async fn claim(db: &Db, who: &Reviewer, id: i64, take_over: bool) -> anyhow:
 async fn hold(db: &Db, who: &Reviewer, id: i64) -> anyhow::Result<Result<(), Refused>> {
     match escalations::claim(db, id, who.id, false).await? {
         Claimed::Held => Ok(Ok(())),
-        other => Ok(Err(refused(db, id, other).await?)),
+        other => Ok(Err(refused(other))),
     }
 }
 

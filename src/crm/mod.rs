@@ -14,6 +14,8 @@ const ORDERS_IN_CONTEXT: i64 = 5;
 /// The CRM's view of a customer: name and recent orders (newest first).
 #[derive(Debug, Clone, Default)]
 pub struct CustomerFacts {
+    /// The customer's row; `None` for a number the CRM does not know.
+    pub id: Option<i64>,
     pub name: Option<String>,
     pub orders: Vec<OrderFact>,
 }
@@ -42,7 +44,7 @@ pub async fn customer_facts(db: &Db, phone: &str) -> anyhow::Result<CustomerFact
                 .collect(),
         })
         .collect();
-    Ok(CustomerFacts { name: customer.name, orders })
+    Ok(CustomerFacts { id: Some(customer.id), name: customer.name, orders })
 }
 
 /// Everything the customer has bought (sku and title), newest order first; none for an

@@ -439,11 +439,11 @@ pub async fn get_conversation(State(state): State<AppState>, Path(id): Path<i64>
             return Ok(error(StatusCode::NOT_FOUND, format!("no conversation {id}")));
         };
         let messages = crate::store::conversations::recent_messages(&state.db, id, i64::MAX, 500).await?;
-        let turns = crate::store::turns::turns_for_conversation(&state.db, id).await?;
+        let turns = crate::store::turns::turns_by_message(&state.db, id).await?;
         let thread: Vec<serde_json::Value> = messages
             .into_iter()
             .map(|m| {
-                let turn = turns.iter().find(|t| t.inbound_message_id == m.id).map(|t| t.id);
+                let turn = turns.get(&m.id).map(|t| t.id);
                 serde_json::json!({"id": m.id, "direction": m.direction, "body": m.body,
                                    "created_at": m.created_at, "turn_id": turn})
             })

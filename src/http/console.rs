@@ -448,7 +448,6 @@ async fn escalation_page(
             .map(|m| serde_json::json!({"direction": m.direction, "body": m.body, "at": m.created_at.format("%Y-%m-%d %H:%M").to_string()}))
             .collect();
     let customer = crate::crm::customer_facts(&state.db, &e.phone).await?;
-    let customer_id = crate::store::crm::customer_by_phone(&state.db, &e.phone).await?.map(|c| c.id);
     let consent = crate::store::consent::latest_consent(&state.db, &e.phone).await?;
     let orders: Vec<serde_json::Value> = customer
         .orders
@@ -469,7 +468,7 @@ async fn escalation_page(
             conversation_id => e.conversation_id, turn_id => e.turn_id,
         },
         phone => e.phone.clone(),
-        customer_id => customer_id,
+        customer_id => customer.id,
         reviewer => session.name.clone(),
         csrf => session.csrf_token.clone(),
         notice,

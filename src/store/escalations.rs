@@ -221,16 +221,18 @@ pub enum Claimed {
     Held,
     /// Another reviewer holds it (their name); take it over explicitly to act.
     HeldBy(String),
-    /// It is closed or does not exist.
-    NotOpen,
+    /// It is closed.
+    Closed,
+    /// There is no such escalation.
+    NotFound,
 }
 
 /// Claims escalation `id` for `reviewer_id`: when it is free or already theirs, or, with
 /// `take_over`, from whoever holds it.
 pub async fn claim(db: &Db, id: i64, reviewer_id: i64, take_over: bool) -> anyhow::Result<Claimed> {
-    let Some(e) = escalation(db, id).await? else { return Ok(Claimed::NotOpen) };
+    let Some(e) = escalation(db, id).await? else { return Ok(Claimed::NotFound) };
     if e.status != "open" {
-        return Ok(Claimed::NotOpen);
+        return Ok(Claimed::Closed);
     }
     if let (Some(holder), Some(name)) = (e.assigned_to, e.assigned_name)
         && holder != reviewer_id
@@ -258,7 +260,8 @@ pub async fn claim(db: &Db, id: i64, reviewer_id: i64, take_over: bool) -> anyho
     // Someone claimed or closed it since it was read.
     Ok(match escalation(db, id).await? {
         Some(e) if e.status == "open" => Claimed::HeldBy(e.assigned_name.unwrap_or_default()),
-        _ => Claimed::NotOpen,
+        Some(_) => Claimed::Closed,
+        None => Claimed::NotFound,
     })
 }
 

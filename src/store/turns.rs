@@ -197,16 +197,19 @@ pub struct TurnLink {
     pub confidence: f64,
 }
 
-/// The turns of a conversation, oldest first.
-pub async fn turns_for_conversation(db: &Db, conversation_id: i64) -> anyhow::Result<Vec<TurnLink>> {
+/// The turns of a conversation by the inbound message each answered (a thread's links to
+/// the turn audit).
+pub async fn turns_by_message(
+    db: &Db,
+    conversation_id: i64,
+) -> anyhow::Result<std::collections::HashMap<i64, TurnLink>> {
     let rows = with_db!(db, |p| sqlx::query_as::<_, TurnLink>(
-        "select id, inbound_message_id, decision, confidence from turns where conversation_id = $1
-         order by inbound_message_id"
+        "select id, inbound_message_id, decision, confidence from turns where conversation_id = $1"
     )
     .bind(conversation_id)
     .fetch_all(p)
     .await)?;
-    Ok(rows)
+    Ok(rows.into_iter().map(|t| (t.inbound_message_id, t)).collect())
 }
 
 /// An inbound text of a conversation with the turn that answered it (export).

@@ -82,11 +82,11 @@ pub async fn get_conversation(State(state): State<AppState>, headers: HeaderMap,
             return Ok(not_found("such conversation"));
         };
         let messages = conversations::recent_messages(&state.db, id, i64::MAX, THREAD_LIMIT).await?;
-        let turns = turns::turns_for_conversation(&state.db, id).await?;
+        let turns = turns::turns_by_message(&state.db, id).await?;
         let thread: Vec<serde_json::Value> = messages
             .iter()
             .map(|m| {
-                let turn = turns.iter().find(|t| t.inbound_message_id == m.id).map(|t| {
+                let turn = turns.get(&m.id).map(|t| {
                     serde_json::json!({"id": t.id, "decision": t.decision, "confidence": format!("{:.2}", t.confidence)})
                 });
                 serde_json::json!({"direction": m.direction, "body": m.body, "at": when(m.created_at), "turn": turn})
