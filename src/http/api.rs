@@ -2,20 +2,63 @@
 //! token): queue a proactive text, read a number's consent ledger, record a reviewer's
 //! decision about a possible opt-out; list, read, claim, answer, opt out and close
 //! escalations (what the console does, for other tools); search conversations and read a
-//! turn's audit.
+//! turn's audit. Errors are JSON: `{"error": "...", "field": "..."}`.
 
-use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
+use serde_json::{Value, json};
 
 use super::AppState;
+use super::error::{Error, json_errors};
+use super::extract::{ApiReviewer, Caller, JsonBody};
 use crate::domain::{MAX_BODY_CHARS, Phone};
 use crate::pipeline::proactive::{ProactiveText, queue};
+use crate::review::{self, Refused};
 use crate::store::consent::{self, ReviewerDecision};
-use crate::store::escalations;
+use crate::store::{conversations, escalations, turns};
+
+/// The API's routes (each listed in `openapi.json`; a unit test keeps the two in step).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/messages", post(post_message))
+        .route("/api/v1/consent/{phone}", get(get_consent))
+        .route("/api/v1/consent/{phone}/decision", post(post_decision))
+        .route("/api/v1/escalations", get(list_escalations))
+        .route("/api/v1/escalations/{id}", get(get_escalation))
+        .route("/api/v1/escalations/{id}/claim", post(claim_escalation))
+        .route("/api/v1/escalations/{id}/reply", post(reply_to_escalation))
+        .route("/api/v1/escalations/{id}/opt-out", post(opt_out_escalation))
+        .route("/api/v1/escalations/{id}/close", post(close_escalation))
+        .route("/api/v1/conversations", get(list_conversations))
+        .route("/api/v1/conversations/{id}", get(get_conversation))
+        .route("/api/v1/turns/{id}", get(get_turn))
+        .route("/api/v1/openapi.json", get(openapi))
+        .layer(axum::middleware::from_fn(json_errors))
+}
+
+/// A handler's answer: JSON, or an [`Error`] rendered as JSON.
+type ApiResult<T = Json<Value>> = Result<T, Error>;
+
+/// A refused reviewer action: 404 for an unknown escalation, 409 otherwise.
+fn refused(id: i64, r: Refused) -> Error {
+    match r {
+        Refused::NotFound => Error::NotFound(r.message(id)),
+        _ => Error::Conflict(r.message(id)),
+    }
+}
+
+/// A text field's length check: 1 to `max` characters once trimmed.
+fn text_field<'a>(name: &str, value: &'a str, max: usize) -> Result<&'a str, Error> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > max {
+        return Err(Error::bad_field(name, format!("must be 1 to {max} characters")));
+    }
+    Ok(trimmed)
+}
 
 /// `POST /api/v1/messages` body.
 #[derive(Debug, Deserialize)]
@@ -26,77 +69,22 @@ pub struct NewMessage {
     pub subject: String,
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(serde_json::json!({ "error": message.into() }))).into_response()
-}
-
-/// Who is calling the API.
-#[derive(Debug, Clone)]
-pub enum Caller {
-    /// The service token (`api.token`): integrations (a shop backend queueing texts).
-    Service,
-    /// A reviewer's own API token (`backtalk reviewer token NAME`): actions are theirs.
-    Reviewer(crate::review::Reviewer),
-}
-
-/// Checks `Authorization: Bearer <token>`: a reviewer's API token (looked up by SHA-256),
-/// or the service token `api.token` (compared in constant time).
-async fn authorized(state: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
-    let given = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    let Some(given) = given.filter(|g| !g.is_empty()) else {
-        return Err(error(StatusCode::UNAUTHORIZED, "missing bearer token"));
-    };
-    match crate::store::reviewers::reviewer_for_api_token(&state.db, &crate::auth::token_hash(given)).await {
-        Ok(Some((id, name))) => return Ok(Caller::Reviewer(crate::review::Reviewer { id, name })),
-        Ok(None) => {}
-        Err(e) => return Err(super::error::Error::Internal(e).into_response()),
-    }
-    let token = state.config.api.token.expose();
-    if !token.is_empty() && bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
-        return Ok(Caller::Service);
-    }
-    Err(error(StatusCode::UNAUTHORIZED, "wrong bearer token"))
-}
-
-/// The reviewer behind the call; the service token cannot claim or answer customers.
-async fn reviewer(state: &AppState, headers: &HeaderMap) -> Result<crate::review::Reviewer, Response> {
-    match authorized(state, headers).await? {
-        Caller::Reviewer(r) => Ok(r),
-        Caller::Service => Err(error(
-            StatusCode::FORBIDDEN,
-            "this action needs a reviewer's API token (backtalk reviewer token NAME), not the service token",
-        )),
-    }
-}
-
 /// `POST /api/v1/messages`: queue a proactive text; 202 with its outbox id. The sender
 /// decides when (quiet hours, caps) and whether (consent) it goes out.
-pub async fn post_message(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    if let Err(r) = authorized(&state, &headers).await {
-        return r;
-    }
-    let message: NewMessage = match serde_json::from_slice(&body) {
-        Ok(m) => m,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")),
-    };
-    let to = match Phone::parse(&message.to) {
-        Ok(p) => p,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("`to`: {e}")),
-    };
+pub async fn post_message(
+    State(state): State<AppState>,
+    _: Caller,
+    JsonBody(message): JsonBody<NewMessage>,
+) -> ApiResult<Response> {
+    let to = Phone::parse(&message.to).map_err(|e| Error::invalid_field("to", e))?;
     if message.body.trim().is_empty() || message.body.chars().count() > MAX_BODY_CHARS {
-        return error(StatusCode::BAD_REQUEST, format!("`body` must be 1 to {MAX_BODY_CHARS} characters"));
+        return Err(Error::bad_field("body", format!("must be 1 to {MAX_BODY_CHARS} characters")));
     }
-    if message.subject.trim().is_empty() || message.subject.len() > 64 {
-        return error(StatusCode::BAD_REQUEST, "`subject` must be 1 to 64 characters");
-    }
-    let text = ProactiveText { to, body: message.body, subject: message.subject.trim().to_string() };
-    match queue(&state.db, &text, state.config.worker.max_attempts).await {
-        Ok(id) => {
-            state.waker.wake();
-            (StatusCode::ACCEPTED, Json(serde_json::json!({ "outbox_id": id, "status": "queued" }))).into_response()
-        }
-        Err(e) => super::error::Error::Internal(e).into_response(),
-    }
+    let subject = text_field("subject", &message.subject, 64)?.to_string();
+    let id =
+        queue(&state.db, &ProactiveText { to, body: message.body, subject }, state.config.worker.max_attempts).await?;
+    state.waker.wake();
+    Ok((StatusCode::ACCEPTED, Json(json!({ "outbox_id": id, "status": "queued" }))).into_response())
 }
 
 /// `POST /api/v1/consent/{phone}/decision` body: a reviewer's decision about a possible
@@ -113,8 +101,8 @@ pub struct Decision {
     pub note: Option<String>,
 }
 
-fn path_phone(raw: &str) -> Result<Phone, Response> {
-    Phone::parse(raw).map_err(|e| error(StatusCode::BAD_REQUEST, format!("phone in the path: {e}")))
+fn path_phone(raw: &str) -> Result<Phone, Error> {
+    Phone::parse(raw).map_err(|e| Error::bad_request(format!("phone in the path: {e}")))
 }
 
 /// `POST /api/v1/consent/{phone}/decision`: a reviewer decides a possible opt-out. Writes one
@@ -124,63 +112,34 @@ fn path_phone(raw: &str) -> Result<Phone, Response> {
 /// until a person says otherwise).
 pub async fn post_decision(
     State(state): State<AppState>,
+    _: Caller,
     Path(phone): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    if let Err(r) = authorized(&state, &headers).await {
-        return r;
-    }
-    let phone = match path_phone(&phone) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let d: Decision = match serde_json::from_slice(&body) {
-        Ok(d) => d,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")),
-    };
+    JsonBody(d): JsonBody<Decision>,
+) -> ApiResult {
+    let phone = path_phone(&phone)?;
     let decision = match d.decision.as_str() {
         "opt_out" => ReviewerDecision::OptOut,
         "not_opt_out" => ReviewerDecision::NotOptOut,
-        other => {
-            return error(StatusCode::BAD_REQUEST, format!("`decision` must be opt_out or not_opt_out, not {other:?}"));
-        }
+        other => return Err(Error::bad_field("decision", format!("must be opt_out or not_opt_out, not {other:?}"))),
     };
-    let reviewer = d.reviewer.trim();
-    if reviewer.is_empty() || reviewer.len() > 100 {
-        return error(StatusCode::BAD_REQUEST, "`reviewer` must be 1 to 100 characters");
-    }
+    let reviewer = text_field("reviewer", &d.reviewer, 100)?;
     let note = d.note.as_deref().map(str::trim).unwrap_or("");
     if note.len() > 1000 {
-        return error(StatusCode::BAD_REQUEST, "`note` must be at most 1000 characters");
+        return Err(Error::bad_field("note", "must be at most 1000 characters"));
     }
     let evidence =
         if note.is_empty() { format!("reviewer {reviewer}") } else { format!("reviewer {reviewer}: {note}") };
-    match consent::record_reviewer_decision(&state.db, phone.as_str(), decision, &evidence).await {
-        Ok(outcome) => {
-            tracing::info!(event = ?outcome.event_id, resolved = outcome.resolved_escalations, "reviewer consent decision");
-            Json(outcome).into_response()
-        }
-        Err(e) => super::error::Error::Internal(e).into_response(),
-    }
+    let outcome = consent::record_reviewer_decision(&state.db, phone.as_str(), decision, &evidence).await?;
+    tracing::info!(event = ?outcome.event_id, resolved = outcome.resolved_escalations, "reviewer consent decision");
+    Ok(Json(serde_json::to_value(outcome).map_err(anyhow::Error::from)?))
 }
 
 /// `GET /api/v1/consent/{phone}`: the current consent state and the number's ledger.
-pub async fn get_consent(State(state): State<AppState>, Path(phone): Path<String>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorized(&state, &headers).await {
-        return r;
-    }
-    let phone = match path_phone(&phone) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    match consent::ledger(&state.db, Some(phone.as_str())).await {
-        Ok(events) => {
-            let state = events.last().map(|e| e.kind.clone());
-            Json(serde_json::json!({ "phone": phone.as_str(), "state": state, "events": events })).into_response()
-        }
-        Err(e) => super::error::Error::Internal(e).into_response(),
-    }
+pub async fn get_consent(State(state): State<AppState>, _: Caller, Path(phone): Path<String>) -> ApiResult {
+    let phone = path_phone(&phone)?;
+    let events = consent::ledger(&state.db, Some(phone.as_str())).await?;
+    let current = events.last().map(|e| e.kind.clone());
+    Ok(Json(json!({ "phone": phone.as_str(), "state": current, "events": events })))
 }
 
 /// `GET /api/v1/escalations` query.
@@ -197,26 +156,17 @@ pub struct EscalationQuery {
 
 /// `GET /api/v1/escalations?status=open`: escalations, oldest first, each with its reasons,
 /// priority, SLA due time and snapshot (`details`), and how many texts attached since.
-pub async fn list_escalations(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::extract::Query(q): axum::extract::Query<EscalationQuery>,
-) -> Response {
-    if let Err(r) = authorized(&state, &headers).await {
-        return r;
-    }
+pub async fn list_escalations(State(state): State<AppState>, _: Caller, Query(q): Query<EscalationQuery>) -> ApiResult {
     let status = q.status.as_deref().unwrap_or("open");
     if !matches!(status, "open" | "resolved") {
-        return error(StatusCode::BAD_REQUEST, format!("`status` must be open or resolved, not {status:?}"));
+        return Err(Error::bad_field("status", format!("must be open or resolved, not {status:?}")));
     }
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return error(StatusCode::BAD_REQUEST, "`limit` must be 1 to 1000");
+        return Err(Error::bad_field("limit", "must be 1 to 1000"));
     }
-    match escalations::list_escalations(&state.db, status, limit).await {
-        Ok(rows) => Json(serde_json::json!({ "escalations": rows })).into_response(),
-        Err(e) => super::error::Error::Internal(e).into_response(),
-    }
+    let rows = escalations::list_escalations(&state.db, status, limit).await?;
+    Ok(Json(json!({ "escalations": rows })))
 }
 
 /// `POST /api/v1/escalations/{id}/close` body.
@@ -230,83 +180,53 @@ pub struct CloseEscalation {
     pub reviewer: Option<String>,
 }
 
-/// A refused reviewer action as JSON: 404 for an unknown escalation, 409 otherwise.
-fn refused(id: i64, r: &crate::review::Refused) -> Response {
-    let status = if *r == crate::review::Refused::NotFound { StatusCode::NOT_FOUND } else { StatusCode::CONFLICT };
-    error(status, r.message(id))
-}
-
 /// `POST /api/v1/escalations/{id}/close`: resolves an escalation or hands the conversation
 /// back; either way the bot answers the conversation's next text. With a reviewer's token
 /// the claim is enforced as in the console (409 while another reviewer holds it). 404 for
 /// an unknown id, 409 when it is already closed.
 pub async fn close_escalation(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<i64>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let caller = match authorized(&state, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let close: CloseEscalation = match serde_json::from_slice(&body) {
-        Ok(c) => c,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")),
-    };
+    JsonBody(close): JsonBody<CloseEscalation>,
+) -> ApiResult {
     let outcome = match &caller {
-        Caller::Reviewer(who) => crate::review::close(&state.db, who, id, close.resolution).await,
+        Caller::Reviewer(who) => review::close(&state.db, who, id, close.resolution).await?,
         Caller::Service => {
-            let reviewer = close.reviewer.as_deref().unwrap_or("").trim();
-            if reviewer.is_empty() || reviewer.len() > 100 {
-                return error(StatusCode::BAD_REQUEST, "`reviewer` must be 1 to 100 characters");
-            }
-            escalations::close_and_release(&state.db, id, close.resolution, reviewer).await.map(|closed| match closed {
+            let reviewer = text_field("reviewer", close.reviewer.as_deref().unwrap_or(""), 100)?;
+            match escalations::close_and_release(&state.db, id, close.resolution, reviewer).await? {
                 escalations::Closed::Conversation(_) => Ok(()),
-                escalations::Closed::AlreadyClosed => Err(crate::review::Refused::Closed),
-                escalations::Closed::NotFound => Err(crate::review::Refused::NotFound),
-            })
+                escalations::Closed::AlreadyClosed => Err(Refused::Closed),
+                escalations::Closed::NotFound => Err(Refused::NotFound),
+            }
         }
     };
-    match outcome {
-        Ok(Ok(())) => {
-            tracing::info!(escalation = id, "escalation closed");
-            Json(serde_json::json!({ "id": id, "status": "resolved", "resolution": close.resolution })).into_response()
-        }
-        Ok(Err(r)) => refused(id, &r),
-        Err(e) => super::error::Error::Internal(e).into_response(),
-    }
+    outcome.map_err(|r| refused(id, r))?;
+    tracing::info!(escalation = id, "escalation closed");
+    Ok(Json(json!({ "id": id, "status": "resolved", "resolution": close.resolution })))
 }
 
 /// `GET /api/v1/escalations/{id}`: the escalation with its snapshot, the conversation's
 /// thread, the customer's consent state and who holds it.
-pub async fn get_escalation(State(state): State<AppState>, Path(id): Path<i64>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorized(&state, &headers).await {
-        return r;
-    }
-    let result = async {
-        let Some(e) = escalations::escalation(&state.db, id).await? else {
-            return Ok(error(StatusCode::NOT_FOUND, format!("no escalation {id}")));
-        };
-        let thread = crate::store::conversations::recent_messages(&state.db, e.conversation_id, i64::MAX, 50).await?;
-        let thread: Vec<serde_json::Value> = thread
-            .into_iter()
-            .map(|m| serde_json::json!({"id": m.id, "direction": m.direction, "body": m.body, "created_at": m.created_at}))
-            .collect();
-        let consent = consent::latest_consent(&state.db, &e.phone).await?;
-        let details: serde_json::Value = serde_json::from_str(&e.details).unwrap_or_default();
-        anyhow::Ok(Json(serde_json::json!({
-            "id": e.id, "conversation_id": e.conversation_id, "turn_id": e.turn_id, "phone": e.phone,
-            "status": e.status, "reason": e.reason, "created_at": e.created_at, "assigned_to": e.assigned_name,
-            "consent": consent, "details": details, "thread": thread,
-        }))
-        .into_response())
-    }
-    .await;
-    result.unwrap_or_else(|e| super::error::Error::Internal(e).into_response())
+pub async fn get_escalation(State(state): State<AppState>, _: Caller, Path(id): Path<i64>) -> ApiResult {
+    let Some(e) = escalations::escalation(&state.db, id).await? else {
+        return Err(Error::NotFound(format!("no escalation {id}")));
+    };
+    let thread: Vec<Value> = conversations::recent_messages(&state.db, e.conversation_id, i64::MAX, 50)
+        .await?
+        .into_iter()
+        .map(|m| json!({"id": m.id, "direction": m.direction, "body": m.body, "created_at": m.created_at}))
+        .collect();
+    let consent = consent::latest_consent(&state.db, &e.phone).await?;
+    let details: Value = serde_json::from_str(&e.details).unwrap_or_default();
+    Ok(Json(json!({
+        "id": e.id, "conversation_id": e.conversation_id, "turn_id": e.turn_id, "phone": e.phone,
+        "status": e.status, "reason": e.reason, "created_at": e.created_at, "assigned_to": e.assigned_name,
+        "consent": consent, "details": details, "thread": thread,
+    })))
 }
 
-/// `POST /api/v1/escalations/{id}/claim` body.
+/// `POST /api/v1/escalations/{id}/claim` body (may be left out).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimEscalation {
@@ -319,27 +239,12 @@ pub struct ClaimEscalation {
 /// holds it, unless `take_over`).
 pub async fn claim_escalation(
     State(state): State<AppState>,
+    ApiReviewer(who): ApiReviewer,
     Path(id): Path<i64>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let who = match reviewer(&state, &headers).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    let claim: ClaimEscalation = if body.is_empty() {
-        ClaimEscalation::default()
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(c) => c,
-            Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")),
-        }
-    };
-    match crate::review::claim(&state.db, &who, id, claim.take_over).await {
-        Ok(Ok(())) => Json(serde_json::json!({ "id": id, "assigned_to": who.name })).into_response(),
-        Ok(Err(r)) => refused(id, &r),
-        Err(e) => super::error::Error::Internal(e).into_response(),
-    }
+    JsonBody(claim): JsonBody<ClaimEscalation>,
+) -> ApiResult {
+    review::claim(&state.db, &who, id, claim.take_over).await?.map_err(|r| refused(id, r))?;
+    Ok(Json(json!({ "id": id, "assigned_to": who.name })))
 }
 
 /// `POST /api/v1/escalations/{id}/reply` body.
@@ -353,45 +258,26 @@ pub struct ReplyBody {
 /// through the outbox (consent checked again at send time); 202 with the outbox id.
 pub async fn reply_to_escalation(
     State(state): State<AppState>,
+    ApiReviewer(who): ApiReviewer,
     Path(id): Path<i64>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let who = match reviewer(&state, &headers).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    let reply: ReplyBody = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")),
-    };
-    let text = reply.body.trim();
-    if text.is_empty() || text.chars().count() > MAX_BODY_CHARS {
-        return error(StatusCode::BAD_REQUEST, format!("`body` must be 1 to {MAX_BODY_CHARS} characters"));
-    }
-    match crate::review::reply(&state.db, &who, id, text, state.config.worker.max_attempts).await {
-        Ok(Ok(outbox_id)) => {
-            state.waker.wake();
-            (StatusCode::ACCEPTED, Json(serde_json::json!({ "outbox_id": outbox_id, "status": "queued" })))
-                .into_response()
-        }
-        Ok(Err(r)) => refused(id, &r),
-        Err(e) => super::error::Error::Internal(e).into_response(),
-    }
+    JsonBody(reply): JsonBody<ReplyBody>,
+) -> ApiResult<Response> {
+    let text = text_field("body", &reply.body, MAX_BODY_CHARS)?;
+    let max_attempts = state.config.worker.max_attempts;
+    let outbox_id = review::reply(&state.db, &who, id, text, max_attempts).await?.map_err(|r| refused(id, r))?;
+    state.waker.wake();
+    Ok((StatusCode::ACCEPTED, Json(json!({ "outbox_id": outbox_id, "status": "queued" }))).into_response())
 }
 
 /// `POST /api/v1/escalations/{id}/opt-out`: the token's reviewer records that the customer
 /// asked to stop; the escalation is resolved.
-pub async fn opt_out_escalation(State(state): State<AppState>, Path(id): Path<i64>, headers: HeaderMap) -> Response {
-    let who = match reviewer(&state, &headers).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    match crate::review::mark_opted_out(&state.db, &who, id).await {
-        Ok(Ok(())) => Json(serde_json::json!({ "id": id, "consent": "opt_out" })).into_response(),
-        Ok(Err(r)) => refused(id, &r),
-        Err(e) => super::error::Error::Internal(e).into_response(),
-    }
+pub async fn opt_out_escalation(
+    State(state): State<AppState>,
+    ApiReviewer(who): ApiReviewer,
+    Path(id): Path<i64>,
+) -> ApiResult {
+    review::mark_opted_out(&state.db, &who, id).await?.map_err(|r| refused(id, r))?;
+    Ok(Json(json!({ "id": id, "consent": "opt_out" })))
 }
 
 /// `GET /api/v1/conversations` query.
@@ -411,75 +297,52 @@ pub struct ConversationQuery {
 /// `GET /api/v1/conversations?q=`: conversations, most recently active first.
 pub async fn list_conversations(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::extract::Query(q): axum::extract::Query<ConversationQuery>,
-) -> Response {
-    if let Err(r) = authorized(&state, &headers).await {
-        return r;
-    }
+    _: Caller,
+    Query(q): Query<ConversationQuery>,
+) -> ApiResult {
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
-        return error(StatusCode::BAD_REQUEST, "`limit` must be 1 to 500");
+        return Err(Error::bad_field("limit", "must be 1 to 500"));
     }
     let offset = q.offset.unwrap_or(0).max(0);
     let query: String = q.q.unwrap_or_default().chars().take(100).collect();
-    match crate::store::conversations::search_conversations(&state.db, &query, limit, offset).await {
-        Ok((rows, total)) => Json(serde_json::json!({ "total": total, "conversations": rows })).into_response(),
-        Err(e) => super::error::Error::Internal(e).into_response(),
-    }
+    let (rows, total) = conversations::search_conversations(&state.db, &query, limit, offset).await?;
+    Ok(Json(json!({ "total": total, "conversations": rows })))
 }
 
 /// `GET /api/v1/conversations/{id}`: the thread, each inbound text with its turn's id.
-pub async fn get_conversation(State(state): State<AppState>, Path(id): Path<i64>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorized(&state, &headers).await {
-        return r;
-    }
-    let result = async {
-        let Some(c) = crate::store::conversations::find_conversation(&state.db, id).await? else {
-            return Ok(error(StatusCode::NOT_FOUND, format!("no conversation {id}")));
-        };
-        let messages = crate::store::conversations::recent_messages(&state.db, id, i64::MAX, 500).await?;
-        let turns = crate::store::turns::turns_by_message(&state.db, id).await?;
-        let thread: Vec<serde_json::Value> = messages
-            .into_iter()
-            .map(|m| {
-                let turn = turns.get(&m.id).map(|t| t.id);
-                serde_json::json!({"id": m.id, "direction": m.direction, "body": m.body,
-                                   "created_at": m.created_at, "turn_id": turn})
-            })
-            .collect();
-        let owner = match c.state {
-            crate::store::conversations::ConversationState::Bot => "bot",
-            crate::store::conversations::ConversationState::Escalated => "escalated",
-        };
-        anyhow::Ok(
-            Json(serde_json::json!({"id": c.id, "phone": c.phone, "customer_id": c.customer_id, "state": owner,
-                                    "messages": thread}))
-            .into_response(),
-        )
-    }
-    .await;
-    result.unwrap_or_else(|e| super::error::Error::Internal(e).into_response())
+pub async fn get_conversation(State(state): State<AppState>, _: Caller, Path(id): Path<i64>) -> ApiResult {
+    let Some(c) = conversations::find_conversation(&state.db, id).await? else {
+        return Err(Error::NotFound(format!("no conversation {id}")));
+    };
+    let messages = conversations::recent_messages(&state.db, id, i64::MAX, 500).await?;
+    let turns = turns::turns_by_message(&state.db, id).await?;
+    let thread: Vec<Value> = messages
+        .into_iter()
+        .map(|m| {
+            let turn = turns.get(&m.id).map(|t| t.id);
+            json!({"id": m.id, "direction": m.direction, "body": m.body, "created_at": m.created_at, "turn_id": turn})
+        })
+        .collect();
+    let owner = match c.state {
+        conversations::ConversationState::Bot => "bot",
+        conversations::ConversationState::Escalated => "escalated",
+    };
+    Ok(Json(json!({"id": c.id, "phone": c.phone, "customer_id": c.customer_id, "state": owner, "messages": thread})))
 }
 
 /// `GET /api/v1/turns/{id}`: the turn audit, its JSON columns parsed.
-pub async fn get_turn(State(state): State<AppState>, Path(id): Path<i64>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorized(&state, &headers).await {
-        return r;
-    }
-    match crate::store::turns::turn_audit(&state.db, id).await {
-        Ok(Some(t)) => {
-            let mut v = serde_json::to_value(&t).unwrap_or_default();
-            for key in ["retrieved", "guard", "stage_ms", "scores"] {
-                if let Some(text) = v[key].as_str() {
-                    v[key] = serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
-                }
-            }
-            Json(v).into_response()
+pub async fn get_turn(State(state): State<AppState>, _: Caller, Path(id): Path<i64>) -> ApiResult {
+    let Some(t) = turns::turn_audit(&state.db, id).await? else {
+        return Err(Error::NotFound(format!("no turn {id}")));
+    };
+    let mut v = serde_json::to_value(&t).unwrap_or_default();
+    for key in ["retrieved", "guard", "stage_ms", "scores"] {
+        if let Some(text) = v[key].as_str() {
+            v[key] = serde_json::from_str(text).unwrap_or(Value::Null);
         }
-        Ok(None) => error(StatusCode::NOT_FOUND, format!("no turn {id}")),
-        Err(e) => super::error::Error::Internal(e).into_response(),
     }
+    Ok(Json(v))
 }
 
 /// The OpenAPI 3.1 document of this API (`src/http/openapi.json`; a unit test keeps its
@@ -489,4 +352,23 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 /// `GET /api/v1/openapi.json`: the API's description; public, like any API reference.
 pub async fn openapi() -> Response {
     ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every `/api/v1` route of the router is in the OpenAPI document, and nothing else is.
+    #[test]
+    fn the_openapi_document_lists_every_api_route() {
+        let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
+        let mut documented: Vec<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
+        let mut routed: Vec<String> = include_str!("api.rs")
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix(".route(\"/api/v1"))
+            .map(|rest| format!("/api/v1{}", rest.split('"').next().unwrap()))
+            .collect();
+        documented.sort();
+        routed.sort();
+        routed.dedup();
+        assert_eq!(documented, routed);
+    }
 }

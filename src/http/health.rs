@@ -2,12 +2,19 @@
 
 use std::sync::atomic::Ordering;
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use axum::routing::get;
 
 use super::AppState;
 use crate::store::{escalations, jobs};
+
+/// `/healthz`, `/readyz` and `/metrics`.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics))
+}
 
 /// Liveness: the process answers.
 pub async fn healthz() -> &'static str {

@@ -1,11 +1,18 @@
-//! HTTP: axum routers for webhooks and health. Only this module touches axum types.
+//! HTTP: axum routers, one per area, merged by [`router`]. Only this module touches axum
+//! types.
 //!
-//! The JSON API (`/api/v1`, described by `/api/v1/openapi.json`) and the reviewer console
-//! (`/console`).
+//! - [`webhooks`]: the SMS provider's inbound texts and delivery callbacks (plain-text errors);
+//! - [`api`]: the JSON API under `/api/v1` (bearer tokens, JSON errors, `openapi.json`);
+//! - [`console`]: the reviewer console under `/console` (sessions, CSRF, HTML pages);
+//! - [`health`]: liveness, readiness and Prometheus metrics.
+//!
+//! Handlers are thin: [`extract`] carries authentication, sessions, CSRF and body parsing,
+//! and every handler returns `Result<_, http::Error>` ([`error`]).
 
 pub mod api;
 pub mod console;
 pub mod error;
+pub mod extract;
 pub mod health;
 pub mod webhooks;
 
@@ -13,8 +20,6 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
 
 use crate::catalog::SearchIndex;
@@ -52,64 +57,12 @@ pub struct Metrics {
 
 /// The service's routes.
 pub fn router(state: AppState) -> Router {
-    let limit = state.config.max_webhook_body_bytes;
-    let webhooks = Router::new()
-        .route("/webhooks/twilio", post(webhooks::twilio_inbound))
-        .route("/webhooks/twilio/status", post(webhooks::twilio_status))
-        .layer(DefaultBodyLimit::max(limit));
     Router::new()
-        .merge(webhooks)
-        .route("/api/v1/messages", post(api::post_message))
-        .route("/api/v1/consent/{phone}", get(api::get_consent))
-        .route("/api/v1/consent/{phone}/decision", post(api::post_decision))
-        .route("/api/v1/escalations", get(api::list_escalations))
-        .route("/console", get(console::get_queue))
-        .route("/console/login", get(console::get_login).post(console::post_login))
-        .route("/console/events", get(console::live::queue_events))
-        .route("/console/assets/{name}", get(console::get_asset))
-        .route("/console/conversations", get(console::browse::get_conversations))
-        .route("/console/conversations/{id}", get(console::browse::get_conversation))
-        .route("/console/customers/{id}", get(console::browse::get_customer))
-        .route("/console/turns/{id}", get(console::browse::get_turn))
-        .route("/console/logout", post(console::post_logout))
-        .route("/console/escalations/{id}", get(console::get_escalation))
-        .route("/console/escalations/{id}/claim", post(console::post_claim))
-        .route("/console/escalations/{id}/close", post(console::post_close))
-        .route("/console/escalations/{id}/reply", post(console::post_reply))
-        .route("/console/escalations/{id}/opt-out", post(console::post_opt_out))
-        .route("/console/escalations/{id}/not-opt-out", post(console::post_not_opt_out))
-        .route("/api/v1/escalations/{id}", get(api::get_escalation))
-        .route("/api/v1/escalations/{id}/claim", post(api::claim_escalation))
-        .route("/api/v1/escalations/{id}/reply", post(api::reply_to_escalation))
-        .route("/api/v1/escalations/{id}/opt-out", post(api::opt_out_escalation))
-        .route("/api/v1/escalations/{id}/close", post(api::close_escalation))
-        .route("/api/v1/conversations", get(api::list_conversations))
-        .route("/api/v1/conversations/{id}", get(api::get_conversation))
-        .route("/api/v1/turns/{id}", get(api::get_turn))
-        .route("/api/v1/openapi.json", get(api::openapi))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
+        .merge(webhooks::router(state.config.max_webhook_body_bytes))
+        .merge(api::router())
+        .merge(console::router())
+        .merge(health::router())
         .layer(axum::middleware::from_fn(error::log_errors))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
-}
-
-#[cfg(test)]
-mod tests {
-    /// Every `/api/v1` route of the router is in the OpenAPI document, and nothing else is.
-    #[test]
-    fn the_openapi_document_lists_every_api_route() {
-        let doc: serde_json::Value = serde_json::from_str(super::api::OPENAPI).unwrap();
-        let mut documented: Vec<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
-        let mut routed: Vec<String> = include_str!("mod.rs")
-            .lines()
-            .filter_map(|l| l.trim().strip_prefix(".route(\"/api/v1"))
-            .map(|rest| format!("/api/v1{}", rest.split('"').next().unwrap()))
-            .collect();
-        documented.sort();
-        routed.sort();
-        routed.dedup();
-        assert_eq!(documented, routed);
-    }
 }

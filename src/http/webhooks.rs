@@ -6,10 +6,12 @@
 
 use std::sync::atomic::Ordering;
 
+use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 
 use super::AppState;
 use super::error::Error;
@@ -17,6 +19,14 @@ use crate::domain::{MAX_BODY_CHARS, Phone};
 use crate::pipeline::ingest::{Inbound, Ingested};
 use crate::sms::signature;
 use crate::store::outbox::{self, DeliveryStatus};
+
+/// The provider webhooks' routes, their bodies capped at `max_webhook_body_bytes`.
+pub fn router(max_body_bytes: usize) -> Router<AppState> {
+    Router::new()
+        .route("/webhooks/twilio", post(twilio_inbound))
+        .route("/webhooks/twilio/status", post(twilio_status))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+}
 
 /// The empty TwiML answer: no reply in the webhook response; replies go out through the REST
 /// API (Twilio: JSON or HTML here would raise error 12300 "Invalid Content-Type").
@@ -33,11 +43,11 @@ fn verified_form(
 ) -> Result<Vec<(String, String)>, Error> {
     let Some(sig) = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()) else {
         state.metrics.inbound_bad_signature.fetch_add(1, Ordering::Relaxed);
-        return Err(Error::Forbidden("missing X-Twilio-Signature"));
+        return Err(Error::Forbidden("missing X-Twilio-Signature".into()));
     };
     let form: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|e| {
         state.metrics.inbound_bad_request.fetch_add(1, Ordering::Relaxed);
-        Error::BadRequest(format!("body is not form-encoded: {e}"))
+        Error::bad_request(format!("body is not form-encoded: {e}"))
     })?;
     let url = match uri.query() {
         Some(q) => format!("{public_url}?{q}"),
@@ -46,7 +56,7 @@ fn verified_form(
     if !signature::validate(state.config.twilio.auth_token.expose(), &url, &form, sig) {
         state.metrics.inbound_bad_signature.fetch_add(1, Ordering::Relaxed);
         tracing::warn!("webhook signature mismatch; check public_url and the auth token");
-        return Err(Error::Forbidden("invalid X-Twilio-Signature"));
+        return Err(Error::Forbidden("invalid X-Twilio-Signature".into()));
     }
     Ok(form)
 }
@@ -60,7 +70,7 @@ fn required<'a>(state: &AppState, form: &'a [(String, String)], name: &str) -> R
         Some(v) if !v.trim().is_empty() => Ok(v),
         _ => {
             state.metrics.inbound_bad_request.fetch_add(1, Ordering::Relaxed);
-            Err(Error::BadRequest(format!("missing required form field `{name}`")))
+            Err(Error::bad_field(name, "is a required form field and is missing"))
         }
     }
 }
@@ -77,10 +87,10 @@ pub async fn twilio_inbound(
     let sid = required(&state, &form, "MessageSid")?;
     let from = required(&state, &form, "From")?;
     let to = required(&state, &form, "To")?;
-    let from = Phone::parse(from).map_err(|e| Error::BadRequest(format!("`From`: {e}")))?;
+    let from = Phone::parse(from).map_err(|e| Error::invalid_field("From", e))?;
     let text = field(&form, "Body").unwrap_or_default();
     if text.chars().count() > MAX_BODY_CHARS {
-        return Err(Error::BadRequest(format!("`Body` is longer than {MAX_BODY_CHARS} characters")));
+        return Err(Error::bad_field("Body", format!("is longer than {MAX_BODY_CHARS} characters")));
     }
     let inbound = Inbound { provider_sid: sid.to_string(), from, to: to.to_string(), body: text.to_string() };
     match state.ingest.submit(inbound.clone()).await? {

@@ -544,3 +544,31 @@ async fn a_reviewer_lifts_a_hold(backend: Backend) {
     assert!(actions(&app).await.contains(&"not_an_opt_out".to_string()));
 }
 on_both_backends!(a_reviewer_lifts_a_hold);
+
+/// The console's errors are pages under its security headers, not bare text: a stale form
+/// (403), an unknown escalation (404) and a malformed action (400).
+async fn console_errors_are_pages(backend: Backend) {
+    let app = spawn_app(backend, TestOptions::default()).await;
+    let sam = sign_in(&app, "sam").await;
+    let stale = Reviewer { session: sam.session.clone(), csrf: "stale".into() };
+    for (who, path, fields, status, shown) in [
+        (&stale, "/console/escalations/1/claim", vec![], 403, "Claim: the form has expired"),
+        (&sam, "/console/escalations/999999/claim", vec![], 404, "There is no escalation 999999"),
+        (&sam, "/console/escalations/1/close", vec![("resolution", "maybe")], 400, "`resolution` must be"),
+    ] {
+        let r = client()
+            .post(format!("{}{path}", app.base_url))
+            .header("cookie", format!("bt_session={}", who.session))
+            .form(&[vec![("csrf", who.csrf.as_str())], fields].concat())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), status, "{path}");
+        let csp = r.headers().get("content-security-policy").map(|v| v.to_str().unwrap().to_string());
+        assert!(csp.is_some_and(|c| c.contains("default-src 'none'")), "{path}: the page is under the CSP");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{path}");
+        let page = r.text().await.unwrap();
+        assert!(page.contains("<!doctype html>") && page.contains(shown), "{path}: {page}");
+    }
+}
+on_both_backends!(console_errors_are_pages);

@@ -57,6 +57,25 @@ async fn the_api_needs_its_token_and_a_valid_message(backend: Backend) {
 }
 on_both_backends!(the_api_needs_its_token_and_a_valid_message);
 
+async fn a_bad_body_is_a_json_400_that_names_the_field(backend: Backend) {
+    let app = spawn_app(backend, TestOptions::default()).await;
+    let cases = [
+        (serde_json::json!({"to": "nope", "body": "x", "subject": "s"}), "to"),
+        (serde_json::json!({"to": FLORIDA, "subject": "s"}), "body"),
+        (serde_json::json!({"to": FLORIDA, "body": 7, "subject": "s"}), "body"),
+        (serde_json::json!({"to": FLORIDA, "body": "x", "subject": "s", "colour": "red"}), "colour"),
+        (serde_json::json!({"to": FLORIDA, "body": "x", "subject": ""}), "subject"),
+    ];
+    for (message, field) in cases {
+        let (status, body) = post_message(&app, Some(API_TOKEN), message.clone()).await;
+        assert_eq!(status, 400, "{message}");
+        assert_eq!(body["field"], field, "{message} -> {body}");
+        assert!(body["error"].as_str().unwrap().contains(&format!("`{field}`")), "{body}");
+    }
+    assert_eq!(count(&app.db, "outbox").await, 0);
+}
+on_both_backends!(a_bad_body_is_a_json_400_that_names_the_field);
+
 async fn a_florida_number_gets_no_fourth_text_on_one_subject_within_24_hours(backend: Backend) {
     // 15:00 UTC is 10:00 or 11:00 in Miami: inside Florida's 8:00-20:00 all year.
     let app = spawn_app(backend, TestOptions { clock: Some(today_at(15)), ..TestOptions::default() }).await;

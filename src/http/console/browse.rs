@@ -3,29 +3,20 @@
 //! did it say that?").
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Deserialize;
 
-use super::{AppState, page, signed_in};
+use super::{page, serde_value, when};
+use crate::http::AppState;
+use crate::http::error::Error;
+use crate::http::extract::SignedIn;
 use crate::store::{consent, conversations, crm, escalations, turns};
 
 /// Conversations per page.
 const PER_PAGE: i64 = 50;
 /// The most texts a conversation page shows (the newest).
 const THREAD_LIMIT: i64 = 500;
-
-fn not_found(what: &str) -> Response {
-    (StatusCode::NOT_FOUND, Html(format!("<p>No {what}. <a href=\"/console\">Queue</a></p>"))).into_response()
-}
-
-fn internal(e: anyhow::Error) -> Response {
-    crate::http::error::Error::Internal(e).into_response()
-}
-
-fn when(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M").to_string()
-}
 
 /// `GET /console/conversations` query.
 #[derive(Debug, Default, Deserialize)]
@@ -40,20 +31,12 @@ pub struct Search {
 /// filtered by name, phone digits or words in any text.
 pub async fn get_conversations(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    SignedIn { session, .. }: SignedIn,
     Query(search): Query<Search>,
-) -> Response {
-    let session = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+) -> Result<Response, Error> {
     let q: String = search.q.unwrap_or_default().trim().chars().take(100).collect();
     let page_no = search.page.unwrap_or(1).clamp(1, 100_000);
-    let (rows, total) =
-        match conversations::search_conversations(&state.db, &q, PER_PAGE, (page_no - 1) * PER_PAGE).await {
-            Ok(found) => found,
-            Err(e) => return internal(e),
-        };
+    let (rows, total) = conversations::search_conversations(&state.db, &q, PER_PAGE, (page_no - 1) * PER_PAGE).await?;
     let rows: Vec<serde_json::Value> = rows
         .into_iter()
         .map(|c| {
@@ -65,25 +48,24 @@ pub async fn get_conversations(
     let ctx = minijinja::context! {
         reviewer => session.name, csrf => session.csrf_token, q, total, page => page_no,
         pages => (total + PER_PAGE - 1) / PER_PAGE,
-        conversations => minijinja::Value::from(minijinja::value::Serde(&rows)),
+        conversations => serde_value(&rows),
     };
     page(StatusCode::OK, "conversations.html", ctx)
 }
 
 /// `GET /console/conversations/{id}`: the thread (each answered text links to its turn),
 /// the escalations, the owner and consent state.
-pub async fn get_conversation(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
-    let session = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
+pub async fn get_conversation(
+    State(state): State<AppState>,
+    SignedIn { session, .. }: SignedIn,
+    Path(id): Path<i64>,
+) -> Result<Response, Error> {
+    let Some(c) = conversations::find_conversation(&state.db, id).await? else {
+        return Err(Error::NotFound("No such conversation.".into()));
     };
-    let result = async {
-        let Some(c) = conversations::find_conversation(&state.db, id).await? else {
-            return Ok(not_found("such conversation"));
-        };
-        let messages = conversations::recent_messages(&state.db, id, i64::MAX, THREAD_LIMIT).await?;
-        let turns = turns::turns_by_message(&state.db, id).await?;
-        let thread: Vec<serde_json::Value> = messages
+    let messages = conversations::recent_messages(&state.db, id, i64::MAX, THREAD_LIMIT).await?;
+    let turns = turns::turns_by_message(&state.db, id).await?;
+    let thread: Vec<serde_json::Value> = messages
             .iter()
             .map(|m| {
                 let turn = turns.get(&m.id).map(|t| {
@@ -92,87 +74,78 @@ pub async fn get_conversation(State(state): State<AppState>, headers: HeaderMap,
                 serde_json::json!({"direction": m.direction, "body": m.body, "at": when(m.created_at), "turn": turn})
             })
             .collect();
-        let escalations: Vec<serde_json::Value> = escalations::escalations_for_conversation(&state.db, id)
-            .await?
-            .into_iter()
-            .map(|e| serde_json::json!({"id": e.id, "reason": e.reason, "status": e.status}))
-            .collect();
-        let customer = crm::customer_by_phone(&state.db, &c.phone).await?;
-        let consent = consent::latest_consent(&state.db, &c.phone).await?;
-        let state_name = match c.state {
-            conversations::ConversationState::Bot => "bot",
-            conversations::ConversationState::Escalated => "escalated",
-        };
-        let ctx = minijinja::context! {
-            reviewer => session.name, csrf => session.csrf_token, phone => c.phone,
-            customer_name => customer.as_ref().and_then(|c| c.name.clone()),
-            customer_id => customer.map(|c| c.id), consent, state => state_name,
-            earlier => messages.len() as i64 == THREAD_LIMIT,
-            thread => minijinja::Value::from(minijinja::value::Serde(&thread)),
-            escalations => minijinja::Value::from(minijinja::value::Serde(&escalations)),
-        };
-        anyhow::Ok(page(StatusCode::OK, "conversation.html", ctx))
-    }
-    .await;
-    result.unwrap_or_else(internal)
+    let escalations: Vec<serde_json::Value> = escalations::escalations_for_conversation(&state.db, id)
+        .await?
+        .into_iter()
+        .map(|e| serde_json::json!({"id": e.id, "reason": e.reason, "status": e.status}))
+        .collect();
+    let customer = crm::customer_by_phone(&state.db, &c.phone).await?;
+    let consent = consent::latest_consent(&state.db, &c.phone).await?;
+    let state_name = match c.state {
+        conversations::ConversationState::Bot => "bot",
+        conversations::ConversationState::Escalated => "escalated",
+    };
+    let ctx = minijinja::context! {
+        reviewer => session.name, csrf => session.csrf_token, phone => c.phone,
+        customer_name => customer.as_ref().and_then(|c| c.name.clone()),
+        customer_id => customer.map(|c| c.id), consent, state => state_name,
+        earlier => messages.len() as i64 == THREAD_LIMIT,
+        thread => serde_value(&thread),
+        escalations => serde_value(&escalations),
+    };
+    page(StatusCode::OK, "conversation.html", ctx)
 }
 
 /// `GET /console/customers/{id}`: profile, orders with their lines, the consent ledger.
-pub async fn get_customer(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
-    let session = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
+pub async fn get_customer(
+    State(state): State<AppState>,
+    SignedIn { session, .. }: SignedIn,
+    Path(id): Path<i64>,
+) -> Result<Response, Error> {
+    let Some(c) = crm::customer_by_id(&state.db, id).await? else {
+        return Err(Error::NotFound("No such customer.".into()));
     };
-    let result = async {
-        let Some(c) = crm::customer_by_id(&state.db, id).await? else {
-            return Ok(not_found("such customer"));
-        };
-        let orders: Vec<serde_json::Value> = crm::orders_for_customer(&state.db, c.id, 100)
-            .await?
-            .into_iter()
-            .map(|o| {
-                let items: Vec<serde_json::Value> = o
-                    .items
-                    .iter()
-                    .map(|i| serde_json::json!({"sku": i.sku, "title": i.title, "quantity": i.quantity}))
-                    .collect();
-                serde_json::json!({
-                    "id": o.external_id, "date": o.ordered_at.format("%Y-%m-%d").to_string(), "status": o.status,
-                    "total": format!("${}.{:02}", o.total_cents / 100, o.total_cents % 100), "items": items,
-                })
+    let orders: Vec<serde_json::Value> = crm::orders_for_customer(&state.db, c.id, 100)
+        .await?
+        .into_iter()
+        .map(|o| {
+            let items: Vec<serde_json::Value> = o
+                .items
+                .iter()
+                .map(|i| serde_json::json!({"sku": i.sku, "title": i.title, "quantity": i.quantity}))
+                .collect();
+            serde_json::json!({
+                "id": o.external_id, "date": o.ordered_at.format("%Y-%m-%d").to_string(), "status": o.status,
+                "total": format!("${}.{:02}", o.total_cents / 100, o.total_cents % 100), "items": items,
             })
-            .collect();
-        let ledger: Vec<serde_json::Value> = consent::ledger(&state.db, Some(&c.phone))
+        })
+        .collect();
+    let ledger: Vec<serde_json::Value> = consent::ledger(&state.db, Some(&c.phone))
             .await?
             .into_iter()
             .map(|e| serde_json::json!({"at": when(e.created_at), "kind": e.kind, "source": e.source, "evidence": e.evidence_text}))
             .collect();
-        let consent = consent::latest_consent(&state.db, &c.phone).await?;
-        let conversation_id = conversations::conversation_by_phone(&state.db, &c.phone).await?.map(|c| c.id);
-        let ctx = minijinja::context! {
-            reviewer => session.name, csrf => session.csrf_token, consent, conversation_id,
-            c => minijinja::context! { phone => c.phone, name => c.name, email => c.email, timezone => c.timezone },
-            orders => minijinja::Value::from(minijinja::value::Serde(&orders)),
-            ledger => minijinja::Value::from(minijinja::value::Serde(&ledger)),
-        };
-        anyhow::Ok(page(StatusCode::OK, "customer.html", ctx))
-    }
-    .await;
-    result.unwrap_or_else(internal)
+    let consent = consent::latest_consent(&state.db, &c.phone).await?;
+    let conversation_id = conversations::conversation_by_phone(&state.db, &c.phone).await?.map(|c| c.id);
+    let ctx = minijinja::context! {
+        reviewer => session.name, csrf => session.csrf_token, consent, conversation_id,
+        c => minijinja::context! { phone => c.phone, name => c.name, email => c.email, timezone => c.timezone },
+        orders => serde_value(&orders),
+        ledger => serde_value(&ledger),
+    };
+    page(StatusCode::OK, "customer.html", ctx)
 }
 
 /// `GET /console/turns/{id}`: the turn audit. What the customer wrote, what the bot was
 /// given (retrieval, prompt version, tokens), what it drafted, each claim the guard checked
 /// and its verdict, the confidence factors, and what was sent.
-pub async fn get_turn(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
-    let session = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let t = match turns::turn_audit(&state.db, id).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return not_found("such turn"),
-        Err(e) => return internal(e),
+pub async fn get_turn(
+    State(state): State<AppState>,
+    SignedIn { session, .. }: SignedIn,
+    Path(id): Path<i64>,
+) -> Result<Response, Error> {
+    let Some(t) = turns::turn_audit(&state.db, id).await? else {
+        return Err(Error::NotFound("No such turn.".into()));
     };
     let guard: serde_json::Value = serde_json::from_str(&t.guard).unwrap_or_default();
     let findings = guard["findings"].as_array().cloned().unwrap_or_default();
@@ -210,16 +183,16 @@ pub async fn get_turn(State(state): State<AppState>, headers: HeaderMap, Path(id
         confidence => format!("{:.2}", t.confidence), sentiment => format!("{:.2}", t.sentiment),
         guard_verdict => guard["verdict"].as_str().unwrap_or("-").to_string(),
         retrieved => pretty(&t.retrieved), stage_ms => pretty(&t.stage_ms),
-        claims => minijinja::Value::from(minijinja::value::Serde(&claims)),
-        findings => minijinja::Value::from(minijinja::value::Serde(&findings)),
-        factors => minijinja::Value::from(minijinja::value::Serde(&factors)),
-        t => minijinja::Value::from(minijinja::value::Serde(&serde_json::json!({
+        claims => serde_value(&claims),
+        findings => serde_value(&findings),
+        factors => serde_value(&factors),
+        t => serde_value(&serde_json::json!({
             "id": t.id, "conversation_id": t.conversation_id, "escalation_id": t.escalation_id,
             "created_at": when(t.created_at), "inbound_body": t.inbound_body, "decision": t.decision,
             "intent": t.intent, "draft": t.draft, "reply": t.reply, "error": t.error,
             "prompt_version": t.prompt_version, "model": t.model, "prompt_tokens": t.prompt_tokens,
             "completion_tokens": t.completion_tokens,
-        }))),
+        })),
     };
     page(StatusCode::OK, "turn.html", ctx)
 }

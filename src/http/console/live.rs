@@ -10,11 +10,13 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 
-use super::{AppState, QueueFilter, queue_context, render_html, session, to_login};
+use super::queue::{QueueFilter, queue_context};
+use super::render_html;
+use crate::http::AppState;
+use crate::http::extract::SignedIn;
 use crate::store::escalations;
 
 /// How often a stream re-renders without being woken.
@@ -33,14 +35,9 @@ struct Stream {
 /// the queue's rows (what `queue_rows.html` renders), sent at once and on every change.
 pub async fn queue_events(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    SignedIn { token_hash, .. }: SignedIn,
     Query(filter): Query<QueueFilter>,
 ) -> Response {
-    let token_hash = match session(&state, &headers).await {
-        Ok(Some((hash, _))) => hash,
-        Ok(None) => return to_login(),
-        Err(e) => return crate::http::error::Error::Internal(e).into_response(),
-    };
     let changes = escalations::subscribe_changes();
     let start = Stream { state, filter, token_hash, changes, last: None };
     let events = futures_util::stream::unfold(start, |mut s| async move {
