@@ -99,17 +99,36 @@ impl IntoResponse for Error {
     }
 }
 
+/// The error a response carries, with the rest of the response: an [`Error`]'s body, or the
+/// plain-text message of a rejection axum answered itself (a path or query that does not
+/// parse, an oversized body). `None` for anything else.
+pub async fn error_of(response: Response) -> Result<(axum::http::response::Parts, ErrorBody), Response> {
+    if let Some(body) = response.extensions().get::<ErrorBody>().cloned() {
+        return Ok((response.into_parts().0, body));
+    }
+    let plain_text = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !(response.status().is_client_error() || response.status().is_server_error()) || !plain_text {
+        return Err(response);
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    Ok((parts, ErrorBody { message: String::from_utf8_lossy(&text).trim().to_string(), field: None }))
+}
+
 /// The JSON API's error format: `{"error": message}`, plus `"field"` when one is named.
 pub async fn json_errors(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    let Some(body) = response.extensions().get::<ErrorBody>().cloned() else {
-        return response;
+    let (parts, body) = match error_of(next.run(request).await).await {
+        Ok(error) => error,
+        Err(response) => return response,
     };
     let mut json = serde_json::json!({ "error": body.message });
     if let Some(field) = body.field {
         json["field"] = field.into();
     }
-    let (parts, _) = response.into_parts();
     let mut rendered = (parts.status, Json(json)).into_response();
     // Keep the extensions (the internal error for the log) on the new response.
     *rendered.extensions_mut() = parts.extensions;

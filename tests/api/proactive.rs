@@ -73,6 +73,13 @@ async fn a_bad_body_is_a_json_400_that_names_the_field(backend: Backend) {
         assert!(body["error"].as_str().unwrap().contains(&format!("`{field}`")), "{body}");
     }
     assert_eq!(count(&app.db, "outbox").await, 0);
+    // A query or path that does not parse is a JSON 400 too, not axum's plain text.
+    for path in ["/api/v1/escalations?limit=many", "/api/v1/escalations/abc"] {
+        let r = app.http.get(format!("{}{path}", app.base_url)).bearer_auth(API_TOKEN).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{path}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert!(!body["error"].as_str().unwrap().is_empty(), "{path}: {body}");
+    }
 }
 on_both_backends!(a_bad_body_is_a_json_400_that_names_the_field);
 

@@ -23,7 +23,7 @@ use axum::routing::{get, post};
 use minijinja::Environment;
 
 use super::AppState;
-use super::error::{Error, ErrorBody};
+use super::error::{Error, error_of};
 
 pub mod browse;
 pub mod escalations;
@@ -97,11 +97,10 @@ fn page(status: StatusCode, name: &str, ctx: minijinja::Value) -> Result<Respons
 
 /// Renders an [`Error`] answered by a console handler (or an extractor) as a page.
 async fn error_pages(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    let Some(body) = response.extensions().get::<ErrorBody>().cloned() else {
-        return response;
+    let (parts, body) = match error_of(next.run(request).await).await {
+        Ok(error) => error,
+        Err(response) => return response,
     };
-    let (parts, _) = response.into_parts();
     let ctx = minijinja::context! { status => parts.status.as_u16(), message => body.message.clone() };
     match page(parts.status, "error.html", ctx) {
         Ok(mut rendered) => {
