@@ -38,7 +38,7 @@ pub mod crm;
 pub mod demo;
 /// Validated value types and the facts of a turn; no IO.
 pub mod domain;
-/// Escalation rules.
+/// Escalation rules, and what a reviewer can do to an escalation (console and JSON API).
 pub mod escalation;
 /// `backtalk eval`: transcript replay, metrics, reports, the baseline gate.
 pub mod eval;
@@ -52,8 +52,6 @@ pub mod jobs;
 pub mod llm;
 /// The turn, top to bottom.
 pub mod pipeline;
-/// What a reviewer can do to an escalation (console and JSON API).
-pub mod review;
 /// Confidence and sentiment.
 pub mod score;
 /// SMS providers, the outbound sender, segments and signatures.

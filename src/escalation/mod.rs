@@ -6,6 +6,10 @@
 //! turn both below the caution threshold (two unsure answers in a row); sentiment (message
 //! or thread trend) below the threshold. Every rule that fires is kept, so the reviewer sees all the reasons; the
 //! escalation's [`Priority`] follows from them and sets its SLA.
+//!
+//! [`review`]: what a reviewer does to an escalation, from the console or the JSON API.
+
+pub mod review;
 
 use serde::Serialize;
 

@@ -16,8 +16,8 @@ use super::AppState;
 use super::error::{Error, json_errors};
 use super::extract::{ApiReviewer, Caller, JsonBody};
 use crate::domain::{MAX_BODY_CHARS, Phone};
+use crate::escalation::review::{self, Refused};
 use crate::pipeline::proactive::{ProactiveText, queue};
-use crate::review::{self, Refused};
 use crate::store::consent::{self, ReviewerDecision};
 use crate::store::{conversations, escalations, turns};
 

@@ -17,7 +17,7 @@ use subtle::ConstantTimeEq;
 
 use super::AppState;
 use super::error::Error;
-use crate::review::Reviewer;
+use crate::escalation::review::Reviewer;
 use crate::store::reviewers::{self, SessionRow};
 
 /// Who is calling the JSON API: `Authorization: Bearer <token>` with a reviewer's API token
@@ -139,7 +139,7 @@ pub struct SignedIn {
 }
 
 impl SignedIn {
-    /// The reviewer, as the actions in [`crate::review`] take them.
+    /// The reviewer, as the actions in [`crate::escalation::review`] take them.
     pub fn reviewer(&self) -> Reviewer {
         Reviewer { id: self.session.reviewer_id, name: self.session.name.clone() }
     }

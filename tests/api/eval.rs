@@ -146,11 +146,11 @@ async fn a_corrected_conversation_exports_as_a_regression_case() {
     let id = backtalk::store::escalations::list_escalations(&app.db, "open", 10).await.unwrap()[0].id;
     let hash = backtalk::auth::hash_password("pw").unwrap();
     let reviewer_id = backtalk::store::reviewers::add_reviewer(&app.db, "sam", &hash).await.unwrap();
-    let sam = backtalk::review::Reviewer { id: reviewer_id, name: "sam".into() };
+    let sam = backtalk::escalation::review::Reviewer { id: reviewer_id, name: "sam".into() };
     let reply = "Hi Elyssa, Sam here. Your blouse is on its way.";
-    backtalk::review::reply(&app.db, &sam, id, reply, 5).await.unwrap().unwrap();
+    backtalk::escalation::review::reply(&app.db, &sam, id, reply, 5).await.unwrap().unwrap();
     app.twilio.wait_for_sent(2, std::time::Duration::from_secs(20)).await;
-    backtalk::review::close(&app.db, &sam, id, backtalk::store::escalations::Resolution::Resolved)
+    backtalk::escalation::review::close(&app.db, &sam, id, backtalk::store::escalations::Resolution::Resolved)
         .await
         .unwrap()
         .unwrap();

@@ -1,7 +1,7 @@
 //! An escalation's page and what a reviewer does there: claim or take over, reply (the
 //! bot's draft as it is, edited, or new words; through the outbox, so consent is checked
 //! again at send time), mark the customer opted out, lift a consent hold, resolve, hand
-//! back. The actions themselves are [`crate::review`]'s; a refusal (another reviewer holds
+//! back. The actions themselves are [`crate::escalation::review`]'s; a refusal (another reviewer holds
 //! it, it is closed) shows the page again with why.
 
 use axum::extract::{Path, State};
@@ -11,10 +11,10 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use super::{page, serde_value, span};
+use crate::escalation::review::{self, Refused};
 use crate::http::AppState;
 use crate::http::error::Error;
 use crate::http::extract::{CsrfForm, CsrfProtected, SignedIn};
-use crate::review::{self, Refused};
 use crate::store::escalations::{self, Resolution};
 use crate::store::reviewers::SessionRow;
 
