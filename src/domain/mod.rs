@@ -106,6 +106,11 @@ impl Money {
     pub fn usd(amount: f64) -> Money {
         Money { cents: (amount * 100.0).round() as i64, currency: Currency::Usd }
     }
+
+    /// US dollars from cents.
+    pub fn usd_cents(cents: i64) -> Money {
+        Money { cents, currency: Currency::Usd }
+    }
 }
 
 impl fmt::Display for Money {

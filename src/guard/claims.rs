@@ -32,6 +32,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::Finding;
+use crate::domain::Money;
 use crate::domain::facts::Facts;
 
 /// A percentage said as a discount: "25% off", "save 10 percent", "a 15% discount".
@@ -183,7 +184,7 @@ pub struct Claim {
 pub fn extract(text: &str) -> Vec<Claim> {
     let mut out: Vec<Claim> = super::money::amounts_in(text)
         .into_iter()
-        .map(|c| Claim { kind: "money", text: format!("${}.{:02}", c / 100, c % 100) })
+        .map(|c| Claim { kind: "money", text: Money::usd_cents(c).to_string() })
         .collect();
     let mut add = |kind: &'static str, re: &Regex| {
         out.extend(re.find_iter(text).map(|m| Claim { kind, text: m.as_str().trim().to_string() }));

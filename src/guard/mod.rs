@@ -14,6 +14,7 @@ pub mod money;
 
 use serde::Serialize;
 
+use crate::domain::Money;
 use crate::domain::facts::Facts;
 use crate::sms::segments::{count_segments, normalize_gsm7, trim_to_segments};
 
@@ -103,7 +104,7 @@ pub fn check(draft: &str, facts: &Facts, max_segments: usize, link_hosts: &[Stri
         if !supported.contains(&cents) {
             findings.push(Finding {
                 kind: "unsupported_price",
-                detail: format!("${}.{:02} is not a price or amount in this turn's facts", cents / 100, cents % 100),
+                detail: format!("{} is not a price or amount in this turn's facts", Money::usd_cents(cents)),
             });
         }
     }

@@ -8,6 +8,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::{page, serde_value, when};
+use crate::domain::Money;
 use crate::http::AppState;
 use crate::http::error::Error;
 use crate::http::extract::SignedIn;
@@ -116,7 +117,7 @@ pub async fn get_customer(
                 .collect();
             serde_json::json!({
                 "id": o.external_id, "date": o.ordered_at.format("%Y-%m-%d").to_string(), "status": o.status,
-                "total": format!("${}.{:02}", o.total_cents / 100, o.total_cents % 100), "items": items,
+                "total": Money::usd_cents(o.total_cents).to_string(), "items": items,
             })
         })
         .collect();
