@@ -15,6 +15,7 @@ pub mod escalations;
 pub mod jobs;
 pub mod outbox;
 pub mod reviewers;
+pub mod schema;
 pub mod turns;
 
 use std::str::FromStr;

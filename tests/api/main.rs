@@ -11,6 +11,7 @@ mod eval;
 mod fake_qdrant;
 mod fakes;
 mod helpers;
+mod migrations;
 mod proactive;
 mod turn;
 mod webhook;
