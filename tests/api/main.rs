@@ -13,4 +13,5 @@ mod fakes;
 mod helpers;
 mod proactive;
 mod turn;
+mod turn_job;
 mod webhook;
