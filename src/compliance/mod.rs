@@ -11,7 +11,7 @@ pub mod model;
 pub mod natural;
 pub mod quiet_hours;
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
 pub use keywords::KeywordIntent;
 use model::Model;
@@ -29,7 +29,7 @@ pub const MODEL_POSSIBLE_AT: f32 = 0.3;
 pub const OPT_OUT_CONFIRMATION: &str = "optout_confirmation";
 
 /// What an inbound text asks for, consent-wise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Intent {
     OptOut,
@@ -40,14 +40,35 @@ pub enum Intent {
     None,
 }
 
-/// An assessment with the rule that produced it and the ledger source it implies.
+/// An assessment with the rule that produced it and the ledger source it implies. Made once,
+/// at ingest, and carried in the turn job (JSON), so the worker acts on the same answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Assessment {
     pub intent: Intent,
     /// `keyword:STOP`, `natural:stop_contact`, `possible:how_to_stop`, or `none`.
     pub rule: String,
-    /// The consent ledger's `source` for a change this causes: `keyword` or `natural_language`.
+    /// The consent ledger's `source` for a change this causes: one of [`LEDGER_SOURCES`].
     pub source: &'static str,
+}
+
+/// The consent ledger sources an assessment can name.
+pub const LEDGER_SOURCES: [&str; 2] = ["keyword", "natural_language"];
+
+// By hand: serde's derive would borrow the `&'static str` field from the input ('de: 'static).
+impl<'de> Deserialize<'de> for Assessment {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Assessment, D::Error> {
+        #[derive(Deserialize)]
+        struct Carried {
+            intent: Intent,
+            rule: String,
+            source: String,
+        }
+        let carried = Carried::deserialize(deserializer)?;
+        let Some(source) = LEDGER_SOURCES.into_iter().find(|known| *known == carried.source) else {
+            return Err(serde::de::Error::unknown_variant(&carried.source, &LEDGER_SOURCES));
+        };
+        Ok(Assessment { intent: carried.intent, rule: carried.rule, source })
+    }
 }
 
 /// Assesses an inbound text. `opted_out` is the sender's consent state when it arrived
@@ -156,5 +177,17 @@ mod tests {
         let possible = line("goodbye");
         assert_eq!(possible["intent"], "none");
         assert!(possible["rule"].as_str().unwrap().starts_with("possible:"));
+    }
+
+    #[test]
+    fn an_assessment_survives_a_trip_through_json() {
+        for text in ["STOP", "please stop texting me", "how do I stop these?", "do you have it in red?"] {
+            let a = assess(text, false);
+            let json = serde_json::to_string(&a).unwrap();
+            let back: Assessment = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, a, "{json}");
+        }
+        let unknown = r#"{"intent":"none","rule":"none","source":"carrier"}"#;
+        assert!(serde_json::from_str::<Assessment>(unknown).is_err(), "an unknown ledger source is refused");
     }
 }

@@ -2,7 +2,7 @@
 //! keyword makes, and the turn job, so an acknowledged text is never lost and a provider
 //! retry (same message id) changes nothing.
 
-use crate::compliance::{self, Intent};
+use crate::compliance::{self, Assessment, Intent};
 use crate::domain::Phone;
 use crate::jobs::KIND_TURN;
 use crate::store::conversations::{self, NewInbound};
@@ -21,9 +21,10 @@ pub struct Inbound {
     pub body: String,
 }
 
-/// The payload of a turn job: the message, and the consent state the webhook saw, so the
-/// turn judges the message by the consent in force when it arrived (a STOP that arrives a
-/// moment later does not turn an earlier "yes" into an opt-in).
+/// The payload of a turn job: the message, the consent state the webhook saw and what the
+/// compliance check made of the text, so the turn judges the message by the consent in force
+/// when it arrived (a STOP that arrives a moment later does not turn an earlier "yes" into an
+/// opt-in) and acts on the same assessment that recorded its consent change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TurnJob {
     pub message_id: i64,
@@ -33,6 +34,10 @@ pub struct TurnJob {
     /// The consent event this message caused, if any.
     #[serde(default)]
     pub consent_change: Option<String>,
+    /// The compliance assessment made at ingest. `None` only in a job queued before ingest
+    /// carried it (a database from an older version); the turn then assesses the text itself.
+    #[serde(default)]
+    pub assessment: Option<Assessment>,
 }
 
 /// What storing did.
@@ -80,6 +85,8 @@ async fn ingest_in_tx(tx: &mut Tx, inbound: &Inbound, max_attempts: i32) -> anyh
     };
     let current = consent::latest_consent_in_tx(tx, phone).await?;
     let opted_out = current.as_deref() == Some("opt_out");
+    // The one classification of this text: it decides the consent change below, and the turn
+    // job carries it to the worker's compliance gate.
     let assessment = compliance::assess(&inbound.body, opted_out);
     // Consent changes take effect here, before the webhook answers. A possible opt-out puts
     // the number on hold (nothing proactive) until a person decides.
@@ -100,7 +107,12 @@ async fn ingest_in_tx(tx: &mut Tx, inbound: &Inbound, max_attempts: i32) -> anyh
         };
         consent::insert_consent_event(tx, &event).await?;
     }
-    let job = TurnJob { message_id, consent_before: current, consent_change: change.map(str::to_string) };
+    let job = TurnJob {
+        message_id,
+        consent_before: current,
+        consent_change: change.map(str::to_string),
+        assessment: Some(assessment),
+    };
     let payload = serde_json::to_string(&job)?;
     jobs::enqueue_job(tx, KIND_TURN, &payload, Some(&format!("turn:{message_id}")), max_attempts).await?;
     Ok(Ingested::New(message_id))

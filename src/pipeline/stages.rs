@@ -1,5 +1,7 @@
 //! The stages of a turn, in pipeline order.
 
+use std::borrow::Cow;
+
 use serde_json::json;
 
 use super::{Deps, Outbound, StageClock, TurnPlan};
@@ -50,7 +52,9 @@ fn audit_base(message: &MessageRow, decision: &str, intent: &str) -> NewTurn {
 
 /// Stage 1, compliance gate: keywords (whose consent events the webhook already recorded in
 /// its transaction), opted-out senders, and conversations a person owns, judged by the
-/// consent in force when the message arrived. Returns a plan when the turn ends here.
+/// consent in force when the message arrived and by the assessment ingest made of the text
+/// (carried in the job, so the consent change it recorded and this turn never disagree).
+/// Returns a plan when the turn ends here.
 pub fn compliance_gate(
     brand: &BrandConfig,
     job: &TurnJob,
@@ -58,7 +62,14 @@ pub fn compliance_gate(
     conversation: &Conversation,
 ) -> Option<TurnPlan> {
     let opted_out = job.consent_before.as_deref() == Some("opt_out");
-    let assessment = compliance::assess(&message.body, opted_out);
+    let assessment = match &job.assessment {
+        Some(carried) => Cow::Borrowed(carried),
+        // A job queued by a version whose ingest did not carry the assessment (turns still
+        // queued across an upgrade, or one retried after a crash mid-turn): assess now, with
+        // the consent state ingest saw. Only here does a text's classification run twice, and
+        // a classifier changed since may disagree with the consent change ingest recorded.
+        None => Cow::Owned(compliance::assess(&message.body, opted_out)),
+    };
     let rule = assessment.rule.as_str();
     let confirm = |kind: &'static str, text: &str| vec![Outbound { kind, text: text.to_string() }];
     let outcome = match (job.consent_change.as_deref(), assessment.intent) {
@@ -451,6 +462,7 @@ pub fn route(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compliance::Assessment;
 
     fn message(body: &str) -> MessageRow {
         MessageRow {
@@ -469,25 +481,36 @@ mod tests {
         Conversation { id: 1, phone: "+14155550123".into(), customer_id: Some(1), state }
     }
 
+    type GateOutcome = Option<(String, Vec<&'static str>, Vec<&'static str>)>;
+
     /// (decision, outbound kinds, escalation codes) of the gate, or None when the turn goes on.
-    fn gate(
-        body: &str,
-        before: Option<&str>,
-        change: Option<&str>,
-        state: ConversationState,
-    ) -> Option<(String, Vec<&'static str>, Vec<&'static str>)> {
-        let job = TurnJob {
-            message_id: 7,
-            consent_before: before.map(str::to_string),
-            consent_change: change.map(str::to_string),
-        };
-        compliance_gate(&BrandConfig::default(), &job, &message(body), &conversation(state)).map(|p| {
+    fn outcome(job: &TurnJob, body: &str, state: ConversationState) -> GateOutcome {
+        compliance_gate(&BrandConfig::default(), job, &message(body), &conversation(state)).map(|p| {
             (
                 p.audit.decision,
                 p.outbound.iter().map(|o| o.kind).collect(),
                 p.escalation.iter().map(|r| r.code).collect(),
             )
         })
+    }
+
+    /// The gate for a job as ingest queues it (`carried`: with its assessment) or as an older
+    /// version queued it (without).
+    fn gate(
+        body: &str,
+        before: Option<&str>,
+        change: Option<&str>,
+        state: ConversationState,
+        carried: bool,
+    ) -> GateOutcome {
+        let opted_out = before == Some("opt_out");
+        let job = TurnJob {
+            message_id: 7,
+            consent_before: before.map(str::to_string),
+            consent_change: change.map(str::to_string),
+            assessment: carried.then(|| compliance::assess(body, opted_out)),
+        };
+        outcome(&job, body, state)
     }
 
     use ConversationState::{Bot, Escalated};
@@ -525,9 +548,46 @@ mod tests {
             ),
         ];
         for (body, before, change, state, expected) in cases {
-            let got = gate(body, *before, *change, *state);
             let expected = expected.as_ref().map(|(d, o, e)| (d.to_string(), o.clone(), e.clone()));
-            assert_eq!(got, expected, "{body:?} before={before:?} change={change:?} {state:?}");
+            for carried in [true, false] {
+                let got = gate(body, *before, *change, *state, carried);
+                assert_eq!(got, expected, "{body:?} before={before:?} change={change:?} {state:?} carried={carried}");
+            }
         }
+    }
+
+    #[test]
+    fn the_gate_acts_on_the_carried_assessment_not_on_a_new_one() {
+        // What ingest concluded, unlike what the classifier says of these words today.
+        let help = Assessment { intent: Intent::Help, rule: "keyword:HELP".into(), source: "keyword" };
+        let none = Assessment { intent: Intent::None, rule: "none".into(), source: "keyword" };
+        assert_eq!(compliance::assess("do you have it in red?", false).intent, Intent::None);
+        assert_eq!(compliance::assess("STOP", false).intent, Intent::OptOut);
+        let job = |assessment: &Assessment| TurnJob {
+            message_id: 7,
+            consent_before: Some("opt_in".into()),
+            consent_change: None,
+            assessment: Some(assessment.clone()),
+        };
+        assert_eq!(outcome(&job(&help), "do you have it in red?", Bot), Some(("help".into(), vec!["help"], vec![])));
+        assert_eq!(outcome(&job(&none), "STOP", Bot), None, "the turn goes on as ingest judged it");
+        let plan = compliance_gate(
+            &BrandConfig::default(),
+            &job(&help),
+            &message("do you have it in red?"),
+            &conversation(Bot),
+        )
+        .unwrap();
+        assert_eq!(plan.audit.intent, "keyword:HELP", "the audit names the carried rule");
+    }
+
+    #[test]
+    fn a_job_queued_without_an_assessment_is_assessed_at_turn_time() {
+        // The payload an older version queued: no `assessment` key.
+        let old: TurnJob =
+            serde_json::from_str(r#"{"message_id":7,"consent_before":"opt_in","consent_change":null}"#).unwrap();
+        assert_eq!(old.assessment, None);
+        assert_eq!(outcome(&old, "HELP", Bot), Some(("help".into(), vec!["help"], vec![])));
+        assert_eq!(outcome(&old, "do you have it in red?", Bot), None);
     }
 }

@@ -14,4 +14,5 @@ mod helpers;
 mod migrations;
 mod proactive;
 mod turn;
+mod turn_job;
 mod webhook;
