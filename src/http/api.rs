@@ -468,15 +468,7 @@ pub async fn get_turn(State(state): State<AppState>, Path(id): Path<i64>, header
         return r;
     }
     match crate::store::turns::turn_audit(&state.db, id).await {
-        Ok(Some(t)) => {
-            let mut v = serde_json::to_value(&t).unwrap_or_default();
-            for key in ["retrieved", "guard", "stage_ms", "scores"] {
-                if let Some(text) = v[key].as_str() {
-                    v[key] = serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
-                }
-            }
-            Json(v).into_response()
-        }
+        Ok(Some(t)) => Json(t).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no turn {id}")),
         Err(e) => super::error::Error::Internal(e).into_response(),
     }

@@ -91,6 +91,17 @@ pub async fn outbox_row(db: &Db, id: i64) -> anyhow::Result<OutboxRow> {
     Ok(row)
 }
 
+/// The texts that answer inbound message `message_id`, in the order they were queued.
+pub async fn outbox_for_message(db: &Db, message_id: i64) -> anyhow::Result<Vec<OutboxRow>> {
+    let rows = with_db!(db, |p| {
+        sqlx::query_as::<_, OutboxRow>(select_outbox!("where in_reply_to = $1 order by id"))
+            .bind(message_id)
+            .fetch_all(p)
+            .await
+    })?;
+    Ok(rows)
+}
+
 /// When proactive texts went (or are going) to this phone, with their subjects, as seen by
 /// outbox row `row_id`: sent ones, and earlier-queued ones still pending (counted as going
 /// now), so two texts to one number checked at the same moment cannot both pass a cap.
