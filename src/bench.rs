@@ -304,10 +304,7 @@ pub async fn turn(turns: usize, rate: u32) -> anyhow::Result<()> {
     let db = crate::store::Db::connect(&format!("sqlite://{}", dir.path().join("backtalk.db").display())).await?;
     let deadline = Instant::now() + Duration::from_secs(120);
     let stage_ms = loop {
-        let rows: Vec<String> =
-            crate::store::with_db!(&db, |p| sqlx::query_scalar::<_, String>("select stage_ms from turns")
-                .fetch_all(p)
-                .await)?;
+        let rows = crate::store::turns::all_stage_ms(&db).await?;
         if rows.len() >= turns {
             break rows;
         }
@@ -318,11 +315,10 @@ pub async fn turn(turns: usize, rate: u32) -> anyhow::Result<()> {
 
     let mut overhead = Vec::new();
     let mut by_stage: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
-    for row in &stage_ms {
-        let stages: std::collections::BTreeMap<String, f64> = serde_json::from_str(row).context("stage_ms is JSON")?;
+    for stages in &stage_ms {
         overhead.push(stages.iter().filter(|(stage, _)| *stage != "generate").map(|(_, ms)| ms).sum::<f64>());
         for (stage, ms) in stages {
-            by_stage.entry(stage).or_default().push(ms);
+            by_stage.entry(stage.clone()).or_default().push(*ms);
         }
     }
     overhead.sort_by(f64::total_cmp);

@@ -75,7 +75,7 @@ pub async fn chat(config: Config, from: Option<String>, demo: bool) -> anyhow::R
         if let crate::pipeline::ingest::Ingested::New(id) = ingested
             && let Some(turn) = turns::turn_for_message(&db, id).await?
         {
-            match turn.decision.as_str() {
+            match turn.audit.decision.as_str() {
                 "escalate" => {
                     let conversation = crate::store::conversations::message(&db, id).await?.conversation_id;
                     let reasons: Vec<String> = escalations::escalations_for_conversation(&db, conversation)
@@ -84,7 +84,11 @@ pub async fn chat(config: Config, from: Option<String>, demo: bool) -> anyhow::R
                         .filter(|e| e.turn_id == Some(turn.id))
                         .map(|e| e.reason)
                         .collect();
-                    println!("   (handed to a person: {}; confidence {:.2})", reasons.join(", "), turn.confidence);
+                    println!(
+                        "   (handed to a person: {}; confidence {:.2})",
+                        reasons.join(", "),
+                        turn.audit.confidence
+                    );
                 }
                 "human_owned" => {
                     println!("   (a person owns this conversation; the bot stays quiet)")

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::LlmMode;
 use super::transcript::{Expect, Transcript};
 use crate::config::Config;
-use crate::store::{Db, with_db};
+use crate::store::{Db, escalations, outbox, turns};
 
 /// One replayed turn.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -43,57 +43,27 @@ pub struct TurnResult {
     pub unsupported: Vec<String>,
 }
 
-#[derive(sqlx::FromRow)]
-struct TurnRow {
-    id: i64,
-    decision: String,
-    intent: String,
-    reply: Option<String>,
-    draft: Option<String>,
-    guard: String,
-    confidence: f64,
-    prompt_tokens: i64,
-    retrieved: String,
-    stage_ms: String,
-}
-
 /// The turn that answered `message_id`, once it and its texts have settled; `None` while
 /// the turn or a send is still pending.
 pub async fn read_turn(db: &Db, message_id: i64) -> anyhow::Result<Option<TurnResult>> {
-    let row = with_db!(db, |p| sqlx::query_as::<_, TurnRow>(
-        "select id, decision, intent, reply, draft, guard, confidence, prompt_tokens, retrieved, stage_ms
-         from turns where inbound_message_id = $1"
-    )
-    .bind(message_id)
-    .fetch_optional(p)
-    .await)?;
-    let Some(row) = row else { return Ok(None) };
-    let outbox = with_db!(db, |p| sqlx::query_as::<_, (String, String)>(
-        "select body, status from outbox where in_reply_to = $1 order by id"
-    )
-    .bind(message_id)
-    .fetch_all(p)
-    .await)?;
-    if outbox.iter().any(|(_, status)| status == "pending" || status == "sending") {
+    let Some(turn) = turns::turn_for_message(db, message_id).await? else { return Ok(None) };
+    let outbox = outbox::outbox_for_message(db, message_id).await?;
+    if outbox.iter().any(|o| o.status == "pending" || o.status == "sending") {
         return Ok(None);
     }
-    let reasons = with_db!(db, |p| sqlx::query_scalar::<_, String>(
-        "select details from escalations where turn_id = $1 order by id"
-    )
-    .bind(row.id)
-    .fetch_all(p)
-    .await)?;
-    let reasons: Vec<String> = reasons
+    let t = turn.audit;
+    let reasons: Vec<String> = escalations::escalations_for_conversation(db, t.conversation_id)
+        .await?
         .iter()
-        .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        .filter(|e| e.turn_id == Some(turn.id))
+        .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.details).ok())
         .flat_map(|d| d["reasons"].as_array().cloned().unwrap_or_default())
         .filter_map(|r| r["code"].as_str().map(str::to_string))
         .collect();
-    let guard: serde_json::Value = serde_json::from_str(&row.guard).unwrap_or_default();
     let sent: Vec<String> =
-        outbox.into_iter().filter(|(_, status)| status == "sent" || status == "delivered").map(|(b, _)| b).collect();
-    let unsupported: Vec<String> = if row.decision == "reply" && row.reply.is_some() {
-        guard["findings"]
+        outbox.into_iter().filter(|o| o.status == "sent" || o.status == "delivered").map(|o| o.body).collect();
+    let unsupported: Vec<String> = if t.decision == "reply" && t.reply.is_some() {
+        t.guard["findings"]
             .as_array()
             .cloned()
             .unwrap_or_default()
@@ -105,27 +75,25 @@ pub async fn read_turn(db: &Db, message_id: i64) -> anyhow::Result<Option<TurnRe
     } else {
         vec![]
     };
-    let stage_ms: BTreeMap<String, f64> = serde_json::from_str(&row.stage_ms).unwrap_or_default();
-    let retrieved: serde_json::Value = serde_json::from_str(&row.retrieved).unwrap_or_default();
-    let tokens = if row.prompt_tokens > 0 {
-        row.prompt_tokens
+    let tokens = if t.prompt_tokens > 0 {
+        t.prompt_tokens
     } else {
-        retrieved["prompt"]["tokens_counted"].as_i64().unwrap_or(0)
+        t.retrieved["prompt"]["tokens_counted"].as_i64().unwrap_or(0)
     };
-    let action = match row.decision.as_str() {
+    let action = match t.decision.as_str() {
         "human_owned" => "none".to_string(),
         d => d.to_string(),
     };
     Ok(Some(TurnResult {
         action,
-        intent: row.intent,
-        segments: row.reply.as_deref().map(|r| crate::sms::segments::count_segments(r).segments),
+        segments: t.reply.as_deref().map(|r| crate::sms::segments::count_segments(r).segments),
         sent,
-        reply: row.reply,
-        draft: row.draft,
-        confidence: row.confidence,
+        latency_ms: t.stage_ms.values().sum(),
+        intent: t.intent,
+        reply: t.reply,
+        draft: t.draft,
+        confidence: t.confidence,
         prompt_tokens: tokens,
-        latency_ms: stage_ms.values().sum(),
         reasons,
         unsupported,
         ..TurnResult::default()

@@ -332,17 +332,15 @@ pub async fn get_conversation(State(state): State<AppState>, _: Caller, Path(id)
 }
 
 /// `GET /api/v1/turns/{id}`: the turn audit, its JSON columns parsed.
-pub async fn get_turn(State(state): State<AppState>, _: Caller, Path(id): Path<i64>) -> ApiResult {
+pub async fn get_turn(
+    State(state): State<AppState>,
+    _: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<turns::StoredTurn>> {
     let Some(t) = turns::turn_audit(&state.db, id).await? else {
         return Err(Error::NotFound(format!("no turn {id}")));
     };
-    let mut v = serde_json::to_value(&t).unwrap_or_default();
-    for key in ["retrieved", "guard", "stage_ms", "scores"] {
-        if let Some(text) = v[key].as_str() {
-            v[key] = serde_json::from_str(text).unwrap_or(Value::Null);
-        }
-    }
-    Ok(Json(v))
+    Ok(Json(t))
 }
 
 /// The OpenAPI 3.1 document of this API (`src/http/openapi.json`; a unit test keeps its

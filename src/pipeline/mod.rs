@@ -21,7 +21,7 @@ use crate::llm::Generator;
 use crate::llm::offline::OfflineResponder;
 use crate::store::Db;
 use crate::store::conversations::{Conversation, ConversationState, MessageRow};
-use crate::store::turns::NewTurn;
+use crate::store::turns::TurnAudit;
 
 use self::ingest::TurnJob;
 
@@ -55,14 +55,14 @@ pub struct TurnPlan {
     pub escalation_details: serde_json::Value,
     /// The conversation's owner after this turn, when it changes.
     pub new_state: Option<ConversationState>,
-    pub audit: NewTurn,
+    pub audit: TurnAudit,
 }
 
 /// Wall-clock milliseconds per stage, for the audit row.
 #[derive(Default)]
 pub struct StageClock {
     last: Option<Instant>,
-    pub ms: BTreeMap<&'static str, f64>,
+    pub ms: BTreeMap<String, f64>,
 }
 
 impl StageClock {
@@ -73,7 +73,7 @@ impl StageClock {
     fn mark(&mut self, stage: &'static str) {
         let now = Instant::now();
         if let Some(last) = self.last {
-            self.ms.insert(stage, (now - last).as_secs_f64() * 1000.0);
+            self.ms.insert(stage.to_string(), (now - last).as_secs_f64() * 1000.0);
         }
         self.last = Some(now);
     }

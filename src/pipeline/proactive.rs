@@ -1,11 +1,13 @@
 //! Texts that are not the bot's replies: proactive texts, for which the sender applies
 //! consent, quiet hours and frequency caps when each one is due, and a reviewer's replies
-//! in an escalated conversation (consent only). Both go through the outbox like every text.
+//! in an escalated conversation (consent only). Both go through the one outbound path
+//! (`sms::outbound`) like every text.
 
 use crate::domain::Phone;
-use crate::jobs::KIND_SEND;
+use crate::sms::outbound::{OutboundText, queue_text};
+use crate::sms::sender::PROACTIVE;
 use crate::store::conversations;
-use crate::store::{Db, crm, jobs, outbox};
+use crate::store::{Db, crm};
 
 /// A proactive text to queue.
 #[derive(Debug, Clone)]
@@ -22,9 +24,17 @@ pub async fn queue(db: &Db, text: &ProactiveText, max_attempts: i32) -> anyhow::
     let mut tx = db.begin().await?;
     let customer_id = crm::ensure_customer(&mut tx, phone).await?;
     let conversation_id = conversations::ensure_conversation(&mut tx, phone, customer_id).await?;
-    let outbox_id = outbox::insert_proactive(&mut tx, conversation_id, phone, &text.body, &text.subject).await?;
-    let payload = serde_json::json!({ "outbox_id": outbox_id }).to_string();
-    jobs::enqueue_job(&mut tx, KIND_SEND, &payload, Some(&format!("send:{outbox_id}")), max_attempts).await?;
+    let outbound = OutboundText {
+        conversation_id,
+        to_phone: phone,
+        body: &text.body,
+        kind: PROACTIVE,
+        subject: Some(&text.subject),
+        in_reply_to: None,
+    };
+    let outbox_id = queue_text(&mut tx, &outbound, max_attempts)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the text was not queued"))?;
     tx.commit().await?;
     Ok(outbox_id)
 }
@@ -43,11 +53,11 @@ pub async fn queue_reviewer_reply(
     max_attempts: i32,
 ) -> anyhow::Result<i64> {
     let mut tx = db.begin().await?;
-    let outbox_id = outbox::insert_outbox(&mut tx, conversation_id, phone, body, REVIEWER_REPLY, None)
+    let outbound =
+        OutboundText { conversation_id, to_phone: phone, body, kind: REVIEWER_REPLY, subject: None, in_reply_to: None };
+    let outbox_id = queue_text(&mut tx, &outbound, max_attempts)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the reply was not queued"))?;
-    let payload = serde_json::json!({ "outbox_id": outbox_id }).to_string();
-    jobs::enqueue_job(&mut tx, KIND_SEND, &payload, Some(&format!("send:{outbox_id}")), max_attempts).await?;
     tx.commit().await?;
     Ok(outbox_id)
 }

@@ -2,10 +2,10 @@
 //! jobs), the escalation, the conversation's owner and the job's completion — one
 //! transaction, so a crash leaves either all of it or none of it.
 
-use crate::jobs::KIND_SEND;
+use crate::sms::outbound::{self, OutboundText};
 use crate::store::conversations::{self, Conversation, ConversationState};
 use crate::store::jobs::{JobRow, complete_job};
-use crate::store::{Db, escalations, jobs, json_text, outbox, turns};
+use crate::store::{Db, escalations, json_text, turns};
 
 use super::TurnPlan;
 
@@ -50,20 +50,16 @@ pub async fn commit_turn(
         return Ok((Committed::AlreadyDone, plan));
     };
     for out in &plan.outbound {
-        let Some(outbox_id) = outbox::insert_outbox(
-            &mut tx,
-            conversation.id,
-            &conversation.phone,
-            &out.text,
-            out.kind,
-            Some(plan.audit.inbound_message_id),
-        )
-        .await?
-        else {
-            continue;
+        let text = OutboundText {
+            conversation_id: conversation.id,
+            to_phone: &conversation.phone,
+            body: &out.text,
+            kind: out.kind,
+            subject: None,
+            in_reply_to: Some(plan.audit.inbound_message_id),
         };
-        let payload = serde_json::json!({ "outbox_id": outbox_id }).to_string();
-        jobs::enqueue_job(&mut tx, KIND_SEND, &payload, Some(&format!("send:{outbox_id}")), max_attempts).await?;
+        // `None`: an earlier attempt queued this text already.
+        outbound::queue_text(&mut tx, &text, max_attempts).await?;
     }
     if let Some(first) = plan.escalation.first() {
         let mut details = plan.escalation_details.clone();

@@ -18,9 +18,9 @@ use crate::guard::{self, Guarded, Verdict};
 use crate::llm::Draft;
 use crate::score;
 use crate::sms::segments::GSM7_SINGLE;
+use crate::store::catalog;
 use crate::store::conversations::{self, Conversation, ConversationState, MessageRow};
-use crate::store::turns::{self, NewTurn};
-use crate::store::{catalog, json_text};
+use crate::store::turns::{self, JsonText, TurnAudit};
 
 use super::ingest::TurnJob;
 
@@ -35,18 +35,15 @@ fn plan(message: &MessageRow, decision: &str, intent: &str, outbound: Vec<Outbou
     }
 }
 
-fn audit_base(message: &MessageRow, decision: &str, intent: &str) -> NewTurn {
-    NewTurn {
+fn audit_base(message: &MessageRow, decision: &str, intent: &str) -> TurnAudit {
+    TurnAudit {
         inbound_message_id: message.id,
         conversation_id: message.conversation_id,
         decision: decision.into(),
         intent: intent.into(),
-        retrieved: "[]".into(),
         prompt_version: String::new(),
         model: String::new(),
-        guard: "{}".into(),
-        stage_ms: "{}".into(),
-        ..NewTurn::default()
+        ..TurnAudit::default()
     }
 }
 
@@ -393,13 +390,13 @@ pub fn route(
     let guard_json = json!({"verdict": guarded.verdict, "findings": guarded.findings, "claims": guarded.claims, "segments": guarded.segments});
     let escalate = !reasons.is_empty();
     let mut audit = audit_base(message, if escalate { "escalate" } else { "reply" }, &draft.intent);
-    audit.retrieved = json_text(&retrieved);
+    audit.retrieved = JsonText(retrieved);
     audit.prompt_version = draft.prompt_version.clone();
     audit.model = draft.model.clone();
     audit.prompt_tokens = draft.prompt_tokens;
     audit.completion_tokens = draft.completion_tokens;
     audit.draft = Some(draft.text.clone()).filter(|t| !t.is_empty());
-    audit.guard = json_text(&guard_json);
+    audit.guard = JsonText(guard_json.clone());
     audit.confidence = scores.confidence.value;
     audit.sentiment = scores.sentiment;
     let scores_json = json!({
@@ -408,8 +405,8 @@ pub fn route(
         "sentiment": scores.sentiment,
         "sentiment_trend": scores.trend,
     });
-    audit.scores = json_text(&scores_json);
-    audit.stage_ms = json_text(&clock.ms);
+    audit.scores = JsonText(scores_json.clone());
+    audit.stage_ms = JsonText(clock.ms);
     audit.error = generated.error.clone();
     if escalate {
         let priority = escalation::priority(&reasons);

@@ -1,5 +1,7 @@
-//! SMS providers: Twilio first, the outbound sender, GSM-7/UCS-2 segments and signatures.
+//! SMS providers: Twilio first, the one outbound path (outbox row + send job), the outbound
+//! sender, GSM-7/UCS-2 segments and signatures.
 
+pub mod outbound;
 pub mod print;
 pub mod segments;
 pub mod sender;

@@ -27,7 +27,8 @@ pub struct OutboxRow {
     /// E.164 recipient.
     pub to_phone: String,
     pub body: String,
-    /// `reply`, `holding`, `help`, `optout_confirmation`, `optin_confirmation`, `proactive`.
+    /// `reply`, `holding`, `help`, `optout_confirmation`, `optin_confirmation`, `proactive`,
+    /// `reviewer_reply`.
     pub kind: String,
     /// What a proactive text is about (caps count per subject).
     pub subject: Option<String>,
@@ -42,28 +43,39 @@ pub struct OutboxRow {
     pub created_at: DateTime<Utc>,
 }
 
+/// An outbound text to add to the outbox (see `sms::outbound::queue_text`, which also
+/// queues its send job).
+#[derive(Debug, Clone, Copy)]
+pub struct OutboundText<'a> {
+    pub conversation_id: i64,
+    /// E.164 recipient.
+    pub to_phone: &'a str,
+    pub body: &'a str,
+    /// What the text is: see [`OutboxRow::kind`].
+    pub kind: &'a str,
+    /// What a proactive text is about (frequency caps count per subject); `None` for replies.
+    pub subject: Option<&'a str>,
+    /// The inbound message this answers, if any.
+    pub in_reply_to: Option<i64>,
+}
+
 /// Adds an outbound text. `(in_reply_to, kind)` is unique, so one inbound message can never
-/// produce two replies of the same kind. Returns `None` when that row already exists.
-pub async fn insert_outbox(
-    tx: &mut Tx,
-    conversation_id: i64,
-    to_phone: &str,
-    body: &str,
-    kind: &str,
-    in_reply_to: Option<i64>,
-) -> anyhow::Result<Option<i64>> {
+/// produce two texts of the same kind. Returns `None` when that row already exists (a text
+/// that answers no inbound message never collides: nulls are distinct).
+pub async fn insert_outbox(tx: &mut Tx, text: &OutboundText<'_>) -> anyhow::Result<Option<i64>> {
     let id = with_tx!(tx, |conn| {
         sqlx::query_scalar::<_, i64>(
-            "insert into outbox (conversation_id, to_phone, body, kind, in_reply_to, status, created_at)
-         values ($1, $2, $3, $4, $5, 'pending', $6)
+            "insert into outbox (conversation_id, to_phone, body, kind, subject, in_reply_to, status, created_at)
+         values ($1, $2, $3, $4, $5, $6, 'pending', $7)
          on conflict (in_reply_to, kind) do nothing
          returning id",
         )
-        .bind(conversation_id)
-        .bind(to_phone)
-        .bind(body)
-        .bind(kind)
-        .bind(in_reply_to)
+        .bind(text.conversation_id)
+        .bind(text.to_phone)
+        .bind(text.body)
+        .bind(text.kind)
+        .bind(text.subject)
+        .bind(text.in_reply_to)
         .bind(Utc::now())
         .fetch_optional(conn)
         .await
@@ -79,26 +91,15 @@ pub async fn outbox_row(db: &Db, id: i64) -> anyhow::Result<OutboxRow> {
     Ok(row)
 }
 
-/// Adds a proactive text (not a reply): `subject` groups texts for frequency caps.
-pub async fn insert_proactive(
-    tx: &mut Tx,
-    conversation_id: i64,
-    to_phone: &str,
-    body: &str,
-    subject: &str,
-) -> anyhow::Result<i64> {
-    let id = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>(
-        "insert into outbox (conversation_id, to_phone, body, kind, subject, status, created_at)
-         values ($1, $2, $3, 'proactive', $4, 'pending', $5) returning id"
-    )
-    .bind(conversation_id)
-    .bind(to_phone)
-    .bind(body)
-    .bind(subject)
-    .bind(Utc::now())
-    .fetch_one(conn)
-    .await)?;
-    Ok(id)
+/// The texts that answer inbound message `message_id`, in the order they were queued.
+pub async fn outbox_for_message(db: &Db, message_id: i64) -> anyhow::Result<Vec<OutboxRow>> {
+    let rows = with_db!(db, |p| {
+        sqlx::query_as::<_, OutboxRow>(select_outbox!("where in_reply_to = $1 order by id"))
+            .bind(message_id)
+            .fetch_all(p)
+            .await
+    })?;
+    Ok(rows)
 }
 
 /// When proactive texts went (or are going) to this phone, with their subjects, as seen by

@@ -1,61 +1,108 @@
-//! The turn audit: one row per pipeline run.
+//! The turn audit: one row per pipeline run, written and read as one typed record
+//! ([`TurnAudit`]; [`StoredTurn`] once it has an id). Its JSON columns are text in both
+//! databases, parsed when read ([`JsonText`]).
 
-use chrono::Utc;
+use std::collections::BTreeMap;
+use std::ops::Deref;
 
-use super::{Db, Tx, with_db, with_tx};
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-/// Everything recorded about one turn.
-#[derive(Debug, Clone, Default)]
-pub struct NewTurn {
+use super::{Db, Tx, json_text, with_db, with_tx};
+
+/// A JSON column kept as text (the same on SQLite and PostgreSQL): parsed when read, into
+/// `T::default()` (`null` for a `serde_json::Value`) if the text is not a `T`; written
+/// back as compact JSON. Serialises as the value itself.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct JsonText<T>(pub T);
+
+impl<T: DeserializeOwned + Default> From<String> for JsonText<T> {
+    fn from(text: String) -> Self {
+        JsonText(serde_json::from_str(&text).unwrap_or_default())
+    }
+}
+
+impl<T> Deref for JsonText<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: Serialize> JsonText<T> {
+    /// The value as indented JSON, for people to read.
+    pub fn pretty(&self) -> String {
+        serde_json::to_string_pretty(&self.0).unwrap_or_default()
+    }
+}
+
+/// Everything recorded about one turn: what the pipeline writes, and what the API, the
+/// console, the eval and the benchmarks read back. A JSON value left `null` is stored as
+/// its empty value (`[]` for `retrieved`, `{}` for the others).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, sqlx::FromRow)]
+pub struct TurnAudit {
     pub inbound_message_id: i64,
     pub conversation_id: i64,
+    /// `reply`, `escalate`, `opt_out`, `opt_in`, `help`, `human_owned`, ...
     pub decision: String,
     pub intent: String,
-    /// JSON: retrieved product skus and policy ids with scores.
-    pub retrieved: String,
+    /// Retrieved products and policies with their scores, and what the prompt budget cut.
+    #[sqlx(try_from = "String")]
+    pub retrieved: JsonText<serde_json::Value>,
     pub prompt_version: String,
     pub model: String,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
     pub draft: Option<String>,
     pub reply: Option<String>,
-    /// JSON: guard verdict and findings.
-    pub guard: String,
+    /// The guard's verdict, findings and every claim it checked.
+    #[sqlx(try_from = "String")]
+    pub guard: JsonText<serde_json::Value>,
     pub confidence: f64,
     pub sentiment: f64,
-    /// JSON: milliseconds per stage.
-    pub stage_ms: String,
+    /// Milliseconds per stage.
+    #[sqlx(try_from = "String")]
+    pub stage_ms: JsonText<BTreeMap<String, f64>>,
     pub error: Option<String>,
-    /// JSON: what went into the scores (confidence factors, intent, sentiment trend).
-    pub scores: String,
+    /// What went into the scores (confidence factors, intent, sentiment trend).
+    #[sqlx(try_from = "String")]
+    pub scores: JsonText<serde_json::Value>,
     /// The open escalation a text that arrived while a person owned the thread attaches to.
     pub escalation_id: Option<i64>,
 }
 
-/// A stored turn, as read back (tests, console).
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct TurnRow {
+/// A recorded turn: its audit, its id and time, and the customer's text it answered.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct StoredTurn {
     pub id: i64,
-    pub inbound_message_id: i64,
-    pub decision: String,
-    pub intent: String,
-    pub retrieved: String,
-    pub prompt_version: String,
-    pub model: String,
-    pub prompt_tokens: i64,
-    pub completion_tokens: i64,
-    pub draft: Option<String>,
-    pub reply: Option<String>,
-    pub guard: String,
-    pub confidence: f64,
-    pub sentiment: f64,
-    pub stage_ms: String,
-    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// The customer's text the turn answered.
+    pub inbound_body: String,
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub audit: TurnAudit,
+}
+
+/// `select` of every [`StoredTurn`] column (turns `t` joined with their inbound message `m`),
+/// followed by `$filter`.
+macro_rules! select_turn {
+    ($filter:literal) => {
+        concat!(
+            "select t.id, t.created_at, m.body as inbound_body, t.inbound_message_id, t.conversation_id, t.decision,
+                    t.intent, t.retrieved, t.prompt_version, t.model, t.prompt_tokens, t.completion_tokens, t.draft,
+                    t.reply, t.guard, t.confidence, t.sentiment, t.stage_ms, t.error, t.scores, t.escalation_id
+             from turns t join messages m on m.id = t.inbound_message_id ",
+            $filter
+        )
+    };
 }
 
 /// Inserts the turn; `None` when this inbound message already has one (another attempt
 /// finished first), in which case the caller rolls back.
-pub async fn insert_turn(tx: &mut Tx, t: &NewTurn) -> anyhow::Result<Option<i64>> {
+pub async fn insert_turn(tx: &mut Tx, t: &TurnAudit) -> anyhow::Result<Option<i64>> {
     let id = with_tx!(tx, |conn| {
         sqlx::query_scalar::<_, i64>(
         "insert into turns (inbound_message_id, conversation_id, decision, intent, retrieved, prompt_version, model,
@@ -69,20 +116,20 @@ pub async fn insert_turn(tx: &mut Tx, t: &NewTurn) -> anyhow::Result<Option<i64>
     .bind(t.conversation_id)
     .bind(&t.decision)
     .bind(&t.intent)
-    .bind(&t.retrieved)
+    .bind(json_column(&t.retrieved, "[]"))
     .bind(&t.prompt_version)
     .bind(&t.model)
     .bind(t.prompt_tokens)
     .bind(t.completion_tokens)
     .bind(&t.draft)
     .bind(&t.reply)
-    .bind(&t.guard)
+    .bind(json_column(&t.guard, "{}"))
     .bind(t.confidence)
     .bind(t.sentiment)
-    .bind(&t.stage_ms)
+    .bind(json_text(&t.stage_ms))
     .bind(&t.error)
     .bind(Utc::now())
-    .bind(if t.scores.is_empty() { "{}" } else { t.scores.as_str() })
+    .bind(json_column(&t.scores, "{}"))
     .bind(t.escalation_id)
     .fetch_optional(conn)
     .await
@@ -90,19 +137,34 @@ pub async fn insert_turn(tx: &mut Tx, t: &NewTurn) -> anyhow::Result<Option<i64>
     Ok(id)
 }
 
-/// The turn for an inbound message, if it ran.
-pub async fn turn_for_message(db: &Db, message_id: i64) -> anyhow::Result<Option<TurnRow>> {
+/// The text of a JSON value column: `empty` for a value nobody set (`null`).
+fn json_column(value: &serde_json::Value, empty: &str) -> String {
+    if value.is_null() { empty.to_string() } else { json_text(value) }
+}
+
+/// The turn that answered an inbound message, if it ran.
+pub async fn turn_for_message(db: &Db, message_id: i64) -> anyhow::Result<Option<StoredTurn>> {
     let row = with_db!(db, |p| {
-        sqlx::query_as::<_, TurnRow>(
-            "select id, inbound_message_id, decision, intent, retrieved, prompt_version, model, prompt_tokens,
-                completion_tokens, draft, reply, guard, confidence, sentiment, stage_ms, error
-         from turns where inbound_message_id = $1",
-        )
-        .bind(message_id)
-        .fetch_optional(p)
-        .await
+        sqlx::query_as::<_, StoredTurn>(select_turn!("where t.inbound_message_id = $1"))
+            .bind(message_id)
+            .fetch_optional(p)
+            .await
     })?;
     Ok(row)
+}
+
+/// A turn by id, with everything the audit page shows ("why did it say that?").
+pub async fn turn_audit(db: &Db, id: i64) -> anyhow::Result<Option<StoredTurn>> {
+    let row = with_db!(db, |p| {
+        sqlx::query_as::<_, StoredTurn>(select_turn!("where t.id = $1")).bind(id).fetch_optional(p).await
+    })?;
+    Ok(row)
+}
+
+/// The milliseconds per stage of every recorded turn (the turn benchmark).
+pub async fn all_stage_ms(db: &Db) -> anyhow::Result<Vec<BTreeMap<String, f64>>> {
+    let rows = with_db!(db, |p| sqlx::query_scalar::<_, String>("select stage_ms from turns").fetch_all(p).await)?;
+    rows.iter().map(|text| serde_json::from_str(text).context("stage_ms is not json")).collect()
 }
 
 /// An earlier turn of a thread, as the scores need it.
@@ -144,50 +206,6 @@ pub async fn count_turns(db: &Db) -> anyhow::Result<i64> {
     Ok(n)
 }
 
-/// A turn with everything the audit page shows ("why did it say that?").
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
-pub struct TurnAudit {
-    pub id: i64,
-    pub conversation_id: i64,
-    pub inbound_message_id: i64,
-    /// The customer's text the turn answered.
-    pub inbound_body: String,
-    pub decision: String,
-    pub intent: String,
-    /// JSON: retrieved products and policies with their scores, and what the budget cut.
-    pub retrieved: String,
-    pub prompt_version: String,
-    pub model: String,
-    pub prompt_tokens: i64,
-    pub completion_tokens: i64,
-    pub draft: Option<String>,
-    pub reply: Option<String>,
-    /// JSON: the guard's verdict, findings and every claim it checked.
-    pub guard: String,
-    pub confidence: f64,
-    pub sentiment: f64,
-    /// JSON: milliseconds per stage.
-    pub stage_ms: String,
-    pub error: Option<String>,
-    /// JSON: the confidence factors, intent and sentiment trend.
-    pub scores: String,
-    pub escalation_id: Option<i64>,
-    pub created_at: chrono::DateTime<Utc>,
-}
-
-pub async fn turn_audit(db: &Db, id: i64) -> anyhow::Result<Option<TurnAudit>> {
-    let row = with_db!(db, |p| sqlx::query_as::<_, TurnAudit>(
-        "select t.id, t.conversation_id, t.inbound_message_id, m.body as inbound_body, t.decision, t.intent,
-                t.retrieved, t.prompt_version, t.model, t.prompt_tokens, t.completion_tokens, t.draft, t.reply,
-                t.guard, t.confidence, t.sentiment, t.stage_ms, t.error, t.scores, t.escalation_id, t.created_at
-         from turns t join messages m on m.id = t.inbound_message_id where t.id = $1"
-    )
-    .bind(id)
-    .fetch_optional(p)
-    .await)?;
-    Ok(row)
-}
-
 /// A turn as the thread view links it: the inbound message it answered.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct TurnLink {
@@ -218,7 +236,7 @@ pub struct ExportTurn {
     pub message_id: i64,
     pub body: String,
     pub decision: Option<String>,
-    pub created_at: chrono::DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
 }
 
 /// The conversation's inbound texts, oldest first, each with its turn's decision.
@@ -237,7 +255,7 @@ pub async fn export_turns(db: &Db, conversation_id: i64) -> anyhow::Result<Vec<E
 /// Conversations active since `since` (optionally only those ever escalated), oldest first.
 pub async fn export_conversations(
     db: &Db,
-    since: chrono::DateTime<Utc>,
+    since: DateTime<Utc>,
     escalated_only: bool,
 ) -> anyhow::Result<Vec<(i64, String)>> {
     let rows = with_db!(db, |p| sqlx::query_as::<_, (i64, String)>(
@@ -257,8 +275,8 @@ pub async fn export_conversations(
 pub async fn export_sent(
     db: &Db,
     conversation_id: i64,
-) -> anyhow::Result<Vec<(String, String, Option<i64>, chrono::DateTime<Utc>)>> {
-    let rows = with_db!(db, |p| sqlx::query_as::<_, (String, String, Option<i64>, chrono::DateTime<Utc>)>(
+) -> anyhow::Result<Vec<(String, String, Option<i64>, DateTime<Utc>)>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, (String, String, Option<i64>, DateTime<Utc>)>(
         "select kind, body, in_reply_to, created_at from outbox where conversation_id = $1
            and status in ('sent', 'delivered', 'pending', 'sending') order by id"
     )
@@ -266,4 +284,44 @@ pub async fn export_sent(
     .fetch_all(p)
     .await)?;
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_json_column_parses_its_text_and_falls_back_to_the_default() {
+        let guard = JsonText::<serde_json::Value>::from(r#"{"verdict":"pass"}"#.to_string());
+        assert_eq!(guard["verdict"], "pass");
+        assert_eq!(JsonText::<serde_json::Value>::from("not json".to_string()).0, serde_json::Value::Null);
+        let stage_ms = JsonText::<BTreeMap<String, f64>>::from(r#"{"generate":1.5,"guard":0.25}"#.to_string());
+        assert_eq!(stage_ms.values().sum::<f64>(), 1.75);
+        assert!(JsonText::<BTreeMap<String, f64>>::from("[]".to_string()).is_empty());
+    }
+
+    #[test]
+    fn a_json_value_nobody_set_is_stored_as_its_empty_value() {
+        assert_eq!(json_column(&serde_json::Value::Null, "[]"), "[]");
+        assert_eq!(json_column(&serde_json::json!({"b": 1, "a": [2]}), "{}"), r#"{"a":[2],"b":1}"#);
+        assert_eq!(json_text(&TurnAudit::default().stage_ms), "{}");
+    }
+
+    #[test]
+    fn a_stored_turn_serialises_flat_with_its_json_columns_as_values() {
+        let turn = StoredTurn {
+            id: 7,
+            created_at: DateTime::<Utc>::default(),
+            inbound_body: "hi".into(),
+            audit: TurnAudit {
+                decision: "reply".into(),
+                guard: JsonText(serde_json::json!({"verdict": "pass"})),
+                ..TurnAudit::default()
+            },
+        };
+        let v = serde_json::to_value(&turn).unwrap();
+        assert_eq!((v["id"].as_i64(), v["decision"].as_str()), (Some(7), Some("reply")));
+        assert_eq!(v["guard"]["verdict"], "pass");
+        assert!(v["stage_ms"].is_object() && v.get("audit").is_none(), "{v}");
+    }
 }

@@ -145,10 +145,11 @@ pub async fn get_turn(
     SignedIn { session, .. }: SignedIn,
     Path(id): Path<i64>,
 ) -> Result<Response, Error> {
-    let Some(t) = turns::turn_audit(&state.db, id).await? else {
+    let Some(stored) = turns::turn_audit(&state.db, id).await? else {
         return Err(Error::NotFound("No such turn.".into()));
     };
-    let guard: serde_json::Value = serde_json::from_str(&t.guard).unwrap_or_default();
+    let t = &stored.audit;
+    let guard = &t.guard;
     let findings = guard["findings"].as_array().cloned().unwrap_or_default();
     // A claim failed when a blocking finding names its words.
     let claims: Vec<serde_json::Value> = guard["claims"]
@@ -163,7 +164,7 @@ pub async fn get_turn(
             serde_json::json!({"text": text, "kind": c["kind"], "verdict": if failed { "not supported" } else { "supported" }})
         })
         .collect();
-    let scores: serde_json::Value = serde_json::from_str(&t.scores).unwrap_or_default();
+    let scores = &t.scores;
     let factors: Vec<serde_json::Value> = ["self_rating", "evidence", "guard", "intent", "recent", "value"]
         .iter()
         .filter_map(|k| {
@@ -173,23 +174,17 @@ pub async fn get_turn(
             })
         })
         .collect();
-    let pretty = |s: &str| {
-        serde_json::from_str::<serde_json::Value>(s)
-            .ok()
-            .and_then(|v| serde_json::to_string_pretty(&v).ok())
-            .unwrap_or_else(|| s.to_string())
-    };
     let ctx = minijinja::context! {
         reviewer => session.name, csrf => session.csrf_token,
         confidence => format!("{:.2}", t.confidence), sentiment => format!("{:.2}", t.sentiment),
         guard_verdict => guard["verdict"].as_str().unwrap_or("-").to_string(),
-        retrieved => pretty(&t.retrieved), stage_ms => pretty(&t.stage_ms),
+        retrieved => t.retrieved.pretty(), stage_ms => t.stage_ms.pretty(),
         claims => serde_value(&claims),
         findings => serde_value(&findings),
         factors => serde_value(&factors),
         t => serde_value(&serde_json::json!({
-            "id": t.id, "conversation_id": t.conversation_id, "escalation_id": t.escalation_id,
-            "created_at": when(t.created_at), "inbound_body": t.inbound_body, "decision": t.decision,
+            "id": stored.id, "conversation_id": t.conversation_id, "escalation_id": t.escalation_id,
+            "created_at": when(stored.created_at), "inbound_body": stored.inbound_body, "decision": t.decision,
             "intent": t.intent, "draft": t.draft, "reply": t.reply, "error": t.error,
             "prompt_version": t.prompt_version, "model": t.model, "prompt_tokens": t.prompt_tokens,
             "completion_tokens": t.completion_tokens,
