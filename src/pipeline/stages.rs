@@ -3,8 +3,8 @@
 use serde_json::json;
 
 use super::{Deps, Outbound, StageClock, TurnPlan};
+use crate::catalog::fusion;
 use crate::catalog::query::{self, Understood};
-use crate::catalog::semantic;
 use crate::catalog::{DocKind, Hit, ProductFilter, SearchIndex};
 use crate::compliance::{self, Intent, OPT_OUT_CONFIRMATION};
 use crate::config::{BrandConfig, LlmFailure};
@@ -228,7 +228,7 @@ pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
     let (product_hits, policy_hits) = tokio::task::spawn_blocking(move || {
         let mut hits = complement_hits(&index, &understood, &complements, k)?;
         let bm25 = search_products(&index, &understood, if vector_hits.is_empty() { k } else { 50 })?;
-        for hit in semantic::fuse(bm25, vector_hits, k) {
+        for hit in fusion::fuse(bm25, vector_hits, k) {
             if hits.len() < k && !hits.iter().any(|h| h.id == hit.id) {
                 hits.push(hit);
             }
