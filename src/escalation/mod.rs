@@ -9,9 +9,9 @@
 
 use serde::Serialize;
 
+use crate::domain::draft::Draft;
 use crate::domain::facts::OrderFact;
 use crate::guard::{Guarded, Verdict};
-use crate::llm::Draft;
 
 /// Why a turn is escalated.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -119,7 +119,7 @@ pub async fn read_turn(db: &Db, message_id: i64) -> anyhow::Result<Option<TurnRe
     Ok(Some(TurnResult {
         action,
         intent: row.intent,
-        segments: row.reply.as_deref().map(|r| crate::sms::segments::count_segments(r).segments),
+        segments: row.reply.as_deref().map(|r| crate::domain::segments::count_segments(r).segments),
         sent,
         reply: row.reply,
         draft: row.draft,

@@ -1,7 +1,7 @@
-//! SMS providers: Twilio first, the outbound sender, GSM-7/UCS-2 segments and signatures.
+//! SMS providers: Twilio first, the outbound sender and signatures. Segment counting
+//! (GSM-7/UCS-2) is pure logic in `domain::segments`.
 
 pub mod print;
-pub mod segments;
 pub mod sender;
 pub mod signature;
 pub mod twilio;
