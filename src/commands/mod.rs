@@ -87,8 +87,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// The log filter when `BACKTALK_LOG` is not set.
+/// The log filter when `BACKTALK_LOG` is not set: warnings only for `chat` and `eval`,
+/// info for the rest.
 pub fn default_log_filter(command: &Command) -> &'static str {
-    // The eval replays hundreds of turns: their per-turn lines would bury its summary.
-    if matches!(command, Command::Eval { .. }) { "warn" } else { "info,sqlx=warn,tantivy=warn" }
+    // The eval replays hundreds of turns: their per-turn lines would bury its summary. The
+    // chat is a conversation in the terminal: log lines between its prompts read as part of it.
+    if matches!(command, Command::Eval { .. } | Command::Chat { .. }) { "warn" } else { "info,sqlx=warn,tantivy=warn" }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn filter_of(args: &[&str]) -> &'static str {
+        default_log_filter(&Cli::try_parse_from(args).unwrap().command)
+    }
+
+    #[test]
+    fn chat_and_eval_log_warnings_only_and_serve_logs_info() {
+        assert_eq!(filter_of(&["backtalk", "chat"]), "warn");
+        assert_eq!(filter_of(&["backtalk", "eval", "eval/transcripts.jsonl"]), "warn");
+        assert_eq!(filter_of(&["backtalk", "serve", "--demo"]), "info,sqlx=warn,tantivy=warn");
+        assert_eq!(filter_of(&["backtalk", "index-catalog", "products.csv"]), "info,sqlx=warn,tantivy=warn");
+    }
 }
