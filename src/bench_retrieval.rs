@@ -20,8 +20,8 @@ use std::time::Instant;
 use anyhow::Context;
 use serde::Deserialize;
 
+use crate::catalog::fusion::{convex_combination, reciprocal_rank_fusion};
 use crate::catalog::index::TITLE_REPEATS;
-use crate::catalog::vectors::{convex_combination, reciprocal_rank_fusion};
 use crate::catalog::{DocKind, FieldWeights, Hit, ProductDoc, SearchIndex};
 
 /// One product line of the ESCI product file.
@@ -198,7 +198,8 @@ async fn hybrid(
     products: &[ProductDoc],
     qrels: &[(String, HashMap<String, f64>)],
 ) -> anyhow::Result<(Quality, Option<f64>)> {
-    use crate::catalog::vectors::{EmbeddingClient, VectorStore};
+    use crate::catalog::embeddings::EmbeddingClient;
+    use crate::catalog::vector_store::VectorStore;
     let client = EmbeddingClient::new(&endpoint.base_url, &endpoint.model, "", std::time::Duration::from_secs(120))?;
     let documents =
         EmbeddingClient::new(&endpoint.base_url, &endpoint.document_model, "", std::time::Duration::from_secs(300))?;
@@ -237,7 +238,7 @@ async fn hybrid(
     row(&format!("vectors only ({})", endpoint.model), qrels, &vectors);
     // The fusion a turn uses.
     let fused: Vec<Vec<Hit>> =
-        bm25.iter().zip(&vectors).map(|(b, v)| crate::catalog::semantic::fuse(b.clone(), v.clone(), 100)).collect();
+        bm25.iter().zip(&vectors).map(|(b, v)| crate::catalog::fusion::fuse(b.clone(), v.clone(), 100)).collect();
     let fused = row("hybrid: BM25 + vectors, convex 0.5", qrels, &fused);
     let rrf: Vec<Vec<Hit>> =
         bm25.iter().zip(&vectors).map(|(b, v)| reciprocal_rank_fusion(&[b.clone(), v.clone()], 60.0, 100)).collect();

@@ -6,6 +6,20 @@
 //! segments) → score (confidence, sentiment) → route (reply, or escalate to a person).
 //!
 //! # Layout
+//!
+//! The binary (`main.rs`) parses the command line ([`cli`]), sets up logging and calls
+//! [`commands::run`]; everything else is this library.
+//!
+//! - Entry points: [`commands`] (a file per command group), [`app`] (the wiring `serve`
+//!   and `chat` share), [`http`] (the routers), [`eval`] and the benchmarks (`bench*`).
+//! - The turn: [`pipeline`] runs it, in order: the [`compliance`] gate, context from
+//!   [`crm`], retrieval from [`catalog`], a draft from [`llm`], the [`guard`], [`score`],
+//!   and the [`escalation`] rules (with `escalation::review`, what a reviewer does);
+//!   [`sms`] sends the replies.
+//! - Beneath: [`store`] (all SQL) and [`jobs`] (the durable queue's workers), over
+//!   [`domain`] (value types, a turn's facts and draft, intent and segment counting; no IO).
+//! - Shared: [`config`], [`clock`], [`auth`], [`text`], and the [`demo`] store.
+//!
 //! Imports point downward: `http → pipeline → {compliance, crm, catalog, llm, guard, score,
 //! escalation, sms} → store → domain`.
 
@@ -13,22 +27,25 @@
 pub mod app;
 /// Reviewer credentials: password hashes and tokens.
 pub mod auth;
-/// The webhook load benchmark.
+/// `backtalk bench webhook` and `bench turn`: the webhook load test and a turn's own cost.
 pub mod bench;
 /// `backtalk bench console`: the live queue's latency and the queue page's server time.
 pub mod bench_console;
+/// `backtalk bench retrieval`: product search quality and speed on ESCI.
 pub mod bench_retrieval;
 /// `backtalk bench sentiment`.
 pub mod bench_sentiment;
-/// Product catalog records and the tantivy search index.
+/// The product catalog: records, import, the tantivy index, query understanding, vectors
+/// and hybrid fusion.
 pub mod catalog;
 /// The command line (argument definitions).
 pub mod cli;
 /// Time, swappable in tests.
 pub mod clock;
-/// The bodies of the commands: serve, chat, compliance classify.
+/// The `backtalk` commands, a file per command group, and their dispatch.
 pub mod commands;
-/// Keyword opt-out/opt-in/help and the consent gate before every send.
+/// What a text says about consent (keywords, natural-language rules, a small model), quiet
+/// hours and caps.
 pub mod compliance;
 /// Typed settings from a TOML file and `BACKTALK_*` variables.
 pub mod config;
@@ -36,15 +53,17 @@ pub mod config;
 pub mod crm;
 /// The bundled demo store.
 pub mod demo;
-/// Validated value types and the facts of a turn; no IO.
+/// Validated value types, a turn's facts and draft, message intent, SMS segment counting;
+/// no IO.
 pub mod domain;
-/// Escalation rules, and what a reviewer can do to an escalation (console and JSON API).
+/// When a person takes over: the routing rules of a turn, and what a reviewer does to an
+/// escalation (`escalation::review`, for the console and the JSON API).
 pub mod escalation;
 /// `backtalk eval`: transcript replay, metrics, reports, the baseline gate.
 pub mod eval;
-/// Claim verification and reply shaping.
+/// Every draft checked before it is sent: claims against the facts, links, segments.
 pub mod guard;
-/// HTTP routers: webhooks, health, metrics.
+/// HTTP routers: webhooks, the JSON API, the reviewer console, health, metrics.
 pub mod http;
 /// The durable job queue's workers and retry policy.
 pub mod jobs;
@@ -54,9 +73,9 @@ pub mod llm;
 pub mod pipeline;
 /// Confidence and sentiment.
 pub mod score;
-/// SMS providers, the outbound sender, segments and signatures.
+/// SMS providers, the one outbound path (outbox row + send job), the sender, signatures.
 pub mod sms;
-/// All SQL.
+/// All SQL, one file per aggregate; the embedded migrations.
 pub mod store;
 /// Small text helpers.
 pub mod text;

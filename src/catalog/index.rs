@@ -10,6 +10,9 @@
 //! reply is never grounded in a stale copy. Searches are synchronous and CPU-bound: async
 //! callers run them in `spawn_blocking`. The index is derived data: if its schema is from an
 //! older version it is recreated empty, and the caller rebuilds it from SQL.
+//!
+//! Over 600 lines: the schema, the writer and the query builder all work through the one
+//! index's private field handles (`Fields`), so they stay together.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Bound;

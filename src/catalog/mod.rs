@@ -3,15 +3,19 @@
 //! - `records`: the catalog's CSV / JSONL formats; `import`: `index-catalog`.
 //! - `index`: the tantivy index; `query`: what an SMS asks
 //!   for (colour, size, price, negations, carry-over).
-//! - `vectors`, `semantic`, `qdrant`: embeddings, vector stores and hybrid fusion.
+//! - `semantic`: hybrid retrieval's vector side, built from `embeddings` (the embeddings
+//!   client) and a vector store: `vector_store` (in-process, one file) or `qdrant`.
+//! - `fusion`: the best-first order of hits and the fusion of BM25 and vector rankings.
 
+pub mod embeddings;
+pub mod fusion;
 pub mod import;
 pub mod index;
 pub mod qdrant;
 pub mod query;
 pub mod records;
 pub mod semantic;
-pub mod vectors;
+pub mod vector_store;
 
 pub use index::{DocKind, FieldWeights, Hit, ProductDoc, ProductFilter, SearchIndex};
 pub use records::{PolicyRecord, ProductRecord};

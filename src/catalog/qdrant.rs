@@ -1,5 +1,5 @@
 //! Product vectors in a Qdrant collection, for when a Qdrant URL is configured: the same
-//! role as the in-process [`VectorStore`](super::vectors::VectorStore), held by a server.
+//! role as the in-process [`VectorStore`](super::vector_store::VectorStore), held by a server.
 //!
 //! - One collection of cosine vectors of one size; [`QdrantStore::connect`] creates it when
 //!   it is missing and refuses one whose vector size or distance differs.
@@ -23,8 +23,8 @@ use qdrant_client::qdrant::{
 };
 use uuid::Uuid;
 
+use super::fusion::sort_best_first;
 use super::index::Hit;
-use super::vectors::sort_best_first;
 
 /// The payload key holding a point's sku.
 const SKU: &str = "sku";

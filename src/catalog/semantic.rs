@@ -1,6 +1,6 @@
 //! Semantic product search: product embeddings from the configured `/v1/embeddings`
-//! endpoint, searched by cosine and fused with BM25 by a convex combination of normalised
-//! scores.
+//! endpoint ([`super::embeddings`]), searched by cosine, and fused with BM25 by a convex
+//! combination of normalised scores ([`super::fusion::fuse`]).
 //!
 //! The vectors live in one of two places:
 //! - by default, an in-process [`VectorStore`] saved in the data directory and searched
@@ -23,15 +23,11 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::sync::OnceCell;
 
+use super::embeddings::EmbeddingClient;
 use super::index::{Hit, ProductDoc};
 use super::qdrant::QdrantStore;
-use super::vectors::{EmbeddingClient, VectorStore, convex_combination};
+use super::vector_store::VectorStore;
 use crate::config::{EmbeddingsConfig, QdrantConfig};
-
-/// The weight of BM25 in the fusion (vectors get the rest). On ESCI, 0.45–0.7 all gave
-/// nDCG@10 0.643–0.648 and reciprocal rank fusion 0.637–0.643; equal weights need no tuning
-/// (README "Retrieval").
-pub const BM25_WEIGHT: f32 = 0.5;
 
 /// Embeddings client plus the product vectors.
 pub struct Semantic {
@@ -224,14 +220,4 @@ impl LocalVectors {
         }
         Ok(())
     }
-}
-
-/// BM25 and vector rankings fused (convex combination, [`BM25_WEIGHT`]), best `limit`.
-pub fn fuse(bm25: Vec<Hit>, vectors: Vec<Hit>, limit: usize) -> Vec<Hit> {
-    if vectors.is_empty() {
-        let mut bm25 = bm25;
-        bm25.truncate(limit);
-        return bm25;
-    }
-    convex_combination(&bm25, &vectors, BM25_WEIGHT, limit)
 }

@@ -1,7 +1,16 @@
-//! Validated value types. Wire formats become these at the edge; stages accept only these.
-//! No IO here.
+//! Validated value types, and the pure logic more than one stage shares. Wire formats become
+//! these at the edge; stages accept only these. No IO here.
+//!
+//! - [`facts`]: what a turn is grounded in; [`draft`]: the reply a generator drafted.
+//! - [`intent`]: what a message asks about (the offline responder's branches, the
+//!   confidence's evidence).
+//! - [`segments`]: GSM-7 / UCS-2 segment counting (the guard, the offline responder, the
+//!   console, the eval).
 
+pub mod draft;
 pub mod facts;
+pub mod intent;
+pub mod segments;
 
 use std::fmt;
 

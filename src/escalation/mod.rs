@@ -13,9 +13,9 @@ pub mod review;
 
 use serde::Serialize;
 
+use crate::domain::draft::Draft;
 use crate::domain::facts::OrderFact;
 use crate::guard::{Guarded, Verdict};
-use crate::llm::Draft;
 
 /// Why a turn is escalated.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -86,7 +86,7 @@ pub async fn read_turn(db: &Db, message_id: i64) -> anyhow::Result<Option<TurnRe
     };
     Ok(Some(TurnResult {
         action,
-        segments: t.reply.as_deref().map(|r| crate::sms::segments::count_segments(r).segments),
+        segments: t.reply.as_deref().map(|r| crate::domain::segments::count_segments(r).segments),
         sent,
         latency_ms: t.stage_ms.values().sum(),
         intent: t.intent,

@@ -26,6 +26,9 @@
 //!
 //! Links are not blocked but repaired: [`drop_unlisted_links`] removes any whose host is not
 //! on the allow-list.
+//!
+//! Over 600 lines with its tests: one check per kind of claim, each short, over the same
+//! sentence splitting and word lists.
 
 use std::sync::LazyLock;
 

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::domain::Money;
 use crate::domain::facts::Facts;
-use crate::sms::segments::{count_segments, normalize_gsm7, trim_to_segments};
+use crate::domain::segments::{count_segments, normalize_gsm7, trim_to_segments};
 
 /// The guard's decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

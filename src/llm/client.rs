@@ -30,8 +30,9 @@ use serde_json::{Value, json};
 use tracing::warn;
 
 use super::prompts::{Prompts, RenderedPrompt};
-use super::{Draft, Generator, LlmError, tokens};
+use super::{Generator, LlmError, tokens};
 use crate::config::{BrandConfig, LlmConfig};
+use crate::domain::draft::Draft;
 use crate::domain::facts::Facts;
 
 /// A chat model behind an OpenAI-compatible endpoint.
@@ -51,7 +52,7 @@ pub struct OpenAiGenerator {
 /// How the answer's format is asked for, strictest first.
 const OUTPUT_MODES: &[&str] = &["json_schema", "json_object", "none"];
 
-/// The intents a model may name (as `score::intent::Intent` spells them).
+/// The intents a model may name (as `domain::intent::Intent` spells them).
 const INTENTS: &[&str] = &["greeting", "thanks", "order_status", "policy", "product", "unknown"];
 
 /// The JSON schema of the answer the system prompt describes.
@@ -324,7 +325,7 @@ impl Generator for OpenAiGenerator {
             intent: if INTENTS.contains(&answer.intent.as_str()) {
                 answer.intent
             } else {
-                crate::score::intent::classify(facts).as_str().to_string()
+                crate::domain::intent::classify(facts).as_str().to_string()
             },
             model: self.config.model.clone(),
             prompt_version: version,

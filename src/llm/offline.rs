@@ -7,9 +7,10 @@
 
 use async_trait::async_trait;
 
-use super::{Draft, Generator, LlmError};
+use super::{Generator, LlmError};
+use crate::domain::draft::Draft;
 use crate::domain::facts::{Facts, ProductFact};
-use crate::score::intent::{self, Intent};
+use crate::domain::intent::{self, Intent};
 
 /// Model name recorded on turns answered offline.
 pub const OFFLINE_MODEL: &str = "offline-responder";
@@ -37,7 +38,7 @@ fn describe(p: &ProductFact) -> String {
 
 /// The reply's room in characters: the turn's, or one SMS segment when none is given.
 fn room(facts: &Facts) -> usize {
-    if facts.reply_chars == 0 { crate::sms::segments::GSM7_SINGLE } else { facts.reply_chars }
+    if facts.reply_chars == 0 { crate::domain::segments::GSM7_SINGLE } else { facts.reply_chars }
 }
 
 /// The sentences of a policy that answer the message, within `room` characters: the one

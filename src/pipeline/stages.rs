@@ -5,19 +5,19 @@ use std::borrow::Cow;
 use serde_json::json;
 
 use super::{Deps, Outbound, StageClock, TurnPlan};
+use crate::catalog::fusion;
 use crate::catalog::query::{self, Understood};
-use crate::catalog::semantic;
 use crate::catalog::{DocKind, Hit, ProductFilter, SearchIndex};
 use crate::compliance::{self, Intent, OPT_OUT_CONFIRMATION};
 use crate::config::{BrandConfig, LlmFailure};
 use crate::crm;
+use crate::domain::draft::Draft;
 use crate::domain::facts::{Facts, HistoryLine, PastTurnFact, PolicyFact, ProductFact};
+use crate::domain::segments::GSM7_SINGLE;
 use crate::domain::{Currency, Money};
 use crate::escalation::{self, Reason, Thresholds};
 use crate::guard::{self, Guarded, Verdict};
-use crate::llm::Draft;
 use crate::score;
-use crate::sms::segments::GSM7_SINGLE;
 use crate::store::catalog;
 use crate::store::conversations::{self, Conversation, ConversationState, MessageRow};
 use crate::store::turns::{self, JsonText, TurnAudit};
@@ -236,7 +236,7 @@ pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
     let (product_hits, policy_hits) = tokio::task::spawn_blocking(move || {
         let mut hits = complement_hits(&index, &understood, &complements, k)?;
         let bm25 = search_products(&index, &understood, if vector_hits.is_empty() { k } else { 50 })?;
-        for hit in semantic::fuse(bm25, vector_hits, k) {
+        for hit in fusion::fuse(bm25, vector_hits, k) {
             if hits.len() < k && !hits.iter().any(|h| h.id == hit.id) {
                 hits.push(hit);
             }

@@ -1,16 +1,17 @@
 //! Scores for routing: the reply's confidence and the customer's sentiment.
 //!
 //! - [`sentiment`]: VADER with an SMS layer (`sentiment.rs`).
-//! - [`intent`]: what the message asks about, and the evidence the facts hold for it.
+//! - [`intent`] (in `domain`, shared with the offline responder): what the message asks
+//!   about, and the evidence the facts hold for it.
 //! - [`confidence`]: one formula, below.
 
 use serde::Serialize;
 
+use crate::domain::draft::Draft;
 use crate::domain::facts::Facts;
+use crate::domain::intent;
 use crate::guard::{Guarded, Verdict};
-use crate::llm::Draft;
 
-pub mod intent;
 pub mod sentiment;
 
 pub use sentiment::sentiment;

@@ -1,9 +1,8 @@
 //! SMS providers: Twilio first, the one outbound path (outbox row + send job), the outbound
-//! sender, GSM-7/UCS-2 segments and signatures.
+//! sender and signatures. Segment counting (GSM-7/UCS-2) is pure logic in `domain::segments`.
 
 pub mod outbound;
 pub mod print;
-pub mod segments;
 pub mod sender;
 pub mod signature;
 pub mod twilio;

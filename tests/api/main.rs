@@ -4,6 +4,7 @@
 
 mod browser;
 mod catalog;
+mod chat;
 mod console;
 mod crash;
 mod engine;

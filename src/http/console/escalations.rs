@@ -86,8 +86,8 @@ async fn escalation_page(
         reasons => serde_value(&details["reasons"]),
         draft => details["draft"].as_str().unwrap_or(""),
         draft_segments => segment_summary(details["draft"].as_str().unwrap_or("")),
-        gsm7_basic => crate::sms::segments::GSM7_BASIC,
-        gsm7_extension => crate::sms::segments::GSM7_EXTENSION,
+        gsm7_basic => crate::domain::segments::GSM7_BASIC,
+        gsm7_extension => crate::domain::segments::GSM7_EXTENSION,
         findings => serde_value(&details["guard"]["findings"]),
         confidence => number(&details["confidence"]),
         sentiment => number(&details["sentiment"]),
@@ -101,10 +101,10 @@ async fn escalation_page(
 
 /// "GSM-7: 42 septets, 1 segment": what the editor shows, as the live counter words it.
 fn segment_summary(text: &str) -> String {
-    let info = crate::sms::segments::count_segments(text);
+    let info = crate::domain::segments::count_segments(text);
     let (name, unit) = match info.encoding {
-        crate::sms::segments::Encoding::Gsm7 => ("GSM-7", "septets"),
-        crate::sms::segments::Encoding::Ucs2 => ("UCS-2", "UTF-16 units"),
+        crate::domain::segments::Encoding::Gsm7 => ("GSM-7", "septets"),
+        crate::domain::segments::Encoding::Ucs2 => ("UCS-2", "UTF-16 units"),
     };
     let plural = if info.segments == 1 { "" } else { "s" };
     format!("{name}: {} {unit}, {} segment{plural}", info.units, info.segments)

@@ -1,10 +1,10 @@
 //! What a message asks about, and how much evidence this turn's facts hold for answering
-//! it: the inputs of the confidence formula ([`super::confidence`]) and the offline
+//! it: the inputs of the confidence formula (`score::confidence`) and the offline
 //! responder's branches. Word lists, not a model: cheap, deterministic and explainable.
 
 use serde::Serialize;
 
-use crate::domain::facts::{Facts, ProductFact};
+use super::facts::{Facts, ProductFact};
 
 /// What a customer's message is about, as far as the bot's skills go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

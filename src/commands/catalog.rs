@@ -1,0 +1,73 @@
+//! `backtalk index-catalog FILE...`: products and policies into the database, the search
+//! index and, with an embedding endpoint, the vector store.
+
+use anyhow::Context;
+
+use crate::config::Config;
+
+/// `backtalk index-catalog FILE...`: validate and import; bad lines are listed with their
+/// file and line number.
+pub async fn index_catalog(
+    config: Config,
+    files: Vec<std::path::PathBuf>,
+    strict: bool,
+    full: bool,
+    mapping: Vec<String>,
+) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+
+    use crate::catalog::import::{ImportOptions, import_files, parse_mapping};
+    let mapping = mapping.iter().map(|m| parse_mapping(m)).collect::<anyhow::Result<Vec<_>>>()?;
+    for f in &files {
+        anyhow::ensure!(f.is_file(), "{}: no such file", f.display());
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("failed to create data dir {}", config.data_dir.display()))?;
+    let db = crate::store::Db::connect(&config.effective_database_url()).await?;
+    let index = std::sync::Arc::new(crate::catalog::SearchIndex::open_or_create(&config.data_dir.join("index"))?);
+    if index.num_docs() == 0 {
+        // A new index (or one recreated for a newer schema) starts from what SQL holds, so
+        // an upsert import leaves the products it does not name searchable.
+        crate::demo::rebuild_index(&db, &index).await?;
+    }
+    let options = ImportOptions { strict, full, mapping, progress: std::io::stderr().is_terminal() };
+    let started = std::time::Instant::now();
+    let import_began = chrono::Utc::now();
+    let report = import_files(&db, &index, &files, &options).await?;
+    // With an embedding endpoint, the changed products get vectors too (all of them after
+    // --full); a running server reloads the vector file at its next search.
+    if let Some(semantic) =
+        crate::catalog::semantic::Semantic::open(&config.embeddings, &config.qdrant, &config.data_dir)?
+    {
+        // After --full, or when the store is empty (a new embedding model, a deleted file),
+        // every product is embedded; otherwise those this import changed.
+        let everything = full || semantic.len().await? == 0;
+        let rows = if everything {
+            crate::store::catalog::all_products(&db).await?
+        } else {
+            crate::store::catalog::products_updated_since(&db, import_began).await?
+        };
+        let docs: Vec<crate::catalog::ProductDoc> = rows.iter().map(crate::catalog::ProductDoc::from_row).collect();
+        semantic
+            .embed_products(&docs, everything)
+            .await
+            .context("products were indexed, but embedding them failed (re-run the import)")?;
+        println!("embedded {} products ({} with vectors)", docs.len(), semantic.len().await?);
+    }
+    for bad in &report.bad_lines {
+        eprintln!("skipped {bad}");
+    }
+    if !report.ignored_fields.is_empty() {
+        let list: Vec<&str> = report.ignored_fields.iter().map(String::as_str).collect();
+        eprintln!("ignored fields (not in the catalog format; map them with --map OURS=THEIRS): {}", list.join(", "));
+    }
+    println!(
+        "indexed {} products and {} policies in {:.1} s; {} bad lines skipped{}",
+        report.products,
+        report.policies,
+        started.elapsed().as_secs_f64(),
+        report.bad_lines.len(),
+        if full { format!("; {} products not in the files deleted", report.deleted) } else { String::new() }
+    );
+    Ok(())
+}

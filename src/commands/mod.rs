@@ -1,0 +1,115 @@
+//! The bodies of the `backtalk` commands, a file per command group, and [`run`], which
+//! dispatches a parsed command line to them (`main.rs` only parses and sets up logging).
+//!
+//! - `serve`: `backtalk serve [--demo]`, the server and its workers.
+//! - `chat`: `backtalk chat [--from PHONE]`, the bot in the terminal.
+//! - `catalog`: `backtalk index-catalog FILE...`.
+//! - `compliance`: `backtalk compliance classify | measure | export`.
+//! - `reviewer`: `backtalk reviewer add | token`.
+//! - `eval`: `backtalk eval` and `backtalk export-transcripts`.
+//! - `bench`: `backtalk bench …`, each benchmark's entry point.
+//!
+//! `backtalk migrate` is three lines, in [`run`].
+
+mod bench;
+mod catalog;
+mod chat;
+mod compliance;
+mod eval;
+mod reviewer;
+mod serve;
+
+use crate::cli::{Cli, Command, ComplianceCommand, ReviewerCommand};
+use crate::config::Config;
+
+/// Runs the command `cli` names.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Compliance { command: ComplianceCommand::Classify } => compliance::classify_stdin(),
+        Command::Compliance { command: ComplianceCommand::Measure { labelled, ham, cross_validate } } => {
+            if cross_validate {
+                compliance::cross_validate_optout()
+            } else {
+                compliance::measure_optout(&labelled, &ham)
+            }
+        }
+        Command::Bench { command } => bench::run(command, cli.config.as_deref()).await,
+        command => {
+            let config = Config::load(cli.config.as_deref())?;
+            match command {
+                Command::Serve { demo } => serve::serve(config, demo).await,
+                Command::Chat { from, demo } => chat::chat(config, from, demo).await,
+                Command::Compliance { command: ComplianceCommand::Export { format, phone } } => {
+                    compliance::export_ledger(config, format, phone).await
+                }
+                Command::IndexCatalog { files, strict, full, mapping } => {
+                    catalog::index_catalog(config, files, strict, full, mapping).await
+                }
+                Command::Reviewer { command: ReviewerCommand::Add { name } } => {
+                    reviewer::add_reviewer(config, &name).await
+                }
+                Command::Reviewer { command: ReviewerCommand::Token { name, label } } => {
+                    reviewer::issue_api_token(config, &name, &label).await
+                }
+                Command::Eval {
+                    transcripts,
+                    report,
+                    baseline,
+                    tolerances,
+                    llm,
+                    cassette,
+                    store,
+                    concurrency,
+                    save_baseline,
+                } => {
+                    let options = crate::eval::Options {
+                        transcripts,
+                        llm,
+                        cassette,
+                        store,
+                        concurrency,
+                        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                    };
+                    let files = eval::EvalFiles { report, baseline, tolerances, save_baseline };
+                    eval::eval(config, &options, &files).await
+                }
+                Command::ExportTranscripts { since, escalated, out } => {
+                    eval::export_transcripts(config, since.as_deref(), escalated, out.as_deref()).await
+                }
+                Command::Migrate => {
+                    let db = crate::store::Db::connect(&config.effective_database_url()).await?;
+                    println!("migrations applied ({})", db.backend());
+                    Ok(())
+                }
+                Command::Compliance { .. } | Command::Bench { .. } => unreachable!("handled above"),
+            }
+        }
+    }
+}
+
+/// The log filter when `BACKTALK_LOG` is not set: warnings only for `chat` and `eval`,
+/// info for the rest.
+pub fn default_log_filter(command: &Command) -> &'static str {
+    // The eval replays hundreds of turns: their per-turn lines would bury its summary. The
+    // chat is a conversation in the terminal: log lines between its prompts read as part of it.
+    if matches!(command, Command::Eval { .. } | Command::Chat { .. }) { "warn" } else { "info,sqlx=warn,tantivy=warn" }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn filter_of(args: &[&str]) -> &'static str {
+        default_log_filter(&Cli::try_parse_from(args).unwrap().command)
+    }
+
+    #[test]
+    fn chat_and_eval_log_warnings_only_and_serve_logs_info() {
+        assert_eq!(filter_of(&["backtalk", "chat"]), "warn");
+        assert_eq!(filter_of(&["backtalk", "eval", "eval/transcripts.jsonl"]), "warn");
+        assert_eq!(filter_of(&["backtalk", "serve", "--demo"]), "info,sqlx=warn,tantivy=warn");
+        assert_eq!(filter_of(&["backtalk", "index-catalog", "products.csv"]), "info,sqlx=warn,tantivy=warn");
+    }
+}

@@ -1,0 +1,31 @@
+//! `backtalk serve [--demo]`: the webhooks, API, console and workers until a signal.
+
+use std::io::Write;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{self, App, BuildOptions};
+use crate::config::Config;
+use crate::demo::DEMO_PHONE;
+
+/// `backtalk serve [--demo]`: runs until ctrl-c or SIGTERM.
+pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let app = App::build(config, BuildOptions { demo, provider: None, clock: None }).await?;
+    let listener = app::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let config = app.state.config.clone();
+    println!("backtalk listening on http://{addr}");
+    println!("  inbound webhook (give this URL to Twilio): {}", config.inbound_webhook_url());
+    println!("  status callback:  {}", config.status_webhook_url());
+    println!("  health: http://{addr}/healthz  ready: http://{addr}/readyz  metrics: http://{addr}/metrics");
+    println!("  database: {}  generator: {}", app.state.db.backend(), app.worker.deps.generator.model());
+    if demo {
+        println!("\nTry it: text the demo store as Elyssa (a demo customer):\n");
+        println!("{}\n", app::signed_curl_example(&config, DEMO_PHONE, "do you have the blouse in black?"));
+    }
+    std::io::stdout().flush()?;
+    let cancel = CancellationToken::new();
+    app::cancel_on_signals(cancel.clone());
+    app.run(listener, cancel).await
+}
