@@ -5,6 +5,8 @@
 //! theirs goes through, another reviewer's is refused until taken over explicitly, so two
 //! people never answer one customer. Every action is recorded in `reviewer_actions`.
 
+use crate::sms::outbound::{OutboundText, queue_text};
+use crate::sms::sender::REVIEWER_REPLY;
 use crate::store::Db;
 use crate::store::escalations::{self, Claimed, Resolution};
 use crate::store::reviewers;
@@ -83,8 +85,18 @@ pub async fn reply(
         return Ok(Err(r));
     }
     let e = escalations::escalation(db, id).await?.ok_or_else(|| anyhow::anyhow!("escalation {id} vanished"))?;
+    let text = OutboundText {
+        conversation_id: e.conversation_id,
+        to_phone: &e.phone,
+        body,
+        kind: REVIEWER_REPLY,
+        subject: None,
+        in_reply_to: None,
+    };
+    let mut tx = db.begin().await?;
     let outbox_id =
-        crate::pipeline::proactive::queue_reviewer_reply(db, e.conversation_id, &e.phone, body, max_attempts).await?;
+        queue_text(&mut tx, &text, max_attempts).await?.ok_or_else(|| anyhow::anyhow!("the reply was not queued"))?;
+    tx.commit().await?;
     record(db, who, "reply", id, &format!("outbox:{outbox_id}")).await?;
     Ok(Ok(outbox_id))
 }

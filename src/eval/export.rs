@@ -59,7 +59,7 @@ pub async fn export(db: &Db, options: &ExportOptions) -> anyhow::Result<Vec<Tran
                 .iter()
                 .filter(|(kind, _, reply_to, at)| {
                     *reply_to == Some(t.message_id)
-                        || (kind == crate::pipeline::proactive::REVIEWER_REPLY
+                        || (kind == crate::sms::sender::REVIEWER_REPLY
                             && *at >= t.created_at
                             && next_at.is_none_or(|next| *at < next))
                 })
@@ -68,7 +68,7 @@ pub async fn export(db: &Db, options: &ExportOptions) -> anyhow::Result<Vec<Tran
             let reviewer_reply = sent
                 .iter()
                 .filter(|(kind, _, _, at)| {
-                    kind == crate::pipeline::proactive::REVIEWER_REPLY
+                    kind == crate::sms::sender::REVIEWER_REPLY
                         && *at >= t.created_at
                         && next_at.is_none_or(|next| *at < next)
                 })

@@ -22,6 +22,10 @@ use crate::store::{Db, Tx, consent, conversations, crm, escalations, json_text};
 /// Outbox kind of texts we start (not replies): quiet hours and caps apply.
 pub const PROACTIVE: &str = "proactive";
 
+/// Outbox kind of a reviewer's reply in an escalated conversation: a conversational reply
+/// (consent is re-checked at send time; quiet hours are for proactive texts only).
+pub const REVIEWER_REPLY: &str = "reviewer_reply";
+
 /// Sends outbox rows.
 pub struct Sender {
     pub db: Db,
