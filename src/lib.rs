@@ -11,7 +11,7 @@
 //! [`commands::run`]; everything else is this library.
 //!
 //! - Entry points: [`commands`] (a file per command group), [`app`] (the wiring `serve`
-//!   and `chat` share), [`http`] (the routers), [`eval`] and the benchmarks (`bench*`).
+//!   and `chat` share), [`http`] (the routers), [`eval`] and the benchmarks ([`bench`]).
 //! - The turn: [`pipeline`] runs it, in order: the [`compliance`] gate, context from
 //!   [`crm`], retrieval from [`catalog`], a draft from [`llm`], the [`guard`], [`score`],
 //!   and the [`escalation`] rules (with `escalation::review`, what a reviewer does);
@@ -27,14 +27,8 @@
 pub mod app;
 /// Reviewer credentials: password hashes and tokens.
 pub mod auth;
-/// `backtalk bench webhook` and `bench turn`: the webhook load test and a turn's own cost.
+/// The benchmarks (`backtalk bench ...`): webhook, turn, console, retrieval, sentiment.
 pub mod bench;
-/// `backtalk bench console`: the live queue's latency and the queue page's server time.
-pub mod bench_console;
-/// `backtalk bench retrieval`: product search quality and speed on ESCI.
-pub mod bench_retrieval;
-/// `backtalk bench sentiment`.
-pub mod bench_sentiment;
 /// The product catalog: records, import, the tantivy index, query understanding, vectors
 /// and hybrid fusion.
 pub mod catalog;

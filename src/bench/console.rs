@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::Utc;
 
-use crate::bench::{AUTH_TOKEN, PUBLIC_URL, percentile, start_demo_server};
+use super::{AUTH_TOKEN, PUBLIC_URL, percentile, start_demo_server};
 use crate::sms::signature::compute_signature;
 
 const REVIEWER: &str = "bench";

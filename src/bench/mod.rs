@@ -1,0 +1,94 @@
+//! The benchmarks, each a `backtalk bench` subcommand that prints a table and, last, one
+//! JSON line; each measures against a baseline in the same run (the machine is shared and
+//! noisy), and reports medians:
+//!
+//! - [`webhook`]: signed inbound webhooks against `serve --demo` and a bare axum handler;
+//! - [`turn`]: what a turn costs Backtalk itself, the model's call aside;
+//! - [`console`]: the live queue's latency and the queue page's server time;
+//! - [`retrieval`]: product search quality and speed on ESCI;
+//! - [`import`]: a large catalog's import speed and peak memory;
+//! - [`sentiment`]: the sentiment scorer on VADER's ground truth.
+//!
+//! This file holds what they share: starting a release `serve --demo`, signing a webhook,
+//! percentiles.
+
+pub mod console;
+pub mod import;
+pub mod retrieval;
+pub mod sentiment;
+pub mod turn;
+pub mod webhook;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::sms::signature::compute_signature;
+
+pub(crate) const PUBLIC_URL: &str = "http://bench.backtalk.test";
+pub(crate) const AUTH_TOKEN: &str = "bench-auth-token";
+
+/// Starts a child process and waits for the line announcing its URL.
+async fn start(mut command: Command, marker: &str) -> anyhow::Result<(Child, String)> {
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true).spawn()?;
+    let mut lines = BufReader::new(child.stdout.take().context("child stdout")?).lines();
+    let url = tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(line) = lines.next_line().await? {
+            if let Some(url) = line.strip_prefix(marker) {
+                return anyhow::Ok(url.trim().to_string());
+            }
+        }
+        anyhow::bail!("process exited before listening")
+    })
+    .await
+    .context("process did not start within 120 s")??;
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok((child, url))
+}
+
+/// The `p`th percentile (0-100) of sorted values, nearest rank.
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+/// A signed inbound webhook with this text, from a number of its own (`n` makes it unique).
+fn signed_text(n: usize, text: &str) -> (String, String) {
+    let sid = format!("SM{:016x}{:016x}", std::process::id(), n);
+    let from = format!("+1{}55501{:02}", 200 + (n / 100) % 700, n % 100);
+    let params: Vec<(String, String)> = vec![
+        ("AccountSid".into(), "ACbench".into()),
+        ("Body".into(), text.into()),
+        ("From".into(), from),
+        ("MessageSid".into(), sid),
+        ("NumMedia".into(), "0".into()),
+        ("To".into(), "+15005550006".into()),
+    ];
+    let signature = compute_signature(AUTH_TOKEN, &format!("{PUBLIC_URL}/webhooks/twilio"), &params);
+    (serde_urlencoded::to_string(&params).expect("form encodes"), signature)
+}
+
+/// `backtalk serve --demo` on a fresh data directory in `dir`, with the embedded default
+/// whatever this shell has configured; returns the child and its base url.
+pub(crate) async fn start_demo_server(dir: &std::path::Path) -> anyhow::Result<(Child, String)> {
+    let exe = std::env::current_exe()?;
+    let mut serve = Command::new(&exe);
+    serve.args(["serve", "--demo"]);
+    // The embedded default, whatever this shell has configured.
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("BACKTALK_")) {
+        serve.env_remove(k);
+    }
+    serve
+        .env("BACKTALK_LOG", "warn")
+        .env("BACKTALK_DATA_DIR", dir)
+        .env("BACKTALK_LISTEN", "127.0.0.1:0")
+        .env("BACKTALK_PUBLIC_URL", PUBLIC_URL)
+        .env("BACKTALK_TWILIO_AUTH_TOKEN", AUTH_TOKEN);
+    start(serve, "backtalk listening on ").await
+}
