@@ -6,11 +6,18 @@
 //!   confidence's evidence).
 //! - [`segments`]: GSM-7 / UCS-2 segment counting (the guard, the offline responder, the
 //!   console, the eval).
+//! - [`vocabulary`]: the domain's words (consent kinds, turn decisions, outbox kinds and
+//!   statuses, escalation statuses and reasons, guard finding kinds) as enums.
 
 pub mod draft;
 pub mod facts;
 pub mod intent;
 pub mod segments;
+pub mod vocabulary;
+
+pub use vocabulary::{
+    ConsentKind, EscalationReason, EscalationStatus, FindingKind, OutboxKind, OutboxStatus, TurnDecision, UnknownWord,
+};
 
 use std::fmt;
 
