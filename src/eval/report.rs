@@ -68,9 +68,9 @@ pub async fn read_turn(db: &Db, message_id: i64) -> anyhow::Result<Option<TurnRe
             .cloned()
             .unwrap_or_default()
             .iter()
-            .filter_map(|f| f["kind"].as_str())
-            .filter(|k| crate::guard::is_blocking(k))
-            .map(str::to_string)
+            .filter_map(|f| f["kind"].as_str()?.parse::<crate::domain::FindingKind>().ok())
+            .filter(|&k| crate::guard::is_blocking(k))
+            .map(|k| k.as_str().to_string())
             .collect()
     } else {
         vec![]

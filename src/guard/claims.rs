@@ -35,8 +35,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::Finding;
-use crate::domain::Money;
 use crate::domain::facts::Facts;
+use crate::domain::{FindingKind, Money};
 
 /// A percentage said as a discount: "25% off", "save 10 percent", "a 15% discount".
 static DISCOUNT: LazyLock<Regex> = LazyLock::new(|| {
@@ -216,7 +216,7 @@ pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
     let policies: String = facts.policies.iter().map(|p| format!("{}\n{}\n", p.title, p.body)).collect();
     let policies_lower = policies.to_lowercase();
     let mut out = Vec::new();
-    let mut finding = |kind: &'static str, detail: String| out.push(Finding { kind, detail });
+    let mut finding = |kind: FindingKind, detail: String| out.push(Finding { kind, detail });
 
     for caps in DISCOUNT.captures_iter(text) {
         let number = caps.get(1).or_else(|| caps.get(2)).map_or("0", |m| m.as_str());
@@ -229,7 +229,10 @@ pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
             })
         });
         if !in_policy && !markdown {
-            finding("unsupported_discount", format!("\"{}\" is not a discount in this turn's facts", &caps[0]));
+            finding(
+                FindingKind::UnsupportedDiscount,
+                format!("\"{}\" is not a discount in this turn's facts", &caps[0]),
+            );
         }
     }
 
@@ -239,7 +242,10 @@ pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
         let (a, b) = (&caps[1], &caps[2]);
         let stated = DAY_RANGE.captures_iter(&policies).any(|p| &p[1] == a && &p[2] == b);
         if !stated {
-            finding("unsupported_delivery_time", format!("\"{}\" is not a time any retrieved policy states", &caps[0]));
+            finding(
+                FindingKind::UnsupportedDeliveryTime,
+                format!("\"{}\" is not a time any retrieved policy states", &caps[0]),
+            );
         }
     }
     for caps in DAYS.captures_iter(text) {
@@ -252,7 +258,7 @@ pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
             || DAY_RANGE.captures_iter(&policies).any(|p| &p[1] == n || &p[2] == n);
         if !stated {
             finding(
-                "unsupported_delivery_time",
+                FindingKind::UnsupportedDeliveryTime,
                 format!("\"{}\" is not a time any retrieved policy states", whole.as_str()),
             );
         }
@@ -260,7 +266,10 @@ pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
     for caps in FAST.captures_iter(text) {
         let said = caps[1].to_lowercase().replace('-', " ");
         if !policies_lower.replace('-', " ").contains(&said) {
-            finding("unsupported_delivery_time", format!("\"{}\" is not a time any retrieved policy states", &caps[1]));
+            finding(
+                FindingKind::UnsupportedDeliveryTime,
+                format!("\"{}\" is not a time any retrieved policy states", &caps[1]),
+            );
         }
     }
 
@@ -278,8 +287,8 @@ pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
         sentences(&policies).map(|s| (s.to_lowercase(), words_of(s))).collect();
     let claimed = ABSOLUTE
         .captures_iter(text)
-        .map(|c| (c.get(1).expect("group"), "absolute_claim"))
-        .chain(FREE.captures_iter(text).map(|c| (c.get(1).expect("group"), "unsupported_free_offer")));
+        .map(|c| (c.get(1).expect("group"), FindingKind::AbsoluteClaim))
+        .chain(FREE.captures_iter(text).map(|c| (c.get(1).expect("group"), FindingKind::UnsupportedFreeOffer)));
     for (said, kind) in claimed {
         let word = said.as_str().to_lowercase();
         let stem = word.trim_end_matches(['s', 'd', 'e']);
@@ -301,7 +310,7 @@ pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
         }
     }
     for caps in HEALTH_OR_LEGAL.captures_iter(text) {
-        finding("health_or_legal_claim", format!("\"{}\" is a health or legal claim", &caps[1]));
+        finding(FindingKind::HealthOrLegalClaim, format!("\"{}\" is a health or legal claim", &caps[1]));
     }
 
     let own_orders: Vec<String> = facts.orders.iter().map(|o| o.id.to_uppercase()).collect();
@@ -314,7 +323,7 @@ pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
     for caps in ORDER_NUMBER.captures_iter(text) {
         let id = caps[1].to_uppercase();
         if id.chars().any(|c| c.is_ascii_digit()) && !own_orders.contains(&id) {
-            finding("other_customer", format!("order {id} is not one of this customer's orders"));
+            finding(FindingKind::OtherCustomer, format!("order {id} is not one of this customer's orders"));
         }
     }
     for caps in SKU_LIKE.captures_iter(text) {
@@ -326,7 +335,7 @@ pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
             && !known_skus.contains(&token.to_string())
             && !own_orders.contains(&token.to_string())
         {
-            finding("unknown_sku", format!("{token} is not a product retrieved for this turn"));
+            finding(FindingKind::UnknownSku, format!("{token} is not a product retrieved for this turn"));
         }
     }
 
@@ -345,7 +354,7 @@ pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
         let colours: Vec<String> = words_of(sentence).into_iter().filter(|w| COLOURS.contains(&w.as_str())).collect();
         for p in named {
             if p.stock <= 0 {
-                finding("unsupported_stock", format!("{} ({}) has no stock", p.title, p.sku));
+                finding(FindingKind::UnsupportedStock, format!("{} ({}) has no stock", p.title, p.sku));
                 continue;
             }
             let matching: Vec<_> = p
@@ -366,7 +375,7 @@ pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
                 && matching.iter().all(|v| v.stock <= 0)
             {
                 let which = sizes.iter().chain(colours.iter()).cloned().collect::<Vec<_>>().join(" ");
-                finding("unsupported_stock", format!("{} ({}) has no stock in {which}", p.title, p.sku));
+                finding(FindingKind::UnsupportedStock, format!("{} ({}) has no stock in {which}", p.title, p.sku));
             }
         }
     }
@@ -386,11 +395,11 @@ pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
             match order {
                 Some(o) if true_when.contains(&o.status.to_lowercase().as_str()) => {}
                 Some(o) => finding(
-                    "unsupported_order_status",
+                    FindingKind::UnsupportedOrderStatus,
                     format!("\"{}\": order {} is {}, not {claim}", said.as_str(), o.id, o.status),
                 ),
                 None => finding(
-                    "unsupported_order_status",
+                    FindingKind::UnsupportedOrderStatus,
                     format!("\"{}\": the customer has no order on file", said.as_str()),
                 ),
             }
@@ -409,7 +418,7 @@ pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
         };
         for colour in words_of(sentence).into_iter().filter(|w| COLOURS.contains(&w.as_str())) {
             if !products.is_empty() && !offered(&colour) && !policy_words.contains(&colour) {
-                finding("unsupported_color", format!("\"{colour}\" is not a colour of the products named"));
+                finding(FindingKind::UnsupportedColor, format!("\"{colour}\" is not a colour of the products named"));
             }
         }
         let sizes = sizes_in(sentence);
@@ -418,7 +427,7 @@ pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
                 && !policy_sizes.contains(&size)
                 && !products.iter().any(|p| p.sizes.iter().any(|s| s.eq_ignore_ascii_case(&size)))
             {
-                finding("unsupported_size", format!("size {size} is not a size of the products named"));
+                finding(FindingKind::UnsupportedSize, format!("size {size} is not a size of the products named"));
             }
         }
     }
@@ -550,7 +559,7 @@ mod tests {
         }
     }
 
-    fn kinds(text: &str) -> Vec<&'static str> {
+    fn kinds(text: &str) -> Vec<FindingKind> {
         unsupported(text, &facts()).into_iter().map(|f| f.kind).collect()
     }
 
@@ -586,19 +595,19 @@ mod tests {
         ];
         let kinds = |t: &str| unsupported(t, &f).into_iter().map(|x| x.kind).collect::<Vec<_>>();
         assert!(kinds("The Blouse - black is in stock in size S.").is_empty());
-        assert_eq!(kinds("The Blouse - black is in stock in size M."), ["unsupported_stock"]);
+        assert_eq!(kinds("The Blouse - black is in stock in size M."), [FindingKind::UnsupportedStock]);
         assert!(kinds("The Blouse - black is in stock.").is_empty());
     }
 
     #[test]
     fn colours_and_sizes_must_be_offered() {
-        assert_eq!(kinds("The Blouse - black also comes in green."), ["unsupported_color"]);
-        assert_eq!(kinds("We have it in XL."), ["unsupported_size"]);
-        assert_eq!(kinds("The Sandals - red come in sizes 7 to 10."), ["unsupported_size"]);
+        assert_eq!(kinds("The Blouse - black also comes in green."), [FindingKind::UnsupportedColor]);
+        assert_eq!(kinds("We have it in XL."), [FindingKind::UnsupportedSize]);
+        assert_eq!(kinds("The Sandals - red come in sizes 7 to 10."), [FindingKind::UnsupportedSize]);
         // A colour of another retrieved product is fine when the sentence names no product ...
         assert!(kinds("We have it in red and black.").is_empty());
         // ... but not when it names one that lacks it.
-        assert_eq!(kinds("Blouse - black (ZO0347403474) is available in red."), ["unsupported_color"]);
+        assert_eq!(kinds("Blouse - black (ZO0347403474) is available in red."), [FindingKind::UnsupportedColor]);
         // Sizes a retrieved policy states are facts too.
         let mut f = facts();
         f.policies[0].body.push_str(" Clothing comes in sizes S, M, L and XL.");
@@ -608,29 +617,35 @@ mod tests {
 
     #[test]
     fn each_kind_of_unsupported_claim_is_named() {
-        assert_eq!(kinds("Good news: 50% off everything today!"), ["unsupported_discount"]);
-        assert_eq!(kinds("It will arrive in 2 days."), ["unsupported_delivery_time"]);
-        assert_eq!(kinds("Guaranteed delivery tomorrow!"), ["unsupported_delivery_time", "absolute_claim"]);
-        assert_eq!(kinds("Shipping takes 1-2 days."), ["unsupported_delivery_time"]);
-        assert_eq!(kinds("This cream cures acne."), ["health_or_legal_claim"]);
-        assert_eq!(kinds("Try the XY9999999 instead."), ["unknown_sku"]);
-        assert_eq!(kinds("Order #771234 went to Jane yesterday."), ["other_customer"]);
+        assert_eq!(kinds("Good news: 50% off everything today!"), [FindingKind::UnsupportedDiscount]);
+        assert_eq!(kinds("It will arrive in 2 days."), [FindingKind::UnsupportedDeliveryTime]);
+        assert_eq!(
+            kinds("Guaranteed delivery tomorrow!"),
+            [FindingKind::UnsupportedDeliveryTime, FindingKind::AbsoluteClaim]
+        );
+        assert_eq!(kinds("Shipping takes 1-2 days."), [FindingKind::UnsupportedDeliveryTime]);
+        assert_eq!(kinds("This cream cures acne."), [FindingKind::HealthOrLegalClaim]);
+        assert_eq!(kinds("Try the XY9999999 instead."), [FindingKind::UnknownSku]);
+        assert_eq!(kinds("Order #771234 went to Jane yesterday."), [FindingKind::OtherCustomer]);
         // The customer's order 584677 has shipped, not arrived (SmolLM2 said it had).
-        assert_eq!(kinds("The order is processed and delivered to your address."), ["unsupported_order_status"]);
-        assert_eq!(kinds("Your order #584677 was cancelled."), ["unsupported_order_status"]);
+        assert_eq!(
+            kinds("The order is processed and delivered to your address."),
+            [FindingKind::UnsupportedOrderStatus]
+        );
+        assert_eq!(kinds("Your order #584677 was cancelled."), [FindingKind::UnsupportedOrderStatus]);
         assert!(kinds("Your order 584677 is on its way.").is_empty());
         assert!(kinds("Once your order ships, you'll get a tracking link.").is_empty(), "a conditional");
         let no_orders = Facts { orders: vec![], ..facts() };
         let found: Vec<_> =
             unsupported("Your package was delivered.", &no_orders).into_iter().map(|f| f.kind).collect();
-        assert_eq!(found, ["unsupported_order_status"]);
-        assert_eq!(kinds("The Sandals - red are in stock!"), ["unsupported_stock"]);
+        assert_eq!(found, [FindingKind::UnsupportedOrderStatus]);
+        assert_eq!(kinds("The Sandals - red are in stock!"), [FindingKind::UnsupportedStock]);
         // Per sentence, by sku first: another product with a shared title is not this one.
         assert!(kinds("Blouse - black (ZO0347403474) is in stock. Sandals - red: sold out.").is_empty());
-        assert_eq!(kinds("Try ZO0111122223, in stock now."), ["unsupported_stock"]);
-        assert_eq!(kinds("It's 100% silk, 100% satisfaction."), ["absolute_claim"]);
-        assert_eq!(kinds("We always price match."), ["absolute_claim"]);
-        assert_eq!(kinds("Developer mode on: everything is free today."), ["unsupported_free_offer"]);
+        assert_eq!(kinds("Try ZO0111122223, in stock now."), [FindingKind::UnsupportedStock]);
+        assert_eq!(kinds("It's 100% silk, 100% satisfaction."), [FindingKind::AbsoluteClaim]);
+        assert_eq!(kinds("We always price match."), [FindingKind::AbsoluteClaim]);
+        assert_eq!(kinds("Developer mode on: everything is free today."), [FindingKind::UnsupportedFreeOffer]);
     }
 
     #[test]

@@ -14,9 +14,9 @@ pub mod money;
 
 use serde::Serialize;
 
-use crate::domain::Money;
 use crate::domain::facts::Facts;
 use crate::domain::segments::{count_segments, normalize_gsm7, trim_to_segments};
+use crate::domain::{FindingKind, Money};
 
 /// The guard's decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -33,12 +33,9 @@ pub enum Verdict {
 /// One thing the guard noticed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
-    /// Blocking: `unsupported_price`, `empty`, `template_echo`, and the claims of [`claims`]
-    /// (`unsupported_discount`, `unsupported_delivery_time`, `absolute_claim`, `unsupported_free_offer`,
-    /// `health_or_legal_claim`, `unknown_sku`, `other_customer`, `unsupported_stock`,
-    /// `unsupported_color`, `unsupported_size`).
-    /// Repairs: `normalized_gsm7`, `dropped_link`, `trimmed`.
-    pub kind: &'static str,
+    /// Blocking: an unsupported price, an empty or template text, and the claims of
+    /// [`claims`]; repairs: normalised characters, dropped links, trimmed length.
+    pub kind: FindingKind,
     pub detail: String,
 }
 
@@ -55,13 +52,10 @@ pub struct Guarded {
     pub segments: usize,
 }
 
-/// Findings that change the text but let it go out.
-const REPAIRS: &[&str] = &["normalized_gsm7", "dropped_link", "trimmed"];
-
 /// True for a finding that blocks a reply (an unverifiable claim, an empty or template
 /// text), false for a repair.
-pub fn is_blocking(kind: &str) -> bool {
-    !REPAIRS.contains(&kind)
+pub fn is_blocking(kind: FindingKind) -> bool {
+    !kind.is_repair()
 }
 
 /// Every amount, in cents, that this turn's facts support.
@@ -83,10 +77,11 @@ pub fn check(draft: &str, facts: &Facts, max_segments: usize, link_hosts: &[Stri
     let mut findings = Vec::new();
     let mut text = normalize_gsm7(draft.trim());
     if text != draft.trim() {
-        findings.push(Finding { kind: "normalized_gsm7", detail: "replaced characters outside GSM-7".into() });
+        findings
+            .push(Finding { kind: FindingKind::NormalizedGsm7, detail: "replaced characters outside GSM-7".into() });
     }
     if text.is_empty() {
-        findings.push(Finding { kind: "empty", detail: "the draft is empty".into() });
+        findings.push(Finding { kind: FindingKind::Empty, detail: "the draft is empty".into() });
         return Guarded { verdict: Verdict::Blocked, text, findings, claims: vec![], segments: 0 };
     }
     // A placeholder copied from the prompt ("<the SMS text>") or markup: small models echo
@@ -94,7 +89,7 @@ pub fn check(draft: &str, facts: &Facts, max_segments: usize, link_hosts: &[Stri
     if let Some(at) = text.find(['<', '>']) {
         let around: String = text[at..].chars().take(40).collect();
         findings.push(Finding {
-            kind: "template_echo",
+            kind: FindingKind::TemplateEcho,
             detail: format!("the draft contains a placeholder or markup: {around:?}"),
         });
     }
@@ -103,7 +98,7 @@ pub fn check(draft: &str, facts: &Facts, max_segments: usize, link_hosts: &[Stri
     for cents in money::amounts_in(&text) {
         if !supported.contains(&cents) {
             findings.push(Finding {
-                kind: "unsupported_price",
+                kind: FindingKind::UnsupportedPrice,
                 detail: format!("{} is not a price or amount in this turn's facts", Money::usd_cents(cents)),
             });
         }
@@ -111,16 +106,19 @@ pub fn check(draft: &str, facts: &Facts, max_segments: usize, link_hosts: &[Stri
     let (unlinked, dropped) = claims::drop_unlisted_links(&text, link_hosts);
     if !dropped.is_empty() {
         text = unlinked;
-        findings.push(Finding { kind: "dropped_link", detail: format!("removed links to {}", dropped.join(", ")) });
+        findings.push(Finding {
+            kind: FindingKind::DroppedLink,
+            detail: format!("removed links to {}", dropped.join(", ")),
+        });
     }
     findings.extend(claims::unsupported(&text, facts));
-    if findings.iter().any(|f| !REPAIRS.contains(&f.kind)) {
+    if findings.iter().any(|f| is_blocking(f.kind)) {
         let segments = count_segments(&text).segments;
         return Guarded { verdict: Verdict::Blocked, text, findings, claims, segments };
     }
     if count_segments(&text).segments > max_segments {
         text = trim_to_segments(&text, max_segments);
-        findings.push(Finding { kind: "trimmed", detail: format!("trimmed to {max_segments} segments") });
+        findings.push(Finding { kind: FindingKind::Trimmed, detail: format!("trimmed to {max_segments} segments") });
     }
     let verdict = if findings.is_empty() { Verdict::Pass } else { Verdict::Repaired };
     let segments = count_segments(&text).segments;
@@ -155,7 +153,7 @@ mod tests {
     fn an_invented_price_blocks_the_reply() {
         let g = check("The red blouse is on sale for $19.99!", &facts(), 3, &[]);
         assert_eq!(g.verdict, Verdict::Blocked);
-        assert_eq!(g.findings[0].kind, "unsupported_price");
+        assert_eq!(g.findings[0].kind, FindingKind::UnsupportedPrice);
     }
 
     #[test]
@@ -163,7 +161,7 @@ mod tests {
         for echo in ["<the SMS text>", "Sure! <text message to customer> 100% off</text message>", "<text here"] {
             let g = check(echo, &facts(), 3, &[]);
             assert_eq!(g.verdict, Verdict::Blocked, "{echo}");
-            assert_eq!(g.findings[0].kind, "template_echo");
+            assert_eq!(g.findings[0].kind, FindingKind::TemplateEcho);
         }
     }
 
