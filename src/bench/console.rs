@@ -18,6 +18,7 @@ use anyhow::Context;
 use chrono::Utc;
 
 use super::{AUTH_TOKEN, PUBLIC_URL, percentile, start_demo_server};
+use crate::domain::EscalationReason;
 use crate::sms::signature::compute_signature;
 
 const REVIEWER: &str = "bench";
@@ -168,7 +169,7 @@ async fn fill_queue(db: &crate::store::Db, n: usize) -> anyhow::Result<()> {
         crate::store::conversations::insert_inbound_message(&mut tx, &inbound).await?;
         let sla_due = now + chrono::Duration::seconds((i % 1440) as i64 * 60);
         let details = serde_json::json!({
-            "reasons": [{"code": "low_confidence", "detail": "confidence 0.31 < 0.50"}],
+            "reasons": [{"code": EscalationReason::LowConfidence, "detail": "confidence 0.31 < 0.50"}],
             "priority": "normal",
             "sla_due": sla_due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             "draft": "We have the wool coat in navy, size M, for $120.00.",
@@ -180,7 +181,7 @@ async fn fill_queue(db: &crate::store::Db, n: usize) -> anyhow::Result<()> {
             &mut tx,
             conversation,
             None,
-            "low_confidence",
+            EscalationReason::LowConfidence,
             &details.to_string(),
         )
         .await?;

@@ -56,7 +56,7 @@ pub async fn chat(config: Config, from: Option<String>, demo: bool) -> anyhow::R
                         .await?
                         .into_iter()
                         .filter(|e| e.turn_id == Some(turn.id))
-                        .map(|e| e.reason)
+                        .map(|e| e.reason.to_string())
                         .collect();
                     println!(
                         "   (handed to a person: {}; confidence {:.2})",

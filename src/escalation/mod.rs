@@ -13,6 +13,7 @@ pub mod review;
 
 use serde::Serialize;
 
+use crate::domain::EscalationReason;
 use crate::domain::draft::Draft;
 use crate::domain::facts::OrderFact;
 use crate::guard::{Guarded, Verdict};
@@ -20,11 +21,9 @@ use crate::guard::{Guarded, Verdict};
 /// Why a turn is escalated.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Reason {
-    /// `guard_blocked`, `human_requested`, `complaint_or_legal`, `high_value_order`,
-    /// `action_requested`, `model_requested`, `low_confidence`, `low_confidence_streak`, `negative_sentiment`,
-    /// `llm_unavailable`; from the compliance gate, `possible_opt_out` and
-    /// `opted_out_inbound`.
-    pub code: &'static str,
+    /// The rule that fired (the compliance gate adds `possible_opt_out` and
+    /// `opted_out_inbound`).
+    pub code: EscalationReason,
     pub detail: String,
 }
 
@@ -114,7 +113,8 @@ pub enum Priority {
 
 /// The priority of an escalation with these reasons.
 pub fn priority(reasons: &[Reason]) -> Priority {
-    let high = ["complaint_or_legal", "high_value_order", "negative_sentiment", "human_requested", "possible_opt_out"];
+    use EscalationReason::*;
+    let high = [ComplaintOrLegal, HighValueOrder, NegativeSentiment, HumanRequested, PossibleOptOut];
     if reasons.iter().any(|r| high.contains(&r.code)) { Priority::High } else { Priority::Normal }
 }
 
@@ -172,32 +172,35 @@ pub fn reasons(
     let mut out = Vec::new();
     if guarded.verdict == Verdict::Blocked {
         let failed: Vec<&str> = guarded.findings.iter().map(|f| f.detail.as_str()).collect();
-        out.push(Reason { code: "guard_blocked", detail: failed.join("; ") });
+        out.push(Reason { code: EscalationReason::GuardBlocked, detail: failed.join("; ") });
     }
     if asks_for_human(message) {
-        out.push(Reason { code: "human_requested", detail: "the customer asked for a person".into() });
+        out.push(Reason { code: EscalationReason::HumanRequested, detail: "the customer asked for a person".into() });
     }
     if asks_for_action(message) {
         out.push(Reason {
-            code: "action_requested",
+            code: EscalationReason::ActionRequested,
             detail: "the customer asks for a return, refund, cancellation or change only a person can make".into(),
         });
     }
     if let Some(phrase) = complaint_or_legal(message) {
-        out.push(Reason { code: "complaint_or_legal", detail: format!("the customer wrote \"{phrase}\"") });
+        out.push(Reason {
+            code: EscalationReason::ComplaintOrLegal,
+            detail: format!("the customer wrote \"{phrase}\""),
+        });
     }
     if let Some(order) = high_value_order(message, orders, t.order_value_cents) {
         out.push(Reason {
-            code: "high_value_order",
+            code: EscalationReason::HighValueOrder,
             detail: format!("a question about order {} ({} cents)", order.id, order.total.cents),
         });
     }
     if let Some(why) = &draft.needs_human {
-        out.push(Reason { code: "model_requested", detail: why.clone() });
+        out.push(Reason { code: EscalationReason::ModelRequested, detail: why.clone() });
     }
     if confidence < t.confidence && guarded.verdict != Verdict::Blocked {
         out.push(Reason {
-            code: "low_confidence",
+            code: EscalationReason::LowConfidence,
             detail: format!("confidence {confidence:.2} < {:.2}", t.confidence),
         });
     }
@@ -208,7 +211,7 @@ pub fn reasons(
         && guarded.verdict != Verdict::Blocked
     {
         out.push(Reason {
-            code: "low_confidence_streak",
+            code: EscalationReason::LowConfidenceStreak,
             detail: format!("two unsure replies in a row: {previous:.2} then {confidence:.2} < {:.2}", t.caution),
         });
     }
@@ -216,7 +219,7 @@ pub fn reasons(
     // score::sentiment::trend), below the threshold.
     if sentiment.min(trend) < t.sentiment {
         out.push(Reason {
-            code: "negative_sentiment",
+            code: EscalationReason::NegativeSentiment,
             detail: format!("sentiment {sentiment:.2}, thread trend {trend:.2}; threshold {:.2}", t.sentiment),
         });
     }
@@ -297,19 +300,23 @@ mod tests {
         assert!(high_value_order("do you have red shoes?", &orders, 50_000).is_none(), "not about an order");
         assert!(high_value_order("where is my order?", &orders[..1], 50_000).is_none(), "small orders only");
         assert!(high_value_order("where is my order?", &orders, 0).is_none(), "0 turns the rule off");
-        let codes: Vec<&str> = reasons("can I return it", &orders, &Draft::default(), &pass(), 0.9, 0.0, 0.0, None, T)
-            .iter()
-            .map(|r| r.code)
-            .collect();
-        assert_eq!(codes, ["high_value_order"]);
+        let codes: Vec<EscalationReason> =
+            reasons("can I return it", &orders, &Draft::default(), &pass(), 0.9, 0.0, 0.0, None, T)
+                .iter()
+                .map(|r| r.code)
+                .collect();
+        assert_eq!(codes, [EscalationReason::HighValueOrder]);
     }
 
     #[test]
     fn money_the_law_and_upset_customers_are_high_priority() {
         let reason = |code| Reason { code, detail: String::new() };
-        assert_eq!(priority(&[reason("low_confidence")]), Priority::Normal);
-        assert_eq!(priority(&[reason("low_confidence"), reason("complaint_or_legal")]), Priority::High);
-        assert_eq!(priority(&[reason("negative_sentiment")]), Priority::High);
+        assert_eq!(priority(&[reason(EscalationReason::LowConfidence)]), Priority::Normal);
+        assert_eq!(
+            priority(&[reason(EscalationReason::LowConfidence), reason(EscalationReason::ComplaintOrLegal)]),
+            Priority::High
+        );
+        assert_eq!(priority(&[reason(EscalationReason::NegativeSentiment)]), Priority::High);
     }
 
     #[test]
@@ -322,21 +329,30 @@ mod tests {
         let codes = |r: Vec<Reason>| r.into_iter().map(|r| r.code).collect::<Vec<_>>();
         assert_eq!(
             codes(reasons_for("can I talk to a real person", &Draft::default(), &pass(), 0.9, 0.0, 0.0, T)),
-            vec!["human_requested"]
+            vec![EscalationReason::HumanRequested]
         );
-        assert_eq!(codes(reasons_for("hm", &Draft::default(), &pass(), 0.2, 0.0, 0.0, T)), vec!["low_confidence"]);
+        assert_eq!(
+            codes(reasons_for("hm", &Draft::default(), &pass(), 0.2, 0.0, 0.0, T)),
+            vec![EscalationReason::LowConfidence]
+        );
         assert_eq!(
             codes(reasons_for("hm", &Draft::default(), &pass(), 0.9, -0.8, -0.8, T)),
-            vec!["negative_sentiment"]
+            vec![EscalationReason::NegativeSentiment]
         );
         // A neutral message in a thread that has been angry: the trend escalates.
-        assert_eq!(codes(reasons_for("ok", &Draft::default(), &pass(), 0.9, 0.0, -0.6, T)), vec!["negative_sentiment"]);
+        assert_eq!(
+            codes(reasons_for("ok", &Draft::default(), &pass(), 0.9, 0.0, -0.6, T)),
+            vec![EscalationReason::NegativeSentiment]
+        );
         // Unsure twice in a row: the second unsure turn escalates; once is not enough.
         let streak = |previous| codes(reasons("hm", &[], &Draft::default(), &pass(), 0.6, 0.0, 0.0, previous, T));
-        assert_eq!(streak(Some(0.55)), vec!["low_confidence_streak"]);
+        assert_eq!(streak(Some(0.55)), vec![EscalationReason::LowConfidenceStreak]);
         assert!(streak(Some(0.9)).is_empty());
         assert!(streak(None).is_empty());
         let blocked = Guarded { verdict: Verdict::Blocked, ..pass() };
-        assert_eq!(codes(reasons_for("hm", &Draft::default(), &blocked, 0.0, 0.0, 0.0, T)), vec!["guard_blocked"]);
+        assert_eq!(
+            codes(reasons_for("hm", &Draft::default(), &blocked, 0.0, 0.0, 0.0, T)),
+            vec![EscalationReason::GuardBlocked]
+        );
     }
 }

@@ -231,7 +231,7 @@ fn failures(r: &Report) -> String {
                 if t.reasons.is_empty() {
                     String::new()
                 } else {
-                    format!(" <em>({})</em>", esc(&t.reasons.join(", ")))
+                    format!(" <em>({})</em>", esc(&t.reasons.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")))
                 }
             );
         }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::LlmMode;
 use super::transcript::{Expect, Transcript};
 use crate::config::Config;
+use crate::domain::EscalationReason;
 use crate::store::{Db, escalations, outbox, turns};
 
 /// One replayed turn.
@@ -38,7 +39,7 @@ pub struct TurnResult {
     /// The pipeline's own time for the turn (every stage, the model's call included).
     pub latency_ms: f64,
     /// Escalation reason codes.
-    pub reasons: Vec<String>,
+    pub reasons: Vec<EscalationReason>,
     /// Claims in the sent reply that the guard could not verify (their finding kinds).
     pub unsupported: Vec<String>,
 }
@@ -52,13 +53,13 @@ pub async fn read_turn(db: &Db, message_id: i64) -> anyhow::Result<Option<TurnRe
         return Ok(None);
     }
     let t = turn.audit;
-    let reasons: Vec<String> = escalations::escalations_for_conversation(db, t.conversation_id)
+    let reasons: Vec<EscalationReason> = escalations::escalations_for_conversation(db, t.conversation_id)
         .await?
         .iter()
         .filter(|e| e.turn_id == Some(turn.id))
         .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.details).ok())
         .flat_map(|d| d["reasons"].as_array().cloned().unwrap_or_default())
-        .filter_map(|r| r["code"].as_str().map(str::to_string))
+        .filter_map(|r| r["code"].as_str()?.parse().ok())
         .collect();
     let sent: Vec<String> =
         outbox.into_iter().filter(|o| o.status == "sent" || o.status == "delivered").map(|o| o.body).collect();
@@ -204,7 +205,7 @@ fn contains_ci(haystack: &[String], needle: &str) -> bool {
 }
 
 /// Escalation reasons that come from the confidence score (what the threshold moves).
-const SCORE_REASONS: &[&str] = &["low_confidence", "low_confidence_streak"];
+const SCORE_REASONS: &[EscalationReason] = &[EscalationReason::LowConfidence, EscalationReason::LowConfidenceStreak];
 
 impl Report {
     pub fn build(
@@ -372,7 +373,7 @@ fn sweep(results: &[TurnResult]) -> Vec<SweepPoint> {
             let t = i as f64 / 20.0;
             let (mut escalated, mut wrong) = (0, 0);
             for r in &turns {
-                let other = r.reasons.iter().any(|c| !SCORE_REASONS.contains(&c.as_str()));
+                let other = r.reasons.iter().any(|c| !SCORE_REASONS.contains(c));
                 if other || r.confidence < t {
                     escalated += 1;
                 } else if r.expect.action.as_deref() != Some("reply") {

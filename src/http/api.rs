@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::error::{Error, json_errors};
 use super::extract::{ApiReviewer, Caller, JsonBody};
-use crate::domain::{MAX_BODY_CHARS, Phone};
+use crate::domain::{EscalationStatus, MAX_BODY_CHARS, Phone};
 use crate::escalation::review::{self, Refused};
 use crate::pipeline::proactive::{ProactiveText, queue};
 use crate::store::consent::{self, ReviewerDecision};
@@ -157,10 +157,10 @@ pub struct EscalationQuery {
 /// `GET /api/v1/escalations?status=open`: escalations, oldest first, each with its reasons,
 /// priority, SLA due time and snapshot (`details`), and how many texts attached since.
 pub async fn list_escalations(State(state): State<AppState>, _: Caller, Query(q): Query<EscalationQuery>) -> ApiResult {
-    let status = q.status.as_deref().unwrap_or("open");
-    if !matches!(status, "open" | "resolved") {
+    let status = q.status.as_deref().unwrap_or(EscalationStatus::Open.as_str());
+    let Ok(status) = status.parse::<EscalationStatus>() else {
         return Err(Error::bad_field("status", format!("must be open or resolved, not {status:?}")));
-    }
+    };
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(Error::bad_field("limit", "must be 1 to 1000"));
@@ -203,7 +203,7 @@ pub async fn close_escalation(
     };
     outcome.map_err(|r| refused(id, r))?;
     tracing::info!(escalation = id, "escalation closed");
-    Ok(Json(json!({ "id": id, "status": "resolved", "resolution": close.resolution })))
+    Ok(Json(json!({ "id": id, "status": EscalationStatus::Resolved, "resolution": close.resolution })))
 }
 
 /// `GET /api/v1/escalations/{id}`: the escalation with its snapshot, the conversation's

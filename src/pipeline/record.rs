@@ -92,7 +92,14 @@ pub async fn bury_turn(db: &Db, job: &JobRow, conversation_id: Option<i64>, reas
     }
     if let Some(conversation_id) = conversation_id {
         let details = json_text(&serde_json::json!({ "error": reason, "job_id": job.id }));
-        escalations::insert_escalation(&mut tx, conversation_id, None, "processing_failed", &details).await?;
+        escalations::insert_escalation(
+            &mut tx,
+            conversation_id,
+            None,
+            crate::domain::EscalationReason::ProcessingFailed,
+            &details,
+        )
+        .await?;
         conversations::set_conversation_state(&mut tx, conversation_id, ConversationState::Escalated).await?;
     }
     tx.commit().await?;

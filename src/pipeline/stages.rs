@@ -14,7 +14,7 @@ use crate::crm;
 use crate::domain::draft::Draft;
 use crate::domain::facts::{Facts, HistoryLine, PastTurnFact, PolicyFact, ProductFact};
 use crate::domain::segments::GSM7_SINGLE;
-use crate::domain::{Currency, Money};
+use crate::domain::{Currency, EscalationReason, Money};
 use crate::escalation::{self, Reason, Thresholds};
 use crate::guard::{self, Guarded, Verdict};
 use crate::score;
@@ -84,7 +84,8 @@ pub fn compliance_gate(
         // Maybe an opt-out: send nothing (not even a holding message) and let a person decide.
         (_, Intent::PossibleOptOut) => {
             let mut p = plan(message, "escalate", rule, vec![]);
-            p.escalation = vec![Reason { code: "possible_opt_out", detail: format!("may be an opt-out ({rule})") }];
+            p.escalation =
+                vec![Reason { code: EscalationReason::PossibleOptOut, detail: format!("may be an opt-out ({rule})") }];
             p.new_state = Some(ConversationState::Escalated);
             p
         }
@@ -93,7 +94,7 @@ pub fn compliance_gate(
             // to them, but a person should see the message.
             let mut p = plan(message, "escalate", "opted_out_inbound", vec![]);
             p.escalation = vec![Reason {
-                code: "opted_out_inbound",
+                code: EscalationReason::OptedOutInbound,
                 detail: "an opted-out customer wrote; nothing was sent".into(),
             }];
             p
@@ -366,7 +367,7 @@ pub fn route(
     if let Some(error) = &generated.error
         && generated.draft.text.is_empty()
     {
-        reasons.push(Reason { code: "llm_unavailable", detail: error.clone() });
+        reasons.push(Reason { code: EscalationReason::LlmUnavailable, detail: error.clone() });
     } else {
         reasons = escalation::reasons(
             &facts.message,
@@ -478,7 +479,7 @@ mod tests {
         Conversation { id: 1, phone: "+14155550123".into(), customer_id: Some(1), state }
     }
 
-    type GateOutcome = Option<(String, Vec<&'static str>, Vec<&'static str>)>;
+    type GateOutcome = Option<(String, Vec<&'static str>, Vec<EscalationReason>)>;
 
     /// (decision, outbound kinds, escalation codes) of the gate, or None when the turn goes on.
     fn outcome(job: &TurnJob, body: &str, state: ConversationState) -> GateOutcome {
@@ -514,7 +515,13 @@ mod tests {
 
     #[test]
     fn the_gate_decides_every_consent_and_ownership_case() {
-        let cases: &[(&str, Option<&str>, Option<&str>, ConversationState, Option<(&str, Vec<&str>, Vec<&str>)>)] = &[
+        let cases: &[(
+            &str,
+            Option<&str>,
+            Option<&str>,
+            ConversationState,
+            Option<(&str, Vec<&str>, Vec<EscalationReason>)>,
+        )] = &[
             // The message that opted out gets the one confirmation, whoever owns the thread.
             ("STOP", Some("opt_in"), Some("opt_out"), Escalated, Some(("opt_out", vec![OPT_OUT_CONFIRMATION], vec![]))),
             // A STOP from someone already opted out: nothing more.
@@ -523,7 +530,13 @@ mod tests {
             ("unstop", Some("opt_in"), None, Bot, Some(("opt_in", vec!["optin_confirmation"], vec![]))),
             ("HELP", None, None, Escalated, Some(("help", vec!["help"], vec![]))),
             // A question from an opted-out number: no text, a person is told.
-            ("blouse?", Some("opt_out"), None, Bot, Some(("escalate", vec![], vec!["opted_out_inbound"]))),
+            (
+                "blouse?",
+                Some("opt_out"),
+                None,
+                Bot,
+                Some(("escalate", vec![], vec![EscalationReason::OptedOutInbound])),
+            ),
             // "yes" is an ordinary answer unless the sender was opted out when it arrived.
             ("yes", Some("opt_in"), None, Bot, None),
             ("yes", Some("opt_in"), None, Escalated, Some(("human_owned", vec![], vec![]))),
@@ -541,7 +554,7 @@ mod tests {
                 Some("opt_in"),
                 Some("hold"),
                 Bot,
-                Some(("escalate", vec![], vec!["possible_opt_out"])),
+                Some(("escalate", vec![], vec![EscalationReason::PossibleOptOut])),
             ),
         ];
         for (body, before, change, state, expected) in cases {

@@ -14,6 +14,7 @@ use super::{OutgoingSms, SendError, SmsProvider};
 use crate::clock::Clock;
 use crate::compliance::OPT_OUT_CONFIRMATION;
 use crate::compliance::quiet_hours::{self, ProactiveDecision};
+use crate::domain::EscalationReason;
 use crate::jobs::JobError;
 use crate::store::jobs::{JobRow, bury_job, complete_job, defer_job};
 use crate::store::outbox::{self, OutboxRow};
@@ -56,8 +57,13 @@ impl Sender {
             "pending" => {}
             "sending" => {
                 // An earlier attempt died between committing `sending` and recording the result.
-                self.settle(&row, "unknown", "worker stopped during the provider call", Some("delivery_unknown"))
-                    .await?;
+                self.settle(
+                    &row,
+                    "unknown",
+                    "worker stopped during the provider call",
+                    Some(EscalationReason::DeliveryUnknown),
+                )
+                .await?;
                 return self.complete(job).await;
             }
             _ => return self.complete(job).await,
@@ -103,8 +109,10 @@ impl Sender {
                 warn!(outbox = row.id, "recipient unsubscribed at the provider; recorded opt-out");
                 self.settle(&row, "failed", "21610 unsubscribed recipient", None).await?;
             }
-            Err(SendError::Rejected(e)) => self.settle(&row, "failed", &e, Some("send_failed")).await?,
-            Err(SendError::Unknown(e)) => self.settle(&row, "unknown", &e, Some("delivery_unknown")).await?,
+            Err(SendError::Rejected(e)) => self.settle(&row, "failed", &e, Some(EscalationReason::SendFailed)).await?,
+            Err(SendError::Unknown(e)) => {
+                self.settle(&row, "unknown", &e, Some(EscalationReason::DeliveryUnknown)).await?
+            }
         }
         self.complete(job).await
     }
@@ -137,8 +145,13 @@ impl Sender {
             ProactiveDecision::NeedsPerson => {
                 let mut tx = self.db.begin().await?;
                 if outbox::transition_in_tx(&mut tx, row.id, "pending", "failed", Some("no allowed send time")).await? {
-                    escalate_send_problem(&mut tx, row, "no_send_window", "no allowed send time within two weeks")
-                        .await?;
+                    escalate_send_problem(
+                        &mut tx,
+                        row,
+                        EscalationReason::NoSendWindow,
+                        "no allowed send time within two weeks",
+                    )
+                    .await?;
                 }
                 tx.commit().await?;
                 escalations::announce_change();
@@ -158,7 +171,7 @@ impl Sender {
         if let Some(id) = outbox_id {
             let row = outbox::outbox_row(&self.db, id).await?;
             if outbox::transition_in_tx(&mut tx, row.id, "pending", "failed", Some(reason)).await? {
-                escalate_send_problem(&mut tx, &row, "send_failed", reason).await?;
+                escalate_send_problem(&mut tx, &row, EscalationReason::SendFailed, reason).await?;
             }
         }
         tx.commit().await?;
@@ -172,12 +185,12 @@ impl Sender {
         row: &OutboxRow,
         to: &str,
         error: &str,
-        escalation_reason: Option<&str>,
+        escalation_reason: Option<EscalationReason>,
     ) -> anyhow::Result<()> {
         let mut tx = self.db.begin().await?;
         let moved = outbox::transition_in_tx(&mut tx, row.id, "sending", to, Some(error)).await?;
         if moved && let Some(reason) = escalation_reason {
-            warn!(outbox = row.id, reason, "outbound text needs a person");
+            warn!(outbox = row.id, reason = %reason, "outbound text needs a person");
             escalate_send_problem(&mut tx, row, reason, error).await?;
         }
         tx.commit().await?;
@@ -197,7 +210,12 @@ impl Sender {
     }
 }
 
-async fn escalate_send_problem(tx: &mut Tx, row: &OutboxRow, reason: &str, error: &str) -> anyhow::Result<()> {
+async fn escalate_send_problem(
+    tx: &mut Tx,
+    row: &OutboxRow,
+    reason: EscalationReason,
+    error: &str,
+) -> anyhow::Result<()> {
     let details =
         json_text(&serde_json::json!({ "outbox_id": row.id, "kind": row.kind, "body": row.body, "error": error }));
     escalations::insert_escalation(tx, row.conversation_id, None, reason, &details).await?;

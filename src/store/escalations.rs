@@ -3,6 +3,7 @@
 use chrono::Utc;
 
 use super::{Db, Tx, with_db, with_tx};
+use crate::domain::{EscalationReason, EscalationStatus};
 
 /// An open or resolved escalation.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -10,9 +11,11 @@ pub struct EscalationRow {
     pub id: i64,
     pub conversation_id: i64,
     pub turn_id: Option<i64>,
-    pub reason: String,
+    #[sqlx(try_from = "String")]
+    pub reason: EscalationReason,
     pub details: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: EscalationStatus,
 }
 
 /// Opens an escalation. `details` is JSON (the failed claims, the draft, the error); its
@@ -22,7 +25,7 @@ pub async fn insert_escalation(
     tx: &mut Tx,
     conversation_id: i64,
     turn_id: Option<i64>,
-    reason: &str,
+    reason: EscalationReason,
     details: &str,
 ) -> anyhow::Result<i64> {
     let now = Utc::now();
@@ -39,7 +42,7 @@ pub async fn insert_escalation(
         )
         .bind(conversation_id)
         .bind(turn_id)
-        .bind(reason)
+        .bind(reason.as_str())
         .bind(details)
         .bind(now)
         .bind(priority)
@@ -87,10 +90,12 @@ pub struct EscalationSummary {
     pub id: i64,
     pub conversation_id: i64,
     pub turn_id: Option<i64>,
-    pub reason: String,
+    #[sqlx(try_from = "String")]
+    pub reason: EscalationReason,
     /// JSON text: reasons, priority, SLA due time, the draft and its guard findings, scores.
     pub details: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: EscalationStatus,
     pub resolution: Option<String>,
     pub resolved_by: Option<String>,
     pub created_at: chrono::DateTime<Utc>,
@@ -100,15 +105,15 @@ pub struct EscalationSummary {
     pub assigned_name: Option<String>,
 }
 
-/// Escalations with this status (`open` or `resolved`), oldest first, at most `limit`.
-pub async fn list_escalations(db: &Db, status: &str, limit: i64) -> anyhow::Result<Vec<EscalationSummary>> {
+/// Escalations with this status, oldest first, at most `limit`.
+pub async fn list_escalations(db: &Db, status: EscalationStatus, limit: i64) -> anyhow::Result<Vec<EscalationSummary>> {
     let rows = with_db!(db, |p| sqlx::query_as::<_, EscalationSummary>(
         "select e.id, e.conversation_id, e.turn_id, e.reason, e.details, e.status, e.resolution, e.resolved_by,
                 e.created_at, (select count(*) from turns t where t.escalation_id = e.id) as attached_messages,
                 (select r.name from reviewers r where r.id = e.assigned_to) as assigned_name
          from escalations e where e.status = $1 order by e.id limit $2"
     )
-    .bind(status)
+    .bind(status.as_str())
     .bind(limit)
     .fetch_all(p)
     .await)?;
@@ -145,7 +150,7 @@ pub async fn close_escalation(tx: &mut Tx, id: i64, resolution: Resolution, revi
     .fetch_optional(conn)
     .await)?;
     let Some((conversation_id, status)) = row else { return Ok(Closed::NotFound) };
-    if status != "open" {
+    if status != EscalationStatus::Open.as_str() {
         return Ok(Closed::AlreadyClosed);
     }
     let resolution = match resolution {
@@ -191,9 +196,11 @@ pub struct EscalationDetail {
     pub conversation_id: i64,
     pub turn_id: Option<i64>,
     pub phone: String,
-    pub reason: String,
+    #[sqlx(try_from = "String")]
+    pub reason: EscalationReason,
     pub details: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: EscalationStatus,
     pub created_at: chrono::DateTime<Utc>,
     pub assigned_to: Option<i64>,
     pub assigned_name: Option<String>,
@@ -231,7 +238,7 @@ pub enum Claimed {
 /// `take_over`, from whoever holds it.
 pub async fn claim(db: &Db, id: i64, reviewer_id: i64, take_over: bool) -> anyhow::Result<Claimed> {
     let Some(e) = escalation(db, id).await? else { return Ok(Claimed::NotFound) };
-    if e.status != "open" {
+    if e.status != EscalationStatus::Open {
         return Ok(Claimed::Closed);
     }
     if let (Some(holder), Some(name)) = (e.assigned_to, e.assigned_name)
@@ -259,7 +266,7 @@ pub async fn claim(db: &Db, id: i64, reviewer_id: i64, take_over: bool) -> anyho
     }
     // Someone claimed or closed it since it was read.
     Ok(match escalation(db, id).await? {
-        Some(e) if e.status == "open" => Claimed::HeldBy(e.assigned_name.unwrap_or_default()),
+        Some(e) if e.status == EscalationStatus::Open => Claimed::HeldBy(e.assigned_name.unwrap_or_default()),
         Some(_) => Claimed::Closed,
         None => Claimed::NotFound,
     })
@@ -292,12 +299,19 @@ pub struct QueuePage {
 
 /// The queue: escalations with `status` (and, when `reason` is not empty, with that reason
 /// code among their reasons). Open ones are ordered high priority first, then by SLA due
-/// time; resolved ones newest first. `reason` must be a plain code (letters and `_`).
-pub async fn queue(db: &Db, status: &str, reason: &str, limit: i64, offset: i64) -> anyhow::Result<QueuePage> {
+/// time; resolved ones newest first. `reason` must be a plain word (letters and `_`): a
+/// reviewer's filter, matched as text, so a word that is no reason code finds nothing.
+pub async fn queue(
+    db: &Db,
+    status: EscalationStatus,
+    reason: &str,
+    limit: i64,
+    offset: i64,
+) -> anyhow::Result<QueuePage> {
     anyhow::ensure!(reason.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "reason codes are lowercase words");
     // `details` is compact JSON written by serde_json, so a reason appears as "code":"x".
     let pattern = format!("%\"code\":\"{reason}\"%");
-    let order = if status == "open" {
+    let order = if status == EscalationStatus::Open {
         // 'high' sorts before 'normal': the order of index escalations_queue.
         "e.priority, e.sla_due, e.id"
     } else {
@@ -317,7 +331,7 @@ pub async fn queue(db: &Db, status: &str, reason: &str, limit: i64, offset: i64)
          order by {order} limit $4 offset $5"
     );
     let rows = with_db!(db, |p| sqlx::query_as::<_, QueueRow>(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(status)
+        .bind(status.as_str())
         .bind(reason)
         .bind(&pattern)
         .bind(limit)
@@ -327,7 +341,7 @@ pub async fn queue(db: &Db, status: &str, reason: &str, limit: i64, offset: i64)
     let total = with_db!(db, |p| sqlx::query_scalar::<_, i64>(
         "select count(*) from escalations e where e.status = $1 and ($2 = '' or e.reason = $2 or e.details like $3)"
     )
-    .bind(status)
+    .bind(status.as_str())
     .bind(reason)
     .bind(&pattern)
     .fetch_one(p)
@@ -336,14 +350,14 @@ pub async fn queue(db: &Db, status: &str, reason: &str, limit: i64, offset: i64)
 }
 
 /// The primary reason codes among escalations with `status` (the queue's filter choices).
-pub async fn reason_codes(db: &Db, status: &str) -> anyhow::Result<Vec<String>> {
+pub async fn reason_codes(db: &Db, status: EscalationStatus) -> anyhow::Result<Vec<EscalationReason>> {
     let codes = with_db!(db, |p| sqlx::query_scalar::<_, String>(
         "select distinct reason from escalations where status = $1 order by reason"
     )
-    .bind(status)
+    .bind(status.as_str())
     .fetch_all(p)
     .await)?;
-    Ok(codes)
+    Ok(codes.into_iter().map(EscalationReason::try_from).collect::<Result<_, _>>()?)
 }
 
 /// Bumped after every committed change to escalations in this process (opened, claimed,

@@ -230,7 +230,10 @@ async fn a_claimed_escalation_needs_an_explicit_take_over(backend: Backend) {
     app.post_inbound(CUSTOMER, "can I talk to a real person?", &new_sid()).await;
     app.twilio.wait_for_sent(1, Duration::from_secs(20)).await;
     app.wait_idle().await;
-    let id = backtalk::store::escalations::list_escalations(&app.db, "open", 10).await.unwrap()[0].id;
+    let id = backtalk::store::escalations::list_escalations(&app.db, backtalk::domain::EscalationStatus::Open, 10)
+        .await
+        .unwrap()[0]
+        .id;
     let (a, b) = (sign_in(&app, "alex").await, sign_in(&app, "blair").await);
     let page = format!("/console/escalations/{id}");
 
@@ -292,12 +295,20 @@ async fn a_reviewer_marks_a_customer_opted_out(backend: Backend) {
     app.post_inbound(CUSTOMER, "can I talk to a real person?", &new_sid()).await;
     app.twilio.wait_for_sent(1, Duration::from_secs(20)).await;
     app.wait_idle().await;
-    let id = backtalk::store::escalations::list_escalations(&app.db, "open", 10).await.unwrap()[0].id;
+    let id = backtalk::store::escalations::list_escalations(&app.db, backtalk::domain::EscalationStatus::Open, 10)
+        .await
+        .unwrap()[0]
+        .id;
     let sam = sign_in(&app, "sam").await;
     assert_eq!(act(&app, &sam, &format!("/console/escalations/{id}/opt-out"), &[]).await.0, 303);
     let consent = backtalk::store::consent::latest_consent(&app.db, CUSTOMER).await.unwrap();
     assert_eq!(consent.as_deref(), Some("opt_out"));
-    assert!(backtalk::store::escalations::list_escalations(&app.db, "open", 10).await.unwrap().is_empty());
+    assert!(
+        backtalk::store::escalations::list_escalations(&app.db, backtalk::domain::EscalationStatus::Open, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     app.post_inbound(CUSTOMER, "do you have the blouse in black?", &new_sid()).await;
     app.wait_idle().await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -351,7 +362,10 @@ async fn the_queue_streams_changes(backend: Backend) {
     app.post_inbound(CUSTOMER, "can I talk to a real person?", &new_sid()).await;
     let row = next_queue_event(&mut stream, "data-escalation").await;
     assert!(row.contains("Elyssa Reese") && row.contains("human_requested"), "{row}");
-    let id = backtalk::store::escalations::list_escalations(&app.db, "open", 10).await.unwrap()[0].id;
+    let id = backtalk::store::escalations::list_escalations(&app.db, backtalk::domain::EscalationStatus::Open, 10)
+        .await
+        .unwrap()[0]
+        .id;
     assert_eq!(act(&app, &sam, &format!("/console/escalations/{id}/claim"), &[]).await.0, 303);
     let claimed = next_queue_event(&mut stream, "Claimed by").await;
     assert!(claimed.contains(">sam</td>"), "the claim shows: {claimed}");
@@ -444,7 +458,10 @@ async fn the_json_api_acts_as_a_reviewer(backend: Backend) {
     app.post_inbound(CUSTOMER, "can I talk to a real person?", &new_sid()).await;
     app.twilio.wait_for_sent(1, Duration::from_secs(20)).await;
     app.wait_idle().await;
-    let id = backtalk::store::escalations::list_escalations(&app.db, "open", 10).await.unwrap()[0].id;
+    let id = backtalk::store::escalations::list_escalations(&app.db, backtalk::domain::EscalationStatus::Open, 10)
+        .await
+        .unwrap()[0]
+        .id;
     add_reviewer(&app, "alex").await;
     add_reviewer(&app, "blair").await;
     let token_of = |name: &'static str| {
@@ -521,7 +538,10 @@ async fn a_reviewer_lifts_a_hold(backend: Backend) {
     let app = spawn_app(backend, TestOptions::default()).await;
     app.post_inbound(CUSTOMER, "how do I stop these?", &new_sid()).await;
     app.wait_idle().await;
-    let id = backtalk::store::escalations::list_escalations(&app.db, "open", 10).await.unwrap()[0].id;
+    let id = backtalk::store::escalations::list_escalations(&app.db, backtalk::domain::EscalationStatus::Open, 10)
+        .await
+        .unwrap()[0]
+        .id;
     let sam = sign_in(&app, "sam").await;
     let page = client()
         .get(format!("{}/console/escalations/{id}", app.base_url))
@@ -537,7 +557,12 @@ async fn a_reviewer_lifts_a_hold(backend: Backend) {
     let ledger = backtalk::store::consent::ledger(&app.db, Some(CUSTOMER)).await.unwrap();
     let last = ledger.last().unwrap();
     assert_eq!((last.kind.as_str(), last.source.as_str()), ("hold_released", "reviewer"));
-    assert!(backtalk::store::escalations::list_escalations(&app.db, "open", 10).await.unwrap().is_empty());
+    assert!(
+        backtalk::store::escalations::list_escalations(&app.db, backtalk::domain::EscalationStatus::Open, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     app.post_inbound(CUSTOMER, "do you have the blouse in black?", &new_sid()).await;
     let sent = app.twilio.wait_for_sent(1, Duration::from_secs(20)).await;
     assert!(sent[0].body.contains("$32.99"), "the bot answers again: {}", sent[0].body);

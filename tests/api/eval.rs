@@ -143,7 +143,10 @@ async fn a_corrected_conversation_exports_as_a_regression_case() {
         .await;
     app.twilio.wait_for_sent(1, std::time::Duration::from_secs(20)).await;
     app.wait_idle().await;
-    let id = backtalk::store::escalations::list_escalations(&app.db, "open", 10).await.unwrap()[0].id;
+    let id = backtalk::store::escalations::list_escalations(&app.db, backtalk::domain::EscalationStatus::Open, 10)
+        .await
+        .unwrap()[0]
+        .id;
     let hash = backtalk::auth::hash_password("pw").unwrap();
     let reviewer_id = backtalk::store::reviewers::add_reviewer(&app.db, "sam", &hash).await.unwrap();
     let sam = backtalk::escalation::review::Reviewer { id: reviewer_id, name: "sam".into() };

@@ -62,7 +62,7 @@ async fn escalation_page(
     let number = |v: &serde_json::Value| v.as_f64().map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
     let ctx = minijinja::context! {
         e => minijinja::context! {
-            id => e.id, status => e.status, assigned_name => e.assigned_name,
+            id => e.id, status => e.status.as_str(), assigned_name => e.assigned_name,
             conversation_id => e.conversation_id, turn_id => e.turn_id,
         },
         phone => e.phone.clone(),

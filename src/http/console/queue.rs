@@ -8,6 +8,7 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use super::{page, span};
+use crate::domain::{EscalationReason, EscalationStatus};
 use crate::http::AppState;
 use crate::http::error::Error;
 use crate::http::extract::SignedIn;
@@ -31,8 +32,12 @@ pub struct QueueFilter {
 pub const QUEUE_PAGE: i64 = 50;
 
 impl QueueFilter {
-    fn status(&self) -> &'static str {
-        if self.status.as_deref() == Some("resolved") { "resolved" } else { "open" }
+    fn status(&self) -> EscalationStatus {
+        if self.status.as_deref() == Some(EscalationStatus::Resolved.as_str()) {
+            EscalationStatus::Resolved
+        } else {
+            EscalationStatus::Open
+        }
     }
     /// The reason filter, when it is a plain code (anything else shows everything).
     fn reason(&self) -> String {
@@ -63,7 +68,9 @@ pub(super) async fn queue_context(state: &AppState, filter: &QueueFilter) -> any
                 .map(|rs| rs.iter().filter_map(|r| r["code"].as_str().map(str::to_string)).collect())
                 .unwrap_or_default();
             if reasons.is_empty() {
-                reasons.push(details["reason"].as_str().unwrap_or("processing_failed").to_string());
+                reasons.push(
+                    details["reason"].as_str().unwrap_or(EscalationReason::ProcessingFailed.as_str()).to_string(),
+                );
             }
             let (sla, overdue) = match e.sla_due {
                 Some(due) if due < now => (format!("overdue by {}", span(now - due)), true),
@@ -93,7 +100,7 @@ pub(super) async fn queue_context(state: &AppState, filter: &QueueFilter) -> any
         .collect();
     let pages = (found.total + QUEUE_PAGE - 1) / QUEUE_PAGE;
     Ok(minijinja::context! {
-        status, reason, page, pages, total => found.total,
+        status => status.as_str(), reason, page, pages, total => found.total,
         escalations => minijinja::Value::from(minijinja::value::Serde(&items)),
     })
 }
@@ -109,7 +116,8 @@ pub async fn get_queue(
     let rows = queue_context(&state, &filter).await?;
     let all_reasons = escalations::reason_codes(&state.db, filter.status()).await?;
     let ctx = minijinja::context! {
-        reviewer => session.name, csrf => session.csrf_token, all_reasons, live_query => filter.query(),
+        reviewer => session.name, csrf => session.csrf_token,
+        all_reasons => minijinja::Value::from(minijinja::value::Serde(&all_reasons)), live_query => filter.query(),
         ..rows
     };
     let mut response = page(StatusCode::OK, "queue.html", ctx)?;
