@@ -129,7 +129,7 @@ pub async fn export_ledger(
                     e.id.to_string(),
                     e.created_at.to_rfc3339(),
                     e.phone.clone(),
-                    e.kind.clone(),
+                    e.kind.to_string(),
                     e.source.clone(),
                     e.scope.clone(),
                     e.evidence_message_id.map(|i| i.to_string()).unwrap_or_default(),

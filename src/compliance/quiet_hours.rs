@@ -23,6 +23,8 @@ use std::sync::OnceLock;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 
+use crate::domain::ConsentKind;
+
 const TIMEZONES: &str = include_str!("data/nanp_timezones.txt");
 const STATES: &str = include_str!("data/nanp_states.txt");
 const RULES: &str = include_str!("data/state_windows.tsv");
@@ -235,12 +237,12 @@ pub enum ProactiveDecision {
 /// possible opt-out holds everything proactive until a person decides).
 pub fn decide(
     policy: &SendPolicy,
-    consent: Option<&str>,
+    consent: Option<ConsentKind>,
     now: DateTime<Utc>,
     subject: &str,
     others: &[(DateTime<Utc>, String)],
 ) -> ProactiveDecision {
-    if matches!(consent, Some("opt_out") | Some("hold")) {
+    if matches!(consent, Some(ConsentKind::OptOut | ConsentKind::Hold)) {
         return ProactiveDecision::Suppress;
     }
     match policy.schedule(now, subject, others) {
@@ -493,7 +495,7 @@ mod tests {
         for (at, who, subject) in &requests {
             let phone = &phones[*who];
             let policy = policy_for(phone, None);
-            let consent = if opted_out[*who] { Some("opt_out") } else { Some("opt_in") };
+            let consent = if opted_out[*who] { Some(ConsentKind::OptOut) } else { Some(ConsentKind::OptIn) };
             let others = sent.get(who).cloned().unwrap_or_default();
             match decide(&policy, consent, *at, subject, &others) {
                 ProactiveDecision::Suppress => suppressed += 1,

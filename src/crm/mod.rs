@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::domain::facts::{OrderFact, OrderItemFact};
-use crate::domain::{Money, Phone};
+use crate::domain::{ConsentKind, Money, Phone};
 use crate::store::crm::{self, NewCustomer, NewOrder, NewOrderItem};
 use crate::store::{Db, consent};
 
@@ -110,13 +110,13 @@ pub async fn import(db: &Db, customers: &[CustomerRecord], orders: &[OrderRecord
         )
         .await?;
         let kind = match c.consent.as_deref() {
-            Some("opted_in") => "opt_in",
-            Some("opted_out") => "opt_out",
+            Some("opted_in") => ConsentKind::OptIn,
+            Some("opted_out") => ConsentKind::OptOut,
             Some(other) => anyhow::bail!("customer consent {other:?} is not opted_in or opted_out"),
             None => continue,
         };
         // Re-importing the same state adds nothing to the ledger.
-        if consent::latest_consent_in_tx(&mut tx, phone).await?.as_deref() != Some(kind) {
+        if consent::latest_consent_in_tx(&mut tx, phone).await? != Some(kind) {
             consent::insert_consent_event(
                 &mut tx,
                 &consent::NewConsentEvent {

@@ -215,9 +215,9 @@ async fn setup_customer(db: &Db, t: &Transcript, conversation: usize) -> anyhow:
         };
         customer.name = known.name;
         customer.email = known.email;
-        customer.consent = match crate::store::consent::latest_consent(db, original).await?.as_deref() {
-            Some("opt_in") => Some("opted_in".into()),
-            Some("opt_out") => Some("opted_out".into()),
+        customer.consent = match crate::store::consent::latest_consent(db, original).await? {
+            Some(crate::domain::ConsentKind::OptIn) => Some("opted_in".into()),
+            Some(crate::domain::ConsentKind::OptOut) => Some("opted_out".into()),
             _ => None,
         };
         for o in crate::store::crm::orders_for_customer(db, known.id, 100).await? {

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::error::{Error, json_errors};
 use super::extract::{ApiReviewer, Caller, JsonBody};
-use crate::domain::{EscalationStatus, MAX_BODY_CHARS, Phone};
+use crate::domain::{ConsentKind, EscalationStatus, MAX_BODY_CHARS, Phone};
 use crate::escalation::review::{self, Refused};
 use crate::pipeline::proactive::{ProactiveText, queue};
 use crate::store::consent::{self, ReviewerDecision};
@@ -277,7 +277,7 @@ pub async fn opt_out_escalation(
     Path(id): Path<i64>,
 ) -> ApiResult {
     review::mark_opted_out(&state.db, &who, id).await?.map_err(|r| refused(id, r))?;
-    Ok(Json(json!({ "id": id, "consent": "opt_out" })))
+    Ok(Json(json!({ "id": id, "consent": ConsentKind::OptOut })))
 }
 
 /// `GET /api/v1/conversations` query.

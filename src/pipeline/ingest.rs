@@ -8,6 +8,7 @@ use crate::jobs::KIND_TURN;
 use crate::store::conversations::{self, NewInbound};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::domain::ConsentKind;
 use crate::store::{Db, Tx, consent, crm, jobs};
 
 /// An inbound text, validated at the edge.
@@ -30,10 +31,10 @@ pub struct TurnJob {
     pub message_id: i64,
     /// The latest consent event's kind before this message (`opt_in`, `opt_out`, none).
     #[serde(default)]
-    pub consent_before: Option<String>,
+    pub consent_before: Option<ConsentKind>,
     /// The consent event this message caused, if any.
     #[serde(default)]
-    pub consent_change: Option<String>,
+    pub consent_change: Option<ConsentKind>,
     /// The compliance assessment made at ingest. `None` only in a job queued before ingest
     /// carried it (a database from an older version); the turn then assesses the text itself.
     #[serde(default)]
@@ -84,16 +85,16 @@ async fn ingest_in_tx(tx: &mut Tx, inbound: &Inbound, max_attempts: i32) -> anyh
         return Ok(Ingested::Duplicate);
     };
     let current = consent::latest_consent_in_tx(tx, phone).await?;
-    let opted_out = current.as_deref() == Some("opt_out");
+    let opted_out = current == Some(ConsentKind::OptOut);
     // The one classification of this text: it decides the consent change below, and the turn
     // job carries it to the worker's compliance gate.
     let assessment = compliance::assess(&inbound.body, opted_out);
     // Consent changes take effect here, before the webhook answers. A possible opt-out puts
     // the number on hold (nothing proactive) until a person decides.
     let change = match assessment.intent {
-        Intent::OptOut if !opted_out => Some("opt_out"),
-        Intent::OptIn if current.as_deref() != Some("opt_in") => Some("opt_in"),
-        Intent::PossibleOptOut if !opted_out => Some("hold"),
+        Intent::OptOut if !opted_out => Some(ConsentKind::OptOut),
+        Intent::OptIn if current != Some(ConsentKind::OptIn) => Some(ConsentKind::OptIn),
+        Intent::PossibleOptOut if !opted_out => Some(ConsentKind::Hold),
         _ => None,
     };
     if let Some(kind) = change {
@@ -107,12 +108,7 @@ async fn ingest_in_tx(tx: &mut Tx, inbound: &Inbound, max_attempts: i32) -> anyh
         };
         consent::insert_consent_event(tx, &event).await?;
     }
-    let job = TurnJob {
-        message_id,
-        consent_before: current,
-        consent_change: change.map(str::to_string),
-        assessment: Some(assessment),
-    };
+    let job = TurnJob { message_id, consent_before: current, consent_change: change, assessment: Some(assessment) };
     let payload = serde_json::to_string(&job)?;
     jobs::enqueue_job(tx, KIND_TURN, &payload, Some(&format!("turn:{message_id}")), max_attempts).await?;
     Ok(Ingested::New(message_id))

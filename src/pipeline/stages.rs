@@ -14,7 +14,7 @@ use crate::crm;
 use crate::domain::draft::Draft;
 use crate::domain::facts::{Facts, HistoryLine, PastTurnFact, PolicyFact, ProductFact};
 use crate::domain::segments::GSM7_SINGLE;
-use crate::domain::{Currency, EscalationReason, Money};
+use crate::domain::{ConsentKind, Currency, EscalationReason, Money};
 use crate::escalation::{self, Reason, Thresholds};
 use crate::guard::{self, Guarded, Verdict};
 use crate::score;
@@ -58,7 +58,7 @@ pub fn compliance_gate(
     message: &MessageRow,
     conversation: &Conversation,
 ) -> Option<TurnPlan> {
-    let opted_out = job.consent_before.as_deref() == Some("opt_out");
+    let opted_out = job.consent_before == Some(ConsentKind::OptOut);
     let assessment = match &job.assessment {
         Some(carried) => Cow::Borrowed(carried),
         // A job queued by a version whose ingest did not carry the assessment (turns still
@@ -69,13 +69,13 @@ pub fn compliance_gate(
     };
     let rule = assessment.rule.as_str();
     let confirm = |kind: &'static str, text: &str| vec![Outbound { kind, text: text.to_string() }];
-    let outcome = match (job.consent_change.as_deref(), assessment.intent) {
+    let outcome = match (job.consent_change, assessment.intent) {
         // FCC 64.1200(a)(12): one confirmation, sent only when this message opted the number out.
-        (Some("opt_out"), _) => {
+        (Some(ConsentKind::OptOut), _) => {
             plan(message, "opt_out", rule, confirm(OPT_OUT_CONFIRMATION, &brand.opt_out_confirmation))
         }
         // CTIA: every START/UNSTOP is answered with the opt-in confirmation and its disclosures.
-        (Some("opt_in"), _) | (None, Intent::OptIn) => {
+        (Some(ConsentKind::OptIn), _) | (None, Intent::OptIn) => {
             plan(message, "opt_in", rule, confirm("optin_confirmation", &brand.opt_in_confirmation))
         }
         // Already opted out: no second confirmation.
@@ -496,16 +496,16 @@ mod tests {
     /// version queued it (without).
     fn gate(
         body: &str,
-        before: Option<&str>,
-        change: Option<&str>,
+        before: Option<ConsentKind>,
+        change: Option<ConsentKind>,
         state: ConversationState,
         carried: bool,
     ) -> GateOutcome {
-        let opted_out = before == Some("opt_out");
+        let opted_out = before == Some(ConsentKind::OptOut);
         let job = TurnJob {
             message_id: 7,
-            consent_before: before.map(str::to_string),
-            consent_change: change.map(str::to_string),
+            consent_before: before,
+            consent_change: change,
             assessment: carried.then(|| compliance::assess(body, opted_out)),
         };
         outcome(&job, body, state)
@@ -517,42 +517,54 @@ mod tests {
     fn the_gate_decides_every_consent_and_ownership_case() {
         let cases: &[(
             &str,
-            Option<&str>,
-            Option<&str>,
+            Option<ConsentKind>,
+            Option<ConsentKind>,
             ConversationState,
             Option<(&str, Vec<&str>, Vec<EscalationReason>)>,
         )] = &[
             // The message that opted out gets the one confirmation, whoever owns the thread.
-            ("STOP", Some("opt_in"), Some("opt_out"), Escalated, Some(("opt_out", vec![OPT_OUT_CONFIRMATION], vec![]))),
+            (
+                "STOP",
+                Some(ConsentKind::OptIn),
+                Some(ConsentKind::OptOut),
+                Escalated,
+                Some(("opt_out", vec![OPT_OUT_CONFIRMATION], vec![])),
+            ),
             // A STOP from someone already opted out: nothing more.
-            ("stop", Some("opt_out"), None, Bot, Some(("opt_out", vec![], vec![]))),
-            ("START", Some("opt_out"), Some("opt_in"), Bot, Some(("opt_in", vec!["optin_confirmation"], vec![]))),
-            ("unstop", Some("opt_in"), None, Bot, Some(("opt_in", vec!["optin_confirmation"], vec![]))),
+            ("stop", Some(ConsentKind::OptOut), None, Bot, Some(("opt_out", vec![], vec![]))),
+            (
+                "START",
+                Some(ConsentKind::OptOut),
+                Some(ConsentKind::OptIn),
+                Bot,
+                Some(("opt_in", vec!["optin_confirmation"], vec![])),
+            ),
+            ("unstop", Some(ConsentKind::OptIn), None, Bot, Some(("opt_in", vec!["optin_confirmation"], vec![]))),
             ("HELP", None, None, Escalated, Some(("help", vec!["help"], vec![]))),
             // A question from an opted-out number: no text, a person is told.
             (
                 "blouse?",
-                Some("opt_out"),
+                Some(ConsentKind::OptOut),
                 None,
                 Bot,
                 Some(("escalate", vec![], vec![EscalationReason::OptedOutInbound])),
             ),
             // "yes" is an ordinary answer unless the sender was opted out when it arrived.
-            ("yes", Some("opt_in"), None, Bot, None),
-            ("yes", Some("opt_in"), None, Escalated, Some(("human_owned", vec![], vec![]))),
+            ("yes", Some(ConsentKind::OptIn), None, Bot, None),
+            ("yes", Some(ConsentKind::OptIn), None, Escalated, Some(("human_owned", vec![], vec![]))),
             ("do you have it in red?", None, None, Bot, None),
             // Plain words: the webhook recorded the opt-out; the confirmation follows.
             (
                 "please stop texting me",
-                Some("opt_in"),
-                Some("opt_out"),
+                Some(ConsentKind::OptIn),
+                Some(ConsentKind::OptOut),
                 Bot,
                 Some(("opt_out", vec![OPT_OUT_CONFIRMATION], vec![])),
             ),
             (
                 "how do I stop these?",
-                Some("opt_in"),
-                Some("hold"),
+                Some(ConsentKind::OptIn),
+                Some(ConsentKind::Hold),
                 Bot,
                 Some(("escalate", vec![], vec![EscalationReason::PossibleOptOut])),
             ),
@@ -575,7 +587,7 @@ mod tests {
         assert_eq!(compliance::assess("STOP", false).intent, Intent::OptOut);
         let job = |assessment: &Assessment| TurnJob {
             message_id: 7,
-            consent_before: Some("opt_in".into()),
+            consent_before: Some(ConsentKind::OptIn),
             consent_change: None,
             assessment: Some(assessment.clone()),
         };

@@ -128,7 +128,7 @@ impl Sender {
         let consent_now = consent::latest_consent(&self.db, &row.to_phone).await?;
         let history = outbox::proactive_history(&self.db, &row.to_phone, row.id).await?;
         let subject = row.subject.as_deref().unwrap_or_default();
-        match quiet_hours::decide(&policy, consent_now.as_deref(), now, subject, &history) {
+        match quiet_hours::decide(&policy, consent_now, now, subject, &history) {
             ProactiveDecision::SendAt(at) if at <= now => Ok(Proactive::SendNow),
             ProactiveDecision::SendAt(at) => {
                 info!(outbox = row.id, to = %crate::domain::Phone::parse(&row.to_phone).map(|p| p.masked()).unwrap_or_default(), send_at = %at, "proactive text deferred");

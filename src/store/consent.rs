@@ -3,13 +3,13 @@
 use chrono::Utc;
 
 use super::{Db, Tx, with_db, with_tx};
+use crate::domain::ConsentKind;
 
 /// A consent change to record.
 #[derive(Debug, Clone)]
 pub struct NewConsentEvent<'a> {
     pub phone: &'a str,
-    /// `opt_in` or `opt_out`.
-    pub kind: &'a str,
+    pub kind: ConsentKind,
     /// keyword, import, provider_21610, reviewer, ...
     pub source: &'a str,
     pub evidence_message_id: Option<i64>,
@@ -26,7 +26,7 @@ pub async fn insert_consent_event(tx: &mut Tx, e: &NewConsentEvent<'_>) -> anyho
          values ($1, $2, $3, $4, $5, $6, $7) returning id",
         )
         .bind(e.phone)
-        .bind(e.kind)
+        .bind(e.kind.as_str())
         .bind(e.source)
         .bind(e.evidence_message_id)
         .bind(e.evidence_text)
@@ -39,34 +39,34 @@ pub async fn insert_consent_event(tx: &mut Tx, e: &NewConsentEvent<'_>) -> anyho
 }
 
 /// The latest event's kind for this phone inside a transaction (`None`: no event yet).
-pub async fn latest_consent_in_tx(tx: &mut Tx, phone: &str) -> anyhow::Result<Option<String>> {
+pub async fn latest_consent_in_tx(tx: &mut Tx, phone: &str) -> anyhow::Result<Option<ConsentKind>> {
     let kind = with_tx!(tx, |conn| sqlx::query_scalar::<_, String>(
         "select kind from consent_events where phone = $1 order by id desc limit 1"
     )
     .bind(phone)
     .fetch_optional(conn)
     .await)?;
-    Ok(kind)
+    Ok(kind.map(ConsentKind::try_from).transpose()?)
 }
 
 /// The latest event's kind for this phone (`None`: no event yet).
-pub async fn latest_consent(db: &Db, phone: &str) -> anyhow::Result<Option<String>> {
+pub async fn latest_consent(db: &Db, phone: &str) -> anyhow::Result<Option<ConsentKind>> {
     let kind = with_db!(db, |p| sqlx::query_scalar::<_, String>(
         "select kind from consent_events where phone = $1 order by id desc limit 1"
     )
     .bind(phone)
     .fetch_optional(p)
     .await)?;
-    Ok(kind)
+    Ok(kind.map(ConsentKind::try_from).transpose()?)
 }
 
 /// Counts events of one kind for a phone (tests, audits).
-pub async fn count_events(db: &Db, phone: &str, kind: &str) -> anyhow::Result<i64> {
+pub async fn count_events(db: &Db, phone: &str, kind: ConsentKind) -> anyhow::Result<i64> {
     let n = with_db!(db, |p| sqlx::query_scalar::<_, i64>(
         "select count(*) from consent_events where phone = $1 and kind = $2"
     )
     .bind(phone)
-    .bind(kind)
+    .bind(kind.as_str())
     .fetch_one(p)
     .await)?;
     Ok(n)
@@ -76,12 +76,12 @@ pub async fn count_events(db: &Db, phone: &str, kind: &str) -> anyhow::Result<i6
 /// reporting the same unsubscribe many times adds one ledger event).
 pub async fn record_opt_out(db: &Db, phone: &str, source: &str) -> anyhow::Result<bool> {
     let mut tx = db.begin().await?;
-    if latest_consent_in_tx(&mut tx, phone).await?.as_deref() == Some("opt_out") {
+    if latest_consent_in_tx(&mut tx, phone).await? == Some(ConsentKind::OptOut) {
         return Ok(false);
     }
     let event = NewConsentEvent {
         phone,
-        kind: "opt_out",
+        kind: ConsentKind::OptOut,
         source,
         evidence_message_id: None,
         evidence_text: None,
@@ -97,7 +97,8 @@ pub async fn record_opt_out(db: &Db, phone: &str, source: &str) -> anyhow::Resul
 pub struct ConsentEventRow {
     pub id: i64,
     pub phone: String,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: ConsentKind,
     pub source: String,
     pub evidence_message_id: Option<i64>,
     pub evidence_text: Option<String>,
@@ -132,7 +133,7 @@ pub struct DecisionOutcome {
     /// The ledger event written, if the decision changed anything.
     pub event_id: Option<i64>,
     /// The consent state after the decision (`opt_out`, `hold_released`, `opt_in`, or none).
-    pub state: Option<String>,
+    pub state: Option<ConsentKind>,
     /// Open `possible_opt_out` escalations of this number that the decision resolved.
     pub resolved_escalations: i64,
 }
@@ -149,10 +150,10 @@ pub async fn record_reviewer_decision(
 ) -> anyhow::Result<DecisionOutcome> {
     let mut tx = db.begin().await?;
     let current = latest_consent_in_tx(&mut tx, phone).await?;
-    let kind = match (decision, current.as_deref()) {
-        (ReviewerDecision::OptOut, Some("opt_out")) => None,
-        (ReviewerDecision::OptOut, _) => Some("opt_out"),
-        (ReviewerDecision::NotOptOut, Some("hold")) => Some("hold_released"),
+    let kind = match (decision, current) {
+        (ReviewerDecision::OptOut, Some(ConsentKind::OptOut)) => None,
+        (ReviewerDecision::OptOut, _) => Some(ConsentKind::OptOut),
+        (ReviewerDecision::NotOptOut, Some(ConsentKind::Hold)) => Some(ConsentKind::HoldReleased),
         (ReviewerDecision::NotOptOut, _) => None,
     };
     let event_id = match kind {

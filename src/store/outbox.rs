@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Db, Tx, consent, with_db, with_db_write, with_tx};
+use crate::domain::ConsentKind;
 
 /// `select` of every [`OutboxRow`] column, followed by `$filter`.
 macro_rules! select_outbox {
@@ -240,11 +241,11 @@ pub async fn record_delivery_status(db: &Db, d: &DeliveryStatus<'_>) -> anyhow::
     }
     if d.error_code == Some("21610")
         && let Some(phone) = d.to_phone
-        && consent::latest_consent_in_tx(&mut tx, phone).await?.as_deref() != Some("opt_out")
+        && consent::latest_consent_in_tx(&mut tx, phone).await? != Some(ConsentKind::OptOut)
     {
         let event = consent::NewConsentEvent {
             phone,
-            kind: "opt_out",
+            kind: ConsentKind::OptOut,
             source: "provider_21610",
             evidence_message_id: None,
             evidence_text: None,

@@ -193,7 +193,10 @@ async fn a_possible_opt_out_holds_promotions_until_a_reviewer_decides(backend: B
         .await
         .unwrap();
     assert_eq!(unauthorized.status().as_u16(), 401);
-    assert_eq!(backtalk::store::consent::latest_consent(&app.db, FLORIDA).await.unwrap().as_deref(), Some("hold"));
+    assert_eq!(
+        backtalk::store::consent::latest_consent(&app.db, FLORIDA).await.unwrap().map(|k| k.as_str()),
+        Some("hold")
+    );
 
     // The reviewer reads it as a question, not an opt-out: the hold lifts, the escalation closes.
     let (status, outcome) = post_decision(

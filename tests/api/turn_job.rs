@@ -47,7 +47,7 @@ async fn the_worker_acts_on_the_assessment_carried_in_the_job(backend: Backend) 
     queue_turn(&app, body, |message_id| {
         let job = TurnJob {
             message_id,
-            consent_before: Some("opt_in".into()),
+            consent_before: Some(backtalk::domain::ConsentKind::OptIn),
             consent_change: None,
             assessment: Some(carried),
         };

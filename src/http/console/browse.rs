@@ -81,7 +81,7 @@ pub async fn get_conversation(
         .map(|e| serde_json::json!({"id": e.id, "reason": e.reason, "status": e.status}))
         .collect();
     let customer = crm::customer_by_phone(&state.db, &c.phone).await?;
-    let consent = consent::latest_consent(&state.db, &c.phone).await?;
+    let consent = consent::latest_consent(&state.db, &c.phone).await?.map(|k| k.as_str());
     let state_name = match c.state {
         conversations::ConversationState::Bot => "bot",
         conversations::ConversationState::Escalated => "escalated",
@@ -126,7 +126,7 @@ pub async fn get_customer(
             .into_iter()
             .map(|e| serde_json::json!({"at": when(e.created_at), "kind": e.kind, "source": e.source, "evidence": e.evidence_text}))
             .collect();
-    let consent = consent::latest_consent(&state.db, &c.phone).await?;
+    let consent = consent::latest_consent(&state.db, &c.phone).await?.map(|k| k.as_str());
     let conversation_id = conversations::conversation_by_phone(&state.db, &c.phone).await?.map(|c| c.id);
     let ctx = minijinja::context! {
         reviewer => session.name, csrf => session.csrf_token, consent, conversation_id,
