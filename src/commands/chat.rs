@@ -8,7 +8,7 @@ use tokio::io::AsyncBufReadExt;
 use crate::app::{App, BuildOptions};
 use crate::config::Config;
 use crate::demo::DEMO_PHONE;
-use crate::domain::Phone;
+use crate::domain::{Phone, TurnDecision};
 use crate::jobs;
 use crate::pipeline::ingest::{Inbound, ingest};
 use crate::sms::print::PrintProvider;
@@ -49,8 +49,8 @@ pub async fn chat(config: Config, from: Option<String>, demo: bool) -> anyhow::R
         if let crate::pipeline::ingest::Ingested::New(id) = ingested
             && let Some(turn) = turns::turn_for_message(&db, id).await?
         {
-            match turn.audit.decision.as_str() {
-                "escalate" => {
+            match turn.audit.decision {
+                TurnDecision::Escalate => {
                     let conversation = crate::store::conversations::message(&db, id).await?.conversation_id;
                     let reasons: Vec<String> = escalations::escalations_for_conversation(&db, conversation)
                         .await?
@@ -64,7 +64,7 @@ pub async fn chat(config: Config, from: Option<String>, demo: bool) -> anyhow::R
                         turn.audit.confidence
                     );
                 }
-                "human_owned" => {
+                TurnDecision::HumanOwned => {
                     println!("   (a person owns this conversation; the bot stays quiet)")
                 }
                 _ => {}

@@ -23,11 +23,6 @@ pub const MODEL_OPT_OUT_AT: f32 = 0.7;
 /// Model probability at or above which such a text is a possible opt-out (held, escalated).
 pub const MODEL_POSSIBLE_AT: f32 = 0.3;
 
-/// Outbox kind of the single opt-out confirmation (47 CFR 64.1200(a)(12)): the only text an
-/// opted-out number may receive. The sender enforces this in `store::outbox::start_sending`,
-/// in the same statement that claims the row, right before the provider call.
-pub const OPT_OUT_CONFIRMATION: &str = "optout_confirmation";
-
 /// What an inbound text asks for, consent-wise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

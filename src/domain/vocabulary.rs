@@ -124,8 +124,10 @@ string_enum! {
         Holding = "holding",
         /// The brand's help text, answering HELP (CTIA).
         Help = "help",
-        /// The one confirmation an opt-out gets; the only text an opted-out number may
-        /// receive (FCC 64.1200(a)(12)).
+        /// The single opt-out confirmation (47 CFR 64.1200(a)(12)): the only text an
+        /// opted-out number may receive. The sender enforces this in
+        /// `store::outbox::start_sending`, in the same statement that claims the row, right
+        /// before the provider call.
         OptOutConfirmation = "optout_confirmation",
         /// The confirmation of an opt-in with its disclosures (CTIA).
         OptInConfirmation = "optin_confirmation",
@@ -243,6 +245,14 @@ string_enum! {
         UnsupportedColor = "unsupported_color",
         /// Blocks: a size the product does not come in.
         UnsupportedSize = "unsupported_size",
+    }
+}
+
+/// `Reply`, only so that a turn's audit record can be built field by field: every path of a
+/// turn sets its decision.
+impl Default for TurnDecision {
+    fn default() -> Self {
+        TurnDecision::Reply
     }
 }
 

@@ -5,8 +5,8 @@
 //! theirs goes through, another reviewer's is refused until taken over explicitly, so two
 //! people never answer one customer. Every action is recorded in `reviewer_actions`.
 
+use crate::domain::OutboxKind;
 use crate::sms::outbound::{OutboundText, queue_text};
-use crate::sms::sender::REVIEWER_REPLY;
 use crate::store::Db;
 use crate::store::escalations::{self, Claimed, Resolution};
 use crate::store::reviewers;
@@ -89,7 +89,7 @@ pub async fn reply(
         conversation_id: e.conversation_id,
         to_phone: &e.phone,
         body,
-        kind: REVIEWER_REPLY,
+        kind: OutboxKind::ReviewerReply,
         subject: None,
         in_reply_to: None,
     };

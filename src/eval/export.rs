@@ -13,6 +13,7 @@ use std::io::Write;
 use chrono::{DateTime, Utc};
 
 use super::transcript::{Customer, Expect, Transcript, Turn};
+use crate::domain::{OutboxKind, TurnDecision};
 use crate::store::{Db, crm, turns};
 
 /// Options of an export.
@@ -59,7 +60,7 @@ pub async fn export(db: &Db, options: &ExportOptions) -> anyhow::Result<Vec<Tran
                 .iter()
                 .filter(|(kind, _, reply_to, at)| {
                     *reply_to == Some(t.message_id)
-                        || (kind == crate::sms::sender::REVIEWER_REPLY
+                        || (*kind == OutboxKind::ReviewerReply
                             && *at >= t.created_at
                             && next_at.is_none_or(|next| *at < next))
                 })
@@ -68,15 +69,13 @@ pub async fn export(db: &Db, options: &ExportOptions) -> anyhow::Result<Vec<Tran
             let reviewer_reply = sent
                 .iter()
                 .filter(|(kind, _, _, at)| {
-                    kind == crate::sms::sender::REVIEWER_REPLY
-                        && *at >= t.created_at
-                        && next_at.is_none_or(|next| *at < next)
+                    *kind == OutboxKind::ReviewerReply && *at >= t.created_at && next_at.is_none_or(|next| *at < next)
                 })
                 .map(|(_, body, _, _)| scrub(body, name.as_deref()))
                 .next_back();
-            let action = match t.decision.as_deref() {
-                Some("human_owned") => "none",
-                Some(d) => d,
+            let action = match t.decision {
+                Some(TurnDecision::HumanOwned) => "none",
+                Some(d) => d.as_str(),
                 None => continue,
             };
             let action = if reviewer_reply.is_some() && action == "none" { "escalate" } else { action };

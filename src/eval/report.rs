@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::LlmMode;
 use super::transcript::{Expect, Transcript};
 use crate::config::Config;
-use crate::domain::EscalationReason;
+use crate::domain::{EscalationReason, OutboxStatus, TurnDecision};
 use crate::store::{Db, escalations, outbox, turns};
 
 /// One replayed turn.
@@ -49,7 +49,7 @@ pub struct TurnResult {
 pub async fn read_turn(db: &Db, message_id: i64) -> anyhow::Result<Option<TurnResult>> {
     let Some(turn) = turns::turn_for_message(db, message_id).await? else { return Ok(None) };
     let outbox = outbox::outbox_for_message(db, message_id).await?;
-    if outbox.iter().any(|o| o.status == "pending" || o.status == "sending") {
+    if outbox.iter().any(|o| matches!(o.status, OutboxStatus::Pending | OutboxStatus::Sending)) {
         return Ok(None);
     }
     let t = turn.audit;
@@ -61,9 +61,12 @@ pub async fn read_turn(db: &Db, message_id: i64) -> anyhow::Result<Option<TurnRe
         .flat_map(|d| d["reasons"].as_array().cloned().unwrap_or_default())
         .filter_map(|r| r["code"].as_str()?.parse().ok())
         .collect();
-    let sent: Vec<String> =
-        outbox.into_iter().filter(|o| o.status == "sent" || o.status == "delivered").map(|o| o.body).collect();
-    let unsupported: Vec<String> = if t.decision == "reply" && t.reply.is_some() {
+    let sent: Vec<String> = outbox
+        .into_iter()
+        .filter(|o| matches!(o.status, OutboxStatus::Sent | OutboxStatus::Delivered))
+        .map(|o| o.body)
+        .collect();
+    let unsupported: Vec<String> = if t.decision == TurnDecision::Reply && t.reply.is_some() {
         t.guard["findings"]
             .as_array()
             .cloned()
@@ -81,8 +84,8 @@ pub async fn read_turn(db: &Db, message_id: i64) -> anyhow::Result<Option<TurnRe
     } else {
         t.retrieved["prompt"]["tokens_counted"].as_i64().unwrap_or(0)
     };
-    let action = match t.decision.as_str() {
-        "human_owned" => "none".to_string(),
+    let action = match t.decision {
+        TurnDecision::HumanOwned => "none".to_string(),
         d => d.to_string(),
     };
     Ok(Some(TurnResult {

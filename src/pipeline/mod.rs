@@ -41,7 +41,7 @@ pub struct Deps {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Outbound {
     /// `reply`, `holding`, `help`, `optout_confirmation`, `optin_confirmation`.
-    pub kind: &'static str,
+    pub kind: crate::domain::OutboxKind,
     pub text: String,
 }
 

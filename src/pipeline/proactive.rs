@@ -2,9 +2,9 @@
 //! hours and frequency caps when each one is due; they go through the one outbound path
 //! (`sms::outbound`) like every text.
 
+use crate::domain::OutboxKind;
 use crate::domain::Phone;
 use crate::sms::outbound::{OutboundText, queue_text};
-use crate::sms::sender::PROACTIVE;
 use crate::store::conversations;
 use crate::store::{Db, crm};
 
@@ -27,7 +27,7 @@ pub async fn queue(db: &Db, text: &ProactiveText, max_attempts: i32) -> anyhow::
         conversation_id,
         to_phone: phone,
         body: &text.body,
-        kind: PROACTIVE,
+        kind: OutboxKind::Proactive,
         subject: Some(&text.subject),
         in_reply_to: None,
     };

@@ -2,6 +2,7 @@
 //! jobs), the escalation, the conversation's owner and the job's completion — one
 //! transaction, so a crash leaves either all of it or none of it.
 
+use crate::domain::{EscalationReason, OutboxKind, TurnDecision};
 use crate::sms::outbound::{self, OutboundText};
 use crate::store::conversations::{self, Conversation, ConversationState};
 use crate::store::jobs::{JobRow, complete_job};
@@ -34,13 +35,13 @@ pub async fn commit_turn(
     let owner = conversations::state_in_tx(&mut tx, conversation.id).await?;
     if owner == ConversationState::Escalated
         && plan.new_state.is_none()
-        && plan.outbound.iter().any(|o| o.kind == "reply")
+        && plan.outbound.iter().any(|o| o.kind == OutboxKind::Reply)
     {
-        plan.outbound.retain(|o| o.kind != "reply");
-        plan.audit.decision = "human_owned".into();
+        plan.outbound.retain(|o| o.kind != OutboxKind::Reply);
+        plan.audit.decision = TurnDecision::HumanOwned;
     }
     // A text that arrives while a person owns the thread attaches to its open escalation.
-    if plan.audit.decision == "human_owned" {
+    if plan.audit.decision == TurnDecision::HumanOwned {
         plan.audit.escalation_id = escalations::open_escalation_in_tx(&mut tx, conversation.id).await?;
     }
     let Some(turn_id) = turns::insert_turn(&mut tx, &plan.audit).await? else {
@@ -92,14 +93,8 @@ pub async fn bury_turn(db: &Db, job: &JobRow, conversation_id: Option<i64>, reas
     }
     if let Some(conversation_id) = conversation_id {
         let details = json_text(&serde_json::json!({ "error": reason, "job_id": job.id }));
-        escalations::insert_escalation(
-            &mut tx,
-            conversation_id,
-            None,
-            crate::domain::EscalationReason::ProcessingFailed,
-            &details,
-        )
-        .await?;
+        escalations::insert_escalation(&mut tx, conversation_id, None, EscalationReason::ProcessingFailed, &details)
+            .await?;
         conversations::set_conversation_state(&mut tx, conversation_id, ConversationState::Escalated).await?;
     }
     tx.commit().await?;

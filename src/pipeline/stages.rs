@@ -8,13 +8,13 @@ use super::{Deps, Outbound, StageClock, TurnPlan};
 use crate::catalog::fusion;
 use crate::catalog::query::{self, Understood};
 use crate::catalog::{DocKind, Hit, ProductFilter, SearchIndex};
-use crate::compliance::{self, Intent, OPT_OUT_CONFIRMATION};
+use crate::compliance::{self, Intent};
 use crate::config::{BrandConfig, LlmFailure};
 use crate::crm;
 use crate::domain::draft::Draft;
 use crate::domain::facts::{Facts, HistoryLine, PastTurnFact, PolicyFact, ProductFact};
 use crate::domain::segments::GSM7_SINGLE;
-use crate::domain::{ConsentKind, Currency, EscalationReason, Money};
+use crate::domain::{ConsentKind, Currency, EscalationReason, Money, OutboxKind, TurnDecision};
 use crate::escalation::{self, Reason, Thresholds};
 use crate::guard::{self, Guarded, Verdict};
 use crate::score;
@@ -25,7 +25,7 @@ use crate::store::turns::{self, JsonText, TurnAudit};
 use super::ingest::TurnJob;
 
 /// A plan that only records what happened (and maybe sends compliance texts).
-fn plan(message: &MessageRow, decision: &str, intent: &str, outbound: Vec<Outbound>) -> TurnPlan {
+fn plan(message: &MessageRow, decision: TurnDecision, intent: &str, outbound: Vec<Outbound>) -> TurnPlan {
     TurnPlan {
         outbound,
         escalation: vec![],
@@ -35,11 +35,11 @@ fn plan(message: &MessageRow, decision: &str, intent: &str, outbound: Vec<Outbou
     }
 }
 
-fn audit_base(message: &MessageRow, decision: &str, intent: &str) -> TurnAudit {
+fn audit_base(message: &MessageRow, decision: TurnDecision, intent: &str) -> TurnAudit {
     TurnAudit {
         inbound_message_id: message.id,
         conversation_id: message.conversation_id,
-        decision: decision.into(),
+        decision,
         intent: intent.into(),
         prompt_version: String::new(),
         model: String::new(),
@@ -68,22 +68,25 @@ pub fn compliance_gate(
         None => Cow::Owned(compliance::assess(&message.body, opted_out)),
     };
     let rule = assessment.rule.as_str();
-    let confirm = |kind: &'static str, text: &str| vec![Outbound { kind, text: text.to_string() }];
+    let confirm = |kind: OutboxKind, text: &str| vec![Outbound { kind, text: text.to_string() }];
     let outcome = match (job.consent_change, assessment.intent) {
         // FCC 64.1200(a)(12): one confirmation, sent only when this message opted the number out.
-        (Some(ConsentKind::OptOut), _) => {
-            plan(message, "opt_out", rule, confirm(OPT_OUT_CONFIRMATION, &brand.opt_out_confirmation))
-        }
+        (Some(ConsentKind::OptOut), _) => plan(
+            message,
+            TurnDecision::OptOut,
+            rule,
+            confirm(OutboxKind::OptOutConfirmation, &brand.opt_out_confirmation),
+        ),
         // CTIA: every START/UNSTOP is answered with the opt-in confirmation and its disclosures.
         (Some(ConsentKind::OptIn), _) | (None, Intent::OptIn) => {
-            plan(message, "opt_in", rule, confirm("optin_confirmation", &brand.opt_in_confirmation))
+            plan(message, TurnDecision::OptIn, rule, confirm(OutboxKind::OptInConfirmation, &brand.opt_in_confirmation))
         }
         // Already opted out: no second confirmation.
-        (None, Intent::OptOut) => plan(message, "opt_out", rule, vec![]),
-        (_, Intent::Help) => plan(message, "help", rule, confirm("help", &brand.help_text)),
+        (None, Intent::OptOut) => plan(message, TurnDecision::OptOut, rule, vec![]),
+        (_, Intent::Help) => plan(message, TurnDecision::Help, rule, confirm(OutboxKind::Help, &brand.help_text)),
         // Maybe an opt-out: send nothing (not even a holding message) and let a person decide.
         (_, Intent::PossibleOptOut) => {
-            let mut p = plan(message, "escalate", rule, vec![]);
+            let mut p = plan(message, TurnDecision::Escalate, rule, vec![]);
             p.escalation =
                 vec![Reason { code: EscalationReason::PossibleOptOut, detail: format!("may be an opt-out ({rule})") }];
             p.new_state = Some(ConversationState::Escalated);
@@ -92,14 +95,16 @@ pub fn compliance_gate(
         _ if opted_out => {
             // Someone who opted out wrote again without opting in: no automated text may go
             // to them, but a person should see the message.
-            let mut p = plan(message, "escalate", "opted_out_inbound", vec![]);
+            let mut p = plan(message, TurnDecision::Escalate, EscalationReason::OptedOutInbound.as_str(), vec![]);
             p.escalation = vec![Reason {
                 code: EscalationReason::OptedOutInbound,
                 detail: "an opted-out customer wrote; nothing was sent".into(),
             }];
             p
         }
-        _ if conversation.state == ConversationState::Escalated => plan(message, "human_owned", "none", vec![]),
+        _ if conversation.state == ConversationState::Escalated => {
+            plan(message, TurnDecision::HumanOwned, "none", vec![])
+        }
         _ => return None,
     };
     Some(outcome)
@@ -121,7 +126,7 @@ pub async fn context(deps: &Deps, message: &MessageRow, conversation: &Conversat
         history.into_iter().map(|m| HistoryLine { from_customer: m.direction == "in", body: m.body }).collect();
     let recent_turns = recent_turns
         .into_iter()
-        .map(|t| PastTurnFact { escalated: t.decision == "escalate", confidence: t.confidence })
+        .map(|t| PastTurnFact { escalated: t.decision == TurnDecision::Escalate, confidence: t.confidence })
         .collect();
     // One SMS segment (160 GSM-7 characters), less the disclosure the first reply carries.
     let disclosure = &deps.config.brand.ai_disclosure;
@@ -390,7 +395,8 @@ pub fn route(
     });
     let guard_json = json!({"verdict": guarded.verdict, "findings": guarded.findings, "claims": guarded.claims, "segments": guarded.segments});
     let escalate = !reasons.is_empty();
-    let mut audit = audit_base(message, if escalate { "escalate" } else { "reply" }, &draft.intent);
+    let mut audit =
+        audit_base(message, if escalate { TurnDecision::Escalate } else { TurnDecision::Reply }, &draft.intent);
     audit.retrieved = JsonText(retrieved);
     audit.prompt_version = draft.prompt_version.clone();
     audit.model = draft.model.clone();
@@ -418,7 +424,7 @@ pub fn route(
         };
         let sla_due = chrono::Utc::now() + chrono::Duration::minutes(minutes);
         TurnPlan {
-            outbound: vec![Outbound { kind: "holding", text: deps.config.brand.holding_message.clone() }],
+            outbound: vec![Outbound { kind: OutboxKind::Holding, text: deps.config.brand.holding_message.clone() }],
             escalation_details: json!({
                 "draft": draft.text,
                 "guard": guard_json,
@@ -448,7 +454,7 @@ pub fn route(
         debug_assert!(guarded.verdict != Verdict::Blocked);
         audit.reply = Some(guarded.text.clone());
         TurnPlan {
-            outbound: vec![Outbound { kind: "reply", text: guarded.text }],
+            outbound: vec![Outbound { kind: OutboxKind::Reply, text: guarded.text }],
             escalation: vec![],
             escalation_details: json!({}),
             new_state: None,
@@ -479,7 +485,7 @@ mod tests {
         Conversation { id: 1, phone: "+14155550123".into(), customer_id: Some(1), state }
     }
 
-    type GateOutcome = Option<(String, Vec<&'static str>, Vec<EscalationReason>)>;
+    type GateOutcome = Option<(TurnDecision, Vec<OutboxKind>, Vec<EscalationReason>)>;
 
     /// (decision, outbound kinds, escalation codes) of the gate, or None when the turn goes on.
     fn outcome(job: &TurnJob, body: &str, state: ConversationState) -> GateOutcome {
@@ -520,7 +526,7 @@ mod tests {
             Option<ConsentKind>,
             Option<ConsentKind>,
             ConversationState,
-            Option<(&str, Vec<&str>, Vec<EscalationReason>)>,
+            Option<(TurnDecision, Vec<OutboxKind>, Vec<EscalationReason>)>,
         )] = &[
             // The message that opted out gets the one confirmation, whoever owns the thread.
             (
@@ -528,30 +534,36 @@ mod tests {
                 Some(ConsentKind::OptIn),
                 Some(ConsentKind::OptOut),
                 Escalated,
-                Some(("opt_out", vec![OPT_OUT_CONFIRMATION], vec![])),
+                Some((TurnDecision::OptOut, vec![OutboxKind::OptOutConfirmation], vec![])),
             ),
             // A STOP from someone already opted out: nothing more.
-            ("stop", Some(ConsentKind::OptOut), None, Bot, Some(("opt_out", vec![], vec![]))),
+            ("stop", Some(ConsentKind::OptOut), None, Bot, Some((TurnDecision::OptOut, vec![], vec![]))),
             (
                 "START",
                 Some(ConsentKind::OptOut),
                 Some(ConsentKind::OptIn),
                 Bot,
-                Some(("opt_in", vec!["optin_confirmation"], vec![])),
+                Some((TurnDecision::OptIn, vec![OutboxKind::OptInConfirmation], vec![])),
             ),
-            ("unstop", Some(ConsentKind::OptIn), None, Bot, Some(("opt_in", vec!["optin_confirmation"], vec![]))),
-            ("HELP", None, None, Escalated, Some(("help", vec!["help"], vec![]))),
+            (
+                "unstop",
+                Some(ConsentKind::OptIn),
+                None,
+                Bot,
+                Some((TurnDecision::OptIn, vec![OutboxKind::OptInConfirmation], vec![])),
+            ),
+            ("HELP", None, None, Escalated, Some((TurnDecision::Help, vec![OutboxKind::Help], vec![]))),
             // A question from an opted-out number: no text, a person is told.
             (
                 "blouse?",
                 Some(ConsentKind::OptOut),
                 None,
                 Bot,
-                Some(("escalate", vec![], vec![EscalationReason::OptedOutInbound])),
+                Some((TurnDecision::Escalate, vec![], vec![EscalationReason::OptedOutInbound])),
             ),
             // "yes" is an ordinary answer unless the sender was opted out when it arrived.
             ("yes", Some(ConsentKind::OptIn), None, Bot, None),
-            ("yes", Some(ConsentKind::OptIn), None, Escalated, Some(("human_owned", vec![], vec![]))),
+            ("yes", Some(ConsentKind::OptIn), None, Escalated, Some((TurnDecision::HumanOwned, vec![], vec![]))),
             ("do you have it in red?", None, None, Bot, None),
             // Plain words: the webhook recorded the opt-out; the confirmation follows.
             (
@@ -559,18 +571,18 @@ mod tests {
                 Some(ConsentKind::OptIn),
                 Some(ConsentKind::OptOut),
                 Bot,
-                Some(("opt_out", vec![OPT_OUT_CONFIRMATION], vec![])),
+                Some((TurnDecision::OptOut, vec![OutboxKind::OptOutConfirmation], vec![])),
             ),
             (
                 "how do I stop these?",
                 Some(ConsentKind::OptIn),
                 Some(ConsentKind::Hold),
                 Bot,
-                Some(("escalate", vec![], vec![EscalationReason::PossibleOptOut])),
+                Some((TurnDecision::Escalate, vec![], vec![EscalationReason::PossibleOptOut])),
             ),
         ];
         for (body, before, change, state, expected) in cases {
-            let expected = expected.as_ref().map(|(d, o, e)| (d.to_string(), o.clone(), e.clone()));
+            let expected = expected.clone();
             for carried in [true, false] {
                 let got = gate(body, *before, *change, *state, carried);
                 assert_eq!(got, expected, "{body:?} before={before:?} change={change:?} {state:?} carried={carried}");
@@ -591,7 +603,10 @@ mod tests {
             consent_change: None,
             assessment: Some(assessment.clone()),
         };
-        assert_eq!(outcome(&job(&help), "do you have it in red?", Bot), Some(("help".into(), vec!["help"], vec![])));
+        assert_eq!(
+            outcome(&job(&help), "do you have it in red?", Bot),
+            Some((TurnDecision::Help, vec![OutboxKind::Help], vec![]))
+        );
         assert_eq!(outcome(&job(&none), "STOP", Bot), None, "the turn goes on as ingest judged it");
         let plan = compliance_gate(
             &BrandConfig::default(),
@@ -609,7 +624,7 @@ mod tests {
         let old: TurnJob =
             serde_json::from_str(r#"{"message_id":7,"consent_before":"opt_in","consent_change":null}"#).unwrap();
         assert_eq!(old.assessment, None);
-        assert_eq!(outcome(&old, "HELP", Bot), Some(("help".into(), vec!["help"], vec![])));
+        assert_eq!(outcome(&old, "HELP", Bot), Some((TurnDecision::Help, vec![OutboxKind::Help], vec![])));
         assert_eq!(outcome(&old, "do you have it in red?", Bot), None);
     }
 }

@@ -12,20 +12,12 @@ use tracing::{info, warn};
 
 use super::{OutgoingSms, SendError, SmsProvider};
 use crate::clock::Clock;
-use crate::compliance::OPT_OUT_CONFIRMATION;
 use crate::compliance::quiet_hours::{self, ProactiveDecision};
-use crate::domain::EscalationReason;
+use crate::domain::{EscalationReason, OutboxKind, OutboxStatus};
 use crate::jobs::JobError;
 use crate::store::jobs::{JobRow, bury_job, complete_job, defer_job};
 use crate::store::outbox::{self, OutboxRow};
 use crate::store::{Db, Tx, consent, conversations, crm, escalations, json_text};
-
-/// Outbox kind of texts we start (not replies): quiet hours and caps apply.
-pub const PROACTIVE: &str = "proactive";
-
-/// Outbox kind of a reviewer's reply in an escalated conversation: a conversational reply
-/// (consent is re-checked at send time; quiet hours are for proactive texts only).
-pub const REVIEWER_REPLY: &str = "reviewer_reply";
 
 /// Sends outbox rows.
 pub struct Sender {
@@ -53,13 +45,13 @@ impl Sender {
     /// slow attempt that outlived its lease still records what it did.
     pub async fn deliver(&self, job: &JobRow, outbox_id: i64) -> Result<(), JobError> {
         let row = outbox::outbox_row(&self.db, outbox_id).await?;
-        match row.status.as_str() {
-            "pending" => {}
-            "sending" => {
+        match row.status {
+            OutboxStatus::Pending => {}
+            OutboxStatus::Sending => {
                 // An earlier attempt died between committing `sending` and recording the result.
                 self.settle(
                     &row,
-                    "unknown",
+                    OutboxStatus::Unknown,
                     "worker stopped during the provider call",
                     Some(EscalationReason::DeliveryUnknown),
                 )
@@ -68,13 +60,21 @@ impl Sender {
             }
             _ => return self.complete(job).await,
         }
-        if row.kind == PROACTIVE
+        if row.kind == OutboxKind::Proactive
             && let Proactive::Done = self.gate_proactive(job, &row).await?
         {
             return Ok(());
         }
-        if !outbox::start_sending(&self.db, row.id, OPT_OUT_CONFIRMATION).await? {
-            if outbox::transition(&self.db, row.id, "pending", "suppressed", Some("recipient opted out")).await? {
+        if !outbox::start_sending(&self.db, row.id).await? {
+            if outbox::transition(
+                &self.db,
+                row.id,
+                OutboxStatus::Pending,
+                OutboxStatus::Suppressed,
+                Some("recipient opted out"),
+            )
+            .await?
+            {
                 info!(outbox = row.id, kind = %row.kind, "send suppressed: recipient opted out");
             }
             return self.complete(job).await;
@@ -100,18 +100,20 @@ impl Sender {
                 tx.commit().await?;
             }
             Err(SendError::Retryable(e)) => {
-                outbox::transition(&self.db, row.id, "sending", "pending", Some(&e)).await?;
+                outbox::transition(&self.db, row.id, OutboxStatus::Sending, OutboxStatus::Pending, Some(&e)).await?;
                 return Err(JobError::Retry(anyhow!("sms send failed: {e}")));
             }
             Err(SendError::Unsubscribed) => {
                 // Twilio 21610: the carrier-level STOP is consent withdrawn; record it in our ledger.
                 consent::record_opt_out(&self.db, &row.to_phone, "provider_21610").await?;
                 warn!(outbox = row.id, "recipient unsubscribed at the provider; recorded opt-out");
-                self.settle(&row, "failed", "21610 unsubscribed recipient", None).await?;
+                self.settle(&row, OutboxStatus::Failed, "21610 unsubscribed recipient", None).await?;
             }
-            Err(SendError::Rejected(e)) => self.settle(&row, "failed", &e, Some(EscalationReason::SendFailed)).await?,
+            Err(SendError::Rejected(e)) => {
+                self.settle(&row, OutboxStatus::Failed, &e, Some(EscalationReason::SendFailed)).await?
+            }
             Err(SendError::Unknown(e)) => {
-                self.settle(&row, "unknown", &e, Some(EscalationReason::DeliveryUnknown)).await?
+                self.settle(&row, OutboxStatus::Unknown, &e, Some(EscalationReason::DeliveryUnknown)).await?
             }
         }
         self.complete(job).await
@@ -137,14 +139,28 @@ impl Sender {
                 Ok(Proactive::Done)
             }
             ProactiveDecision::Suppress => {
-                outbox::transition(&self.db, row.id, "pending", "suppressed", Some("recipient opted out or on hold"))
-                    .await?;
+                outbox::transition(
+                    &self.db,
+                    row.id,
+                    OutboxStatus::Pending,
+                    OutboxStatus::Suppressed,
+                    Some("recipient opted out or on hold"),
+                )
+                .await?;
                 self.complete(job).await?;
                 Ok(Proactive::Done)
             }
             ProactiveDecision::NeedsPerson => {
                 let mut tx = self.db.begin().await?;
-                if outbox::transition_in_tx(&mut tx, row.id, "pending", "failed", Some("no allowed send time")).await? {
+                if outbox::transition_in_tx(
+                    &mut tx,
+                    row.id,
+                    OutboxStatus::Pending,
+                    OutboxStatus::Failed,
+                    Some("no allowed send time"),
+                )
+                .await?
+                {
                     escalate_send_problem(
                         &mut tx,
                         row,
@@ -170,7 +186,9 @@ impl Sender {
         }
         if let Some(id) = outbox_id {
             let row = outbox::outbox_row(&self.db, id).await?;
-            if outbox::transition_in_tx(&mut tx, row.id, "pending", "failed", Some(reason)).await? {
+            if outbox::transition_in_tx(&mut tx, row.id, OutboxStatus::Pending, OutboxStatus::Failed, Some(reason))
+                .await?
+            {
                 escalate_send_problem(&mut tx, &row, EscalationReason::SendFailed, reason).await?;
             }
         }
@@ -183,12 +201,12 @@ impl Sender {
     async fn settle(
         &self,
         row: &OutboxRow,
-        to: &str,
+        to: OutboxStatus,
         error: &str,
         escalation_reason: Option<EscalationReason>,
     ) -> anyhow::Result<()> {
         let mut tx = self.db.begin().await?;
-        let moved = outbox::transition_in_tx(&mut tx, row.id, "sending", to, Some(error)).await?;
+        let moved = outbox::transition_in_tx(&mut tx, row.id, OutboxStatus::Sending, to, Some(error)).await?;
         if moved && let Some(reason) = escalation_reason {
             warn!(outbox = row.id, reason = %reason, "outbound text needs a person");
             escalate_send_problem(&mut tx, row, reason, error).await?;

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Db, Tx, consent, with_db, with_db_write, with_tx};
-use crate::domain::ConsentKind;
+use crate::domain::{ConsentKind, OutboxKind, OutboxStatus};
 
 /// `select` of every [`OutboxRow`] column, followed by `$filter`.
 macro_rules! select_outbox {
@@ -28,15 +28,15 @@ pub struct OutboxRow {
     /// E.164 recipient.
     pub to_phone: String,
     pub body: String,
-    /// `reply`, `holding`, `help`, `optout_confirmation`, `optin_confirmation`, `proactive`,
-    /// `reviewer_reply`.
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: OutboxKind,
     /// What a proactive text is about (caps count per subject).
     pub subject: Option<String>,
     /// The inbound message this answers.
     pub in_reply_to: Option<i64>,
     /// See the module docs for the status flow.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: OutboxStatus,
     /// The provider's message id once accepted.
     pub provider_sid: Option<String>,
     /// The last error, if any.
@@ -52,8 +52,8 @@ pub struct OutboundText<'a> {
     /// E.164 recipient.
     pub to_phone: &'a str,
     pub body: &'a str,
-    /// What the text is: see [`OutboxRow::kind`].
-    pub kind: &'a str,
+    /// What the text is.
+    pub kind: OutboxKind,
     /// What a proactive text is about (frequency caps count per subject); `None` for replies.
     pub subject: Option<&'a str>,
     /// The inbound message this answers, if any.
@@ -74,7 +74,7 @@ pub async fn insert_outbox(tx: &mut Tx, text: &OutboundText<'_>) -> anyhow::Resu
         .bind(text.conversation_id)
         .bind(text.to_phone)
         .bind(text.body)
-        .bind(text.kind)
+        .bind(text.kind.as_str())
         .bind(text.subject)
         .bind(text.in_reply_to)
         .bind(Utc::now())
@@ -120,7 +120,13 @@ pub async fn proactive_history(db: &Db, phone: &str, row_id: i64) -> anyhow::Res
 }
 
 /// Moves a row from `from` to `to` status; false when it was not in `from` (someone else moved it).
-pub async fn transition(db: &Db, id: i64, from: &str, to: &str, error: Option<&str>) -> anyhow::Result<bool> {
+pub async fn transition(
+    db: &Db,
+    id: i64,
+    from: OutboxStatus,
+    to: OutboxStatus,
+    error: Option<&str>,
+) -> anyhow::Result<bool> {
     let mut tx = db.begin().await?;
     let moved = transition_in_tx(&mut tx, id, from, to, error).await?;
     tx.commit().await?;
@@ -130,7 +136,7 @@ pub async fn transition(db: &Db, id: i64, from: &str, to: &str, error: Option<&s
 /// Moves a `pending` row to `sending` only if its recipient may still receive it: the
 /// consent check and the claim are one statement, so an opt-out committed in between cannot
 /// slip through. An opted-out number gets only the opt-out confirmation (FCC 64.1200(a)(12)).
-pub async fn start_sending(db: &Db, id: i64, confirmation_kind: &str) -> anyhow::Result<bool> {
+pub async fn start_sending(db: &Db, id: i64) -> anyhow::Result<bool> {
     let r = with_db_write!(db, |p| {
         sqlx::query(
             "update outbox set status = 'sending' where id = $1 and status = 'pending'
@@ -140,7 +146,7 @@ pub async fn start_sending(db: &Db, id: i64, confirmation_kind: &str) -> anyhow:
                                        order by c.id desc limit 1), '') not in ('opt_out', 'hold'))",
         )
         .bind(id)
-        .bind(confirmation_kind)
+        .bind(OutboxKind::OptOutConfirmation.as_str())
         .execute(p)
         .await
         .map(|r| r.rows_affected())
@@ -149,13 +155,19 @@ pub async fn start_sending(db: &Db, id: i64, confirmation_kind: &str) -> anyhow:
 }
 
 /// Same as [`transition`], inside a transaction.
-pub async fn transition_in_tx(tx: &mut Tx, id: i64, from: &str, to: &str, error: Option<&str>) -> anyhow::Result<bool> {
+pub async fn transition_in_tx(
+    tx: &mut Tx,
+    id: i64,
+    from: OutboxStatus,
+    to: OutboxStatus,
+    error: Option<&str>,
+) -> anyhow::Result<bool> {
     let r = with_tx!(tx, |conn| {
         sqlx::query("update outbox set status = $1, error = coalesce($2, error) where id = $3 and status = $4")
-            .bind(to)
+            .bind(to.as_str())
             .bind(error)
             .bind(id)
-            .bind(from)
+            .bind(from.as_str())
             .execute(conn)
             .await
             .map(|r| r.rows_affected())
@@ -223,16 +235,17 @@ pub async fn record_delivery_status(db: &Db, d: &DeliveryStatus<'_>) -> anyhow::
         .map(|r| r.rows_affected()))?;
     }
     // Only terminal outcomes change the row; `sent`/`queued` callbacks may arrive late.
+    // The provider's words (Twilio's `MessageStatus`), not ours.
     let terminal = match d.status {
-        "delivered" | "read" => Some("delivered"),
-        "failed" | "undelivered" | "canceled" => Some("failed"),
+        "delivered" | "read" => Some(OutboxStatus::Delivered),
+        "failed" | "undelivered" | "canceled" => Some(OutboxStatus::Failed),
         _ => None,
     };
     if let Some(new_status) = terminal {
         with_tx!(&mut tx, |conn| sqlx::query(
             "update outbox set status = $1, error = coalesce($2, error) where provider_sid = $3"
         )
-        .bind(new_status)
+        .bind(new_status.as_str())
         .bind(d.error_code)
         .bind(d.provider_sid)
         .execute(conn)

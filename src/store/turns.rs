@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{Db, Tx, json_text, with_db, with_tx};
+use crate::domain::{OutboxKind, TurnDecision};
 
 /// A JSON column kept as text (the same on SQLite and PostgreSQL): parsed when read, into
 /// `T::default()` (`null` for a `serde_json::Value`) if the text is not a `T`; written
@@ -46,8 +47,8 @@ impl<T: Serialize> JsonText<T> {
 pub struct TurnAudit {
     pub inbound_message_id: i64,
     pub conversation_id: i64,
-    /// `reply`, `escalate`, `opt_out`, `opt_in`, `help`, `human_owned`, ...
-    pub decision: String,
+    #[sqlx(try_from = "String")]
+    pub decision: TurnDecision,
     pub intent: String,
     /// Retrieved products and policies with their scores, and what the prompt budget cut.
     #[sqlx(try_from = "String")]
@@ -114,7 +115,7 @@ pub async fn insert_turn(tx: &mut Tx, t: &TurnAudit) -> anyhow::Result<Option<i6
     )
     .bind(t.inbound_message_id)
     .bind(t.conversation_id)
-    .bind(&t.decision)
+    .bind(t.decision.as_str())
     .bind(&t.intent)
     .bind(json_column(&t.retrieved, "[]"))
     .bind(&t.prompt_version)
@@ -171,7 +172,8 @@ pub async fn all_stage_ms(db: &Db) -> anyhow::Result<Vec<BTreeMap<String, f64>>>
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct PastTurn {
     /// `reply` or `escalate`.
-    pub decision: String,
+    #[sqlx(try_from = "String")]
+    pub decision: TurnDecision,
     pub confidence: f64,
 }
 
@@ -211,7 +213,8 @@ pub async fn count_turns(db: &Db) -> anyhow::Result<i64> {
 pub struct TurnLink {
     pub id: i64,
     pub inbound_message_id: i64,
-    pub decision: String,
+    #[sqlx(try_from = "String")]
+    pub decision: TurnDecision,
     pub confidence: f64,
 }
 
@@ -231,17 +234,18 @@ pub async fn turns_by_message(
 }
 
 /// An inbound text of a conversation with the turn that answered it (export).
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct ExportTurn {
     pub message_id: i64,
     pub body: String,
-    pub decision: Option<String>,
+    /// `None`: no turn answered it (yet).
+    pub decision: Option<TurnDecision>,
     pub created_at: DateTime<Utc>,
 }
 
 /// The conversation's inbound texts, oldest first, each with its turn's decision.
 pub async fn export_turns(db: &Db, conversation_id: i64) -> anyhow::Result<Vec<ExportTurn>> {
-    let rows = with_db!(db, |p| sqlx::query_as::<_, ExportTurn>(
+    let rows = with_db!(db, |p| sqlx::query_as::<_, (i64, String, Option<String>, DateTime<Utc>)>(
         "select m.id as message_id, m.body, t.decision, m.created_at from messages m
          left join turns t on t.inbound_message_id = m.id
          where m.conversation_id = $1 and m.direction = 'in' order by m.id"
@@ -249,7 +253,12 @@ pub async fn export_turns(db: &Db, conversation_id: i64) -> anyhow::Result<Vec<E
     .bind(conversation_id)
     .fetch_all(p)
     .await)?;
-    Ok(rows)
+    rows.into_iter()
+        .map(|(message_id, body, decision, created_at)| {
+            let decision = decision.map(TurnDecision::try_from).transpose()?;
+            Ok(ExportTurn { message_id, body, decision, created_at })
+        })
+        .collect()
 }
 
 /// Conversations active since `since` (optionally only those ever escalated), oldest first.
@@ -275,7 +284,7 @@ pub async fn export_conversations(
 pub async fn export_sent(
     db: &Db,
     conversation_id: i64,
-) -> anyhow::Result<Vec<(String, String, Option<i64>, DateTime<Utc>)>> {
+) -> anyhow::Result<Vec<(OutboxKind, String, Option<i64>, DateTime<Utc>)>> {
     let rows = with_db!(db, |p| sqlx::query_as::<_, (String, String, Option<i64>, DateTime<Utc>)>(
         "select kind, body, in_reply_to, created_at from outbox where conversation_id = $1
            and status in ('sent', 'delivered', 'pending', 'sending') order by id"
@@ -283,7 +292,9 @@ pub async fn export_sent(
     .bind(conversation_id)
     .fetch_all(p)
     .await)?;
-    Ok(rows)
+    rows.into_iter()
+        .map(|(kind, body, in_reply_to, at)| Ok((OutboxKind::try_from(kind)?, body, in_reply_to, at)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -314,7 +325,7 @@ mod tests {
             created_at: DateTime::<Utc>::default(),
             inbound_body: "hi".into(),
             audit: TurnAudit {
-                decision: "reply".into(),
+                decision: TurnDecision::Reply,
                 guard: JsonText(serde_json::json!({"verdict": "pass"})),
                 ..TurnAudit::default()
             },

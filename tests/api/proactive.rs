@@ -111,7 +111,7 @@ async fn a_florida_number_gets_no_fourth_text_on_one_subject_within_24_hours(bac
     assert!(!sent.contains(&"Cart reminder 3".to_string()), "queued back to back, the fourth still waits: {sent:?}");
     // The fourth is deferred, not dropped: pending, its job due about a day later.
     let fourth = backtalk::store::outbox::outbox_row(&app.db, ids[3]).await.unwrap();
-    assert_eq!(fourth.status, "pending");
+    assert_eq!(fourth.status.as_str(), "pending");
     let wait_h = (run_at_ms(&app, ids[3]).await - Utc::now().timestamp_millis()) as f64 / 3_600_000.0;
     assert!(wait_h > 8.0, "deferred by {wait_h:.1} h");
 }
@@ -151,7 +151,7 @@ async fn nothing_proactive_reaches_a_number_that_opted_out_in_plain_words(backen
     assert_eq!(status, 202);
     app.wait_idle().await;
     let row = backtalk::store::outbox::outbox_row(&app.db, body["outbox_id"].as_i64().unwrap()).await.unwrap();
-    assert_eq!(row.status, "suppressed");
+    assert_eq!(row.status.as_str(), "suppressed");
     assert_eq!(app.twilio.sent_to(FLORIDA).len(), 1, "only the opt-out confirmation");
 }
 on_both_backends!(nothing_proactive_reaches_a_number_that_opted_out_in_plain_words);
@@ -177,7 +177,7 @@ async fn a_possible_opt_out_holds_promotions_until_a_reviewer_decides(backend: B
     let (_, held) = post_message(&app, Some(API_TOKEN), sale.clone()).await;
     app.wait_idle().await;
     let row = backtalk::store::outbox::outbox_row(&app.db, held["outbox_id"].as_i64().unwrap()).await.unwrap();
-    assert_eq!(row.status, "suppressed", "nothing promotional while on hold");
+    assert_eq!(row.status.as_str(), "suppressed", "nothing promotional while on hold");
     let sent_before = app.twilio.sent_to(FLORIDA).len();
 
     // Bad decisions are refused and change nothing.
@@ -221,7 +221,7 @@ async fn a_possible_opt_out_holds_promotions_until_a_reviewer_decides(backend: B
     app.twilio.wait_for_sent(sent_before + 1, Duration::from_secs(10)).await;
     app.wait_idle().await;
     let row = backtalk::store::outbox::outbox_row(&app.db, sent["outbox_id"].as_i64().unwrap()).await.unwrap();
-    assert_eq!(row.status, "sent");
+    assert_eq!(row.status.as_str(), "sent");
 
     // The consent view shows the whole story.
     let view: serde_json::Value = app
