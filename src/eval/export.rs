@@ -73,12 +73,13 @@ pub async fn export(db: &Db, options: &ExportOptions) -> anyhow::Result<Vec<Tran
                 })
                 .map(|(_, body, _, _)| scrub(body, name.as_deref()))
                 .next_back();
-            let action = match t.decision {
-                Some(TurnDecision::HumanOwned) => "none",
-                Some(d) => d.as_str(),
-                None => continue,
+            let Some(decision) = t.decision else { continue };
+            let action = super::transcript::action_of(decision);
+            let action = if reviewer_reply.is_some() && decision == TurnDecision::HumanOwned {
+                TurnDecision::Escalate.as_str()
+            } else {
+                action
             };
-            let action = if reviewer_reply.is_some() && action == "none" { "escalate" } else { action };
             transcript_turns.push(Turn {
                 inbound: scrub(&t.body, name.as_deref()),
                 expect: Expect { action: Some(action.to_string()), reviewer_reply, ..Expect::default() },

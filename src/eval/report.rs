@@ -84,10 +84,7 @@ pub async fn read_turn(db: &Db, message_id: i64) -> anyhow::Result<Option<TurnRe
     } else {
         t.retrieved["prompt"]["tokens_counted"].as_i64().unwrap_or(0)
     };
-    let action = match t.decision {
-        TurnDecision::HumanOwned => "none".to_string(),
-        d => d.to_string(),
-    };
+    let action = super::transcript::action_of(t.decision).to_string();
     Ok(Some(TurnResult {
         action,
         segments: t.reply.as_deref().map(|r| crate::domain::segments::count_segments(r).segments),

@@ -6,6 +6,8 @@ use std::path::Path;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::TurnDecision;
+
 /// One conversation to replay.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -88,8 +90,17 @@ pub struct Expect {
     pub reviewer_reply: Option<String>,
 }
 
-/// The actions an expectation may name.
+/// The actions an expectation may name: a turn's decision, or `none` (see [`action_of`]).
 pub const ACTIONS: &[&str] = &["reply", "escalate", "opt_out", "opt_in", "help", "none"];
+
+/// The action a transcript names for a turn's decision: the decision's own word, except
+/// `none` when a person owned the conversation and the bot stayed silent.
+pub fn action_of(decision: TurnDecision) -> &'static str {
+    match decision {
+        TurnDecision::HumanOwned => "none",
+        d => d.as_str(),
+    }
+}
 
 /// Reads transcripts from JSON Lines files; an error names the file and line.
 pub fn read(paths: &[impl AsRef<Path>]) -> anyhow::Result<Vec<Transcript>> {

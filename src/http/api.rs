@@ -138,7 +138,7 @@ pub async fn post_decision(
 pub async fn get_consent(State(state): State<AppState>, _: Caller, Path(phone): Path<String>) -> ApiResult {
     let phone = path_phone(&phone)?;
     let events = consent::ledger(&state.db, Some(phone.as_str())).await?;
-    let current = events.last().map(|e| e.kind.clone());
+    let current = events.last().map(|e| e.kind);
     Ok(Json(json!({ "phone": phone.as_str(), "state": current, "events": events })))
 }
 

@@ -487,6 +487,10 @@ mod tests {
 
     type GateOutcome = Option<(TurnDecision, Vec<OutboxKind>, Vec<EscalationReason>)>;
 
+    /// (message, consent before it, the consent change ingest recorded, who owns the thread,
+    /// the gate's outcome).
+    type GateCase = (&'static str, Option<ConsentKind>, Option<ConsentKind>, ConversationState, GateOutcome);
+
     /// (decision, outbound kinds, escalation codes) of the gate, or None when the turn goes on.
     fn outcome(job: &TurnJob, body: &str, state: ConversationState) -> GateOutcome {
         compliance_gate(&BrandConfig::default(), job, &message(body), &conversation(state)).map(|p| {
@@ -521,13 +525,7 @@ mod tests {
 
     #[test]
     fn the_gate_decides_every_consent_and_ownership_case() {
-        let cases: &[(
-            &str,
-            Option<ConsentKind>,
-            Option<ConsentKind>,
-            ConversationState,
-            Option<(TurnDecision, Vec<OutboxKind>, Vec<EscalationReason>)>,
-        )] = &[
+        let cases: &[GateCase] = &[
             // The message that opted out gets the one confirmation, whoever owns the thread.
             (
                 "STOP",
