@@ -525,59 +525,33 @@ mod tests {
 
     #[test]
     fn the_gate_decides_every_consent_and_ownership_case() {
+        use {EscalationReason as R, OutboxKind as K, TurnDecision as D};
+        // The consent before the message, and the change ingest recorded.
+        let (opted_in, opted_out, hold) =
+            (Some(ConsentKind::OptIn), Some(ConsentKind::OptOut), Some(ConsentKind::Hold));
         let cases: &[GateCase] = &[
             // The message that opted out gets the one confirmation, whoever owns the thread.
-            (
-                "STOP",
-                Some(ConsentKind::OptIn),
-                Some(ConsentKind::OptOut),
-                Escalated,
-                Some((TurnDecision::OptOut, vec![OutboxKind::OptOutConfirmation], vec![])),
-            ),
+            ("STOP", opted_in, opted_out, Escalated, Some((D::OptOut, vec![K::OptOutConfirmation], vec![]))),
             // A STOP from someone already opted out: nothing more.
-            ("stop", Some(ConsentKind::OptOut), None, Bot, Some((TurnDecision::OptOut, vec![], vec![]))),
-            (
-                "START",
-                Some(ConsentKind::OptOut),
-                Some(ConsentKind::OptIn),
-                Bot,
-                Some((TurnDecision::OptIn, vec![OutboxKind::OptInConfirmation], vec![])),
-            ),
-            (
-                "unstop",
-                Some(ConsentKind::OptIn),
-                None,
-                Bot,
-                Some((TurnDecision::OptIn, vec![OutboxKind::OptInConfirmation], vec![])),
-            ),
-            ("HELP", None, None, Escalated, Some((TurnDecision::Help, vec![OutboxKind::Help], vec![]))),
+            ("stop", opted_out, None, Bot, Some((D::OptOut, vec![], vec![]))),
+            ("START", opted_out, opted_in, Bot, Some((D::OptIn, vec![K::OptInConfirmation], vec![]))),
+            ("unstop", opted_in, None, Bot, Some((D::OptIn, vec![K::OptInConfirmation], vec![]))),
+            ("HELP", None, None, Escalated, Some((D::Help, vec![K::Help], vec![]))),
             // A question from an opted-out number: no text, a person is told.
-            (
-                "blouse?",
-                Some(ConsentKind::OptOut),
-                None,
-                Bot,
-                Some((TurnDecision::Escalate, vec![], vec![EscalationReason::OptedOutInbound])),
-            ),
+            ("blouse?", opted_out, None, Bot, Some((D::Escalate, vec![], vec![R::OptedOutInbound]))),
             // "yes" is an ordinary answer unless the sender was opted out when it arrived.
-            ("yes", Some(ConsentKind::OptIn), None, Bot, None),
-            ("yes", Some(ConsentKind::OptIn), None, Escalated, Some((TurnDecision::HumanOwned, vec![], vec![]))),
+            ("yes", opted_in, None, Bot, None),
+            ("yes", opted_in, None, Escalated, Some((D::HumanOwned, vec![], vec![]))),
             ("do you have it in red?", None, None, Bot, None),
             // Plain words: the webhook recorded the opt-out; the confirmation follows.
             (
                 "please stop texting me",
-                Some(ConsentKind::OptIn),
-                Some(ConsentKind::OptOut),
+                opted_in,
+                opted_out,
                 Bot,
-                Some((TurnDecision::OptOut, vec![OutboxKind::OptOutConfirmation], vec![])),
+                Some((D::OptOut, vec![K::OptOutConfirmation], vec![])),
             ),
-            (
-                "how do I stop these?",
-                Some(ConsentKind::OptIn),
-                Some(ConsentKind::Hold),
-                Bot,
-                Some((TurnDecision::Escalate, vec![], vec![EscalationReason::PossibleOptOut])),
-            ),
+            ("how do I stop these?", opted_in, hold, Bot, Some((D::Escalate, vec![], vec![R::PossibleOptOut]))),
         ];
         for (body, before, change, state, expected) in cases {
             let expected = expected.clone();
