@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::domain::facts::{OrderFact, OrderItemFact};
-use crate::domain::{Money, Phone};
+use crate::domain::{Money, Phone, Sku};
 use crate::store::crm::{self, NewCustomer, NewOrder, NewOrderItem};
 use crate::store::{Db, consent};
 
@@ -32,15 +32,11 @@ pub async fn customer_facts(db: &Db, phone: &str) -> anyhow::Result<CustomerFact
             id: o.external_id,
             date: o.ordered_at.format("%Y-%m-%d").to_string(),
             status: o.status,
-            total: Money { cents: o.total_cents, currency: crate::domain::Currency::Usd },
+            total: Money::usd_cents(o.total_cents),
             items: o
                 .items
                 .into_iter()
-                .map(|i| OrderItemFact {
-                    sku: i.sku,
-                    title: i.title,
-                    price: Money { cents: i.price_cents, currency: crate::domain::Currency::Usd },
-                })
+                .map(|i| OrderItemFact { sku: i.sku, title: i.title, price: Money::usd_cents(i.price_cents) })
                 .collect(),
         })
         .collect();
@@ -57,11 +53,7 @@ pub async fn purchased_items(db: &Db, phone: &str) -> anyhow::Result<Vec<OrderIt
         .await?
         .into_iter()
         .flat_map(|o| o.items)
-        .map(|i| OrderItemFact {
-            sku: i.sku,
-            title: i.title,
-            price: Money { cents: i.price_cents, currency: crate::domain::Currency::Usd },
-        })
+        .map(|i| OrderItemFact { sku: i.sku, title: i.title, price: Money::usd_cents(i.price_cents) })
         .collect())
 }
 
@@ -92,7 +84,7 @@ pub struct OrderRecord {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrderItemRecord {
-    pub sku: String,
+    pub sku: Sku,
     pub title: String,
     pub price: f64,
     pub quantity: i64,

@@ -4,12 +4,12 @@
 
 use serde::Serialize;
 
-use super::Money;
+use super::{Money, Sku};
 
 /// A product as the reply may describe it (from the SQL catalog, not the index).
 #[derive(Debug, Clone, Serialize)]
 pub struct ProductFact {
-    pub sku: String,
+    pub sku: Sku,
     pub title: String,
     pub brand: String,
     pub category: String,
@@ -62,7 +62,7 @@ pub struct OrderFact {
 /// One line of an order.
 #[derive(Debug, Clone, Serialize)]
 pub struct OrderItemFact {
-    pub sku: String,
+    pub sku: Sku,
     pub title: String,
     pub price: Money,
 }
@@ -108,7 +108,7 @@ impl ProductFact {
     /// A test product: "Blouse - red" (sku B1) by Acme, $32.99, one in stock, red.
     pub fn red_blouse() -> ProductFact {
         ProductFact {
-            sku: "B1".into(),
+            sku: Sku::parse("B1").unwrap(),
             title: "Blouse - red".into(),
             brand: "Acme".into(),
             category: "Women's Clothing".into(),

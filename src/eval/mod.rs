@@ -30,7 +30,7 @@ use futures_util::StreamExt;
 
 use crate::app::{App, BuildOptions};
 use crate::config::{Config, Secret};
-use crate::domain::Phone;
+use crate::domain::{Phone, Sku};
 use crate::pipeline::ingest::{Inbound, Ingested, ingest};
 use crate::sms::{Accepted, OutgoingSms, SendError, SmsProvider};
 use crate::store::Db;
@@ -254,7 +254,7 @@ async fn setup_customer(db: &Db, t: &Transcript, conversation: usize) -> anyhow:
                 ordered_at,
                 status: o.status.clone().unwrap_or_else(|| "delivered".into()),
                 items: vec![crate::crm::OrderItemRecord {
-                    sku: o.sku.clone(),
+                    sku: Sku::parse(&o.sku).map_err(|e| anyhow::anyhow!("order {}: {e}", k + 1))?,
                     title: o.title.clone(),
                     price: o.price,
                     quantity: 1,

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Db, Tx, with_db, with_tx};
+use crate::domain::Sku;
 
 /// A customer row.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -28,7 +29,8 @@ pub struct OrderWithItems {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OrderItemRow {
     pub order_id: i64,
-    pub sku: String,
+    #[sqlx(try_from = "String")]
+    pub sku: Sku,
     pub title: String,
     pub price_cents: i64,
     pub quantity: i64,
@@ -112,7 +114,7 @@ pub struct NewOrder<'a> {
 /// An order line to import.
 #[derive(Debug, Clone)]
 pub struct NewOrderItem<'a> {
-    pub sku: &'a str,
+    pub sku: &'a Sku,
     pub title: &'a str,
     pub price_cents: i64,
     pub quantity: i64,
@@ -149,7 +151,7 @@ pub async fn upsert_order(tx: &mut Tx, o: &NewOrder<'_>) -> anyhow::Result<()> {
                 "insert into order_items (order_id, sku, title, price_cents, quantity) values ($1, $2, $3, $4, $5)",
             )
             .bind(order_id)
-            .bind(item.sku)
+            .bind(item.sku.as_str())
             .bind(item.title)
             .bind(item.price_cents)
             .bind(item.quantity)
