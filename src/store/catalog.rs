@@ -8,7 +8,6 @@ use crate::domain::Sku;
 /// A product as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ProductRow {
-    #[sqlx(try_from = "String")]
     pub sku: Sku,
     pub title: String,
     pub brand: String,
