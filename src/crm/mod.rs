@@ -21,7 +21,7 @@ pub struct CustomerFacts {
 }
 
 /// Looks the customer up by phone; an unknown number is a lead with no history.
-pub async fn customer_facts(db: &Db, phone: &str) -> anyhow::Result<CustomerFacts> {
+pub async fn customer_facts(db: &Db, phone: &Phone) -> anyhow::Result<CustomerFacts> {
     let Some(customer) = crm::customer_by_phone(db, phone).await? else {
         return Ok(CustomerFacts::default());
     };
@@ -45,7 +45,7 @@ pub async fn customer_facts(db: &Db, phone: &str) -> anyhow::Result<CustomerFact
 
 /// Everything the customer has bought (sku and title), newest order first; none for an
 /// unknown number.
-pub async fn purchased_items(db: &Db, phone: &str) -> anyhow::Result<Vec<OrderItemFact>> {
+pub async fn purchased_items(db: &Db, phone: &Phone) -> anyhow::Result<Vec<OrderItemFact>> {
     let Some(customer) = crm::customer_by_phone(db, phone).await? else {
         return Ok(vec![]);
     };
@@ -95,7 +95,7 @@ pub struct OrderItemRecord {
 pub async fn import(db: &Db, customers: &[CustomerRecord], orders: &[OrderRecord]) -> anyhow::Result<(usize, usize)> {
     let mut tx = db.begin().await?;
     for c in customers {
-        let phone = c.phone.as_str();
+        let phone = &c.phone;
         crm::upsert_customer(
             &mut tx,
             &NewCustomer { phone, name: c.name.as_deref(), email: c.email.as_deref(), timezone: c.timezone.as_deref() },
@@ -124,7 +124,7 @@ pub async fn import(db: &Db, customers: &[CustomerRecord], orders: &[OrderRecord
         }
     }
     for o in orders {
-        let customer_id = crm::ensure_customer(&mut tx, o.phone.as_str()).await?;
+        let customer_id = crm::ensure_customer(&mut tx, &o.phone).await?;
         let items = o
             .items
             .iter()

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{Money, Sku};
+use super::{Money, Phone, Sku};
 
 /// A product as the reply may describe it (from the SQL catalog, not the index).
 #[derive(Debug, Clone, Serialize)]
@@ -75,12 +75,13 @@ pub struct HistoryLine {
     pub body: String,
 }
 
-/// Everything a turn knows.
-#[derive(Debug, Clone, Default, Serialize)]
+/// Everything a turn knows. Built only by the context stage, for a customer's number; there
+/// is no `Default` outside tests, because a turn without a customer means nothing.
+#[derive(Debug, Clone, Serialize)]
 pub struct Facts {
     /// The customer's number (never serialised: facts go into prompts and audits).
     #[serde(skip)]
-    pub phone: String,
+    pub phone: Phone,
     /// The customer's message being answered.
     pub message: String,
     /// The customer's name when the CRM knows it.
@@ -119,6 +120,24 @@ impl ProductFact {
             stock: 1,
             variants: vec![],
             score: 1.0,
+        }
+    }
+}
+
+/// Facts for unit tests: a fixed test number, everything else empty.
+#[cfg(test)]
+impl Default for Facts {
+    fn default() -> Facts {
+        Facts {
+            phone: Phone::parse("+14155550123").expect("a valid test number"),
+            message: String::new(),
+            customer_name: None,
+            orders: vec![],
+            history: vec![],
+            products: vec![],
+            policies: vec![],
+            recent_turns: vec![],
+            reply_chars: 0,
         }
     }
 }

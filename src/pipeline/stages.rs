@@ -113,7 +113,7 @@ pub async fn context(deps: &Deps, message: &MessageRow, conversation: &Conversat
     let limit = deps.config.pipeline.history_messages;
     let (history, customer, recent_turns) = tokio::try_join!(
         conversations::recent_messages(&deps.db, conversation.id, message.id, limit),
-        crm::customer_facts(&deps.db, &message.from_phone),
+        crm::customer_facts(&deps.db, &conversation.phone),
         turns::recent_bot_turns(&deps.db, conversation.id, message.id, score::RECENT_TURNS as i64),
     )?;
     let history: Vec<HistoryLine> =
@@ -128,7 +128,7 @@ pub async fn context(deps: &Deps, message: &MessageRow, conversation: &Conversat
         if Facts::first_reply_after(&history) && !disclosure.is_empty() { disclosure.chars().count() + 1 } else { 0 };
     let reply_chars = GSM7_SINGLE.saturating_sub(disclosure_chars).max(MIN_REPLY_CHARS);
     Ok(Facts {
-        phone: message.from_phone.clone(),
+        phone: conversation.phone.clone(),
         message: message.body.clone(),
         customer_name: customer.name,
         orders: customer.orders,
@@ -460,6 +460,7 @@ pub fn route(
 mod tests {
     use super::*;
     use crate::compliance::Assessment;
+    use crate::domain::Phone;
 
     fn message(body: &str) -> MessageRow {
         MessageRow {
@@ -475,7 +476,7 @@ mod tests {
     }
 
     fn conversation(state: ConversationState) -> Conversation {
-        Conversation { id: 1, phone: "+14155550123".into(), customer_id: Some(1), state }
+        Conversation { id: 1, phone: Phone::parse("+14155550123").unwrap(), customer_id: Some(1), state }
     }
 
     type GateOutcome = Option<(String, Vec<&'static str>, Vec<&'static str>)>;
