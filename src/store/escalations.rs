@@ -3,6 +3,7 @@
 use chrono::Utc;
 
 use super::{Db, Tx, with_db, with_tx};
+use crate::domain::Phone;
 
 /// An open or resolved escalation.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -190,7 +191,7 @@ pub struct EscalationDetail {
     pub id: i64,
     pub conversation_id: i64,
     pub turn_id: Option<i64>,
-    pub phone: String,
+    pub phone: Phone,
     pub reason: String,
     pub details: String,
     pub status: String,
@@ -270,7 +271,7 @@ pub async fn claim(db: &Db, id: i64, reviewer_id: i64, take_over: bool) -> anyho
 pub struct QueueRow {
     pub id: i64,
     pub conversation_id: i64,
-    pub phone: String,
+    pub phone: Phone,
     pub customer_name: Option<String>,
     /// JSON text; the queue reads the reason codes from it.
     pub details: String,

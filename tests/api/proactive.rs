@@ -193,7 +193,10 @@ async fn a_possible_opt_out_holds_promotions_until_a_reviewer_decides(backend: B
         .await
         .unwrap();
     assert_eq!(unauthorized.status().as_u16(), 401);
-    assert_eq!(backtalk::store::consent::latest_consent(&app.db, FLORIDA).await.unwrap().as_deref(), Some("hold"));
+    assert_eq!(
+        backtalk::store::consent::latest_consent(&app.db, &as_phone(FLORIDA)).await.unwrap().as_deref(),
+        Some("hold")
+    );
 
     // The reviewer reads it as a question, not an opt-out: the hold lifts, the escalation closes.
     let (status, outcome) = post_decision(
@@ -205,7 +208,7 @@ async fn a_possible_opt_out_holds_promotions_until_a_reviewer_decides(backend: B
     assert_eq!(status, 200, "{outcome}");
     assert_eq!(outcome["state"], "hold_released");
     assert_eq!(outcome["resolved_escalations"], 1);
-    let ledger = backtalk::store::consent::ledger(&app.db, Some(FLORIDA)).await.unwrap();
+    let ledger = backtalk::store::consent::ledger(&app.db, Some(&as_phone(FLORIDA))).await.unwrap();
     let last = ledger.last().unwrap();
     assert_eq!((last.kind.as_str(), last.source.as_str()), ("hold_released", "reviewer"));
     assert_eq!(last.evidence_text.as_deref(), Some("reviewer ana: asked how the program works"));

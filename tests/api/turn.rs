@@ -13,7 +13,10 @@ async fn stop_opts_out_with_one_confirmation_and_start_resubscribes(backend: Bac
     let (status, _) = app.post_inbound(CUSTOMER, "Stop!", &new_sid()).await;
     assert_eq!(status, 200);
     // The opt-out is in the ledger as soon as the webhook has answered.
-    assert_eq!(backtalk::store::consent::latest_consent(&app.db, CUSTOMER).await.unwrap().as_deref(), Some("opt_out"));
+    assert_eq!(
+        backtalk::store::consent::latest_consent(&app.db, &as_phone(CUSTOMER)).await.unwrap().as_deref(),
+        Some("opt_out")
+    );
     app.twilio.wait_for_sent(1, WAIT).await;
     app.wait_idle().await;
     let sent = app.twilio.sent_to(CUSTOMER);
@@ -26,14 +29,17 @@ async fn stop_opts_out_with_one_confirmation_and_start_resubscribes(backend: Bac
     app.wait_idle().await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.twilio.sent_to(CUSTOMER).len(), 1, "no send after opting out");
-    assert_eq!(backtalk::store::consent::count_events(&app.db, CUSTOMER, "opt_out").await.unwrap(), 1);
+    assert_eq!(backtalk::store::consent::count_events(&app.db, &as_phone(CUSTOMER), "opt_out").await.unwrap(), 1);
     assert_eq!(count(&app.db, "escalations where reason = 'opted_out_inbound'").await, 1, "a person sees the question");
 
     // START resubscribes and confirms with the CTIA disclosures.
     app.post_inbound(CUSTOMER, "start", &new_sid()).await;
     app.twilio.wait_for_sent(2, WAIT).await;
     app.wait_idle().await;
-    assert_eq!(backtalk::store::consent::latest_consent(&app.db, CUSTOMER).await.unwrap().as_deref(), Some("opt_in"));
+    assert_eq!(
+        backtalk::store::consent::latest_consent(&app.db, &as_phone(CUSTOMER)).await.unwrap().as_deref(),
+        Some("opt_in")
+    );
     let sent = app.twilio.sent_to(CUSTOMER);
     assert_eq!(sent.len(), 2);
     assert!(sent[1].body.contains("Msg & data rates may apply") && sent[1].body.contains("STOP"), "{}", sent[1].body);
@@ -147,10 +153,7 @@ async fn twilio_21610_on_send_records_the_opt_out(backend: Backend) {
     wait_for("the 21610 opt-out", WAIT, || {
         let db = db.clone();
         async move {
-            backtalk::store::consent::latest_consent(&db, CUSTOMER)
-                .await
-                .unwrap()
-                .as_deref()
+            backtalk::store::consent::latest_consent(&db, &as_phone(CUSTOMER)).await.unwrap().as_deref()
                 == Some("opt_out")
         }
     })
@@ -274,7 +277,7 @@ async fn a_possible_opt_out_goes_to_a_person_and_nothing_is_sent(backend: Backen
     app.wait_idle().await;
     assert_eq!(count(&app.db, "escalations where reason = 'possible_opt_out'").await, 1);
     assert_eq!(
-        backtalk::store::consent::latest_consent(&app.db, CUSTOMER).await.unwrap().as_deref(),
+        backtalk::store::consent::latest_consent(&app.db, &as_phone(CUSTOMER)).await.unwrap().as_deref(),
         Some("hold"),
         "on hold until a person decides"
     );

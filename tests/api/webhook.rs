@@ -139,7 +139,10 @@ async fn status_callbacks_record_delivery_and_21610_opts_the_number_out(backend:
     let sig = backtalk::sms::signature::compute_signature(AUTH_TOKEN, &status_url, &failed);
     assert_eq!(app.post_form("/webhooks/twilio/status", &failed, Some(&sig)).await.0, 200);
     assert_eq!(count(&app.db, "outbox where status = 'failed'").await, 1);
-    assert_eq!(backtalk::store::consent::latest_consent(&app.db, CUSTOMER).await.unwrap().as_deref(), Some("opt_out"));
+    assert_eq!(
+        backtalk::store::consent::latest_consent(&app.db, &as_phone(CUSTOMER)).await.unwrap().as_deref(),
+        Some("opt_out")
+    );
 }
 on_both_backends!(status_callbacks_record_delivery_and_21610_opts_the_number_out);
 
