@@ -18,7 +18,7 @@ use anyhow::Context;
 use chrono::Utc;
 
 use super::{AUTH_TOKEN, PUBLIC_URL, percentile, start_demo_server};
-use crate::domain::EscalationReason;
+use crate::domain::{EscalationReason, Phone};
 use crate::sms::signature::compute_signature;
 
 const REVIEWER: &str = "bench";
@@ -156,7 +156,7 @@ async fn fill_queue(db: &crate::store::Db, n: usize) -> anyhow::Result<()> {
     let mut tx = db.begin().await?;
     let now = Utc::now();
     for i in 0..n {
-        let phone = format!("+1646{i:07}");
+        let phone = Phone::parse(&format!("+1646{i:07}")).map_err(|e| anyhow::anyhow!(e))?;
         let customer = crate::store::crm::ensure_customer(&mut tx, &phone).await?;
         let conversation = crate::store::conversations::ensure_conversation(&mut tx, &phone, customer).await?;
         let inbound = crate::store::conversations::NewInbound {

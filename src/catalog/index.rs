@@ -103,7 +103,7 @@ impl ProductDoc {
     pub fn from_row(p: &ProductRow) -> ProductDoc {
         let list = |json: &str| serde_json::from_str::<Vec<String>>(json).unwrap_or_default();
         ProductDoc {
-            sku: p.sku.clone(),
+            sku: p.sku.as_str().to_owned(),
             title: p.title.clone(),
             brand: p.brand.clone(),
             category: p.category.clone(),

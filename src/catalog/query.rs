@@ -25,6 +25,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 
 use super::index::ProductFilter;
+use crate::domain::Money;
 
 /// What a message asks for.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -309,7 +310,7 @@ fn understand_one(message: &str) -> Understood {
         if let Some(amount) = cents(&c[2]) {
             let max = if exclusive { amount - 1 } else { amount };
             u.filter.max_price_cents = Some(max);
-            u.notes.push(format!("max ${:.2}", max as f64 / 100.0));
+            u.notes.push(format!("max {}", Money::usd_cents(max)));
         }
         text = text.replace(&c[0], " ");
     } else if let Some(c) = p.between.captures(&text)
@@ -318,7 +319,7 @@ fn understand_one(message: &str) -> Understood {
         if let (Some(a), Some(b)) = (cents(&c[1]), cents(&c[2])) {
             u.filter.min_price_cents = Some(a.min(b));
             u.filter.max_price_cents = Some(a.max(b));
-            u.notes.push(format!("price ${:.2}-${:.2}", a.min(b) as f64 / 100.0, a.max(b) as f64 / 100.0));
+            u.notes.push(format!("price {}-{}", Money::usd_cents(a.min(b)), Money::usd_cents(a.max(b))));
         }
         text = text.replace(&c[0], " ");
     }
@@ -327,7 +328,7 @@ fn understand_one(message: &str) -> Understood {
             let exclusive = matches!(&c[1], "over" | "above" | "more than" | ">");
             let min = if exclusive { amount + 1 } else { amount };
             u.filter.min_price_cents = Some(min);
-            u.notes.push(format!("min ${:.2}", min as f64 / 100.0));
+            u.notes.push(format!("min {}", Money::usd_cents(min)));
         }
         text = text.replace(&c[0], " ");
     }

@@ -222,7 +222,7 @@ impl ProductRecord {
     pub fn to_row(&self) -> ProductRow {
         let stock = if self.variants.is_empty() { self.stock.unwrap_or(0) } else { self.variant_stock() };
         ProductRow {
-            sku: self.sku.to_string(),
+            sku: self.sku.clone(),
             title: self.title.trim().to_string(),
             brand: self.brand.trim().to_string(),
             category: self.category.clone(),

@@ -22,10 +22,8 @@ pub async fn chat(config: Config, from: Option<String>, demo: bool) -> anyhow::R
     let app = App::build(config, BuildOptions { demo, provider: Some(provider), clock: None }).await?;
     let phone = Phone::parse(from.as_deref().unwrap_or(DEMO_PHONE)).map_err(|e| anyhow::anyhow!("--from: {e}"))?;
     let db = app.state.db.clone();
-    let who = crm::customer_by_phone(&db, phone.as_str())
-        .await?
-        .and_then(|c| c.name)
-        .unwrap_or_else(|| "a new customer".into());
+    let who =
+        crm::customer_by_phone(&db, &phone).await?.and_then(|c| c.name).unwrap_or_else(|| "a new customer".into());
     println!("texting {} as {who} ({}); type a message, ctrl-d to quit", app.state.config.brand.name, phone.as_str());
     let worker_config = app.state.config.worker.clone();
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();

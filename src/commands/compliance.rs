@@ -114,7 +114,7 @@ pub async fn export_ledger(
 ) -> anyhow::Result<()> {
     let phone = phone.map(|p| Phone::parse(&p).map_err(|e| anyhow::anyhow!("--phone: {e}"))).transpose()?;
     let db = crate::store::Db::connect(&config.effective_database_url()).await?;
-    let events = crate::store::consent::ledger(&db, phone.as_ref().map(Phone::as_str)).await?;
+    let events = crate::store::consent::ledger(&db, phone.as_ref()).await?;
     let mut out = std::io::stdout().lock();
     match format {
         crate::cli::ExportFormat::Json => {
@@ -128,7 +128,7 @@ pub async fn export_ledger(
                 let fields = [
                     e.id.to_string(),
                     e.created_at.to_rfc3339(),
-                    e.phone.clone(),
+                    e.phone.as_str().to_owned(),
                     e.kind.to_string(),
                     e.source.clone(),
                     e.scope.clone(),

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::domain::facts::{OrderFact, OrderItemFact};
-use crate::domain::{ConsentKind, Money, Phone};
+use crate::domain::{ConsentKind, Money, Phone, Sku};
 use crate::store::crm::{self, NewCustomer, NewOrder, NewOrderItem};
 use crate::store::{Db, consent};
 
@@ -21,7 +21,7 @@ pub struct CustomerFacts {
 }
 
 /// Looks the customer up by phone; an unknown number is a lead with no history.
-pub async fn customer_facts(db: &Db, phone: &str) -> anyhow::Result<CustomerFacts> {
+pub async fn customer_facts(db: &Db, phone: &Phone) -> anyhow::Result<CustomerFacts> {
     let Some(customer) = crm::customer_by_phone(db, phone).await? else {
         return Ok(CustomerFacts::default());
     };
@@ -32,15 +32,11 @@ pub async fn customer_facts(db: &Db, phone: &str) -> anyhow::Result<CustomerFact
             id: o.external_id,
             date: o.ordered_at.format("%Y-%m-%d").to_string(),
             status: o.status,
-            total: Money { cents: o.total_cents, currency: crate::domain::Currency::Usd },
+            total: Money::usd_cents(o.total_cents),
             items: o
                 .items
                 .into_iter()
-                .map(|i| OrderItemFact {
-                    sku: i.sku,
-                    title: i.title,
-                    price: Money { cents: i.price_cents, currency: crate::domain::Currency::Usd },
-                })
+                .map(|i| OrderItemFact { sku: i.sku, title: i.title, price: Money::usd_cents(i.price_cents) })
                 .collect(),
         })
         .collect();
@@ -49,7 +45,7 @@ pub async fn customer_facts(db: &Db, phone: &str) -> anyhow::Result<CustomerFact
 
 /// Everything the customer has bought (sku and title), newest order first; none for an
 /// unknown number.
-pub async fn purchased_items(db: &Db, phone: &str) -> anyhow::Result<Vec<OrderItemFact>> {
+pub async fn purchased_items(db: &Db, phone: &Phone) -> anyhow::Result<Vec<OrderItemFact>> {
     let Some(customer) = crm::customer_by_phone(db, phone).await? else {
         return Ok(vec![]);
     };
@@ -57,11 +53,7 @@ pub async fn purchased_items(db: &Db, phone: &str) -> anyhow::Result<Vec<OrderIt
         .await?
         .into_iter()
         .flat_map(|o| o.items)
-        .map(|i| OrderItemFact {
-            sku: i.sku,
-            title: i.title,
-            price: Money { cents: i.price_cents, currency: crate::domain::Currency::Usd },
-        })
+        .map(|i| OrderItemFact { sku: i.sku, title: i.title, price: Money::usd_cents(i.price_cents) })
         .collect())
 }
 
@@ -92,7 +84,7 @@ pub struct OrderRecord {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrderItemRecord {
-    pub sku: String,
+    pub sku: Sku,
     pub title: String,
     pub price: f64,
     pub quantity: i64,
@@ -103,7 +95,7 @@ pub struct OrderItemRecord {
 pub async fn import(db: &Db, customers: &[CustomerRecord], orders: &[OrderRecord]) -> anyhow::Result<(usize, usize)> {
     let mut tx = db.begin().await?;
     for c in customers {
-        let phone = c.phone.as_str();
+        let phone = &c.phone;
         crm::upsert_customer(
             &mut tx,
             &NewCustomer { phone, name: c.name.as_deref(), email: c.email.as_deref(), timezone: c.timezone.as_deref() },
@@ -132,7 +124,7 @@ pub async fn import(db: &Db, customers: &[CustomerRecord], orders: &[OrderRecord
         }
     }
     for o in orders {
-        let customer_id = crm::ensure_customer(&mut tx, o.phone.as_str()).await?;
+        let customer_id = crm::ensure_customer(&mut tx, &o.phone).await?;
         let items = o
             .items
             .iter()

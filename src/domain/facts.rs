@@ -4,12 +4,12 @@
 
 use serde::Serialize;
 
-use super::Money;
+use super::{Money, Phone, Sku};
 
 /// A product as the reply may describe it (from the SQL catalog, not the index).
 #[derive(Debug, Clone, Serialize)]
 pub struct ProductFact {
-    pub sku: String,
+    pub sku: Sku,
     pub title: String,
     pub brand: String,
     pub category: String,
@@ -62,7 +62,7 @@ pub struct OrderFact {
 /// One line of an order.
 #[derive(Debug, Clone, Serialize)]
 pub struct OrderItemFact {
-    pub sku: String,
+    pub sku: Sku,
     pub title: String,
     pub price: Money,
 }
@@ -75,12 +75,13 @@ pub struct HistoryLine {
     pub body: String,
 }
 
-/// Everything a turn knows.
-#[derive(Debug, Clone, Default, Serialize)]
+/// Everything a turn knows. Built only by the context stage, for a customer's number; there
+/// is no `Default` outside tests, because a turn without a customer means nothing.
+#[derive(Debug, Clone, Serialize)]
 pub struct Facts {
     /// The customer's number (never serialised: facts go into prompts and audits).
     #[serde(skip)]
-    pub phone: String,
+    pub phone: Phone,
     /// The customer's message being answered.
     pub message: String,
     /// The customer's name when the CRM knows it.
@@ -108,7 +109,7 @@ impl ProductFact {
     /// A test product: "Blouse - red" (sku B1) by Acme, $32.99, one in stock, red.
     pub fn red_blouse() -> ProductFact {
         ProductFact {
-            sku: "B1".into(),
+            sku: Sku::parse("B1").unwrap(),
             title: "Blouse - red".into(),
             brand: "Acme".into(),
             category: "Women's Clothing".into(),
@@ -119,6 +120,24 @@ impl ProductFact {
             stock: 1,
             variants: vec![],
             score: 1.0,
+        }
+    }
+}
+
+/// Facts for unit tests: a fixed test number, everything else empty.
+#[cfg(test)]
+impl Default for Facts {
+    fn default() -> Facts {
+        Facts {
+            phone: Phone::parse("+14155550123").expect("a valid test number"),
+            message: String::new(),
+            customer_name: None,
+            orders: vec![],
+            history: vec![],
+            products: vec![],
+            policies: vec![],
+            recent_turns: vec![],
+            reply_chars: 0,
         }
     }
 }

@@ -278,7 +278,7 @@ mod tests {
             id: id.into(),
             date: "2026-11-01".into(),
             status: "shipped".into(),
-            total: crate::domain::Money { cents, currency: crate::domain::Currency::Usd },
+            total: crate::domain::Money::usd_cents(cents),
             items: vec![],
         }
     }

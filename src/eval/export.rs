@@ -95,7 +95,7 @@ pub async fn export(db: &Db, options: &ExportOptions) -> anyhow::Result<Vec<Tran
             for o in crm::orders_for_customer(db, c.id, 100).await? {
                 for i in o.items {
                     orders.push(super::transcript::Order {
-                        sku: i.sku,
+                        sku: i.sku.into(),
                         title: i.title,
                         price: i.price_cents as f64 / 100.0,
                         ordered_at: o.ordered_at.to_rfc3339(),

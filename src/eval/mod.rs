@@ -30,7 +30,7 @@ use futures_util::StreamExt;
 
 use crate::app::{App, BuildOptions};
 use crate::config::{Config, Secret};
-use crate::domain::Phone;
+use crate::domain::{Phone, Sku};
 use crate::pipeline::ingest::{Inbound, Ingested, ingest};
 use crate::sms::{Accepted, OutgoingSms, SendError, SmsProvider};
 use crate::store::Db;
@@ -209,13 +209,14 @@ async fn setup_customer(db: &Db, t: &Transcript, conversation: usize) -> anyhow:
     };
     let mut orders = Vec::new();
     if let Some(original) = c.phone.as_deref().filter(|_| c.name.is_none() && c.orders.is_empty()) {
-        let Some(known) = crate::store::crm::customer_by_phone(db, original).await? else {
+        let original = Phone::parse(original).map_err(|e| anyhow::anyhow!("customer phone: {e}"))?;
+        let Some(known) = crate::store::crm::customer_by_phone(db, &original).await? else {
             // A phone the store does not know: a new lead.
             return Ok(());
         };
         customer.name = known.name;
         customer.email = known.email;
-        customer.consent = match crate::store::consent::latest_consent(db, original).await? {
+        customer.consent = match crate::store::consent::latest_consent(db, &original).await? {
             Some(crate::domain::ConsentKind::OptIn) => Some("opted_in".into()),
             Some(crate::domain::ConsentKind::OptOut) => Some("opted_out".into()),
             _ => None,
@@ -254,7 +255,7 @@ async fn setup_customer(db: &Db, t: &Transcript, conversation: usize) -> anyhow:
                 ordered_at,
                 status: o.status.clone().unwrap_or_else(|| "delivered".into()),
                 items: vec![crate::crm::OrderItemRecord {
-                    sku: o.sku.clone(),
+                    sku: Sku::parse(&o.sku).map_err(|e| anyhow::anyhow!("order {}: {e}", k + 1))?,
                     title: o.title.clone(),
                     price: o.price,
                     quantity: 1,

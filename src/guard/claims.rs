@@ -317,8 +317,8 @@ pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
     let known_skus: Vec<String> = facts
         .products
         .iter()
-        .map(|p| p.sku.to_uppercase())
-        .chain(facts.orders.iter().flat_map(|o| o.items.iter().map(|i| i.sku.to_uppercase())))
+        .map(|p| p.sku.as_str().to_uppercase())
+        .chain(facts.orders.iter().flat_map(|o| o.items.iter().map(|i| i.sku.as_str().to_uppercase())))
         .collect();
     for caps in ORDER_NUMBER.captures_iter(text) {
         let id = caps[1].to_uppercase();
@@ -342,7 +342,7 @@ pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
     // "In stock" is checked sentence by sentence, against the products the sentence names:
     // by sku when it gives any (titles repeat across colours and sizes), else by title.
     for sentence in sentences(text).filter(|s| IN_STOCK.is_match(s)) {
-        let by_sku: Vec<_> = facts.products.iter().filter(|p| sentence.contains(&p.sku)).collect();
+        let by_sku: Vec<_> = facts.products.iter().filter(|p| sentence.contains(p.sku.as_str())).collect();
         let named = if by_sku.is_empty() {
             let lower = sentence.to_lowercase();
             facts.products.iter().filter(|p| lower.contains(&p.title.to_lowercase())).collect()
@@ -455,7 +455,7 @@ fn sizes_in(text: &str) -> Vec<String> {
 /// The retrieved products a sentence names: by sku when it gives any (titles repeat across
 /// colours and sizes), else by title, else every retrieved product.
 fn named_in<'a>(sentence: &str, facts: &'a Facts) -> Vec<&'a crate::domain::facts::ProductFact> {
-    let by_sku: Vec<_> = facts.products.iter().filter(|p| sentence.contains(&p.sku)).collect();
+    let by_sku: Vec<_> = facts.products.iter().filter(|p| sentence.contains(p.sku.as_str())).collect();
     if !by_sku.is_empty() {
         return by_sku;
     }
@@ -507,12 +507,12 @@ pub fn drop_unlisted_links(text: &str, allowed: &[String]) -> (String, Vec<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Money;
     use crate::domain::facts::{OrderFact, PolicyFact, ProductFact};
+    use crate::domain::{Money, Sku};
 
     fn facts() -> Facts {
         let product = |sku: &str, title: &str, price: f64, sale: Option<f64>, stock: i64| ProductFact {
-            sku: sku.into(),
+            sku: Sku::parse(sku).unwrap(),
             title: title.into(),
             brand: "Acme".into(),
             category: "Women's Clothing".into(),

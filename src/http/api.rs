@@ -129,7 +129,7 @@ pub async fn post_decision(
     }
     let evidence =
         if note.is_empty() { format!("reviewer {reviewer}") } else { format!("reviewer {reviewer}: {note}") };
-    let outcome = consent::record_reviewer_decision(&state.db, phone.as_str(), decision, &evidence).await?;
+    let outcome = consent::record_reviewer_decision(&state.db, &phone, decision, &evidence).await?;
     tracing::info!(event = ?outcome.event_id, resolved = outcome.resolved_escalations, "reviewer consent decision");
     Ok(Json(serde_json::to_value(outcome).map_err(anyhow::Error::from)?))
 }
@@ -137,7 +137,7 @@ pub async fn post_decision(
 /// `GET /api/v1/consent/{phone}`: the current consent state and the number's ledger.
 pub async fn get_consent(State(state): State<AppState>, _: Caller, Path(phone): Path<String>) -> ApiResult {
     let phone = path_phone(&phone)?;
-    let events = consent::ledger(&state.db, Some(phone.as_str())).await?;
+    let events = consent::ledger(&state.db, Some(&phone)).await?;
     let current = events.last().map(|e| e.kind);
     Ok(Json(json!({ "phone": phone.as_str(), "state": current, "events": events })))
 }

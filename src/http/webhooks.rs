@@ -127,7 +127,7 @@ pub async fn twilio_status(
         provider_sid: required(&state, &form, "MessageSid")?,
         status: required(&state, &form, "MessageStatus")?,
         error_code: field(&form, "ErrorCode").filter(|c| !c.is_empty()),
-        to_phone: to.as_ref().map(Phone::as_str),
+        to_phone: to.as_ref(),
     };
     state.metrics.status_callbacks.fetch_add(1, Ordering::Relaxed);
     outbox::record_delivery_status(&state.db, &status).await?;

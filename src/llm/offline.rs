@@ -134,7 +134,7 @@ impl OfflineResponder {
                 if asks_size && !best.sizes.is_empty() {
                     text = format!("We have {}, in sizes {}.", describe(best), best.sizes.join(", "));
                 }
-                let mut skus = vec![best.sku.clone()];
+                let mut skus = vec![best.sku.as_str().to_owned()];
                 if let Some(second) = facts.products.get(1)
                     && intent::coverage(&content, second) >= cov * 0.75
                     && cov > 0.0
@@ -143,7 +143,7 @@ impl OfflineResponder {
                     // A second product only when both fit in the reply's room (one SMS).
                     if text.chars().count() + also.chars().count() <= room(facts) {
                         text.push_str(&also);
-                        skus.push(second.sku.clone());
+                        skus.push(second.sku.as_str().to_owned());
                     }
                 }
                 draft(intent, text, 0.3 + 0.6 * cov, skus)
@@ -167,12 +167,12 @@ impl Generator for OfflineResponder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Money;
     use crate::domain::facts::{OrderFact, PolicyFact};
+    use crate::domain::{Money, Sku};
 
     fn blouse(sku: &str, colour: &str, stock: i64) -> ProductFact {
         ProductFact {
-            sku: sku.into(),
+            sku: Sku::parse(sku).unwrap(),
             title: format!("Blouse - {colour}"),
             brand: "Acme".into(),
             category: "Women's Clothing".into(),

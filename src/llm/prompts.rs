@@ -189,8 +189,8 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Money;
     use crate::domain::facts::{HistoryLine, ProductFact};
+    use crate::domain::{Money, Sku};
 
     #[test]
     fn every_template_renders_with_full_facts() {
@@ -219,7 +219,7 @@ mod tests {
 
     fn product(sku: &str) -> ProductFact {
         ProductFact {
-            sku: sku.into(),
+            sku: Sku::parse(sku).unwrap(),
             title: format!("Blouse {sku}"),
             brand: "Acme".into(),
             category: "Women's Clothing".into(),

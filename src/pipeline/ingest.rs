@@ -70,7 +70,7 @@ pub async fn ingest_batch(db: &Db, batch: &[Inbound], max_attempts: i32) -> anyh
 }
 
 async fn ingest_in_tx(tx: &mut Tx, inbound: &Inbound, max_attempts: i32) -> anyhow::Result<Ingested> {
-    let phone = inbound.from.as_str();
+    let phone = &inbound.from;
     let customer_id = crm::ensure_customer(tx, phone).await?;
     let conversation_id = conversations::ensure_conversation(tx, phone, customer_id).await?;
     let new = NewInbound {

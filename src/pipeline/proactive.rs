@@ -19,7 +19,7 @@ pub struct ProactiveText {
 
 /// Queues the text and its send job in one transaction; returns the outbox id.
 pub async fn queue(db: &Db, text: &ProactiveText, max_attempts: i32) -> anyhow::Result<i64> {
-    let phone = text.to.as_str();
+    let phone = &text.to;
     let mut tx = db.begin().await?;
     let customer_id = crm::ensure_customer(&mut tx, phone).await?;
     let conversation_id = conversations::ensure_conversation(&mut tx, phone, customer_id).await?;

@@ -14,7 +14,7 @@ use crate::crm;
 use crate::domain::draft::Draft;
 use crate::domain::facts::{Facts, HistoryLine, PastTurnFact, PolicyFact, ProductFact};
 use crate::domain::segments::GSM7_SINGLE;
-use crate::domain::{ConsentKind, Currency, EscalationReason, Money, OutboxKind, TurnDecision};
+use crate::domain::{ConsentKind, EscalationReason, Money, OutboxKind, TurnDecision};
 use crate::escalation::{self, Reason, Thresholds};
 use crate::guard::{self, Guarded, Verdict};
 use crate::score;
@@ -119,7 +119,7 @@ pub async fn context(deps: &Deps, message: &MessageRow, conversation: &Conversat
     let limit = deps.config.pipeline.history_messages;
     let (history, customer, recent_turns) = tokio::try_join!(
         conversations::recent_messages(&deps.db, conversation.id, message.id, limit),
-        crm::customer_facts(&deps.db, &message.from_phone),
+        crm::customer_facts(&deps.db, &conversation.phone),
         turns::recent_bot_turns(&deps.db, conversation.id, message.id, score::RECENT_TURNS as i64),
     )?;
     let history: Vec<HistoryLine> =
@@ -134,7 +134,7 @@ pub async fn context(deps: &Deps, message: &MessageRow, conversation: &Conversat
         if Facts::first_reply_after(&history) && !disclosure.is_empty() { disclosure.chars().count() + 1 } else { 0 };
     let reply_chars = GSM7_SINGLE.saturating_sub(disclosure_chars).max(MIN_REPLY_CHARS);
     Ok(Facts {
-        phone: message.from_phone.clone(),
+        phone: conversation.phone.clone(),
         message: message.body.clone(),
         customer_name: customer.name,
         orders: customer.orders,
@@ -167,9 +167,9 @@ async fn complements(deps: &Deps, facts: &Facts, u: &Understood) -> anyhow::Resu
                 .split(|c: char| !c.is_alphanumeric())
                 .any(|t| words.contains(&t.trim_end_matches('s').to_string()))
         })
-        .map(|i| i.sku.clone())
+        .map(|i| i.sku.as_str().to_owned())
         .collect();
-    let all: Vec<String> = items.iter().map(|i| i.sku.clone()).collect();
+    let all: Vec<String> = items.iter().map(|i| i.sku.as_str().to_owned()).collect();
     let of = if named.is_empty() { all.clone() } else { named };
     // Nothing the customer already has.
     Ok(catalog::complements_of(&deps.db, &of).await?.into_iter().filter(|(sku, _)| !all.contains(sku)).collect())
@@ -255,10 +255,10 @@ pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
     // An index entry whose product left the SQL catalog is skipped, not mismatched.
     facts.products = product_hits
         .iter()
-        .filter_map(|hit| rows.iter().find(|p| p.sku == hit.id).map(|p| (p.clone(), hit)))
+        .filter_map(|hit| rows.iter().find(|p| p.sku.as_str() == hit.id).map(|p| (p.clone(), hit)))
         .map(|(p, hit)| ProductFact {
-            price: Money { cents: p.price_cents, currency: Currency::Usd },
-            sale_price: p.sale_price_cents.map(|cents| Money { cents, currency: Currency::Usd }),
+            price: Money::usd_cents(p.price_cents),
+            sale_price: p.sale_price_cents.map(Money::usd_cents),
             colors: serde_json::from_str(&p.colors).unwrap_or_default(),
             sizes: serde_json::from_str(&p.sizes).unwrap_or_default(),
             sku: p.sku,
@@ -467,6 +467,7 @@ pub fn route(
 mod tests {
     use super::*;
     use crate::compliance::Assessment;
+    use crate::domain::Phone;
 
     fn message(body: &str) -> MessageRow {
         MessageRow {
@@ -482,7 +483,7 @@ mod tests {
     }
 
     fn conversation(state: ConversationState) -> Conversation {
-        Conversation { id: 1, phone: "+14155550123".into(), customer_id: Some(1), state }
+        Conversation { id: 1, phone: Phone::parse("+14155550123").unwrap(), customer_id: Some(1), state }
     }
 
     type GateOutcome = Option<(TurnDecision, Vec<OutboxKind>, Vec<EscalationReason>)>;

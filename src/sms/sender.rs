@@ -80,7 +80,7 @@ impl Sender {
             return self.complete(job).await;
         }
         let sms = OutgoingSms {
-            to: row.to_phone.clone(),
+            to: row.to_phone.as_str().to_owned(),
             body: row.body.clone(),
             status_callback: self.status_callback.as_ref().map(|url| format!("{url}?outbox={}", row.id)),
         };
@@ -126,14 +126,14 @@ impl Sender {
     async fn gate_proactive(&self, job: &JobRow, row: &OutboxRow) -> Result<Proactive, JobError> {
         let now = self.clock.now();
         let profile_tz = crm::customer_by_phone(&self.db, &row.to_phone).await?.and_then(|c| c.timezone);
-        let policy = quiet_hours::policy_for(&row.to_phone, profile_tz.as_deref());
+        let policy = quiet_hours::policy_for(row.to_phone.as_str(), profile_tz.as_deref());
         let consent_now = consent::latest_consent(&self.db, &row.to_phone).await?;
         let history = outbox::proactive_history(&self.db, &row.to_phone, row.id).await?;
         let subject = row.subject.as_deref().unwrap_or_default();
         match quiet_hours::decide(&policy, consent_now, now, subject, &history) {
             ProactiveDecision::SendAt(at) if at <= now => Ok(Proactive::SendNow),
             ProactiveDecision::SendAt(at) => {
-                info!(outbox = row.id, to = %crate::domain::Phone::parse(&row.to_phone).map(|p| p.masked()).unwrap_or_default(), send_at = %at, "proactive text deferred");
+                info!(outbox = row.id, to = %row.to_phone, send_at = %at, "proactive text deferred");
                 let wait_ms = (at - now).num_milliseconds();
                 defer_job(&self.db, job.id, job.attempts, crate::store::now_ms() + wait_ms).await?;
                 Ok(Proactive::Done)

@@ -3,11 +3,12 @@
 use chrono::Utc;
 
 use super::{Db, Tx, json_text, with_db, with_tx};
+use crate::domain::Sku;
 
 /// A product as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ProductRow {
-    pub sku: String,
+    pub sku: Sku,
     pub title: String,
     pub brand: String,
     pub category: String,
@@ -67,7 +68,7 @@ pub async fn upsert_product(tx: &mut Tx, p: &ProductRow) -> anyhow::Result<()> {
              tags = excluded.tags, url = excluded.url, image_url = excluded.image_url,
              complements = excluded.complements, updated_at = excluded.updated_at"
     )
-    .bind(&p.sku)
+    .bind(p.sku.as_str())
     .bind(&p.title)
     .bind(&p.brand)
     .bind(&p.category)

@@ -3,12 +3,12 @@
 use chrono::Utc;
 
 use super::{Db, Tx, with_db, with_tx};
-use crate::domain::ConsentKind;
+use crate::domain::{ConsentKind, Phone};
 
 /// A consent change to record.
 #[derive(Debug, Clone)]
 pub struct NewConsentEvent<'a> {
-    pub phone: &'a str,
+    pub phone: &'a Phone,
     pub kind: ConsentKind,
     /// keyword, import, provider_21610, reviewer, ...
     pub source: &'a str,
@@ -25,7 +25,7 @@ pub async fn insert_consent_event(tx: &mut Tx, e: &NewConsentEvent<'_>) -> anyho
             "insert into consent_events (phone, kind, source, evidence_message_id, evidence_text, scope, created_at)
          values ($1, $2, $3, $4, $5, $6, $7) returning id",
         )
-        .bind(e.phone)
+        .bind(e.phone.as_str())
         .bind(e.kind.as_str())
         .bind(e.source)
         .bind(e.evidence_message_id)
@@ -39,33 +39,33 @@ pub async fn insert_consent_event(tx: &mut Tx, e: &NewConsentEvent<'_>) -> anyho
 }
 
 /// The latest event's kind for this phone inside a transaction (`None`: no event yet).
-pub async fn latest_consent_in_tx(tx: &mut Tx, phone: &str) -> anyhow::Result<Option<ConsentKind>> {
+pub async fn latest_consent_in_tx(tx: &mut Tx, phone: &Phone) -> anyhow::Result<Option<ConsentKind>> {
     let kind = with_tx!(tx, |conn| sqlx::query_scalar::<_, String>(
         "select kind from consent_events where phone = $1 order by id desc limit 1"
     )
-    .bind(phone)
+    .bind(phone.as_str())
     .fetch_optional(conn)
     .await)?;
     Ok(kind.map(ConsentKind::try_from).transpose()?)
 }
 
 /// The latest event's kind for this phone (`None`: no event yet).
-pub async fn latest_consent(db: &Db, phone: &str) -> anyhow::Result<Option<ConsentKind>> {
+pub async fn latest_consent(db: &Db, phone: &Phone) -> anyhow::Result<Option<ConsentKind>> {
     let kind = with_db!(db, |p| sqlx::query_scalar::<_, String>(
         "select kind from consent_events where phone = $1 order by id desc limit 1"
     )
-    .bind(phone)
+    .bind(phone.as_str())
     .fetch_optional(p)
     .await)?;
     Ok(kind.map(ConsentKind::try_from).transpose()?)
 }
 
 /// Counts events of one kind for a phone (tests, audits).
-pub async fn count_events(db: &Db, phone: &str, kind: ConsentKind) -> anyhow::Result<i64> {
+pub async fn count_events(db: &Db, phone: &Phone, kind: ConsentKind) -> anyhow::Result<i64> {
     let n = with_db!(db, |p| sqlx::query_scalar::<_, i64>(
         "select count(*) from consent_events where phone = $1 and kind = $2"
     )
-    .bind(phone)
+    .bind(phone.as_str())
     .bind(kind.as_str())
     .fetch_one(p)
     .await)?;
@@ -74,7 +74,7 @@ pub async fn count_events(db: &Db, phone: &str, kind: ConsentKind) -> anyhow::Re
 
 /// Records an opt-out from `source` unless the number is already opted out (a provider
 /// reporting the same unsubscribe many times adds one ledger event).
-pub async fn record_opt_out(db: &Db, phone: &str, source: &str) -> anyhow::Result<bool> {
+pub async fn record_opt_out(db: &Db, phone: &Phone, source: &str) -> anyhow::Result<bool> {
     let mut tx = db.begin().await?;
     if latest_consent_in_tx(&mut tx, phone).await? == Some(ConsentKind::OptOut) {
         return Ok(false);
@@ -96,7 +96,7 @@ pub async fn record_opt_out(db: &Db, phone: &str, source: &str) -> anyhow::Resul
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct ConsentEventRow {
     pub id: i64,
-    pub phone: String,
+    pub phone: Phone,
     #[sqlx(try_from = "String")]
     pub kind: ConsentKind,
     pub source: String,
@@ -107,12 +107,12 @@ pub struct ConsentEventRow {
 }
 
 /// The whole ledger in order, optionally for one phone.
-pub async fn ledger(db: &Db, phone: Option<&str>) -> anyhow::Result<Vec<ConsentEventRow>> {
+pub async fn ledger(db: &Db, phone: Option<&Phone>) -> anyhow::Result<Vec<ConsentEventRow>> {
     let rows = with_db!(db, |p| sqlx::query_as::<_, ConsentEventRow>(
         "select id, phone, kind, source, evidence_message_id, evidence_text, scope, created_at
          from consent_events where ($1 is null or phone = $1) order by id"
     )
-    .bind(phone)
+    .bind(phone.map(Phone::as_str))
     .fetch_all(p)
     .await)?;
     Ok(rows)
@@ -144,7 +144,7 @@ pub struct DecisionOutcome {
 /// releasing a number that is not on hold, writes no event.
 pub async fn record_reviewer_decision(
     db: &Db,
-    phone: &str,
+    phone: &Phone,
     decision: ReviewerDecision,
     evidence: &str,
 ) -> anyhow::Result<DecisionOutcome> {
@@ -177,7 +177,7 @@ pub async fn record_reviewer_decision(
          where status = 'open' and reason = 'possible_opt_out'
            and conversation_id in (select id from conversations where phone = $1)"
     )
-    .bind(phone)
+    .bind(phone.as_str())
     .bind(now)
     .execute(conn)
     .await
@@ -191,7 +191,7 @@ pub async fn record_reviewer_decision(
                and not exists (select 1 from escalations e where e.conversation_id = conversations.id
                                and e.status = 'open')"
         )
-        .bind(phone)
+        .bind(phone.as_str())
         .bind(now)
         .execute(conn)
         .await

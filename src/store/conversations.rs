@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Db, Tx, with_db, with_tx};
+use crate::domain::Phone;
 
 /// Who owns a conversation right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +30,7 @@ impl ConversationState {
 #[derive(Debug, Clone)]
 pub struct Conversation {
     pub id: i64,
-    pub phone: String,
+    pub phone: Phone,
     pub customer_id: Option<i64>,
     pub state: ConversationState,
 }
@@ -37,7 +38,7 @@ pub struct Conversation {
 #[derive(sqlx::FromRow)]
 struct ConversationRow {
     id: i64,
-    phone: String,
+    phone: Phone,
     customer_id: Option<i64>,
     state: String,
 }
@@ -60,14 +61,17 @@ pub struct MessageRow {
     pub conversation_id: i64,
     pub direction: String,
     pub provider_sid: Option<String>,
+    /// Text, not a `Phone`: one side of every message is our sender, which may be a
+    /// messaging service SID or a channel address (the conversation holds the customer's).
     pub from_phone: String,
+    /// See `from_phone`.
     pub to_phone: String,
     pub body: String,
     pub created_at: DateTime<Utc>,
 }
 
 /// Returns the conversation for this phone, creating it (owned by the bot) if new.
-pub async fn ensure_conversation(tx: &mut Tx, phone: &str, customer_id: i64) -> anyhow::Result<i64> {
+pub async fn ensure_conversation(tx: &mut Tx, phone: &Phone, customer_id: i64) -> anyhow::Result<i64> {
     let now = Utc::now();
     let id = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>(
         "insert into conversations (phone, customer_id, state, created_at, updated_at)
@@ -75,7 +79,7 @@ pub async fn ensure_conversation(tx: &mut Tx, phone: &str, customer_id: i64) -> 
          on conflict (phone) do update set updated_at = excluded.updated_at
          returning id"
     )
-    .bind(phone)
+    .bind(phone.as_str())
     .bind(customer_id)
     .bind(now)
     .fetch_one(conn)
@@ -132,7 +136,9 @@ pub async fn set_conversation_state(tx: &mut Tx, id: i64, state: ConversationSta
 pub struct NewInbound<'a> {
     pub conversation_id: i64,
     pub provider_sid: &'a str,
-    pub from_phone: &'a str,
+    /// The customer.
+    pub from_phone: &'a Phone,
+    /// Our number or channel address (not always a phone number).
     pub to_phone: &'a str,
     pub body: &'a str,
 }
@@ -149,7 +155,7 @@ pub async fn insert_inbound_message(tx: &mut Tx, m: &NewInbound<'_>) -> anyhow::
         )
         .bind(m.conversation_id)
         .bind(m.provider_sid)
-        .bind(m.from_phone)
+        .bind(m.from_phone.as_str())
         .bind(m.to_phone)
         .bind(m.body)
         .bind(Utc::now())
@@ -165,7 +171,7 @@ pub async fn insert_outbound_message(
     conversation_id: i64,
     provider_sid: Option<&str>,
     from_phone: &str,
-    to_phone: &str,
+    to_phone: &Phone,
     body: &str,
 ) -> anyhow::Result<i64> {
     let id = with_tx!(tx, |conn| {
@@ -177,7 +183,7 @@ pub async fn insert_outbound_message(
         .bind(conversation_id)
         .bind(provider_sid)
         .bind(from_phone)
-        .bind(to_phone)
+        .bind(to_phone.as_str())
         .bind(body)
         .bind(Utc::now())
         .fetch_one(conn)
@@ -235,7 +241,7 @@ pub async fn count_messages(db: &Db, direction: &str) -> anyhow::Result<i64> {
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct ConversationListRow {
     pub id: i64,
-    pub phone: String,
+    pub phone: Phone,
     pub customer_id: Option<i64>,
     pub customer_name: Option<String>,
     /// `bot` or `escalated`.
@@ -294,11 +300,11 @@ pub async fn search_conversations(
 }
 
 /// The conversation of this phone, if it ever texted.
-pub async fn conversation_by_phone(db: &Db, phone: &str) -> anyhow::Result<Option<Conversation>> {
+pub async fn conversation_by_phone(db: &Db, phone: &Phone) -> anyhow::Result<Option<Conversation>> {
     let row = with_db!(db, |p| sqlx::query_as::<_, ConversationRow>(
         "select id, phone, customer_id, state from conversations where phone = $1"
     )
-    .bind(phone)
+    .bind(phone.as_str())
     .fetch_optional(p)
     .await)?;
     Ok(row.map(Into::into))

@@ -3,12 +3,13 @@
 use chrono::{DateTime, Utc};
 
 use super::{Db, Tx, with_db, with_tx};
+use crate::domain::{Phone, Sku};
 
 /// A customer row.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CustomerRow {
     pub id: i64,
-    pub phone: String,
+    pub phone: Phone,
     pub name: Option<String>,
     pub email: Option<String>,
     pub timezone: Option<String>,
@@ -28,7 +29,7 @@ pub struct OrderWithItems {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OrderItemRow {
     pub order_id: i64,
-    pub sku: String,
+    pub sku: Sku,
     pub title: String,
     pub price_cents: i64,
     pub quantity: i64,
@@ -46,7 +47,7 @@ struct OrderRow {
 /// New customer data from an import.
 #[derive(Debug, Clone)]
 pub struct NewCustomer<'a> {
-    pub phone: &'a str,
+    pub phone: &'a Phone,
     pub name: Option<&'a str>,
     pub email: Option<&'a str>,
     pub timezone: Option<&'a str>,
@@ -63,7 +64,7 @@ pub async fn upsert_customer(tx: &mut Tx, c: &NewCustomer<'_>) -> anyhow::Result
              timezone = coalesce(excluded.timezone, customers.timezone)
          returning id",
         )
-        .bind(c.phone)
+        .bind(c.phone.as_str())
         .bind(c.name)
         .bind(c.email)
         .bind(c.timezone)
@@ -75,13 +76,13 @@ pub async fn upsert_customer(tx: &mut Tx, c: &NewCustomer<'_>) -> anyhow::Result
 }
 
 /// Returns the id of the customer with this phone, creating a lead (no name) if unknown.
-pub async fn ensure_customer(tx: &mut Tx, phone: &str) -> anyhow::Result<i64> {
+pub async fn ensure_customer(tx: &mut Tx, phone: &Phone) -> anyhow::Result<i64> {
     let id = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>(
         "insert into customers (phone, created_at) values ($1, $2)
          on conflict (phone) do update set phone = excluded.phone
          returning id"
     )
-    .bind(phone)
+    .bind(phone.as_str())
     .bind(Utc::now())
     .fetch_one(conn)
     .await)?;
@@ -89,11 +90,11 @@ pub async fn ensure_customer(tx: &mut Tx, phone: &str) -> anyhow::Result<i64> {
 }
 
 /// The customer with this phone, if any.
-pub async fn customer_by_phone(db: &Db, phone: &str) -> anyhow::Result<Option<CustomerRow>> {
+pub async fn customer_by_phone(db: &Db, phone: &Phone) -> anyhow::Result<Option<CustomerRow>> {
     let row = with_db!(db, |p| sqlx::query_as::<_, CustomerRow>(
         "select id, phone, name, email, timezone from customers where phone = $1"
     )
-    .bind(phone)
+    .bind(phone.as_str())
     .fetch_optional(p)
     .await)?;
     Ok(row)
@@ -112,7 +113,7 @@ pub struct NewOrder<'a> {
 /// An order line to import.
 #[derive(Debug, Clone)]
 pub struct NewOrderItem<'a> {
-    pub sku: &'a str,
+    pub sku: &'a Sku,
     pub title: &'a str,
     pub price_cents: i64,
     pub quantity: i64,
@@ -149,7 +150,7 @@ pub async fn upsert_order(tx: &mut Tx, o: &NewOrder<'_>) -> anyhow::Result<()> {
                 "insert into order_items (order_id, sku, title, price_cents, quantity) values ($1, $2, $3, $4, $5)",
             )
             .bind(order_id)
-            .bind(item.sku)
+            .bind(item.sku.as_str())
             .bind(item.title)
             .bind(item.price_cents)
             .bind(item.quantity)
@@ -201,4 +202,41 @@ pub async fn customer_by_id(db: &Db, id: i64) -> anyhow::Result<Option<CustomerR
     .fetch_optional(p)
     .await)?;
     Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A number stored without parsing (by hand, or by an older version) is a decode error
+    /// that names the column, not a panic, when a row is read.
+    #[tokio::test]
+    async fn a_stored_number_that_is_not_e164_is_an_error_when_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        let id = with_tx!(&mut tx, |conn| sqlx::query_scalar::<_, i64>(
+            "insert into customers (phone, created_at) values ('call me maybe', $1) returning id"
+        )
+        .bind(Utc::now())
+        .fetch_one(conn)
+        .await)
+        .unwrap();
+        let conversation = with_tx!(&mut tx, |conn| sqlx::query_scalar::<_, i64>(
+            "insert into conversations (phone, customer_id, state, created_at, updated_at)
+             values ('call me maybe', $1, 'bot', $2, $2) returning id"
+        )
+        .bind(id)
+        .bind(Utc::now())
+        .fetch_one(conn)
+        .await)
+        .unwrap();
+        tx.commit().await.unwrap();
+
+        let error = customer_by_id(&db, id).await.expect_err("an invalid number does not read as a phone");
+        let message = format!("{error:#}");
+        assert!(message.contains("phone") && message.contains("invalid phone number"), "{message}");
+        let error = super::super::conversations::find_conversation(&db, conversation).await.unwrap_err();
+        assert!(format!("{error:#}").contains("invalid phone number"), "{error:#}");
+    }
 }

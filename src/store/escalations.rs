@@ -3,7 +3,7 @@
 use chrono::Utc;
 
 use super::{Db, Tx, with_db, with_tx};
-use crate::domain::{EscalationReason, EscalationStatus};
+use crate::domain::{EscalationReason, EscalationStatus, Phone};
 
 /// An open or resolved escalation.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -195,7 +195,7 @@ pub struct EscalationDetail {
     pub id: i64,
     pub conversation_id: i64,
     pub turn_id: Option<i64>,
-    pub phone: String,
+    pub phone: Phone,
     #[sqlx(try_from = "String")]
     pub reason: EscalationReason,
     pub details: String,
@@ -277,7 +277,7 @@ pub async fn claim(db: &Db, id: i64, reviewer_id: i64, take_over: bool) -> anyho
 pub struct QueueRow {
     pub id: i64,
     pub conversation_id: i64,
-    pub phone: String,
+    pub phone: Phone,
     pub customer_name: Option<String>,
     /// JSON text; the queue reads the reason codes from it.
     pub details: String,

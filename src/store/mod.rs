@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod outbox;
 pub mod reviewers;
 pub mod schema;
+mod text_columns;
 pub mod turns;
 
 use std::str::FromStr;

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Db, Tx, consent, with_db, with_db_write, with_tx};
-use crate::domain::{ConsentKind, OutboxKind, OutboxStatus};
+use crate::domain::{ConsentKind, OutboxKind, OutboxStatus, Phone};
 
 /// `select` of every [`OutboxRow`] column, followed by `$filter`.
 macro_rules! select_outbox {
@@ -25,8 +25,8 @@ macro_rules! select_outbox {
 pub struct OutboxRow {
     pub id: i64,
     pub conversation_id: i64,
-    /// E.164 recipient.
-    pub to_phone: String,
+    /// The recipient.
+    pub to_phone: Phone,
     pub body: String,
     #[sqlx(try_from = "String")]
     pub kind: OutboxKind,
@@ -49,8 +49,8 @@ pub struct OutboxRow {
 #[derive(Debug, Clone, Copy)]
 pub struct OutboundText<'a> {
     pub conversation_id: i64,
-    /// E.164 recipient.
-    pub to_phone: &'a str,
+    /// The recipient.
+    pub to_phone: &'a Phone,
     pub body: &'a str,
     /// What the text is.
     pub kind: OutboxKind,
@@ -72,7 +72,7 @@ pub async fn insert_outbox(tx: &mut Tx, text: &OutboundText<'_>) -> anyhow::Resu
          returning id",
         )
         .bind(text.conversation_id)
-        .bind(text.to_phone)
+        .bind(text.to_phone.as_str())
         .bind(text.body)
         .bind(text.kind.as_str())
         .bind(text.subject)
@@ -106,13 +106,13 @@ pub async fn outbox_for_message(db: &Db, message_id: i64) -> anyhow::Result<Vec<
 /// When proactive texts went (or are going) to this phone, with their subjects, as seen by
 /// outbox row `row_id`: sent ones, and earlier-queued ones still pending (counted as going
 /// now), so two texts to one number checked at the same moment cannot both pass a cap.
-pub async fn proactive_history(db: &Db, phone: &str, row_id: i64) -> anyhow::Result<Vec<(DateTime<Utc>, String)>> {
+pub async fn proactive_history(db: &Db, phone: &Phone, row_id: i64) -> anyhow::Result<Vec<(DateTime<Utc>, String)>> {
     let rows = with_db!(db, |p| sqlx::query_as::<_, (Option<DateTime<Utc>>, DateTime<Utc>, String)>(
         "select sent_at, created_at, subject from outbox
          where to_phone = $1 and kind = 'proactive' and subject is not null
            and (status in ('sending', 'sent', 'delivered', 'unknown') or (status = 'pending' and id < $2))"
     )
-    .bind(phone)
+    .bind(phone.as_str())
     .bind(row_id)
     .fetch_all(p)
     .await)?;
@@ -201,7 +201,7 @@ pub struct DeliveryStatus<'a> {
     pub status: &'a str,
     pub error_code: Option<&'a str>,
     /// The recipient, for error 21610.
-    pub to_phone: Option<&'a str>,
+    pub to_phone: Option<&'a Phone>,
 }
 
 /// Applies a delivery status callback in one transaction: the raw event is kept; a row in

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{Db, Tx, json_text, with_db, with_tx};
-use crate::domain::{OutboxKind, TurnDecision};
+use crate::domain::{OutboxKind, Phone, TurnDecision};
 
 /// A JSON column kept as text (the same on SQLite and PostgreSQL): parsed when read, into
 /// `T::default()` (`null` for a `serde_json::Value`) if the text is not a `T`; written
@@ -266,8 +266,8 @@ pub async fn export_conversations(
     db: &Db,
     since: DateTime<Utc>,
     escalated_only: bool,
-) -> anyhow::Result<Vec<(i64, String)>> {
-    let rows = with_db!(db, |p| sqlx::query_as::<_, (i64, String)>(
+) -> anyhow::Result<Vec<(i64, Phone)>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, (i64, Phone)>(
         "select c.id, c.phone from conversations c where c.updated_at >= $1
            and (not $2 or exists (select 1 from escalations e where e.conversation_id = c.id))
          order by c.id"

@@ -301,7 +301,7 @@ async fn a_reviewer_marks_a_customer_opted_out(backend: Backend) {
         .id;
     let sam = sign_in(&app, "sam").await;
     assert_eq!(act(&app, &sam, &format!("/console/escalations/{id}/opt-out"), &[]).await.0, 303);
-    let consent = backtalk::store::consent::latest_consent(&app.db, CUSTOMER).await.unwrap();
+    let consent = backtalk::store::consent::latest_consent(&app.db, &as_phone(CUSTOMER)).await.unwrap();
     assert_eq!(consent.map(|k| k.as_str()), Some("opt_out"));
     assert!(
         backtalk::store::escalations::list_escalations(&app.db, backtalk::domain::EscalationStatus::Open, 10)
@@ -407,7 +407,8 @@ async fn conversations_customers_and_the_turn_audit(backend: Backend) {
     let (_, none) = list("100%25").await;
     assert!(none.contains("No conversations"), "a LIKE wildcard is a plain character: {none}");
 
-    let conversation = backtalk::store::conversations::conversation_by_phone(&app.db, CUSTOMER).await.unwrap().unwrap();
+    let conversation =
+        backtalk::store::conversations::conversation_by_phone(&app.db, &as_phone(CUSTOMER)).await.unwrap().unwrap();
     let (status, thread) = get(format!("{}/console/conversations/{}", app.base_url, conversation.id)).await;
     assert_eq!(status, 200);
     assert!(thread.contains("do you have the blouse in black?") && thread.contains("$32.99"), "{thread}");
@@ -418,7 +419,7 @@ async fn conversations_customers_and_the_turn_audit(backend: Backend) {
     for shown in ["do you have the blouse in black?", "Decision: reply", "ZO0347403474", "self_rating", "$32.99"] {
         assert!(audit.contains(shown), "the audit shows {shown}: {audit}");
     }
-    let customer = backtalk::store::crm::customer_by_phone(&app.db, CUSTOMER).await.unwrap().unwrap();
+    let customer = backtalk::store::crm::customer_by_phone(&app.db, &as_phone(CUSTOMER)).await.unwrap().unwrap();
     let (status, profile) = get(format!("{}/console/customers/{}", app.base_url, customer.id)).await;
     assert_eq!(status, 200);
     assert!(profile.contains("Elyssa Reese") && profile.contains("opt_in") && profile.contains("Orders"), "{profile}");
@@ -554,7 +555,7 @@ async fn a_reviewer_lifts_a_hold(backend: Backend) {
         .unwrap();
     assert!(page.contains("Not an opt-out: lift the hold"), "{page}");
     assert_eq!(act(&app, &sam, &format!("/console/escalations/{id}/not-opt-out"), &[]).await.0, 303);
-    let ledger = backtalk::store::consent::ledger(&app.db, Some(CUSTOMER)).await.unwrap();
+    let ledger = backtalk::store::consent::ledger(&app.db, Some(&as_phone(CUSTOMER))).await.unwrap();
     let last = ledger.last().unwrap();
     assert_eq!((last.kind.as_str(), last.source.as_str()), ("hold_released", "reviewer"));
     assert!(

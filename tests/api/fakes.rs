@@ -14,6 +14,10 @@
 //!
 //! Each test binary uses only part of this API, so the public items carry
 //! `#[allow(dead_code)]`.
+//!
+//! Over 600 lines: three fakes (Twilio, the chat LLM, the embeddings server), each a small
+//! server with its recording and failure modes; they share `RunningServer` (the accept
+//! loop and the shutdown on drop), which is why they live together.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, RandomState};

@@ -18,6 +18,11 @@ pub const API_TOKEN: &str = "test-api-token";
 /// The demo customer with orders (Elyssa Reese).
 pub const CUSTOMER: &str = "+14155550123";
 
+/// A test number as the store takes it.
+pub fn as_phone(raw: &str) -> backtalk::domain::Phone {
+    backtalk::domain::Phone::parse(raw).expect("a valid test number")
+}
+
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

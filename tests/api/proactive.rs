@@ -194,7 +194,7 @@ async fn a_possible_opt_out_holds_promotions_until_a_reviewer_decides(backend: B
         .unwrap();
     assert_eq!(unauthorized.status().as_u16(), 401);
     assert_eq!(
-        backtalk::store::consent::latest_consent(&app.db, FLORIDA).await.unwrap().map(|k| k.as_str()),
+        backtalk::store::consent::latest_consent(&app.db, &as_phone(FLORIDA)).await.unwrap().map(|k| k.as_str()),
         Some("hold")
     );
 
@@ -208,7 +208,7 @@ async fn a_possible_opt_out_holds_promotions_until_a_reviewer_decides(backend: B
     assert_eq!(status, 200, "{outcome}");
     assert_eq!(outcome["state"], "hold_released");
     assert_eq!(outcome["resolved_escalations"], 1);
-    let ledger = backtalk::store::consent::ledger(&app.db, Some(FLORIDA)).await.unwrap();
+    let ledger = backtalk::store::consent::ledger(&app.db, Some(&as_phone(FLORIDA))).await.unwrap();
     let last = ledger.last().unwrap();
     assert_eq!((last.kind.as_str(), last.source.as_str()), ("hold_released", "reviewer"));
     assert_eq!(last.evidence_text.as_deref(), Some("reviewer ana: asked how the program works"));

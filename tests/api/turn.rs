@@ -14,7 +14,7 @@ async fn stop_opts_out_with_one_confirmation_and_start_resubscribes(backend: Bac
     assert_eq!(status, 200);
     // The opt-out is in the ledger as soon as the webhook has answered.
     assert_eq!(
-        backtalk::store::consent::latest_consent(&app.db, CUSTOMER).await.unwrap().map(|k| k.as_str()),
+        backtalk::store::consent::latest_consent(&app.db, &as_phone(CUSTOMER)).await.unwrap().map(|k| k.as_str()),
         Some("opt_out")
     );
     app.twilio.wait_for_sent(1, WAIT).await;
@@ -30,7 +30,9 @@ async fn stop_opts_out_with_one_confirmation_and_start_resubscribes(backend: Bac
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.twilio.sent_to(CUSTOMER).len(), 1, "no send after opting out");
     assert_eq!(
-        backtalk::store::consent::count_events(&app.db, CUSTOMER, backtalk::domain::ConsentKind::OptOut).await.unwrap(),
+        backtalk::store::consent::count_events(&app.db, &as_phone(CUSTOMER), backtalk::domain::ConsentKind::OptOut)
+            .await
+            .unwrap(),
         1
     );
     assert_eq!(count(&app.db, "escalations where reason = 'opted_out_inbound'").await, 1, "a person sees the question");
@@ -40,7 +42,7 @@ async fn stop_opts_out_with_one_confirmation_and_start_resubscribes(backend: Bac
     app.twilio.wait_for_sent(2, WAIT).await;
     app.wait_idle().await;
     assert_eq!(
-        backtalk::store::consent::latest_consent(&app.db, CUSTOMER).await.unwrap().map(|k| k.as_str()),
+        backtalk::store::consent::latest_consent(&app.db, &as_phone(CUSTOMER)).await.unwrap().map(|k| k.as_str()),
         Some("opt_in")
     );
     let sent = app.twilio.sent_to(CUSTOMER);
@@ -156,7 +158,7 @@ async fn twilio_21610_on_send_records_the_opt_out(backend: Backend) {
     wait_for("the 21610 opt-out", WAIT, || {
         let db = db.clone();
         async move {
-            backtalk::store::consent::latest_consent(&db, CUSTOMER).await.unwrap().map(|k| k.as_str())
+            backtalk::store::consent::latest_consent(&db, &as_phone(CUSTOMER)).await.unwrap().map(|k| k.as_str())
                 == Some("opt_out")
         }
     })
@@ -280,7 +282,7 @@ async fn a_possible_opt_out_goes_to_a_person_and_nothing_is_sent(backend: Backen
     app.wait_idle().await;
     assert_eq!(count(&app.db, "escalations where reason = 'possible_opt_out'").await, 1);
     assert_eq!(
-        backtalk::store::consent::latest_consent(&app.db, CUSTOMER).await.unwrap().map(|k| k.as_str()),
+        backtalk::store::consent::latest_consent(&app.db, &as_phone(CUSTOMER)).await.unwrap().map(|k| k.as_str()),
         Some("hold"),
         "on hold until a person decides"
     );

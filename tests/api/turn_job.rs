@@ -18,10 +18,11 @@ const WAIT: Duration = Duration::from_secs(20);
 /// transaction, but with a payload the test chooses.
 async fn queue_turn(app: &TestApp, body: &str, payload: impl FnOnce(i64) -> String) {
     let mut tx = app.db.begin().await.unwrap();
-    let customer_id = crm::ensure_customer(&mut tx, CUSTOMER).await.unwrap();
-    let conversation_id = conversations::ensure_conversation(&mut tx, CUSTOMER, customer_id).await.unwrap();
+    let customer_id = crm::ensure_customer(&mut tx, &as_phone(CUSTOMER)).await.unwrap();
+    let conversation_id = conversations::ensure_conversation(&mut tx, &as_phone(CUSTOMER), customer_id).await.unwrap();
     let sid = new_sid();
-    let new = NewInbound { conversation_id, provider_sid: &sid, from_phone: CUSTOMER, to_phone: OUR_NUMBER, body };
+    let new =
+        NewInbound { conversation_id, provider_sid: &sid, from_phone: &as_phone(CUSTOMER), to_phone: OUR_NUMBER, body };
     let message_id = conversations::insert_inbound_message(&mut tx, &new).await.unwrap().expect("a new message");
     let key = format!("turn:{message_id}");
     jobs::enqueue_job(&mut tx, KIND_TURN, &payload(message_id), Some(&key), 5).await.unwrap();

@@ -140,7 +140,7 @@ async fn status_callbacks_record_delivery_and_21610_opts_the_number_out(backend:
     assert_eq!(app.post_form("/webhooks/twilio/status", &failed, Some(&sig)).await.0, 200);
     assert_eq!(count(&app.db, "outbox where status = 'failed'").await, 1);
     assert_eq!(
-        backtalk::store::consent::latest_consent(&app.db, CUSTOMER).await.unwrap().map(|k| k.as_str()),
+        backtalk::store::consent::latest_consent(&app.db, &as_phone(CUSTOMER)).await.unwrap().map(|k| k.as_str()),
         Some("opt_out")
     );
 }

@@ -87,7 +87,7 @@ pub async fn get_conversation(
         conversations::ConversationState::Escalated => "escalated",
     };
     let ctx = minijinja::context! {
-        reviewer => session.name, csrf => session.csrf_token, phone => c.phone,
+        reviewer => session.name, csrf => session.csrf_token, phone => c.phone.as_str(),
         customer_name => customer.as_ref().and_then(|c| c.name.clone()),
         customer_id => customer.map(|c| c.id), consent, state => state_name,
         earlier => messages.len() as i64 == THREAD_LIMIT,
@@ -130,7 +130,7 @@ pub async fn get_customer(
     let conversation_id = conversations::conversation_by_phone(&state.db, &c.phone).await?.map(|c| c.id);
     let ctx = minijinja::context! {
         reviewer => session.name, csrf => session.csrf_token, consent, conversation_id,
-        c => minijinja::context! { phone => c.phone, name => c.name, email => c.email, timezone => c.timezone },
+        c => minijinja::context! { phone => c.phone.as_str(), name => c.name, email => c.email, timezone => c.timezone },
         orders => serde_value(&orders),
         ledger => serde_value(&ledger),
     };

@@ -65,7 +65,7 @@ async fn escalation_page(
             id => e.id, status => e.status.as_str(), assigned_name => e.assigned_name,
             conversation_id => e.conversation_id, turn_id => e.turn_id,
         },
-        phone => e.phone.clone(),
+        phone => e.phone.as_str(),
         customer_id => customer.id,
         reviewer => session.name.clone(),
         csrf => session.csrf_token.clone(),

@@ -86,7 +86,7 @@ pub(super) async fn queue_context(state: &AppState, filter: &QueueFilter) -> any
             serde_json::json!({
                 "id": e.id,
                 "conversation_id": e.conversation_id,
-                "customer": e.customer_name.unwrap_or(e.phone),
+                "customer": e.customer_name.unwrap_or_else(|| e.phone.as_str().to_owned()),
                 "priority": e.priority,
                 "reasons": reasons,
                 "sla": sla,
