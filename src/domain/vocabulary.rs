@@ -4,7 +4,7 @@
 //! the store boundary and nowhere else.
 //!
 //! [`string_enum!`] writes each enum with its `as_str`, `FromStr`, `Display`, serde (the same
-//! snake_case text), `TryFrom<String>` (what `#[sqlx(try_from = "String")]` calls) and `ALL`.
+//! snake_case text), `TryFrom<String>` (what the store decodes a text column with) and `ALL`.
 
 /// A text that is none of an enum's words.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -11,10 +11,8 @@ pub struct EscalationRow {
     pub id: i64,
     pub conversation_id: i64,
     pub turn_id: Option<i64>,
-    #[sqlx(try_from = "String")]
     pub reason: EscalationReason,
     pub details: String,
-    #[sqlx(try_from = "String")]
     pub status: EscalationStatus,
 }
 
@@ -90,11 +88,9 @@ pub struct EscalationSummary {
     pub id: i64,
     pub conversation_id: i64,
     pub turn_id: Option<i64>,
-    #[sqlx(try_from = "String")]
     pub reason: EscalationReason,
     /// JSON text: reasons, priority, SLA due time, the draft and its guard findings, scores.
     pub details: String,
-    #[sqlx(try_from = "String")]
     pub status: EscalationStatus,
     pub resolution: Option<String>,
     pub resolved_by: Option<String>,
@@ -143,14 +139,14 @@ pub enum Closed {
 /// Closes escalation `id` and every other open escalation of its conversation (a person has
 /// dealt with the thread), in `tx`. The caller gives the conversation back to the bot.
 pub async fn close_escalation(tx: &mut Tx, id: i64, resolution: Resolution, reviewer: &str) -> anyhow::Result<Closed> {
-    let row = with_tx!(tx, |conn| sqlx::query_as::<_, (i64, String)>(
+    let row = with_tx!(tx, |conn| sqlx::query_as::<_, (i64, EscalationStatus)>(
         "select conversation_id, status from escalations where id = $1"
     )
     .bind(id)
     .fetch_optional(conn)
     .await)?;
     let Some((conversation_id, status)) = row else { return Ok(Closed::NotFound) };
-    if status != EscalationStatus::Open.as_str() {
+    if status != EscalationStatus::Open {
         return Ok(Closed::AlreadyClosed);
     }
     let resolution = match resolution {
@@ -196,10 +192,8 @@ pub struct EscalationDetail {
     pub conversation_id: i64,
     pub turn_id: Option<i64>,
     pub phone: Phone,
-    #[sqlx(try_from = "String")]
     pub reason: EscalationReason,
     pub details: String,
-    #[sqlx(try_from = "String")]
     pub status: EscalationStatus,
     pub created_at: chrono::DateTime<Utc>,
     pub assigned_to: Option<i64>,
@@ -351,13 +345,13 @@ pub async fn queue(
 
 /// The primary reason codes among escalations with `status` (the queue's filter choices).
 pub async fn reason_codes(db: &Db, status: EscalationStatus) -> anyhow::Result<Vec<EscalationReason>> {
-    let codes = with_db!(db, |p| sqlx::query_scalar::<_, String>(
+    let codes = with_db!(db, |p| sqlx::query_scalar::<_, EscalationReason>(
         "select distinct reason from escalations where status = $1 order by reason"
     )
     .bind(status.as_str())
     .fetch_all(p)
     .await)?;
-    Ok(codes.into_iter().map(EscalationReason::try_from).collect::<Result<_, _>>()?)
+    Ok(codes)
 }
 
 /// Bumped after every committed change to escalations in this process (opened, claimed,

@@ -28,14 +28,12 @@ pub struct OutboxRow {
     /// The recipient.
     pub to_phone: Phone,
     pub body: String,
-    #[sqlx(try_from = "String")]
     pub kind: OutboxKind,
     /// What a proactive text is about (caps count per subject).
     pub subject: Option<String>,
     /// The inbound message this answers.
     pub in_reply_to: Option<i64>,
     /// See the module docs for the status flow.
-    #[sqlx(try_from = "String")]
     pub status: OutboxStatus,
     /// The provider's message id once accepted.
     pub provider_sid: Option<String>,

@@ -1,4 +1,6 @@
-//! Domain types stored as text: a `Phone` or `Sku` column decodes straight into the type,
+//! Domain types stored as text: a `Phone` or `Sku` column, or one of the domain's words (a
+//! consent kind, a turn decision, an outbox kind or status, an escalation status or reason),
+//! decodes straight into the type,
 //! parsed on the way in. A stored value that does not parse (written by hand, or before the
 //! value was validated) is a decode error naming the column and saying why, not a panic.
 //! "unprintable error".) Values are bound as text with `.as_str()`.
@@ -6,7 +8,9 @@
 use sqlx::error::BoxDynError;
 use sqlx::{Database, Decode, Type};
 
-use crate::domain::{Phone, Sku};
+use crate::domain::{
+    ConsentKind, EscalationReason, EscalationStatus, OutboxKind, OutboxStatus, Phone, Sku, TurnDecision,
+};
 
 /// `Type` and `Decode` for a type stored as its text and parsed by `TryFrom<String>`.
 macro_rules! parsed_text_column {
@@ -37,3 +41,9 @@ macro_rules! parsed_text_column {
 
 parsed_text_column!(Phone);
 parsed_text_column!(Sku);
+parsed_text_column!(ConsentKind);
+parsed_text_column!(TurnDecision);
+parsed_text_column!(OutboxKind);
+parsed_text_column!(OutboxStatus);
+parsed_text_column!(EscalationStatus);
+parsed_text_column!(EscalationReason);

@@ -47,7 +47,6 @@ impl<T: Serialize> JsonText<T> {
 pub struct TurnAudit {
     pub inbound_message_id: i64,
     pub conversation_id: i64,
-    #[sqlx(try_from = "String")]
     pub decision: TurnDecision,
     pub intent: String,
     /// Retrieved products and policies with their scores, and what the prompt budget cut.
@@ -172,7 +171,6 @@ pub async fn all_stage_ms(db: &Db) -> anyhow::Result<Vec<BTreeMap<String, f64>>>
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct PastTurn {
     /// `reply` or `escalate`.
-    #[sqlx(try_from = "String")]
     pub decision: TurnDecision,
     pub confidence: f64,
 }
@@ -213,7 +211,6 @@ pub async fn count_turns(db: &Db) -> anyhow::Result<i64> {
 pub struct TurnLink {
     pub id: i64,
     pub inbound_message_id: i64,
-    #[sqlx(try_from = "String")]
     pub decision: TurnDecision,
     pub confidence: f64,
 }
@@ -234,7 +231,7 @@ pub async fn turns_by_message(
 }
 
 /// An inbound text of a conversation with the turn that answered it (export).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ExportTurn {
     pub message_id: i64,
     pub body: String,
@@ -245,7 +242,7 @@ pub struct ExportTurn {
 
 /// The conversation's inbound texts, oldest first, each with its turn's decision.
 pub async fn export_turns(db: &Db, conversation_id: i64) -> anyhow::Result<Vec<ExportTurn>> {
-    let rows = with_db!(db, |p| sqlx::query_as::<_, (i64, String, Option<String>, DateTime<Utc>)>(
+    let rows = with_db!(db, |p| sqlx::query_as::<_, ExportTurn>(
         "select m.id as message_id, m.body, t.decision, m.created_at from messages m
          left join turns t on t.inbound_message_id = m.id
          where m.conversation_id = $1 and m.direction = 'in' order by m.id"
@@ -253,12 +250,7 @@ pub async fn export_turns(db: &Db, conversation_id: i64) -> anyhow::Result<Vec<E
     .bind(conversation_id)
     .fetch_all(p)
     .await)?;
-    rows.into_iter()
-        .map(|(message_id, body, decision, created_at)| {
-            let decision = decision.map(TurnDecision::try_from).transpose()?;
-            Ok(ExportTurn { message_id, body, decision, created_at })
-        })
-        .collect()
+    Ok(rows)
 }
 
 /// Conversations active since `since` (optionally only those ever escalated), oldest first.
@@ -285,16 +277,14 @@ pub async fn export_sent(
     db: &Db,
     conversation_id: i64,
 ) -> anyhow::Result<Vec<(OutboxKind, String, Option<i64>, DateTime<Utc>)>> {
-    let rows = with_db!(db, |p| sqlx::query_as::<_, (String, String, Option<i64>, DateTime<Utc>)>(
+    let rows = with_db!(db, |p| sqlx::query_as::<_, (OutboxKind, String, Option<i64>, DateTime<Utc>)>(
         "select kind, body, in_reply_to, created_at from outbox where conversation_id = $1
            and status in ('sent', 'delivered', 'pending', 'sending') order by id"
     )
     .bind(conversation_id)
     .fetch_all(p)
     .await)?;
-    rows.into_iter()
-        .map(|(kind, body, in_reply_to, at)| Ok((OutboxKind::try_from(kind)?, body, in_reply_to, at)))
-        .collect()
+    Ok(rows)
 }
 
 #[cfg(test)]
