@@ -71,12 +71,10 @@ pub fn compliance_gate(
     let confirm = |kind: OutboxKind, text: &str| vec![Outbound { kind, text: text.to_string() }];
     let outcome = match (job.consent_change, assessment.intent) {
         // FCC 64.1200(a)(12): one confirmation, sent only when this message opted the number out.
-        (Some(ConsentKind::OptOut), _) => plan(
-            message,
-            TurnDecision::OptOut,
-            rule,
-            confirm(OutboxKind::OptOutConfirmation, &brand.opt_out_confirmation),
-        ),
+        (Some(ConsentKind::OptOut), _) => {
+            let confirmation = confirm(OutboxKind::OptOutConfirmation, &brand.opt_out_confirmation);
+            plan(message, TurnDecision::OptOut, rule, confirmation)
+        }
         // CTIA: every START/UNSTOP is answered with the opt-in confirmation and its disclosures.
         (Some(ConsentKind::OptIn), _) | (None, Intent::OptIn) => {
             plan(message, TurnDecision::OptIn, rule, confirm(OutboxKind::OptInConfirmation, &brand.opt_in_confirmation))
@@ -488,8 +486,7 @@ mod tests {
 
     type GateOutcome = Option<(TurnDecision, Vec<OutboxKind>, Vec<EscalationReason>)>;
 
-    /// (message, consent before it, the consent change ingest recorded, who owns the thread,
-    /// the gate's outcome).
+    /// (text, consent before it, the change ingest recorded, the thread's owner, the outcome).
     type GateCase = (&'static str, Option<ConsentKind>, Option<ConsentKind>, ConversationState, GateOutcome);
 
     /// (decision, outbound kinds, escalation codes) of the gate, or None when the turn goes on.
