@@ -1,9 +1,10 @@
 //! Domain types stored as text: a `Phone` or `Sku` column, or one of the domain's words (a
 //! consent kind, a turn decision, an outbox kind or status, an escalation status or reason),
-//! decodes straight into the type,
-//! parsed on the way in. A stored value that does not parse (written by hand, or before the
-//! value was validated) is a decode error naming the column and saying why, not a panic.
-//! "unprintable error".) Values are bound as text with `.as_str()`.
+//! decodes straight into the type, parsed on the way in. A stored value that does not parse
+//! (written by hand, or before the value was validated) is a decode error naming the column
+//! and saying why, not a panic. (sqlx's `#[sqlx(try_from = "String")]` would do the parsing
+//! too, but reports a failure as "unprintable error".) Values are bound as text with
+//! `.as_str()`.
 
 use sqlx::error::BoxDynError;
 use sqlx::{Database, Decode, Type};
