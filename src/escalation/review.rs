@@ -164,3 +164,24 @@ pub async fn close(db: &Db, who: &Reviewer, id: i64, resolution: Resolution) -> 
         escalations::Closed::NotFound => Ok(Err(Refused::NotFound)),
     }
 }
+
+/// Hands every open escalation of `phone`'s conversation back to the bot, as `who` (a
+/// reviewer's name, or `terminal` for `backtalk chat`, `eval` for a transcript's
+/// `hand_back_before`); how many it closed. The thread then starts fresh.
+pub async fn hand_back_conversation(db: &Db, phone: &crate::domain::Phone, who: &str) -> anyhow::Result<usize> {
+    let Some(conversation) = crate::store::conversations::conversation_by_phone(db, phone).await? else {
+        return Ok(0);
+    };
+    let mut handed = 0;
+    for e in escalations::escalations_for_conversation(db, conversation.id).await? {
+        if e.status == crate::domain::EscalationStatus::Open
+            && matches!(
+                escalations::close_and_release(db, e.id, Resolution::HandedBack, who).await?,
+                escalations::Closed::Conversation(_)
+            )
+        {
+            handed += 1;
+        }
+    }
+    Ok(handed)
+}

@@ -84,6 +84,7 @@ pub async fn export(db: &Db, options: &ExportOptions) -> anyhow::Result<Vec<Tran
                 inbound: scrub(&t.body, name.as_deref()),
                 expect: Expect { action: Some(action.to_string()), reviewer_reply, ..Expect::default() },
                 out: (!out_texts.is_empty()).then(|| out_texts.join(" / ")),
+                hand_back_before: false,
             });
         }
         if transcript_turns.is_empty() {

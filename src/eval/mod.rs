@@ -294,6 +294,9 @@ async fn run_conversation(
     let phone = Phone::parse(&eval_phone(n)).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut out = Vec::with_capacity(t.turns.len());
     for (k, turn) in t.turns.iter().enumerate() {
+        if turn.hand_back_before {
+            crate::escalation::review::hand_back_conversation(db, &phone, "eval").await?;
+        }
         let inbound = Inbound {
             provider_sid: format!("EVAL{n:08}T{k:04}"),
             from: phone.clone(),

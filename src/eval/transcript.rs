@@ -63,6 +63,10 @@ pub struct Turn {
     /// What was actually sent, in a recorded transcript.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub out: Option<String>,
+    /// Before this text arrives, a reviewer hands the conversation back to the bot (closes
+    /// its open escalations as `handed_back`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hand_back_before: bool,
 }
 
 /// What the turn should do; every key is optional.
