@@ -177,7 +177,8 @@ pub struct PastTurn {
 
 /// The thread's latest turns in which the bot drafted a reply (`reply` or `escalate`
 /// decisions; not compliance texts or turns a person owned), before `before_message_id`,
-/// newest first.
+/// newest first. A thread starts fresh when a person closes its escalation (hands it back or
+/// resolves it): turns recorded before that close are not counted.
 pub async fn recent_bot_turns(
     db: &Db,
     conversation_id: i64,
@@ -189,6 +190,9 @@ pub async fn recent_bot_turns(
             "select decision, confidence from turns
              where conversation_id = $1 and inbound_message_id < $2 and decision in ('reply', 'escalate')
                and model <> ''
+               and not exists (select 1 from escalations e
+                               where e.conversation_id = turns.conversation_id and e.status = 'resolved'
+                                 and e.resolved_at >= turns.created_at)
              order by inbound_message_id desc limit $3",
         )
         .bind(conversation_id)

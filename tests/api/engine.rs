@@ -229,3 +229,25 @@ async fn the_bot_is_silent_until_a_reviewer_hands_the_conversation_back(backend:
     assert!(app.twilio.sent_to(CUSTOMER)[1].body.contains("$32.99"));
 }
 on_both_backends!(the_bot_is_silent_until_a_reviewer_hands_the_conversation_back);
+
+/// A handed-back thread starts fresh: the escalation before the hand-back neither lowers
+/// the confidence of the next answers (`0.8^recent_failures`) nor counts as the first of
+/// "two unsure replies in a row". Self-rating 0.2 with full evidence is confidence 0.6:
+/// answered on a fresh thread, escalated (0.6 · 0.8 = 0.48) on one that remembers.
+async fn a_handed_back_thread_starts_fresh(backend: Backend) {
+    let app = spawn_app(backend, TestOptions { llm: true, ..TestOptions::default() }).await;
+    let llm = app.llm.as_ref().unwrap();
+    llm.set_default(LlmBehaviour::Reply(answer("Probably something about 42.", 0.4)));
+    let (decision, codes) = text(&app, CUSTOMER, "what's the meaning of life", 1).await;
+    assert_eq!((decision.as_str(), codes), ("escalate", vec!["low_confidence".to_string()]));
+    let (_, open) = api_get(&app, "/api/v1/escalations").await;
+    let id = open["escalations"][0]["id"].as_i64().unwrap();
+    let close = json!({"resolution": "handed_back", "reviewer": "sam"});
+    assert_eq!(api_post(&app, &format!("/api/v1/escalations/{id}/close"), close).await.0, 200);
+
+    llm.set_default(LlmBehaviour::Reply(answer("I think the black blouse is $32.99.", 0.2)));
+    let (decision, codes) = text(&app, CUSTOMER, "do you have the blouse in black?", 2).await;
+    assert_eq!((decision.as_str(), codes.len()), ("reply", 0), "the first text after the hand-back: {codes:?}");
+    assert!(app.twilio.sent_to(CUSTOMER)[1].body.contains("$32.99"));
+}
+on_both_backends!(a_handed_back_thread_starts_fresh);
