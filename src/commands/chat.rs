@@ -9,10 +9,14 @@ use crate::app::{App, BuildOptions};
 use crate::config::Config;
 use crate::demo::DEMO_PHONE;
 use crate::domain::{Phone, TurnDecision};
+use crate::escalation::review::hand_back_conversation;
 use crate::jobs;
 use crate::pipeline::ingest::{Inbound, ingest};
 use crate::sms::print::PrintProvider;
 use crate::store::{crm, escalations, turns};
+
+/// What to type to act as a reviewer handing the conversation back to the bot.
+pub const HAND_BACK: &str = "/handback";
 
 /// `backtalk chat [--from PHONE]`: each line typed is an inbound text; replies print as
 /// `bot>` lines. The full pipeline runs, outbox and consent check included; only the
@@ -24,7 +28,12 @@ pub async fn chat(config: Config, from: Option<String>, demo: bool) -> anyhow::R
     let db = app.state.db.clone();
     let who =
         crm::customer_by_phone(&db, &phone).await?.and_then(|c| c.name).unwrap_or_else(|| "a new customer".into());
-    println!("texting {} as {who} ({}); type a message, ctrl-d to quit", app.state.config.brand.name, phone.as_str());
+    println!(
+        "texting {} as {who} ({}); type a message, {HAND_BACK} to hand an escalated conversation back to the bot, \
+         ctrl-d to quit",
+        app.state.config.brand.name,
+        phone.as_str()
+    );
     let worker_config = app.state.config.worker.clone();
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     loop {
@@ -34,6 +43,14 @@ pub async fn chat(config: Config, from: Option<String>, demo: bool) -> anyhow::R
             break;
         };
         if line.trim().is_empty() {
+            continue;
+        }
+        if line.trim() == HAND_BACK {
+            let said = match hand_back_conversation(&db, &phone, "terminal").await? {
+                0 => "nothing to hand back: the bot owns this conversation",
+                _ => "handed back: the bot answers your next text",
+            };
+            println!("   ({said})");
             continue;
         }
         let inbound = Inbound {
@@ -57,13 +74,13 @@ pub async fn chat(config: Config, from: Option<String>, demo: bool) -> anyhow::R
                         .map(|e| e.reason.to_string())
                         .collect();
                     println!(
-                        "   (handed to a person: {}; confidence {:.2})",
+                        "   (handed to a person: {}; confidence {:.2}; {HAND_BACK} gives it back to the bot)",
                         reasons.join(", "),
                         turn.audit.confidence
                     );
                 }
                 TurnDecision::HumanOwned => {
-                    println!("   (a person owns this conversation; the bot stays quiet)")
+                    println!("   (a person owns this conversation; the bot stays quiet: {HAND_BACK} gives it back)")
                 }
                 _ => {}
             }

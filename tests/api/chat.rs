@@ -41,3 +41,22 @@ fn chat_prints_the_reply_and_no_info_logs_by_default() {
     let stderr = String::from_utf8_lossy(&verbose.stderr);
     assert!(stderr.contains("INFO"), "BACKTALK_LOG=info should show info lines: {stderr}");
 }
+
+/// In the terminal, `/handback` does what a reviewer's hand-back does: after an escalation
+/// the bot stays quiet, and once handed back it answers again, also after a restart.
+#[test]
+fn chat_hands_an_escalated_conversation_back_to_the_bot() {
+    let dir = tempfile::tempdir().unwrap();
+    let escalated = chat(dir.path(), "can I talk to a real person please\ndo you have the blouse in black?", None);
+    let stdout = String::from_utf8_lossy(&escalated.stdout);
+    assert!(stdout.contains("handed to a person") && stdout.contains("/handback"), "{stdout}");
+    assert!(stdout.contains("a person owns this conversation"), "{stdout}");
+    assert!(!stdout.contains("$32.99"), "the bot stays quiet while a person owns it: {stdout}");
+
+    // A new process on the same data: still a person's, until handed back.
+    let back = chat(dir.path(), "/handback\ndo you have the blouse in black?\n/handback", None);
+    let stdout = String::from_utf8_lossy(&back.stdout);
+    assert!(stdout.contains("handed back: the bot answers your next text"), "{stdout}");
+    assert!(stdout.contains("$32.99"), "answered after the hand-back: {stdout}");
+    assert!(stdout.contains("nothing to hand back"), "a second /handback has nothing to do: {stdout}");
+}
