@@ -15,6 +15,12 @@ pub enum Intent {
     OrderStatus,
     Policy,
     Product,
+    /// "are you a bot?", "is this a real person?": answered honestly (the AI disclosure).
+    AboutBot,
+    /// "hmm", "lol", an emoji, a lone "?", or a question about something the store does not
+    /// sell or know (the weather, the news): a short redirect to what the bot can do, not a
+    /// page to a person.
+    SmallTalk,
     /// Nothing the bot answers (no matching product, policy or order words).
     Unknown,
 }
@@ -27,6 +33,8 @@ impl Intent {
             Intent::OrderStatus => "order_status",
             Intent::Policy => "policy",
             Intent::Product => "product",
+            Intent::AboutBot => "about_bot",
+            Intent::SmallTalk => "small_talk",
             Intent::Unknown => "unknown",
         }
     }
@@ -144,6 +152,160 @@ const STOPWORDS: &[&str] = &[
     "again",
 ];
 
+/// Nouns of a question about who is answering.
+const WHO_ANSWERS: &[&str] =
+    &["bot", "robot", "ai", "human", "person", "machine", "automated", "computer", "real", "chatbot", "someone"];
+/// How such a question starts.
+const WHO_ANSWERS_OPENERS: &[&str] = &[
+    "are you",
+    "r u",
+    "are u",
+    "is this",
+    "is it a",
+    "am i talking",
+    "am i texting",
+    "am i chatting",
+    "am i speaking",
+    "is that a",
+    "you a",
+    "u a",
+];
+/// Phrases that ask for a person rather than about one.
+const PERSON_REQUESTS: &[&str] = &[
+    "talk to",
+    "speak to",
+    "speak with",
+    "talk with",
+    "i want",
+    "i need",
+    "get me",
+    "connect me",
+    "transfer me",
+    "put me through",
+    "can i get",
+    "let me",
+    "call me",
+];
+
+/// "are you a bot?", "is this a real person?", "am I texting a human?", "who is this?": a
+/// question about who answers, not a request for a person ("can I talk to a real person"
+/// is one, and goes to a person).
+pub fn asks_who_answers(message: &str) -> bool {
+    let m = format!(" {} ", words(message).join(" "));
+    if PERSON_REQUESTS.iter().any(|p| m.contains(&format!(" {p} "))) {
+        return false;
+    }
+    if m.contains(" who is this ") || m.contains(" who am i talking to ") || m.contains(" who am i texting ") {
+        return true;
+    }
+    let opens = WHO_ANSWERS_OPENERS.iter().any(|o| m.contains(&format!(" {o} ")));
+    opens && words(message).iter().any(|w| WHO_ANSWERS.contains(&w.as_str()))
+}
+
+/// Words that say nothing to answer: a pause, a laugh, surprise.
+const FILLERS: &[&str] = &[
+    "hmm", "hm", "hmmm", "hmmmm", "mm", "lol", "haha", "hahaha", "lmao", "wow", "oh", "ah", "uh", "um", "umm", "huh",
+    "idk", "nvm", "omg", "ugh", "meh", "yay", "oops", "oof", "welp", "well",
+];
+
+/// Words of shopping and of the store's business: a message with one of these is about the
+/// store, even when nothing matched it.
+const SHOPPING_WORDS: &[&str] = &[
+    "buy",
+    "sell",
+    "sells",
+    "selling",
+    "have",
+    "stock",
+    "price",
+    "cost",
+    "costs",
+    "much",
+    "cheap",
+    "cheapest",
+    "expensive",
+    "sale",
+    "discount",
+    "coupon",
+    "code",
+    "size",
+    "sizes",
+    "colour",
+    "color",
+    "colours",
+    "colors",
+    "wear",
+    "outfit",
+    "gift",
+    "looking",
+    "want",
+    "need",
+    "shop",
+    "store",
+    "item",
+    "items",
+    "product",
+    "products",
+    "brand",
+    "available",
+    "order",
+    "orders",
+    "return",
+    "refund",
+    "exchange",
+    "ship",
+    "shipping",
+    "delivery",
+];
+
+/// Topics a clothing store's assistant knows nothing about.
+const OFF_TOPIC_WORDS: &[&str] = &[
+    "weather",
+    "forecast",
+    "rain",
+    "news",
+    "election",
+    "president",
+    "score",
+    "game",
+    "football",
+    "soccer",
+    "basketball",
+    "baseball",
+    "recipe",
+    "cook",
+    "joke",
+    "movie",
+    "movies",
+    "song",
+    "music",
+    "stock market",
+    "bitcoin",
+    "crypto",
+    "horoscope",
+    "lottery",
+    "traffic",
+    "flight",
+    "flights",
+    "capital",
+    "time",
+    "timezone",
+    "translate",
+    "math",
+    "calculate",
+];
+
+/// "hmm", "lol", "🙂", "?": nothing to answer but the customer is still there.
+fn is_filler(w: &[String]) -> bool {
+    w.is_empty() || (w.len() <= 3 && w.iter().all(|x| FILLERS.contains(&x.as_str())))
+}
+
+/// A question about something the store does not sell or know ("what's the weather
+/// tomorrow?"): an off-topic word and no shopping word.
+fn is_off_topic(w: &[String]) -> bool {
+    has_any(w, OFF_TOPIC_WORDS) && !has_any(w, SHOPPING_WORDS)
+}
+
 /// Lower-case alphanumeric words.
 pub fn words(text: &str) -> Vec<String> {
     text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect()
@@ -164,7 +326,11 @@ pub fn content_words(message: &str) -> Vec<String> {
 pub fn classify(facts: &Facts) -> Intent {
     let w = words(&facts.message);
     let content = content_words(&facts.message);
-    if (has_any(&w, THANKS) && w.len() <= 6) || (has_any(&w, ACKNOWLEDGEMENTS) && w.len() <= 2) {
+    if asks_who_answers(&facts.message) {
+        Intent::AboutBot
+    } else if is_filler(&w) || is_off_topic(&w) {
+        Intent::SmallTalk
+    } else if (has_any(&w, THANKS) && w.len() <= 6) || (has_any(&w, ACKNOWLEDGEMENTS) && w.len() <= 2) {
         Intent::Thanks
     } else if has_any(&w, GREETINGS) && content.len() <= 2 {
         Intent::Greeting
@@ -212,12 +378,16 @@ pub fn coverage(content: &[String], p: &ProductFact) -> f64 {
 }
 
 /// How well this turn's facts support an answer to a message of this intent, 0 to 1:
-/// greetings and thanks need none (1); order status needs an order on file; a policy
+/// greetings, thanks and questions about the bot need none (1), small talk half; order status needs an order on file; a policy
 /// question a retrieved policy; a product question is the best retrieved product's
 /// [`coverage`] of the message's content words; an unknown intent has none (0).
 pub fn evidence(intent: Intent, facts: &Facts) -> f64 {
     match intent {
-        Intent::Thanks | Intent::Greeting => 1.0,
+        Intent::Thanks | Intent::Greeting | Intent::AboutBot => 1.0,
+        // A redirect needs no facts, but a draft that answers the off-topic question (a
+        // model telling the weather) has none behind it: half, so the draft's own rating
+        // decides.
+        Intent::SmallTalk => 0.5,
         Intent::OrderStatus => f64::from(u8::from(!facts.orders.is_empty())),
         Intent::Policy => f64::from(u8::from(!facts.policies.is_empty())),
         Intent::Product => {
@@ -249,5 +419,28 @@ mod tests {
         f.message = "do you have garden hoses in red?".into();
         assert!((evidence(Intent::Product, &f) - 1.0 / 3.0).abs() < 1e-9, "{}", evidence(Intent::Product, &f));
         assert_eq!(evidence(Intent::OrderStatus, &f), 0.0);
+    }
+
+    #[test]
+    fn questions_about_the_bot_are_not_requests_for_a_person() {
+        for q in ["are you a bot?", "r u a real person", "is this automated?", "am I texting a human?", "who is this?"]
+        {
+            assert!(asks_who_answers(q), "{q}");
+            assert_eq!(classify(&facts(q)), Intent::AboutBot, "{q}");
+        }
+        for not in ["can I talk to a real person", "i want a human", "get me a person please", "do you have the blouse"]
+        {
+            assert!(!asks_who_answers(not), "{not}");
+        }
+    }
+
+    #[test]
+    fn fillers_emoji_and_off_topic_questions_are_small_talk() {
+        for q in ["hmm", "lol", "🙂", "?", "what's the weather tomorrow?", "tell me a joke"] {
+            assert_eq!(classify(&facts(q)), Intent::SmallTalk, "{q}");
+        }
+        // A shopping word keeps it about the store: "a rain jacket" is a product question.
+        assert_ne!(classify(&facts("do you sell a rain jacket?")), Intent::SmallTalk);
+        assert_ne!(classify(&facts("hello?")), Intent::SmallTalk);
     }
 }

@@ -120,6 +120,10 @@ pub fn priority(reasons: &[Reason]) -> Priority {
 
 /// True when the customer asks to talk to a person.
 pub fn asks_for_human(message: &str) -> bool {
+    // "are you a real person?" asks about the bot; it is answered, not paged.
+    if crate::domain::intent::asks_who_answers(message) {
+        return false;
+    }
     let m = message.to_lowercase();
     HUMAN_PHRASES.iter().any(|p| m.contains(p)) || m.trim() == "agent"
 }

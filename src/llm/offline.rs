@@ -148,6 +148,20 @@ impl OfflineResponder {
                 }
                 draft(intent, text, 0.3 + 0.6 * cov, skus)
             }
+            // Honest about what answers (the AI disclosure of CTIA's and the states' bot rules),
+            // and that a person is a text away.
+            Intent::AboutBot => draft(
+                intent,
+                "I'm an AI assistant; a person from our team can take over anytime, just ask.".into(),
+                0.9,
+                vec![],
+            ),
+            Intent::SmallTalk => draft(
+                intent,
+                "I can't help with that, but I can with products, sizes, shipping, returns and orders.".into(),
+                0.8,
+                vec![],
+            ),
             Intent::Unknown => draft(intent, "Let me get a teammate to help with that.".into(), 0.15, vec![]),
         }
     }

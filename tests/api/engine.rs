@@ -251,3 +251,28 @@ async fn a_handed_back_thread_starts_fresh(backend: Backend) {
     assert!(app.twilio.sent_to(CUSTOMER)[1].body.contains("$32.99"));
 }
 on_both_backends!(a_handed_back_thread_starts_fresh);
+
+/// Small talk is answered, not paged (offline responder): a question about the bot gets the
+/// honest answer, a pause or an emoji and an off-topic question a short redirect with no
+/// facts in it; asking for a person still goes to a person.
+async fn small_talk_is_answered_not_paged(backend: Backend) {
+    let app = spawn_app(backend, TestOptions::default()).await;
+    let phone = "+12125550420";
+    let mut sent = 0;
+    for (said, shown) in [
+        ("are you a bot?", "AI assistant"),
+        ("hmm", "I can with products"),
+        ("🙂", "I can with products"),
+        ("what's the weather tomorrow?", "I can with products"),
+    ] {
+        sent += 1;
+        let (decision, codes) = text(&app, phone, said, sent).await;
+        assert_eq!((decision.as_str(), codes.len()), ("reply", 0), "{said:?}: {codes:?}");
+        let body = &app.twilio.sent_to(phone)[sent - 1].body;
+        assert!(body.contains(shown), "{said:?} -> {body}");
+        assert!(!body.contains('$'), "no price in small talk: {body}");
+    }
+    let (decision, codes) = text(&app, phone, "ok can I talk to a real person", sent + 1).await;
+    assert_eq!((decision.as_str(), codes[0].as_str()), ("escalate", "human_requested"));
+}
+on_both_backends!(small_talk_is_answered_not_paged);
