@@ -25,7 +25,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 
 use super::index::ProductFilter;
-use crate::domain::Money;
+use crate::domain::{Money, synonyms};
 
 /// What a message asks for.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -366,7 +366,17 @@ fn understand_one(message: &str) -> Understood {
     }
     // Rank by the product words only: colours, sizes and audience are filters now, and
     // filler ("do you have") would only add noise.
-    u.text = product_words(&text).join(" ");
+    let mut product = product_words(&text);
+    // The catalog's words for a shopper's ("sweaters" → jumper, cardigan).
+    for w in product.clone() {
+        let more: Vec<&str> =
+            synonyms::catalog_words(&w).iter().copied().filter(|s| !product.iter().any(|p| p == s)).collect();
+        if !more.is_empty() {
+            u.notes.push(format!("{w}: {}", more.join(", ")));
+            product.extend(more.into_iter().map(str::to_string));
+        }
+    }
+    u.text = product.join(" ");
     u
 }
 

@@ -373,7 +373,10 @@ pub fn coverage(content: &[String], p: &ProductFact) -> f64 {
         .into_iter()
         .map(|w| w.trim_end_matches('s').to_string())
         .collect();
-    let found = content.iter().filter(|w| haystack.contains(&w.trim_end_matches('s').to_string())).count();
+    // A shopper's word counts when the product has it or the catalog's word for it
+    // ("sweaters" → jumper).
+    let has = |w: &str| haystack.contains(&w.trim_end_matches('s').to_string());
+    let found = content.iter().filter(|w| has(w) || super::synonyms::catalog_words(w).iter().any(|s| has(s))).count();
     found as f64 / content.len() as f64
 }
 

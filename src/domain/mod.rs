@@ -13,6 +13,7 @@ pub mod draft;
 pub mod facts;
 pub mod intent;
 pub mod segments;
+pub mod synonyms;
 pub mod vocabulary;
 
 pub use vocabulary::{

@@ -670,6 +670,8 @@ const SYNONYMS: &[(&str, &str)] = &[
     ("sneakers", "trainers"),
     ("sneaker", "trainers"),
     ("kicks", "trainers"),
+    // A word only the embeddings bridge (Backtalk's own synonym table does not have it).
+    ("plimsolls", "trainers"),
     ("trainer", "trainers"),
     ("purse", "bag"),
     ("handbag", "bag"),
