@@ -329,6 +329,52 @@ pub struct BusinessHoursConfig {
     pub sunday: String,
 }
 
+/// The day keys of `[business_hours]`, Monday first.
+pub const BUSINESS_DAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+
+impl BusinessHoursConfig {
+    /// The time zone and each day's (open, close) in minutes since local midnight, Monday
+    /// first; the error names the bad key (`business_hours.monday`) and says why.
+    pub fn parsed(&self) -> Result<(chrono_tz::Tz, [Option<(u32, u32)>; 7]), (String, String)> {
+        let tz: chrono_tz::Tz = self.timezone.parse().map_err(|_| {
+            ("business_hours.timezone".to_string(), format!("unknown IANA time zone {:?}", self.timezone))
+        })?;
+        let raw =
+            [&self.monday, &self.tuesday, &self.wednesday, &self.thursday, &self.friday, &self.saturday, &self.sunday];
+        let mut days = [None; 7];
+        for (i, text) in raw.iter().enumerate() {
+            days[i] = parse_day(text).map_err(|why| (format!("business_hours.{}", BUSINESS_DAYS[i]), why))?;
+        }
+        if days.iter().all(Option::is_none) {
+            return Err((
+                "business_hours.monday".into(),
+                "every day is closed; set some hours or business_hours.enabled = false".into(),
+            ));
+        }
+        Ok((tz, days))
+    }
+}
+
+/// `"09:00-18:00"` → (540, 1080); `""` → closed.
+fn parse_day(text: &str) -> Result<Option<(u32, u32)>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let why = || format!("expected HH:MM-HH:MM (e.g. 09:00-18:00) or \"\" for closed, got {text:?}");
+    let (a, b) = text.split_once('-').ok_or_else(why)?;
+    let minutes = |s: &str| -> Option<u32> {
+        let (h, m) = s.trim().split_once(':')?;
+        let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+        (m < 60 && (h < 24 || (h == 24 && m == 0))).then_some(h * 60 + m)
+    };
+    let (open, close) = (minutes(a).ok_or_else(why)?, minutes(b).ok_or_else(why)?);
+    if open >= close {
+        return Err(format!("opening {a:?} must be before closing {b:?} (up to 24:00)"));
+    }
+    Ok(Some((open, close)))
+}
+
 impl Default for BusinessHoursConfig {
     fn default() -> Self {
         let weekday = || "09:00-18:00".to_string();
@@ -566,7 +612,9 @@ impl Config {
         if !self.llm.base_url.is_empty() && !self.llm.base_url.starts_with("http") {
             bad("llm.base_url", "must be an http(s) URL")?;
         }
-        if let Err((key, why)) = crate::escalation::hours::BusinessHours::from_config(&self.business_hours) {
+        if self.business_hours.enabled
+            && let Err((key, why)) = self.business_hours.parsed()
+        {
             bad(&key, &why)?;
         }
         Ok(())

@@ -28,9 +28,6 @@ struct Schedule {
     days: [Option<(u32, u32)>; 7],
 }
 
-/// The day keys of `[business_hours]`, Monday first.
-pub const DAY_KEYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
-
 impl BusinessHours {
     /// Always open: every instant is inside hours and SLA minutes are wall-clock minutes.
     pub fn always_open() -> BusinessHours {
@@ -42,21 +39,7 @@ impl BusinessHours {
         if !c.enabled {
             return Ok(BusinessHours::always_open());
         }
-        let tz: Tz = c
-            .timezone
-            .parse()
-            .map_err(|_| ("business_hours.timezone".to_string(), format!("unknown IANA time zone {:?}", c.timezone)))?;
-        let raw = [&c.monday, &c.tuesday, &c.wednesday, &c.thursday, &c.friday, &c.saturday, &c.sunday];
-        let mut days = [None; 7];
-        for (i, text) in raw.iter().enumerate() {
-            days[i] = parse_day(text).map_err(|why| (format!("business_hours.{}", DAY_KEYS[i]), why))?;
-        }
-        if days.iter().all(Option::is_none) {
-            return Err((
-                "business_hours.monday".into(),
-                "every day is closed; set some hours or business_hours.enabled = false".into(),
-            ));
-        }
+        let (tz, days) = c.parsed()?;
         let label = if c.timezone_label.is_empty() { c.timezone.clone() } else { c.timezone_label.clone() };
         Ok(BusinessHours { schedule: Some(Schedule { tz, label, days }) })
     }
@@ -139,26 +122,6 @@ impl Schedule {
         }
         Utc.from_utc_datetime(&naive)
     }
-}
-
-/// `"09:00-18:00"` → (540, 1080); `""` → closed.
-fn parse_day(text: &str) -> Result<Option<(u32, u32)>, String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    let why = || format!("expected HH:MM-HH:MM (e.g. 09:00-18:00) or \"\" for closed, got {text:?}");
-    let (a, b) = text.split_once('-').ok_or_else(why)?;
-    let minutes = |s: &str| -> Option<u32> {
-        let (h, m) = s.trim().split_once(':')?;
-        let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
-        (m < 60 && (h < 24 || (h == 24 && m == 0))).then_some(h * 60 + m)
-    };
-    let (open, close) = (minutes(a).ok_or_else(why)?, minutes(b).ok_or_else(why)?);
-    if open >= close {
-        return Err(format!("opening {a:?} must be before closing {b:?} (up to 24:00)"));
-    }
-    Ok(Some((open, close)))
 }
 
 fn weekday_name(d: Weekday) -> &'static str {
