@@ -332,10 +332,13 @@ pub struct BusinessHoursConfig {
 /// The day keys of `[business_hours]`, Monday first.
 pub const BUSINESS_DAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
 
+/// Each day's (open, close) in minutes since local midnight, Monday first; `None`: closed.
+pub type WeekHours = [Option<(u32, u32)>; 7];
+
 impl BusinessHoursConfig {
     /// The time zone and each day's (open, close) in minutes since local midnight, Monday
     /// first; the error names the bad key (`business_hours.monday`) and says why.
-    pub fn parsed(&self) -> Result<(chrono_tz::Tz, [Option<(u32, u32)>; 7]), (String, String)> {
+    pub fn parsed(&self) -> Result<(chrono_tz::Tz, WeekHours), (String, String)> {
         let tz: chrono_tz::Tz = self.timezone.parse().map_err(|_| {
             ("business_hours.timezone".to_string(), format!("unknown IANA time zone {:?}", self.timezone))
         })?;

@@ -25,7 +25,7 @@ struct Schedule {
     tz: Tz,
     label: String,
     /// Monday first; (open, close) in minutes since local midnight, close up to 1440.
-    days: [Option<(u32, u32)>; 7],
+    days: crate::config::WeekHours,
 }
 
 impl BusinessHours {
@@ -207,9 +207,8 @@ mod tests {
 
     #[test]
     fn all_day_and_always_open() {
-        let mut c = BusinessHoursConfig::default();
-        c.saturday = "00:00-24:00".into();
-        c.sunday = "00:00-24:00".into();
+        let mut c =
+            BusinessHoursConfig { saturday: "00:00-24:00".into(), sunday: "00:00-24:00".into(), ..Default::default() };
         let h = BusinessHours::from_config(&c).unwrap();
         assert!(h.is_open(utc("2026-12-06T04:00:00Z")));
         // Saturday 23:50 runs on into Sunday without a gap at midnight; Friday night waits
@@ -226,12 +225,10 @@ mod tests {
 
     #[test]
     fn bad_settings_name_their_key() {
-        let mut c = BusinessHoursConfig::default();
-        c.timezone = "Mars/Olympus".into();
+        let c = BusinessHoursConfig { timezone: "Mars/Olympus".into(), ..Default::default() };
         assert_eq!(BusinessHours::from_config(&c).unwrap_err().0, "business_hours.timezone");
         for bad in ["9-18", "09:00", "18:00-09:00", "09:00-25:00", "09:75-10:00"] {
-            let mut c = BusinessHoursConfig::default();
-            c.tuesday = bad.into();
+            let c = BusinessHoursConfig { tuesday: bad.into(), ..Default::default() };
             assert_eq!(BusinessHours::from_config(&c).unwrap_err().0, "business_hours.tuesday", "{bad}");
         }
         let mut c = BusinessHoursConfig::default();
