@@ -12,6 +12,7 @@ use crate::catalog::SearchIndex;
 use crate::catalog::semantic::Semantic;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Secret};
+use crate::escalation::hours::BusinessHours;
 use crate::http::{AppState, Metrics, router};
 use crate::jobs::{self, Waker};
 use crate::llm::Generator;
@@ -107,9 +108,24 @@ impl App {
         let config = Arc::new(config);
         let waker = Waker::default();
         let clock = options.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let sender =
-            Arc::new(Sender { db: db.clone(), provider, status_callback: Some(config.status_webhook_url()), clock });
-        let deps = Deps { db: db.clone(), index: index.clone(), generator, offline, config: config.clone(), semantic };
+        let hours = BusinessHours::from_config(&config.business_hours)
+            .map_err(|(key, why)| anyhow::anyhow!("invalid config key `{key}`: {why}"))?;
+        let sender = Arc::new(Sender {
+            db: db.clone(),
+            provider,
+            status_callback: Some(config.status_webhook_url()),
+            clock: clock.clone(),
+        });
+        let deps = Deps {
+            db: db.clone(),
+            index: index.clone(),
+            generator,
+            offline,
+            config: config.clone(),
+            semantic,
+            clock,
+            hours: Arc::new(hours),
+        };
         let worker = Arc::new(Worker { deps, sender, waker: waker.clone() });
         let ingest = IngestBatcher::spawn(db.clone(), config.worker.max_attempts);
         let state = AppState {

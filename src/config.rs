@@ -73,6 +73,7 @@ pub struct Config {
     pub worker: WorkerConfig,
     pub pipeline: PipelineConfig,
     pub brand: BrandConfig,
+    pub business_hours: BusinessHoursConfig,
     pub api: ApiConfig,
     pub console: ConsoleConfig,
 }
@@ -263,10 +264,10 @@ pub struct PipelineConfig {
     pub sentiment_threshold: f64,
     /// Questions about an order worth at least this many cents go to a person; 0: off.
     pub order_value_escalation_cents: i64,
-    /// Minutes a person has to answer a high-priority escalation (legal or complaint words,
+    /// Business minutes (`business_hours`) a person has to answer a high-priority escalation (legal or complaint words,
     /// a valuable order, an upset customer, a request for a person, a possible opt-out).
     pub sla_high_minutes: i64,
-    /// Minutes for any other escalation.
+    /// Business minutes for any other escalation.
     pub sla_normal_minutes: i64,
     /// Whether a reply the guard cannot verify is held back (true, always, in production).
     /// `false` still records every finding but sends the draft anyway: it exists only so
@@ -291,8 +292,11 @@ pub struct BrandConfig {
     pub opt_in_confirmation: String,
     /// Answer to HELP/INFO.
     pub help_text: String,
-    /// Sent when a conversation is handed to a person.
+    /// Sent when a conversation is handed to a person inside business hours.
     pub holding_message: String,
+    /// Sent instead outside business hours; `{next_open}` becomes the next opening, e.g.
+    /// "Monday at 9:00 AM ET". Keep it to one SMS segment (160 plain characters).
+    pub holding_message_after_hours: String,
     /// Hosts a reply may link to, comma-separated (subdomains included); links to any other
     /// host are removed from drafts. Empty: no links.
     pub link_hosts: String,
@@ -302,6 +306,94 @@ pub struct BrandConfig {
     pub ai_disclosure: String,
     /// How replies should sound: a sentence or two given to the model (brand voice).
     pub voice: String,
+}
+
+/// When a person is at work: SLA due times count only these hours, and outside them the
+/// holding message says when someone will answer (`escalation::hours`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BusinessHoursConfig {
+    /// `false`: always open (SLA in wall-clock minutes, always the in-hours holding message).
+    pub enabled: bool,
+    /// IANA time zone the hours are in.
+    pub timezone: String,
+    /// How the zone is named in the after-hours message ("ET"); empty: the IANA name.
+    pub timezone_label: String,
+    /// Each day's hours, `HH:MM-HH:MM` local time (`00:00-24:00`: all day), `""`: closed.
+    pub monday: String,
+    pub tuesday: String,
+    pub wednesday: String,
+    pub thursday: String,
+    pub friday: String,
+    pub saturday: String,
+    pub sunday: String,
+}
+
+/// The day keys of `[business_hours]`, Monday first.
+pub const BUSINESS_DAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+
+/// Each day's (open, close) in minutes since local midnight, Monday first; `None`: closed.
+pub type WeekHours = [Option<(u32, u32)>; 7];
+
+impl BusinessHoursConfig {
+    /// The time zone and each day's (open, close) in minutes since local midnight, Monday
+    /// first; the error names the bad key (`business_hours.monday`) and says why.
+    pub fn parsed(&self) -> Result<(chrono_tz::Tz, WeekHours), (String, String)> {
+        let tz: chrono_tz::Tz = self.timezone.parse().map_err(|_| {
+            ("business_hours.timezone".to_string(), format!("unknown IANA time zone {:?}", self.timezone))
+        })?;
+        let raw =
+            [&self.monday, &self.tuesday, &self.wednesday, &self.thursday, &self.friday, &self.saturday, &self.sunday];
+        let mut days = [None; 7];
+        for (i, text) in raw.iter().enumerate() {
+            days[i] = parse_day(text).map_err(|why| (format!("business_hours.{}", BUSINESS_DAYS[i]), why))?;
+        }
+        if days.iter().all(Option::is_none) {
+            return Err((
+                "business_hours.monday".into(),
+                "every day is closed; set some hours or business_hours.enabled = false".into(),
+            ));
+        }
+        Ok((tz, days))
+    }
+}
+
+/// `"09:00-18:00"` → (540, 1080); `""` → closed.
+fn parse_day(text: &str) -> Result<Option<(u32, u32)>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let why = || format!("expected HH:MM-HH:MM (e.g. 09:00-18:00) or \"\" for closed, got {text:?}");
+    let (a, b) = text.split_once('-').ok_or_else(why)?;
+    let minutes = |s: &str| -> Option<u32> {
+        let (h, m) = s.trim().split_once(':')?;
+        let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+        (m < 60 && (h < 24 || (h == 24 && m == 0))).then_some(h * 60 + m)
+    };
+    let (open, close) = (minutes(a).ok_or_else(why)?, minutes(b).ok_or_else(why)?);
+    if open >= close {
+        return Err(format!("opening {a:?} must be before closing {b:?} (up to 24:00)"));
+    }
+    Ok(Some((open, close)))
+}
+
+impl Default for BusinessHoursConfig {
+    fn default() -> Self {
+        let weekday = || "09:00-18:00".to_string();
+        BusinessHoursConfig {
+            enabled: true,
+            timezone: "America/New_York".into(),
+            timezone_label: "ET".into(),
+            monday: weekday(),
+            tuesday: weekday(),
+            wednesday: weekday(),
+            thursday: weekday(),
+            friday: weekday(),
+            saturday: String::new(),
+            sunday: String::new(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -319,6 +411,7 @@ impl Default for Config {
             worker: WorkerConfig::default(),
             pipeline: PipelineConfig::default(),
             brand: BrandConfig::default(),
+            business_hours: BusinessHoursConfig::default(),
             api: ApiConfig::default(),
             console: ConsoleConfig::default(),
         }
@@ -401,6 +494,8 @@ impl Default for BrandConfig {
             opt_in_confirmation: "Northwind Outfitters: you are subscribed to texts. Msg frequency varies. Msg & data rates may apply. Reply HELP for help, STOP to opt out.".into(),
             help_text: "Northwind Outfitters help: support@northwind.example or 1-800-555-0199. Msg & data rates may apply. Reply STOP to opt out.".into(),
             holding_message: "Thanks for your message! A member of our team will reply shortly.".into(),
+            holding_message_after_hours:
+                "Thanks for your message! Our team is away now and will reply {next_open}.".into(),
             link_hosts: String::new(),
             ai_disclosure: "Northwind Outfitters' automated assistant here.".into(),
             voice: "Warm and brief, like a helpful store associate; plain words, no emoji, no exclamation marks in a row."
@@ -519,6 +614,11 @@ impl Config {
         }
         if !self.llm.base_url.is_empty() && !self.llm.base_url.starts_with("http") {
             bad("llm.base_url", "must be an http(s) URL")?;
+        }
+        if self.business_hours.enabled
+            && let Err((key, why)) = self.business_hours.parsed()
+        {
+            bad(&key, &why)?;
         }
         Ok(())
     }
@@ -676,6 +776,15 @@ mod tests {
         assert!(err.contains("`listen`"), "{err}");
         let err = Config::from_sources("public_url = \"ftp://x\"\n", &[]).unwrap_err().to_string();
         assert!(err.contains("public_url"), "{err}");
+    }
+
+    #[test]
+    fn bad_business_hours_name_their_key() {
+        let err = Config::from_sources("[business_hours]\nfriday = \"9 to 5\"\n", &[]).unwrap_err().to_string();
+        assert!(err.contains("business_hours.friday") && err.contains("BACKTALK_BUSINESS_HOURS_FRIDAY"), "{err}");
+        let err = Config::from_sources("", &env(&[("BACKTALK_BUSINESS_HOURS_TIMEZONE", "Eastern")])).unwrap_err();
+        assert!(err.to_string().contains("business_hours.timezone"), "{err}");
+        assert!(Config::from_sources("[business_hours]\nenabled = false\ntimezone = \"x\"\n", &[]).is_ok());
     }
 
     #[test]

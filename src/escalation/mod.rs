@@ -7,8 +7,10 @@
 //! or thread trend) below the threshold. Every rule that fires is kept, so the reviewer sees all the reasons; the
 //! escalation's [`Priority`] follows from them and sets its SLA.
 //!
+//! [`hours`]: business hours, which SLA due times count and the holding message names.
 //! [`review`]: what a reviewer does to an escalation, from the console or the JSON API.
 
+pub mod hours;
 pub mod review;
 
 use serde::Serialize;

@@ -35,6 +35,10 @@ pub struct Deps {
     pub config: Arc<Config>,
     /// Product vectors, when an embedding endpoint is configured (hybrid retrieval).
     pub semantic: Option<Arc<crate::catalog::semantic::Semantic>>,
+    /// What time it is (SLA due times and the after-hours holding message).
+    pub clock: Arc<dyn crate::clock::Clock>,
+    /// `business_hours`, parsed.
+    pub hours: Arc<crate::escalation::hours::BusinessHours>,
 }
 
 /// One text the turn wants to send.

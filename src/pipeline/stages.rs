@@ -420,9 +420,17 @@ pub fn route(
             escalation::Priority::High => pipeline.sla_high_minutes,
             escalation::Priority::Normal => pipeline.sla_normal_minutes,
         };
-        let sla_due = chrono::Utc::now() + chrono::Duration::minutes(minutes);
+        // The SLA counts business hours only; outside them the customer is told when.
+        let now = deps.clock.now();
+        let sla_due = deps.hours.add_business_minutes(now, minutes);
+        let holding = if deps.hours.is_open(now) {
+            deps.config.brand.holding_message.clone()
+        } else {
+            let next_open = deps.hours.describe(deps.hours.next_open(now), now);
+            deps.config.brand.holding_message_after_hours.replace("{next_open}", &next_open)
+        };
         TurnPlan {
-            outbound: vec![Outbound { kind: OutboxKind::Holding, text: deps.config.brand.holding_message.clone() }],
+            outbound: vec![Outbound { kind: OutboxKind::Holding, text: holding }],
             escalation_details: json!({
                 "draft": draft.text,
                 "guard": guard_json,

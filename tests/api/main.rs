@@ -12,6 +12,7 @@ mod eval;
 mod fake_qdrant;
 mod fakes;
 mod helpers;
+mod hours;
 mod migrations;
 mod proactive;
 mod turn;
