@@ -12,6 +12,7 @@
 //! - audience words to category words: "for my husband" → men's, "for her" → women's;
 //! - carry-over: a message with no product words of its own ("in red?", "what about size
 //!   8?") searches with the previous message's words and keeps its filters unless restated;
+//! - skus quoted in the message ([`sku_mentions`]), taken literally by retrieval;
 //! - whether the customer asks what goes with something ("what goes with the skirt I
 //!   bought?"), for complement boosting.
 //!
@@ -380,6 +381,17 @@ fn understand_one(message: &str) -> Understood {
     u
 }
 
+/// Words of a message that look like a sku (letters and digits together, 6 to 64
+/// characters), upper-cased as the catalog writes them; the catalog says which exist.
+pub fn sku_mentions(message: &str) -> Vec<String> {
+    message
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '-')
+        .filter(|w| (6..=64).contains(&w.len()))
+        .filter(|w| w.chars().any(|c| c.is_ascii_digit()) && w.chars().any(|c| c.is_ascii_alphabetic()))
+        .map(str::to_uppercase)
+        .collect()
+}
+
 fn normalize_color(c: &str) -> String {
     match c {
         "gray" => "grey".into(),
@@ -390,6 +402,13 @@ fn normalize_color(c: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sku_like_words_are_quoted_skus() {
+        assert_eq!(sku_mentions("is zo0059900599 in stock?"), vec!["ZO0059900599".to_string()]);
+        assert_eq!(sku_mentions("order 550471 and the blouse"), Vec::<String>::new(), "digits alone are not a sku");
+        assert_eq!(sku_mentions("do you have sneakers?"), Vec::<String>::new());
+    }
 
     #[test]
     fn price_bounds_in_sms_words() {

@@ -369,10 +369,12 @@ pub fn coverage(content: &[String], p: &ProductFact) -> f64 {
     if content.is_empty() {
         return 0.0;
     }
-    let haystack: Vec<String> = words(&format!("{} {} {} {}", p.title, p.category, p.brand, p.colors.join(" ")))
-        .into_iter()
-        .map(|w| w.trim_end_matches('s').to_string())
-        .collect();
+    // The sku too: a customer who quotes it names the product.
+    let haystack: Vec<String> =
+        words(&format!("{} {} {} {} {}", p.sku, p.title, p.category, p.brand, p.colors.join(" ")))
+            .into_iter()
+            .map(|w| w.trim_end_matches('s').to_string())
+            .collect();
     // A shopper's word counts when the product has it or the catalog's word for it
     // ("sweaters" → jumper).
     let has = |w: &str| haystack.contains(&w.trim_end_matches('s').to_string());

@@ -276,3 +276,15 @@ async fn small_talk_is_answered_not_paged(backend: Backend) {
     assert_eq!((decision.as_str(), codes[0].as_str()), ("escalate", "human_requested"));
 }
 on_both_backends!(small_talk_is_answered_not_paged);
+
+/// A sku the customer quotes is the product answered about, even sold out and even when the
+/// search ranks others first; the reply says it is out of stock.
+async fn a_quoted_sku_is_taken_literally(backend: Backend) {
+    let app = spawn_app(backend, TestOptions::default()).await;
+    let phone = "+12125550421";
+    let (decision, codes) = text(&app, phone, "is ZO0059900599 in stock?", 1).await;
+    assert_eq!((decision.as_str(), codes.len()), ("reply", 0), "{codes:?}");
+    let body = &app.twilio.sent_to(phone)[0].body;
+    assert!(body.contains("ZO0059900599") && body.contains("out of stock"), "{body}");
+}
+on_both_backends!(a_quoted_sku_is_taken_literally);
