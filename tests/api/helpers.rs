@@ -231,9 +231,15 @@ impl TestApp {
         wait_for("the job queue to drain", Duration::from_secs(30), || {
             let db = db.clone();
             async move {
-                let queued = backtalk::store::jobs::count_jobs(&db, "queued").await.unwrap();
-                let running = backtalk::store::jobs::count_jobs(&db, "running").await.unwrap();
-                queued == 0 && running == 0
+                // One query: read separately, a turn job could finish (and queue its send
+                // job) between the "queued" and the "running" count, and both read 0.
+                let busy = backtalk::store::with_db!(&db, |p| sqlx::query_scalar::<_, i64>(
+                    "select count(*) from jobs where status in ('queued', 'running')"
+                )
+                .fetch_one(p)
+                .await)
+                .unwrap();
+                busy == 0
             }
         })
         .await;
