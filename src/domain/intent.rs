@@ -191,7 +191,8 @@ const PERSON_REQUESTS: &[&str] = &[
 /// question about who answers, not a request for a person ("can I talk to a real person"
 /// is one, and goes to a person).
 pub fn asks_who_answers(message: &str) -> bool {
-    let m = format!(" {} ", words(message).join(" "));
+    let w = words(message);
+    let m = format!(" {} ", w.join(" "));
     if PERSON_REQUESTS.iter().any(|p| m.contains(&format!(" {p} "))) {
         return false;
     }
@@ -199,7 +200,7 @@ pub fn asks_who_answers(message: &str) -> bool {
         return true;
     }
     let opens = WHO_ANSWERS_OPENERS.iter().any(|o| m.contains(&format!(" {o} ")));
-    opens && words(message).iter().any(|w| WHO_ANSWERS.contains(&w.as_str()))
+    opens && has_any(&w, WHO_ANSWERS)
 }
 
 /// Words that say nothing to answer: a pause, a laugh, surprise.
