@@ -201,6 +201,64 @@ const FILLER: &[&str] = &[
     "need",
     "to",
     "show",
+    // Follow-up questions about what was offered ("how much is it?", "is the first one in
+    // stock?", "which one is the cheapest?", "what other colours?").
+    "much",
+    "price",
+    "prices",
+    "cost",
+    "costs",
+    "stock",
+    "available",
+    "left",
+    "still",
+    "sold",
+    "out",
+    "cheapest",
+    "expensive",
+    "priciest",
+    "most",
+    "least",
+    "lowest",
+    "which",
+    "whats",
+    "what's",
+    "other",
+    "others",
+    "colours",
+    "colors",
+    "sizes",
+    "come",
+    "comes",
+    "does",
+    "first",
+    "second",
+    "third",
+    "last",
+    "1st",
+    "2nd",
+    "3rd",
+    "where",
+    "when",
+    "tell",
+    "oh",
+    "cool",
+    "great",
+    "nice",
+    "hmm",
+    "perfect",
+    "they",
+    "their",
+    "s",
+    "both",
+    "good",
+    "will",
+    "should",
+    "work",
+    "just",
+    "really",
+    "very",
+    "well",
 ];
 
 struct Patterns {
@@ -269,6 +327,11 @@ fn product_words(text: &str) -> Vec<String> {
                 && !w.chars().all(|c| c.is_ascii_digit())
         })
         .collect()
+}
+
+/// The product words of an understood message (none in "how much is it?").
+pub fn own_product_words(u: &Understood) -> Vec<String> {
+    if u.carried_over { vec![] } else { product_words(&u.text) }
 }
 
 /// Understands `message`; `previous` is the customer's previous message in the thread.

@@ -43,18 +43,28 @@ pub async fn customer_facts(db: &Db, phone: &Phone) -> anyhow::Result<CustomerFa
     Ok(CustomerFacts { id: Some(customer.id), name: customer.name, orders })
 }
 
-/// Everything the customer has bought (sku and title), newest order first; none for an
-/// unknown number.
-pub async fn purchased_items(db: &Db, phone: &Phone) -> anyhow::Result<Vec<OrderItemFact>> {
+/// One thing the customer bought, with when.
+#[derive(Debug, Clone)]
+pub struct Purchase {
+    pub item: OrderItemFact,
+    /// The order's date, `YYYY-MM-DD`.
+    pub bought_on: String,
+}
+
+/// Everything the customer has bought, newest order first; none for an unknown number.
+pub async fn purchased_items(db: &Db, phone: &Phone) -> anyhow::Result<Vec<Purchase>> {
     let Some(customer) = crm::customer_by_phone(db, phone).await? else {
         return Ok(vec![]);
     };
-    Ok(crm::orders_for_customer(db, customer.id, i64::MAX)
-        .await?
-        .into_iter()
-        .flat_map(|o| o.items)
-        .map(|i| OrderItemFact { sku: i.sku, title: i.title, price: Money::usd_cents(i.price_cents) })
-        .collect())
+    let mut bought = Vec::new();
+    for order in crm::orders_for_customer(db, customer.id, i64::MAX).await? {
+        let bought_on = order.ordered_at.format("%Y-%m-%d").to_string();
+        for i in order.items {
+            let item = OrderItemFact { sku: i.sku, title: i.title, price: Money::usd_cents(i.price_cents) };
+            bought.push(Purchase { item, bought_on: bought_on.clone() });
+        }
+    }
+    Ok(bought)
 }
 
 /// One customer line of a CRM export (JSONL).

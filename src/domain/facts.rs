@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::dialogue::{Asked, DialogueState};
 use super::{Money, Phone, Sku};
 
 /// A product as the reply may describe it (from the SQL catalog, not the index).
@@ -102,6 +103,26 @@ pub struct Facts {
     /// bot's first reply of a conversation (0: not set; generators use their default).
     #[serde(skip)]
     pub reply_chars: usize,
+    /// The conversation's dialogue state before this turn (what the thread established).
+    #[serde(skip)]
+    pub dialogue: DialogueState,
+    /// What the message asks, read with the thread: the products it refers to, the
+    /// attribute it wants, the search words after resolution.
+    pub asked: Asked,
+    /// Products that go with what the customer bought, with the purchase they go with.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub complements: Vec<ComplementFact>,
+}
+
+/// A product suggested because it goes with something the customer bought.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComplementFact {
+    /// The suggested product.
+    pub sku: Sku,
+    /// The title of the purchase it goes with ("A-line skirt - black").
+    pub goes_with: String,
+    /// When that purchase was ordered, `YYYY-MM-DD`.
+    pub bought_on: String,
 }
 
 #[cfg(test)]
@@ -138,11 +159,19 @@ impl Default for Facts {
             policies: vec![],
             recent_turns: vec![],
             reply_chars: 0,
+            dialogue: DialogueState::default(),
+            asked: Asked::default(),
+            complements: vec![],
         }
     }
 }
 
 impl Facts {
+    /// The complement fact of a product, when it was suggested as one.
+    pub fn complement_of(&self, sku: &Sku) -> Option<&ComplementFact> {
+        self.complements.iter().find(|c| &c.sku == sku)
+    }
+
     /// True when the bot has not written in this thread yet: its reply is the first.
     pub fn first_reply(&self) -> bool {
         Facts::first_reply_after(&self.history)

@@ -335,6 +335,8 @@ pub fn classify(facts: &Facts) -> Intent {
         Intent::Thanks
     } else if has_any(&w, GREETINGS) && content.len() <= 2 {
         Intent::Greeting
+    } else if refers_back(facts, &w) {
+        Intent::Product
     } else if has_any(&w, ORDER_WORDS) && !has_any(&w, &["return", "returns", "refund", "exchange"]) {
         Intent::OrderStatus
     } else if has_any(&w, POLICY_WORDS) && !facts.policies.is_empty() && !sizes_of_a_named_product(&w, &content, facts)
@@ -345,6 +347,14 @@ pub fn classify(facts: &Facts) -> Intent {
     } else {
         Intent::Unknown
     }
+}
+
+/// "how much is it?", "in a medium?" after a product answer: the message refers to products
+/// of the thread and asks nothing of the store's policies or orders.
+fn refers_back(facts: &Facts, w: &[String]) -> bool {
+    let size_words = ["size", "sizes", "sizing", "fit"];
+    let other_policy = POLICY_WORDS.iter().any(|p| !size_words.contains(p) && w.iter().any(|x| x == p));
+    !facts.asked.refers_to.is_empty() && !other_policy && !has_any(w, ORDER_WORDS)
 }
 
 /// "Does the khaki parka come in size XL?": a size question (no other policy word) about a
@@ -396,12 +406,74 @@ pub fn evidence(intent: Intent, facts: &Facts) -> f64 {
         Intent::SmallTalk => 0.5,
         Intent::OrderStatus => f64::from(u8::from(!facts.orders.is_empty())),
         Intent::Policy => f64::from(u8::from(!facts.policies.is_empty())),
-        Intent::Product => {
-            let content = content_words(&facts.message);
-            facts.products.iter().map(|p| coverage(&content, p)).fold(0.0, f64::max)
-        }
+        Intent::Product => product_evidence(facts),
         Intent::Unknown => 0.0,
     }
+}
+
+/// Words of a complement question that name no product ("what goes with the skirt I bought").
+const COMPLEMENT_TALK: &[&str] = &[
+    "go",
+    "goes",
+    "going",
+    "with",
+    "match",
+    "matches",
+    "matching",
+    "pair",
+    "pairs",
+    "wear",
+    "bought",
+    "got",
+    "purchased",
+    "ordered",
+    "last",
+    "time",
+    "look",
+    "from",
+    "guys",
+    "new",
+    "recently",
+    "week",
+    "month",
+];
+
+/// The words a product answer must cover: the message's content words; for a follow-up with
+/// no product words of its own ("which one is the cheapest?"), the thread's search words and
+/// the colours asked.
+fn evidence_words(facts: &Facts) -> Vec<String> {
+    let asked = &facts.asked;
+    if asked.own_words.is_empty() && !asked.query.is_empty() {
+        asked.query.split_whitespace().map(str::to_string).chain(asked.colours.iter().cloned()).collect()
+    } else {
+        content_words(&facts.message)
+    }
+}
+
+/// How well the retrieved products answer a product question, 0 to 1. A reference to
+/// products the bot itself offered ("how much is it?") is full evidence; a complement of a
+/// purchase is judged on the words that ask for something new ("a red blouse" in "a red
+/// blouse that goes with the skirt I bought"); otherwise the best product's [`coverage`].
+pub fn product_evidence(facts: &Facts) -> f64 {
+    if !facts.asked.refers_to.is_empty() && !facts.products.is_empty() {
+        return 1.0;
+    }
+    let words = evidence_words(facts);
+    if facts.asked.wants_complements
+        && let Some(best) = facts.products.first()
+        && let Some(c) = facts.complement_of(&best.sku)
+    {
+        let owned = self::words(&c.goes_with);
+        let strip = |w: &String| w.trim_end_matches('s').to_string();
+        let owned: Vec<String> = owned.iter().map(strip).collect();
+        let wanted: Vec<String> = words
+            .iter()
+            .filter(|w| !COMPLEMENT_TALK.contains(&w.as_str()) && !owned.contains(&strip(w)))
+            .cloned()
+            .collect();
+        return if wanted.is_empty() { 1.0 } else { coverage(&wanted, best) };
+    }
+    facts.products.iter().map(|p| coverage(&words, p)).fold(0.0, f64::max)
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Validated value types, and the pure logic more than one stage shares. Wire formats become
 //! these at the edge; stages accept only these. No IO here.
 //!
+//! - [`dialogue`]: what a conversation established (products in focus, attributes asked)
+//!   and what a follow-up ("how much is it?") refers to.
 //! - [`facts`]: what a turn is grounded in; [`draft`]: the reply a generator drafted.
 //! - [`intent`]: what a message asks about (the offline responder's branches, the
 //!   confidence's evidence).
@@ -9,6 +11,7 @@
 //! - [`vocabulary`]: the domain's words (consent kinds, turn decisions, outbox kinds and
 //!   statuses, escalation statuses and reasons, guard finding kinds) as enums.
 
+pub mod dialogue;
 pub mod draft;
 pub mod facts;
 pub mod intent;

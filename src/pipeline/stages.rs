@@ -8,20 +8,16 @@ use std::borrow::Cow;
 use serde_json::json;
 
 use super::{Deps, Outbound, StageClock, TurnPlan};
-use crate::catalog::fusion;
-use crate::catalog::query::{self, Understood};
-use crate::catalog::{DocKind, Hit, ProductFilter, SearchIndex};
 use crate::compliance::{self, Intent};
 use crate::config::{BrandConfig, LlmFailure};
 use crate::crm;
 use crate::domain::draft::Draft;
-use crate::domain::facts::{Facts, HistoryLine, PastTurnFact, PolicyFact, ProductFact};
+use crate::domain::facts::{Facts, HistoryLine, PastTurnFact, ProductFact};
 use crate::domain::segments::GSM7_SINGLE;
-use crate::domain::{ConsentKind, EscalationReason, Money, OutboxKind, TurnDecision};
+use crate::domain::{ConsentKind, EscalationReason, OutboxKind, TurnDecision};
 use crate::escalation::{self, Reason, Thresholds};
 use crate::guard::{self, Guarded, Verdict};
 use crate::score;
-use crate::store::catalog;
 use crate::store::conversations::{self, Conversation, ConversationState, MessageRow};
 use crate::store::turns::{self, JsonText, TurnAudit};
 
@@ -114,14 +110,15 @@ pub fn compliance_gate(
 /// A reply always has at least this much room, whatever the disclosure's length.
 const MIN_REPLY_CHARS: usize = 80;
 
-/// Stage 2, context: the recent thread and the customer's CRM profile.
+/// Stage 2, context: the recent thread, the customer's CRM profile and the dialogue state.
 pub async fn context(deps: &Deps, message: &MessageRow, conversation: &Conversation) -> anyhow::Result<Facts> {
     // Three independent reads, run together (SQLite's read pool has several connections).
     let limit = deps.config.pipeline.history_messages;
-    let (history, customer, recent_turns) = tokio::try_join!(
+    let (history, customer, recent_turns, dialogue) = tokio::try_join!(
         conversations::recent_messages(&deps.db, conversation.id, message.id, limit),
         crm::customer_facts(&deps.db, &conversation.phone),
         turns::recent_bot_turns(&deps.db, conversation.id, message.id, score::RECENT_TURNS as i64),
+        turns::latest_dialogue(&deps.db, conversation.id, message.id),
     )?;
     let history: Vec<HistoryLine> =
         history.into_iter().map(|m| HistoryLine { from_customer: m.direction == "in", body: m.body }).collect();
@@ -144,157 +141,10 @@ pub async fn context(deps: &Deps, message: &MessageRow, conversation: &Conversat
         policies: vec![],
         recent_turns,
         reply_chars,
+        dialogue,
+        asked: Default::default(),
+        complements: vec![],
     })
-}
-
-/// What the customer's message asks of the catalog, with their previous message for
-/// follow-ups ("in red?").
-fn understand(facts: &Facts) -> Understood {
-    let previous = facts.history.iter().rev().find(|h| h.from_customer).map(|h| h.body.as_str());
-    query::understand(&facts.message, previous)
-}
-
-/// What goes with the customer's past purchases (all of them, not only the orders in the
-/// prompt), best first: with the purchases the message names ("the skirt I bought") when it
-/// names any, else with all of them.
-async fn complements(deps: &Deps, facts: &Facts, u: &Understood) -> anyhow::Result<Vec<(String, f64)>> {
-    let items = crm::purchased_items(&deps.db, &facts.phone).await?;
-    let words: Vec<String> = u.text.split_whitespace().map(|w| w.trim_end_matches('s').to_lowercase()).collect();
-    let named: Vec<String> = items
-        .iter()
-        .filter(|i| {
-            i.title
-                .to_lowercase()
-                .split(|c: char| !c.is_alphanumeric())
-                .any(|t| words.contains(&t.trim_end_matches('s').to_string()))
-        })
-        .map(|i| i.sku.as_str().to_owned())
-        .collect();
-    let all: Vec<String> = items.iter().map(|i| i.sku.as_str().to_owned()).collect();
-    let of = if named.is_empty() { all.clone() } else { named };
-    // Nothing the customer already has.
-    Ok(catalog::complements_of(&deps.db, &of).await?.into_iter().filter(|(sku, _)| !all.contains(sku)).collect())
-}
-
-/// The complements that pass the message's filters, in complement order (at most `k`).
-fn complement_hits(
-    index: &SearchIndex,
-    u: &Understood,
-    complements: &[(String, f64)],
-    k: usize,
-) -> anyhow::Result<Vec<Hit>> {
-    if complements.is_empty() {
-        return Ok(vec![]);
-    }
-    let candidates: Vec<String> = complements.iter().take(50).map(|(sku, _)| sku.clone()).collect();
-    let filter = ProductFilter { only_skus: candidates.clone(), ..u.filter.clone() };
-    let found = index.search_products("", &filter, candidates.len())?;
-    Ok(complements
-        .iter()
-        .filter_map(|(sku, weight)| {
-            found.iter().find(|h| &h.id == sku).map(|_| Hit { id: sku.clone(), score: *weight as f32 })
-        })
-        .take(k)
-        .collect())
-}
-
-/// The products nearest to the message's words by meaning, within its filters; none without
-/// an embedding endpoint, and none (logged) when the endpoint fails: BM25 still answers.
-async fn semantic_hits(deps: &Deps, u: &Understood) -> Vec<Hit> {
-    let Some(semantic) = deps.semantic.clone() else { return vec![] };
-    let allowed = if u.filter.is_empty() {
-        None
-    } else {
-        let (index, filter) = (deps.index.clone(), u.filter.clone());
-        match tokio::task::spawn_blocking(move || index.search_products("", &filter, 100_000)).await {
-            Ok(Ok(hits)) => Some(hits.into_iter().map(|h| h.id).collect::<std::collections::HashSet<_>>()),
-            _ => return vec![],
-        }
-    };
-    match semantic.search(&u.text, 50, allowed.as_ref()).await {
-        Ok(hits) => hits,
-        Err(e) => {
-            tracing::warn!(error = %e, "vector search failed; BM25 alone for this turn");
-            vec![]
-        }
-    }
-}
-
-/// Products for an understood message. When an attribute filter (colour, size) leaves
-/// nothing, the same words are searched without it, so the reply can offer what there is
-/// (the facts carry every product's real colours and sizes).
-fn search_products(index: &SearchIndex, u: &Understood, k: usize) -> anyhow::Result<Vec<Hit>> {
-    let hits = index.search_products(&u.text, &u.filter, k)?;
-    if !hits.is_empty() || (u.filter.colors.is_empty() && u.filter.sizes.is_empty()) {
-        return Ok(hits);
-    }
-    let relaxed = ProductFilter { colors: vec![], sizes: vec![], ..u.filter.clone() };
-    index.search_products(&u.text, &relaxed, k)
-}
-
-/// Stage 3, retrieve: BM25 over products and policies; facts (price, stock) come from SQL.
-pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
-    let understood = understand(&facts);
-    let k = deps.config.pipeline.retrieve_products;
-    let complements = if understood.wants_complements { complements(deps, &facts, &understood).await? } else { vec![] };
-    let vector_hits = semantic_hits(deps, &understood).await;
-    let index = deps.index.clone();
-    let message = facts.message.clone();
-    let (product_hits, policy_hits) = tokio::task::spawn_blocking(move || {
-        let mut hits = complement_hits(&index, &understood, &complements, k)?;
-        let bm25 = search_products(&index, &understood, if vector_hits.is_empty() { k } else { 50 })?;
-        for hit in fusion::fuse(bm25, vector_hits, k) {
-            if hits.len() < k && !hits.iter().any(|h| h.id == hit.id) {
-                hits.push(hit);
-            }
-        }
-        anyhow::Ok((hits, index.search(&message, DocKind::Policy, 2)?))
-    })
-    .await??;
-    // A sku the customer quotes is taken literally: that product first, whatever the
-    // search ranked ("is ZO0059900599 in stock?" is about that one, sold out or not).
-    let quoted = catalog::products_by_sku(&deps.db, &query::sku_mentions(&facts.message)).await?;
-    let top_score = product_hits.first().map_or(1.0, |h| h.score);
-    let mut product_hits: Vec<Hit> = product_hits;
-    for p in quoted.iter().rev() {
-        product_hits.retain(|h| h.id != p.sku.as_str());
-        product_hits.insert(0, Hit { id: p.sku.as_str().to_string(), score: top_score });
-    }
-    product_hits.truncate(k.max(quoted.len()));
-    let skus: Vec<String> = product_hits.iter().map(|h| h.id.clone()).collect();
-    let rows = catalog::products_by_sku(&deps.db, &skus).await?;
-    // An index entry whose product left the SQL catalog is skipped, not mismatched.
-    facts.products = product_hits
-        .iter()
-        .filter_map(|hit| rows.iter().find(|p| p.sku.as_str() == hit.id).map(|p| (p.clone(), hit)))
-        .map(|(p, hit)| ProductFact {
-            price: Money::usd_cents(p.price_cents),
-            sale_price: p.sale_price_cents.map(Money::usd_cents),
-            colors: serde_json::from_str(&p.colors).unwrap_or_default(),
-            sizes: serde_json::from_str(&p.sizes).unwrap_or_default(),
-            sku: p.sku,
-            title: p.title,
-            brand: p.brand,
-            category: p.category,
-            stock: p.stock,
-            score: hit.score,
-            variants: serde_json::from_str(&p.variants).unwrap_or_default(),
-        })
-        .collect();
-    let ids: Vec<String> = policy_hits.iter().map(|h| h.id.clone()).collect();
-    let policies = catalog::policies_by_id(&deps.db, &ids).await?;
-    facts.policies = policy_hits
-        .iter()
-        .filter_map(|hit| {
-            policies.iter().find(|p| p.id == hit.id).map(|p| PolicyFact {
-                id: p.id.clone(),
-                title: p.title.clone(),
-                body: p.body.clone(),
-                score: hit.score,
-            })
-        })
-        .collect();
-    Ok(facts)
 }
 
 /// The outcome of generation: a draft, or why there is none.
@@ -426,6 +276,15 @@ pub fn route(
     audit.scores = JsonText(scores_json.clone());
     audit.stage_ms = JsonText(clock.ms);
     audit.error = generated.error.clone();
+    // The products a sent reply offered are what the next text's "it" points at; an
+    // escalated draft offered nothing.
+    let offered: Vec<&ProductFact> = if escalate {
+        vec![]
+    } else {
+        draft.skus.iter().filter_map(|s| facts.products.iter().find(|p| p.sku.as_str() == s)).collect()
+    };
+    let next = facts.dialogue.after(&facts.asked.own_words, &facts.asked.attributes, &offered);
+    audit.dialogue = JsonText(json!({"asked": facts.asked, "state": next}));
     if escalate {
         let priority = escalation::priority(&reasons);
         let pipeline = &deps.config.pipeline;

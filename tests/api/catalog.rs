@@ -198,9 +198,9 @@ async fn a_complement_question_brings_what_goes_with_the_purchase_first(backend:
     // The demo customer bought two pairs of boots among other things; the catalog's
     // complements come from the sample's order history (demo/build_demo_store.py).
     let items = backtalk::crm::purchased_items(&app.db, &as_phone(CUSTOMER)).await.unwrap();
-    let bought: Vec<String> = items.iter().map(|i| i.sku.as_str().to_owned()).collect();
+    let bought: Vec<String> = items.iter().map(|i| i.item.sku.as_str().to_owned()).collect();
     let boots: Vec<String> =
-        items.iter().filter(|i| i.title.contains("oots")).map(|i| i.sku.as_str().to_owned()).collect();
+        items.iter().filter(|i| i.item.title.contains("oots")).map(|i| i.item.sku.as_str().to_owned()).collect();
     assert_eq!(boots.len(), 2, "{items:?}");
     let expected: Vec<String> = backtalk::store::catalog::complements_of(&app.db, &boots)
         .await

@@ -5,11 +5,13 @@
 //! for products, the share of the customer's content words that the best product matches,
 //! so a weak match scores low and is escalated instead of guessed.
 
+mod products;
+
 use async_trait::async_trait;
 
 use super::{Generator, LlmError};
 use crate::domain::draft::Draft;
-use crate::domain::facts::{Facts, ProductFact};
+use crate::domain::facts::Facts;
 use crate::domain::intent::{self, Intent};
 
 /// Model name recorded on turns answered offline.
@@ -25,14 +27,6 @@ fn greeting_name(facts: &Facts) -> String {
     match &facts.customer_name {
         Some(name) => format!(" {}", name.split_whitespace().next().unwrap_or(name)),
         None => String::new(),
-    }
-}
-
-fn describe(p: &ProductFact) -> String {
-    let stock = if p.stock > 0 { "in stock" } else { "out of stock right now" };
-    match p.sale_price {
-        Some(sale) => format!("{} ({}) on sale for {sale} (was {}), {stock}", p.title, p.sku, p.price),
-        None => format!("{} ({}) for {}, {stock}", p.title, p.sku, p.price),
     }
 }
 
@@ -126,27 +120,8 @@ impl OfflineResponder {
                 draft(intent, relevant_sentences(&facts.policies[0].body, &content, room(facts)), 0.75, vec![])
             }
             Intent::Product => {
-                let best = &facts.products[0];
-                let cov = intent::coverage(&content, best);
-                let mut text = format!("We have {}.", describe(best));
-                // A size question gets the product's sizes, when it has any.
-                let asks_size = intent::words(&facts.message).iter().any(|w| w == "size" || w == "sizes");
-                if asks_size && !best.sizes.is_empty() {
-                    text = format!("We have {}, in sizes {}.", describe(best), best.sizes.join(", "));
-                }
-                let mut skus = vec![best.sku.as_str().to_owned()];
-                if let Some(second) = facts.products.get(1)
-                    && intent::coverage(&content, second) >= cov * 0.75
-                    && cov > 0.0
-                {
-                    let also = format!(" Also {}.", describe(second));
-                    // A second product only when both fit in the reply's room (one SMS).
-                    if text.chars().count() + also.chars().count() <= room(facts) {
-                        text.push_str(&also);
-                        skus.push(second.sku.as_str().to_owned());
-                    }
-                }
-                draft(intent, text, 0.3 + 0.6 * cov, skus)
+                let a = products::answer(facts, room(facts));
+                draft(intent, a.text, 0.3 + 0.6 * a.evidence, a.skus)
             }
             // Honest about what answers (the AI disclosure of CTIA's and the states' bot rules),
             // and that a person is a text away.
@@ -181,7 +156,7 @@ impl Generator for OfflineResponder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::facts::{OrderFact, PolicyFact};
+    use crate::domain::facts::{OrderFact, PolicyFact, ProductFact};
     use crate::domain::{Money, Sku};
 
     fn blouse(sku: &str, colour: &str, stock: i64) -> ProductFact {
