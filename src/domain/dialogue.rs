@@ -102,6 +102,9 @@ pub struct Asked {
     pub sizes: Vec<String>,
     /// "what goes with the skirt I bought?": complements of past purchases are welcome.
     pub wants_complements: bool,
+    /// The product words asked, as written (after resolution: the thread's for a follow-up).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub product_words: Vec<String>,
     /// The search words after resolution ("blouse" for "in red?" after "the blouse?").
     pub query: String,
     /// The message's own product words (none in "how much is it?"), for the next state.
@@ -150,6 +153,14 @@ pub fn ask_of(message: &str, colours: &[String], sizes: &[String]) -> Ask {
     }
 }
 
+/// "another black blouse?", "a different one": the customer wants something other than what
+/// was offered.
+pub fn wants_other(message: &str) -> bool {
+    let w = words(message);
+    w.iter().any(|x| matches!(x.as_str(), "another" | "other" | "different" | "else" | "others"))
+        && !w.iter().any(|x| COLOUR_WORDS.contains(&x.as_str()))
+}
+
 /// The base name of a catalog title, without its colour ("Cardigan - blue" → "Cardigan").
 pub fn base_title(title: &str) -> &str {
     title.rsplit_once(" - ").map_or(title, |(base, _)| base).trim()
@@ -170,7 +181,7 @@ pub fn resolve(
     ask: &Ask,
     focus: &[ProductFact],
 ) -> Option<(Vec<Sku>, String)> {
-    if focus.is_empty() {
+    if focus.is_empty() || wants_other(message) {
         return None;
     }
     let w = words(message);

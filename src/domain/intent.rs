@@ -317,6 +317,11 @@ pub fn has_any(words: &[String], list: &[&str]) -> bool {
     words.iter().any(|w| list.contains(&w.as_str()))
 }
 
+/// True for a word that carries no meaning of its own ("the", "do", "looking").
+pub fn is_stopword(word: &str) -> bool {
+    STOPWORDS.contains(&word)
+}
+
 /// The message's words that carry meaning (stop words removed).
 pub fn content_words(message: &str) -> Vec<String> {
     words(message).into_iter().filter(|w| !STOPWORDS.contains(&w.as_str())).collect()
@@ -333,7 +338,7 @@ pub fn classify(facts: &Facts) -> Intent {
         Intent::SmallTalk
     } else if (has_any(&w, THANKS) && w.len() <= 6) || (has_any(&w, ACKNOWLEDGEMENTS) && w.len() <= 2) {
         Intent::Thanks
-    } else if has_any(&w, GREETINGS) && content.len() <= 2 {
+    } else if has_any(&w, GREETINGS) && content.len() <= 2 && !names_a_product(&content, facts) {
         Intent::Greeting
     } else if refers_back(facts, &w) {
         Intent::Product
@@ -347,6 +352,12 @@ pub fn classify(facts: &Facts) -> Intent {
     } else {
         Intent::Unknown
     }
+}
+
+/// "hi im looking for a parka": a greeting that also names a product is a product question.
+fn names_a_product(content: &[String], facts: &Facts) -> bool {
+    let rest: Vec<String> = content.iter().filter(|w| !GREETINGS.contains(&w.as_str())).cloned().collect();
+    !rest.is_empty() && facts.products.first().is_some_and(|best| coverage(&rest, best) >= 0.5)
 }
 
 /// "how much is it?", "in a medium?" after a product answer: the message refers to products
@@ -438,15 +449,15 @@ const COMPLEMENT_TALK: &[&str] = &[
     "month",
 ];
 
-/// The words a product answer must cover: the message's content words; for a follow-up with
-/// no product words of its own ("which one is the cheapest?"), the thread's search words and
-/// the colours asked.
+/// The words a product answer must cover: the product words asked (the thread's, for a
+/// follow-up with none of its own: "which one is the cheapest?") and the colours asked;
+/// the message's content words when retrieval understood no product words.
 fn evidence_words(facts: &Facts) -> Vec<String> {
     let asked = &facts.asked;
-    if asked.own_words.is_empty() && !asked.query.is_empty() {
-        asked.query.split_whitespace().map(str::to_string).chain(asked.colours.iter().cloned()).collect()
-    } else {
+    if asked.product_words.is_empty() {
         content_words(&facts.message)
+    } else {
+        asked.product_words.iter().chain(asked.colours.iter()).cloned().collect()
     }
 }
 

@@ -30,7 +30,8 @@ const PRICE_SORT_CANDIDATES: usize = 300;
 
 /// What the customer's message asks of the catalog. A message with no product words of its
 /// own ("in red?", "how much?") searches the thread's product words (the dialogue state's,
-/// else the customer's previous message) and keeps the thread's size, audience and budget.
+/// else the customer's previous message) and keeps the thread's colour, size, audience and
+/// budget unless it restates them.
 fn understand(facts: &Facts) -> Understood {
     let state = &facts.dialogue;
     let previous = if state.query.is_empty() {
@@ -41,6 +42,9 @@ fn understand(facts: &Facts) -> Understood {
     let mut u = query::understand(&facts.message, previous.as_deref());
     if u.carried_over {
         let (now, then) = (&mut u.filter, &state.attributes);
+        if now.colors.is_empty() && now.exclude_colors.is_empty() {
+            now.colors = then.colours.clone();
+        }
         if now.sizes.is_empty() {
             now.sizes = then.sizes.clone();
         }
@@ -125,6 +129,19 @@ async fn complements(deps: &Deps, bought: &[Purchase], u: &Understood) -> anyhow
         best.into_iter().filter(|(sku, _)| !owned(sku)).map(|(sku, (w, _, p))| (sku, w, p.clone())).collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     Ok(ranked)
+}
+
+/// The purchases the message names by a word of their title ("the skirt I bought").
+fn named_purchases<'a>(bought: &'a [Purchase], u: &Understood) -> Vec<&'a Purchase> {
+    let words: Vec<String> = u.text.split_whitespace().map(|w| w.trim_end_matches('s').to_lowercase()).collect();
+    let names = |p: &&Purchase| {
+        p.item
+            .title
+            .to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|t| !t.is_empty() && words.contains(&t.trim_end_matches('s').to_string()))
+    };
+    bought.iter().filter(names).collect()
 }
 
 /// The complements that pass the message's filters, in complement order (at most `k`).
@@ -239,13 +256,16 @@ async fn search(
     facts: &Facts,
     u: &Understood,
     complements: &[(String, f64, Purchase)],
+    exclude: &[String],
 ) -> anyhow::Result<Vec<ProductFact>> {
     let k = deps.config.pipeline.retrieve_products;
     let vector_hits = semantic_hits(deps, u).await;
     let (u2, wanted) = (u.clone(), if u.wants_complements { complements.to_vec() } else { vec![] });
+    let (skip, excluded) = (exclude.to_vec(), exclude.len());
     let mut hits = blocking(deps, move |index| {
         let mut hits = complement_hits(index, &u2, &wanted, k)?;
-        let bm25 = search_products(index, &u2, if vector_hits.is_empty() { k } else { 50 })?;
+        let mut bm25 = search_products(index, &u2, if vector_hits.is_empty() { k + excluded } else { 50 })?;
+        bm25.retain(|h| !skip.contains(&h.id));
         for hit in fusion::fuse(bm25, vector_hits, k) {
             if hits.len() < k && !hits.iter().any(|h| h.id == hit.id) {
                 hits.push(hit);
@@ -266,17 +286,31 @@ async fn search(
 
 /// Stage 3, retrieve: fills `asked`, `products`, `complements` and `policies`.
 pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
-    let u = understand(&facts);
+    let mut u = understand(&facts);
+    // What the message itself says, apart from the thread.
+    let own = query::understand(&facts.message, None);
     let own_words = query::own_product_words(&u);
-    let ask = dialogue::ask_of(&facts.message, &u.filter.colors, &u.filter.sizes);
+    let ask = dialogue::ask_of(&facts.message, &own.filter.colors, &own.filter.sizes);
     let focus = product_facts(deps, &hits_of(&facts.dialogue.focus_skus(), 1.0)).await?;
-    let reference = dialogue::resolve(&facts.message, &own_words, &u.filter.colors, &ask, &focus);
+    let reference = dialogue::resolve(&facts.message, &own_words, &own.filter.colors, &ask, &focus);
     // Purchases matter for "what goes with…" and for saying a product goes with one.
     let bought = if u.wants_complements || !facts.orders.is_empty() {
         crm::purchased_items(&deps.db, &facts.phone).await?
     } else {
         vec![]
     };
+    let mut exclude: Vec<String> = vec![];
+    if u.wants_complements {
+        // "my black cardigan": the colour describes what they own, not what they want; and
+        // nothing they already have is suggested.
+        let named = named_purchases(&bought, &u);
+        u.filter.colors.retain(|c| !named.iter().any(|p| p.item.title.to_lowercase().contains(c.as_str())));
+        exclude.extend(bought.iter().map(|p| p.item.sku.as_str().to_owned()));
+    }
+    if dialogue::wants_other(&facts.message) {
+        // "another black blouse?": not the one offered.
+        exclude.extend(facts.dialogue.focus_skus());
+    }
     let complements = if bought.is_empty() { vec![] } else { complements(deps, &bought, &u).await? };
     facts.products = match &reference {
         Some((skus, _)) => {
@@ -292,7 +326,7 @@ pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
         None if matches!(ask, Ask::Cheapest | Ask::Dearest) && !(u.text.is_empty() && u.filter.is_empty()) => {
             by_price(deps, &u, &ask, deps.config.pipeline.retrieve_products).await?
         }
-        None => search(deps, &facts, &u, &complements).await?,
+        None => search(deps, &facts, &u, &complements, &exclude).await?,
     };
     facts.complements = facts
         .products
@@ -312,10 +346,11 @@ pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
         reference: reference.map(|(_, how)| how),
         colours: u.filter.colors.clone(),
         sizes: u.filter.sizes.clone(),
+        product_words: u.product_words.clone(),
         wants_complements: u.wants_complements,
         query: u.text.clone(),
         own_words: own_words.join(" "),
-        attributes: stated(&u),
+        attributes: stated(&own),
     };
     facts.policies = policies(deps, &facts.message).await?;
     Ok(facts)

@@ -4,7 +4,7 @@
 //! from the facts, so the guard can check it.
 
 use crate::domain::dialogue::{self, Ask};
-use crate::domain::facts::{Facts, ProductFact};
+use crate::domain::facts::{ComplementFact, Facts, ProductFact};
 use crate::domain::intent;
 
 /// "Blouse - red (B1) for $20.99, in stock".
@@ -62,6 +62,16 @@ fn size_answer(p: &ProductFact, size: &str) -> String {
         format!("Yes, {} ({}) comes in size {size} and is in stock.", p.title, p.sku)
     } else {
         format!("{} ({}) is out of stock right now.", p.title, p.sku)
+    }
+}
+
+/// "the skirt you bought in November": the purchase by its name without the colour (the
+/// guard reads colours in a sentence as claims about the products it names).
+fn purchase(c: &ComplementFact) -> String {
+    let name = dialogue::base_title(&c.goes_with).to_lowercase();
+    match chrono::NaiveDate::parse_from_str(&c.bought_on, "%Y-%m-%d") {
+        Ok(date) => format!("the {name} you bought in {}", date.format("%B")),
+        Err(_) => format!("the {name} you bought"),
     }
 }
 
@@ -131,7 +141,7 @@ fn show(facts: &Facts, best: &ProductFact, evidence: f64, room: usize) -> Answer
         return Answer { text, evidence, skus: vec![best.sku.as_str().to_owned()] };
     }
     let mut text = match facts.complement_of(&best.sku) {
-        Some(c) if asked.wants_complements => format!("To go with the {} you bought: {}.", c.goes_with, describe(best)),
+        Some(c) if asked.wants_complements => format!("To go with {}: {}.", purchase(c), describe(best)),
         _ => format!("We have {}.", describe(best)),
     };
     // A size question gets the product's sizes, when it has any.
@@ -157,7 +167,7 @@ fn show(facts: &Facts, best: &ProductFact, evidence: f64, room: usize) -> Answer
     if let Some(c) = facts.complement_of(&best.sku)
         && !asked.wants_complements
     {
-        let note = format!(" It goes with the {} you bought.", c.goes_with);
+        let note = format!(" It goes with {}.", purchase(c));
         if text.chars().count() + note.chars().count() <= room {
             text.push_str(&note);
         }
