@@ -31,6 +31,10 @@ pub struct DialogueState {
     /// The attributes asked so far, the latest holding.
     #[serde(default)]
     pub attributes: Attributes,
+    /// The last product question asked for what goes with a purchase; a follow-up ("which
+    /// one is cheapest?") compares those suggestions.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub complements: bool,
     /// What the bot asked and is waiting for ("what are you looking for"), if anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_question: Option<String>,
@@ -210,7 +214,7 @@ pub fn resolve(
     match (pointer, ask) {
         // "which one is the cheapest?" compares over everything that matches, not only what
         // was offered: the caller searches again.
-        (_, Ask::Cheapest | Ask::Dearest) if focus.len() < 2 => None,
+        (_, Ask::Cheapest | Ask::Dearest | Ask::Cheaper) if focus.len() < 2 => None,
         (Some(p), _) if about_many => Some((skus(focus.iter().collect()), p.clone())),
         (Some(p), _) => Some((vec![focus[0].sku.clone()], p.clone())),
         (None, Ask::Describe) => None,
@@ -222,10 +226,12 @@ pub fn resolve(
 impl DialogueState {
     /// The state after a turn: the products offered (when a reply went out with any), the
     /// customer's product words when they gave new ones, and the attributes restated.
-    pub fn after(&self, own_words: &str, attributes: &Attributes, offered: &[&ProductFact]) -> DialogueState {
+    pub fn after(&self, asked: &Asked, offered: &[&ProductFact]) -> DialogueState {
+        let (own_words, attributes) = (&asked.own_words, &asked.attributes);
         let mut next = self.clone();
         if !own_words.trim().is_empty() {
             next.query = own_words.trim().to_string();
+            next.complements = asked.wants_complements;
         }
         let a = &mut next.attributes;
         if !attributes.colours.is_empty() {
@@ -317,10 +323,14 @@ mod tests {
     fn the_state_keeps_what_was_not_restated() {
         let start = DialogueState::default();
         let blazers = focus();
-        let asked = Attributes { colours: vec!["white".into()], ..Attributes::default() };
-        let s = start.after("blazer", &asked, &[&blazers[0]]);
+        let asked =
+            |words: &str, attributes: Attributes| Asked { own_words: words.into(), attributes, ..Asked::default() };
+        let s = start.after(
+            &asked("blazer", Attributes { colours: vec!["white".into()], ..Attributes::default() }),
+            &[&blazers[0]],
+        );
         assert_eq!((s.query.as_str(), s.focus_skus()), ("blazer", vec!["B1".to_string()]));
-        let s = s.after("", &Attributes { sizes: vec!["M".into()], ..Attributes::default() }, &[]);
+        let s = s.after(&asked("", Attributes { sizes: vec!["M".into()], ..Attributes::default() }), &[]);
         assert_eq!(s.query, "blazer", "a follow-up keeps the product words");
         assert_eq!(s.attributes.colours, ["white"]);
         assert_eq!(s.attributes.sizes, ["M"]);

@@ -210,18 +210,17 @@ const FILLERS: &[&str] = &[
 ];
 
 /// Words of shopping and of the store's business: a message with one of these is about the
-/// store, even when nothing matched it.
+/// store, even when nothing matched it. ("need", "want", "have" are not: "need to know if
+/// it rains tomorrow" is about the weather.)
 const SHOPPING_WORDS: &[&str] = &[
     "buy",
     "sell",
     "sells",
     "selling",
-    "have",
     "stock",
     "price",
     "cost",
     "costs",
-    "much",
     "cheap",
     "cheapest",
     "expensive",
@@ -235,12 +234,6 @@ const SHOPPING_WORDS: &[&str] = &[
     "color",
     "colours",
     "colors",
-    "wear",
-    "outfit",
-    "gift",
-    "looking",
-    "want",
-    "need",
     "shop",
     "store",
     "item",
@@ -281,6 +274,11 @@ const OFF_TOPIC_WORDS: &[&str] = &[
     "song",
     "music",
     "stock market",
+    "restaurant",
+    "restaurants",
+    "hotel",
+    "directions",
+    "tomorrow",
     "bitcoin",
     "crypto",
     "horoscope",
@@ -334,7 +332,7 @@ pub fn classify(facts: &Facts) -> Intent {
     let content = content_words(&facts.message);
     if asks_who_answers(&facts.message) {
         Intent::AboutBot
-    } else if is_filler(&w) || is_off_topic(&w) {
+    } else if is_filler(&w) || (is_off_topic(&w) && !names_a_product(&content, facts)) {
         Intent::SmallTalk
     } else if (has_any(&w, THANKS) && w.len() <= 6) || (has_any(&w, ACKNOWLEDGEMENTS) && w.len() <= 2) {
         Intent::Thanks

@@ -41,6 +41,7 @@ fn understand(facts: &Facts) -> Understood {
     };
     let mut u = query::understand(&facts.message, previous.as_deref());
     if u.carried_over {
+        u.wants_complements |= state.complements;
         let (now, then) = (&mut u.filter, &state.attributes);
         if now.colors.is_empty() && now.exclude_colors.is_empty() {
             now.colors = then.colours.clone();
@@ -237,6 +238,12 @@ async fn by_price(deps: &Deps, u: &Understood, ask: &Ask, k: usize) -> anyhow::R
         let best = found.iter().map(|p| intent::coverage(&words, p)).fold(0.0, f64::max);
         found.retain(|p| intent::coverage(&words, p) >= best);
     }
+    sort_by_price(&mut found, ask, k);
+    Ok(found)
+}
+
+/// The `k` cheapest (or dearest) of `found`, only those in stock when any is.
+fn sort_by_price(found: &mut Vec<ProductFact>, ask: &Ask, k: usize) {
     if found.iter().any(|p| p.stock > 0) {
         found.retain(|p| p.stock > 0);
     }
@@ -245,7 +252,6 @@ async fn by_price(deps: &Deps, u: &Understood, ask: &Ask, k: usize) -> anyhow::R
         found.reverse();
     }
     found.truncate(k);
-    Ok(found)
 }
 
 /// The usual search: complements of past purchases (when asked for), fused BM25 and vector
@@ -323,7 +329,18 @@ pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
             }
             referred
         }
-        None if matches!(ask, Ask::Cheapest | Ask::Dearest) && !(u.text.is_empty() && u.filter.is_empty()) => {
+        None if matches!(ask, Ask::Cheapest | Ask::Dearest | Ask::Cheaper) && u.wants_complements => {
+            // "Which one is cheapest?" after "what goes with the skirt I bought?": the
+            // suggestions compared, not everything that matches the words.
+            let (u2, wanted) = (u.clone(), complements.clone());
+            let hits = blocking(deps, move |index| complement_hits(index, &u2, &wanted, 50)).await?;
+            let mut found = product_facts(deps, &hits).await?;
+            sort_by_price(&mut found, &ask, deps.config.pipeline.retrieve_products);
+            found
+        }
+        None if matches!(ask, Ask::Cheapest | Ask::Dearest | Ask::Cheaper)
+            && !(u.text.is_empty() && u.filter.is_empty()) =>
+        {
             by_price(deps, &u, &ask, deps.config.pipeline.retrieve_products).await?
         }
         None => search(deps, &facts, &u, &complements, &exclude).await?,

@@ -283,7 +283,7 @@ pub fn route(
     } else {
         draft.skus.iter().filter_map(|s| facts.products.iter().find(|p| p.sku.as_str() == s)).collect()
     };
-    let next = facts.dialogue.after(&facts.asked.own_words, &facts.asked.attributes, &offered);
+    let next = facts.dialogue.after(&facts.asked, &offered);
     audit.dialogue = JsonText(json!({"asked": facts.asked, "state": next}));
     if escalate {
         let priority = escalation::priority(&reasons);

@@ -104,7 +104,7 @@ pub fn answer(facts: &Facts, room: usize) -> Answer {
             one(format!("The {word} is {}.", describe(pick)), pick)
         }
         // Retrieval sorted the matches by price (in stock first).
-        Ask::Cheapest => one(format!("The cheapest is {}.", describe(best)), best),
+        Ask::Cheapest | Ask::Cheaper => one(format!("The cheapest is {}.", describe(best)), best),
         Ask::Dearest => one(format!("The most expensive is {}.", describe(best)), best),
         Ask::Price if !referred.is_empty() => one(price_is(best), best),
         Ask::Size(Some(size)) if !referred.is_empty() || evidence >= 0.5 => one(size_answer(best, size), best),
