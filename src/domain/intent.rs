@@ -334,7 +334,9 @@ pub fn classify(facts: &Facts) -> Intent {
         Intent::AboutBot
     } else if is_filler(&w) || (is_off_topic(&w) && !names_a_product(&content, facts)) {
         Intent::SmallTalk
-    } else if (has_any(&w, THANKS) && w.len() <= 6) || (has_any(&w, ACKNOWLEDGEMENTS) && w.len() <= 2) {
+    } else if ((has_any(&w, THANKS) && w.len() <= 6) || (has_any(&w, ACKNOWLEDGEMENTS) && w.len() <= 2))
+        && !asks_more(&facts.message, &content)
+    {
         Intent::Thanks
     } else if has_any(&w, GREETINGS) && content.len() <= 2 && !names_a_product(&content, facts) {
         Intent::Greeting
@@ -350,6 +352,14 @@ pub fn classify(facts: &Facts) -> Intent {
     } else {
         Intent::Unknown
     }
+}
+
+/// "thanks. do you ship express?": thanks followed by a question is the question.
+fn asks_more(message: &str, content: &[String]) -> bool {
+    message.contains('?')
+        && content.iter().any(|w| {
+            !THANKS.contains(&w.as_str()) && !ACKNOWLEDGEMENTS.contains(&w.as_str()) && !GREETINGS.contains(&w.as_str())
+        })
 }
 
 /// "hi im looking for a parka": a greeting that also names a product is a product question.

@@ -191,6 +191,9 @@ string_enum! {
         LowConfidenceStreak = "low_confidence_streak",
         /// The message or the thread's trend below the sentiment threshold.
         NegativeSentiment = "negative_sentiment",
+        /// The customer says they have been waiting or writing without an answer ("the 3rd
+        /// time I text", "nobody answers"): a person, whatever the bot could say.
+        WaitingCustomer = "waiting_customer",
         /// The model could not be reached and the brand escalates then.
         LlmUnavailable = "llm_unavailable",
         /// The text may be an opt-out (the FCC's "any reasonable means"): a person decides.

@@ -48,7 +48,16 @@ fn relevant_sentences(body: &str, content: &[String], room: usize) -> String {
         .filter(|s| !s.is_empty())
         .collect();
     let stem = |w: &str| w.trim_end_matches('s').to_string();
-    let wanted: Vec<String> = content.iter().map(|w| stem(w)).collect();
+    // What a question word asks for in a policy's words: "how long" a number of days (not
+    // "as long as"), "hours" the days and times ("Monday to Friday, 9:00 to 18:00").
+    let wanted: Vec<String> = content
+        .iter()
+        .flat_map(|w| match w.as_str() {
+            "long" => vec!["day".to_string()],
+            "hours" | "hour" | "open" => vec![stem(w), "monday".to_string()],
+            _ => vec![stem(w)],
+        })
+        .collect();
     // Distinct words: "Every return comes with a free return label" does not outrank "You can
     // return items within 30 days…" for "return policy" by saying "return" twice.
     let score = |s: &str| {
