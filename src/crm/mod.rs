@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::domain::facts::{OrderFact, OrderItemFact};
+use crate::domain::facts::{OrderFact, OrderItemFact, order_number_matches};
 use crate::domain::{ConsentKind, Money, Phone, Sku};
 use crate::store::crm::{self, NewCustomer, NewOrder, NewOrderItem};
 use crate::store::{Db, consent};
@@ -20,13 +20,18 @@ pub struct CustomerFacts {
     pub orders: Vec<OrderFact>,
 }
 
-/// Looks the customer up by phone; an unknown number is a lead with no history.
-pub async fn customer_facts(db: &Db, phone: &Phone) -> anyhow::Result<CustomerFacts> {
+/// Looks the customer up by phone; an unknown number is a lead with no history. The orders
+/// are the latest few, plus any older one of theirs whose number is in `mentioned` ("where is
+/// order 583630?"), so a question about it is answered from its own facts.
+pub async fn customer_facts(db: &Db, phone: &Phone, mentioned: &[String]) -> anyhow::Result<CustomerFacts> {
     let Some(customer) = crm::customer_by_phone(db, phone).await? else {
         return Ok(CustomerFacts::default());
     };
-    let orders = crm::orders_for_customer(db, customer.id, ORDERS_IN_CONTEXT)
-        .await?
+    let mut orders = crm::orders_for_customer(db, customer.id, ORDERS_IN_CONTEXT).await?;
+    let missing: Vec<String> =
+        mentioned.iter().filter(|n| !orders.iter().any(|o| order_number_matches(&o.external_id, n))).cloned().collect();
+    orders.extend(crm::orders_by_number(db, customer.id, &missing).await?);
+    let orders = orders
         .into_iter()
         .map(|o| OrderFact {
             id: o.external_id,

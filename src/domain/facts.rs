@@ -60,6 +60,20 @@ pub struct OrderFact {
     pub items: Vec<OrderItemFact>,
 }
 
+impl OrderFact {
+    /// True when a customer quoting `number` means this order: its id, or its id with a
+    /// suffix after a dash ("722295-2": a split or re-shipped order, and the eval's
+    /// per-conversation copies of the demo orders).
+    pub fn has_number(&self, number: &str) -> bool {
+        order_number_matches(&self.id, number)
+    }
+}
+
+/// True when the order id `id` is the order number `number` (see [`OrderFact::has_number`]).
+pub fn order_number_matches(id: &str, number: &str) -> bool {
+    id == number || id.strip_prefix(number).is_some_and(|rest| rest.starts_with('-'))
+}
+
 /// One line of an order.
 #[derive(Debug, Clone, Serialize)]
 pub struct OrderItemFact {

@@ -315,6 +315,35 @@ pub fn has_any(words: &[String], list: &[&str]) -> bool {
     words.iter().any(|w| list.contains(&w.as_str()))
 }
 
+/// Order numbers a message quotes: runs of 4 to 12 digits, with or without `#` ("order
+/// 583630", "#583630"), that are not an amount ("$1500") or a time.
+pub fn order_numbers(message: &str) -> Vec<String> {
+    let mut numbers = Vec::new();
+    let chars: Vec<char> = message.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_ascii_digit() && (i == 0 || !chars[i - 1].is_alphanumeric()) {
+            let start = i;
+            while i < chars.len() && chars[i].is_ascii_digit() {
+                i += 1;
+            }
+            let before = if start > 0 { chars[start - 1] } else { ' ' };
+            let after = chars.get(i).copied().unwrap_or(' ');
+            let run: String = chars[start..i].iter().collect();
+            if (4..=12).contains(&run.len())
+                && !matches!(before, '$' | '.' | ':')
+                && !matches!(after, '.' | ':' | '$')
+                && !after.is_alphanumeric()
+            {
+                numbers.push(run);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    numbers
+}
+
 /// True for a word that carries no meaning of its own ("the", "do", "looking").
 pub fn is_stopword(word: &str) -> bool {
     STOPWORDS.contains(&word)
@@ -516,6 +545,14 @@ mod tests {
         f.message = "do you have garden hoses in red?".into();
         assert!((evidence(Intent::Product, &f) - 1.0 / 3.0).abs() < 1e-9, "{}", evidence(Intent::Product, &f));
         assert_eq!(evidence(Intent::OrderStatus, &f), 0.0);
+    }
+
+    #[test]
+    fn order_numbers_are_digit_runs_that_are_not_amounts() {
+        assert_eq!(order_numbers("where is my order 583630?"), ["583630"]);
+        assert_eq!(order_numbers("#583630 and 721777"), ["583630", "721777"]);
+        assert!(order_numbers("anything under $1500 in size 10 by 10:30").is_empty());
+        assert!(order_numbers("is ZO0059900599 in stock?").is_empty(), "a sku is not an order number");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::config::{BrandConfig, LlmFailure};
 use crate::crm;
 use crate::domain::draft::Draft;
 use crate::domain::facts::{Facts, HistoryLine, PastTurnFact, ProductFact};
+use crate::domain::intent;
 use crate::domain::segments::GSM7_SINGLE;
 use crate::domain::{ConsentKind, EscalationReason, OutboxKind, TurnDecision};
 use crate::escalation::{self, Reason, Thresholds};
@@ -114,9 +115,10 @@ const MIN_REPLY_CHARS: usize = 80;
 pub async fn context(deps: &Deps, message: &MessageRow, conversation: &Conversation) -> anyhow::Result<Facts> {
     // Three independent reads, run together (SQLite's read pool has several connections).
     let limit = deps.config.pipeline.history_messages;
+    let quoted_orders = intent::order_numbers(&message.body);
     let (history, customer, recent_turns, dialogue) = tokio::try_join!(
         conversations::recent_messages(&deps.db, conversation.id, message.id, limit),
-        crm::customer_facts(&deps.db, &conversation.phone),
+        crm::customer_facts(&deps.db, &conversation.phone, &quoted_orders),
         turns::recent_bot_turns(&deps.db, conversation.id, message.id, score::RECENT_TURNS as i64),
         turns::latest_dialogue(&deps.db, conversation.id, message.id),
     )?;

@@ -80,6 +80,28 @@ fn relevant_sentences(body: &str, content: &[String], room: usize) -> String {
     chosen.iter().map(|&i| sentences[i]).collect::<Vec<_>>().join(" ")
 }
 
+/// The status of the order the message quotes by number, else of the latest order; a
+/// quoted number that is not one of the customer's orders goes to a teammate.
+fn order_status(facts: &Facts) -> (String, f64) {
+    let describe = |o: &crate::domain::facts::OrderFact| {
+        let items = o.items.len();
+        let noun = if items == 1 { "item" } else { "items" };
+        format!("{} from {} ({items} {noun}) is {}", o.id, o.date, o.status)
+    };
+    let quoted = intent::order_numbers(&facts.message);
+    if let Some(order) = facts.orders.iter().find(|o| quoted.iter().any(|n| o.has_number(n))) {
+        return (format!("Order {}.", describe(order)), 0.85);
+    }
+    if let Some(number) = quoted.first() {
+        let text = format!("I couldn't find order {number} for this number. A teammate will look it up for you.");
+        return (text, 0.2);
+    }
+    match facts.orders.first() {
+        Some(o) => (format!("Your latest order {}.", describe(o)), 0.85),
+        None => ("I couldn't find an order for this number. A teammate will look it up for you.".into(), 0.2),
+    }
+}
+
 impl OfflineResponder {
     /// Drafts a reply from facts alone (pure; the async trait method wraps it).
     pub fn answer(&self, facts: &Facts) -> Draft {
@@ -111,20 +133,10 @@ impl OfflineResponder {
                 0.9,
                 vec![],
             ),
-            Intent::OrderStatus => match facts.orders.first() {
-                Some(o) => {
-                    let items = o.items.len();
-                    let noun = if items == 1 { "item" } else { "items" };
-                    let text = format!("Your latest order {} from {} ({items} {noun}) is {}.", o.id, o.date, o.status);
-                    draft(intent, text, 0.85, vec![])
-                }
-                None => draft(
-                    intent,
-                    "I couldn't find an order for this number. A teammate will look it up for you.".into(),
-                    0.2,
-                    vec![],
-                ),
-            },
+            Intent::OrderStatus => {
+                let (text, confidence) = order_status(facts);
+                draft(intent, text, confidence, vec![])
+            }
             Intent::Policy => {
                 draft(intent, relevant_sentences(&facts.policies[0].body, &content, room(facts)), 0.75, vec![])
             }
