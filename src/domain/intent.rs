@@ -287,7 +287,6 @@ const OFF_TOPIC_WORDS: &[&str] = &[
     "flight",
     "flights",
     "capital",
-    "time",
     "timezone",
     "translate",
     "math",
@@ -361,7 +360,8 @@ pub fn classify(facts: &Facts) -> Intent {
     let content = content_words(&facts.message);
     if asks_who_answers(&facts.message) {
         Intent::AboutBot
-    } else if is_filler(&w) || (is_off_topic(&w) && !names_a_product(&content, facts)) {
+    } else if is_filler(&w) || (is_off_topic(&w) && !facts.asked.wants_complements && !names_a_product(&content, facts))
+    {
         Intent::SmallTalk
     } else if ((has_any(&w, THANKS) && w.len() <= 6) || (has_any(&w, ACKNOWLEDGEMENTS) && w.len() <= 2))
         && !asks_more(&facts.message, &content)
@@ -391,9 +391,11 @@ fn asks_more(message: &str, content: &[String]) -> bool {
         })
 }
 
-/// "hi im looking for a parka": a greeting that also names a product is a product question.
+/// "hi im looking for a parka": a greeting that also names a product is a product question
+/// (judged on the product words retrieval understood, else the content words).
 fn names_a_product(content: &[String], facts: &Facts) -> bool {
-    let rest: Vec<String> = content.iter().filter(|w| !GREETINGS.contains(&w.as_str())).cloned().collect();
+    let words = if facts.asked.product_words.is_empty() { content.to_vec() } else { evidence_words(facts) };
+    let rest: Vec<String> = words.into_iter().filter(|w| !GREETINGS.contains(&w.as_str())).collect();
     !rest.is_empty() && facts.products.first().is_some_and(|best| coverage(&rest, best) >= 0.5)
 }
 

@@ -145,12 +145,14 @@ fn named_purchases<'a>(bought: &'a [Purchase], u: &Understood) -> Vec<&'a Purcha
     bought.iter().filter(names).collect()
 }
 
-/// The complements that pass the message's filters, in complement order (at most `k`).
+/// The complements that pass the message's filters, those matching its product words first
+/// (only those, with `only_matching`, when any does), then in complement order (at most `k`).
 fn complement_hits(
     index: &SearchIndex,
     u: &Understood,
     complements: &[(String, f64, Purchase)],
     k: usize,
+    only_matching: bool,
 ) -> anyhow::Result<Vec<Hit>> {
     if complements.is_empty() {
         return Ok(vec![]);
@@ -168,6 +170,9 @@ fn complement_hits(
         .map(|(sku, weight, _)| Hit { id: sku.clone(), score: *weight as f32 })
         .collect();
     hits.sort_by_key(|h| !matching.iter().any(|m| m.id == h.id));
+    if only_matching && !matching.is_empty() {
+        hits.retain(|h| matching.iter().any(|m| m.id == h.id));
+    }
     hits.truncate(k);
     Ok(hits)
 }
@@ -269,7 +274,7 @@ async fn search(
     let (u2, wanted) = (u.clone(), if u.wants_complements { complements.to_vec() } else { vec![] });
     let (skip, excluded) = (exclude.to_vec(), exclude.len());
     let mut hits = blocking(deps, move |index| {
-        let mut hits = complement_hits(index, &u2, &wanted, k)?;
+        let mut hits = complement_hits(index, &u2, &wanted, k, false)?;
         let mut bm25 = search_products(index, &u2, if vector_hits.is_empty() { k + excluded } else { 50 })?;
         bm25.retain(|h| !skip.contains(&h.id));
         for hit in fusion::fuse(bm25, vector_hits, k) {
@@ -295,7 +300,8 @@ pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
     let mut u = understand(&facts);
     // What the message itself says, apart from the thread.
     let own = query::understand(&facts.message, None);
-    let own_words = query::own_product_words(&u);
+    // The message's own product words as written (the catalog's synonyms are the search's).
+    let own_words = if u.carried_over { vec![] } else { u.product_words.clone() };
     let ask = dialogue::ask_of(&facts.message, &own.filter.colors, &own.filter.sizes);
     let focus = product_facts(deps, &hits_of(&facts.dialogue.focus_skus(), 1.0)).await?;
     let reference = dialogue::resolve(&facts.message, &own_words, &own.filter.colors, &ask, &focus);
@@ -333,7 +339,7 @@ pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
             // "Which one is cheapest?" after "what goes with the skirt I bought?": the
             // suggestions compared, not everything that matches the words.
             let (u2, wanted) = (u.clone(), complements.clone());
-            let hits = blocking(deps, move |index| complement_hits(index, &u2, &wanted, 50)).await?;
+            let hits = blocking(deps, move |index| complement_hits(index, &u2, &wanted, 50, true)).await?;
             let mut found = product_facts(deps, &hits).await?;
             sort_by_price(&mut found, &ask, deps.config.pipeline.retrieve_products);
             found

@@ -285,7 +285,14 @@ pub fn route(
     } else {
         draft.skus.iter().filter_map(|s| facts.products.iter().find(|p| p.sku.as_str() == s)).collect()
     };
-    let next = facts.dialogue.after(&facts.asked, &offered);
+    // Only a product question sets the thread's product words ("what's the weather?" in the
+    // middle of a thread about a parka does not).
+    let asked = if draft.intent == "product" {
+        facts.asked.clone()
+    } else {
+        crate::domain::dialogue::Asked { own_words: String::new(), ..facts.asked.clone() }
+    };
+    let next = facts.dialogue.after(&asked, &offered);
     audit.dialogue = JsonText(json!({"asked": facts.asked, "state": next}));
     if escalate {
         let priority = escalation::priority(&reasons);

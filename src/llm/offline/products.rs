@@ -53,6 +53,20 @@ fn colours_of(products: &[&ProductFact], room: usize) -> Vec<String> {
     colours
 }
 
+/// The product to answer with: the best match, or a product in stock that matches the words
+/// as well when the best is sold out ("sweaters?" with the first cardigan sold out). Not for
+/// a product the customer quoted or referred to: that one is the answer, sold out or not.
+fn in_stock_first(facts: &Facts) -> &ProductFact {
+    let best = &facts.products[0];
+    let quoted = crate::catalog::query::sku_mentions(&facts.message).contains(&best.sku.as_str().to_string());
+    if best.stock > 0 || quoted || !facts.asked.refers_to.is_empty() {
+        return best;
+    }
+    let content = intent::content_words(&facts.message);
+    let cov = intent::coverage(&content, best);
+    facts.products.iter().find(|p| p.stock > 0 && intent::coverage(&content, p) >= cov).unwrap_or(best)
+}
+
 /// The answer to a size question about one product.
 fn size_answer(p: &ProductFact, size: &str) -> String {
     let offered = p.sizes.iter().any(|s| s.eq_ignore_ascii_case(size));
@@ -85,7 +99,7 @@ pub struct Answer {
 /// Answers a product question from the facts; `room` is the reply's length budget.
 pub fn answer(facts: &Facts, room: usize) -> Answer {
     let evidence = intent::product_evidence(facts);
-    let best = &facts.products[0];
+    let best = in_stock_first(facts);
     let one = |text: String, p: &ProductFact| Answer { text, evidence, skus: vec![p.sku.as_str().to_owned()] };
     let referred: Vec<&ProductFact> =
         facts.products.iter().filter(|p| facts.asked.refers_to.contains(&p.sku)).collect();
@@ -151,7 +165,7 @@ fn show(facts: &Facts, best: &ProductFact, evidence: f64, room: usize) -> Answer
     let mut skus = vec![best.sku.as_str().to_owned()];
     let content = intent::content_words(&facts.message);
     let cov = intent::coverage(&content, best);
-    if let Some(second) = facts.products.get(1)
+    if let Some(second) = facts.products.iter().find(|p| p.sku != best.sku)
         && intent::coverage(&content, second) >= cov * 0.75
         && cov > 0.0
         && !asked.wants_complements
