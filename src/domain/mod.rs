@@ -6,6 +6,8 @@
 //! - [`facts`]: what a turn is grounded in; [`draft`]: the reply a generator drafted.
 //! - [`intent`]: what a message asks about (the offline responder's branches, the
 //!   confidence's evidence).
+//! - [`language`]: which language a text is in (English or Spanish); [`spanish`]: a Spanish
+//!   shopping text in the English words the pipeline reads.
 //! - [`segments`]: GSM-7 / UCS-2 segment counting (the guard, the offline responder, the
 //!   console, the eval).
 //! - [`vocabulary`]: the domain's words (consent kinds, turn decisions, outbox kinds and
@@ -15,7 +17,9 @@ pub mod dialogue;
 pub mod draft;
 pub mod facts;
 pub mod intent;
+pub mod language;
 pub mod segments;
+pub mod spanish;
 pub mod synonyms;
 pub mod vocabulary;
 
