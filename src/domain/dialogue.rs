@@ -35,6 +35,9 @@ pub struct DialogueState {
     /// one is cheapest?") compares those suggestions.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub complements: bool,
+    /// The language the customer last wrote in (a bare "ok" keeps it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<super::language::Language>,
     /// What the bot asked and is waiting for ("what are you looking for"), if anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_question: Option<String>,

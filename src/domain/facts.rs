@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use super::dialogue::{Asked, DialogueState};
+use super::language::Language;
 use super::{Money, Phone, Sku};
 
 /// A product as the reply may describe it (from the SQL catalog, not the index).
@@ -46,6 +47,9 @@ pub struct PolicyFact {
     pub id: String,
     pub title: String,
     pub body: String,
+    /// The policy in the customer's language, when that is not English and the store has it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub translation: Option<String>,
     pub score: f32,
 }
 
@@ -97,8 +101,15 @@ pub struct Facts {
     /// The customer's number (never serialised: facts go into prompts and audits).
     #[serde(skip)]
     pub phone: Phone,
-    /// The customer's message being answered.
+    /// The customer's message being answered, as the pipeline reads it: a Spanish text is
+    /// rewritten into the English words the word lists and the index know
+    /// (`domain::spanish::to_english`); `original` keeps what the customer wrote.
     pub message: String,
+    /// What the customer wrote, when `message` is a rewrite of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original: Option<String>,
+    /// The language to answer in (the message's, else the thread's).
+    pub language: Language,
     /// The customer's name when the CRM knows it.
     pub customer_name: Option<String>,
     /// Newest first.
@@ -166,6 +177,8 @@ impl Default for Facts {
         Facts {
             phone: Phone::parse("+14155550123").expect("a valid test number"),
             message: String::new(),
+            original: None,
+            language: Language::En,
             customer_name: None,
             orders: vec![],
             history: vec![],

@@ -539,12 +539,14 @@ mod tests {
                     title: "Shipping".into(),
                     body: "Standard shipping takes 3-5 business days. Returns within 30 days. 10% off for members."
                         .into(),
+                    translation: None,
                     score: 1.0,
                 },
                 PolicyFact {
                     id: "guarantee".into(),
                     title: "Fit guarantee".into(),
                     body: "Our fit guarantee: exchange any size for free.".into(),
+                    translation: None,
                     score: 1.0,
                 },
             ],

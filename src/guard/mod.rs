@@ -137,6 +137,7 @@ mod tests {
                 id: "shipping".into(),
                 title: "Shipping".into(),
                 body: "Free over $50.".into(),
+                translation: None,
                 score: 1.0,
             }],
             ..Facts::default()

@@ -68,8 +68,17 @@ pub struct Phrases {
     pub cheapest: &'static str,
     /// `{product}`.
     pub dearest: &'static str,
-    /// `{owned}` (what the customer bought), `{product}`.
+    /// `{owned}` (a filled [`Phrases::purchase`]), `{product}`.
     pub complement: &'static str,
+    /// What the customer bought, as a complement names it: `{name}` (lower case, without its
+    /// colour), `{month}` (from [`Phrases::months`]).
+    pub purchase: &'static str,
+    /// Appended to a product that goes with a purchase (offered unasked): `{owned}`.
+    pub goes_with: &'static str,
+    /// Two or more products at one price: `{names}`, `{price}`.
+    pub same_price: &'static str,
+    /// The months, January first (for [`Phrases::purchase`]).
+    pub months: [&'static str; 12],
     /// The disclosure, when asked who answers.
     pub about_bot: &'static str,
     /// A redirect for what the store cannot help with.
@@ -83,7 +92,7 @@ pub struct Phrases {
 impl Phrases {
     /// Every field as (name, template), in declaration order: for tests and tools that treat
     /// the phrases as data.
-    pub fn fields(&self) -> [(&'static str, &'static str); 30] {
+    pub fn fields(&self) -> [(&'static str, &'static str); 33] {
         [
             ("greeting", self.greeting),
             ("thanks", self.thanks),
@@ -111,6 +120,9 @@ impl Phrases {
             ("cheapest", self.cheapest),
             ("dearest", self.dearest),
             ("complement", self.complement),
+            ("purchase", self.purchase),
+            ("goes_with", self.goes_with),
+            ("same_price", self.same_price),
             ("about_bot", self.about_bot),
             ("small_talk", self.small_talk),
             ("handoff", self.handoff),
@@ -145,7 +157,24 @@ const ENGLISH: Phrases = Phrases {
     colour_missing: "We don't have {name} in {colour}; it comes in {colours}.",
     cheapest: "The cheapest is {product}.",
     dearest: "The most expensive is {product}.",
-    complement: "To go with the {owned} you bought: {product}.",
+    complement: "To go with {owned}: {product}.",
+    purchase: "the {name} you bought in {month}",
+    goes_with: " It goes with {owned}.",
+    same_price: "They're the same price: {names} are {price} each.",
+    months: [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ],
     about_bot: "I'm an AI assistant; a person from our team can take over anytime, just ask.",
     small_talk: "I can't help with that, but I can with products, sizes, shipping, returns and orders.",
     handoff: "Let me get a teammate to help with that.",
@@ -178,7 +207,24 @@ const SPANISH: Phrases = Phrases {
     colour_missing: "No tenemos {name} en {colour}; viene en {colours}.",
     cheapest: "El de menor precio es {product}.",
     dearest: "El de mayor precio es {product}.",
-    complement: "Para combinar con tu compra ({owned}): {product}.",
+    complement: "Para combinar con {owned}: {product}.",
+    purchase: "tu {name} de {month}",
+    goes_with: " Combina con {owned}.",
+    same_price: "Cuestan lo mismo: {names}, {price} cada uno.",
+    months: [
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ],
     about_bot: "Soy un asistente de IA; una persona del equipo puede atenderte cuando quieras, solo dime.",
     small_talk: "Con eso no puedo ayudarte, pero te ayudo con productos, tallas, entregas, devoluciones y pedidos.",
     handoff: "Le pido a alguien del equipo que te ayude con esto.",
@@ -324,7 +370,9 @@ mod tests {
                 ("sizes", "S, M, L and XL"),
                 ("colours", "red, dark blue and black"),
                 ("colour", "green"),
-                ("owned", "Pencil skirt - black"),
+                ("owned", "the pencil skirt you bought in September"),
+                ("month", "September"),
+                ("names", "Blazer - white (ZO0181901819) and Blazer - coral (ZO0182101821)"),
             ];
             for (name, template) in p.fields() {
                 let text = fill(template, values);

@@ -20,6 +20,7 @@ use crate::catalog::{DocKind, Hit, ProductFilter, SearchIndex};
 use crate::crm::{self, Purchase};
 use crate::domain::dialogue::{self, Ask, Asked, Attributes};
 use crate::domain::facts::{ComplementFact, Facts, PolicyFact, ProductFact};
+use crate::domain::language::Language;
 use crate::domain::{Money, intent};
 use crate::store::catalog;
 
@@ -375,12 +376,23 @@ pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
         own_words: own_words.join(" "),
         attributes: stated(&own),
     };
-    facts.policies = policies(deps, &facts.message).await?;
+    facts.policies = policies(deps, &facts.message, facts.language).await?;
     Ok(facts)
 }
 
-/// The two policies that match the message best.
-async fn policies(deps: &Deps, message: &str) -> anyhow::Result<Vec<PolicyFact>> {
+/// A policy's body in `language` from its `translations` JSON, if it has one (never for
+/// English: the body is English).
+fn translation(translations: &str, language: Language) -> Option<String> {
+    if language == Language::En {
+        return None;
+    }
+    let all: serde_json::Value = serde_json::from_str(translations).ok()?;
+    all[language.as_str()]["body"].as_str().map(str::to_string)
+}
+
+/// The two policies that match the message best, with their text in `language` when the
+/// store has it.
+async fn policies(deps: &Deps, message: &str, language: Language) -> anyhow::Result<Vec<PolicyFact>> {
     let message = message.to_string();
     let hits = blocking(deps, move |index| index.search(&message, DocKind::Policy, 2)).await?;
     let ids: Vec<String> = hits.iter().map(|h| h.id.clone()).collect();
@@ -392,6 +404,7 @@ async fn policies(deps: &Deps, message: &str) -> anyhow::Result<Vec<PolicyFact>>
                 id: p.id.clone(),
                 title: p.title.clone(),
                 body: p.body.clone(),
+                translation: translation(&p.translations, language),
                 score: hit.score,
             })
         })

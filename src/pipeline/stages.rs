@@ -14,7 +14,9 @@ use crate::crm;
 use crate::domain::draft::Draft;
 use crate::domain::facts::{Facts, HistoryLine, PastTurnFact, ProductFact};
 use crate::domain::intent;
+use crate::domain::language::{self, Language};
 use crate::domain::segments::GSM7_SINGLE;
+use crate::domain::spanish;
 use crate::domain::{ConsentKind, EscalationReason, OutboxKind, TurnDecision};
 use crate::escalation::{self, Reason, Thresholds};
 use crate::guard::{self, Guarded, Verdict};
@@ -133,9 +135,17 @@ pub async fn context(deps: &Deps, message: &MessageRow, conversation: &Conversat
     let disclosure_chars =
         if Facts::first_reply_after(&history) && !disclosure.is_empty() { disclosure.chars().count() + 1 } else { 0 };
     let reply_chars = GSM7_SINGLE.saturating_sub(disclosure_chars).max(MIN_REPLY_CHARS);
+    // A Spanish text is read in the pipeline's English words; the reply is in Spanish.
+    let language = language::detect_in_thread(&message.body, dialogue.language);
+    let (text, original) = match language {
+        Language::Es => (spanish::to_english(&message.body), Some(message.body.clone())),
+        Language::En => (message.body.clone(), None),
+    };
     Ok(Facts {
         phone: conversation.phone.clone(),
-        message: message.body.clone(),
+        message: text,
+        original,
+        language,
         customer_name: customer.name,
         orders: customer.orders,
         history,
@@ -292,7 +302,8 @@ pub fn route(
     } else {
         crate::domain::dialogue::Asked { own_words: String::new(), ..facts.asked.clone() }
     };
-    let next = facts.dialogue.after(&asked, &offered);
+    let mut next = facts.dialogue.after(&asked, &offered);
+    next.language = Some(facts.language);
     audit.dialogue = JsonText(json!({"asked": facts.asked, "state": next}));
     if escalate {
         let priority = escalation::priority(&reasons);

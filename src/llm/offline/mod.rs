@@ -13,6 +13,7 @@ use super::{Generator, LlmError};
 use crate::domain::draft::Draft;
 use crate::domain::facts::Facts;
 use crate::domain::intent::{self, Intent};
+use crate::llm::phrases::{self, fill, phrases};
 
 /// Model name recorded on turns answered offline.
 pub const OFFLINE_MODEL: &str = "offline-responder";
@@ -30,6 +31,18 @@ fn greeting_name(facts: &Facts) -> String {
     }
 }
 
+/// The sentences of a text, trimmed, empty ones left out.
+fn sentences(body: &str) -> Vec<&str> {
+    let mut starts = vec![0];
+    starts.extend(crate::text::sentence_ends(body));
+    starts
+        .windows(2)
+        .map(|w| body[w[0]..w[1]].trim())
+        .chain(std::iter::once(body[*starts.last().unwrap()..].trim()))
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 /// The reply's room in characters: the turn's, or one SMS segment when none is given.
 fn room(facts: &Facts) -> usize {
     if facts.reply_chars == 0 { crate::domain::segments::GSM7_SINGLE } else { facts.reply_chars }
@@ -39,14 +52,7 @@ fn room(facts: &Facts) -> usize {
 /// sharing the most content words with the message (the first on a tie or when none
 /// shares any), then the next best that still fits, in the policy's order.
 fn relevant_sentences(body: &str, content: &[String], room: usize) -> String {
-    let mut starts = vec![0];
-    starts.extend(crate::text::sentence_ends(body));
-    let sentences: Vec<&str> = starts
-        .windows(2)
-        .map(|w| body[w[0]..w[1]].trim())
-        .chain(std::iter::once(body[*starts.last().unwrap()..].trim()))
-        .filter(|s| !s.is_empty())
-        .collect();
+    let sentences = sentences(body);
     let stem = |w: &str| w.trim_end_matches('s').to_string();
     // What a question word asks for in a policy's words: "how long" a number of days (not
     // "as long as"), "hours" the days and times ("Monday to Friday, 9:00 to 18:00").
@@ -83,23 +89,53 @@ fn relevant_sentences(body: &str, content: &[String], room: usize) -> String {
 /// The status of the order the message quotes by number, else of the latest order; a
 /// quoted number that is not one of the customer's orders goes to a teammate.
 fn order_status(facts: &Facts) -> (String, f64) {
-    let describe = |o: &crate::domain::facts::OrderFact| {
-        let items = o.items.len();
-        let noun = if items == 1 { "item" } else { "items" };
-        format!("{} from {} ({items} {noun}) is {}", o.id, o.date, o.status)
+    let (lang, w) = (facts.language, phrases(facts.language));
+    let describe = |template: &str, o: &crate::domain::facts::OrderFact| {
+        let count = o.items.len().to_string();
+        let items = if o.items.len() == 1 { w.item } else { w.items };
+        let status = phrases::order_status(lang, &o.status);
+        let values =
+            [("id", o.id.as_str()), ("date", &o.date), ("count", &count), ("items", items), ("status", &status)];
+        fill(template, &values)
     };
     let quoted = intent::order_numbers(&facts.message);
     if let Some(order) = facts.orders.iter().find(|o| quoted.iter().any(|n| o.has_number(n))) {
-        return (format!("Order {}.", describe(order)), 0.85);
+        return (describe(w.order_named, order), 0.85);
     }
     if let Some(number) = quoted.first() {
-        let text = format!("I couldn't find order {number} for this number. A teammate will look it up for you.");
-        return (text, 0.2);
+        return (fill(w.order_unknown_number, &[("id", number)]), 0.2);
     }
     match facts.orders.first() {
-        Some(o) => (format!("Your latest order {}.", describe(o)), 0.85),
-        None => ("I couldn't find an order for this number. A teammate will look it up for you.".into(), 0.2),
+        Some(o) => (describe(w.order_latest, o), 0.85),
+        None => (w.no_order.to_string(), 0.2),
     }
+}
+
+/// The policy's sentences that answer the message, in the customer's language: chosen on
+/// the English text, then taken from the translation when it has as many sentences (else
+/// the translation's opening sentences that fit).
+fn policy_answer(facts: &Facts, content: &[String], room: usize) -> String {
+    let policy = &facts.policies[0];
+    let english = relevant_sentences(&policy.body, content, room);
+    let Some(translated) = &policy.translation else { return english };
+    let (en, tr) = (sentences(&policy.body), sentences(translated));
+    if en.len() == tr.len() {
+        let chosen: Vec<&str> = en.iter().zip(&tr).filter(|(e, _)| english.contains(**e)).map(|(_, t)| *t).collect();
+        if !chosen.is_empty() {
+            return chosen.join(" ");
+        }
+    }
+    let mut out = String::new();
+    for t in tr {
+        if !out.is_empty() && out.chars().count() + t.chars().count() + 1 > room {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(t);
+    }
+    out
 }
 
 impl OfflineResponder {
@@ -120,45 +156,25 @@ impl OfflineResponder {
             prompt_tokens_counted: 0,
             prompt_cuts: vec![],
         };
+        let w = phrases(facts.language);
         let intent = intent::classify(facts);
         match intent {
-            Intent::Thanks => {
-                draft(intent, format!("You're welcome{name}! Anything else I can help with?"), 0.9, vec![])
-            }
-            Intent::Greeting => draft(
-                intent,
-                format!(
-                    "Hi{name}! I can help with products, sizes, shipping, returns and your orders. What are you looking for?"
-                ),
-                0.9,
-                vec![],
-            ),
+            Intent::Thanks => draft(intent, fill(w.thanks, &[("name", &name)]), 0.9, vec![]),
+            Intent::Greeting => draft(intent, fill(w.greeting, &[("name", &name)]), 0.9, vec![]),
             Intent::OrderStatus => {
                 let (text, confidence) = order_status(facts);
                 draft(intent, text, confidence, vec![])
             }
-            Intent::Policy => {
-                draft(intent, relevant_sentences(&facts.policies[0].body, &content, room(facts)), 0.75, vec![])
-            }
+            Intent::Policy => draft(intent, policy_answer(facts, &content, room(facts)), 0.75, vec![]),
             Intent::Product => {
                 let a = products::answer(facts, room(facts));
                 draft(intent, a.text, 0.3 + 0.6 * a.evidence, a.skus)
             }
             // Honest about what answers (the AI disclosure of CTIA's and the states' bot rules),
             // and that a person is a text away.
-            Intent::AboutBot => draft(
-                intent,
-                "I'm an AI assistant; a person from our team can take over anytime, just ask.".into(),
-                0.9,
-                vec![],
-            ),
-            Intent::SmallTalk => draft(
-                intent,
-                "I can't help with that, but I can with products, sizes, shipping, returns and orders.".into(),
-                0.8,
-                vec![],
-            ),
-            Intent::Unknown => draft(intent, "Let me get a teammate to help with that.".into(), 0.15, vec![]),
+            Intent::AboutBot => draft(intent, w.about_bot.into(), 0.9, vec![]),
+            Intent::SmallTalk => draft(intent, w.small_talk.into(), 0.8, vec![]),
+            Intent::Unknown => draft(intent, w.handoff.into(), 0.15, vec![]),
         }
     }
 }
@@ -243,6 +259,7 @@ mod tests {
             id: "shipping".into(),
             title: "Shipping".into(),
             body: "Standard takes 3-5 business days. Free over $50. Express costs $14.95.".into(),
+            translation: None,
             score: 2.0,
         }];
         let d = OfflineResponder.answer(&f);

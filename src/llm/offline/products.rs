@@ -6,22 +6,40 @@
 use crate::domain::dialogue::{self, Ask};
 use crate::domain::facts::{ComplementFact, Facts, ProductFact};
 use crate::domain::intent;
+use crate::domain::language::Language;
+use crate::llm::phrases::{fill, phrases};
 
-/// "Blouse - red (B1) for $20.99, in stock".
-pub fn describe(p: &ProductFact) -> String {
-    let stock = if p.stock > 0 { "in stock" } else { "out of stock right now" };
-    match p.sale_price {
-        Some(sale) => format!("{} ({}) on sale for {sale} (was {}), {stock}", p.title, p.sku, p.price),
-        None => format!("{} ({}) for {}, {stock}", p.title, p.sku, p.price),
-    }
+/// "Blouse - red (B1) for $20.99, in stock", in the customer's language.
+pub fn describe(p: &ProductFact, lang: Language) -> String {
+    let w = phrases(lang);
+    let stock = if p.stock > 0 { w.in_stock } else { w.out_of_stock };
+    let (title, sku, price) = (p.title.as_str(), p.sku.as_str(), p.price.to_string());
+    let product = match p.sale_price {
+        Some(sale) => {
+            fill(w.product_on_sale, &[("title", title), ("sku", sku), ("sale", &sale.to_string()), ("price", &price)])
+        }
+        None => fill(w.product_for, &[("title", title), ("sku", sku), ("price", &price)]),
+    };
+    format!("{product}, {stock}")
 }
 
 /// "Blouse - red (B1) is $20.99."
-fn price_is(p: &ProductFact) -> String {
+fn price_is(p: &ProductFact, lang: Language) -> String {
+    let w = phrases(lang);
+    let (title, sku, price) = (p.title.as_str(), p.sku.as_str(), p.price.to_string());
     match p.sale_price {
-        Some(sale) => format!("{} ({}) is on sale for {sale} (was {}).", p.title, p.sku, p.price),
-        None => format!("{} ({}) is {}.", p.title, p.sku, p.price),
+        Some(sale) => {
+            fill(w.price_on_sale, &[("title", title), ("sku", sku), ("sale", &sale.to_string()), ("price", &price)])
+        }
+        None => fill(w.price_is, &[("title", title), ("sku", sku), ("price", &price)]),
     }
+}
+
+/// A phrase about one product: `{title}` and `{sku}` filled, with `more`.
+fn about(template: &str, p: &ProductFact, more: &[(&str, &str)]) -> String {
+    let mut values = vec![("title", p.title.as_str()), ("sku", p.sku.as_str())];
+    values.extend_from_slice(more);
+    fill(template, &values)
 }
 
 /// Units of `size` in stock: the variant's when the catalog gives variants, else the
@@ -32,12 +50,12 @@ fn stock_in_size(p: &ProductFact, size: &str) -> i64 {
     if variants.is_empty() { p.stock } else { variants.iter().map(|v| v.stock).sum() }
 }
 
-/// "red, blue and black".
-fn list(items: &[String]) -> String {
+/// "red, blue and black" ("rojo, azul y negro").
+fn list(items: &[String], lang: Language) -> String {
     match items {
         [] => String::new(),
         [one] => one.clone(),
-        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+        [rest @ .., last] => format!("{} {} {last}", rest.join(", "), phrases(lang).and),
     }
 }
 
@@ -68,25 +86,27 @@ fn in_stock_first(facts: &Facts) -> &ProductFact {
 }
 
 /// The answer to a size question about one product.
-fn size_answer(p: &ProductFact, size: &str) -> String {
+fn size_answer(p: &ProductFact, size: &str, lang: Language) -> String {
+    let w = phrases(lang);
     let offered = p.sizes.iter().any(|s| s.eq_ignore_ascii_case(size));
     if !p.sizes.is_empty() && !offered {
-        format!("{} ({}) comes in sizes {}, not {size}.", p.title, p.sku, p.sizes.join(", "))
+        about(w.size_not_offered, p, &[("sizes", &p.sizes.join(", ")), ("size", size)])
     } else if stock_in_size(p, size) > 0 {
-        format!("Yes, {} ({}) comes in size {size} and is in stock.", p.title, p.sku)
+        about(w.size_yes, p, &[("size", size)])
     } else {
-        format!("{} ({}) is out of stock right now.", p.title, p.sku)
+        about(w.size_sold_out, p, &[])
     }
 }
 
 /// "the skirt you bought in November": the purchase by its name without the colour (the
 /// guard reads colours in a sentence as claims about the products it names).
-fn purchase(c: &ComplementFact) -> String {
+fn purchase(c: &ComplementFact, lang: Language) -> String {
+    use chrono::Datelike;
+    let w = phrases(lang);
     let name = dialogue::base_title(&c.goes_with).to_lowercase();
-    match chrono::NaiveDate::parse_from_str(&c.bought_on, "%Y-%m-%d") {
-        Ok(date) => format!("the {name} you bought in {}", date.format("%B")),
-        Err(_) => format!("the {name} you bought"),
-    }
+    let month =
+        chrono::NaiveDate::parse_from_str(&c.bought_on, "%Y-%m-%d").map_or("", |d| w.months[d.month0() as usize]);
+    fill(w.purchase, &[("name", &name), ("month", month)])
 }
 
 /// A product answer: the text, the evidence (0–1) behind it, and the skus it names.
@@ -98,6 +118,7 @@ pub struct Answer {
 
 /// Answers a product question from the facts; `room` is the reply's length budget.
 pub fn answer(facts: &Facts, room: usize) -> Answer {
+    let (lang, w) = (facts.language, phrases(facts.language));
     let evidence = intent::product_evidence(facts);
     let best = in_stock_first(facts);
     let one = |text: String, p: &ProductFact| Answer { text, evidence, skus: vec![p.sku.as_str().to_owned()] };
@@ -111,30 +132,27 @@ pub fn answer(facts: &Facts, room: usize) -> Answer {
             let high = *referred.iter().max_by_key(|p| price(p)).expect("two or more");
             if price(low) == price(high) {
                 let names: Vec<String> = referred.iter().map(|p| format!("{} ({})", p.title, p.sku)).collect();
-                let text = format!("They're the same price: {} are {} each.", list(&names), dialogue::price_now(low));
+                let each = dialogue::price_now(low).to_string();
+                let text = fill(w.same_price, &[("names", &list(&names, lang)), ("price", &each)]);
                 return Answer { text, evidence, skus: referred.iter().map(|p| p.sku.as_str().to_owned()).collect() };
             }
-            let (pick, word) = if asked.ask == Ask::Dearest { (high, "most expensive") } else { (low, "cheapest") };
-            one(format!("The {word} is {}.", describe(pick)), pick)
+            let (pick, template) = if asked.ask == Ask::Dearest { (high, w.dearest) } else { (low, w.cheapest) };
+            one(fill(template, &[("product", &describe(pick, lang))]), pick)
         }
         // Retrieval sorted the matches by price (in stock first).
-        Ask::Cheapest | Ask::Cheaper => one(format!("The cheapest is {}.", describe(best)), best),
-        Ask::Dearest => one(format!("The most expensive is {}.", describe(best)), best),
-        Ask::Price if !referred.is_empty() => one(price_is(best), best),
-        Ask::Size(Some(size)) if !referred.is_empty() || evidence >= 0.5 => one(size_answer(best, size), best),
+        Ask::Cheapest | Ask::Cheaper => one(fill(w.cheapest, &[("product", &describe(best, lang))]), best),
+        Ask::Dearest => one(fill(w.dearest, &[("product", &describe(best, lang))]), best),
+        Ask::Price if !referred.is_empty() => one(price_is(best, lang), best),
+        Ask::Size(Some(size)) if !referred.is_empty() || evidence >= 0.5 => one(size_answer(best, size, lang), best),
         Ask::Stock if !referred.is_empty() => {
-            let text = if best.stock > 0 {
-                format!("Yes, {} ({}) is in stock.", best.title, best.sku)
-            } else {
-                format!("{} ({}) is out of stock right now.", best.title, best.sku)
-            };
-            one(text, best)
+            let template = if best.stock > 0 { w.stock_yes } else { w.size_sold_out };
+            one(about(template, best, &[]), best)
         }
         Ask::Colours if !referred.is_empty() => {
             let name = dialogue::base_title(&best.title);
             let family: Vec<&ProductFact> = facts.products.iter().collect();
             let colours = colours_of(&family, room.saturating_sub(name.len() + 12));
-            one(format!("{name} comes in {}.", list(&colours)), best)
+            one(fill(w.colours, &[("name", name), ("colours", &list(&colours, lang))]), best)
         }
         _ => show(facts, best, evidence, room),
     }
@@ -143,6 +161,7 @@ pub fn answer(facts: &Facts, room: usize) -> Answer {
 /// The products themselves: the best one (in the colour asked, when it has it), a second
 /// one when it matches nearly as well and fits, and the purchase a complement goes with.
 fn show(facts: &Facts, best: &ProductFact, evidence: f64, room: usize) -> Answer {
+    let (lang, w) = (facts.language, phrases(facts.language));
     let asked = &facts.asked;
     let has_colour = |p: &ProductFact| asked.colours.iter().any(|c| p.colors.iter().any(|pc| pc.contains(c.as_str())));
     if !asked.colours.is_empty() && !has_colour(best) {
@@ -151,16 +170,21 @@ fn show(facts: &Facts, best: &ProductFact, evidence: f64, room: usize) -> Answer
         let family: Vec<&ProductFact> =
             facts.products.iter().filter(|p| dialogue::base_title(&p.title).eq_ignore_ascii_case(name)).collect();
         let colours = colours_of(&family, room.saturating_sub(name.len() + 40));
-        let text = format!("We don't have {name} in {}; it comes in {}.", list(&asked.colours), list(&colours));
+        let (asked_colours, there) = (list(&asked.colours, lang), list(&colours, lang));
+        let text = fill(w.colour_missing, &[("name", name), ("colour", &asked_colours), ("colours", &there)]);
         return Answer { text, evidence, skus: vec![best.sku.as_str().to_owned()] };
     }
+    let product = describe(best, lang);
     let mut text = match facts.complement_of(&best.sku) {
-        Some(c) if asked.wants_complements => format!("To go with {}: {}.", purchase(c), describe(best)),
-        _ => format!("We have {}.", describe(best)),
+        Some(c) if asked.wants_complements => {
+            fill(w.complement, &[("owned", &purchase(c, lang)), ("product", &product)])
+        }
+        _ => fill(w.we_have, &[("product", &product)]),
     };
     // A size question gets the product's sizes, when it has any.
     if asked.ask == Ask::Size(None) && !best.sizes.is_empty() {
-        text = format!("{}, in sizes {}.", text.trim_end_matches('.'), best.sizes.join(", "));
+        let sizes = fill(w.in_sizes, &[("sizes", &best.sizes.join(", "))]);
+        text = format!("{}, {sizes}.", text.trim_end_matches('.'));
     }
     let mut skus = vec![best.sku.as_str().to_owned()];
     let content = intent::content_words(&facts.message);
@@ -170,7 +194,7 @@ fn show(facts: &Facts, best: &ProductFact, evidence: f64, room: usize) -> Answer
         && cov > 0.0
         && !asked.wants_complements
     {
-        let also = format!(" Also {}.", describe(second));
+        let also = fill(w.also, &[("product", &describe(second, lang))]);
         // A second product only when both fit in the reply's room (one SMS).
         if text.chars().count() + also.chars().count() <= room {
             text.push_str(&also);
@@ -181,7 +205,7 @@ fn show(facts: &Facts, best: &ProductFact, evidence: f64, room: usize) -> Answer
     if let Some(c) = facts.complement_of(&best.sku)
         && !asked.wants_complements
     {
-        let note = format!(" It goes with {}.", purchase(c));
+        let note = fill(w.goes_with, &[("owned", &purchase(c, lang))]);
         if text.chars().count() + note.chars().count() <= room {
             text.push_str(&note);
         }
