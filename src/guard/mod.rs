@@ -7,9 +7,11 @@
 //! guarantees, health or legal claims, skus, order numbers, stock, colours and sizes are
 //! checked in
 //! [`claims`]; superlatives ("cheapest"), comparisons, scarcity ("only 2 left") and
-//! popularity ("best seller") in [`superlatives`]. An unsupported claim blocks the reply (FTC Act §5: a price or a promise is a
+//! popularity ("best seller") in [`superlatives`]; stock of the size, colour and sku the
+//! customer asked about in [`asked`]. An unsupported claim blocks the reply (FTC Act §5: a price or a promise is a
 //! material claim; the brand is held to what its bot says).
 
+pub mod asked;
 pub mod claims;
 pub mod mentions;
 pub mod money;
@@ -117,6 +119,7 @@ pub fn check(draft: &str, facts: &Facts, max_segments: usize, link_hosts: &[Stri
     findings.extend(claims::unsupported(&text, facts));
     let asked = mentions::asked(&facts.message);
     findings.extend(superlatives::unsupported(&text, facts, &asked));
+    findings.extend(asked::unsupported(&text, facts, &asked));
     if findings.iter().any(|f| is_blocking(f.kind)) {
         let segments = count_segments(&text).segments;
         return Guarded { verdict: Verdict::Blocked, text, findings, claims, segments };
