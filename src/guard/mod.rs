@@ -6,11 +6,16 @@
 //! orders, or an amount stated in a retrieved policy; discounts, delivery times,
 //! guarantees, health or legal claims, skus, order numbers, stock, colours and sizes are
 //! checked in
-//! [`claims`]. An unsupported claim blocks the reply (FTC Act §5: a price or a promise is a
+//! [`claims`]; superlatives ("cheapest"), comparisons, scarcity ("only 2 left") and
+//! popularity ("best seller") in [`superlatives`]; stock of the size, colour and sku the
+//! customer asked about in [`asked`]. An unsupported claim blocks the reply (FTC Act §5: a price or a promise is a
 //! material claim; the brand is held to what its bot says).
 
+pub mod asked;
 pub mod claims;
+pub mod mentions;
 pub mod money;
+pub mod superlatives;
 
 use serde::Serialize;
 
@@ -112,6 +117,9 @@ pub fn check(draft: &str, facts: &Facts, max_segments: usize, link_hosts: &[Stri
         });
     }
     findings.extend(claims::unsupported(&text, facts));
+    let asked = mentions::asked(&facts.message);
+    findings.extend(superlatives::unsupported(&text, facts, &asked));
+    findings.extend(asked::unsupported(&text, facts, &asked));
     if findings.iter().any(|f| is_blocking(f.kind)) {
         let segments = count_segments(&text).segments;
         return Guarded { verdict: Verdict::Blocked, text, findings, claims, segments };
