@@ -663,6 +663,7 @@ mod tests {
             id: "awards".into(),
             title: "Awards".into(),
             body: "The Jersey dress is our best seller of 2026.".into(),
+            translation: None,
             score: 1.0,
         });
         assert!(unsupported("Jersey dress - black is our best seller.", &facts, &Asked::default()).is_empty());
