@@ -286,6 +286,20 @@ pub async fn export_turns(db: &Db, conversation_id: i64) -> anyhow::Result<Vec<E
     Ok(rows)
 }
 
+/// When a reviewer handed the conversation back to the bot (closed an escalation as
+/// `handed_back`), oldest first.
+pub async fn handed_back_at(db: &Db, conversation_id: i64) -> anyhow::Result<Vec<DateTime<Utc>>> {
+    let rows = with_db!(db, |p| sqlx::query_scalar::<_, DateTime<Utc>>(
+        "select resolved_at from escalations
+         where conversation_id = $1 and resolution = 'handed_back' and resolved_at is not null
+         order by resolved_at"
+    )
+    .bind(conversation_id)
+    .fetch_all(p)
+    .await)?;
+    Ok(rows)
+}
+
 /// Conversations active since `since` (optionally only those ever escalated), oldest first.
 pub async fn export_conversations(
     db: &Db,
