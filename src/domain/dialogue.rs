@@ -35,6 +35,10 @@ pub struct DialogueState {
     /// one is cheapest?") compares those suggestions.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub complements: bool,
+    /// The order the thread is about (quoted by number, or the one the bot last described):
+    /// what "when will it arrive?" and "what was in it?" are about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
     /// The language the customer last wrote in (a bare "ok" keeps it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<super::language::Language>,
@@ -90,6 +94,60 @@ pub enum Ask {
     Cheaper,
 }
 
+/// What a text asks of an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderAsk {
+    /// "where is my order?", "did it ship?"
+    Status,
+    /// "what was in it?", "remind me what I ordered"
+    Items,
+    /// "when will it arrive?", "how long till it gets here?"
+    Arrival,
+}
+
+/// Phrases of a question about an order's contents.
+const ORDER_ITEMS: &[&str] = &[
+    "in it",
+    "in the order",
+    "what did i order",
+    "what i ordered",
+    "what did i buy",
+    "items",
+    "whats in",
+    "what was in",
+];
+/// Phrases of a question about when an order arrives.
+const ORDER_ARRIVAL: &[&str] =
+    &["when will", "how long", "arrive", "get here", "gets here", "till it", "until it", "be here", "eta", "when does"];
+/// Words of a question about an order.
+const ORDER_TALK: &[&str] =
+    &["order", "package", "parcel", "track", "tracking", "ship", "shipped", "delivered", "status", "update"];
+
+/// What `message` asks of an order, if it is about one: quoting one of `orders` by number,
+/// or (with an order in the thread) asking about its contents, arrival or status.
+pub fn order_ask(message: &str, in_thread: bool) -> Option<OrderAsk> {
+    let w = words(message);
+    let text = format!(" {} ", w.join(" "));
+    let has = |list: &[&str]| list.iter().any(|p| text.contains(&format!(" {p} ")));
+    if !in_thread && !w.iter().any(|x| matches!(x.as_str(), "order" | "package" | "parcel")) {
+        return None;
+    }
+    // "how long do refunds take?" is about the returns policy, whatever the thread.
+    if w.iter().any(|x| matches!(x.as_str(), "refund" | "refunds" | "return" | "returns" | "exchange")) {
+        return None;
+    }
+    if has(ORDER_ITEMS) {
+        Some(OrderAsk::Items)
+    } else if has(ORDER_ARRIVAL) {
+        Some(OrderAsk::Arrival)
+    } else if has(ORDER_TALK) {
+        Some(OrderAsk::Status)
+    } else {
+        None
+    }
+}
+
 /// What this turn's text means in the thread: what it asks, about which products.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Asked {
@@ -112,6 +170,12 @@ pub struct Asked {
     /// The product words asked, as written (after resolution: the thread's for a follow-up).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub product_words: Vec<String>,
+    /// The order the text is about: quoted by number, or the thread's for a follow-up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
+    /// What the text asks of that order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_ask: Option<OrderAsk>,
     /// The search words after resolution ("blouse" for "in red?" after "the blouse?").
     pub query: String,
     /// The message's own product words (none in "how much is it?"), for the next state.
@@ -143,7 +207,7 @@ pub fn ask_of(message: &str, colours: &[String], sizes: &[String]) -> Ask {
         Ask::Dearest
     } else if has(CHEAPEST) || text.contains(" least expensive ") || text.contains(" most affordable ") {
         Ask::Cheapest
-    } else if has(&["cheaper", "less expensive"]) {
+    } else if has(&["cheaper", "less expensive", "too expensive", "too pricey", "too much", "too pricy"]) {
         Ask::Cheaper
     } else if has(COLOUR_WORDS) && colours.is_empty() {
         Ask::Colours
@@ -250,6 +314,9 @@ impl DialogueState {
         if attributes.audience.is_some() {
             a.audience = attributes.audience.clone();
         }
+        if asked.order.is_some() {
+            next.order = asked.order.clone();
+        }
         if !offered.is_empty() {
             next.focus = offered.iter().map(|p| FocusProduct { sku: p.sku.clone(), title: p.title.clone() }).collect();
         }
@@ -320,6 +387,18 @@ mod tests {
         assert_eq!(refers("hmm", &[], &[]), None);
         let none: Vec<ProductFact> = vec![];
         assert_eq!(resolve("how much is it?", &[], &[], &Ask::Price, &none), None);
+    }
+
+    #[test]
+    fn order_follow_ups() {
+        assert_eq!(order_ask("when will it arrive", true), Some(OrderAsk::Arrival));
+        assert_eq!(order_ask("how long till it gets here", true), Some(OrderAsk::Arrival));
+        assert_eq!(order_ask("what's in it again?", true), Some(OrderAsk::Items));
+        assert_eq!(order_ask("ok. can you remind me what was in it", true), Some(OrderAsk::Items));
+        assert_eq!(order_ask("did it ship?", true), Some(OrderAsk::Status));
+        assert_eq!(order_ask("what was in my order?", false), Some(OrderAsk::Items));
+        assert_eq!(order_ask("how much is it?", true), None);
+        assert_eq!(order_ask("when will it arrive", false), None, "no order in the thread");
     }
 
     #[test]

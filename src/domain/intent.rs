@@ -301,7 +301,10 @@ fn is_filler(w: &[String]) -> bool {
 /// A question about something the store does not sell or know ("what's the weather
 /// tomorrow?"): an off-topic word and no shopping word.
 fn is_off_topic(w: &[String]) -> bool {
-    has_any(w, OFF_TOPIC_WORDS) && !has_any(w, SHOPPING_WORDS)
+    let text = format!(" {} ", w.join(" "));
+    let asks_the_time =
+        ["what time is it", "whats the time", "what s the time"].iter().any(|p| text.contains(&format!(" {p} ")));
+    (has_any(w, OFF_TOPIC_WORDS) || asks_the_time) && !has_any(w, SHOPPING_WORDS)
 }
 
 /// Lower-case alphanumeric words.
@@ -371,6 +374,8 @@ pub fn classify(facts: &Facts) -> Intent {
         Intent::Greeting
     } else if refers_back(facts, &w) {
         Intent::Product
+    } else if facts.asked.order_ask.is_some() {
+        Intent::OrderStatus
     } else if has_any(&w, ORDER_WORDS) && !has_any(&w, &["return", "returns", "refund", "exchange"]) {
         Intent::OrderStatus
     } else if has_any(&w, POLICY_WORDS) && !facts.policies.is_empty() && !sizes_of_a_named_product(&w, &content, facts)

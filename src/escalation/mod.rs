@@ -181,10 +181,45 @@ static ACTION_REQUEST: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::
         | \bmy\s+money\s+back\b
         | \bcancel\s+(my|the|this)\s+order\b
         | \b(where\s+is|status\s+of)\s+(a|my|the)\s+refund\b
-        | \brefund\s+status\b",
+        | \brefund\s+status\b
+        | \b(change|update|correct|fix)\s+(the|my)\s+(delivery\s+|shipping\s+)?address\b",
     )
     .expect("a valid pattern")
 });
+
+/// Phrases of a delivery gone wrong: a parcel marked delivered that is not there, lost,
+/// stolen, damaged or wrong. A person checks with the carrier and makes it right.
+const DELIVERY_PROBLEMS: &[&str] = &[
+    "not here",
+    "isnt here",
+    "never arrived",
+    "never came",
+    "didnt arrive",
+    "hasnt arrived",
+    "never got it",
+    "never received",
+    "didnt get it",
+    "not received",
+    "nothing at my door",
+    "not at my door",
+    "stolen",
+    "lost in the mail",
+    "lost my package",
+    "wrong item",
+    "wrong size sent",
+    "arrived damaged",
+    "came damaged",
+    "is damaged",
+    "was damaged",
+    "damaged parcel",
+    "damaged package",
+];
+
+/// The delivery problem the message reports, if any.
+pub fn delivery_problem(message: &str) -> Option<&'static str> {
+    let words = padded_words(&message.replace(['’', '\''], ""));
+    DELIVERY_PROBLEMS.iter().copied().find(|p| words.contains(&format!(" {p} ")))
+}
 
 /// True when the message asks for something only a person can do.
 pub fn asks_for_action(message: &str) -> bool {
@@ -227,6 +262,12 @@ pub fn reasons(
         out.push(Reason {
             code: EscalationReason::ActionRequested,
             detail: "the customer asks for a return, refund, cancellation or change only a person can make".into(),
+        });
+    }
+    if let Some(phrase) = delivery_problem(message) {
+        out.push(Reason {
+            code: EscalationReason::ActionRequested,
+            detail: format!("a delivery problem for a person to sort out (\"{phrase}\")"),
         });
     }
     if let Some(phrase) = complaint_or_legal(message) {
@@ -333,6 +374,20 @@ mod tests {
             total: crate::domain::Money::usd_cents(cents),
             items: vec![],
         }
+    }
+
+    #[test]
+    fn a_delivery_gone_wrong_and_an_address_change_go_to_a_person() {
+        for m in [
+            "it says delivered but its not here. nothing at my door",
+            "my parcel never arrived",
+            "I got the wrong item",
+        ] {
+            assert!(delivery_problem(m).is_some(), "{m}");
+        }
+        assert!(delivery_problem("when will it arrive?").is_none());
+        assert!(asks_for_action("can i change the delivery address?"));
+        assert!(!asks_for_action("what's your delivery address for returns?"));
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub mod superlatives;
 use serde::Serialize;
 
 use crate::domain::facts::Facts;
-use crate::domain::segments::{count_segments, normalize_gsm7, trim_to_segments};
+use crate::domain::segments::{count_segments, fold_accents_for_gsm7, normalize_gsm7, trim_to_segments};
 use crate::domain::{FindingKind, Money};
 
 /// The guard's decision.
@@ -81,6 +81,9 @@ fn supported_amounts(facts: &Facts) -> Vec<i64> {
 pub fn check(draft: &str, facts: &Facts, max_segments: usize, link_hosts: &[String]) -> Guarded {
     let mut findings = Vec::new();
     let mut text = normalize_gsm7(draft.trim());
+    if let Some(folded) = fold_accents_for_gsm7(&text) {
+        text = folded;
+    }
     if text != draft.trim() {
         findings
             .push(Finding { kind: FindingKind::NormalizedGsm7, detail: "replaced characters outside GSM-7".into() });

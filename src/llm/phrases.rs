@@ -26,6 +26,8 @@ pub struct Phrases {
     pub order_latest: &'static str,
     /// An order the customer named by number: `{id}`, `{date}`, `{count}`, `{items}`, `{status}`.
     pub order_named: &'static str,
+    /// What an order holds: `{id}`, `{date}`, `{items}` (a list of products).
+    pub order_contents: &'static str,
     /// An order number not found for this phone: `{id}`.
     pub order_unknown_number: &'static str,
     /// No order at all for this phone.
@@ -73,6 +75,8 @@ pub struct Phrases {
     /// What the customer bought, as a complement names it: `{name}` (lower case, without its
     /// colour), `{month}` (from [`Phrases::months`]).
     pub purchase: &'static str,
+    /// The same without the month, when the reply has no room for it: `{name}`.
+    pub purchase_undated: &'static str,
     /// Appended to a product that goes with a purchase (offered unasked): `{owned}`.
     pub goes_with: &'static str,
     /// Two or more products at one price: `{names}`, `{price}`.
@@ -92,12 +96,13 @@ pub struct Phrases {
 impl Phrases {
     /// Every field as (name, template), in declaration order: for tests and tools that treat
     /// the phrases as data.
-    pub fn fields(&self) -> [(&'static str, &'static str); 33] {
+    pub fn fields(&self) -> [(&'static str, &'static str); 35] {
         [
             ("greeting", self.greeting),
             ("thanks", self.thanks),
             ("order_latest", self.order_latest),
             ("order_named", self.order_named),
+            ("order_contents", self.order_contents),
             ("order_unknown_number", self.order_unknown_number),
             ("no_order", self.no_order),
             ("item", self.item),
@@ -121,6 +126,7 @@ impl Phrases {
             ("dearest", self.dearest),
             ("complement", self.complement),
             ("purchase", self.purchase),
+            ("purchase_undated", self.purchase_undated),
             ("goes_with", self.goes_with),
             ("same_price", self.same_price),
             ("about_bot", self.about_bot),
@@ -136,6 +142,7 @@ const ENGLISH: Phrases = Phrases {
     thanks: "You're welcome{name}! Anything else I can help with?",
     order_latest: "Your latest order {id} from {date} ({count} {items}) is {status}.",
     order_named: "Order {id} from {date} ({count} {items}) is {status}.",
+    order_contents: "Order {id} from {date} has {items}.",
     order_unknown_number: "I couldn't find order {id} for this number. A teammate will look it up for you.",
     no_order: "I couldn't find an order for this number. A teammate will look it up for you.",
     item: "item",
@@ -159,6 +166,7 @@ const ENGLISH: Phrases = Phrases {
     dearest: "The most expensive is {product}.",
     complement: "To go with {owned}: {product}.",
     purchase: "the {name} you bought in {month}",
+    purchase_undated: "the {name} you bought",
     goes_with: " It goes with {owned}.",
     same_price: "They're the same price: {names} are {price} each.",
     months: [
@@ -186,6 +194,7 @@ const SPANISH: Phrases = Phrases {
     thanks: "¡De nada{name}! ¿Te ayudo con otra cosa?",
     order_latest: "Estado de tu pedido reciente {id} del {date} ({count} {items}): {status}.",
     order_named: "Estado del pedido {id} del {date} ({count} {items}): {status}.",
+    order_contents: "El pedido {id} del {date} tiene {items}.",
     order_unknown_number: "No encontré el pedido {id} para este teléfono. Alguien del equipo lo va a revisar por ti.",
     no_order: "No encontré pedidos para este teléfono. Alguien del equipo lo va a revisar por ti.",
     item: "producto",
@@ -209,6 +218,7 @@ const SPANISH: Phrases = Phrases {
     dearest: "El de mayor precio es {product}.",
     complement: "Para combinar con {owned}: {product}.",
     purchase: "tu {name} de {month}",
+    purchase_undated: "tu {name}",
     goes_with: " Combina con {owned}.",
     same_price: "Cuestan lo mismo: {names}, {price} cada uno.",
     months: [

@@ -18,7 +18,7 @@ use crate::catalog::fusion;
 use crate::catalog::query::{self, Understood};
 use crate::catalog::{DocKind, Hit, ProductFilter, SearchIndex};
 use crate::crm::{self, Purchase};
-use crate::domain::dialogue::{self, Ask, Asked, Attributes};
+use crate::domain::dialogue::{self, Ask, Asked, Attributes, OrderAsk};
 use crate::domain::facts::{ComplementFact, Facts, PolicyFact, ProductFact};
 use crate::domain::language::Language;
 use crate::domain::{Money, intent};
@@ -364,7 +364,22 @@ pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
             })
         })
         .collect();
+    // An order the text quotes, or the thread's for a follow-up ("when will it arrive?"); a
+    // text about a product of the thread is about that product.
+    let quoted = intent::order_numbers(&facts.message);
+    let quoted_order = facts.orders.iter().find(|o| quoted.iter().any(|n| o.has_number(n))).map(|o| o.id.clone());
+    let order_ask = match (&reference, &quoted_order) {
+        (Some(_), _) => None,
+        (None, Some(_)) => dialogue::order_ask(&facts.message, true).or(Some(OrderAsk::Status)),
+        (None, None) => dialogue::order_ask(&facts.message, facts.dialogue.order.is_some()),
+    };
+    // Else the thread's order, else (a question about "my order") the latest.
+    let order = quoted_order
+        .or_else(|| order_ask.and(facts.dialogue.order.clone()))
+        .or_else(|| order_ask.and(facts.orders.first().map(|o| o.id.clone())));
     facts.asked = Asked {
+        order,
+        order_ask,
         ask,
         refers_to: reference.as_ref().map(|(s, _)| s.clone()).unwrap_or_default(),
         reference: reference.map(|(_, how)| how),
@@ -376,7 +391,12 @@ pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
         own_words: own_words.join(" "),
         attributes: stated(&own),
     };
-    facts.policies = policies(deps, &facts.message, facts.language).await?;
+    // "When will it arrive?" is answered with the shipping times, whatever its words match.
+    let policy_query = match facts.asked.order_ask {
+        Some(OrderAsk::Arrival) => format!("{} shipping delivery business days", facts.message),
+        _ => facts.message.clone(),
+    };
+    facts.policies = policies(deps, &policy_query, facts.language).await?;
     Ok(facts)
 }
 

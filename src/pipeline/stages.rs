@@ -130,13 +130,13 @@ pub async fn context(deps: &Deps, message: &MessageRow, conversation: &Conversat
         .into_iter()
         .map(|t| PastTurnFact { escalated: t.decision == TurnDecision::Escalate, confidence: t.confidence })
         .collect();
+    // A Spanish text is read in the pipeline's English words; the reply is in Spanish.
+    let language = language::detect_in_thread(&message.body, dialogue.language);
     // One SMS segment (160 GSM-7 characters), less the disclosure the first reply carries.
-    let disclosure = &deps.config.brand.ai_disclosure;
+    let disclosure = deps.config.brand.ai_disclosure_in(language);
     let disclosure_chars =
         if Facts::first_reply_after(&history) && !disclosure.is_empty() { disclosure.chars().count() + 1 } else { 0 };
     let reply_chars = GSM7_SINGLE.saturating_sub(disclosure_chars).max(MIN_REPLY_CHARS);
-    // A Spanish text is read in the pipeline's English words; the reply is in Spanish.
-    let language = language::detect_in_thread(&message.body, dialogue.language);
     let (text, original) = match language {
         Language::Es => (spanish::to_english(&message.body), Some(message.body.clone())),
         Language::En => (message.body.clone(), None),
@@ -186,7 +186,7 @@ pub async fn generate(deps: &Deps, facts: &Facts) -> Generated {
 /// The bot's first reply in a conversation starts with the AI disclosure (when configured),
 /// so it is checked and sized together with the reply.
 pub fn guard(deps: &Deps, generated: &Generated, facts: &Facts) -> Guarded {
-    let disclosure = &deps.config.brand.ai_disclosure;
+    let disclosure = deps.config.brand.ai_disclosure_in(facts.language);
     let text = if facts.first_reply() && !disclosure.is_empty() && !generated.draft.text.is_empty() {
         format!("{disclosure} {}", generated.draft.text)
     } else {
@@ -316,7 +316,7 @@ pub fn route(
         let now = deps.clock.now();
         let sla_due = deps.hours.add_business_minutes(now, minutes);
         let holding = if deps.hours.is_open(now) {
-            deps.config.brand.holding_message.clone()
+            deps.config.brand.holding_message_in(facts.language).to_string()
         } else {
             let next_open = deps.hours.describe(deps.hours.next_open(now), now);
             deps.config.brand.holding_message_after_hours.replace("{next_open}", &next_open)

@@ -10,8 +10,10 @@ mod products;
 use async_trait::async_trait;
 
 use super::{Generator, LlmError};
+use crate::domain::dialogue::OrderAsk;
 use crate::domain::draft::Draft;
 use crate::domain::facts::Facts;
+use crate::domain::facts::PolicyFact;
 use crate::domain::intent::{self, Intent};
 use crate::llm::phrases::{self, fill, phrases};
 
@@ -53,6 +55,13 @@ fn room(facts: &Facts) -> usize {
 /// shares any), then the next best that still fits, in the policy's order.
 fn relevant_sentences(body: &str, content: &[String], room: usize) -> String {
     let sentences = sentences(body);
+    pick(&sentences, &sentences, content, room)
+}
+
+/// The sentences of `out` that answer `content`, ranked on `ranked_on` (the same text
+/// sentence for sentence: the policy in English when `out` is its translation): the best,
+/// then the next best that still fit `room` (measured in `out`), in the policy's order.
+fn pick(ranked_on: &[&str], out: &[&str], content: &[String], room: usize) -> String {
     let stem = |w: &str| w.trim_end_matches('s').to_string();
     // What a question word asks for in a policy's words: "how long" a number of days (not
     // "as long as"), "hours" the days and times ("Monday to Friday, 9:00 to 18:00").
@@ -71,24 +80,26 @@ fn relevant_sentences(body: &str, content: &[String], room: usize) -> String {
             intent::words(s).iter().map(|w| stem(w)).filter(|w| wanted.contains(w)).collect();
         found.len()
     };
-    let mut ranked: Vec<usize> = (0..sentences.len()).collect();
-    ranked.sort_by_key(|&i| (std::cmp::Reverse(score(sentences[i])), i));
+    let mut ranked: Vec<usize> = (0..ranked_on.len()).collect();
+    ranked.sort_by_key(|&i| (std::cmp::Reverse(score(ranked_on[i])), i));
     let mut chosen = vec![ranked[0]];
-    let mut used = sentences[ranked[0]].chars().count();
+    let mut used = out[ranked[0]].chars().count();
     for &i in &ranked[1..] {
-        let len = sentences[i].chars().count() + 1;
-        if score(sentences[i]) > 0 && used + len <= room {
+        let len = out[i].chars().count() + 1;
+        if score(ranked_on[i]) > 0 && used + len <= room {
             chosen.push(i);
             used += len;
         }
     }
     chosen.sort_unstable();
-    chosen.iter().map(|&i| sentences[i]).collect::<Vec<_>>().join(" ")
+    chosen.iter().map(|&i| out[i]).collect::<Vec<_>>().join(" ")
 }
 
-/// The status of the order the message quotes by number, else of the latest order; a
-/// quoted number that is not one of the customer's orders goes to a teammate.
-fn order_status(facts: &Facts) -> (String, f64) {
+/// An answer about an order: the one the text is about (quoted by number, or the thread's),
+/// else the latest; its status, its contents ("what was in it?"), or its status and the
+/// shipping times ("when will it arrive?"). A quoted number that is not one of the
+/// customer's orders goes to a teammate.
+fn order_status(facts: &Facts, room: usize) -> (String, f64) {
     let (lang, w) = (facts.language, phrases(facts.language));
     let describe = |template: &str, o: &crate::domain::facts::OrderFact| {
         let count = o.items.len().to_string();
@@ -99,31 +110,49 @@ fn order_status(facts: &Facts) -> (String, f64) {
         fill(template, &values)
     };
     let quoted = intent::order_numbers(&facts.message);
-    if let Some(order) = facts.orders.iter().find(|o| quoted.iter().any(|n| o.has_number(n))) {
-        return (describe(w.order_named, order), 0.85);
-    }
-    if let Some(number) = quoted.first() {
+    let asked = facts.asked.order.as_deref();
+    let named = facts.orders.iter().find(|o| asked == Some(o.id.as_str()) || quoted.iter().any(|n| o.has_number(n)));
+    if named.is_none()
+        && let Some(number) = quoted.first()
+    {
         return (fill(w.order_unknown_number, &[("id", number)]), 0.2);
     }
-    match facts.orders.first() {
-        Some(o) => (describe(w.order_latest, o), 0.85),
-        None => (w.no_order.to_string(), 0.2),
+    let Some(order) = named.or(facts.orders.first()) else { return (w.no_order.to_string(), 0.2) };
+    let status = if named.is_some() { describe(w.order_named, order) } else { describe(w.order_latest, order) };
+    match facts.asked.order_ask {
+        Some(OrderAsk::Items) => {
+            let items: Vec<String> = order.items.iter().map(|i| format!("{} ({})", i.title, i.sku)).collect();
+            let text =
+                fill(w.order_contents, &[("id", &order.id), ("date", &order.date), ("items", &items.join(", "))]);
+            (text, 0.85)
+        }
+        Some(OrderAsk::Arrival) if !matches!(order.status.as_str(), "delivered" | "cancelled") => {
+            // The status, and the shipping times of the store's policy, in up to two segments.
+            let left = (2 * room).saturating_sub(status.chars().count() + 1);
+            let times = facts
+                .policies
+                .iter()
+                .find(|p| p.body.contains("business days"))
+                // The one sentence that answers best (a room of 0 keeps only it).
+                .map(|p| policy_text(p, &["long".to_string(), "standard".to_string()], 0))
+                .filter(|t| t.chars().count() <= left);
+            match times {
+                Some(t) => (format!("{status} {t}"), 0.85),
+                None => (status, 0.85),
+            }
+        }
+        _ => (status, 0.85),
     }
 }
 
 /// The policy's sentences that answer the message, in the customer's language: chosen on
 /// the English text, then taken from the translation when it has as many sentences (else
 /// the translation's opening sentences that fit).
-fn policy_answer(facts: &Facts, content: &[String], room: usize) -> String {
-    let policy = &facts.policies[0];
-    let english = relevant_sentences(&policy.body, content, room);
-    let Some(translated) = &policy.translation else { return english };
+fn policy_text(policy: &PolicyFact, content: &[String], room: usize) -> String {
+    let Some(translated) = &policy.translation else { return relevant_sentences(&policy.body, content, room) };
     let (en, tr) = (sentences(&policy.body), sentences(translated));
     if en.len() == tr.len() {
-        let chosen: Vec<&str> = en.iter().zip(&tr).filter(|(e, _)| english.contains(**e)).map(|(_, t)| *t).collect();
-        if !chosen.is_empty() {
-            return chosen.join(" ");
-        }
+        return pick(&en, &tr, content, room);
     }
     let mut out = String::new();
     for t in tr {
@@ -162,10 +191,10 @@ impl OfflineResponder {
             Intent::Thanks => draft(intent, fill(w.thanks, &[("name", &name)]), 0.9, vec![]),
             Intent::Greeting => draft(intent, fill(w.greeting, &[("name", &name)]), 0.9, vec![]),
             Intent::OrderStatus => {
-                let (text, confidence) = order_status(facts);
+                let (text, confidence) = order_status(facts, room(facts));
                 draft(intent, text, confidence, vec![])
             }
-            Intent::Policy => draft(intent, policy_answer(facts, &content, room(facts)), 0.75, vec![]),
+            Intent::Policy => draft(intent, policy_text(&facts.policies[0], &content, room(facts)), 0.75, vec![]),
             Intent::Product => {
                 let a = products::answer(facts, room(facts));
                 draft(intent, a.text, 0.3 + 0.6 * a.evidence, a.skus)

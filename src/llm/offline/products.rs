@@ -100,13 +100,14 @@ fn size_answer(p: &ProductFact, size: &str, lang: Language) -> String {
 
 /// "the skirt you bought in November": the purchase by its name without the colour (the
 /// guard reads colours in a sentence as claims about the products it names).
-fn purchase(c: &ComplementFact, lang: Language) -> String {
+fn purchase(c: &ComplementFact, lang: Language, dated: bool) -> String {
     use chrono::Datelike;
     let w = phrases(lang);
     let name = dialogue::base_title(&c.goes_with).to_lowercase();
-    let month =
-        chrono::NaiveDate::parse_from_str(&c.bought_on, "%Y-%m-%d").map_or("", |d| w.months[d.month0() as usize]);
-    fill(w.purchase, &[("name", &name), ("month", month)])
+    match chrono::NaiveDate::parse_from_str(&c.bought_on, "%Y-%m-%d") {
+        Ok(d) if dated => fill(w.purchase, &[("name", &name), ("month", w.months[d.month0() as usize])]),
+        _ => fill(w.purchase_undated, &[("name", &name)]),
+    }
 }
 
 /// A product answer: the text, the evidence (0–1) behind it, and the skus it names.
@@ -177,7 +178,13 @@ fn show(facts: &Facts, best: &ProductFact, evidence: f64, room: usize) -> Answer
     let product = describe(best, lang);
     let mut text = match facts.complement_of(&best.sku) {
         Some(c) if asked.wants_complements => {
-            fill(w.complement, &[("owned", &purchase(c, lang)), ("product", &product)])
+            // With the month when the reply has room for it.
+            let dated = fill(w.complement, &[("owned", &purchase(c, lang, true)), ("product", &product)]);
+            if dated.chars().count() <= room {
+                dated
+            } else {
+                fill(w.complement, &[("owned", &purchase(c, lang, false)), ("product", &product)])
+            }
         }
         _ => fill(w.we_have, &[("product", &product)]),
     };
@@ -205,7 +212,7 @@ fn show(facts: &Facts, best: &ProductFact, evidence: f64, room: usize) -> Answer
     if let Some(c) = facts.complement_of(&best.sku)
         && !asked.wants_complements
     {
-        let note = fill(w.goes_with, &[("owned", &purchase(c, lang))]);
+        let note = fill(w.goes_with, &[("owned", &purchase(c, lang, true))]);
         if text.chars().count() + note.chars().count() <= room {
             text.push_str(&note);
         }
