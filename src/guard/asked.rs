@@ -223,7 +223,8 @@ mod tests {
     fn guarded(message: &str, reply: &str) -> (Verdict, Vec<FindingKind>) {
         let facts = Facts { message: message.into(), ..shop() };
         let g = check(reply, &facts, 3, &[]);
-        (g.verdict, g.findings.iter().map(|f| f.kind).collect())
+        // Spanish accents folded for GSM-7 are a repair of their own, not what these test.
+        (g.verdict, g.findings.iter().map(|f| f.kind).filter(|k| *k != FindingKind::NormalizedGsm7).collect())
     }
 
     fn passes(message: &str, reply: &str) -> bool {
