@@ -227,10 +227,11 @@ mod tests {
         (g.verdict, g.findings.iter().map(|f| f.kind).filter(|k| *k != FindingKind::NormalizedGsm7).collect())
     }
 
+    /// Sent (as written, or with its Spanish accents folded for GSM-7).
     fn passes(message: &str, reply: &str) -> bool {
         let (verdict, kinds) = guarded(message, reply);
-        assert!(verdict == Verdict::Pass || kinds.len() == 1, "{reply}: {kinds:?}");
-        verdict == Verdict::Pass
+        assert!(verdict != Verdict::Blocked || kinds.len() == 1, "{reply}: {kinds:?}");
+        verdict != Verdict::Blocked
     }
 
     const VARIANT: (Verdict, [FindingKind; 1]) = (Verdict::Blocked, [FindingKind::UnsupportedVariantStock]);
