@@ -33,7 +33,15 @@ fn config_for(llm: &FakeLlm, enforce_guard: bool) -> Config {
 }
 
 fn options(transcripts: PathBuf, llm: LlmMode, cassette: Option<PathBuf>) -> Options {
-    Options { transcripts: vec![transcripts], llm, cassette, store: None, concurrency: 3, progress: false }
+    Options {
+        transcripts: vec![transcripts],
+        llm,
+        cassette,
+        store: None,
+        concurrency: 3,
+        progress: false,
+        embeddings: false,
+    }
 }
 
 fn no_tolerances() -> gate::Tolerances {
