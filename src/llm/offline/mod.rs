@@ -109,9 +109,14 @@ fn order_status(facts: &Facts, room: usize) -> (String, f64) {
             [("id", o.id.as_str()), ("date", &o.date), ("count", &count), ("items", items), ("status", &status)];
         fill(template, &values)
     };
+    // The order quoted by number, else the thread's (not the latest, which says so).
     let quoted = intent::order_numbers(&facts.message);
-    let asked = facts.asked.order.as_deref();
-    let named = facts.orders.iter().find(|o| asked == Some(o.id.as_str()) || quoted.iter().any(|n| o.has_number(n)));
+    let thread = facts.dialogue.order.as_deref().filter(|_| facts.asked.order.is_some());
+    let named = facts
+        .orders
+        .iter()
+        .find(|o| quoted.iter().any(|n| o.has_number(n)))
+        .or_else(|| facts.orders.iter().find(|o| thread == Some(o.id.as_str())));
     if named.is_none()
         && let Some(number) = quoted.first()
     {
