@@ -106,15 +106,7 @@ fn hits_of(skus: &[String], score: f32) -> Vec<Hit> {
 /// best: with the purchases the message names ("the skirt I bought") when it names any,
 /// else with all of them. Nothing the customer already has.
 async fn complements(deps: &Deps, bought: &[Purchase], u: &Understood) -> anyhow::Result<Vec<(String, f64, Purchase)>> {
-    let words: Vec<String> = u.text.split_whitespace().map(|w| w.trim_end_matches('s').to_lowercase()).collect();
-    let names = |p: &&Purchase| {
-        p.item
-            .title
-            .to_lowercase()
-            .split(|c: char| !c.is_alphanumeric())
-            .any(|t| words.contains(&t.trim_end_matches('s').to_string()))
-    };
-    let named: Vec<&Purchase> = bought.iter().filter(names).collect();
+    let named = named_purchases(bought, u);
     let of: Vec<&Purchase> = if named.is_empty() { bought.iter().collect() } else { named };
     let mut best: HashMap<String, (f64, f64, &Purchase)> = HashMap::new();
     for purchase in of.into_iter().take(PURCHASES_CONSIDERED) {
