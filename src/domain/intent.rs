@@ -374,9 +374,9 @@ pub fn classify(facts: &Facts) -> Intent {
         Intent::Greeting
     } else if refers_back(facts, &w) {
         Intent::Product
-    } else if facts.asked.order_ask.is_some() {
-        Intent::OrderStatus
-    } else if has_any(&w, ORDER_WORDS) && !has_any(&w, &["return", "returns", "refund", "exchange"]) {
+    } else if facts.asked.order_ask.is_some()
+        || (has_any(&w, ORDER_WORDS) && !has_any(&w, &["return", "returns", "refund", "exchange"]))
+    {
         Intent::OrderStatus
     } else if has_any(&w, POLICY_WORDS) && !facts.policies.is_empty() && !sizes_of_a_named_product(&w, &content, facts)
     {
