@@ -219,3 +219,107 @@ fn show(facts: &Facts, best: &ProductFact, evidence: f64, room: usize) -> Answer
     }
     Answer { text, evidence, skus }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Sku;
+    use crate::domain::dialogue::Asked;
+    use crate::domain::facts::ComplementFact;
+
+    fn product(sku: &str, title: &str, colour: &str, cents: i64, stock: i64) -> ProductFact {
+        ProductFact {
+            sku: Sku::parse(sku).unwrap(),
+            title: title.into(),
+            colors: vec![colour.into()],
+            sizes: vec!["S".into(), "M".into(), "L".into()],
+            price: crate::domain::Money::usd_cents(cents),
+            stock,
+            ..ProductFact::red_blouse()
+        }
+    }
+
+    fn facts(message: &str, products: Vec<ProductFact>, asked: Asked) -> Facts {
+        Facts { message: message.into(), products, asked, ..Facts::default() }
+    }
+
+    fn referring(ask: Ask, skus: &[&str]) -> Asked {
+        Asked { ask, refers_to: skus.iter().map(|s| Sku::parse(s).unwrap()).collect(), ..Asked::default() }
+    }
+
+    #[test]
+    fn a_follow_up_gets_what_it_asks_of_the_product_in_focus() {
+        let blouse = product("B1", "Blouse - red", "red", 2099, 4);
+        let answer = |ask: Ask| answer(&facts("?", vec![blouse.clone()], referring(ask, &["B1"])), 160).text;
+        assert_eq!(answer(Ask::Price), "Blouse - red (B1) is $20.99.");
+        assert_eq!(answer(Ask::Size(Some("M".into()))), "Yes, Blouse - red (B1) comes in size M and is in stock.");
+        assert_eq!(answer(Ask::Size(Some("XL".into()))), "Blouse - red (B1) comes in sizes S, M, L, not XL.");
+        assert_eq!(answer(Ask::Stock), "Yes, Blouse - red (B1) is in stock.");
+        let sold_out = product("B2", "Blouse - red", "red", 2099, 0);
+        let f = facts("is it in stock?", vec![sold_out], referring(Ask::Stock, &["B2"]));
+        assert_eq!(answer_text(&f), "Blouse - red (B2) is out of stock right now.");
+    }
+
+    fn answer_text(f: &Facts) -> String {
+        answer(f, 160).text
+    }
+
+    #[test]
+    fn two_products_offered_are_compared_by_the_price_paid_now() {
+        let white = product("W1", "Blazer - white", "white", 2899, 3);
+        let coral = product("C1", "Blazer - coral", "coral", 2899, 3);
+        let f = facts("which one is cheaper?", vec![white.clone(), coral], referring(Ask::Cheaper, &["W1", "C1"]));
+        assert_eq!(
+            answer_text(&f),
+            "They're the same price: Blazer - white (W1) and Blazer - coral (C1) are $28.99 each."
+        );
+        let mut sale = product("S1", "Blazer - navy", "navy", 3299, 3);
+        sale.sale_price = Some(crate::domain::Money::usd_cents(1999));
+        let f = facts("which one is cheaper?", vec![white, sale], referring(Ask::Cheaper, &["W1", "S1"]));
+        assert!(
+            answer_text(&f).starts_with("The cheapest is Blazer - navy (S1) on sale for $19.99"),
+            "{}",
+            answer_text(&f)
+        );
+    }
+
+    #[test]
+    fn a_colour_the_product_lacks_is_said_with_the_colours_it_has() {
+        let jacket = product("J1", "Winter jacket - bordeaux", "bordeaux", 2899, 3);
+        let asked = Asked { colours: vec!["black".into()], ..Asked::default() };
+        let f = facts("and in black?", vec![jacket], asked);
+        assert_eq!(answer_text(&f), "We don't have Winter jacket in black; it comes in bordeaux.");
+    }
+
+    #[test]
+    fn a_complement_names_the_purchase_and_a_product_that_goes_with_one_says_so() {
+        let sandals = product("H1", "High heeled sandals - black", "black", 2899, 5);
+        let goes = ComplementFact {
+            sku: Sku::parse("H1").unwrap(),
+            goes_with: "Pencil skirt - light brown".into(),
+            bought_on: "2026-10-21".into(),
+        };
+        let mut f = facts(
+            "which shoes would go with the skirt i bought?",
+            vec![sandals],
+            Asked { wants_complements: true, ..Asked::default() },
+        );
+        f.complements = vec![goes];
+        assert_eq!(
+            answer_text(&f),
+            "To go with the pencil skirt you bought in October: High heeled sandals - black (H1) for $28.99, in stock."
+        );
+        // Asked about the product itself: the purchase it goes with is mentioned unasked.
+        f.message = "do you have black sandals?".into();
+        f.asked.wants_complements = false;
+        assert!(
+            answer_text(&f).ends_with(" It goes with the pencil skirt you bought in October."),
+            "{}",
+            answer_text(&f)
+        );
+        // In Spanish, with the month in Spanish.
+        f.language = Language::Es;
+        f.asked.wants_complements = true;
+        assert!(answer_text(&f).starts_with("Para combinar con tu pencil skirt de octubre: "), "{}", answer_text(&f));
+    }
+}
