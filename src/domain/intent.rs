@@ -505,12 +505,47 @@ fn evidence_words(facts: &Facts) -> Vec<String> {
     }
 }
 
+/// Words of a shopper who has not said what they want yet ("looking for something for my
+/// wife", "any gift ideas under $30?").
+const BROWSING: &[&str] = &[
+    "something",
+    "anything",
+    "gift",
+    "gifts",
+    "present",
+    "ideas",
+    "idea",
+    "looking",
+    "shopping",
+    "browsing",
+    "recommend",
+];
+
+/// True when the message asks for products without naming a kind of product ("something
+/// for my wife", "anything under $30?") and the thread has none: the answer is a question
+/// back (what kind of thing?), not a guess.
+pub fn needs_what_kind(facts: &Facts) -> bool {
+    let asked = &facts.asked;
+    let a = &asked.attributes;
+    let stated = !a.colours.is_empty()
+        || !a.sizes.is_empty()
+        || a.max_price_cents.is_some()
+        || a.min_price_cents.is_some()
+        || a.audience.is_some();
+    asked.product_words.is_empty()
+        && asked.refers_to.is_empty()
+        && !asked.wants_complements
+        && asked.ask == super::dialogue::Ask::Describe
+        && (stated || has_any(&words(&facts.message), BROWSING))
+}
+
 /// How well the retrieved products answer a product question, 0 to 1. A reference to
 /// products the bot itself offered ("how much is it?") is full evidence; a complement of a
 /// purchase is judged on the words that ask for something new ("a red blouse" in "a red
 /// blouse that goes with the skirt I bought"); otherwise the best product's [`coverage`].
 pub fn product_evidence(facts: &Facts) -> f64 {
-    if !facts.asked.refers_to.is_empty() && !facts.products.is_empty() {
+    // A reference to products the bot offered, or a question back that claims nothing.
+    if (!facts.asked.refers_to.is_empty() && !facts.products.is_empty()) || needs_what_kind(facts) {
         return 1.0;
     }
     let words = evidence_words(facts);

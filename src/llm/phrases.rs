@@ -83,6 +83,8 @@ pub struct Phrases {
     pub same_price: &'static str,
     /// The months, January first (for [`Phrases::purchase`]).
     pub months: [&'static str; 12],
+    /// A question back when the customer has not said what kind of thing they want.
+    pub what_kind: &'static str,
     /// The disclosure, when asked who answers.
     pub about_bot: &'static str,
     /// A redirect for what the store cannot help with.
@@ -96,7 +98,7 @@ pub struct Phrases {
 impl Phrases {
     /// Every field as (name, template), in declaration order: for tests and tools that treat
     /// the phrases as data.
-    pub fn fields(&self) -> [(&'static str, &'static str); 35] {
+    pub fn fields(&self) -> [(&'static str, &'static str); 36] {
         [
             ("greeting", self.greeting),
             ("thanks", self.thanks),
@@ -129,6 +131,7 @@ impl Phrases {
             ("purchase_undated", self.purchase_undated),
             ("goes_with", self.goes_with),
             ("same_price", self.same_price),
+            ("what_kind", self.what_kind),
             ("about_bot", self.about_bot),
             ("small_talk", self.small_talk),
             ("handoff", self.handoff),
@@ -183,6 +186,7 @@ const ENGLISH: Phrases = Phrases {
         "November",
         "December",
     ],
+    what_kind: "Happy to help! What kind of thing are you looking for: clothing, shoes, a bag or an accessory?",
     about_bot: "I'm an AI assistant; a person from our team can take over anytime, just ask.",
     small_talk: "I can't help with that, but I can with products, sizes, shipping, returns and orders.",
     handoff: "Let me get a teammate to help with that.",
@@ -235,6 +239,7 @@ const SPANISH: Phrases = Phrases {
         "noviembre",
         "diciembre",
     ],
+    what_kind: "¡Con gusto! ¿Qué buscas: ropa, zapatos, un bolso o un accesorio?",
     about_bot: "Soy un asistente de IA; una persona del equipo puede atenderte cuando quieras, solo dime.",
     small_talk: "Con eso no puedo ayudarte, pero te ayudo con productos, tallas, entregas, devoluciones y pedidos.",
     handoff: "Le pido a alguien del equipo que te ayude con esto.",

@@ -41,8 +41,11 @@ fn understand(facts: &Facts) -> Understood {
         Some(state.query.clone())
     };
     let mut u = query::understand(&facts.message, previous.as_deref());
-    if u.carried_over {
-        u.wants_complements |= state.complements;
+    // The answer to "what kind of thing?" ("maybe a scarf") keeps what was said before it
+    // ("for my wife", "under $30").
+    let answers_kind = state.open_question.as_deref() == Some("what_kind");
+    if u.carried_over || answers_kind {
+        u.wants_complements |= u.carried_over && state.complements;
         let (now, then) = (&mut u.filter, &state.attributes);
         if now.colors.is_empty() && now.exclude_colors.is_empty() {
             now.colors = then.colours.clone();
@@ -317,7 +320,12 @@ pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
         exclude.extend(facts.dialogue.focus_skus());
     }
     let complements = if bought.is_empty() { vec![] } else { complements(deps, &bought, &u).await? };
+    // An order question with no product words of its own ("what was in it?") needs no products.
+    let about_an_order = own_words.is_empty()
+        && reference.is_none()
+        && dialogue::order_ask(&facts.message, facts.dialogue.order.is_some()).is_some();
     facts.products = match &reference {
+        None if about_an_order => vec![],
         Some((skus, _)) => {
             let skus: Vec<String> = skus.iter().map(|s| s.as_str().to_string()).collect();
             let mut referred = product_facts(deps, &hits_of(&skus, 1.0)).await?;

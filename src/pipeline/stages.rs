@@ -115,14 +115,17 @@ const MIN_REPLY_CHARS: usize = 80;
 
 /// Stage 2, context: the recent thread, the customer's CRM profile and the dialogue state.
 pub async fn context(deps: &Deps, message: &MessageRow, conversation: &Conversation) -> anyhow::Result<Facts> {
+    // The dialogue state first: the order the thread is about is loaded with the customer's
+    // latest orders, as is any order the text quotes by number.
+    let dialogue = turns::latest_dialogue(&deps.db, conversation.id, message.id).await?;
+    let mut wanted_orders = intent::order_numbers(&message.body);
+    wanted_orders.extend(dialogue.order.clone());
     // Three independent reads, run together (SQLite's read pool has several connections).
     let limit = deps.config.pipeline.history_messages;
-    let quoted_orders = intent::order_numbers(&message.body);
-    let (history, customer, recent_turns, dialogue) = tokio::try_join!(
+    let (history, customer, recent_turns) = tokio::try_join!(
         conversations::recent_messages(&deps.db, conversation.id, message.id, limit),
-        crm::customer_facts(&deps.db, &conversation.phone, &quoted_orders),
+        crm::customer_facts(&deps.db, &conversation.phone, &wanted_orders),
         turns::recent_bot_turns(&deps.db, conversation.id, message.id, score::RECENT_TURNS as i64),
-        turns::latest_dialogue(&deps.db, conversation.id, message.id),
     )?;
     let history: Vec<HistoryLine> =
         history.into_iter().map(|m| HistoryLine { from_customer: m.direction == "in", body: m.body }).collect();
@@ -304,6 +307,8 @@ pub fn route(
     };
     let mut next = facts.dialogue.after(&asked, &offered);
     next.language = Some(facts.language);
+    // A question back ("what kind of thing?") stays open until the customer answers it.
+    next.open_question = (!escalate && intent::needs_what_kind(facts)).then(|| "what_kind".to_string());
     audit.dialogue = JsonText(json!({"asked": facts.asked, "state": next}));
     if escalate {
         let priority = escalation::priority(&reasons);

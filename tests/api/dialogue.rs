@@ -123,7 +123,14 @@ async fn an_order_number_is_taken_literally(backend: Backend) {
     let (decision, body) = say(&app, phone, "where is my order 550471?", 1).await;
     assert_eq!(decision, "reply");
     assert!(body.ends_with("Order 550471 from 2026-10-21 (2 items) is delivered."), "{body}");
-    let (decision, body) = say(&app, phone, "and order 591188?", 2).await;
+    // The thread's order: what was in it, and when it arrives.
+    let (decision, body) = say(&app, phone, "what was in it?", 2).await;
+    assert_eq!(decision, "reply");
+    assert_eq!(
+        body,
+        "Order 550471 from 2026-10-21 has Ankle boots - black (ZO0143501435), Ballet pumps - black (ZO0235902359)."
+    );
+    let (decision, body) = say(&app, phone, "and order 591188?", 3).await;
     assert_eq!(decision, "escalate", "another customer's order: {body}");
 }
 on_both_backends!(an_order_number_is_taken_literally);
@@ -147,6 +154,29 @@ async fn a_spanish_thread_is_answered_in_spanish(backend: Backend) {
     assert_eq!(latest_dialogue(&app).await["state"]["language"], "es");
 }
 on_both_backends!(a_spanish_thread_is_answered_in_spanish);
+
+/// A shopper who has not said what kind of thing they want is asked, and the answer keeps
+/// what they said before it ("for my wife"): the scarf found is a women's scarf.
+async fn a_shopper_is_asked_what_kind_and_the_answer_keeps_the_rest(backend: Backend) {
+    let app = spawn_app(backend, TestOptions::default()).await;
+    let phone = "+12125550434";
+    let (decision, body) = say(&app, phone, "looking for something for my wife", 1).await;
+    assert_eq!(decision, "reply");
+    assert!(
+        body.ends_with("What kind of thing are you looking for: clothing, shoes, a bag or an accessory?"),
+        "{body}"
+    );
+    assert!(!body.contains('$'), "a question claims nothing: {body}");
+    let (decision, body) = say(&app, phone, "maybe a scarf", 2).await;
+    assert_eq!(decision, "reply", "{body}");
+    let skus = backtalk::catalog::query::sku_mentions(&body);
+    let rows = backtalk::store::catalog::products_by_sku(&app.db, &skus).await.unwrap();
+    assert!(
+        !rows.is_empty() && rows.iter().all(|p| p.title.starts_with("Scarf") && p.category.starts_with("Women")),
+        "{body}"
+    );
+}
+on_both_backends!(a_shopper_is_asked_what_kind_and_the_answer_keeps_the_rest);
 
 /// "This is the 3rd time I'm texting and nobody answers" goes to a person, although the bot
 /// could quote the refund policy.

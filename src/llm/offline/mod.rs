@@ -112,16 +112,13 @@ fn order_status(facts: &Facts, room: usize) -> (String, f64) {
     // The order quoted by number, else the thread's (not the latest, which says so).
     let quoted = intent::order_numbers(&facts.message);
     let thread = facts.dialogue.order.as_deref().filter(|_| facts.asked.order.is_some());
-    let named = facts
-        .orders
-        .iter()
-        .find(|o| quoted.iter().any(|n| o.has_number(n)))
-        .or_else(|| facts.orders.iter().find(|o| thread == Some(o.id.as_str())));
-    if named.is_none()
+    let quoted_order = facts.orders.iter().find(|o| quoted.iter().any(|n| o.has_number(n)));
+    if quoted_order.is_none()
         && let Some(number) = quoted.first()
     {
         return (fill(w.order_unknown_number, &[("id", number)]), 0.2);
     }
+    let named = quoted_order.or_else(|| facts.orders.iter().find(|o| thread == Some(o.id.as_str())));
     let Some(order) = named.or(facts.orders.first()) else { return (w.no_order.to_string(), 0.2) };
     let status = if named.is_some() { describe(w.order_named, order) } else { describe(w.order_latest, order) };
     match facts.asked.order_ask {

@@ -121,6 +121,9 @@ pub struct Answer {
 pub fn answer(facts: &Facts, room: usize) -> Answer {
     let (lang, w) = (facts.language, phrases(facts.language));
     let evidence = intent::product_evidence(facts);
+    if intent::needs_what_kind(facts) {
+        return Answer { text: w.what_kind.to_string(), evidence, skus: vec![] };
+    }
     let best = in_stock_first(facts);
     let one = |text: String, p: &ProductFact| Answer { text, evidence, skus: vec![p.sku.as_str().to_owned()] };
     let referred: Vec<&ProductFact> =
