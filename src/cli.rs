@@ -63,6 +63,10 @@ pub enum Command {
         /// Conversations replayed at once.
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
+        /// Use the configured embedding endpoint (`embeddings.*`: hybrid retrieval); without
+        /// it the eval runs BM25 alone and needs no outside service.
+        #[arg(long)]
+        embeddings: bool,
         /// Also write this run's metrics here as the new baseline (after the gate passes).
         #[arg(long)]
         save_baseline: Option<std::path::PathBuf>,

@@ -306,6 +306,46 @@ pub struct BrandConfig {
     pub ai_disclosure: String,
     /// How replies should sound: a sentence or two given to the model (brand voice).
     pub voice: String,
+    /// The texts above that a customer who writes in Spanish gets in Spanish.
+    pub spanish: BrandSpanish,
+}
+
+/// The brand's texts for customers who write in Spanish (`domain::language`). Keep them in
+/// GSM-7 (no á, í, ó, ú: é, ñ, ¿ and ¡ are fine) so each stays one 160-character segment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrandSpanish {
+    /// `ai_disclosure` in Spanish.
+    pub ai_disclosure: String,
+    /// `holding_message` in Spanish (the after-hours message stays `holding_message_after_hours`).
+    pub holding_message: String,
+}
+
+impl Default for BrandSpanish {
+    fn default() -> BrandSpanish {
+        BrandSpanish {
+            ai_disclosure: "Asistente automatizado de Northwind Outfitters.".into(),
+            holding_message: "¡Gracias por tu mensaje! Alguien del equipo te va a responder pronto.".into(),
+        }
+    }
+}
+
+impl BrandConfig {
+    /// The AI disclosure in the customer's language.
+    pub fn ai_disclosure_in(&self, language: crate::domain::language::Language) -> &str {
+        match language {
+            crate::domain::language::Language::Es => &self.spanish.ai_disclosure,
+            crate::domain::language::Language::En => &self.ai_disclosure,
+        }
+    }
+
+    /// The in-hours holding message in the customer's language.
+    pub fn holding_message_in(&self, language: crate::domain::language::Language) -> &str {
+        match language {
+            crate::domain::language::Language::Es => &self.spanish.holding_message,
+            crate::domain::language::Language::En => &self.holding_message,
+        }
+    }
 }
 
 /// When a person is at work: SLA due times count only these hours, and outside them the
@@ -500,6 +540,7 @@ impl Default for BrandConfig {
             ai_disclosure: "Northwind Outfitters' automated assistant here.".into(),
             voice: "Warm and brief, like a helpful store associate; plain words, no emoji, no exclamation marks in a row."
                 .into(),
+            spanish: BrandSpanish::default(),
         }
     }
 }

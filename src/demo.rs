@@ -49,7 +49,7 @@ pub async fn import_catalog(db: &Db, products: &[ProductRecord], policies: &[Pol
         catalog::upsert_product(&mut tx, &p.to_row()).await?;
     }
     for p in policies {
-        catalog::upsert_policy(&mut tx, &p.id, &p.title, &p.body, &p.tags).await?;
+        catalog::upsert_policy(&mut tx, &p.to_row()).await?;
     }
     tx.commit().await
 }

@@ -28,8 +28,8 @@ use serde_json::{Map, Value};
 
 use super::index::{ProductDoc, SearchIndex};
 use super::records::{POLICY_FIELDS, PRODUCT_FIELDS, PolicyRecord, ProductRecord};
-use crate::store::catalog::{self, PolicyRow};
-use crate::store::{Db, json_text};
+use crate::store::Db;
+use crate::store::catalog;
 
 /// Products per SQL transaction.
 pub const BATCH: usize = 1000;
@@ -343,9 +343,9 @@ pub async fn import_files(
                 }
                 Item::Record(Record::Policy(p)) => {
                     let mut tx = db.begin().await?;
-                    catalog::upsert_policy(&mut tx, &p.id, &p.title, &p.body, &p.tags).await?;
+                    let row = p.to_row();
+                    catalog::upsert_policy(&mut tx, &row).await?;
                     tx.commit().await?;
-                    let row = PolicyRow { id: p.id.clone(), title: p.title, body: p.body, tags: json_text(&p.tags) };
                     batch.upsert_policy(&row)?;
                     policy_ids.insert(p.id);
                 }

@@ -825,6 +825,7 @@ mod tests {
             title: "Returns".into(),
             body: "Return within 30 days.".into(),
             tags: "[\"returns\"]".into(),
+            translations: "{}".into(),
         }
     }
 

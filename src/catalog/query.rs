@@ -26,7 +26,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 
 use super::index::ProductFilter;
-use crate::domain::{Money, synonyms};
+use crate::domain::{Money, intent, synonyms};
 
 /// What a message asks for.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -37,6 +37,9 @@ pub struct Understood {
     pub filter: ProductFilter,
     /// "what goes with…": complements of past purchases are welcome.
     pub wants_complements: bool,
+    /// The product words as the customer wrote them (before the catalog's synonyms are
+    /// added to `text`): what the evidence score checks a product against.
+    pub product_words: Vec<String>,
     /// Whether the message carried over the previous message's words.
     pub carried_over: bool,
     /// What was understood, in words ("max $29.99", "colour red", "size 9", …).
@@ -97,7 +100,6 @@ const AUDIENCE: &[(&str, &str)] = &[
     ("mens", "men"),
     ("man", "men"),
     ("guy", "men"),
-    ("guys", "men"),
     ("wife", "women"),
     ("girlfriend", "women"),
     ("mom", "women"),
@@ -201,6 +203,104 @@ const FILLER: &[&str] = &[
     "need",
     "to",
     "show",
+    "gift",
+    "gifts",
+    // Complement talk ("what goes w the skirt I bought?").
+    "go",
+    "goes",
+    "going",
+    "bought",
+    "purchased",
+    "ordered",
+    "match",
+    "matches",
+    "wear",
+    "pair",
+    "w",
+    "anyway",
+    "btw",
+    "time",
+    "hows",
+    "whats",
+    "wheres",
+    "options",
+    "option",
+    "choices",
+    "alternatives",
+    "again",
+    "so",
+    "sell",
+    "sells",
+    "selling",
+    "carry",
+    "after",
+    "fine",
+    "exactly",
+    "exact",
+    "present",
+    "idea",
+    "ideas",
+    "another",
+    "different",
+    "else",
+    // Follow-up questions about what was offered ("how much is it?", "is the first one in
+    // stock?", "which one is the cheapest?", "what other colours?").
+    "much",
+    "price",
+    "prices",
+    "cost",
+    "costs",
+    "stock",
+    "available",
+    "left",
+    "still",
+    "sold",
+    "out",
+    "cheapest",
+    "expensive",
+    "priciest",
+    "most",
+    "least",
+    "lowest",
+    "which",
+    "whats",
+    "what's",
+    "other",
+    "others",
+    "colours",
+    "colors",
+    "sizes",
+    "come",
+    "comes",
+    "does",
+    "first",
+    "second",
+    "third",
+    "last",
+    "1st",
+    "2nd",
+    "3rd",
+    "where",
+    "when",
+    "tell",
+    "oh",
+    "cool",
+    "great",
+    "nice",
+    "hmm",
+    "perfect",
+    "they",
+    "their",
+    "s",
+    "both",
+    "good",
+    "will",
+    "should",
+    "work",
+    "just",
+    "really",
+    "very",
+    "well",
 ];
 
 struct Patterns {
@@ -233,7 +333,7 @@ fn patterns() -> &'static Patterns {
             )
             .expect("regex"),
             complements: Regex::new(
-                r"\b(go|goes|going) (well )?with\b|\bmatch(es|ing)?\b|\bpair (it |them )?with\b|\bwear (it |them )?with\b|\bcomplete the look\b|\bto go with\b",
+                r"\b(go|goes|going) (well )?(with|w)\b|\bmatch(es|ing)?\b|\bpair (it |them )?with\b|\bwear (it |them )?with\b|\bcomplete the look\b|\bto go with\b",
             )
             .expect("regex"),
         }
@@ -252,7 +352,7 @@ fn size_label(raw: &str) -> String {
 
 fn words(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric() && c != '\'')
-        .map(|w| w.trim_matches('\'').to_string())
+        .map(|w| w.trim_matches('\'').trim_end_matches("'s").to_string())
         .filter(|w| !w.is_empty())
         .collect()
 }
@@ -263,12 +363,18 @@ fn product_words(text: &str) -> Vec<String> {
         .into_iter()
         .filter(|w| {
             !FILLER.contains(&w.as_str())
+                && !intent::is_stopword(w)
                 && !COLORS.contains(&w.as_str())
                 && !AUDIENCE.iter().any(|(a, _)| a == w)
                 && !SIZE_WORDS.iter().any(|(s, _)| s == w)
                 && !w.chars().all(|c| c.is_ascii_digit())
         })
         .collect()
+}
+
+/// The product words of an understood message (none in "how much is it?").
+pub fn own_product_words(u: &Understood) -> Vec<String> {
+    if u.carried_over { vec![] } else { product_words(&u.text) }
 }
 
 /// Understands `message`; `previous` is the customer's previous message in the thread.
@@ -281,6 +387,7 @@ pub fn understand(message: &str, previous: Option<&str>) -> Understood {
         let carried = product_words(&before.text);
         if !carried.is_empty() {
             u.text = carried.join(" ");
+            u.product_words = before.product_words;
             u.carried_over = true;
             u.notes.push(format!("carried over: {}", carried.join(" ")));
             // Filters not restated now still hold ("size 9" then "in black?").
@@ -368,6 +475,7 @@ fn understand_one(message: &str) -> Understood {
     // Rank by the product words only: colours, sizes and audience are filters now, and
     // filler ("do you have") would only add noise.
     let mut product = product_words(&text);
+    u.product_words = product.clone();
     // The catalog's words for a shopper's ("sweaters" → jumper, cardigan).
     for w in product.clone() {
         let more: Vec<&str> =

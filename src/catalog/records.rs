@@ -1,9 +1,11 @@
 //! Product and policy records as they appear in catalog files (README "Catalog format").
 
-use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::domain::{Money, Sku};
-use crate::store::catalog::ProductRow;
+use crate::store::catalog::{PolicyRow, ProductRow};
 use crate::store::json_text;
 
 /// One variant of a product: a size and/or colour with its own stock. The same type is a
@@ -76,7 +78,7 @@ pub const PRODUCT_FIELDS: &[&str] = &[
 ];
 
 /// The fields of a policy record.
-pub const POLICY_FIELDS: &[&str] = &["id", "title", "body", "tags"];
+pub const POLICY_FIELDS: &[&str] = &["id", "title", "body", "tags", "translations"];
 
 fn usd() -> String {
     "USD".into()
@@ -140,6 +142,18 @@ pub struct PolicyRecord {
     pub body: String,
     #[serde(default, deserialize_with = "list_or_one")]
     pub tags: Vec<String>,
+    /// The policy in other languages, by ISO 639-1 code: `{"es": {"title": …, "body": …}}`.
+    #[serde(default)]
+    pub translations: BTreeMap<String, PolicyTranslation>,
+}
+
+/// A policy's title and body in another language; the figures must be the same as the
+/// original's (the claims guard checks replies against them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyTranslation {
+    pub title: String,
+    pub body: String,
 }
 
 impl PolicyRecord {
@@ -151,7 +165,26 @@ impl PolicyRecord {
         if self.body.trim().is_empty() {
             return Err("body is empty".into());
         }
+        for (lang, t) in &self.translations {
+            if lang.len() != 2 || !lang.chars().all(|c| c.is_ascii_lowercase()) {
+                return Err(format!("translations: {lang:?} is not a two-letter language code such as \"es\""));
+            }
+            if t.body.trim().is_empty() {
+                return Err(format!("translations.{lang}.body is empty"));
+            }
+        }
         Ok(())
+    }
+
+    /// The row stored for this policy.
+    pub fn to_row(&self) -> PolicyRow {
+        PolicyRow {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            body: self.body.clone(),
+            tags: json_text(&self.tags),
+            translations: json_text(&self.translations),
+        }
     }
 }
 
@@ -262,6 +295,28 @@ mod tests {
 
     fn product(json: &str) -> ProductRecord {
         serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn a_policy_translation_needs_a_language_code_and_a_body() {
+        let policy = |translations: &str| -> PolicyRecord {
+            serde_json::from_str(&format!(
+                r#"{{"id":"returns","title":"Returns","body":"30 days.","translations":{translations}}}"#
+            ))
+            .unwrap()
+        };
+        let good = policy(r#"{"es":{"title":"Devoluciones","body":"30 días."}}"#);
+        assert!(good.validate().is_ok());
+        assert_eq!(good.to_row().translations, r#"{"es":{"title":"Devoluciones","body":"30 días."}}"#);
+        assert!(policy(r#"{"Spanish":{"title":"x","body":"y"}}"#).validate().unwrap_err().contains("language code"));
+        assert!(policy(r#"{"es":{"title":"x","body":" "}}"#).validate().unwrap_err().contains("translations.es.body"));
+        assert!(
+            serde_json::from_str::<PolicyRecord>(
+                r#"{"id":"r","title":"R","body":"b","translations":{"es":{"body":"y","text":"z"}}}"#
+            )
+            .is_err()
+        );
+        assert_eq!(policy("{}").to_row().translations, "{}");
     }
 
     #[test]

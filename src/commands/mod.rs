@@ -60,6 +60,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     cassette,
                     store,
                     concurrency,
+                    embeddings,
                     save_baseline,
                 } => {
                     let options = crate::eval::Options {
@@ -69,6 +70,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         store,
                         concurrency,
                         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                        embeddings,
                     };
                     let files = eval::EvalFiles { report, baseline, tolerances, save_baseline };
                     eval::eval(config, &options, &files).await

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::domain::facts::{OrderFact, OrderItemFact};
+use crate::domain::facts::{OrderFact, OrderItemFact, order_number_matches};
 use crate::domain::{ConsentKind, Money, Phone, Sku};
 use crate::store::crm::{self, NewCustomer, NewOrder, NewOrderItem};
 use crate::store::{Db, consent};
@@ -20,13 +20,18 @@ pub struct CustomerFacts {
     pub orders: Vec<OrderFact>,
 }
 
-/// Looks the customer up by phone; an unknown number is a lead with no history.
-pub async fn customer_facts(db: &Db, phone: &Phone) -> anyhow::Result<CustomerFacts> {
+/// Looks the customer up by phone; an unknown number is a lead with no history. The orders
+/// are the latest few, plus any older one of theirs whose number is in `mentioned` ("where is
+/// order 583630?"), so a question about it is answered from its own facts.
+pub async fn customer_facts(db: &Db, phone: &Phone, mentioned: &[String]) -> anyhow::Result<CustomerFacts> {
     let Some(customer) = crm::customer_by_phone(db, phone).await? else {
         return Ok(CustomerFacts::default());
     };
-    let orders = crm::orders_for_customer(db, customer.id, ORDERS_IN_CONTEXT)
-        .await?
+    let mut orders = crm::orders_for_customer(db, customer.id, ORDERS_IN_CONTEXT).await?;
+    let missing: Vec<String> =
+        mentioned.iter().filter(|n| !orders.iter().any(|o| order_number_matches(&o.external_id, n))).cloned().collect();
+    orders.extend(crm::orders_by_number(db, customer.id, &missing).await?);
+    let orders = orders
         .into_iter()
         .map(|o| OrderFact {
             id: o.external_id,
@@ -43,18 +48,28 @@ pub async fn customer_facts(db: &Db, phone: &Phone) -> anyhow::Result<CustomerFa
     Ok(CustomerFacts { id: Some(customer.id), name: customer.name, orders })
 }
 
-/// Everything the customer has bought (sku and title), newest order first; none for an
-/// unknown number.
-pub async fn purchased_items(db: &Db, phone: &Phone) -> anyhow::Result<Vec<OrderItemFact>> {
+/// One thing the customer bought, with when.
+#[derive(Debug, Clone)]
+pub struct Purchase {
+    pub item: OrderItemFact,
+    /// The order's date, `YYYY-MM-DD`.
+    pub bought_on: String,
+}
+
+/// Everything the customer has bought, newest order first; none for an unknown number.
+pub async fn purchased_items(db: &Db, phone: &Phone) -> anyhow::Result<Vec<Purchase>> {
     let Some(customer) = crm::customer_by_phone(db, phone).await? else {
         return Ok(vec![]);
     };
-    Ok(crm::orders_for_customer(db, customer.id, i64::MAX)
-        .await?
-        .into_iter()
-        .flat_map(|o| o.items)
-        .map(|i| OrderItemFact { sku: i.sku, title: i.title, price: Money::usd_cents(i.price_cents) })
-        .collect())
+    let mut bought = Vec::new();
+    for order in crm::orders_for_customer(db, customer.id, i64::MAX).await? {
+        let bought_on = order.ordered_at.format("%Y-%m-%d").to_string();
+        for i in order.items {
+            let item = OrderItemFact { sku: i.sku, title: i.title, price: Money::usd_cents(i.price_cents) };
+            bought.push(Purchase { item, bought_on: bought_on.clone() });
+        }
+    }
+    Ok(bought)
 }
 
 /// One customer line of a CRM export (JSONL).

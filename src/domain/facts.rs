@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use super::dialogue::{Asked, DialogueState};
+use super::language::Language;
 use super::{Money, Phone, Sku};
 
 /// A product as the reply may describe it (from the SQL catalog, not the index).
@@ -45,6 +47,9 @@ pub struct PolicyFact {
     pub id: String,
     pub title: String,
     pub body: String,
+    /// The policy in the customer's language, when that is not English and the store has it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub translation: Option<String>,
     pub score: f32,
 }
 
@@ -57,6 +62,20 @@ pub struct OrderFact {
     pub status: String,
     pub total: Money,
     pub items: Vec<OrderItemFact>,
+}
+
+impl OrderFact {
+    /// True when a customer quoting `number` means this order: its id, or its id with a
+    /// suffix after a dash ("722295-2": a split or re-shipped order, and the eval's
+    /// per-conversation copies of the demo orders).
+    pub fn has_number(&self, number: &str) -> bool {
+        order_number_matches(&self.id, number)
+    }
+}
+
+/// True when the order id `id` is the order number `number` (see [`OrderFact::has_number`]).
+pub fn order_number_matches(id: &str, number: &str) -> bool {
+    id == number || id.strip_prefix(number).is_some_and(|rest| rest.starts_with('-'))
 }
 
 /// One line of an order.
@@ -82,8 +101,15 @@ pub struct Facts {
     /// The customer's number (never serialised: facts go into prompts and audits).
     #[serde(skip)]
     pub phone: Phone,
-    /// The customer's message being answered.
+    /// The customer's message being answered, as the pipeline reads it: a Spanish text is
+    /// rewritten into the English words the word lists and the index know
+    /// (`domain::spanish::to_english`); `original` keeps what the customer wrote.
     pub message: String,
+    /// What the customer wrote, when `message` is a rewrite of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original: Option<String>,
+    /// The language to answer in (the message's, else the thread's).
+    pub language: Language,
     /// The customer's name when the CRM knows it.
     pub customer_name: Option<String>,
     /// Newest first.
@@ -102,6 +128,26 @@ pub struct Facts {
     /// bot's first reply of a conversation (0: not set; generators use their default).
     #[serde(skip)]
     pub reply_chars: usize,
+    /// The conversation's dialogue state before this turn (what the thread established).
+    #[serde(skip)]
+    pub dialogue: DialogueState,
+    /// What the message asks, read with the thread: the products it refers to, the
+    /// attribute it wants, the search words after resolution.
+    pub asked: Asked,
+    /// Products that go with what the customer bought, with the purchase they go with.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub complements: Vec<ComplementFact>,
+}
+
+/// A product suggested because it goes with something the customer bought.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComplementFact {
+    /// The suggested product.
+    pub sku: Sku,
+    /// The title of the purchase it goes with ("A-line skirt - black").
+    pub goes_with: String,
+    /// When that purchase was ordered, `YYYY-MM-DD`.
+    pub bought_on: String,
 }
 
 #[cfg(test)]
@@ -131,6 +177,8 @@ impl Default for Facts {
         Facts {
             phone: Phone::parse("+14155550123").expect("a valid test number"),
             message: String::new(),
+            original: None,
+            language: Language::En,
             customer_name: None,
             orders: vec![],
             history: vec![],
@@ -138,11 +186,19 @@ impl Default for Facts {
             policies: vec![],
             recent_turns: vec![],
             reply_chars: 0,
+            dialogue: DialogueState::default(),
+            asked: Asked::default(),
+            complements: vec![],
         }
     }
 }
 
 impl Facts {
+    /// The complement fact of a product, when it was suggested as one.
+    pub fn complement_of(&self, sku: &Sku) -> Option<&ComplementFact> {
+        self.complements.iter().find(|c| &c.sku == sku)
+    }
+
     /// True when the bot has not written in this thread yet: its reply is the first.
     pub fn first_reply(&self) -> bool {
         Facts::first_reply_after(&self.history)

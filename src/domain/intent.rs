@@ -210,18 +210,17 @@ const FILLERS: &[&str] = &[
 ];
 
 /// Words of shopping and of the store's business: a message with one of these is about the
-/// store, even when nothing matched it.
+/// store, even when nothing matched it. ("need", "want", "have" are not: "need to know if
+/// it rains tomorrow" is about the weather.)
 const SHOPPING_WORDS: &[&str] = &[
     "buy",
     "sell",
     "sells",
     "selling",
-    "have",
     "stock",
     "price",
     "cost",
     "costs",
-    "much",
     "cheap",
     "cheapest",
     "expensive",
@@ -235,12 +234,6 @@ const SHOPPING_WORDS: &[&str] = &[
     "color",
     "colours",
     "colors",
-    "wear",
-    "outfit",
-    "gift",
-    "looking",
-    "want",
-    "need",
     "shop",
     "store",
     "item",
@@ -281,6 +274,11 @@ const OFF_TOPIC_WORDS: &[&str] = &[
     "song",
     "music",
     "stock market",
+    "restaurant",
+    "restaurants",
+    "hotel",
+    "directions",
+    "tomorrow",
     "bitcoin",
     "crypto",
     "horoscope",
@@ -289,7 +287,6 @@ const OFF_TOPIC_WORDS: &[&str] = &[
     "flight",
     "flights",
     "capital",
-    "time",
     "timezone",
     "translate",
     "math",
@@ -304,7 +301,10 @@ fn is_filler(w: &[String]) -> bool {
 /// A question about something the store does not sell or know ("what's the weather
 /// tomorrow?"): an off-topic word and no shopping word.
 fn is_off_topic(w: &[String]) -> bool {
-    has_any(w, OFF_TOPIC_WORDS) && !has_any(w, SHOPPING_WORDS)
+    let text = format!(" {} ", w.join(" "));
+    let asks_the_time =
+        ["what time is it", "whats the time", "what s the time"].iter().any(|p| text.contains(&format!(" {p} ")));
+    (has_any(w, OFF_TOPIC_WORDS) || asks_the_time) && !has_any(w, SHOPPING_WORDS)
 }
 
 /// Lower-case alphanumeric words.
@@ -315,6 +315,40 @@ pub fn words(text: &str) -> Vec<String> {
 /// True when any of `words` is in `list`.
 pub fn has_any(words: &[String], list: &[&str]) -> bool {
     words.iter().any(|w| list.contains(&w.as_str()))
+}
+
+/// Order numbers a message quotes: runs of 4 to 12 digits, with or without `#` ("order
+/// 583630", "#583630"), that are not an amount ("$1500") or a time.
+pub fn order_numbers(message: &str) -> Vec<String> {
+    let mut numbers = Vec::new();
+    let chars: Vec<char> = message.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_ascii_digit() && (i == 0 || !chars[i - 1].is_alphanumeric()) {
+            let start = i;
+            while i < chars.len() && chars[i].is_ascii_digit() {
+                i += 1;
+            }
+            let before = if start > 0 { chars[start - 1] } else { ' ' };
+            let after = chars.get(i).copied().unwrap_or(' ');
+            let run: String = chars[start..i].iter().collect();
+            if (4..=12).contains(&run.len())
+                && !matches!(before, '$' | '.' | ':')
+                && !matches!(after, '.' | ':' | '$')
+                && !after.is_alphanumeric()
+            {
+                numbers.push(run);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    numbers
+}
+
+/// True for a word that carries no meaning of its own ("the", "do", "looking").
+pub fn is_stopword(word: &str) -> bool {
+    STOPWORDS.contains(&word)
 }
 
 /// The message's words that carry meaning (stop words removed).
@@ -329,13 +363,20 @@ pub fn classify(facts: &Facts) -> Intent {
     let content = content_words(&facts.message);
     if asks_who_answers(&facts.message) {
         Intent::AboutBot
-    } else if is_filler(&w) || is_off_topic(&w) {
+    } else if is_filler(&w) || (is_off_topic(&w) && !facts.asked.wants_complements && !names_a_product(&content, facts))
+    {
         Intent::SmallTalk
-    } else if (has_any(&w, THANKS) && w.len() <= 6) || (has_any(&w, ACKNOWLEDGEMENTS) && w.len() <= 2) {
+    } else if ((has_any(&w, THANKS) && w.len() <= 6) || (has_any(&w, ACKNOWLEDGEMENTS) && w.len() <= 2))
+        && !asks_more(&facts.message, &content)
+    {
         Intent::Thanks
-    } else if has_any(&w, GREETINGS) && content.len() <= 2 {
+    } else if has_any(&w, GREETINGS) && content.len() <= 2 && !names_a_product(&content, facts) {
         Intent::Greeting
-    } else if has_any(&w, ORDER_WORDS) && !has_any(&w, &["return", "returns", "refund", "exchange"]) {
+    } else if refers_back(facts, &w) {
+        Intent::Product
+    } else if facts.asked.order_ask.is_some()
+        || (has_any(&w, ORDER_WORDS) && !has_any(&w, &["return", "returns", "refund", "exchange"]))
+    {
         Intent::OrderStatus
     } else if has_any(&w, POLICY_WORDS) && !facts.policies.is_empty() && !sizes_of_a_named_product(&w, &content, facts)
     {
@@ -345,6 +386,30 @@ pub fn classify(facts: &Facts) -> Intent {
     } else {
         Intent::Unknown
     }
+}
+
+/// "thanks. do you ship express?": thanks followed by a question is the question.
+fn asks_more(message: &str, content: &[String]) -> bool {
+    message.contains('?')
+        && content.iter().any(|w| {
+            !THANKS.contains(&w.as_str()) && !ACKNOWLEDGEMENTS.contains(&w.as_str()) && !GREETINGS.contains(&w.as_str())
+        })
+}
+
+/// "hi im looking for a parka": a greeting that also names a product is a product question
+/// (judged on the product words retrieval understood, else the content words).
+fn names_a_product(content: &[String], facts: &Facts) -> bool {
+    let words = if facts.asked.product_words.is_empty() { content.to_vec() } else { evidence_words(facts) };
+    let rest: Vec<String> = words.into_iter().filter(|w| !GREETINGS.contains(&w.as_str())).collect();
+    !rest.is_empty() && facts.products.first().is_some_and(|best| coverage(&rest, best) >= 0.5)
+}
+
+/// "how much is it?", "in a medium?" after a product answer: the message refers to products
+/// of the thread and asks nothing of the store's policies or orders.
+fn refers_back(facts: &Facts, w: &[String]) -> bool {
+    let size_words = ["size", "sizes", "sizing", "fit"];
+    let other_policy = POLICY_WORDS.iter().any(|p| !size_words.contains(p) && w.iter().any(|x| x == p));
+    !facts.asked.refers_to.is_empty() && !other_policy && !has_any(w, ORDER_WORDS)
 }
 
 /// "Does the khaki parka come in size XL?": a size question (no other policy word) about a
@@ -396,12 +461,109 @@ pub fn evidence(intent: Intent, facts: &Facts) -> f64 {
         Intent::SmallTalk => 0.5,
         Intent::OrderStatus => f64::from(u8::from(!facts.orders.is_empty())),
         Intent::Policy => f64::from(u8::from(!facts.policies.is_empty())),
-        Intent::Product => {
-            let content = content_words(&facts.message);
-            facts.products.iter().map(|p| coverage(&content, p)).fold(0.0, f64::max)
-        }
+        Intent::Product => product_evidence(facts),
         Intent::Unknown => 0.0,
     }
+}
+
+/// Words of a complement question that name no product ("what goes with the skirt I bought").
+const COMPLEMENT_TALK: &[&str] = &[
+    "go",
+    "goes",
+    "going",
+    "with",
+    "match",
+    "matches",
+    "matching",
+    "pair",
+    "pairs",
+    "wear",
+    "bought",
+    "got",
+    "purchased",
+    "ordered",
+    "last",
+    "time",
+    "look",
+    "from",
+    "guys",
+    "new",
+    "recently",
+    "week",
+    "month",
+];
+
+/// The words a product answer must cover: the product words asked (the thread's, for a
+/// follow-up with none of its own: "which one is the cheapest?") and the colours asked;
+/// the message's content words when retrieval understood no product words.
+fn evidence_words(facts: &Facts) -> Vec<String> {
+    let asked = &facts.asked;
+    if asked.product_words.is_empty() {
+        content_words(&facts.message)
+    } else {
+        asked.product_words.iter().chain(asked.colours.iter()).cloned().collect()
+    }
+}
+
+/// Words of a shopper who has not said what they want yet ("looking for something for my
+/// wife", "any gift ideas under $30?").
+const BROWSING: &[&str] = &[
+    "something",
+    "anything",
+    "gift",
+    "gifts",
+    "present",
+    "ideas",
+    "idea",
+    "looking",
+    "shopping",
+    "browsing",
+    "recommend",
+];
+
+/// True when the message asks for products without naming a kind of product ("something
+/// for my wife", "anything under $30?") and the thread has none: the answer is a question
+/// back (what kind of thing?), not a guess.
+pub fn needs_what_kind(facts: &Facts) -> bool {
+    let asked = &facts.asked;
+    let a = &asked.attributes;
+    let stated = !a.colours.is_empty()
+        || !a.sizes.is_empty()
+        || a.max_price_cents.is_some()
+        || a.min_price_cents.is_some()
+        || a.audience.is_some();
+    asked.product_words.is_empty()
+        && asked.refers_to.is_empty()
+        && !asked.wants_complements
+        && asked.ask == super::dialogue::Ask::Describe
+        && (stated || has_any(&words(&facts.message), BROWSING))
+}
+
+/// How well the retrieved products answer a product question, 0 to 1. A reference to
+/// products the bot itself offered ("how much is it?") is full evidence; a complement of a
+/// purchase is judged on the words that ask for something new ("a red blouse" in "a red
+/// blouse that goes with the skirt I bought"); otherwise the best product's [`coverage`].
+pub fn product_evidence(facts: &Facts) -> f64 {
+    // A reference to products the bot offered, or a question back that claims nothing.
+    if (!facts.asked.refers_to.is_empty() && !facts.products.is_empty()) || needs_what_kind(facts) {
+        return 1.0;
+    }
+    let words = evidence_words(facts);
+    if facts.asked.wants_complements
+        && let Some(best) = facts.products.first()
+        && let Some(c) = facts.complement_of(&best.sku)
+    {
+        let owned = self::words(&c.goes_with);
+        let strip = |w: &String| w.trim_end_matches('s').to_string();
+        let owned: Vec<String> = owned.iter().map(strip).collect();
+        let wanted: Vec<String> = words
+            .iter()
+            .filter(|w| !COMPLEMENT_TALK.contains(&w.as_str()) && !owned.contains(&strip(w)))
+            .cloned()
+            .collect();
+        return if wanted.is_empty() { 1.0 } else { coverage(&wanted, best) };
+    }
+    facts.products.iter().map(|p| coverage(&words, p)).fold(0.0, f64::max)
 }
 
 #[cfg(test)]
@@ -425,6 +587,14 @@ mod tests {
         f.message = "do you have garden hoses in red?".into();
         assert!((evidence(Intent::Product, &f) - 1.0 / 3.0).abs() < 1e-9, "{}", evidence(Intent::Product, &f));
         assert_eq!(evidence(Intent::OrderStatus, &f), 0.0);
+    }
+
+    #[test]
+    fn order_numbers_are_digit_runs_that_are_not_amounts() {
+        assert_eq!(order_numbers("where is my order 583630?"), ["583630"]);
+        assert_eq!(order_numbers("#583630 and 721777"), ["583630", "721777"]);
+        assert!(order_numbers("anything under $1500 in size 10 by 10:30").is_empty());
+        assert!(order_numbers("is ZO0059900599 in stock?").is_empty(), "a sku is not an order number");
     }
 
     #[test]

@@ -1,18 +1,25 @@
 //! Validated value types, and the pure logic more than one stage shares. Wire formats become
 //! these at the edge; stages accept only these. No IO here.
 //!
+//! - [`dialogue`]: what a conversation established (products in focus, attributes asked)
+//!   and what a follow-up ("how much is it?") refers to.
 //! - [`facts`]: what a turn is grounded in; [`draft`]: the reply a generator drafted.
 //! - [`intent`]: what a message asks about (the offline responder's branches, the
 //!   confidence's evidence).
+//! - [`language`]: which language a text is in (English or Spanish); [`spanish`]: a Spanish
+//!   shopping text in the English words the pipeline reads.
 //! - [`segments`]: GSM-7 / UCS-2 segment counting (the guard, the offline responder, the
 //!   console, the eval).
 //! - [`vocabulary`]: the domain's words (consent kinds, turn decisions, outbox kinds and
 //!   statuses, escalation statuses and reasons, guard finding kinds) as enums.
 
+pub mod dialogue;
 pub mod draft;
 pub mod facts;
 pub mod intent;
+pub mod language;
 pub mod segments;
+pub mod spanish;
 pub mod synonyms;
 pub mod vocabulary;
 

@@ -60,6 +60,32 @@ pub fn normalize_gsm7(text: &str) -> String {
     out
 }
 
+/// `text` with á, í, ó, ú (and capitals) written without the accent, when they are all that
+/// keeps it out of GSM-7 (GSM 03.38's basic set has é, ñ, ü, ¿ and ¡ but not these); `None`
+/// when the text is GSM-7 already or needs UCS-2 for something else. A Spanish reply then
+/// goes as GSM-7, 160 characters a segment instead of 70: what Spanish SMS senders commonly
+/// do to keep a text to one message.
+pub fn fold_accents_for_gsm7(text: &str) -> Option<String> {
+    if is_gsm7(text) {
+        return None;
+    }
+    let folded: String = text
+        .chars()
+        .map(|c| match c {
+            'á' => 'a',
+            'í' => 'i',
+            'ó' => 'o',
+            'ú' => 'u',
+            'Á' => 'A',
+            'Í' => 'I',
+            'Ó' => 'O',
+            'Ú' => 'U',
+            other => other,
+        })
+        .collect();
+    is_gsm7(&folded).then_some(folded)
+}
+
 /// Twilio `SmartEncodingMap.ts` entries that matter for text from LLMs and word processors
 /// (§D "common culprits"), trimmed to the ones we expect to see. Full-width ASCII is handled by
 /// [`full_width_to_ascii`]. Where the upstream map looks wrong (`‹` → `>`, no-break space → two
@@ -200,6 +226,17 @@ pub fn trim_to_segments(text: &str, max_segments: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spanish_accents_outside_gsm7_are_folded_when_that_is_all() {
+        let text = "El envío estándar tarda 3-5 días hábiles; ¿algo más? ¡Sí, señor!";
+        assert_eq!(count_segments(text).encoding, Encoding::Ucs2);
+        let folded = fold_accents_for_gsm7(text).unwrap();
+        assert_eq!(folded, "El envio estandar tarda 3-5 dias habiles; ¿algo mas? ¡Si, señor!");
+        assert_eq!(count_segments(&folded).encoding, Encoding::Gsm7);
+        assert_eq!(fold_accents_for_gsm7("plain text"), None);
+        assert_eq!(fold_accents_for_gsm7("días 🙂"), None, "an emoji needs UCS-2 anyway");
+    }
 
     #[test]
     fn an_empty_message_has_no_segments() {

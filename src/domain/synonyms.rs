@@ -8,7 +8,7 @@
 //! catalog's words).
 
 const SYNONYMS: &[(&str, &[&str])] = &[
-    ("sweater", &["jumper", "cardigan"]),
+    ("sweater", &["jumper", "cardigan", "sweatshirt"]),
     ("pullover", &["jumper"]),
     ("jersey", &["jumper"]),
     ("hoodie", &["sweatshirt"]),
@@ -27,6 +27,7 @@ const SYNONYMS: &[(&str, &[&str])] = &[
     ("pump", &["heels"]),
     ("tank", &["vest"]),
     ("tee", &["t-shirt"]),
+    ("top", &["blouse", "shirt", "vest"]),
     ("tshirt", &["t-shirt"]),
     ("pajama", &["pyjama"]),
     ("robe", &["dressing", "gown"]),
@@ -47,7 +48,7 @@ mod tests {
 
     #[test]
     fn us_and_everyday_words_find_the_catalogs() {
-        assert_eq!(catalog_words("sweaters"), ["jumper", "cardigan"]);
+        assert_eq!(catalog_words("sweaters"), ["jumper", "cardigan", "sweatshirt"]);
         assert_eq!(catalog_words("Sneakers"), ["trainers"]);
         assert_eq!(catalog_words("pants"), ["trousers", "chinos"]);
         assert!(catalog_words("blouse").is_empty());

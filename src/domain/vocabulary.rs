@@ -191,6 +191,9 @@ string_enum! {
         LowConfidenceStreak = "low_confidence_streak",
         /// The message or the thread's trend below the sentiment threshold.
         NegativeSentiment = "negative_sentiment",
+        /// The customer says they have been waiting or writing without an answer ("the 3rd
+        /// time I text", "nobody answers"): a person, whatever the bot could say.
+        WaitingCustomer = "waiting_customer",
         /// The model could not be reached and the brand escalates then.
         LlmUnavailable = "llm_unavailable",
         /// The text may be an opt-out (the FCC's "any reasonable means"): a person decides.
@@ -245,6 +248,24 @@ string_enum! {
         UnsupportedColor = "unsupported_color",
         /// Blocks: a size the product does not come in.
         UnsupportedSize = "unsupported_size",
+        /// Blocks: "cheapest" or "most expensive" said of a product the facts do not put
+        /// at the bottom or top of the retrieved prices, or of no product.
+        UnsupportedSuperlative = "unsupported_superlative",
+        /// Blocks: "cheaper than", "more expensive than" or "same price as" that the two
+        /// products' prices do not bear out.
+        UnsupportedComparison = "unsupported_comparison",
+        /// Blocks: "only N left" or "the last one" that is not the product's (or the asked
+        /// variant's) stock.
+        UnsupportedScarcity = "unsupported_scarcity",
+        /// Blocks: "best seller", "most popular", "top rated": the catalog has no sales or
+        /// rating data behind them.
+        UnsupportedPopularity = "unsupported_popularity",
+        /// Blocks: stock claimed for a product that lacks the size or colour the customer
+        /// asked for, or has none of it.
+        UnsupportedVariantStock = "unsupported_variant_stock",
+        /// Blocks: a price or stock claim about another product than the sku the customer
+        /// quoted, not said to be a different item.
+        OtherSku = "other_sku",
     }
 }
 

@@ -72,6 +72,46 @@ const COMPLAINT_OR_LEGAL: &[&str] = &[
     "scam",
 ];
 
+/// Phrases of a customer who has waited or written before without an answer. An answer
+/// from the bot ("Refunds take 5-7 days") to "this is the 3rd time I'm texting about my
+/// refund" reads as another brush-off; ABCD's agent guidelines open with an apology and a
+/// person's attention for these.
+const WAITING_PHRASES: &[&str] = &[
+    "2nd time",
+    "3rd time",
+    "second time",
+    "third time",
+    "fourth time",
+    "again and again",
+    "nobody answers",
+    "nobody answered",
+    "no one answers",
+    "no one answered",
+    "nobody replied",
+    "no one replied",
+    "nobody has replied",
+    "no one has replied",
+    "no response",
+    "no reply",
+    "never answered",
+    "never replied",
+    "never heard back",
+    "still waiting",
+    "been waiting",
+    "keep waiting",
+    "still no",
+    "ridiculous",
+    "unacceptable",
+    "ignoring me",
+    "ignored",
+];
+
+/// The phrase of a customer who says they have waited without an answer, if any.
+pub fn waiting_customer(message: &str) -> Option<&'static str> {
+    let words = padded_words(&message.replace(['’', '\''], ""));
+    WAITING_PHRASES.iter().copied().find(|p| words.contains(&format!(" {p} ")))
+}
+
 /// Words that make a message about an order (for the order-value rule).
 const ORDER_WORDS: &[&str] =
     &["order", "orders", "package", "delivery", "delivered", "refund", "return", "cancel", "exchange", "charged"];
@@ -116,7 +156,7 @@ pub enum Priority {
 /// The priority of an escalation with these reasons.
 pub fn priority(reasons: &[Reason]) -> Priority {
     use EscalationReason::*;
-    let high = [ComplaintOrLegal, HighValueOrder, NegativeSentiment, HumanRequested, PossibleOptOut];
+    let high = [ComplaintOrLegal, HighValueOrder, NegativeSentiment, WaitingCustomer, HumanRequested, PossibleOptOut];
     if reasons.iter().any(|r| high.contains(&r.code)) { Priority::High } else { Priority::Normal }
 }
 
@@ -141,10 +181,45 @@ static ACTION_REQUEST: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::
         | \bmy\s+money\s+back\b
         | \bcancel\s+(my|the|this)\s+order\b
         | \b(where\s+is|status\s+of)\s+(a|my|the)\s+refund\b
-        | \brefund\s+status\b",
+        | \brefund\s+status\b
+        | \b(change|update|correct|fix)\s+(the|my)\s+(delivery\s+|shipping\s+)?address\b",
     )
     .expect("a valid pattern")
 });
+
+/// Phrases of a delivery gone wrong: a parcel marked delivered that is not there, lost,
+/// stolen, damaged or wrong. A person checks with the carrier and makes it right.
+const DELIVERY_PROBLEMS: &[&str] = &[
+    "not here",
+    "isnt here",
+    "never arrived",
+    "never came",
+    "didnt arrive",
+    "hasnt arrived",
+    "never got it",
+    "never received",
+    "didnt get it",
+    "not received",
+    "nothing at my door",
+    "not at my door",
+    "stolen",
+    "lost in the mail",
+    "lost my package",
+    "wrong item",
+    "wrong size sent",
+    "arrived damaged",
+    "came damaged",
+    "is damaged",
+    "was damaged",
+    "damaged parcel",
+    "damaged package",
+];
+
+/// The delivery problem the message reports, if any.
+pub fn delivery_problem(message: &str) -> Option<&'static str> {
+    let words = padded_words(&message.replace(['’', '\''], ""));
+    DELIVERY_PROBLEMS.iter().copied().find(|p| words.contains(&format!(" {p} ")))
+}
 
 /// True when the message asks for something only a person can do.
 pub fn asks_for_action(message: &str) -> bool {
@@ -189,10 +264,22 @@ pub fn reasons(
             detail: "the customer asks for a return, refund, cancellation or change only a person can make".into(),
         });
     }
+    if let Some(phrase) = delivery_problem(message) {
+        out.push(Reason {
+            code: EscalationReason::ActionRequested,
+            detail: format!("a delivery problem for a person to sort out (\"{phrase}\")"),
+        });
+    }
     if let Some(phrase) = complaint_or_legal(message) {
         out.push(Reason {
             code: EscalationReason::ComplaintOrLegal,
             detail: format!("the customer wrote \"{phrase}\""),
+        });
+    }
+    if let Some(phrase) = waiting_customer(message) {
+        out.push(Reason {
+            code: EscalationReason::WaitingCustomer,
+            detail: format!("the customer has waited for an answer (\"{phrase}\")"),
         });
     }
     if let Some(order) = high_value_order(message, orders, t.order_value_cents) {
@@ -286,6 +373,34 @@ mod tests {
             status: "shipped".into(),
             total: crate::domain::Money::usd_cents(cents),
             items: vec![],
+        }
+    }
+
+    #[test]
+    fn a_delivery_gone_wrong_and_an_address_change_go_to_a_person() {
+        for m in [
+            "it says delivered but its not here. nothing at my door",
+            "my parcel never arrived",
+            "I got the wrong item",
+        ] {
+            assert!(delivery_problem(m).is_some(), "{m}");
+        }
+        assert!(delivery_problem("when will it arrive?").is_none());
+        assert!(asks_for_action("can i change the delivery address?"));
+        assert!(!asks_for_action("what's your delivery address for returns?"));
+    }
+
+    #[test]
+    fn a_customer_who_has_waited_goes_to_a_person() {
+        for m in [
+            "this is the 3rd time im texting about my refund and nobody answers",
+            "this is ridiculous, i've been waiting 2 weeks for a reply from your email team",
+            "still no answer??",
+        ] {
+            assert!(waiting_customer(m).is_some(), "{m}");
+        }
+        for m in ["how long do refunds take?", "is it still available?", "no problem, thanks", "waiting for my order"] {
+            assert_eq!(waiting_customer(m), None, "{m}");
         }
     }
 

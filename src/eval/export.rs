@@ -4,7 +4,8 @@
 //! Each inbound text becomes a turn expecting the action the pipeline took, except where a
 //! person stepped in: a turn that escalated and was then answered by a reviewer expects
 //! `escalate`, with the reviewer's final reply kept as `expect.reviewer_reply`. What was
-//! sent is kept as `out`. Phone numbers are replaced by fictional 555-01xx numbers and the
+//! sent is kept as `out`; a text that followed a reviewer's hand-back carries
+//! `hand_back_before`, so the replay hands the thread back at the same point. Phone numbers are replaced by fictional 555-01xx numbers and the
 //! customer's name by "the customer", also inside the texts; runs of 7 or more digits in
 //! texts become `<number>`.
 
@@ -53,9 +54,15 @@ pub async fn export(db: &Db, options: &ExportOptions) -> anyhow::Result<Vec<Tran
         let name = customer.as_ref().and_then(|c| c.name.clone());
         let inbound = turns::export_turns(db, conversation_id).await?;
         let sent = turns::export_sent(db, conversation_id).await?;
+        let handed_back = turns::handed_back_at(db, conversation_id).await?;
         let mut transcript_turns = Vec::new();
         for (k, t) in inbound.iter().enumerate() {
             let next_at = inbound.get(k + 1).map(|n| n.created_at);
+            // A reviewer handed the thread back between the previous text and this one: the
+            // replay does the same before sending it (the eval's `hand_back_before`).
+            let previous_at = k.checked_sub(1).map(|p| inbound[p].created_at);
+            let hand_back_before =
+                handed_back.iter().any(|at| previous_at.is_some_and(|p| *at > p) && *at <= t.created_at);
             let out_texts: Vec<String> = sent
                 .iter()
                 .filter(|(kind, _, reply_to, at)| {
@@ -84,7 +91,7 @@ pub async fn export(db: &Db, options: &ExportOptions) -> anyhow::Result<Vec<Tran
                 inbound: scrub(&t.body, name.as_deref()),
                 expect: Expect { action: Some(action.to_string()), reviewer_reply, ..Expect::default() },
                 out: (!out_texts.is_empty()).then(|| out_texts.join(" / ")),
-                hand_back_before: false,
+                hand_back_before,
             });
         }
         if transcript_turns.is_empty() {

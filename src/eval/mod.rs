@@ -63,6 +63,9 @@ pub struct Options {
     pub concurrency: usize,
     /// Show a progress bar.
     pub progress: bool,
+    /// Keep the configured embedding endpoint (hybrid retrieval); off by default, so an
+    /// eval depends on no outside service.
+    pub embeddings: bool,
 }
 
 /// A provider that accepts every text and keeps nothing: the outbox rows are the record.
@@ -99,7 +102,9 @@ pub async fn run(mut config: Config, options: &Options) -> anyhow::Result<report
     config.twilio = Default::default();
     config.twilio.auth_token = Secret::new("eval");
     config.worker.poll_ms = 5;
-    config.embeddings = Default::default();
+    if !options.embeddings {
+        config.embeddings = Default::default();
+    }
     config.qdrant = Default::default();
     // The eval measures answers, not the calendar: always open, so the holding message and
     // the SLA do not depend on the hour the eval runs.

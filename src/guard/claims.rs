@@ -80,10 +80,10 @@ static SKU_LIKE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b([A-Z0-9][A-Z0-9-]{4,}[A-Z0-9])\b").expect("valid regex"));
 static ORDER_NUMBER: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\border\s*(?:#|no\.?|number)?\s*([A-Z0-9-]{3,})\b").expect("valid regex"));
-static IN_STOCK: LazyLock<Regex> =
+pub(super) static IN_STOCK: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\b(in stock|available now|ready to ship|ships today)\b").expect("valid regex"));
 /// Colour words (basic names and the fashion names the catalog uses).
-const COLOURS: &[&str] = &[
+pub(super) const COLOURS: &[&str] = &[
     "black",
     "white",
     "grey",
@@ -176,7 +176,8 @@ static LINK: LazyLock<Regex> = LazyLock::new(|| {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Claim {
     /// `money`, `discount`, `delivery_time`, `absolute`, `free_offer`, `health_or_legal`,
-    /// `sku`, `order_number`, `stock`, `order_status`, `size`, `colour`, `link`.
+    /// `sku`, `order_number`, `stock`, `order_status`, `size`, `colour`, `link`,
+    /// `superlative`, `comparison`, `scarcity`, `popularity`.
     pub kind: &'static str,
     /// The words of the draft that make it.
     pub text: String,
@@ -208,6 +209,7 @@ pub fn extract(text: &str) -> Vec<Claim> {
     let lower = text.to_lowercase();
     let colours = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| COLOURS.contains(w));
     out.extend(colours.map(|w| Claim { kind: "colour", text: w.to_string() }));
+    out.extend(super::superlatives::claims_in(text));
     out
 }
 
@@ -436,7 +438,7 @@ pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
 
 /// The sizes a text offers: after the word "size(s)", and letter sizes that cannot be
 /// anything else; upper case, without repeats.
-fn sizes_in(text: &str) -> Vec<String> {
+pub(super) fn sizes_in(text: &str) -> Vec<String> {
     let mut sizes: Vec<String> = SIZES_AFTER_WORD
         .captures_iter(text)
         .flat_map(|c| {
@@ -466,7 +468,7 @@ fn named_in<'a>(sentence: &str, facts: &'a Facts) -> Vec<&'a crate::domain::fact
 
 /// The sentences of a text ([`crate::text::sentence_ends`]), also split at `;` and at line
 /// breaks.
-fn sentences(text: &str) -> impl Iterator<Item = &str> {
+pub(super) fn sentences(text: &str) -> impl Iterator<Item = &str> {
     let mut starts = vec![0];
     starts.extend(crate::text::sentence_ends(text));
     starts.push(text.len());
@@ -539,12 +541,14 @@ mod tests {
                     title: "Shipping".into(),
                     body: "Standard shipping takes 3-5 business days. Returns within 30 days. 10% off for members."
                         .into(),
+                    translation: None,
                     score: 1.0,
                 },
                 PolicyFact {
                     id: "guarantee".into(),
                     title: "Fit guarantee".into(),
                     body: "Our fit guarantee: exchange any size for free.".into(),
+                    translation: None,
                     score: 1.0,
                 },
             ],

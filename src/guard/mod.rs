@@ -6,16 +6,21 @@
 //! orders, or an amount stated in a retrieved policy; discounts, delivery times,
 //! guarantees, health or legal claims, skus, order numbers, stock, colours and sizes are
 //! checked in
-//! [`claims`]. An unsupported claim blocks the reply (FTC Act §5: a price or a promise is a
+//! [`claims`]; superlatives ("cheapest"), comparisons, scarcity ("only 2 left") and
+//! popularity ("best seller") in [`superlatives`]; stock of the size, colour and sku the
+//! customer asked about in [`asked`]. An unsupported claim blocks the reply (FTC Act §5: a price or a promise is a
 //! material claim; the brand is held to what its bot says).
 
+pub mod asked;
 pub mod claims;
+pub mod mentions;
 pub mod money;
+pub mod superlatives;
 
 use serde::Serialize;
 
 use crate::domain::facts::Facts;
-use crate::domain::segments::{count_segments, normalize_gsm7, trim_to_segments};
+use crate::domain::segments::{count_segments, fold_accents_for_gsm7, normalize_gsm7, trim_to_segments};
 use crate::domain::{FindingKind, Money};
 
 /// The guard's decision.
@@ -76,6 +81,9 @@ fn supported_amounts(facts: &Facts) -> Vec<i64> {
 pub fn check(draft: &str, facts: &Facts, max_segments: usize, link_hosts: &[String]) -> Guarded {
     let mut findings = Vec::new();
     let mut text = normalize_gsm7(draft.trim());
+    if let Some(folded) = fold_accents_for_gsm7(&text) {
+        text = folded;
+    }
     if text != draft.trim() {
         findings
             .push(Finding { kind: FindingKind::NormalizedGsm7, detail: "replaced characters outside GSM-7".into() });
@@ -112,6 +120,9 @@ pub fn check(draft: &str, facts: &Facts, max_segments: usize, link_hosts: &[Stri
         });
     }
     findings.extend(claims::unsupported(&text, facts));
+    let asked = mentions::asked(&facts.message);
+    findings.extend(superlatives::unsupported(&text, facts, &asked));
+    findings.extend(asked::unsupported(&text, facts, &asked));
     if findings.iter().any(|f| is_blocking(f.kind)) {
         let segments = count_segments(&text).segments;
         return Guarded { verdict: Verdict::Blocked, text, findings, claims, segments };
@@ -137,6 +148,7 @@ mod tests {
                 id: "shipping".into(),
                 title: "Shipping".into(),
                 body: "Free over $50.".into(),
+                translation: None,
                 score: 1.0,
             }],
             ..Facts::default()

@@ -1,8 +1,10 @@
 //! Drafting replies: an OpenAI-compatible chat client (async-openai), prompt templates
-//! (minijinja), token counting (tiktoken-rs), and the offline responder.
+//! (minijinja), token counting (tiktoken-rs), and the offline responder with its sentences in
+//! English and Spanish (`phrases`).
 
 pub mod client;
 pub mod offline;
+pub mod phrases;
 pub mod prompts;
 pub mod tokens;
 

@@ -42,6 +42,10 @@ pub struct Prompts {
 #[derive(Serialize)]
 struct FactsView<'a> {
     message: &'a str,
+    /// What the customer's words refer to in the thread ("Blouse - red (ZO…), as \"it\"").
+    reference: String,
+    /// Products suggested because they go with a purchase, with the purchase.
+    complements: &'a [crate::domain::facts::ComplementFact],
     customer_name: &'a Option<String>,
     orders: Vec<serde_json::Value>,
     products: Vec<serde_json::Value>,
@@ -74,7 +78,9 @@ impl Prompts {
 
     /// Renders the system rules and the facts-plus-message user turn.
     pub fn render(&self, brand: &str, voice: &str, max_chars: usize, facts: &Facts) -> anyhow::Result<RenderedPrompt> {
-        let system = self.env.get_template(SYSTEM.0)?.render(minijinja::context! { brand, voice, max_chars })?;
+        let language = facts.language.name();
+        let system =
+            self.env.get_template(SYSTEM.0)?.render(minijinja::context! { brand, voice, max_chars, language })?;
         // Money renders as "$12.34" so the model quotes it in the form the guard checks.
         let products = facts
             .products
@@ -101,8 +107,22 @@ impl Prompts {
                 })
             })
             .collect();
+        // The resolved reference: the products of the thread the message is about.
+        let referred: Vec<String> = facts
+            .products
+            .iter()
+            .filter(|p| facts.asked.refers_to.contains(&p.sku))
+            .map(|p| format!("{} ({})", p.title, p.sku))
+            .collect();
+        let reference = match (&facts.asked.reference, referred.is_empty()) {
+            (Some(how), false) => format!("{} (\"{how}\")", referred.join(", ")),
+            _ => String::new(),
+        };
         let view = FactsView {
-            message: &facts.message,
+            // What the customer wrote (a Spanish text is rewritten for retrieval only).
+            message: facts.original.as_deref().unwrap_or(&facts.message),
+            reference,
+            complements: &facts.complements,
             customer_name: &facts.customer_name,
             orders,
             products,
@@ -241,6 +261,7 @@ mod tests {
                 id: "shipping".into(),
                 title: "Shipping".into(),
                 body: "Standard shipping takes 3-5 business days. ".repeat(30),
+                translation: None,
                 score: 1.0,
             }],
             history: (0..10)

@@ -5,6 +5,7 @@
 pub mod ingest;
 pub mod proactive;
 pub mod record;
+pub mod retrieve;
 pub mod stages;
 pub mod worker;
 
@@ -97,7 +98,7 @@ pub async fn run_turn(
     clock.mark("compliance");
     let facts = stages::context(deps, message, conversation).await?;
     clock.mark("context");
-    let facts = stages::retrieve(deps, facts).await?;
+    let facts = retrieve::retrieve(deps, facts).await?;
     clock.mark("retrieve");
     let generated = stages::generate(deps, &facts).await;
     clock.mark("generate");

@@ -8,20 +8,19 @@ use std::borrow::Cow;
 use serde_json::json;
 
 use super::{Deps, Outbound, StageClock, TurnPlan};
-use crate::catalog::fusion;
-use crate::catalog::query::{self, Understood};
-use crate::catalog::{DocKind, Hit, ProductFilter, SearchIndex};
 use crate::compliance::{self, Intent};
 use crate::config::{BrandConfig, LlmFailure};
 use crate::crm;
 use crate::domain::draft::Draft;
-use crate::domain::facts::{Facts, HistoryLine, PastTurnFact, PolicyFact, ProductFact};
+use crate::domain::facts::{Facts, HistoryLine, PastTurnFact, ProductFact};
+use crate::domain::intent;
+use crate::domain::language::{self, Language};
 use crate::domain::segments::GSM7_SINGLE;
-use crate::domain::{ConsentKind, EscalationReason, Money, OutboxKind, TurnDecision};
+use crate::domain::spanish;
+use crate::domain::{ConsentKind, EscalationReason, OutboxKind, TurnDecision};
 use crate::escalation::{self, Reason, Thresholds};
 use crate::guard::{self, Guarded, Verdict};
 use crate::score;
-use crate::store::catalog;
 use crate::store::conversations::{self, Conversation, ConversationState, MessageRow};
 use crate::store::turns::{self, JsonText, TurnAudit};
 
@@ -114,13 +113,18 @@ pub fn compliance_gate(
 /// A reply always has at least this much room, whatever the disclosure's length.
 const MIN_REPLY_CHARS: usize = 80;
 
-/// Stage 2, context: the recent thread and the customer's CRM profile.
+/// Stage 2, context: the recent thread, the customer's CRM profile and the dialogue state.
 pub async fn context(deps: &Deps, message: &MessageRow, conversation: &Conversation) -> anyhow::Result<Facts> {
+    // The dialogue state first: the order the thread is about is loaded with the customer's
+    // latest orders, as is any order the text quotes by number.
+    let dialogue = turns::latest_dialogue(&deps.db, conversation.id, message.id).await?;
+    let mut wanted_orders = intent::order_numbers(&message.body);
+    wanted_orders.extend(dialogue.order.clone());
     // Three independent reads, run together (SQLite's read pool has several connections).
     let limit = deps.config.pipeline.history_messages;
     let (history, customer, recent_turns) = tokio::try_join!(
         conversations::recent_messages(&deps.db, conversation.id, message.id, limit),
-        crm::customer_facts(&deps.db, &conversation.phone),
+        crm::customer_facts(&deps.db, &conversation.phone, &wanted_orders),
         turns::recent_bot_turns(&deps.db, conversation.id, message.id, score::RECENT_TURNS as i64),
     )?;
     let history: Vec<HistoryLine> =
@@ -129,14 +133,22 @@ pub async fn context(deps: &Deps, message: &MessageRow, conversation: &Conversat
         .into_iter()
         .map(|t| PastTurnFact { escalated: t.decision == TurnDecision::Escalate, confidence: t.confidence })
         .collect();
+    // A Spanish text is read in the pipeline's English words; the reply is in Spanish.
+    let language = language::detect_in_thread(&message.body, dialogue.language);
     // One SMS segment (160 GSM-7 characters), less the disclosure the first reply carries.
-    let disclosure = &deps.config.brand.ai_disclosure;
+    let disclosure = deps.config.brand.ai_disclosure_in(language);
     let disclosure_chars =
         if Facts::first_reply_after(&history) && !disclosure.is_empty() { disclosure.chars().count() + 1 } else { 0 };
     let reply_chars = GSM7_SINGLE.saturating_sub(disclosure_chars).max(MIN_REPLY_CHARS);
+    let (text, original) = match language {
+        Language::Es => (spanish::to_english(&message.body), Some(message.body.clone())),
+        Language::En => (message.body.clone(), None),
+    };
     Ok(Facts {
         phone: conversation.phone.clone(),
-        message: message.body.clone(),
+        message: text,
+        original,
+        language,
         customer_name: customer.name,
         orders: customer.orders,
         history,
@@ -144,157 +156,10 @@ pub async fn context(deps: &Deps, message: &MessageRow, conversation: &Conversat
         policies: vec![],
         recent_turns,
         reply_chars,
+        dialogue,
+        asked: Default::default(),
+        complements: vec![],
     })
-}
-
-/// What the customer's message asks of the catalog, with their previous message for
-/// follow-ups ("in red?").
-fn understand(facts: &Facts) -> Understood {
-    let previous = facts.history.iter().rev().find(|h| h.from_customer).map(|h| h.body.as_str());
-    query::understand(&facts.message, previous)
-}
-
-/// What goes with the customer's past purchases (all of them, not only the orders in the
-/// prompt), best first: with the purchases the message names ("the skirt I bought") when it
-/// names any, else with all of them.
-async fn complements(deps: &Deps, facts: &Facts, u: &Understood) -> anyhow::Result<Vec<(String, f64)>> {
-    let items = crm::purchased_items(&deps.db, &facts.phone).await?;
-    let words: Vec<String> = u.text.split_whitespace().map(|w| w.trim_end_matches('s').to_lowercase()).collect();
-    let named: Vec<String> = items
-        .iter()
-        .filter(|i| {
-            i.title
-                .to_lowercase()
-                .split(|c: char| !c.is_alphanumeric())
-                .any(|t| words.contains(&t.trim_end_matches('s').to_string()))
-        })
-        .map(|i| i.sku.as_str().to_owned())
-        .collect();
-    let all: Vec<String> = items.iter().map(|i| i.sku.as_str().to_owned()).collect();
-    let of = if named.is_empty() { all.clone() } else { named };
-    // Nothing the customer already has.
-    Ok(catalog::complements_of(&deps.db, &of).await?.into_iter().filter(|(sku, _)| !all.contains(sku)).collect())
-}
-
-/// The complements that pass the message's filters, in complement order (at most `k`).
-fn complement_hits(
-    index: &SearchIndex,
-    u: &Understood,
-    complements: &[(String, f64)],
-    k: usize,
-) -> anyhow::Result<Vec<Hit>> {
-    if complements.is_empty() {
-        return Ok(vec![]);
-    }
-    let candidates: Vec<String> = complements.iter().take(50).map(|(sku, _)| sku.clone()).collect();
-    let filter = ProductFilter { only_skus: candidates.clone(), ..u.filter.clone() };
-    let found = index.search_products("", &filter, candidates.len())?;
-    Ok(complements
-        .iter()
-        .filter_map(|(sku, weight)| {
-            found.iter().find(|h| &h.id == sku).map(|_| Hit { id: sku.clone(), score: *weight as f32 })
-        })
-        .take(k)
-        .collect())
-}
-
-/// The products nearest to the message's words by meaning, within its filters; none without
-/// an embedding endpoint, and none (logged) when the endpoint fails: BM25 still answers.
-async fn semantic_hits(deps: &Deps, u: &Understood) -> Vec<Hit> {
-    let Some(semantic) = deps.semantic.clone() else { return vec![] };
-    let allowed = if u.filter.is_empty() {
-        None
-    } else {
-        let (index, filter) = (deps.index.clone(), u.filter.clone());
-        match tokio::task::spawn_blocking(move || index.search_products("", &filter, 100_000)).await {
-            Ok(Ok(hits)) => Some(hits.into_iter().map(|h| h.id).collect::<std::collections::HashSet<_>>()),
-            _ => return vec![],
-        }
-    };
-    match semantic.search(&u.text, 50, allowed.as_ref()).await {
-        Ok(hits) => hits,
-        Err(e) => {
-            tracing::warn!(error = %e, "vector search failed; BM25 alone for this turn");
-            vec![]
-        }
-    }
-}
-
-/// Products for an understood message. When an attribute filter (colour, size) leaves
-/// nothing, the same words are searched without it, so the reply can offer what there is
-/// (the facts carry every product's real colours and sizes).
-fn search_products(index: &SearchIndex, u: &Understood, k: usize) -> anyhow::Result<Vec<Hit>> {
-    let hits = index.search_products(&u.text, &u.filter, k)?;
-    if !hits.is_empty() || (u.filter.colors.is_empty() && u.filter.sizes.is_empty()) {
-        return Ok(hits);
-    }
-    let relaxed = ProductFilter { colors: vec![], sizes: vec![], ..u.filter.clone() };
-    index.search_products(&u.text, &relaxed, k)
-}
-
-/// Stage 3, retrieve: BM25 over products and policies; facts (price, stock) come from SQL.
-pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
-    let understood = understand(&facts);
-    let k = deps.config.pipeline.retrieve_products;
-    let complements = if understood.wants_complements { complements(deps, &facts, &understood).await? } else { vec![] };
-    let vector_hits = semantic_hits(deps, &understood).await;
-    let index = deps.index.clone();
-    let message = facts.message.clone();
-    let (product_hits, policy_hits) = tokio::task::spawn_blocking(move || {
-        let mut hits = complement_hits(&index, &understood, &complements, k)?;
-        let bm25 = search_products(&index, &understood, if vector_hits.is_empty() { k } else { 50 })?;
-        for hit in fusion::fuse(bm25, vector_hits, k) {
-            if hits.len() < k && !hits.iter().any(|h| h.id == hit.id) {
-                hits.push(hit);
-            }
-        }
-        anyhow::Ok((hits, index.search(&message, DocKind::Policy, 2)?))
-    })
-    .await??;
-    // A sku the customer quotes is taken literally: that product first, whatever the
-    // search ranked ("is ZO0059900599 in stock?" is about that one, sold out or not).
-    let quoted = catalog::products_by_sku(&deps.db, &query::sku_mentions(&facts.message)).await?;
-    let top_score = product_hits.first().map_or(1.0, |h| h.score);
-    let mut product_hits: Vec<Hit> = product_hits;
-    for p in quoted.iter().rev() {
-        product_hits.retain(|h| h.id != p.sku.as_str());
-        product_hits.insert(0, Hit { id: p.sku.as_str().to_string(), score: top_score });
-    }
-    product_hits.truncate(k.max(quoted.len()));
-    let skus: Vec<String> = product_hits.iter().map(|h| h.id.clone()).collect();
-    let rows = catalog::products_by_sku(&deps.db, &skus).await?;
-    // An index entry whose product left the SQL catalog is skipped, not mismatched.
-    facts.products = product_hits
-        .iter()
-        .filter_map(|hit| rows.iter().find(|p| p.sku.as_str() == hit.id).map(|p| (p.clone(), hit)))
-        .map(|(p, hit)| ProductFact {
-            price: Money::usd_cents(p.price_cents),
-            sale_price: p.sale_price_cents.map(Money::usd_cents),
-            colors: serde_json::from_str(&p.colors).unwrap_or_default(),
-            sizes: serde_json::from_str(&p.sizes).unwrap_or_default(),
-            sku: p.sku,
-            title: p.title,
-            brand: p.brand,
-            category: p.category,
-            stock: p.stock,
-            score: hit.score,
-            variants: serde_json::from_str(&p.variants).unwrap_or_default(),
-        })
-        .collect();
-    let ids: Vec<String> = policy_hits.iter().map(|h| h.id.clone()).collect();
-    let policies = catalog::policies_by_id(&deps.db, &ids).await?;
-    facts.policies = policy_hits
-        .iter()
-        .filter_map(|hit| {
-            policies.iter().find(|p| p.id == hit.id).map(|p| PolicyFact {
-                id: p.id.clone(),
-                title: p.title.clone(),
-                body: p.body.clone(),
-                score: hit.score,
-            })
-        })
-        .collect();
-    Ok(facts)
 }
 
 /// The outcome of generation: a draft, or why there is none.
@@ -324,7 +189,7 @@ pub async fn generate(deps: &Deps, facts: &Facts) -> Generated {
 /// The bot's first reply in a conversation starts with the AI disclosure (when configured),
 /// so it is checked and sized together with the reply.
 pub fn guard(deps: &Deps, generated: &Generated, facts: &Facts) -> Guarded {
-    let disclosure = &deps.config.brand.ai_disclosure;
+    let disclosure = deps.config.brand.ai_disclosure_in(facts.language);
     let text = if facts.first_reply() && !disclosure.is_empty() && !generated.draft.text.is_empty() {
         format!("{disclosure} {}", generated.draft.text)
     } else {
@@ -426,6 +291,25 @@ pub fn route(
     audit.scores = JsonText(scores_json.clone());
     audit.stage_ms = JsonText(clock.ms);
     audit.error = generated.error.clone();
+    // The products a sent reply offered are what the next text's "it" points at; an
+    // escalated draft offered nothing.
+    let offered: Vec<&ProductFact> = if escalate {
+        vec![]
+    } else {
+        draft.skus.iter().filter_map(|s| facts.products.iter().find(|p| p.sku.as_str() == s)).collect()
+    };
+    // Only a product question sets the thread's product words ("what's the weather?" in the
+    // middle of a thread about a parka does not).
+    let asked = if draft.intent == "product" {
+        facts.asked.clone()
+    } else {
+        crate::domain::dialogue::Asked { own_words: String::new(), ..facts.asked.clone() }
+    };
+    let mut next = facts.dialogue.after(&asked, &offered);
+    next.language = Some(facts.language);
+    // A question back ("what kind of thing?") stays open until the customer answers it.
+    next.open_question = (!escalate && intent::needs_what_kind(facts)).then(|| "what_kind".to_string());
+    audit.dialogue = JsonText(json!({"asked": facts.asked, "state": next}));
     if escalate {
         let priority = escalation::priority(&reasons);
         let pipeline = &deps.config.pipeline;
@@ -437,7 +321,7 @@ pub fn route(
         let now = deps.clock.now();
         let sla_due = deps.hours.add_business_minutes(now, minutes);
         let holding = if deps.hours.is_open(now) {
-            deps.config.brand.holding_message.clone()
+            deps.config.brand.holding_message_in(facts.language).to_string()
         } else {
             let next_open = deps.hours.describe(deps.hours.next_open(now), now);
             deps.config.brand.holding_message_after_hours.replace("{next_open}", &next_open)

@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 
-use super::{Db, Tx, json_text, with_db, with_tx};
+use super::{Db, Tx, with_db, with_tx};
 use crate::domain::Sku;
 
 /// A product as stored.
@@ -52,6 +52,9 @@ pub struct PolicyRow {
     pub body: String,
     /// JSON array.
     pub tags: String,
+    /// JSON object of the policy in other languages: `{"es": {"title": …, "body": …}}`, `{}`
+    /// when there are none.
+    pub translations: String,
 }
 
 /// Inserts or replaces a product by sku.
@@ -93,16 +96,18 @@ pub async fn upsert_product(tx: &mut Tx, p: &ProductRow) -> anyhow::Result<()> {
 }
 
 /// Inserts or replaces a policy by id.
-pub async fn upsert_policy(tx: &mut Tx, id: &str, title: &str, body: &str, tags: &[String]) -> anyhow::Result<()> {
+pub async fn upsert_policy(tx: &mut Tx, p: &PolicyRow) -> anyhow::Result<()> {
     with_tx!(tx, |conn| {
         sqlx::query(
-            "insert into policies (id, title, body, tags) values ($1, $2, $3, $4)
-         on conflict (id) do update set title = excluded.title, body = excluded.body, tags = excluded.tags",
+            "insert into policies (id, title, body, tags, translations) values ($1, $2, $3, $4, $5)
+         on conflict (id) do update set title = excluded.title, body = excluded.body, tags = excluded.tags,
+             translations = excluded.translations",
         )
-        .bind(id)
-        .bind(title)
-        .bind(body)
-        .bind(json_text(&tags))
+        .bind(&p.id)
+        .bind(&p.title)
+        .bind(&p.body)
+        .bind(&p.tags)
+        .bind(&p.translations)
         .execute(conn)
         .await
         .map(|r| r.rows_affected())
@@ -133,7 +138,8 @@ pub async fn policies_by_id(db: &Db, ids: &[String]) -> anyhow::Result<Vec<Polic
         return Ok(vec![]);
     }
     let rows = with_db!(db, |p| {
-        let mut query = sqlx::QueryBuilder::new("select id, title, body, tags from policies where id in (");
+        let mut query =
+            sqlx::QueryBuilder::new("select id, title, body, tags, translations from policies where id in (");
         let mut list = query.separated(", ");
         for id in ids {
             list.push_bind(id);
@@ -153,10 +159,11 @@ pub async fn all_products(db: &Db) -> anyhow::Result<Vec<ProductRow>> {
 
 /// Every policy document.
 pub async fn all_policies(db: &Db) -> anyhow::Result<Vec<PolicyRow>> {
-    let rows =
-        with_db!(db, |p| sqlx::query_as::<_, PolicyRow>("select id, title, body, tags from policies order by id")
-            .fetch_all(p)
-            .await)?;
+    let rows = with_db!(db, |p| sqlx::query_as::<_, PolicyRow>(
+        "select id, title, body, tags, translations from policies order by id"
+    )
+    .fetch_all(p)
+    .await)?;
     Ok(rows)
 }
 

@@ -172,6 +172,34 @@ pub async fn orders_for_customer(db: &Db, customer_id: i64, limit: i64) -> anyho
     .bind(limit)
     .fetch_all(p)
     .await)?;
+    with_items(db, orders).await
+}
+
+/// The customer's orders with these order numbers (external ids); another customer's order
+/// is never returned.
+pub async fn orders_by_number(db: &Db, customer_id: i64, numbers: &[String]) -> anyhow::Result<Vec<OrderWithItems>> {
+    if numbers.is_empty() {
+        return Ok(vec![]);
+    }
+    let orders = with_db!(db, |p| {
+        let mut query = sqlx::QueryBuilder::new(
+            "select id, external_id, ordered_at, status, total_cents from orders where customer_id = ",
+        );
+        // The number itself, or it with a suffix ("722295-2"; see OrderFact::has_number).
+        query.push_bind(customer_id).push(" and (");
+        let mut any = query.separated(" or ");
+        for n in numbers {
+            any.push("external_id = ").push_bind_unseparated(n.clone());
+            any.push("external_id like ").push_bind_unseparated(format!("{n}-%"));
+        }
+        any.push_unseparated(") order by ordered_at desc, id desc");
+        query.build_query_as::<OrderRow>().fetch_all(p).await
+    })?;
+    with_items(db, orders).await
+}
+
+/// Each order with its lines.
+async fn with_items(db: &Db, orders: Vec<OrderRow>) -> anyhow::Result<Vec<OrderWithItems>> {
     let mut out = Vec::with_capacity(orders.len());
     for o in orders {
         let items = with_db!(db, |p| {

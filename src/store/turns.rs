@@ -72,6 +72,10 @@ pub struct TurnAudit {
     pub scores: JsonText<serde_json::Value>,
     /// The open escalation a text that arrived while a person owned the thread attaches to.
     pub escalation_id: Option<i64>,
+    /// What the text asked, read with the thread, and the dialogue state after the turn
+    /// (`{"asked": …, "state": …}`; `{}` for turns that drafted nothing).
+    #[sqlx(try_from = "String")]
+    pub dialogue: JsonText<serde_json::Value>,
 }
 
 /// A recorded turn: its audit, its id and time, and the customer's text it answered.
@@ -93,7 +97,7 @@ macro_rules! select_turn {
         concat!(
             "select t.id, t.created_at, m.body as inbound_body, t.inbound_message_id, t.conversation_id, t.decision,
                     t.intent, t.retrieved, t.prompt_version, t.model, t.prompt_tokens, t.completion_tokens, t.draft,
-                    t.reply, t.guard, t.confidence, t.sentiment, t.stage_ms, t.error, t.scores, t.escalation_id
+                    t.reply, t.guard, t.confidence, t.sentiment, t.stage_ms, t.error, t.scores, t.escalation_id, t.dialogue
              from turns t join messages m on m.id = t.inbound_message_id ",
             $filter
         )
@@ -107,8 +111,8 @@ pub async fn insert_turn(tx: &mut Tx, t: &TurnAudit) -> anyhow::Result<Option<i6
         sqlx::query_scalar::<_, i64>(
         "insert into turns (inbound_message_id, conversation_id, decision, intent, retrieved, prompt_version, model,
                             prompt_tokens, completion_tokens, draft, reply, guard, confidence, sentiment, stage_ms, error, created_at,
-                            scores, escalation_id)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+                            scores, escalation_id, dialogue)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
          on conflict (inbound_message_id) do nothing
          returning id"
     )
@@ -131,6 +135,7 @@ pub async fn insert_turn(tx: &mut Tx, t: &TurnAudit) -> anyhow::Result<Option<i6
     .bind(Utc::now())
     .bind(json_column(&t.scores, "{}"))
     .bind(t.escalation_id)
+    .bind(json_column(&t.dialogue, "{}"))
     .fetch_optional(conn)
     .await
     })?;
@@ -165,6 +170,30 @@ pub async fn turn_audit(db: &Db, id: i64) -> anyhow::Result<Option<StoredTurn>> 
 pub async fn all_stage_ms(db: &Db) -> anyhow::Result<Vec<BTreeMap<String, f64>>> {
     let rows = with_db!(db, |p| sqlx::query_scalar::<_, String>("select stage_ms from turns").fetch_all(p).await)?;
     rows.iter().map(|text| serde_json::from_str(text).context("stage_ms is not json")).collect()
+}
+
+/// The dialogue state the conversation's latest turn before `before_message_id` left (the
+/// default, empty state when no turn left one).
+pub async fn latest_dialogue(
+    db: &Db,
+    conversation_id: i64,
+    before_message_id: i64,
+) -> anyhow::Result<crate::domain::dialogue::DialogueState> {
+    let text = with_db!(db, |p| {
+        sqlx::query_scalar::<_, String>(
+            "select dialogue from turns
+             where conversation_id = $1 and inbound_message_id < $2 and dialogue <> '{}'
+             order by inbound_message_id desc limit 1",
+        )
+        .bind(conversation_id)
+        .bind(before_message_id)
+        .fetch_optional(p)
+        .await
+    })?;
+    let Some(text) = text else { return Ok(Default::default()) };
+    let value: serde_json::Value = serde_json::from_str(&text).context("turns.dialogue is not json")?;
+    // A state this version cannot read (written by a later one) starts the thread afresh.
+    Ok(serde_json::from_value(value["state"].clone()).unwrap_or_default())
 }
 
 /// An earlier turn of a thread, as the scores need it.
@@ -250,6 +279,20 @@ pub async fn export_turns(db: &Db, conversation_id: i64) -> anyhow::Result<Vec<E
         "select m.id as message_id, m.body, t.decision, m.created_at from messages m
          left join turns t on t.inbound_message_id = m.id
          where m.conversation_id = $1 and m.direction = 'in' order by m.id"
+    )
+    .bind(conversation_id)
+    .fetch_all(p)
+    .await)?;
+    Ok(rows)
+}
+
+/// When a reviewer handed the conversation back to the bot (closed an escalation as
+/// `handed_back`), oldest first.
+pub async fn handed_back_at(db: &Db, conversation_id: i64) -> anyhow::Result<Vec<DateTime<Utc>>> {
+    let rows = with_db!(db, |p| sqlx::query_scalar::<_, DateTime<Utc>>(
+        "select resolved_at from escalations
+         where conversation_id = $1 and resolution = 'handed_back' and resolved_at is not null
+         order by resolved_at"
     )
     .bind(conversation_id)
     .fetch_all(p)

@@ -242,6 +242,7 @@ async fn the_eval_report_renders_in_chromium() {
         store: None,
         concurrency: 4,
         progress: false,
+        embeddings: false,
     };
     let report = backtalk::eval::run(backtalk::config::Config::default(), &options).await.unwrap();
     let html = screenshots_dir().join("eval-report.html");

@@ -128,6 +128,28 @@ async fn upsert_by_default_and_full_replaces(backend: Backend) {
 }
 on_both_backends!(upsert_by_default_and_full_replaces);
 
+async fn a_policys_spanish_translation_is_stored_and_read_back(backend: Backend) {
+    let (dir, db, index) = fresh(backend).await;
+    let file = write(
+        dir.path(),
+        "policies.jsonl",
+        r#"{"id":"shipping","title":"Shipping","body":"Express shipping costs $14.95.","translations":{"es":{"title":"Envíos","body":"El envío exprés cuesta $14.95."}}}
+{"id":"returns","title":"Returns","body":"Return within 30 days."}
+"#,
+    );
+    let report =
+        import_files(&db, &index, &[file], &ImportOptions { strict: true, ..Default::default() }).await.unwrap();
+    assert_eq!(report.policies, 2);
+    assert!(report.ignored_fields.is_empty(), "{:?}", report.ignored_fields);
+    let mut rows = backtalk::store::catalog::policies_by_id(&db, &["shipping".into(), "returns".into()]).await.unwrap();
+    rows.sort_by(|a, b| a.id.cmp(&b.id));
+    let translations: serde_json::Value = serde_json::from_str(&rows[1].translations).unwrap();
+    assert_eq!(translations["es"]["body"], "El envío exprés cuesta $14.95.");
+    assert_eq!(translations["es"]["title"], "Envíos");
+    assert_eq!(rows[0].translations, "{}", "a policy without translations");
+}
+on_both_backends!(a_policys_spanish_translation_is_stored_and_read_back);
+
 async fn a_file_from_elsewhere_imports_with_a_field_mapping(backend: Backend) {
     let (dir, db, index) = fresh(backend).await;
     // The shape of the ESCI product file (gzip JSON lines), with a price.
@@ -198,9 +220,9 @@ async fn a_complement_question_brings_what_goes_with_the_purchase_first(backend:
     // The demo customer bought two pairs of boots among other things; the catalog's
     // complements come from the sample's order history (demo/build_demo_store.py).
     let items = backtalk::crm::purchased_items(&app.db, &as_phone(CUSTOMER)).await.unwrap();
-    let bought: Vec<String> = items.iter().map(|i| i.sku.as_str().to_owned()).collect();
+    let bought: Vec<String> = items.iter().map(|i| i.item.sku.as_str().to_owned()).collect();
     let boots: Vec<String> =
-        items.iter().filter(|i| i.title.contains("oots")).map(|i| i.sku.as_str().to_owned()).collect();
+        items.iter().filter(|i| i.item.title.contains("oots")).map(|i| i.item.sku.as_str().to_owned()).collect();
     assert_eq!(boots.len(), 2, "{items:?}");
     let expected: Vec<String> = backtalk::store::catalog::complements_of(&app.db, &boots)
         .await

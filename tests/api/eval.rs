@@ -33,7 +33,15 @@ fn config_for(llm: &FakeLlm, enforce_guard: bool) -> Config {
 }
 
 fn options(transcripts: PathBuf, llm: LlmMode, cassette: Option<PathBuf>) -> Options {
-    Options { transcripts: vec![transcripts], llm, cassette, store: None, concurrency: 3, progress: false }
+    Options {
+        transcripts: vec![transcripts],
+        llm,
+        cassette,
+        store: None,
+        concurrency: 3,
+        progress: false,
+        embeddings: false,
+    }
 }
 
 fn no_tolerances() -> gate::Tolerances {
@@ -172,6 +180,40 @@ async fn a_corrected_conversation_exports_as_a_regression_case() {
     let path = dir.path().join("exported.jsonl");
     backtalk::eval::export::write(&exported, std::fs::File::create(&path).unwrap()).unwrap();
     assert_eq!(backtalk::eval::transcript::read(&[&path]).unwrap().len(), 1, "the export is valid eval input");
+}
+
+/// A text that follows a reviewer's hand-back exports with `hand_back_before`, so the replay
+/// hands the thread back at the same point; the texts before it do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_back_exports_before_the_next_text() {
+    use crate::helpers::*;
+    let app = spawn_app(Backend::Sqlite, TestOptions::default()).await;
+    app.post_inbound(CUSTOMER, "can I talk to a real person?", &new_sid()).await;
+    app.twilio.wait_for_sent(1, std::time::Duration::from_secs(20)).await;
+    app.wait_idle().await;
+    app.post_inbound(CUSTOMER, "hello??", &new_sid()).await;
+    app.wait_idle().await;
+    let id = backtalk::store::escalations::list_escalations(&app.db, backtalk::domain::EscalationStatus::Open, 10)
+        .await
+        .unwrap()[0]
+        .id;
+    let hash = backtalk::auth::hash_password("pw").unwrap();
+    let reviewer_id = backtalk::store::reviewers::add_reviewer(&app.db, "sam", &hash).await.unwrap();
+    let sam = backtalk::escalation::review::Reviewer { id: reviewer_id, name: "sam".into() };
+    backtalk::escalation::review::close(&app.db, &sam, id, backtalk::store::escalations::Resolution::HandedBack)
+        .await
+        .unwrap()
+        .unwrap();
+    app.post_inbound(CUSTOMER, "thanks! do you have the red blouse?", &new_sid()).await;
+    app.twilio.wait_for_sent(2, std::time::Duration::from_secs(20)).await;
+    app.wait_idle().await;
+
+    let options =
+        backtalk::eval::export::ExportOptions { since: chrono::DateTime::<chrono::Utc>::MIN_UTC, escalated_only: true };
+    let exported = backtalk::eval::export::export(&app.db, &options).await.unwrap();
+    let flags: Vec<bool> = exported[0].turns.iter().map(|t| t.hand_back_before).collect();
+    assert_eq!(flags, [false, false, true]);
+    assert_eq!(exported[0].turns[2].expect.action.as_deref(), Some("reply"));
 }
 
 /// `--store DIR` loads a store from files: the demo store's own files give the same report

@@ -125,10 +125,7 @@ pub struct TestApp {
 
 /// The configuration a test server runs with.
 pub fn test_config(dir: &std::path::Path, database_url: String, public_url: String, twilio: &FakeTwilio) -> Config {
-    let mut config = Config::default();
-    config.data_dir = dir.to_path_buf();
-    config.database_url = database_url;
-    config.public_url = public_url;
+    let mut config = Config { data_dir: dir.to_path_buf(), database_url, public_url, ..Config::default() };
     config.twilio.account_sid = ACCOUNT_SID.into();
     config.twilio.auth_token = Secret::new(AUTH_TOKEN);
     config.twilio.api_base = twilio.base_url();

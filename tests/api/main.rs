@@ -7,6 +7,7 @@ mod catalog;
 mod chat;
 mod console;
 mod crash;
+mod dialogue;
 mod engine;
 mod eval;
 mod fake_qdrant;

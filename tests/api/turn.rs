@@ -332,6 +332,25 @@ async fn invented_claims_are_blocked_escalated_and_named(backend: Backend) {
         // SmolLM2 did this: it copied the answer format's placeholder.
         ("do you have the blouse in black?", "<the SMS text>", "template_echo", "SMS text"),
         ("do you have the blouse in black?", "Yes, the black blouse comes in size XXL.", "unsupported_size", "XXL"),
+        // Superlatives, comparisons, scarcity and popularity are claims too (issue 16).
+        (
+            "do you have the blouse in black?",
+            "Blouse - black (ZO0347403474) is our best seller at $32.99.",
+            "unsupported_popularity",
+            "best seller",
+        ),
+        (
+            "do you have the blouse in black?",
+            "Blouse - black (ZO0347403474) is cheaper than Blouse - black (ZO0059900599).",
+            "unsupported_comparison",
+            "cheaper than",
+        ),
+        (
+            "do you have the blouse in black?",
+            "Hurry, only 1 left of Blouse - black (ZO0347403474) at $32.99!",
+            "unsupported_scarcity",
+            "only 1 left",
+        ),
     ];
     for (message, reply, kind, words) in cases {
         let app = turn_with_draft(backend, message, reply, 0.95).await;

@@ -178,7 +178,7 @@ pub async fn get_turn(
         reviewer => session.name, csrf => session.csrf_token,
         confidence => format!("{:.2}", t.confidence), sentiment => format!("{:.2}", t.sentiment),
         guard_verdict => guard["verdict"].as_str().unwrap_or("-").to_string(),
-        retrieved => t.retrieved.pretty(), stage_ms => t.stage_ms.pretty(),
+        retrieved => t.retrieved.pretty(), stage_ms => t.stage_ms.pretty(), dialogue => t.dialogue.pretty(),
         claims => serde_value(&claims),
         findings => serde_value(&findings),
         factors => serde_value(&factors),

@@ -45,7 +45,7 @@ async fn escalation_page(
             .into_iter()
             .map(|m| serde_json::json!({"direction": m.direction, "body": m.body, "at": m.created_at.format("%Y-%m-%d %H:%M").to_string()}))
             .collect();
-    let customer = crate::crm::customer_facts(&state.db, &e.phone).await?;
+    let customer = crate::crm::customer_facts(&state.db, &e.phone, &[]).await?;
     let consent = crate::store::consent::latest_consent(&state.db, &e.phone).await?.map(|k| k.as_str());
     let orders: Vec<serde_json::Value> = customer
         .orders

@@ -5,12 +5,17 @@
 //! for products, the share of the customer's content words that the best product matches,
 //! so a weak match scores low and is escalated instead of guessed.
 
+mod products;
+
 use async_trait::async_trait;
 
 use super::{Generator, LlmError};
+use crate::domain::dialogue::OrderAsk;
 use crate::domain::draft::Draft;
-use crate::domain::facts::{Facts, ProductFact};
+use crate::domain::facts::Facts;
+use crate::domain::facts::PolicyFact;
 use crate::domain::intent::{self, Intent};
+use crate::llm::phrases::{self, fill, phrases};
 
 /// Model name recorded on turns answered offline.
 pub const OFFLINE_MODEL: &str = "offline-responder";
@@ -28,12 +33,16 @@ fn greeting_name(facts: &Facts) -> String {
     }
 }
 
-fn describe(p: &ProductFact) -> String {
-    let stock = if p.stock > 0 { "in stock" } else { "out of stock right now" };
-    match p.sale_price {
-        Some(sale) => format!("{} ({}) on sale for {sale} (was {}), {stock}", p.title, p.sku, p.price),
-        None => format!("{} ({}) for {}, {stock}", p.title, p.sku, p.price),
-    }
+/// The sentences of a text, trimmed, empty ones left out.
+fn sentences(body: &str) -> Vec<&str> {
+    let mut starts = vec![0];
+    starts.extend(crate::text::sentence_ends(body));
+    starts
+        .windows(2)
+        .map(|w| body[w[0]..w[1]].trim())
+        .chain(std::iter::once(body[*starts.last().unwrap()..].trim()))
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// The reply's room in characters: the turn's, or one SMS segment when none is given.
@@ -45,16 +54,25 @@ fn room(facts: &Facts) -> usize {
 /// sharing the most content words with the message (the first on a tie or when none
 /// shares any), then the next best that still fits, in the policy's order.
 fn relevant_sentences(body: &str, content: &[String], room: usize) -> String {
-    let mut starts = vec![0];
-    starts.extend(crate::text::sentence_ends(body));
-    let sentences: Vec<&str> = starts
-        .windows(2)
-        .map(|w| body[w[0]..w[1]].trim())
-        .chain(std::iter::once(body[*starts.last().unwrap()..].trim()))
-        .filter(|s| !s.is_empty())
-        .collect();
+    let sentences = sentences(body);
+    pick(&sentences, &sentences, content, room)
+}
+
+/// The sentences of `out` that answer `content`, ranked on `ranked_on` (the same text
+/// sentence for sentence: the policy in English when `out` is its translation): the best,
+/// then the next best that still fit `room` (measured in `out`), in the policy's order.
+fn pick(ranked_on: &[&str], out: &[&str], content: &[String], room: usize) -> String {
     let stem = |w: &str| w.trim_end_matches('s').to_string();
-    let wanted: Vec<String> = content.iter().map(|w| stem(w)).collect();
+    // What a question word asks for in a policy's words: "how long" a number of days (not
+    // "as long as"), "hours" the days and times ("Monday to Friday, 9:00 to 18:00").
+    let wanted: Vec<String> = content
+        .iter()
+        .flat_map(|w| match w.as_str() {
+            "long" => vec!["day".to_string()],
+            "hours" | "hour" | "open" => vec![stem(w), "monday".to_string()],
+            _ => vec![stem(w)],
+        })
+        .collect();
     // Distinct words: "Every return comes with a free return label" does not outrank "You can
     // return items within 30 days…" for "return policy" by saying "return" twice.
     let score = |s: &str| {
@@ -62,19 +80,93 @@ fn relevant_sentences(body: &str, content: &[String], room: usize) -> String {
             intent::words(s).iter().map(|w| stem(w)).filter(|w| wanted.contains(w)).collect();
         found.len()
     };
-    let mut ranked: Vec<usize> = (0..sentences.len()).collect();
-    ranked.sort_by_key(|&i| (std::cmp::Reverse(score(sentences[i])), i));
+    let mut ranked: Vec<usize> = (0..ranked_on.len()).collect();
+    ranked.sort_by_key(|&i| (std::cmp::Reverse(score(ranked_on[i])), i));
     let mut chosen = vec![ranked[0]];
-    let mut used = sentences[ranked[0]].chars().count();
+    let mut used = out[ranked[0]].chars().count();
     for &i in &ranked[1..] {
-        let len = sentences[i].chars().count() + 1;
-        if score(sentences[i]) > 0 && used + len <= room {
+        let len = out[i].chars().count() + 1;
+        if score(ranked_on[i]) > 0 && used + len <= room {
             chosen.push(i);
             used += len;
         }
     }
     chosen.sort_unstable();
-    chosen.iter().map(|&i| sentences[i]).collect::<Vec<_>>().join(" ")
+    chosen.iter().map(|&i| out[i]).collect::<Vec<_>>().join(" ")
+}
+
+/// An answer about an order: the one the text is about (quoted by number, or the thread's),
+/// else the latest; its status, its contents ("what was in it?"), or its status and the
+/// shipping times ("when will it arrive?"). A quoted number that is not one of the
+/// customer's orders goes to a teammate.
+fn order_status(facts: &Facts, room: usize) -> (String, f64) {
+    let (lang, w) = (facts.language, phrases(facts.language));
+    let describe = |template: &str, o: &crate::domain::facts::OrderFact| {
+        let count = o.items.len().to_string();
+        let items = if o.items.len() == 1 { w.item } else { w.items };
+        let status = phrases::order_status(lang, &o.status);
+        let values =
+            [("id", o.id.as_str()), ("date", &o.date), ("count", &count), ("items", items), ("status", &status)];
+        fill(template, &values)
+    };
+    // The order quoted by number, else the thread's (not the latest, which says so).
+    let quoted = intent::order_numbers(&facts.message);
+    let thread = facts.dialogue.order.as_deref().filter(|_| facts.asked.order.is_some());
+    let quoted_order = facts.orders.iter().find(|o| quoted.iter().any(|n| o.has_number(n)));
+    if quoted_order.is_none()
+        && let Some(number) = quoted.first()
+    {
+        return (fill(w.order_unknown_number, &[("id", number)]), 0.2);
+    }
+    let named = quoted_order.or_else(|| facts.orders.iter().find(|o| thread == Some(o.id.as_str())));
+    let Some(order) = named.or(facts.orders.first()) else { return (w.no_order.to_string(), 0.2) };
+    let status = if named.is_some() { describe(w.order_named, order) } else { describe(w.order_latest, order) };
+    match facts.asked.order_ask {
+        Some(OrderAsk::Items) => {
+            let items: Vec<String> = order.items.iter().map(|i| format!("{} ({})", i.title, i.sku)).collect();
+            let text =
+                fill(w.order_contents, &[("id", &order.id), ("date", &order.date), ("items", &items.join(", "))]);
+            (text, 0.85)
+        }
+        Some(OrderAsk::Arrival) if !matches!(order.status.as_str(), "delivered" | "cancelled") => {
+            // The status, and the shipping times of the store's policy, in up to two segments.
+            let left = (2 * room).saturating_sub(status.chars().count() + 1);
+            let times = facts
+                .policies
+                .iter()
+                .find(|p| p.body.contains("business days"))
+                // The one sentence that answers best (a room of 0 keeps only it).
+                .map(|p| policy_text(p, &["long".to_string(), "standard".to_string()], 0))
+                .filter(|t| t.chars().count() <= left);
+            match times {
+                Some(t) => (format!("{status} {t}"), 0.85),
+                None => (status, 0.85),
+            }
+        }
+        _ => (status, 0.85),
+    }
+}
+
+/// The policy's sentences that answer the message, in the customer's language: chosen on
+/// the English text, then taken from the translation when it has as many sentences (else
+/// the translation's opening sentences that fit).
+fn policy_text(policy: &PolicyFact, content: &[String], room: usize) -> String {
+    let Some(translated) = &policy.translation else { return relevant_sentences(&policy.body, content, room) };
+    let (en, tr) = (sentences(&policy.body), sentences(translated));
+    if en.len() == tr.len() {
+        return pick(&en, &tr, content, room);
+    }
+    let mut out = String::new();
+    for t in tr {
+        if !out.is_empty() && out.chars().count() + t.chars().count() + 1 > room {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(t);
+    }
+    out
 }
 
 impl OfflineResponder {
@@ -95,74 +187,25 @@ impl OfflineResponder {
             prompt_tokens_counted: 0,
             prompt_cuts: vec![],
         };
+        let w = phrases(facts.language);
         let intent = intent::classify(facts);
         match intent {
-            Intent::Thanks => {
-                draft(intent, format!("You're welcome{name}! Anything else I can help with?"), 0.9, vec![])
+            Intent::Thanks => draft(intent, fill(w.thanks, &[("name", &name)]), 0.9, vec![]),
+            Intent::Greeting => draft(intent, fill(w.greeting, &[("name", &name)]), 0.9, vec![]),
+            Intent::OrderStatus => {
+                let (text, confidence) = order_status(facts, room(facts));
+                draft(intent, text, confidence, vec![])
             }
-            Intent::Greeting => draft(
-                intent,
-                format!(
-                    "Hi{name}! I can help with products, sizes, shipping, returns and your orders. What are you looking for?"
-                ),
-                0.9,
-                vec![],
-            ),
-            Intent::OrderStatus => match facts.orders.first() {
-                Some(o) => {
-                    let items = o.items.len();
-                    let noun = if items == 1 { "item" } else { "items" };
-                    let text = format!("Your latest order {} from {} ({items} {noun}) is {}.", o.id, o.date, o.status);
-                    draft(intent, text, 0.85, vec![])
-                }
-                None => draft(
-                    intent,
-                    "I couldn't find an order for this number. A teammate will look it up for you.".into(),
-                    0.2,
-                    vec![],
-                ),
-            },
-            Intent::Policy => {
-                draft(intent, relevant_sentences(&facts.policies[0].body, &content, room(facts)), 0.75, vec![])
-            }
+            Intent::Policy => draft(intent, policy_text(&facts.policies[0], &content, room(facts)), 0.75, vec![]),
             Intent::Product => {
-                let best = &facts.products[0];
-                let cov = intent::coverage(&content, best);
-                let mut text = format!("We have {}.", describe(best));
-                // A size question gets the product's sizes, when it has any.
-                let asks_size = intent::words(&facts.message).iter().any(|w| w == "size" || w == "sizes");
-                if asks_size && !best.sizes.is_empty() {
-                    text = format!("We have {}, in sizes {}.", describe(best), best.sizes.join(", "));
-                }
-                let mut skus = vec![best.sku.as_str().to_owned()];
-                if let Some(second) = facts.products.get(1)
-                    && intent::coverage(&content, second) >= cov * 0.75
-                    && cov > 0.0
-                {
-                    let also = format!(" Also {}.", describe(second));
-                    // A second product only when both fit in the reply's room (one SMS).
-                    if text.chars().count() + also.chars().count() <= room(facts) {
-                        text.push_str(&also);
-                        skus.push(second.sku.as_str().to_owned());
-                    }
-                }
-                draft(intent, text, 0.3 + 0.6 * cov, skus)
+                let a = products::answer(facts, room(facts));
+                draft(intent, a.text, 0.3 + 0.6 * a.evidence, a.skus)
             }
             // Honest about what answers (the AI disclosure of CTIA's and the states' bot rules),
             // and that a person is a text away.
-            Intent::AboutBot => draft(
-                intent,
-                "I'm an AI assistant; a person from our team can take over anytime, just ask.".into(),
-                0.9,
-                vec![],
-            ),
-            Intent::SmallTalk => draft(
-                intent,
-                "I can't help with that, but I can with products, sizes, shipping, returns and orders.".into(),
-                0.8,
-                vec![],
-            ),
-            Intent::Unknown => draft(intent, "Let me get a teammate to help with that.".into(), 0.15, vec![]),
+            Intent::AboutBot => draft(intent, w.about_bot.into(), 0.9, vec![]),
+            Intent::SmallTalk => draft(intent, w.small_talk.into(), 0.8, vec![]),
+            Intent::Unknown => draft(intent, w.handoff.into(), 0.15, vec![]),
         }
     }
 }
@@ -181,7 +224,7 @@ impl Generator for OfflineResponder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::facts::{OrderFact, PolicyFact};
+    use crate::domain::facts::{OrderFact, PolicyFact, ProductFact};
     use crate::domain::{Money, Sku};
 
     fn blouse(sku: &str, colour: &str, stock: i64) -> ProductFact {
@@ -247,6 +290,7 @@ mod tests {
             id: "shipping".into(),
             title: "Shipping".into(),
             body: "Standard takes 3-5 business days. Free over $50. Express costs $14.95.".into(),
+            translation: None,
             score: 2.0,
         }];
         let d = OfflineResponder.answer(&f);
