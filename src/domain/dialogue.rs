@@ -215,7 +215,8 @@ pub fn ask_of(message: &str, colours: &[String], sizes: &[String]) -> Ask {
         Ask::Size(Some(size.clone()))
     } else if has(SIZE_WORDS) {
         Ask::Size(None)
-    } else if has(&["how much", "price", "prices", "cost", "costs", "priced"]) {
+    } else if has(&["how much", "price", "prices", "cost", "costs", "priced", "sale", "discount", "discounted", "deal"])
+    {
         Ask::Price
     } else if has(STOCK_WORDS) || text.contains(" have it ") || text.contains(" in stock ") {
         Ask::Stock
@@ -228,8 +229,12 @@ pub fn ask_of(message: &str, colours: &[String], sizes: &[String]) -> Ask {
 /// was offered.
 pub fn wants_other(message: &str) -> bool {
     let w = words(message);
-    w.iter().any(|x| matches!(x.as_str(), "another" | "other" | "different" | "else" | "others"))
-        && !w.iter().any(|x| COLOUR_WORDS.contains(&x.as_str()))
+    w.iter().any(|x| {
+        matches!(
+            x.as_str(),
+            "another" | "other" | "different" | "else" | "others" | "similar" | "options" | "alternatives" | "choices"
+        )
+    }) && !w.iter().any(|x| COLOUR_WORDS.contains(&x.as_str()))
 }
 
 /// The base name of a catalog title, without its colour ("Cardigan - blue" → "Cardigan").

@@ -372,6 +372,9 @@ pub fn classify(facts: &Facts) -> Intent {
         Intent::Thanks
     } else if has_any(&w, GREETINGS) && content.len() <= 2 && !names_a_product(&content, facts) {
         Intent::Greeting
+    } else if asks_about_fit(&w) && facts.policies.iter().any(|p| p.body.to_lowercase().contains("fit")) {
+        // "is it true to size?", "does it run small?": the sizing policy's advice on fit.
+        Intent::Policy
     } else if refers_back(facts, &w) {
         Intent::Product
     } else if facts.asked.order_ask.is_some()
@@ -402,6 +405,33 @@ fn names_a_product(content: &[String], facts: &Facts) -> bool {
     let words = if facts.asked.product_words.is_empty() { content.to_vec() } else { evidence_words(facts) };
     let rest: Vec<String> = words.into_iter().filter(|w| !GREETINGS.contains(&w.as_str())).collect();
     !rest.is_empty() && facts.products.first().is_some_and(|best| coverage(&rest, best) >= 0.5)
+}
+
+/// "is it true to size?", "does it run small?", "how does it fit?": a question about fit (not
+/// one about returning or exchanging what does not fit).
+pub fn asks_about_fit(w: &[String]) -> bool {
+    // "can I return it if it doesn't fit?" is about returns.
+    if has_any(w, &["return", "returns", "exchange", "exchanges", "refund", "refunds"]) {
+        return false;
+    }
+    let text = format!(" {} ", w.join(" "));
+    [
+        "true to size",
+        "run small",
+        "runs small",
+        "run big",
+        "runs big",
+        "run large",
+        "runs large",
+        "fit",
+        "fits",
+        "sizing",
+        "size chart",
+        "size guide",
+        "between sizes",
+    ]
+    .iter()
+    .any(|p| text.contains(&format!(" {p} ")))
 }
 
 /// "how much is it?", "in a medium?" after a product answer: the message refers to products

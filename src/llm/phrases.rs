@@ -62,6 +62,8 @@ pub struct Phrases {
     pub size_sold_out: &'static str,
     /// `{title}`, `{sku}`.
     pub stock_yes: &'static str,
+    /// A product without sizes asked about a size: `{title}`, `{sku}`.
+    pub one_size: &'static str,
     /// `{name}` (a product), `{colours}`.
     pub colours: &'static str,
     /// `{name}` (a product), `{colour}`, `{colours}`.
@@ -98,7 +100,7 @@ pub struct Phrases {
 impl Phrases {
     /// Every field as (name, template), in declaration order: for tests and tools that treat
     /// the phrases as data.
-    pub fn fields(&self) -> [(&'static str, &'static str); 36] {
+    pub fn fields(&self) -> [(&'static str, &'static str); 37] {
         [
             ("greeting", self.greeting),
             ("thanks", self.thanks),
@@ -122,6 +124,7 @@ impl Phrases {
             ("size_not_offered", self.size_not_offered),
             ("size_sold_out", self.size_sold_out),
             ("stock_yes", self.stock_yes),
+            ("one_size", self.one_size),
             ("colours", self.colours),
             ("colour_missing", self.colour_missing),
             ("cheapest", self.cheapest),
@@ -163,6 +166,7 @@ const ENGLISH: Phrases = Phrases {
     size_not_offered: "{title} ({sku}) comes in sizes {sizes}, not {size}.",
     size_sold_out: "{title} ({sku}) is out of stock right now.",
     stock_yes: "Yes, {title} ({sku}) is in stock.",
+    one_size: "{title} ({sku}) comes in one size.",
     colours: "{name} comes in {colours}.",
     colour_missing: "We don't have {name} in {colour}; it comes in {colours}.",
     cheapest: "The cheapest is {product}.",
@@ -216,6 +220,7 @@ const SPANISH: Phrases = Phrases {
     size_not_offered: "{title} ({sku}) viene en tallas {sizes}, no en {size}.",
     size_sold_out: "{title} ({sku}) no tiene stock por ahora.",
     stock_yes: "Claro, hay stock de {title} ({sku}).",
+    one_size: "{title} ({sku}) viene en un solo tamaño.",
     colours: "{name} viene en {colours}.",
     colour_missing: "No tenemos {name} en {colour}; viene en {colours}.",
     cheapest: "El de menor precio es {product}.",

@@ -394,6 +394,8 @@ pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
     // "When will it arrive?" is answered with the shipping times, whatever its words match.
     let policy_query = match facts.asked.order_ask {
         Some(OrderAsk::Arrival) => format!("{} shipping delivery business days", facts.message),
+        // "Does it run small?" is answered by the sizing policy, whatever its words match.
+        _ if intent::asks_about_fit(&intent::words(&facts.message)) => format!("{} sizing fit sizes", facts.message),
         _ => facts.message.clone(),
     };
     facts.policies = policies(deps, &policy_query, facts.language).await?;

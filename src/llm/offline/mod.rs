@@ -196,7 +196,14 @@ impl OfflineResponder {
                 let (text, confidence) = order_status(facts, room(facts));
                 draft(intent, text, confidence, vec![])
             }
-            Intent::Policy => draft(intent, policy_text(&facts.policies[0], &content, room(facts)), 0.75, vec![]),
+            Intent::Policy => {
+                // A question about fit wants the policy's sentence about fit.
+                let mut wanted = content.clone();
+                if intent::asks_about_fit(&intent::words(&facts.message)) {
+                    wanted.push("fit".into());
+                }
+                draft(intent, policy_text(&facts.policies[0], &wanted, room(facts)), 0.75, vec![])
+            }
             Intent::Product => {
                 let a = products::answer(facts, room(facts));
                 draft(intent, a.text, 0.3 + 0.6 * a.evidence, a.skus)

@@ -89,7 +89,10 @@ fn in_stock_first(facts: &Facts) -> &ProductFact {
 fn size_answer(p: &ProductFact, size: &str, lang: Language) -> String {
     let w = phrases(lang);
     let offered = p.sizes.iter().any(|s| s.eq_ignore_ascii_case(size));
-    if !p.sizes.is_empty() && !offered {
+    if p.sizes.is_empty() {
+        // A bag or a scarf: no sizes to offer, so none is claimed.
+        about(w.one_size, p, &[])
+    } else if !offered {
         about(w.size_not_offered, p, &[("sizes", &p.sizes.join(", ")), ("size", size)])
     } else if stock_in_size(p, size) > 0 {
         about(w.size_yes, p, &[("size", size)])
