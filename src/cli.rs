@@ -101,6 +101,19 @@ pub enum Command {
         #[arg(long = "map", value_name = "OURS=THEIRS")]
         mapping: Vec<String>,
     },
+    /// Import customers (with their SMS consent) and orders into the CRM: JSON Lines or CSV
+    /// (docs/store-data.md); upserts by phone and order id, so re-running is safe.
+    ImportCrm {
+        /// Customers file.
+        #[arg(long)]
+        customers: Option<PathBuf>,
+        /// Orders file (CSV: one row per line item, an order's rows together).
+        #[arg(long)]
+        orders: Option<PathBuf>,
+        /// Fail, writing nothing, if any row is bad (default: report bad rows and skip them).
+        #[arg(long)]
+        strict: bool,
+    },
     /// Compliance tools.
     Compliance {
         #[command(subcommand)]

@@ -18,7 +18,8 @@
 //!   [`sms`] sends the replies.
 //! - Beneath: [`store`] (all SQL) and [`jobs`] (the durable queue's workers), over
 //!   [`domain`] (value types, a turn's facts and draft, intent and segment counting; no IO).
-//! - Shared: [`config`], [`clock`], [`auth`], [`text`], and the [`demo`] store.
+//! - Shared: [`config`], [`clock`], [`auth`], [`text`], [`rows`] (record files for the
+//!   imports), and the [`demo`] store.
 //!
 //! Imports point downward: `http → pipeline → {compliance, crm, catalog, llm, guard, score,
 //! escalation, sms} → store → domain`.
@@ -65,6 +66,8 @@ pub mod jobs;
 pub mod llm;
 /// The turn, top to bottom.
 pub mod pipeline;
+/// Reading record files (JSON Lines or CSV, optionally gzip) row by row, for the imports.
+pub mod rows;
 /// Confidence and sentiment.
 pub mod score;
 /// SMS providers, the one outbound path (outbox row + send job), the sender, signatures.

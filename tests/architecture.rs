@@ -23,7 +23,7 @@ const LAYERS: &[&[&str]] = &[
     // All SQL.
     &["store"],
     // Values and plumbing with no knowledge of the rest.
-    &["domain", "config", "clock", "text", "auth"],
+    &["domain", "config", "clock", "text", "auth", "rows"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -18,7 +18,6 @@
 //!   same import brings both in step (every write is an upsert).
 
 use std::collections::{BTreeSet, HashSet};
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +27,8 @@ use serde_json::{Map, Value};
 
 use super::index::{ProductDoc, SearchIndex};
 use super::records::{POLICY_FIELDS, PRODUCT_FIELDS, PolicyRecord, ProductRecord};
+pub use crate::rows::BadLine;
+use crate::rows::{self, RawRow, progress_bar};
 use crate::store::Db;
 use crate::store::catalog;
 
@@ -60,20 +61,6 @@ pub fn parse_mapping(spec: &str) -> anyhow::Result<(String, String)> {
     Ok((ours, theirs.trim().to_string()))
 }
 
-/// A line that was not imported.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct BadLine {
-    pub file: String,
-    pub line: usize,
-    pub message: String,
-}
-
-impl std::fmt::Display for BadLine {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}: {}", self.file, self.line, self.message)
-    }
-}
-
 /// What an import did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct ImportReport {
@@ -90,35 +77,6 @@ pub struct ImportReport {
 enum Record {
     Product(Box<ProductRecord>),
     Policy(PolicyRecord),
-}
-
-/// Counts the bytes read from a file (compressed bytes for `.gz`), for the progress bar.
-struct Counting<R> {
-    inner: R,
-    count: Arc<AtomicU64>,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
-fn open(path: &Path, count: Arc<AtomicU64>) -> anyhow::Result<Box<dyn BufRead>> {
-    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let counting = Counting { inner: file, count };
-    Ok(if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(BufReader::new(flate2::read::GzDecoder::new(counting)))
-    } else {
-        Box::new(BufReader::new(counting))
-    })
-}
-
-fn is_csv(path: &Path) -> bool {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
-    name.ends_with(".csv") || name.ends_with(".csv.gz")
 }
 
 /// CSV columns holding lists (`|`-separated) and numbers.
@@ -216,53 +174,16 @@ fn read_file(
     count: Arc<AtomicU64>,
     mut each: impl FnMut(usize, Result<Record, String>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let reader = open(path, count)?;
-    if is_csv(path) {
-        let mut csv = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
-        let headers =
-            csv.headers().with_context(|| format!("{}:1: cannot read the CSV header", path.display()))?.clone();
-        for row in csv.records() {
-            match row {
-                Ok(row) => {
-                    let line = row.position().map_or(0, |p| p.line() as usize);
-                    each(line, csv_row(&headers, &row, mapping).and_then(|m| to_record(m, mapping, ignored)))?;
-                }
-                Err(e) => {
-                    let line = e.position().map_or(0, |p| p.line() as usize);
-                    if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                        return Err(anyhow::anyhow!("{}:{line}: {e}", path.display()));
-                    }
-                    each(line, Err(format!("malformed CSV row: {e}")))?;
-                }
+    rows::read_rows(path, count, |line, row| {
+        let record = match row {
+            Ok(RawRow::Json(map)) => to_record(map, mapping, ignored),
+            Ok(RawRow::Csv { headers, row }) => {
+                csv_row(headers, row, mapping).and_then(|m| to_record(m, mapping, ignored))
             }
-        }
-    } else {
-        for (n, line) in reader.lines().enumerate() {
-            let line = line.with_context(|| format!("{}:{}: cannot read", path.display(), n + 1))?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let parsed = match serde_json::from_str::<Value>(&line) {
-                Ok(Value::Object(map)) => to_record(map, mapping, ignored),
-                Ok(_) => Err("not a JSON object".into()),
-                Err(e) => Err(format!("malformed JSON: {e}")),
-            };
-            each(n + 1, parsed)?;
-        }
-    }
-    Ok(())
-}
-
-fn progress_bar(total: u64, enabled: bool) -> indicatif::ProgressBar {
-    if !enabled {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(total);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}")
-            .expect("valid progress template"),
-    );
-    bar
+            Err(e) => Err(e),
+        };
+        each(line, record)
+    })
 }
 
 /// What the reader thread sends the writer.
@@ -292,13 +213,7 @@ pub async fn import_files(
             })?;
         }
         if !bad.is_empty() {
-            let list: Vec<String> = bad.iter().take(20).map(|b| b.to_string()).collect();
-            anyhow::bail!(
-                "--strict: {} bad line(s), nothing written:\n{}{}",
-                bad.len(),
-                list.join("\n"),
-                if bad.len() > 20 { "\n…" } else { "" }
-            );
+            return Err(rows::strict_failure(&bad));
         }
     }
     let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();

@@ -1,5 +1,6 @@
 //! `backtalk index-catalog FILE...`: products and policies into the database, the search
-//! index and, with an embedding endpoint, the vector store.
+//! index and, with an embedding endpoint, the vector store; `backtalk import-crm`: the
+//! store's customers and orders into the CRM.
 
 use anyhow::Context;
 
@@ -68,6 +69,46 @@ pub async fn index_catalog(
         started.elapsed().as_secs_f64(),
         report.bad_lines.len(),
         if full { format!("; {} products not in the files deleted", report.deleted) } else { String::new() }
+    );
+    Ok(())
+}
+
+/// `backtalk import-crm --customers FILE --orders FILE`: validate and import; bad rows are
+/// listed with their file and line number, then a summary.
+pub async fn import_crm(
+    config: Config,
+    customers: Option<&std::path::Path>,
+    orders: Option<&std::path::Path>,
+    strict: bool,
+) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+
+    use crate::crm::import::{CrmImportOptions, import_files};
+    for f in customers.iter().chain(orders.iter()) {
+        anyhow::ensure!(f.is_file(), "{}: no such file", f.display());
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("failed to create data dir {}", config.data_dir.display()))?;
+    let db = crate::store::Db::connect(&config.effective_database_url()).await?;
+    let options = CrmImportOptions { strict, progress: std::io::stderr().is_terminal() };
+    let started = std::time::Instant::now();
+    let report = import_files(&db, customers, orders, &options).await?;
+    for bad in &report.bad_lines {
+        eprintln!("skipped {bad}");
+    }
+    println!(
+        "imported {} customers ({} consent changes recorded{}) and {} orders ({} lines) in {:.1} s; {} bad lines skipped",
+        report.customers,
+        report.consent_events,
+        if report.kept_opted_out > 0 {
+            format!(", {} opted-out numbers left opted out", report.kept_opted_out)
+        } else {
+            String::new()
+        },
+        report.orders,
+        report.order_lines,
+        started.elapsed().as_secs_f64(),
+        report.bad_lines.len()
     );
     Ok(())
 }

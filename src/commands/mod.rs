@@ -45,6 +45,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::IndexCatalog { files, strict, full, mapping } => {
                     catalog::index_catalog(config, files, strict, full, mapping).await
                 }
+                Command::ImportCrm { customers, orders, strict } => {
+                    catalog::import_crm(config, customers.as_deref(), orders.as_deref(), strict).await
+                }
                 Command::Reviewer { command: ReviewerCommand::Add { name } } => {
                     reviewer::add_reviewer(config, &name).await
                 }

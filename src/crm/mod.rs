@@ -1,4 +1,7 @@
-//! The customer's profile and purchase history for a phone number, and CRM import.
+//! The customer's profile and purchase history for a phone number, and CRM import
+//! ([`import`]: `backtalk import-crm`).
+
+pub mod import;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -105,56 +108,87 @@ pub struct OrderItemRecord {
     pub quantity: i64,
 }
 
-/// Upserts customers (with their consent as ledger events, source `import`) and orders.
-/// Returns (customers, orders) imported.
+/// What importing one customer did to the consent ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentImported {
+    /// No consent in the record, or the ledger already says so.
+    Unchanged,
+    /// A ledger event was recorded (source `import`).
+    Recorded,
+    /// The record says opted in, but the number opted out: an import never turns an
+    /// opted-out number back on (FCC 64.1200(a)(12): only the consumer's own new consent,
+    /// e.g. a START, does).
+    KeptOptedOut,
+}
+
+/// Upserts one customer and records their consent as a ledger event (source `import`) when
+/// it changes the ledger.
+pub async fn import_customer(tx: &mut crate::store::Tx, c: &CustomerRecord) -> anyhow::Result<ConsentImported> {
+    let phone = &c.phone;
+    crm::upsert_customer(
+        tx,
+        &NewCustomer { phone, name: c.name.as_deref(), email: c.email.as_deref(), timezone: c.timezone.as_deref() },
+    )
+    .await?;
+    let kind = match c.consent.as_deref() {
+        Some("opted_in") => ConsentKind::OptIn,
+        Some("opted_out") => ConsentKind::OptOut,
+        Some(other) => anyhow::bail!("customer consent {other:?} is not opted_in or opted_out"),
+        None => return Ok(ConsentImported::Unchanged),
+    };
+    let latest = consent::latest_consent_in_tx(tx, phone).await?;
+    if latest == Some(kind) {
+        // Re-importing the same state adds nothing to the ledger.
+        return Ok(ConsentImported::Unchanged);
+    }
+    if latest == Some(ConsentKind::OptOut) && kind == ConsentKind::OptIn {
+        return Ok(ConsentImported::KeptOptedOut);
+    }
+    consent::insert_consent_event(
+        tx,
+        &consent::NewConsentEvent {
+            phone,
+            kind,
+            source: "import",
+            evidence_message_id: None,
+            evidence_text: None,
+            scope: "all",
+        },
+    )
+    .await?;
+    Ok(ConsentImported::Recorded)
+}
+
+/// Upserts one order (its lines replaced), creating its customer when the number is new.
+pub async fn import_order(tx: &mut crate::store::Tx, o: &OrderRecord) -> anyhow::Result<()> {
+    let customer_id = crm::ensure_customer(tx, &o.phone).await?;
+    let items = o
+        .items
+        .iter()
+        .map(|i| NewOrderItem {
+            sku: &i.sku,
+            title: &i.title,
+            price_cents: Money::usd(i.price).cents,
+            quantity: i.quantity,
+        })
+        .collect();
+    crm::upsert_order(
+        tx,
+        &NewOrder { customer_id, external_id: &o.order_id, ordered_at: o.ordered_at, status: &o.status, items },
+    )
+    .await
+}
+
+/// Upserts customers (with their consent as ledger events, source `import`) and orders, in
+/// one transaction (the demo store and the eval; `import-crm` streams files through
+/// [`import::import_files`]). Returns (customers, orders) imported.
 pub async fn import(db: &Db, customers: &[CustomerRecord], orders: &[OrderRecord]) -> anyhow::Result<(usize, usize)> {
     let mut tx = db.begin().await?;
     for c in customers {
-        let phone = &c.phone;
-        crm::upsert_customer(
-            &mut tx,
-            &NewCustomer { phone, name: c.name.as_deref(), email: c.email.as_deref(), timezone: c.timezone.as_deref() },
-        )
-        .await?;
-        let kind = match c.consent.as_deref() {
-            Some("opted_in") => ConsentKind::OptIn,
-            Some("opted_out") => ConsentKind::OptOut,
-            Some(other) => anyhow::bail!("customer consent {other:?} is not opted_in or opted_out"),
-            None => continue,
-        };
-        // Re-importing the same state adds nothing to the ledger.
-        if consent::latest_consent_in_tx(&mut tx, phone).await? != Some(kind) {
-            consent::insert_consent_event(
-                &mut tx,
-                &consent::NewConsentEvent {
-                    phone,
-                    kind,
-                    source: "import",
-                    evidence_message_id: None,
-                    evidence_text: None,
-                    scope: "all",
-                },
-            )
-            .await?;
-        }
+        import_customer(&mut tx, c).await?;
     }
     for o in orders {
-        let customer_id = crm::ensure_customer(&mut tx, &o.phone).await?;
-        let items = o
-            .items
-            .iter()
-            .map(|i| NewOrderItem {
-                sku: &i.sku,
-                title: &i.title,
-                price_cents: Money::usd(i.price).cents,
-                quantity: i.quantity,
-            })
-            .collect();
-        crm::upsert_order(
-            &mut tx,
-            &NewOrder { customer_id, external_id: &o.order_id, ordered_at: o.ordered_at, status: &o.status, items },
-        )
-        .await?;
+        import_order(&mut tx, o).await?;
     }
     crate::store::catalog::refresh_bought_together(&mut tx).await?;
     tx.commit().await?;

@@ -14,6 +14,7 @@ mod fake_qdrant;
 mod fakes;
 mod helpers;
 mod hours;
+mod import_crm;
 mod migrations;
 mod proactive;
 mod turn;
