@@ -196,6 +196,13 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 100_000)]
         products: usize,
     },
+    /// `import-crm` of a synthetic orders CSV into a fresh SQLite database: time, lines per
+    /// second and peak memory, beside `sqlite3 .import` of the same file (the floor).
+    ImportCrm {
+        /// Order lines (CSV rows) in the file.
+        #[arg(long, default_value_t = 1_000_000)]
+        lines: usize,
+    },
     /// Product search quality and speed on the ESCI queries and human labels.
     Retrieval {
         /// The ESCI directory (`ubi_ecommerce_products.json.gz`, `qrels.tsv`).

@@ -10,6 +10,7 @@ use crate::config::Config;
 pub async fn run(command: BenchCommand, config_path: Option<&Path>) -> anyhow::Result<()> {
     match command {
         BenchCommand::Import { products } => crate::bench::import::run(products).await,
+        BenchCommand::ImportCrm { lines } => crate::bench::import::run_crm(lines).await,
         BenchCommand::Retrieval { esci, rounds } => {
             let config = Config::load(config_path)?;
             let embeddings =
