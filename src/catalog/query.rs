@@ -383,11 +383,6 @@ fn product_words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The product words of an understood message (none in "how much is it?").
-pub fn own_product_words(u: &Understood) -> Vec<String> {
-    if u.carried_over { vec![] } else { product_words(&u.text) }
-}
-
 /// Understands `message`; `previous` is the customer's previous message in the thread.
 pub fn understand(message: &str, previous: Option<&str>) -> Understood {
     let mut u = understand_one(message);

@@ -14,9 +14,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Sku;
 use super::facts::ProductFact;
 use super::intent::{self, words};
-use super::{Money, Sku};
 
 /// What a conversation has established so far; empty at the start of a thread.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -334,14 +334,10 @@ impl DialogueState {
     }
 }
 
-/// The price a customer pays now: the sale price when on sale.
-pub fn price_now(p: &ProductFact) -> Money {
-    p.sale_price.unwrap_or(p.price)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Money;
 
     fn product(sku: &str, title: &str, colour: &str, cents: i64) -> ProductFact {
         ProductFact {

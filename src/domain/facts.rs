@@ -41,6 +41,13 @@ pub struct VariantFact {
     pub stock: i64,
 }
 
+impl ProductFact {
+    /// The price a customer pays now: the sale price when on sale.
+    pub fn price_now(&self) -> Money {
+        self.sale_price.unwrap_or(self.price)
+    }
+}
+
 /// A store policy document that matched the message.
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyFact {

@@ -23,11 +23,6 @@ pub struct Mention<'a> {
     pub products: Vec<&'a ProductFact>,
 }
 
-/// What a customer pays for a product now: the sale price when it is on sale.
-pub fn price_now(p: &ProductFact) -> i64 {
-    p.sale_price.map_or(p.price.cents, |s| s.cents)
-}
-
 /// The retrieved products `sentence` names, in order: by sku, by exact title, else by all
 /// of a title's words ("the red blouse" for "Blouse - red"). A title followed by its sku
 /// ("Blouse - red (ZO0172001720)") is one mention, of that sku.

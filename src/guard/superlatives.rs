@@ -39,9 +39,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::claims::{Claim, sentences, sizes_in};
-use super::mentions::{
-    Asked, Mention, colours_in, implied_subject, knows_sizes, mentions, offset_in, price_now, stock_of,
-};
+use super::mentions::{Asked, Mention, colours_in, implied_subject, knows_sizes, mentions, offset_in, stock_of};
 use super::{Finding, money};
 use crate::domain::facts::{Facts, ProductFact};
 use crate::domain::{FindingKind, Money};
@@ -174,7 +172,7 @@ fn products_of<'f>(named: &[Mention<'f>]) -> Vec<&'f ProductFact> {
 }
 
 fn describe(p: &ProductFact) -> String {
-    format!("{} ({}) is {}", p.title, p.sku, Money::usd_cents(price_now(p)))
+    format!("{} ({}) is {}", p.title, p.sku, Money::usd_cents(p.price_now().cents))
 }
 
 /// Lowest or highest price.
@@ -212,7 +210,7 @@ fn superlatives(sentence: &str, subject: &Subject) -> Vec<Finding> {
     for (said, extreme) in superlatives_in(sentence) {
         let negated = denied(sentence, said.start(), 3);
         let pool = comparable(facts, &narrowing_words(said.as_str(), &sentence[said.end()..]));
-        let prices = pool.iter().map(|p| price_now(p));
+        let prices = pool.iter().map(|p| p.price_now().cents);
         let best = if extreme == Extreme::Lowest { prices.min() } else { prices.max() };
         let Some(best) = best else {
             if !negated {
@@ -225,10 +223,10 @@ fn superlatives(sentence: &str, subject: &Subject) -> Vec<Finding> {
         };
         let named = products_of(&mentions(sentence, facts));
         let claimed: Vec<i64> = if !named.is_empty() {
-            named.iter().map(|p| price_now(p)).collect()
+            named.iter().map(|p| p.price_now().cents).collect()
         } else {
             let stated = money::amounts_in(sentence);
-            if stated.is_empty() { subject.implied().iter().map(|p| price_now(p)).collect() } else { stated }
+            if stated.is_empty() { subject.implied().iter().map(|p| p.price_now().cents).collect() } else { stated }
         };
         if claimed.is_empty() {
             if !negated {
@@ -244,7 +242,7 @@ fn superlatives(sentence: &str, subject: &Subject) -> Vec<Finding> {
         let at_extreme = claimed.contains(&best);
         if at_extreme == negated {
             let which = if extreme == Extreme::Lowest { "lowest" } else { "highest" };
-            let holder = pool.iter().find(|p| price_now(p) == best).map(|p| describe(p)).unwrap_or_default();
+            let holder = pool.iter().find(|p| p.price_now().cents == best).map(|p| describe(p)).unwrap_or_default();
             let said_of = if named.is_empty() {
                 claimed.iter().map(|&c| Money::usd_cents(c).to_string()).collect::<Vec<_>>().join(", ")
             } else {
@@ -363,11 +361,11 @@ fn comparisons(sentence: &str, subject: &Subject) -> Vec<Finding> {
             named.iter().rev().find(|m| m.end <= said.start()).map(|m| m.products.clone()).unwrap_or_default();
         let left: Vec<(String, i64)> = if before.is_empty() { subject.implied() } else { before }
             .into_iter()
-            .map(|p| (describe(p), price_now(p)))
+            .map(|p| (describe(p), p.price_now().cents))
             .collect();
         let after = &sentence[said.end()..];
         let right: Vec<(String, i64)> = match named.iter().find(|m| m.start >= said.end()) {
-            Some(m) => m.products.iter().map(|p| (describe(p), price_now(p))).collect(),
+            Some(m) => m.products.iter().map(|p| (describe(p), p.price_now().cents)).collect(),
             None => money::amounts_in(after)
                 .first()
                 .map(|&c| vec![(Money::usd_cents(c).to_string(), c)])
@@ -393,9 +391,9 @@ fn comparisons(sentence: &str, subject: &Subject) -> Vec<Finding> {
     }
     if let Some(said) = SAME_PRICE.find(sentence) {
         let mut groups: Vec<Vec<i64>> =
-            named.iter().map(|m| m.products.iter().map(|p| price_now(p)).collect()).collect();
+            named.iter().map(|m| m.products.iter().map(|p| p.price_now().cents).collect()).collect();
         if groups.len() == 1 {
-            groups.push(subject.implied().iter().map(|p| price_now(p)).collect());
+            groups.push(subject.implied().iter().map(|p| p.price_now().cents).collect());
         }
         groups.retain(|g| !g.is_empty());
         // Fewer than two products: nothing to compare ("the same price as before").

@@ -248,7 +248,7 @@ fn sort_by_price(found: &mut Vec<ProductFact>, ask: &Ask, k: usize) {
     if found.iter().any(|p| p.stock > 0) {
         found.retain(|p| p.stock > 0);
     }
-    found.sort_by_key(|p| dialogue::price_now(p).cents);
+    found.sort_by_key(|p| p.price_now().cents);
     if *ask == Ask::Dearest {
         found.reverse();
     }
@@ -320,15 +320,26 @@ pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
         exclude.extend(facts.dialogue.focus_skus());
     }
     let complements = if bought.is_empty() { vec![] } else { complements(deps, &bought, &u).await? };
+    // An order the text quotes, or the thread's for a follow-up ("when will it arrive?"); a
+    // text about a product of the thread is about that product.
+    let quoted = intent::order_numbers(&facts.message);
+    let quoted_order = facts.orders.iter().find(|o| quoted.iter().any(|n| o.has_number(n))).map(|o| o.id.clone());
+    let order_ask = match (&reference, &quoted_order) {
+        (Some(_), _) => None,
+        (None, Some(_)) => dialogue::order_ask(&facts.message, true).or(Some(OrderAsk::Status)),
+        (None, None) => dialogue::order_ask(&facts.message, facts.dialogue.order.is_some()),
+    };
+    // Else the thread's order, else (a question about "my order") the latest.
+    let order = quoted_order
+        .or_else(|| order_ask.and(facts.dialogue.order.clone()))
+        .or_else(|| order_ask.and(facts.orders.first().map(|o| o.id.clone())));
     // An order question with no product words of its own ("what was in it?") needs no products.
-    let about_an_order = own_words.is_empty()
-        && reference.is_none()
-        && dialogue::order_ask(&facts.message, facts.dialogue.order.is_some()).is_some();
+    let about_an_order = own_words.is_empty() && order_ask.is_some();
     facts.products = match &reference {
         None if about_an_order => vec![],
         Some((skus, _)) => {
-            let skus: Vec<String> = skus.iter().map(|s| s.as_str().to_string()).collect();
-            let mut referred = product_facts(deps, &hits_of(&skus, 1.0)).await?;
+            // The products referred to are focus products, already read.
+            let mut referred: Vec<ProductFact> = focus.iter().filter(|p| skus.contains(&p.sku)).cloned().collect();
             if ask == Ask::Colours
                 && let Some(first) = referred.first().cloned()
             {
@@ -364,19 +375,6 @@ pub async fn retrieve(deps: &Deps, mut facts: Facts) -> anyhow::Result<Facts> {
             })
         })
         .collect();
-    // An order the text quotes, or the thread's for a follow-up ("when will it arrive?"); a
-    // text about a product of the thread is about that product.
-    let quoted = intent::order_numbers(&facts.message);
-    let quoted_order = facts.orders.iter().find(|o| quoted.iter().any(|n| o.has_number(n))).map(|o| o.id.clone());
-    let order_ask = match (&reference, &quoted_order) {
-        (Some(_), _) => None,
-        (None, Some(_)) => dialogue::order_ask(&facts.message, true).or(Some(OrderAsk::Status)),
-        (None, None) => dialogue::order_ask(&facts.message, facts.dialogue.order.is_some()),
-    };
-    // Else the thread's order, else (a question about "my order") the latest.
-    let order = quoted_order
-        .or_else(|| order_ask.and(facts.dialogue.order.clone()))
-        .or_else(|| order_ask.and(facts.orders.first().map(|o| o.id.clone())));
     facts.asked = Asked {
         order,
         order_ask,

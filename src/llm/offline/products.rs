@@ -134,12 +134,12 @@ pub fn answer(facts: &Facts, room: usize) -> Answer {
     let asked = &facts.asked;
     match &asked.ask {
         Ask::Cheaper | Ask::Cheapest | Ask::Dearest if referred.len() >= 2 => {
-            let price = |p: &ProductFact| dialogue::price_now(p).cents;
+            let price = |p: &ProductFact| p.price_now().cents;
             let low = *referred.iter().min_by_key(|p| price(p)).expect("two or more");
             let high = *referred.iter().max_by_key(|p| price(p)).expect("two or more");
             if price(low) == price(high) {
                 let names: Vec<String> = referred.iter().map(|p| format!("{} ({})", p.title, p.sku)).collect();
-                let each = dialogue::price_now(low).to_string();
+                let each = low.price_now().to_string();
                 let text = fill(w.same_price, &[("names", &list(&names, lang)), ("price", &each)]);
                 return Answer { text, evidence, skus: referred.iter().map(|p| p.sku.as_str().to_owned()).collect() };
             }
