@@ -108,8 +108,7 @@ const WAITING_PHRASES: &[&str] = &[
 
 /// The phrase of a customer who says they have waited without an answer, if any.
 pub fn waiting_customer(message: &str) -> Option<&'static str> {
-    let words = padded_words(&message.replace(['’', '\''], ""));
-    WAITING_PHRASES.iter().copied().find(|p| words.contains(&format!(" {p} ")))
+    phrase_in(&padded_words(&without_apostrophes(message)), WAITING_PHRASES)
 }
 
 /// Words that make a message about an order (for the order-value rule).
@@ -124,10 +123,19 @@ fn padded_words(message: &str) -> String {
     format!(" {} ", words.join(" "))
 }
 
+/// The first of `phrases` that stands as whole words in `padded` (from [`padded_words`]).
+fn phrase_in(padded: &str, phrases: &[&'static str]) -> Option<&'static str> {
+    phrases.iter().copied().find(|p| padded.contains(&format!(" {p} ")))
+}
+
+/// "isn't" as "isnt", so phrase lists hold one spelling.
+fn without_apostrophes(message: &str) -> String {
+    message.replace(['’', '\''], "")
+}
+
 /// The complaint or legal phrase the message uses, if any.
 pub fn complaint_or_legal(message: &str) -> Option<&'static str> {
-    let words = padded_words(message);
-    COMPLAINT_OR_LEGAL.iter().copied().find(|p| words.contains(&format!(" {p} ")))
+    phrase_in(&padded_words(message), COMPLAINT_OR_LEGAL)
 }
 
 /// The customer's most valuable order of at least `min_cents`, when the message is about an
@@ -217,8 +225,7 @@ const DELIVERY_PROBLEMS: &[&str] = &[
 
 /// The delivery problem the message reports, if any.
 pub fn delivery_problem(message: &str) -> Option<&'static str> {
-    let words = padded_words(&message.replace(['’', '\''], ""));
-    DELIVERY_PROBLEMS.iter().copied().find(|p| words.contains(&format!(" {p} ")))
+    phrase_in(&padded_words(&without_apostrophes(message)), DELIVERY_PROBLEMS)
 }
 
 /// True when the message asks for something only a person can do.

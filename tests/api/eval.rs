@@ -140,6 +140,17 @@ async fn the_report_has_the_pinned_keys() {
     }
 }
 
+/// The open escalation's id, and a reviewer "sam" to act on it.
+async fn open_escalation_and_reviewer(app: &crate::helpers::TestApp) -> (i64, backtalk::escalation::review::Reviewer) {
+    let id = backtalk::store::escalations::list_escalations(&app.db, backtalk::domain::EscalationStatus::Open, 10)
+        .await
+        .unwrap()[0]
+        .id;
+    let hash = backtalk::auth::hash_password("pw").unwrap();
+    let reviewer_id = backtalk::store::reviewers::add_reviewer(&app.db, "sam", &hash).await.unwrap();
+    (id, backtalk::escalation::review::Reviewer { id: reviewer_id, name: "sam".into() })
+}
+
 /// A conversation a reviewer corrected comes out of `export-transcripts` as a regression
 /// case: the escalated turn expects `escalate` with the reviewer's reply, the number and the
 /// name are gone, and the transcript reads back.
@@ -151,13 +162,7 @@ async fn a_corrected_conversation_exports_as_a_regression_case() {
         .await;
     app.twilio.wait_for_sent(1, std::time::Duration::from_secs(20)).await;
     app.wait_idle().await;
-    let id = backtalk::store::escalations::list_escalations(&app.db, backtalk::domain::EscalationStatus::Open, 10)
-        .await
-        .unwrap()[0]
-        .id;
-    let hash = backtalk::auth::hash_password("pw").unwrap();
-    let reviewer_id = backtalk::store::reviewers::add_reviewer(&app.db, "sam", &hash).await.unwrap();
-    let sam = backtalk::escalation::review::Reviewer { id: reviewer_id, name: "sam".into() };
+    let (id, sam) = open_escalation_and_reviewer(&app).await;
     let reply = "Hi Elyssa, Sam here. Your blouse is on its way.";
     backtalk::escalation::review::reply(&app.db, &sam, id, reply, 5).await.unwrap().unwrap();
     app.twilio.wait_for_sent(2, std::time::Duration::from_secs(20)).await;
@@ -193,13 +198,7 @@ async fn a_hand_back_exports_before_the_next_text() {
     app.wait_idle().await;
     app.post_inbound(CUSTOMER, "hello??", &new_sid()).await;
     app.wait_idle().await;
-    let id = backtalk::store::escalations::list_escalations(&app.db, backtalk::domain::EscalationStatus::Open, 10)
-        .await
-        .unwrap()[0]
-        .id;
-    let hash = backtalk::auth::hash_password("pw").unwrap();
-    let reviewer_id = backtalk::store::reviewers::add_reviewer(&app.db, "sam", &hash).await.unwrap();
-    let sam = backtalk::escalation::review::Reviewer { id: reviewer_id, name: "sam".into() };
+    let (id, sam) = open_escalation_and_reviewer(&app).await;
     backtalk::escalation::review::close(&app.db, &sam, id, backtalk::store::escalations::Resolution::HandedBack)
         .await
         .unwrap()
