@@ -127,7 +127,13 @@ pub async fn import_customer(tx: &mut crate::store::Tx, c: &CustomerRecord) -> a
     let phone = &c.phone;
     crm::upsert_customer(
         tx,
-        &NewCustomer { phone, name: c.name.as_deref(), email: c.email.as_deref(), timezone: c.timezone.as_deref() },
+        &NewCustomer {
+            phone: Some(phone),
+            name: c.name.as_deref(),
+            email: c.email.as_deref(),
+            timezone: c.timezone.as_deref(),
+            ..NewCustomer::default()
+        },
     )
     .await?;
     let kind = match c.consent.as_deref() {
@@ -172,11 +178,8 @@ pub async fn import_order(tx: &mut crate::store::Tx, o: &OrderRecord) -> anyhow:
             quantity: i.quantity,
         })
         .collect();
-    crm::upsert_order(
-        tx,
-        &NewOrder { customer_id, external_id: &o.order_id, ordered_at: o.ordered_at, status: &o.status, items },
-    )
-    .await
+    crm::upsert_order(tx, &NewOrder::new(customer_id, &o.order_id, o.ordered_at, &o.status, items)).await?;
+    Ok(())
 }
 
 /// Upserts customers (with their consent as ledger events, source `import`) and orders, in

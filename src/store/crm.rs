@@ -22,7 +22,26 @@ pub struct OrderWithItems {
     pub ordered_at: DateTime<Utc>,
     pub status: String,
     pub total_cents: i64,
+    /// `fulfilled`, `partial`, `unfulfilled`, or none.
+    pub fulfillment_status: Option<String>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    /// The shop's order status page.
+    pub order_status_url: Option<String>,
     pub items: Vec<OrderItemRow>,
+    /// The latest shipment, if the order has shipped.
+    pub shipment: Option<FulfillmentRow>,
+}
+
+/// A shipment of an order.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FulfillmentRow {
+    pub status: Option<String>,
+    pub shipment_status: Option<String>,
+    pub tracking_company: Option<String>,
+    pub tracking_number: Option<String>,
+    pub tracking_url: Option<String>,
+    pub estimated_delivery_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
 }
 
 /// One order line.
@@ -42,36 +61,147 @@ struct OrderRow {
     ordered_at: DateTime<Utc>,
     status: String,
     total_cents: i64,
+    fulfillment_status: Option<String>,
+    cancelled_at: Option<DateTime<Utc>>,
+    order_status_url: Option<String>,
 }
 
-/// New customer data from an import.
-#[derive(Debug, Clone)]
+/// New customer data from an import or the shop.
+#[derive(Debug, Clone, Default)]
 pub struct NewCustomer<'a> {
-    pub phone: &'a Phone,
+    pub phone: Option<&'a Phone>,
     pub name: Option<&'a str>,
     pub email: Option<&'a str>,
     pub timezone: Option<&'a str>,
+    /// The shop's id for the customer (Shopify's numeric id, the events API's `customer_id`).
+    pub external_id: Option<&'a str>,
+    /// When the shop last changed the record: an older record never overwrites a newer one.
+    pub source_updated_at: Option<DateTime<Utc>>,
 }
 
-/// Creates or updates a customer by phone; returns its id.
-pub async fn upsert_customer(tx: &mut Tx, c: &NewCustomer<'_>) -> anyhow::Result<i64> {
-    let id = with_tx!(tx, |conn| {
-        sqlx::query_scalar::<_, i64>(
-            "insert into customers (phone, name, email, timezone, created_at) values ($1, $2, $3, $4, $5)
-         on conflict (phone) do update set
-             name = coalesce(excluded.name, customers.name),
-             email = coalesce(excluded.email, customers.email),
-             timezone = coalesce(excluded.timezone, customers.timezone)
-         returning id",
+/// What [`upsert_customer`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    Created(i64),
+    Updated(i64),
+    /// The stored row is newer than the record; nothing was written.
+    Stale(i64),
+    /// The record has no phone and matches no customer: nothing to text, nothing written.
+    NoPhone,
+}
+
+impl Upserted {
+    /// The customer's id, if there is a row.
+    pub fn id(self) -> Option<i64> {
+        match self {
+            Upserted::Created(id) | Upserted::Updated(id) | Upserted::Stale(id) => Some(id),
+            Upserted::NoPhone => None,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Existing {
+    id: i64,
+    phone: String,
+    source_updated_at: Option<DateTime<Utc>>,
+}
+
+/// Creates or updates a customer, found by the shop's id first, then by phone. Fields the
+/// record leaves empty keep their stored value; a record older than the stored one
+/// (`source_updated_at`) changes nothing. A changed phone moves to the row only when no
+/// other customer has it.
+pub async fn upsert_customer(tx: &mut Tx, c: &NewCustomer<'_>) -> anyhow::Result<Upserted> {
+    let mut existing = None;
+    if let Some(external_id) = c.external_id {
+        existing = with_tx!(tx, |conn| sqlx::query_as::<_, Existing>(
+            "select id, phone, source_updated_at from customers where external_id = $1"
         )
-        .bind(c.phone.as_str())
+        .bind(external_id)
+        .fetch_optional(conn)
+        .await)?;
+    }
+    if existing.is_none()
+        && let Some(phone) = c.phone
+    {
+        existing = with_tx!(tx, |conn| sqlx::query_as::<_, Existing>(
+            "select id, phone, source_updated_at from customers where phone = $1"
+        )
+        .bind(phone.as_str())
+        .fetch_optional(conn)
+        .await)?;
+    }
+    let Some(row) = existing else {
+        let Some(phone) = c.phone else { return Ok(Upserted::NoPhone) };
+        let id = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>(
+            "insert into customers (phone, name, email, timezone, external_id, source_updated_at, created_at)
+             values ($1, $2, $3, $4, $5, $6, $7) returning id"
+        )
+        .bind(phone.as_str())
         .bind(c.name)
         .bind(c.email)
         .bind(c.timezone)
+        .bind(c.external_id)
+        .bind(c.source_updated_at)
         .bind(Utc::now())
         .fetch_one(conn)
-        .await
-    })?;
+        .await)?;
+        return Ok(Upserted::Created(id));
+    };
+    if let (Some(stored), Some(given)) = (row.source_updated_at, c.source_updated_at)
+        && given < stored
+    {
+        return Ok(Upserted::Stale(row.id));
+    }
+    let mut phone = row.phone;
+    if let Some(new) = c.phone
+        && new.as_str() != phone
+    {
+        let taken = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>("select id from customers where phone = $1")
+            .bind(new.as_str())
+            .fetch_optional(conn)
+            .await)?;
+        if taken.is_none() {
+            phone = new.as_str().to_string();
+        }
+    }
+    with_tx!(tx, |conn| sqlx::query(
+        "update customers set phone = $2,
+             name = coalesce($3, name), email = coalesce($4, email), timezone = coalesce($5, timezone),
+             external_id = coalesce(external_id, $6),
+             source_updated_at = coalesce($7, source_updated_at)
+         where id = $1"
+    )
+    .bind(row.id)
+    .bind(&phone)
+    .bind(c.name)
+    .bind(c.email)
+    .bind(c.timezone)
+    .bind(c.external_id)
+    .bind(c.source_updated_at)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(Upserted::Updated(row.id))
+}
+
+/// The customer with this shop id, if any.
+pub async fn customer_id_by_external_id(tx: &mut Tx, external_id: &str) -> anyhow::Result<Option<i64>> {
+    let id = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>("select id from customers where external_id = $1")
+        .bind(external_id)
+        .fetch_optional(conn)
+        .await)?;
+    Ok(id)
+}
+
+/// The customer with this email (the newest, if several), if any.
+pub async fn customer_id_by_email(tx: &mut Tx, email: &str) -> anyhow::Result<Option<i64>> {
+    let id = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>(
+        "select id from customers where lower(email) = lower($1) order by id desc limit 1"
+    )
+    .bind(email)
+    .fetch_optional(conn)
+    .await)?;
     Ok(id)
 }
 
@@ -104,10 +234,53 @@ pub async fn customer_by_phone(db: &Db, phone: &Phone) -> anyhow::Result<Option<
 #[derive(Debug, Clone)]
 pub struct NewOrder<'a> {
     pub customer_id: i64,
+    /// The order number a customer quotes ("1001" for Shopify's "#1001").
     pub external_id: &'a str,
+    /// The shop's own id (Shopify's numeric `id`), when it has one apart from the number.
+    pub source_id: Option<&'a str>,
     pub ordered_at: DateTime<Utc>,
     pub status: &'a str,
+    /// `fulfilled`, `partial`, `unfulfilled`, or none.
+    pub fulfillment_status: Option<&'a str>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    /// The shop's order status page.
+    pub order_status_url: Option<&'a str>,
+    /// The checkout the order completed (Shopify's `checkout_token`).
+    pub checkout_token: Option<&'a str>,
+    /// The shop's total; the sum of the lines when absent.
+    pub total_cents: Option<i64>,
+    /// ISO 4217; USD when absent.
+    pub currency: Option<&'a str>,
+    /// When the shop last changed the order: an older record never overwrites a newer one.
+    pub source_updated_at: Option<DateTime<Utc>>,
     pub items: Vec<NewOrderItem<'a>>,
+}
+
+impl<'a> NewOrder<'a> {
+    /// An order with only the fields every source has.
+    pub fn new(
+        customer_id: i64,
+        external_id: &'a str,
+        ordered_at: DateTime<Utc>,
+        status: &'a str,
+        items: Vec<NewOrderItem<'a>>,
+    ) -> Self {
+        NewOrder {
+            customer_id,
+            external_id,
+            source_id: None,
+            ordered_at,
+            status,
+            fulfillment_status: None,
+            cancelled_at: None,
+            order_status_url: None,
+            checkout_token: None,
+            total_cents: None,
+            currency: None,
+            source_updated_at: None,
+            items,
+        }
+    }
 }
 
 /// An order line to import.
@@ -119,26 +292,73 @@ pub struct NewOrderItem<'a> {
     pub quantity: i64,
 }
 
-/// Inserts or replaces an order (by external id) and its lines.
-pub async fn upsert_order(tx: &mut Tx, o: &NewOrder<'_>) -> anyhow::Result<()> {
-    let total: i64 = o.items.iter().map(|i| i.price_cents * i.quantity).sum();
-    let order_id = with_tx!(tx, |conn| {
-        sqlx::query_scalar::<_, i64>(
-            "insert into orders (customer_id, external_id, ordered_at, status, total_cents, currency)
-         values ($1, $2, $3, $4, $5, 'USD')
-         on conflict (external_id) do update set
-             customer_id = excluded.customer_id, ordered_at = excluded.ordered_at,
-             status = excluded.status, total_cents = excluded.total_cents
-         returning id",
-        )
-        .bind(o.customer_id)
-        .bind(o.external_id)
-        .bind(o.ordered_at)
-        .bind(o.status)
-        .bind(total)
-        .fetch_one(conn)
-        .await
-    })?;
+/// Inserts or replaces an order (found by the shop's id, else by number) and its lines. A
+/// record older than the stored one (`source_updated_at`) changes nothing.
+pub async fn upsert_order(tx: &mut Tx, o: &NewOrder<'_>) -> anyhow::Result<Upserted> {
+    let total = o.total_cents.unwrap_or_else(|| o.items.iter().map(|i| i.price_cents * i.quantity).sum());
+    let existing = with_tx!(tx, |conn| sqlx::query_as::<_, (i64, Option<DateTime<Utc>>)>(
+        "select id, source_updated_at from orders where source_id = $1 or external_id = $2 order by id limit 1"
+    )
+    .bind(o.source_id)
+    .bind(o.external_id)
+    .fetch_optional(conn)
+    .await)?;
+    if let Some((id, Some(stored))) = existing
+        && o.source_updated_at.is_some_and(|given| given < stored)
+    {
+        return Ok(Upserted::Stale(id));
+    }
+    let (order_id, upserted) = match existing {
+        Some((id, _)) => {
+            with_tx!(tx, |conn| sqlx::query(
+                "update orders set customer_id = $2, external_id = $3, source_id = coalesce($4, source_id),
+                     ordered_at = $5, status = $6, fulfillment_status = coalesce($7, fulfillment_status),
+                     cancelled_at = coalesce($8, cancelled_at), order_status_url = coalesce($9, order_status_url),
+                     checkout_token = coalesce($10, checkout_token), total_cents = $11, currency = $12,
+                     source_updated_at = coalesce($13, source_updated_at)
+                 where id = $1"
+            )
+            .bind(id)
+            .bind(o.customer_id)
+            .bind(o.external_id)
+            .bind(o.source_id)
+            .bind(o.ordered_at)
+            .bind(o.status)
+            .bind(o.fulfillment_status)
+            .bind(o.cancelled_at)
+            .bind(o.order_status_url)
+            .bind(o.checkout_token)
+            .bind(total)
+            .bind(o.currency.unwrap_or("USD"))
+            .bind(o.source_updated_at)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+            (id, Upserted::Updated(id))
+        }
+        None => {
+            let id = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>(
+                "insert into orders (customer_id, external_id, source_id, ordered_at, status, fulfillment_status,
+                     cancelled_at, order_status_url, checkout_token, total_cents, currency, source_updated_at)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning id"
+            )
+            .bind(o.customer_id)
+            .bind(o.external_id)
+            .bind(o.source_id)
+            .bind(o.ordered_at)
+            .bind(o.status)
+            .bind(o.fulfillment_status)
+            .bind(o.cancelled_at)
+            .bind(o.order_status_url)
+            .bind(o.checkout_token)
+            .bind(total)
+            .bind(o.currency.unwrap_or("USD"))
+            .bind(o.source_updated_at)
+            .fetch_one(conn)
+            .await)?;
+            (id, Upserted::Created(id))
+        }
+    };
     with_tx!(tx, |conn| sqlx::query("delete from order_items where order_id = $1")
         .bind(order_id)
         .execute(conn)
@@ -159,19 +379,118 @@ pub async fn upsert_order(tx: &mut Tx, o: &NewOrder<'_>) -> anyhow::Result<()> {
             .map(|r| r.rows_affected())
         })?;
     }
+    Ok(upserted)
+}
+
+/// The id of the order with this shop id or number, if any.
+pub async fn order_id_by_source(tx: &mut Tx, source_id: &str) -> anyhow::Result<Option<i64>> {
+    let id = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>(
+        "select id from orders where source_id = $1 or external_id = $1 order by id limit 1"
+    )
+    .bind(source_id)
+    .fetch_optional(conn)
+    .await)?;
+    Ok(id)
+}
+
+/// Marks an order cancelled (Shopify `orders/cancelled`, an "Order Cancelled" event).
+pub async fn cancel_order(tx: &mut Tx, order_id: i64, at: DateTime<Utc>) -> anyhow::Result<()> {
+    with_tx!(tx, |conn| sqlx::query(
+        "update orders set status = 'cancelled', cancelled_at = coalesce(cancelled_at, $2) where id = $1"
+    )
+    .bind(order_id)
+    .bind(at)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
+}
+
+/// A shipment of an order to record.
+#[derive(Debug, Clone, Default)]
+pub struct NewFulfillment<'a> {
+    pub order_id: i64,
+    /// The shop's id of the shipment.
+    pub source_id: &'a str,
+    pub status: Option<&'a str>,
+    pub shipment_status: Option<&'a str>,
+    pub tracking_company: Option<&'a str>,
+    pub tracking_number: Option<&'a str>,
+    pub tracking_url: Option<&'a str>,
+    pub estimated_delivery_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub source_updated_at: Option<DateTime<Utc>>,
+}
+
+/// Inserts or updates a shipment by its shop id; an older record changes nothing. Empty
+/// fields keep what is stored (a later scan without the tracking number keeps it).
+pub async fn upsert_fulfillment(tx: &mut Tx, f: &NewFulfillment<'_>) -> anyhow::Result<Upserted> {
+    let existing = with_tx!(tx, |conn| sqlx::query_as::<_, (i64, Option<DateTime<Utc>>)>(
+        "select id, source_updated_at from fulfillments where source_id = $1"
+    )
+    .bind(f.source_id)
+    .fetch_optional(conn)
+    .await)?;
+    if let Some((id, Some(stored))) = existing
+        && f.source_updated_at.is_some_and(|given| given < stored)
+    {
+        return Ok(Upserted::Stale(id));
+    }
+    if let Some((id, _)) = existing {
+        with_tx!(tx, |conn| sqlx::query(
+            "update fulfillments set status = coalesce($2, status), shipment_status = coalesce($3, shipment_status),
+                 tracking_company = coalesce($4, tracking_company), tracking_number = coalesce($5, tracking_number),
+                 tracking_url = coalesce($6, tracking_url), estimated_delivery_at = coalesce($7, estimated_delivery_at),
+                 delivered_at = coalesce($8, delivered_at), source_updated_at = coalesce($9, source_updated_at)
+             where id = $1"
+        )
+        .bind(id)
+        .bind(f.status)
+        .bind(f.shipment_status)
+        .bind(f.tracking_company)
+        .bind(f.tracking_number)
+        .bind(f.tracking_url)
+        .bind(f.estimated_delivery_at)
+        .bind(f.delivered_at)
+        .bind(f.source_updated_at)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        return Ok(Upserted::Updated(id));
+    }
+    let id = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>(
+        "insert into fulfillments (order_id, source_id, status, shipment_status, tracking_company, tracking_number,
+             tracking_url, estimated_delivery_at, delivered_at, created_at, source_updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning id"
+    )
+    .bind(f.order_id)
+    .bind(f.source_id)
+    .bind(f.status)
+    .bind(f.shipment_status)
+    .bind(f.tracking_company)
+    .bind(f.tracking_number)
+    .bind(f.tracking_url)
+    .bind(f.estimated_delivery_at)
+    .bind(f.delivered_at)
+    .bind(Utc::now())
+    .bind(f.source_updated_at)
+    .fetch_one(conn)
+    .await)?;
+    Ok(Upserted::Created(id))
 }
 
 /// The customer's most recent orders with their lines, newest first.
 pub async fn orders_for_customer(db: &Db, customer_id: i64, limit: i64) -> anyhow::Result<Vec<OrderWithItems>> {
-    let orders = with_db!(db, |p| sqlx::query_as::<_, OrderRow>(
-        "select id, external_id, ordered_at, status, total_cents from orders
+    let orders = with_db!(db, |p| {
+        sqlx::query_as::<_, OrderRow>(
+        "select id, external_id, ordered_at, status, total_cents, fulfillment_status, cancelled_at, order_status_url from orders
          where customer_id = $1 order by ordered_at desc, id desc limit $2"
     )
     .bind(customer_id)
     .bind(limit)
     .fetch_all(p)
-    .await)?;
+    .await
+    })?;
     with_items(db, orders).await
 }
 
@@ -183,7 +502,7 @@ pub async fn orders_by_number(db: &Db, customer_id: i64, numbers: &[String]) -> 
     }
     let orders = with_db!(db, |p| {
         let mut query = sqlx::QueryBuilder::new(
-            "select id, external_id, ordered_at, status, total_cents from orders where customer_id = ",
+            "select id, external_id, ordered_at, status, total_cents, fulfillment_status, cancelled_at, order_status_url from orders where customer_id = ",
         );
         // The number itself, or it with a suffix ("722295-2"; see OrderFact::has_number).
         query.push_bind(customer_id).push(" and (");
@@ -210,12 +529,27 @@ async fn with_items(db: &Db, orders: Vec<OrderRow>) -> anyhow::Result<Vec<OrderW
             .fetch_all(p)
             .await
         })?;
+        let shipment = with_db!(db, |p| {
+            sqlx::query_as::<_, FulfillmentRow>(
+                "select status, shipment_status, tracking_company, tracking_number, tracking_url,
+                     estimated_delivery_at, delivered_at
+                 from fulfillments where order_id = $1 and coalesce(status, '') <> 'cancelled'
+                 order by id desc limit 1",
+            )
+            .bind(o.id)
+            .fetch_optional(p)
+            .await
+        })?;
         out.push(OrderWithItems {
             external_id: o.external_id,
             ordered_at: o.ordered_at,
             status: o.status,
             total_cents: o.total_cents,
+            fulfillment_status: o.fulfillment_status,
+            cancelled_at: o.cancelled_at,
+            order_status_url: o.order_status_url,
             items,
+            shipment,
         });
     }
     Ok(out)
