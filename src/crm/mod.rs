@@ -142,6 +142,21 @@ pub async fn import_customer(tx: &mut crate::store::Tx, c: &CustomerRecord) -> a
         Some(other) => anyhow::bail!("customer consent {other:?} is not opted_in or opted_out"),
         None => return Ok(ConsentImported::Unchanged),
     };
+    record_consent(tx, phone, kind, "import", None).await
+}
+
+/// Records consent the shop or an import states for a number, as a ledger event with its
+/// `source` (`import`, `shopify_export`, `shopify`, `events_api`) and `evidence` (what the
+/// record said), when it changes the ledger. A stated opt-in never overrides an opt-out: only
+/// the consumer's own new consent does (FCC 47 CFR 64.1200(a)(12): a revocation is honoured
+/// until the consumer consents again).
+pub async fn record_consent(
+    tx: &mut crate::store::Tx,
+    phone: &Phone,
+    kind: ConsentKind,
+    source: &str,
+    evidence: Option<&str>,
+) -> anyhow::Result<ConsentImported> {
     let latest = consent::latest_consent_in_tx(tx, phone).await?;
     if latest == Some(kind) {
         // Re-importing the same state adds nothing to the ledger.
@@ -155,9 +170,9 @@ pub async fn import_customer(tx: &mut crate::store::Tx, c: &CustomerRecord) -> a
         &consent::NewConsentEvent {
             phone,
             kind,
-            source: "import",
+            source,
             evidence_message_id: None,
-            evidence_text: None,
+            evidence_text: evidence,
             scope: "all",
         },
     )
