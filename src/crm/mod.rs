@@ -6,9 +6,9 @@ pub mod import;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::domain::facts::{OrderFact, OrderItemFact, order_number_matches};
+use crate::domain::facts::{DeliveryFact, OrderFact, OrderItemFact, TrackingFact, order_number_matches};
 use crate::domain::{ConsentKind, Money, Phone, Sku};
-use crate::store::crm::{self, NewCustomer, NewOrder, NewOrderItem};
+use crate::store::crm::{self, NewCustomer, NewOrder, NewOrderItem, OrderWithItems};
 use crate::store::{Db, consent};
 
 /// Orders given to a turn as context.
@@ -34,21 +34,61 @@ pub async fn customer_facts(db: &Db, phone: &Phone, mentioned: &[String]) -> any
     let missing: Vec<String> =
         mentioned.iter().filter(|n| !orders.iter().any(|o| order_number_matches(&o.external_id, n))).cloned().collect();
     orders.extend(crm::orders_by_number(db, customer.id, &missing).await?);
-    let orders = orders
-        .into_iter()
-        .map(|o| OrderFact {
-            id: o.external_id,
-            date: o.ordered_at.format("%Y-%m-%d").to_string(),
-            status: o.status,
-            total: Money::usd_cents(o.total_cents),
-            items: o
-                .items
-                .into_iter()
-                .map(|i| OrderItemFact { sku: i.sku, title: i.title, price: Money::usd_cents(i.price_cents) })
-                .collect(),
-        })
-        .collect();
+    let orders = orders.into_iter().map(order_fact).collect();
     Ok(CustomerFacts { id: Some(customer.id), name: customer.name, orders })
+}
+
+/// What a turn knows of an order: its status follows the latest shipment (out for delivery,
+/// delivered) and a cancellation, whatever the order's own status word says.
+fn order_fact(o: OrderWithItems) -> OrderFact {
+    let shipment = o.shipment.as_ref();
+    let status = status_of(&o);
+    let tracking = shipment
+        .map(|s| TrackingFact {
+            company: s.tracking_company.clone(),
+            number: s.tracking_number.clone(),
+            url: s.tracking_url.clone(),
+        })
+        .filter(|t| t.number.is_some() || t.url.is_some());
+    let day = |at: chrono::DateTime<Utc>| at.format("%Y-%m-%d").to_string();
+    let delivery = match shipment {
+        _ if status == "cancelled" => None,
+        Some(s) if s.delivered_at.is_some() => s.delivered_at.map(day).map(DeliveryFact::Delivered),
+        Some(s) if status != "delivered" => s.estimated_delivery_at.map(day).map(DeliveryFact::Expected),
+        _ => None,
+    };
+    OrderFact {
+        id: o.external_id,
+        date: o.ordered_at.format("%Y-%m-%d").to_string(),
+        status,
+        total: Money::usd_cents(o.total_cents),
+        items: o
+            .items
+            .into_iter()
+            .map(|i| OrderItemFact { sku: i.sku, title: i.title, price: Money::usd_cents(i.price_cents) })
+            .collect(),
+        tracking,
+        delivery,
+    }
+}
+
+/// The status word of an order: `cancelled`, then what its latest shipment says
+/// (Shopify's `shipment_status`: `out_for_delivery`, `delivered`; any other scan of a
+/// shipment means `shipped`), then the order's own status.
+fn status_of(o: &OrderWithItems) -> String {
+    if o.cancelled_at.is_some() || o.status.eq_ignore_ascii_case("cancelled") {
+        return "cancelled".to_string();
+    }
+    let Some(shipment) = &o.shipment else { return o.status.clone() };
+    if shipment.delivered_at.is_some() {
+        return "delivered".to_string();
+    }
+    match shipment.shipment_status.as_deref() {
+        Some("delivered") => "delivered".to_string(),
+        Some("out_for_delivery") => "out for delivery".to_string(),
+        _ if o.status.eq_ignore_ascii_case("delivered") => o.status.clone(),
+        _ => "shipped".to_string(),
+    }
 }
 
 /// One thing the customer bought, with when.

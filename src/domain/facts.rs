@@ -69,6 +69,29 @@ pub struct OrderFact {
     pub status: String,
     pub total: Money,
     pub items: Vec<OrderItemFact>,
+    /// The latest shipment's carrier and tracking, once the order has shipped.
+    pub tracking: Option<TrackingFact>,
+    /// `YYYY-MM-DD` the carrier delivered it, or expects to.
+    pub delivery: Option<DeliveryFact>,
+}
+
+/// A shipment's tracking: what "where is my order?" points the customer to.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TrackingFact {
+    /// The carrier ("UPS"), if the shop said.
+    pub company: Option<String>,
+    pub number: Option<String>,
+    /// The carrier's tracking page; the guard still drops it unless its host is allowed.
+    pub url: Option<String>,
+}
+
+/// When an order arrived or should arrive.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub enum DeliveryFact {
+    /// Delivered on `YYYY-MM-DD`.
+    Delivered(String),
+    /// The carrier's estimate, `YYYY-MM-DD`.
+    Expected(String),
 }
 
 impl OrderFact {

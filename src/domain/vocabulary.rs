@@ -244,6 +244,8 @@ string_enum! {
         UnsupportedStock = "unsupported_stock",
         /// Blocks: an order status the customer's orders do not have.
         UnsupportedOrderStatus = "unsupported_order_status",
+        /// Blocks: a tracking number that is not one of the customer's shipments'.
+        UnsupportedTracking = "unsupported_tracking",
         /// Blocks: a colour the product does not come in.
         UnsupportedColor = "unsupported_color",
         /// Blocks: a size the product does not come in.

@@ -380,6 +380,8 @@ mod tests {
             status: "shipped".into(),
             total: crate::domain::Money::usd_cents(cents),
             items: vec![],
+            tracking: None,
+            delivery: None,
         }
     }
 

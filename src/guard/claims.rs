@@ -78,6 +78,11 @@ static HEALTH_OR_LEGAL: LazyLock<Regex> = LazyLock::new(|| {
 /// A sku-like token: letters and digits together, at least 6 long, upper case.
 static SKU_LIKE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b([A-Z0-9][A-Z0-9-]{4,}[A-Z0-9])\b").expect("valid regex"));
+/// A tracking number stated: "tracking number 1Z999AA10123456784", "tracking #9400…".
+static TRACKING_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\btracking(?:\s+(?:number|no\.?|code|id))?\s*(?:#|is|:)?\s*([A-Z0-9]{8,40})\b")
+        .expect("valid regex")
+});
 static ORDER_NUMBER: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\border\s*(?:#|no\.?|number)?\s*([A-Z0-9-]{3,})\b").expect("valid regex"));
 pub(super) static IN_STOCK: LazyLock<Regex> =
@@ -157,7 +162,7 @@ fn status_claim(phrase: &str) -> (&'static str, &'static [&'static str]) {
         ("processing", &["processing", "pending"])
     } else {
         // shipped, dispatched, on its way, in transit, out for delivery: true once shipped.
-        ("shipped", &["shipped", "delivered", "in_transit", "out_for_delivery"])
+        ("shipped", &["shipped", "delivered", "in_transit", "out_for_delivery", "out for delivery"])
     }
 }
 
@@ -322,6 +327,18 @@ pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
         .map(|p| p.sku.as_str().to_uppercase())
         .chain(facts.orders.iter().flat_map(|o| o.items.iter().map(|i| i.sku.as_str().to_uppercase())))
         .collect();
+    // A tracking number must be one of the customer's shipments'.
+    let tracking: Vec<String> =
+        facts.orders.iter().filter_map(|o| o.tracking.as_ref()?.number.as_ref()).map(|n| n.to_uppercase()).collect();
+    for caps in TRACKING_NUMBER.captures_iter(text) {
+        let number = caps[1].to_uppercase();
+        if number.chars().any(|c| c.is_ascii_digit()) && !tracking.contains(&number) {
+            finding(
+                FindingKind::UnsupportedTracking,
+                format!("tracking number {number} is not one of the customer's shipments"),
+            );
+        }
+    }
     for caps in ORDER_NUMBER.captures_iter(text) {
         let id = caps[1].to_uppercase();
         if id.chars().any(|c| c.is_ascii_digit()) && !own_orders.contains(&id) {
@@ -336,6 +353,8 @@ pub fn unsupported(text: &str, facts: &Facts) -> Vec<Finding> {
             && has_letter
             && !known_skus.contains(&token.to_string())
             && !own_orders.contains(&token.to_string())
+            && !tracking.contains(&token.to_string())
+            && !TRACKING_NUMBER.captures_iter(text).any(|c| &c[1] == token)
         {
             finding(FindingKind::UnknownSku, format!("{token} is not a product retrieved for this turn"));
         }
@@ -476,6 +495,12 @@ pub(super) fn sentences(text: &str) -> impl Iterator<Item = &str> {
     pieces.into_iter().flat_map(|s| s.split([';', '\n'])).filter(|s| !s.trim().is_empty())
 }
 
+/// True when `url` is a link to a host on `allowed` (a host or any of its subdomains): one
+/// a reply may carry.
+pub fn link_allowed(url: &str, allowed: &[String]) -> bool {
+    LINK.is_match(url) && drop_unlisted_links(url, allowed).1.is_empty()
+}
+
 /// `text` without the links whose host is not on `allowed` (a host or any of its
 /// subdomains), and the hosts removed.
 pub fn drop_unlisted_links(text: &str, allowed: &[String]) -> (String, Vec<String>) {
@@ -558,6 +583,8 @@ mod tests {
                 status: "shipped".into(),
                 total: Money::usd(55.0),
                 items: vec![],
+                tracking: None,
+                delivery: None,
             }],
             ..Facts::default()
         }
@@ -617,6 +644,28 @@ mod tests {
         f.policies[0].body.push_str(" Clothing comes in sizes S, M, L and XL.");
         let found = unsupported("Clothing comes in sizes S, M, L and XL.", &f);
         assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn tracking_numbers_and_shipment_dates_come_from_the_shipment() {
+        use crate::domain::facts::{DeliveryFact, TrackingFact};
+        let mut shipped = facts();
+        shipped.orders[0].status = "out for delivery".into();
+        shipped.orders[0].tracking = Some(TrackingFact {
+            company: Some("UPS".into()),
+            number: Some("1Z999AA10123456784".into()),
+            url: Some("https://www.ups.com/track?tracknum=1Z999AA10123456784".into()),
+        });
+        shipped.orders[0].delivery = Some(DeliveryFact::Expected("2026-12-09".into()));
+        let found = |text: &str, f: &Facts| unsupported(text, f).into_iter().map(|f| f.kind).collect::<Vec<_>>();
+        let reply = "Your latest order 584677 from 2026-11-01 (0 items) is out for delivery. \
+                     The carrier expects it by 2026-12-09. Tracking number 1Z999AA10123456784 (UPS).";
+        assert!(found(reply, &shipped).is_empty(), "{:?}", found(reply, &shipped));
+        // A number the shipment does not have, with or without letters in it.
+        assert_eq!(found("Your tracking number is 1Z999AA10999999999.", &shipped), [FindingKind::UnsupportedTracking]);
+        assert_eq!(found("Tracking #940011189922385522.", &shipped), [FindingKind::UnsupportedTracking]);
+        // Without a shipment on file, any tracking number is made up.
+        assert_eq!(found("Tracking number 1Z999AA10123456784.", &facts()), [FindingKind::UnsupportedTracking]);
     }
 
     #[test]

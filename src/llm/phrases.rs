@@ -32,6 +32,14 @@ pub struct Phrases {
     pub order_unknown_number: &'static str,
     /// No order at all for this phone.
     pub no_order: &'static str,
+    /// A shipment's tracking number: `{number}`, `{carrier}` (" (UPS)" or empty).
+    pub tracking: &'static str,
+    /// The carrier's tracking page: `{url}`.
+    pub track_at: &'static str,
+    /// A delivered order: `{date}`.
+    pub delivered_on: &'static str,
+    /// The carrier's estimate: `{date}`.
+    pub expected_by: &'static str,
     /// `{items}` for a count of one.
     pub item: &'static str,
     /// `{items}` for any other count.
@@ -100,7 +108,7 @@ pub struct Phrases {
 impl Phrases {
     /// Every field as (name, template), in declaration order: for tests and tools that treat
     /// the phrases as data.
-    pub fn fields(&self) -> [(&'static str, &'static str); 37] {
+    pub fn fields(&self) -> [(&'static str, &'static str); 41] {
         [
             ("greeting", self.greeting),
             ("thanks", self.thanks),
@@ -109,6 +117,10 @@ impl Phrases {
             ("order_contents", self.order_contents),
             ("order_unknown_number", self.order_unknown_number),
             ("no_order", self.no_order),
+            ("tracking", self.tracking),
+            ("track_at", self.track_at),
+            ("delivered_on", self.delivered_on),
+            ("expected_by", self.expected_by),
             ("item", self.item),
             ("items", self.items),
             ("we_have", self.we_have),
@@ -151,6 +163,10 @@ const ENGLISH: Phrases = Phrases {
     order_contents: "Order {id} from {date} has {items}.",
     order_unknown_number: "I couldn't find order {id} for this number. A teammate will look it up for you.",
     no_order: "I couldn't find an order for this number. A teammate will look it up for you.",
+    tracking: "Tracking number {number}{carrier}.",
+    track_at: "Track it at {url}",
+    delivered_on: "It was delivered on {date}.",
+    expected_by: "The carrier expects it by {date}.",
     item: "item",
     items: "items",
     we_have: "We have {product}.",
@@ -205,6 +221,10 @@ const SPANISH: Phrases = Phrases {
     order_contents: "El pedido {id} del {date} tiene {items}.",
     order_unknown_number: "No encontré el pedido {id} para este teléfono. Alguien del equipo lo va a revisar por ti.",
     no_order: "No encontré pedidos para este teléfono. Alguien del equipo lo va a revisar por ti.",
+    tracking: "Número de seguimiento {number}{carrier}.",
+    track_at: "Síguelo en {url}",
+    delivered_on: "Se entregó el {date}.",
+    expected_by: "La transportista lo espera para el {date}.",
     item: "producto",
     items: "productos",
     we_have: "Tenemos {product}.",

@@ -104,6 +104,7 @@ impl Prompts {
                 serde_json::json!({
                     "id": o.id, "date": o.date, "status": o.status,
                     "items": o.items.iter().map(|i| serde_json::json!({"sku": i.sku, "title": i.title, "price": i.price.to_string()})).collect::<Vec<_>>(),
+                    "shipment": shipment_line(o),
                 })
             })
             .collect();
@@ -204,6 +205,32 @@ fn shorten(text: &str, max: usize) -> String {
 /// 64-bit FNV-1a: a stable content hash for prompt versions (no crypto needed).
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf29ce484222325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3))
+}
+
+/// What the order's shipment says, for the facts: "delivered on 2026-11-30", "expected by
+/// …", "tracking 1Z… (UPS) at https://…"; empty before it ships.
+fn shipment_line(o: &crate::domain::facts::OrderFact) -> String {
+    use crate::domain::facts::DeliveryFact;
+    let mut parts = Vec::new();
+    match &o.delivery {
+        Some(DeliveryFact::Delivered(date)) => parts.push(format!("delivered on {date}")),
+        Some(DeliveryFact::Expected(date)) => parts.push(format!("the carrier expects it by {date}")),
+        None => {}
+    }
+    if let Some(t) = &o.tracking {
+        let mut line = String::from("tracking");
+        if let Some(n) = &t.number {
+            line.push_str(&format!(" number {n}"));
+        }
+        if let Some(c) = &t.company {
+            line.push_str(&format!(" ({c})"));
+        }
+        if let Some(u) = &t.url {
+            line.push_str(&format!(" at {u}"));
+        }
+        parts.push(line);
+    }
+    parts.join("; ")
 }
 
 #[cfg(test)]

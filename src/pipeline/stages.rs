@@ -129,6 +129,14 @@ pub async fn context(deps: &Deps, message: &MessageRow, conversation: &Conversat
     )?;
     let history: Vec<HistoryLine> =
         history.into_iter().map(|m| HistoryLine { from_customer: m.direction == "in", body: m.body }).collect();
+    let mut customer = customer;
+    // A tracking page off the allowed link hosts is not a fact a reply may give.
+    let hosts = deps.config.brand.link_hosts();
+    for tracking in customer.orders.iter_mut().filter_map(|o| o.tracking.as_mut()) {
+        if tracking.url.as_deref().is_some_and(|url| !guard::claims::link_allowed(url, &hosts)) {
+            tracking.url = None;
+        }
+    }
     let recent_turns = recent_turns
         .into_iter()
         .map(|t| PastTurnFact { escalated: t.decision == TurnDecision::Escalate, confidence: t.confidence })

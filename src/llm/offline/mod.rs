@@ -12,10 +12,9 @@ use async_trait::async_trait;
 use super::{Generator, LlmError};
 use crate::domain::dialogue::OrderAsk;
 use crate::domain::draft::Draft;
-use crate::domain::facts::Facts;
-use crate::domain::facts::PolicyFact;
+use crate::domain::facts::{DeliveryFact, Facts, OrderFact, PolicyFact};
 use crate::domain::intent::{self, Intent};
-use crate::llm::phrases::{self, fill, phrases};
+use crate::llm::phrases::{self, Phrases, fill, phrases};
 
 /// Model name recorded on turns answered offline.
 pub const OFFLINE_MODEL: &str = "offline-responder";
@@ -128,7 +127,11 @@ fn order_status(facts: &Facts, room: usize) -> (String, f64) {
                 fill(w.order_contents, &[("id", &order.id), ("date", &order.date), ("items", &items.join(", "))]);
             (text, 0.85)
         }
-        Some(OrderAsk::Arrival) if !matches!(order.status.as_str(), "delivered" | "cancelled") => {
+        Some(OrderAsk::Arrival)
+            if !matches!(order.status.as_str(), "delivered" | "cancelled")
+                && order.tracking.is_none()
+                && order.delivery.is_none() =>
+        {
             // The status, and the shipping times of the store's policy, in up to two segments.
             let left = (2 * room).saturating_sub(status.chars().count() + 1);
             let times = facts
@@ -143,8 +146,39 @@ fn order_status(facts: &Facts, room: usize) -> (String, f64) {
                 None => (status, 0.85),
             }
         }
-        _ => (status, 0.85),
+        _ => (with_shipment(status, order, w, 2 * room), 0.85),
     }
+}
+
+/// The order's status followed by what its shipment says: the delivery date or the
+/// carrier's estimate, the tracking number, and the tracking page, each only while the
+/// reply stays within `room` characters.
+fn with_shipment(status: String, order: &OrderFact, w: &Phrases, room: usize) -> String {
+    let mut text = status;
+    let mut add = |sentence: String| {
+        if text.chars().count() + 1 + sentence.chars().count() <= room {
+            text.push(' ');
+            text.push_str(&sentence);
+        }
+    };
+    match &order.delivery {
+        Some(DeliveryFact::Delivered(date)) => add(fill(w.delivered_on, &[("date", date)])),
+        Some(DeliveryFact::Expected(date)) => add(fill(w.expected_by, &[("date", date)])),
+        None => {}
+    }
+    if order.status == "cancelled" || order.status == "delivered" {
+        return text;
+    }
+    if let Some(tracking) = &order.tracking {
+        if let Some(number) = &tracking.number {
+            let carrier = tracking.company.as_ref().map(|c| format!(" ({c})")).unwrap_or_default();
+            add(fill(w.tracking, &[("number", number), ("carrier", &carrier)]));
+        }
+        if let Some(url) = &tracking.url {
+            add(fill(w.track_at, &[("url", url)]));
+        }
+    }
+    text
 }
 
 /// The policy's sentences that answer the message, in the customer's language: chosen on
@@ -273,6 +307,39 @@ mod tests {
     }
 
     #[test]
+    fn a_shipped_order_is_answered_with_its_tracking_and_the_carriers_estimate() {
+        use crate::domain::facts::TrackingFact;
+        let mut f = facts("where is my order?");
+        let order = |status: &str, delivery| OrderFact {
+            id: "1001".into(),
+            date: "2026-11-28".into(),
+            status: status.into(),
+            total: crate::domain::Money::usd(61.98),
+            items: vec![],
+            tracking: Some(TrackingFact {
+                company: Some("UPS".into()),
+                number: Some("1Z999AA10123456784".into()),
+                url: Some("https://shop.example.com/t/1Z999".into()),
+            }),
+            delivery,
+        };
+        f.orders = vec![order("shipped", Some(DeliveryFact::Expected("2026-12-09".into())))];
+        let d = OfflineResponder.answer(&f);
+        assert_eq!(
+            d.text,
+            "Your latest order 1001 from 2026-11-28 (0 items) is shipped. The carrier expects it by 2026-12-09. \
+             Tracking number 1Z999AA10123456784 (UPS). Track it at https://shop.example.com/t/1Z999"
+        );
+        // Delivered: the date, and no tracking to chase.
+        f.orders = vec![order("delivered", Some(DeliveryFact::Delivered("2026-12-02".into())))];
+        let d = OfflineResponder.answer(&f);
+        assert_eq!(
+            d.text,
+            "Your latest order 1001 from 2026-11-28 (0 items) is delivered. It was delivered on 2026-12-02."
+        );
+    }
+
+    #[test]
     fn order_status_comes_from_the_latest_order() {
         let mut f = facts("where is my order?");
         f.orders = vec![OrderFact {
@@ -281,6 +348,8 @@ mod tests {
             status: "processing".into(),
             total: Money::usd(61.98),
             items: vec![],
+            tracking: None,
+            delivery: None,
         }];
         let d = OfflineResponder.answer(&f);
         assert_eq!(d.text, "Your latest order 591188 from 2026-11-20 (0 items) is processing.");
