@@ -75,6 +75,7 @@ pub struct Config {
     pub brand: BrandConfig,
     pub business_hours: BusinessHoursConfig,
     pub api: ApiConfig,
+    pub shopify: ShopifyConfig,
     pub console: ConsoleConfig,
 }
 
@@ -116,6 +117,42 @@ impl Default for ConsoleConfig {
 pub struct ApiConfig {
     /// Bearer token for `/api/v1`; empty disables the API. Secret.
     pub token: Secret,
+}
+
+/// Shopify's webhooks (`POST /webhooks/shopify`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShopifyConfig {
+    /// Largest accepted Shopify webhook body in bytes (an order with many lines is far larger
+    /// than a text); larger requests get 413.
+    pub max_body_bytes: usize,
+    /// The app's client secret: `X-Shopify-Hmac-Sha256` is checked with it. Empty refuses
+    /// every Shopify webhook (401). Secret.
+    pub webhook_secret: Secret,
+    /// The secret before a rotation, also accepted: Shopify may sign with the old secret for
+    /// up to an hour after a rotation (shopify.dev, "Verify webhook deliveries"). Secret.
+    pub previous_webhook_secret: Secret,
+}
+
+impl Default for ShopifyConfig {
+    fn default() -> Self {
+        ShopifyConfig {
+            max_body_bytes: 2 * 1024 * 1024,
+            webhook_secret: Secret::default(),
+            previous_webhook_secret: Secret::default(),
+        }
+    }
+}
+
+impl ShopifyConfig {
+    /// The secrets a webhook may be signed with (the empty ones left out).
+    pub fn webhook_secrets(&self) -> Vec<&str> {
+        [&self.webhook_secret, &self.previous_webhook_secret]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .map(|s| s.expose())
+            .collect()
+    }
 }
 
 /// Twilio account and sending identity.
@@ -453,6 +490,7 @@ impl Default for Config {
             brand: BrandConfig::default(),
             business_hours: BusinessHoursConfig::default(),
             api: ApiConfig::default(),
+            shopify: ShopifyConfig::default(),
             console: ConsoleConfig::default(),
         }
     }

@@ -24,6 +24,8 @@ use crate::store::{Db, now_ms};
 pub const KIND_TURN: &str = "turn";
 /// Job kind: send one outbox row (payload: outbox id).
 pub const KIND_SEND: &str = "send";
+/// Job kind: apply one stored Shopify webhook (payload: its row id).
+pub const KIND_SHOPIFY: &str = "shopify";
 
 /// Why a job did not finish.
 #[derive(Debug, thiserror::Error)]

@@ -39,6 +39,8 @@ pub mod cli;
 pub mod clock;
 /// The `backtalk` commands, a file per command group, and their dispatch.
 pub mod commands;
+/// Store data in: Shopify webhooks and the events API, applied to the CRM as one kind of change.
+pub mod commerce;
 /// What a text says about consent (keywords, natural-language rules, a small model), quiet
 /// hours and caps.
 pub mod compliance;

@@ -2,7 +2,7 @@
 //! token): queue a proactive text, read a number's consent ledger, record a reviewer's
 //! decision about a possible opt-out; list, read, claim, answer, opt out and close
 //! escalations (what the console does, for other tools); search conversations and read a
-//! turn's audit. Errors are JSON: `{"error": "...", "field": "..."}`.
+//! turn's audit; track events from a shop (`POST /api/v1/events`) and list them. Errors are JSON: `{"error": "...", "field": "..."}`.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -15,9 +15,11 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::error::{Error, json_errors};
 use super::extract::{ApiReviewer, Caller, JsonBody};
+use crate::commerce::events;
 use crate::domain::{ConsentKind, EscalationStatus, MAX_BODY_CHARS, Phone};
 use crate::escalation::review::{self, Refused};
 use crate::pipeline::proactive::{ProactiveText, queue};
+use crate::store::commerce as commerce_store;
 use crate::store::consent::{self, ReviewerDecision};
 use crate::store::{conversations, escalations, turns};
 
@@ -36,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/conversations", get(list_conversations))
         .route("/api/v1/conversations/{id}", get(get_conversation))
         .route("/api/v1/turns/{id}", get(get_turn))
+        .route("/api/v1/events", post(post_events).get(list_events))
         .route("/api/v1/openapi.json", get(openapi))
         .layer(axum::middleware::from_fn(json_errors))
 }
@@ -85,6 +88,46 @@ pub async fn post_message(
         queue(&state.db, &ProactiveText { to, body: message.body, subject }, state.config.worker.max_attempts).await?;
     state.waker.wake();
     Ok((StatusCode::ACCEPTED, Json(json!({ "outbox_id": id, "status": "queued" }))).into_response())
+}
+
+/// `POST /api/v1/events`: track events from any shop or system (`commerce::events`): one,
+/// an array, or `{"batch": [...]}`. All are checked first (400 naming the field, e.g.
+/// `batch[2].phone`), then stored in one transaction, once per `id`.
+pub async fn post_events(State(state): State<AppState>, _: Caller, JsonBody(body): JsonBody<Value>) -> ApiResult {
+    let events = events::parse_request(body).map_err(|e| Error::bad_field(&e.field, e.message))?;
+    let tracked = events::track(&state.db, &events).await?;
+    tracing::info!(accepted = tracked.accepted, duplicates = tracked.duplicates, "events tracked");
+    Ok(Json(serde_json::to_value(tracked).map_err(anyhow::Error::from)?))
+}
+
+/// `GET /api/v1/events` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventQuery {
+    /// Only this customer's (Backtalk's customer id).
+    #[serde(default)]
+    pub customer_id: Option<i64>,
+    /// At most this many (default 100, at most 1000).
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+/// `GET /api/v1/events`: the latest events, newest first.
+pub async fn list_events(State(state): State<AppState>, _: Caller, Query(q): Query<EventQuery>) -> ApiResult {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(Error::bad_field("limit", "must be 1 to 1000"));
+    }
+    let rows = commerce_store::recent_events(&state.db, q.customer_id, limit).await?;
+    let events: Vec<Value> = rows
+        .into_iter()
+        .map(|e| {
+            let properties: Value = serde_json::from_str(&e.properties).unwrap_or(Value::Null);
+            json!({"id": e.event_id, "event": e.name, "source": e.source, "customer_id": e.customer_id,
+                   "properties": properties, "timestamp": e.occurred_at})
+        })
+        .collect();
+    Ok(Json(json!({ "events": events })))
 }
 
 /// `POST /api/v1/consent/{phone}/decision` body: a reviewer's decision about a possible

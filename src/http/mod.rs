@@ -58,7 +58,7 @@ pub struct Metrics {
 /// The service's routes.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .merge(webhooks::router(state.config.max_webhook_body_bytes))
+        .merge(webhooks::router(state.config.max_webhook_body_bytes, state.config.shopify.max_body_bytes))
         .merge(api::router())
         .merge(console::router())
         .merge(health::router())

@@ -1,4 +1,5 @@
-//! Twilio webhooks: inbound texts and delivery status callbacks.
+//! Provider and shop webhooks: Twilio's inbound texts and delivery status callbacks, and
+//! Shopify's topics.
 //!
 //! Both are form POSTs signed with `X-Twilio-Signature` over the public URL Twilio called
 //! and every posted parameter (sms-providers-and-compliance.md §A2). The handlers verify,
@@ -15,17 +16,23 @@ use axum::routing::post;
 
 use super::AppState;
 use super::error::Error;
+use crate::commerce::shopify::{self, Received};
 use crate::domain::{MAX_BODY_CHARS, Phone};
 use crate::pipeline::ingest::{Inbound, Ingested};
 use crate::sms::signature;
+use crate::store::commerce::NewShopifyWebhook;
 use crate::store::outbox::{self, DeliveryStatus};
 
-/// The provider webhooks' routes, their bodies capped at `max_webhook_body_bytes`.
-pub fn router(max_body_bytes: usize) -> Router<AppState> {
-    Router::new()
+/// The provider webhooks' routes, their bodies capped at `max_webhook_body_bytes`, and
+/// Shopify's, capped at `shopify_max_body_bytes`.
+pub fn router(max_body_bytes: usize, shopify_max_body_bytes: usize) -> Router<AppState> {
+    let twilio = Router::new()
         .route("/webhooks/twilio", post(twilio_inbound))
         .route("/webhooks/twilio/status", post(twilio_status))
-        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(DefaultBodyLimit::max(max_body_bytes));
+    let shopify =
+        Router::new().route("/webhooks/shopify", post(shopify)).layer(DefaultBodyLimit::max(shopify_max_body_bytes));
+    twilio.merge(shopify)
 }
 
 /// The empty TwiML answer: no reply in the webhook response; replies go out through the REST
@@ -131,5 +138,59 @@ pub async fn twilio_status(
     };
     state.metrics.status_callbacks.fetch_add(1, Ordering::Relaxed);
     outbox::record_delivery_status(&state.db, &status).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// `POST /webhooks/shopify`: verify `X-Shopify-Hmac-Sha256` over the raw body (401 and
+/// nothing written when it fails), store the webhook with its job, answer 200. A repeated
+/// `X-Shopify-Webhook-Id` answers 200 and writes nothing; the topic is applied by the
+/// worker (`commerce::shopify`).
+pub async fn shopify(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, Error> {
+    let secrets = state.config.shopify.webhook_secrets();
+    let signature = header(&headers, "x-shopify-hmac-sha256");
+    let verified = matches!(signature, Some(sig) if shopify::verify(&secrets, &body, sig));
+    if !verified {
+        state.metrics.inbound_bad_signature.fetch_add(1, Ordering::Relaxed);
+        if secrets.is_empty() {
+            tracing::warn!("shopify webhook refused: shopify.webhook_secret is not set");
+        }
+        return Err(Error::Unauthorized("invalid or missing X-Shopify-Hmac-Sha256".into()));
+    }
+    let topic = header(&headers, "x-shopify-topic").ok_or_else(|| Error::bad_field("X-Shopify-Topic", "is missing"))?;
+    let webhook_id = header(&headers, "x-shopify-webhook-id")
+        .ok_or_else(|| Error::bad_field("X-Shopify-Webhook-Id", "is missing"))?;
+    let body = std::str::from_utf8(&body).map_err(|_| Error::bad_request("the body is not UTF-8"))?;
+    serde_json::from_str::<serde_json::Value>(body)
+        .map_err(|e| Error::bad_request(format!("the body is not JSON: {e}")))?;
+    let triggered_at = match header(&headers, "x-shopify-triggered-at") {
+        Some(t) => Some(
+            chrono::DateTime::parse_from_rfc3339(t)
+                .map_err(|e| Error::invalid_field("X-Shopify-Triggered-At", e.to_string()))?
+                .with_timezone(&chrono::Utc),
+        ),
+        None => None,
+    };
+    let hook = NewShopifyWebhook {
+        webhook_id,
+        event_id: header(&headers, "x-shopify-event-id"),
+        topic,
+        shop_domain: header(&headers, "x-shopify-shop-domain"),
+        triggered_at,
+        body,
+    };
+    match shopify::receive(&state.db, &hook, state.config.worker.max_attempts).await? {
+        Received::New(id) => {
+            tracing::info!(webhook = id, topic, "shopify webhook stored");
+            if !shopify::TOPICS.contains(&topic) {
+                tracing::info!(topic, "shopify topic not handled; acknowledged");
+            }
+            state.waker.wake();
+        }
+        Received::Duplicate => tracing::info!(topic, "duplicate shopify webhook ignored"),
+    }
     Ok(StatusCode::OK.into_response())
 }

@@ -10,7 +10,7 @@ use tracing::{debug, info};
 use super::ingest::TurnJob;
 use super::record::{Committed, bury_turn, commit_turn};
 use super::{Deps, run_turn};
-use crate::jobs::{JobError, JobHandler, KIND_SEND, KIND_TURN, Waker};
+use crate::jobs::{JobError, JobHandler, KIND_SEND, KIND_SHOPIFY, KIND_TURN, Waker};
 use crate::sms::sender::Sender;
 use crate::store::conversations;
 use crate::store::jobs::JobRow;
@@ -28,6 +28,11 @@ pub struct Worker {
 #[derive(Deserialize)]
 struct SendPayload {
     outbox_id: i64,
+}
+
+#[derive(Deserialize)]
+struct ShopifyPayload {
+    webhook: i64,
 }
 
 fn payload<T: serde::de::DeserializeOwned>(job: &JobRow) -> Result<T, JobError> {
@@ -68,6 +73,22 @@ impl JobHandler for Worker {
                 let p: SendPayload = payload(job)?;
                 self.sender.deliver(job, p.outbox_id).await
             }
+            KIND_SHOPIFY => {
+                let p: ShopifyPayload = payload(job)?;
+                match crate::commerce::shopify::run_job(&self.deps.db, p.webhook, job.id, job.attempts).await {
+                    Ok(outcome) => {
+                        info!(
+                            webhook = p.webhook,
+                            outcome = outcome.as_deref().unwrap_or("already applied"),
+                            "shopify webhook applied"
+                        );
+                        Ok(())
+                    }
+                    // A payload that does not parse will not parse next time either.
+                    Err(e) if e.downcast_ref::<serde_json::Error>().is_some() => Err(JobError::Fatal(e)),
+                    Err(e) => Err(JobError::Retry(e)),
+                }
+            }
             other => Err(JobError::Fatal(anyhow::anyhow!("unknown job kind {other}"))),
         }
     }
@@ -78,6 +99,10 @@ impl JobHandler for Worker {
             KIND_SEND => {
                 let outbox_id = serde_json::from_str::<SendPayload>(&job.payload).ok().map(|p| p.outbox_id);
                 self.sender.bury(job, outbox_id, reason).await
+            }
+            KIND_SHOPIFY => {
+                let webhook = serde_json::from_str::<ShopifyPayload>(&job.payload).ok().map(|p| p.webhook);
+                crate::commerce::shopify::bury(db, job.id, job.attempts, webhook, reason).await
             }
             _ => {
                 let conversation = match serde_json::from_str::<TurnJob>(&job.payload) {

@@ -194,6 +194,15 @@ pub async fn customer_id_by_external_id(tx: &mut Tx, external_id: &str) -> anyho
     Ok(id)
 }
 
+/// The id of the customer with this phone, if any (in a transaction).
+pub async fn customer_id_by_phone_in(tx: &mut Tx, phone: &Phone) -> anyhow::Result<Option<i64>> {
+    let id = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>("select id from customers where phone = $1")
+        .bind(phone.as_str())
+        .fetch_optional(conn)
+        .await)?;
+    Ok(id)
+}
+
 /// The customer with this email (the newest, if several), if any.
 pub async fn customer_id_by_email(tx: &mut Tx, email: &str) -> anyhow::Result<Option<i64>> {
     let id = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>(

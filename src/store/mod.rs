@@ -8,6 +8,7 @@
 //! only in column types.
 
 pub mod catalog;
+pub mod commerce;
 pub mod consent;
 pub mod conversations;
 pub mod crm;

@@ -1,0 +1,655 @@
+//! Shopify webhooks: the signature, and each topic's payload as [`Change`]s and events.
+//!
+//! Facts (shared/reference/flows-webhooks-analytics.md §2):
+//! - `X-Shopify-Hmac-Sha256` is base64(HMAC-SHA256(raw body, the app's client secret)),
+//!   checked before parsing; for up to an hour after a secret rotation Shopify may still sign
+//!   with the old secret, so both are accepted (shopify.dev "Verify webhook deliveries").
+//! - Deliveries repeat: the same `X-Shopify-Webhook-Id` is one delivery (answered 200, nothing
+//!   new). Retries carry the original payload for up to 4 hours, so a stale payload must not
+//!   overwrite newer state: `X-Shopify-Triggered-At` (else the payload's `updated_at`) is
+//!   compared with what is stored (shopify.dev changelog "updates-to-webhook-retry-mechanism").
+//! - Field names follow the REST resources (Shopify/shopify-api-php `Order.php`,
+//!   `Fulfillment.php`, `AbandonedCheckout.php`, `Customer.php`, `Product.php`).
+//! - The mandatory privacy topics: `customers/redact`, `customers/data_request`,
+//!   `shop/redact` (shopify.dev "Privacy law compliance").
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, KeyInit, Mac};
+use serde::{Deserialize, Deserializer};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use super::{
+    Change, CheckoutChange, CustomerChange, Line, OrderChange, ShipmentChange, Source, apply, cents, line_sku,
+    record_event,
+};
+use crate::domain::{ConsentKind, Phone};
+use crate::jobs::KIND_SHOPIFY;
+use crate::store::commerce::{self as store, NewShopifyWebhook, ShopifyWebhookRow};
+use crate::store::{Db, Tx};
+
+/// True when `signature` (the header's base64) is the HMAC of `body` under one of `secrets`.
+/// The comparison is constant-time (`Mac::verify_slice`).
+pub fn verify(secrets: &[&str], body: &[u8], signature: &str) -> bool {
+    let Ok(expected) = base64::engine::general_purpose::STANDARD.decode(signature.trim()) else { return false };
+    secrets.iter().any(|secret| {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("hmac takes any key length");
+        mac.update(body);
+        mac.verify_slice(&expected).is_ok()
+    })
+}
+
+/// The signature Shopify would send for `body` (for tests and the benchmark).
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("hmac takes any key length");
+    mac.update(body);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// The topics handled; any other is acknowledged and recorded as ignored.
+pub const TOPICS: &[&str] = &[
+    "orders/create",
+    "orders/updated",
+    "orders/paid",
+    "orders/cancelled",
+    "orders/fulfilled",
+    "orders/partially_fulfilled",
+    "fulfillments/create",
+    "fulfillments/update",
+    "checkouts/create",
+    "checkouts/update",
+    "customers/create",
+    "customers/update",
+    "products/create",
+    "products/update",
+    "products/delete",
+    "customers/redact",
+    "customers/data_request",
+    "shop/redact",
+];
+
+/// Shopify ids are numbers in JSON (and strings in some payloads): kept as text.
+fn id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(Value::String(s)) if !s.is_empty() => Some(s),
+        _ => None,
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Address {
+    phone: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SmsConsent {
+    /// `subscribed`, `unsubscribed`, `not_subscribed`, `pending`, `redacted`.
+    state: Option<String>,
+    opt_in_level: Option<String>,
+    consent_updated_at: Option<String>,
+    consent_collected_from: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Customer {
+    #[serde(deserialize_with = "id")]
+    id: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    updated_at: Option<DateTime<Utc>>,
+    sms_marketing_consent: Option<SmsConsent>,
+    default_address: Option<Address>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct LineItem {
+    sku: Option<String>,
+    title: Option<String>,
+    name: Option<String>,
+    price: Option<String>,
+    quantity: Option<i64>,
+    #[serde(deserialize_with = "id")]
+    variant_id: Option<String>,
+    #[serde(deserialize_with = "id")]
+    id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Fulfillment {
+    #[serde(deserialize_with = "id")]
+    id: Option<String>,
+    #[serde(deserialize_with = "id")]
+    order_id: Option<String>,
+    status: Option<String>,
+    shipment_status: Option<String>,
+    tracking_company: Option<String>,
+    tracking_number: Option<String>,
+    tracking_numbers: Vec<String>,
+    tracking_url: Option<String>,
+    tracking_urls: Vec<String>,
+    estimated_delivery_at: Option<DateTime<Utc>>,
+    delivered_at: Option<DateTime<Utc>>,
+    updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Order {
+    #[serde(deserialize_with = "id")]
+    id: Option<String>,
+    name: Option<String>,
+    #[serde(deserialize_with = "id")]
+    order_number: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    customer: Option<Customer>,
+    created_at: Option<DateTime<Utc>>,
+    updated_at: Option<DateTime<Utc>>,
+    cancelled_at: Option<DateTime<Utc>>,
+    financial_status: Option<String>,
+    fulfillment_status: Option<String>,
+    order_status_url: Option<String>,
+    checkout_token: Option<String>,
+    currency: Option<String>,
+    total_price: Option<String>,
+    line_items: Vec<LineItem>,
+    fulfillments: Vec<Fulfillment>,
+    shipping_address: Option<Address>,
+    billing_address: Option<Address>,
+    buyer_accepts_marketing: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Checkout {
+    token: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    sms_marketing_phone: Option<String>,
+    buyer_accepts_sms_marketing: Option<bool>,
+    customer: Option<Customer>,
+    line_items: Vec<LineItem>,
+    total_price: Option<String>,
+    currency: Option<String>,
+    presentment_currency: Option<String>,
+    abandoned_checkout_url: Option<String>,
+    completed_at: Option<DateTime<Utc>>,
+    created_at: Option<DateTime<Utc>>,
+    updated_at: Option<DateTime<Utc>>,
+    shipping_address: Option<Address>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RedactCustomer {
+    #[serde(deserialize_with = "id")]
+    id: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Redact {
+    customer: RedactCustomer,
+    orders_to_redact: Vec<Value>,
+}
+
+/// The first of `numbers` that is a phone number (Shopify stores them as the shopper typed).
+fn first_phone<'a>(numbers: impl IntoIterator<Item = Option<&'a str>>) -> Option<Phone> {
+    numbers.into_iter().flatten().find_map(|n| Phone::parse(n.trim_start_matches('\'')).ok())
+}
+
+fn full_name(first: Option<&str>, last: Option<&str>) -> Option<String> {
+    let name = [first, last].into_iter().flatten().map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>();
+    (!name.is_empty()).then(|| name.join(" "))
+}
+
+/// Shopify's SMS marketing consent as a ledger kind and its evidence; only `subscribed`
+/// and `unsubscribed` state anything (`not_subscribed` and `pending` are no consent yet,
+/// which is not an opt-out).
+fn sms_consent(c: &SmsConsent) -> Option<(ConsentKind, String)> {
+    let kind = match c.state.as_deref()? {
+        "subscribed" => ConsentKind::OptIn,
+        "unsubscribed" => ConsentKind::OptOut,
+        _ => return None,
+    };
+    let mut evidence = format!("shopify sms_marketing_consent: {}", c.state.as_deref().unwrap_or_default());
+    for (what, value) in [
+        ("opt_in_level", &c.opt_in_level),
+        ("collected from", &c.consent_collected_from),
+        ("updated", &c.consent_updated_at),
+    ] {
+        if let Some(v) = value {
+            evidence.push_str(&format!(", {what} {v}"));
+        }
+    }
+    Some((kind, evidence))
+}
+
+impl Customer {
+    fn change(&self, at: Option<DateTime<Utc>>) -> CustomerChange {
+        let address_phone = self.default_address.as_ref().and_then(|a| a.phone.as_deref());
+        CustomerChange {
+            external_id: self.id.clone(),
+            phone: first_phone([self.phone.as_deref(), address_phone]),
+            email: self.email.clone(),
+            name: full_name(self.first_name.as_deref(), self.last_name.as_deref()),
+            consent: self.sms_marketing_consent.as_ref().and_then(sms_consent),
+            updated_at: at.or(self.updated_at),
+        }
+    }
+}
+
+fn lines(items: &[LineItem]) -> Vec<Line> {
+    items
+        .iter()
+        .map(|l| Line {
+            sku: line_sku(l.sku.as_deref(), l.variant_id.as_deref().or(l.id.as_deref()).unwrap_or("line")),
+            title: l.title.clone().or_else(|| l.name.clone()).unwrap_or_default(),
+            price_cents: l.price.as_deref().and_then(cents).unwrap_or(0),
+            quantity: l.quantity.unwrap_or(1),
+        })
+        .collect()
+}
+
+impl Fulfillment {
+    fn change(&self, order: &str, at: Option<DateTime<Utc>>) -> ShipmentChange {
+        let number = self.tracking_number.clone().or_else(|| self.tracking_numbers.first().cloned());
+        ShipmentChange {
+            source_id: self.id.clone().unwrap_or_else(|| format!("{order}:{}", number.clone().unwrap_or_default())),
+            order: self.order_id.clone().unwrap_or_else(|| order.to_string()),
+            status: self.status.clone(),
+            shipment_status: self.shipment_status.clone(),
+            company: self.tracking_company.clone(),
+            number,
+            url: self.tracking_url.clone().or_else(|| self.tracking_urls.first().cloned()),
+            estimated_delivery_at: self.estimated_delivery_at,
+            delivered_at: self
+                .delivered_at
+                .or_else(|| (self.shipment_status.as_deref() == Some("delivered")).then_some(at).flatten()),
+            updated_at: at.or(self.updated_at),
+        }
+    }
+}
+
+impl Order {
+    /// The order's status word (what a reply says): cancelled, shipped once fulfilled,
+    /// else processing (paid or not yet).
+    fn status(&self) -> &'static str {
+        if self.cancelled_at.is_some() {
+            "cancelled"
+        } else if matches!(self.fulfillment_status.as_deref(), Some("fulfilled")) {
+            "shipped"
+        } else if matches!(self.financial_status.as_deref(), Some("refunded")) {
+            "refunded"
+        } else {
+            "processing"
+        }
+    }
+
+    fn change(&self, at: Option<DateTime<Utc>>) -> anyhow::Result<OrderChange> {
+        let source_id = self.id.clone();
+        let number = self
+            .name
+            .as_deref()
+            .map(|n| n.trim_start_matches('#').to_string())
+            .or_else(|| self.order_number.clone())
+            .or_else(|| source_id.clone())
+            .ok_or_else(|| anyhow::anyhow!("order without id, name or order_number"))?;
+        let mut customer = self.customer.as_ref().map(|c| c.change(at)).unwrap_or_default();
+        // The order's own phone first, then the customer's, then the addresses'.
+        let order_phone = first_phone([
+            self.phone.as_deref(),
+            self.shipping_address.as_ref().and_then(|a| a.phone.as_deref()),
+            self.billing_address.as_ref().and_then(|a| a.phone.as_deref()),
+        ]);
+        if customer.phone.is_none() {
+            customer.phone = order_phone;
+        }
+        if customer.email.is_none() {
+            customer.email = self.email.clone();
+        }
+        if customer.name.is_none() {
+            customer.name =
+                self.shipping_address.as_ref().and_then(|a| full_name(a.first_name.as_deref(), a.last_name.as_deref()));
+        }
+        // An order's customer block is not where consent is managed (customers/update is).
+        customer.consent = None;
+        let key = source_id.clone().unwrap_or_else(|| number.clone());
+        Ok(OrderChange {
+            customer,
+            number,
+            source_id,
+            ordered_at: self.created_at.unwrap_or_else(Utc::now),
+            status: self.status().to_string(),
+            fulfillment_status: self.fulfillment_status.clone(),
+            cancelled_at: self.cancelled_at,
+            order_status_url: self.order_status_url.clone(),
+            checkout_token: self.checkout_token.clone(),
+            total_cents: self.total_price.as_deref().and_then(cents),
+            currency: self.currency.clone(),
+            updated_at: at.or(self.updated_at),
+            lines: lines(&self.line_items),
+            shipments: self.fulfillments.iter().map(|f| f.change(&key, at)).collect(),
+        })
+    }
+}
+
+impl Checkout {
+    fn change(&self, at: Option<DateTime<Utc>>) -> anyhow::Result<CheckoutChange> {
+        let token = self.token.clone().ok_or_else(|| anyhow::anyhow!("checkout without a token"))?;
+        let mut customer = self.customer.as_ref().map(|c| c.change(at)).unwrap_or_default();
+        let sms_phone = first_phone([self.sms_marketing_phone.as_deref()]);
+        if customer.phone.is_none() {
+            customer.phone = sms_phone.clone().or_else(|| {
+                first_phone([self.phone.as_deref(), self.shipping_address.as_ref().and_then(|a| a.phone.as_deref())])
+            });
+        }
+        if customer.email.is_none() {
+            customer.email = self.email.clone();
+        }
+        // The checkout's SMS box, ticked for this number, is consent collected at checkout.
+        customer.consent = match (self.buyer_accepts_sms_marketing, &sms_phone) {
+            (Some(true), Some(p)) if customer.phone.as_ref() == Some(p) => Some((
+                ConsentKind::OptIn,
+                format!("shopify checkout {token}: buyer_accepts_sms_marketing for sms_marketing_phone"),
+            )),
+            _ => None,
+        };
+        Ok(CheckoutChange {
+            customer,
+            token,
+            recovery_url: self.abandoned_checkout_url.clone(),
+            total_cents: self.total_price.as_deref().and_then(cents).unwrap_or(0),
+            currency: self.currency.clone().or_else(|| self.presentment_currency.clone()).unwrap_or("USD".into()),
+            lines: lines(&self.line_items),
+            completed_at: self.completed_at,
+            updated_at: at.or(self.updated_at).or(self.created_at),
+        })
+    }
+}
+
+/// What a topic's payload means: the changes, and the events to record (name, properties).
+pub struct Parsed {
+    pub changes: Vec<Change>,
+    pub events: Vec<(&'static str, Value)>,
+    pub who: CustomerChange,
+}
+
+/// Reads a topic's payload. `Ok(None)` for topics that change no CRM data here (products,
+/// privacy, unknown ones): the caller handles those.
+pub fn parse(topic: &str, body: &str, at: Option<DateTime<Utc>>) -> anyhow::Result<Option<Parsed>> {
+    let parsed = match topic {
+        "orders/create"
+        | "orders/updated"
+        | "orders/paid"
+        | "orders/cancelled"
+        | "orders/fulfilled"
+        | "orders/partially_fulfilled" => {
+            let order: Order = serde_json::from_str(body)?;
+            let change = order.change(at)?;
+            let who = change.customer.clone();
+            let props = json!({
+                "order_id": change.number, "shopify_id": change.source_id, "total_cents": change.total_cents,
+                "currency": change.currency, "checkout_id": change.checkout_token,
+                "products": change.lines.iter().map(|l| json!({"sku": l.sku, "name": l.title, "price_cents": l.price_cents, "quantity": l.quantity})).collect::<Vec<_>>(),
+            });
+            let event = match topic {
+                "orders/create" => Some("Order Completed"),
+                "orders/cancelled" => Some("Order Cancelled"),
+                "orders/fulfilled" => Some("Order Shipped"),
+                _ => None,
+            };
+            Parsed {
+                changes: vec![Change::Order(Box::new(change))],
+                events: event.map(|e| (e, props)).into_iter().collect(),
+                who,
+            }
+        }
+        "fulfillments/create" | "fulfillments/update" => {
+            let f: Fulfillment = serde_json::from_str(body)?;
+            let order = f.order_id.clone().ok_or_else(|| anyhow::anyhow!("fulfillment without order_id"))?;
+            let change = f.change(&order, at);
+            let event = match change.shipment_status.as_deref() {
+                Some("delivered") => Some("Order Delivered"),
+                Some("out_for_delivery") => Some("Order Out For Delivery"),
+                _ if topic == "fulfillments/create" => Some("Order Shipped"),
+                _ => None,
+            };
+            let props = json!({
+                "shopify_order_id": order, "tracking_number": change.number, "tracking_url": change.url,
+                "carrier": change.company, "shipment_status": change.shipment_status,
+            });
+            Parsed {
+                changes: vec![Change::Shipment(change)],
+                events: event.map(|e| (e, props)).into_iter().collect(),
+                who: CustomerChange::default(),
+            }
+        }
+        "checkouts/create" | "checkouts/update" => {
+            let checkout: Checkout = serde_json::from_str(body)?;
+            let change = checkout.change(at)?;
+            let who = change.customer.clone();
+            let props = json!({
+                "checkout_id": change.token, "value_cents": change.total_cents, "currency": change.currency,
+                "checkout_url": change.recovery_url,
+                "items": change.lines.iter().map(|l| json!({"sku": l.sku, "title": l.title, "price_cents": l.price_cents, "quantity": l.quantity})).collect::<Vec<_>>(),
+            });
+            let event = (topic == "checkouts/create").then_some("Checkout Started");
+            Parsed {
+                changes: vec![Change::Checkout(Box::new(change))],
+                events: event.map(|e| (e, props)).into_iter().collect(),
+                who,
+            }
+        }
+        "customers/create" | "customers/update" => {
+            let customer: Customer = serde_json::from_str(body)?;
+            let change = customer.change(at);
+            Parsed { who: change.clone(), changes: vec![Change::Customer(change)], events: vec![] }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(parsed))
+}
+
+/// Processes a stored webhook in one transaction with the job's completion (the caller's
+/// `tx`); returns the outcome recorded on the webhook.
+pub async fn process(tx: &mut Tx, hook: &ShopifyWebhookRow) -> anyhow::Result<String> {
+    let body = hook.body.as_deref().unwrap_or("{}");
+    let at = hook.triggered_at;
+    let outcome = match hook.topic.as_str() {
+        "customers/redact" => redact(tx, body).await?,
+        "shop/redact" => {
+            let mut erased = 0;
+            for id in store::all_customer_ids(tx).await? {
+                erased += store::erase_customer(tx, id, &[]).await?.customers;
+            }
+            format!("shop redacted: {erased} customers erased")
+        }
+        "customers/data_request" => {
+            // The shop asks for what we hold on a customer: recorded as an event for the
+            // operator to answer (GET /api/v1/events?name=Customer%20Data%20Requested).
+            let r: Redact = serde_json::from_str(body)?;
+            let who = CustomerChange {
+                external_id: r.customer.id.clone(),
+                phone: first_phone([r.customer.phone.as_deref()]),
+                email: r.customer.email.clone(),
+                ..CustomerChange::default()
+            };
+            let props = json!({"shopify_customer_id": r.customer.id});
+            let event_id = format!("shopify:{}", hook.webhook_id);
+            record_event(tx, &event_id, "Customer Data Requested", Source::Shopify, &who, &props, Utc::now()).await?;
+            "data request recorded".to_string()
+        }
+        topic if topic.starts_with("products/") => "products: handled by the catalog".to_string(),
+        topic => match parse(topic, body, at)? {
+            None => "ignored: unknown topic".to_string(),
+            Some(parsed) => {
+                let mut outcomes = Vec::new();
+                for change in &parsed.changes {
+                    outcomes.push(apply(tx, change, Source::Shopify).await?);
+                }
+                let occurred = at.unwrap_or_else(Utc::now);
+                for (i, (name, props)) in parsed.events.iter().enumerate() {
+                    let event_id = format!("shopify:{}:{i}", hook.webhook_id);
+                    record_event(tx, &event_id, name, Source::Shopify, &parsed.who, props, occurred).await?;
+                }
+                outcomes.join("; ")
+            }
+        },
+    };
+    store::finish_shopify_webhook(tx, hook.id, &outcome).await?;
+    Ok(outcome)
+}
+
+/// `customers/redact`: erase the customer (found by shop id, then phone, then email) and
+/// the orders the payload lists.
+async fn redact(tx: &mut Tx, body: &str) -> anyhow::Result<String> {
+    let r: Redact = serde_json::from_str(body)?;
+    use crate::store::crm as c;
+    let mut id = None;
+    if let Some(external) = &r.customer.id {
+        id = c::customer_id_by_external_id(tx, external).await?;
+    }
+    if id.is_none()
+        && let Some(phone) = first_phone([r.customer.phone.as_deref()])
+    {
+        id = c::customer_id_by_phone_in(tx, &phone).await?;
+    }
+    if id.is_none()
+        && let Some(email) = &r.customer.email
+    {
+        id = c::customer_id_by_email(tx, email).await?;
+    }
+    let orders: Vec<String> = r
+        .orders_to_redact
+        .iter()
+        .filter_map(|v| match v {
+            Value::Number(n) => Some(n.to_string()),
+            Value::String(s) => Some(s.clone()),
+            _ => None,
+        })
+        .collect();
+    let Some(id) = id else { return Ok("redact: customer not found".into()) };
+    let erased = store::erase_customer(tx, id, &orders).await?;
+    Ok(format!(
+        "customer redacted: {} orders, {} messages, {} events erased",
+        erased.orders, erased.messages, erased.events
+    ))
+}
+
+/// What receiving a webhook did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// Stored with its job (the row id).
+    New(i64),
+    /// Its `X-Shopify-Webhook-Id` was seen before: nothing written.
+    Duplicate,
+}
+
+/// Stores a verified webhook and the job that will apply it, in one transaction: once this
+/// returns, the webhook survives a crash and is applied exactly once.
+pub async fn receive(db: &Db, hook: &NewShopifyWebhook<'_>, max_attempts: i32) -> anyhow::Result<Received> {
+    let mut tx = db.begin().await?;
+    let Some(id) = store::record_shopify_webhook(&mut tx, hook).await? else {
+        return Ok(Received::Duplicate);
+    };
+    let payload = json!({ "webhook": id }).to_string();
+    crate::store::jobs::enqueue_job(&mut tx, KIND_SHOPIFY, &payload, Some(&format!("shopify:{id}")), max_attempts)
+        .await?;
+    tx.commit().await?;
+    Ok(Received::New(id))
+}
+
+/// Applies a stored webhook for its job, committing with the job's completion; a webhook
+/// already applied (a job run twice) writes nothing.
+pub async fn run_job(db: &Db, id: i64, job_id: i64, attempt: i64) -> anyhow::Result<Option<String>> {
+    let Some(hook) = store::shopify_webhook(db, id).await? else { anyhow::bail!("shopify webhook {id} is gone") };
+    let mut tx = db.begin().await?;
+    let outcome = if hook.processed_at.is_some() { None } else { Some(process(&mut tx, &hook).await?) };
+    if crate::store::jobs::complete_job(&mut tx, job_id, attempt).await? {
+        tx.commit().await?;
+    }
+    Ok(outcome)
+}
+
+/// Dead-letters a webhook's job and records on the webhook why it could not be applied.
+pub async fn bury(db: &Db, job_id: i64, attempt: i64, webhook: Option<i64>, reason: &str) -> anyhow::Result<()> {
+    let mut tx = db.begin().await?;
+    if !crate::store::jobs::bury_job(&mut tx, job_id, attempt, reason).await? {
+        // Another attempt owns the job now; it decides.
+        return Ok(());
+    }
+    if let Some(id) = webhook {
+        store::finish_shopify_webhook(&mut tx, id, &format!("failed: {reason}")).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The vector from shared/reference/flows-webhooks-analytics.md §2 (SQLPage's test,
+    /// recomputed with Python's hmac).
+    #[test]
+    fn the_reference_hmac_vector_verifies() {
+        let body = br#"{"id":1234567890,"email":"customer@example.com","total_price":"123.45"}"#;
+        let header = "QNyObTlKbMx2qDlPF/ZOZcBqg5OgPg+2oky3zldc0Gw=";
+        assert_eq!(sign("test-webhook-secret", body), header);
+        assert!(verify(&["test-webhook-secret"], body, header));
+        // The previous secret during a rotation.
+        assert!(verify(&["new-secret", "test-webhook-secret"], body, header));
+        assert!(!verify(&["another-secret"], body, header));
+        assert!(!verify(&["test-webhook-secret"], b"{\"id\":1234567891}", header));
+        assert!(!verify(&["test-webhook-secret"], body, "not base64!"));
+        assert!(!verify(&[], body, header));
+    }
+
+    #[test]
+    fn an_order_payload_becomes_an_order_with_its_shipment() {
+        let body = r##"{"id": 450789469, "name": "#1001", "order_number": 1001, "email": "bob@example.com",
+            "phone": null, "created_at": "2026-11-28T10:00:00-05:00", "updated_at": "2026-11-29T09:00:00-05:00",
+            "financial_status": "paid", "fulfillment_status": "fulfilled", "currency": "USD", "total_price": "61.98",
+            "checkout_token": "ck-1", "customer": {"id": 207119551, "first_name": "Bob", "last_name": "Norman",
+            "phone": null, "email": "bob@example.com"},
+            "shipping_address": {"phone": "+1 (555) 010-0199", "first_name": "Bob", "last_name": "Norman"},
+            "line_items": [{"id": 1, "variant_id": 39072856, "sku": "ZO0347403474", "title": "Blouse", "price": "30.99", "quantity": 2},
+                           {"id": 2, "variant_id": 39072857, "sku": "", "title": "Gift wrap", "price": "0.00", "quantity": 1}],
+            "fulfillments": [{"id": 255858046, "order_id": 450789469, "status": "success", "shipment_status": "in_transit",
+                "tracking_company": "UPS", "tracking_number": "1Z999AA10123456784",
+                "tracking_url": "https://www.ups.com/track?tracknum=1Z999AA10123456784"}]}"##;
+        let parsed = parse("orders/create", body, None).unwrap().unwrap();
+        let Change::Order(o) = &parsed.changes[0] else { panic!("an order") };
+        assert_eq!((o.number.as_str(), o.source_id.as_deref()), ("1001", Some("450789469")));
+        assert_eq!(o.customer.phone.as_ref().map(|p| p.as_str()), Some("+15550100199"));
+        assert_eq!(o.customer.external_id.as_deref(), Some("207119551"));
+        assert_eq!((o.status.as_str(), o.total_cents), ("shipped", Some(6198)));
+        assert_eq!(o.lines[1].sku.as_str(), "shopify-39072857");
+        assert_eq!(o.shipments[0].number.as_deref(), Some("1Z999AA10123456784"));
+        assert_eq!(o.shipments[0].order, "450789469");
+        assert_eq!(parsed.events[0].0, "Order Completed");
+    }
+
+    #[test]
+    fn sms_consent_states_map_to_the_ledger_only_when_they_say_something() {
+        let state = |s: &str| SmsConsent { state: Some(s.into()), ..SmsConsent::default() };
+        assert_eq!(sms_consent(&state("subscribed")).map(|c| c.0), Some(ConsentKind::OptIn));
+        assert_eq!(sms_consent(&state("unsubscribed")).map(|c| c.0), Some(ConsentKind::OptOut));
+        assert!(sms_consent(&state("not_subscribed")).is_none());
+        assert!(sms_consent(&state("pending")).is_none());
+    }
+}

@@ -1,0 +1,309 @@
+//! The store's data that is not the CRM's profile: Shopify webhook receipts, tracked events,
+//! checkouts, and erasing a customer's personal data (Shopify's privacy topics).
+
+use chrono::{DateTime, Utc};
+
+use super::crm::Upserted;
+use super::{Db, Tx, with_db, with_tx};
+
+/// A Shopify webhook as it arrived, before processing.
+#[derive(Debug, Clone)]
+pub struct NewShopifyWebhook<'a> {
+    /// `X-Shopify-Webhook-Id`: the same id twice is one delivery.
+    pub webhook_id: &'a str,
+    /// `X-Shopify-Event-Id`, kept for tracing duplicates across subscriptions.
+    pub event_id: Option<&'a str>,
+    pub topic: &'a str,
+    pub shop_domain: Option<&'a str>,
+    /// `X-Shopify-Triggered-At`.
+    pub triggered_at: Option<DateTime<Utc>>,
+    pub body: &'a str,
+}
+
+/// Records a webhook; `None` when its id was seen before (a duplicate delivery).
+pub async fn record_shopify_webhook(tx: &mut Tx, w: &NewShopifyWebhook<'_>) -> anyhow::Result<Option<i64>> {
+    let id = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>(
+        "insert into shopify_webhooks (webhook_id, event_id, topic, shop_domain, triggered_at, body, received_at)
+         values ($1, $2, $3, $4, $5, $6, $7)
+         on conflict (webhook_id) do nothing
+         returning id"
+    )
+    .bind(w.webhook_id)
+    .bind(w.event_id)
+    .bind(w.topic)
+    .bind(w.shop_domain)
+    .bind(w.triggered_at)
+    .bind(w.body)
+    .bind(Utc::now())
+    .fetch_optional(conn)
+    .await)?;
+    Ok(id)
+}
+
+/// A stored Shopify webhook.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ShopifyWebhookRow {
+    pub id: i64,
+    pub webhook_id: String,
+    pub topic: String,
+    pub triggered_at: Option<DateTime<Utc>>,
+    /// `None` once processed (the body is not kept: it holds personal data).
+    pub body: Option<String>,
+    pub processed_at: Option<DateTime<Utc>>,
+    pub outcome: Option<String>,
+}
+
+/// The webhook with this row id.
+pub async fn shopify_webhook(db: &Db, id: i64) -> anyhow::Result<Option<ShopifyWebhookRow>> {
+    let row =
+        with_db!(db, |p| {
+            sqlx::query_as::<_, ShopifyWebhookRow>(
+        "select id, webhook_id, topic, triggered_at, body, processed_at, outcome from shopify_webhooks where id = $1"
+    )
+    .bind(id)
+    .fetch_optional(p)
+    .await
+        })?;
+    Ok(row)
+}
+
+/// Marks a webhook processed with what it did, and drops its body.
+pub async fn finish_shopify_webhook(tx: &mut Tx, id: i64, outcome: &str) -> anyhow::Result<()> {
+    with_tx!(tx, |conn| sqlx::query(
+        "update shopify_webhooks set processed_at = $2, outcome = $3, body = null where id = $1"
+    )
+    .bind(id)
+    .bind(Utc::now())
+    .bind(outcome)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Webhooks by topic and outcome (for tests and the operator).
+pub async fn shopify_webhook_outcomes(db: &Db) -> anyhow::Result<Vec<(String, Option<String>)>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, (String, Option<String>)>(
+        "select topic, outcome from shopify_webhooks order by id"
+    )
+    .fetch_all(p)
+    .await)?;
+    Ok(rows)
+}
+
+/// A tracked event to store.
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    /// The sender's id: the same id twice is one event.
+    pub event_id: &'a str,
+    pub name: &'a str,
+    /// `api` or `shopify`.
+    pub source: &'a str,
+    pub customer_id: Option<i64>,
+    pub phone: Option<&'a str>,
+    pub email: Option<&'a str>,
+    /// JSON object.
+    pub properties: &'a str,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// Stores an event; `None` when its id was seen before.
+pub async fn insert_event(tx: &mut Tx, e: &NewEvent<'_>) -> anyhow::Result<Option<i64>> {
+    let id =
+        with_tx!(tx, |conn| {
+            sqlx::query_scalar::<_, i64>(
+        "insert into events (event_id, name, source, customer_id, phone, email, properties, occurred_at, received_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         on conflict (event_id) do nothing
+         returning id"
+    )
+    .bind(e.event_id)
+    .bind(e.name)
+    .bind(e.source)
+    .bind(e.customer_id)
+    .bind(e.phone)
+    .bind(e.email)
+    .bind(e.properties)
+    .bind(e.occurred_at)
+    .bind(Utc::now())
+    .fetch_optional(conn)
+    .await
+        })?;
+    Ok(id)
+}
+
+/// A stored event.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: i64,
+    pub event_id: String,
+    pub name: String,
+    pub source: String,
+    pub customer_id: Option<i64>,
+    pub properties: String,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// The latest events, newest first (optionally one customer's).
+pub async fn recent_events(db: &Db, customer_id: Option<i64>, limit: i64) -> anyhow::Result<Vec<EventRow>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, EventRow>(
+        "select id, event_id, name, source, customer_id, properties, occurred_at from events
+         where ($1 is null or customer_id = $1) order by occurred_at desc, id desc limit $2"
+    )
+    .bind(customer_id)
+    .bind(limit)
+    .fetch_all(p)
+    .await)?;
+    Ok(rows)
+}
+
+/// A checkout to record (`checkouts/*`, "Checkout Started").
+#[derive(Debug, Clone)]
+pub struct NewCheckout<'a> {
+    pub token: &'a str,
+    pub customer_id: Option<i64>,
+    pub phone: Option<&'a str>,
+    pub email: Option<&'a str>,
+    /// Where the shopper can finish it (Shopify's `abandoned_checkout_url`).
+    pub recovery_url: Option<&'a str>,
+    pub total_cents: i64,
+    pub currency: &'a str,
+    /// JSON array of `{sku, title, price_cents, quantity}`.
+    pub items: &'a str,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub source_updated_at: Option<DateTime<Utc>>,
+}
+
+/// Inserts or updates a checkout by token; an older record changes nothing, and a completed
+/// checkout stays completed.
+pub async fn upsert_checkout(tx: &mut Tx, c: &NewCheckout<'_>) -> anyhow::Result<Upserted> {
+    let existing = with_tx!(tx, |conn| sqlx::query_as::<_, (i64, Option<DateTime<Utc>>)>(
+        "select id, source_updated_at from checkouts where token = $1"
+    )
+    .bind(c.token)
+    .fetch_optional(conn)
+    .await)?;
+    if let Some((id, Some(stored))) = existing
+        && c.source_updated_at.is_some_and(|given| given < stored)
+    {
+        return Ok(Upserted::Stale(id));
+    }
+    let id = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>(
+        "insert into checkouts (token, customer_id, phone, email, recovery_url, total_cents, currency, items,
+             completed_at, created_at, source_updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         on conflict (token) do update set
+             customer_id = coalesce(excluded.customer_id, checkouts.customer_id),
+             phone = coalesce(excluded.phone, checkouts.phone), email = coalesce(excluded.email, checkouts.email),
+             recovery_url = coalesce(excluded.recovery_url, checkouts.recovery_url),
+             total_cents = excluded.total_cents, currency = excluded.currency, items = excluded.items,
+             completed_at = coalesce(checkouts.completed_at, excluded.completed_at),
+             source_updated_at = coalesce(excluded.source_updated_at, checkouts.source_updated_at)
+         returning id"
+    )
+    .bind(c.token)
+    .bind(c.customer_id)
+    .bind(c.phone)
+    .bind(c.email)
+    .bind(c.recovery_url)
+    .bind(c.total_cents)
+    .bind(c.currency)
+    .bind(c.items)
+    .bind(c.completed_at)
+    .bind(Utc::now())
+    .bind(c.source_updated_at)
+    .fetch_one(conn)
+    .await)?;
+    Ok(if existing.is_some() { Upserted::Updated(id) } else { Upserted::Created(id) })
+}
+
+/// Marks the checkout with this token completed (an order that came from it arrived).
+pub async fn complete_checkout(tx: &mut Tx, token: &str, at: DateTime<Utc>) -> anyhow::Result<bool> {
+    let n = with_tx!(tx, |conn| sqlx::query(
+        "update checkouts set completed_at = $2 where token = $1 and completed_at is null"
+    )
+    .bind(token)
+    .bind(at)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// A checkout's state (for tests and flows).
+pub async fn checkout(db: &Db, token: &str) -> anyhow::Result<Option<(i64, Option<DateTime<Utc>>, Option<String>)>> {
+    let row = with_db!(db, |p| sqlx::query_as::<_, (i64, Option<DateTime<Utc>>, Option<String>)>(
+        "select total_cents, completed_at, recovery_url from checkouts where token = $1"
+    )
+    .bind(token)
+    .fetch_optional(p)
+    .await)?;
+    Ok(row)
+}
+
+/// What erasing a customer removed.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Erased {
+    pub customers: u64,
+    pub orders: u64,
+    pub messages: u64,
+    pub events: u64,
+}
+
+/// Erases a customer's personal data (Shopify `customers/redact`): name, email and shop id,
+/// their orders, checkouts and events, and the text of every message, reply draft and
+/// escalation of their conversation. What the law needs to keep honouring an opt-out stays:
+/// the phone number, on the customer row and in the consent ledger (kind, source, time),
+/// whose evidence text is cleared (47 CFR 64.1200(a)(12) needs the revocation honoured,
+/// not the words it was written in).
+pub async fn erase_customer(tx: &mut Tx, customer_id: i64, also_orders: &[String]) -> anyhow::Result<Erased> {
+    let phone = with_tx!(tx, |conn| sqlx::query_scalar::<_, String>("select phone from customers where id = $1")
+        .bind(customer_id)
+        .fetch_optional(conn)
+        .await)?;
+    let Some(phone) = phone else { return Ok(Erased::default()) };
+    let mut erased = Erased { customers: 1, ..Erased::default() };
+    let now = Utc::now();
+    macro_rules! exec {
+        ($sql:expr $(, $bind:expr)*) => {
+            with_tx!(tx, |conn| sqlx::query($sql)$(.bind($bind))*.execute(conn).await.map(|r| r.rows_affected()))?
+        };
+    }
+    exec!(
+        "update customers set name = null, email = null, timezone = null, external_id = null, redacted_at = $2
+         where id = $1",
+        customer_id,
+        now
+    );
+    for source_id in also_orders {
+        erased.orders += exec!("delete from orders where source_id = $1", source_id.as_str());
+    }
+    erased.orders += exec!("delete from orders where customer_id = $1", customer_id);
+    exec!("delete from checkouts where customer_id = $1 or phone = $2", customer_id, phone.as_str());
+    erased.events += exec!("delete from events where customer_id = $1 or phone = $2", customer_id, phone.as_str());
+    erased.messages += exec!(
+        "update messages set body = '' where conversation_id in (select id from conversations where phone = $1)",
+        phone.as_str()
+    );
+    exec!("update outbox set body = '' where to_phone = $1", phone.as_str());
+    exec!(
+        "update turns set draft = null, reply = null, guard = '{}', dialogue = '{}', retrieved = '{}'
+         where conversation_id in (select id from conversations where phone = $1)",
+        phone.as_str()
+    );
+    exec!(
+        "update escalations set details = '{}'
+         where conversation_id in (select id from conversations where phone = $1)",
+        phone.as_str()
+    );
+    exec!("update consent_events set evidence_text = null where phone = $1", phone.as_str());
+    Ok(erased)
+}
+
+/// Every customer of the shop (Shopify `shop/redact`, 48 hours after the store uninstalls).
+pub async fn all_customer_ids(tx: &mut Tx) -> anyhow::Result<Vec<i64>> {
+    let ids = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>("select id from customers order by id")
+        .fetch_all(conn)
+        .await)?;
+    Ok(ids)
+}
