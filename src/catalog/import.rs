@@ -95,7 +95,7 @@ enum FileKind {
     JsonLines,
     /// Backtalk's own CSV columns.
     Csv,
-    ShopifyProducts(ShopifyColumns),
+    ShopifyProducts(Box<ShopifyColumns>),
 }
 
 /// Which kind of file `path` is, from its name and a CSV's header; an error for a CSV that
@@ -107,7 +107,7 @@ fn file_kind(path: &Path, mapping: &[(String, String)]) -> anyhow::Result<FileKi
     let mut reader = csv::Reader::from_reader(rows::open(path, Arc::default())?);
     let headers = reader.headers().with_context(|| format!("{}:1: cannot read the CSV header", path.display()))?;
     match ShopifyColumns::detect(headers) {
-        Some(Ok(columns)) => return Ok(FileKind::ShopifyProducts(columns)),
+        Some(Ok(columns)) => return Ok(FileKind::ShopifyProducts(Box::new(columns))),
         Some(Err(missing)) => anyhow::bail!(
             "{}:1: this looks like a Shopify product export but lacks the column(s) {}",
             path.display(),
@@ -229,7 +229,7 @@ fn read_file(
     mut each: impl FnMut(usize, Result<Record, String>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     if let FileKind::ShopifyProducts(columns) = kind {
-        let mut grouper = Grouper::new(columns.clone());
+        let mut grouper = Grouper::new((**columns).clone());
         // A product's line matters only when it is bad (then the outcome names it).
         let mut emit = |outcome: Outcome| match outcome {
             Outcome::Product(p) => each(0, Ok(Record::ShopifyProduct(p))),
