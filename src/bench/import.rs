@@ -65,7 +65,7 @@ fn write_synthetic_pair(
     writeln!(o, "sku,title,description,brand,category,price,variants,tags,image_url")?;
     for i in 0..n {
         let (title, brand) = (format!("Cotton tee {i}"), format!("Brand {}", i % 50));
-        let text = format!("A soft tee, number {i}. Machine wash.");
+        let text = format!("A soft tee number {i}. Machine wash.");
         let image = format!("https://cdn.example/p{i}.jpg");
         let mut own_variants = Vec::new();
         for k in 0..variants {
@@ -75,7 +75,7 @@ fn write_synthetic_pair(
             if k == 0 {
                 writeln!(
                     s,
-                    "p{i:07},{title},\"<p>A soft tee, number {i}.<br>Machine wash.</p>\",{brand},Apparel > Shirts,Shirts,\"tee, cotton\",TRUE,Size,{size},Color,{colour},,,{sku},200,shopify,{stock},deny,manual,{price},,TRUE,TRUE,,{image},1,,FALSE,,,,g,,,active"
+                    "p{i:07},{title},\"<p>A soft tee number {i}.<br>Machine wash.</p>\",{brand},Apparel > Shirts,Shirts,\"tee, cotton\",TRUE,Size,{size},Color,{colour},,,{sku},200,shopify,{stock},deny,manual,{price},,TRUE,TRUE,,{image},1,,FALSE,,,,g,,,active"
                 )?;
             } else {
                 writeln!(
@@ -121,7 +121,9 @@ pub async fn run_shopify(n: usize, variants: usize) -> anyhow::Result<()> {
             runs.push(started.elapsed().as_secs_f64());
             anyhow::ensure!(
                 report.products == n && report.bad_lines.is_empty(),
-                "the import lost products: {report:?}"
+                "{name}: {} of {n} products imported; first bad line: {:?}",
+                report.products,
+                report.bad_lines.first().map(ToString::to_string)
             );
         }
         runs.sort_by(f64::total_cmp);
