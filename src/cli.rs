@@ -195,6 +195,11 @@ pub enum BenchCommand {
     Import {
         #[arg(long, default_value_t = 100_000)]
         products: usize,
+        /// Instead: the same N products, each with this many variants, as a Shopify product
+        /// export and as Backtalk's own CSV, each imported three times into a fresh database
+        /// (medians of both, side by side).
+        #[arg(long, value_name = "VARIANTS")]
+        shopify_variants: Option<usize>,
     },
     /// `import-crm` of a synthetic orders CSV into a fresh SQLite database: time, lines per
     /// second and peak memory, beside `sqlite3 .import` of the same file (the floor).

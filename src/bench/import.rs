@@ -1,5 +1,6 @@
 //! `backtalk bench import`: how fast a large catalog file imports, and the peak memory it
-//! takes (the import streams the file; memory should not grow with it); `bench import-crm`:
+//! takes (the import streams the file; memory should not grow with it), and a Shopify
+//! product export beside the same products in Backtalk's own CSV; `bench import-crm`:
 //! the same for an orders file through `import-crm`, beside `sqlite3 .import`.
 
 /// `backtalk bench import --products N`.
@@ -29,6 +30,114 @@ pub async fn run(n: usize) -> anyhow::Result<()> {
         "{}",
         serde_json::json!({"products": report.products, "seconds": seconds, "file_mib": size_mib, "peak_rss_mib": peak, "rss_before_mib": before})
     );
+    Ok(())
+}
+
+const SIZES: &[&str] = &["XS", "S", "M", "L", "XL", "XXL"];
+const COLOURS: &[&str] = &["black", "white", "navy", "red", "green", "grey"];
+
+/// The `k`-th variant of product `i`: (size, colour, stock, price in cents).
+fn synthetic_variant(i: usize, k: usize) -> (&'static str, &'static str, i64, i64) {
+    (
+        SIZES[k / 2 % SIZES.len()],
+        COLOURS[(i + k % 2) % COLOURS.len()],
+        ((i * 7 + k * 3) % 12) as i64,
+        1500 + (i % 90) as i64 * 100,
+    )
+}
+
+/// Writes `n` products of `variants` variants each twice: as a Shopify product export
+/// (a row per variant, the product's fields on its first, Body as HTML) and as Backtalk's
+/// own CSV (a row per product, variants as `size:color:stock`). Deterministic.
+fn write_synthetic_pair(
+    shopify: &std::path::Path,
+    own: &std::path::Path,
+    n: usize,
+    variants: usize,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut s = std::io::BufWriter::new(std::fs::File::create(shopify)?);
+    let mut o = std::io::BufWriter::new(std::fs::File::create(own)?);
+    writeln!(
+        s,
+        "Handle,Title,Body (HTML),Vendor,Product Category,Type,Tags,Published,Option1 Name,Option1 Value,Option2 Name,Option2 Value,Option3 Name,Option3 Value,Variant SKU,Variant Grams,Variant Inventory Tracker,Variant Inventory Qty,Variant Inventory Policy,Variant Fulfillment Service,Variant Price,Variant Compare At Price,Variant Requires Shipping,Variant Taxable,Variant Barcode,Image Src,Image Position,Image Alt Text,Gift Card,SEO Title,SEO Description,Variant Image,Variant Weight Unit,Variant Tax Code,Cost per item,Status"
+    )?;
+    writeln!(o, "sku,title,description,brand,category,price,variants,tags,image_url")?;
+    for i in 0..n {
+        let (title, brand) = (format!("Cotton tee {i}"), format!("Brand {}", i % 50));
+        let text = format!("A soft tee number {i}. Machine wash.");
+        let image = format!("https://cdn.example/p{i}.jpg");
+        let mut own_variants = Vec::new();
+        for k in 0..variants {
+            let (size, colour, stock, cents) = synthetic_variant(i, k);
+            let price = format!("${}.{:02}", cents / 100, cents % 100);
+            let sku = format!("P{i:07}-{k}");
+            if k == 0 {
+                writeln!(
+                    s,
+                    "p{i:07},{title},\"<p>A soft tee number {i}.<br>Machine wash.</p>\",{brand},Apparel > Shirts,Shirts,\"tee, cotton\",TRUE,Size,{size},Color,{colour},,,{sku},200,shopify,{stock},deny,manual,{price},,TRUE,TRUE,,{image},1,,FALSE,,,,g,,,active"
+                )?;
+            } else {
+                writeln!(
+                    s,
+                    "p{i:07},,,,,,,,,{size},,{colour},,,{sku},200,shopify,{stock},deny,manual,{price},,TRUE,TRUE,,,,,,,,,g,,,"
+                )?;
+            }
+            own_variants.push(format!("{size}:{colour}:{stock}"));
+        }
+        let (_, _, _, cents) = synthetic_variant(i, 0);
+        writeln!(
+            o,
+            "p{i:07},{title},{text},{brand},Apparel > Shirts,{}.{:02},{},tee|cotton|Shirts,{image}",
+            cents / 100,
+            cents % 100,
+            own_variants.join("|")
+        )?;
+    }
+    s.flush()?;
+    o.flush()?;
+    Ok(())
+}
+
+/// `backtalk bench import --products N --shopify-variants V`: the same N products as a
+/// Shopify export (N × V rows) and as Backtalk's CSV (N rows), each imported three times into
+/// a fresh SQLite database and index; the medians side by side.
+pub async fn run_shopify(n: usize, variants: usize) -> anyhow::Result<()> {
+    use crate::catalog::import::{ImportOptions, import_files};
+    anyhow::ensure!(variants >= 1, "--shopify-variants must be at least 1");
+    let dir = tempfile::tempdir()?;
+    let (shopify, own) = (dir.path().join("products_export.csv"), dir.path().join("products.csv"));
+    write_synthetic_pair(&shopify, &own, n, variants)?;
+    let mut medians = serde_json::Map::new();
+    for (name, file) in [("shopify", &shopify), ("own_csv", &own)] {
+        let mut runs = Vec::new();
+        for run in 0..3 {
+            let data = dir.path().join(format!("{name}-{run}"));
+            std::fs::create_dir_all(&data)?;
+            let db = crate::store::Db::connect(&format!("sqlite://{}", data.join("bench.db").display())).await?;
+            let index = crate::catalog::SearchIndex::open_or_create(&data.join("index"))?;
+            let started = std::time::Instant::now();
+            let report = import_files(&db, &index, std::slice::from_ref(file), &ImportOptions::default()).await?;
+            runs.push(started.elapsed().as_secs_f64());
+            anyhow::ensure!(
+                report.products == n && report.bad_lines.is_empty(),
+                "{name}: {} of {n} products imported; first bad line: {:?}",
+                report.products,
+                report.bad_lines.first().map(ToString::to_string)
+            );
+        }
+        runs.sort_by(f64::total_cmp);
+        let median = runs[1];
+        let mib = std::fs::metadata(file)?.len() as f64 / 1_048_576.0;
+        println!(
+            "{name}: {n} products ({mib:.1} MiB) in {median:.2} s (median of 3) = {:.0} products/s",
+            n as f64 / median
+        );
+        medians.insert(format!("{name}_seconds"), median.into());
+    }
+    medians.insert("products".into(), n.into());
+    medians.insert("variants".into(), variants.into());
+    println!("{}", serde_json::Value::Object(medians));
     Ok(())
 }
 

@@ -3,7 +3,9 @@
 //!
 //! - Formats: JSON Lines and CSV, each optionally gzip-compressed (`.gz`); one record per
 //!   line/row. A record with `sku` is a product, one with `id` and `body` a policy (README
-//!   "Catalog format").
+//!   "Catalog format"). A CSV with Shopify's product export header is read as that export
+//!   (`super::shopify`: a product per Handle with its variants); a CSV with neither header
+//!   is refused before anything is written, naming the columns it lacks.
 //! - `--map TARGET=SOURCE` renames a file's field to ours (`--map sku=asin`), so a file
 //!   from elsewhere is indexed without conversion; fields we do not know are reported once
 //!   and ignored.
@@ -27,6 +29,8 @@ use serde_json::{Map, Value};
 
 use super::index::{ProductDoc, SearchIndex};
 use super::records::{POLICY_FIELDS, PRODUCT_FIELDS, PolicyRecord, ProductRecord};
+use super::shopify::{Grouper, Outcome, ShopifyColumns, ShopifyCounts, Skip};
+use crate::domain::Money;
 pub use crate::rows::BadLine;
 use crate::rows::{self, RawRow, progress_bar};
 use crate::store::Db;
@@ -71,17 +75,70 @@ pub struct ImportReport {
     pub ignored_fields: BTreeSet<String>,
     /// Products deleted by `--full`.
     pub deleted: u64,
+    /// What Shopify product exports among the files brought in (and left out).
+    pub shopify: ShopifyCounts,
 }
 
 /// One valid record.
 enum Record {
     Product(Box<ProductRecord>),
+    /// A product of a Shopify export.
+    ShopifyProduct(Box<ProductRecord>),
     Policy(PolicyRecord),
+    /// A Shopify product left out on purpose (a draft, say).
+    Skipped(Skip),
+}
+
+/// How a file is read.
+#[derive(Clone)]
+enum FileKind {
+    JsonLines,
+    /// Backtalk's own CSV columns.
+    Csv,
+    ShopifyProducts(Box<ShopifyColumns>),
+}
+
+/// Which kind of file `path` is, from its name and a CSV's header; an error for a CSV that
+/// is neither Backtalk's catalog columns (after `mapping`) nor a Shopify product export.
+fn file_kind(path: &Path, mapping: &[(String, String)]) -> anyhow::Result<FileKind> {
+    if !rows::is_csv(path) {
+        return Ok(FileKind::JsonLines);
+    }
+    let mut reader = csv::Reader::from_reader(rows::open(path, Arc::default())?);
+    let headers = reader.headers().with_context(|| format!("{}:1: cannot read the CSV header", path.display()))?;
+    match ShopifyColumns::detect(headers) {
+        Some(Ok(columns)) => return Ok(FileKind::ShopifyProducts(Box::new(columns))),
+        Some(Err(missing)) => anyhow::bail!(
+            "{}:1: this looks like a Shopify product export but lacks the column(s) {}",
+            path.display(),
+            missing.join(", ")
+        ),
+        None => {}
+    }
+    let ours: Vec<&str> = headers
+        .iter()
+        .map(|h| mapping.iter().find(|(_, theirs)| theirs == h).map_or(h, |(ours, _)| ours.as_str()))
+        .collect();
+    let required: &[&str] = if ours.contains(&"sku") || !(ours.contains(&"id") || ours.contains(&"body")) {
+        &["sku", "title", "price"]
+    } else {
+        &["id", "title", "body"]
+    };
+    let missing: Vec<&str> = required.iter().copied().filter(|c| !ours.contains(c)).collect();
+    anyhow::ensure!(
+        missing.is_empty(),
+        "{}:1: not a catalog CSV: missing the column(s) {} (products need sku, title, price; policies id, title, \
+         body; a Shopify product export is recognised by its Handle, Title, Variant Price columns). Name a \
+         column of yours with --map OURS=THEIRS, e.g. --map sku=\"Item ID\"",
+        path.display(),
+        missing.join(", ")
+    );
+    Ok(FileKind::Csv)
 }
 
 /// CSV columns holding lists (`|`-separated) and numbers.
 const CSV_LISTS: &[&str] = &["bullets", "colors", "sizes", "tags", "complements"];
-const CSV_NUMBERS: &[&str] = &["price", "sale_price", "stock"];
+const CSV_PRICES: &[&str] = &["price", "sale_price"];
 
 /// A CSV row as the JSON object a JSONL line would be. Lists are `|`-separated; variants are
 /// `size:color:stock|…`; empty cells are absent.
@@ -99,16 +156,12 @@ fn csv_row(
         let field = mapping.iter().find(|(_, theirs)| theirs == header).map_or(header, |(ours, _)| ours.as_str());
         let value = if CSV_LISTS.contains(&field) {
             Value::from(cell.split('|').map(|s| s.trim().to_string()).collect::<Vec<_>>())
-        } else if CSV_NUMBERS.contains(&field) {
-            let n: f64 = cell.parse().map_err(|_| format!("{field} {cell:?} is not a number"))?;
-            if field == "stock" {
-                if n.fract() != 0.0 {
-                    return Err(format!("stock {cell:?} is not a whole number"));
-                }
-                Value::from(n as i64)
-            } else {
-                Value::from(n)
-            }
+        } else if CSV_PRICES.contains(&field) {
+            let price = Money::parse_usd(cell).ok_or_else(|| format!("column {header:?}: {cell:?} is not a price"))?;
+            Value::from(price.cents as f64 / 100.0)
+        } else if field == "stock" {
+            let n: i64 = cell.parse().map_err(|_| format!("column {header:?}: {cell:?} is not a whole number"))?;
+            Value::from(n)
         } else if field == "variants" {
             let mut variants = Vec::new();
             for v in cell.split('|') {
@@ -165,15 +218,31 @@ fn to_record(
     }
 }
 
-/// Reads every record of `path`, calling `each` with the line number and the record or
-/// what is wrong with it.
+/// Reads every record of `path` (of `kind`), calling `each` with the line number and the
+/// record or what is wrong with it.
 fn read_file(
     path: &Path,
+    kind: &FileKind,
     mapping: &[(String, String)],
     ignored: &mut BTreeSet<String>,
     count: Arc<AtomicU64>,
     mut each: impl FnMut(usize, Result<Record, String>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
+    if let FileKind::ShopifyProducts(columns) = kind {
+        let mut grouper = Grouper::new((**columns).clone());
+        // A product's line matters only when it is bad (then the outcome names it).
+        let mut emit = |outcome: Outcome| match outcome {
+            Outcome::Product(p) => each(0, Ok(Record::ShopifyProduct(p))),
+            Outcome::Skipped(skip) => each(0, Ok(Record::Skipped(skip))),
+            Outcome::Bad(line, message) => each(line, Err(message)),
+        };
+        rows::read_rows(path, count, |line, row| match row {
+            Ok(RawRow::Csv { row, .. }) => grouper.row(line, row, &mut emit),
+            Ok(RawRow::Json(_)) => anyhow::bail!("{}: a Shopify export read as JSON", path.display()),
+            Err(message) => emit(Outcome::Bad(line, message)),
+        })?;
+        return grouper.finish(&mut emit);
+    }
     rows::read_rows(path, count, |line, row| {
         let record = match row {
             Ok(RawRow::Json(map)) => to_record(map, mapping, ignored),
@@ -200,12 +269,21 @@ pub async fn import_files(
     opts: &ImportOptions,
 ) -> anyhow::Result<ImportReport> {
     let mut report = ImportReport::default();
+    // Every file's header is checked before anything is written.
+    let kinds = files.iter().map(|path| file_kind(path, &opts.mapping)).collect::<anyhow::Result<Vec<_>>>()?;
+    for (path, kind) in files.iter().zip(&kinds) {
+        if let FileKind::ShopifyProducts(columns) = kind
+            && !columns.has_stock()
+        {
+            report.shopify.files_without_stock.push(path.display().to_string());
+        }
+    }
     if opts.strict {
         // A first pass that writes nothing.
         let mut bad = Vec::new();
-        for path in files {
+        for (path, kind) in files.iter().zip(&kinds) {
             let name = path.display().to_string();
-            read_file(path, &opts.mapping, &mut report.ignored_fields, Arc::default(), |line, r| {
+            read_file(path, kind, &opts.mapping, &mut report.ignored_fields, Arc::default(), |line, r| {
                 if let Err(message) = r {
                     bad.push(BadLine { file: name.clone(), line, message });
                 }
@@ -226,9 +304,9 @@ pub async fn import_files(
         let (files, mapping, read_bytes) = (files.to_vec(), opts.mapping.clone(), read_bytes.clone());
         tokio::task::spawn_blocking(move || -> anyhow::Result<BTreeSet<String>> {
             let mut ignored = BTreeSet::new();
-            for path in &files {
+            for (path, kind) in files.iter().zip(&kinds) {
                 let name = path.display().to_string();
-                read_file(path, &mapping, &mut ignored, read_bytes.clone(), |line, r| {
+                read_file(path, kind, &mapping, &mut ignored, read_bytes.clone(), |line, r| {
                     let item = match r {
                         Ok(record) => Item::Record(record),
                         Err(message) => Item::Bad(BadLine { file: name.clone(), line, message }),
@@ -249,12 +327,11 @@ pub async fn import_files(
     let written: anyhow::Result<()> = async {
         while let Some(item) = receiver.recv().await {
             match item {
-                Item::Record(Record::Product(p)) => {
+                Item::Record(Record::Product(p)) => products.push(*p),
+                Item::Record(Record::ShopifyProduct(p)) => {
+                    report.shopify.products += 1;
+                    report.shopify.variants += p.variants.len();
                     products.push(*p);
-                    if products.len() >= BATCH {
-                        report.products += write_products(db, &batch, &mut products).await?;
-                        bar.set_position(read_bytes.load(Ordering::Relaxed));
-                    }
                 }
                 Item::Record(Record::Policy(p)) => {
                     let mut tx = db.begin().await?;
@@ -264,7 +341,14 @@ pub async fn import_files(
                     batch.upsert_policy(&row)?;
                     policy_ids.insert(p.id);
                 }
+                Item::Record(Record::Skipped(skip)) => {
+                    *report.shopify.skipped.entry(skip.as_str().to_string()).or_default() += 1;
+                }
                 Item::Bad(bad) => report.bad_lines.push(bad),
+            }
+            if products.len() >= BATCH {
+                report.products += write_products(db, &batch, &mut products).await?;
+                bar.set_position(read_bytes.load(Ordering::Relaxed));
             }
         }
         report.products += write_products(db, &batch, &mut products).await?;

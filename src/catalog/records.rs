@@ -8,9 +8,66 @@ use crate::domain::{Money, Sku};
 use crate::store::catalog::{PolicyRow, ProductRow};
 use crate::store::json_text;
 
-/// One variant of a product: a size and/or colour with its own stock. The same type is a
-/// turn's fact (stored as JSON in `products.variants`, read back unchanged).
-pub use crate::domain::facts::VariantFact as Variant;
+use crate::domain::facts::VariantFact;
+
+/// One variant of a product: a size and/or colour with its own stock, and what a shop's
+/// export says besides (its own sku and price, other options, selling when out of stock).
+/// Stored as JSON in `products.variants`; a turn reads the [`VariantFact`] part
+/// ([`variant_facts`]). The keys beyond size, colour and stock are written only when set, so
+/// catalogs without them store what they always did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    #[serde(default)]
+    pub size: Option<String>,
+    #[serde(default)]
+    pub color: Option<String>,
+    /// Other options (Shopify's third option, say "Material"), value by option name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+    /// The variant's own sku, when the shop gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<Sku>,
+    /// The variant's price when it differs by variant (the original price when on sale).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "price")]
+    pub price: Option<f64>,
+    /// The variant's sale price, below `price`.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "price")]
+    pub sale_price: Option<f64>,
+    /// Units in stock (never negative: an oversold variant has none left).
+    #[serde(default)]
+    pub stock: i64,
+    /// Can be ordered with no stock left (Shopify's "continue selling when out of stock",
+    /// or inventory the shop does not track): available to order, not sold out.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sell_when_out_of_stock: bool,
+}
+
+impl Variant {
+    /// A variant with only a size, a colour and a stock.
+    pub fn new(size: Option<&str>, color: Option<&str>, stock: i64) -> Variant {
+        Variant {
+            size: size.map(str::to_string),
+            color: color.map(str::to_string),
+            options: BTreeMap::new(),
+            sku: None,
+            price: None,
+            sale_price: None,
+            stock,
+            sell_when_out_of_stock: false,
+        }
+    }
+
+    /// What a turn knows of this variant.
+    pub fn fact(&self) -> VariantFact {
+        VariantFact { size: self.size.clone(), color: self.color.clone(), stock: self.stock }
+    }
+}
+
+/// The turn's facts of a stored `products.variants` JSON array (empty when unreadable).
+pub fn variant_facts(stored: &str) -> Vec<VariantFact> {
+    serde_json::from_str::<Vec<Variant>>(stored).unwrap_or_default().iter().map(Variant::fact).collect()
+}
 
 /// One product of a catalog file.
 #[derive(Debug, Clone, Deserialize)]
@@ -28,12 +85,14 @@ pub struct ProductRecord {
     /// A path, levels separated by `>` ("Women's Clothing > Blouses"), or a list of levels.
     #[serde(default, deserialize_with = "path_or_list")]
     pub category: String,
-    /// Decimal amount in `currency`; required (a product without a price cannot be quoted).
+    /// Decimal amount in `currency` (a number, or a string such as `"$15.00"`); required (a
+    /// product without a price cannot be quoted).
+    #[serde(default, deserialize_with = "price")]
     pub price: Option<f64>,
     #[serde(default = "usd")]
     pub currency: String,
     /// The current sale price, if the product is on sale.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "price")]
     pub sale_price: Option<f64>,
     /// Colours offered (a list, or one string): derived from the variants when given.
     #[serde(default, deserialize_with = "list_or_one")]
@@ -87,6 +146,27 @@ fn usd() -> String {
 /// A string; `null` is empty.
 fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumberOrText {
+    Number(f64),
+    Text(String),
+}
+
+/// A price: a number, or a string as shops write prices ([`Money::parse_usd`]).
+fn price<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    Ok(match Option::<NumberOrText>::deserialize(d)? {
+        None => None,
+        Some(NumberOrText::Number(n)) => Some(n),
+        Some(NumberOrText::Text(t)) => {
+            let Some(money) = Money::parse_usd(&t) else {
+                return Err(serde::de::Error::custom(format!("{t:?} is not a price")));
+            };
+            Some(money.cents as f64 / 100.0)
+        }
+    })
 }
 
 #[derive(Deserialize)]
@@ -226,6 +306,14 @@ impl ProductRecord {
         }
         if self.stock.is_some_and(|s| s < 0) || self.variants.iter().any(|v| v.stock < 0) {
             return Err("stock is negative".into());
+        }
+        for v in &self.variants {
+            let variant_price = v.price.map(|p| money("variant price", p)).transpose()?.unwrap_or(cents);
+            if let Some(sale) = v.sale_price
+                && money("variant sale_price", sale)? >= variant_price
+            {
+                return Err(format!("variant sale_price {sale} is not below its price"));
+            }
         }
         if !self.variants.is_empty() && self.stock.is_some_and(|s| s != self.variant_stock()) {
             return Err(format!(

@@ -9,7 +9,10 @@ use crate::config::Config;
 /// embedding endpoint), from `config_path` as every command does.
 pub async fn run(command: BenchCommand, config_path: Option<&Path>) -> anyhow::Result<()> {
     match command {
-        BenchCommand::Import { products } => crate::bench::import::run(products).await,
+        BenchCommand::Import { products, shopify_variants: None } => crate::bench::import::run(products).await,
+        BenchCommand::Import { products, shopify_variants: Some(variants) } => {
+            crate::bench::import::run_shopify(products, variants).await
+        }
         BenchCommand::ImportCrm { lines } => crate::bench::import::run_crm(lines).await,
         BenchCommand::Retrieval { esci, rounds } => {
             let config = Config::load(config_path)?;

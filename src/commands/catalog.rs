@@ -62,6 +62,21 @@ pub async fn index_catalog(
         let list: Vec<&str> = report.ignored_fields.iter().map(String::as_str).collect();
         eprintln!("ignored fields (not in the catalog format; map them with --map OURS=THEIRS): {}", list.join(", "));
     }
+    for file in &report.shopify.files_without_stock {
+        eprintln!(
+            "{file}: no \"Variant Inventory Qty\" column (a store with several locations): stock was not imported"
+        );
+    }
+    let shopify = &report.shopify;
+    if shopify.products > 0 || !shopify.skipped.is_empty() {
+        let skipped: Vec<String> = shopify.skipped.iter().map(|(why, n)| format!("{n} {why}")).collect();
+        println!(
+            "shopify export: {} products with {} variants{}",
+            shopify.products,
+            shopify.variants,
+            if skipped.is_empty() { String::new() } else { format!("; skipped {}", skipped.join(", ")) }
+        );
+    }
     println!(
         "indexed {} products and {} policies in {:.1} s; {} bad lines skipped{}",
         report.products,

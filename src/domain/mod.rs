@@ -135,6 +135,47 @@ impl Money {
     pub fn usd_cents(cents: i64) -> Money {
         Money { cents, currency: Currency::Usd }
     }
+
+    /// US dollars from a price as shops and spreadsheets write it: `15`, `15.5`, `$15.00`,
+    /// `15,00` (decimal comma), `1,234.50` or `1.234,50` (grouped thousands). `None` for
+    /// anything else: a negative or empty amount, more than two decimals, or a separator
+    /// that could be either (`1.234` is refused rather than guessed).
+    pub fn parse_usd(text: &str) -> Option<Money> {
+        let t = text.trim();
+        let t = t.strip_prefix('$').unwrap_or(t).trim_start();
+        let (whole, cents) = match (t.rfind('.'), t.rfind(',')) {
+            (Some(dot), Some(comma)) if dot > comma => (ungroup(&t[..dot], ',')?, &t[dot + 1..]),
+            (Some(dot), Some(comma)) if comma > dot => (ungroup(&t[..comma], '.')?, &t[comma + 1..]),
+            (Some(dot), None) => (t[..dot].to_string(), &t[dot + 1..]),
+            // One comma before one or two digits is a decimal comma; otherwise commas group.
+            (None, Some(comma)) if t.matches(',').count() == 1 && (1..=2).contains(&(t.len() - comma - 1)) => {
+                (t[..comma].to_string(), &t[comma + 1..])
+            }
+            (None, Some(_)) => (ungroup(t, ',')?, ""),
+            _ => (t.to_string(), ""),
+        };
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty() || whole.len() > 12 || !digits(&whole) || cents.len() > 2 || !digits(cents) {
+            return None;
+        }
+        let fraction: i64 = format!("{cents:0<2}").parse().ok()?;
+        Some(Money::usd_cents(whole.parse::<i64>().ok()? * 100 + fraction))
+    }
+}
+
+/// `1,234,567` without its group separators, or `None` when the groups are not of three
+/// digits after the first.
+fn ungroup(text: &str, separator: char) -> Option<String> {
+    let mut groups = text.split(separator);
+    let first = groups.next()?;
+    let mut out = first.to_string();
+    for group in groups {
+        if group.len() != 3 || first.is_empty() {
+            return None;
+        }
+        out.push_str(group);
+    }
+    Some(out)
 }
 
 impl fmt::Display for Money {
@@ -218,6 +259,27 @@ mod tests {
         assert_eq!(Money::usd(11.99).to_string(), "$11.99");
         assert_eq!(Money::usd(5.0).to_string(), "$5.00");
         assert_eq!(Money::usd(0.1 + 0.2).cents, 30);
+    }
+
+    #[test]
+    fn prices_parse_as_shops_write_them() {
+        let cents = |t: &str| Money::parse_usd(t).map(|m| m.cents);
+        assert_eq!(cents("15"), Some(1500));
+        assert_eq!(cents("15.00"), Some(1500));
+        assert_eq!(cents("$15.00"), Some(1500));
+        assert_eq!(cents(" $ 15.5 "), Some(1550));
+        assert_eq!(cents("15,00"), Some(1500));
+        assert_eq!(cents("15,5"), Some(1550));
+        assert_eq!(cents("1,234.50"), Some(123_450));
+        assert_eq!(cents("1.234,50"), Some(123_450));
+        assert_eq!(cents("1,234"), Some(123_400));
+        assert_eq!(cents("1,234,567.89"), Some(123_456_789));
+        assert_eq!(cents("0.99"), Some(99));
+        for bad in
+            ["", "$", "abc", "-5", "1.234", "15.000", "1,23,4.00", "12,34,56", "1.2.3", ",50", "15 00", "$$5", "1e3"]
+        {
+            assert_eq!(cents(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

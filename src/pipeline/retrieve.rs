@@ -96,7 +96,7 @@ async fn product_facts(deps: &Deps, hits: &[Hit]) -> anyhow::Result<Vec<ProductF
             category: p.category,
             stock: p.stock,
             score: hit.score,
-            variants: serde_json::from_str(&p.variants).unwrap_or_default(),
+            variants: crate::catalog::records::variant_facts(&p.variants),
         })
         .collect())
 }

@@ -74,7 +74,7 @@ async fn every_bad_line_is_named_with_its_number(backend: Backend) {
     assert_eq!(message("catalog.jsonl", 6), "stock is negative");
     assert!(message("catalog.jsonl", 8).contains("EUR"));
     assert_eq!(message("catalog.jsonl", 12), "body is empty");
-    assert!(message("catalog.csv", 3).contains("price \"abc\" is not a number"));
+    assert_eq!(message("catalog.csv", 3), "column \"price\": \"abc\" is not a price");
     assert!(message("catalog.csv", 4).contains("size:color:stock"));
     assert!(message("catalog.csv", 5).starts_with("malformed CSV row"));
     assert_eq!(report.products, 3, "A1, A9, C1");

@@ -17,6 +17,7 @@ mod hours;
 mod import_crm;
 mod migrations;
 mod proactive;
+mod shopify_catalog;
 mod turn;
 mod turn_job;
 mod webhook;
