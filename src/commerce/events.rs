@@ -302,12 +302,35 @@ fn changes(e: &TrackEvent) -> Result<Vec<Change>, FieldError> {
     })
 }
 
+/// Why a request could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum TrackError {
+    /// An event is about an order that is not stored (a shipment before its order).
+    #[error("{0:?}")]
+    Invalid(Invalid),
+    #[error(transparent)]
+    Store(#[from] anyhow::Error),
+}
+
 /// Stores the events and applies their CRM changes, all in one transaction: a request is
 /// stored whole or not at all. An id stored before changes nothing.
-pub async fn track(db: &Db, events: &[TrackEvent]) -> anyhow::Result<Tracked> {
+pub async fn track(db: &Db, events: &[TrackEvent]) -> Result<Tracked, TrackError> {
     let mut tx = db.begin().await?;
     let mut tracked = Tracked::default();
-    for e in events {
+    for (i, e) in events.iter().enumerate() {
+        // A shipment or cancellation needs its order: stored before, or earlier in the batch.
+        let order = match changes(e).unwrap_or_default().first() {
+            Some(Change::Shipment(s)) => Some(s.order.clone()),
+            Some(Change::Cancel { order, .. }) => Some(order.clone()),
+            _ => None,
+        };
+        if let Some(order) = order
+            && crate::store::crm::order_id_by_source(&mut tx, &order).await?.is_none()
+        {
+            let field = if events.len() > 1 { format!("batch[{i}].properties") } else { "properties".into() };
+            let message = format!("order_id {order:?} is not a stored order: send its Order Completed first");
+            return Err(TrackError::Invalid(Invalid { field, message }));
+        }
         let properties = Value::Object(e.properties.clone());
         // The customer first, so the stored event points at them.
         let has_profile = e.who.name.is_some() || e.who.consent.is_some() || e.who.phone.is_some();

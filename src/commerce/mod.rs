@@ -215,7 +215,9 @@ async fn order(tx: &mut Tx, o: &OrderChange, source: Source) -> anyhow::Result<S
 
 async fn shipment(tx: &mut Tx, s: &ShipmentChange) -> anyhow::Result<String> {
     let Some(order_id) = store_crm::order_id_by_source(tx, &s.order).await? else {
-        return Ok("skipped: shipment of an unknown order".into());
+        // Shopify does not promise order: the order's own webhook may still be on its way.
+        // The job is retried with backoff and dead-lettered, with this reason, if it never comes.
+        anyhow::bail!("shipment of order {} that is not stored (yet)", s.order);
     };
     let written = store_crm::upsert_fulfillment(
         tx,

@@ -95,7 +95,11 @@ pub async fn post_message(
 /// `batch[2].phone`), then stored in one transaction, once per `id`.
 pub async fn post_events(State(state): State<AppState>, _: Caller, JsonBody(body): JsonBody<Value>) -> ApiResult {
     let events = events::parse_request(body).map_err(|e| Error::bad_field(&e.field, e.message))?;
-    let tracked = events::track(&state.db, &events).await?;
+    let tracked = match events::track(&state.db, &events).await {
+        Ok(tracked) => tracked,
+        Err(events::TrackError::Invalid(e)) => return Err(Error::bad_field(&e.field, e.message)),
+        Err(events::TrackError::Store(e)) => return Err(e.into()),
+    };
     tracing::info!(accepted = tracked.accepted, duplicates = tracked.duplicates, "events tracked");
     Ok(Json(serde_json::to_value(tracked).map_err(anyhow::Error::from)?))
 }

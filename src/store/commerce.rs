@@ -55,15 +55,14 @@ pub struct ShopifyWebhookRow {
 
 /// The webhook with this row id.
 pub async fn shopify_webhook(db: &Db, id: i64) -> anyhow::Result<Option<ShopifyWebhookRow>> {
-    let row =
-        with_db!(db, |p| {
-            sqlx::query_as::<_, ShopifyWebhookRow>(
+    let row = with_db!(db, |p| {
+        sqlx::query_as::<_, ShopifyWebhookRow>(
         "select id, webhook_id, topic, triggered_at, body, processed_at, outcome from shopify_webhooks where id = $1"
     )
     .bind(id)
     .fetch_optional(p)
     .await
-        })?;
+    })?;
     Ok(row)
 }
 
@@ -109,9 +108,8 @@ pub struct NewEvent<'a> {
 
 /// Stores an event; `None` when its id was seen before.
 pub async fn insert_event(tx: &mut Tx, e: &NewEvent<'_>) -> anyhow::Result<Option<i64>> {
-    let id =
-        with_tx!(tx, |conn| {
-            sqlx::query_scalar::<_, i64>(
+    let id = with_tx!(tx, |conn| {
+        sqlx::query_scalar::<_, i64>(
         "insert into events (event_id, name, source, customer_id, phone, email, properties, occurred_at, received_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          on conflict (event_id) do nothing
@@ -128,7 +126,7 @@ pub async fn insert_event(tx: &mut Tx, e: &NewEvent<'_>) -> anyhow::Result<Optio
     .bind(Utc::now())
     .fetch_optional(conn)
     .await
-        })?;
+    })?;
     Ok(id)
 }
 

@@ -319,13 +319,16 @@ pub async fn upsert_order(tx: &mut Tx, o: &NewOrder<'_>) -> anyhow::Result<Upser
     }
     let (order_id, upserted) = match existing {
         Some((id, _)) => {
-            with_tx!(tx, |conn| sqlx::query(
+            // The record is the order's whole state (a cancellation undone is undone); the
+            // newer-than check is repeated in the statement, so of two concurrent writers
+            // the older one loses.
+            let written = with_tx!(tx, |conn| sqlx::query(
                 "update orders set customer_id = $2, external_id = $3, source_id = coalesce($4, source_id),
-                     ordered_at = $5, status = $6, fulfillment_status = coalesce($7, fulfillment_status),
-                     cancelled_at = coalesce($8, cancelled_at), order_status_url = coalesce($9, order_status_url),
+                     ordered_at = $5, status = $6, fulfillment_status = $7,
+                     cancelled_at = $8, order_status_url = coalesce($9, order_status_url),
                      checkout_token = coalesce($10, checkout_token), total_cents = $11, currency = $12,
                      source_updated_at = coalesce($13, source_updated_at)
-                 where id = $1"
+                 where id = $1 and ($13 is null or source_updated_at is null or source_updated_at <= $13)"
             )
             .bind(id)
             .bind(o.customer_id)
@@ -343,6 +346,9 @@ pub async fn upsert_order(tx: &mut Tx, o: &NewOrder<'_>) -> anyhow::Result<Upser
             .execute(conn)
             .await
             .map(|r| r.rows_affected()))?;
+            if written == 0 {
+                return Ok(Upserted::Stale(id));
+            }
             (id, Upserted::Updated(id))
         }
         None => {
@@ -446,12 +452,14 @@ pub async fn upsert_fulfillment(tx: &mut Tx, f: &NewFulfillment<'_>) -> anyhow::
         return Ok(Upserted::Stale(id));
     }
     if let Some((id, _)) = existing {
-        with_tx!(tx, |conn| sqlx::query(
+        let written =
+            with_tx!(tx, |conn| {
+                sqlx::query(
             "update fulfillments set status = coalesce($2, status), shipment_status = coalesce($3, shipment_status),
                  tracking_company = coalesce($4, tracking_company), tracking_number = coalesce($5, tracking_number),
                  tracking_url = coalesce($6, tracking_url), estimated_delivery_at = coalesce($7, estimated_delivery_at),
                  delivered_at = coalesce($8, delivered_at), source_updated_at = coalesce($9, source_updated_at)
-             where id = $1"
+             where id = $1 and ($9 is null or source_updated_at is null or source_updated_at <= $9)"
         )
         .bind(id)
         .bind(f.status)
@@ -464,8 +472,9 @@ pub async fn upsert_fulfillment(tx: &mut Tx, f: &NewFulfillment<'_>) -> anyhow::
         .bind(f.source_updated_at)
         .execute(conn)
         .await
-        .map(|r| r.rows_affected()))?;
-        return Ok(Upserted::Updated(id));
+        .map(|r| r.rows_affected())
+            })?;
+        return Ok(if written == 0 { Upserted::Stale(id) } else { Upserted::Updated(id) });
     }
     let id = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>(
         "insert into fulfillments (order_id, source_id, status, shipment_status, tracking_company, tracking_number,

@@ -18,6 +18,7 @@ mod import_crm;
 mod migrations;
 mod proactive;
 mod shopify_catalog;
+mod shopify_webhooks;
 mod turn;
 mod turn_job;
 mod webhook;

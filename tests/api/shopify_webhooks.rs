@@ -1,0 +1,214 @@
+//! `POST /webhooks/shopify` and `POST /api/v1/events` end to end on both databases, with
+//! payloads written from Shopify's REST resource fields (Order, Fulfillment, Customer) and
+//! Segment-style events: a forged HMAC writes nothing, a webhook id delivered three times has
+//! one effect, a stale retry does not overwrite newer state, the customer's SMS consent
+//! reaches the ledger, "where is my order?" is answered with the shipment's tracking, and
+//! `customers/redact` erases the customer while their opt-out still holds.
+
+use std::time::Duration;
+
+use backtalk::commerce::shopify;
+use backtalk::domain::ConsentKind;
+use backtalk::store::consent;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+use crate::on_both_backends;
+
+const SECRET: &str = "test-webhook-secret";
+const PHONE: &str = "+19175550177";
+
+fn configure(config: &mut backtalk::config::Config) {
+    config.shopify.webhook_secret = backtalk::config::Secret::new(SECRET);
+    config.brand.link_hosts = "ups.com".into();
+}
+
+async fn scalar(app: &TestApp, sql: &'static str) -> i64 {
+    backtalk::store::with_db!(&app.db, |p| sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await).unwrap()
+}
+
+/// Posts a Shopify webhook signed with `secret`; returns the status.
+async fn post_shopify(app: &TestApp, topic: &str, id: &str, body: &Value, secret: &str, at: &str) -> u16 {
+    let body = body.to_string();
+    app.http
+        .post(format!("{}/webhooks/shopify", app.base_url))
+        .header("Content-Type", "application/json")
+        .header("X-Shopify-Topic", topic)
+        .header("X-Shopify-Hmac-Sha256", shopify::sign(secret, body.as_bytes()))
+        .header("X-Shopify-Shop-Domain", "northwind.myshopify.com")
+        .header("X-Shopify-API-Version", "2025-10")
+        .header("X-Shopify-Webhook-Id", id)
+        .header("X-Shopify-Triggered-At", at)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn customer() -> Value {
+    json!({"id": 706405506930370000_u64, "email": "maya@example.com", "first_name": "Maya", "last_name": "Lin",
+           "phone": "+19175550177", "updated_at": "2026-11-20T10:00:00-05:00",
+           "sms_marketing_consent": {"state": "subscribed", "opt_in_level": "single_opt_in",
+                                      "consent_updated_at": "2026-11-20T10:00:00-05:00", "consent_collected_from": "SHOPIFY"}})
+}
+
+fn order(cancelled: bool) -> Value {
+    json!({"id": 820982911946154500_u64, "name": "#1001", "order_number": 1001, "email": "maya@example.com",
+           "created_at": "2026-11-28T10:00:00-05:00", "updated_at": "2026-11-28T10:00:00-05:00",
+           "cancelled_at": if cancelled { json!("2026-11-28T11:00:00-05:00") } else { Value::Null },
+           "financial_status": "paid", "fulfillment_status": null, "currency": "USD", "total_price": "53.98",
+           "checkout_token": "ck-77", "order_status_url": "https://northwind.example/orders/abc",
+           "customer": {"id": 706405506930370000_u64, "email": "maya@example.com", "phone": "+19175550177",
+                        "first_name": "Maya", "last_name": "Lin"},
+           "line_items": [{"id": 466157049, "variant_id": 39072856, "sku": "ZO0172001720", "title": "Blouse - red",
+                           "price": "20.99", "quantity": 1},
+                          {"id": 518995019, "variant_id": 49148385, "sku": "ZO0347403474", "title": "Blouse - black",
+                           "price": "32.99", "quantity": 1}],
+           "fulfillments": []})
+}
+
+fn fulfillment() -> Value {
+    json!({"id": 255858046, "order_id": 820982911946154500_u64, "status": "success", "shipment_status": "in_transit",
+           "tracking_company": "UPS", "tracking_number": "1Z999AA10123456784",
+           "tracking_numbers": ["1Z999AA10123456784"],
+           "tracking_url": "https://www.ups.com/track?tracknum=1Z999AA10123456784",
+           "updated_at": "2026-11-29T08:00:00-05:00"})
+}
+
+async fn shopify_webhooks_update_the_crm_and_answer_where_is_my_order(backend: Backend) {
+    let app = spawn_app(backend, TestOptions { configure: Some(configure), ..TestOptions::default() }).await;
+    let (hooks, orders) = ("select count(*) from shopify_webhooks", "select count(*) from orders");
+    let orders_before = scalar(&app, orders).await;
+
+    // A forged signature: 401 and nothing written.
+    let forged =
+        post_shopify(&app, "orders/create", "w-forged", &order(false), "not-the-secret", "2026-11-28T15:00:00Z").await;
+    assert_eq!(forged, 401);
+    assert_eq!((scalar(&app, hooks).await, scalar(&app, orders).await), (0, orders_before));
+
+    // The customer, with their SMS consent.
+    assert_eq!(post_shopify(&app, "customers/create", "w-1", &customer(), SECRET, "2026-11-20T15:00:00Z").await, 200);
+    // The same order delivered three times: one order, one webhook, one event.
+    for _ in 0..3 {
+        assert_eq!(
+            post_shopify(&app, "orders/create", "w-2", &order(false), SECRET, "2026-11-28T15:00:00Z").await,
+            200
+        );
+    }
+    assert_eq!(
+        post_shopify(&app, "fulfillments/create", "w-3", &fulfillment(), SECRET, "2026-11-29T13:00:00Z").await,
+        200
+    );
+    // A retry of an older state (triggered before the fulfilment) says cancelled: it is stale.
+    assert_eq!(post_shopify(&app, "orders/updated", "w-4", &order(true), SECRET, "2026-11-28T14:00:00Z").await, 200);
+    // A topic Backtalk does not handle: acknowledged.
+    assert_eq!(
+        post_shopify(&app, "app/uninstalled", "w-5", &json!({"id": 1}), SECRET, "2026-11-29T14:00:00Z").await,
+        200
+    );
+    app.wait_idle().await;
+
+    assert_eq!(scalar(&app, hooks).await, 5);
+    assert_eq!(scalar(&app, orders).await, orders_before + 1);
+    assert_eq!(scalar(&app, "select count(*) from events where name = 'Order Completed'").await, 1);
+    let outcomes = backtalk::store::commerce::shopify_webhook_outcomes(&app.db).await.unwrap();
+    let outcome = |topic: &str| outcomes.iter().find(|(t, _)| t == topic).and_then(|(_, o)| o.clone()).unwrap();
+    // Workers may apply the two in either order; the newer state wins either way.
+    assert_eq!(scalar(&app, "select count(*) from orders where cancelled_at is not null").await, 0);
+    assert_eq!(outcome("app/uninstalled"), "ignored: unknown topic");
+    assert_eq!(scalar(&app, "select count(*) from shopify_webhooks where body is not null").await, 0, "bodies dropped");
+    let ledger = consent::ledger(&app.db, Some(&as_phone(PHONE))).await.unwrap();
+    assert_eq!(ledger.len(), 1, "{ledger:?}");
+    assert_eq!((ledger[0].kind, ledger[0].source.as_str()), (ConsentKind::OptIn, "shopify"));
+
+    // "Where is my order?" is answered from the order and its shipment.
+    app.post_inbound(PHONE, "where is my order?", &new_sid()).await;
+    wait_for("the answer", Duration::from_secs(20), || async { !app.twilio.sent_to(PHONE).is_empty() }).await;
+    let reply = app.twilio.sent_to(PHONE)[0].body.clone();
+    assert!(reply.contains("1001") && reply.contains("shipped"), "{reply}");
+    assert!(reply.contains("1Z999AA10123456784") && reply.contains("https://www.ups.com/track"), "{reply}");
+
+    // The customer opts out, then the shop asks us to erase them.
+    app.post_inbound(PHONE, "STOP", &new_sid()).await;
+    app.wait_idle().await;
+    let redact = json!({"shop_id": 954889, "shop_domain": "northwind.myshopify.com",
+        "customer": {"id": 706405506930370000_u64, "email": "maya@example.com", "phone": "+19175550177"},
+        "orders_to_redact": [820982911946154500_u64]});
+    assert_eq!(post_shopify(&app, "customers/redact", "w-6", &redact, SECRET, "2026-12-01T10:00:00Z").await, 200);
+    app.wait_idle().await;
+    let customer = backtalk::store::crm::customer_by_phone(&app.db, &as_phone(PHONE)).await.unwrap().unwrap();
+    assert_eq!((customer.name, customer.email), (None, None));
+    assert_eq!(scalar(&app, orders).await, orders_before);
+    let bodies = scalar(&app, "select count(*) from messages where from_phone = '+19175550177' and body <> ''");
+    assert_eq!(bodies.await, 0);
+    assert_eq!(scalar(&app, "select count(*) from messages where to_phone = '+19175550177' and body <> ''").await, 0);
+    assert_eq!(scalar(&app, "select count(*) from turns where reply is not null or draft is not null").await, 0);
+    assert_eq!(scalar(&app, "select count(*) from events where email = 'maya@example.com'").await, 0);
+    // The opt-out holds: a later text gets no reply.
+    let sent = app.twilio.sent_to(PHONE).len();
+    app.post_inbound(PHONE, "hello? where is my stuff", &new_sid()).await;
+    app.wait_idle().await;
+    assert_eq!(app.twilio.sent_to(PHONE).len(), sent, "an opted-out number gets nothing");
+    let latest = consent::latest_consent(&app.db, &as_phone(PHONE)).await.unwrap();
+    assert_eq!(latest, Some(ConsentKind::OptOut));
+}
+on_both_backends!(shopify_webhooks_update_the_crm_and_answer_where_is_my_order);
+
+async fn post_events(app: &TestApp, body: &Value, token: Option<&str>) -> (u16, Value) {
+    let mut request = app.http.post(format!("{}/api/v1/events", app.base_url)).json(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn events_api_updates_the_crm_like_shopify(backend: Backend) {
+    let app = spawn_app(backend, TestOptions { configure: Some(configure), ..TestOptions::default() }).await;
+    let phone = "+19175550178";
+    let placed = json!({"id": "woo-1", "event": "Order Completed", "phone": phone, "timestamp": "2026-11-30T10:00:00Z",
+        "properties": {"order_id": "W-5001", "total": 74.99, "currency": "USD", "first_name": "Raj", "last_name": "Iyer",
+                       "products": [{"sku": "ZO0431204312", "name": "Parka - khaki", "price": 74.99, "quantity": 1}]}});
+    let shipped = json!({"id": "woo-2", "event": "Order Shipped", "phone": phone, "timestamp": "2026-12-01T10:00:00Z",
+        "properties": {"order_id": "W-5001", "carrier": "UPS", "tracking_number": "1Z999AA10123456785",
+                       "tracking_url": "https://www.ups.com/track?tracknum=1Z999AA10123456785",
+                       "estimated_delivery": "2026-12-09"}});
+    let viewed =
+        json!({"id": "woo-3", "event": "Product Viewed", "phone": phone, "properties": {"sku": "ZO0172001720"}});
+
+    assert_eq!(post_events(&app, &placed, None).await.0, 401, "a token is required");
+    // A bad event anywhere in a batch: 400 naming it, and nothing stored.
+    let bad = json!({"id": "woo-9", "event": "Product Viewed", "phone": "call me"});
+    let (status, error) = post_events(&app, &json!({"batch": [placed.clone(), bad]}), Some(API_TOKEN)).await;
+    assert_eq!((status, error["field"].as_str()), (400, Some("batch[1].phone")), "{error}");
+    assert_eq!(scalar(&app, "select count(*) from events").await, 0);
+
+    let (status, body) = post_events(&app, &json!([placed, shipped, viewed.clone()]), Some(API_TOKEN)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["accepted"].as_i64(), body["duplicates"].as_i64()), (Some(3), Some(0)), "{body}");
+    // The same id again: nothing new.
+    let (_, again) = post_events(&app, &viewed, Some(API_TOKEN)).await;
+    assert_eq!((again["accepted"].as_i64(), again["duplicates"].as_i64()), (Some(0), Some(1)), "{again}");
+    assert_eq!(scalar(&app, "select count(*) from events").await, 3);
+    let customer = backtalk::store::crm::customer_by_phone(&app.db, &as_phone(phone)).await.unwrap().unwrap();
+    assert_eq!(customer.name.as_deref(), Some("Raj Iyer"));
+
+    app.post_inbound(phone, "when will my parka arrive?", &new_sid()).await;
+    wait_for("the answer", Duration::from_secs(20), || async { !app.twilio.sent_to(phone).is_empty() }).await;
+    let reply = app.twilio.sent_to(phone)[0].body.clone();
+    assert!(reply.contains("W-5001") && reply.contains("2026-12-09"), "{reply}");
+    assert!(reply.contains("1Z999AA10123456785"), "{reply}");
+
+    // Delivered: the status follows the shipment.
+    let delivered = json!({"id": "woo-4", "event": "Order Delivered", "phone": phone,
+        "timestamp": "2026-12-08T16:00:00Z", "properties": {"order_id": "W-5001"}});
+    assert_eq!(post_events(&app, &delivered, Some(API_TOKEN)).await.0, 200);
+    app.post_inbound(phone, "where is my order?", &new_sid()).await;
+    wait_for("the second answer", Duration::from_secs(20), || async { app.twilio.sent_to(phone).len() >= 2 }).await;
+    let reply = app.twilio.sent_to(phone)[1].body.clone();
+    assert!(reply.contains("delivered") && reply.contains("2026-12-08"), "{reply}");
+}
+on_both_backends!(events_api_updates_the_crm_like_shopify);
