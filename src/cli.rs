@@ -129,6 +129,18 @@ pub enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Outbound webhooks (docs/webhooks.md).
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
+}
+
+/// `backtalk webhooks …`
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Print a new endpoint signing secret (`whsec_` + base64 of 32 random bytes).
+    Secret,
 }
 
 /// `backtalk reviewer …`
