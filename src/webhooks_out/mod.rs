@@ -12,6 +12,8 @@
 //!
 //! docs/webhooks.md describes the events and headers for the people who receive them.
 
+pub mod delivery;
 pub mod signing;
 
+pub use delivery::{Deliverer, delivery_of};
 pub use signing::{generate_secret, sign, verify};
