@@ -20,3 +20,4 @@ mod proactive;
 mod turn;
 mod turn_job;
 mod webhook;
+mod webhooks_out;
