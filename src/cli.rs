@@ -230,6 +230,13 @@ pub enum BenchCommand {
         #[arg(long, default_value = "../shared/data/vader_groundtruth")]
         data: PathBuf,
     },
+    /// What outbound webhooks add to storing a text (with and without an endpoint, same
+    /// run), and deliveries per second to a loopback receiver.
+    WebhooksOut {
+        /// Texts stored in each of the two databases (and deliveries sent).
+        #[arg(long, default_value_t = 2000)]
+        texts: usize,
+    },
     /// What a turn costs Backtalk itself (every stage but the model's call), per stage.
     Turn {
         /// Texts sent.

@@ -516,3 +516,13 @@ pub async fn list_deliveries(
     }
     Ok(rows)
 }
+
+/// Deliveries with this status (benchmarks, metrics).
+pub async fn count_deliveries(db: &Db, status: DeliveryStatus) -> anyhow::Result<i64> {
+    let n =
+        with_db!(db, |p| sqlx::query_scalar::<_, i64>("select count(*) from webhook_deliveries where status = $1")
+            .bind(status.as_str())
+            .fetch_one(p)
+            .await)?;
+    Ok(n)
+}
