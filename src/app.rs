@@ -26,6 +26,7 @@ use crate::sms::print::PrintProvider;
 use crate::sms::sender::Sender;
 use crate::sms::twilio::TwilioSender;
 use crate::store::Db;
+use crate::webhooks_out::Deliverer;
 use crate::{demo, sms};
 
 /// The auth token that signs webhooks in `--demo` mode when none is configured. Not a
@@ -126,7 +127,8 @@ impl App {
             clock,
             hours: Arc::new(hours),
         };
-        let worker = Arc::new(Worker { deps, sender, waker: waker.clone() });
+        let webhooks = Arc::new(Deliverer::start(&db, &config.webhooks).await?);
+        let worker = Arc::new(Worker { deps, sender, waker: waker.clone(), webhooks });
         let ingest = IngestBatcher::spawn(db.clone(), config.worker.max_attempts);
         let state = AppState {
             db,

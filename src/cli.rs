@@ -129,6 +129,18 @@ pub enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Outbound webhooks (docs/webhooks.md).
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
+}
+
+/// `backtalk webhooks …`
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Print a new endpoint signing secret (`whsec_` + base64 of 32 random bytes).
+    Secret,
 }
 
 /// `backtalk reviewer …`
@@ -222,6 +234,13 @@ pub enum BenchCommand {
         /// The directory of `tweets_GroundTruth.txt` and `amazonReviewSnippets_GroundTruth.txt`.
         #[arg(long, default_value = "../shared/data/vader_groundtruth")]
         data: PathBuf,
+    },
+    /// What outbound webhooks add to storing a text (with and without an endpoint, same
+    /// run), and deliveries per second to a loopback receiver.
+    WebhooksOut {
+        /// Texts stored in each of the two databases (and deliveries sent).
+        #[arg(long, default_value_t = 2000)]
+        texts: usize,
     },
     /// What a turn costs Backtalk itself (every stage but the model's call), per stage.
     Turn {

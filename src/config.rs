@@ -77,6 +77,98 @@ pub struct Config {
     pub api: ApiConfig,
     pub shopify: ShopifyConfig,
     pub console: ConsoleConfig,
+    pub webhooks: WebhooksConfig,
+}
+
+/// Signed outbound webhooks (Standard Webhooks): where events go and how hard to try.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Seconds to wait for an endpoint's answer; no answer in time is a failed attempt.
+    /// The spec suggests 15–30 s (spec/standard-webhooks.md, "Timeouts").
+    pub timeout_secs: u64,
+    /// When each attempt is made, counted from the previous one: comma-separated durations
+    /// (`ms`, `s`, `m`, `h`), the first `0s` (the first attempt is immediate). Its length is
+    /// the number of attempts; after the last, the delivery is a dead letter. The default
+    /// is the spec's example schedule (about three days); each wait gets up to 10% jitter.
+    pub retry_schedule: String,
+    /// The endpoints (`[[webhooks.endpoints]]` tables; only in the file, not the environment).
+    pub endpoints: Vec<WebhookEndpointConfig>,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            timeout_secs: 15,
+            retry_schedule: "0s, 5s, 5m, 30m, 2h, 5h, 10h, 14h, 20h, 24h".into(),
+            endpoints: Vec::new(),
+        }
+    }
+}
+
+impl WebhooksConfig {
+    /// `retry_schedule` as durations; the error says what is wrong with it.
+    pub fn schedule(&self) -> Result<Vec<std::time::Duration>, String> {
+        let mut schedule = Vec::new();
+        for part in self.retry_schedule.split(',') {
+            schedule.push(parse_duration(part.trim())?);
+        }
+        match schedule.first() {
+            Some(first) if first.is_zero() => {}
+            _ => return Err("must start with 0s: the first attempt is immediate".into()),
+        }
+        if schedule.len() > 50 {
+            return Err("at most 50 attempts".into());
+        }
+        Ok(schedule)
+    }
+}
+
+/// `"5m"` → 300 s; units `ms`, `s`, `m`, `h`.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let why = || format!("expected a duration such as 0s, 500ms, 5m or 2h, got {text:?}");
+    let n: u64 = number.parse().map_err(|_| why())?;
+    let ms = match unit {
+        "ms" => n,
+        "s" => n * 1000,
+        "m" => n * 60_000,
+        "h" => n * 3_600_000,
+        _ => return Err(why()),
+    };
+    Ok(std::time::Duration::from_millis(ms))
+}
+
+/// One outbound webhook endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookEndpointConfig {
+    /// Where events are POSTed (http or https; https outside a private network).
+    pub url: String,
+    /// The signing secret, `whsec_` + base64 of 24–64 random bytes (the prefix may be left
+    /// out); `backtalk webhooks secret` makes one. Secret.
+    pub secret: Secret,
+    /// The event types it wants (`consent.opted_out`, ...), or `["*"]` for all.
+    pub events: Vec<String>,
+    /// What it is, for people reading the API's endpoint list.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// The key bytes of a Standard Webhooks secret: base64 after an optional `whsec_` prefix,
+/// 24 to 64 bytes (spec/standard-webhooks.md, "Symmetric"; the reference libraries accept
+/// the secret with or without the prefix).
+pub fn webhook_secret_key(secret: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine as _;
+    let encoded = secret.trim().strip_prefix("whsec_").unwrap_or(secret.trim());
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| "must be whsec_ followed by base64 (make one with `backtalk webhooks secret`)".to_string())?;
+    if !(24..=64).contains(&key.len()) {
+        return Err(format!("must decode to 24 to 64 bytes, not {}", key.len()));
+    }
+    Ok(key)
 }
 
 /// The reviewer console (`/console`): sessions and login protection.
@@ -492,6 +584,7 @@ impl Default for Config {
             api: ApiConfig::default(),
             shopify: ShopifyConfig::default(),
             console: ConsoleConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -699,6 +792,44 @@ impl Config {
         {
             bad(&key, &why)?;
         }
+        self.validate_webhooks()
+    }
+
+    /// The outbound webhooks' settings: schedule, timeout, and each endpoint's URL, secret
+    /// and event types (errors name the endpoint by its place in the list, never the secret).
+    fn validate_webhooks(&self) -> anyhow::Result<()> {
+        let webhooks = &self.webhooks;
+        if let Err(why) = webhooks.schedule() {
+            bail!("invalid config key `webhooks.retry_schedule` (BACKTALK_WEBHOOKS_RETRY_SCHEDULE): {why}");
+        }
+        if webhooks.timeout_secs == 0 {
+            bail!("invalid config key `webhooks.timeout_secs` (BACKTALK_WEBHOOKS_TIMEOUT_SECS): must be at least 1");
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (n, endpoint) in webhooks.endpoints.iter().enumerate() {
+            let bad = |field: &str, why: &str| -> anyhow::Result<()> {
+                bail!("invalid config key `webhooks.endpoints[{n}].{field}`: {why}")
+            };
+            match reqwest::Url::parse(&endpoint.url) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
+                _ => bad("url", &format!("{:?} is not an http(s) URL", endpoint.url))?,
+            }
+            if !seen.insert(endpoint.url.as_str()) {
+                bad("url", "another endpoint has the same URL")?;
+            }
+            if let Err(why) = webhook_secret_key(endpoint.secret.expose()) {
+                bad("secret", &why)?;
+            }
+            if endpoint.events.is_empty() {
+                bad("events", "list the event types it wants, or [\"*\"] for all")?;
+            }
+            for event in &endpoint.events {
+                if event != "*" && event.parse::<crate::domain::WebhookEvent>().is_err() {
+                    let known: Vec<&str> = crate::domain::WebhookEvent::ALL.iter().map(|e| e.as_str()).collect();
+                    bad("events", &format!("unknown event type {event:?}; known: {}", known.join(", ")))?;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -887,6 +1018,42 @@ mod tests {
             }
             assert!(node.contains_key(last), "backtalk.example.toml lacks {key}");
         }
+    }
+
+    #[test]
+    fn webhook_endpoints_are_checked_at_load_and_errors_name_the_field_not_the_secret() {
+        let endpoint = |url: &str, secret: &str, events: &str| {
+            format!("[[webhooks.endpoints]]\nurl = \"{url}\"\nsecret = \"{secret}\"\nevents = {events}\n")
+        };
+        let good = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let ok = Config::from_sources(&endpoint("https://crm.example.com/h", good, "[\"*\"]"), &[]).unwrap();
+        assert_eq!(ok.webhooks.endpoints.len(), 1);
+        assert!(!format!("{ok:?}").contains(good), "the secret never prints");
+        // The prefix is optional (the spec's libraries accept both).
+        Config::from_sources(&endpoint("http://127.0.0.1:9/h", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "[\"*\"]"), &[])
+            .unwrap();
+        let cases = [
+            (endpoint("crm.example.com/h", good, "[\"*\"]"), "webhooks.endpoints[0].url"),
+            (endpoint("ftp://crm.example.com/h", good, "[\"*\"]"), "webhooks.endpoints[0].url"),
+            (endpoint("https://a.example/h", "whsec_not base64!", "[\"*\"]"), "webhooks.endpoints[0].secret"),
+            (endpoint("https://a.example/h", "whsec_c2hvcnQ=", "[\"*\"]"), "24 to 64 bytes"),
+            (endpoint("https://a.example/h", good, "[\"consent.optout\"]"), "unknown event type \"consent.optout\""),
+            (endpoint("https://a.example/h", good, "[]"), "webhooks.endpoints[0].events"),
+            (endpoint("https://a.example/h", good, "[\"*\"]").repeat(2), "same URL"),
+        ];
+        for (toml_text, expected) in cases {
+            let err = Config::from_sources(&toml_text, &[]).unwrap_err().to_string();
+            assert!(err.contains(expected), "{err}");
+            assert!(!err.contains("MfKQ9r8G"), "{err}");
+        }
+        let schedule = |s: &str| Config::from_sources("", &env(&[("BACKTALK_WEBHOOKS_RETRY_SCHEDULE", s)]));
+        assert_eq!(
+            schedule("0s, 250ms, 2m").unwrap().webhooks.schedule().unwrap(),
+            [0, 250, 120_000].map(std::time::Duration::from_millis)
+        );
+        assert!(schedule("5s, 1m").unwrap_err().to_string().contains("must start with 0s"));
+        assert!(schedule("0s, 5 minutes").unwrap_err().to_string().contains("\"5 minutes\""));
+        assert_eq!(Config::default().webhooks.schedule().unwrap().len(), 10);
     }
 
     #[test]

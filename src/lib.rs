@@ -18,6 +18,8 @@
 //!   [`sms`] sends the replies.
 //! - Beneath: [`store`] (all SQL) and [`jobs`] (the durable queue's workers), over
 //!   [`domain`] (value types, a turn's facts and draft, intent and segment counting; no IO).
+//! - Around the turn: [`webhooks_out`] tells the brand's systems what happened (signed
+//!   outbound webhooks).
 //! - Shared: [`config`], [`clock`], [`auth`], [`text`], [`rows`] (record files for the
 //!   imports), and the [`demo`] store.
 //!
@@ -78,3 +80,5 @@ pub mod sms;
 pub mod store;
 /// Small text helpers.
 pub mod text;
+/// Signed outbound webhooks (Standard Webhooks): signing, delivery with retries.
+pub mod webhooks_out;

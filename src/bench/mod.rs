@@ -7,7 +7,8 @@
 //! - [`console`]: the live queue's latency and the queue page's server time;
 //! - [`retrieval`]: product search quality and speed on ESCI;
 //! - [`import`]: a large catalog's import speed and peak memory;
-//! - [`sentiment`]: the sentiment scorer on VADER's ground truth.
+//! - [`sentiment`]: the sentiment scorer on VADER's ground truth;
+//! - [`webhooks_out`]: what outbound webhooks add to storing a text, and deliveries per second.
 //!
 //! This file holds what they share: starting a release `serve --demo`, signing a webhook,
 //! percentiles.
@@ -18,6 +19,7 @@ pub mod retrieval;
 pub mod sentiment;
 pub mod turn;
 pub mod webhook;
+pub mod webhooks_out;
 
 use std::process::Stdio;
 use std::time::Duration;

@@ -25,6 +25,7 @@ pub async fn run(command: BenchCommand, config_path: Option<&Path>) -> anyhow::R
             crate::bench::retrieval::run(&esci, rounds, embeddings).await
         }
         BenchCommand::Turn { turns, rate } => crate::bench::turn::turn(turns, rate).await,
+        BenchCommand::WebhooksOut { texts } => crate::bench::webhooks_out::run(texts).await,
         BenchCommand::Console { runs, escalations, requests } => {
             crate::bench::console::run(runs, escalations, requests).await
         }

@@ -9,7 +9,7 @@
 //! - `eval`: `backtalk eval` and `backtalk export-transcripts`.
 //! - `bench`: `backtalk bench …`, each benchmark's entry point.
 //!
-//! `backtalk migrate` is three lines, in [`run`].
+//! `backtalk migrate` and `backtalk webhooks secret` are a few lines each, in [`run`].
 
 mod bench;
 mod catalog;
@@ -19,7 +19,7 @@ mod eval;
 mod reviewer;
 mod serve;
 
-use crate::cli::{Cli, Command, ComplianceCommand, ReviewerCommand};
+use crate::cli::{Cli, Command, ComplianceCommand, ReviewerCommand, WebhooksCommand};
 use crate::config::Config;
 
 /// Runs the command `cli` names.
@@ -34,6 +34,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Bench { command } => bench::run(command, cli.config.as_deref()).await,
+        Command::Webhooks { command: WebhooksCommand::Secret } => {
+            println!("{}", crate::webhooks_out::generate_secret());
+            Ok(())
+        }
         command => {
             let config = Config::load(cli.config.as_deref())?;
             match command {
@@ -86,7 +90,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("migrations applied ({})", db.backend());
                     Ok(())
                 }
-                Command::Compliance { .. } | Command::Bench { .. } => unreachable!("handled above"),
+                Command::Compliance { .. } | Command::Bench { .. } | Command::Webhooks { .. } => {
+                    unreachable!("handled above")
+                }
             }
         }
     }

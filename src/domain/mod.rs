@@ -24,7 +24,8 @@ pub mod synonyms;
 pub mod vocabulary;
 
 pub use vocabulary::{
-    ConsentKind, EscalationReason, EscalationStatus, FindingKind, OutboxKind, OutboxStatus, TurnDecision, UnknownWord,
+    ConsentKind, DeliveryStatus, EscalationReason, EscalationStatus, FindingKind, OutboxKind, OutboxStatus,
+    TurnDecision, UnknownWord, WebhookEvent,
 };
 
 use std::fmt;

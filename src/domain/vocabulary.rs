@@ -286,6 +286,43 @@ impl FindingKind {
     }
 }
 
+string_enum! {
+    /// An outbound webhook's event type (`outbound_events.event_type`, the payload's `type`);
+    /// dot-hierarchical as the Standard Webhooks spec recommends (spec/standard-webhooks.md,
+    /// "Event types").
+    pub enum WebhookEvent ("webhook event type") {
+        /// A number withdrew consent (STOP, a carrier 21610, a reviewer, an import).
+        ConsentOptedOut = "consent.opted_out",
+        /// A number agreed to texts (START, an import).
+        ConsentOptedIn = "consent.opted_in",
+        /// A conversation was handed to a person (one event per escalation opened).
+        ConversationEscalated = "conversation.escalated",
+        /// A reviewer closed an escalation (resolved or handed back to the bot).
+        EscalationResolved = "escalation.resolved",
+        /// A customer's text was stored.
+        MessageReceived = "message.received",
+        /// The provider accepted an outbound text.
+        MessageSent = "message.sent",
+        /// An outbound text failed (refused by the provider, undelivered, or given up on).
+        MessageFailed = "message.failed",
+    }
+}
+
+string_enum! {
+    /// Where one event's delivery to one endpoint stands (`webhook_deliveries.status`).
+    pub enum DeliveryStatus ("webhook delivery status") {
+        /// Not delivered yet: the next attempt is scheduled.
+        Pending = "pending",
+        /// An attempt got a 2xx answer.
+        Delivered = "delivered",
+        /// Given up (every attempt failed, or the endpoint answered 410): the reason is kept.
+        Dead = "dead",
+        /// Not sent: the endpoint was disabled or removed from the configuration before it
+        /// was its turn.
+        Skipped = "skipped",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,6 +357,8 @@ mod tests {
         round_trips(EscalationStatus::ALL);
         round_trips(EscalationReason::ALL);
         round_trips(FindingKind::ALL);
+        round_trips(WebhookEvent::ALL);
+        round_trips(DeliveryStatus::ALL);
     }
 
     #[test]

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::error::{Error, json_errors};
 use super::extract::{ApiReviewer, Caller, JsonBody};
+use super::outbound_webhooks;
 use crate::commerce::events;
 use crate::domain::{ConsentKind, EscalationStatus, MAX_BODY_CHARS, Phone};
 use crate::escalation::review::{self, Refused};
@@ -39,6 +40,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/conversations/{id}", get(get_conversation))
         .route("/api/v1/turns/{id}", get(get_turn))
         .route("/api/v1/events", post(post_events).get(list_events))
+        .route("/api/v1/webhooks/endpoints", get(outbound_webhooks::list_endpoints))
+        .route("/api/v1/webhooks/endpoints/{id}/enable", post(outbound_webhooks::enable_endpoint))
+        .route("/api/v1/webhooks/deliveries", get(outbound_webhooks::list_deliveries))
         .route("/api/v1/openapi.json", get(openapi))
         .layer(axum::middleware::from_fn(json_errors))
 }

@@ -2,7 +2,8 @@
 //! types.
 //!
 //! - [`webhooks`]: the SMS provider's inbound texts and delivery callbacks (plain-text errors);
-//! - [`api`]: the JSON API under `/api/v1` (bearer tokens, JSON errors, `openapi.json`);
+//! - [`api`]: the JSON API under `/api/v1` (bearer tokens, JSON errors, `openapi.json`), with
+//!   [`outbound_webhooks`] (endpoints and deliveries);
 //! - [`console`]: the reviewer console under `/console` (sessions, CSRF, HTML pages);
 //! - [`health`]: liveness, readiness and Prometheus metrics.
 //!
@@ -14,6 +15,7 @@ pub mod console;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod outbound_webhooks;
 pub mod webhooks;
 
 use std::sync::Arc;

@@ -9,6 +9,7 @@ use crate::store::conversations::{self, NewInbound};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::domain::ConsentKind;
+use crate::store::webhook_events::{self, Event};
 use crate::store::{Db, Tx, consent, crm, jobs};
 
 /// An inbound text, validated at the edge.
@@ -84,6 +85,8 @@ async fn ingest_in_tx(tx: &mut Tx, inbound: &Inbound, max_attempts: i32) -> anyh
         // A provider retry: the customer and conversation upserts above changed nothing real.
         return Ok(Ingested::Duplicate);
     };
+    let received = Event::MessageReceived { message_id, conversation_id, phone, to: &inbound.to, body: &inbound.body };
+    webhook_events::emit(tx, received).await?;
     let current = consent::latest_consent_in_tx(tx, phone).await?;
     let opted_out = current == Some(ConsentKind::OptOut);
     // The one classification of this text: it decides the consent change below, and the turn

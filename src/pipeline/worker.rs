@@ -1,4 +1,5 @@
-//! The job handler: runs turn jobs through the pipeline and send jobs through the sender.
+//! The job handler: runs turn jobs through the pipeline, send jobs through the sender and
+//! webhook delivery jobs through `webhooks_out`.
 
 use std::sync::Arc;
 
@@ -14,6 +15,8 @@ use crate::jobs::{JobError, JobHandler, KIND_SEND, KIND_SHOPIFY, KIND_TURN, Wake
 use crate::sms::sender::Sender;
 use crate::store::conversations;
 use crate::store::jobs::JobRow;
+use crate::store::webhook_events::KIND_WEBHOOK_DELIVERY;
+use crate::webhooks_out::{Deliverer, delivery_of};
 
 /// Handles every job kind.
 pub struct Worker {
@@ -23,6 +26,8 @@ pub struct Worker {
     pub sender: Arc<Sender>,
     /// Woken when a turn queues texts, so a worker sends them at once.
     pub waker: Waker,
+    /// Delivers outbound webhook events.
+    pub webhooks: Arc<Deliverer>,
 }
 
 #[derive(Deserialize)]
@@ -89,6 +94,12 @@ impl JobHandler for Worker {
                     Err(e) => Err(JobError::Retry(e)),
                 }
             }
+            KIND_WEBHOOK_DELIVERY => {
+                let Some(delivery_id) = delivery_of(job) else {
+                    return Err(JobError::Fatal(anyhow::anyhow!("bad {} job payload", job.kind)));
+                };
+                self.webhooks.deliver(job, delivery_id).await
+            }
             other => Err(JobError::Fatal(anyhow::anyhow!("unknown job kind {other}"))),
         }
     }
@@ -104,6 +115,7 @@ impl JobHandler for Worker {
                 let webhook = serde_json::from_str::<ShopifyPayload>(&job.payload).ok().map(|p| p.webhook);
                 crate::commerce::shopify::bury(db, job.id, job.attempts, webhook, reason).await
             }
+            KIND_WEBHOOK_DELIVERY => self.webhooks.bury(job, reason).await,
             _ => {
                 let conversation = match serde_json::from_str::<TurnJob>(&job.payload) {
                     Ok(turn) => match conversations::message(db, turn.message_id).await {

@@ -2,6 +2,7 @@
 
 use chrono::Utc;
 
+use super::webhook_events::{self, Event};
 use super::{Db, Tx, with_db, with_tx};
 use crate::domain::{ConsentKind, Phone};
 
@@ -35,6 +36,14 @@ pub async fn insert_consent_event(tx: &mut Tx, e: &NewConsentEvent<'_>) -> anyho
         .fetch_one(conn)
         .await
     })?;
+    let event = Event::Consent {
+        consent_event_id: id,
+        phone: e.phone,
+        kind: e.kind,
+        source: e.source,
+        message_id: e.evidence_message_id,
+    };
+    webhook_events::emit(tx, event).await?;
     Ok(id)
 }
 

@@ -452,9 +452,8 @@ pub async fn upsert_fulfillment(tx: &mut Tx, f: &NewFulfillment<'_>) -> anyhow::
         return Ok(Upserted::Stale(id));
     }
     if let Some((id, _)) = existing {
-        let written =
-            with_tx!(tx, |conn| {
-                sqlx::query(
+        let written = with_tx!(tx, |conn| {
+            sqlx::query(
             "update fulfillments set status = coalesce($2, status), shipment_status = coalesce($3, shipment_status),
                  tracking_company = coalesce($4, tracking_company), tracking_number = coalesce($5, tracking_number),
                  tracking_url = coalesce($6, tracking_url), estimated_delivery_at = coalesce($7, estimated_delivery_at),
@@ -473,7 +472,7 @@ pub async fn upsert_fulfillment(tx: &mut Tx, f: &NewFulfillment<'_>) -> anyhow::
         .execute(conn)
         .await
         .map(|r| r.rows_affected())
-            })?;
+        })?;
         return Ok(if written == 0 { Upserted::Stale(id) } else { Upserted::Updated(id) });
     }
     let id = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>(

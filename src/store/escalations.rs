@@ -2,6 +2,7 @@
 
 use chrono::Utc;
 
+use super::webhook_events::{self, Event};
 use super::{Db, Tx, with_db, with_tx};
 use crate::domain::{EscalationReason, EscalationStatus, Phone};
 
@@ -48,6 +49,7 @@ pub async fn insert_escalation(
         .fetch_one(conn)
         .await
     })?;
+    webhook_events::emit(tx, Event::Escalated { escalation_id: id, conversation_id, reason }).await?;
     Ok(id)
 }
 
@@ -164,6 +166,8 @@ pub async fn close_escalation(tx: &mut Tx, id: i64, resolution: Resolution, revi
     .execute(conn)
     .await
     .map(|r| r.rows_affected()))?;
+    webhook_events::emit(tx, Event::EscalationResolved { escalation_id: id, resolution, resolved_by: reviewer })
+        .await?;
     Ok(Closed::Conversation(conversation_id))
 }
 

@@ -19,6 +19,7 @@ pub mod reviewers;
 pub mod schema;
 mod text_columns;
 pub mod turns;
+pub mod webhook_events;
 
 use std::str::FromStr;
 use std::time::Duration;

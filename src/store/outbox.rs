@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::webhook_events::{self, Event, OutboxRef};
 use super::{Db, Tx, consent, with_db, with_db_write, with_tx};
 use crate::domain::{ConsentKind, OutboxKind, OutboxStatus, Phone};
 
@@ -170,12 +171,15 @@ pub async fn transition_in_tx(
             .await
             .map(|r| r.rows_affected())
     })?;
+    if r == 1 && to == OutboxStatus::Failed {
+        webhook_events::emit(tx, Event::MessageFailed(OutboxRef::Id(id))).await?;
+    }
     Ok(r == 1)
 }
 
 /// Records the provider's acceptance of a row that was `sending`.
 pub async fn mark_sent(tx: &mut Tx, id: i64, provider_sid: &str) -> anyhow::Result<()> {
-    with_tx!(tx, |conn| {
+    let sent = with_tx!(tx, |conn| {
         sqlx::query(
         "update outbox set status = 'sent', provider_sid = $1, sent_at = $2 where id = $3 and status in ('sending', 'unknown')"
     )
@@ -186,6 +190,9 @@ pub async fn mark_sent(tx: &mut Tx, id: i64, provider_sid: &str) -> anyhow::Resu
     .await
     .map(|r| r.rows_affected())
     })?;
+    if sent == 1 {
+        webhook_events::emit(tx, Event::MessageSent(OutboxRef::Id(id))).await?;
+    }
     Ok(())
 }
 
@@ -240,7 +247,7 @@ pub async fn record_delivery_status(db: &Db, d: &DeliveryStatus<'_>) -> anyhow::
         _ => None,
     };
     if let Some(new_status) = terminal {
-        with_tx!(&mut tx, |conn| sqlx::query(
+        let updated = with_tx!(&mut tx, |conn| sqlx::query(
             "update outbox set status = $1, error = coalesce($2, error) where provider_sid = $3"
         )
         .bind(new_status.as_str())
@@ -249,6 +256,9 @@ pub async fn record_delivery_status(db: &Db, d: &DeliveryStatus<'_>) -> anyhow::
         .execute(conn)
         .await
         .map(|r| r.rows_affected()))?;
+        if updated == 1 && new_status == OutboxStatus::Failed {
+            webhook_events::emit(&mut tx, Event::MessageFailed(OutboxRef::ProviderSid(d.provider_sid))).await?;
+        }
     }
     if d.error_code == Some("21610")
         && let Some(phone) = d.to_phone

@@ -10,7 +10,8 @@ use sqlx::error::BoxDynError;
 use sqlx::{Database, Decode, Type};
 
 use crate::domain::{
-    ConsentKind, EscalationReason, EscalationStatus, OutboxKind, OutboxStatus, Phone, Sku, TurnDecision,
+    ConsentKind, DeliveryStatus, EscalationReason, EscalationStatus, OutboxKind, OutboxStatus, Phone, Sku,
+    TurnDecision, WebhookEvent,
 };
 
 /// `Type` and `Decode` for a type stored as its text and parsed by `TryFrom<String>`.
@@ -48,3 +49,5 @@ parsed_text_column!(OutboxKind);
 parsed_text_column!(OutboxStatus);
 parsed_text_column!(EscalationStatus);
 parsed_text_column!(EscalationReason);
+parsed_text_column!(WebhookEvent);
+parsed_text_column!(DeliveryStatus);

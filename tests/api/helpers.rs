@@ -104,6 +104,8 @@ pub struct TestOptions {
     /// Keep product vectors in Qdrant at this gRPC url (a collection of the test's own),
     /// instead of in process.
     pub qdrant_url: Option<String>,
+    /// Outbound webhooks (endpoints, schedule); default: none.
+    pub webhooks: Option<backtalk::config::WebhooksConfig>,
     /// Last word on the configuration, after every other option.
     pub configure: Option<fn(&mut Config)>,
 }
@@ -180,6 +182,9 @@ pub async fn spawn_app(backend: Backend, options: TestOptions) -> TestApp {
     } else {
         None
     };
+    if let Some(webhooks) = options.webhooks {
+        config.webhooks = webhooks;
+    }
     if let Some(configure) = options.configure {
         configure(&mut config);
     }

@@ -22,3 +22,4 @@ mod shopify_webhooks;
 mod turn;
 mod turn_job;
 mod webhook;
+mod webhooks_out;
