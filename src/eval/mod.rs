@@ -214,6 +214,7 @@ async fn setup_customer(db: &Db, t: &Transcript, conversation: usize) -> anyhow:
         email: None,
         timezone: None,
         consent: Some("opted_in".into()),
+        external_id: None,
     };
     let mut orders = Vec::new();
     if let Some(original) = c.phone.as_deref().filter(|_| c.name.is_none() && c.orders.is_empty()) {
@@ -246,6 +247,11 @@ async fn setup_customer(db: &Db, t: &Transcript, conversation: usize) -> anyhow:
                         quantity: i.quantity,
                     })
                     .collect(),
+                fulfillment_status: None,
+                tracking_company: None,
+                tracking_number: None,
+                tracking_url: None,
+                shop: Default::default(),
             });
         }
     } else {
@@ -268,6 +274,11 @@ async fn setup_customer(db: &Db, t: &Transcript, conversation: usize) -> anyhow:
                     price: o.price,
                     quantity: 1,
                 }],
+                fulfillment_status: None,
+                tracking_company: None,
+                tracking_number: None,
+                tracking_url: None,
+                shop: Default::default(),
             });
         }
     }
