@@ -199,10 +199,13 @@ fn read_customers(
     let mut layout: Option<(Format, Option<Columns>)> = None;
     rows::read_rows(path, count, |line, row| {
         let at = || format!("{file}:{line}");
-        if layout.is_none() {
-            let detected = match &row {
-                Ok(RawRow::Csv { headers, .. }) => detect(headers),
-                _ => (Format::Jsonl, None),
+        // The format, from the first row that could be read (a malformed first row says nothing).
+        if layout.is_none()
+            && let Ok(first) = &row
+        {
+            let detected = match first {
+                RawRow::Csv { headers, .. } => detect(headers),
+                RawRow::Json(_) => (Format::Jsonl, None),
             };
             anyhow::ensure!(
                 detected.0 != Format::ShopifyOrders,
@@ -367,10 +370,13 @@ fn read_orders(
     let mut layout: Option<(Format, Option<Columns>)> = None;
     let mut grouper: Option<Grouper> = None;
     rows::read_rows(path, count, |line, row| {
-        if layout.is_none() {
-            let detected = match &row {
-                Ok(RawRow::Csv { headers, .. }) => detect(headers),
-                _ => (Format::Jsonl, None),
+        // The format, from the first row that could be read (a malformed first row says nothing).
+        if layout.is_none()
+            && let Ok(first) = &row
+        {
+            let detected = match first {
+                RawRow::Csv { headers, .. } => detect(headers),
+                RawRow::Json(_) => (Format::Jsonl, None),
             };
             anyhow::ensure!(
                 detected.0 != Format::ShopifyCustomers,
@@ -383,19 +389,23 @@ fn read_orders(
             grouper = Some(Grouper::new(file.clone(), detected.0 == Format::Csv));
             layout = Some(detected);
         }
-        let grouper = grouper.as_mut().expect("set with the layout");
         let shopify = layout.as_ref().and_then(|(_, columns)| columns.as_ref());
-        match (row, shopify) {
-            (Err(message), _) => {
+        let row = match row {
+            Ok(row) => row,
+            Err(message) => {
                 anyhow::ensure!(send(Item::Bad(BadLine { file: file.clone(), line, message })), "the import stopped");
+                return Ok(());
             }
-            (Ok(RawRow::Json(map)), _) => {
+        };
+        let grouper = grouper.as_mut().expect("set with the layout, from the first row read");
+        match (row, shopify) {
+            (RawRow::Json(map), _) => {
                 let item = order(map)
                     .map(Item::Order)
                     .unwrap_or_else(|message| Item::Bad(BadLine { file: file.clone(), line, message }));
                 anyhow::ensure!(send(item), "the import stopped");
             }
-            (Ok(RawRow::Csv { row, .. }), Some(columns)) => {
+            (RawRow::Csv { row, .. }, Some(columns)) => {
                 let key = shopify_export::order_key(columns, row).unwrap_or_default();
                 grouper.row(
                     key,
@@ -405,7 +415,7 @@ fn read_orders(
                     send,
                 )?;
             }
-            (Ok(RawRow::Csv { headers, row }), None) => {
+            (RawRow::Csv { headers, row }, None) => {
                 let key = headers.iter().position(|h| h.trim() == "order_id").and_then(|i| row.get(i)).unwrap_or("");
                 let cells = own_order_row(headers, row);
                 let (head, item) = match cells {
@@ -536,4 +546,49 @@ pub async fn import_files(
     sql.commit().await?;
     bar.finish_and_clear();
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What reading an orders file sends, as (kind, detail) pairs.
+    fn read(text: &str) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("orders_export.csv");
+        std::fs::write(&path, text).unwrap();
+        let mut out = Vec::new();
+        read_orders(&path, Region::US, Arc::default(), &mut |item| {
+            out.push(match item {
+                Item::Format(f) => format!("format {:?}", f.format),
+                Item::Order(o) => format!("order {} {} lines", o.order_id, o.items.len()),
+                Item::Bad(b) => format!("bad {}", b.line),
+                Item::Skipped(_) => "skipped".into(),
+                Item::Customer { .. } => "customer".into(),
+            });
+            true
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_malformed_first_row_does_not_hide_the_shopify_header() {
+        let header = "Name,Created at,Phone,Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku";
+        let text = format!(
+            "{header}\n#1,too,few\n#2,2024-03-05 14:22:10 -0500,'(917) 555-0140,1,Tee,5.00,T-1\n#2,,,2,Cap,3.00,C-1\n#3,2024-03-05 14:22:10 -0500,,1,Tee,5.00,T-1\n"
+        );
+        assert_eq!(read(&text), ["bad 2", "format ShopifyOrders", "order 2 2 lines", "skipped"]);
+    }
+
+    #[test]
+    fn an_order_whose_rows_are_apart_is_a_bad_row_once() {
+        let text = "order_id,phone,ordered_at,status,sku,title,price,quantity
+A,+19175550140,2026-11-28T15:00:00Z,shipped,S1,Tee,5,1
+B,+19175550140,2026-11-28T15:00:00Z,shipped,S1,Tee,5,1
+A,+19175550140,2026-11-28T15:00:00Z,shipped,S2,Cap,3,1
+A,+19175550140,2026-11-28T15:00:00Z,shipped,S3,Hat,3,1
+";
+        assert_eq!(read(text), ["format Csv", "order A 1 lines", "order B 1 lines", "bad 4"]);
+    }
 }
