@@ -78,6 +78,7 @@ pub struct Config {
     pub shopify: ShopifyConfig,
     pub console: ConsoleConfig,
     pub webhooks: WebhooksConfig,
+    pub crm: CrmConfig,
 }
 
 /// Signed outbound webhooks (Standard Webhooks): where events go and how hard to try.
@@ -169,6 +170,30 @@ pub fn webhook_secret_key(secret: &str) -> Result<Vec<u8>, String> {
         return Err(format!("must decode to 24 to 64 bytes, not {}", key.len()));
     }
     Ok(key)
+}
+
+/// The store's customer data (`import-crm`, the shop's webhooks).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CrmConfig {
+    /// Two-letter country code (ISO 3166-1) whose dialling plan reads phone numbers written
+    /// without a country code ("(917) 555-0140" → +19175550140 for `US`, "07700 900123" →
+    /// +447700900123 for `GB`). A record's own country (a Shopify export's address country
+    /// code) comes first.
+    pub default_region: String,
+}
+
+impl Default for CrmConfig {
+    fn default() -> Self {
+        CrmConfig { default_region: "US".into() }
+    }
+}
+
+impl CrmConfig {
+    /// `default_region` parsed (checked when the configuration loads).
+    pub fn default_region(&self) -> crate::domain::Region {
+        crate::domain::Region::parse(&self.default_region).unwrap_or_default()
+    }
 }
 
 /// The reviewer console (`/console`): sessions and login protection.
@@ -585,6 +610,7 @@ impl Default for Config {
             shopify: ShopifyConfig::default(),
             console: ConsoleConfig::default(),
             webhooks: WebhooksConfig::default(),
+            crm: CrmConfig::default(),
         }
     }
 }
@@ -787,6 +813,9 @@ impl Config {
         if !self.llm.base_url.is_empty() && !self.llm.base_url.starts_with("http") {
             bad("llm.base_url", "must be an http(s) URL")?;
         }
+        if let Err(why) = crate::domain::Region::parse(&self.crm.default_region) {
+            bad("crm.default_region", &why)?;
+        }
         if self.business_hours.enabled
             && let Err((key, why)) = self.business_hours.parsed()
         {
@@ -947,6 +976,15 @@ mod tests {
         assert_eq!(c.worker.concurrency, 4);
         assert!(!c.llm_configured());
         assert!(c.effective_database_url().starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn the_default_region_reads_from_the_environment_and_must_be_a_country() {
+        assert_eq!(Config::from_sources("", &[]).unwrap().crm.default_region().code(), "US");
+        let c = Config::from_sources("", &env(&[("BACKTALK_CRM_DEFAULT_REGION", "gb")])).unwrap();
+        assert_eq!(c.crm.default_region().code(), "GB");
+        let err = Config::from_sources("[crm]\ndefault_region = \"Atlantis\"\n", &[]).unwrap_err().to_string();
+        assert!(err.contains("crm.default_region") && err.contains("BACKTALK_CRM_DEFAULT_REGION"), "{err}");
     }
 
     #[test]

@@ -105,11 +105,25 @@ pub async fn import_crm(
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("failed to create data dir {}", config.data_dir.display()))?;
     let db = crate::store::Db::connect(&config.effective_database_url()).await?;
-    let options = CrmImportOptions { strict, progress: std::io::stderr().is_terminal() };
+    let options = CrmImportOptions {
+        strict,
+        progress: std::io::stderr().is_terminal(),
+        default_region: config.crm.default_region(),
+    };
     let started = std::time::Instant::now();
     let report = import_files(&db, customers, orders, &options).await?;
     for bad in &report.bad_lines {
         eprintln!("skipped {bad}");
+    }
+    for f in &report.formats {
+        println!("{}: {}", f.file, f.format.describe());
+    }
+    let no_phone = report.customers_without_phone + report.orders_without_phone;
+    if no_phone > 0 || report.lines_without_sku > 0 {
+        println!(
+            "skipped without a phone number: {} customers, {} orders; line items without a SKU left out: {}",
+            report.customers_without_phone, report.orders_without_phone, report.lines_without_sku
+        );
     }
     println!(
         "imported {} customers ({} consent changes recorded{}) and {} orders ({} lines) in {:.1} s; {} bad lines skipped",

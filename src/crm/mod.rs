@@ -1,14 +1,15 @@
 //! The customer's profile and purchase history for a phone number, and CRM import
-//! ([`import`]: `backtalk import-crm`).
+//! ([`import`]: `backtalk import-crm`, reading Shopify's exports through [`shopify_export`]).
 
 pub mod import;
+pub mod shopify_export;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::domain::facts::{DeliveryFact, OrderFact, OrderItemFact, TrackingFact, order_number_matches};
 use crate::domain::{ConsentKind, Money, Phone, Sku};
-use crate::store::crm::{self, NewCustomer, NewOrder, NewOrderItem, OrderWithItems};
+use crate::store::crm::{self, NewCustomer, NewFulfillment, NewOrder, NewOrderItem, OrderWithItems};
 use crate::store::{Db, consent};
 
 /// Orders given to a turn as context.
@@ -125,6 +126,9 @@ pub struct CustomerRecord {
     pub timezone: Option<String>,
     /// `opted_in`, `opted_out`, or absent (no consent evidence).
     pub consent: Option<String>,
+    /// The shop's id for the customer (Shopify's "Customer ID"): found by it before the phone.
+    #[serde(default)]
+    pub external_id: Option<String>,
 }
 
 /// One order line of a CRM export (JSONL).
@@ -136,6 +140,39 @@ pub struct OrderRecord {
     pub ordered_at: DateTime<Utc>,
     pub status: String,
     pub items: Vec<OrderItemRecord>,
+    /// `fulfilled`, `partial`, `unfulfilled`: how much of the order has shipped.
+    #[serde(default)]
+    pub fulfillment_status: Option<String>,
+    /// The carrier of the order's shipment ("UPS").
+    #[serde(default)]
+    pub tracking_company: Option<String>,
+    #[serde(default)]
+    pub tracking_number: Option<String>,
+    #[serde(default)]
+    pub tracking_url: Option<String>,
+    /// What a shop's own export says beyond Backtalk's columns (read from Shopify's
+    /// order export; never a field of Backtalk's format).
+    #[serde(skip)]
+    pub shop: ShopOrderFields,
+}
+
+/// An order's fields that only a shop's export carries.
+#[derive(Debug, Clone, Default)]
+pub struct ShopOrderFields {
+    /// The shop's own id of the order (Shopify's "Id").
+    pub source_id: Option<String>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    /// The shop's total (with shipping and taxes); the sum of the lines when absent.
+    pub total_cents: Option<i64>,
+    /// ISO 4217 ("USD").
+    pub currency: Option<String>,
+}
+
+impl OrderRecord {
+    /// True when the record carries a shipment to record (a tracking number, carrier or link).
+    pub fn has_tracking(&self) -> bool {
+        self.tracking_number.is_some() || self.tracking_company.is_some() || self.tracking_url.is_some()
+    }
 }
 
 /// One line item of an order record.
@@ -161,9 +198,15 @@ pub enum ConsentImported {
     KeptOptedOut,
 }
 
-/// Upserts one customer and records their consent as a ledger event (source `import`) when
-/// it changes the ledger.
-pub async fn import_customer(tx: &mut crate::store::Tx, c: &CustomerRecord) -> anyhow::Result<ConsentImported> {
+/// Upserts one customer (by shop id, then phone) and records their consent as a ledger
+/// event from `source` (`import`, `shopify_export`) with `evidence` (the file, line and
+/// value it came from) when it changes the ledger.
+pub async fn import_customer(
+    tx: &mut crate::store::Tx,
+    c: &CustomerRecord,
+    source: &str,
+    evidence: Option<&str>,
+) -> anyhow::Result<ConsentImported> {
     let phone = &c.phone;
     crm::upsert_customer(
         tx,
@@ -172,6 +215,7 @@ pub async fn import_customer(tx: &mut crate::store::Tx, c: &CustomerRecord) -> a
             name: c.name.as_deref(),
             email: c.email.as_deref(),
             timezone: c.timezone.as_deref(),
+            external_id: c.external_id.as_deref(),
             ..NewCustomer::default()
         },
     )
@@ -182,7 +226,7 @@ pub async fn import_customer(tx: &mut crate::store::Tx, c: &CustomerRecord) -> a
         Some(other) => anyhow::bail!("customer consent {other:?} is not opted_in or opted_out"),
         None => return Ok(ConsentImported::Unchanged),
     };
-    record_consent(tx, phone, kind, "import", None).await
+    record_consent(tx, phone, kind, source, evidence).await
 }
 
 /// Records consent the shop or an import states for a number, as a ledger event with its
@@ -220,7 +264,8 @@ pub async fn record_consent(
     Ok(ConsentImported::Recorded)
 }
 
-/// Upserts one order (its lines replaced), creating its customer when the number is new.
+/// Upserts one order (its lines replaced), creating its customer when the number is new;
+/// tracking in the record becomes the order's shipment (shop id `import:{order_id}`).
 pub async fn import_order(tx: &mut crate::store::Tx, o: &OrderRecord) -> anyhow::Result<()> {
     let customer_id = crm::ensure_customer(tx, &o.phone).await?;
     let items = o
@@ -233,7 +278,34 @@ pub async fn import_order(tx: &mut crate::store::Tx, o: &OrderRecord) -> anyhow:
             quantity: i.quantity,
         })
         .collect();
-    crm::upsert_order(tx, &NewOrder::new(customer_id, &o.order_id, o.ordered_at, &o.status, items)).await?;
+    let order = NewOrder {
+        source_id: o.shop.source_id.as_deref(),
+        fulfillment_status: o.fulfillment_status.as_deref(),
+        cancelled_at: o.shop.cancelled_at,
+        total_cents: o.shop.total_cents,
+        currency: o.shop.currency.as_deref(),
+        ..NewOrder::new(customer_id, &o.order_id, o.ordered_at, &o.status, items)
+    };
+    let upserted = crm::upsert_order(tx, &order).await?;
+    if o.has_tracking()
+        && let Some(order_id) = upserted.id()
+    {
+        let source_id = format!("import:{}", o.order_id);
+        crm::upsert_fulfillment(
+            tx,
+            &NewFulfillment {
+                order_id,
+                source_id: &source_id,
+                // Shopify's word for a shipment that left: a tracking number means it did.
+                status: Some("success"),
+                tracking_company: o.tracking_company.as_deref(),
+                tracking_number: o.tracking_number.as_deref(),
+                tracking_url: o.tracking_url.as_deref(),
+                ..NewFulfillment::default()
+            },
+        )
+        .await?;
+    }
     Ok(())
 }
 
@@ -243,7 +315,7 @@ pub async fn import_order(tx: &mut crate::store::Tx, o: &OrderRecord) -> anyhow:
 pub async fn import(db: &Db, customers: &[CustomerRecord], orders: &[OrderRecord]) -> anyhow::Result<(usize, usize)> {
     let mut tx = db.begin().await?;
     for c in customers {
-        import_customer(&mut tx, c).await?;
+        import_customer(&mut tx, c, "import", None).await?;
     }
     for o in orders {
         import_order(&mut tx, o).await?;

@@ -69,6 +69,22 @@ impl Phone {
         Ok(Phone(format!("+{e164}")))
     }
 
+    /// Parses a number that may be written without its country code, as people in `region`
+    /// dial it ("(555) 010-0123" in the US, "07700 900123" in GB): a number starting with
+    /// `+` (or written as [`Phone::parse`] reads it, for the US) keeps [`Phone::parse`]'s
+    /// reading; any other goes through libphonenumber's parser with `region` (its national
+    /// and international prefixes stripped). Not validated against the region's number
+    /// plan, so the fictional 555-01XX numbers still parse.
+    pub fn parse_in(raw: &str, region: Region) -> Result<Phone, String> {
+        let trimmed = raw.trim();
+        if trimmed.starts_with('+') || region.0 == phonenumber::country::Id::US {
+            return Phone::parse(trimmed);
+        }
+        let number = phonenumber::parse(Some(region.0), trimmed)
+            .map_err(|e| format!("invalid phone number for region {}: {e}", region.code()))?;
+        Phone::parse(&number.format().mode(phonenumber::Mode::E164).to_string())
+    }
+
     /// The E.164 text, e.g. `+14155550123`.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -107,6 +123,35 @@ impl fmt::Debug for Phone {
 impl fmt::Display for Phone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.masked())
+    }
+}
+
+/// A country whose dialling plan reads numbers written without a country code (ISO 3166-1
+/// alpha-2, as libphonenumber knows them: `US`, `CA`, `GB`, `DE`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Region(phonenumber::country::Id);
+
+impl Region {
+    /// The United States, the default.
+    pub const US: Region = Region(phonenumber::country::Id::US);
+
+    /// Parses a two-letter region code, any case (`"us"`, `"GB"`).
+    pub fn parse(code: &str) -> Result<Region, String> {
+        let code = code.trim().to_uppercase();
+        code.parse::<phonenumber::country::Id>()
+            .map(Region)
+            .map_err(|_| format!("unknown region {code:?}: expected a two-letter country code such as US, CA or GB"))
+    }
+
+    /// The two-letter code.
+    pub fn code(&self) -> &str {
+        self.0.as_ref()
+    }
+}
+
+impl Default for Region {
+    fn default() -> Region {
+        Region::US
     }
 }
 
@@ -253,6 +298,21 @@ mod tests {
         let p = Phone::parse("+14155550123").unwrap();
         assert_eq!(format!("{p}"), "+1********23");
         assert!(!format!("{p:?}").contains("5550123"));
+    }
+
+    #[test]
+    fn numbers_without_a_country_code_read_in_the_region() {
+        let gb = Region::parse("gb").unwrap();
+        assert_eq!(Phone::parse_in("07700 900123", gb).unwrap().as_str(), "+447700900123");
+        assert_eq!(Phone::parse_in("+1 (555) 010-0123", gb).unwrap().as_str(), "+15550100123");
+        let de = Region::parse("DE").unwrap();
+        assert_eq!(Phone::parse_in("030 901820", de).unwrap().as_str(), "+4930901820");
+        assert_eq!(Phone::parse_in("(555) 010-0123", Region::US).unwrap().as_str(), "+15550100123");
+        assert_eq!(Phone::parse_in("555-010-0123", Region::parse("CA").unwrap()).unwrap().as_str(), "+15550100123");
+        assert!(Phone::parse_in("12", gb).is_err());
+        assert!(Phone::parse_in("call me", gb).is_err());
+        assert!(Region::parse("Narnia").is_err());
+        assert_eq!(Region::default().code(), "US");
     }
 
     #[test]

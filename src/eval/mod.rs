@@ -216,6 +216,7 @@ async fn setup_customer(db: &Db, t: &Transcript, conversation: usize) -> anyhow:
         email: None,
         timezone: None,
         consent: Some("opted_in".into()),
+        external_id: None,
     };
     let mut orders = Vec::new();
     if let Some(original) = c.phone.as_deref().filter(|_| c.name.is_none() && c.orders.is_empty()) {
@@ -248,6 +249,11 @@ async fn setup_customer(db: &Db, t: &Transcript, conversation: usize) -> anyhow:
                         quantity: i.quantity,
                     })
                     .collect(),
+                fulfillment_status: None,
+                tracking_company: None,
+                tracking_number: None,
+                tracking_url: None,
+                shop: Default::default(),
             });
         }
     } else {
@@ -270,6 +276,11 @@ async fn setup_customer(db: &Db, t: &Transcript, conversation: usize) -> anyhow:
                     price: o.price,
                     quantity: 1,
                 }],
+                fulfillment_status: None,
+                tracking_company: None,
+                tracking_number: None,
+                tracking_url: None,
+                shop: Default::default(),
             });
         }
     }

@@ -221,9 +221,9 @@ const SPANISH: Phrases = Phrases {
     order_contents: "El pedido {id} del {date} tiene {items}.",
     order_unknown_number: "No encontré el pedido {id} para este teléfono. Alguien del equipo lo va a revisar por ti.",
     no_order: "No encontré pedidos para este teléfono. Alguien del equipo lo va a revisar por ti.",
-    tracking: "Número de seguimiento {number}{carrier}.",
-    track_at: "Síguelo en {url}",
-    delivered_on: "Se entregó el {date}.",
+    tracking: "Seguimiento: {number}{carrier}.",
+    track_at: "Puedes seguirlo en {url}",
+    delivered_on: "Fue entregado el {date}.",
     expected_by: "La transportista lo espera para el {date}.",
     item: "producto",
     items: "productos",
@@ -413,6 +413,9 @@ mod tests {
                 ("owned", "the pencil skirt you bought in September"),
                 ("month", "September"),
                 ("names", "Blazer - white (ZO0181901819) and Blazer - coral (ZO0182101821)"),
+                ("number", "1Z999AA10123456784"),
+                ("carrier", " (UPS)"),
+                ("url", "https://www.ups.com/track?tracknum=1Z999AA10123456784"),
             ];
             for (name, template) in p.fields() {
                 let text = fill(template, values);

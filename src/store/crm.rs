@@ -379,19 +379,20 @@ pub async fn upsert_order(tx: &mut Tx, o: &NewOrder<'_>) -> anyhow::Result<Upser
         .execute(conn)
         .await
         .map(|r| r.rows_affected()))?;
-    for item in &o.items {
+    // One multi-row insert per order (in chunks well under SQLite's 32,766 bound values):
+    // an import writes millions of lines, and a statement per line was a third of its time.
+    for chunk in o.items.chunks(1000) {
         with_tx!(tx, |conn| {
-            sqlx::query(
-                "insert into order_items (order_id, sku, title, price_cents, quantity) values ($1, $2, $3, $4, $5)",
-            )
-            .bind(order_id)
-            .bind(item.sku.as_str())
-            .bind(item.title)
-            .bind(item.price_cents)
-            .bind(item.quantity)
-            .execute(conn)
-            .await
-            .map(|r| r.rows_affected())
+            let mut insert =
+                sqlx::QueryBuilder::new("insert into order_items (order_id, sku, title, price_cents, quantity) ");
+            insert.push_values(chunk, |mut row, item| {
+                row.push_bind(order_id)
+                    .push_bind(item.sku.as_str())
+                    .push_bind(item.title)
+                    .push_bind(item.price_cents)
+                    .push_bind(item.quantity);
+            });
+            insert.build().execute(conn).await.map(|r| r.rows_affected())
         })?;
     }
     Ok(upserted)
