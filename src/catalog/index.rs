@@ -782,6 +782,11 @@ impl IndexBatch<'_> {
         Ok(())
     }
 
+    /// Removes the product with this sku (nothing when there is none).
+    pub fn delete_product(&self, sku: &str) -> anyhow::Result<()> {
+        self.delete(DocKind::Product, sku)
+    }
+
     /// Adds a policy, replacing the one with its id.
     pub fn upsert_policy(&self, p: &PolicyRow) -> anyhow::Result<()> {
         self.delete(DocKind::Policy, &p.id)?;

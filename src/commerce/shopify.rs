@@ -24,8 +24,11 @@ use super::{
     Change, CheckoutChange, CustomerChange, Line, OrderChange, ShipmentChange, Source, apply, cents, line_sku,
     record_event,
 };
+use crate::catalog::index::{ProductDoc, SearchIndex};
+use crate::catalog::shopify::{ProductPayload, product_from_payload};
 use crate::domain::{ConsentKind, Phone};
 use crate::jobs::KIND_SHOPIFY;
+use crate::store::catalog::{self as catalog_store, ProductRow};
 use crate::store::commerce::{self as store, NewShopifyWebhook, ShopifyWebhookRow};
 use crate::store::{Db, Tx};
 
@@ -464,11 +467,72 @@ pub fn parse(topic: &str, body: &str, at: Option<DateTime<Utc>>) -> anyhow::Resu
     Ok(Some(parsed))
 }
 
+/// What a product topic changes in the search index, applied before the transaction commits
+/// (an upsert or a delete is the same when the job runs again).
+#[derive(Debug)]
+pub enum IndexChange {
+    Upsert(Box<ProductRow>),
+    Delete(String),
+}
+
+impl IndexChange {
+    /// Applies the change; searches see it once this returns (no restart).
+    pub fn apply(&self, index: &SearchIndex) -> anyhow::Result<()> {
+        let batch = index.begin(false)?;
+        match self {
+            IndexChange::Upsert(row) => batch.upsert_product(&ProductDoc::from_row(row))?,
+            IndexChange::Delete(sku) => batch.delete_product(sku)?,
+        }
+        batch.commit()
+    }
+}
+
+/// `products/create`, `products/update`, `products/delete`: the catalog row (the same rules
+/// as the product export, `catalog::shopify`) and the index change to make. A product turned
+/// draft or archived leaves the catalog.
+async fn product_topic(tx: &mut Tx, topic: &str, body: &str) -> anyhow::Result<(String, Option<IndexChange>)> {
+    let payload: ProductPayload = serde_json::from_str(body)?;
+    let source_id = match &payload.id {
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        _ => anyhow::bail!("a product webhook without an id"),
+    };
+    if topic == "products/delete" {
+        return Ok(match catalog_store::delete_product_by_source(tx, &source_id).await? {
+            Some(sku) => ("product deleted".into(), Some(IndexChange::Delete(sku))),
+            None => ("skipped: product not in the catalog".into(), None),
+        });
+    }
+    let record = match product_from_payload(&payload) {
+        Ok(Ok(record)) => record,
+        Ok(Err(skip)) => {
+            // Drafts and archived products are not for sale: out of the catalog.
+            let sku = payload.handle.clone().unwrap_or_default();
+            let deleted = catalog_store::delete_product(tx, &sku).await?;
+            let outcome = format!("skipped: {} product", skip.as_str());
+            return Ok((outcome, deleted.then_some(IndexChange::Delete(sku))));
+        }
+        Err(reason) => anyhow::bail!(BadPayload(format!("product {source_id}: {reason}"))),
+    };
+    record.validate().map_err(|reason| BadPayload(format!("product {source_id}: {reason}")))?;
+    let row = record.to_row();
+    catalog_store::upsert_product(tx, &row).await?;
+    catalog_store::set_product_source(tx, row.sku.as_str(), &source_id).await?;
+    Ok(("product indexed".into(), Some(IndexChange::Upsert(Box::new(row)))))
+}
+
+/// A payload that will never apply (the job is dead-lettered at once, keeping the reason).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadPayload(pub String);
+
 /// Processes a stored webhook in one transaction with the job's completion (the caller's
-/// `tx`); returns the outcome recorded on the webhook.
-pub async fn process(tx: &mut Tx, hook: &ShopifyWebhookRow) -> anyhow::Result<String> {
+/// `tx`); returns the outcome recorded on the webhook, and the index change a product topic
+/// makes.
+pub async fn process(tx: &mut Tx, hook: &ShopifyWebhookRow) -> anyhow::Result<(String, Option<IndexChange>)> {
     let body = hook.body.as_deref().unwrap_or("{}");
     let at = hook.triggered_at;
+    let mut index_change = None;
     let outcome = match hook.topic.as_str() {
         "customers/redact" => redact(tx, body).await?,
         "shop/redact" => {
@@ -493,7 +557,11 @@ pub async fn process(tx: &mut Tx, hook: &ShopifyWebhookRow) -> anyhow::Result<St
             record_event(tx, &event_id, "Customer Data Requested", Source::Shopify, &who, &props, Utc::now()).await?;
             "data request recorded".to_string()
         }
-        topic if topic.starts_with("products/") => "products: handled by the catalog".to_string(),
+        topic @ ("products/create" | "products/update" | "products/delete") => {
+            let (outcome, change) = product_topic(tx, topic, body).await?;
+            index_change = change;
+            outcome
+        }
         topic => match parse(topic, body, at)? {
             None => "ignored: unknown topic".to_string(),
             Some(parsed) => {
@@ -511,7 +579,7 @@ pub async fn process(tx: &mut Tx, hook: &ShopifyWebhookRow) -> anyhow::Result<St
         },
     };
     store::finish_shopify_webhook(tx, hook.id, &outcome).await?;
-    Ok(outcome)
+    Ok((outcome, index_change))
 }
 
 /// `customers/redact`: erase the customer (found by shop id, then phone, then email) and
@@ -575,10 +643,24 @@ pub async fn receive(db: &Db, hook: &NewShopifyWebhook<'_>, max_attempts: i32) -
 
 /// Applies a stored webhook for its job, committing with the job's completion; a webhook
 /// already applied (a job run twice) writes nothing.
-pub async fn run_job(db: &Db, id: i64, job_id: i64, attempt: i64) -> anyhow::Result<Option<String>> {
+pub async fn run_job(
+    db: &Db,
+    index: &SearchIndex,
+    id: i64,
+    job_id: i64,
+    attempt: i64,
+) -> anyhow::Result<Option<String>> {
     let Some(hook) = store::shopify_webhook(db, id).await? else { anyhow::bail!("shopify webhook {id} is gone") };
     let mut tx = db.begin().await?;
-    let outcome = if hook.processed_at.is_some() { None } else { Some(process(&mut tx, &hook).await?) };
+    let outcome = if hook.processed_at.is_some() {
+        None
+    } else {
+        let (outcome, index_change) = process(&mut tx, &hook).await?;
+        if let Some(change) = index_change {
+            change.apply(index)?;
+        }
+        Some(outcome)
+    };
     if crate::store::jobs::complete_job(&mut tx, job_id, attempt).await? {
         tx.commit().await?;
     }

@@ -80,7 +80,8 @@ impl JobHandler for Worker {
             }
             KIND_SHOPIFY => {
                 let p: ShopifyPayload = payload(job)?;
-                match crate::commerce::shopify::run_job(&self.deps.db, p.webhook, job.id, job.attempts).await {
+                let index = &self.deps.index;
+                match crate::commerce::shopify::run_job(&self.deps.db, index, p.webhook, job.id, job.attempts).await {
                     Ok(outcome) => {
                         info!(
                             webhook = p.webhook,
@@ -90,7 +91,12 @@ impl JobHandler for Worker {
                         Ok(())
                     }
                     // A payload that does not parse will not parse next time either.
-                    Err(e) if e.downcast_ref::<serde_json::Error>().is_some() => Err(JobError::Fatal(e)),
+                    Err(e)
+                        if e.downcast_ref::<serde_json::Error>().is_some()
+                            || e.downcast_ref::<crate::commerce::shopify::BadPayload>().is_some() =>
+                    {
+                        Err(JobError::Fatal(e))
+                    }
                     Err(e) => Err(JobError::Retry(e)),
                 }
             }

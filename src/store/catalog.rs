@@ -95,6 +95,45 @@ pub async fn upsert_product(tx: &mut Tx, p: &ProductRow) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Records the shop's id of a product (after [`upsert_product`]); a product that had it
+/// before gives it up (a handle renamed in the shop is a new sku).
+pub async fn set_product_source(tx: &mut Tx, sku: &str, source_id: &str) -> anyhow::Result<()> {
+    with_tx!(tx, |conn| sqlx::query("update products set source_id = null where source_id = $1 and sku <> $2")
+        .bind(source_id)
+        .bind(sku)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+    with_tx!(tx, |conn| sqlx::query("update products set source_id = $2 where sku = $1")
+        .bind(sku)
+        .bind(source_id)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Deletes the product with the shop's id; returns its sku, `None` when no product has it.
+pub async fn delete_product_by_source(tx: &mut Tx, source_id: &str) -> anyhow::Result<Option<String>> {
+    let sku = with_tx!(tx, |conn| sqlx::query_scalar::<_, String>(
+        "delete from products where source_id = $1 returning sku"
+    )
+    .bind(source_id)
+    .fetch_optional(conn)
+    .await)?;
+    Ok(sku)
+}
+
+/// Deletes the product with this sku; true when there was one.
+pub async fn delete_product(tx: &mut Tx, sku: &str) -> anyhow::Result<bool> {
+    let n = with_tx!(tx, |conn| sqlx::query("delete from products where sku = $1")
+        .bind(sku)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
 /// Inserts or replaces a policy by id.
 pub async fn upsert_policy(tx: &mut Tx, p: &PolicyRow) -> anyhow::Result<()> {
     with_tx!(tx, |conn| {

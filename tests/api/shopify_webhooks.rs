@@ -212,3 +212,62 @@ async fn events_api_updates_the_crm_like_shopify(backend: Backend) {
     assert!(reply.contains("delivered") && reply.contains("2026-12-08"), "{reply}");
 }
 on_both_backends!(events_api_updates_the_crm_like_shopify);
+
+fn product(price: &str, status: &str) -> Value {
+    json!({"id": 632910392, "title": "Tidewater Rain Shell", "handle": "tidewater-rain-shell",
+           "body_html": "<p>Seam-sealed <strong>rain shell</strong> &amp; packable hood.</p>",
+           "vendor": "Northwind", "product_type": "Jackets", "status": status, "tags": "rain, outerwear",
+           "updated_at": "2026-12-01T10:00:00-05:00",
+           "options": [{"name": "Size", "position": 1, "values": ["S", "M"]}],
+           "variants": [
+               {"id": 808950810, "sku": "TRS-S", "price": price, "compare_at_price": null, "option1": "S",
+                "inventory_quantity": 4, "inventory_policy": "deny", "inventory_management": "shopify"},
+               {"id": 808950811, "sku": "TRS-M", "price": price, "compare_at_price": null, "option1": "M",
+                "inventory_quantity": 0, "inventory_policy": "deny", "inventory_management": "shopify"}],
+           "images": [{"id": 850703190, "position": 1, "src": "https://cdn.shopify.com/s/files/rain-shell.jpg"}]})
+}
+
+/// Texts `question` from a new number and returns the reply.
+async fn ask(app: &TestApp, n: u32, question: &str) -> String {
+    let phone = format!("+1212555{:04}", 7000 + n);
+    app.post_inbound(&phone, question, &new_sid()).await;
+    wait_for("a reply", Duration::from_secs(20), || async { !app.twilio.sent_to(&phone).is_empty() }).await;
+    app.twilio.sent_to(&phone)[0].body.clone()
+}
+
+async fn product_webhooks_update_the_catalog_without_a_restart(backend: Backend) {
+    let app = spawn_app(backend, TestOptions { configure: Some(configure), ..TestOptions::default() }).await;
+    let question = "how much is the tidewater rain shell?";
+    assert!(!ask(&app, 1, question).await.contains("Tidewater"), "not in the demo catalog yet");
+
+    let at = "2026-12-01T15:00:00Z";
+    assert_eq!(post_shopify(&app, "products/create", "p-1", &product("89.00", "active"), SECRET, at).await, 200);
+    app.wait_idle().await;
+    let reply = ask(&app, 2, question).await;
+    assert!(reply.contains("Tidewater Rain Shell") && reply.contains("$89.00"), "{reply}");
+    let row = backtalk::store::catalog::products_by_sku(&app.db, &["tidewater-rain-shell".into()]).await.unwrap();
+    assert_eq!(row[0].description, "Seam-sealed rain shell & packable hood.");
+    assert_eq!(row[0].image_url, "https://cdn.shopify.com/s/files/rain-shell.jpg");
+
+    // A price change reaches the next answer.
+    assert_eq!(post_shopify(&app, "products/update", "p-2", &product("79.00", "active"), SECRET, at).await, 200);
+    app.wait_idle().await;
+    let reply = ask(&app, 3, question).await;
+    assert!(reply.contains("$79.00") && !reply.contains("$89.00"), "{reply}");
+
+    // Deleted (by id alone, as Shopify sends it): gone from the catalog and the search.
+    assert_eq!(post_shopify(&app, "products/delete", "p-3", &json!({"id": 632910392}), SECRET, at).await, 200);
+    app.wait_idle().await;
+    let row = backtalk::store::catalog::products_by_sku(&app.db, &["tidewater-rain-shell".into()]).await.unwrap();
+    assert!(row.is_empty());
+    assert!(!ask(&app, 4, question).await.contains("Tidewater"));
+
+    // A broken product payload is dead-lettered with its reason, not retried for hours.
+    let broken = json!({"id": 1, "handle": "no-price", "title": "No price", "variants": [{"sku": "NP-1"}]});
+    assert_eq!(post_shopify(&app, "products/create", "p-4", &broken, SECRET, at).await, 200);
+    app.wait_idle().await;
+    let outcomes = backtalk::store::commerce::shopify_webhook_outcomes(&app.db).await.unwrap();
+    let last = outcomes.last().and_then(|(_, o)| o.clone()).unwrap_or_default();
+    assert!(last.starts_with("failed:") && last.contains("no price"), "{last}");
+}
+on_both_backends!(product_webhooks_update_the_catalog_without_a_restart);
