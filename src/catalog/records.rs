@@ -60,7 +60,12 @@ impl Variant {
 
     /// What a turn knows of this variant.
     pub fn fact(&self) -> VariantFact {
-        VariantFact { size: self.size.clone(), color: self.color.clone(), stock: self.stock }
+        VariantFact {
+            size: self.size.clone(),
+            color: self.color.clone(),
+            stock: self.stock,
+            orderable: self.sell_when_out_of_stock,
+        }
     }
 }
 

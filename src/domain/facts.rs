@@ -39,9 +39,22 @@ pub struct VariantFact {
     pub color: Option<String>,
     #[serde(default)]
     pub stock: i64,
+    /// Can be ordered with none in stock (Shopify's "continue selling when out of stock").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub orderable: bool,
 }
 
 impl ProductFact {
+    /// None in stock, yet a variant can still be ordered: not sold out.
+    pub fn orderable(&self) -> bool {
+        self.stock <= 0 && self.variants.iter().any(|v| v.orderable)
+    }
+
+    /// In stock, or orderable without stock.
+    pub fn available(&self) -> bool {
+        self.stock > 0 || self.orderable()
+    }
+
     /// The price a customer pays now: the sale price when on sale.
     pub fn price_now(&self) -> Money {
         self.sale_price.unwrap_or(self.price)

@@ -621,8 +621,18 @@ mod tests {
     fn stock_is_checked_per_variant_when_a_size_is_named() {
         let mut f = facts();
         f.products[0].variants = vec![
-            crate::domain::facts::VariantFact { size: Some("S".into()), color: Some("black".into()), stock: 3 },
-            crate::domain::facts::VariantFact { size: Some("M".into()), color: Some("black".into()), stock: 0 },
+            crate::domain::facts::VariantFact {
+                size: Some("S".into()),
+                color: Some("black".into()),
+                stock: 3,
+                orderable: false,
+            },
+            crate::domain::facts::VariantFact {
+                size: Some("M".into()),
+                color: Some("black".into()),
+                stock: 0,
+                orderable: false,
+            },
         ];
         let kinds = |t: &str| unsupported(t, &f).into_iter().map(|x| x.kind).collect::<Vec<_>>();
         assert!(kinds("The Blouse - black is in stock in size S.").is_empty());

@@ -333,6 +333,7 @@ pub fn shop() -> Facts {
         score: 1.0,
     };
     let variant = |size: Option<&str>, color: Option<&str>, stock: i64| VariantFact {
+        orderable: false,
         size: size.map(String::from),
         color: color.map(String::from),
         stock,

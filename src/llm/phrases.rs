@@ -56,6 +56,11 @@ pub struct Phrases {
     pub in_stock: &'static str,
     /// Appended to a product: it cannot.
     pub out_of_stock: &'static str,
+    /// Appended to a product with none in stock that can still be ordered (Shopify's
+    /// "continue selling when out of stock").
+    pub orderable: &'static str,
+    /// The same, as a sentence: `{title}`, `{sku}`.
+    pub stock_orderable: &'static str,
     /// Appended to a product: `{sizes}`.
     pub in_sizes: &'static str,
     /// `{title}`, `{sku}`, `{price}`.
@@ -108,7 +113,7 @@ pub struct Phrases {
 impl Phrases {
     /// Every field as (name, template), in declaration order: for tests and tools that treat
     /// the phrases as data.
-    pub fn fields(&self) -> [(&'static str, &'static str); 41] {
+    pub fn fields(&self) -> [(&'static str, &'static str); 43] {
         [
             ("greeting", self.greeting),
             ("thanks", self.thanks),
@@ -129,6 +134,8 @@ impl Phrases {
             ("product_on_sale", self.product_on_sale),
             ("in_stock", self.in_stock),
             ("out_of_stock", self.out_of_stock),
+            ("orderable", self.orderable),
+            ("stock_orderable", self.stock_orderable),
             ("in_sizes", self.in_sizes),
             ("price_is", self.price_is),
             ("price_on_sale", self.price_on_sale),
@@ -175,6 +182,8 @@ const ENGLISH: Phrases = Phrases {
     product_on_sale: "{title} ({sku}) on sale for {sale} (was {price})",
     in_stock: "in stock",
     out_of_stock: "out of stock right now",
+    orderable: "out of stock but can still be ordered",
+    stock_orderable: "{title} ({sku}) is out of stock but can still be ordered.",
     in_sizes: "in sizes {sizes}",
     price_is: "{title} ({sku}) is {price}.",
     price_on_sale: "{title} ({sku}) is on sale for {sale} (was {price}).",
@@ -233,6 +242,8 @@ const SPANISH: Phrases = Phrases {
     product_on_sale: "{title} ({sku}) en oferta a {sale} (antes {price})",
     in_stock: "en stock",
     out_of_stock: "sin stock por ahora",
+    orderable: "sin stock, pero puedes encargarlo",
+    stock_orderable: "{title} ({sku}) no tiene stock, pero puedes encargarlo.",
     in_sizes: "en tallas {sizes}",
     price_is: "{title} ({sku}) cuesta {price}.",
     price_on_sale: "{title} ({sku}) cuesta {sale} en oferta (antes {price}).",

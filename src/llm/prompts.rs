@@ -89,10 +89,11 @@ impl Prompts {
                 serde_json::json!({
                     "sku": p.sku, "title": p.title, "brand": p.brand, "price": p.price.to_string(),
                     "sale_price": p.sale_price.map(|s| s.to_string()),
-                    "stock": p.stock, "colors": p.colors, "sizes": p.sizes,
+                    "stock": p.stock, "orderable": p.orderable(), "colors": p.colors, "sizes": p.sizes,
                     "variants": p.variants.iter().map(|v| {
                         let name = [v.size.as_deref(), v.color.as_deref()].into_iter().flatten().collect::<Vec<_>>().join("/");
-                        format!("{name} {}", v.stock)
+                        let orderable = if v.orderable && v.stock <= 0 { " (can be ordered)" } else { "" };
+                        format!("{name} {}{orderable}", v.stock)
                     }).collect::<Vec<_>>().join(", "),
                 })
             })

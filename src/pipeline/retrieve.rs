@@ -224,7 +224,7 @@ async fn colour_siblings(deps: &Deps, of: &ProductFact) -> anyhow::Result<Vec<Pr
     let mut siblings = product_facts(deps, &hits).await?;
     siblings.retain(|p| p.sku != of.sku && dialogue::base_title(&p.title).eq_ignore_ascii_case(&base));
     // In stock first: those are the colours worth offering.
-    siblings.sort_by_key(|p| p.stock <= 0);
+    siblings.sort_by_key(|p| !p.available());
     Ok(siblings)
 }
 
@@ -245,8 +245,8 @@ async fn by_price(deps: &Deps, u: &Understood, ask: &Ask, k: usize) -> anyhow::R
 
 /// The `k` cheapest (or dearest) of `found`, only those in stock when any is.
 fn sort_by_price(found: &mut Vec<ProductFact>, ask: &Ask, k: usize) {
-    if found.iter().any(|p| p.stock > 0) {
-        found.retain(|p| p.stock > 0);
+    if found.iter().any(|p| p.available()) {
+        found.retain(|p| p.available());
     }
     found.sort_by_key(|p| p.price_now().cents);
     if *ask == Ask::Dearest {

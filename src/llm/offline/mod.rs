@@ -300,6 +300,21 @@ mod tests {
     }
 
     #[test]
+    fn a_product_that_can_be_ordered_without_stock_is_not_called_sold_out() {
+        let mut f = facts("do you have the blouse in red?");
+        let mut mug = blouse("B1", "red", 0);
+        mug.variants = vec![crate::domain::facts::VariantFact {
+            size: None,
+            color: Some("red".into()),
+            stock: 0,
+            orderable: true,
+        }];
+        f.products = vec![mug];
+        let d = OfflineResponder.answer(&f);
+        assert!(d.text.contains("Blouse - red (B1) for $32.99, out of stock but can still be ordered"), "{}", d.text);
+    }
+
+    #[test]
     fn a_weak_product_match_has_low_confidence() {
         let mut f = facts("do you sell garden hoses?");
         f.products = vec![blouse("B1", "red", 4)];

@@ -12,7 +12,13 @@ use crate::llm::phrases::{fill, phrases};
 /// "Blouse - red (B1) for $20.99, in stock", in the customer's language.
 pub fn describe(p: &ProductFact, lang: Language) -> String {
     let w = phrases(lang);
-    let stock = if p.stock > 0 { w.in_stock } else { w.out_of_stock };
+    let stock = if p.stock > 0 {
+        w.in_stock
+    } else if p.orderable() {
+        w.orderable
+    } else {
+        w.out_of_stock
+    };
     let (title, sku, price) = (p.title.as_str(), p.sku.as_str(), p.price.to_string());
     let product = match p.sale_price {
         Some(sale) => {
@@ -48,6 +54,14 @@ fn stock_in_size(p: &ProductFact, size: &str) -> i64 {
     let variants: Vec<_> =
         p.variants.iter().filter(|v| v.size.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(size))).collect();
     if variants.is_empty() { p.stock } else { variants.iter().map(|v| v.stock).sum() }
+}
+
+/// True when `size` has no stock but can be ordered (its variant, or the product when the
+/// catalog gives no variant of that size).
+fn orderable_in_size(p: &ProductFact, size: &str) -> bool {
+    let sized: Vec<_> =
+        p.variants.iter().filter(|v| v.size.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(size))).collect();
+    if sized.is_empty() { p.orderable() } else { sized.iter().any(|v| v.orderable) }
 }
 
 /// "red, blue and black" ("rojo, azul y negro").
@@ -96,6 +110,8 @@ fn size_answer(p: &ProductFact, size: &str, lang: Language) -> String {
         about(w.size_not_offered, p, &[("sizes", &p.sizes.join(", ")), ("size", size)])
     } else if stock_in_size(p, size) > 0 {
         about(w.size_yes, p, &[("size", size)])
+    } else if orderable_in_size(p, size) {
+        about(w.stock_orderable, p, &[])
     } else {
         about(w.size_sold_out, p, &[])
     }
@@ -152,7 +168,13 @@ pub fn answer(facts: &Facts, room: usize) -> Answer {
         Ask::Price if !referred.is_empty() => one(price_is(best, lang), best),
         Ask::Size(Some(size)) if !referred.is_empty() || evidence >= 0.5 => one(size_answer(best, size, lang), best),
         Ask::Stock if !referred.is_empty() => {
-            let template = if best.stock > 0 { w.stock_yes } else { w.size_sold_out };
+            let template = if best.stock > 0 {
+                w.stock_yes
+            } else if best.orderable() {
+                w.stock_orderable
+            } else {
+                w.size_sold_out
+            };
             one(about(template, best, &[]), best)
         }
         Ask::Colours if !referred.is_empty() => {
