@@ -248,11 +248,6 @@ async fn tracking_columns_make_a_shipment_the_bot_answers_from(backend: Backend)
     wait_for("the answer", Duration::from_secs(20), || async { !app.twilio.sent_to("+19175550170").is_empty() }).await;
     let body = &app.twilio.sent_to("+19175550170")[0].body;
     assert!(body.contains("A-3001") && body.contains("shipped"), "{body}");
-    // The order facts gain the shipment's tracking in the lead's change; once the reply
-    // carries a tracking number, it must be this one.
-    // TODO(issue 17): assert the tracking number is in the reply once the facts carry it.
-    if body.contains("1Z") {
-        assert!(body.contains("1Z999AA10123456784"), "{body}");
-    }
+    assert!(body.contains("1Z999AA10123456784 (UPS)"), "the imported tracking: {body}");
 }
 on_both_backends!(tracking_columns_make_a_shipment_the_bot_answers_from);
