@@ -115,6 +115,9 @@ pub struct EventQuery {
     /// Only this customer's (Backtalk's customer id).
     #[serde(default)]
     pub customer_id: Option<i64>,
+    /// Only events with this name ("Customer Data Requested").
+    #[serde(default)]
+    pub name: Option<String>,
     /// At most this many (default 100, at most 1000).
     #[serde(default)]
     pub limit: Option<i64>,
@@ -126,7 +129,7 @@ pub async fn list_events(State(state): State<AppState>, _: Caller, Query(q): Que
     if !(1..=1000).contains(&limit) {
         return Err(Error::bad_field("limit", "must be 1 to 1000"));
     }
-    let rows = commerce_store::recent_events(&state.db, q.customer_id, limit).await?;
+    let rows = commerce_store::recent_events(&state.db, q.customer_id, q.name.as_deref(), limit).await?;
     let events: Vec<Value> = rows
         .into_iter()
         .map(|e| {

@@ -142,13 +142,20 @@ pub struct EventRow {
     pub occurred_at: DateTime<Utc>,
 }
 
-/// The latest events, newest first (optionally one customer's).
-pub async fn recent_events(db: &Db, customer_id: Option<i64>, limit: i64) -> anyhow::Result<Vec<EventRow>> {
+/// The latest events, newest first (optionally one customer's, one name's).
+pub async fn recent_events(
+    db: &Db,
+    customer_id: Option<i64>,
+    name: Option<&str>,
+    limit: i64,
+) -> anyhow::Result<Vec<EventRow>> {
     let rows = with_db!(db, |p| sqlx::query_as::<_, EventRow>(
         "select id, event_id, name, source, customer_id, properties, occurred_at from events
-         where ($1 is null or customer_id = $1) order by occurred_at desc, id desc limit $2"
+         where ($1 is null or customer_id = $1) and ($2 is null or name = $2)
+         order by occurred_at desc, id desc limit $3"
     )
     .bind(customer_id)
+    .bind(name)
     .bind(limit)
     .fetch_all(p)
     .await)?;

@@ -130,6 +130,27 @@ async fn shopify_webhooks_update_the_crm_and_answer_where_is_my_order(backend: B
     assert!(reply.contains("1001") && reply.contains("shipped"), "{reply}");
     assert!(reply.contains("1Z999AA10123456784") && reply.contains("https://www.ups.com/track"), "{reply}");
 
+    // The shop asks what we hold on them: recorded for the operator, listed by the API.
+    let request = json!({"shop_id": 954889, "shop_domain": "northwind.myshopify.com",
+        "customer": {"id": 706405506930370000_u64, "email": "maya@example.com", "phone": "+19175550177"},
+        "orders_requested": [820982911946154500_u64], "data_request": {"id": 9999}});
+    assert_eq!(
+        post_shopify(&app, "customers/data_request", "w-7", &request, SECRET, "2026-11-30T10:00:00Z").await,
+        200
+    );
+    app.wait_idle().await;
+    let listed: Value = app
+        .http
+        .get(format!("{}/api/v1/events?name=Customer%20Data%20Requested", app.base_url))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["events"].as_array().map(Vec::len), Some(1), "{listed}");
+
     // The customer opts out, then the shop asks us to erase them.
     app.post_inbound(PHONE, "STOP", &new_sid()).await;
     app.wait_idle().await;
