@@ -72,7 +72,8 @@ pub const TOPICS: &[&str] = &[
     "shop/redact",
 ];
 
-/// Shopify ids are numbers in JSON (and strings in some payloads): kept as text.
+/// Shopify ids are numbers in JSON (and strings in some payloads), and amounts are strings
+/// ("123.45") that some senders write as numbers: either is kept as text.
 fn id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(match Option::<Value>::deserialize(d)? {
         Some(Value::Number(n)) => Some(n.to_string()),
@@ -119,6 +120,7 @@ struct LineItem {
     sku: Option<String>,
     title: Option<String>,
     name: Option<String>,
+    #[serde(deserialize_with = "id")]
     price: Option<String>,
     quantity: Option<i64>,
     #[serde(deserialize_with = "id")]
@@ -165,12 +167,12 @@ struct Order {
     order_status_url: Option<String>,
     checkout_token: Option<String>,
     currency: Option<String>,
+    #[serde(deserialize_with = "id")]
     total_price: Option<String>,
     line_items: Vec<LineItem>,
     fulfillments: Vec<Fulfillment>,
     shipping_address: Option<Address>,
     billing_address: Option<Address>,
-    buyer_accepts_marketing: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -183,6 +185,7 @@ struct Checkout {
     buyer_accepts_sms_marketing: Option<bool>,
     customer: Option<Customer>,
     line_items: Vec<LineItem>,
+    #[serde(deserialize_with = "id")]
     total_price: Option<String>,
     currency: Option<String>,
     presentment_currency: Option<String>,

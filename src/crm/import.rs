@@ -187,6 +187,32 @@ fn detect(headers: &csv::StringRecord) -> (Format, Option<Columns>) {
     }
 }
 
+/// A file's format, from its first readable row, announced to the import; a Shopify export
+/// of the `other` kind (given with the wrong flag) stops the import naming the right flag.
+fn first_layout(
+    file: &str,
+    first: &RawRow<'_>,
+    other: Format,
+    send: &mut dyn FnMut(Item) -> bool,
+) -> anyhow::Result<(Format, Option<Columns>)> {
+    let detected = match first {
+        RawRow::Csv { headers, .. } => detect(headers),
+        RawRow::Json(_) => (Format::Jsonl, None),
+    };
+    if detected.0 == other {
+        let (what, flag) = match other {
+            Format::ShopifyOrders => ("order", "--orders"),
+            _ => ("customer", "--customers"),
+        };
+        anyhow::bail!("{file}: this is a Shopify {what} export; give it with {flag}");
+    }
+    anyhow::ensure!(
+        send(Item::Format(FileFormat { file: file.to_string(), format: detected.0 })),
+        "the import stopped"
+    );
+    Ok(detected)
+}
+
 /// Reads the customers file, sending each record, skipped row or bad row.
 fn read_customers(
     path: &Path,
@@ -203,19 +229,7 @@ fn read_customers(
         if layout.is_none()
             && let Ok(first) = &row
         {
-            let detected = match first {
-                RawRow::Csv { headers, .. } => detect(headers),
-                RawRow::Json(_) => (Format::Jsonl, None),
-            };
-            anyhow::ensure!(
-                detected.0 != Format::ShopifyOrders,
-                "{file}: this is a Shopify order export; give it with --orders"
-            );
-            anyhow::ensure!(
-                send(Item::Format(FileFormat { file: file.clone(), format: detected.0 })),
-                "the import stopped"
-            );
-            layout = Some(detected);
+            layout = Some(first_layout(&file, first, Format::ShopifyOrders, send)?);
         }
         let shopify = layout.as_ref().and_then(|(_, columns)| columns.as_ref());
         let record = match (row, shopify) {
@@ -374,18 +388,7 @@ fn read_orders(
         if layout.is_none()
             && let Ok(first) = &row
         {
-            let detected = match first {
-                RawRow::Csv { headers, .. } => detect(headers),
-                RawRow::Json(_) => (Format::Jsonl, None),
-            };
-            anyhow::ensure!(
-                detected.0 != Format::ShopifyCustomers,
-                "{file}: this is a Shopify customer export; give it with --customers"
-            );
-            anyhow::ensure!(
-                send(Item::Format(FileFormat { file: file.clone(), format: detected.0 })),
-                "the import stopped"
-            );
+            let detected = first_layout(&file, first, Format::ShopifyCustomers, send)?;
             grouper = Some(Grouper::new(file.clone(), detected.0 == Format::Csv));
             layout = Some(detected);
         }
