@@ -196,9 +196,21 @@ async fn order(tx: &mut Tx, o: &OrderChange, source: Source) -> anyhow::Result<S
         source_updated_at: o.updated_at,
         items: items(&o.lines),
     };
+    let before = store_crm::order_skus(tx, o.source_id.as_deref(), &o.number).await?;
     let written = store_crm::upsert_order(tx, &new).await?;
     if let Upserted::Stale(_) = written {
         return Ok("stale: a newer order record is stored".into());
+    }
+    // "Bought together" follows this order's lines, without recomputing the whole history.
+    let after: Vec<String> = o.lines.iter().map(|l| l.sku.as_str().to_string()).collect();
+    let (mut old, mut new) = (before.clone(), after.clone());
+    for skus in [&mut old, &mut new] {
+        skus.sort();
+        skus.dedup();
+    }
+    if old != new {
+        crate::store::catalog::adjust_bought_together(tx, &before, -1).await?;
+        crate::store::catalog::adjust_bought_together(tx, &after, 1).await?;
     }
     for s in &o.shipments {
         shipment(tx, s).await?;
@@ -206,7 +218,6 @@ async fn order(tx: &mut Tx, o: &OrderChange, source: Source) -> anyhow::Result<S
     if let Some(token) = &o.checkout_token {
         store::complete_checkout(tx, token, o.ordered_at).await?;
     }
-    crate::store::catalog::refresh_bought_together(tx).await?;
     Ok(match written {
         Upserted::Created(_) => "order created".into(),
         _ => "order updated".into(),

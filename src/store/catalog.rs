@@ -239,6 +239,36 @@ pub async fn refresh_bought_together(tx: &mut Tx) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Counts one order more (`delta` 1) or less (-1) for every pair of the distinct `skus` of
+/// one order: what [`refresh_bought_together`] would compute, kept current one order at a
+/// time (a webhook's order), without reading the whole history.
+pub async fn adjust_bought_together(tx: &mut Tx, skus: &[String], delta: i64) -> anyhow::Result<()> {
+    let mut distinct: Vec<&String> = skus.iter().collect();
+    distinct.sort();
+    distinct.dedup();
+    for a in &distinct {
+        for b in distinct.iter().filter(|b| *b != a) {
+            with_tx!(tx, |conn| sqlx::query(
+                "insert into bought_together (sku, other_sku, orders) values ($1, $2, $3)
+                 on conflict (sku, other_sku) do update set orders = bought_together.orders + excluded.orders"
+            )
+            .bind(a.as_str())
+            .bind(b.as_str())
+            .bind(delta)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
+    }
+    if delta < 0 {
+        with_tx!(tx, |conn| sqlx::query("delete from bought_together where orders <= 0")
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
+
 /// Products that go with `skus`, best first, without `skus` themselves: the catalog's own
 /// complements (weight 2 each: the merchant chose them) plus products bought in the same
 /// orders (weight 1 per order).

@@ -413,6 +413,19 @@ pub async fn order_id_by_source(tx: &mut Tx, source_id: &str) -> anyhow::Result<
     Ok(id)
 }
 
+/// The skus of an order's lines (found by the shop's id or number), none for a new order.
+pub async fn order_skus(tx: &mut Tx, source_id: Option<&str>, number: &str) -> anyhow::Result<Vec<String>> {
+    let skus = with_tx!(tx, |conn| sqlx::query_scalar::<_, String>(
+        "select i.sku from order_items i join orders o on o.id = i.order_id
+         where o.id = (select id from orders where source_id = $1 or external_id = $2 order by id limit 1)"
+    )
+    .bind(source_id)
+    .bind(number)
+    .fetch_all(conn)
+    .await)?;
+    Ok(skus)
+}
+
 /// Marks an order cancelled (Shopify `orders/cancelled`, an "Order Cancelled" event).
 pub async fn cancel_order(tx: &mut Tx, order_id: i64, at: DateTime<Utc>) -> anyhow::Result<()> {
     with_tx!(tx, |conn| sqlx::query(

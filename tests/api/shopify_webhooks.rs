@@ -123,6 +123,22 @@ async fn shopify_webhooks_update_the_crm_and_answer_where_is_my_order(backend: B
     assert_eq!(ledger.len(), 1, "{ledger:?}");
     assert_eq!((ledger[0].kind, ledger[0].source.as_str()), (ConsentKind::OptIn, "shopify"));
 
+    // "Bought together" kept current order by order is what a full recount gives.
+    let pairs = || async {
+        backtalk::store::with_db!(&app.db, |p| sqlx::query_as::<_, (String, String, i64)>(
+            "select sku, other_sku, orders from bought_together order by sku, other_sku"
+        )
+        .fetch_all(p)
+        .await)
+        .unwrap()
+    };
+    let kept = pairs().await;
+    assert!(kept.iter().any(|(a, b, _)| a == "ZO0172001720" && b == "ZO0347403474"), "{kept:?}");
+    let mut tx = app.db.begin().await.unwrap();
+    backtalk::store::catalog::refresh_bought_together(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(kept, pairs().await);
+
     // "Where is my order?" is answered from the order and its shipment.
     app.post_inbound(PHONE, "where is my order?", &new_sid()).await;
     wait_for("the answer", Duration::from_secs(20), || async { !app.twilio.sent_to(PHONE).is_empty() }).await;
