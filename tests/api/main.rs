@@ -17,6 +17,7 @@ mod hours;
 mod import_crm;
 mod migrations;
 mod proactive;
+mod shopify_blind;
 mod shopify_catalog;
 mod shopify_webhooks;
 mod turn;
