@@ -176,9 +176,9 @@ pub async fn process(tx: &mut Tx, hook: &ShopifyWebhookRow) -> anyhow::Result<(S
                     outcomes.push(apply(tx, change, Source::Shopify).await?);
                 }
                 let occurred = at.unwrap_or_else(Utc::now);
-                for (i, (name, props)) in parsed.events.iter().enumerate() {
-                    let event_id = format!("shopify:{}:{i}", hook.webhook_id);
-                    record_event(tx, &event_id, name, Source::Shopify, &parsed.who, props, occurred).await?;
+                for e in &parsed.events {
+                    let event_id = format!("shopify:{}", e.key);
+                    record_event(tx, &event_id, e.name, Source::Shopify, &parsed.who, &e.properties, occurred).await?;
                 }
                 outcomes.join("; ")
             }

@@ -325,11 +325,44 @@ impl Checkout {
     }
 }
 
-/// What a topic's payload means: the changes, and the events to record (name, properties).
+/// What a topic's payload means: the changes, and the events to record.
 pub struct Parsed {
     pub changes: Vec<Change>,
-    pub events: Vec<(&'static str, Value)>,
+    pub events: Vec<TopicEvent>,
     pub who: CustomerChange,
+}
+
+/// An event a topic records. `key` names what happened ("shipment:255858046:shipped"), so
+/// the same happening told by two topics (an `orders/updated` with the shipment, then
+/// `fulfillments/create`), or by a retry under a new webhook id, is one event.
+pub struct TopicEvent {
+    pub name: &'static str,
+    pub properties: Value,
+    pub key: String,
+}
+
+/// The events a shipment's state records: shipped once it exists, then out for delivery and
+/// delivered as its `shipment_status` says (not every scan: Malomo's advice in
+/// shared/reference/flows-webhooks-analytics.md §1.3).
+fn shipment_events(s: &ShipmentChange) -> Vec<TopicEvent> {
+    let properties = json!({
+        "shopify_order_id": s.order, "tracking_number": s.number, "tracking_url": s.url,
+        "carrier": s.company, "shipment_status": s.shipment_status,
+    });
+    let mut happened = vec![("Order Shipped", "shipped")];
+    match s.shipment_status.as_deref() {
+        Some("out_for_delivery") => happened.push(("Order Out For Delivery", "out_for_delivery")),
+        Some("delivered") => happened.push(("Order Delivered", "delivered")),
+        _ => {}
+    }
+    happened
+        .into_iter()
+        .map(|(name, what)| TopicEvent {
+            name,
+            properties: properties.clone(),
+            key: format!("shipment:{}:{what}", s.source_id),
+        })
+        .collect()
 }
 
 /// Reads a topic's payload. `Ok(None)` for topics that change no CRM data here (products,
@@ -350,37 +383,28 @@ pub fn parse(topic: &str, body: &str, at: Option<DateTime<Utc>>) -> anyhow::Resu
                 "currency": change.currency, "checkout_id": change.checkout_token,
                 "products": change.lines.iter().map(|l| json!({"sku": l.sku, "name": l.title, "price_cents": l.price_cents, "quantity": l.quantity})).collect::<Vec<_>>(),
             });
-            let event = match topic {
-                "orders/create" => Some("Order Completed"),
-                "orders/cancelled" => Some("Order Cancelled"),
-                "orders/fulfilled" => Some("Order Shipped"),
-                _ => None,
-            };
-            Parsed {
-                changes: vec![Change::Order(Box::new(change))],
-                events: event.map(|e| (e, props)).into_iter().collect(),
-                who,
+            let order_key = change.source_id.clone().unwrap_or_else(|| change.number.clone());
+            let mut events: Vec<TopicEvent> = match topic {
+                "orders/create" => vec![("Order Completed", "completed")],
+                _ if change.cancelled_at.is_some() => vec![("Order Cancelled", "cancelled")],
+                _ => vec![],
             }
+            .into_iter()
+            .map(|(name, what)| TopicEvent {
+                name,
+                properties: props.clone(),
+                key: format!("order:{order_key}:{what}"),
+            })
+            .collect();
+            events.extend(change.shipments.iter().flat_map(shipment_events));
+            Parsed { changes: vec![Change::Order(Box::new(change))], events, who }
         }
         "fulfillments/create" | "fulfillments/update" => {
             let f: Fulfillment = serde_json::from_str(body)?;
             let order = f.order_id.clone().ok_or_else(|| anyhow::anyhow!("fulfillment without order_id"))?;
             let change = f.change(&order, at);
-            let event = match change.shipment_status.as_deref() {
-                Some("delivered") => Some("Order Delivered"),
-                Some("out_for_delivery") => Some("Order Out For Delivery"),
-                _ if topic == "fulfillments/create" => Some("Order Shipped"),
-                _ => None,
-            };
-            let props = json!({
-                "shopify_order_id": order, "tracking_number": change.number, "tracking_url": change.url,
-                "carrier": change.company, "shipment_status": change.shipment_status,
-            });
-            Parsed {
-                changes: vec![Change::Shipment(change)],
-                events: event.map(|e| (e, props)).into_iter().collect(),
-                who: CustomerChange::default(),
-            }
+            let events = shipment_events(&change);
+            Parsed { changes: vec![Change::Shipment(change)], events, who: CustomerChange::default() }
         }
         "checkouts/create" | "checkouts/update" => {
             let checkout: Checkout = serde_json::from_str(body)?;
@@ -391,12 +415,9 @@ pub fn parse(topic: &str, body: &str, at: Option<DateTime<Utc>>) -> anyhow::Resu
                 "checkout_url": change.recovery_url,
                 "items": change.lines.iter().map(|l| json!({"sku": l.sku, "title": l.title, "price_cents": l.price_cents, "quantity": l.quantity})).collect::<Vec<_>>(),
             });
-            let event = (topic == "checkouts/create").then_some("Checkout Started");
-            Parsed {
-                changes: vec![Change::Checkout(Box::new(change))],
-                events: event.map(|e| (e, props)).into_iter().collect(),
-                who,
-            }
+            let key = format!("checkout:{}:started", change.token);
+            let events = vec![TopicEvent { name: "Checkout Started", properties: props, key }];
+            Parsed { changes: vec![Change::Checkout(Box::new(change))], events, who }
         }
         "customers/create" | "customers/update" => {
             let customer: Customer = serde_json::from_str(body)?;
@@ -434,7 +455,11 @@ mod tests {
         assert_eq!(o.lines[1].sku.as_str(), "shopify-39072857");
         assert_eq!(o.shipments[0].number.as_deref(), Some("1Z999AA10123456784"));
         assert_eq!(o.shipments[0].order, "450789469");
-        assert_eq!(parsed.events[0].0, "Order Completed");
+        let events: Vec<(&str, &str)> = parsed.events.iter().map(|e| (e.name, e.key.as_str())).collect();
+        assert_eq!(
+            events,
+            [("Order Completed", "order:450789469:completed"), ("Order Shipped", "shipment:255858046:shipped")]
+        );
     }
 
     #[test]
