@@ -3,7 +3,7 @@
 //!
 //! Every request is a realistic `orders/create` delivery: a payload written from the fields
 //! of Shopify's REST Order resource (a customer and 2–3 line items of demo-store products,
-//! about 3 KB), a webhook id of its own (a repeated `X-Shopify-Webhook-Id` is a duplicate and
+//! 3.2–3.8 KB), a webhook id of its own (a repeated `X-Shopify-Webhook-Id` is a duplicate and
 //! costs nothing) and its own HMAC over the body, signed with the secret the server was
 //! started with (`BACKTALK_SHOPIFY_WEBHOOK_SECRET`). The shared generator
 //! ([`super::load`]) runs the fixed-rate and saturation phases against `serve --demo` and a
