@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// Backtalk: conversational SMS for retailers.
 #[derive(Debug, Parser)]
@@ -256,15 +256,17 @@ pub enum BenchCommand {
         /// Requests per second of the fixed-rate phase.
         #[arg(long, default_value_t = 500)]
         rate: u32,
-        /// Seconds of the fixed-rate phase.
-        #[arg(long, default_value_t = 30)]
-        duration: u64,
-        /// Seconds of each saturation phase.
-        #[arg(long, default_value_t = 10)]
-        saturation_duration: u64,
-        /// Concurrent connections of the saturation phase.
-        #[arg(long, default_value_t = 32)]
-        connections: usize,
+        #[command(flatten)]
+        load: LoadArgs,
+    },
+    /// Load-test Shopify `orders/create` webhooks against a release server, beside a bare
+    /// axum handler, then time the queue applying them.
+    ShopifyWebhook {
+        /// Requests per second of the fixed-rate phase.
+        #[arg(long, default_value_t = 200)]
+        rate: u32,
+        #[command(flatten)]
+        load: LoadArgs,
     },
     /// The reviewer console: webhook-to-live-queue latency and the queue page's server time
     /// with many open escalations.
@@ -279,10 +281,25 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         requests: usize,
     },
-    /// A bare axum server answering 200 on every POST: the baseline of `bench webhook`.
+    /// A bare axum server answering 200 on the webhook paths: the baseline of `bench webhook`
+    /// and `bench shopify-webhook`.
     #[command(hide = true)]
     BareServer {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: String,
     },
+}
+
+/// The load phases of `bench webhook` and `bench shopify-webhook`, besides the rate.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct LoadArgs {
+    /// Seconds of the fixed-rate phase.
+    #[arg(long, default_value_t = 30)]
+    pub duration: u64,
+    /// Seconds of each saturation phase.
+    #[arg(long, default_value_t = 10)]
+    pub saturation_duration: u64,
+    /// Concurrent connections of the saturation phase.
+    #[arg(long, default_value_t = 32)]
+    pub connections: usize,
 }

@@ -3,6 +3,8 @@
 //! noisy), and reports medians:
 //!
 //! - [`webhook`]: signed inbound webhooks against `serve --demo` and a bare axum handler;
+//! - [`shopify_webhook`]: the same for Shopify's `orders/create`, and how fast the queue
+//!   applies them;
 //! - [`turn`]: what a turn costs Backtalk itself, the model's call aside;
 //! - [`console`]: the live queue's latency and the queue page's server time;
 //! - [`retrieval`]: product search quality and speed on ESCI;
@@ -11,12 +13,14 @@
 //! - [`webhooks_out`]: what outbound webhooks add to storing a text, and deliveries per second.
 //!
 //! This file holds what they share: starting a release `serve --demo`, signing a webhook,
-//! percentiles.
+//! percentiles; [`load`] holds the load generator of the two webhook benchmarks.
 
 pub mod console;
 pub mod import;
+pub mod load;
 pub mod retrieval;
 pub mod sentiment;
+pub mod shopify_webhook;
 pub mod turn;
 pub mod webhook;
 pub mod webhooks_out;
@@ -32,6 +36,8 @@ use crate::sms::signature::compute_signature;
 
 pub(crate) const PUBLIC_URL: &str = "http://bench.backtalk.test";
 pub(crate) const AUTH_TOKEN: &str = "bench-auth-token";
+/// The Shopify webhook secret `serve --demo` is started with, so benchmarks can sign.
+pub(crate) const SHOPIFY_SECRET: &str = "bench-shopify-webhook-secret";
 
 /// Starts a child process and waits for the line announcing its URL.
 async fn start(mut command: Command, marker: &str) -> anyhow::Result<(Child, String)> {
@@ -91,6 +97,7 @@ pub(crate) async fn start_demo_server(dir: &std::path::Path) -> anyhow::Result<(
         .env("BACKTALK_DATA_DIR", dir)
         .env("BACKTALK_LISTEN", "127.0.0.1:0")
         .env("BACKTALK_PUBLIC_URL", PUBLIC_URL)
-        .env("BACKTALK_TWILIO_AUTH_TOKEN", AUTH_TOKEN);
+        .env("BACKTALK_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+        .env("BACKTALK_SHOPIFY_WEBHOOK_SECRET", SHOPIFY_SECRET);
     start(serve, "backtalk listening on ").await
 }

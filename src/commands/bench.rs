@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use crate::cli::BenchCommand;
+use crate::bench::load::Load;
+use crate::cli::{BenchCommand, LoadArgs};
 use crate::config::Config;
 
 /// Runs one `backtalk bench` command; only `bench retrieval` reads the config (for an
@@ -30,9 +31,12 @@ pub async fn run(command: BenchCommand, config_path: Option<&Path>) -> anyhow::R
             crate::bench::console::run(runs, escalations, requests).await
         }
         BenchCommand::Sentiment { data } => crate::bench::sentiment::run(&data),
-        BenchCommand::BareServer { listen } => crate::bench::webhook::bare_server(&listen).await,
-        BenchCommand::Webhook { rate, duration, saturation_duration, connections } => {
-            crate::bench::webhook::webhook(rate, duration, saturation_duration, connections).await
-        }
+        BenchCommand::BareServer { listen } => crate::bench::load::bare_server(&listen).await,
+        BenchCommand::Webhook { rate, load } => crate::bench::webhook::webhook(phases(rate, load)).await,
+        BenchCommand::ShopifyWebhook { rate, load } => crate::bench::shopify_webhook::run(phases(rate, load)).await,
     }
+}
+
+fn phases(rate: u32, args: LoadArgs) -> Load {
+    Load { rate, duration: args.duration, saturation_duration: args.saturation_duration, connections: args.connections }
 }
