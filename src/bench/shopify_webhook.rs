@@ -233,7 +233,8 @@ mod tests {
         for n in [0, 1, 2, 9_999_999, 10_000_000, 40_000_123] {
             let body = order_payload(n, at);
             assert!((2048..=4096).contains(&body.len()), "order {n} is {} bytes", body.len());
-            let parsed = shopify::parse(TOPIC, &body, Some(at)).unwrap().unwrap();
+            let parsed =
+                shopify::parse(TOPIC, &body, shopify::Reading { at: Some(at), ..Default::default() }).unwrap().unwrap();
             let Change::Order(order) = &parsed.changes[0] else { panic!("an order") };
             assert_eq!(order.number, (1001 + n).to_string());
             assert!((2..=3).contains(&order.lines.len()));
@@ -242,7 +243,7 @@ mod tests {
             assert_eq!(order.total_cents, Some(lines + 500 + lines * 6 / 100));
             let phone = order.customer.phone.clone().expect("a phone");
             assert!(ids.insert((order.source_id.clone(), phone, order.customer.external_id.clone())));
-            assert_eq!(parsed.events[0].0, "Order Completed");
+            assert_eq!(parsed.events[0].name, "Order Completed");
         }
     }
 

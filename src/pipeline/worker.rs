@@ -81,7 +81,10 @@ impl JobHandler for Worker {
             KIND_SHOPIFY => {
                 let p: ShopifyPayload = payload(job)?;
                 let index = &self.deps.index;
-                match crate::commerce::shopify::run_job(&self.deps.db, index, p.webhook, job.id, job.attempts).await {
+                let region = self.deps.config.crm.default_region();
+                let applied =
+                    crate::commerce::shopify::run_job(&self.deps.db, index, region, p.webhook, job.id, job.attempts);
+                match applied.await {
                     Ok(outcome) => {
                         info!(
                             webhook = p.webhook,

@@ -22,12 +22,13 @@ use sha2::Sha256;
 
 mod payloads;
 
-pub use payloads::{Parsed, parse};
+pub use payloads::{Parsed, Reading, parse};
 
 use self::payloads::{Redact, first_phone};
 use super::{CustomerChange, Source, apply, record_event};
 use crate::catalog::index::{ProductDoc, SearchIndex};
 use crate::catalog::shopify::{ProductPayload, product_from_payload};
+use crate::domain::Region;
 use crate::jobs::KIND_SHOPIFY;
 use crate::store::catalog::{self as catalog_store, ProductRow};
 use crate::store::commerce::{self as store, NewShopifyWebhook, ShopifyWebhookRow};
@@ -135,12 +136,16 @@ pub struct BadPayload(pub String);
 /// Processes a stored webhook in one transaction with the job's completion (the caller's
 /// `tx`); returns the outcome recorded on the webhook, and the index change a product topic
 /// makes.
-pub async fn process(tx: &mut Tx, hook: &ShopifyWebhookRow) -> anyhow::Result<(String, Option<IndexChange>)> {
+pub async fn process(
+    tx: &mut Tx,
+    hook: &ShopifyWebhookRow,
+    region: Region,
+) -> anyhow::Result<(String, Option<IndexChange>)> {
     let body = hook.body.as_deref().unwrap_or("{}");
-    let at = hook.triggered_at;
+    let reading = Reading { at: hook.triggered_at, region };
     let mut index_change = None;
     let outcome = match hook.topic.as_str() {
-        "customers/redact" => redact(tx, body).await?,
+        "customers/redact" => redact(tx, body, region).await?,
         "shop/redact" => {
             let mut erased = 0;
             for id in store::all_customer_ids(tx).await? {
@@ -154,7 +159,7 @@ pub async fn process(tx: &mut Tx, hook: &ShopifyWebhookRow) -> anyhow::Result<(S
             let r: Redact = serde_json::from_str(body)?;
             let who = CustomerChange {
                 external_id: r.customer.id.clone(),
-                phone: first_phone([r.customer.phone.as_deref()]),
+                phone: first_phone(region, [r.customer.phone.as_deref()]),
                 email: r.customer.email.clone(),
                 ..CustomerChange::default()
             };
@@ -168,14 +173,14 @@ pub async fn process(tx: &mut Tx, hook: &ShopifyWebhookRow) -> anyhow::Result<(S
             index_change = change;
             outcome
         }
-        topic => match parse(topic, body, at)? {
+        topic => match parse(topic, body, reading)? {
             None => "ignored: unknown topic".to_string(),
             Some(parsed) => {
                 let mut outcomes = Vec::new();
                 for change in &parsed.changes {
                     outcomes.push(apply(tx, change, Source::Shopify).await?);
                 }
-                let occurred = at.unwrap_or_else(Utc::now);
+                let occurred = hook.triggered_at.unwrap_or_else(Utc::now);
                 for e in &parsed.events {
                     let event_id = format!("shopify:{}", e.key);
                     record_event(tx, &event_id, e.name, Source::Shopify, &parsed.who, &e.properties, occurred).await?;
@@ -190,7 +195,7 @@ pub async fn process(tx: &mut Tx, hook: &ShopifyWebhookRow) -> anyhow::Result<(S
 
 /// `customers/redact`: erase the customer (found by shop id, then phone, then email) and
 /// the orders the payload lists.
-async fn redact(tx: &mut Tx, body: &str) -> anyhow::Result<String> {
+async fn redact(tx: &mut Tx, body: &str, region: Region) -> anyhow::Result<String> {
     let r: Redact = serde_json::from_str(body)?;
     use crate::store::crm as c;
     let mut id = None;
@@ -198,7 +203,7 @@ async fn redact(tx: &mut Tx, body: &str) -> anyhow::Result<String> {
         id = c::customer_id_by_external_id(tx, external).await?;
     }
     if id.is_none()
-        && let Some(phone) = first_phone([r.customer.phone.as_deref()])
+        && let Some(phone) = first_phone(region, [r.customer.phone.as_deref()])
     {
         id = c::customer_id_by_phone_in(tx, &phone).await?;
     }
@@ -252,6 +257,7 @@ pub async fn receive(db: &Db, hook: &NewShopifyWebhook<'_>, max_attempts: i32) -
 pub async fn run_job(
     db: &Db,
     index: &SearchIndex,
+    region: Region,
     id: i64,
     job_id: i64,
     attempt: i64,
@@ -261,7 +267,7 @@ pub async fn run_job(
     let outcome = if hook.processed_at.is_some() {
         None
     } else {
-        let (outcome, index_change) = process(&mut tx, &hook).await?;
+        let (outcome, index_change) = process(&mut tx, &hook, region).await?;
         if let Some(change) = index_change {
             change.apply(index)?;
         }

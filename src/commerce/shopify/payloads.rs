@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
 use crate::commerce::{Change, CheckoutChange, CustomerChange, Line, OrderChange, ShipmentChange, cents, line_sku};
-use crate::domain::{ConsentKind, Phone};
+use crate::domain::{ConsentKind, Phone, Region};
 
 /// Shopify ids are numbers in JSON (and strings in some payloads), and amounts are strings
 /// ("123.45") that some senders write as numbers: either is kept as text.
@@ -150,9 +150,17 @@ pub(super) struct Redact {
     pub(super) orders_to_redact: Vec<Value>,
 }
 
+/// How a payload is read: when Shopify says it happened (`X-Shopify-Triggered-At`), and the
+/// country numbers written without a country code are read in (`crm.default_region`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Reading {
+    pub at: Option<DateTime<Utc>>,
+    pub region: Region,
+}
+
 /// The first of `numbers` that is a phone number (Shopify stores them as the shopper typed).
-pub(super) fn first_phone<'a>(numbers: impl IntoIterator<Item = Option<&'a str>>) -> Option<Phone> {
-    numbers.into_iter().flatten().find_map(|n| Phone::parse(n.trim_start_matches('\'')).ok())
+pub(super) fn first_phone<'a>(region: Region, numbers: impl IntoIterator<Item = Option<&'a str>>) -> Option<Phone> {
+    numbers.into_iter().flatten().find_map(|n| Phone::parse_in(n.trim_start_matches('\''), region).ok())
 }
 
 fn full_name(first: Option<&str>, last: Option<&str>) -> Option<String> {
@@ -183,15 +191,15 @@ fn sms_consent(c: &SmsConsent) -> Option<(ConsentKind, String)> {
 }
 
 impl Customer {
-    fn change(&self, at: Option<DateTime<Utc>>) -> CustomerChange {
+    fn change(&self, r: Reading) -> CustomerChange {
         let address_phone = self.default_address.as_ref().and_then(|a| a.phone.as_deref());
         CustomerChange {
             external_id: self.id.clone(),
-            phone: first_phone([self.phone.as_deref(), address_phone]),
+            phone: first_phone(r.region, [self.phone.as_deref(), address_phone]),
             email: self.email.clone(),
             name: full_name(self.first_name.as_deref(), self.last_name.as_deref()),
             consent: self.sms_marketing_consent.as_ref().and_then(sms_consent),
-            updated_at: at.or(self.updated_at),
+            updated_at: r.at.or(self.updated_at),
         }
     }
 }
@@ -209,7 +217,7 @@ fn lines(items: &[LineItem]) -> Vec<Line> {
 }
 
 impl Fulfillment {
-    fn change(&self, order: &str, at: Option<DateTime<Utc>>) -> ShipmentChange {
+    fn change(&self, order: &str, r: Reading) -> ShipmentChange {
         let number = self.tracking_number.clone().or_else(|| self.tracking_numbers.first().cloned());
         ShipmentChange {
             source_id: self.id.clone().unwrap_or_else(|| format!("{order}:{}", number.clone().unwrap_or_default())),
@@ -222,8 +230,8 @@ impl Fulfillment {
             estimated_delivery_at: self.estimated_delivery_at,
             delivered_at: self
                 .delivered_at
-                .or_else(|| (self.shipment_status.as_deref() == Some("delivered")).then_some(at).flatten()),
-            updated_at: at.or(self.updated_at),
+                .or_else(|| (self.shipment_status.as_deref() == Some("delivered")).then_some(r.at).flatten()),
+            updated_at: r.at.or(self.updated_at),
         }
     }
 }
@@ -243,7 +251,7 @@ impl Order {
         }
     }
 
-    fn change(&self, at: Option<DateTime<Utc>>) -> anyhow::Result<OrderChange> {
+    fn change(&self, r: Reading) -> anyhow::Result<OrderChange> {
         let source_id = self.id.clone();
         let number = self
             .name
@@ -252,13 +260,16 @@ impl Order {
             .or_else(|| self.order_number.clone())
             .or_else(|| source_id.clone())
             .ok_or_else(|| anyhow::anyhow!("order without id, name or order_number"))?;
-        let mut customer = self.customer.as_ref().map(|c| c.change(at)).unwrap_or_default();
+        let mut customer = self.customer.as_ref().map(|c| c.change(r)).unwrap_or_default();
         // The order's own phone first, then the customer's, then the addresses'.
-        let order_phone = first_phone([
-            self.phone.as_deref(),
-            self.shipping_address.as_ref().and_then(|a| a.phone.as_deref()),
-            self.billing_address.as_ref().and_then(|a| a.phone.as_deref()),
-        ]);
+        let order_phone = first_phone(
+            r.region,
+            [
+                self.phone.as_deref(),
+                self.shipping_address.as_ref().and_then(|a| a.phone.as_deref()),
+                self.billing_address.as_ref().and_then(|a| a.phone.as_deref()),
+            ],
+        );
         if customer.phone.is_none() {
             customer.phone = order_phone;
         }
@@ -284,21 +295,24 @@ impl Order {
             checkout_token: self.checkout_token.clone(),
             total_cents: self.total_price.as_deref().and_then(cents),
             currency: self.currency.clone(),
-            updated_at: at.or(self.updated_at),
+            updated_at: r.at.or(self.updated_at),
             lines: lines(&self.line_items),
-            shipments: self.fulfillments.iter().map(|f| f.change(&key, at)).collect(),
+            shipments: self.fulfillments.iter().map(|f| f.change(&key, r)).collect(),
         })
     }
 }
 
 impl Checkout {
-    fn change(&self, at: Option<DateTime<Utc>>) -> anyhow::Result<CheckoutChange> {
+    fn change(&self, r: Reading) -> anyhow::Result<CheckoutChange> {
         let token = self.token.clone().ok_or_else(|| anyhow::anyhow!("checkout without a token"))?;
-        let mut customer = self.customer.as_ref().map(|c| c.change(at)).unwrap_or_default();
-        let sms_phone = first_phone([self.sms_marketing_phone.as_deref()]);
+        let mut customer = self.customer.as_ref().map(|c| c.change(r)).unwrap_or_default();
+        let sms_phone = first_phone(r.region, [self.sms_marketing_phone.as_deref()]);
         if customer.phone.is_none() {
             customer.phone = sms_phone.clone().or_else(|| {
-                first_phone([self.phone.as_deref(), self.shipping_address.as_ref().and_then(|a| a.phone.as_deref())])
+                first_phone(
+                    r.region,
+                    [self.phone.as_deref(), self.shipping_address.as_ref().and_then(|a| a.phone.as_deref())],
+                )
             });
         }
         if customer.email.is_none() {
@@ -320,7 +334,7 @@ impl Checkout {
             currency: self.currency.clone().or_else(|| self.presentment_currency.clone()).unwrap_or("USD".into()),
             lines: lines(&self.line_items),
             completed_at: self.completed_at,
-            updated_at: at.or(self.updated_at).or(self.created_at),
+            updated_at: r.at.or(self.updated_at).or(self.created_at),
         })
     }
 }
@@ -367,7 +381,7 @@ fn shipment_events(s: &ShipmentChange) -> Vec<TopicEvent> {
 
 /// Reads a topic's payload. `Ok(None)` for topics that change no CRM data here (products,
 /// privacy, unknown ones): the caller handles those.
-pub fn parse(topic: &str, body: &str, at: Option<DateTime<Utc>>) -> anyhow::Result<Option<Parsed>> {
+pub fn parse(topic: &str, body: &str, r: Reading) -> anyhow::Result<Option<Parsed>> {
     let parsed = match topic {
         "orders/create"
         | "orders/updated"
@@ -376,7 +390,7 @@ pub fn parse(topic: &str, body: &str, at: Option<DateTime<Utc>>) -> anyhow::Resu
         | "orders/fulfilled"
         | "orders/partially_fulfilled" => {
             let order: Order = serde_json::from_str(body)?;
-            let change = order.change(at)?;
+            let change = order.change(r)?;
             let who = change.customer.clone();
             let props = json!({
                 "order_id": change.number, "shopify_id": change.source_id, "total_cents": change.total_cents,
@@ -402,13 +416,13 @@ pub fn parse(topic: &str, body: &str, at: Option<DateTime<Utc>>) -> anyhow::Resu
         "fulfillments/create" | "fulfillments/update" => {
             let f: Fulfillment = serde_json::from_str(body)?;
             let order = f.order_id.clone().ok_or_else(|| anyhow::anyhow!("fulfillment without order_id"))?;
-            let change = f.change(&order, at);
+            let change = f.change(&order, r);
             let events = shipment_events(&change);
             Parsed { changes: vec![Change::Shipment(change)], events, who: CustomerChange::default() }
         }
         "checkouts/create" | "checkouts/update" => {
             let checkout: Checkout = serde_json::from_str(body)?;
-            let change = checkout.change(at)?;
+            let change = checkout.change(r)?;
             let who = change.customer.clone();
             let props = json!({
                 "checkout_id": change.token, "value_cents": change.total_cents, "currency": change.currency,
@@ -421,7 +435,7 @@ pub fn parse(topic: &str, body: &str, at: Option<DateTime<Utc>>) -> anyhow::Resu
         }
         "customers/create" | "customers/update" => {
             let customer: Customer = serde_json::from_str(body)?;
-            let change = customer.change(at);
+            let change = customer.change(r);
             Parsed { who: change.clone(), changes: vec![Change::Customer(change)], events: vec![] }
         }
         _ => return Ok(None),
@@ -446,7 +460,7 @@ mod tests {
             "fulfillments": [{"id": 255858046, "order_id": 450789469, "status": "success", "shipment_status": "in_transit",
                 "tracking_company": "UPS", "tracking_number": "1Z999AA10123456784",
                 "tracking_url": "https://www.ups.com/track?tracknum=1Z999AA10123456784"}]}"##;
-        let parsed = parse("orders/create", body, None).unwrap().unwrap();
+        let parsed = parse("orders/create", body, Reading::default()).unwrap().unwrap();
         let Change::Order(o) = &parsed.changes[0] else { panic!("an order") };
         assert_eq!((o.number.as_str(), o.source_id.as_deref()), ("1001", Some("450789469")));
         assert_eq!(o.customer.phone.as_ref().map(|p| p.as_str()), Some("+15550100199"));
@@ -469,5 +483,20 @@ mod tests {
         assert_eq!(sms_consent(&state("unsubscribed")).map(|c| c.0), Some(ConsentKind::OptOut));
         assert!(sms_consent(&state("not_subscribed")).is_none());
         assert!(sms_consent(&state("pending")).is_none());
+    }
+
+    #[test]
+    fn a_number_without_country_code_is_read_in_the_configured_region() {
+        let body = r##"{"id": 1, "name": "#7", "customer": {"id": 2, "phone": "07700 900123"}, "line_items": []}"##;
+        let gb = Reading { at: None, region: Region::parse("GB").unwrap() };
+        let Change::Order(o) = &parse("orders/create", body, gb).unwrap().unwrap().changes[0] else {
+            panic!("an order")
+        };
+        assert_eq!(o.customer.phone.as_ref().map(|p| p.as_str()), Some("+447700900123"));
+        // In the default region (US) the same digits are no number at all.
+        let Change::Order(o) = &parse("orders/create", body, Reading::default()).unwrap().unwrap().changes[0] else {
+            panic!("an order")
+        };
+        assert!(o.customer.phone.is_none());
     }
 }
