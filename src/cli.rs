@@ -134,6 +134,22 @@ pub enum Command {
         #[command(subcommand)]
         command: WebhooksCommand,
     },
+    /// Flow files (docs/flows.md).
+    Flows {
+        #[command(subcommand)]
+        command: FlowsCommand,
+    },
+}
+
+/// `backtalk flows …`
+#[derive(Debug, Subcommand)]
+pub enum FlowsCommand {
+    /// Check every flow file in the folder (default: `flows.dir`); print each problem as
+    /// `file:line: reason` and exit non-zero if there is one.
+    Validate {
+        /// The folder of flow files.
+        dir: Option<PathBuf>,
+    },
 }
 
 /// `backtalk webhooks …`

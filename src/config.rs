@@ -79,6 +79,15 @@ pub struct Config {
     pub console: ConsoleConfig,
     pub webhooks: WebhooksConfig,
     pub crm: CrmConfig,
+    pub flows: FlowsConfig,
+}
+
+/// Flow files (`backtalk flows validate`; running them is not built yet).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FlowsConfig {
+    /// The folder of flow files (`*.toml`, one flow each); empty means `{data_dir}/flows`.
+    pub dir: String,
 }
 
 /// Signed outbound webhooks (Standard Webhooks): where events go and how hard to try.
@@ -127,18 +136,7 @@ impl WebhooksConfig {
 
 /// `"5m"` → 300 s; units `ms`, `s`, `m`, `h`.
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let why = || format!("expected a duration such as 0s, 500ms, 5m or 2h, got {text:?}");
-    let n: u64 = number.parse().map_err(|_| why())?;
-    let ms = match unit {
-        "ms" => n,
-        "s" => n * 1000,
-        "m" => n * 60_000,
-        "h" => n * 3_600_000,
-        _ => return Err(why()),
-    };
-    Ok(std::time::Duration::from_millis(ms))
+    crate::domain::duration::parse(text)
 }
 
 /// One outbound webhook endpoint.
@@ -608,6 +606,7 @@ impl Default for Config {
             business_hours: BusinessHoursConfig::default(),
             api: ApiConfig::default(),
             shopify: ShopifyConfig::default(),
+            flows: FlowsConfig::default(),
             console: ConsoleConfig::default(),
             webhooks: WebhooksConfig::default(),
             crm: CrmConfig::default(),
@@ -869,6 +868,11 @@ impl Config {
         } else {
             self.database_url.clone()
         }
+    }
+
+    /// The folder of flow files: `flows.dir`, else `{data_dir}/flows`.
+    pub fn flows_dir(&self) -> PathBuf {
+        if self.flows.dir.is_empty() { self.data_dir.join("flows") } else { PathBuf::from(&self.flows.dir) }
     }
 
     /// True when a chat LLM endpoint is configured.

@@ -60,6 +60,8 @@ pub mod domain;
 pub mod escalation;
 /// `backtalk eval`: transcript replay, metrics, reports, the baseline gate.
 pub mod eval;
+/// Flows: conversations the brand starts, as TOML files (reading and checking them so far).
+pub mod flows;
 /// Every draft checked before it is sent: claims against the facts, links, segments.
 pub mod guard;
 /// HTTP routers: webhooks, the JSON API, the reviewer console, health, metrics.

@@ -19,7 +19,7 @@ mod eval;
 mod reviewer;
 mod serve;
 
-use crate::cli::{Cli, Command, ComplianceCommand, ReviewerCommand, WebhooksCommand};
+use crate::cli::{Cli, Command, ComplianceCommand, FlowsCommand, ReviewerCommand, WebhooksCommand};
 use crate::config::Config;
 
 /// Runs the command `cli` names.
@@ -85,6 +85,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::ExportTranscripts { since, escalated, out } => {
                     eval::export_transcripts(config, since.as_deref(), escalated, out.as_deref()).await
                 }
+                Command::Flows { command: FlowsCommand::Validate { dir } } => {
+                    validate_flows(&dir.unwrap_or_else(|| config.flows_dir()))
+                }
                 Command::Migrate => {
                     let db = crate::store::Db::connect(&config.effective_database_url()).await?;
                     println!("migrations applied ({})", db.backend());
@@ -104,6 +107,17 @@ pub fn default_log_filter(command: &Command) -> &'static str {
     // The eval replays hundreds of turns: their per-turn lines would bury its summary. The
     // chat is a conversation in the terminal: log lines between its prompts read as part of it.
     if matches!(command, Command::Eval { .. } | Command::Chat { .. }) { "warn" } else { "info,sqlx=warn,tantivy=warn" }
+}
+
+/// `backtalk flows validate`: every problem of every flow file, then a summary.
+fn validate_flows(dir: &std::path::Path) -> anyhow::Result<()> {
+    let (flows, errors) = crate::flows::file::load_dir(dir)?;
+    for e in &errors {
+        eprintln!("{e}");
+    }
+    println!("{}: {} flows valid, {} problems", dir.display(), flows.len(), errors.len());
+    anyhow::ensure!(errors.is_empty(), "{} problems in the flow files", errors.len());
+    Ok(())
 }
 
 #[cfg(test)]

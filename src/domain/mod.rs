@@ -15,6 +15,7 @@
 
 pub mod dialogue;
 pub mod draft;
+pub mod duration;
 pub mod facts;
 pub mod intent;
 pub mod language;
