@@ -191,7 +191,15 @@ fn sms_consent(c: &SmsConsent) -> Option<(ConsentKind, String)> {
 }
 
 impl Customer {
+    /// The customer as a `customers/*` topic states them, as of the webhook.
     fn change(&self, r: Reading) -> CustomerChange {
+        CustomerChange { updated_at: r.at.or(self.updated_at), ..self.embedded(r) }
+    }
+
+    /// The customer block inside an order or a checkout: a snapshot as of its own
+    /// `updated_at`, not of the order's webhook (else an order applied first would make the
+    /// customer's own, older `customers/create` look stale and lose its consent).
+    fn embedded(&self, r: Reading) -> CustomerChange {
         let address_phone = self.default_address.as_ref().and_then(|a| a.phone.as_deref());
         CustomerChange {
             external_id: self.id.clone(),
@@ -199,7 +207,7 @@ impl Customer {
             email: self.email.clone(),
             name: full_name(self.first_name.as_deref(), self.last_name.as_deref()),
             consent: self.sms_marketing_consent.as_ref().and_then(sms_consent),
-            updated_at: r.at.or(self.updated_at),
+            updated_at: self.updated_at,
         }
     }
 }
@@ -260,7 +268,7 @@ impl Order {
             .or_else(|| self.order_number.clone())
             .or_else(|| source_id.clone())
             .ok_or_else(|| anyhow::anyhow!("order without id, name or order_number"))?;
-        let mut customer = self.customer.as_ref().map(|c| c.change(r)).unwrap_or_default();
+        let mut customer = self.customer.as_ref().map(|c| c.embedded(r)).unwrap_or_default();
         // The order's own phone first, then the customer's, then the addresses'.
         let order_phone = first_phone(
             r.region,
@@ -305,7 +313,7 @@ impl Order {
 impl Checkout {
     fn change(&self, r: Reading) -> anyhow::Result<CheckoutChange> {
         let token = self.token.clone().ok_or_else(|| anyhow::anyhow!("checkout without a token"))?;
-        let mut customer = self.customer.as_ref().map(|c| c.change(r)).unwrap_or_default();
+        let mut customer = self.customer.as_ref().map(|c| c.embedded(r)).unwrap_or_default();
         let sms_phone = first_phone(r.region, [self.sms_marketing_phone.as_deref()]);
         if customer.phone.is_none() {
             customer.phone = sms_phone.clone().or_else(|| {
@@ -460,11 +468,14 @@ mod tests {
             "fulfillments": [{"id": 255858046, "order_id": 450789469, "status": "success", "shipment_status": "in_transit",
                 "tracking_company": "UPS", "tracking_number": "1Z999AA10123456784",
                 "tracking_url": "https://www.ups.com/track?tracknum=1Z999AA10123456784"}]}"##;
-        let parsed = parse("orders/create", body, Reading::default()).unwrap().unwrap();
+        let at = Some(DateTime::parse_from_rfc3339("2026-11-28T15:00:00Z").unwrap().with_timezone(&Utc));
+        let parsed = parse("orders/create", body, Reading { at, ..Reading::default() }).unwrap().unwrap();
         let Change::Order(o) = &parsed.changes[0] else { panic!("an order") };
         assert_eq!((o.number.as_str(), o.source_id.as_deref()), ("1001", Some("450789469")));
         assert_eq!(o.customer.phone.as_ref().map(|p| p.as_str()), Some("+15550100199"));
         assert_eq!(o.customer.external_id.as_deref(), Some("207119551"));
+        // The customer block is as of its own updated_at (none here), not the order's webhook.
+        assert_eq!((o.customer.updated_at, o.updated_at), (None, at));
         assert_eq!((o.status.as_str(), o.total_cents), ("shipped", Some(6198)));
         assert_eq!(o.lines[1].sku.as_str(), "shopify-39072857");
         assert_eq!(o.shipments[0].number.as_deref(), Some("1Z999AA10123456784"));
