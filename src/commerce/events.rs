@@ -48,6 +48,9 @@ pub struct TrackEvent {
     pub name: String,
     pub who: CustomerChange,
     pub properties: Map<String, Value>,
+    /// What it changes in the CRM (none for events that are stored only), worked out once
+    /// when the event is read.
+    pub changes: Vec<Change>,
     pub timestamp: DateTime<Utc>,
 }
 
@@ -163,8 +166,8 @@ fn parse_event(item: Value) -> Result<TrackEvent, FieldError> {
         consent,
         updated_at: None,
     };
-    let event = TrackEvent { id, name, who, properties, timestamp };
-    changes(&event)?;
+    let mut event = TrackEvent { id, name, who, properties, timestamp, changes: vec![] };
+    event.changes = changes(&event)?;
     Ok(event)
 }
 
@@ -319,7 +322,7 @@ pub async fn track(db: &Db, events: &[TrackEvent]) -> Result<Tracked, TrackError
     let mut tracked = Tracked::default();
     for (i, e) in events.iter().enumerate() {
         // A shipment or cancellation needs its order: stored before, or earlier in the batch.
-        let order = match changes(e).unwrap_or_default().first() {
+        let order = match e.changes.first() {
             Some(Change::Shipment(s)) => Some(s.order.clone()),
             Some(Change::Cancel { order, .. }) => Some(order.clone()),
             _ => None,
@@ -334,17 +337,16 @@ pub async fn track(db: &Db, events: &[TrackEvent]) -> Result<Tracked, TrackError
         let properties = Value::Object(e.properties.clone());
         // The customer first, so the stored event points at them.
         let has_profile = e.who.name.is_some() || e.who.consent.is_some() || e.who.phone.is_some();
-        let changes = changes(e).map_err(|(f, m)| anyhow::anyhow!("{f}: {m}"))?;
         let stored = record_event(&mut tx, &e.id, &e.name, Source::EventsApi, &e.who, &properties, e.timestamp).await?;
         if !stored {
             tracked.duplicates += 1;
             continue;
         }
         tracked.accepted += 1;
-        if changes.is_empty() && has_profile {
+        if e.changes.is_empty() && has_profile {
             tracked.changes.push(apply(&mut tx, &Change::Customer(e.who.clone()), Source::EventsApi).await?);
         }
-        for change in &changes {
+        for change in &e.changes {
             tracked.changes.push(apply(&mut tx, change, Source::EventsApi).await?);
         }
     }
@@ -394,14 +396,14 @@ mod tests {
             "properties": {"order_id": "W-1001", "total": 61.98, "currency": "USD", "checkout_id": "c1",
                            "products": [{"sku": "ZO0347403474", "name": "Blouse", "price": "30.99", "quantity": 2}]}}))
         .unwrap();
-        let Change::Order(o) = &changes(&e[0]).unwrap()[0] else { panic!("an order") };
+        let Change::Order(o) = &e[0].changes[0] else { panic!("an order") };
         assert_eq!((o.number.as_str(), o.total_cents, o.lines[0].price_cents), ("W-1001", Some(6198), 3099));
         assert_eq!(o.checkout_token.as_deref(), Some("c1"));
         let e = parse_request(json!({"id": "s1", "event": "Order Shipped", "phone": "+15550100123",
             "properties": {"order_id": "W-1001", "carrier": "USPS", "tracking_number": "9400111899223855220000",
                            "estimated_delivery": "2026-12-09"}}))
         .unwrap();
-        let Change::Shipment(s) = &changes(&e[0]).unwrap()[0] else { panic!("a shipment") };
+        let Change::Shipment(s) = &e[0].changes[0] else { panic!("a shipment") };
         assert_eq!((s.order.as_str(), s.source_id.as_str()), ("W-1001", "event:W-1001"));
         assert_eq!(s.estimated_delivery_at.unwrap().format("%Y-%m-%d").to_string(), "2026-12-09");
         assert!(

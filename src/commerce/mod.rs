@@ -293,14 +293,22 @@ pub async fn record_event(
     properties: &serde_json::Value,
     occurred_at: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
-    let customer_id = match (&who.external_id, &who.phone, &who.email) {
-        (Some(id), _, _) if store_crm::customer_id_by_external_id(tx, id).await?.is_some() => {
-            store_crm::customer_id_by_external_id(tx, id).await?
-        }
-        (_, Some(phone), _) => store_crm::customer_id_by_phone_in(tx, phone).await?,
-        (_, _, Some(email)) => store_crm::customer_id_by_email(tx, email).await?,
-        _ => None,
-    };
+    // By the shop's id, then phone, then email: the first that finds the customer.
+    let mut customer_id = None;
+    if let Some(id) = &who.external_id {
+        customer_id = store_crm::customer_id_by_external_id(tx, id).await?;
+    }
+    if customer_id.is_none()
+        && let Some(phone) = &who.phone
+    {
+        customer_id = store_crm::customer_id_by_phone_in(tx, phone).await?;
+    }
+    if customer_id.is_none()
+        && who.phone.is_none()
+        && let Some(email) = &who.email
+    {
+        customer_id = store_crm::customer_id_by_email(tx, email).await?;
+    }
     let source = match source {
         Source::Shopify => "shopify",
         Source::EventsApi => "api",

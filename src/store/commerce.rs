@@ -235,17 +235,6 @@ pub async fn complete_checkout(tx: &mut Tx, token: &str, at: DateTime<Utc>) -> a
     Ok(n > 0)
 }
 
-/// A checkout's state (for tests and flows).
-pub async fn checkout(db: &Db, token: &str) -> anyhow::Result<Option<(i64, Option<DateTime<Utc>>, Option<String>)>> {
-    let row = with_db!(db, |p| sqlx::query_as::<_, (i64, Option<DateTime<Utc>>, Option<String>)>(
-        "select total_cents, completed_at, recovery_url from checkouts where token = $1"
-    )
-    .bind(token)
-    .fetch_optional(p)
-    .await)?;
-    Ok(row)
-}
-
 /// What erasing a customer removed.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Erased {
