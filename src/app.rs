@@ -116,6 +116,7 @@ impl App {
             provider,
             status_callback: Some(config.status_webhook_url()),
             clock: clock.clone(),
+            smart_sending: config.smart_sending(),
         });
         let deps = Deps {
             db: db.clone(),
@@ -124,11 +125,18 @@ impl App {
             offline,
             config: config.clone(),
             semantic,
-            clock,
+            clock: clock.clone(),
             hours: Arc::new(hours),
         };
         let webhooks = Arc::new(Deliverer::start(&db, &config.webhooks).await?);
-        let worker = Arc::new(Worker { deps, sender, waker: waker.clone(), webhooks });
+        let flows = Arc::new(crate::flows::engine::Engine {
+            db: db.clone(),
+            flows: Arc::new(crate::flows::set::FlowSet::new(&config.flows_dir())),
+            clock: clock.clone(),
+            max_attempts: config.worker.max_attempts,
+            waker: waker.clone(),
+        });
+        let worker = Arc::new(Worker { deps, sender, waker: waker.clone(), webhooks, flows });
         let ingest = IngestBatcher::spawn(db.clone(), config.worker.max_attempts);
         let state = AppState {
             db,

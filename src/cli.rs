@@ -150,6 +150,24 @@ pub enum FlowsCommand {
         /// The folder of flow files.
         dir: Option<PathBuf>,
     },
+    /// Replay a file of events through the flows on a virtual clock, in a temporary database:
+    /// print each text with its local send time, each deferral and each skip with its reason.
+    Simulate {
+        /// The events: JSON Lines (or a JSON array) in the events API's shape, each with a
+        /// `timestamp`.
+        #[arg(long)]
+        events: PathBuf,
+        /// The folder of flow files (default: `flows.dir`).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Start from the demo store's customers (all opted in); otherwise only the consent
+        /// the events themselves carry (`properties.sms_consent`) is known.
+        #[arg(long)]
+        demo: bool,
+        /// Stop at this time (RFC 3339; default: 30 days after the last event).
+        #[arg(long)]
+        until: Option<String>,
+    },
 }
 
 /// `backtalk webhooks …`

@@ -8,6 +8,14 @@ use chrono::{DateTime, Utc};
 pub trait Clock: Send + Sync {
     /// Now, in UTC.
     fn now(&self) -> DateTime<Utc>;
+
+    /// When the job queue (which runs on the system clock) should run something due at `at`
+    /// on this clock, in milliseconds: as far from the system's now as `at` is from this
+    /// clock's. A test's fixed clock then still waits real seconds for a flow's "2s";
+    /// `flows simulate`'s virtual clock runs the queue itself and maps `at` to itself.
+    fn queue_ms(&self, at: DateTime<Utc>) -> i64 {
+        Utc::now().timestamp_millis() + (at - self.now()).num_milliseconds()
+    }
 }
 
 /// The system clock.

@@ -82,12 +82,22 @@ pub struct Config {
     pub flows: FlowsConfig,
 }
 
-/// Flow files (`backtalk flows validate`; running them is not built yet).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// Flows: the texts the brand starts (docs/flows.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FlowsConfig {
     /// The folder of flow files (`*.toml`, one flow each); empty means `{data_dir}/flows`.
+    /// Files are read again when they change: no restart needed.
     pub dir: String,
+    /// Smart sending: no second promotional text to one number within this time (Klaviyo's
+    /// SMS default, 24 h). Transactional texts are not held by it.
+    pub smart_sending: String,
+}
+
+impl Default for FlowsConfig {
+    fn default() -> Self {
+        FlowsConfig { dir: String::new(), smart_sending: "24h".into() }
+    }
 }
 
 /// Signed outbound webhooks (Standard Webhooks): where events go and how hard to try.
@@ -756,6 +766,9 @@ impl Config {
         {
             bad("database_url", "must start with sqlite: or postgres://")?;
         }
+        if let Err(e) = crate::domain::duration::parse(&self.flows.smart_sending) {
+            bad("flows.smart_sending", &e.to_string())?;
+        }
         if self.worker.concurrency == 0 {
             bad("worker.concurrency", "must be at least 1")?;
         }
@@ -868,6 +881,13 @@ impl Config {
         } else {
             self.database_url.clone()
         }
+    }
+
+    /// `flows.smart_sending` (checked at load).
+    pub fn smart_sending(&self) -> chrono::Duration {
+        let d =
+            crate::domain::duration::parse(&self.flows.smart_sending).unwrap_or(std::time::Duration::from_secs(86_400));
+        chrono::Duration::from_std(d).unwrap_or(chrono::Duration::hours(24))
     }
 
     /// The folder of flow files: `flows.dir`, else `{data_dir}/flows`.

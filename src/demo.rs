@@ -41,6 +41,14 @@ pub async fn load_if_empty(db: &Db, index: &Arc<SearchIndex>) -> anyhow::Result<
     Ok(loaded)
 }
 
+/// Loads only the demo store's customers and orders (`flows simulate --demo`).
+pub async fn load_crm(db: &Db) -> anyhow::Result<()> {
+    let customers: Vec<CustomerRecord> = parse_jsonl(CUSTOMERS, "demo customers")?;
+    let orders: Vec<OrderRecord> = parse_jsonl(ORDERS, "demo orders")?;
+    crm::import(db, &customers, &orders).await?;
+    Ok(())
+}
+
 /// Writes products and policies to the SQL catalog in one transaction.
 pub async fn import_catalog(db: &Db, products: &[ProductRecord], policies: &[PolicyRecord]) -> anyhow::Result<()> {
     let mut tx = db.begin().await?;

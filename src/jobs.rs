@@ -26,6 +26,10 @@ pub const KIND_TURN: &str = "turn";
 pub const KIND_SEND: &str = "send";
 /// Job kind: apply one stored Shopify webhook (payload: its row id).
 pub const KIND_SHOPIFY: &str = "shopify";
+/// Job kind: start and end flow runs on one stored event (payload: its row id).
+pub use crate::store::commerce::KIND_FLOW_EVENT;
+/// Job kind: run a flow run's due step (payload: run id and step); a wait is this job's due time.
+pub const KIND_FLOW_STEP: &str = "flow_step";
 
 /// Why a job did not finish.
 #[derive(Debug, thiserror::Error)]

@@ -88,6 +88,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Flows { command: FlowsCommand::Validate { dir } } => {
                     validate_flows(&dir.unwrap_or_else(|| config.flows_dir()))
                 }
+                Command::Flows { command: FlowsCommand::Simulate { events, dir, demo, until } } => {
+                    simulate_flows(&config, events, dir, demo, until.as_deref()).await
+                }
                 Command::Migrate => {
                     let db = crate::store::Db::connect(&config.effective_database_url()).await?;
                     println!("migrations applied ({})", db.backend());
@@ -106,7 +109,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 pub fn default_log_filter(command: &Command) -> &'static str {
     // The eval replays hundreds of turns: their per-turn lines would bury its summary. The
     // chat is a conversation in the terminal: log lines between its prompts read as part of it.
-    if matches!(command, Command::Eval { .. } | Command::Chat { .. }) { "warn" } else { "info,sqlx=warn,tantivy=warn" }
+    // A simulation prints its own report; the engine's per-step lines would interleave with it.
+    let quiet = matches!(
+        command,
+        Command::Eval { .. } | Command::Chat { .. } | Command::Flows { command: FlowsCommand::Simulate { .. } }
+    );
+    if quiet { "warn" } else { "info,sqlx=warn,tantivy=warn" }
 }
 
 /// `backtalk flows validate`: every problem of every flow file, then a summary.
@@ -117,6 +125,44 @@ fn validate_flows(dir: &std::path::Path) -> anyhow::Result<()> {
     }
     println!("{}: {} flows valid, {} problems", dir.display(), flows.len(), errors.len());
     anyhow::ensure!(errors.is_empty(), "{} problems in the flow files", errors.len());
+    Ok(())
+}
+
+/// `backtalk flows simulate`: the report, then a summary.
+async fn simulate_flows(
+    config: &Config,
+    events: std::path::PathBuf,
+    dir: Option<std::path::PathBuf>,
+    demo: bool,
+    until: Option<&str>,
+) -> anyhow::Result<()> {
+    use crate::flows::simulate::{Options, format_line, simulate};
+    let dir = dir.unwrap_or_else(|| config.flows_dir());
+    let (flows, errors) = crate::flows::file::load_dir(&dir)?;
+    for e in &errors {
+        eprintln!("{e}");
+    }
+    anyhow::ensure!(errors.is_empty(), "{} problems in the flow files (backtalk flows validate)", errors.len());
+    anyhow::ensure!(!flows.is_empty(), "no flows in {}", dir.display());
+    let until = match until {
+        Some(t) => Some(
+            chrono::DateTime::parse_from_rfc3339(t)
+                .map_err(|e| anyhow::anyhow!("--until {t:?} is not an RFC 3339 time: {e}"))?
+                .to_utc(),
+        ),
+        None => None,
+    };
+    let scratch = tempfile::tempdir()?;
+    let db = crate::store::Db::connect(&format!("sqlite://{}", scratch.path().join("simulate.db").display())).await?;
+    let options = Options { events, demo, smart_sending: config.smart_sending(), until };
+    let (lines, summary) = simulate(&db, crate::flows::set::FlowSet::fixed(flows), &options).await?;
+    for line in &lines {
+        println!("{}", format_line(line));
+    }
+    println!(
+        "simulated {} events: {} texts sent, {} deferred, {} skipped, {} runs exited",
+        summary.events, summary.sent, summary.deferred, summary.skipped, summary.exited
+    );
     Ok(())
 }
 

@@ -17,6 +17,7 @@ pub mod dialogue;
 pub mod draft;
 pub mod duration;
 pub mod facts;
+pub mod flow;
 pub mod intent;
 pub mod language;
 pub mod segments;
@@ -25,7 +26,7 @@ pub mod synonyms;
 pub mod vocabulary;
 
 pub use vocabulary::{
-    ConsentKind, DeliveryStatus, EscalationReason, EscalationStatus, FindingKind, OutboxKind, OutboxStatus,
+    ConsentKind, DeliveryStatus, EscalationReason, EscalationStatus, FindingKind, OutboxKind, OutboxStatus, SendClass,
     TurnDecision, UnknownWord, WebhookEvent,
 };
 

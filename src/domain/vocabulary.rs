@@ -140,6 +140,18 @@ string_enum! {
 }
 
 string_enum! {
+    /// Whether a text the brand starts is marketing or about something the customer started
+    /// (`outbox.class`, a flow's `class`). The sender holds a promotional text to marketing
+    /// consent and smart sending; both wait out quiet hours.
+    pub enum SendClass ("send class") {
+        /// Marketing: a cart reminder, a launch, a back-in-stock text.
+        Promotional = "promotional",
+        /// About an order or appointment the customer made: shipping updates, reminders.
+        Transactional = "transactional",
+    }
+}
+
+string_enum! {
     /// Where an outbound text is in its flow (`outbox.status`; see `store::outbox`).
     pub enum OutboxStatus ("outbox status") {
         /// Queued, not yet handed to the provider.
@@ -353,6 +365,7 @@ mod tests {
         round_trips(ConsentKind::ALL);
         round_trips(TurnDecision::ALL);
         round_trips(OutboxKind::ALL);
+        round_trips(SendClass::ALL);
         round_trips(OutboxStatus::ALL);
         round_trips(EscalationStatus::ALL);
         round_trips(EscalationReason::ALL);

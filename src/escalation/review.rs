@@ -92,6 +92,8 @@ pub async fn reply(
         kind: OutboxKind::ReviewerReply,
         subject: None,
         in_reply_to: None,
+        flow_run_id: None,
+        class: None,
     };
     let mut tx = db.begin().await?;
     let outbox_id =

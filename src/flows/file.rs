@@ -28,11 +28,7 @@ use crate::domain::duration;
 
 /// Whether a flow's texts are marketing (consent, quiet hours, smart sending) or about
 /// something the customer started (an order's shipping, an appointment).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlowClass {
-    Promotional,
-    Transactional,
-}
+pub use crate::domain::SendClass as FlowClass;
 
 /// An event that ends a customer's run through the flow: by name, and (with `key`) only when
 /// its property `key` equals the triggering event's (an order with the cart's `checkout_id`).
@@ -47,10 +43,35 @@ pub struct Exit {
 pub enum Step {
     /// Wait this long.
     Wait(Duration),
-    /// Send this text (a minijinja template over `customer` and `event`).
-    Send(String),
+    /// Wait until this long before (or after) a time in the trigger event's properties
+    /// (`wait = "24h before appointment_at"`); a time already past does not wait.
+    WaitRelative { property: String, offset: Duration, before: bool },
+    /// Send this text (a minijinja template over `customer` and `event`), with the answers a
+    /// reply may choose from.
+    Send { text: String, replies: Vec<Reply> },
     /// Send a text written from this goal and the customer's facts.
     Compose(String),
+}
+
+/// One answer a reply to a flow's text may choose ("1" confirms, "2" reschedules, "SHOP").
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Reply {
+    /// What the customer texts: matched whole, ignoring case, spaces and punctuation.
+    #[serde(rename = "match")]
+    pub pattern: String,
+    /// The text sent back (a template like the step's).
+    #[serde(default)]
+    pub text: Option<String>,
+    /// An event recorded for the customer (it may start or end other flows).
+    #[serde(default)]
+    pub event: Option<String>,
+    /// Hand the conversation to a person.
+    #[serde(default)]
+    pub handoff: bool,
+    /// The reply confirms an opt-in (double opt-in's "Reply YES"): recorded in the consent
+    /// ledger, answered with the brand's opt-in confirmation and its disclosures.
+    #[serde(default)]
+    pub opt_in: bool,
 }
 
 /// A checked flow.
@@ -59,11 +80,15 @@ pub struct Flow {
     pub name: String,
     pub description: String,
     pub class: FlowClass,
-    /// The event that starts a run.
-    pub trigger: String,
+    /// The events that start a run (`event = "…"`, or a list: shipping updates start on
+    /// each of shipped, out for delivery and delivered).
+    pub triggers: Vec<String>,
     pub exits: Vec<Exit>,
     /// A customer enters at most once in this time.
     pub once_per: Option<Duration>,
+    /// A text not due within this time of the trigger is not sent (Postscript: one cart
+    /// message, within 48 h of the abandon).
+    pub send_within: Option<Duration>,
     pub steps: Vec<Step>,
     /// The file it came from.
     pub file: PathBuf,
@@ -102,7 +127,14 @@ struct RawFlow {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTrigger {
-    event: String,
+    event: OneOrMany,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Deserialize)]
@@ -116,7 +148,10 @@ struct RawExit {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEntry {
-    once_per: Spanned<String>,
+    #[serde(default)]
+    once_per: Option<Spanned<String>>,
+    #[serde(default)]
+    send_within: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -128,6 +163,8 @@ struct RawStep {
     send: Option<Spanned<String>>,
     #[serde(default)]
     compose: Option<Spanned<String>>,
+    #[serde(default)]
+    replies: Vec<Spanned<Reply>>,
 }
 
 /// The 1-based line of byte `offset` in `text`.
@@ -159,19 +196,27 @@ pub fn parse(file: &Path, text: &str) -> Result<Flow, Vec<FlowError>> {
             FlowClass::Promotional
         }
     };
-    let trigger = raw.trigger.get_ref().event.trim().to_string();
-    if trigger.is_empty() {
+    let triggers: Vec<String> = match &raw.trigger.get_ref().event {
+        OneOrMany::One(e) => vec![e.trim().to_string()],
+        OneOrMany::Many(list) => list.iter().map(|e| e.trim().to_string()).collect(),
+    };
+    if triggers.is_empty() || triggers.iter().any(String::is_empty) {
         errors.push(error(raw.trigger.span(), "trigger.event is empty".into()));
     }
     let exits =
         raw.exit.iter().map(|e| Exit { event: e.get_ref().event.clone(), key: e.get_ref().key.clone() }).collect();
-    let once_per = raw.entry.as_ref().and_then(|entry| match duration::parse(entry.once_per.get_ref()) {
-        Ok(d) => Some(d),
-        Err(e) => {
-            errors.push(error(entry.once_per.span(), format!("entry.once_per: {e}")));
-            None
+    let mut entry_duration = |field: Option<&Spanned<String>>, name: &str| {
+        let field = field?;
+        match duration::parse(field.get_ref()) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                errors.push(error(field.span(), format!("entry.{name}: {e}")));
+                None
+            }
         }
-    });
+    };
+    let once_per = entry_duration(raw.entry.as_ref().and_then(|e| e.once_per.as_ref()), "once_per");
+    let send_within = entry_duration(raw.entry.as_ref().and_then(|e| e.send_within.as_ref()), "send_within");
     if raw.steps.get_ref().is_empty() {
         errors.push(error(raw.steps.span(), "a flow needs at least one step".into()));
     }
@@ -184,19 +229,36 @@ pub fn parse(file: &Path, text: &str) -> Result<Flow, Vec<FlowError>> {
             errors.push(error(step.span(), "a step is exactly one of wait, send or compose".into()));
             continue;
         }
+        if !s.replies.is_empty() && s.send.is_none() {
+            errors.push(error(step.span(), "replies belong to a send step".into()));
+        }
         if let Some(wait) = &s.wait {
-            match duration::parse(wait.get_ref()) {
-                Ok(d) => steps.push(Step::Wait(d)),
+            match parse_wait(wait.get_ref()) {
+                Ok(step) => steps.push(step),
                 Err(e) => errors.push(error(wait.span(), format!("wait: {e}"))),
             }
         } else if let Some(send) = &s.send {
             let text = send.get_ref();
+            let mut replies = Vec::new();
+            for reply in &s.replies {
+                let r = reply.get_ref();
+                if crate::domain::flow::normalise(&r.pattern).is_empty() {
+                    errors.push(error(reply.span(), "replies: match is empty".into()));
+                } else if r.text.is_none() && r.event.is_none() && !r.handoff && !r.opt_in {
+                    errors
+                        .push(error(reply.span(), "replies: a reply needs a text, an event, handoff or opt_in".into()));
+                } else if let Some(Err(e)) = r.text.as_deref().map(|t| templates.template_from_str(t)) {
+                    errors.push(error(reply.span(), format!("replies: not a valid template: {e}")));
+                } else {
+                    replies.push(r.clone());
+                }
+            }
             if text.trim().is_empty() {
                 errors.push(error(send.span(), "send: the text is empty".into()));
             } else if let Err(e) = templates.template_from_str(text) {
                 errors.push(error(send.span(), format!("send: not a valid template: {e}")));
             } else {
-                steps.push(Step::Send(text.clone()));
+                steps.push(Step::Send { text: text.clone(), replies });
             }
         } else if let Some(goal) = &s.compose {
             if goal.get_ref().trim().is_empty() {
@@ -206,13 +268,40 @@ pub fn parse(file: &Path, text: &str) -> Result<Flow, Vec<FlowError>> {
             }
         }
     }
-    if !steps.iter().any(|s| matches!(s, Step::Send(_) | Step::Compose(_))) && errors.is_empty() {
+    if !steps.iter().any(|s| matches!(s, Step::Send { .. } | Step::Compose(_))) && errors.is_empty() {
         errors.push(error(raw.steps.span(), "a flow needs a send or compose step: it would text nobody".into()));
     }
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(Flow { name, description: raw.description, class, trigger, exits, once_per, steps, file: file.to_path_buf() })
+    Ok(Flow {
+        name,
+        description: raw.description,
+        class,
+        triggers,
+        exits,
+        once_per,
+        send_within,
+        steps,
+        file: file.to_path_buf(),
+    })
+}
+
+/// `"1h"`, or `"24h before appointment_at"` / `"2d after delivered_at"` (a property of the
+/// trigger event holding an RFC 3339 time).
+fn parse_wait(text: &str) -> Result<Step, String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    match words.as_slice() {
+        [d] => duration::parse(d).map(Step::Wait).map_err(|e| e.to_string()),
+        [d, side @ ("before" | "after"), property] => {
+            let offset = duration::parse(d).map_err(|e| e.to_string())?;
+            if !property.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!("{property:?} is not a property name"));
+            }
+            Ok(Step::WaitRelative { property: (*property).to_string(), offset, before: *side == "before" })
+        }
+        _ => Err(format!("expected a duration (\"1h\") or \"24h before <property>\", got {text:?}")),
+    }
 }
 
 /// Every `*.toml` flow in `dir`, in file-name order, and every problem (a name used twice is
@@ -268,12 +357,12 @@ send = "Hi {{ customer.first_name }}, still thinking about {{ event.properties.i
     fn the_pinned_shape_reads() {
         let flow = parse(Path::new("abandoned_checkout.toml"), PINNED).unwrap();
         assert_eq!(
-            (flow.name.as_str(), flow.class, flow.trigger.as_str()),
+            (flow.name.as_str(), flow.class, flow.triggers[0].as_str()),
             ("abandoned_checkout", FlowClass::Promotional, "Checkout Started")
         );
         assert_eq!(flow.exits, [Exit { event: "Order Completed".into(), key: Some("checkout_id".into()) }]);
         assert_eq!(flow.steps[0], Step::Wait(Duration::from_secs(3600)));
-        assert!(matches!(&flow.steps[1], Step::Send(t) if t.starts_with("Hi {{ customer.first_name }}")));
+        assert!(matches!(&flow.steps[1], Step::Send { text, .. } if text.starts_with("Hi {{ customer.first_name }}")));
     }
 
     #[test]

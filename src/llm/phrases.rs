@@ -71,6 +71,8 @@ pub struct Phrases {
     pub size_yes: &'static str,
     /// `{title}`, `{sku}`, `{sizes}`, `{size}`.
     pub size_not_offered: &'static str,
+    /// `{title}`, `{sizes}`: the sizes of the product a fit question is about.
+    pub fit_sizes: &'static str,
     /// `{title}`, `{sku}`.
     pub size_sold_out: &'static str,
     /// `{title}`, `{sku}`.
@@ -113,7 +115,7 @@ pub struct Phrases {
 impl Phrases {
     /// Every field as (name, template), in declaration order: for tests and tools that treat
     /// the phrases as data.
-    pub fn fields(&self) -> [(&'static str, &'static str); 43] {
+    pub fn fields(&self) -> [(&'static str, &'static str); 44] {
         [
             ("greeting", self.greeting),
             ("thanks", self.thanks),
@@ -141,6 +143,7 @@ impl Phrases {
             ("price_on_sale", self.price_on_sale),
             ("size_yes", self.size_yes),
             ("size_not_offered", self.size_not_offered),
+            ("fit_sizes", self.fit_sizes),
             ("size_sold_out", self.size_sold_out),
             ("stock_yes", self.stock_yes),
             ("one_size", self.one_size),
@@ -189,6 +192,7 @@ const ENGLISH: Phrases = Phrases {
     price_on_sale: "{title} ({sku}) is on sale for {sale} (was {price}).",
     size_yes: "Yes, {title} ({sku}) comes in size {size} and is in stock.",
     size_not_offered: "{title} ({sku}) comes in sizes {sizes}, not {size}.",
+    fit_sizes: "{title} comes in sizes {sizes}.",
     size_sold_out: "{title} ({sku}) is out of stock right now.",
     stock_yes: "Yes, {title} ({sku}) is in stock.",
     one_size: "{title} ({sku}) comes in one size.",
@@ -249,6 +253,7 @@ const SPANISH: Phrases = Phrases {
     price_on_sale: "{title} ({sku}) cuesta {sale} en oferta (antes {price}).",
     size_yes: "Claro, {title} ({sku}) viene en talla {size} y hay stock.",
     size_not_offered: "{title} ({sku}) viene en tallas {sizes}, no en {size}.",
+    fit_sizes: "{title} viene en tallas {sizes}.",
     size_sold_out: "{title} ({sku}) no tiene stock por ahora.",
     stock_yes: "Claro, hay stock de {title} ({sku}).",
     one_size: "{title} ({sku}) viene en un solo tamaño.",

@@ -2,6 +2,7 @@
 //! score → route. [`run_turn`] reads like the diagram in ARCHITECTURE.md; each stage is a
 //! small function below it. The turn only reads; [`record`] commits its plan atomically.
 
+pub mod flow_reply;
 pub mod ingest;
 pub mod proactive;
 pub mod record;
@@ -61,6 +62,8 @@ pub struct TurnPlan {
     /// The conversation's owner after this turn, when it changes.
     pub new_state: Option<ConversationState>,
     pub audit: TurnAudit,
+    /// A choice from a flow's reply menu, to record with the turn.
+    pub flow_choice: Option<flow_reply::FlowChoice>,
 }
 
 /// Wall-clock milliseconds per stage, for the audit row.
@@ -95,8 +98,13 @@ pub async fn run_turn(
     if let Some(plan) = stages::compliance_gate(&deps.config.brand, job, message, conversation) {
         return Ok(plan);
     }
+    let flow = flow_reply::load(deps, message, conversation).await?;
+    if let Some(plan) = flow.as_ref().and_then(|f| flow_reply::menu(f, message, &deps.config.brand)) {
+        return Ok(plan);
+    }
     clock.mark("compliance");
-    let facts = stages::context(deps, message, conversation).await?;
+    let seed = flow.as_ref().and_then(flow_reply::seed);
+    let facts = stages::context(deps, message, conversation, seed).await?;
     clock.mark("context");
     let facts = retrieve::retrieve(deps, facts).await?;
     clock.mark("retrieve");

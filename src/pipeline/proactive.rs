@@ -30,6 +30,8 @@ pub async fn queue(db: &Db, text: &ProactiveText, max_attempts: i32) -> anyhow::
         kind: OutboxKind::Proactive,
         subject: Some(&text.subject),
         in_reply_to: None,
+        flow_run_id: None,
+        class: None,
     };
     let outbox_id = queue_text(&mut tx, &outbound, max_attempts)
         .await?

@@ -2,13 +2,16 @@
 //! jobs), the escalation, the conversation's owner and the job's completion — one
 //! transaction, so a crash leaves either all of it or none of it.
 
-use crate::domain::{EscalationReason, OutboxKind, TurnDecision};
+use crate::domain::{ConsentKind, EscalationReason, OutboxKind, TurnDecision};
 use crate::sms::outbound::{self, OutboundText};
+use crate::store::commerce::{self, NewEvent};
+use crate::store::consent::{self, NewConsentEvent};
 use crate::store::conversations::{self, Conversation, ConversationState};
 use crate::store::jobs::{JobRow, complete_job};
-use crate::store::{Db, escalations, json_text, turns};
+use crate::store::{Db, Tx, escalations, flows, json_text, turns};
 
 use super::TurnPlan;
+use super::flow_reply::FlowChoice;
 
 /// What committing did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +61,8 @@ pub async fn commit_turn(
             kind: out.kind,
             subject: None,
             in_reply_to: Some(plan.audit.inbound_message_id),
+            flow_run_id: None,
+            class: None,
         };
         // `None`: an earlier attempt queued this text already.
         outbound::queue_text(&mut tx, &text, max_attempts).await?;
@@ -67,6 +72,9 @@ pub async fn commit_turn(
         details["reasons"] = serde_json::to_value(&plan.escalation)?;
         escalations::insert_escalation(&mut tx, conversation.id, Some(turn_id), first.code, &json_text(&details))
             .await?;
+    }
+    if let Some(choice) = &plan.flow_choice {
+        record_choice(&mut tx, choice, plan.audit.inbound_message_id).await?;
     }
     if let Some(state) = plan.new_state
         && state != owner
@@ -82,6 +90,48 @@ pub async fn commit_turn(
         escalations::announce_change();
     }
     Ok((Committed::Turn(turn_id), plan))
+}
+
+/// A choice from a flow's menu: the menu closes (a later "1" is a new question) and the
+/// choice's event is stored for the customer, with the trigger's properties, where it may
+/// start or end flows ("Appointment Confirmed").
+async fn record_choice(tx: &mut Tx, choice: &FlowChoice, message_id: i64) -> anyhow::Result<()> {
+    flows::close_menu(tx, choice.run_id).await?;
+    if choice.opt_in {
+        // Double opt-in: the reply is the consent, kept with the message that gave it (CTIA
+        // Messaging Principles 5.1; TCPA prior express written consent, 47 CFR 64.1200(f)(9)).
+        let phone = crate::domain::Phone::parse(&choice.phone).map_err(|e| anyhow::anyhow!("flow run phone: {e}"))?;
+        let evidence = format!("replied {:?} to {}'s confirmation request", choice.pattern, choice.flow);
+        let event = NewConsentEvent {
+            phone: &phone,
+            kind: ConsentKind::OptIn,
+            source: "double_opt_in",
+            evidence_message_id: Some(message_id),
+            evidence_text: Some(&evidence),
+            scope: "all",
+        };
+        consent::insert_consent_event(tx, &event).await?;
+    }
+    if let Some(name) = &choice.event {
+        let mut properties = choice.properties.clone();
+        if let Some(map) = properties.as_object_mut() {
+            map.insert("flow".into(), choice.flow.clone().into());
+            map.insert("choice".into(), choice.pattern.clone().into());
+        }
+        let event_id = format!("flow:{}:{message_id}", choice.run_id);
+        let event = NewEvent {
+            event_id: &event_id,
+            name,
+            source: "flow",
+            customer_id: choice.customer_id,
+            phone: Some(&choice.phone),
+            email: None,
+            properties: &json_text(&properties),
+            occurred_at: chrono::Utc::now(),
+        };
+        commerce::insert_event(tx, &event).await?;
+    }
+    Ok(())
 }
 
 /// Dead-letters a turn job: the message gets an escalation so a person answers it.

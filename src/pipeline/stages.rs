@@ -11,6 +11,7 @@ use super::{Deps, Outbound, StageClock, TurnPlan};
 use crate::compliance::{self, Intent};
 use crate::config::{BrandConfig, LlmFailure};
 use crate::crm;
+use crate::domain::dialogue::DialogueState;
 use crate::domain::draft::Draft;
 use crate::domain::facts::{Facts, HistoryLine, PastTurnFact, ProductFact};
 use crate::domain::intent;
@@ -27,13 +28,14 @@ use crate::store::turns::{self, JsonText, TurnAudit};
 use super::ingest::TurnJob;
 
 /// A plan that only records what happened (and maybe sends compliance texts).
-fn plan(message: &MessageRow, decision: TurnDecision, intent: &str, outbound: Vec<Outbound>) -> TurnPlan {
+pub(super) fn plan(message: &MessageRow, decision: TurnDecision, intent: &str, outbound: Vec<Outbound>) -> TurnPlan {
     TurnPlan {
         outbound,
         escalation: vec![],
         escalation_details: json!({}),
         new_state: None,
         audit: audit_base(message, decision, intent),
+        flow_choice: None,
     }
 }
 
@@ -113,11 +115,20 @@ pub fn compliance_gate(
 /// A reply always has at least this much room, whatever the disclosure's length.
 const MIN_REPLY_CHARS: usize = 80;
 
-/// Stage 2, context: the recent thread, the customer's CRM profile and the dialogue state.
-pub async fn context(deps: &Deps, message: &MessageRow, conversation: &Conversation) -> anyhow::Result<Facts> {
+/// Stage 2, context: the recent thread, the customer's CRM profile and the dialogue state
+/// (`seed`: the state a flow's text set up, for the first reply to it).
+pub async fn context(
+    deps: &Deps,
+    message: &MessageRow,
+    conversation: &Conversation,
+    seed: Option<DialogueState>,
+) -> anyhow::Result<Facts> {
     // The dialogue state first: the order the thread is about is loaded with the customer's
     // latest orders, as is any order the text quotes by number.
-    let dialogue = turns::latest_dialogue(&deps.db, conversation.id, message.id).await?;
+    let mut dialogue = turns::latest_dialogue(&deps.db, conversation.id, message.id).await?;
+    if let Some(seed) = seed {
+        dialogue = DialogueState { language: dialogue.language, ..seed };
+    }
     let mut wanted_orders = intent::order_numbers(&message.body);
     wanted_orders.extend(dialogue.order.clone());
     // Three independent reads, run together (SQLite's read pool has several connections).
@@ -360,6 +371,7 @@ pub fn route(
             escalation: reasons,
             new_state: Some(ConversationState::Escalated),
             audit,
+            flow_choice: None,
         }
     } else {
         debug_assert!(guarded.verdict != Verdict::Blocked);
@@ -370,6 +382,7 @@ pub fn route(
             escalation_details: json!({}),
             new_state: None,
             audit,
+            flow_choice: None,
         }
     }
 }

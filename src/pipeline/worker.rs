@@ -11,7 +11,7 @@ use tracing::{debug, info};
 use super::ingest::TurnJob;
 use super::record::{Committed, bury_turn, commit_turn};
 use super::{Deps, run_turn};
-use crate::jobs::{JobError, JobHandler, KIND_SEND, KIND_SHOPIFY, KIND_TURN, Waker};
+use crate::jobs::{JobError, JobHandler, KIND_FLOW_EVENT, KIND_FLOW_STEP, KIND_SEND, KIND_SHOPIFY, KIND_TURN, Waker};
 use crate::sms::sender::Sender;
 use crate::store::conversations;
 use crate::store::jobs::JobRow;
@@ -28,6 +28,13 @@ pub struct Worker {
     pub waker: Waker,
     /// Delivers outbound webhook events.
     pub webhooks: Arc<Deliverer>,
+    /// Starts, advances and ends flow runs.
+    pub flows: Arc<crate::flows::engine::Engine>,
+}
+
+#[derive(Deserialize)]
+struct FlowEventPayload {
+    event: i64,
 }
 
 #[derive(Deserialize)]
@@ -103,6 +110,14 @@ impl JobHandler for Worker {
                     Err(e) => Err(JobError::Retry(e)),
                 }
             }
+            KIND_FLOW_EVENT => {
+                let p: FlowEventPayload = payload(job)?;
+                self.flows.on_event(job, p.event).await.map(|_| ()).map_err(JobError::Retry)
+            }
+            KIND_FLOW_STEP => {
+                let step: crate::flows::engine::StepJob = payload(job)?;
+                self.flows.on_step(job, step).await.map_err(JobError::Retry)
+            }
             KIND_WEBHOOK_DELIVERY => {
                 let Some(delivery_id) = delivery_of(job) else {
                     return Err(JobError::Fatal(anyhow::anyhow!("bad {} job payload", job.kind)));
@@ -125,6 +140,15 @@ impl JobHandler for Worker {
                 crate::commerce::shopify::bury(db, job.id, job.attempts, webhook, reason).await
             }
             KIND_WEBHOOK_DELIVERY => self.webhooks.bury(job, reason).await,
+            KIND_FLOW_EVENT | KIND_FLOW_STEP => {
+                // The run stays where it was (a waiting run's step can be retried by hand);
+                // the dead letter keeps the reason.
+                let mut tx = db.begin().await?;
+                crate::store::jobs::bury_job(&mut tx, job.id, job.attempts, reason).await?;
+                tx.commit().await?;
+                tracing::warn!(job = job.id, kind = %job.kind, "flow job dead-lettered");
+                Ok(())
+            }
             _ => {
                 let conversation = match serde_json::from_str::<TurnJob>(&job.payload) {
                     Ok(turn) => match conversations::message(db, turn.message_id).await {

@@ -13,7 +13,7 @@ use tracing::{info, warn};
 use super::{OutgoingSms, SendError, SmsProvider};
 use crate::clock::Clock;
 use crate::compliance::quiet_hours::{self, ProactiveDecision};
-use crate::domain::{EscalationReason, OutboxKind, OutboxStatus};
+use crate::domain::{ConsentKind, EscalationReason, OutboxKind, OutboxStatus, SendClass};
 use crate::jobs::JobError;
 use crate::store::jobs::{JobRow, bury_job, complete_job, defer_job};
 use crate::store::outbox::{self, OutboxRow};
@@ -28,6 +28,8 @@ pub struct Sender {
     pub status_callback: Option<String>,
     /// What time it is for quiet hours.
     pub clock: Arc<dyn Clock>,
+    /// No second promotional text to one number within this time (`flows.smart_sending`).
+    pub smart_sending: chrono::Duration,
 }
 
 /// What to do with a proactive text right now.
@@ -87,7 +89,12 @@ impl Sender {
         match self.provider.send(&sms).await {
             Ok(accepted) => {
                 let mut tx = self.db.begin().await?;
-                outbox::mark_sent(&mut tx, row.id, &accepted.provider_sid).await?;
+                let sent_at = self.clock.now();
+                outbox::mark_sent(&mut tx, row.id, &accepted.provider_sid, sent_at).await?;
+                if let Some(run) = row.flow_run_id {
+                    // A reply to this text answers the flow: its context becomes the reply's facts.
+                    crate::store::flows::set_conversation_flow(&mut tx, row.conversation_id, run, sent_at).await?;
+                }
                 conversations::insert_outbound_message(
                     &mut tx,
                     row.conversation_id,
@@ -128,14 +135,19 @@ impl Sender {
         let profile_tz = crm::customer_by_phone(&self.db, &row.to_phone).await?.and_then(|c| c.timezone);
         let policy = quiet_hours::policy_for(row.to_phone.as_str(), profile_tz.as_deref());
         let consent_now = consent::latest_consent(&self.db, &row.to_phone).await?;
-        let history = outbox::proactive_history(&self.db, &row.to_phone, row.id).await?;
+        if let Some(reason) = self.class_skip(row, consent_now, now).await? {
+            outbox::transition(&self.db, row.id, OutboxStatus::Pending, OutboxStatus::Suppressed, Some(reason)).await?;
+            info!(outbox = row.id, reason, "send skipped");
+            self.complete(job).await?;
+            return Ok(Proactive::Done);
+        }
+        let history = outbox::proactive_history(&self.db, &row.to_phone, row.id, now).await?;
         let subject = row.subject.as_deref().unwrap_or_default();
         match quiet_hours::decide(&policy, consent_now, now, subject, &history) {
             ProactiveDecision::SendAt(at) if at <= now => Ok(Proactive::SendNow),
             ProactiveDecision::SendAt(at) => {
                 info!(outbox = row.id, to = %row.to_phone, send_at = %at, "proactive text deferred");
-                let wait_ms = (at - now).num_milliseconds();
-                defer_job(&self.db, job.id, job.attempts, crate::store::now_ms() + wait_ms).await?;
+                defer_job(&self.db, job.id, job.attempts, self.clock.queue_ms(at)).await?;
                 Ok(Proactive::Done)
             }
             ProactiveDecision::Suppress => {
@@ -175,6 +187,41 @@ impl Sender {
                 Ok(Proactive::Done)
             }
         }
+    }
+
+    /// Why a flow's or campaign's text must not go at all, by its class:
+    /// - promotional: only with marketing consent, an opt-in in the ledger (TCPA's prior
+    ///   express written consent for marketing texts, 47 CFR 64.1200(a)(2); CTIA Messaging
+    ///   Principles §5.1: the consumer opts in to the campaign), and at most one in the smart
+    ///   sending window (Klaviyo's SMS default: 24 h; shared/reference/flows-webhooks-analytics.md);
+    /// - transactional: never to an opted-out or held number (47 CFR 64.1200(a)(10)); no
+    ///   smart sending (a shipping update is not marketing).
+    ///
+    /// Both then wait out quiet hours and caps in `quiet_hours::decide`.
+    async fn class_skip(
+        &self,
+        row: &OutboxRow,
+        consent_now: Option<ConsentKind>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<Option<&'static str>> {
+        let consent_now = match consent_now {
+            Some(ConsentKind::HoldReleased) => consent::settled_consent(&self.db, &row.to_phone).await?,
+            other => other,
+        };
+        let skip = match (row.class, consent_now) {
+            (None, _) => None,
+            (Some(_), Some(ConsentKind::OptOut)) => Some("opted out"),
+            (Some(_), Some(ConsentKind::Hold)) => Some("on hold: a reviewer is deciding a possible opt-out"),
+            (Some(SendClass::Promotional), Some(ConsentKind::OptIn)) => {
+                let since = outbox::latest_promotional(&self.db, &row.to_phone, row.id, now).await?;
+                since
+                    .filter(|at| now - *at < self.smart_sending)
+                    .map(|_| "smart sending: a promotional text went out within the window")
+            }
+            (Some(SendClass::Promotional), _) => Some("no marketing consent: the number has not opted in"),
+            (Some(SendClass::Transactional), _) => None,
+        };
+        Ok(skip)
     }
 
     /// Dead-letters a send job: the row is marked failed and a person is told.

@@ -127,8 +127,17 @@ pub async fn insert_event(tx: &mut Tx, e: &NewEvent<'_>) -> anyhow::Result<Optio
     .fetch_optional(conn)
     .await
     })?;
+    if let Some(id) = id {
+        // Flows start and end on stored events: every new one is looked at by a job,
+        // committed with it (docs/flows.md).
+        let payload = format!("{{\"event\":{id}}}");
+        super::jobs::enqueue_job(tx, KIND_FLOW_EVENT, &payload, Some(&format!("flow_event:{id}")), 5).await?;
+    }
     Ok(id)
 }
+
+/// Job kind: start and end flow runs on one stored event (payload `{"event": row id}`).
+pub const KIND_FLOW_EVENT: &str = "flow_event";
 
 /// A stored event.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -138,8 +147,21 @@ pub struct EventRow {
     pub name: String,
     pub source: String,
     pub customer_id: Option<i64>,
+    /// The number the sender gave, if any.
+    pub phone: Option<String>,
     pub properties: String,
     pub occurred_at: DateTime<Utc>,
+}
+
+/// One stored event by row id.
+pub async fn event(db: &Db, id: i64) -> anyhow::Result<Option<EventRow>> {
+    let row = with_db!(db, |p| sqlx::query_as::<_, EventRow>(
+        "select id, event_id, name, source, customer_id, phone, properties, occurred_at from events where id = $1"
+    )
+    .bind(id)
+    .fetch_optional(p)
+    .await)?;
+    Ok(row)
 }
 
 /// The latest events, newest first (optionally one customer's, one name's).
@@ -150,7 +172,7 @@ pub async fn recent_events(
     limit: i64,
 ) -> anyhow::Result<Vec<EventRow>> {
     let rows = with_db!(db, |p| sqlx::query_as::<_, EventRow>(
-        "select id, event_id, name, source, customer_id, properties, occurred_at from events
+        "select id, event_id, name, source, customer_id, phone, properties, occurred_at from events
          where ($1 is null or customer_id = $1) and ($2 is null or name = $2)
          order by occurred_at desc, id desc limit $3"
     )

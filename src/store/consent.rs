@@ -69,6 +69,26 @@ pub async fn latest_consent(db: &Db, phone: &Phone) -> anyhow::Result<Option<Con
     Ok(kind)
 }
 
+/// The consent that holds for this phone: the latest event, except that a released hold
+/// gives back the state before it (`None`: no event, or none before a released hold).
+pub async fn settled_consent(db: &Db, phone: &Phone) -> anyhow::Result<Option<ConsentKind>> {
+    let kinds = with_db!(db, |p| sqlx::query_scalar::<_, ConsentKind>(
+        "select kind from consent_events where phone = $1 order by id desc"
+    )
+    .bind(phone.as_str())
+    .fetch_all(p)
+    .await)?;
+    let mut released = 0;
+    for kind in kinds {
+        match kind {
+            ConsentKind::HoldReleased => released += 1,
+            ConsentKind::Hold if released > 0 => released -= 1,
+            other => return Ok(Some(other)),
+        }
+    }
+    Ok(None)
+}
+
 /// Counts events of one kind for a phone (tests, audits).
 pub async fn count_events(db: &Db, phone: &Phone, kind: ConsentKind) -> anyhow::Result<i64> {
     let n = with_db!(db, |p| sqlx::query_scalar::<_, i64>(

@@ -31,6 +31,19 @@ pub async fn enqueue_job(
     unique_key: Option<&str>,
     max_attempts: i32,
 ) -> anyhow::Result<Option<i64>> {
+    enqueue_job_at(tx, kind, payload, unique_key, max_attempts, now_ms()).await
+}
+
+/// Adds a job due at `run_at_ms` (a flow's wait: see `Clock::queue_ms`); otherwise as
+/// [`enqueue_job`].
+pub async fn enqueue_job_at(
+    tx: &mut Tx,
+    kind: &str,
+    payload: &str,
+    unique_key: Option<&str>,
+    max_attempts: i32,
+    run_at_ms: i64,
+) -> anyhow::Result<Option<i64>> {
     let now = Utc::now();
     let id = with_tx!(tx, |conn| {
         sqlx::query_scalar::<_, i64>(
@@ -43,7 +56,7 @@ pub async fn enqueue_job(
     .bind(payload)
     .bind(unique_key)
     .bind(i64::from(max_attempts))
-    .bind(now.timestamp_millis())
+    .bind(run_at_ms)
     .bind(now)
     .fetch_optional(conn)
     .await
@@ -83,6 +96,12 @@ macro_rules! due {
 /// replicas hold (`FOR UPDATE SKIP LOCKED`); SQLite has a single writer, so the update
 /// itself is the lock.
 pub async fn claim_next_job(db: &Db, lease_ms: i64) -> anyhow::Result<Option<JobRow>> {
+    claim_job_due_by(db, lease_ms, now_ms()).await
+}
+
+/// [`claim_next_job`] as if it were `now` (milliseconds): `flows simulate` runs the queue
+/// on a virtual clock.
+pub async fn claim_job_due_by(db: &Db, lease_ms: i64, now: i64) -> anyhow::Result<Option<JobRow>> {
     let [expired, due] = match db {
         Db::Sqlite { .. } => [claim_sql!(expired!(), ""), claim_sql!(due!(), "")],
         Db::Postgres(_) => {
@@ -90,7 +109,6 @@ pub async fn claim_next_job(db: &Db, lease_ms: i64) -> anyhow::Result<Option<Job
         }
     };
     for sql in [expired, due] {
-        let now = now_ms();
         let row = with_db_write!(db, |p| sqlx::query_as::<_, JobRow>(sql)
             .bind(now + lease_ms)
             .bind(Utc::now())
@@ -182,4 +200,25 @@ pub async fn count_jobs(db: &Db, status: &str) -> anyhow::Result<i64> {
         .fetch_one(p)
         .await)?;
     Ok(n)
+}
+
+/// When the next queued job is due (milliseconds), if any: how `flows simulate` moves its clock.
+pub async fn next_due_ms(db: &Db) -> anyhow::Result<Option<i64>> {
+    let at = with_db!(db, |p| sqlx::query_scalar::<_, Option<i64>>(
+        "select min(run_at_ms) from jobs where status = 'queued'"
+    )
+    .fetch_one(p)
+    .await)?;
+    Ok(at)
+}
+
+/// When a queued job is due (milliseconds); `None` unless it is queued.
+pub async fn job_run_at_ms(db: &Db, id: i64) -> anyhow::Result<Option<i64>> {
+    let at = with_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "select run_at_ms from jobs where id = $1 and status = 'queued'"
+    )
+    .bind(id)
+    .fetch_optional(p)
+    .await)?;
+    Ok(at)
 }

@@ -13,6 +13,7 @@ pub mod consent;
 pub mod conversations;
 pub mod crm;
 pub mod escalations;
+pub mod flows;
 pub mod jobs;
 pub mod outbox;
 pub mod reviewers;

@@ -9,13 +9,13 @@ use chrono::{DateTime, Utc};
 
 use super::webhook_events::{self, Event, OutboxRef};
 use super::{Db, Tx, consent, with_db, with_db_write, with_tx};
-use crate::domain::{ConsentKind, OutboxKind, OutboxStatus, Phone};
+use crate::domain::{ConsentKind, OutboxKind, OutboxStatus, Phone, SendClass};
 
 /// `select` of every [`OutboxRow`] column, followed by `$filter`.
 macro_rules! select_outbox {
     ($filter:literal) => {
         concat!(
-            "select id, conversation_id, to_phone, body, kind, subject, in_reply_to, status, provider_sid, error, created_at from outbox ",
+            "select id, conversation_id, to_phone, body, kind, subject, in_reply_to, status, provider_sid, error, created_at, flow_run_id, class from outbox ",
             $filter
         )
     };
@@ -41,6 +41,10 @@ pub struct OutboxRow {
     /// The last error, if any.
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The flow run that sent it, if a flow did.
+    pub flow_run_id: Option<i64>,
+    /// Promotional or transactional, for a text the brand starts from a flow or campaign.
+    pub class: Option<SendClass>,
 }
 
 /// An outbound text to add to the outbox (see `sms::outbound::queue_text`, which also
@@ -57,6 +61,10 @@ pub struct OutboundText<'a> {
     pub subject: Option<&'a str>,
     /// The inbound message this answers, if any.
     pub in_reply_to: Option<i64>,
+    /// The flow run sending it, if a flow is.
+    pub flow_run_id: Option<i64>,
+    /// Promotional or transactional (a flow's or campaign's text); `None` for the rest.
+    pub class: Option<SendClass>,
 }
 
 /// Adds an outbound text. `(in_reply_to, kind)` is unique, so one inbound message can never
@@ -65,8 +73,8 @@ pub struct OutboundText<'a> {
 pub async fn insert_outbox(tx: &mut Tx, text: &OutboundText<'_>) -> anyhow::Result<Option<i64>> {
     let id = with_tx!(tx, |conn| {
         sqlx::query_scalar::<_, i64>(
-            "insert into outbox (conversation_id, to_phone, body, kind, subject, in_reply_to, status, created_at)
-         values ($1, $2, $3, $4, $5, $6, 'pending', $7)
+            "insert into outbox (conversation_id, to_phone, body, kind, subject, in_reply_to, status, created_at, flow_run_id, class)
+         values ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9)
          on conflict (in_reply_to, kind) do nothing
          returning id",
         )
@@ -77,6 +85,8 @@ pub async fn insert_outbox(tx: &mut Tx, text: &OutboundText<'_>) -> anyhow::Resu
         .bind(text.subject)
         .bind(text.in_reply_to)
         .bind(Utc::now())
+        .bind(text.flow_run_id)
+        .bind(text.class.map(SendClass::as_str))
         .fetch_optional(conn)
         .await
     })?;
@@ -104,8 +114,13 @@ pub async fn outbox_for_message(db: &Db, message_id: i64) -> anyhow::Result<Vec<
 
 /// When proactive texts went (or are going) to this phone, with their subjects, as seen by
 /// outbox row `row_id`: sent ones, and earlier-queued ones still pending (counted as going
-/// now), so two texts to one number checked at the same moment cannot both pass a cap.
-pub async fn proactive_history(db: &Db, phone: &Phone, row_id: i64) -> anyhow::Result<Vec<(DateTime<Utc>, String)>> {
+/// `now`), so two texts to one number checked at the same moment cannot both pass a cap.
+pub async fn proactive_history(
+    db: &Db,
+    phone: &Phone,
+    row_id: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<(DateTime<Utc>, String)>> {
     let rows = with_db!(db, |p| sqlx::query_as::<_, (Option<DateTime<Utc>>, DateTime<Utc>, String)>(
         "select sent_at, created_at, subject from outbox
          where to_phone = $1 and kind = 'proactive' and subject is not null
@@ -115,7 +130,31 @@ pub async fn proactive_history(db: &Db, phone: &Phone, row_id: i64) -> anyhow::R
     .bind(row_id)
     .fetch_all(p)
     .await)?;
-    Ok(rows.into_iter().map(|(sent, created, subject)| (sent.unwrap_or(created), subject)).collect())
+    Ok(rows.into_iter().map(|(sent, _created, subject)| (sent.unwrap_or(now), subject)).collect())
+}
+
+/// When the latest promotional text to this phone went out (or is going: one in `sending`,
+/// or queued before row `row_id`), other than row `row_id`: what smart sending measures from.
+pub async fn latest_promotional(
+    db: &Db,
+    phone: &Phone,
+    row_id: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, (Option<DateTime<Utc>>,)>(
+        "select max(sent_at) from outbox
+         where to_phone = $1 and class = 'promotional' and id <> $2 and status in ('sent', 'delivered', 'unknown')
+         union all
+         select case when count(*) > 0 then $3 end from outbox
+         where to_phone = $1 and class = 'promotional'
+           and (status = 'sending' or (status = 'pending' and id < $2))"
+    )
+    .bind(phone.as_str())
+    .bind(row_id)
+    .bind(now)
+    .fetch_all(p)
+    .await)?;
+    Ok(rows.into_iter().filter_map(|(at,)| at).max())
 }
 
 /// Moves a row from `from` to `to` status; false when it was not in `from` (someone else moved it).
@@ -178,13 +217,13 @@ pub async fn transition_in_tx(
 }
 
 /// Records the provider's acceptance of a row that was `sending`.
-pub async fn mark_sent(tx: &mut Tx, id: i64, provider_sid: &str) -> anyhow::Result<()> {
+pub async fn mark_sent(tx: &mut Tx, id: i64, provider_sid: &str, at: DateTime<Utc>) -> anyhow::Result<()> {
     let sent = with_tx!(tx, |conn| {
         sqlx::query(
         "update outbox set status = 'sent', provider_sid = $1, sent_at = $2 where id = $3 and status in ('sending', 'unknown')"
     )
     .bind(provider_sid)
-    .bind(Utc::now())
+    .bind(at)
     .bind(id)
     .execute(conn)
     .await

@@ -10,7 +10,7 @@ use sqlx::error::BoxDynError;
 use sqlx::{Database, Decode, Type};
 
 use crate::domain::{
-    ConsentKind, DeliveryStatus, EscalationReason, EscalationStatus, OutboxKind, OutboxStatus, Phone, Sku,
+    ConsentKind, DeliveryStatus, EscalationReason, EscalationStatus, OutboxKind, OutboxStatus, Phone, SendClass, Sku,
     TurnDecision, WebhookEvent,
 };
 
@@ -51,3 +51,4 @@ parsed_text_column!(EscalationStatus);
 parsed_text_column!(EscalationReason);
 parsed_text_column!(WebhookEvent);
 parsed_text_column!(DeliveryStatus);
+parsed_text_column!(SendClass);

@@ -73,8 +73,9 @@ pub async fn fresh_database_url(backend: Backend, dir: &std::path::Path) -> Stri
         Backend::Sqlite => format!("sqlite://{}", dir.join("test.db").display()),
         Backend::Postgres => {
             let admin = postgres_admin_url().expect("postgres admin url");
-            let name = format!("backtalk_test_{:016x}", rand::random::<u64>());
+            let name = format!("backtalk_test_{}_{:016x}", std::process::id(), rand::random::<u64>());
             let pool = sqlx::PgPool::connect(&admin).await.expect("connect to postgres admin database");
+            LEFTOVERS_DROPPED.get_or_init(|| drop_leftover_databases(&pool)).await;
             sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
                 .execute(&pool)
                 .await
@@ -83,6 +84,34 @@ pub async fn fresh_database_url(backend: Backend, dir: &std::path::Path) -> Stri
             let base = admin.rsplit_once('/').map(|(b, _)| b).expect("admin url has a database");
             format!("{base}/{name}")
         }
+    }
+}
+
+/// Set once this process has dropped the test databases earlier runs left behind.
+static LEFTOVERS_DROPPED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+
+/// Drops the test databases of test processes that have ended. A test's database lives as long
+/// as its process (dropping it on `TestApp` drop would need async work in `Drop`), so each run
+/// cleans up after the ones before it; without this, thousands of databases piled up and
+/// PostgreSQL's crash recovery took minutes to fsync them.
+async fn drop_leftover_databases(pool: &sqlx::PgPool) {
+    let names: Vec<String> =
+        sqlx::query_scalar("select datname from pg_database where datname like 'backtalk\\_test\\_%'")
+            .fetch_all(pool)
+            .await
+            .expect("list test databases");
+    for name in names {
+        // backtalk_test_{pid}_{random}; older names had no pid and are always left over.
+        let owner = name.strip_prefix("backtalk_test_").and_then(|rest| rest.split_once('_')).map(|(pid, _)| pid);
+        let alive = owner.is_some_and(|pid| std::path::Path::new("/proc").join(pid).exists());
+        if alive {
+            continue;
+        }
+        // Another test process may be dropping the same database: a failure here is not the
+        // test's concern.
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("drop database if exists {name} with (force)")))
+            .execute(pool)
+            .await;
     }
 }
 

@@ -12,6 +12,7 @@ mod engine;
 mod eval;
 mod fake_qdrant;
 mod fakes;
+mod flows;
 mod helpers;
 mod hours;
 mod import_crm;

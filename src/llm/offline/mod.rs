@@ -231,12 +231,21 @@ impl OfflineResponder {
                 draft(intent, text, confidence, vec![])
             }
             Intent::Policy => {
-                // A question about fit wants the policy's sentence about fit.
+                // A question about fit wants the policy's sentence about fit, led by the sizes
+                // of the product it is about ("is it true to size?" after a cart reminder).
                 let mut wanted = content.clone();
+                let mut lead = String::new();
                 if intent::asks_about_fit(&intent::words(&facts.message)) {
                     wanted.push("fit".into());
+                    let about =
+                        facts.asked.refers_to.first().and_then(|sku| facts.products.iter().find(|p| &p.sku == sku));
+                    if let Some(p) = about.filter(|p| !p.sizes.is_empty()) {
+                        lead = fill(w.fit_sizes, &[("title", &p.title), ("sizes", &p.sizes.join(", "))]) + " ";
+                    }
                 }
-                draft(intent, policy_text(&facts.policies[0], &wanted, room(facts)), 0.75, vec![])
+                let room = room(facts).saturating_sub(lead.chars().count());
+                let text = format!("{lead}{}", policy_text(&facts.policies[0], &wanted, room));
+                draft(intent, text, 0.75, vec![])
             }
             Intent::Product => {
                 let a = products::answer(facts, room(facts));

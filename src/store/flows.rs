@@ -1,0 +1,305 @@
+//! SQL of running flows: one row per customer's pass through a flow (`flow_runs`), and the
+//! link from a conversation to the flow whose text it answers.
+//!
+//! A run's `step` and `status` are its fence: every change is a conditional update on the
+//! step it expects, so a step job that runs twice (a worker killed after its effects
+//! committed is impossible, but a retried job is not) changes nothing the second time.
+
+use chrono::{DateTime, Utc};
+
+use super::{Db, Tx, with_db, with_tx};
+
+/// Where a run is.
+pub mod status {
+    /// A step is due (a job waits in the queue).
+    pub const WAITING: &str = "waiting";
+    /// Every step ran.
+    pub const DONE: &str = "done";
+    /// An exit event, an opt-out or the send window ended it.
+    pub const EXITED: &str = "exited";
+    /// It never entered (an entry limit; no phone).
+    pub const SKIPPED: &str = "skipped";
+}
+
+/// A run to start.
+#[derive(Debug, Clone)]
+pub struct NewRun<'a> {
+    pub flow: &'a str,
+    pub trigger_event: i64,
+    pub customer_id: Option<i64>,
+    pub phone: &'a str,
+    /// JSON: what the steps and replies know.
+    pub context: &'a str,
+    /// `waiting`, or `skipped` with a reason.
+    pub status: &'static str,
+    pub reason: Option<&'a str>,
+    pub at: DateTime<Utc>,
+}
+
+/// Records a run; `None` when this flow already has a run for this event (the trigger job
+/// ran twice).
+pub async fn insert_run(tx: &mut Tx, run: &NewRun<'_>) -> anyhow::Result<Option<i64>> {
+    let id = with_tx!(tx, |conn| {
+        sqlx::query_scalar::<_, i64>(
+        "insert into flow_runs (flow, trigger_event, customer_id, phone, context, step, status, reason, due_at, started_at, updated_at)
+         values ($1, $2, $3, $4, $5, 0, $6, $7, null, $8, $8)
+         on conflict (flow, trigger_event) do nothing
+         returning id"
+    )
+    .bind(run.flow)
+    .bind(run.trigger_event)
+    .bind(run.customer_id)
+    .bind(run.phone)
+    .bind(run.context)
+    .bind(run.status)
+    .bind(run.reason)
+    .bind(run.at)
+    .fetch_optional(conn)
+    .await
+    })?;
+    Ok(id)
+}
+
+/// A run as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RunRow {
+    pub id: i64,
+    pub flow: String,
+    pub trigger_event: i64,
+    pub customer_id: Option<i64>,
+    pub phone: String,
+    pub context: String,
+    pub step: i32,
+    pub status: String,
+    pub reason: Option<String>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub menu: Option<String>,
+    pub started_at: DateTime<Utc>,
+}
+
+macro_rules! select_run {
+    ($filter:literal) => {
+        concat!(
+            "select id, flow, trigger_event, customer_id, phone, context, step, status, reason, due_at, menu, started_at
+             from flow_runs ",
+            $filter
+        )
+    };
+}
+
+/// One run.
+pub async fn run(db: &Db, id: i64) -> anyhow::Result<Option<RunRow>> {
+    let row =
+        with_db!(db, |p| sqlx::query_as::<_, RunRow>(select_run!("where id = $1")).bind(id).fetch_optional(p).await)?;
+    Ok(row)
+}
+
+/// Every run, oldest first, optionally of one flow (the API, `flows simulate`, tests).
+pub async fn runs(db: &Db, flow: Option<&str>) -> anyhow::Result<Vec<RunRow>> {
+    let rows =
+        with_db!(db, |p| sqlx::query_as::<_, RunRow>(select_run!("where ($1 is null or flow = $1) order by id"))
+            .bind(flow)
+            .fetch_all(p)
+            .await)?;
+    Ok(rows)
+}
+
+/// When this customer (by id, else by phone) last entered `flow`, skipped entries aside.
+pub async fn last_entry(
+    tx: &mut Tx,
+    flow: &str,
+    customer_id: Option<i64>,
+    phone: &str,
+) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let at = with_tx!(tx, |conn| sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
+        "select max(started_at) from flow_runs
+         where flow = $1 and status <> 'skipped' and (customer_id = $2 or phone = $3)"
+    )
+    .bind(flow)
+    .bind(customer_id)
+    .bind(phone)
+    .fetch_one(conn)
+    .await)?;
+    Ok(at)
+}
+
+/// Where a run goes next.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Next {
+    /// The index of the next step to run.
+    pub step: i32,
+    /// One of [`status`].
+    pub status: &'static str,
+    /// When that step is due, while waiting.
+    pub due_at: Option<DateTime<Utc>>,
+    /// Why it exited.
+    pub reason: Option<String>,
+}
+
+/// Moves a run from step `from` (while waiting) to `next`. False when the run is not at
+/// `from` any more: another attempt moved it.
+pub async fn advance(tx: &mut Tx, id: i64, from: i32, next: &Next, at: DateTime<Utc>) -> anyhow::Result<bool> {
+    let n = with_tx!(tx, |conn| sqlx::query(
+        "update flow_runs set step = $1, status = $2, due_at = $3, reason = coalesce($4, reason), updated_at = $5
+         where id = $6 and step = $7 and status = 'waiting'"
+    )
+    .bind(next.step)
+    .bind(next.status)
+    .bind(next.due_at)
+    .bind(next.reason.as_deref())
+    .bind(at)
+    .bind(id)
+    .bind(from)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// Sets the menu a reply to the run's latest text may choose from (`None`: no menu).
+pub async fn set_menu(tx: &mut Tx, id: i64, menu: Option<&str>) -> anyhow::Result<()> {
+    with_tx!(tx, |conn| sqlx::query("update flow_runs set menu = $1 where id = $2")
+        .bind(menu)
+        .bind(id)
+        .execute(conn)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
+/// Closes the run's menu once a reply chose from it; false when it was already closed
+/// (another attempt of the same turn did).
+pub async fn close_menu(tx: &mut Tx, id: i64) -> anyhow::Result<bool> {
+    let n = with_tx!(tx, |conn| sqlx::query("update flow_runs set menu = null where id = $1 and menu is not null")
+        .bind(id)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// The waiting runs of `flow` for this customer (by id, else phone), with their contexts:
+/// what an exit event is matched against.
+pub async fn waiting_runs(
+    tx: &mut Tx,
+    flow: &str,
+    customer_id: Option<i64>,
+    phone: &str,
+) -> anyhow::Result<Vec<RunRow>> {
+    let rows = with_tx!(tx, |conn| sqlx::query_as::<_, RunRow>(select_run!(
+        "where flow = $1 and status = 'waiting' and (customer_id = $2 or phone = $3) order by id"
+    ))
+    .bind(flow)
+    .bind(customer_id)
+    .bind(phone)
+    .fetch_all(conn)
+    .await)?;
+    Ok(rows)
+}
+
+/// Ends a waiting run (an exit event, an opt-out) whatever its step; false if it was not
+/// waiting.
+pub async fn exit_run(tx: &mut Tx, id: i64, reason: &str, at: DateTime<Utc>) -> anyhow::Result<bool> {
+    let n = with_tx!(tx, |conn| sqlx::query(
+        "update flow_runs set status = 'exited', reason = $1, due_at = null, updated_at = $2
+         where id = $3 and status = 'waiting'"
+    )
+    .bind(reason)
+    .bind(at)
+    .bind(id)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// How many runs wait at each step of each flow: `(flow, step, count)`.
+pub async fn waiting_counts(db: &Db) -> anyhow::Result<Vec<(String, i32, i64)>> {
+    let rows = with_db!(db, |p| {
+        sqlx::query_as::<_, (String, i32, i64)>(
+        "select flow, step, count(*) from flow_runs where status = 'waiting' group by flow, step order by flow, step"
+    )
+    .fetch_all(p)
+    .await
+    })?;
+    Ok(rows)
+}
+
+/// Marks the conversation as answering run `run`'s text, sent at `at`.
+pub async fn set_conversation_flow(
+    tx: &mut Tx,
+    conversation_id: i64,
+    run: i64,
+    at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    with_tx!(tx, |conn| sqlx::query("update conversations set flow_run_id = $1, flow_sent_at = $2 where id = $3")
+        .bind(run)
+        .bind(at)
+        .bind(conversation_id)
+        .execute(conn)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
+/// The flow a conversation last heard from: its run and when the text went.
+pub async fn conversation_flow(db: &Db, conversation_id: i64) -> anyhow::Result<Option<(RunRow, DateTime<Utc>)>> {
+    let link = with_db!(db, |p| sqlx::query_as::<_, (Option<i64>, Option<DateTime<Utc>>)>(
+        "select flow_run_id, flow_sent_at from conversations where id = $1"
+    )
+    .bind(conversation_id)
+    .fetch_optional(p)
+    .await)?;
+    let Some((Some(run_id), Some(sent_at))) = link else { return Ok(None) };
+    Ok(run(db, run_id).await?.map(|r| (r, sent_at)))
+}
+
+/// The stored events named one of `names` for this customer (by id, else phone) at or after
+/// `since`: what a step checks its flow's exits against.
+pub async fn events_since(
+    tx: &mut Tx,
+    names: &[String],
+    customer_id: Option<i64>,
+    phone: &str,
+    since: DateTime<Utc>,
+) -> anyhow::Result<Vec<(String, String)>> {
+    if names.is_empty() {
+        return Ok(vec![]);
+    }
+    let list = serde_json::to_string(names)?;
+    // The names as one JSON array parameter (the same statement on both databases); `like`
+    // may let a name with `_` or `%` match too much, so the names are checked again below.
+    let rows = with_tx!(tx, |conn| sqlx::query_as::<_, (String, String)>(
+        "select e.name, e.properties from events e
+         left join customers c on c.id = e.customer_id
+         where e.occurred_at >= $1 and (e.customer_id = $2 or e.phone = $3 or c.phone = $3)
+           and $4 like '%\"' || e.name || '\"%'"
+    )
+    .bind(since)
+    .bind(customer_id)
+    .bind(phone)
+    .bind(list)
+    .fetch_all(conn)
+    .await)?;
+    Ok(rows.into_iter().filter(|(name, _)| names.contains(name)).collect())
+}
+
+/// True when the customer wrote to the conversation after `since` and before message
+/// `before_message_id`: the message is not the first reply to the flow's text.
+pub async fn replied_since(
+    db: &Db,
+    conversation_id: i64,
+    since: DateTime<Utc>,
+    before_message_id: i64,
+) -> anyhow::Result<bool> {
+    let n = with_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "select count(*) from messages
+         where conversation_id = $1 and direction = 'in' and id < $2 and created_at > $3"
+    )
+    .bind(conversation_id)
+    .bind(before_message_id)
+    .bind(since)
+    .fetch_one(p)
+    .await)?;
+    Ok(n > 0)
+}

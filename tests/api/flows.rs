@@ -1,0 +1,229 @@
+//! Flows end to end over HTTP (issue 18, "Must show"): events posted to `POST /api/v1/events`
+//! start runs, each wait is a job in the database queue, texts reach the fake Twilio under
+//! consent and smart sending, and replies to a flow's text continue with its context.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backtalk::clock::FixedClock;
+use backtalk::store::with_db;
+use chrono::{TimeZone, Utc};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+use crate::on_both_backends;
+
+/// Demo customers in Miami (area code 305: Florida, Eastern time), all opted in.
+const ELYSSA: &str = "+13055550100";
+/// A Miami number the store has never heard of: no consent in the ledger.
+const STRANGER: &str = "+13055550199";
+
+/// A Tuesday, 18:00 UTC (13:00 in Miami): inside every quiet-hours window of a 305 number.
+fn weekday_afternoon() -> Arc<FixedClock> {
+    Arc::new(FixedClock::at(Utc.with_ymd_and_hms(2026, 12, 8, 18, 0, 0).unwrap()))
+}
+
+/// The abandoned-checkout flow of the issue, with a wait short enough for a test.
+const CART_FLOW: &str = r#"name = "abandoned_checkout"
+class = "promotional"
+trigger = { event = "Checkout Started" }
+exit = [{ event = "Order Completed", match = "checkout_id" }]
+[[steps]]
+wait = "2s"
+[[steps]]
+send = "Hi {{ customer.first_name }}, still thinking about {{ event.properties.items[0].title }}? Reply with any question about size or fit."
+"#;
+
+/// An appointment reminder: 24 h before the appointment, a menu.
+const APPOINTMENT_FLOW: &str = r#"name = "appointment_reminder"
+class = "transactional"
+trigger = { event = "Appointment Booked" }
+[[steps]]
+wait = "24h before appointment_at"
+[[steps]]
+send = "Reminder: your fitting is tomorrow at {{ event.properties.time }}. Reply 1 to confirm, 2 to reschedule, or ask a question."
+replies = [
+  { match = "1", event = "Appointment Confirmed", text = "Thanks, you're confirmed for {{ event.properties.time }}." },
+  { match = "2", handoff = true, text = "No problem: someone from our team will text you to find a new time." },
+]
+"#;
+
+async fn app_with_flows(backend: Backend, flows: &[&str]) -> TestApp {
+    let app = spawn_app(backend, TestOptions { clock: Some(weekday_afternoon()), ..Default::default() }).await;
+    let dir = app.config.flows_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    for (n, flow) in flows.iter().enumerate() {
+        std::fs::write(dir.join(format!("{n}.toml")), flow).unwrap();
+    }
+    app
+}
+
+async fn post_event(app: &TestApp, event: Value) {
+    let response = app
+        .http
+        .post(format!("{}/api/v1/events", app.base_url))
+        .bearer_auth(API_TOKEN)
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    assert!(status == 200 || status == 202, "{status}: {}", response.text().await.unwrap_or_default());
+}
+
+fn checkout(id: &str, phone: &str, checkout_id: &str) -> Value {
+    json!({"id": id, "event": "Checkout Started", "phone": phone, "properties": {
+        "checkout_id": checkout_id, "total": 14.99, "currency": "USD",
+        "items": [{"sku": "ZO0000600006", "title": "Trainers - brown", "price": 14.99, "quantity": 1}]}})
+}
+
+/// `(status, reason)` of each run, oldest first.
+async fn runs(app: &TestApp) -> Vec<(String, Option<String>)> {
+    backtalk::store::flows::runs(&app.db, None).await.unwrap().into_iter().map(|r| (r.status, r.reason)).collect()
+}
+
+/// `(status, error)` of every flow text in the outbox.
+async fn flow_texts(app: &TestApp) -> Vec<(String, Option<String>, String)> {
+    with_db!(&app.db, |p| sqlx::query_as::<_, (String, Option<String>, String)>(
+        "select status, error, to_phone from outbox where flow_run_id is not null order by id"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap()
+}
+
+async fn a_checkout_gets_one_text_after_the_wait_and_a_reply_about_its_item(backend: Backend) {
+    let app = app_with_flows(backend, &[CART_FLOW]).await;
+    post_event(&app, checkout("c-1", ELYSSA, "chk-1")).await;
+    // The wait is a queued job: nothing goes before it ends.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(app.twilio.sent().is_empty(), "sent before the wait ended");
+    let sent = app.twilio.wait_for_sent(1, Duration::from_secs(10)).await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, ELYSSA);
+    assert_eq!(
+        sent[0].body,
+        "Hi Elyssa, still thinking about Trainers - brown? Reply with any question about size or fit."
+    );
+    // The same event delivered again starts nothing new.
+    post_event(&app, checkout("c-1", ELYSSA, "chk-1")).await;
+    app.wait_idle().await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    app.wait_idle().await;
+    assert_eq!(app.twilio.sent().len(), 1, "exactly one text");
+    assert_eq!(runs(&app).await, [("done".to_string(), None)]);
+
+    // The reply is about the cart's item, not a search of the whole catalog.
+    app.post_inbound(ELYSSA, "is it true to size?", &new_sid()).await;
+    let sent = app.twilio.wait_for_sent(2, Duration::from_secs(10)).await;
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    let answer = &sent[1].body;
+    assert!(answer.contains("Trainers"), "the answer names the cart's item: {answer}");
+    assert!(!answer.contains("Lace-ups"), "and no other product: {answer}");
+}
+on_both_backends!(a_checkout_gets_one_text_after_the_wait_and_a_reply_about_its_item);
+
+async fn an_order_with_the_checkout_id_before_the_wait_ends_sends_nothing(backend: Backend) {
+    let app = app_with_flows(backend, &[CART_FLOW]).await;
+    post_event(&app, checkout("c-2", ELYSSA, "chk-2")).await;
+    // Another cart of the same customer is not ended by this order.
+    post_event(&app, checkout("c-3", "+13055550101", "chk-3")).await;
+    let order = json!({"id": "o-2", "event": "Order Completed", "phone": ELYSSA, "properties": {
+        "order_id": "W-2002", "checkout_id": "chk-2", "total": 14.99, "currency": "USD",
+        "products": [{"sku": "ZO0000600006", "name": "Trainers - brown", "price": 14.99, "quantity": 1}]}});
+    post_event(&app, order).await;
+    let sent = app.twilio.wait_for_sent(1, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    app.wait_idle().await;
+    let sent_to: Vec<&str> = sent.iter().map(|s| s.to.as_str()).collect();
+    assert_eq!(sent_to, ["+13055550101"], "only the cart with no order gets its reminder");
+    let runs = runs(&app).await;
+    assert!(runs.contains(&("exited".to_string(), Some("exit: Order Completed".to_string()))), "{runs:?}");
+}
+on_both_backends!(an_order_with_the_checkout_id_before_the_wait_ends_sends_nothing);
+
+async fn no_marketing_text_without_consent_and_each_skip_has_its_reason(backend: Backend) {
+    let app = app_with_flows(backend, &[CART_FLOW]).await;
+    // Elyssa opts out; a stranger never opted in.
+    app.post_inbound(ELYSSA, "STOP", &new_sid()).await;
+    app.wait_idle().await;
+    let confirmations = app.twilio.sent().len();
+    post_event(&app, checkout("c-4", ELYSSA, "chk-4")).await;
+    post_event(&app, checkout("c-5", STRANGER, "chk-5")).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    app.wait_idle().await;
+    assert_eq!(app.twilio.sent().len(), confirmations, "no flow text went out");
+    let runs = runs(&app).await;
+    assert!(runs.contains(&("exited".to_string(), Some("opted out".to_string()))), "{runs:?}");
+    let texts = flow_texts(&app).await;
+    assert_eq!(
+        texts,
+        [(
+            "suppressed".to_string(),
+            Some("no marketing consent: the number has not opted in".to_string()),
+            STRANGER.to_string()
+        )]
+    );
+}
+on_both_backends!(no_marketing_text_without_consent_and_each_skip_has_its_reason);
+
+async fn smart_sending_allows_one_promotional_text_a_day(backend: Backend) {
+    let app = app_with_flows(backend, &[CART_FLOW]).await;
+    post_event(&app, checkout("c-6", ELYSSA, "chk-6")).await;
+    app.twilio.wait_for_sent(1, Duration::from_secs(10)).await;
+    post_event(&app, checkout("c-7", ELYSSA, "chk-7")).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    app.wait_idle().await;
+    assert_eq!(app.twilio.sent().len(), 1);
+    let texts = flow_texts(&app).await;
+    assert_eq!(texts.len(), 2);
+    assert_eq!(texts[1].0, "suppressed");
+    assert!(texts[1].1.as_deref().unwrap().starts_with("smart sending"), "{texts:?}");
+}
+on_both_backends!(smart_sending_allows_one_promotional_text_a_day);
+
+async fn an_appointment_reminder_answers_1_2_and_a_question(backend: Backend) {
+    let app = app_with_flows(backend, &[APPOINTMENT_FLOW]).await;
+    let now = weekday_afternoon();
+    // Due 24 h before the appointment: two seconds from the clock's now.
+    let at =
+        (backtalk::clock::Clock::now(&*now) + chrono::Duration::hours(24) + chrono::Duration::seconds(2)).to_rfc3339();
+    let customers =
+        [("+13055550100", "1"), ("+13055550101", "2"), ("+13055550102", "is parking free?"), ("+13055550103", "3")];
+    for (n, (phone, _)) in customers.iter().enumerate() {
+        let event = json!({"id": format!("a-{n}"), "event": "Appointment Booked", "phone": phone,
+            "properties": {"appointment_id": format!("apt-{n}"), "appointment_at": at, "time": "2:00 PM"}});
+        post_event(&app, event).await;
+    }
+    let sent = app.twilio.wait_for_sent(4, Duration::from_secs(10)).await;
+    assert_eq!(sent.len(), 4, "{sent:?}");
+    assert!(sent.iter().all(|s| s.body.starts_with("Reminder: your fitting is tomorrow at 2:00 PM.")));
+    for (phone, reply) in customers {
+        app.post_inbound(phone, reply, &new_sid()).await;
+    }
+    let sent = app.twilio.wait_for_sent(8, Duration::from_secs(10)).await;
+    app.wait_idle().await;
+    let answer = |phone: &str| app.twilio.sent_to(phone).last().map(|s| s.body.clone()).unwrap_or_default();
+    assert_eq!(answer("+13055550100"), "Thanks, you're confirmed for 2:00 PM.");
+    assert_eq!(answer("+13055550101"), "No problem: someone from our team will text you to find a new time.");
+    let question = answer("+13055550102");
+    assert!(!question.starts_with("Reminder"), "a question is answered, not given the menu: {question}");
+    assert_eq!(sent.len(), 8);
+    // A reply that looks like a choice but is none gets the menu again.
+    assert!(answer("+13055550103").starts_with("Reminder: your fitting is tomorrow"), "{}", answer("+13055550103"));
+    // "1" is an event for the customer (it can start or end flows), with the appointment's id.
+    let confirmed =
+        backtalk::store::commerce::recent_events(&app.db, None, Some("Appointment Confirmed"), 10).await.unwrap();
+    assert_eq!(confirmed.len(), 1);
+    let props: Value = serde_json::from_str(&confirmed[0].properties).unwrap();
+    assert_eq!(props["appointment_id"], "apt-0");
+    // "2" hands the thread to a person.
+    let escalated = with_db!(&app.db, |p| sqlx::query_scalar::<_, String>(
+        "select c.phone from escalations e join conversations c on c.id = e.conversation_id where e.reason = 'action_requested'"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap();
+    assert_eq!(escalated, ["+13055550101"]);
+}
+on_both_backends!(an_appointment_reminder_answers_1_2_and_a_question);
