@@ -27,6 +27,7 @@ async fn start_server(data_dir: &std::path::Path, database_url: &str, twilio: &F
         .env("BACKTALK_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
         .env("BACKTALK_TWILIO_API_BASE", twilio.base_url())
         .env("BACKTALK_TWILIO_FROM", OUR_NUMBER)
+        .env("BACKTALK_API_TOKEN", API_TOKEN)
         .env("BACKTALK_WORKER_POLL_MS", "50")
         // Jobs a killed worker held are taken over when their lease expires.
         .env("BACKTALK_WORKER_LEASE_SECS", "5")
@@ -176,3 +177,53 @@ async fn sigterm_finishes_in_flight_work_and_exits_cleanly(backend: Backend) {
     assert_eq!(count(&db, "outbox where status in ('sending', 'unknown')").await, 0);
 }
 on_both_backends!(sigterm_finishes_in_flight_work_and_exits_cleanly);
+
+/// A transactional flow whose wait ends while the server is down.
+const WAIT_FLOW: &str = r#"name = "ship_notice"
+class = "transactional"
+trigger = { event = "Order Shipped Soon" }
+[[steps]]
+wait = "3s"
+[[steps]]
+send = "Your order is about to ship."
+"#;
+
+const WAITING: usize = 100;
+
+async fn kill_9_during_flow_waits_fires_each_wait_exactly_once_after_restart(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("flows")).unwrap();
+    std::fs::write(dir.path().join("flows/ship_notice.toml"), WAIT_FLOW).unwrap();
+    let database_url = fresh_database_url(backend, dir.path()).await;
+    let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN).await;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let (mut child, base) = start_server(dir.path(), &database_url, &twilio).await;
+    let batch: Vec<serde_json::Value> = (0..WAITING)
+        .map(|i| serde_json::json!({"id": format!("w-{i}"), "event": "Order Shipped Soon", "phone": phone(i)}))
+        .collect();
+    let response = http.post(format!("{base}/api/v1/events")).bearer_auth(API_TOKEN).json(&batch).send().await.unwrap();
+    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+    let db = backtalk::store::Db::connect(&database_url).await.unwrap();
+    wait_for("every run to wait", Duration::from_secs(20), || {
+        let db = db.clone();
+        async move { count(&db, "flow_runs where status = 'waiting' and step = 1").await == WAITING as i64 }
+    })
+    .await;
+    // Killed while all of them wait; the waits end while the server is down.
+    child.start_kill().expect("kill -9");
+    child.wait().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (child, _base) = start_server(dir.path(), &database_url, &twilio).await;
+    wait_for("every run to finish", Duration::from_secs(60), || {
+        let db = db.clone();
+        async move { count(&db, "flow_runs where status = 'done'").await == WAITING as i64 }
+    })
+    .await;
+    drop(child);
+    // Each wait fired once: one text per run, never two (the run's step is the fence).
+    assert_eq!(count(&db, "outbox where flow_run_id is not null").await, WAITING as i64);
+    let per_run = count(&db, "(select flow_run_id from outbox group by flow_run_id having count(*) > 1) t").await;
+    assert_eq!(per_run, 0);
+    assert_eq!(count(&db, "jobs where status = 'dead'").await, 0);
+}
+on_both_backends!(kill_9_during_flow_waits_fires_each_wait_exactly_once_after_restart);

@@ -98,7 +98,7 @@ async fn a_checkout_gets_one_text_after_the_wait_and_a_reply_about_its_item(back
     // The wait is a queued job: nothing goes before it ends.
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert!(app.twilio.sent().is_empty(), "sent before the wait ended");
-    let sent = app.twilio.wait_for_sent(1, Duration::from_secs(10)).await;
+    let sent = app.twilio.wait_for_sent(1, Duration::from_secs(20)).await;
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].to, ELYSSA);
     assert_eq!(
@@ -115,7 +115,7 @@ async fn a_checkout_gets_one_text_after_the_wait_and_a_reply_about_its_item(back
 
     // The reply is about the cart's item, not a search of the whole catalog.
     app.post_inbound(ELYSSA, "is it true to size?", &new_sid()).await;
-    let sent = app.twilio.wait_for_sent(2, Duration::from_secs(10)).await;
+    let sent = app.twilio.wait_for_sent(2, Duration::from_secs(20)).await;
     assert_eq!(sent.len(), 2, "{sent:?}");
     let answer = &sent[1].body;
     assert!(answer.contains("Trainers"), "the answer names the cart's item: {answer}");
@@ -132,12 +132,13 @@ async fn an_order_with_the_checkout_id_before_the_wait_ends_sends_nothing(backen
         "order_id": "W-2002", "checkout_id": "chk-2", "total": 14.99, "currency": "USD",
         "products": [{"sku": "ZO0000600006", "name": "Trainers - brown", "price": 14.99, "quantity": 1}]}});
     post_event(&app, order).await;
-    let sent = app.twilio.wait_for_sent(1, Duration::from_secs(10)).await;
+    app.twilio.wait_for_sent(1, Duration::from_secs(20)).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     app.wait_idle().await;
+    let sent = app.twilio.sent();
     let sent_to: Vec<&str> = sent.iter().map(|s| s.to.as_str()).collect();
-    assert_eq!(sent_to, ["+13055550101"], "only the cart with no order gets its reminder");
     let runs = runs(&app).await;
+    assert_eq!(sent_to, ["+13055550101"], "only the cart with no order gets its reminder; runs: {runs:?}");
     assert!(runs.contains(&("exited".to_string(), Some("exit: Order Completed".to_string()))), "{runs:?}");
 }
 on_both_backends!(an_order_with_the_checkout_id_before_the_wait_ends_sends_nothing);
@@ -170,7 +171,7 @@ on_both_backends!(no_marketing_text_without_consent_and_each_skip_has_its_reason
 async fn smart_sending_allows_one_promotional_text_a_day(backend: Backend) {
     let app = app_with_flows(backend, &[CART_FLOW]).await;
     post_event(&app, checkout("c-6", ELYSSA, "chk-6")).await;
-    app.twilio.wait_for_sent(1, Duration::from_secs(10)).await;
+    app.twilio.wait_for_sent(1, Duration::from_secs(20)).await;
     post_event(&app, checkout("c-7", ELYSSA, "chk-7")).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     app.wait_idle().await;
@@ -195,13 +196,13 @@ async fn an_appointment_reminder_answers_1_2_and_a_question(backend: Backend) {
             "properties": {"appointment_id": format!("apt-{n}"), "appointment_at": at, "time": "2:00 PM"}});
         post_event(&app, event).await;
     }
-    let sent = app.twilio.wait_for_sent(4, Duration::from_secs(10)).await;
+    let sent = app.twilio.wait_for_sent(4, Duration::from_secs(20)).await;
     assert_eq!(sent.len(), 4, "{sent:?}");
     assert!(sent.iter().all(|s| s.body.starts_with("Reminder: your fitting is tomorrow at 2:00 PM.")));
     for (phone, reply) in customers {
         app.post_inbound(phone, reply, &new_sid()).await;
     }
-    let sent = app.twilio.wait_for_sent(8, Duration::from_secs(10)).await;
+    let sent = app.twilio.wait_for_sent(8, Duration::from_secs(20)).await;
     app.wait_idle().await;
     let answer = |phone: &str| app.twilio.sent_to(phone).last().map(|s| s.body.clone()).unwrap_or_default();
     assert_eq!(answer("+13055550100"), "Thanks, you're confirmed for 2:00 PM.");
@@ -227,3 +228,109 @@ async fn an_appointment_reminder_answers_1_2_and_a_question(backend: Backend) {
     assert_eq!(escalated, ["+13055550101"]);
 }
 on_both_backends!(an_appointment_reminder_answers_1_2_and_a_question);
+
+/// Every shipped flow in `flows/`, replayed by `flows simulate`'s code path over a week of a
+/// store's events: each sends what its file says, to whom, when.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_flows_each_send_their_text() {
+    use backtalk::flows::simulate::{Options, What, simulate};
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (flows, errors) = backtalk::flows::file::load_dir(&repo.join("flows")).unwrap();
+    assert!(errors.is_empty(), "{errors:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let item = json!([{"sku": "ZO0000600006", "title": "Trainers - brown", "price": 14.99, "quantity": 1}]);
+    let events = [
+        json!({"id": "1", "event": "Checkout Started", "phone": "+13055550100", "timestamp": "2026-12-08T15:00:00Z",
+               "properties": {"checkout_id": "k1", "items": item}}),
+        json!({"id": "2", "event": "Product Viewed", "phone": "+13055550101", "timestamp": "2026-12-08T15:00:00Z",
+               "properties": {"sku": "ZO0000600006", "name": "Trainers - brown"}}),
+        json!({"id": "3", "event": "Order Completed", "phone": "+13055550102", "timestamp": "2026-12-08T14:00:00Z",
+               "properties": {"order_id": "W-1", "total": 14.99, "products": item}}),
+        json!({"id": "4", "event": "Order Shipped", "phone": "+13055550102", "timestamp": "2026-12-08T15:00:00Z",
+               "properties": {"order_id": "W-1", "tracking_url": "https://track.example/1"}}),
+        json!({"id": "5", "event": "Order Out For Delivery", "phone": "+13055550102", "timestamp": "2026-12-09T13:00:00Z",
+               "properties": {"order_id": "W-1"}}),
+        json!({"id": "6", "event": "Order Delivered", "phone": "+13055550102", "timestamp": "2026-12-09T18:00:00Z",
+               "properties": {"order_id": "W-1"}}),
+        json!({"id": "7", "event": "Subscribed", "phone": "+13055550150", "timestamp": "2026-12-08T15:00:00Z"}),
+        json!({"id": "8", "event": "Appointment Booked", "phone": "+13055550103", "timestamp": "2026-12-08T15:00:00Z",
+               "properties": {"appointment_id": "a1", "appointment_at": "2026-12-10T19:00:00Z", "time": "2:00 PM"}}),
+    ];
+    let file = dir.path().join("events.jsonl");
+    std::fs::write(&file, events.iter().map(|e| e.to_string() + "\n").collect::<String>()).unwrap();
+    let db = backtalk::store::Db::connect(&format!("sqlite://{}", dir.path().join("sim.db").display())).await.unwrap();
+    let options = Options { events: file, demo: true, smart_sending: chrono::Duration::hours(24), until: None };
+    let (lines, summary) = simulate(&db, backtalk::flows::set::FlowSet::fixed(flows), &options).await.unwrap();
+    let sent: Vec<(String, String, String, String)> = lines
+        .iter()
+        .filter_map(|l| match &l.what {
+            What::Sent { flow, text } => {
+                Some((l.at.to_rfc3339(), flow.clone(), l.phone.as_ref().unwrap().as_str().to_string(), text.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    let at = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap().to_utc().to_rfc3339();
+    let expected = [
+        (
+            at("2026-12-08T15:00:00Z"),
+            "shipping_updates",
+            "+13055550102",
+            "Your order W-1 is on its way: https://track.example/1.",
+        ),
+        (
+            at("2026-12-08T15:00:00Z"),
+            "welcome",
+            "+13055550150",
+            "Thanks for signing up for texts from us! Reply YES to confirm.",
+        ),
+        (
+            at("2026-12-08T16:00:00Z"),
+            "abandoned_checkout",
+            "+13055550100",
+            "Hi Elyssa, still thinking about Trainers - brown?",
+        ),
+        (at("2026-12-08T17:00:00Z"), "browse_abandonment", "+13055550101", "still looking at the Trainers - brown?"),
+        (at("2026-12-09T13:00:00Z"), "shipping_updates", "+13055550102", "Your order W-1 is out for delivery today."),
+        (at("2026-12-09T18:00:00Z"), "shipping_updates", "+13055550102", "Your order W-1 was delivered."),
+        (
+            at("2026-12-09T19:00:00Z"),
+            "appointment_reminder",
+            "+13055550103",
+            "Reminder: your appointment is tomorrow at 2:00 PM.",
+        ),
+        (at("2026-12-12T18:00:00Z"), "post_purchase", "+13055550102", "Care tip: wash cold and dry flat"),
+    ];
+    assert_eq!(sent.len(), expected.len(), "{sent:#?}");
+    for ((t, flow, phone, text), (want_t, want_flow, want_phone, want_text)) in sent.iter().zip(expected) {
+        assert_eq!((t.as_str(), flow.as_str(), phone.as_str()), (want_t.as_str(), want_flow, want_phone), "{text}");
+        assert!(text.contains(want_text), "{flow}: {text}");
+    }
+    assert_eq!((summary.skipped, summary.deferred, summary.exited), (0, 0, 0), "{lines:#?}");
+}
+
+async fn double_opt_in_yes_is_the_consent_nothing_promotional_before_it(backend: Backend) {
+    let welcome = include_str!("../../flows/welcome.toml");
+    let app = app_with_flows(backend, &[welcome, CART_FLOW]).await;
+    post_event(&app, json!({"id": "s-1", "event": "Subscribed", "phone": STRANGER})).await;
+    let sent = app.twilio.wait_for_sent(1, Duration::from_secs(20)).await;
+    assert!(sent[0].body.contains("Reply YES to confirm"), "{}", sent[0].body);
+    // Before YES, a cart reminder is marketing to an unconfirmed number: skipped.
+    post_event(&app, checkout("c-8", STRANGER, "chk-8")).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    app.wait_idle().await;
+    assert_eq!(app.twilio.sent().len(), 1);
+    app.post_inbound(STRANGER, "Yes", &new_sid()).await;
+    let sent = app.twilio.wait_for_sent(2, Duration::from_secs(20)).await;
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].body, app.config.brand.opt_in_confirmation, "the opt-in confirmation with its disclosures");
+    let ledger = backtalk::store::consent::ledger(&app.db, Some(&as_phone(STRANGER))).await.unwrap();
+    assert_eq!(ledger.len(), 1, "{ledger:?}");
+    assert_eq!((ledger[0].kind.as_str(), ledger[0].source.as_str()), ("opt_in", "double_opt_in"));
+    // Now the next cart gets its reminder.
+    post_event(&app, checkout("c-9", STRANGER, "chk-9")).await;
+    let sent = app.twilio.wait_for_sent(3, Duration::from_secs(20)).await;
+    assert_eq!(sent.len(), 3);
+    assert!(sent[2].body.contains("still thinking about Trainers - brown?"), "{}", sent[2].body);
+}
+on_both_backends!(double_opt_in_yes_is_the_consent_nothing_promotional_before_it);
