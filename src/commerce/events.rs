@@ -18,6 +18,9 @@ use super::{
 use crate::domain::{ConsentKind, Phone};
 use crate::store::Db;
 
+/// Events whose `properties.name` is the customer's name (elsewhere it names a product).
+const PERSON_EVENTS: &[&str] = &["Customer Updated", "Subscribed", "Signed Up"];
+
 /// Most events in one request.
 pub const MAX_BATCH: usize = 500;
 
@@ -145,10 +148,14 @@ fn parse_event(item: Value) -> Result<TrackEvent, FieldError> {
         None => Utc::now(),
     };
     let name_prop = |k: &str| properties.get(k).and_then(Value::as_str).map(str::to_string);
+    // `name` is the person's only in events about the person: in "Product Viewed" it is the
+    // product's (Segment's e-commerce spec), and read as the customer's it renamed them.
+    let about_the_person = PERSON_EVENTS.contains(&name.as_str());
     let name_of = match (name_prop("first_name"), name_prop("last_name")) {
         (Some(f), Some(l)) => Some(format!("{f} {l}")),
         (Some(f), None) => Some(f),
-        _ => name_prop("name"),
+        _ if about_the_person => name_prop("name"),
+        _ => None,
     };
     let consent = match properties.get("sms_consent").and_then(Value::as_str) {
         Some("opted_in") => Some((ConsentKind::OptIn, format!("events api {name} {id}: sms_consent opted_in"))),
@@ -359,6 +366,23 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// A product view's `name` is the product's, not the customer's (it once renamed them).
+    #[test]
+    fn only_an_event_about_the_person_names_them() {
+        let view = parse_request(json!({"id": "v1", "event": "Product Viewed", "phone": "+15550100123",
+            "properties": {"sku": "A1", "name": "Trainers - brown"}}))
+        .unwrap();
+        assert_eq!(view[0].who.name, None);
+        let update = parse_request(json!({"id": "u1", "event": "Customer Updated", "phone": "+15550100123",
+            "properties": {"name": "Elyssa Lewis"}}))
+        .unwrap();
+        assert_eq!(update[0].who.name.as_deref(), Some("Elyssa Lewis"));
+        let first = parse_request(json!({"id": "o1", "event": "Checkout Started", "phone": "+15550100123",
+            "properties": {"checkout_id": "c1", "first_name": "Elyssa"}}))
+        .unwrap();
+        assert_eq!(first[0].who.name.as_deref(), Some("Elyssa"));
+    }
 
     #[test]
     fn one_event_a_list_or_a_batch() {

@@ -94,6 +94,7 @@ pub async fn reply(
         in_reply_to: None,
         flow_run_id: None,
         class: None,
+        send_by: None,
     };
     let mut tx = db.begin().await?;
     let outbox_id =

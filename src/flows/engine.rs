@@ -20,7 +20,7 @@ use crate::clock::Clock;
 use crate::domain::flow::{EventContext, Menu, MenuChoice, RunContext, normalise};
 use crate::domain::{ConsentKind, OutboxKind, Phone};
 use crate::jobs::{KIND_FLOW_STEP, Waker};
-use crate::sms::outbound::{OutboundText, queue_text};
+use crate::sms::outbound::{OutboundText, queue_text_at};
 use crate::store::commerce::EventRow;
 use crate::store::flows::{self as runs, NewRun, Next, RunRow, status};
 use crate::store::jobs::{JobRow, complete_job, enqueue_job_at};
@@ -280,8 +280,9 @@ impl Engine {
             in_reply_to: None,
             flow_run_id: Some(run.id),
             class: Some(flow.class),
+            send_by: flow.send_within.and_then(|w| chrono::Duration::from_std(w).ok()).map(|w| run.started_at + w),
         };
-        queue_text(tx, &text, self.max_attempts).await?;
+        queue_text_at(tx, &text, self.max_attempts, self.clock.queue_ms(self.clock.now())).await?;
         let menu = (!choices.is_empty()).then(|| Menu { text: body.clone(), choices });
         runs::set_menu(tx, run.id, menu.as_ref().map(crate::store::json_text).as_deref()).await?;
         Ok(Ok(()))

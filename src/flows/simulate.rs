@@ -98,6 +98,8 @@ pub struct Summary {
     pub deferred: usize,
     pub skipped: usize,
     pub exited: usize,
+    /// Each job run, with its kind and wall-clock milliseconds (the benchmark's figures).
+    pub job_ms: Vec<(String, f64)>,
 }
 
 /// The options of a simulation.
@@ -149,16 +151,27 @@ pub fn read_events(path: &Path) -> anyhow::Result<Vec<TrackEvent>> {
     Ok(events)
 }
 
-/// Runs the simulation in `db` (a fresh database) with `flows`; returns what happened.
+/// Runs the simulation of `options.events` in `db` (a fresh database) with `flows`; returns
+/// what happened.
 pub async fn simulate(db: &Db, flows: FlowSet, options: &Options) -> anyhow::Result<(Vec<Line>, Summary)> {
     let events = read_events(&options.events)?;
-    let Some(first) = events.first().map(|e| e.timestamp) else {
-        anyhow::bail!("{}: no events", options.events.display());
-    };
-    let until = options.until.unwrap_or(events.last().expect("not empty").timestamp + chrono::Duration::days(30));
+    anyhow::ensure!(!events.is_empty(), "{}: no events", options.events.display());
     if options.demo {
         crate::demo::load_crm(db).await?;
     }
+    simulate_events(db, flows, events, options.smart_sending, options.until).await
+}
+
+/// Runs the simulation of `events` (sorted by time) in `db` with `flows`.
+pub async fn simulate_events(
+    db: &Db,
+    flows: FlowSet,
+    events: Vec<TrackEvent>,
+    smart_sending: chrono::Duration,
+    until: Option<DateTime<Utc>>,
+) -> anyhow::Result<(Vec<Line>, Summary)> {
+    let Some(first) = events.first().map(|e| e.timestamp) else { anyhow::bail!("no events") };
+    let until = until.unwrap_or(events.last().expect("not empty").timestamp + chrono::Duration::days(30));
     let clock = Arc::new(VirtualClock::at(first));
     let engine = Engine {
         db: db.clone(),
@@ -172,9 +185,10 @@ pub async fn simulate(db: &Db, flows: FlowSet, options: &Options) -> anyhow::Res
         provider: Arc::new(NoSend(Default::default())),
         status_callback: None,
         clock: clock.clone(),
-        smart_sending: options.smart_sending,
+        smart_sending,
     };
     let mut lines = Vec::new();
+    let mut job_ms = Vec::new();
     let mut pending = events.into_iter().peekable();
     loop {
         let next_job = crate::store::jobs::next_due_ms(db).await?;
@@ -198,9 +212,11 @@ pub async fn simulate(db: &Db, flows: FlowSet, options: &Options) -> anyhow::Res
         }
         clock.advance_to(due);
         let Some(job) = claim_job_due_by(db, 60_000, clock.now().timestamp_millis()).await? else { continue };
+        let started = std::time::Instant::now();
         run_job(db, &engine, &sender, &job, clock.now(), &mut lines).await?;
+        job_ms.push((job.kind.clone(), started.elapsed().as_secs_f64() * 1000.0));
     }
-    let mut summary = Summary::default();
+    let mut summary = Summary { job_ms, ..Summary::default() };
     for line in &lines {
         match line.what {
             What::Event(_) => summary.events += 1,

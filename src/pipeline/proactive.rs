@@ -32,6 +32,7 @@ pub async fn queue(db: &Db, text: &ProactiveText, max_attempts: i32) -> anyhow::
         in_reply_to: None,
         flow_run_id: None,
         class: None,
+        send_by: None,
     };
     let outbox_id = queue_text(&mut tx, &outbound, max_attempts)
         .await?

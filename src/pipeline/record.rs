@@ -63,6 +63,7 @@ pub async fn commit_turn(
             in_reply_to: Some(plan.audit.inbound_message_id),
             flow_run_id: None,
             class: None,
+            send_by: None,
         };
         // `None`: an earlier attempt queued this text already.
         outbound::queue_text(&mut tx, &text, max_attempts).await?;

@@ -17,10 +17,20 @@ use crate::store::{Tx, jobs, outbox};
 ///
 /// The job's key is `send:{outbox_id}`: one send job per outbox row, however often this runs.
 pub async fn queue_text(tx: &mut Tx, text: &OutboundText<'_>, max_attempts: i32) -> anyhow::Result<Option<i64>> {
+    queue_text_at(tx, text, max_attempts, crate::store::now_ms()).await
+}
+
+/// [`queue_text`] with the send job due at `run_at_ms` (a flow's clock: see `Clock::queue_ms`).
+pub async fn queue_text_at(
+    tx: &mut Tx,
+    text: &OutboundText<'_>,
+    max_attempts: i32,
+    run_at_ms: i64,
+) -> anyhow::Result<Option<i64>> {
     let Some(outbox_id) = outbox::insert_outbox(tx, text).await? else {
         return Ok(None);
     };
     let payload = serde_json::json!({ "outbox_id": outbox_id }).to_string();
-    jobs::enqueue_job(tx, KIND_SEND, &payload, Some(&format!("send:{outbox_id}")), max_attempts).await?;
+    jobs::enqueue_job_at(tx, KIND_SEND, &payload, Some(&format!("send:{outbox_id}")), max_attempts, run_at_ms).await?;
     Ok(Some(outbox_id))
 }

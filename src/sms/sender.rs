@@ -144,6 +144,16 @@ impl Sender {
         let history = outbox::proactive_history(&self.db, &row.to_phone, row.id, now).await?;
         let subject = row.subject.as_deref().unwrap_or_default();
         match quiet_hours::decide(&policy, consent_now, now, subject, &history) {
+            // A flow's `send_within` (Postscript: one cart message, within 48 h of the abandon):
+            // a text quiet hours or caps would push past it is not sent at all.
+            ProactiveDecision::SendAt(at) if row.send_by.is_some_and(|by| at > by) => {
+                let reason = "send window ended: the next allowed time is past the flow's send_within";
+                outbox::transition(&self.db, row.id, OutboxStatus::Pending, OutboxStatus::Suppressed, Some(reason))
+                    .await?;
+                info!(outbox = row.id, reason, "send skipped");
+                self.complete(job).await?;
+                Ok(Proactive::Done)
+            }
             ProactiveDecision::SendAt(at) if at <= now => Ok(Proactive::SendNow),
             ProactiveDecision::SendAt(at) => {
                 info!(outbox = row.id, to = %row.to_phone, send_at = %at, "proactive text deferred");

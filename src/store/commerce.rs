@@ -130,8 +130,12 @@ pub async fn insert_event(tx: &mut Tx, e: &NewEvent<'_>) -> anyhow::Result<Optio
     if let Some(id) = id {
         // Flows start and end on stored events: every new one is looked at by a job,
         // committed with it (docs/flows.md).
+        // Due when it happened, or now if that is later: the same thing in production, and
+        // what lets `flows simulate` replay a past week on its virtual clock.
         let payload = format!("{{\"event\":{id}}}");
-        super::jobs::enqueue_job(tx, KIND_FLOW_EVENT, &payload, Some(&format!("flow_event:{id}")), 5).await?;
+        let run_at = e.occurred_at.timestamp_millis().min(super::now_ms());
+        super::jobs::enqueue_job_at(tx, KIND_FLOW_EVENT, &payload, Some(&format!("flow_event:{id}")), 5, run_at)
+            .await?;
     }
     Ok(id)
 }

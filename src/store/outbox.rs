@@ -15,7 +15,7 @@ use crate::domain::{ConsentKind, OutboxKind, OutboxStatus, Phone, SendClass};
 macro_rules! select_outbox {
     ($filter:literal) => {
         concat!(
-            "select id, conversation_id, to_phone, body, kind, subject, in_reply_to, status, provider_sid, error, created_at, flow_run_id, class from outbox ",
+            "select id, conversation_id, to_phone, body, kind, subject, in_reply_to, status, provider_sid, error, created_at, flow_run_id, class, send_by from outbox ",
             $filter
         )
     };
@@ -45,6 +45,8 @@ pub struct OutboxRow {
     pub flow_run_id: Option<i64>,
     /// Promotional or transactional, for a text the brand starts from a flow or campaign.
     pub class: Option<SendClass>,
+    /// Sent by this time or not at all (a flow's `entry.send_within`).
+    pub send_by: Option<DateTime<Utc>>,
 }
 
 /// An outbound text to add to the outbox (see `sms::outbound::queue_text`, which also
@@ -65,6 +67,8 @@ pub struct OutboundText<'a> {
     pub flow_run_id: Option<i64>,
     /// Promotional or transactional (a flow's or campaign's text); `None` for the rest.
     pub class: Option<SendClass>,
+    /// Sent by this time or not at all (a flow's `entry.send_within`).
+    pub send_by: Option<DateTime<Utc>>,
 }
 
 /// Adds an outbound text. `(in_reply_to, kind)` is unique, so one inbound message can never
@@ -73,8 +77,8 @@ pub struct OutboundText<'a> {
 pub async fn insert_outbox(tx: &mut Tx, text: &OutboundText<'_>) -> anyhow::Result<Option<i64>> {
     let id = with_tx!(tx, |conn| {
         sqlx::query_scalar::<_, i64>(
-            "insert into outbox (conversation_id, to_phone, body, kind, subject, in_reply_to, status, created_at, flow_run_id, class)
-         values ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9)
+            "insert into outbox (conversation_id, to_phone, body, kind, subject, in_reply_to, status, created_at, flow_run_id, class, send_by)
+         values ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $10)
          on conflict (in_reply_to, kind) do nothing
          returning id",
         )
@@ -87,6 +91,7 @@ pub async fn insert_outbox(tx: &mut Tx, text: &OutboundText<'_>) -> anyhow::Resu
         .bind(Utc::now())
         .bind(text.flow_run_id)
         .bind(text.class.map(SendClass::as_str))
+        .bind(text.send_by)
         .fetch_optional(conn)
         .await
     })?;

@@ -13,6 +13,7 @@ mod eval;
 mod fake_qdrant;
 mod fakes;
 mod flows;
+mod flows_blind;
 mod helpers;
 mod hours;
 mod import_crm;
