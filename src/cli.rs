@@ -254,6 +254,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         lines: usize,
     },
+    /// Flow triggers at random times to random NANP numbers through `flows simulate`'s code
+    /// path; checks quiet hours, consent, smart sending and caps on every text sent.
+    Flows {
+        /// Flow-triggering events (about 1.1 texts' worth each, before skips).
+        #[arg(long, default_value_t = 100_000)]
+        events: usize,
+        /// Seed of the random generator (the same seed replays the same events).
+        #[arg(long, default_value_t = 18)]
+        seed: u64,
+    },
     /// Product search quality and speed on the ESCI queries and human labels.
     Retrieval {
         /// The ESCI directory (`ubi_ecommerce_products.json.gz`, `qrels.tsv`).

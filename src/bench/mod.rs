@@ -7,6 +7,7 @@
 //!   applies them;
 //! - [`turn`]: what a turn costs Backtalk itself, the model's call aside;
 //! - [`console`]: the live queue's latency and the queue page's server time;
+//! - [`flows`]: a large random flow replay, every sending rule checked on its outcome;
 //! - [`retrieval`]: product search quality and speed on ESCI;
 //! - [`import`]: a large catalog's import speed and peak memory;
 //! - [`sentiment`]: the sentiment scorer on VADER's ground truth;
@@ -16,6 +17,7 @@
 //! percentiles; [`load`] holds the load generator of the two webhook benchmarks.
 
 pub mod console;
+pub mod flows;
 pub mod import;
 pub mod load;
 pub mod retrieval;

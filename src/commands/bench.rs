@@ -15,6 +15,7 @@ pub async fn run(command: BenchCommand, config_path: Option<&Path>) -> anyhow::R
             crate::bench::import::run_shopify(products, variants).await
         }
         BenchCommand::ImportCrm { lines } => crate::bench::import::run_crm(lines).await,
+        BenchCommand::Flows { events, seed } => crate::bench::flows::run(events, seed).await,
         BenchCommand::Retrieval { esci, rounds } => {
             let config = Config::load(config_path)?;
             let embeddings =

@@ -112,7 +112,10 @@ pub fn default_log_filter(command: &Command) -> &'static str {
     // A simulation prints its own report; the engine's per-step lines would interleave with it.
     let quiet = matches!(
         command,
-        Command::Eval { .. } | Command::Chat { .. } | Command::Flows { command: FlowsCommand::Simulate { .. } }
+        Command::Eval { .. }
+            | Command::Chat { .. }
+            | Command::Flows { command: FlowsCommand::Simulate { .. } }
+            | Command::Bench { command: crate::cli::BenchCommand::Flows { .. } }
     );
     if quiet { "warn" } else { "info,sqlx=warn,tantivy=warn" }
 }

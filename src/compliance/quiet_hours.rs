@@ -384,6 +384,14 @@ fn tables() -> &'static Tables {
     })
 }
 
+/// The US area codes the state table knows ("305", "212", …), sorted: what a benchmark draws
+/// random NANP numbers from.
+pub fn us_area_codes() -> Vec<String> {
+    let mut codes: Vec<String> = tables().states.keys().filter(|p| p.len() == 4).map(|p| p[1..].to_string()).collect();
+    codes.sort();
+    codes
+}
+
 /// The rule and zones for a recipient. `profile_tz` is the customer profile's IANA zone.
 pub fn policy_for(phone: &str, profile_tz: Option<&str>) -> SendPolicy {
     let t = tables();

@@ -80,12 +80,12 @@ pub struct Line {
 pub enum What {
     /// An event was stored.
     Event(String),
-    /// A flow's text was sent.
-    Sent { flow: String, text: String },
+    /// A flow's text was sent (outbox row `outbox`).
+    Sent { flow: String, text: String, outbox: i64 },
     /// A text waits (quiet hours, a cap) until this time.
-    Deferred { flow: String, until: DateTime<Utc> },
-    /// A text or an entry did not happen, and why.
-    Skipped { flow: String, reason: String },
+    Deferred { flow: String, until: DateTime<Utc>, outbox: i64 },
+    /// A text (outbox row `outbox`) or an entry (`None`) did not happen, and why.
+    Skipped { flow: String, reason: String, outbox: Option<i64> },
     /// A run ended before its last step, and why.
     Exited { flow: String, reason: String },
 }
@@ -247,7 +247,7 @@ async fn run_job(
                 .and_then(|e| e.phone)
                 .and_then(|p| Phone::parse(&p).ok());
             for (flow, reason) in outcome.skipped {
-                lines.push(Line { at: now, phone: phone.clone(), what: What::Skipped { flow, reason } });
+                lines.push(Line { at: now, phone: phone.clone(), what: What::Skipped { flow, reason, outbox: None } });
             }
             for (flow, run) in outcome.exited {
                 let reason = runs::run(db, run).await?.and_then(|r| r.reason).unwrap_or_default();
@@ -274,15 +274,23 @@ async fn run_job(
             sender.deliver(job, outbox_id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             let row = outbox::outbox_row(db, outbox_id).await?;
             let flow = row.subject.clone().unwrap_or_default();
+            let outbox = Some(row.id);
             let what = match row.status {
-                OutboxStatus::Sent | OutboxStatus::Delivered => Some(What::Sent { flow, text: row.body.clone() }),
-                OutboxStatus::Suppressed => Some(What::Skipped { flow, reason: row.error.clone().unwrap_or_default() }),
+                OutboxStatus::Sent | OutboxStatus::Delivered => {
+                    Some(What::Sent { flow, text: row.body.clone(), outbox: row.id })
+                }
+                OutboxStatus::Suppressed => {
+                    Some(What::Skipped { flow, reason: row.error.clone().unwrap_or_default(), outbox })
+                }
                 OutboxStatus::Pending => {
                     let until =
                         crate::store::jobs::job_run_at_ms(db, job.id).await?.and_then(DateTime::from_timestamp_millis);
-                    until.map(|until| What::Deferred { flow, until })
+                    until.map(|until| What::Deferred { flow, until, outbox: row.id })
                 }
-                _ => Some(What::Skipped { flow, reason: format!("{}: {}", row.status, row.error.unwrap_or_default()) }),
+                _ => {
+                    let reason = format!("{}: {}", row.status, row.error.unwrap_or_default());
+                    Some(What::Skipped { flow, reason, outbox })
+                }
             };
             if let Some(what) = what {
                 lines.push(Line { at: now, phone: Some(row.to_phone), what });
@@ -318,11 +326,11 @@ pub fn format_line(line: &Line) -> String {
     let who = line.phone.as_ref().map_or_else(|| "-".to_string(), Phone::masked);
     let what = match &line.what {
         What::Event(name) => format!("event     {name}"),
-        What::Sent { flow, text } => format!("sent      {flow}: {text}"),
-        What::Deferred { flow, until } => {
+        What::Sent { flow, text, .. } => format!("sent      {flow}: {text}"),
+        What::Deferred { flow, until, .. } => {
             format!("deferred  {flow}: outside the recipient's hours or over a cap, until {}", local(*until))
         }
-        What::Skipped { flow, reason } => format!("skipped   {flow}: {reason}"),
+        What::Skipped { flow, reason, .. } => format!("skipped   {flow}: {reason}"),
         What::Exited { flow, reason } => format!("exited    {flow}: {reason}"),
     };
     format!("{}  {who:<14}  {what}", local(line.at))

@@ -40,6 +40,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/conversations/{id}", get(get_conversation))
         .route("/api/v1/turns/{id}", get(get_turn))
         .route("/api/v1/events", post(post_events).get(list_events))
+        .route("/api/v1/flows", get(list_flows))
+        .route("/api/v1/flows/runs", get(list_flow_runs))
         .route("/api/v1/webhooks/endpoints", get(outbound_webhooks::list_endpoints))
         .route("/api/v1/webhooks/endpoints/{id}/enable", post(outbound_webhooks::enable_endpoint))
         .route("/api/v1/webhooks/deliveries", get(outbound_webhooks::list_deliveries))
@@ -139,6 +141,81 @@ pub async fn list_events(State(state): State<AppState>, _: Caller, Query(q): Que
         })
         .collect();
     Ok(Json(json!({ "events": events })))
+}
+
+/// `GET /api/v1/flows`: the flows in `flows.dir` as the server runs them, each step with how
+/// many runs wait at it, and the files left out for their problems.
+pub async fn list_flows(State(state): State<AppState>, _: Caller) -> ApiResult {
+    let dir = state.config.flows_dir();
+    let (flows, problems) = crate::flows::file::load_dir(&dir)?;
+    let waiting = crate::store::flows::waiting_counts(&state.db).await?;
+    let flows: Vec<Value> = flows
+        .iter()
+        .map(|f| {
+            let steps: Vec<Value> = f
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(i, step)| {
+                    let kind = match step {
+                        crate::flows::file::Step::Wait(_) | crate::flows::file::Step::WaitRelative { .. } => "wait",
+                        crate::flows::file::Step::Send { .. } => "send",
+                        crate::flows::file::Step::Compose(_) => "compose",
+                    };
+                    // A run waits *before* step `i` when its next step is `i`.
+                    let n =
+                        waiting.iter().find(|(flow, at, _)| *flow == f.name && *at as usize == i).map_or(0, |w| w.2);
+                    json!({"step": i, "kind": kind, "waiting": n})
+                })
+                .collect();
+            json!({"name": f.name, "description": f.description, "class": f.class, "triggers": f.triggers,
+                   "file": f.file.display().to_string(), "steps": steps})
+        })
+        .collect();
+    let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    Ok(Json(json!({ "flows": flows, "problems": problems })))
+}
+
+/// `GET /api/v1/flows/runs` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowRunQuery {
+    pub flow: Option<String>,
+    /// `waiting`, `done`, `exited` or `skipped`.
+    pub status: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// `GET /api/v1/flows/runs`: the latest runs, newest first, each with its reason (why it
+/// exited or was skipped) and its texts with theirs (why the sender skipped one).
+pub async fn list_flow_runs(State(state): State<AppState>, _: Caller, Query(q): Query<FlowRunQuery>) -> ApiResult {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(Error::bad_field("limit", "must be 1 to 1000"));
+    }
+    if let Some(status) = q.status.as_deref()
+        && !["waiting", "done", "exited", "skipped"].contains(&status)
+    {
+        return Err(Error::bad_field("status", "must be waiting, done, exited or skipped"));
+    }
+    let runs = crate::store::flows::latest_runs(&state.db, q.flow.as_deref(), q.status.as_deref(), limit).await?;
+    let texts = match (runs.last(), runs.first()) {
+        (Some(oldest), Some(newest)) => crate::store::flows::run_texts(&state.db, oldest.id, newest.id).await?,
+        _ => vec![],
+    };
+    let runs: Vec<Value> = runs
+        .iter()
+        .map(|r| {
+            let texts: Vec<Value> = texts
+                .iter()
+                .filter(|t| t.flow_run_id == r.id)
+                .map(|t| json!({"outbox_id": t.outbox_id, "status": t.status, "reason": t.error, "sent_at": t.sent_at}))
+                .collect();
+            json!({"id": r.id, "flow": r.flow, "phone": r.phone, "customer_id": r.customer_id, "status": r.status,
+                   "reason": r.reason, "step": r.step, "due_at": r.due_at, "started_at": r.started_at, "texts": texts})
+        })
+        .collect();
+    Ok(Json(json!({ "runs": runs })))
 }
 
 /// `POST /api/v1/consent/{phone}/decision` body: a reviewer's decision about a possible

@@ -303,3 +303,41 @@ pub async fn replied_since(
     .await)?;
     Ok(n > 0)
 }
+
+/// The latest runs, newest first, optionally of one flow and one status (the API).
+pub async fn latest_runs(db: &Db, flow: Option<&str>, status: Option<&str>, limit: i64) -> anyhow::Result<Vec<RunRow>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, RunRow>(select_run!(
+        "where ($1 is null or flow = $1) and ($2 is null or status = $2) order by id desc limit $3"
+    ))
+    .bind(flow)
+    .bind(status)
+    .bind(limit)
+    .fetch_all(p)
+    .await)?;
+    Ok(rows)
+}
+
+/// A flow's text as the sender left it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RunText {
+    pub flow_run_id: i64,
+    pub outbox_id: i64,
+    /// `pending` (queued or deferred), `sent`, `delivered`, `suppressed` (skipped), ...
+    pub status: String,
+    /// Why it was skipped or failed.
+    pub error: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// The texts of runs `first..=last` (ids), oldest first.
+pub async fn run_texts(db: &Db, first: i64, last: i64) -> anyhow::Result<Vec<RunText>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, RunText>(
+        "select flow_run_id, id as outbox_id, status, error, sent_at from outbox
+         where flow_run_id between $1 and $2 order by id"
+    )
+    .bind(first)
+    .bind(last)
+    .fetch_all(p)
+    .await)?;
+    Ok(rows)
+}

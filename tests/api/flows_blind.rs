@@ -25,11 +25,11 @@ impl Expected {
     fn matches(&self, line: &Line) -> bool {
         let (what, flow, text) = match &line.what {
             What::Event(_) => return false,
-            What::Sent { flow, text } => ("sent", flow, text.clone()),
-            What::Deferred { flow, until } => {
+            What::Sent { flow, text, .. } => ("sent", flow, text.clone()),
+            What::Deferred { flow, until, .. } => {
                 ("deferred", flow, format!("outside the recipient's hours or over a cap, until {}", until.to_rfc3339()))
             }
-            What::Skipped { flow, reason } => ("skipped", flow, reason.clone()),
+            What::Skipped { flow, reason, .. } => ("skipped", flow, reason.clone()),
             What::Exited { flow, reason } => ("exited", flow, reason.clone()),
         };
         what == self.what
