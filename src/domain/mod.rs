@@ -13,6 +13,7 @@
 //! - [`vocabulary`]: the domain's words (consent kinds, turn decisions, outbox kinds and
 //!   statuses, escalation statuses and reasons, guard finding kinds) as enums.
 
+pub mod ab;
 pub mod dialogue;
 pub mod draft;
 pub mod duration;

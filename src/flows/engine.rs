@@ -14,13 +14,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
 
-use super::file::{Flow, Step};
+use super::file::{AbTest, Flow, Metric, Step, Variant};
 use super::set::FlowSet;
 use crate::clock::Clock;
 use crate::domain::flow::{EventContext, Menu, MenuChoice, RunContext, normalise};
-use crate::domain::{ConsentKind, OutboxKind, Phone};
+use crate::domain::{ConsentKind, OutboxKind, Phone, ab};
 use crate::jobs::{KIND_FLOW_STEP, Waker};
 use crate::sms::outbound::{OutboundText, queue_text_at};
+use crate::store::ab as ab_store;
 use crate::store::commerce::EventRow;
 use crate::store::flows::{self as runs, NewRun, Next, RunRow, status};
 use crate::store::jobs::{JobRow, complete_job, enqueue_job_at};
@@ -173,14 +174,20 @@ impl Engine {
                         return Ok((waiting(step, due), sent));
                     }
                 }
-                Step::Send { text, replies } => {
+                Step::Send { variants, replies, test } => {
                     if let Some(within) = flow.send_within
                         && now - run.started_at > chrono::Duration::from_std(within)?
                     {
                         let reason = format!("send window ended: not within {} of the trigger", humantime(within));
                         return Ok((exited(step, reason), sent));
                     }
-                    match self.send(tx, flow, run, &context, text, replies).await? {
+                    let arm = match test {
+                        Some(test) => self.arm(tx, test, variants, run.id, &run.phone, now).await?,
+                        None => 0,
+                    };
+                    let variant = &variants[arm];
+                    let tag = test.as_ref().map(|t| (t.name.as_str(), variant.name.as_str()));
+                    match self.send(tx, flow, run, &context, &variant.text, replies, tag).await? {
                         Ok(()) => sent = true,
                         Err(reason) => return Ok((exited(step, reason), sent)),
                     }
@@ -228,6 +235,7 @@ impl Engine {
         context: &RunContext,
         template: &str,
         replies: &[super::file::Reply],
+        ab: Option<(&str, &str)>,
     ) -> anyhow::Result<Result<(), String>> {
         let phone = Phone::parse(&run.phone).map_err(|e| anyhow::anyhow!("flow run {}: {e}", run.id))?;
         let customer = crm::customer_by_phone(&self.db, &phone).await?;
@@ -282,10 +290,67 @@ impl Engine {
             class: Some(flow.class),
             send_by: flow.send_within.and_then(|w| chrono::Duration::from_std(w).ok()).map(|w| run.started_at + w),
         };
-        queue_text_at(tx, &text, self.max_attempts, self.clock.queue_ms(self.clock.now())).await?;
+        let queued = queue_text_at(tx, &text, self.max_attempts, self.clock.queue_ms(self.clock.now())).await?;
+        if let (Some(outbox_id), Some((test, arm))) = (queued, ab) {
+            crate::store::ab::tag_outbox(tx, outbox_id, test, arm).await?;
+        }
         let menu = (!choices.is_empty()).then(|| Menu { text: body.clone(), choices });
         runs::set_menu(tx, run.id, menu.as_ref().map(crate::store::json_text).as_deref()).await?;
         Ok(Ok(()))
+    }
+
+    /// The arm of an A/B test this customer gets: the winner once there is one; else, once
+    /// every arm has 500 recipients, the winner if the gate now passes; after the end date
+    /// the leader; else the customer's own arm by the stable hash (`domain::ab`).
+    async fn arm(
+        &self,
+        tx: &mut Tx,
+        test: &AbTest,
+        variants: &[Variant],
+        run_id: i64,
+        phone: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<usize> {
+        let index_of = |name: &str| variants.iter().position(|v| v.name == name);
+        if let Some((arm, _, _)) = ab_store::winner(&self.db, &test.name).await?
+            && let Some(i) = index_of(&arm)
+        {
+            return Ok(i);
+        }
+        let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
+        let recipients = ab_store::recipients(&self.db, &test.name).await?;
+        let ended = test.ends.is_some_and(|end| now >= end);
+        let enough = names.iter().all(|n| recipients.get(*n).copied().unwrap_or(0) >= ab::MIN_RECIPIENTS_PER_ARM);
+        // Once every arm has its 500, the gate is looked at for one run in 50 (it reads every
+        // recipient's outcome), and at every send after the end date until decided.
+        if ended || (enough && run_id % 50 == 0) {
+            let outcomes = ab_store::outcomes(&self.db, &test.name).await?;
+            let (column, lower) = match test.metric {
+                Metric::ReplyRate => (1, false),
+                Metric::OptOutRate => (2, true),
+                Metric::ConversionRate => (3, false),
+            };
+            let arms: Vec<ab::ArmCount> = names
+                .iter()
+                .map(|n| {
+                    let c = outcomes.get(*n).copied().unwrap_or_default();
+                    ab::ArmCount { recipients: c[0], hits: c[column] }
+                })
+                .collect();
+            let probabilities = ab::win_probabilities(&arms, lower, ab::seed(&test.name));
+            let decided = match ab::winner(&arms, &probabilities) {
+                Some(i) => Some((i, "gate")),
+                None if ended => Some((ab::leader(&arms, lower), "end date")),
+                None => None,
+            };
+            if let Some((i, reason)) = decided {
+                let arm = ab_store::set_winner(tx, &test.name, names[i], reason, now).await?;
+                info!(test = %test.name, arm = %arm, reason, "a/b test decided");
+                return Ok(index_of(&arm).unwrap_or(i));
+            }
+        }
+        let weights: Vec<u32> = variants.iter().map(|v| v.weight).collect();
+        Ok(ab::assign(&test.name, phone, &weights))
     }
 
     async fn phone_of(&self, event: &EventRow) -> anyhow::Result<Option<Phone>> {

@@ -46,11 +46,41 @@ pub enum Step {
     /// Wait until this long before (or after) a time in the trigger event's properties
     /// (`wait = "24h before appointment_at"`); a time already past does not wait.
     WaitRelative { property: String, offset: Duration, before: bool },
-    /// Send this text (a minijinja template over `customer` and `event`), with the answers a
-    /// reply may choose from.
-    Send { text: String, replies: Vec<Reply> },
+    /// Send a text (a minijinja template over `customer` and `event`), with the answers a
+    /// reply may choose from. One variant, or an A/B test's arms with `test`.
+    Send { variants: Vec<Variant>, replies: Vec<Reply>, test: Option<AbTest> },
     /// Send a text written from this goal and the customer's facts.
     Compose(String),
+}
+
+/// One arm of a send step: its name, its relative weight and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variant {
+    pub name: String,
+    pub weight: u32,
+    pub text: String,
+}
+
+/// What an A/B test on a send step measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Recipients who texted back within 7 days (higher wins).
+    ReplyRate,
+    /// Recipients who opted out within 7 days (lower wins).
+    OptOutRate,
+    /// Recipients with an `Order Completed` within 7 days (higher wins).
+    ConversionRate,
+}
+
+/// An A/B test on a send step (`test = { name = "…", metric = "reply_rate", ends = "…" }`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AbTest {
+    /// Unique across the flows; the assignment hashes it with the customer's number.
+    pub name: String,
+    pub metric: Metric,
+    /// With no winner by then, the leader is sent from then on.
+    pub ends: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// One answer a reply to a flow's text may choose ("1" confirms, "2" reschedules, "SHOP").
@@ -165,6 +195,37 @@ struct RawStep {
     compose: Option<Spanned<String>>,
     #[serde(default)]
     replies: Vec<Spanned<Reply>>,
+    #[serde(default)]
+    test: Option<Spanned<RawTest>>,
+    #[serde(default)]
+    variants: Vec<Spanned<RawVariant>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTest {
+    name: String,
+    #[serde(default = "default_metric")]
+    metric: Metric,
+    #[serde(default)]
+    ends: Option<String>,
+}
+
+fn default_metric() -> Metric {
+    Metric::ReplyRate
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVariant {
+    name: String,
+    send: String,
+    #[serde(default = "one")]
+    weight: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// The 1-based line of byte `offset` in `text`.
@@ -224,21 +285,25 @@ pub fn parse(file: &Path, text: &str) -> Result<Flow, Vec<FlowError>> {
     let mut steps = Vec::new();
     for step in raw.steps.get_ref() {
         let s = step.get_ref();
-        let given = [s.wait.is_some(), s.send.is_some(), s.compose.is_some()].iter().filter(|g| **g).count();
-        if given != 1 {
-            errors.push(error(step.span(), "a step is exactly one of wait, send or compose".into()));
+        let sends = s.send.is_some() || !s.variants.is_empty();
+        let given = [s.wait.is_some(), sends, s.compose.is_some()].iter().filter(|g| **g).count();
+        if given != 1 || (s.send.is_some() && !s.variants.is_empty()) {
+            errors.push(error(step.span(), "a step is exactly one of wait, send (or variants) or compose".into()));
             continue;
         }
-        if !s.replies.is_empty() && s.send.is_none() {
+        if !s.replies.is_empty() && !sends {
             errors.push(error(step.span(), "replies belong to a send step".into()));
+        }
+        if s.test.is_some() != !s.variants.is_empty() {
+            errors.push(error(step.span(), "an A/B test is a test = { name = … } with its variants = [...]".into()));
+            continue;
         }
         if let Some(wait) = &s.wait {
             match parse_wait(wait.get_ref()) {
                 Ok(step) => steps.push(step),
                 Err(e) => errors.push(error(wait.span(), format!("wait: {e}"))),
             }
-        } else if let Some(send) = &s.send {
-            let text = send.get_ref();
+        } else if sends {
             let mut replies = Vec::new();
             for reply in &s.replies {
                 let r = reply.get_ref();
@@ -253,13 +318,48 @@ pub fn parse(file: &Path, text: &str) -> Result<Flow, Vec<FlowError>> {
                     replies.push(r.clone());
                 }
             }
-            if text.trim().is_empty() {
-                errors.push(error(send.span(), "send: the text is empty".into()));
-            } else if let Err(e) = templates.template_from_str(text) {
-                errors.push(error(send.span(), format!("send: not a valid template: {e}")));
-            } else {
-                steps.push(Step::Send { text: text.clone(), replies });
+            let raw: Vec<(String, u32, &String, Range<usize>)> = match &s.send {
+                Some(send) => vec![("default".into(), 1, send.get_ref(), send.span())],
+                None => s
+                    .variants
+                    .iter()
+                    .map(|v| (v.get_ref().name.clone(), v.get_ref().weight, &v.get_ref().send, v.span()))
+                    .collect(),
+            };
+            let mut variants = Vec::new();
+            for (name, weight, text, span) in raw {
+                if text.trim().is_empty() {
+                    errors.push(error(span.clone(), "send: the text is empty".into()));
+                } else if let Err(e) = templates.template_from_str(text) {
+                    errors.push(error(span.clone(), format!("send: not a valid template: {e}")));
+                } else if variants.iter().any(|v: &Variant| v.name == name) {
+                    errors.push(error(span.clone(), format!("variants: the name {name:?} is used twice")));
+                } else {
+                    variants.push(Variant { name, weight, text: text.clone() });
+                }
             }
+            let test = match &s.test {
+                None => None,
+                Some(t) => {
+                    let raw = t.get_ref();
+                    if s.variants.len() < 2 || s.variants.iter().all(|v| v.get_ref().weight == 0) {
+                        errors.push(error(
+                            t.span(),
+                            "test: needs two or more variants, one with a weight above 0".into(),
+                        ));
+                    }
+                    let ends = match raw.ends.as_deref().map(parse_end) {
+                        Some(Err(e)) => {
+                            errors.push(error(t.span(), format!("test.ends: {e}")));
+                            None
+                        }
+                        Some(Ok(at)) => Some(at),
+                        None => None,
+                    };
+                    Some(AbTest { name: raw.name.trim().to_string(), metric: raw.metric, ends })
+                }
+            };
+            steps.push(Step::Send { variants, replies, test });
         } else if let Some(goal) = &s.compose {
             if goal.get_ref().trim().is_empty() {
                 errors.push(error(goal.span(), "compose: the goal is empty".into()));
@@ -285,6 +385,16 @@ pub fn parse(file: &Path, text: &str) -> Result<Flow, Vec<FlowError>> {
         steps,
         file: file.to_path_buf(),
     })
+}
+
+/// An end date: RFC 3339, or a day (`2027-01-31`, the start of that day in UTC).
+fn parse_end(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(at.to_utc());
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
+        .map_err(|_| format!("{text:?} is not a date (2027-01-31) or an RFC 3339 time"))
 }
 
 /// `"1h"`, or `"24h before appointment_at"` / `"2d after delivered_at"` (a property of the
@@ -362,7 +472,9 @@ send = "Hi {{ customer.first_name }}, still thinking about {{ event.properties.i
         );
         assert_eq!(flow.exits, [Exit { event: "Order Completed".into(), key: Some("checkout_id".into()) }]);
         assert_eq!(flow.steps[0], Step::Wait(Duration::from_secs(3600)));
-        assert!(matches!(&flow.steps[1], Step::Send { text, .. } if text.starts_with("Hi {{ customer.first_name }}")));
+        assert!(
+            matches!(&flow.steps[1], Step::Send { variants, .. } if variants[0].text.starts_with("Hi {{ customer.first_name }}"))
+        );
     }
 
     #[test]
@@ -383,7 +495,7 @@ send = "Hi {{ customer.first_name }}, still thinking about {{ event.properties.i
         let found = errors(&unknown);
         assert!(found[0].contains("colour"), "{found:?}");
         let two = PINNED.replace("wait = \"1h\"", "wait = \"1h\"\nsend = \"hi\"");
-        assert_eq!(errors(&two), ["f.toml:5: a step is exactly one of wait, send or compose"]);
+        assert_eq!(errors(&two), ["f.toml:5: a step is exactly one of wait, send (or variants) or compose"]);
         let no_text = PINNED.replace("[[steps]]\nsend", "[[steps]]\nwait = \"2h\"\n#");
         assert!(errors(&no_text)[0].contains("it would text nobody"));
     }

@@ -42,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/events", post(post_events).get(list_events))
         .route("/api/v1/flows", get(list_flows))
         .route("/api/v1/flows/runs", get(list_flow_runs))
+        .route("/api/v1/flows/tests", get(list_ab_tests))
         .route("/api/v1/webhooks/endpoints", get(outbound_webhooks::list_endpoints))
         .route("/api/v1/webhooks/endpoints/{id}/enable", post(outbound_webhooks::enable_endpoint))
         .route("/api/v1/webhooks/deliveries", get(outbound_webhooks::list_deliveries))
@@ -174,6 +175,49 @@ pub async fn list_flows(State(state): State<AppState>, _: Caller) -> ApiResult {
         .collect();
     let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
     Ok(Json(json!({ "flows": flows, "problems": problems })))
+}
+
+/// `GET /api/v1/flows/tests`: every A/B test of the flows, each arm with its recipients,
+/// replies, opt-outs and orders within 7 days, its rate on the test's metric and its win
+/// probability, and the winner once called (docs/flows.md, "A/B tests").
+pub async fn list_ab_tests(State(state): State<AppState>, _: Caller) -> ApiResult {
+    use crate::domain::ab;
+    use crate::flows::file::{Metric, Step};
+    let (flows, _) = crate::flows::file::load_dir(&state.config.flows_dir())?;
+    let mut tests = Vec::new();
+    for flow in &flows {
+        for step in &flow.steps {
+            let Step::Send { variants, test: Some(test), .. } = step else { continue };
+            let outcomes = crate::store::ab::outcomes(&state.db, &test.name).await?;
+            let (column, lower) = match test.metric {
+                Metric::ReplyRate => (1, false),
+                Metric::OptOutRate => (2, true),
+                Metric::ConversionRate => (3, false),
+            };
+            let counts: Vec<[u64; 4]> =
+                variants.iter().map(|v| outcomes.get(&v.name).copied().unwrap_or_default()).collect();
+            let arms: Vec<ab::ArmCount> =
+                counts.iter().map(|c| ab::ArmCount { recipients: c[0], hits: c[column] }).collect();
+            let probabilities = ab::win_probabilities(&arms, lower, ab::seed(&test.name));
+            let winner = crate::store::ab::winner(&state.db, &test.name).await?;
+            let arms: Vec<Value> = variants
+                .iter()
+                .zip(&counts)
+                .zip(&probabilities)
+                .map(|((v, c), p)| {
+                    let rate = if c[0] == 0 { None } else { Some(c[column] as f64 / c[0] as f64) };
+                    json!({"name": v.name, "weight": v.weight, "recipients": c[0], "replied": c[1],
+                           "opted_out": c[2], "ordered": c[3], "rate": rate, "win_probability": p})
+                })
+                .collect();
+            tests.push(json!({
+                "test": test.name, "flow": flow.name, "metric": test.metric, "ends": test.ends, "arms": arms,
+                "winner": winner.map(|(arm, reason, at)| json!({"arm": arm, "reason": reason, "decided_at": at})),
+                "gate": {"min_recipients_per_arm": ab::MIN_RECIPIENTS_PER_ARM, "min_win_probability": ab::MIN_WIN_PROBABILITY},
+            }));
+        }
+    }
+    Ok(Json(json!({ "tests": tests })))
 }
 
 /// `GET /api/v1/flows/runs` query.

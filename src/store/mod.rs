@@ -7,6 +7,7 @@
 //! Migrations are embedded from `migrations/sqlite` and `migrations/postgres`, which differ
 //! only in column types.
 
+pub mod ab;
 pub mod catalog;
 pub mod commerce;
 pub mod consent;

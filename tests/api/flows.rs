@@ -376,3 +376,105 @@ async fn a_random_replay_breaks_no_sending_rule() {
         "{check:#?}"
     );
 }
+
+/// A transactional flow with an A/B test on its text (transactional, so smart sending does
+/// not hold the second entry).
+const AB_FLOW: &str = r#"name = "order_note"
+class = "transactional"
+trigger = { event = "Note Requested" }
+[[steps]]
+test = { name = "note_copy", metric = "reply_rate" }
+variants = [
+  { name = "short", send = "Your note is ready." },
+  { name = "long", send = "Good news: the note you asked for is ready." },
+]
+"#;
+
+async fn an_ab_arm_is_kept_on_re_entry_and_no_winner_before_500_per_arm(backend: Backend) {
+    let app = app_with_flows(backend, &[AB_FLOW]).await;
+    let phones: Vec<String> = (100..120).map(|n| format!("+1305555{n:04}")).collect();
+    for round in 0..2 {
+        for (n, phone) in phones.iter().enumerate() {
+            let event = json!({"id": format!("n-{round}-{n}"), "event": "Note Requested", "phone": phone});
+            post_event(&app, event).await;
+        }
+        app.twilio.wait_for_sent(phones.len() * (round + 1), Duration::from_secs(30)).await;
+    }
+    app.wait_idle().await;
+    let mut arms = std::collections::HashMap::new();
+    for phone in &phones {
+        let texts: Vec<String> = app.twilio.sent_to(phone).into_iter().map(|s| s.body).collect();
+        assert_eq!(texts.len(), 2, "{phone}: {texts:?}");
+        assert_eq!(texts[0], texts[1], "{phone} changed arm on re-entry");
+        *arms.entry(texts[0].clone()).or_insert(0) += 1;
+    }
+    assert_eq!(arms.len(), 2, "both arms used: {arms:?}");
+    let tests = api_get(&app, "/api/v1/flows/tests").await;
+    let test = &tests["tests"][0];
+    assert_eq!(test["test"], "note_copy");
+    let recipients: u64 = test["arms"].as_array().unwrap().iter().map(|a| a["recipients"].as_u64().unwrap()).sum();
+    assert_eq!(recipients, 40);
+    assert_eq!(test["winner"], Value::Null, "{test}");
+}
+on_both_backends!(an_ab_arm_is_kept_on_re_entry_and_no_winner_before_500_per_arm);
+
+/// The winner gate end to end on the simulation path, with orders as the metric: an arm
+/// whose recipients all order has no winner at 450 recipients per arm, and wins once both
+/// arms pass 500; from then on every customer gets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ab_winner_gate_waits_for_500_per_arm() {
+    use backtalk::flows::simulate::{What, simulate_events};
+    let start = Utc.with_ymd_and_hms(2026, 12, 8, 14, 0, 0).unwrap();
+    let events_for = |customers: std::ops::Range<usize>| {
+        let mut events = Vec::new();
+        for n in customers {
+            let phone = format!("+1212{:07}", 2_000_000 + n);
+            let at = start + chrono::Duration::seconds(20 * n as i64);
+            let arm = backtalk::domain::ab::assign("note_copy", &phone, &[1, 1]);
+            events.push(json!({"id": format!("n{n}"), "event": "Note Requested", "phone": phone,
+                "timestamp": at.to_rfc3339(), "properties": {"sms_consent": "opted_in"}}));
+            if arm == 1 {
+                events.push(json!({"id": format!("o{n}"), "event": "Order Completed", "phone": phone,
+                    "timestamp": (at + chrono::Duration::seconds(10)).to_rfc3339(),
+                    "properties": {"order_id": format!("W{n}"), "total": 10.0}}));
+            }
+        }
+        events
+    };
+    let run = |events: Vec<Value>| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let db =
+            backtalk::store::Db::connect(&format!("sqlite://{}", dir.path().join("ab.db").display())).await.unwrap();
+        let parsed: Vec<_> =
+            events.into_iter().flat_map(|e| backtalk::commerce::events::parse_request(e).unwrap()).collect();
+        let (lines, _) = simulate_events(
+            &db,
+            backtalk::flows::set::FlowSet::fixed(vec![parsed_flow()]),
+            parsed,
+            chrono::Duration::hours(24),
+            None,
+        )
+        .await
+        .unwrap();
+        let winner = backtalk::store::ab::winner(&db, "note_copy").await.unwrap();
+        let texts: Vec<String> = lines
+            .iter()
+            .filter_map(|l| if let What::Sent { text, .. } = &l.what { Some(text.clone()) } else { None })
+            .collect();
+        (winner, texts)
+    };
+    fn parsed_flow() -> backtalk::flows::file::Flow {
+        let flow = AB_FLOW.replace("reply_rate", "conversion_rate");
+        backtalk::flows::file::parse(std::path::Path::new("ab.toml"), &flow).unwrap()
+    }
+    // About 450 per arm: however clear, no winner.
+    let (winner, texts) = run(events_for(0..900)).await;
+    assert_eq!(winner, None);
+    assert_eq!(texts.len(), 900);
+    // Past 500 per arm: "long" (whose recipients all ordered) wins by the gate, and the
+    // customers after that all get it.
+    let (winner, texts) = run(events_for(0..1_300)).await;
+    let (arm, reason, _) = winner.expect("a winner past 500 per arm");
+    assert_eq!((arm.as_str(), reason.as_str()), ("long", "gate"));
+    assert!(texts[1_250..].iter().all(|t| t.starts_with("Good news")), "after the winner, only its text");
+}
