@@ -186,8 +186,12 @@ impl Engine {
                         None => 0,
                     };
                     let variant = &variants[arm];
-                    let tag = test.as_ref().map(|t| (t.name.as_str(), variant.name.as_str()));
-                    match self.send(tx, flow, run, &context, &variant.text, replies, tag).await? {
+                    let text = Text {
+                        template: &variant.text,
+                        replies,
+                        ab: test.as_ref().map(|t| (t.name.as_str(), variant.name.as_str())),
+                    };
+                    match self.send(tx, flow, run, &context, text).await? {
                         Ok(()) => sent = true,
                         Err(reason) => return Ok((exited(step, reason), sent)),
                     }
@@ -233,10 +237,9 @@ impl Engine {
         flow: &Flow,
         run: &RunRow,
         context: &RunContext,
-        template: &str,
-        replies: &[super::file::Reply],
-        ab: Option<(&str, &str)>,
+        text: Text<'_>,
     ) -> anyhow::Result<Result<(), String>> {
+        let Text { template, replies, ab } = text;
         let phone = Phone::parse(&run.phone).map_err(|e| anyhow::anyhow!("flow run {}: {e}", run.id))?;
         let customer = crm::customer_by_phone(&self.db, &phone).await?;
         let name = customer.as_ref().and_then(|c| c.name.clone()).unwrap_or_default();
@@ -370,6 +373,14 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// A send step's text as chosen for one run.
+struct Text<'a> {
+    template: &'a str,
+    replies: &'a [super::file::Reply],
+    /// The A/B test and arm it is sent in.
+    ab: Option<(&'a str, &'a str)>,
 }
 
 enum Entry {

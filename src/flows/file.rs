@@ -294,7 +294,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Flow, Vec<FlowError>> {
         if !s.replies.is_empty() && !sends {
             errors.push(error(step.span(), "replies belong to a send step".into()));
         }
-        if s.test.is_some() != !s.variants.is_empty() {
+        if s.test.is_some() == s.variants.is_empty() {
             errors.push(error(step.span(), "an A/B test is a test = { name = … } with its variants = [...]".into()));
             continue;
         }
