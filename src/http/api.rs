@@ -147,77 +147,14 @@ pub async fn list_events(State(state): State<AppState>, _: Caller, Query(q): Que
 /// `GET /api/v1/flows`: the flows in `flows.dir` as the server runs them, each step with how
 /// many runs wait at it, and the files left out for their problems.
 pub async fn list_flows(State(state): State<AppState>, _: Caller) -> ApiResult {
-    let dir = state.config.flows_dir();
-    let (flows, problems) = crate::flows::file::load_dir(&dir)?;
-    let waiting = crate::store::flows::waiting_counts(&state.db).await?;
-    let flows: Vec<Value> = flows
-        .iter()
-        .map(|f| {
-            let steps: Vec<Value> = f
-                .steps
-                .iter()
-                .enumerate()
-                .map(|(i, step)| {
-                    let kind = match step {
-                        crate::flows::file::Step::Wait(_) | crate::flows::file::Step::WaitRelative { .. } => "wait",
-                        crate::flows::file::Step::Send { .. } => "send",
-                        crate::flows::file::Step::Compose(_) => "compose",
-                    };
-                    // A run waits *before* step `i` when its next step is `i`.
-                    let n =
-                        waiting.iter().find(|(flow, at, _)| *flow == f.name && *at as usize == i).map_or(0, |w| w.2);
-                    json!({"step": i, "kind": kind, "waiting": n})
-                })
-                .collect();
-            json!({"name": f.name, "description": f.description, "class": f.class, "triggers": f.triggers,
-                   "file": f.file.display().to_string(), "steps": steps})
-        })
-        .collect();
-    let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
-    Ok(Json(json!({ "flows": flows, "problems": problems })))
+    Ok(Json(super::flows::flows(&state).await?))
 }
 
 /// `GET /api/v1/flows/tests`: every A/B test of the flows, each arm with its recipients,
 /// replies, opt-outs and orders within 7 days, its rate on the test's metric and its win
 /// probability, and the winner once called (docs/flows.md, "A/B tests").
 pub async fn list_ab_tests(State(state): State<AppState>, _: Caller) -> ApiResult {
-    use crate::domain::ab;
-    use crate::flows::file::{Metric, Step};
-    let (flows, _) = crate::flows::file::load_dir(&state.config.flows_dir())?;
-    let mut tests = Vec::new();
-    for flow in &flows {
-        for step in &flow.steps {
-            let Step::Send { variants, test: Some(test), .. } = step else { continue };
-            let outcomes = crate::store::ab::outcomes(&state.db, &test.name).await?;
-            let (column, lower) = match test.metric {
-                Metric::ReplyRate => (1, false),
-                Metric::OptOutRate => (2, true),
-                Metric::ConversionRate => (3, false),
-            };
-            let counts: Vec<[u64; 4]> =
-                variants.iter().map(|v| outcomes.get(&v.name).copied().unwrap_or_default()).collect();
-            let arms: Vec<ab::ArmCount> =
-                counts.iter().map(|c| ab::ArmCount { recipients: c[0], hits: c[column] }).collect();
-            let probabilities = ab::win_probabilities(&arms, lower, ab::seed(&test.name));
-            let winner = crate::store::ab::winner(&state.db, &test.name).await?;
-            let arms: Vec<Value> = variants
-                .iter()
-                .zip(&counts)
-                .zip(&probabilities)
-                .map(|((v, c), p)| {
-                    let rate = if c[0] == 0 { None } else { Some(c[column] as f64 / c[0] as f64) };
-                    json!({"name": v.name, "weight": v.weight, "recipients": c[0], "replied": c[1],
-                           "opted_out": c[2], "ordered": c[3], "rate": rate, "win_probability": p})
-                })
-                .collect();
-            tests.push(json!({
-                "test": test.name, "flow": flow.name, "metric": test.metric, "ends": test.ends, "arms": arms,
-                "winner": winner.map(|(arm, reason, at)| json!({"arm": arm, "reason": reason, "decided_at": at})),
-                "gate": {"min_recipients_per_arm": ab::MIN_RECIPIENTS_PER_ARM, "min_win_probability": ab::MIN_WIN_PROBABILITY},
-            }));
-        }
-    }
-    Ok(Json(json!({ "tests": tests })))
+    Ok(Json(super::flows::ab_tests(&state).await?))
 }
 
 /// `GET /api/v1/flows/runs` query.
@@ -242,24 +179,7 @@ pub async fn list_flow_runs(State(state): State<AppState>, _: Caller, Query(q): 
     {
         return Err(Error::bad_field("status", "must be waiting, done, exited or skipped"));
     }
-    let runs = crate::store::flows::latest_runs(&state.db, q.flow.as_deref(), q.status.as_deref(), limit).await?;
-    let texts = match (runs.last(), runs.first()) {
-        (Some(oldest), Some(newest)) => crate::store::flows::run_texts(&state.db, oldest.id, newest.id).await?,
-        _ => vec![],
-    };
-    let runs: Vec<Value> = runs
-        .iter()
-        .map(|r| {
-            let texts: Vec<Value> = texts
-                .iter()
-                .filter(|t| t.flow_run_id == r.id)
-                .map(|t| json!({"outbox_id": t.outbox_id, "status": t.status, "reason": t.error, "sent_at": t.sent_at}))
-                .collect();
-            json!({"id": r.id, "flow": r.flow, "phone": r.phone, "customer_id": r.customer_id, "status": r.status,
-                   "reason": r.reason, "step": r.step, "due_at": r.due_at, "started_at": r.started_at, "texts": texts})
-        })
-        .collect();
-    Ok(Json(json!({ "runs": runs })))
+    Ok(Json(super::flows::runs(&state, q.flow.as_deref(), q.status.as_deref(), limit).await?))
 }
 
 /// `POST /api/v1/consent/{phone}/decision` body: a reviewer's decision about a possible

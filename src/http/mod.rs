@@ -14,6 +14,7 @@ pub mod api;
 pub mod console;
 pub mod error;
 pub mod extract;
+pub mod flows;
 pub mod health;
 pub mod outbound_webhooks;
 pub mod webhooks;

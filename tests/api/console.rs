@@ -598,3 +598,32 @@ async fn console_errors_are_pages(backend: Backend) {
     }
 }
 on_both_backends!(console_errors_are_pages);
+
+/// The flows page: each step with the runs waiting at it, and why a run ended.
+async fn the_flows_page_shows_waiting_runs_and_reasons(backend: Backend) {
+    let app = spawn_app(backend, TestOptions::default()).await;
+    let dir = app.config.flows_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let flow = "name = \"slow_note\"\nclass = \"transactional\"\ntrigger = { event = \"Note Requested\" }\n\
+                [[steps]]\nwait = \"1h\"\n[[steps]]\nsend = \"Your note.\"\n";
+    std::fs::write(dir.join("slow_note.toml"), flow).unwrap();
+    std::fs::write(dir.join("broken.toml"), "name = ").unwrap();
+    let event = serde_json::json!({"id": "n1", "event": "Note Requested", "phone": CUSTOMER});
+    let r = client().post(format!("{}/api/v1/events", app.base_url)).bearer_auth(API_TOKEN).json(&event).send().await;
+    assert!(r.unwrap().status().is_success());
+    app.wait_idle_except_waits().await;
+    let who = sign_in(&app, "alex").await;
+    let page = client()
+        .get(format!("{}/console/flows", app.base_url))
+        .header("cookie", format!("bt_session={}", who.session))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("slow_note"), "{html}");
+    assert!(html.contains("<td data-label=\"Waiting here\">1</td>"), "{html}");
+    assert!(html.contains("broken.toml"), "a file left out is named: {html}");
+    assert!(html.contains(">waiting<"), "{html}");
+}
+on_both_backends!(the_flows_page_shows_waiting_runs_and_reasons);

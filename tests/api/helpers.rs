@@ -277,6 +277,29 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Waits until no job is running and every queued job is a flow's wait (due later).
+    pub async fn wait_idle_except_waits(&self) {
+        let db = self.db.clone();
+        wait_for("the job queue to drain but for waits", Duration::from_secs(30), || {
+            let db = db.clone();
+            async move {
+                let now = chrono::Utc::now().timestamp_millis();
+                let busy = backtalk::store::with_db!(&db, |p| sqlx::query_scalar::<_, i64>(
+                    "select count(*) from jobs
+                     where status = 'running' or (status = 'queued' and (kind <> 'flow_step' or run_at_ms <= $1))"
+                )
+                .bind(now)
+                .fetch_one(p)
+                .await)
+                .unwrap();
+                busy == 0
+            }
+        })
+        .await;
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.cancel.cancel();

@@ -54,6 +54,20 @@ pub async fn get_conversations(
     page(StatusCode::OK, "conversations.html", ctx)
 }
 
+/// `GET /console/flows`: each flow's steps with the runs waiting at each, the A/B tests with
+/// their arms, and the latest runs with why each exited or was skipped.
+pub async fn get_flows(State(state): State<AppState>, SignedIn { session, .. }: SignedIn) -> Result<Response, Error> {
+    let flows = crate::http::flows::flows(&state).await?;
+    let tests = crate::http::flows::ab_tests(&state).await?;
+    let runs = crate::http::flows::runs(&state, None, None, 100).await?;
+    let ctx = minijinja::context! {
+        reviewer => session.name, csrf => session.csrf_token,
+        flows => serde_value(&flows["flows"]), problems => serde_value(&flows["problems"]),
+        tests => serde_value(&tests["tests"]), runs => serde_value(&runs["runs"]),
+    };
+    page(StatusCode::OK, "flows.html", ctx)
+}
+
 /// `GET /console/conversations/{id}`: the thread (each answered text links to its turn),
 /// the escalations, the owner and consent state.
 pub async fn get_conversation(

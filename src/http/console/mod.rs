@@ -40,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/events", get(live::queue_events))
         .route("/console/assets/{name}", get(get_asset))
         .route("/console/conversations", get(browse::get_conversations))
+        .route("/console/flows", get(browse::get_flows))
         .route("/console/conversations/{id}", get(browse::get_conversation))
         .route("/console/customers/{id}", get(browse::get_customer))
         .route("/console/turns/{id}", get(browse::get_turn))
@@ -68,6 +69,7 @@ fn pages() -> &'static Environment<'static> {
             ("conversation.html", include_str!("conversation.html")),
             ("customer.html", include_str!("customer.html")),
             ("turn.html", include_str!("turn.html")),
+            ("flows.html", include_str!("flows.html")),
         ] {
             env.add_template(name, source).expect("console templates compile");
         }

@@ -1,0 +1,108 @@
+//! What the flows API and the console's flows page show: the flows with the runs waiting at
+//! each step, the latest runs with their reasons, and the A/B tests with their arms.
+
+use serde_json::{Value, json};
+
+use super::AppState;
+
+/// The flows in `flows.dir`, each step with how many runs wait at it, and the files left out.
+pub async fn flows(state: &AppState) -> anyhow::Result<Value> {
+    let dir = state.config.flows_dir();
+    let (flows, problems) = crate::flows::file::load_dir(&dir)?;
+    let waiting = crate::store::flows::waiting_counts(&state.db).await?;
+    let flows: Vec<Value> = flows
+        .iter()
+        .map(|f| {
+            let steps: Vec<Value> = f
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(i, step)| {
+                    use crate::flows::file::Step;
+                    let (kind, what) = match step {
+                        Step::Wait(d) => ("wait", format!("{}s", d.as_secs())),
+                        Step::WaitRelative { property, offset, before } => {
+                            let side = if *before { "before" } else { "after" };
+                            ("wait", format!("{}s {side} {property}", offset.as_secs()))
+                        }
+                        Step::Send { variants, .. } => {
+                            ("send", variants.iter().map(|v| v.text.as_str()).collect::<Vec<_>>().join(" | "))
+                        }
+                        Step::Compose(goal) => ("compose", goal.clone()),
+                    };
+                    // A run waits *before* step `i` when its next step is `i`.
+                    let n =
+                        waiting.iter().find(|(flow, at, _)| *flow == f.name && *at as usize == i).map_or(0, |w| w.2);
+                    json!({"step": i, "kind": kind, "what": what, "waiting": n})
+                })
+                .collect();
+            json!({"name": f.name, "description": f.description, "class": f.class, "triggers": f.triggers,
+                   "file": f.file.display().to_string(), "steps": steps})
+        })
+        .collect();
+    let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    Ok(json!({ "flows": flows, "problems": problems }))
+}
+
+/// The latest runs, newest first, with their reasons and their texts' reasons.
+pub async fn runs(state: &AppState, flow: Option<&str>, status: Option<&str>, limit: i64) -> anyhow::Result<Value> {
+    let runs = crate::store::flows::latest_runs(&state.db, flow, status, limit).await?;
+    let texts = match (runs.last(), runs.first()) {
+        (Some(oldest), Some(newest)) => crate::store::flows::run_texts(&state.db, oldest.id, newest.id).await?,
+        _ => vec![],
+    };
+    let runs: Vec<Value> = runs
+        .iter()
+        .map(|r| {
+            let texts: Vec<Value> = texts
+                .iter()
+                .filter(|t| t.flow_run_id == r.id)
+                .map(|t| json!({"outbox_id": t.outbox_id, "status": t.status, "reason": t.error, "sent_at": t.sent_at}))
+                .collect();
+            json!({"id": r.id, "flow": r.flow, "phone": r.phone, "customer_id": r.customer_id, "status": r.status,
+                   "reason": r.reason, "step": r.step, "due_at": r.due_at, "started_at": r.started_at, "texts": texts})
+        })
+        .collect();
+    Ok(json!({ "runs": runs }))
+}
+
+/// Every A/B test of the flows, per arm.
+pub async fn ab_tests(state: &AppState) -> anyhow::Result<Value> {
+    use crate::domain::ab;
+    use crate::flows::file::{Metric, Step};
+    let (flows, _) = crate::flows::file::load_dir(&state.config.flows_dir())?;
+    let mut tests = Vec::new();
+    for flow in &flows {
+        for step in &flow.steps {
+            let Step::Send { variants, test: Some(test), .. } = step else { continue };
+            let outcomes = crate::store::ab::outcomes(&state.db, &test.name).await?;
+            let (column, lower) = match test.metric {
+                Metric::ReplyRate => (1, false),
+                Metric::OptOutRate => (2, true),
+                Metric::ConversionRate => (3, false),
+            };
+            let counts: Vec<[u64; 4]> =
+                variants.iter().map(|v| outcomes.get(&v.name).copied().unwrap_or_default()).collect();
+            let arms: Vec<ab::ArmCount> =
+                counts.iter().map(|c| ab::ArmCount { recipients: c[0], hits: c[column] }).collect();
+            let probabilities = ab::win_probabilities(&arms, lower, ab::seed(&test.name));
+            let winner = crate::store::ab::winner(&state.db, &test.name).await?;
+            let arms: Vec<Value> = variants
+                .iter()
+                .zip(&counts)
+                .zip(&probabilities)
+                .map(|((v, c), p)| {
+                    let rate = if c[0] == 0 { None } else { Some(c[column] as f64 / c[0] as f64) };
+                    json!({"name": v.name, "weight": v.weight, "recipients": c[0], "replied": c[1],
+                           "opted_out": c[2], "ordered": c[3], "rate": rate, "win_probability": p})
+                })
+                .collect();
+            tests.push(json!({
+                "test": test.name, "flow": flow.name, "metric": test.metric, "ends": test.ends, "arms": arms,
+                "winner": winner.map(|(arm, reason, at)| json!({"arm": arm, "reason": reason, "decided_at": at})),
+                "gate": {"min_recipients_per_arm": ab::MIN_RECIPIENTS_PER_ARM, "min_win_probability": ab::MIN_WIN_PROBABILITY},
+            }));
+        }
+    }
+    Ok(json!({ "tests": tests }))
+}
