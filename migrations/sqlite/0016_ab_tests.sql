@@ -14,3 +14,8 @@ create table ab_winners (
     reason text not null,
     decided_at text not null
 );
+
+-- What the flow engine looks up per event and per step: a number's events since a time (its
+-- flows' exits) and its runs of a flow (entry limits, exits).
+create index events_phone on events (phone, occurred_at);
+create index flow_runs_phone on flow_runs (phone, flow, status);

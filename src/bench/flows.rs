@@ -82,7 +82,8 @@ pub fn random_events(count: usize, numbers: usize, seed: u64) -> (Vec<TrackEvent
         })
         .collect();
     let mut raw: Vec<(DateTime<Utc>, String, serde_json::Value)> = Vec::with_capacity(count + count / 10);
-    let mut carts: HashMap<String, Vec<(DateTime<Utc>, String)>> = HashMap::new();
+    // Ordered, so the same seed draws the same conversions.
+    let mut carts: BTreeMap<String, Vec<(DateTime<Utc>, String)>> = BTreeMap::new();
     for n in 0..count {
         let phone = phones[rng.random_range(0..phones.len())].clone();
         let at = start + Duration::minutes(rng.random_range(0..14 * 24 * 60));

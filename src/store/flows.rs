@@ -111,9 +111,11 @@ pub async fn last_entry(
     customer_id: Option<i64>,
     phone: &str,
 ) -> anyhow::Result<Option<DateTime<Utc>>> {
+    // By the number (every run has one; the index is on it), or the customer's other number.
     let at = with_tx!(tx, |conn| sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
         "select max(started_at) from flow_runs
-         where flow = $1 and status <> 'skipped' and (customer_id = $2 or phone = $3)"
+         where flow = $1 and status <> 'skipped' and phone = $3
+            or ($2 is not null and customer_id = $2 and flow = $1 and status <> 'skipped')"
     )
     .bind(flow)
     .bind(customer_id)
@@ -187,7 +189,9 @@ pub async fn waiting_runs(
     phone: &str,
 ) -> anyhow::Result<Vec<RunRow>> {
     let rows = with_tx!(tx, |conn| sqlx::query_as::<_, RunRow>(select_run!(
-        "where flow = $1 and status = 'waiting' and (customer_id = $2 or phone = $3) order by id"
+        "where phone = $3 and flow = $1 and status = 'waiting'
+            or ($2 is not null and customer_id = $2 and flow = $1 and status = 'waiting')
+         order by id"
     ))
     .bind(flow)
     .bind(customer_id)
@@ -266,22 +270,19 @@ pub async fn events_since(
     if names.is_empty() {
         return Ok(vec![]);
     }
-    let list = serde_json::to_string(names)?;
-    // The names as one JSON array parameter (the same statement on both databases); `like`
-    // may let a name with `_` or `%` match too much, so the names are checked again below.
-    let rows = with_tx!(tx, |conn| sqlx::query_as::<_, (String, String)>(
-        "select e.name, e.properties from events e
-         left join customers c on c.id = e.customer_id
-         where e.occurred_at >= $1 and (e.customer_id = $2 or e.phone = $3 or c.phone = $3)
-           and $4 like '%\"' || e.name || '\"%'"
+    // Two indexed lookups (the customer's events, the number's), merged by id; the names are
+    // matched here (a list parameter is not written the same way on both databases).
+    let rows = with_tx!(tx, |conn| sqlx::query_as::<_, (i64, String, String)>(
+        "select id, name, properties from events where phone = $1 and occurred_at >= $2
+         union
+         select id, name, properties from events where $3 is not null and customer_id = $3 and occurred_at >= $2"
     )
+    .bind(phone)
     .bind(since)
     .bind(customer_id)
-    .bind(phone)
-    .bind(list)
     .fetch_all(conn)
     .await)?;
-    Ok(rows.into_iter().filter(|(name, _)| names.contains(name)).collect())
+    Ok(rows.into_iter().filter(|(_, name, _)| names.contains(name)).map(|(_, n, p)| (n, p)).collect())
 }
 
 /// True when the customer wrote to the conversation after `since` and before message

@@ -107,7 +107,11 @@ async fn a_checkout_gets_one_text_after_the_wait_and_a_reply_about_its_item(back
     // The API shows the run waiting before the send step.
     let flows = api_get(&app, "/api/v1/flows").await;
     assert_eq!(flows["flows"][0]["name"], "abandoned_checkout", "{flows}");
-    assert_eq!(flows["flows"][0]["steps"][1], json!({"step": 1, "kind": "send", "waiting": 1}), "{flows}");
+    assert_eq!(
+        (flows["flows"][0]["steps"][1]["kind"].as_str(), flows["flows"][0]["steps"][1]["waiting"].as_u64()),
+        (Some("send"), Some(1)),
+        "{flows}"
+    );
     let sent = app.twilio.wait_for_sent(1, Duration::from_secs(20)).await;
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].to, ELYSSA);
