@@ -167,14 +167,20 @@ impl Check {
 }
 
 /// Replays `count` random triggers in `db` (a fresh database) and checks the outcome.
-pub async fn replay(db: &Db, count: usize, seed: u64) -> anyhow::Result<(Check, Summary)> {
+pub async fn replay(
+    db: &Db,
+    count: usize,
+    seed: u64,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<(Check, Summary)> {
     let (events, consent) = random_events(count, (count / 3).max(1), seed);
     let flows = vec![
         parse(std::path::Path::new("cart.toml"), CART_FLOW).map_err(|e| anyhow::anyhow!("{e:?}"))?,
         parse(std::path::Path::new("parcel.toml"), PARCEL_FLOW).map_err(|e| anyhow::anyhow!("{e:?}"))?,
     ];
     let event_count = events.len();
-    let (lines, summary) = simulate_events(db, FlowSet::fixed(flows), events, Duration::hours(24), None).await?;
+    let (lines, summary) =
+        simulate_events(db, FlowSet::fixed(flows), events, Duration::hours(24), None, progress).await?;
     let mut check = Check { events: event_count, ..Check::default() };
     let mut sent_ids = HashMap::<i64, usize>::new();
     let mut deferred = HashSet::new();
@@ -289,7 +295,13 @@ pub async fn run(count: usize, seed: u64) -> anyhow::Result<()> {
     let bare = bare_jobs(&db, 2_000).await?;
     let bare_p50 = super::percentile(&bare, 50.0);
     let started = Instant::now();
-    let (check, summary) = replay(&db, count, seed).await?;
+    let progress = crate::rows::progress_bar(0, std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    progress.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} events")
+            .expect("valid progress template"),
+    );
+    let (check, summary) = replay(&db, count, seed, &progress).await?;
+    progress.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     let mut per_kind: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for (kind, ms) in &summary.job_ms {

@@ -159,7 +159,14 @@ pub async fn simulate(db: &Db, flows: FlowSet, options: &Options) -> anyhow::Res
     if options.demo {
         crate::demo::load_crm(db).await?;
     }
-    simulate_events(db, flows, events, options.smart_sending, options.until).await
+    let progress = crate::rows::progress_bar(0, std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    progress.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} events")
+            .expect("valid progress template"),
+    );
+    let result = simulate_events(db, flows, events, options.smart_sending, options.until, &progress).await;
+    progress.finish_and_clear();
+    result
 }
 
 /// Runs the simulation of `events` (sorted by time) in `db` with `flows`.
@@ -169,7 +176,9 @@ pub async fn simulate_events(
     events: Vec<TrackEvent>,
     smart_sending: chrono::Duration,
     until: Option<DateTime<Utc>>,
+    progress: &indicatif::ProgressBar,
 ) -> anyhow::Result<(Vec<Line>, Summary)> {
+    progress.set_length(events.len() as u64);
     let Some(first) = events.first().map(|e| e.timestamp) else { anyhow::bail!("no events") };
     let until = until.unwrap_or(events.last().expect("not empty").timestamp + chrono::Duration::days(30));
     let clock = Arc::new(VirtualClock::at(first));
@@ -204,6 +213,7 @@ pub async fn simulate_events(
             clock.advance_to(event.timestamp);
             track(db, std::slice::from_ref(&event)).await.map_err(|e| anyhow::anyhow!("event {}: {e}", event.id))?;
             lines.push(Line { at: clock.now(), phone: event.who.phone.clone(), what: What::Event(event.name.clone()) });
+            progress.inc(1);
             continue;
         }
         let due = DateTime::from_timestamp_millis(next_job.expect("a job is due")).unwrap_or(until);

@@ -371,7 +371,7 @@ on_both_backends!(double_opt_in_yes_is_the_consent_nothing_promotional_before_it
 async fn a_random_replay_breaks_no_sending_rule() {
     let dir = tempfile::tempdir().unwrap();
     let db = backtalk::store::Db::connect(&format!("sqlite://{}", dir.path().join("sim.db").display())).await.unwrap();
-    let (check, _) = backtalk::bench::flows::replay(&db, 1500, 7).await.unwrap();
+    let (check, _) = backtalk::bench::flows::replay(&db, 1500, 7, &indicatif::ProgressBar::hidden()).await.unwrap();
     assert!(check.holds(), "{check:#?}");
     // The replay exercised every rule it checks.
     assert!(check.sent > 500 && check.deferred > 100, "{check:#?}");
@@ -457,6 +457,7 @@ async fn the_ab_winner_gate_waits_for_500_per_arm() {
             parsed,
             chrono::Duration::hours(24),
             None,
+            &indicatif::ProgressBar::hidden(),
         )
         .await
         .unwrap();
