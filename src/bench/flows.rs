@@ -29,7 +29,7 @@ use crate::domain::{OutboxStatus, SendClass};
 use crate::flows::file::parse;
 use crate::flows::set::FlowSet;
 use crate::flows::simulate::{Summary, What, simulate_events};
-use crate::store::{Db, with_db};
+use crate::store::Db;
 
 const CART_FLOW: &str = r#"name = "cart"
 class = "promotional"
@@ -195,16 +195,11 @@ pub async fn replay(
         }
     }
     check.sent_twice = sent_ids.values().filter(|n| **n > 1).count();
-    let rows = with_db!(db, |p| sqlx::query_as::<
-        _,
-        (i64, String, Option<String>, String, Option<DateTime<Utc>>, Option<String>),
-    >(
-        "select id, to_phone, class, status, sent_at, subject from outbox where flow_run_id is not null order by id"
-    )
-    .fetch_all(p)
-    .await)?;
+    let rows = crate::store::flows::all_flow_texts(db).await?;
     let mut by_phone: HashMap<&str, Vec<Sent>> = HashMap::new();
-    for (id, phone, class, status, sent_at, subject) in &rows {
+    for text in &rows {
+        let (id, phone, class, status, sent_at, subject) =
+            (&text.id, &text.to_phone, &text.class, &text.status, &text.sent_at, &text.subject);
         let status: OutboxStatus = status.parse()?;
         let promotional = class.as_deref() == Some(SendClass::Promotional.as_str());
         if deferred.contains(id) {

@@ -342,3 +342,26 @@ pub async fn run_texts(db: &Db, first: i64, last: i64) -> anyhow::Result<Vec<Run
     .await)?;
     Ok(rows)
 }
+
+/// A flow's text as the sender left it, with what the rules are checked against.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SentText {
+    pub id: i64,
+    pub to_phone: String,
+    /// `promotional` or `transactional`.
+    pub class: Option<String>,
+    pub status: String,
+    pub sent_at: Option<DateTime<Utc>>,
+    /// The flow's name.
+    pub subject: Option<String>,
+}
+
+/// Every flow's text, oldest first (`bench flows` checks the sending rules on them).
+pub async fn all_flow_texts(db: &Db) -> anyhow::Result<Vec<SentText>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, SentText>(
+        "select id, to_phone, class, status, sent_at, subject from outbox where flow_run_id is not null order by id"
+    )
+    .fetch_all(p)
+    .await)?;
+    Ok(rows)
+}
