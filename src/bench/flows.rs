@@ -290,11 +290,7 @@ pub async fn run(count: usize, seed: u64) -> anyhow::Result<()> {
     let bare = bare_jobs(&db, 2_000).await?;
     let bare_p50 = super::percentile(&bare, 50.0);
     let started = Instant::now();
-    let progress = crate::rows::progress_bar(0, std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    progress.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} events")
-            .expect("valid progress template"),
-    );
+    let progress = crate::flows::simulate::progress_bar();
     let (check, summary) = replay(&db, count, seed, &progress).await?;
     progress.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();

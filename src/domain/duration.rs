@@ -31,9 +31,34 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// Writes `d` as [`parse`] reads it, largest units first (`1d`, `2h`, `1h30m`, `45s`); parts
+/// below a second are dropped.
+pub fn format(d: Duration) -> String {
+    let mut s = d.as_secs();
+    if s == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    for (unit, secs) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if s >= secs {
+            out.push_str(&format!("{}{unit}", s / secs));
+            s %= secs;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn format_writes_what_parse_reads() {
+        for text in ["0s", "45s", "30m", "1h30m", "2h", "1d", "7d", "1d2h"] {
+            assert_eq!(format(parse(text).unwrap()), text);
+        }
+        assert_eq!(format(parse("24h").unwrap()), "1d");
+    }
 
     #[test]
     fn parts_and_sums() {

@@ -14,11 +14,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
 
-use super::file::{AbTest, Flow, Metric, Step, Variant};
+use super::file::{AbTest, Flow, Step, Variant};
 use super::set::FlowSet;
 use crate::clock::Clock;
 use crate::domain::flow::{EventContext, Menu, MenuChoice, RunContext, normalise};
-use crate::domain::{ConsentKind, OutboxKind, Phone, ab};
+use crate::domain::{ConsentKind, OutboxKind, Phone, ab, duration};
 use crate::jobs::{KIND_FLOW_STEP, Waker};
 use crate::sms::outbound::{OutboundText, queue_text_at};
 use crate::store::ab as ab_store;
@@ -68,22 +68,29 @@ impl Engine {
         let flows = self.flows.current();
         let now = self.clock.now();
         let phone = self.phone_of(&event).await?;
+        let context = RunContext {
+            event: EventContext {
+                name: event.name.clone(),
+                properties: serde_json::from_str(&event.properties).unwrap_or_default(),
+                occurred_at: event.occurred_at.to_rfc3339(),
+            },
+        };
         let mut tx = self.db.begin().await?;
         for flow in flows.iter().filter(|f| f.triggers.contains(&event.name)) {
-            match enter(&mut tx, flow, &event, phone.as_ref(), now, self.clock.queue_ms(now), self.max_attempts).await?
-            {
+            let entry = Entering { event: &event, context: &context, phone: phone.as_ref() };
+            match enter(&mut tx, flow, entry, now, self.clock.queue_ms(now), self.max_attempts).await? {
                 Entry::Entered(id) => outcome.entered.push((flow.name.clone(), id)),
                 Entry::Skipped(reason) => outcome.skipped.push((flow.name.clone(), reason)),
                 Entry::AlreadyRan => {}
             }
         }
         if let Some(phone) = &phone {
-            let properties: serde_json::Value = serde_json::from_str(&event.properties).unwrap_or_default();
             for flow in flows.iter() {
                 let Some(exit) = flow.exits.iter().find(|x| x.event == event.name) else { continue };
                 for run in runs::waiting_runs(&mut tx, &flow.name, event.customer_id, phone.as_str()).await? {
+                    let trigger: RunContext = serde_json::from_str(&run.context).unwrap_or_default();
                     if run.trigger_event != event.id
-                        && key_matches(exit.key.as_deref(), &run, &properties)
+                        && key_matches(exit.key.as_deref(), &trigger, &context.event.properties)
                         && runs::exit_run(&mut tx, run.id, &format!("exit: {}", event.name), now).await?
                     {
                         outcome.exited.push((flow.name.clone(), run.id));
@@ -178,7 +185,8 @@ impl Engine {
                     if let Some(within) = flow.send_within
                         && now - run.started_at > chrono::Duration::from_std(within)?
                     {
-                        let reason = format!("send window ended: not within {} of the trigger", humantime(within));
+                        let reason =
+                            format!("send window ended: not within {} of the trigger", duration::format(within));
                         return Ok((exited(step, reason), sent));
                     }
                     let arm = match test {
@@ -223,7 +231,7 @@ impl Engine {
         for (name, properties) in runs::events_since(tx, &names, run.customer_id, &run.phone, since).await? {
             let properties: serde_json::Value = serde_json::from_str(&properties).unwrap_or_default();
             let exit = flow.exits.iter().find(|x| x.event == name).expect("names come from the exits");
-            if key_matches(exit.key.as_deref(), run, &properties) {
+            if key_matches(exit.key.as_deref(), context, &properties) {
                 return Ok(Some(format!("exit: {name}")));
             }
         }
@@ -250,8 +258,8 @@ impl Engine {
             },
             event => minijinja::Value::from(minijinja::value::Serde(&context.event)),
         };
+        let env = minijinja::Environment::new();
         let render = |t: &str| -> Result<String, String> {
-            let env = minijinja::Environment::new();
             let text = env.render_str(t, &vars).map_err(|e| format!("the text did not render: {e}"))?;
             let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
             if text.is_empty() { Err("the text rendered empty".into()) } else { Ok(text) }
@@ -327,23 +335,12 @@ impl Engine {
         // Once every arm has its 500, the gate is looked at for one run in 50 (it reads every
         // recipient's outcome), and at every send after the end date until decided.
         if ended || (enough && run_id % 50 == 0) {
-            let outcomes = ab_store::outcomes(&self.db, &test.name).await?;
-            let (column, lower) = match test.metric {
-                Metric::ReplyRate => (1, false),
-                Metric::OptOutRate => (2, true),
-                Metric::ConversionRate => (3, false),
-            };
-            let arms: Vec<ab::ArmCount> = names
-                .iter()
-                .map(|n| {
-                    let c = outcomes.get(*n).copied().unwrap_or_default();
-                    ab::ArmCount { recipients: c[0], hits: c[column] }
-                })
-                .collect();
-            let probabilities = ab::win_probabilities(&arms, lower, ab::seed(&test.name));
+            let standings = super::ab::standings(&self.db, test, variants).await?;
+            let arms: Vec<ab::ArmCount> = standings.iter().map(|s| s.count).collect();
+            let probabilities: Vec<f64> = standings.iter().map(|s| s.win_probability).collect();
             let decided = match ab::winner(&arms, &probabilities) {
                 Some(i) => Some((i, "gate")),
-                None if ended => Some((ab::leader(&arms, lower), "end date")),
+                None if ended => Some((ab::leader(&arms, test.metric.lower_is_better()), "end date")),
                 None => None,
             };
             if let Some((i, reason)) = decided {
@@ -390,24 +387,25 @@ enum Entry {
     AlreadyRan,
 }
 
+/// What enters a flow: the stored event, its context for the run, its customer's number.
+#[derive(Clone, Copy)]
+struct Entering<'a> {
+    event: &'a EventRow,
+    context: &'a RunContext,
+    phone: Option<&'a Phone>,
+}
+
 /// Starts `flow` for the event's customer unless an entry rule says no; a refused entry is
 /// recorded as a `skipped` run with its reason.
 async fn enter(
     tx: &mut Tx,
     flow: &Flow,
-    event: &EventRow,
-    phone: Option<&Phone>,
+    entering: Entering<'_>,
     now: DateTime<Utc>,
     now_ms: i64,
     max_attempts: i32,
 ) -> anyhow::Result<Entry> {
-    let context = RunContext {
-        event: EventContext {
-            name: event.name.clone(),
-            properties: serde_json::from_str(&event.properties).unwrap_or_default(),
-            occurred_at: event.occurred_at.to_rfc3339(),
-        },
-    };
+    let Entering { event, context, phone } = entering;
     let mut skip = None;
     match phone {
         None => skip = Some("no phone number for the event's customer".to_string()),
@@ -415,7 +413,7 @@ async fn enter(
             if let Some(once_per) = flow.once_per {
                 let last = runs::last_entry(tx, &flow.name, event.customer_id, phone.as_str()).await?;
                 if last.is_some_and(|at| now - at < chrono::Duration::from_std(once_per).unwrap_or_default()) {
-                    skip = Some(format!("entered within once_per ({})", humantime(once_per)));
+                    skip = Some(format!("entered within once_per ({})", duration::format(once_per)));
                 }
             }
         }
@@ -425,7 +423,7 @@ async fn enter(
         trigger_event: event.id,
         customer_id: event.customer_id,
         phone: phone.map_or("", |p| p.as_str()),
-        context: &crate::store::json_text(&context),
+        context: &crate::store::json_text(context),
         status: if skip.is_some() { status::SKIPPED } else { status::WAITING },
         reason: skip.as_deref(),
         at: now,
@@ -449,15 +447,14 @@ fn exited(step: i32, reason: String) -> Next {
 
 /// True when an exit event ends this run: no key, or the key's value is the same in the
 /// exit event and the trigger (compared as text: `"c1"` and `c1`, `1001` and `"1001"`).
-fn key_matches(key: Option<&str>, run: &RunRow, exit_properties: &serde_json::Value) -> bool {
+fn key_matches(key: Option<&str>, trigger: &RunContext, exit_properties: &serde_json::Value) -> bool {
     let Some(key) = key else { return true };
-    let context: RunContext = serde_json::from_str(&run.context).unwrap_or_default();
     let text = |v: Option<&serde_json::Value>| match v {
         Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s.clone()),
         Some(serde_json::Value::Number(n)) => Some(n.to_string()),
         _ => None,
     };
-    match (text(context.event.properties.get(key)), text(exit_properties.get(key))) {
+    match (text(trigger.event.properties.get(key)), text(exit_properties.get(key))) {
         (Some(a), Some(b)) => a == b,
         _ => false,
     }
@@ -467,15 +464,4 @@ fn key_matches(key: Option<&str>, run: &RunRow, exit_properties: &serde_json::Va
 fn time_property(context: &RunContext, property: &str) -> Option<DateTime<Utc>> {
     let text = context.event.properties.get(property)?.as_str()?;
     DateTime::parse_from_rfc3339(text).ok().map(|t| t.to_utc())
-}
-
-/// "48h", "7d": a duration as flow files write it.
-fn humantime(d: std::time::Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
-        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
-        s if s % 60 == 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    }
 }

@@ -73,6 +73,23 @@ pub enum Metric {
     ConversionRate,
 }
 
+impl Metric {
+    /// True when the lowest rate wins (opt-outs).
+    pub fn lower_is_better(self) -> bool {
+        self == Metric::OptOutRate
+    }
+
+    /// An arm's recipients and how many of them did what this metric counts.
+    pub fn count(self, o: &crate::store::ab::ArmOutcome) -> crate::domain::ab::ArmCount {
+        let hits = match self {
+            Metric::ReplyRate => o.replied,
+            Metric::OptOutRate => o.opted_out,
+            Metric::ConversionRate => o.ordered,
+        };
+        crate::domain::ab::ArmCount { recipients: o.recipients, hits }
+    }
+}
+
 /// An A/B test on a send step (`test = { name = "…", metric = "reply_rate", ends = "…" }`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AbTest {

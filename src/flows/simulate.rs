@@ -23,8 +23,10 @@ use crate::commerce::events::{TrackEvent, parse_request, track};
 use crate::compliance::quiet_hours;
 use crate::domain::{OutboxStatus, Phone};
 use crate::jobs::{KIND_FLOW_EVENT, KIND_FLOW_STEP, KIND_SEND, Waker};
+use crate::sms::outbound::SendJob;
 use crate::sms::sender::Sender;
 use crate::sms::{Accepted, OutgoingSms, SendError, SmsProvider};
+use crate::store::commerce::FlowEventJob;
 use crate::store::jobs::{JobRow, bury_job, claim_job_due_by};
 use crate::store::{Db, flows as runs, outbox};
 
@@ -159,14 +161,23 @@ pub async fn simulate(db: &Db, flows: FlowSet, options: &Options) -> anyhow::Res
     if options.demo {
         crate::demo::load_crm(db).await?;
     }
-    let progress = crate::rows::progress_bar(0, std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    progress.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} events")
-            .expect("valid progress template"),
-    );
+    let progress = progress_bar();
     let result = simulate_events(db, flows, events, options.smart_sending, options.until, &progress).await;
     progress.finish_and_clear();
     result
+}
+
+/// A bar over the events replayed, on standard error when it is a terminal (hidden otherwise).
+pub fn progress_bar() -> indicatif::ProgressBar {
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} events")
+            .expect("valid progress template"),
+    );
+    bar
 }
 
 /// Runs the simulation of `events` (sorted by time) in `db` with `flows`.
@@ -250,7 +261,7 @@ async fn run_job(
 ) -> anyhow::Result<()> {
     let result: anyhow::Result<()> = match job.kind.as_str() {
         KIND_FLOW_EVENT => {
-            let event: i64 = serde_json::from_str::<Value>(&job.payload)?["event"].as_i64().unwrap_or_default();
+            let event = serde_json::from_str::<FlowEventJob>(&job.payload)?.event;
             let outcome = engine.on_event(job, event).await?;
             let phone = crate::store::commerce::event(db, event)
                 .await?
@@ -280,7 +291,7 @@ async fn run_job(
             Ok(())
         }
         KIND_SEND => {
-            let outbox_id = serde_json::from_str::<Value>(&job.payload)?["outbox_id"].as_i64().unwrap_or_default();
+            let outbox_id = serde_json::from_str::<SendJob>(&job.payload)?.outbox_id;
             sender.deliver(job, outbox_id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             let row = outbox::outbox_row(db, outbox_id).await?;
             let flow = row.subject.clone().unwrap_or_default();

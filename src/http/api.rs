@@ -147,14 +147,14 @@ pub async fn list_events(State(state): State<AppState>, _: Caller, Query(q): Que
 /// `GET /api/v1/flows`: the flows in `flows.dir` as the server runs them, each step with how
 /// many runs wait at it, and the files left out for their problems.
 pub async fn list_flows(State(state): State<AppState>, _: Caller) -> ApiResult {
-    Ok(Json(super::flows::flows(&state).await?))
+    Ok(Json(super::flows::flows(&state, &super::flows::load(&state)?).await?))
 }
 
 /// `GET /api/v1/flows/tests`: every A/B test of the flows, each arm with its recipients,
 /// replies, opt-outs and orders within 7 days, its rate on the test's metric and its win
 /// probability, and the winner once called (docs/flows.md, "A/B tests").
 pub async fn list_ab_tests(State(state): State<AppState>, _: Caller) -> ApiResult {
-    Ok(Json(super::flows::ab_tests(&state).await?))
+    Ok(Json(super::flows::ab_tests(&state, &super::flows::load(&state)?.0).await?))
 }
 
 /// `GET /api/v1/flows/runs` query.

@@ -4,11 +4,17 @@
 use serde_json::{Value, json};
 
 use super::AppState;
+use crate::domain::duration;
+use crate::flows::file::{Flow, FlowError};
 
-/// The flows in `flows.dir`, each step with how many runs wait at it, and the files left out.
-pub async fn flows(state: &AppState) -> anyhow::Result<Value> {
-    let dir = state.config.flows_dir();
-    let (flows, problems) = crate::flows::file::load_dir(&dir)?;
+/// The flow files of `flows.dir`, read once per request: the flows, and the problems of the
+/// files left out.
+pub fn load(state: &AppState) -> anyhow::Result<(Vec<Flow>, Vec<FlowError>)> {
+    crate::flows::file::load_dir(&state.config.flows_dir())
+}
+
+/// The flows, each step with how many runs wait at it, and the files left out.
+pub async fn flows(state: &AppState, (flows, problems): &(Vec<Flow>, Vec<FlowError>)) -> anyhow::Result<Value> {
     let waiting = crate::store::flows::waiting_counts(&state.db).await?;
     let flows: Vec<Value> = flows
         .iter()
@@ -20,10 +26,10 @@ pub async fn flows(state: &AppState) -> anyhow::Result<Value> {
                 .map(|(i, step)| {
                     use crate::flows::file::Step;
                     let (kind, what) = match step {
-                        Step::Wait(d) => ("wait", format!("{}s", d.as_secs())),
+                        Step::Wait(d) => ("wait", duration::format(*d)),
                         Step::WaitRelative { property, offset, before } => {
                             let side = if *before { "before" } else { "after" };
-                            ("wait", format!("{}s {side} {property}", offset.as_secs()))
+                            ("wait", format!("{} {side} {property}", duration::format(*offset)))
                         }
                         Step::Send { variants, .. } => {
                             ("send", variants.iter().map(|v| v.text.as_str()).collect::<Vec<_>>().join(" | "))
@@ -67,34 +73,24 @@ pub async fn runs(state: &AppState, flow: Option<&str>, status: Option<&str>, li
 }
 
 /// Every A/B test of the flows, per arm.
-pub async fn ab_tests(state: &AppState) -> anyhow::Result<Value> {
+pub async fn ab_tests(state: &AppState, flows: &[Flow]) -> anyhow::Result<Value> {
     use crate::domain::ab;
-    use crate::flows::file::{Metric, Step};
-    let (flows, _) = crate::flows::file::load_dir(&state.config.flows_dir())?;
+    use crate::flows::file::Step;
     let mut tests = Vec::new();
-    for flow in &flows {
+    for flow in flows {
         for step in &flow.steps {
             let Step::Send { variants, test: Some(test), .. } = step else { continue };
-            let outcomes = crate::store::ab::outcomes(&state.db, &test.name).await?;
-            let (column, lower) = match test.metric {
-                Metric::ReplyRate => (1, false),
-                Metric::OptOutRate => (2, true),
-                Metric::ConversionRate => (3, false),
-            };
-            let counts: Vec<[u64; 4]> =
-                variants.iter().map(|v| outcomes.get(&v.name).copied().unwrap_or_default()).collect();
-            let arms: Vec<ab::ArmCount> =
-                counts.iter().map(|c| ab::ArmCount { recipients: c[0], hits: c[column] }).collect();
-            let probabilities = ab::win_probabilities(&arms, lower, ab::seed(&test.name));
+            let standings = crate::flows::ab::standings(&state.db, test, variants).await?;
             let winner = crate::store::ab::winner(&state.db, &test.name).await?;
             let arms: Vec<Value> = variants
                 .iter()
-                .zip(&counts)
-                .zip(&probabilities)
-                .map(|((v, c), p)| {
-                    let rate = if c[0] == 0 { None } else { Some(c[column] as f64 / c[0] as f64) };
-                    json!({"name": v.name, "weight": v.weight, "recipients": c[0], "replied": c[1],
-                           "opted_out": c[2], "ordered": c[3], "rate": rate, "win_probability": p})
+                .zip(&standings)
+                .map(|(v, s)| {
+                    let o = &s.outcome;
+                    let rate = (s.count.recipients > 0).then(|| s.count.hits as f64 / s.count.recipients as f64);
+                    json!({"name": v.name, "weight": v.weight, "recipients": o.recipients, "replied": o.replied,
+                           "opted_out": o.opted_out, "ordered": o.ordered, "rate": rate,
+                           "win_probability": s.win_probability})
                 })
                 .collect();
             tests.push(json!({

@@ -12,7 +12,9 @@ use super::ingest::TurnJob;
 use super::record::{Committed, bury_turn, commit_turn};
 use super::{Deps, run_turn};
 use crate::jobs::{JobError, JobHandler, KIND_FLOW_EVENT, KIND_FLOW_STEP, KIND_SEND, KIND_SHOPIFY, KIND_TURN, Waker};
+use crate::sms::outbound::SendJob;
 use crate::sms::sender::Sender;
+use crate::store::commerce::FlowEventJob;
 use crate::store::conversations;
 use crate::store::jobs::JobRow;
 use crate::store::webhook_events::KIND_WEBHOOK_DELIVERY;
@@ -30,16 +32,6 @@ pub struct Worker {
     pub webhooks: Arc<Deliverer>,
     /// Starts, advances and ends flow runs.
     pub flows: Arc<crate::flows::engine::Engine>,
-}
-
-#[derive(Deserialize)]
-struct FlowEventPayload {
-    event: i64,
-}
-
-#[derive(Deserialize)]
-struct SendPayload {
-    outbox_id: i64,
 }
 
 #[derive(Deserialize)]
@@ -82,7 +74,7 @@ impl JobHandler for Worker {
                 self.turn(job, &turn).await
             }
             KIND_SEND => {
-                let p: SendPayload = payload(job)?;
+                let p: SendJob = payload(job)?;
                 self.sender.deliver(job, p.outbox_id).await
             }
             KIND_SHOPIFY => {
@@ -111,7 +103,7 @@ impl JobHandler for Worker {
                 }
             }
             KIND_FLOW_EVENT => {
-                let p: FlowEventPayload = payload(job)?;
+                let p: FlowEventJob = payload(job)?;
                 self.flows.on_event(job, p.event).await.map(|_| ()).map_err(JobError::Retry)
             }
             KIND_FLOW_STEP => {
@@ -132,7 +124,7 @@ impl JobHandler for Worker {
         let db = &self.deps.db;
         match job.kind.as_str() {
             KIND_SEND => {
-                let outbox_id = serde_json::from_str::<SendPayload>(&job.payload).ok().map(|p| p.outbox_id);
+                let outbox_id = serde_json::from_str::<SendJob>(&job.payload).ok().map(|p| p.outbox_id);
                 self.sender.bury(job, outbox_id, reason).await
             }
             KIND_SHOPIFY => {

@@ -8,6 +8,12 @@
 
 pub use crate::store::outbox::OutboundText;
 
+/// The payload of a `send` job.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct SendJob {
+    pub outbox_id: i64,
+}
+
 use crate::jobs::KIND_SEND;
 use crate::store::{Tx, jobs, outbox};
 
@@ -30,7 +36,7 @@ pub async fn queue_text_at(
     let Some(outbox_id) = outbox::insert_outbox(tx, text).await? else {
         return Ok(None);
     };
-    let payload = serde_json::json!({ "outbox_id": outbox_id }).to_string();
+    let payload = serde_json::to_string(&SendJob { outbox_id })?;
     jobs::enqueue_job_at(tx, KIND_SEND, &payload, Some(&format!("send:{outbox_id}")), max_attempts, run_at_ms).await?;
     Ok(Some(outbox_id))
 }

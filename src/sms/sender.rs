@@ -136,10 +136,7 @@ impl Sender {
         let policy = quiet_hours::policy_for(row.to_phone.as_str(), profile_tz.as_deref());
         let consent_now = consent::latest_consent(&self.db, &row.to_phone).await?;
         if let Some(reason) = self.class_skip(row, consent_now, now).await? {
-            outbox::transition(&self.db, row.id, OutboxStatus::Pending, OutboxStatus::Suppressed, Some(reason)).await?;
-            info!(outbox = row.id, reason, "send skipped");
-            self.complete(job).await?;
-            return Ok(Proactive::Done);
+            return self.skip(job, row, reason).await;
         }
         let history = outbox::proactive_history(&self.db, &row.to_phone, row.id, now).await?;
         let subject = row.subject.as_deref().unwrap_or_default();
@@ -147,12 +144,7 @@ impl Sender {
             // A flow's `send_within` (Postscript: one cart message, within 48 h of the abandon):
             // a text quiet hours or caps would push past it is not sent at all.
             ProactiveDecision::SendAt(at) if row.send_by.is_some_and(|by| at > by) => {
-                let reason = "send window ended: the next allowed time is past the flow's send_within";
-                outbox::transition(&self.db, row.id, OutboxStatus::Pending, OutboxStatus::Suppressed, Some(reason))
-                    .await?;
-                info!(outbox = row.id, reason, "send skipped");
-                self.complete(job).await?;
-                Ok(Proactive::Done)
+                self.skip(job, row, "send window ended: the next allowed time is past the flow's send_within").await
             }
             ProactiveDecision::SendAt(at) if at <= now => Ok(Proactive::SendNow),
             ProactiveDecision::SendAt(at) => {
@@ -160,18 +152,7 @@ impl Sender {
                 defer_job(&self.db, job.id, job.attempts, self.clock.queue_ms(at)).await?;
                 Ok(Proactive::Done)
             }
-            ProactiveDecision::Suppress => {
-                outbox::transition(
-                    &self.db,
-                    row.id,
-                    OutboxStatus::Pending,
-                    OutboxStatus::Suppressed,
-                    Some("recipient opted out or on hold"),
-                )
-                .await?;
-                self.complete(job).await?;
-                Ok(Proactive::Done)
-            }
+            ProactiveDecision::Suppress => self.skip(job, row, "recipient opted out or on hold").await,
             ProactiveDecision::NeedsPerson => {
                 let mut tx = self.db.begin().await?;
                 if outbox::transition_in_tx(
@@ -197,6 +178,14 @@ impl Sender {
                 Ok(Proactive::Done)
             }
         }
+    }
+
+    /// Suppresses the text with its reason (kept on the outbox row) and completes the job.
+    async fn skip(&self, job: &JobRow, row: &OutboxRow, reason: &str) -> Result<Proactive, JobError> {
+        outbox::transition(&self.db, row.id, OutboxStatus::Pending, OutboxStatus::Suppressed, Some(reason)).await?;
+        info!(outbox = row.id, reason, "send skipped");
+        self.complete(job).await?;
+        Ok(Proactive::Done)
     }
 
     /// Why a flow's or campaign's text must not go at all, by its class:

@@ -32,9 +32,17 @@ pub async fn recipients(db: &Db, test: &str) -> anyhow::Result<HashMap<String, u
     Ok(rows.into_iter().map(|(arm, n)| (arm, n as u64)).collect())
 }
 
-/// What each arm's recipients did within [`ATTRIBUTION_DAYS`]: `arm → (recipients, replied,
-/// opted out, ordered)`.
-pub async fn outcomes(db: &Db, test: &str) -> anyhow::Result<HashMap<String, [u64; 4]>> {
+/// What one arm's recipients did within [`ATTRIBUTION_DAYS`] of their text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ArmOutcome {
+    pub recipients: u64,
+    pub replied: u64,
+    pub opted_out: u64,
+    pub ordered: u64,
+}
+
+/// Each arm's [`ArmOutcome`], by arm name.
+pub async fn outcomes(db: &Db, test: &str) -> anyhow::Result<HashMap<String, ArmOutcome>> {
     let sent = with_db!(db, |p| sqlx::query_as::<_, (String, i64, String, DateTime<Utc>)>(
         "select ab_arm, conversation_id, to_phone, sent_at from outbox
          where ab_test = $1 and status in ('sent', 'delivered') and sent_at is not null"
@@ -85,13 +93,13 @@ pub async fn outcomes(db: &Db, test: &str) -> anyhow::Result<HashMap<String, [u6
     let within = |times: Option<&Vec<DateTime<Utc>>>, at: DateTime<Utc>| {
         u64::from(times.is_some_and(|ts| ts.iter().any(|t| *t > at && *t <= at + window)))
     };
-    let mut out: HashMap<String, [u64; 4]> = HashMap::new();
+    let mut out: HashMap<String, ArmOutcome> = HashMap::new();
     for (arm, conversation, phone, at) in sent {
-        let counts = out.entry(arm).or_default();
-        counts[0] += 1;
-        counts[1] += within(replies_of.get(&conversation), at);
-        counts[2] += within(opt_outs_of.get(&phone), at);
-        counts[3] += within(orders_of.get(&phone), at);
+        let o = out.entry(arm).or_default();
+        o.recipients += 1;
+        o.replied += within(replies_of.get(&conversation), at);
+        o.opted_out += within(opt_outs_of.get(&phone), at);
+        o.ordered += within(orders_of.get(&phone), at);
     }
     Ok(out)
 }

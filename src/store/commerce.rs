@@ -132,7 +132,7 @@ pub async fn insert_event(tx: &mut Tx, e: &NewEvent<'_>) -> anyhow::Result<Optio
         // committed with it (docs/flows.md).
         // Due when it happened, or now if that is later: the same thing in production, and
         // what lets `flows simulate` replay a past week on its virtual clock.
-        let payload = format!("{{\"event\":{id}}}");
+        let payload = serde_json::to_string(&FlowEventJob { event: id })?;
         let run_at = e.occurred_at.timestamp_millis().min(super::now_ms());
         super::jobs::enqueue_job_at(tx, KIND_FLOW_EVENT, &payload, Some(&format!("flow_event:{id}")), 5, run_at)
             .await?;
@@ -140,8 +140,15 @@ pub async fn insert_event(tx: &mut Tx, e: &NewEvent<'_>) -> anyhow::Result<Optio
     Ok(id)
 }
 
-/// Job kind: start and end flow runs on one stored event (payload `{"event": row id}`).
+/// Job kind: start and end flow runs on one stored event (payload: [`FlowEventJob`]).
 pub const KIND_FLOW_EVENT: &str = "flow_event";
+
+/// The payload of a `flow_event` job.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct FlowEventJob {
+    /// The stored event's row id.
+    pub event: i64,
+}
 
 /// A stored event.
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -94,16 +94,6 @@ pub async fn run(db: &Db, id: i64) -> anyhow::Result<Option<RunRow>> {
     Ok(row)
 }
 
-/// Every run, oldest first, optionally of one flow (the API, `flows simulate`, tests).
-pub async fn runs(db: &Db, flow: Option<&str>) -> anyhow::Result<Vec<RunRow>> {
-    let rows =
-        with_db!(db, |p| sqlx::query_as::<_, RunRow>(select_run!("where ($1 is null or flow = $1) order by id"))
-            .bind(flow)
-            .fetch_all(p)
-            .await)?;
-    Ok(rows)
-}
-
 /// When this customer (by id, else by phone) last entered `flow`, skipped entries aside.
 pub async fn last_entry(
     tx: &mut Tx,

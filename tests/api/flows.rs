@@ -85,7 +85,8 @@ fn checkout(id: &str, phone: &str, checkout_id: &str) -> Value {
 
 /// `(status, reason)` of each run, oldest first.
 async fn runs(app: &TestApp) -> Vec<(String, Option<String>)> {
-    backtalk::store::flows::runs(&app.db, None).await.unwrap().into_iter().map(|r| (r.status, r.reason)).collect()
+    let newest_first = backtalk::store::flows::latest_runs(&app.db, None, None, 1000).await.unwrap();
+    newest_first.into_iter().rev().map(|r| (r.status, r.reason)).collect()
 }
 
 /// `(status, error)` of every flow text in the outbox.

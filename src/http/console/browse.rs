@@ -57,8 +57,9 @@ pub async fn get_conversations(
 /// `GET /console/flows`: each flow's steps with the runs waiting at each, the A/B tests with
 /// their arms, and the latest runs with why each exited or was skipped.
 pub async fn get_flows(State(state): State<AppState>, SignedIn { session, .. }: SignedIn) -> Result<Response, Error> {
-    let flows = crate::http::flows::flows(&state).await?;
-    let tests = crate::http::flows::ab_tests(&state).await?;
+    let loaded = crate::http::flows::load(&state)?;
+    let flows = crate::http::flows::flows(&state, &loaded).await?;
+    let tests = crate::http::flows::ab_tests(&state, &loaded.0).await?;
     let runs = crate::http::flows::runs(&state, None, None, 100).await?;
     let ctx = minijinja::context! {
         reviewer => session.name, csrf => session.csrf_token,
