@@ -146,6 +146,7 @@ impl App {
             metrics: Arc::new(Metrics::default()),
             ingest,
             login_limiter: Arc::default(),
+            clock,
         };
         Ok(App { state, worker })
     }
@@ -161,6 +162,14 @@ impl App {
             self.state.waker.clone(),
             cancel.clone(),
         );
+        // Campaigns' planned texts go to the sender at each campaign's rate (docs/campaigns.md).
+        let dispatcher = crate::flows::dispatch::Dispatcher::new(
+            self.state.db.clone(),
+            self.state.clock.clone(),
+            config.worker.max_attempts,
+            self.state.waker.clone(),
+        );
+        let dispatching = tokio::spawn(dispatcher.run(cancel.clone()));
         let db = self.state.db.clone();
         let shutdown = cancel.clone();
         // The peer address reaches handlers (the console's per-address login limit).
@@ -171,6 +180,7 @@ impl App {
         for w in workers {
             let _ = w.await;
         }
+        let _ = dispatching.await;
         db.close().await;
         info!("shut down cleanly");
         Ok(())

@@ -80,6 +80,8 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     pub crm: CrmConfig,
     pub flows: FlowsConfig,
+    pub segments: SegmentsConfig,
+    pub campaigns: CampaignsConfig,
 }
 
 /// Flows: the texts the brand starts (docs/flows.md).
@@ -97,6 +99,36 @@ pub struct FlowsConfig {
 impl Default for FlowsConfig {
     fn default() -> Self {
         FlowsConfig { dir: String::new(), smart_sending: "24h".into() }
+    }
+}
+
+/// Segments: named sets of customers (docs/campaigns.md).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SegmentsConfig {
+    /// The folder of segment files (`*.toml`, one segment each); empty means
+    /// `{data_dir}/segments`. Segments defined through the API are kept in the database.
+    pub dir: String,
+}
+
+/// Campaigns: one text to a segment (docs/campaigns.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CampaignsConfig {
+    /// Messages per second a campaign hands to the provider when it sets no `rate`: 1, what a
+    /// US long code sends ("a US long code number can send one message segment per second",
+    /// Twilio error 21611). Toll-free and short codes are faster: set theirs.
+    pub rate: f64,
+    /// The price of one SMS segment, for a campaign's estimated cost. A placeholder, not a
+    /// quote: set your provider's price (carrier fees included if you want them counted).
+    pub cost_per_segment: f64,
+    /// The currency of `cost_per_segment`.
+    pub currency: String,
+}
+
+impl Default for CampaignsConfig {
+    fn default() -> Self {
+        CampaignsConfig { rate: 1.0, cost_per_segment: 0.0083, currency: "USD".into() }
     }
 }
 
@@ -617,6 +649,8 @@ impl Default for Config {
             api: ApiConfig::default(),
             shopify: ShopifyConfig::default(),
             flows: FlowsConfig::default(),
+            segments: SegmentsConfig::default(),
+            campaigns: CampaignsConfig::default(),
             console: ConsoleConfig::default(),
             webhooks: WebhooksConfig::default(),
             crm: CrmConfig::default(),
@@ -766,6 +800,12 @@ impl Config {
         {
             bad("database_url", "must start with sqlite: or postgres://")?;
         }
+        if !(self.campaigns.rate > 0.0 && self.campaigns.rate.is_finite()) {
+            bad("campaigns.rate", "expected a number of messages per second above 0")?;
+        }
+        if !(self.campaigns.cost_per_segment >= 0.0 && self.campaigns.cost_per_segment.is_finite()) {
+            bad("campaigns.cost_per_segment", "expected a price of at least 0")?;
+        }
         if let Err(e) = crate::domain::duration::parse(&self.flows.smart_sending) {
             bad("flows.smart_sending", &e.to_string())?;
         }
@@ -893,6 +933,11 @@ impl Config {
     /// The folder of flow files: `flows.dir`, else `{data_dir}/flows`.
     pub fn flows_dir(&self) -> PathBuf {
         if self.flows.dir.is_empty() { self.data_dir.join("flows") } else { PathBuf::from(&self.flows.dir) }
+    }
+
+    /// The folder of segment files: `segments.dir`, else `{data_dir}/segments`.
+    pub fn segments_dir(&self) -> PathBuf {
+        if self.segments.dir.is_empty() { self.data_dir.join("segments") } else { PathBuf::from(&self.segments.dir) }
     }
 
     /// True when a chat LLM endpoint is configured.

@@ -392,6 +392,28 @@ pub fn us_area_codes() -> Vec<String> {
     codes
 }
 
+/// The US state ("FL") of a NANP number's area code, by the state table quiet hours use;
+/// `None` for other numbers and unknown area codes.
+pub fn state_of(phone: &str) -> Option<&'static str> {
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    (digits.len() == 11 && digits.starts_with('1'))
+        .then(|| tables().states.get(&digits[..4]).map(String::as_str))
+        .flatten()
+}
+
+/// The area codes ("305", "786", …) the state table gives to a state, sorted; empty for an
+/// unknown state code.
+pub fn area_codes_of(state: &str) -> Vec<String> {
+    let mut codes: Vec<String> = tables()
+        .states
+        .iter()
+        .filter(|(prefix, s)| prefix.len() == 4 && s.eq_ignore_ascii_case(state))
+        .map(|(prefix, _)| prefix[1..].to_string())
+        .collect();
+    codes.sort();
+    codes
+}
+
 /// The rule and zones for a recipient. `profile_tz` is the customer profile's IANA zone.
 pub fn policy_for(phone: &str, profile_tz: Option<&str>) -> SendPolicy {
     let t = tables();

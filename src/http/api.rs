@@ -7,7 +7,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::error::{Error, json_errors};
 use super::extract::{ApiReviewer, Caller, JsonBody};
-use super::outbound_webhooks;
+use super::{campaigns, outbound_webhooks};
 use crate::commerce::events;
 use crate::domain::{ConsentKind, EscalationStatus, MAX_BODY_CHARS, Phone};
 use crate::escalation::review::{self, Refused};
@@ -43,6 +43,15 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/flows", get(list_flows))
         .route("/api/v1/flows/runs", get(list_flow_runs))
         .route("/api/v1/flows/tests", get(list_ab_tests))
+        .route("/api/v1/segments", get(campaigns::list_segments))
+        .route("/api/v1/segments/{name}", get(campaigns::get_segment).put(campaigns::put_segment))
+        .route("/api/v1/segments/{name}", delete(campaigns::delete_segment))
+        .route("/api/v1/campaigns", get(campaigns::list_campaigns).post(campaigns::create_campaign))
+        .route("/api/v1/campaigns/dry-run", post(campaigns::dry_run))
+        .route("/api/v1/campaigns/{id}", get(campaigns::get_campaign))
+        .route("/api/v1/campaigns/{id}/pause", post(campaigns::pause))
+        .route("/api/v1/campaigns/{id}/resume", post(campaigns::resume))
+        .route("/api/v1/campaigns/{id}/cancel", post(campaigns::cancel))
         .route("/api/v1/webhooks/endpoints", get(outbound_webhooks::list_endpoints))
         .route("/api/v1/webhooks/endpoints/{id}/enable", post(outbound_webhooks::enable_endpoint))
         .route("/api/v1/webhooks/deliveries", get(outbound_webhooks::list_deliveries))

@@ -74,31 +74,43 @@ pub async fn runs(state: &AppState, flow: Option<&str>, status: Option<&str>, li
 
 /// Every A/B test of the flows, per arm.
 pub async fn ab_tests(state: &AppState, flows: &[Flow]) -> anyhow::Result<Value> {
-    use crate::domain::ab;
     use crate::flows::file::Step;
     let mut tests = Vec::new();
     for flow in flows {
         for step in &flow.steps {
             let Step::Send { variants, test: Some(test), .. } = step else { continue };
-            let standings = crate::flows::ab::standings(&state.db, test, variants).await?;
-            let winner = crate::store::ab::winner(&state.db, &test.name).await?;
-            let arms: Vec<Value> = variants
-                .iter()
-                .zip(&standings)
-                .map(|(v, s)| {
-                    let o = &s.outcome;
-                    let rate = (s.count.recipients > 0).then(|| s.count.hits as f64 / s.count.recipients as f64);
-                    json!({"name": v.name, "weight": v.weight, "recipients": o.recipients, "replied": o.replied,
-                           "opted_out": o.opted_out, "ordered": o.ordered, "rate": rate,
-                           "win_probability": s.win_probability})
-                })
-                .collect();
-            tests.push(json!({
-                "test": test.name, "flow": flow.name, "metric": test.metric, "ends": test.ends, "arms": arms,
-                "winner": winner.map(|(arm, reason, at)| json!({"arm": arm, "reason": reason, "decided_at": at})),
-                "gate": {"min_recipients_per_arm": ab::MIN_RECIPIENTS_PER_ARM, "min_win_probability": ab::MIN_WIN_PROBABILITY},
-            }));
+            let mut t = ab_test(state, test, variants).await?;
+            t["flow"] = json!(flow.name);
+            tests.push(t);
         }
     }
     Ok(json!({ "tests": tests }))
+}
+
+/// One A/B test's arms with their outcomes and win probabilities, its winner and its gate
+/// (a flow's send step or a campaign).
+pub async fn ab_test(
+    state: &AppState,
+    test: &crate::flows::file::AbTest,
+    variants: &[crate::flows::file::Variant],
+) -> anyhow::Result<Value> {
+    use crate::domain::ab;
+    let standings = crate::flows::ab::standings(&state.db, test, variants).await?;
+    let winner = crate::store::ab::winner(&state.db, &test.name).await?;
+    let arms: Vec<Value> = variants
+        .iter()
+        .zip(&standings)
+        .map(|(v, s)| {
+            let o = &s.outcome;
+            let rate = (s.count.recipients > 0).then(|| s.count.hits as f64 / s.count.recipients as f64);
+            json!({"name": v.name, "weight": v.weight, "recipients": o.recipients, "replied": o.replied,
+                   "opted_out": o.opted_out, "ordered": o.ordered, "rate": rate,
+                   "win_probability": s.win_probability})
+        })
+        .collect();
+    Ok(json!({
+        "test": test.name, "metric": test.metric, "ends": test.ends, "arms": arms,
+        "winner": winner.map(|(arm, reason, at)| json!({"arm": arm, "reason": reason, "decided_at": at})),
+        "gate": {"min_recipients_per_arm": ab::MIN_RECIPIENTS_PER_ARM, "min_win_probability": ab::MIN_WIN_PROBABILITY},
+    }))
 }

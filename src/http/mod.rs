@@ -11,6 +11,7 @@
 //! and every handler returns `Result<_, http::Error>` ([`error`]).
 
 pub mod api;
+pub mod campaigns;
 pub mod console;
 pub mod error;
 pub mod extract;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub ingest: IngestBatcher,
     /// Console login attempts per client address.
     pub login_limiter: Arc<crate::auth::LoginLimiter>,
+    /// What time it is (campaign planning, segment counts); a fixed clock in tests.
+    pub clock: Arc<dyn crate::clock::Clock>,
 }
 
 /// Counters exported at `/metrics`.

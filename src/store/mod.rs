@@ -8,6 +8,7 @@
 //! only in column types.
 
 pub mod ab;
+pub mod campaigns;
 pub mod catalog;
 pub mod commerce;
 pub mod consent;
@@ -19,6 +20,7 @@ pub mod jobs;
 pub mod outbox;
 pub mod reviewers;
 pub mod schema;
+pub mod segments;
 mod text_columns;
 pub mod turns;
 pub mod webhook_events;

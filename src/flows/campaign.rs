@@ -1,0 +1,541 @@
+//! Campaigns (docs/campaigns.md): one text, or an A/B test of texts, to a segment. This file
+//! reads and checks a campaign and plans it: every member of the segment once, with its send
+//! time or the reason it is skipped (consent, quiet hours and caps, smart sending), and the
+//! dry run's figures (counts, SMS segments, cost). [`super::dispatch`] then hands the planned
+//! texts to the sender at the campaign's rate.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::file::{AbTest, Metric, Reply, Variant};
+use super::segment::Segment;
+use crate::compliance::quiet_hours;
+use crate::domain::{ConsentKind, Phone, SendClass, ab, segments as sms_segments};
+use crate::store::campaigns::{self as store, NewRecipient};
+use crate::store::segments::{Member, members_page};
+use crate::store::{Db, consent, outbox};
+
+/// Members read (and recipients written) per page: bounded memory for any segment size.
+const PAGE: i64 = 5_000;
+
+/// A campaign as written (API JSON or a TOML file).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignSpec {
+    pub name: String,
+    pub segment: String,
+    /// `promotional` (the default) or `transactional`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<VariantSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<TestSpec>,
+    /// RFC 3339: every text due then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_at: Option<String>,
+    /// `2026-12-10T10:00`: due at that time in each recipient's zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_time: Option<String>,
+    /// Messages per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replies: Vec<Reply>,
+    /// Not built yet: refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compose: Option<String>,
+}
+
+/// One arm of a campaign's A/B test.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantSpec {
+    pub name: String,
+    #[serde(default = "one")]
+    pub weight: u32,
+    pub text: String,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// `test = { metric = "reply_rate", ends = "…" }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestSpec {
+    #[serde(default = "reply_rate")]
+    pub metric: Metric,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends: Option<String>,
+}
+
+fn reply_rate() -> Metric {
+    Metric::ReplyRate
+}
+
+/// When a campaign's texts are due.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Due {
+    Now,
+    At(DateTime<Utc>),
+    /// This local time in each recipient's zone.
+    Local(NaiveDateTime),
+}
+
+/// A checked campaign.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Campaign {
+    pub name: String,
+    pub segment: String,
+    pub class: SendClass,
+    /// One variant, or the A/B test's arms.
+    pub variants: Vec<Variant>,
+    /// The test, named `campaign:{name}`, when there are variants.
+    pub test: Option<AbTest>,
+    pub due: Due,
+    pub rate: f64,
+    pub replies: Vec<Reply>,
+    /// The spec as given, kept with the campaign.
+    pub spec: CampaignSpec,
+}
+
+impl Campaign {
+    /// The subject its texts are counted under by the caps, and the name of its runs.
+    pub fn subject(&self) -> String {
+        subject_of(&self.name)
+    }
+}
+
+/// `campaign:{name}`: the subject of a campaign's texts, its test's and its runs' name.
+pub fn subject_of(name: &str) -> String {
+    format!("campaign:{name}")
+}
+
+impl CampaignSpec {
+    /// Checks the spec; every problem as `field: why`.
+    pub fn check(&self, default_rate: f64) -> Result<Campaign, Vec<(String, String)>> {
+        let mut problems: Vec<(String, String)> = Vec::new();
+        let mut problem = |field: &str, why: String| problems.push((field.to_string(), why));
+        if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            problem("name", format!("letters, digits, _ and - only, got {:?}", self.name));
+        }
+        if self.segment.trim().is_empty() {
+            problem("segment", "a segment's name is required".into());
+        }
+        if self.compose.is_some() {
+            problem("compose", "compose goals are not built yet: give the campaign a text".into());
+        }
+        let class = match self.class.as_deref() {
+            None | Some("promotional") => SendClass::Promotional,
+            Some("transactional") => SendClass::Transactional,
+            Some(other) => {
+                problem("class", format!("expected promotional or transactional, got {other:?}"));
+                SendClass::Promotional
+            }
+        };
+        let variants: Vec<Variant> = match (&self.text, self.variants.is_empty()) {
+            (Some(text), true) => vec![Variant { name: "a".into(), weight: 1, text: text.clone() }],
+            (None, false) => self
+                .variants
+                .iter()
+                .map(|v| Variant { name: v.name.clone(), weight: v.weight, text: v.text.clone() })
+                .collect(),
+            (Some(_), false) => {
+                problem("text", "give text or variants, not both".into());
+                vec![]
+            }
+            (None, true) => {
+                if self.compose.is_none() {
+                    problem("text", "a text (or variants) is required".into());
+                }
+                vec![]
+            }
+        };
+        let templates = minijinja::Environment::new();
+        for (i, v) in variants.iter().enumerate() {
+            let field = if self.variants.is_empty() { "text".to_string() } else { format!("variants[{i}]") };
+            if v.text.trim().is_empty() {
+                problem(&field, "the text is empty".into());
+            } else if let Err(e) = templates.template_from_str(&v.text) {
+                problem(&field, format!("the template does not parse: {e}"));
+            }
+            if v.weight == 0 {
+                problem(&field, "weight must be at least 1".into());
+            }
+            if variants.iter().filter(|w| w.name == v.name).count() > 1 {
+                problem(&field, format!("the variant name {:?} is used twice", v.name));
+            }
+        }
+        for (i, r) in self.replies.iter().enumerate() {
+            if crate::domain::flow::normalise(&r.pattern).is_empty() {
+                problem(&format!("replies[{i}]"), "match must have a letter or digit".into());
+            }
+            if let Some(Err(e)) = r.text.as_deref().map(|t| templates.template_from_str(t)) {
+                problem(&format!("replies[{i}]"), format!("the template does not parse: {e}"));
+            }
+        }
+        let ends = match self.test.as_ref().and_then(|t| t.ends.as_deref()) {
+            Some(t) => match DateTime::parse_from_rfc3339(t) {
+                Ok(t) => Some(t.with_timezone(&Utc)),
+                Err(_) => {
+                    problem("test", format!("ends: expected an RFC 3339 time, got {t:?}"));
+                    None
+                }
+            },
+            None => None,
+        };
+        if self.test.is_some() && self.variants.len() < 2 {
+            problem("test", "an A/B test needs at least two variants".into());
+        }
+        let test = (self.variants.len() >= 2).then(|| AbTest {
+            name: subject_of(&self.name),
+            metric: self.test.as_ref().map_or(Metric::ReplyRate, |t| t.metric),
+            ends,
+        });
+        let due = match (&self.send_at, &self.local_time) {
+            (None, None) => Due::Now,
+            (Some(at), None) => match DateTime::parse_from_rfc3339(at) {
+                Ok(t) => Due::At(t.with_timezone(&Utc)),
+                Err(_) => {
+                    problem("send_at", format!("expected an RFC 3339 time with its offset, got {at:?}"));
+                    Due::Now
+                }
+            },
+            (None, Some(local)) => match parse_local(local) {
+                Some(t) => Due::Local(t),
+                None => {
+                    problem(
+                        "local_time",
+                        format!("expected a local date and time such as 2026-12-10T10:00, got {local:?}"),
+                    );
+                    Due::Now
+                }
+            },
+            (Some(_), Some(_)) => {
+                problem("send_at", "give send_at or local_time, not both".into());
+                Due::Now
+            }
+        };
+        let rate = self.rate.unwrap_or(default_rate);
+        if !(rate > 0.0 && rate.is_finite() && rate <= 10_000.0) {
+            problem("rate", format!("expected messages per second above 0 and at most 10000, got {rate}"));
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Campaign {
+            name: self.name.clone(),
+            segment: self.segment.clone(),
+            class,
+            variants,
+            test,
+            due,
+            rate,
+            replies: self.replies.clone(),
+            spec: self.clone(),
+        })
+    }
+}
+
+fn parse_local(text: &str) -> Option<NaiveDateTime> {
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+}
+
+/// Why a campaign cannot be planned: its problems (`field`, why), or the store failing.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error("{}", .0.iter().map(|(f, why)| format!("{f}: {why}")).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<(String, String)>),
+    #[error(transparent)]
+    Store(#[from] anyhow::Error),
+}
+
+/// Checks the spec and finds its segment (in `segments_dir` or the API's).
+pub async fn resolve(
+    db: &Db,
+    segments_dir: &std::path::Path,
+    spec: &CampaignSpec,
+    default_rate: f64,
+) -> Result<(Campaign, Segment), Refused> {
+    let campaign = spec.check(default_rate).map_err(Refused::Invalid)?;
+    match super::segment::find(db, segments_dir, &campaign.segment).await? {
+        Some((segment, _)) => Ok((campaign, segment)),
+        None => Err(Refused::Invalid(vec![("segment".into(), format!("names no segment: {:?}", campaign.segment))])),
+    }
+}
+
+/// The dry run's figures (and a created campaign's plan).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PlanSummary {
+    pub segment: String,
+    pub members: i64,
+    pub planned: i64,
+    /// Skipped members by reason.
+    pub skipped: BTreeMap<String, i64>,
+    pub segments_per_text: MinMax,
+    pub total_segments: i64,
+    pub estimated_cost: f64,
+    pub currency: String,
+    pub first_send_at: Option<DateTime<Utc>>,
+    pub last_send_at: Option<DateTime<Utc>>,
+    /// How long handing the planned texts over takes at the campaign's rate.
+    pub drain_seconds: f64,
+}
+
+/// The fewest and most SMS segments of one recipient's text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct MinMax {
+    pub min: i64,
+    pub max: i64,
+}
+
+/// What planning decided for one member.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub phone: String,
+    pub customer_id: i64,
+    /// The send time, or why the member is skipped.
+    pub outcome: Result<DateTime<Utc>, String>,
+    pub arm: Option<String>,
+    pub segments: i64,
+}
+
+/// What planning needs besides the campaign.
+pub struct Planner<'a> {
+    pub db: &'a Db,
+    pub now: DateTime<Utc>,
+    /// `flows.smart_sending`.
+    pub smart_sending: chrono::Duration,
+    pub cost_per_segment: f64,
+    pub currency: &'a str,
+}
+
+/// The reasons planning records (docs/campaigns.md, "Planning").
+pub mod reason {
+    pub const NO_MARKETING_CONSENT: &str = "no marketing consent: the number has not opted in";
+    pub const OPTED_OUT: &str = "opted out";
+    pub const ON_HOLD: &str = "on hold: a reviewer is deciding a possible opt-out";
+    pub const NO_SEND_TIME: &str = "no allowed send time within two weeks";
+    pub const SMART_SENDING: &str = "smart sending: a promotional text went out within the window";
+    pub const EMPTY_TEXT: &str = "the text rendered empty";
+}
+
+impl Planner<'_> {
+    /// Plans every member of `segment` for `campaign`, page by page; each page's decisions go
+    /// to `page` (which saves them, or not in a dry run). Returns the figures.
+    pub async fn plan<F, Fut>(&self, campaign: &Campaign, segment: &Segment, mut page: F) -> anyhow::Result<PlanSummary>
+    where
+        F: FnMut(Vec<Decision>) -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<()>>,
+    {
+        let filter = segment.filter(self.now);
+        let mut env = minijinja::Environment::new();
+        for v in &campaign.variants {
+            env.add_template(&v.name, &v.text)?;
+        }
+        let weights: Vec<u32> = campaign.variants.iter().map(|v| v.weight).collect();
+        let subject = campaign.subject();
+        let mut summary = PlanSummary {
+            segment: segment.name.clone(),
+            currency: self.currency.to_string(),
+            segments_per_text: MinMax { min: i64::MAX, max: 0 },
+            ..PlanSummary::default()
+        };
+        let mut after = 0;
+        loop {
+            let members = members_page(self.db, &filter, after, PAGE).await?;
+            let Some(last) = members.last() else { break };
+            after = last.customer_id;
+            let mut decisions = Vec::with_capacity(members.len());
+            for m in members {
+                let consent = match m.consent {
+                    Some(ConsentKind::HoldReleased) => match Phone::parse(&m.phone) {
+                        Ok(p) => consent::settled_consent(self.db, &p).await?,
+                        Err(_) => None,
+                    },
+                    other => other,
+                };
+                // A released hold may give back an opt-out: the segment's consent filter again.
+                if !super::segment::consent_holds(segment, consent) {
+                    continue;
+                }
+                let history = match (m.proactive > 0, Phone::parse(&m.phone)) {
+                    (true, Ok(p)) => outbox::proactive_history(self.db, &p, 0, self.now).await?,
+                    _ => vec![],
+                };
+                let arm = campaign.test.as_ref().map(|t| ab::assign(&t.name, &m.phone, &weights));
+                let variant = &campaign.variants[arm.unwrap_or(0)];
+                let body = render(&env, &variant.name, &m)?;
+                let segments = sms_segments::count_segments(&body).segments as i64;
+                let outcome = if body.is_empty() {
+                    Err(reason::EMPTY_TEXT.to_string())
+                } else {
+                    self.decide(campaign, &m, consent, &subject, &history)
+                };
+                decisions.push(Decision {
+                    phone: m.phone,
+                    customer_id: m.customer_id,
+                    outcome,
+                    arm: arm.map(|_| variant.name.clone()),
+                    segments,
+                });
+            }
+            for d in &decisions {
+                summary.members += 1;
+                match &d.outcome {
+                    Ok(at) => {
+                        summary.planned += 1;
+                        summary.total_segments += d.segments;
+                        summary.segments_per_text.min = summary.segments_per_text.min.min(d.segments);
+                        summary.segments_per_text.max = summary.segments_per_text.max.max(d.segments);
+                        summary.first_send_at = Some(summary.first_send_at.map_or(*at, |f| f.min(*at)));
+                        summary.last_send_at = Some(summary.last_send_at.map_or(*at, |l| l.max(*at)));
+                    }
+                    Err(why) => *summary.skipped.entry(why.clone()).or_default() += 1,
+                }
+            }
+            page(decisions).await?;
+        }
+        if summary.planned == 0 {
+            summary.segments_per_text.min = 0;
+        }
+        summary.estimated_cost = (summary.total_segments as f64 * self.cost_per_segment * 100.0).round() / 100.0;
+        summary.drain_seconds = summary.planned as f64 / campaign.rate;
+        Ok(summary)
+    }
+
+    /// The send time of one member, or why it gets no text (docs/campaigns.md, "Planning").
+    fn decide(
+        &self,
+        campaign: &Campaign,
+        m: &Member,
+        consent: Option<ConsentKind>,
+        subject: &str,
+        history: &[(DateTime<Utc>, String)],
+    ) -> Result<DateTime<Utc>, String> {
+        // TCPA: marketing texts need prior express written consent (47 CFR 64.1200(a)(2); CTIA
+        // Messaging Principles §5.1); an opt-out ends everything but the confirmation
+        // (47 CFR 64.1200(a)(10)); a possible opt-out holds proactive texts until decided.
+        match (campaign.class, consent) {
+            (_, Some(ConsentKind::OptOut)) => return Err(reason::OPTED_OUT.into()),
+            (_, Some(ConsentKind::Hold)) => return Err(reason::ON_HOLD.into()),
+            (SendClass::Promotional, Some(ConsentKind::OptIn)) | (SendClass::Transactional, _) => {}
+            (SendClass::Promotional, _) => return Err(reason::NO_MARKETING_CONSENT.into()),
+        }
+        let policy = quiet_hours::policy_for(&m.phone, m.timezone.as_deref());
+        let due = match campaign.due {
+            Due::Now => self.now,
+            Due::At(t) => t,
+            Due::Local(local) => {
+                policy.zones.iter().filter_map(|tz| local_instant(tz, local)).max().unwrap_or(self.now)
+            }
+        }
+        .max(self.now);
+        let at = policy.schedule(due, subject, history).ok_or_else(|| reason::NO_SEND_TIME.to_string())?;
+        // Smart sending (Klaviyo's SMS default, 24 h): one promotional text per window.
+        if campaign.class == SendClass::Promotional
+            && m.last_promotional.is_some_and(|last| at - last < self.smart_sending)
+        {
+            return Err(reason::SMART_SENDING.into());
+        }
+        Ok(at)
+    }
+}
+
+/// `local` in `tz`; a time skipped by a clock change is taken an hour later.
+fn local_instant(tz: &chrono_tz::Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+    tz.from_local_datetime(&local)
+        .earliest()
+        .or_else(|| tz.from_local_datetime(&(local + chrono::Duration::hours(1))).earliest())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// A recipient's text: the template over `customer`, with runs of spaces made one.
+pub fn render(env: &minijinja::Environment<'_>, template: &str, m: &Member) -> anyhow::Result<String> {
+    let name = m.name.clone().unwrap_or_default();
+    let vars = json!({
+        "customer": {
+            "name": name,
+            "first_name": name.split_whitespace().next().unwrap_or_default(),
+            "phone": m.phone,
+        }
+    });
+    let text = env.get_template(template)?.render(minijinja::Value::from(minijinja::value::Serde(&vars)))?;
+    Ok(text.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// One text rendered for a member (the dispatcher's, per recipient).
+pub fn render_text(text: &str, m: &Member) -> anyhow::Result<String> {
+    let mut env = minijinja::Environment::new();
+    env.add_template("text", text)?;
+    render(&env, "text", m)
+}
+
+/// What creating a campaign can run into besides the store failing.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("a campaign named {0:?} exists already")]
+    NameTaken(String),
+    #[error(transparent)]
+    Store(#[from] anyhow::Error),
+}
+
+/// Creates the campaign: plans every member, saving each page, then schedules it. On an
+/// error midway the campaign and its recipients are removed: nothing half-planned is sent.
+pub async fn create(
+    planner: &Planner<'_>,
+    campaign: &Campaign,
+    segment: &Segment,
+) -> Result<(i64, PlanSummary), CreateError> {
+    let definition = serde_json::to_string(&campaign.spec).map_err(anyhow::Error::from)?;
+    let Some(id) =
+        store::insert_campaign(planner.db, &campaign.name, &campaign.segment, &definition, campaign.rate, planner.now)
+            .await?
+    else {
+        return Err(CreateError::NameTaken(campaign.name.clone()));
+    };
+    let planned = planner
+        .plan(campaign, segment, |decisions| async move {
+            let rows: Vec<NewRecipient> = decisions
+                .into_iter()
+                .map(|d| NewRecipient {
+                    customer_id: d.customer_id,
+                    phone: d.phone,
+                    send_at_ms: d.outcome.as_ref().ok().map(|t| t.timestamp_millis()),
+                    reason: d.outcome.err(),
+                    arm: d.arm,
+                    segments: d.segments,
+                })
+                .collect();
+            store::insert_recipients(planner.db, id, &rows).await
+        })
+        .await;
+    match planned {
+        Ok(summary) => {
+            store::finish_planning(planner.db, id, &summary_figures(&summary), planner.now).await?;
+            Ok((id, summary))
+        }
+        Err(e) => {
+            store::delete_campaign(planner.db, id).await?;
+            Err(CreateError::Store(e))
+        }
+    }
+}
+
+fn summary_figures(s: &PlanSummary) -> store::Figures {
+    store::Figures {
+        members: s.members,
+        planned: s.planned,
+        total_segments: s.total_segments,
+        estimated_cost: s.estimated_cost,
+    }
+}

@@ -1,0 +1,222 @@
+//! The campaign dispatcher: hands each campaign's planned texts to the sender in order of
+//! planned time, none before its time, at most the campaign's `rate` per second (a token
+//! bucket holding at most one second of sends). A US long code sends one segment a second
+//! ("a US long code number can send one message segment per second", Twilio error 21611);
+//! faster numbers set their own rate.
+//!
+//! Handing a text over writes, in one transaction: the recipient's `queued` mark, a
+//! `Campaign Text Queued` event (flows and segments can use it), a finished run named
+//! `campaign:{name}` holding the reply menu (so a reply is answered like a flow's, by
+//! `pipeline::flow_reply`), and the outbox row with its send job. The sender then checks
+//! consent, quiet hours, caps and smart sending again when the job runs.
+//!
+//! One dispatcher per deployment: two would each send at the rate (the `planned` → `queued`
+//! update keeps a text from being handed over twice, not the rate).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::campaign::{CampaignSpec, render_text, subject_of};
+use crate::clock::Clock;
+use crate::domain::flow::{EventContext, Menu, MenuChoice, RunContext, normalise};
+use crate::domain::{OutboxKind, Phone, SendClass};
+use crate::jobs::Waker;
+use crate::sms::outbound::{OutboundText, queue_text_at};
+use crate::store::campaigns::{self as store, CampaignRow, RecipientRow, status};
+use crate::store::commerce::{NewEvent, insert_event};
+use crate::store::flows::{self as runs, NewRun};
+use crate::store::segments::Member;
+use crate::store::{Db, conversations, crm};
+
+/// How often the dispatcher looks for due texts.
+const TICK: Duration = Duration::from_millis(100);
+
+/// The event recorded when a campaign's text is handed to the sender.
+pub const QUEUED_EVENT: &str = "Campaign Text Queued";
+
+/// Hands campaigns' texts to the sender.
+pub struct Dispatcher {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub max_attempts: i32,
+    pub waker: Waker,
+    /// Per campaign: sends allowed now, and when that was counted.
+    buckets: HashMap<i64, (f64, Instant)>,
+}
+
+impl Dispatcher {
+    pub fn new(db: Db, clock: Arc<dyn Clock>, max_attempts: i32, waker: Waker) -> Dispatcher {
+        Dispatcher { db, clock, max_attempts, waker, buckets: HashMap::new() }
+    }
+
+    /// Runs until `cancel` fires.
+    pub async fn run(mut self, cancel: CancellationToken) {
+        loop {
+            if let Err(e) = self.tick().await {
+                warn!(error = %e, "campaign dispatch failed; trying again");
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(TICK) => {}
+            }
+        }
+    }
+
+    /// One pass over the active campaigns; how many texts were handed over.
+    pub async fn tick(&mut self) -> anyhow::Result<usize> {
+        let active = store::active(&self.db).await?;
+        self.buckets.retain(|id, _| active.iter().any(|c| c.id == *id));
+        let mut handed = 0;
+        for c in active {
+            let now = Instant::now();
+            let (tokens, last) = self.buckets.entry(c.id).or_insert((1.0, now));
+            *tokens = (*tokens + c.rate * now.duration_since(*last).as_secs_f64()).min(c.rate.max(1.0));
+            *last = now;
+            let allowed = tokens.floor() as i64;
+            if allowed == 0 {
+                continue;
+            }
+            let due = store::due_recipients(&self.db, c.id, self.clock.queue_ms(self.clock.now()), allowed).await?;
+            if due.is_empty() {
+                if store::planned_left(&self.db, c.id).await? == 0 {
+                    store::set_status(
+                        &self.db,
+                        c.id,
+                        &[status::SCHEDULED, status::SENDING],
+                        status::DONE,
+                        self.clock.now(),
+                    )
+                    .await?;
+                    info!(campaign = c.id, "campaign done");
+                }
+                continue;
+            }
+            if c.status == status::SCHEDULED {
+                store::set_status(&self.db, c.id, &[status::SCHEDULED], status::SENDING, self.clock.now()).await?;
+            }
+            let spec: CampaignSpec = serde_json::from_str(&c.definition)?;
+            for r in &due {
+                if self.hand_over(&c, &spec, r).await? {
+                    handed += 1;
+                }
+                if let Some((tokens, _)) = self.buckets.get_mut(&c.id) {
+                    *tokens -= 1.0;
+                }
+            }
+            self.waker.wake();
+        }
+        Ok(handed)
+    }
+
+    /// Hands one recipient's text to the sender; false when it was no longer planned.
+    async fn hand_over(&self, c: &CampaignRow, spec: &CampaignSpec, r: &RecipientRow) -> anyhow::Result<bool> {
+        let phone = Phone::parse(&r.phone).map_err(|e| anyhow::anyhow!("campaign recipient {}: {e}", r.id))?;
+        let customer = crm::customer_by_phone(&self.db, &phone).await?;
+        let member = Member {
+            customer_id: r.customer_id.unwrap_or_default(),
+            phone: r.phone.clone(),
+            name: customer.as_ref().and_then(|c| c.name.clone()),
+            timezone: None,
+            consent: None,
+            last_promotional: None,
+            proactive: 0,
+        };
+        let template = match (&spec.text, r.arm.as_deref()) {
+            (Some(text), _) => text.as_str(),
+            (None, arm) => spec
+                .variants
+                .iter()
+                .find(|v| Some(v.name.as_str()) == arm)
+                .or(spec.variants.first())
+                .map_or("", |v| v.text.as_str()),
+        };
+        let body = render_text(template, &member)?;
+        let mut choices = Vec::new();
+        for reply in &spec.replies {
+            choices.push(MenuChoice {
+                pattern: normalise(&reply.pattern),
+                text: reply.text.as_deref().map(|t| render_text(t, &member)).transpose()?,
+                event: reply.event.clone(),
+                handoff: reply.handoff,
+                opt_in: reply.opt_in,
+            });
+        }
+        let now = self.clock.now();
+        let flow = subject_of(&c.name);
+        let class = if spec.class.as_deref() == Some("transactional") {
+            SendClass::Transactional
+        } else {
+            SendClass::Promotional
+        };
+        let mut tx = self.db.begin().await?;
+        if !store::mark_queued(&mut tx, r.id).await? {
+            return Ok(false);
+        }
+        let customer_id = match customer {
+            Some(c) => c.id,
+            None => crm::ensure_customer(&mut tx, &phone).await?,
+        };
+        let properties = json!({ "campaign": c.name, "arm": r.arm });
+        let event_id = format!("campaign:{}:{}", c.id, r.id);
+        let properties_text = properties.to_string();
+        let event = insert_event(
+            &mut tx,
+            &NewEvent {
+                event_id: &event_id,
+                name: QUEUED_EVENT,
+                source: "campaign",
+                customer_id: Some(customer_id),
+                phone: Some(phone.as_str()),
+                email: None,
+                properties: &properties_text,
+                occurred_at: now,
+            },
+        )
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("campaign recipient {} was handed over before", r.id))?;
+        let context =
+            RunContext { event: EventContext { name: QUEUED_EVENT.into(), properties, occurred_at: now.to_rfc3339() } };
+        let context_text = serde_json::to_string(&context)?;
+        let run = runs::insert_run(
+            &mut tx,
+            &NewRun {
+                flow: &flow,
+                trigger_event: event,
+                customer_id: Some(customer_id),
+                phone: phone.as_str(),
+                context: &context_text,
+                status: runs::status::DONE,
+                reason: None,
+                at: now,
+            },
+        )
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("campaign recipient {} has a run already", r.id))?;
+        let menu = (!choices.is_empty()).then(|| Menu { text: body.clone(), choices });
+        runs::set_menu(&mut tx, run, menu.as_ref().map(crate::store::json_text).as_deref()).await?;
+        let conversation_id = conversations::ensure_conversation(&mut tx, &phone, customer_id).await?;
+        let text = OutboundText {
+            conversation_id,
+            to_phone: &phone,
+            body: &body,
+            kind: OutboxKind::Proactive,
+            subject: Some(&flow),
+            in_reply_to: None,
+            flow_run_id: Some(run),
+            class: Some(class),
+            send_by: None,
+        };
+        let outbox_id = queue_text_at(&mut tx, &text, self.max_attempts, self.clock.queue_ms(now)).await?;
+        if let (Some(id), Some(arm)) = (outbox_id, r.arm.as_deref()) {
+            crate::store::ab::tag_outbox(&mut tx, id, &flow, arm).await?;
+        }
+        store::set_outbox(&mut tx, r.id, outbox_id).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}

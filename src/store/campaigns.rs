@@ -1,0 +1,362 @@
+//! Campaigns and their recipients (docs/campaigns.md): the plan written when a campaign is
+//! created, what the dispatcher hands to the sender, pause/resume/cancel, and progress.
+
+use chrono::{DateTime, Utc};
+
+use super::{Db, Tx, with_db, with_db_write, with_tx};
+
+/// A campaign's states.
+pub mod status {
+    pub const PLANNING: &str = "planning";
+    pub const SCHEDULED: &str = "scheduled";
+    pub const SENDING: &str = "sending";
+    pub const PAUSED: &str = "paused";
+    pub const CANCELLED: &str = "cancelled";
+    pub const DONE: &str = "done";
+}
+
+/// A recipient as planned: a send time, or the reason it is skipped.
+#[derive(Debug, Clone)]
+pub struct NewRecipient {
+    pub customer_id: i64,
+    pub phone: String,
+    pub send_at_ms: Option<i64>,
+    pub reason: Option<String>,
+    pub arm: Option<String>,
+    pub segments: i64,
+}
+
+/// A plan's figures, kept with the campaign.
+#[derive(Debug, Clone, Copy)]
+pub struct Figures {
+    pub members: i64,
+    pub planned: i64,
+    pub total_segments: i64,
+    pub estimated_cost: f64,
+}
+
+/// A campaign as stored.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct CampaignRow {
+    pub id: i64,
+    pub name: String,
+    pub segment: String,
+    /// The spec as given (JSON).
+    pub definition: String,
+    pub status: String,
+    pub rate: f64,
+    pub members: i64,
+    pub planned: i64,
+    pub total_segments: i64,
+    pub estimated_cost: f64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const CAMPAIGN_COLUMNS: &str = "id, name, segment, definition, status, rate, members, planned, total_segments, estimated_cost, created_at, updated_at";
+
+/// Adds a campaign in `planning`; `None` when the name is taken.
+pub async fn insert_campaign(
+    db: &Db,
+    name: &str,
+    segment: &str,
+    definition: &str,
+    rate: f64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<i64>> {
+    let id = with_db_write!(db, |p| {
+        sqlx::query_scalar::<_, i64>(
+        "insert into campaigns (name, segment, definition, status, rate, members, planned, total_segments, estimated_cost, created_at, updated_at)
+         values ($1, $2, $3, 'planning', $4, 0, 0, 0, 0, $5, $5)
+         on conflict (name) do nothing
+         returning id"
+    )
+    .bind(name)
+    .bind(segment)
+    .bind(definition)
+    .bind(rate)
+    .bind(now)
+    .fetch_optional(p)
+    .await
+    })?;
+    Ok(id)
+}
+
+/// Rows per insert statement: 7 values each, well under SQLite's 32,766 and PostgreSQL's
+/// 65,535 bound parameters.
+const ROWS_PER_INSERT: usize = 1_000;
+
+/// Writes planned recipients, in one transaction.
+pub async fn insert_recipients(db: &Db, campaign_id: i64, rows: &[NewRecipient]) -> anyhow::Result<()> {
+    let mut tx = db.begin().await?;
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        // Status is derived from the send time: planned with one, skipped without.
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let b = i * 7;
+                format!(
+                    "(${}, ${}, ${}, case when ${} is null then 'skipped' else 'planned' end, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 4,
+                    b + 6,
+                    b + 7
+                )
+            })
+            .collect();
+        let sql = format!(
+            "insert into campaign_recipients (campaign_id, customer_id, phone, status, reason, send_at_ms, arm, segments) values {}",
+            values.join(", ")
+        );
+        with_tx!(&mut tx, |conn| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for r in chunk {
+                q = q
+                    .bind(campaign_id)
+                    .bind(r.customer_id)
+                    .bind(&r.phone)
+                    .bind(r.send_at_ms)
+                    .bind(&r.reason)
+                    .bind(&r.arm)
+                    .bind(r.segments);
+            }
+            q.execute(conn).await.map(|_| ())
+        })?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Records the plan's figures and schedules the campaign.
+pub async fn finish_planning(db: &Db, id: i64, f: &Figures, now: DateTime<Utc>) -> anyhow::Result<()> {
+    with_db_write!(db, |p| {
+        sqlx::query(
+        "update campaigns set status = 'scheduled', members = $2, planned = $3, total_segments = $4, estimated_cost = $5, updated_at = $6
+         where id = $1"
+    )
+    .bind(id)
+    .bind(f.members)
+    .bind(f.planned)
+    .bind(f.total_segments)
+    .bind(f.estimated_cost)
+    .bind(now)
+    .execute(p)
+    .await
+    .map(|_| ())
+    })?;
+    Ok(())
+}
+
+/// Removes a campaign and its recipients (a plan that failed midway).
+pub async fn delete_campaign(db: &Db, id: i64) -> anyhow::Result<()> {
+    let mut tx = db.begin().await?;
+    with_tx!(&mut tx, |conn| sqlx::query("delete from campaign_recipients where campaign_id = $1")
+        .bind(id)
+        .execute(conn)
+        .await
+        .map(|_| ()))?;
+    with_tx!(&mut tx, |conn| sqlx::query("delete from campaigns where id = $1")
+        .bind(id)
+        .execute(conn)
+        .await
+        .map(|_| ()))?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// One campaign.
+pub async fn campaign(db: &Db, id: i64) -> anyhow::Result<Option<CampaignRow>> {
+    let sql = format!("select {CAMPAIGN_COLUMNS} from campaigns where id = $1");
+    let row = with_db!(db, |p| sqlx::query_as::<_, CampaignRow>(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(id)
+        .fetch_optional(p)
+        .await)?;
+    Ok(row)
+}
+
+/// Every campaign, newest first.
+pub async fn campaigns(db: &Db) -> anyhow::Result<Vec<CampaignRow>> {
+    let sql = format!("select {CAMPAIGN_COLUMNS} from campaigns order by id desc");
+    let rows = with_db!(db, |p| sqlx::query_as::<_, CampaignRow>(sqlx::AssertSqlSafe(sql.clone())).fetch_all(p).await)?;
+    Ok(rows)
+}
+
+/// The campaigns the dispatcher serves: scheduled or sending.
+pub async fn active(db: &Db) -> anyhow::Result<Vec<CampaignRow>> {
+    let sql = format!("select {CAMPAIGN_COLUMNS} from campaigns where status in ('scheduled', 'sending') order by id");
+    let rows = with_db!(db, |p| sqlx::query_as::<_, CampaignRow>(sqlx::AssertSqlSafe(sql.clone())).fetch_all(p).await)?;
+    Ok(rows)
+}
+
+/// Moves a campaign from one of `from` to `to`; false when it was in none of them.
+pub async fn set_status(db: &Db, id: i64, from: &[&str], to: &str, now: DateTime<Utc>) -> anyhow::Result<bool> {
+    let list: Vec<String> = from.iter().map(|s| format!("'{s}'")).collect();
+    let sql =
+        format!("update campaigns set status = $2, updated_at = $3 where id = $1 and status in ({})", list.join(", "));
+    let done = with_db_write!(db, |p| sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(id)
+        .bind(to)
+        .bind(now)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(done > 0)
+}
+
+/// Cancels a campaign: its recipients not yet handed over become `cancelled`. False when it
+/// was already cancelled or done.
+pub async fn cancel(db: &Db, id: i64, now: DateTime<Utc>) -> anyhow::Result<bool> {
+    let mut tx = db.begin().await?;
+    let moved = with_tx!(&mut tx, |conn| sqlx::query(
+        "update campaigns set status = 'cancelled', updated_at = $2
+         where id = $1 and status in ('scheduled', 'sending', 'paused')"
+    )
+    .bind(id)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?
+        > 0;
+    if moved {
+        with_tx!(&mut tx, |conn| sqlx::query(
+            "update campaign_recipients set status = 'cancelled' where campaign_id = $1 and status = 'planned'"
+        )
+        .bind(id)
+        .execute(conn)
+        .await
+        .map(|_| ()))?;
+    }
+    tx.commit().await?;
+    Ok(moved)
+}
+
+/// A planned recipient.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RecipientRow {
+    pub id: i64,
+    pub customer_id: Option<i64>,
+    pub phone: String,
+    pub send_at_ms: Option<i64>,
+    pub arm: Option<String>,
+}
+
+/// Up to `limit` planned recipients due by `now_ms`, earliest first.
+pub async fn due_recipients(db: &Db, campaign_id: i64, now_ms: i64, limit: i64) -> anyhow::Result<Vec<RecipientRow>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, RecipientRow>(
+        "select id, customer_id, phone, send_at_ms, arm from campaign_recipients
+         where campaign_id = $1 and status = 'planned' and send_at_ms <= $2
+         order by send_at_ms, id limit $3"
+    )
+    .bind(campaign_id)
+    .bind(now_ms)
+    .bind(limit)
+    .fetch_all(p)
+    .await)?;
+    Ok(rows)
+}
+
+/// How many recipients are still planned (not handed over, skipped or cancelled).
+pub async fn planned_left(db: &Db, campaign_id: i64) -> anyhow::Result<i64> {
+    let n = with_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "select count(*) from campaign_recipients where campaign_id = $1 and status = 'planned'"
+    )
+    .bind(campaign_id)
+    .fetch_one(p)
+    .await)?;
+    Ok(n)
+}
+
+/// Marks a recipient handed over; false when it was no longer planned (cancelled meanwhile,
+/// or handed over by another dispatcher).
+pub async fn mark_queued(tx: &mut Tx, recipient_id: i64) -> anyhow::Result<bool> {
+    let done = with_tx!(tx, |conn| sqlx::query(
+        "update campaign_recipients set status = 'queued' where id = $1 and status = 'planned'"
+    )
+    .bind(recipient_id)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done > 0)
+}
+
+/// Links a handed-over recipient to its outbox row.
+pub async fn set_outbox(tx: &mut Tx, recipient_id: i64, outbox_id: Option<i64>) -> anyhow::Result<()> {
+    with_tx!(tx, |conn| sqlx::query("update campaign_recipients set outbox_id = $2 where id = $1")
+        .bind(recipient_id)
+        .bind(outbox_id)
+        .execute(conn)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
+/// A campaign's progress: recipients by status, skip reasons, its texts by outbox status
+/// (with the sender's reasons), and how many recipients replied after their text.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Progress {
+    pub recipients: std::collections::BTreeMap<String, i64>,
+    pub skipped: std::collections::BTreeMap<String, i64>,
+    pub texts: std::collections::BTreeMap<String, i64>,
+    pub suppressed: std::collections::BTreeMap<String, i64>,
+    pub replied: i64,
+}
+
+/// See [`Progress`].
+pub async fn progress(db: &Db, campaign_id: i64) -> anyhow::Result<Progress> {
+    let by_status = with_db!(db, |p| sqlx::query_as::<_, (String, Option<String>, i64)>(
+        "select status, reason, count(*) from campaign_recipients where campaign_id = $1 group by status, reason"
+    )
+    .bind(campaign_id)
+    .fetch_all(p)
+    .await)?;
+    let texts = with_db!(db, |p| sqlx::query_as::<_, (String, Option<String>, i64)>(
+        "select o.status, o.error, count(*) from campaign_recipients r join outbox o on o.id = r.outbox_id
+         where r.campaign_id = $1 group by o.status, o.error"
+    )
+    .bind(campaign_id)
+    .fetch_all(p)
+    .await)?;
+    let replied = with_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "select count(*) from campaign_recipients r join outbox o on o.id = r.outbox_id
+         where r.campaign_id = $1 and o.sent_at is not null
+           and exists (select 1 from messages m where m.conversation_id = o.conversation_id
+                       and m.direction = 'in' and m.created_at > o.sent_at)"
+    )
+    .bind(campaign_id)
+    .fetch_one(p)
+    .await)?;
+    let mut out = Progress { replied, ..Progress::default() };
+    for (status, reason, n) in by_status {
+        *out.recipients.entry(status.clone()).or_default() += n;
+        if let (true, Some(reason)) = (status == "skipped", reason) {
+            *out.skipped.entry(reason).or_default() += n;
+        }
+    }
+    for (status, error, n) in texts {
+        *out.texts.entry(status.clone()).or_default() += n;
+        if let (true, Some(error)) = (status == "suppressed", error) {
+            *out.suppressed.entry(error).or_default() += n;
+        }
+    }
+    Ok(out)
+}
+
+/// Every recipient of a campaign as planned: `(phone, status, reason, send_at_ms, arm,
+/// segments)`, by id (tests and exports).
+pub async fn recipients(
+    db: &Db,
+    campaign_id: i64,
+) -> anyhow::Result<Vec<(String, String, Option<String>, Option<i64>, Option<String>, i64)>> {
+    let rows = with_db!(db, |p| {
+        sqlx::query_as::<_, (String, String, Option<String>, Option<i64>, Option<String>, i64)>(
+        "select phone, status, reason, send_at_ms, arm, segments from campaign_recipients where campaign_id = $1 order by id"
+    )
+    .bind(campaign_id)
+    .fetch_all(p)
+    .await
+    })?;
+    Ok(rows)
+}
