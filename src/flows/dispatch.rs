@@ -81,19 +81,10 @@ impl Dispatcher {
             if allowed == 0 {
                 continue;
             }
-            let due = store::due_recipients(&self.db, c.id, self.clock.queue_ms(self.clock.now()), allowed).await?;
+            // Planned times are on this clock (a test's fixed clock, or the system's).
+            let due = store::due_recipients(&self.db, c.id, self.clock.now().timestamp_millis(), allowed).await?;
             if due.is_empty() {
-                if store::planned_left(&self.db, c.id).await? == 0 {
-                    store::set_status(
-                        &self.db,
-                        c.id,
-                        &[status::SCHEDULED, status::SENDING],
-                        status::DONE,
-                        self.clock.now(),
-                    )
-                    .await?;
-                    info!(campaign = c.id, "campaign done");
-                }
+                self.finish_if_done(&c).await?;
                 continue;
             }
             if c.status == status::SCHEDULED {
@@ -109,8 +100,22 @@ impl Dispatcher {
                 }
             }
             self.waker.wake();
+            if (due.len() as i64) < allowed {
+                self.finish_if_done(&c).await?;
+            }
         }
         Ok(handed)
+    }
+
+    /// Marks the campaign done once no recipient is left planned.
+    async fn finish_if_done(&self, c: &CampaignRow) -> anyhow::Result<()> {
+        if !store::any_planned(&self.db, c.id).await?
+            && store::set_status(&self.db, c.id, &[status::SCHEDULED, status::SENDING], status::DONE, self.clock.now())
+                .await?
+        {
+            info!(campaign = c.id, "campaign done");
+        }
+        Ok(())
     }
 
     /// Hands one recipient's text to the sender; false when it was no longer planned.

@@ -258,15 +258,15 @@ pub async fn due_recipients(db: &Db, campaign_id: i64, now_ms: i64, limit: i64) 
     Ok(rows)
 }
 
-/// How many recipients are still planned (not handed over, skipped or cancelled).
-pub async fn planned_left(db: &Db, campaign_id: i64) -> anyhow::Result<i64> {
-    let n = with_db!(db, |p| sqlx::query_scalar::<_, i64>(
-        "select count(*) from campaign_recipients where campaign_id = $1 and status = 'planned'"
+/// True while some recipient is still planned (not handed over, skipped or cancelled).
+pub async fn any_planned(db: &Db, campaign_id: i64) -> anyhow::Result<bool> {
+    let found = with_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "select id from campaign_recipients where campaign_id = $1 and status = 'planned' limit 1"
     )
     .bind(campaign_id)
-    .fetch_one(p)
+    .fetch_optional(p)
     .await)?;
-    Ok(n)
+    Ok(found.is_some())
 }
 
 /// Marks a recipient handed over; false when it was no longer planned (cancelled meanwhile,
@@ -321,9 +321,9 @@ pub async fn progress(db: &Db, campaign_id: i64) -> anyhow::Result<Progress> {
     .await)?;
     let replied = with_db!(db, |p| sqlx::query_scalar::<_, i64>(
         "select count(*) from campaign_recipients r join outbox o on o.id = r.outbox_id
-         where r.campaign_id = $1 and o.sent_at is not null
-           and exists (select 1 from messages m where m.conversation_id = o.conversation_id
-                       and m.direction = 'in' and m.created_at > o.sent_at)"
+         where r.campaign_id = $1 and o.provider_sid is not null
+           and exists (select 1 from messages text join messages m on m.conversation_id = text.conversation_id
+                       where text.provider_sid = o.provider_sid and m.direction = 'in' and m.id > text.id)"
     )
     .bind(campaign_id)
     .fetch_one(p)

@@ -106,6 +106,8 @@ pub struct SentSms {
     pub form: Vec<(String, String)>,
     /// The HTTP status the fake answered with (201 on success).
     pub answered_status: u16,
+    /// When the request arrived (a campaign's rate is measured from these).
+    pub received: Instant,
 }
 
 impl SentSms {
@@ -120,6 +122,7 @@ impl SentSms {
             status_callback: param("StatusCallback"),
             answered_status: 0,
             form,
+            received: Instant::now(),
         }
     }
 

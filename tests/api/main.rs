@@ -3,6 +3,7 @@
 //! speak the real wire formats.
 
 mod browser;
+mod campaigns;
 mod campaigns_blind;
 mod catalog;
 mod chat;

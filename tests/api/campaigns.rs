@@ -1,0 +1,181 @@
+//! Campaigns end to end over HTTP, on both databases (docs/campaigns.md): a segment defined
+//! and counted through the API, a dry run, a campaign created, its texts reaching the fake
+//! Twilio no faster than its rate, a "SHOP" reply answered from its menu, progress, and
+//! pause, resume and cancel. The expected members come from the demo store's file, not from
+//! the product's query.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use backtalk::clock::FixedClock;
+use chrono::{TimeZone, Utc};
+use serde_json::{Value, json};
+
+use crate::helpers::{API_TOKEN, Backend, TestApp, TestOptions, new_sid, spawn_app};
+use crate::on_both_backends;
+
+/// Tuesday 2026-12-08 13:00 in Miami: inside every window.
+fn weekday_afternoon() -> Arc<FixedClock> {
+    Arc::new(FixedClock::at(Utc.with_ymd_and_hms(2026, 12, 8, 18, 0, 0).unwrap()))
+}
+
+/// The demo store's opted-in customers with a 305 number, from its file.
+fn miami_opted_in() -> Vec<String> {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/demo/store/customers.jsonl")).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|c| c["phone"].as_str().unwrap().starts_with("+1305") && c["consent"] == "opted_in")
+        .map(|c| c["phone"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn call(app: &TestApp, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    let mut request = app.http.request(method, format!("{}{path}", app.base_url)).bearer_auth(API_TOKEN);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+const TEXT: &str =
+    "Hi {{ customer.first_name }}, new season trainers are in. Reply SHOP to see bestsellers. Reply STOP to opt out.";
+
+async fn a_campaign_goes_to_its_segment_at_its_rate_and_answers_shop(backend: Backend) {
+    let app = spawn_app(backend, TestOptions { clock: Some(weekday_afternoon()), ..Default::default() }).await;
+    let members = miami_opted_in();
+    assert!(members.len() >= 5, "the demo store has Miami customers");
+    let put = reqwest::Method::PUT;
+    let (status, segment) =
+        call(&app, put.clone(), "/api/v1/segments/miami", Some(json!({"consent": "opted_in", "area_codes": ["305"]})))
+            .await;
+    assert_eq!(status, 200, "{segment}");
+    assert_eq!(segment["count"], members.len(), "{segment}");
+    // A bad condition is a 400 naming it.
+    let (status, error) = call(&app, put, "/api/v1/segments/bad", Some(json!({"replied_within": "soon"}))).await;
+    assert_eq!((status, error["field"].as_str()), (400, Some("replied_within")), "{error}");
+
+    let campaign = json!({"name": "trainers", "segment": "miami", "text": TEXT, "rate": 2,
+        "replies": [{"match": "SHOP", "text": "Our bestsellers this week: Trainers - brown, Ballet pumps - black."}]});
+    let post = reqwest::Method::POST;
+    let (status, dry) = call(&app, post.clone(), "/api/v1/campaigns/dry-run", Some(campaign.clone())).await;
+    assert_eq!(status, 200, "{dry}");
+    assert_eq!(
+        (dry["members"].as_u64(), dry["planned"].as_u64()),
+        (Some(members.len() as u64), Some(members.len() as u64)),
+        "{dry}"
+    );
+    assert_eq!(dry["total_segments"], members.len(), "each text is one segment: {dry}");
+    assert_eq!(dry["drain_seconds"].as_f64(), Some(members.len() as f64 / 2.0), "{dry}");
+    // The dry run sent and saved nothing.
+    let (_, list) = call(&app, reqwest::Method::GET, "/api/v1/campaigns", None).await;
+    assert_eq!(list["campaigns"].as_array().map(Vec::len), Some(0), "{list}");
+    assert!(app.twilio.sent().is_empty());
+    // Refusals name their field.
+    for (bad, field) in [
+        (json!({"name": "x", "segment": "miami", "compose": "sell trainers"}), "compose"),
+        (json!({"name": "x", "segment": "nowhere", "text": "hi"}), "segment"),
+        (json!({"name": "x", "segment": "miami", "text": "hi", "send_at": "tomorrow"}), "send_at"),
+    ] {
+        let (status, error) = call(&app, post.clone(), "/api/v1/campaigns", Some(bad)).await;
+        assert_eq!((status, error["field"].as_str()), (400, Some(field)), "{error}");
+    }
+
+    let started = Instant::now();
+    let (status, created) = call(&app, post.clone(), "/api/v1/campaigns", Some(campaign.clone())).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    let (status, _) = call(&app, post.clone(), "/api/v1/campaigns", Some(campaign)).await;
+    assert_eq!(status, 409, "a name is used once");
+    let sent = app.twilio.wait_for_sent(members.len(), Duration::from_secs(30)).await;
+    assert_eq!(sent.len(), members.len());
+    let mut to: Vec<String> = sent.iter().map(|s| s.to.clone()).collect();
+    to.sort();
+    let mut want = members.clone();
+    want.sort();
+    assert_eq!(to, want, "every member once, nobody else");
+    // At 2 per second (one second of burst at most), n texts take at least (n - 2) / 2 s.
+    let span = sent.last().unwrap().received - sent.first().unwrap().received;
+    let floor = Duration::from_secs_f64((members.len() - 2) as f64 / 2.0 * 0.95);
+    assert!(span >= floor, "{} texts in {span:?}, faster than 2 a second", sent.len());
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(sent[0].body.starts_with("Hi "), "{}", sent[0].body);
+
+    // A reply from the campaign's menu is answered from it.
+    app.post_inbound(&members[0], "shop", &new_sid()).await;
+    let after = app.twilio.wait_for_sent(members.len() + 1, Duration::from_secs(20)).await;
+    assert_eq!(after.last().unwrap().to, members[0]);
+    assert!(after.last().unwrap().body.starts_with("Our bestsellers this week"), "{}", after.last().unwrap().body);
+    app.wait_idle().await;
+
+    // The dispatcher marks it done at its next look, once nothing is left planned.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let progress = loop {
+        let (status, progress) = call(&app, reqwest::Method::GET, &format!("/api/v1/campaigns/{id}"), None).await;
+        assert_eq!(status, 200);
+        if progress["status"] == "done" || Instant::now() > deadline {
+            break progress;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(progress["status"], "done", "{progress}");
+    assert_eq!(progress["progress"]["recipients"]["queued"], members.len(), "{progress}");
+    assert_eq!(progress["progress"]["texts"]["sent"], members.len(), "{progress}");
+    assert_eq!(progress["progress"]["replied"], 1, "{progress}");
+}
+on_both_backends!(a_campaign_goes_to_its_segment_at_its_rate_and_answers_shop);
+
+async fn pause_holds_the_texts_resume_continues_cancel_ends(backend: Backend) {
+    let app = spawn_app(backend, TestOptions { clock: Some(weekday_afternoon()), ..Default::default() }).await;
+    let members = miami_opted_in();
+    let (status, _) = call(
+        &app,
+        reqwest::Method::PUT,
+        "/api/v1/segments/miami",
+        Some(json!({"consent": "opted_in", "area_codes": ["305"]})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let post = reqwest::Method::POST;
+    let (status, created) = call(
+        &app,
+        post.clone(),
+        "/api/v1/campaigns",
+        Some(json!({"name": "slow", "segment": "miami", "text": "Hello from the shop. Reply STOP to opt out.", "rate": 1})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    assert_eq!(app.twilio.wait_for_sent(1, Duration::from_secs(10)).await.len(), 1, "the first text goes at once");
+    let (status, paused) = call(&app, post.clone(), &format!("/api/v1/campaigns/{id}/pause"), None).await;
+    assert_eq!((status, paused["status"].as_str()), (200, Some("paused")));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let at_pause = app.twilio.sent().len();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(app.twilio.sent().len(), at_pause, "nothing goes while paused");
+    let (status, _) = call(&app, post.clone(), &format!("/api/v1/campaigns/{id}/pause"), None).await;
+    assert_eq!(status, 409, "a paused campaign cannot be paused");
+    let (status, _) = call(&app, post.clone(), &format!("/api/v1/campaigns/{id}/resume"), None).await;
+    assert_eq!(status, 200);
+    let resumed = app.twilio.wait_for_sent(at_pause + 1, Duration::from_secs(10)).await.len();
+    assert!(resumed > at_pause, "resume sends again");
+    let (status, _) = call(&app, post.clone(), &format!("/api/v1/campaigns/{id}/cancel"), None).await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let at_cancel = app.twilio.sent().len();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(app.twilio.sent().len(), at_cancel, "nothing goes after cancel");
+    assert!(
+        at_cancel > at_pause && at_cancel < members.len(),
+        "the cancel stopped texts: {at_cancel} of {}",
+        members.len()
+    );
+    let (_, progress) = call(&app, reqwest::Method::GET, &format!("/api/v1/campaigns/{id}"), None).await;
+    assert_eq!(progress["status"], "cancelled");
+    assert_eq!(progress["progress"]["recipients"]["cancelled"], members.len() - at_cancel, "{progress}");
+    let (status, _) = call(&app, post, &format!("/api/v1/campaigns/{id}/resume"), None).await;
+    assert_eq!(status, 409, "a cancelled campaign stays cancelled");
+}
+on_both_backends!(pause_holds_the_texts_resume_continues_cancel_ends);
