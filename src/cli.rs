@@ -139,6 +139,43 @@ pub enum Command {
         #[command(subcommand)]
         command: FlowsCommand,
     },
+    /// Segments (docs/campaigns.md).
+    Segments {
+        #[command(subcommand)]
+        command: SegmentsCommand,
+    },
+    /// Campaigns (docs/campaigns.md).
+    Campaigns {
+        #[command(subcommand)]
+        command: CampaignsCommand,
+    },
+}
+
+/// `backtalk segments …`
+#[derive(Debug, Subcommand)]
+pub enum SegmentsCommand {
+    /// Check every segment file in the folder (default: `segments.dir`); print each problem
+    /// as `file:line: reason` and exit non-zero if there is one.
+    Validate {
+        /// The folder of segment files.
+        dir: Option<PathBuf>,
+    },
+    /// Print how many customers are in a segment now (from `segments.dir` or the API's).
+    Count {
+        /// The segment's name.
+        name: String,
+    },
+}
+
+/// `backtalk campaigns …`
+#[derive(Debug, Subcommand)]
+pub enum CampaignsCommand {
+    /// Plan a campaign file (TOML, docs/campaigns.md) against the database without saving
+    /// or sending: members, planned, skipped by reason, SMS segments, estimated cost.
+    DryRun {
+        /// The campaign file.
+        file: PathBuf,
+    },
 }
 
 /// `backtalk flows …`
@@ -263,6 +300,30 @@ pub enum BenchCommand {
         /// Seed of the random generator (the same seed replays the same events).
         #[arg(long, default_value_t = 18)]
         seed: u64,
+    },
+    /// A campaign to a segment of N synthetic customers: segment evaluation and send
+    /// planning (time, members per second, peak memory) beside a bare scan of the customers,
+    /// then the whole server draining the plan at each rate, measured at the provider.
+    Campaign {
+        /// Customers in the segment.
+        #[arg(long, default_value_t = 1_000_000)]
+        recipients: usize,
+        /// Seed of the random generator.
+        #[arg(long, default_value_t = 18)]
+        seed: u64,
+        /// A PostgreSQL admin URL (e.g. postgres://postgres:postgres@127.0.0.1/postgres): the
+        /// same benchmark on a fresh database there too.
+        #[arg(long)]
+        postgres: Option<String>,
+        /// Plans per backend (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Seconds the server drains the plan at each rate.
+        #[arg(long, default_value_t = 20)]
+        drain_seconds: u64,
+        /// Messages per second to drain at (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "1,100")]
+        rates: Vec<f64>,
     },
     /// Product search quality and speed on the ESCI queries and human labels.
     Retrieval {

@@ -16,6 +16,17 @@ pub async fn run(command: BenchCommand, config_path: Option<&Path>) -> anyhow::R
         }
         BenchCommand::ImportCrm { lines } => crate::bench::import::run_crm(lines).await,
         BenchCommand::Flows { events, seed } => crate::bench::flows::run(events, seed).await,
+        BenchCommand::Campaign { recipients, seed, postgres, runs, drain_seconds, rates } => {
+            crate::bench::campaign::run(crate::bench::campaign::Options {
+                recipients,
+                seed,
+                postgres,
+                runs,
+                drain_seconds,
+                rates,
+            })
+            .await
+        }
         BenchCommand::Retrieval { esci, rounds } => {
             let config = Config::load(config_path)?;
             let embeddings =

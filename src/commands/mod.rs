@@ -19,7 +19,11 @@ mod eval;
 mod reviewer;
 mod serve;
 
-use crate::cli::{Cli, Command, ComplianceCommand, FlowsCommand, ReviewerCommand, WebhooksCommand};
+use anyhow::Context;
+
+use crate::cli::{
+    CampaignsCommand, Cli, Command, ComplianceCommand, FlowsCommand, ReviewerCommand, SegmentsCommand, WebhooksCommand,
+};
 use crate::config::Config;
 
 /// Runs the command `cli` names.
@@ -91,6 +95,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Flows { command: FlowsCommand::Simulate { events, dir, demo, until } } => {
                     simulate_flows(&config, events, dir, demo, until.as_deref()).await
                 }
+                Command::Segments { command: SegmentsCommand::Validate { dir } } => {
+                    validate_segments(&dir.unwrap_or_else(|| config.segments_dir()))
+                }
+                Command::Segments { command: SegmentsCommand::Count { name } } => count_segment(&config, &name).await,
+                Command::Campaigns { command: CampaignsCommand::DryRun { file } } => dry_run(&config, &file).await,
                 Command::Migrate => {
                     let db = crate::store::Db::connect(&config.effective_database_url()).await?;
                     println!("migrations applied ({})", db.backend());
@@ -116,6 +125,7 @@ pub fn default_log_filter(command: &Command) -> &'static str {
             | Command::Chat { .. }
             | Command::Flows { command: FlowsCommand::Simulate { .. } }
             | Command::Bench { command: crate::cli::BenchCommand::Flows { .. } }
+            | Command::Bench { command: crate::cli::BenchCommand::Campaign { .. } }
     );
     if quiet { "warn" } else { "info,sqlx=warn,tantivy=warn" }
 }
@@ -128,6 +138,56 @@ fn validate_flows(dir: &std::path::Path) -> anyhow::Result<()> {
     }
     println!("{}: {} flows valid, {} problems", dir.display(), flows.len(), errors.len());
     anyhow::ensure!(errors.is_empty(), "{} problems in the flow files", errors.len());
+    Ok(())
+}
+
+/// `backtalk segments validate`: every problem of every segment file, then a summary.
+fn validate_segments(dir: &std::path::Path) -> anyhow::Result<()> {
+    let (segments, errors) = crate::flows::segment::load_dir(dir)?;
+    for e in &errors {
+        eprintln!("{e}");
+    }
+    println!("{}: {} segments valid, {} problems", dir.display(), segments.len(), errors.len());
+    anyhow::ensure!(errors.is_empty(), "{} problems in the segment files", errors.len());
+    Ok(())
+}
+
+/// `backtalk segments count NAME`.
+async fn count_segment(config: &Config, name: &str) -> anyhow::Result<()> {
+    let db = crate::store::Db::connect(&config.effective_database_url()).await?;
+    let Some((segment, _)) = crate::flows::segment::find(&db, &config.segments_dir(), name).await? else {
+        anyhow::bail!("no segment named {name:?} in {} or the API's", config.segments_dir().display());
+    };
+    let count = crate::flows::segment::count(&db, &segment, chrono::Utc::now()).await?;
+    println!("{name}: {count} customers");
+    Ok(())
+}
+
+/// `backtalk campaigns dry-run FILE`: the plan's figures as JSON.
+async fn dry_run(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+    use crate::flows::campaign::{CampaignSpec, Planner, Refused, resolve};
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let spec: CampaignSpec = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let db = crate::store::Db::connect(&config.effective_database_url()).await?;
+    let (campaign, segment) = match resolve(&db, &config.segments_dir(), &spec, config.campaigns.rate).await {
+        Ok(found) => found,
+        Err(Refused::Invalid(problems)) => {
+            for (field, why) in &problems {
+                eprintln!("{}: {field}: {why}", file.display());
+            }
+            anyhow::bail!("the campaign has {} problems", problems.len());
+        }
+        Err(Refused::Store(e)) => return Err(e),
+    };
+    let planner = Planner {
+        db: &db,
+        now: chrono::Utc::now(),
+        smart_sending: config.smart_sending(),
+        cost_per_segment: config.campaigns.cost_per_segment,
+        currency: &config.campaigns.currency,
+    };
+    let summary = planner.plan(&campaign, &segment, |_| async { Ok(()) }).await?;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())
 }
 

@@ -11,8 +11,10 @@
 //!   libphonenumber's time-zone map (`data/nanp_timezones.txt`, Apache-2.0; longest prefix;
 //!   when a code spans several zones the text must be allowed in every one of them), else
 //!   every US zone at once.
-//! - The state: from the area code (libphonenumber's geocoding, `data/nanp_states.txt`);
-//!   unknown means every state's rules at once (the strictest US window).
+//! - The state: from the area code (libphonenumber's geocoding, `data/nanp_states.txt`: its
+//!   area-code lines, plus 203, 310, 713, 718 and 905, which the geocoding names only at
+//!   longer prefixes, all in one state); unknown means every state's rules at once (the
+//!   strictest US window).
 //!
 //! A text outside its window is deferred to the next allowed minute, never dropped.
 
@@ -471,6 +473,17 @@ mod tests {
         assert!(p.zones.len() >= 2, "{:?}", p.zones);
         let opening = p.next_allowed(utc(2026, 11, 24, 12, 0)).unwrap();
         assert_eq!(opening, utc(2026, 11, 24, 15, 0));
+    }
+
+    #[test]
+    fn area_codes_named_only_at_longer_prefixes_have_their_state() {
+        // libphonenumber's geocoding names these only as "120320|Connecticut", "17132|Texas", …
+        for (phone, state) in
+            [("+12035550100", "CT"), ("+13105550100", "CA"), ("+17135550100", "TX"), ("+17185550100", "NY")]
+        {
+            assert_eq!(state_of(phone), Some(state), "{phone}");
+        }
+        assert!(area_codes_of("CT").contains(&"203".to_string()));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::compliance::quiet_hours;
 use crate::domain::{ConsentKind, Phone, SendClass, ab, segments as sms_segments};
 use crate::store::campaigns::{self as store, NewRecipient};
 use crate::store::segments::{Member, members_page};
-use crate::store::{Db, consent, outbox};
+use crate::store::{Db, outbox};
 
 /// Members read (and recipients written) per page: bounded memory for any segment size.
 const PAGE: i64 = 5_000;
@@ -166,6 +166,11 @@ impl CampaignSpec {
             } else if let Err(e) = templates.template_from_str(&v.text) {
                 problem(&field, format!("the template does not parse: {e}"));
             }
+            // minijinja finds an unknown filter or method only when it renders: render once
+            // for a sample customer, so such a text is refused now and not at each recipient.
+            else if let Err(e) = render_for(&v.text, "+12025550100", Some("Sample Customer")) {
+                problem(&field, format!("the template does not render: {e}"));
+            }
             if v.weight == 0 {
                 problem(&field, "weight must be at least 1".into());
             }
@@ -177,8 +182,8 @@ impl CampaignSpec {
             if crate::domain::flow::normalise(&r.pattern).is_empty() {
                 problem(&format!("replies[{i}]"), "match must have a letter or digit".into());
             }
-            if let Some(Err(e)) = r.text.as_deref().map(|t| templates.template_from_str(t)) {
-                problem(&format!("replies[{i}]"), format!("the template does not parse: {e}"));
+            if let Some(Err(e)) = r.text.as_deref().map(|t| render_for(t, "+12025550100", Some("Sample Customer"))) {
+                problem(&format!("replies[{i}]"), format!("the template does not render: {e}"));
             }
         }
         let ends = match self.test.as_ref().and_then(|t| t.ends.as_deref()) {
@@ -357,13 +362,7 @@ impl Planner<'_> {
             after = last.customer_id;
             let mut decisions = Vec::with_capacity(members.len());
             for m in members {
-                let consent = match m.consent {
-                    Some(ConsentKind::HoldReleased) => match Phone::parse(&m.phone) {
-                        Ok(p) => consent::settled_consent(self.db, &p).await?,
-                        Err(_) => None,
-                    },
-                    other => other,
-                };
+                let consent = super::segment::settled_consent(self.db, &m).await?;
                 // A released hold may give back an opt-out: the segment's consent filter again.
                 if !super::segment::consent_holds(segment, consent) {
                     continue;
@@ -473,11 +472,21 @@ pub fn render(env: &minijinja::Environment<'_>, template: &str, m: &Member) -> a
     Ok(text.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
-/// One text rendered for a member (the dispatcher's, per recipient).
-pub fn render_text(text: &str, m: &Member) -> anyhow::Result<String> {
+/// One text rendered for a recipient: the template over `customer` (`name`, `first_name`,
+/// `phone`).
+pub fn render_for(text: &str, phone: &str, name: Option<&str>) -> anyhow::Result<String> {
+    let member = Member {
+        customer_id: 0,
+        phone: phone.to_string(),
+        name: name.map(str::to_string),
+        timezone: None,
+        consent: None,
+        last_promotional: None,
+        proactive: 0,
+    };
     let mut env = minijinja::Environment::new();
     env.add_template("text", text)?;
-    render(&env, "text", m)
+    render(&env, "text", &member)
 }
 
 /// What creating a campaign can run into besides the store failing.
@@ -485,6 +494,8 @@ pub fn render_text(text: &str, m: &Member) -> anyhow::Result<String> {
 pub enum CreateError {
     #[error("a campaign named {0:?} exists already")]
     NameTaken(String),
+    #[error("campaign {0} was cancelled while it was being planned")]
+    CancelledWhilePlanning(i64),
     #[error(transparent)]
     Store(#[from] anyhow::Error),
 }
@@ -521,7 +532,9 @@ pub async fn create(
         .await;
     match planned {
         Ok(summary) => {
-            store::finish_planning(planner.db, id, &summary_figures(&summary), planner.now).await?;
+            if !store::finish_planning(planner.db, id, &summary_figures(&summary), planner.now).await? {
+                return Err(CreateError::CancelledWhilePlanning(id));
+            }
             Ok((id, summary))
         }
         Err(e) => {
@@ -537,5 +550,73 @@ fn summary_figures(s: &PlanSummary) -> store::Figures {
         planned: s.planned,
         total_segments: s.total_segments,
         estimated_cost: s.estimated_cost,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> CampaignSpec {
+        CampaignSpec {
+            name: "launch".into(),
+            segment: "all".into(),
+            text: Some("Hi".into()),
+            ..CampaignSpec::default()
+        }
+    }
+
+    fn fields(spec: CampaignSpec) -> Vec<String> {
+        spec.check(1.0).err().unwrap_or_default().into_iter().map(|(f, _)| f).collect()
+    }
+
+    #[test]
+    fn a_campaign_is_checked_field_by_field() {
+        assert!(spec().check(1.0).is_ok());
+        assert_eq!(fields(CampaignSpec { compose: Some("sell".into()), text: None, ..spec() }), ["compose"]);
+        assert_eq!(fields(CampaignSpec { send_at: Some("tomorrow".into()), ..spec() }), ["send_at"]);
+        assert_eq!(fields(CampaignSpec { local_time: Some("10am".into()), ..spec() }), ["local_time"]);
+        assert_eq!(fields(CampaignSpec { rate: Some(0.0), ..spec() }), ["rate"]);
+        assert_eq!(fields(CampaignSpec { text: Some("{{ customer.".into()), ..spec() }), ["text"]);
+        assert_eq!(fields(CampaignSpec { class: Some("marketing".into()), ..spec() }), ["class"]);
+        // minijinja finds an unknown method only when it renders.
+        assert_eq!(fields(CampaignSpec { text: Some("{{ customer.first_name.shout() }}".into()), ..spec() }), ["text"]);
+        let both =
+            CampaignSpec { variants: vec![VariantSpec { name: "a".into(), weight: 1, text: "A".into() }], ..spec() };
+        assert_eq!(fields(both), ["text"]);
+        let one_arm = CampaignSpec {
+            text: None,
+            variants: vec![VariantSpec { name: "a".into(), weight: 1, text: "A".into() }],
+            test: Some(TestSpec { metric: Metric::ReplyRate, ends: None }),
+            ..spec()
+        };
+        assert_eq!(fields(one_arm), ["test"]);
+    }
+
+    #[test]
+    fn variants_make_a_test_named_after_the_campaign() {
+        let c = CampaignSpec {
+            text: None,
+            variants: vec![
+                VariantSpec { name: "short".into(), weight: 1, text: "A".into() },
+                VariantSpec { name: "long".into(), weight: 3, text: "B".into() },
+            ],
+            ..spec()
+        }
+        .check(1.0)
+        .unwrap();
+        assert_eq!(c.test.unwrap().name, "campaign:launch");
+        assert_eq!(c.variants.iter().map(|v| v.weight).collect::<Vec<_>>(), [1, 3]);
+        assert_eq!(c.rate, 1.0, "the default rate");
+    }
+
+    #[test]
+    fn a_local_time_skipped_by_the_clock_change_is_taken_an_hour_later() {
+        let ny = chrono_tz::America::New_York;
+        // 2027-03-14 02:30 does not exist in New York (clocks jump from 2:00 to 3:00 EDT).
+        let gap = NaiveDateTime::parse_from_str("2027-03-14T02:30", "%Y-%m-%dT%H:%M").unwrap();
+        assert_eq!(local_instant(&ny, gap).unwrap().to_rfc3339(), "2027-03-14T07:30:00+00:00");
+        let winter = NaiveDateTime::parse_from_str("2026-12-10T10:00", "%Y-%m-%dT%H:%M").unwrap();
+        assert_eq!(local_instant(&ny, winter).unwrap().to_rfc3339(), "2026-12-10T15:00:00+00:00");
     }
 }

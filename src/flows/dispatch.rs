@@ -21,16 +21,16 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::campaign::{CampaignSpec, render_text, subject_of};
+use super::campaign::{Campaign, CampaignSpec, render_for, subject_of};
 use crate::clock::Clock;
+use crate::compliance::quiet_hours;
 use crate::domain::flow::{EventContext, Menu, MenuChoice, RunContext, normalise};
-use crate::domain::{OutboxKind, Phone, SendClass};
+use crate::domain::{OutboxKind, Phone};
 use crate::jobs::Waker;
 use crate::sms::outbound::{OutboundText, queue_text_at};
 use crate::store::campaigns::{self as store, CampaignRow, RecipientRow, status};
 use crate::store::commerce::{NewEvent, insert_event};
 use crate::store::flows::{self as runs, NewRun};
-use crate::store::segments::Member;
 use crate::store::{Db, conversations, crm};
 
 /// How often the dispatcher looks for due texts.
@@ -67,42 +67,57 @@ impl Dispatcher {
         }
     }
 
-    /// One pass over the active campaigns; how many texts were handed over.
+    /// One pass over the active campaigns; how many texts were handed over. A campaign that
+    /// fails (its database writes, say) is logged and left for the next pass; the others go on.
     pub async fn tick(&mut self) -> anyhow::Result<usize> {
         let active = store::active(&self.db).await?;
         self.buckets.retain(|id, _| active.iter().any(|c| c.id == *id));
         let mut handed = 0;
         for c in active {
-            let now = Instant::now();
-            let (tokens, last) = self.buckets.entry(c.id).or_insert((1.0, now));
-            *tokens = (*tokens + c.rate * now.duration_since(*last).as_secs_f64()).min(c.rate.max(1.0));
-            *last = now;
-            let allowed = tokens.floor() as i64;
-            if allowed == 0 {
-                continue;
+            match self.serve(&c).await {
+                Ok(n) => handed += n,
+                Err(e) => warn!(campaign = c.id, error = %e, "campaign dispatch failed; trying again"),
             }
-            // Planned times are on this clock (a test's fixed clock, or the system's).
-            let due = store::due_recipients(&self.db, c.id, self.clock.now().timestamp_millis(), allowed).await?;
-            if due.is_empty() {
-                self.finish_if_done(&c).await?;
-                continue;
+        }
+        Ok(handed)
+    }
+
+    /// Hands over what the campaign's rate allows now.
+    async fn serve(&mut self, c: &CampaignRow) -> anyhow::Result<usize> {
+        let now = Instant::now();
+        let (tokens, last) = self.buckets.entry(c.id).or_insert((1.0, now));
+        *tokens = (*tokens + c.rate * now.duration_since(*last).as_secs_f64()).min(c.rate.max(1.0));
+        *last = now;
+        let allowed = tokens.floor() as i64;
+        if allowed == 0 {
+            return Ok(0);
+        }
+        // Planned times are on this clock (a test's fixed clock, or the system's).
+        let due = store::due_recipients(&self.db, c.id, self.clock.now().timestamp_millis(), allowed).await?;
+        if due.is_empty() {
+            self.finish_if_done(c).await?;
+            return Ok(0);
+        }
+        if c.status == status::SCHEDULED {
+            store::set_status(&self.db, c.id, &[status::SCHEDULED], status::SENDING, self.clock.now()).await?;
+        }
+        let spec: CampaignSpec = serde_json::from_str(&c.definition)?;
+        let campaign = spec.check(c.rate).map_err(|p| anyhow::anyhow!("campaign {} no longer checks: {p:?}", c.id))?;
+        let mut handed = 0;
+        for r in &due {
+            match self.hand_over(c, &campaign, r).await? {
+                Handover::Handed => handed += 1,
+                // Its window closed meanwhile: it waits, planned, without using the rate.
+                Handover::Postponed => continue,
+                Handover::Skipped | Handover::Gone => {}
             }
-            if c.status == status::SCHEDULED {
-                store::set_status(&self.db, c.id, &[status::SCHEDULED], status::SENDING, self.clock.now()).await?;
+            if let Some((tokens, _)) = self.buckets.get_mut(&c.id) {
+                *tokens -= 1.0;
             }
-            let spec: CampaignSpec = serde_json::from_str(&c.definition)?;
-            for r in &due {
-                if self.hand_over(&c, &spec, r).await? {
-                    handed += 1;
-                }
-                if let Some((tokens, _)) = self.buckets.get_mut(&c.id) {
-                    *tokens -= 1.0;
-                }
-            }
-            self.waker.wake();
-            if (due.len() as i64) < allowed {
-                self.finish_if_done(&c).await?;
-            }
+        }
+        self.waker.wake();
+        if (due.len() as i64) < allowed {
+            self.finish_if_done(c).await?;
         }
         Ok(handed)
     }
@@ -118,49 +133,62 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// Hands one recipient's text to the sender; false when it was no longer planned.
-    async fn hand_over(&self, c: &CampaignRow, spec: &CampaignSpec, r: &RecipientRow) -> anyhow::Result<bool> {
+    /// Hands one recipient's text to the sender, unless its window is closed now (quiet hours
+    /// at its local time: it is postponed to the opening, so texts deferred overnight do not
+    /// all reach the provider at once when the window opens), or its text does not render.
+    async fn hand_over(&self, c: &CampaignRow, campaign: &Campaign, r: &RecipientRow) -> anyhow::Result<Handover> {
         let phone = Phone::parse(&r.phone).map_err(|e| anyhow::anyhow!("campaign recipient {}: {e}", r.id))?;
         let customer = crm::customer_by_phone(&self.db, &phone).await?;
-        let member = Member {
-            customer_id: r.customer_id.unwrap_or_default(),
-            phone: r.phone.clone(),
-            name: customer.as_ref().and_then(|c| c.name.clone()),
-            timezone: None,
-            consent: None,
-            last_promotional: None,
-            proactive: 0,
-        };
-        let template = match (&spec.text, r.arm.as_deref()) {
-            (Some(text), _) => text.as_str(),
-            (None, arm) => spec
-                .variants
-                .iter()
-                .find(|v| Some(v.name.as_str()) == arm)
-                .or(spec.variants.first())
-                .map_or("", |v| v.text.as_str()),
-        };
-        let body = render_text(template, &member)?;
-        let mut choices = Vec::new();
-        for reply in &spec.replies {
-            choices.push(MenuChoice {
-                pattern: normalise(&reply.pattern),
-                text: reply.text.as_deref().map(|t| render_text(t, &member)).transpose()?,
-                event: reply.event.clone(),
-                handoff: reply.handoff,
-                opt_in: reply.opt_in,
-            });
+        let policy = quiet_hours::policy_for(phone.as_str(), customer.as_ref().and_then(|c| c.timezone.as_deref()));
+        match policy.next_allowed(self.clock.now()) {
+            Some(at) if at > self.clock.now() => {
+                store::postpone(&self.db, r.id, at.timestamp_millis()).await?;
+                return Ok(Handover::Postponed);
+            }
+            // No allowed time within two weeks: the sender escalates it to a person.
+            _ => {}
         }
+        let name = customer.as_ref().and_then(|c| c.name.clone());
+        let variant = campaign
+            .variants
+            .iter()
+            .find(|v| Some(v.name.as_str()) == r.arm.as_deref())
+            .unwrap_or(&campaign.variants[0]);
+        let rendered = render_for(&variant.text, phone.as_str(), name.as_deref()).and_then(|body| {
+            let choices = campaign
+                .replies
+                .iter()
+                .map(|reply| {
+                    Ok(MenuChoice {
+                        pattern: normalise(&reply.pattern),
+                        text: reply
+                            .text
+                            .as_deref()
+                            .map(|t| render_for(t, phone.as_str(), name.as_deref()))
+                            .transpose()?,
+                        event: reply.event.clone(),
+                        handoff: reply.handoff,
+                        opt_in: reply.opt_in,
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            Ok((body, choices))
+        });
+        let (body, choices) = match rendered {
+            Ok(rendered) => rendered,
+            Err(e) => {
+                let reason = format!("the text did not render: {e}");
+                warn!(campaign = c.id, recipient = r.id, %reason, "campaign text skipped");
+                store::skip(&self.db, r.id, &reason).await?;
+                return Ok(Handover::Skipped);
+            }
+        };
+        let class = campaign.class;
         let now = self.clock.now();
         let flow = subject_of(&c.name);
-        let class = if spec.class.as_deref() == Some("transactional") {
-            SendClass::Transactional
-        } else {
-            SendClass::Promotional
-        };
         let mut tx = self.db.begin().await?;
         if !store::mark_queued(&mut tx, r.id).await? {
-            return Ok(false);
+            return Ok(Handover::Gone);
         }
         let customer_id = match customer {
             Some(c) => c.id,
@@ -222,6 +250,18 @@ impl Dispatcher {
         }
         store::set_outbox(&mut tx, r.id, outbox_id).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Handover::Handed)
     }
+}
+
+/// What became of a recipient the dispatcher took.
+enum Handover {
+    /// Its text is with the sender.
+    Handed,
+    /// Its window is closed now: planned again for the opening.
+    Postponed,
+    /// Its text did not render: skipped with the reason.
+    Skipped,
+    /// No longer planned (cancelled, handed over by another dispatcher) or the campaign paused.
+    Gone,
 }

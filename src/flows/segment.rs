@@ -270,17 +270,25 @@ pub async fn count(db: &crate::store::Db, segment: &Segment, now: DateTime<Utc>)
         let Some(last) = page.last() else { return Ok(n) };
         after = last.customer_id;
         for m in &page {
-            let consent = match m.consent {
-                Some(crate::domain::ConsentKind::HoldReleased) => match crate::domain::Phone::parse(&m.phone) {
-                    Ok(p) => crate::store::consent::settled_consent(db, &p).await?,
-                    Err(_) => None,
-                },
-                other => other,
-            };
-            if consent_holds(segment, consent) {
+            if consent_holds(segment, settled_consent(db, m).await?) {
                 n += 1;
             }
         }
+    }
+}
+
+/// A member's consent as it holds: the latest ledger entry, except that a released hold gives
+/// back the entry before it (one more lookup, only for those members).
+pub async fn settled_consent(
+    db: &crate::store::Db,
+    m: &crate::store::segments::Member,
+) -> anyhow::Result<Option<crate::domain::ConsentKind>> {
+    match m.consent {
+        Some(crate::domain::ConsentKind::HoldReleased) => match crate::domain::Phone::parse(&m.phone) {
+            Ok(p) => crate::store::consent::settled_consent(db, &p).await,
+            Err(_) => Ok(None),
+        },
+        other => Ok(other),
     }
 }
 

@@ -78,7 +78,7 @@ async fn find_segment(state: &AppState, name: &str) -> Result<(Segment, Source),
 }
 
 /// The campaign checked, with its segment; a 400 naming the field otherwise.
-async fn checked(state: &AppState, spec: &CampaignSpec) -> Result<(Campaign, Segment), Error> {
+pub(crate) async fn checked(state: &AppState, spec: &CampaignSpec) -> Result<(Campaign, Segment), Error> {
     match resolve(&state.db, &state.config.segments_dir(), spec, state.config.campaigns.rate).await {
         Ok(found) => Ok(found),
         Err(Refused::Invalid(problems)) => {
@@ -89,7 +89,7 @@ async fn checked(state: &AppState, spec: &CampaignSpec) -> Result<(Campaign, Seg
     }
 }
 
-fn planner(state: &AppState) -> Planner<'_> {
+pub(crate) fn planner(state: &AppState) -> Planner<'_> {
     Planner {
         db: &state.db,
         now: state.clock.now(),
@@ -119,6 +119,7 @@ pub async fn create_campaign(
         Err(CreateError::NameTaken(name)) => {
             return Err(Error::Conflict(format!("a campaign named {name:?} exists already")));
         }
+        Err(e @ CreateError::CancelledWhilePlanning(_)) => return Err(Error::Conflict(e.to_string())),
         Err(CreateError::Store(e)) => return Err(e.into()),
     };
     tracing::info!(campaign = id, planned = summary.planned, members = summary.members, "campaign created");

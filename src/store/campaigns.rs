@@ -82,29 +82,38 @@ pub async fn insert_campaign(
     Ok(id)
 }
 
-/// Rows per insert statement: 7 values each, well under SQLite's 32,766 and PostgreSQL's
+/// Rows per insert statement: 8 values each, well under SQLite's 32,766 and PostgreSQL's
 /// 65,535 bound parameters.
 const ROWS_PER_INSERT: usize = 1_000;
 
-/// Writes planned recipients, in one transaction.
+/// Writes planned recipients, in one transaction: on PostgreSQL as one `unnest` of arrays
+/// (one statement, eight parameters), on SQLite as multi-row inserts.
 pub async fn insert_recipients(db: &Db, campaign_id: i64, rows: &[NewRecipient]) -> anyhow::Result<()> {
+    // Planned with a send time, skipped without.
+    let status = |r: &NewRecipient| if r.send_at_ms.is_some() { "planned" } else { "skipped" };
+    if let Db::Postgres(pool) = db {
+        sqlx::query(
+            "insert into campaign_recipients (campaign_id, customer_id, phone, status, reason, send_at_ms, arm, segments)
+             select $1, * from unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::bigint[])",
+        )
+        .bind(campaign_id)
+        .bind(rows.iter().map(|r| r.customer_id).collect::<Vec<i64>>())
+        .bind(rows.iter().map(|r| r.phone.as_str()).collect::<Vec<&str>>())
+        .bind(rows.iter().map(status).collect::<Vec<&str>>())
+        .bind(rows.iter().map(|r| r.reason.as_deref()).collect::<Vec<Option<&str>>>())
+        .bind(rows.iter().map(|r| r.send_at_ms).collect::<Vec<Option<i64>>>())
+        .bind(rows.iter().map(|r| r.arm.as_deref()).collect::<Vec<Option<&str>>>())
+        .bind(rows.iter().map(|r| r.segments).collect::<Vec<i64>>())
+        .execute(pool)
+        .await?;
+        return Ok(());
+    }
     let mut tx = db.begin().await?;
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        // Status is derived from the send time: planned with one, skipped without.
         let values: Vec<String> = (0..chunk.len())
             .map(|i| {
-                let b = i * 7;
-                format!(
-                    "(${}, ${}, ${}, case when ${} is null then 'skipped' else 'planned' end, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 4,
-                    b + 6,
-                    b + 7
-                )
+                let p: Vec<String> = (1..=8).map(|k| db.param(i * 8 + k)).collect();
+                format!("({})", p.join(", "))
             })
             .collect();
         let sql = format!(
@@ -118,8 +127,9 @@ pub async fn insert_recipients(db: &Db, campaign_id: i64, rows: &[NewRecipient])
                     .bind(campaign_id)
                     .bind(r.customer_id)
                     .bind(&r.phone)
-                    .bind(r.send_at_ms)
+                    .bind(status(r))
                     .bind(&r.reason)
+                    .bind(r.send_at_ms)
                     .bind(&r.arm)
                     .bind(r.segments);
             }
@@ -130,12 +140,13 @@ pub async fn insert_recipients(db: &Db, campaign_id: i64, rows: &[NewRecipient])
     Ok(())
 }
 
-/// Records the plan's figures and schedules the campaign.
-pub async fn finish_planning(db: &Db, id: i64, f: &Figures, now: DateTime<Utc>) -> anyhow::Result<()> {
-    with_db_write!(db, |p| {
+/// Records the plan's figures and schedules the campaign. When it was cancelled while being
+/// planned, the recipients written meanwhile are cancelled too and this returns false.
+pub async fn finish_planning(db: &Db, id: i64, f: &Figures, now: DateTime<Utc>) -> anyhow::Result<bool> {
+    let scheduled = with_db_write!(db, |p| {
         sqlx::query(
         "update campaigns set status = 'scheduled', members = $2, planned = $3, total_segments = $4, estimated_cost = $5, updated_at = $6
-         where id = $1"
+         where id = $1 and status = 'planning'"
     )
     .bind(id)
     .bind(f.members)
@@ -145,9 +156,18 @@ pub async fn finish_planning(db: &Db, id: i64, f: &Figures, now: DateTime<Utc>) 
     .bind(now)
     .execute(p)
     .await
-    .map(|_| ())
-    })?;
-    Ok(())
+    .map(|r| r.rows_affected())
+    })? > 0;
+    if !scheduled {
+        with_db_write!(db, |p| sqlx::query(
+            "update campaign_recipients set status = 'cancelled' where campaign_id = $1 and status = 'planned'"
+        )
+        .bind(id)
+        .execute(p)
+        .await
+        .map(|_| ()))?;
+    }
+    Ok(scheduled)
 }
 
 /// Removes a campaign and its recipients (a plan that failed midway).
@@ -207,12 +227,12 @@ pub async fn set_status(db: &Db, id: i64, from: &[&str], to: &str, now: DateTime
 }
 
 /// Cancels a campaign: its recipients not yet handed over become `cancelled`. False when it
-/// was already cancelled or done.
+/// was already cancelled or done. A campaign left in `planning` by a crash is cancelled too.
 pub async fn cancel(db: &Db, id: i64, now: DateTime<Utc>) -> anyhow::Result<bool> {
     let mut tx = db.begin().await?;
     let moved = with_tx!(&mut tx, |conn| sqlx::query(
         "update campaigns set status = 'cancelled', updated_at = $2
-         where id = $1 and status in ('scheduled', 'sending', 'paused')"
+         where id = $1 and status in ('planning', 'scheduled', 'sending', 'paused')"
     )
     .bind(id)
     .bind(now)
@@ -270,10 +290,12 @@ pub async fn any_planned(db: &Db, campaign_id: i64) -> anyhow::Result<bool> {
 }
 
 /// Marks a recipient handed over; false when it was no longer planned (cancelled meanwhile,
-/// or handed over by another dispatcher).
+/// or handed over by another dispatcher) or its campaign was paused meanwhile.
 pub async fn mark_queued(tx: &mut Tx, recipient_id: i64) -> anyhow::Result<bool> {
     let done = with_tx!(tx, |conn| sqlx::query(
-        "update campaign_recipients set status = 'queued' where id = $1 and status = 'planned'"
+        "update campaign_recipients set status = 'queued'
+         where id = $1 and status = 'planned'
+           and exists (select 1 from campaigns c where c.id = campaign_id and c.status in ('scheduled', 'sending'))"
     )
     .bind(recipient_id)
     .execute(conn)
@@ -344,19 +366,29 @@ pub async fn progress(db: &Db, campaign_id: i64) -> anyhow::Result<Progress> {
     Ok(out)
 }
 
-/// Every recipient of a campaign as planned: `(phone, status, reason, send_at_ms, arm,
-/// segments)`, by id (tests and exports).
-pub async fn recipients(
-    db: &Db,
-    campaign_id: i64,
-) -> anyhow::Result<Vec<(String, String, Option<String>, Option<i64>, Option<String>, i64)>> {
-    let rows = with_db!(db, |p| {
-        sqlx::query_as::<_, (String, String, Option<String>, Option<i64>, Option<String>, i64)>(
-        "select phone, status, reason, send_at_ms, arm, segments from campaign_recipients where campaign_id = $1 order by id"
+/// Moves a planned recipient's send time later (its window is closed now): it stays planned,
+/// so the campaign's rate still applies when the window opens.
+pub async fn postpone(db: &Db, recipient_id: i64, send_at_ms: i64) -> anyhow::Result<()> {
+    with_db_write!(db, |p| sqlx::query(
+        "update campaign_recipients set send_at_ms = $2 where id = $1 and status = 'planned'"
     )
-    .bind(campaign_id)
-    .fetch_all(p)
+    .bind(recipient_id)
+    .bind(send_at_ms)
+    .execute(p)
     .await
-    })?;
-    Ok(rows)
+    .map(|_| ()))?;
+    Ok(())
+}
+
+/// Skips a planned recipient whose text cannot be handed over, with the reason.
+pub async fn skip(db: &Db, recipient_id: i64, reason: &str) -> anyhow::Result<()> {
+    with_db_write!(db, |p| sqlx::query(
+        "update campaign_recipients set status = 'skipped', reason = $2 where id = $1 and status = 'planned'"
+    )
+    .bind(recipient_id)
+    .bind(reason)
+    .execute(p)
+    .await
+    .map(|_| ()))?;
+    Ok(())
 }

@@ -21,6 +21,7 @@ pub mod outbox;
 pub mod reviewers;
 pub mod schema;
 pub mod segments;
+pub mod synthetic;
 mod text_columns;
 pub mod turns;
 pub mod webhook_events;
@@ -155,6 +156,17 @@ impl Db {
     pub async fn ping(&self) -> anyhow::Result<()> {
         with_db!(self, |p| sqlx::query("select 1").execute(p).await.map(|r| r.rows_affected()))?;
         Ok(())
+    }
+
+    /// Parameter `n` (1-based) in SQL built at run time: `?` on SQLite, `$n` on PostgreSQL, so
+    /// parameters must appear once each, in order. sqlx asks SQLite for every parameter's name,
+    /// a lookup in a list as long as the statement's named parameters (`$n` and `?n` are
+    /// named): a statement with thousands of them binds in quadratic time. `?` has no name.
+    pub fn param(&self, n: usize) -> String {
+        match self {
+            Db::Sqlite { .. } => "?".to_string(),
+            Db::Postgres(_) => format!("${n}"),
+        }
     }
 
     /// Which backend this is, for logs and readiness output.

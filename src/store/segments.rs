@@ -71,21 +71,22 @@ fn query(f: &Filter) -> (String, Vec<Bind>) {
         format!("${}", binds.len() + 2)
     };
     let mut conditions = vec!["c.id > $1".to_string(), "c.redacted_at is null".to_string()];
-    match f.consent {
-        ConsentFilter::OptedIn => conditions.push("latest.kind in ('opt_in', 'hold_released')".into()),
-        ConsentFilter::NotOptedOut => {
-            conditions.push("(latest.kind is null or latest.kind not in ('opt_out', 'hold'))".into())
-        }
-        ConsentFilter::Any => {}
-    }
+    // On the outer query, where the latest consent is a column.
+    let consent = match f.consent {
+        ConsentFilter::OptedIn => "where m.consent in ('opt_in', 'hold_released')",
+        ConsentFilter::NotOptedOut => "where (m.consent is null or m.consent not in ('opt_out', 'hold'))",
+        ConsentFilter::Any => "",
+    };
     if let Some((category, since)) = &f.bought {
-        let mut c = "exists (select 1 from orders o join order_items i on i.order_id = o.id".to_string();
-        if let Some(category) = category {
-            c += &format!(
-                " join products pr on pr.sku = i.sku and lower(pr.category) = lower({})",
+        // Order lines are joined only to match a category: "ordered anything" is any order.
+        let mut c = match category {
+            Some(category) => format!(
+                "exists (select 1 from orders o join order_items i on i.order_id = o.id
+                  join products pr on pr.sku = i.sku and lower(pr.category) = lower({})",
                 p(Bind::Text(category.clone()))
-            );
-        }
+            ),
+            None => "exists (select 1 from orders o".to_string(),
+        };
         c += &format!(" where o.customer_id = c.id and {NOT_CANCELLED}");
         if let Some(since) = since {
             c += &format!(" and o.ordered_at >= {}", p(Bind::Time(*since)));
@@ -138,19 +139,25 @@ fn query(f: &Filter) -> (String, Vec<Bind>) {
               or exists (select 1 from events e where e.phone = c.phone and e.name = {name}{since}))"
         ));
     }
+    // The latest consent is a scalar subquery in a derived table, filtered outside it: the
+    // portable form of a lateral join (SQLite has none), which both databases run as one
+    // index lookup per customer, stopping at the page's limit.
     let sql = format!(
-        "select c.id as customer_id, c.phone, c.name, c.timezone, latest.kind as consent,
-           (select max(o.sent_at) from outbox o where o.to_phone = c.phone and o.class = 'promotional'
-              and o.status in ('sent', 'delivered', 'unknown')) as last_promotional,
-           (select count(*) from outbox o where o.to_phone = c.phone and o.kind = 'proactive'
-              and o.subject is not null and o.status in ('pending', 'sending', 'sent', 'delivered', 'unknown')) as proactive
-         from customers c
-         left join consent_events latest on latest.id =
-           (select e.id from consent_events e where e.phone = c.phone order by e.id desc limit 1)
-         where {}
-         order by c.id
+        "select * from (
+           select c.id as customer_id, c.phone, c.name, c.timezone,
+             (select e.kind from consent_events e where e.phone = c.phone order by e.id desc limit 1) as consent,
+             (select max(o.sent_at) from outbox o where o.to_phone = c.phone and o.class = 'promotional'
+                and o.status in ('sent', 'delivered', 'unknown')) as last_promotional,
+             (select count(*) from outbox o where o.to_phone = c.phone and o.kind = 'proactive'
+                and o.subject is not null and o.status in ('pending', 'sending', 'sent', 'delivered', 'unknown')) as proactive
+           from customers c
+           where {}
+           order by c.id
+         ) m
+         {consent}
+         order by m.customer_id
          limit $2",
-        conditions.join("\n           and ")
+        conditions.join("\n             and ")
     );
     (sql, binds)
 }

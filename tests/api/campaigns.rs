@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{API_TOKEN, Backend, TestApp, TestOptions, new_sid, spawn_app};
 use crate::on_both_backends;
+use backtalk::store::with_db;
 
 /// Tuesday 2026-12-08 13:00 in Miami: inside every window.
 fn weekday_afternoon() -> Arc<FixedClock> {
@@ -179,3 +180,47 @@ async fn pause_holds_the_texts_resume_continues_cancel_ends(backend: Backend) {
     assert_eq!(status, 409, "a cancelled campaign stays cancelled");
 }
 on_both_backends!(pause_holds_the_texts_resume_continues_cancel_ends);
+
+/// A text whose window closes before it is handed over waits, planned, for the opening
+/// (at the campaign's rate then), instead of being handed to the sender to pile up there.
+async fn a_text_whose_window_closed_waits_planned_for_the_opening(backend: Backend) {
+    // Tuesday 2026-12-08 20:58 in New York: inside the federal 8 am-9 pm window.
+    let clock = Arc::new(FixedClock::at(Utc.with_ymd_and_hms(2026, 12, 9, 1, 58, 0).unwrap()));
+    let app = spawn_app(backend, TestOptions { clock: Some(clock.clone()), ..Default::default() }).await;
+    let (status, _) = call(
+        &app,
+        reqwest::Method::PUT,
+        "/api/v1/segments/nyc",
+        Some(json!({"consent": "opted_in", "area_codes": ["212"]})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, created) = call(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/campaigns",
+        Some(json!({"name": "late", "segment": "nyc", "text": "Evening offer. Reply STOP to opt out.", "rate": 1})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let planned = created["plan"]["planned"].as_i64().unwrap();
+    assert!(planned >= 3, "{created}");
+    assert_eq!(app.twilio.wait_for_sent(1, Duration::from_secs(10)).await.len(), 1, "the first goes at once");
+    // 21:30 in New York: the window has closed.
+    clock.set(Utc.with_ymd_and_hms(2026, 12, 9, 2, 30, 0).unwrap());
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    app.wait_idle().await;
+    let sent = app.twilio.sent().len();
+    assert!(sent <= 2, "at most the one in flight when the clock moved: {sent}");
+    let opening = Utc.with_ymd_and_hms(2026, 12, 9, 13, 0, 0).unwrap().timestamp_millis();
+    let waiting: Vec<(String, Option<i64>)> = with_db!(&app.db, |p| sqlx::query_as::<_, (String, Option<i64>)>(
+        "select status, send_at_ms from campaign_recipients where status = 'planned' order by id"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap();
+    assert_eq!(waiting.len() as i64, planned - sent as i64, "{waiting:?}");
+    let postponed = waiting.iter().filter(|(_, at)| *at == Some(opening)).count();
+    assert!(postponed >= 1, "the dispatcher moved the next ones to 8:00 in New York: {waiting:?}");
+}
+on_both_backends!(a_text_whose_window_closed_waits_planned_for_the_opening);

@@ -627,3 +627,67 @@ async fn the_flows_page_shows_waiting_runs_and_reasons(backend: Backend) {
     assert!(html.contains(">waiting<"), "{html}");
 }
 on_both_backends!(the_flows_page_shows_waiting_runs_and_reasons);
+
+/// The campaigns pages: a preview from a segment (count, skips, cost, a sample text), a
+/// refused text named, create, then pause and cancel from the campaign's page.
+async fn a_campaign_is_previewed_created_paused_and_cancelled_from_the_console(backend: Backend) {
+    let clock = std::sync::Arc::new(backtalk::clock::FixedClock::at(
+        chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 12, 8, 18, 0, 0).unwrap(),
+    ));
+    let app = spawn_app(backend, TestOptions { clock: Some(clock), ..TestOptions::default() }).await;
+    let dir = app.config.segments_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("miami.toml"), "name = \"miami\"\nconsent = \"opted_in\"\narea_codes = [\"305\"]\n")
+        .unwrap();
+    let who = sign_in(&app, "alex").await;
+    let page = |path: String| {
+        let session = who.session.clone();
+        async move {
+            let r = client().get(path).header("cookie", format!("bt_session={session}")).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, html) = page(format!("{}/console/campaigns", app.base_url)).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<option value=\"miami\""), "{html}");
+    let fields = [
+        ("name", "spring"),
+        ("segment", "miami"),
+        ("text", "Hi {{ customer.first_name }}, spring is here. Reply STOP to opt out."),
+        ("local_time", ""),
+        ("rate", "1"),
+    ];
+    let (status, html) = act(&app, &who, "/console/campaigns/preview", &fields).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("customers in <strong>miami</strong>"), "{html}");
+    assert!(html.contains("would get the text") && html.contains("estimated cost"), "{html}");
+    assert!(html.contains("<q>Hi "), "a sample text: {html}");
+    let mut bad = fields;
+    bad[2] = ("text", "Hi {{ customer.");
+    let (status, html) = act(&app, &who, "/console/campaigns/preview", &bad).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("`text`"), "the refused field is named: {html}");
+    let (status, _) = act(&app, &who, "/console/campaigns", &fields).await;
+    assert!(status == 200 || status == 303, "{status}");
+    let (status, html) = page(format!("{}/console/campaigns/1", app.base_url)).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("spring") && html.contains(">Pause<"), "{html}");
+    let (status, _) = act(&app, &who, "/console/campaigns/1/pause", &[]).await;
+    assert!(status == 200 || status == 303, "{status}");
+    let (_, html) = page(format!("{}/console/campaigns/1", app.base_url)).await;
+    assert!(html.contains("paused") && html.contains(">Resume<"), "{html}");
+    let (status, _) = act(&app, &who, "/console/campaigns/1/cancel", &[]).await;
+    assert!(status == 200 || status == 303, "{status}");
+    let (_, html) = page(format!("{}/console/campaigns/1", app.base_url)).await;
+    assert!(html.contains("cancelled") && !html.contains(">Resume<"), "{html}");
+    // Without the form's token nothing changes.
+    let r = client()
+        .post(format!("{}/console/campaigns/1/resume", app.base_url))
+        .header("cookie", format!("bt_session={}", who.session))
+        .form(&[("csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+}
+on_both_backends!(a_campaign_is_previewed_created_paused_and_cancelled_from_the_console);

@@ -26,6 +26,7 @@ use super::AppState;
 use super::error::{Error, error_of};
 
 pub mod browse;
+pub mod campaigns;
 pub mod escalations;
 pub mod live;
 pub mod queue;
@@ -41,6 +42,10 @@ pub fn router() -> Router<AppState> {
         .route("/console/assets/{name}", get(get_asset))
         .route("/console/conversations", get(browse::get_conversations))
         .route("/console/flows", get(browse::get_flows))
+        .route("/console/campaigns", get(campaigns::get_campaigns).post(campaigns::post_create))
+        .route("/console/campaigns/preview", post(campaigns::post_preview))
+        .route("/console/campaigns/{id}", get(campaigns::get_campaign))
+        .route("/console/campaigns/{id}/{action}", post(campaigns::post_action))
         .route("/console/conversations/{id}", get(browse::get_conversation))
         .route("/console/customers/{id}", get(browse::get_customer))
         .route("/console/turns/{id}", get(browse::get_turn))
@@ -70,6 +75,8 @@ fn pages() -> &'static Environment<'static> {
             ("customer.html", include_str!("customer.html")),
             ("turn.html", include_str!("turn.html")),
             ("flows.html", include_str!("flows.html")),
+            ("campaigns.html", include_str!("campaigns.html")),
+            ("campaign.html", include_str!("campaign.html")),
         ] {
             env.add_template(name, source).expect("console templates compile");
         }
