@@ -1,7 +1,7 @@
 //! The campaign dispatcher: hands each campaign's planned texts to the sender in order of
 //! planned time, none before its time, at most the campaign's `rate` per second (a token
-//! bucket holding at most one second of sends). A US long code sends one segment a second
-//! ("a US long code number can send one message segment per second", Twilio error 21611);
+//! bucket holding at most one second of sends, plus one). A US long code sends one segment a
+//! second ("a US long code number can send one message segment per second", Twilio error 21611);
 //! faster numbers set their own rate.
 //!
 //! Handing a text over writes, in one transaction: the recipient's `queued` mark, a
@@ -86,7 +86,9 @@ impl Dispatcher {
     async fn serve(&mut self, c: &CampaignRow) -> anyhow::Result<usize> {
         let now = Instant::now();
         let (tokens, last) = self.buckets.entry(c.id).or_insert((1.0, now));
-        *tokens = (*tokens + c.rate * now.duration_since(*last).as_secs_f64()).min(c.rate.max(1.0));
+        // At most a second of sends plus one banked: the fraction a late tick leaves over is
+        // kept (capping at exactly one second's worth lost it, and 1/s ran at 0.95/s).
+        *tokens = (*tokens + c.rate * now.duration_since(*last).as_secs_f64()).min(c.rate.max(1.0) + 1.0);
         *last = now;
         let allowed = tokens.floor() as i64;
         if allowed == 0 {

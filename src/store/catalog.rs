@@ -57,8 +57,15 @@ pub struct PolicyRow {
     pub translations: String,
 }
 
-/// Inserts or replaces a product by sku.
+/// Inserts or replaces a product by sku. A product (or a variant of it) that comes back in
+/// stock records a `Back In Stock` event for each subscription that asked for it, once
+/// ([`super::commerce::back_in_stock`]).
 pub async fn upsert_product(tx: &mut Tx, p: &ProductRow) -> anyhow::Result<()> {
+    let before =
+        with_tx!(tx, |conn| sqlx::query_as::<_, (i64, String)>("select stock, variants from products where sku = $1")
+            .bind(p.sku.as_str())
+            .fetch_optional(conn)
+            .await)?;
     with_tx!(tx, |conn| {
         sqlx::query(
         "insert into products (sku, title, brand, category, price_cents, currency, colors, sizes, stock, description,
@@ -92,6 +99,12 @@ pub async fn upsert_product(tx: &mut Tx, p: &ProductRow) -> anyhow::Result<()> {
     .execute(conn)
     .await.map(|r| r.rows_affected())
     })?;
+    if let Some((stock, variants)) = before {
+        let restock = crate::domain::restock::restocked(stock, &variants, p.stock, &p.variants);
+        if restock.any() {
+            super::commerce::back_in_stock(tx, p, &restock).await?;
+        }
+    }
     Ok(())
 }
 

@@ -140,6 +140,58 @@ pub async fn insert_event(tx: &mut Tx, e: &NewEvent<'_>) -> anyhow::Result<Optio
     Ok(id)
 }
 
+/// The event a customer sends to be told when a product (or a variant: `size`, `color`) is
+/// back: `{"sku": "…", "size": "M"}`.
+pub const BACK_IN_STOCK_SUBSCRIBED: &str = "Back In Stock Subscribed";
+/// The event recorded, once per subscription, when what it asked for is back in stock.
+pub const BACK_IN_STOCK: &str = "Back In Stock";
+
+/// Records a `Back In Stock` event for every subscription to `product` that `restock` brought
+/// back, in the product update's transaction. Its id is `back_in_stock:{subscription}`, so a
+/// subscription is answered once however often the product comes and goes.
+pub async fn back_in_stock(
+    tx: &mut Tx,
+    product: &super::catalog::ProductRow,
+    restock: &crate::domain::restock::Restock,
+) -> anyhow::Result<usize> {
+    let subscriptions =
+        with_tx!(tx, |conn| sqlx::query_as::<_, (i64, Option<i64>, Option<String>, Option<String>, String)>(
+            "select id, customer_id, phone, email, properties from events where name = $1 order by id"
+        )
+        .bind(BACK_IN_STOCK_SUBSCRIBED)
+        .fetch_all(conn)
+        .await)?;
+    let now = Utc::now();
+    let mut recorded = 0;
+    for (id, customer_id, phone, email, properties) in subscriptions {
+        let Ok(properties) = serde_json::from_str::<serde_json::Value>(&properties) else { continue };
+        if properties.get("sku").and_then(|s| s.as_str()) != Some(product.sku.as_str()) {
+            continue;
+        }
+        let Some(variant) = restock.matches(&properties) else { continue };
+        let back = serde_json::json!({
+            "sku": product.sku.as_str(), "title": product.title, "url": product.url,
+            "price": product.price_cents as f64 / 100.0, "size": variant.size, "color": variant.color,
+            "stock": if variant.size.is_some() || variant.color.is_some() { variant.stock } else { product.stock },
+        })
+        .to_string();
+        let event = NewEvent {
+            event_id: &format!("back_in_stock:{id}"),
+            name: BACK_IN_STOCK,
+            source: "catalog",
+            customer_id,
+            phone: phone.as_deref(),
+            email: email.as_deref(),
+            properties: &back,
+            occurred_at: now,
+        };
+        if insert_event(tx, &event).await?.is_some() {
+            recorded += 1;
+        }
+    }
+    Ok(recorded)
+}
+
 /// Job kind: start and end flow runs on one stored event (payload: [`FlowEventJob`]).
 pub const KIND_FLOW_EVENT: &str = "flow_event";
 

@@ -308,3 +308,53 @@ async fn product_webhooks_update_the_catalog_without_a_restart(backend: Backend)
     assert!(last.starts_with("failed:") && last.contains("no price"), "{last}");
 }
 on_both_backends!(product_webhooks_update_the_catalog_without_a_restart);
+
+/// The Tidewater shell with its M variant at `m_stock`.
+fn shell_with_m(m_stock: i64) -> Value {
+    let mut p = product("89.00", "active");
+    p["variants"][1]["inventory_quantity"] = json!(m_stock);
+    p
+}
+
+/// Back in stock: a subscription to the shell in M gets one text when M is restocked by a
+/// product update, not when S (never out) changes, and not again when M runs out and returns.
+async fn a_restocked_variant_texts_each_subscriber_once(backend: Backend) {
+    let clock = std::sync::Arc::new(backtalk::clock::FixedClock::at(
+        chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 12, 8, 18, 0, 0).unwrap(),
+    ));
+    let app =
+        spawn_app(backend, TestOptions { configure: Some(configure), clock: Some(clock), ..TestOptions::default() })
+            .await;
+    let flows = app.config.flows_dir();
+    std::fs::create_dir_all(&flows).unwrap();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("flows/back_in_stock.toml");
+    std::fs::copy(shipped, flows.join("back_in_stock.toml")).unwrap();
+    let at = "2026-12-01T15:00:00Z";
+    assert_eq!(post_shopify(&app, "products/create", "b-1", &shell_with_m(0), SECRET, at).await, 200);
+    app.wait_idle().await;
+    // Two demo customers (opted in): one wants M, one wants S.
+    let (wants_m, wants_s) = ("+13055550100", "+12125550100");
+    for (id, phone, size) in [("s-1", wants_m, "M"), ("s-2", wants_s, "S")] {
+        let event = json!({"id": id, "event": "Back In Stock Subscribed", "phone": phone,
+                           "properties": {"sku": "tidewater-rain-shell", "size": size}});
+        let r =
+            app.http.post(format!("{}/api/v1/events", app.base_url)).bearer_auth(API_TOKEN).json(&event).send().await;
+        assert!(r.unwrap().status().is_success());
+    }
+    app.wait_idle().await;
+    assert!(app.twilio.sent().is_empty(), "nothing before the restock");
+    assert_eq!(post_shopify(&app, "products/update", "b-2", &shell_with_m(3), SECRET, at).await, 200);
+    let sent = app.twilio.wait_for_sent(1, Duration::from_secs(20)).await;
+    app.wait_idle().await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].to, wants_m);
+    assert!(sent[0].body.contains("Tidewater Rain Shell in M is back in stock"), "{}", sent[0].body);
+    // M runs out and comes back: the subscription was answered already.
+    assert_eq!(post_shopify(&app, "products/update", "b-3", &shell_with_m(0), SECRET, at).await, 200);
+    app.wait_idle().await;
+    assert_eq!(post_shopify(&app, "products/update", "b-4", &shell_with_m(5), SECRET, at).await, 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.wait_idle().await;
+    assert_eq!(app.twilio.sent().len(), 1, "one text per subscription");
+}
+on_both_backends!(a_restocked_variant_texts_each_subscriber_once);
