@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
 
-use super::file::{AbTest, Flow, Step, Variant};
+use super::file::{AbTest, Flow, Step, Variant, WaitFor};
 use super::set::FlowSet;
 use crate::clock::Clock;
 use crate::domain::flow::{EventContext, Menu, MenuChoice, RunContext, normalise};
@@ -24,7 +24,7 @@ use crate::sms::outbound::{OutboundText, queue_text_at};
 use crate::store::ab as ab_store;
 use crate::store::commerce::EventRow;
 use crate::store::flows::{self as runs, NewRun, Next, RunRow, status};
-use crate::store::jobs::{JobRow, complete_job, enqueue_job_at};
+use crate::store::jobs::{self, JobRow, complete_job, enqueue_job_at};
 use crate::store::{Db, Tx, commerce, consent, conversations, crm};
 
 /// The payload of a `flow_step` job.
@@ -98,6 +98,9 @@ impl Engine {
                 }
             }
         }
+        if let Some(phone) = &phone {
+            self.end_waits(&mut tx, &flows, &event, &context, phone).await?;
+        }
         if !complete_job(&mut tx, job.id, job.attempts).await? {
             return Ok(EventOutcome::default());
         }
@@ -114,6 +117,37 @@ impl Engine {
             "flows looked at an event"
         );
         Ok(outcome)
+    }
+
+    /// Pulls forward the step job of every run waiting (`wait_for`) for this event, its key
+    /// matching: the run goes on now instead of at the timeout.
+    async fn end_waits(
+        &self,
+        tx: &mut Tx,
+        flows: &[Flow],
+        event: &EventRow,
+        context: &RunContext,
+        phone: &Phone,
+    ) -> anyhow::Result<()> {
+        for flow in flows {
+            let awaits = |i: usize| matches!(flow.steps.get(i), Some(Step::WaitFor(w)) if w.event.as_deref() == Some(event.name.as_str()));
+            if !(0..flow.steps.len()).any(awaits) {
+                continue;
+            }
+            for run in runs::waiting_runs(tx, &flow.name, event.customer_id, phone.as_str()).await? {
+                let Some(Step::WaitFor(w)) =
+                    usize::try_from(run.step - 1).ok().filter(|i| awaits(*i)).and_then(|i| flow.steps.get(i))
+                else {
+                    continue;
+                };
+                let trigger: RunContext = serde_json::from_str(&run.context).unwrap_or_default();
+                if run.trigger_event != event.id && key_matches(w.key.as_deref(), &trigger, &context.event.properties) {
+                    let key = format!("flow:{}:{}", run.id, run.step);
+                    jobs::run_job_sooner(tx, &key, self.clock.queue_ms(self.clock.now())).await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Runs the due step of a run, and the steps after it up to the next wait; completes `job`.
@@ -165,6 +199,9 @@ impl Engine {
         if let Some(reason) = self.exit_reason(tx, flow, run, &context).await? {
             return Ok((exited(run.step, reason), false));
         }
+        if let Some(reason) = self.wait_ended(tx, flow, run, &context, now).await? {
+            return Ok((exited(run.step, reason), false));
+        }
         let mut step = run.step;
         let mut sent = false;
         while let Some(current) = flow.steps.get(step as usize) {
@@ -204,12 +241,74 @@ impl Engine {
                         Err(reason) => return Ok((exited(step, reason), sent)),
                     }
                 }
+                // The step job after it is the timeout; an awaited event pulls it sooner
+                // (`on_event`), and `wait_ended` decides there which it was.
+                Step::WaitFor(w) => {
+                    // An awaited event already stored since the trigger: no wait.
+                    if w.event.is_some() && self.awaited_event_came(tx, w, run, &context).await? {
+                        continue;
+                    }
+                    return Ok((waiting(step, now + chrono::Duration::from_std(w.timeout)?), sent));
+                }
                 // Not built yet (docs/flows.md): the run stops here rather than sending a
                 // text nobody wrote.
                 Step::Compose(_) => return Ok((exited(step, "compose steps are not built yet".into()), sent)),
             }
         }
         Ok((Next { step, status: status::DONE, due_at: None, reason: None }, sent))
+    }
+
+    /// When the run comes out of a `wait_for` (the step before its current one): why it ends
+    /// there, or `None` to go on. The awaited event (stored since the trigger, its key
+    /// matching) goes on; a reply ends the run ("replied": the conversation has it); a
+    /// timeout goes on or ends as the step says.
+    async fn wait_ended(
+        &self,
+        tx: &mut Tx,
+        flow: &Flow,
+        run: &RunRow,
+        context: &RunContext,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Option<String>> {
+        let Some(Step::WaitFor(w)) = usize::try_from(run.step - 1).ok().and_then(|i| flow.steps.get(i)) else {
+            return Ok(None);
+        };
+        let came = match &w.event {
+            Some(_) => self.awaited_event_came(tx, w, run, context).await?,
+            None => {
+                let began = run.due_at.unwrap_or(now) - chrono::Duration::from_std(w.timeout)?;
+                if runs::replied_to_run(tx, &run.phone, run.id, began).await? {
+                    return Ok(Some("replied".into()));
+                }
+                false
+            }
+        };
+        if came {
+            return Ok(None);
+        }
+        Ok((!w.continue_on_timeout).then(|| format!("timed out waiting for {}", w.describe())))
+    }
+
+    /// True when an event the `wait_for` awaits (its key matching the trigger's) is stored
+    /// since the run's trigger.
+    async fn awaited_event_came(
+        &self,
+        tx: &mut Tx,
+        w: &WaitFor,
+        run: &RunRow,
+        context: &RunContext,
+    ) -> anyhow::Result<bool> {
+        let Some(name) = &w.event else { return Ok(false) };
+        let since =
+            DateTime::parse_from_rfc3339(&context.event.occurred_at).map(|t| t.to_utc()).unwrap_or(run.started_at);
+        let names = [name.clone()];
+        for (_, properties) in runs::events_since(tx, &names, run.customer_id, &run.phone, since).await? {
+            let properties: serde_json::Value = serde_json::from_str(&properties).unwrap_or_default();
+            if key_matches(w.key.as_deref(), context, &properties) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Why the run ends before this step: an opt-out, or an exit event already stored

@@ -51,6 +51,29 @@ pub enum Step {
     Send { variants: Vec<Variant>, replies: Vec<Reply>, test: Option<AbTest> },
     /// Send a text written from this goal and the customer's facts.
     Compose(String),
+    /// Wait until an event of the customer's arrives (with `key` equal to the trigger's), or
+    /// for `timeout`; or, with `reply`, for `timeout` to see whether the customer texted back.
+    WaitFor(WaitFor),
+}
+
+/// `wait_for = { event = "Order Delivered", match = "order_id", timeout = "7d" }`, or
+/// `wait_for = { reply = true, timeout = "24h" }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitFor {
+    /// The event that ends the wait (the run goes on at once), or `None` for a reply.
+    pub event: Option<String>,
+    pub key: Option<String>,
+    pub timeout: Duration,
+    /// What a timeout does: go on to the next step (`true`) or end the run.
+    pub continue_on_timeout: bool,
+}
+
+impl WaitFor {
+    /// What the run waits for, in words (the API, the console, reasons).
+    pub fn describe(&self) -> String {
+        let what = self.event.as_deref().map_or("a reply".to_string(), |e| format!("{e:?}"));
+        format!("{what} for up to {}", duration::format(self.timeout))
+    }
 }
 
 /// One arm of a send step: its name, its relative weight and its text.
@@ -211,11 +234,29 @@ struct RawStep {
     #[serde(default)]
     compose: Option<Spanned<String>>,
     #[serde(default)]
+    wait_for: Option<Spanned<RawWaitFor>>,
+    #[serde(default)]
     replies: Vec<Spanned<Reply>>,
     #[serde(default)]
     test: Option<Spanned<RawTest>>,
     #[serde(default)]
     variants: Vec<Spanned<RawVariant>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWaitFor {
+    #[serde(default)]
+    event: Option<String>,
+    #[serde(default)]
+    reply: bool,
+    #[serde(default, rename = "match")]
+    key: Option<String>,
+    timeout: String,
+    /// `continue` or `exit`; the default: `exit` for an event (it did not happen), `continue`
+    /// for a reply (nobody answered: follow up).
+    #[serde(default)]
+    on_timeout: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -303,9 +344,12 @@ pub fn parse(file: &Path, text: &str) -> Result<Flow, Vec<FlowError>> {
     for step in raw.steps.get_ref() {
         let s = step.get_ref();
         let sends = s.send.is_some() || !s.variants.is_empty();
-        let given = [s.wait.is_some(), sends, s.compose.is_some()].iter().filter(|g| **g).count();
+        let given = [s.wait.is_some(), sends, s.compose.is_some(), s.wait_for.is_some()].iter().filter(|g| **g).count();
         if given != 1 || (s.send.is_some() && !s.variants.is_empty()) {
-            errors.push(error(step.span(), "a step is exactly one of wait, send (or variants) or compose".into()));
+            errors.push(error(
+                step.span(),
+                "a step is exactly one of wait, wait_for, send (or variants) or compose".into(),
+            ));
             continue;
         }
         if !s.replies.is_empty() && !sends {
@@ -313,6 +357,39 @@ pub fn parse(file: &Path, text: &str) -> Result<Flow, Vec<FlowError>> {
         }
         if s.test.is_some() == s.variants.is_empty() {
             errors.push(error(step.span(), "an A/B test is a test = { name = … } with its variants = [...]".into()));
+            continue;
+        }
+        if let Some(w) = &s.wait_for {
+            let raw = w.get_ref();
+            let timeout = duration::parse(&raw.timeout).map_err(|e| format!("wait_for.timeout: {e}"));
+            let on_timeout = match raw.on_timeout.as_deref() {
+                None => Ok(raw.reply),
+                Some("continue") => Ok(true),
+                Some("exit") => Ok(false),
+                Some(other) => Err(format!("wait_for.on_timeout: expected continue or exit, got {other:?}")),
+            };
+            let what = match (&raw.event, raw.reply) {
+                (Some(e), false) if !e.trim().is_empty() => Ok(Some(e.clone())),
+                (None, true) if raw.key.is_none() => Ok(None),
+                (None, true) => Err("wait_for: match belongs to an event".to_string()),
+                _ => Err("wait_for: give an event or reply = true, not both".to_string()),
+            };
+            let what = what.and_then(|e| match e {
+                Some(name) if triggers.contains(&name) => {
+                    Err(format!("wait_for: {name:?} starts this flow; wait for another event"))
+                }
+                other => Ok(other),
+            });
+            match (what, timeout, on_timeout) {
+                (Ok(event), Ok(timeout), Ok(continue_on_timeout)) => {
+                    steps.push(Step::WaitFor(WaitFor { event, key: raw.key.clone(), timeout, continue_on_timeout }))
+                }
+                (a, b, c) => {
+                    for e in [a.err(), b.err(), c.err()].into_iter().flatten() {
+                        errors.push(error(w.span(), e));
+                    }
+                }
+            }
             continue;
         }
         if let Some(wait) = &s.wait {
@@ -512,7 +589,7 @@ send = "Hi {{ customer.first_name }}, still thinking about {{ event.properties.i
         let found = errors(&unknown);
         assert!(found[0].contains("colour"), "{found:?}");
         let two = PINNED.replace("wait = \"1h\"", "wait = \"1h\"\nsend = \"hi\"");
-        assert_eq!(errors(&two), ["f.toml:5: a step is exactly one of wait, send (or variants) or compose"]);
+        assert_eq!(errors(&two), ["f.toml:5: a step is exactly one of wait, wait_for, send (or variants) or compose"]);
         let no_text = PINNED.replace("[[steps]]\nsend", "[[steps]]\nwait = \"2h\"\n#");
         assert!(errors(&no_text)[0].contains("it would text nobody"));
     }
@@ -541,5 +618,28 @@ send = "Hi {{ customer.first_name }}, still thinking about {{ event.properties.i
         let (flows, errors) = load_dir(&dir).unwrap();
         assert!(errors.is_empty(), "{errors:?}");
         assert!(flows.iter().any(|f| f.name == "abandoned_checkout"));
+    }
+
+    #[test]
+    fn wait_for_reads_an_event_or_a_reply_and_refuses_both() {
+        let flow = |step: &str| {
+            format!(
+                "name = \"w\"\nclass = \"transactional\"\ntrigger = {{ event = \"A\" }}\n[[steps]]\n{step}\n[[steps]]\nsend = \"hi\"\n"
+            )
+        };
+        let ok = parse(Path::new("w.toml"), &flow("wait_for = { event = \"B\", match = \"id\", timeout = \"2d\" }"))
+            .unwrap();
+        let Step::WaitFor(w) = &ok.steps[0] else { panic!("{:?}", ok.steps) };
+        assert_eq!((w.event.as_deref(), w.key.as_deref(), w.continue_on_timeout), (Some("B"), Some("id"), false));
+        let reply = parse(Path::new("w.toml"), &flow("wait_for = { reply = true, timeout = \"24h\" }")).unwrap();
+        assert!(matches!(&reply.steps[0], Step::WaitFor(w) if w.event.is_none() && w.continue_on_timeout));
+        for bad in [
+            "wait_for = { event = \"B\", reply = true, timeout = \"1h\" }",
+            "wait_for = { event = \"B\", timeout = \"soon\" }",
+            "wait_for = { event = \"B\", timeout = \"1h\", on_timeout = \"maybe\" }",
+        ] {
+            let errors = parse(Path::new("w.toml"), &flow(bad)).unwrap_err();
+            assert_eq!(errors[0].line, 5, "{bad}: {errors:?}");
+        }
     }
 }

@@ -35,6 +35,7 @@ pub async fn flows(state: &AppState, (flows, problems): &(Vec<Flow>, Vec<FlowErr
                             ("send", variants.iter().map(|v| v.text.as_str()).collect::<Vec<_>>().join(" | "))
                         }
                         Step::Compose(goal) => ("compose", goal.clone()),
+                        Step::WaitFor(w) => ("wait_for", w.describe()),
                     };
                     // A run waits *before* step `i` when its next step is `i`.
                     let n =

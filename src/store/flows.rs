@@ -355,3 +355,23 @@ pub async fn all_flow_texts(db: &Db) -> anyhow::Result<Vec<SentText>> {
     .await)?;
     Ok(rows)
 }
+
+/// True when the number texted us after run `run_id`'s latest sent text (by message order,
+/// whatever the clocks say), or, when the run has sent nothing yet, at or after `since` (a
+/// flow's `wait_for` a reply).
+pub async fn replied_to_run(tx: &mut Tx, phone: &str, run_id: i64, since: DateTime<Utc>) -> anyhow::Result<bool> {
+    let n = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>(
+        "select count(*) from messages m join conversations c on c.id = m.conversation_id
+         where c.phone = $1 and m.direction = 'in'
+           and case when exists (select 1 from outbox o where o.flow_run_id = $2 and o.provider_sid is not null)
+                    then m.id > (select max(t.id) from messages t join outbox o on o.provider_sid = t.provider_sid
+                                 where o.flow_run_id = $2)
+                    else m.created_at >= $3 end"
+    )
+    .bind(phone)
+    .bind(run_id)
+    .bind(since)
+    .fetch_one(conn)
+    .await)?;
+    Ok(n > 0)
+}

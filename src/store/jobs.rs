@@ -222,3 +222,20 @@ pub async fn job_run_at_ms(db: &Db, id: i64) -> anyhow::Result<Option<i64>> {
     .await)?;
     Ok(at)
 }
+
+/// Makes the queued job with `unique_key` due at `run_at_ms` if it was due later (a flow's
+/// `wait_for` whose event came before the timeout); false when there was none to move.
+pub async fn run_job_sooner(tx: &mut Tx, unique_key: &str, run_at_ms: i64) -> anyhow::Result<bool> {
+    let moved = with_tx!(tx, |conn| {
+        sqlx::query(
+        "update jobs set run_at_ms = $2, updated_at = $3 where unique_key = $1 and status = 'queued' and run_at_ms > $2"
+    )
+    .bind(unique_key)
+    .bind(run_at_ms)
+    .bind(Utc::now())
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    Ok(moved > 0)
+}

@@ -487,3 +487,76 @@ async fn the_ab_winner_gate_waits_for_500_per_arm() {
     assert_eq!((arm.as_str(), reason.as_str()), ("long", "gate"));
     assert!(texts[1_250..].iter().all(|t| t.starts_with("Good news")), "after the winner, only its text");
 }
+
+/// Waits for a delivery, then a care text: the delivery arriving ends the wait at once.
+const DELIVERY_FLOW: &str = r#"name = "after_delivery"
+class = "transactional"
+trigger = { event = "Parcel Sent" }
+[[steps]]
+wait_for = { event = "Parcel Arrived", match = "order_id", timeout = "4s" }
+[[steps]]
+send = "Your order {{ event.properties.order_id }} arrived: reply with any question about it."
+"#;
+
+/// A text, then a follow-up only if nobody answered within the wait.
+const FOLLOW_UP_FLOW: &str = r#"name = "follow_up"
+class = "transactional"
+trigger = { event = "Quote Requested" }
+[[steps]]
+send = "Your quote is ready: reply to ask anything."
+[[steps]]
+wait_for = { reply = true, timeout = "3s" }
+[[steps]]
+send = "Still thinking about your quote? We're here if you have questions."
+"#;
+
+async fn a_wait_for_ends_on_its_event_times_out_or_sees_a_reply(backend: Backend) {
+    let app = app_with_flows(backend, &[DELIVERY_FLOW, FOLLOW_UP_FLOW]).await;
+    let (shipped, never) = ("+13055550101", "+13055550102");
+    for (n, phone) in [shipped, never].iter().enumerate() {
+        let e = json!({"id": format!("ship-{n}"), "event": "Parcel Sent", "phone": phone,
+                       "properties": {"order_id": format!("W-7{n}")}});
+        post_event(&app, e).await;
+    }
+    // A delivery of another order does not end the wait; the right one ends it at once.
+    post_event(
+        &app,
+        json!({"id": "d-x", "event": "Parcel Arrived", "phone": shipped, "properties": {"order_id": "W-99"}}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    post_event(
+        &app,
+        json!({"id": "d-0", "event": "Parcel Arrived", "phone": shipped, "properties": {"order_id": "W-70"}}),
+    )
+    .await;
+    let sent = app.twilio.wait_for_sent(1, Duration::from_secs(3)).await;
+    assert_eq!(sent.len(), 1, "sent before the 4 s timeout: {sent:?}");
+    assert_eq!(
+        (sent[0].to.as_str(), sent[0].body.as_str()),
+        (shipped, "Your order W-70 arrived: reply with any question about it.")
+    );
+    // Quotes: one customer answers the first text, the other does not.
+    let (answers, silent) = ("+13055550103", "+13055550104");
+    for (n, phone) in [answers, silent].iter().enumerate() {
+        post_event(&app, json!({"id": format!("q-{n}"), "event": "Quote Requested", "phone": phone})).await;
+    }
+    app.twilio.wait_for_sent(3, Duration::from_secs(10)).await;
+    app.post_inbound(answers, "what does delivery cost?", &new_sid()).await;
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    app.wait_idle().await;
+    let runs = runs(&app).await;
+    assert!(
+        runs.contains(&(
+            "exited".to_string(),
+            Some("timed out waiting for \"Parcel Arrived\" for up to 4s".to_string())
+        )),
+        "{runs:?}"
+    );
+    assert!(runs.contains(&("exited".to_string(), Some("replied".to_string()))), "{runs:?}");
+    assert!(app.twilio.sent_to(never).is_empty(), "no delivery, no text");
+    let follow_ups: Vec<String> =
+        app.twilio.sent().iter().filter(|s| s.body.starts_with("Still thinking")).map(|s| s.to.clone()).collect();
+    assert_eq!(follow_ups, [silent], "only the customer who did not answer gets the follow-up");
+}
+on_both_backends!(a_wait_for_ends_on_its_event_times_out_or_sees_a_reply);
