@@ -179,13 +179,7 @@ async fn dry_run(config: &Config, file: &std::path::Path) -> anyhow::Result<()> 
         }
         Err(Refused::Store(e)) => return Err(e),
     };
-    let planner = Planner {
-        db: &db,
-        now: chrono::Utc::now(),
-        smart_sending: config.smart_sending(),
-        cost_per_segment: config.campaigns.cost_per_segment,
-        currency: &config.campaigns.currency,
-    };
+    let planner = Planner::new(&db, config, chrono::Utc::now());
     let summary = planner.plan(&campaign, &segment, |_| async { Ok(()) }).await?;
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())

@@ -6,7 +6,9 @@
 
 use serde::Deserialize;
 
-/// One variant as the catalog stores it (`products.variants`).
+/// One variant as `products.variants` stores it, read leniently: the stored JSON carries more
+/// than [`super::facts::VariantFact`] admits (`catalog::records::Variant`'s `sku` and
+/// `options`), and the store, which calls this, cannot reach the catalog's parser.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct Variant {
     #[serde(default)]

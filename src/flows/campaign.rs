@@ -334,7 +334,18 @@ pub mod reason {
     pub const EMPTY_TEXT: &str = "the text rendered empty";
 }
 
-impl Planner<'_> {
+impl<'a> Planner<'a> {
+    /// A planner with the configured smart-sending window and price, at `now`.
+    pub fn new(db: &'a Db, config: &'a crate::config::Config, now: DateTime<Utc>) -> Planner<'a> {
+        Planner {
+            db,
+            now,
+            smart_sending: config.smart_sending(),
+            cost_per_segment: config.campaigns.cost_per_segment,
+            currency: &config.campaigns.currency,
+        }
+    }
+
     /// Plans every member of `segment` for `campaign`, page by page; each page's decisions go
     /// to `page` (which saves them, or not in a dry run). Returns the figures.
     pub async fn plan<F, Fut>(&self, campaign: &Campaign, segment: &Segment, mut page: F) -> anyhow::Result<PlanSummary>
@@ -373,7 +384,7 @@ impl Planner<'_> {
                 };
                 let arm = campaign.test.as_ref().map(|t| ab::assign(&t.name, &m.phone, &weights));
                 let variant = &campaign.variants[arm.unwrap_or(0)];
-                let body = render(&env, &variant.name, &m)?;
+                let body = render(&env, &variant.name, &m.phone, m.name.as_deref())?;
                 let segments = sms_segments::count_segments(&body).segments as i64;
                 let outcome = if body.is_empty() {
                     Err(reason::EMPTY_TEXT.to_string())
@@ -458,35 +469,31 @@ fn local_instant(tz: &chrono_tz::Tz, local: NaiveDateTime) -> Option<DateTime<Ut
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// A recipient's text: the template over `customer`, with runs of spaces made one.
-pub fn render(env: &minijinja::Environment<'_>, template: &str, m: &Member) -> anyhow::Result<String> {
-    let name = m.name.clone().unwrap_or_default();
+/// A recipient's text: the template over `customer` (`name`, `first_name`, `phone`), with
+/// runs of spaces made one.
+pub fn render(
+    env: &minijinja::Environment<'_>,
+    template: &str,
+    phone: &str,
+    name: Option<&str>,
+) -> anyhow::Result<String> {
+    let name = name.unwrap_or_default();
     let vars = json!({
         "customer": {
             "name": name,
             "first_name": name.split_whitespace().next().unwrap_or_default(),
-            "phone": m.phone,
+            "phone": phone,
         }
     });
     let text = env.get_template(template)?.render(minijinja::Value::from(minijinja::value::Serde(&vars)))?;
     Ok(text.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
-/// One text rendered for a recipient: the template over `customer` (`name`, `first_name`,
-/// `phone`).
+/// [`render`] for one text.
 pub fn render_for(text: &str, phone: &str, name: Option<&str>) -> anyhow::Result<String> {
-    let member = Member {
-        customer_id: 0,
-        phone: phone.to_string(),
-        name: name.map(str::to_string),
-        timezone: None,
-        consent: None,
-        last_promotional: None,
-        proactive: 0,
-    };
     let mut env = minijinja::Environment::new();
     env.add_template("text", text)?;
-    render(&env, "text", &member)
+    render(&env, "text", phone, name)
 }
 
 /// What creating a campaign can run into besides the store failing.

@@ -45,13 +45,20 @@ pub struct Dispatcher {
     pub clock: Arc<dyn Clock>,
     pub max_attempts: i32,
     pub waker: Waker,
-    /// Per campaign: sends allowed now, and when that was counted.
-    buckets: HashMap<i64, (f64, Instant)>,
+    /// Per active campaign: sends allowed now, when that was counted, and the campaign as
+    /// checked (its definition does not change once created: read and checked once).
+    served: HashMap<i64, Served>,
+}
+
+struct Served {
+    tokens: f64,
+    counted: Instant,
+    campaign: Arc<Campaign>,
 }
 
 impl Dispatcher {
     pub fn new(db: Db, clock: Arc<dyn Clock>, max_attempts: i32, waker: Waker) -> Dispatcher {
-        Dispatcher { db, clock, max_attempts, waker, buckets: HashMap::new() }
+        Dispatcher { db, clock, max_attempts, waker, served: HashMap::new() }
     }
 
     /// Runs until `cancel` fires.
@@ -71,7 +78,7 @@ impl Dispatcher {
     /// fails (its database writes, say) is logged and left for the next pass; the others go on.
     pub async fn tick(&mut self) -> anyhow::Result<usize> {
         let active = store::active(&self.db).await?;
-        self.buckets.retain(|id, _| active.iter().any(|c| c.id == *id));
+        self.served.retain(|id, _| active.iter().any(|c| c.id == *id));
         let mut handed = 0;
         for c in active {
             match self.serve(&c).await {
@@ -85,12 +92,22 @@ impl Dispatcher {
     /// Hands over what the campaign's rate allows now.
     async fn serve(&mut self, c: &CampaignRow) -> anyhow::Result<usize> {
         let now = Instant::now();
-        let (tokens, last) = self.buckets.entry(c.id).or_insert((1.0, now));
+        let served = match self.served.entry(c.id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let spec: CampaignSpec = serde_json::from_str(&c.definition)?;
+                let campaign =
+                    spec.check(c.rate).map_err(|p| anyhow::anyhow!("campaign {} no longer checks: {p:?}", c.id))?;
+                e.insert(Served { tokens: 1.0, counted: now, campaign: Arc::new(campaign) })
+            }
+        };
         // At most a second of sends plus one banked: the fraction a late tick leaves over is
         // kept (capping at exactly one second's worth lost it, and 1/s ran at 0.95/s).
-        *tokens = (*tokens + c.rate * now.duration_since(*last).as_secs_f64()).min(c.rate.max(1.0) + 1.0);
-        *last = now;
-        let allowed = tokens.floor() as i64;
+        served.tokens =
+            (served.tokens + c.rate * now.duration_since(served.counted).as_secs_f64()).min(c.rate.max(1.0) + 1.0);
+        served.counted = now;
+        let allowed = served.tokens.floor() as i64;
+        let campaign = served.campaign.clone();
         if allowed == 0 {
             return Ok(0);
         }
@@ -103,8 +120,6 @@ impl Dispatcher {
         if c.status == status::SCHEDULED {
             store::set_status(&self.db, c.id, &[status::SCHEDULED], status::SENDING, self.clock.now()).await?;
         }
-        let spec: CampaignSpec = serde_json::from_str(&c.definition)?;
-        let campaign = spec.check(c.rate).map_err(|p| anyhow::anyhow!("campaign {} no longer checks: {p:?}", c.id))?;
         let mut handed = 0;
         for r in &due {
             match self.hand_over(c, &campaign, r).await? {
@@ -113,8 +128,8 @@ impl Dispatcher {
                 Handover::Postponed => continue,
                 Handover::Skipped | Handover::Gone => {}
             }
-            if let Some((tokens, _)) = self.buckets.get_mut(&c.id) {
-                *tokens -= 1.0;
+            if let Some(served) = self.served.get_mut(&c.id) {
+                served.tokens -= 1.0;
             }
         }
         self.waker.wake();

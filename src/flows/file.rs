@@ -508,22 +508,33 @@ fn parse_wait(text: &str) -> Result<Step, String> {
     }
 }
 
-/// Every `*.toml` flow in `dir`, in file-name order, and every problem (a name used twice is
-/// one, at the second file). A missing folder has no flows.
-pub fn load_dir(dir: &Path) -> anyhow::Result<(Vec<Flow>, Vec<FlowError>)> {
+/// Every `*.toml` file in `dir` with its text, in file-name order; a missing folder has none.
+/// `what` names the folder in errors ("flows", "segments").
+pub fn toml_files(dir: &Path, what: &str) -> anyhow::Result<Vec<(PathBuf, String)>> {
     let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(entries) => entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
             .collect(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((vec![], vec![])),
-        Err(e) => return Err(anyhow::anyhow!("cannot read the flows folder {}: {e}", dir.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(anyhow::anyhow!("cannot read the {what} folder {}: {e}", dir.display())),
     };
     files.sort();
+    files
+        .into_iter()
+        .map(|file| {
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            Ok((file, text))
+        })
+        .collect()
+}
+
+/// Every `*.toml` flow in `dir`, in file-name order, and every problem (a name used twice is
+/// one, at the second file). A missing folder has no flows.
+pub fn load_dir(dir: &Path) -> anyhow::Result<(Vec<Flow>, Vec<FlowError>)> {
     let (mut flows, mut errors) = (Vec::<Flow>::new(), Vec::new());
-    for file in files {
-        let text =
-            std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    for (file, text) in toml_files(dir, "flows")? {
         match parse(&file, &text) {
             Ok(flow) => match flows.iter().find(|f| f.name == flow.name) {
                 Some(first) => errors.push(FlowError {

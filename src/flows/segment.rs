@@ -2,7 +2,7 @@
 //! store knows. A segment is a TOML file in `segments.dir` or JSON sent to the API; both read
 //! into [`Segment`], which [`Segment::filter`] turns into the store's query at a given time.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -201,19 +201,8 @@ pub fn parse(file: &Path, text: &str) -> Result<Segment, Vec<FlowError>> {
 /// Every `*.toml` segment in `dir`, in file-name order, and every problem. A missing folder
 /// has no segments.
 pub fn load_dir(dir: &Path) -> anyhow::Result<(Vec<Segment>, Vec<FlowError>)> {
-    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(entries) => entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((vec![], vec![])),
-        Err(e) => return Err(anyhow::anyhow!("cannot read the segments folder {}: {e}", dir.display())),
-    };
-    files.sort();
     let (mut segments, mut errors) = (Vec::<Segment>::new(), Vec::new());
-    for file in files {
-        let text =
-            std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    for (file, text) in super::file::toml_files(dir, "segments")? {
         match parse(&file, &text) {
             Ok(s) if segments.iter().any(|x| x.name == s.name) => errors.push(FlowError {
                 file: file.clone(),

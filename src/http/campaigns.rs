@@ -90,13 +90,7 @@ pub(crate) async fn checked(state: &AppState, spec: &CampaignSpec) -> Result<(Ca
 }
 
 pub(crate) fn planner(state: &AppState) -> Planner<'_> {
-    Planner {
-        db: &state.db,
-        now: state.clock.now(),
-        smart_sending: state.config.smart_sending(),
-        cost_per_segment: state.config.campaigns.cost_per_segment,
-        currency: &state.config.campaigns.currency,
-    }
+    Planner::new(&state.db, &state.config, state.clock.now())
 }
 
 /// `POST /api/v1/campaigns/dry-run`: plans without saving; counts, skips by reason, SMS

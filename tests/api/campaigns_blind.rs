@@ -6,7 +6,7 @@
 //! `expected.toml`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use backtalk::flows::campaign::{CampaignSpec, Planner, Refused, resolve};
 use backtalk::flows::segment;
@@ -451,25 +451,5 @@ fn planner(db: &Db, now: DateTime<Utc>) -> Planner<'_> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_blind_campaign_scenarios_do_what_the_docs_say() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/campaigns_blind");
-    let mut scenarios: Vec<PathBuf> = std::fs::read_dir(&root)
-        .expect("tests/campaigns_blind exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("scenario.toml").is_file())
-        .collect();
-    scenarios.sort();
-    assert!(scenarios.len() >= 20, "the blind set has {} scenarios", scenarios.len());
-    let mut failed = Vec::new();
-    for dir in &scenarios {
-        let problems = run(dir).await;
-        let name = dir.file_name().unwrap().to_string_lossy().to_string();
-        if problems.is_empty() {
-            eprintln!("ok    {name}");
-        } else {
-            eprintln!("FAIL  {name}\n      {}", problems.join("\n      "));
-            failed.push(name);
-        }
-    }
-    eprintln!("blind campaign scenarios: {}/{} pass", scenarios.len() - failed.len(), scenarios.len());
-    assert!(failed.is_empty(), "failed: {failed:?}");
+    crate::helpers::run_scenarios("campaigns_blind", "scenario.toml", 20, |dir| async move { run(&dir).await }).await;
 }

@@ -3,7 +3,7 @@
 //! `flows simulate`'s code path (`backtalk::flows::simulate`, the demo store's customers) and
 //! what it did must equal the scenario's `expected.jsonl`, line for line as a multiset.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use backtalk::flows::simulate::{Line, Options, What, simulate};
 use chrono::{DateTime, Utc};
@@ -86,25 +86,5 @@ async fn run(dir: &Path) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_blind_flow_scenarios_do_what_the_docs_say() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/flows_blind");
-    let mut scenarios: Vec<PathBuf> = std::fs::read_dir(&root)
-        .expect("tests/flows_blind exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("events.jsonl").is_file())
-        .collect();
-    scenarios.sort();
-    assert!(scenarios.len() >= 10, "the blind set has {} scenarios", scenarios.len());
-    let mut failed = Vec::new();
-    for dir in &scenarios {
-        let problems = run(dir).await;
-        let name = dir.file_name().unwrap().to_string_lossy().to_string();
-        if problems.is_empty() {
-            eprintln!("ok    {name}");
-        } else {
-            eprintln!("FAIL  {name}\n      {}", problems.join("\n      "));
-            failed.push(name);
-        }
-    }
-    eprintln!("blind flow scenarios: {}/{} pass", scenarios.len() - failed.len(), scenarios.len());
-    assert!(failed.is_empty(), "failed: {failed:?}");
+    crate::helpers::run_scenarios("flows_blind", "events.jsonl", 10, |dir| async move { run(&dir).await }).await;
 }

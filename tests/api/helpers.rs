@@ -354,3 +354,34 @@ pub async fn count(db: &Db, table: &str) -> i64 {
     let sql = sqlx::AssertSqlSafe(format!("select count(*) from {table}"));
     backtalk::store::with_db!(db, |p| sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await).expect("count rows")
 }
+
+/// Runs every scenario folder in `tests/{set}` that holds `marker`, in name order, printing
+/// each one's problems; fails if any scenario has one, or if there are fewer than `min`.
+/// `run` returns a scenario's problems (empty: it passed).
+pub async fn run_scenarios<F, Fut>(set: &str, marker: &str, min: usize, run: F)
+where
+    F: Fn(std::path::PathBuf) -> Fut,
+    Fut: std::future::Future<Output = Vec<String>>,
+{
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join(set);
+    let mut scenarios: Vec<std::path::PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("tests/{set}: {e}"))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join(marker).is_file())
+        .collect();
+    scenarios.sort();
+    assert!(scenarios.len() >= min, "tests/{set} has {} scenarios", scenarios.len());
+    let mut failed = Vec::new();
+    for dir in &scenarios {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let problems = run(dir.clone()).await;
+        if problems.is_empty() {
+            eprintln!("ok    {name}");
+        } else {
+            eprintln!("FAIL  {name}\n      {}", problems.join("\n      "));
+            failed.push(name);
+        }
+    }
+    eprintln!("{set}: {}/{} scenarios pass", scenarios.len() - failed.len(), scenarios.len());
+    assert!(failed.is_empty(), "failed: {failed:?}");
+}
