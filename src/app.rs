@@ -135,6 +135,8 @@ impl App {
             clock: clock.clone(),
             max_attempts: config.worker.max_attempts,
             waker: waker.clone(),
+            composer: Some(Arc::new(crate::pipeline::compose::PipelineComposer { deps: deps.clone() })),
+            segments_dir: config.segments_dir(),
         });
         let worker = Arc::new(Worker { deps, sender, waker: waker.clone(), webhooks, flows });
         let ingest = IngestBatcher::spawn(db.clone(), config.worker.max_attempts);

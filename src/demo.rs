@@ -49,6 +49,13 @@ pub async fn load_crm(db: &Db) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Loads only the demo store's products and policies (`flows simulate --demo`'s compose steps).
+pub async fn load_catalog(db: &Db) -> anyhow::Result<()> {
+    let products: Vec<ProductRecord> = parse_jsonl(CATALOG, "demo catalog")?;
+    let policies: Vec<PolicyRecord> = parse_jsonl(POLICIES, "demo policies")?;
+    import_catalog(db, &products, &policies).await
+}
+
 /// Writes products and policies to the SQL catalog in one transaction.
 pub async fn import_catalog(db: &Db, products: &[ProductRecord], policies: &[PolicyRecord]) -> anyhow::Result<()> {
     let mut tx = db.begin().await?;

@@ -180,7 +180,8 @@ pub async fn replay(
     ];
     let event_count = events.len();
     let (lines, summary) =
-        simulate_events(db, FlowSet::fixed(flows), events, Duration::hours(24), None, progress).await?;
+        simulate_events(db, FlowSet::fixed(flows), events, Duration::hours(24), None, &Default::default(), progress)
+            .await?;
     let mut check = Check { events: event_count, ..Check::default() };
     let mut sent_ids = HashMap::<i64, usize>::new();
     let mut deferred = HashSet::new();

@@ -193,7 +193,8 @@ async fn simulate_flows(
     demo: bool,
     until: Option<&str>,
 ) -> anyhow::Result<()> {
-    use crate::flows::simulate::{Options, format_line, simulate};
+    use crate::flows::simulate::{Options, StepSources, format_line, simulate};
+    use std::sync::Arc;
     let dir = dir.unwrap_or_else(|| config.flows_dir());
     let (flows, errors) = crate::flows::file::load_dir(&dir)?;
     for e in &errors {
@@ -211,7 +212,12 @@ async fn simulate_flows(
     };
     let scratch = tempfile::tempdir()?;
     let db = crate::store::Db::connect(&format!("sqlite://{}", scratch.path().join("simulate.db").display())).await?;
-    let options = Options { events, demo, smart_sending: config.smart_sending(), until };
+    // Compose steps are written by the offline responder over the store's catalog (the demo's
+    // with --demo), branches read segments from segments.dir.
+    let composer =
+        crate::pipeline::compose::PipelineComposer::offline(&db, &scratch.path().join("index"), config, demo).await?;
+    let sources = StepSources { composer: Some(Arc::new(composer)), segments_dir: config.segments_dir() };
+    let options = Options { events, demo, smart_sending: config.smart_sending(), until, sources };
     let (lines, summary) = simulate(&db, crate::flows::set::FlowSet::fixed(flows), &options).await?;
     for line in &lines {
         println!("{}", format_line(line));

@@ -180,6 +180,10 @@ pub struct Facts {
     /// Products that go with what the customer bought, with the purchase they go with.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub complements: Vec<ComplementFact>,
+    /// A flow's compose goal (the brand's instruction for a text it starts), when the text is
+    /// not a reply: `message` holds the goal then, read like a request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub goal: Option<String>,
 }
 
 /// A product suggested because it goes with something the customer bought.
@@ -232,6 +236,7 @@ impl Default for Facts {
             dialogue: DialogueState::default(),
             asked: Asked::default(),
             complements: vec![],
+            goal: None,
         }
     }
 }

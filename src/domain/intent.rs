@@ -521,6 +521,14 @@ const COMPLEMENT_TALK: &[&str] = &[
     "recently",
     "week",
     "month",
+    // Asking for a suggestion names no product either ("suggest one item that goes with
+    // what they bought", a flow's compose goal; "recommend something to wear with it").
+    "suggest",
+    "recommend",
+    "item",
+    "items",
+    "something",
+    "one",
 ];
 
 /// The words a product answer must cover: the product words asked (the thread's, for a

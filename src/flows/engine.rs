@@ -14,7 +14,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
 
-use super::file::{AbTest, Flow, Step, Variant, WaitFor};
+use super::branch::{Condition, Target};
+use super::compose::{ComposeRequest, Composed, Composer};
+use super::file::{AbTest, Flow, Step, Variant};
 use super::set::FlowSet;
 use crate::clock::Clock;
 use crate::domain::flow::{EventContext, Menu, MenuChoice, RunContext, normalise};
@@ -32,6 +34,10 @@ use crate::store::{Db, Tx, commerce, consent, conversations, crm};
 pub struct StepJob {
     pub run: i64,
     pub step: i32,
+    /// The run goes on at a compose step here, queued by the job before it (which did not
+    /// wait): no wait ends at this job.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub compose: bool,
 }
 
 /// Runs flows.
@@ -44,6 +50,19 @@ pub struct Engine {
     pub max_attempts: i32,
     /// Woken when a step queued a text or a step due now.
     pub waker: Waker,
+    /// Writes compose steps' texts (`None`: a run reaching one ends, saying so).
+    pub composer: Option<Arc<dyn Composer>>,
+    /// Where branches find segment files (`segments.dir`; the API's segments are in the
+    /// database).
+    pub segments_dir: std::path::PathBuf,
+}
+
+/// What a step job did: where the run goes next, whether it queued a text, and whether the
+/// next job goes on at a compose step without a wait.
+struct Ran {
+    next: Next,
+    sent: bool,
+    compose_next: bool,
 }
 
 /// What one event did to the flows, for logs and `flows simulate`.
@@ -160,16 +179,22 @@ impl Engine {
             return self.complete(job).await;
         }
         let now = self.clock.now();
+        let flow = self.flows.named(&run.flow);
+        // A compose step's text is written before the transaction: the writer may take seconds.
+        let composed = match flow.as_ref().and_then(|f| f.steps.get(run.step as usize)) {
+            Some(Step::Compose { goal, .. }) => Some(self.compose(&run, goal).await?),
+            _ => None,
+        };
         let mut tx = self.db.begin().await?;
-        let (next, sent) = match self.flows.named(&run.flow) {
-            None => (exited(run.step, "the flow file is gone".into()), false),
-            Some(flow) => self.run_steps(&mut tx, &flow, &run, now).await?,
+        let Ran { next, sent, compose_next } = match &flow {
+            None => Ran { next: exited(run.step, "the flow file is gone".into()), sent: false, compose_next: false },
+            Some(flow) => self.run_steps(&mut tx, flow, &run, now, at.compose, composed).await?,
         };
         if !runs::advance(&mut tx, run.id, run.step, &next, now).await? {
             return self.complete(job).await;
         }
         if let Some(due) = next.due_at {
-            let payload = serde_json::to_string(&StepJob { run: run.id, step: next.step })?;
+            let payload = serde_json::to_string(&StepJob { run: run.id, step: next.step, compose: compose_next })?;
             let key = format!("flow:{}:{}", run.id, next.step);
             let run_at = self.clock.queue_ms(due);
             enqueue_job_at(&mut tx, KIND_FLOW_STEP, &payload, Some(&key), self.max_attempts, run_at).await?;
@@ -187,44 +212,45 @@ impl Engine {
     }
 
     /// Runs steps from the run's current one up to the next wait or the end: where the run
-    /// goes next, and whether a text was queued.
+    /// goes next, and whether a text was queued. `resumed`: the job goes on at a compose step
+    /// (no wait ends here); `composed`: the text of the compose step the run is at.
     async fn run_steps(
         &self,
         tx: &mut Tx,
         flow: &Flow,
         run: &RunRow,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<(Next, bool)> {
+        resumed: bool,
+        mut composed: Option<Composed>,
+    ) -> anyhow::Result<Ran> {
         let context: RunContext = serde_json::from_str(&run.context).unwrap_or_default();
+        let ran = |next: Next, sent: bool| Ran { next, sent, compose_next: false };
         if let Some(reason) = self.exit_reason(tx, flow, run, &context).await? {
-            return Ok((exited(run.step, reason), false));
+            return Ok(ran(exited(run.step, reason), false));
         }
-        if let Some(reason) = self.wait_ended(tx, flow, run, &context, now).await? {
-            return Ok((exited(run.step, reason), false));
+        if !resumed && let Some(reason) = self.wait_ended(tx, flow, run, &context, now).await? {
+            return Ok(ran(exited(run.step, reason), false));
         }
         let mut step = run.step;
         let mut sent = false;
         while let Some(current) = flow.steps.get(step as usize) {
+            let index = step;
             step += 1;
             match current {
-                Step::Wait(d) => return Ok((waiting(step, now + chrono::Duration::from_std(*d)?), sent)),
+                Step::Wait(d) => return Ok(ran(waiting(step, now + chrono::Duration::from_std(*d)?), sent)),
                 Step::WaitRelative { property, offset, before } => {
                     let Some(anchor) = time_property(&context, property) else {
-                        return Ok((exited(step, format!("the event has no time in {property:?}")), sent));
+                        return Ok(ran(exited(step, format!("the event has no time in {property:?}")), sent));
                     };
                     let offset = chrono::Duration::from_std(*offset)?;
                     let due = if *before { anchor - offset } else { anchor + offset };
                     if due > now {
-                        return Ok((waiting(step, due), sent));
+                        return Ok(ran(waiting(step, due), sent));
                     }
                 }
                 Step::Send { variants, replies, test } => {
-                    if let Some(within) = flow.send_within
-                        && now - run.started_at > chrono::Duration::from_std(within)?
-                    {
-                        let reason =
-                            format!("send window ended: not within {} of the trigger", duration::format(within));
-                        return Ok((exited(step, reason), sent));
+                    if let Some(reason) = too_late(flow, run, now)? {
+                        return Ok(ran(exited(step, reason), sent));
                     }
                     let arm = match test {
                         Some(test) => self.arm(tx, test, variants, run.id, &run.phone, now).await?,
@@ -232,30 +258,140 @@ impl Engine {
                     };
                     let variant = &variants[arm];
                     let text = Text {
-                        template: &variant.text,
+                        body: Body::Template(&variant.text),
                         replies,
                         ab: test.as_ref().map(|t| (t.name.as_str(), variant.name.as_str())),
                     };
                     match self.send(tx, flow, run, &context, text).await? {
                         Ok(()) => sent = true,
-                        Err(reason) => return Ok((exited(step, reason), sent)),
+                        Err(reason) => return Ok(ran(exited(step, reason), sent)),
+                    }
+                }
+                Step::Compose { replies, .. } => {
+                    if let Some(reason) = too_late(flow, run, now)? {
+                        return Ok(ran(exited(step, reason), sent));
+                    }
+                    // Written before this job's transaction only when the run was at this step;
+                    // reached later in the job, the step becomes a job of its own, due now.
+                    let Some(composed) = composed.take().filter(|_| index == run.step) else {
+                        return Ok(Ran { next: waiting(index, now), sent, compose_next: true });
+                    };
+                    let text = match composed {
+                        Composed::Text(text) => text,
+                        Composed::Refused(reason) => return Ok(ran(exited(step, reason), sent)),
+                    };
+                    let text = Text { body: Body::Written(&text), replies, ab: None };
+                    match self.send(tx, flow, run, &context, text).await? {
+                        Ok(()) => sent = true,
+                        Err(reason) => return Ok(ran(exited(step, reason), sent)),
+                    }
+                }
+                Step::Branch { arms, otherwise } => {
+                    let mut to = *otherwise;
+                    for arm in arms {
+                        match self.holds(tx, &arm.condition, run, &context, now).await? {
+                            Ok(true) => {
+                                to = arm.then;
+                                break;
+                            }
+                            Ok(false) => {}
+                            Err(reason) => return Ok(ran(exited(step, reason), sent)),
+                        }
+                    }
+                    match to {
+                        Target::Step(i) => step = i as i32,
+                        Target::End => break,
                     }
                 }
                 // The step job after it is the timeout; an awaited event pulls it sooner
                 // (`on_event`), and `wait_ended` decides there which it was.
                 Step::WaitFor(w) => {
                     // An awaited event already stored since the trigger: no wait.
-                    if w.event.is_some() && self.awaited_event_came(tx, w, run, &context).await? {
+                    if let Some(name) = &w.event
+                        && self.event_came(tx, name, w.key.as_deref(), run, &context).await?
+                    {
                         continue;
                     }
-                    return Ok((waiting(step, now + chrono::Duration::from_std(w.timeout)?), sent));
+                    return Ok(ran(waiting(step, now + chrono::Duration::from_std(w.timeout)?), sent));
                 }
-                // Not built yet (docs/flows.md): the run stops here rather than sending a
-                // text nobody wrote.
-                Step::Compose(_) => return Ok((exited(step, "compose steps are not built yet".into()), sent)),
             }
         }
-        Ok((Next { step, status: status::DONE, due_at: None, reason: None }, sent))
+        Ok(ran(Next { step, status: status::DONE, due_at: None, reason: None }, sent))
+    }
+
+    /// The compose step's text for this run, from the composer.
+    async fn compose(&self, run: &RunRow, goal: &str) -> anyhow::Result<Composed> {
+        let Some(composer) = &self.composer else {
+            return Ok(Composed::Refused("compose: no writer is configured".into()));
+        };
+        let phone = Phone::parse(&run.phone).map_err(|e| anyhow::anyhow!("flow run {}: {e}", run.id))?;
+        let context: RunContext = serde_json::from_str(&run.context).unwrap_or_default();
+        let request = ComposeRequest { flow: &run.flow, goal, phone: &phone, context: &context };
+        composer.compose(&request).await
+    }
+
+    /// Whether a branch's condition holds for the run; `Err(reason)` ends the run (a segment
+    /// that does not exist).
+    async fn holds(
+        &self,
+        tx: &mut Tx,
+        c: &Condition,
+        run: &RunRow,
+        context: &RunContext,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Result<bool, String>> {
+        if let Some(p) = &c.property
+            && !p.holds(&context.event.properties)
+        {
+            return Ok(Ok(false));
+        }
+        if c.replied.is_some() || !c.reply.is_empty() {
+            let reply = runs::latest_reply_to_run(tx, &run.phone, run.id, run.started_at).await?;
+            if c.replied.is_some_and(|r| r != reply.is_some()) {
+                return Ok(Ok(false));
+            }
+            if !c.reply.is_empty() && !reply.is_some_and(|r| c.reply.contains(&normalise(&r))) {
+                return Ok(Ok(false));
+            }
+        }
+        if let Some((name, key)) = &c.event
+            && !self.event_came(tx, name, key.as_deref(), run, context).await?
+        {
+            return Ok(Ok(false));
+        }
+        if let Some(name) = &c.segment {
+            let Some((segment, _)) = super::segment::find(&self.db, &self.segments_dir, name).await? else {
+                return Ok(Err(format!("branch: no segment named {name:?}")));
+            };
+            if !self.in_segment(&segment, run, now).await? {
+                return Ok(Ok(false));
+            }
+        }
+        Ok(Ok(true))
+    }
+
+    /// True when the run's customer is in `segment` now, as a campaign would count them.
+    async fn in_segment(
+        &self,
+        segment: &super::segment::Segment,
+        run: &RunRow,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
+        let id = match run.customer_id {
+            Some(id) => Some(id),
+            None => match Phone::parse(&run.phone) {
+                Ok(phone) => crm::customer_by_phone(&self.db, &phone).await?.map(|c| c.id),
+                Err(_) => None,
+            },
+        };
+        let Some(id) = id else { return Ok(false) };
+        let page = crate::store::segments::members_page(&self.db, &segment.filter(now), id - 1, 1).await?;
+        match page.first().filter(|m| m.customer_id == id) {
+            Some(member) => {
+                Ok(super::segment::consent_holds(segment, super::segment::settled_consent(&self.db, member).await?))
+            }
+            None => Ok(false),
+        }
     }
 
     /// When the run comes out of a `wait_for` (the step before its current one): why it ends
@@ -274,13 +410,14 @@ impl Engine {
             return Ok(None);
         };
         let came = match &w.event {
-            Some(_) => self.awaited_event_came(tx, w, run, context).await?,
+            Some(name) => self.event_came(tx, name, w.key.as_deref(), run, context).await?,
             None => {
                 let began = run.due_at.unwrap_or(now) - chrono::Duration::from_std(w.timeout)?;
-                if runs::replied_to_run(tx, &run.phone, run.id, began).await? {
+                let replied = runs::replied_to_run(tx, &run.phone, run.id, began).await?;
+                if replied && !w.continue_on_reply {
                     return Ok(Some("replied".into()));
                 }
-                false
+                replied
             }
         };
         if came {
@@ -289,22 +426,22 @@ impl Engine {
         Ok((!w.continue_on_timeout).then(|| format!("timed out waiting for {}", w.describe())))
     }
 
-    /// True when an event the `wait_for` awaits (its key matching the trigger's) is stored
-    /// since the run's trigger.
-    async fn awaited_event_came(
+    /// True when an event named `name` (with `key`, its property equal to the trigger's) is
+    /// stored for the customer since the run's trigger (a `wait_for`, a branch).
+    async fn event_came(
         &self,
         tx: &mut Tx,
-        w: &WaitFor,
+        name: &str,
+        key: Option<&str>,
         run: &RunRow,
         context: &RunContext,
     ) -> anyhow::Result<bool> {
-        let Some(name) = &w.event else { return Ok(false) };
         let since =
             DateTime::parse_from_rfc3339(&context.event.occurred_at).map(|t| t.to_utc()).unwrap_or(run.started_at);
-        let names = [name.clone()];
+        let names = [name.to_string()];
         for (_, properties) in runs::events_since(tx, &names, run.customer_id, &run.phone, since).await? {
             let properties: serde_json::Value = serde_json::from_str(&properties).unwrap_or_default();
-            if key_matches(w.key.as_deref(), context, &properties) {
+            if key_matches(key, context, &properties) {
                 return Ok(true);
             }
         }
@@ -346,7 +483,7 @@ impl Engine {
         context: &RunContext,
         text: Text<'_>,
     ) -> anyhow::Result<Result<(), String>> {
-        let Text { template, replies, ab } = text;
+        let Text { body, replies, ab } = text;
         let phone = Phone::parse(&run.phone).map_err(|e| anyhow::anyhow!("flow run {}: {e}", run.id))?;
         let customer = crm::customer_by_phone(&self.db, &phone).await?;
         let name = customer.as_ref().and_then(|c| c.name.clone()).unwrap_or_default();
@@ -363,12 +500,16 @@ impl Engine {
             let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
             if text.is_empty() { Err("the text rendered empty".into()) } else { Ok(text) }
         };
-        let body = match render(template) {
-            Ok(body) => body,
-            Err(reason) => {
-                warn!(run = run.id, flow = %flow.name, %reason, "flow text not sent");
-                return Ok(Err(reason));
-            }
+        let body = match body {
+            Body::Template(template) => match render(template) {
+                Ok(body) => body,
+                Err(reason) => {
+                    warn!(run = run.id, flow = %flow.name, %reason, "flow text not sent");
+                    return Ok(Err(reason));
+                }
+            },
+            // A written text is never a template: what the model wrote is data.
+            Body::Written(text) => text.to_string(),
         };
         let mut choices = Vec::new();
         for reply in replies {
@@ -471,12 +612,28 @@ impl Engine {
     }
 }
 
-/// A send step's text as chosen for one run.
+/// A send or compose step's text as chosen for one run.
 struct Text<'a> {
-    template: &'a str,
+    body: Body<'a>,
     replies: &'a [super::file::Reply],
     /// The A/B test and arm it is sent in.
     ab: Option<(&'a str, &'a str)>,
+}
+
+/// A text to send: a step's template, or a compose step's written text.
+enum Body<'a> {
+    Template(&'a str),
+    Written(&'a str),
+}
+
+/// Why a text is too late to send: `entry.send_within` has passed since the trigger.
+fn too_late(flow: &Flow, run: &RunRow, now: DateTime<Utc>) -> anyhow::Result<Option<String>> {
+    match flow.send_within {
+        Some(within) if now - run.started_at > chrono::Duration::from_std(within)? => {
+            Ok(Some(format!("send window ended: not within {} of the trigger", duration::format(within))))
+        }
+        _ => Ok(None),
+    }
 }
 
 enum Entry {
@@ -531,7 +688,7 @@ async fn enter(
     if let Some(reason) = skip {
         return Ok(Entry::Skipped(reason));
     }
-    let payload = serde_json::to_string(&StepJob { run: id, step: 0 })?;
+    let payload = serde_json::to_string(&StepJob { run: id, step: 0, compose: false })?;
     enqueue_job_at(tx, KIND_FLOW_STEP, &payload, Some(&format!("flow:{id}:0")), max_attempts, now_ms).await?;
     Ok(Entry::Entered(id))
 }

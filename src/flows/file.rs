@@ -24,6 +24,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::branch::{Arm, RawArm, Target};
 use crate::domain::duration;
 
 /// Whether a flow's texts are marketing (consent, quiet hours, smart sending) or about
@@ -39,7 +40,7 @@ pub struct Exit {
 }
 
 /// One step of a flow.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     /// Wait this long.
     Wait(Duration),
@@ -49,8 +50,12 @@ pub enum Step {
     /// Send a text (a minijinja template over `customer` and `event`), with the answers a
     /// reply may choose from. One variant, or an A/B test's arms with `test`.
     Send { variants: Vec<Variant>, replies: Vec<Reply>, test: Option<AbTest> },
-    /// Send a text written from this goal and the customer's facts.
-    Compose(String),
+    /// Send a text written from this goal and the customer's facts (by the model or the
+    /// offline responder, under the reply guard), with an optional reply menu.
+    Compose { goal: String, replies: Vec<Reply> },
+    /// Go to the first arm's target whose condition holds, else to `otherwise` (a `goto` is a
+    /// branch without arms).
+    Branch { arms: Vec<Arm>, otherwise: Target },
     /// Wait until an event of the customer's arrives (with `key` equal to the trigger's), or
     /// for `timeout`; or, with `reply`, for `timeout` to see whether the customer texted back.
     WaitFor(WaitFor),
@@ -66,6 +71,9 @@ pub struct WaitFor {
     pub timeout: Duration,
     /// What a timeout does: go on to the next step (`true`) or end the run.
     pub continue_on_timeout: bool,
+    /// What a reply does (`wait_for` a reply): go on to the next step (`true`, so a branch can
+    /// read it) or end the run as "replied".
+    pub continue_on_reply: bool,
 }
 
 impl WaitFor {
@@ -145,7 +153,7 @@ pub struct Reply {
 }
 
 /// A checked flow.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Flow {
     pub name: String,
     pub description: String,
@@ -227,6 +235,15 @@ struct RawEntry {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawStep {
+    /// The name a branch or goto jumps to.
+    #[serde(default)]
+    id: Option<Spanned<String>>,
+    #[serde(default)]
+    branch: Option<Vec<RawArm>>,
+    #[serde(default, rename = "else")]
+    otherwise: Option<String>,
+    #[serde(default)]
+    goto: Option<String>,
     #[serde(default)]
     wait: Option<Spanned<String>>,
     #[serde(default)]
@@ -257,6 +274,9 @@ struct RawWaitFor {
     /// for a reply (nobody answered: follow up).
     #[serde(default)]
     on_timeout: Option<String>,
+    /// `exit` (the default: the conversation has the reply) or `continue`.
+    #[serde(default)]
+    on_reply: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -340,20 +360,64 @@ pub fn parse(file: &Path, text: &str) -> Result<Flow, Vec<FlowError>> {
         errors.push(error(raw.steps.span(), "a flow needs at least one step".into()));
     }
     let templates = minijinja::Environment::new();
+    let ids = step_ids(raw.steps.get_ref(), &mut errors, &error);
     let mut steps = Vec::new();
-    for step in raw.steps.get_ref() {
+    for (index, step) in raw.steps.get_ref().iter().enumerate() {
         let s = step.get_ref();
         let sends = s.send.is_some() || !s.variants.is_empty();
-        let given = [s.wait.is_some(), sends, s.compose.is_some(), s.wait_for.is_some()].iter().filter(|g| **g).count();
+        let jumps = s.branch.is_some() || s.goto.is_some();
+        let given =
+            [s.wait.is_some(), sends, s.compose.is_some(), s.wait_for.is_some(), s.branch.is_some(), s.goto.is_some()]
+                .iter()
+                .filter(|g| **g)
+                .count();
         if given != 1 || (s.send.is_some() && !s.variants.is_empty()) {
             errors.push(error(
                 step.span(),
-                "a step is exactly one of wait, wait_for, send (or variants) or compose".into(),
+                "a step is exactly one of wait, wait_for, send (or variants), compose, branch or goto".into(),
             ));
             continue;
         }
-        if !s.replies.is_empty() && !sends {
-            errors.push(error(step.span(), "replies belong to a send step".into()));
+        if !s.replies.is_empty() && !sends && s.compose.is_none() {
+            errors.push(error(step.span(), "replies belong to a send or compose step".into()));
+        }
+        if s.otherwise.is_some() && s.branch.is_none() {
+            errors.push(error(step.span(), "else belongs to a branch".into()));
+        }
+        if jumps {
+            let target = |name: &str| match name.trim() {
+                "end" => Ok(Target::End),
+                name => match ids.iter().position(|id| id.as_deref() == Some(name)) {
+                    Some(i) if i > index => Ok(Target::Step(i)),
+                    Some(_) => Err(format!("{name:?} is not after this step: a flow cannot go back")),
+                    None => Err(format!("no step has the id {name:?}")),
+                },
+            };
+            let mut arms = Vec::new();
+            for (i, arm) in s.branch.iter().flatten().enumerate() {
+                match (arm.condition.check(), target(&arm.then)) {
+                    (Ok(condition), Ok(then)) => arms.push(Arm { condition, then }),
+                    (c, t) => {
+                        for e in [c.err(), t.err()].into_iter().flatten() {
+                            errors.push(error(step.span(), format!("branch[{i}]: {e}")));
+                        }
+                    }
+                }
+            }
+            let otherwise = match s.goto.as_deref().or(s.otherwise.as_deref()) {
+                None => Ok(ids.get(index + 1).map_or(Target::End, |_| Target::Step(index + 1))),
+                Some(name) => target(name),
+            };
+            match otherwise {
+                Ok(otherwise) => steps.push(Step::Branch { arms, otherwise }),
+                Err(e) => {
+                    errors.push(error(step.span(), format!("{}: {e}", if s.goto.is_some() { "goto" } else { "else" })))
+                }
+            }
+            if s.branch.as_ref().is_some_and(Vec::is_empty) {
+                errors.push(error(step.span(), "branch: give at least one { if = {...}, then = \"…\" }".into()));
+            }
+            continue;
         }
         if s.test.is_some() == s.variants.is_empty() {
             errors.push(error(step.span(), "an A/B test is a test = { name = … } with its variants = [...]".into()));
@@ -368,6 +432,12 @@ pub fn parse(file: &Path, text: &str) -> Result<Flow, Vec<FlowError>> {
                 Some("exit") => Ok(false),
                 Some(other) => Err(format!("wait_for.on_timeout: expected continue or exit, got {other:?}")),
             };
+            let on_reply = match (raw.on_reply.as_deref(), raw.reply) {
+                (None | Some("exit"), _) => Ok(false),
+                (Some("continue"), true) => Ok(true),
+                (Some("continue"), false) => Err("wait_for.on_reply belongs to a wait for a reply".to_string()),
+                (Some(other), _) => Err(format!("wait_for.on_reply: expected continue or exit, got {other:?}")),
+            };
             let what = match (&raw.event, raw.reply) {
                 (Some(e), false) if !e.trim().is_empty() => Ok(Some(e.clone())),
                 (None, true) if raw.key.is_none() => Ok(None),
@@ -380,17 +450,36 @@ pub fn parse(file: &Path, text: &str) -> Result<Flow, Vec<FlowError>> {
                 }
                 other => Ok(other),
             });
-            match (what, timeout, on_timeout) {
-                (Ok(event), Ok(timeout), Ok(continue_on_timeout)) => {
-                    steps.push(Step::WaitFor(WaitFor { event, key: raw.key.clone(), timeout, continue_on_timeout }))
+            match (what, timeout, on_timeout, on_reply) {
+                (Ok(event), Ok(timeout), Ok(continue_on_timeout), Ok(continue_on_reply)) => {
+                    steps.push(Step::WaitFor(WaitFor {
+                        event,
+                        key: raw.key.clone(),
+                        timeout,
+                        continue_on_timeout,
+                        continue_on_reply,
+                    }))
                 }
-                (a, b, c) => {
-                    for e in [a.err(), b.err(), c.err()].into_iter().flatten() {
+                (a, b, c, d) => {
+                    for e in [a.err(), b.err(), c.err(), d.err()].into_iter().flatten() {
                         errors.push(error(w.span(), e));
                     }
                 }
             }
             continue;
+        }
+        let mut replies = Vec::new();
+        for reply in &s.replies {
+            let r = reply.get_ref();
+            if crate::domain::flow::normalise(&r.pattern).is_empty() {
+                errors.push(error(reply.span(), "replies: match is empty".into()));
+            } else if r.text.is_none() && r.event.is_none() && !r.handoff && !r.opt_in {
+                errors.push(error(reply.span(), "replies: a reply needs a text, an event, handoff or opt_in".into()));
+            } else if let Some(Err(e)) = r.text.as_deref().map(|t| templates.template_from_str(t)) {
+                errors.push(error(reply.span(), format!("replies: not a valid template: {e}")));
+            } else {
+                replies.push(r.clone());
+            }
         }
         if let Some(wait) = &s.wait {
             match parse_wait(wait.get_ref()) {
@@ -398,20 +487,6 @@ pub fn parse(file: &Path, text: &str) -> Result<Flow, Vec<FlowError>> {
                 Err(e) => errors.push(error(wait.span(), format!("wait: {e}"))),
             }
         } else if sends {
-            let mut replies = Vec::new();
-            for reply in &s.replies {
-                let r = reply.get_ref();
-                if crate::domain::flow::normalise(&r.pattern).is_empty() {
-                    errors.push(error(reply.span(), "replies: match is empty".into()));
-                } else if r.text.is_none() && r.event.is_none() && !r.handoff && !r.opt_in {
-                    errors
-                        .push(error(reply.span(), "replies: a reply needs a text, an event, handoff or opt_in".into()));
-                } else if let Some(Err(e)) = r.text.as_deref().map(|t| templates.template_from_str(t)) {
-                    errors.push(error(reply.span(), format!("replies: not a valid template: {e}")));
-                } else {
-                    replies.push(r.clone());
-                }
-            }
             let raw: Vec<(String, u32, &String, Range<usize>)> = match &s.send {
                 Some(send) => vec![("default".into(), 1, send.get_ref(), send.span())],
                 None => s
@@ -458,11 +533,11 @@ pub fn parse(file: &Path, text: &str) -> Result<Flow, Vec<FlowError>> {
             if goal.get_ref().trim().is_empty() {
                 errors.push(error(goal.span(), "compose: the goal is empty".into()));
             } else {
-                steps.push(Step::Compose(goal.get_ref().clone()));
+                steps.push(Step::Compose { goal: goal.get_ref().trim().to_string(), replies });
             }
         }
     }
-    if !steps.iter().any(|s| matches!(s, Step::Send { .. } | Step::Compose(_))) && errors.is_empty() {
+    if !steps.iter().any(|s| matches!(s, Step::Send { .. } | Step::Compose { .. })) && errors.is_empty() {
         errors.push(error(raw.steps.span(), "a flow needs a send or compose step: it would text nobody".into()));
     }
     if !errors.is_empty() {
@@ -479,6 +554,34 @@ pub fn parse(file: &Path, text: &str) -> Result<Flow, Vec<FlowError>> {
         steps,
         file: file.to_path_buf(),
     })
+}
+
+/// Each step's `id` by position (checked: lowercase letters, digits and `_`, not `end`, used
+/// once).
+fn step_ids(
+    steps: &[Spanned<RawStep>],
+    errors: &mut Vec<FlowError>,
+    error: &dyn Fn(Range<usize>, String) -> FlowError,
+) -> Vec<Option<String>> {
+    let mut ids: Vec<Option<String>> = Vec::new();
+    for step in steps {
+        let id = step.get_ref().id.as_ref().map(|id| (id.get_ref().trim().to_string(), id.span()));
+        if let Some((id, span)) = &id {
+            if id.is_empty()
+                || id == "end"
+                || !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                errors.push(error(
+                    span.clone(),
+                    format!("id {id:?} must be lowercase letters, digits and _, and not end"),
+                ));
+            } else if ids.iter().any(|seen| seen.as_deref() == Some(id.as_str())) {
+                errors.push(error(span.clone(), format!("id {id:?} is used twice")));
+            }
+        }
+        ids.push(id.map(|(id, _)| id));
+    }
+    ids
 }
 
 /// An end date: RFC 3339, or a day (`2027-01-31`, the start of that day in UTC).
@@ -600,7 +703,10 @@ send = "Hi {{ customer.first_name }}, still thinking about {{ event.properties.i
         let found = errors(&unknown);
         assert!(found[0].contains("colour"), "{found:?}");
         let two = PINNED.replace("wait = \"1h\"", "wait = \"1h\"\nsend = \"hi\"");
-        assert_eq!(errors(&two), ["f.toml:5: a step is exactly one of wait, wait_for, send (or variants) or compose"]);
+        assert_eq!(
+            errors(&two),
+            ["f.toml:5: a step is exactly one of wait, wait_for, send (or variants), compose, branch or goto"]
+        );
         let no_text = PINNED.replace("[[steps]]\nsend", "[[steps]]\nwait = \"2h\"\n#");
         assert!(errors(&no_text)[0].contains("it would text nobody"));
     }
@@ -652,5 +758,49 @@ send = "Hi {{ customer.first_name }}, still thinking about {{ event.properties.i
             let errors = parse(Path::new("w.toml"), &flow(bad)).unwrap_err();
             assert_eq!(errors[0].line, 5, "{bad}: {errors:?}");
         }
+    }
+
+    #[test]
+    fn branches_read_their_targets_forward_and_refuse_going_back_or_nowhere() {
+        let flow =
+            |steps: &str| format!("name = \"b\"\nclass = \"transactional\"\ntrigger = {{ event = \"A\" }}\n{steps}");
+        let ok = flow(
+            "[[steps]]\nbranch = [{ if = { property = \"total\", at_least = 100 }, then = \"big\" }, { if = { reply = \"yes\" }, then = \"end\" }]\nelse = \"small\"\n\
+             [[steps]]\nid = \"small\"\nsend = \"small\"\n[[steps]]\ngoto = \"end\"\n[[steps]]\nid = \"big\"\ncompose = \"thank them\"\nreplies = [{ match = \"1\", text = \"ok\" }]\n",
+        );
+        let parsed = parse(Path::new("b.toml"), &ok).unwrap();
+        let Step::Branch { arms, otherwise } = &parsed.steps[0] else { panic!("{:?}", parsed.steps[0]) };
+        assert_eq!((arms[0].then, arms[1].then, *otherwise), (Target::Step(3), Target::End, Target::Step(1)));
+        assert_eq!(arms[1].condition.reply, ["yes"]);
+        assert!(matches!(&parsed.steps[2], Step::Branch { arms, otherwise: Target::End } if arms.is_empty()));
+        assert!(
+            matches!(&parsed.steps[3], Step::Compose { goal, replies } if goal == "thank them" && replies.len() == 1)
+        );
+        let back = flow("[[steps]]\nid = \"top\"\nsend = \"hi\"\n[[steps]]\ngoto = \"top\"\n");
+        assert!(errors(&back)[0].contains("f.toml:7: goto: \"top\" is not after this step"), "{:?}", errors(&back));
+        let nowhere =
+            flow("[[steps]]\nbranch = [{ if = { replied = true }, then = \"x\" }]\n[[steps]]\nsend = \"hi\"\n");
+        assert!(errors(&nowhere)[0].contains("branch[0]: no step has the id \"x\""), "{:?}", errors(&nowhere));
+        let twice = flow("[[steps]]\nid = \"a\"\nsend = \"hi\"\n[[steps]]\nid = \"a\"\nsend = \"hi\"\n");
+        assert!(errors(&twice)[0].contains("f.toml:8: id \"a\" is used twice"), "{:?}", errors(&twice));
+        let stray_else = flow("[[steps]]\nsend = \"hi\"\nelse = \"end\"\n");
+        assert!(errors(&stray_else)[0].contains("else belongs to a branch"));
+        let empty_if = flow("[[steps]]\nbranch = [{ if = {}, then = \"end\" }]\n[[steps]]\nsend = \"hi\"\n");
+        assert!(errors(&empty_if)[0].contains("give a property"), "{:?}", errors(&empty_if));
+    }
+
+    #[test]
+    fn a_reply_wait_may_go_on_after_a_reply_and_an_event_wait_may_not() {
+        let flow = |step: &str| {
+            format!(
+                "name = \"w\"\nclass = \"transactional\"\ntrigger = {{ event = \"A\" }}\n[[steps]]\n{step}\n[[steps]]\nsend = \"hi\"\n"
+            )
+        };
+        let ok =
+            parse(Path::new("w.toml"), &flow("wait_for = { reply = true, timeout = \"1d\", on_reply = \"continue\" }"))
+                .unwrap();
+        assert!(matches!(&ok.steps[0], Step::WaitFor(w) if w.continue_on_reply));
+        let bad = errors(&flow("wait_for = { event = \"B\", timeout = \"1d\", on_reply = \"continue\" }"));
+        assert!(bad[0].contains("on_reply belongs to a wait for a reply"), "{bad:?}");
     }
 }

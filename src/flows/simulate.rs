@@ -115,6 +115,16 @@ pub struct Options {
     pub smart_sending: chrono::Duration,
     /// Stop at this time (default: 30 days after the last event).
     pub until: Option<DateTime<Utc>>,
+    /// What compose and branch steps draw on.
+    pub sources: StepSources,
+}
+
+/// What compose and branch steps draw on in a simulation: the writer of compose steps (none:
+/// a run reaching one ends, saying so) and the folder of segment files.
+#[derive(Clone, Default)]
+pub struct StepSources {
+    pub composer: Option<Arc<dyn super::compose::Composer>>,
+    pub segments_dir: PathBuf,
 }
 
 /// Reads the events file: every problem names its line.
@@ -162,7 +172,8 @@ pub async fn simulate(db: &Db, flows: FlowSet, options: &Options) -> anyhow::Res
         crate::demo::load_crm(db).await?;
     }
     let progress = progress_bar();
-    let result = simulate_events(db, flows, events, options.smart_sending, options.until, &progress).await;
+    let result =
+        simulate_events(db, flows, events, options.smart_sending, options.until, &options.sources, &progress).await;
     progress.finish_and_clear();
     result
 }
@@ -187,6 +198,7 @@ pub async fn simulate_events(
     events: Vec<TrackEvent>,
     smart_sending: chrono::Duration,
     until: Option<DateTime<Utc>>,
+    sources: &StepSources,
     progress: &indicatif::ProgressBar,
 ) -> anyhow::Result<(Vec<Line>, Summary)> {
     progress.set_length(events.len() as u64);
@@ -199,6 +211,8 @@ pub async fn simulate_events(
         clock: clock.clone(),
         max_attempts: 5,
         waker: Waker::default(),
+        composer: sources.composer.clone(),
+        segments_dir: sources.segments_dir.clone(),
     };
     let sender = Sender {
         db: db.clone(),

@@ -34,7 +34,11 @@ pub async fn flows(state: &AppState, (flows, problems): &(Vec<Flow>, Vec<FlowErr
                         Step::Send { variants, .. } => {
                             ("send", variants.iter().map(|v| v.text.as_str()).collect::<Vec<_>>().join(" | "))
                         }
-                        Step::Compose(goal) => ("compose", goal.clone()),
+                        Step::Compose { goal, .. } => ("compose", goal.clone()),
+                        Step::Branch { arms, otherwise } => {
+                            let kind = if arms.is_empty() { "goto" } else { "branch" };
+                            (kind, crate::flows::branch::describe(arms, *otherwise))
+                        }
                         Step::WaitFor(w) => ("wait_for", w.describe()),
                     };
                     // A run waits *before* step `i` when its next step is `i`.

@@ -110,14 +110,20 @@ pub struct Phrases {
     pub handoff: &'static str,
     /// The last joint of a list ("red, blue and black").
     pub and: &'static str,
+    /// A text the brand starts (a flow's compose step) begins so: `{name}` is " Maya" or empty.
+    pub compose_lead: &'static str,
+    /// ... and ends so, when there is room.
+    pub compose_close: &'static str,
 }
 
 impl Phrases {
     /// Every field as (name, template), in declaration order: for tests and tools that treat
     /// the phrases as data.
-    pub fn fields(&self) -> [(&'static str, &'static str); 44] {
+    pub fn fields(&self) -> [(&'static str, &'static str); 46] {
         [
             ("greeting", self.greeting),
+            ("compose_lead", self.compose_lead),
+            ("compose_close", self.compose_close),
             ("thanks", self.thanks),
             ("order_latest", self.order_latest),
             ("order_named", self.order_named),
@@ -224,6 +230,8 @@ const ENGLISH: Phrases = Phrases {
     small_talk: "I can't help with that, but I can with products, sizes, shipping, returns and orders.",
     handoff: "Let me get a teammate to help with that.",
     and: "and",
+    compose_lead: "Hi{name},",
+    compose_close: "Reply with any question.",
 };
 
 const SPANISH: Phrases = Phrases {
@@ -285,6 +293,8 @@ const SPANISH: Phrases = Phrases {
     small_talk: "Con eso no puedo ayudarte, pero te ayudo con productos, tallas, entregas, devoluciones y pedidos.",
     handoff: "Le pido a alguien del equipo que te ayude con esto.",
     and: "y",
+    compose_lead: "Hola{name},",
+    compose_close: "Responde con cualquier pregunta.",
 };
 
 /// The sentences for a language.

@@ -16,6 +16,12 @@ use crate::domain::facts::Facts;
 
 const SYSTEM: (&str, &str) = ("system.j2", include_str!("../../prompts/system.j2"));
 const REPLY: (&str, &str) = ("reply.j2", include_str!("../../prompts/reply.j2"));
+/// The FACTS part, included by `reply.j2` and `compose.j2`.
+const FACTS: (&str, &str) = ("facts.j2", include_str!("../../prompts/facts.j2"));
+/// A flow's compose step: the text the brand starts (docs/flows.md, "Compose steps").
+const COMPOSE_SYSTEM: (&str, &str) = ("compose_system.j2", include_str!("../../prompts/compose_system.j2"));
+const COMPOSE: (&str, &str) = ("compose.j2", include_str!("../../prompts/compose.j2"));
+const TEMPLATES: [(&str, &str); 5] = [SYSTEM, REPLY, FACTS, COMPOSE_SYSTEM, COMPOSE];
 
 /// The rendered messages of one generation request.
 #[derive(Debug, Clone)]
@@ -36,7 +42,10 @@ pub const SHORT_POLICY_CHARS: usize = 240;
 /// The compiled templates.
 pub struct Prompts {
     env: Environment<'static>,
+    /// Of the reply templates.
     version: String,
+    /// Of the compose templates.
+    compose_version: String,
 }
 
 #[derive(Serialize)]
@@ -51,6 +60,8 @@ struct FactsView<'a> {
     products: Vec<serde_json::Value>,
     policies: &'a [crate::domain::facts::PolicyFact],
     history: &'a [crate::domain::facts::HistoryLine],
+    /// A compose step's goal (`compose.j2` only).
+    goal: Option<&'a str>,
 }
 
 impl Prompts {
@@ -60,15 +71,21 @@ impl Prompts {
         // Debug info would put template variables (the customer's message) into error text.
         env.set_debug(false);
         env.set_undefined_behavior(UndefinedBehavior::Strict);
-        for (name, source) in [SYSTEM, REPLY] {
+        for (name, source) in TEMPLATES {
             env.add_template(name, source)?;
         }
-        let version = [SYSTEM, REPLY]
-            .iter()
-            .map(|(name, source)| format!("{name}@{:08x}", fnv1a(source.as_bytes()) as u32))
-            .collect::<Vec<_>>()
-            .join("+");
-        Ok(Prompts { env, version })
+        let version = |templates: &[(&str, &str)]| {
+            templates
+                .iter()
+                .map(|(name, source)| format!("{name}@{:08x}", fnv1a(source.as_bytes()) as u32))
+                .collect::<Vec<_>>()
+                .join("+")
+        };
+        Ok(Prompts {
+            version: version(&[SYSTEM, REPLY, FACTS]),
+            compose_version: version(&[COMPOSE_SYSTEM, COMPOSE, FACTS]),
+            env,
+        })
     }
 
     /// The version string of the templates in use.
@@ -79,8 +96,15 @@ impl Prompts {
     /// Renders the system rules and the facts-plus-message user turn.
     pub fn render(&self, brand: &str, voice: &str, max_chars: usize, facts: &Facts) -> anyhow::Result<RenderedPrompt> {
         let language = facts.language.name();
-        let system =
-            self.env.get_template(SYSTEM.0)?.render(minijinja::context! { brand, voice, max_chars, language })?;
+        // A compose goal is the brand's instruction, not a customer's message: its own templates.
+        let (system_template, user_template, version) = match facts.goal {
+            Some(_) => (COMPOSE_SYSTEM.0, COMPOSE.0, &self.compose_version),
+            None => (SYSTEM.0, REPLY.0, &self.version),
+        };
+        let system = self
+            .env
+            .get_template(system_template)?
+            .render(minijinja::context! { brand, voice, max_chars, language })?;
         // Money renders as "$12.34" so the model quotes it in the form the guard checks.
         let products = facts
             .products
@@ -130,9 +154,11 @@ impl Prompts {
             products,
             policies: &facts.policies,
             history: &facts.history,
+            goal: facts.goal.as_deref(),
         };
-        let user = self.env.get_template(REPLY.0)?.render(minijinja::Value::from(minijinja::value::Serde(&view)))?;
-        Ok(RenderedPrompt { system, user, version: self.version.clone(), tokens: 0, cuts: vec![] })
+        let user =
+            self.env.get_template(user_template)?.render(minijinja::Value::from(minijinja::value::Serde(&view)))?;
+        Ok(RenderedPrompt { system, user, version: version.clone(), tokens: 0, cuts: vec![] })
     }
 
     /// Renders within `budget` tokens of `model`'s tokenizer, cutting context in the order

@@ -2,6 +2,7 @@
 //! score → route. [`run_turn`] reads like the diagram in ARCHITECTURE.md; each stage is a
 //! small function below it. The turn only reads; [`record`] commits its plan atomically.
 
+pub mod compose;
 pub mod flow_reply;
 pub mod ingest;
 pub mod proactive;

@@ -141,13 +141,7 @@ pub async fn context(
     let history: Vec<HistoryLine> =
         history.into_iter().map(|m| HistoryLine { from_customer: m.direction == "in", body: m.body }).collect();
     let mut customer = customer;
-    // A tracking page off the allowed link hosts is not a fact a reply may give.
-    let hosts = deps.config.brand.link_hosts();
-    for tracking in customer.orders.iter_mut().filter_map(|o| o.tracking.as_mut()) {
-        if tracking.url.as_deref().is_some_and(|url| !guard::claims::link_allowed(url, &hosts)) {
-            tracking.url = None;
-        }
-    }
+    drop_foreign_tracking(deps, &mut customer.orders);
     let recent_turns = recent_turns
         .into_iter()
         .map(|t| PastTurnFact { escalated: t.decision == TurnDecision::Escalate, confidence: t.confidence })
@@ -178,7 +172,18 @@ pub async fn context(
         dialogue,
         asked: Default::default(),
         complements: vec![],
+        goal: None,
     })
+}
+
+/// Forgets tracking pages off the allowed link hosts: they are not facts a text may give.
+pub fn drop_foreign_tracking(deps: &Deps, orders: &mut [crate::domain::facts::OrderFact]) {
+    let hosts = deps.config.brand.link_hosts();
+    for tracking in orders.iter_mut().filter_map(|o| o.tracking.as_mut()) {
+        if tracking.url.as_deref().is_some_and(|url| !guard::claims::link_allowed(url, &hosts)) {
+            tracking.url = None;
+        }
+    }
 }
 
 /// The outcome of generation: a draft, or why there is none.

@@ -360,18 +360,30 @@ pub async fn all_flow_texts(db: &Db) -> anyhow::Result<Vec<SentText>> {
 /// whatever the clocks say), or, when the run has sent nothing yet, at or after `since` (a
 /// flow's `wait_for` a reply).
 pub async fn replied_to_run(tx: &mut Tx, phone: &str, run_id: i64, since: DateTime<Utc>) -> anyhow::Result<bool> {
-    let n = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>(
-        "select count(*) from messages m join conversations c on c.id = m.conversation_id
+    Ok(latest_reply_to_run(tx, phone, run_id, since).await?.is_some())
+}
+
+/// The latest text the number sent us after run `run_id`'s latest sent text (or, when the run
+/// has sent nothing yet, at or after `since`): what a branch on the reply reads.
+pub async fn latest_reply_to_run(
+    tx: &mut Tx,
+    phone: &str,
+    run_id: i64,
+    since: DateTime<Utc>,
+) -> anyhow::Result<Option<String>> {
+    let body = with_tx!(tx, |conn| sqlx::query_scalar::<_, String>(
+        "select m.body from messages m join conversations c on c.id = m.conversation_id
          where c.phone = $1 and m.direction = 'in'
            and case when exists (select 1 from outbox o where o.flow_run_id = $2 and o.provider_sid is not null)
                     then m.id > (select max(t.id) from messages t join outbox o on o.provider_sid = t.provider_sid
                                  where o.flow_run_id = $2)
-                    else m.created_at >= $3 end"
+                    else m.created_at >= $3 end
+         order by m.id desc limit 1"
     )
     .bind(phone)
     .bind(run_id)
     .bind(since)
-    .fetch_one(conn)
+    .fetch_optional(conn)
     .await)?;
-    Ok(n > 0)
+    Ok(body)
 }

@@ -10,6 +10,7 @@ use backtalk::store::with_db;
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 
+use crate::fakes::LlmBehaviour;
 use crate::helpers::*;
 use crate::on_both_backends;
 
@@ -290,7 +291,24 @@ async fn the_shipped_flows_each_send_their_text() {
     let file = dir.path().join("events.jsonl");
     std::fs::write(&file, events.iter().map(|e| e.to_string() + "\n").collect::<String>()).unwrap();
     let db = backtalk::store::Db::connect(&format!("sqlite://{}", dir.path().join("sim.db").display())).await.unwrap();
-    let options = Options { events: file, demo: true, smart_sending: chrono::Duration::hours(24), until: None };
+    let composer = backtalk::pipeline::compose::PipelineComposer::offline(
+        &db,
+        &dir.path().join("index"),
+        &backtalk::config::Config::default(),
+        true,
+    )
+    .await
+    .unwrap();
+    let options = Options {
+        events: file,
+        demo: true,
+        smart_sending: chrono::Duration::hours(24),
+        until: None,
+        sources: backtalk::flows::simulate::StepSources {
+            composer: Some(Arc::new(composer)),
+            segments_dir: dir.path().join("segments"),
+        },
+    };
     let (lines, summary) = simulate(&db, backtalk::flows::set::FlowSet::fixed(flows), &options).await.unwrap();
     let sent: Vec<(String, String, String, String)> = lines
         .iter()
@@ -331,6 +349,8 @@ async fn the_shipped_flows_each_send_their_text() {
             "Reminder: your appointment is tomorrow at 2:00 PM.",
         ),
         (at("2026-12-12T18:00:00Z"), "post_purchase", "+13055550102", "Care tip: wash cold and dry flat"),
+        // The complement from purchase history, written by the offline responder.
+        (at("2026-12-16T18:00:00Z"), "post_purchase", "+13055550102", "To go with the"),
     ];
     assert_eq!(sent.len(), expected.len(), "{sent:#?}");
     for ((t, flow, phone, text), (want_t, want_flow, want_phone, want_text)) in sent.iter().zip(expected) {
@@ -461,6 +481,7 @@ async fn the_ab_winner_gate_waits_for_500_per_arm() {
             parsed,
             chrono::Duration::hours(24),
             None,
+            &Default::default(),
             &indicatif::ProgressBar::hidden(),
         )
         .await
@@ -560,3 +581,126 @@ async fn a_wait_for_ends_on_its_event_times_out_or_sees_a_reply(backend: Backend
     assert_eq!(follow_ups, [silent], "only the customer who did not answer gets the follow-up");
 }
 on_both_backends!(a_wait_for_ends_on_its_event_times_out_or_sees_a_reply);
+
+/// A compose step written by the configured model: the goal reaches it as the brand's
+/// instruction with the customer's facts; a text the guard would not let a reply say, or one
+/// the model hands to a person, is not sent and the run says why.
+async fn a_compose_step_is_written_by_the_model_under_the_reply_guard(backend: Backend) {
+    let app =
+        spawn_app(backend, TestOptions { clock: Some(weekday_afternoon()), llm: true, ..Default::default() }).await;
+    let dir = app.config.flows_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let flow = r#"name = "pairing"
+class = "transactional"
+trigger = { event = "Pairing Due" }
+[[steps]]
+compose = "Tell them how returns work."
+"#;
+    std::fs::write(dir.join("pairing.toml"), flow).unwrap();
+    let llm = app.llm.as_ref().unwrap();
+    let said = |text: &str, needs_human: bool| {
+        LlmBehaviour::Reply(
+            json!({"reply": text, "skus": [], "intent": "product", "confidence": 0.9, "needs_human": needs_human,
+                   "reason": if needs_human { "not sure" } else { "" }})
+            .to_string(),
+        )
+    };
+    llm.push(said(
+        "Hi Elyssa, you can return unworn items within 30 days of delivery. Reply with any question.",
+        false,
+    ));
+    llm.push(said("Hi Abd, the Lace-ups - black are yours for $1.00 today.", false));
+    llm.push(said("Hi, something goes with it.", true));
+    let customers = ["+13055550100", "+13055550101", "+13055550102"];
+    for (n, phone) in customers.iter().enumerate() {
+        post_event(&app, json!({"id": format!("d-{n}"), "event": "Pairing Due", "phone": phone})).await;
+        // One at a time, so the scripted answers meet the customers in order.
+        wait_for("the run to end", Duration::from_secs(10), || async {
+            backtalk::store::flows::latest_runs(&app.db, None, None, 10)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|r| r.status != "waiting")
+                .count()
+                > n
+        })
+        .await;
+    }
+    app.twilio.wait_for_sent(1, Duration::from_secs(5)).await;
+    app.wait_idle().await;
+    let sent = app.twilio.sent();
+    assert_eq!(sent.len(), 1, "{sent:?} {:?} {:?}", runs(&app).await, flow_texts(&app).await);
+    let disclosure = &app.config.brand.ai_disclosure;
+    assert_eq!(
+        (sent[0].to.as_str(), sent[0].body.clone()),
+        (
+            customers[0],
+            format!(
+                "{disclosure} Hi Elyssa, you can return unworn items within 30 days of delivery. Reply with any question."
+            )
+        )
+    );
+    let runs = runs(&app).await;
+    assert_eq!(runs[0], ("done".to_string(), None));
+    assert_eq!(runs[1].0, "exited");
+    assert!(
+        runs[1].1.as_deref().unwrap().starts_with("compose: the guard blocked the text: $1.00 is not a price"),
+        "{runs:?}"
+    );
+    assert_eq!(runs[2], ("exited".to_string(), Some("compose: the writer asked for a person: not sure".to_string())));
+    // The model was given the goal as the brand's instruction, with the customer's facts.
+    let request = &llm.requests()[0];
+    let system = request["messages"][0]["content"].as_str().unwrap();
+    let user = request["messages"][1]["content"].as_str().unwrap();
+    assert!(system.contains("writing a text the brand sends first"), "{system}");
+    assert!(user.contains("GOAL (the brand's instruction") && user.contains("Tell them how returns work."));
+    assert!(user.contains("Returns and refunds: You can return items within 30 days"), "{user}");
+    assert!(user.contains("Customer: Elyssa") && !user.contains("CUSTOMER MESSAGE"), "{user}");
+}
+on_both_backends!(a_compose_step_is_written_by_the_model_under_the_reply_guard);
+
+/// A branch on the reply: `wait_for` a reply that goes on, then the reply decides.
+async fn a_branch_reads_the_reply_to_the_flows_text(backend: Backend) {
+    let flow = r#"name = "fit_check"
+class = "transactional"
+trigger = { event = "Fit Check" }
+[[steps]]
+send = "Did your order fit? Reply YES or NO."
+[[steps]]
+wait_for = { reply = true, timeout = "3s", on_reply = "continue" }
+[[steps]]
+branch = [{ if = { reply = ["yes", "yep"] }, then = "glad" }, { if = { replied = true }, then = "end" }]
+else = "nudge"
+[[steps]]
+id = "glad"
+send = "Great to hear!"
+[[steps]]
+goto = "end"
+[[steps]]
+id = "nudge"
+send = "Just checking: did your order fit?"
+"#;
+    let app = app_with_flows(backend, &[flow]).await;
+    let (glad, asks, silent) = ("+13055550100", "+13055550101", "+13055550102");
+    for (n, phone) in [glad, asks, silent].iter().enumerate() {
+        post_event(&app, json!({"id": format!("f-{n}"), "event": "Fit Check", "phone": phone})).await;
+    }
+    app.twilio.wait_for_sent(3, Duration::from_secs(10)).await;
+    app.post_inbound(glad, "Yep!", &new_sid()).await;
+    app.post_inbound(asks, "what sizes does it come in?", &new_sid()).await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    app.wait_idle().await;
+    let flow_bodies = |phone: &str| -> Vec<String> {
+        app.twilio
+            .sent_to(phone)
+            .into_iter()
+            .map(|s| s.body)
+            .filter(|b| b.starts_with("Great") || b.starts_with("Just checking") || b.starts_with("Did your"))
+            .collect()
+    };
+    assert_eq!(flow_bodies(glad), ["Did your order fit? Reply YES or NO.", "Great to hear!"]);
+    assert_eq!(flow_bodies(asks), ["Did your order fit? Reply YES or NO."]);
+    assert_eq!(flow_bodies(silent), ["Did your order fit? Reply YES or NO.", "Just checking: did your order fit?"]);
+    assert!(runs(&app).await.iter().all(|(status, _)| status == "done"), "{:?}", runs(&app).await);
+}
+on_both_backends!(a_branch_reads_the_reply_to_the_flows_text);

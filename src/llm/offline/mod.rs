@@ -203,9 +203,43 @@ fn policy_text(policy: &PolicyFact, content: &[String], room: usize) -> String {
     out
 }
 
+/// What a composed text may be about: what the facts can answer. A goal read as a greeting,
+/// thanks, small talk or nothing known is not a text worth starting a conversation with.
+const COMPOSABLE: [Intent; 3] = [Intent::Product, Intent::Policy, Intent::OrderStatus];
+
 impl OfflineResponder {
-    /// Drafts a reply from facts alone (pure; the async trait method wraps it).
+    /// Drafts a reply from facts alone, or with a compose goal, the text the brand starts
+    /// (pure; the async trait method wraps it).
     pub fn answer(&self, facts: &Facts) -> Draft {
+        match facts.goal {
+            Some(_) => self.compose(facts),
+            None => self.reply(facts),
+        }
+    }
+
+    /// A compose step's text (docs/flows.md, "Compose steps"): the goal answered as the
+    /// customer's request would be, after a greeting, with an invitation to reply when it
+    /// fits. A goal only a guess could answer keeps its low confidence, so it is not sent.
+    fn compose(&self, facts: &Facts) -> Draft {
+        let w = phrases(facts.language);
+        let lead = fill(w.compose_lead, &[("name", &greeting_name(facts))]);
+        let room = room(facts);
+        let mut inner = facts.clone();
+        inner.reply_chars = room.saturating_sub(lead.chars().count() + 1);
+        let mut draft = self.reply(&inner);
+        if !COMPOSABLE.iter().any(|i| i.as_str() == draft.intent) {
+            draft.confidence = draft.confidence.min(0.1);
+            return draft;
+        }
+        draft.text = format!("{lead} {}", draft.text);
+        if draft.text.chars().count() + 1 + w.compose_close.chars().count() <= room {
+            draft.text = format!("{} {}", draft.text, w.compose_close);
+        }
+        draft
+    }
+
+    /// Drafts a reply to the customer's message.
+    fn reply(&self, facts: &Facts) -> Draft {
         let content = intent::content_words(&facts.message);
         let name = greeting_name(facts);
         let draft = |intent: Intent, text: String, confidence: f64, skus: Vec<String>| Draft {
