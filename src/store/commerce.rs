@@ -341,6 +341,11 @@ pub async fn erase_customer(tx: &mut Tx, customer_id: i64, also_orders: &[String
         .fetch_optional(conn)
         .await)?;
     let Some(phone) = phone else { return Ok(Erased::default()) };
+    let email =
+        with_tx!(tx, |conn| sqlx::query_scalar::<_, Option<String>>("select email from customers where id = $1")
+            .bind(customer_id)
+            .fetch_one(conn)
+            .await)?;
     let mut erased = Erased { customers: 1, ..Erased::default() };
     let now = Utc::now();
     macro_rules! exec {
@@ -359,7 +364,32 @@ pub async fn erase_customer(tx: &mut Tx, customer_id: i64, also_orders: &[String
     }
     erased.orders += exec!("delete from orders where customer_id = $1", customer_id);
     exec!("delete from checkouts where customer_id = $1 or phone = $2", customer_id, phone.as_str());
-    erased.events += exec!("delete from events where customer_id = $1 or phone = $2", customer_id, phone.as_str());
+    // The customer's flow runs hold their name and the trigger's properties, and point at
+    // their events: the texts and the conversation forget the runs, then the runs go (a step
+    // job still queued for one finds no run and does nothing).
+    exec!(
+        "update outbox set flow_run_id = null
+         where flow_run_id in (select id from flow_runs where customer_id = $1 or phone = $2)",
+        customer_id,
+        phone.as_str()
+    );
+    exec!(
+        "update conversations set flow_run_id = null
+         where flow_run_id in (select id from flow_runs where customer_id = $1 or phone = $2)",
+        customer_id,
+        phone.as_str()
+    );
+    exec!("delete from flow_runs where customer_id = $1 or phone = $2", customer_id, phone.as_str());
+    erased.events += exec!(
+        "delete from events where customer_id = $1 or phone = $2 or (email is not null and email = $3)",
+        customer_id,
+        phone.as_str(),
+        email.as_deref()
+    );
+    // Outbound webhook events about the number (messages with their text, consent changes)
+    // keep their type and time; their data is replaced, delivered or not.
+    let pattern = format!("%{}%", phone.as_str());
+    exec!("update outbound_events set payload = '{\"redacted\":true}' where payload like $1", pattern.as_str());
     erased.messages += exec!(
         "update messages set body = '' where conversation_id in (select id from conversations where phone = $1)",
         phone.as_str()

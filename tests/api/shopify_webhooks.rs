@@ -23,6 +23,31 @@ fn configure(config: &mut backtalk::config::Config) {
     config.brand.link_hosts = "ups.com".into();
 }
 
+/// As [`configure`], with an outbound webhook endpoint subscribed to everything (nothing
+/// listens there: its events stay stored, as a slow CRM's would).
+fn configure_with_endpoint(config: &mut backtalk::config::Config) {
+    configure(config);
+    config.webhooks.endpoints = vec![backtalk::config::WebhookEndpointConfig {
+        url: "http://127.0.0.1:9/hooks".into(),
+        secret: backtalk::config::Secret::new(&backtalk::webhooks_out::generate_secret()),
+        events: vec!["*".into()],
+        description: String::new(),
+    }];
+    // One attempt each, then the dead letter: the queue drains.
+    config.webhooks.retry_schedule = "0s".into();
+}
+
+/// A flow on orders with a long wait: the customer has a run (with their name in its
+/// context) when the shop asks us to erase them.
+const THANKS_FLOW: &str = r#"name = "thanks"
+class = "transactional"
+trigger = { event = "Order Completed" }
+[[steps]]
+wait = "7d"
+[[steps]]
+send = "Thanks for your order, {{ customer.first_name }}!"
+"#;
+
 async fn scalar(app: &TestApp, sql: &'static str) -> i64 {
     backtalk::store::with_db!(&app.db, |p| sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await).unwrap()
 }
@@ -78,7 +103,11 @@ fn fulfillment() -> Value {
 }
 
 async fn shopify_webhooks_update_the_crm_and_answer_where_is_my_order(backend: Backend) {
-    let app = spawn_app(backend, TestOptions { configure: Some(configure), ..TestOptions::default() }).await;
+    let app =
+        spawn_app(backend, TestOptions { configure: Some(configure_with_endpoint), ..TestOptions::default() }).await;
+    let flows = app.config.flows_dir();
+    std::fs::create_dir_all(&flows).unwrap();
+    std::fs::write(flows.join("thanks.toml"), THANKS_FLOW).unwrap();
     let (hooks, orders) = ("select count(*) from shopify_webhooks", "select count(*) from orders");
     let orders_before = scalar(&app, orders).await;
 
@@ -108,7 +137,7 @@ async fn shopify_webhooks_update_the_crm_and_answer_where_is_my_order(backend: B
         post_shopify(&app, "app/uninstalled", "w-5", &json!({"id": 1}), SECRET, "2026-11-29T14:00:00Z").await,
         200
     );
-    app.wait_idle().await;
+    app.wait_idle_except_waits().await;
 
     assert_eq!(scalar(&app, hooks).await, 5);
     assert_eq!(scalar(&app, orders).await, orders_before + 1);
@@ -154,7 +183,7 @@ async fn shopify_webhooks_update_the_crm_and_answer_where_is_my_order(backend: B
         post_shopify(&app, "customers/data_request", "w-7", &request, SECRET, "2026-11-30T10:00:00Z").await,
         200
     );
-    app.wait_idle().await;
+    app.wait_idle_except_waits().await;
     let listed: Value = app
         .http
         .get(format!("{}/api/v1/events?name=Customer%20Data%20Requested", app.base_url))
@@ -167,14 +196,19 @@ async fn shopify_webhooks_update_the_crm_and_answer_where_is_my_order(backend: B
         .unwrap();
     assert_eq!(listed["events"].as_array().map(Vec::len), Some(1), "{listed}");
 
+    assert_eq!(
+        scalar(&app, "select count(*) from flow_runs where status = 'waiting'").await,
+        1,
+        "the order started a run"
+    );
     // The customer opts out, then the shop asks us to erase them.
     app.post_inbound(PHONE, "STOP", &new_sid()).await;
-    app.wait_idle().await;
+    app.wait_idle_except_waits().await;
     let redact = json!({"shop_id": 954889, "shop_domain": "northwind.myshopify.com",
         "customer": {"id": 706405506930370000_u64, "email": "maya@example.com", "phone": "+19175550177"},
         "orders_to_redact": [820982911946154500_u64]});
     assert_eq!(post_shopify(&app, "customers/redact", "w-6", &redact, SECRET, "2026-12-01T10:00:00Z").await, 200);
-    app.wait_idle().await;
+    app.wait_idle_except_waits().await;
     let customer = backtalk::store::crm::customer_by_phone(&app.db, &as_phone(PHONE)).await.unwrap().unwrap();
     assert_eq!((customer.name, customer.email), (None, None));
     assert_eq!(scalar(&app, orders).await, orders_before);
@@ -183,10 +217,15 @@ async fn shopify_webhooks_update_the_crm_and_answer_where_is_my_order(backend: B
     assert_eq!(scalar(&app, "select count(*) from messages where to_phone = '+19175550177' and body <> ''").await, 0);
     assert_eq!(scalar(&app, "select count(*) from turns where reply is not null or draft is not null").await, 0);
     assert_eq!(scalar(&app, "select count(*) from events where email = 'maya@example.com'").await, 0);
+    // Their flow run (it held their name) is gone, and so is every outbound webhook event's
+    // data about the number (the texts' bodies with it); the events themselves stay.
+    assert_eq!(scalar(&app, "select count(*) from flow_runs").await, 0);
+    assert_eq!(scalar(&app, "select count(*) from outbound_events where payload like '%+19175550177%'").await, 0);
+    assert!(scalar(&app, "select count(*) from outbound_events where payload like '%redacted%'").await > 0);
     // The opt-out holds: a later text gets no reply.
     let sent = app.twilio.sent_to(PHONE).len();
     app.post_inbound(PHONE, "hello? where is my stuff", &new_sid()).await;
-    app.wait_idle().await;
+    app.wait_idle_except_waits().await;
     assert_eq!(app.twilio.sent_to(PHONE).len(), sent, "an opted-out number gets nothing");
     let latest = consent::latest_consent(&app.db, &as_phone(PHONE)).await.unwrap();
     assert_eq!(latest, Some(ConsentKind::OptOut));
