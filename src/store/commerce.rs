@@ -289,6 +289,8 @@ pub async fn upsert_checkout(tx: &mut Tx, c: &NewCheckout<'_>) -> anyhow::Result
              total_cents = excluded.total_cents, currency = excluded.currency, items = excluded.items,
              completed_at = coalesce(checkouts.completed_at, excluded.completed_at),
              source_updated_at = coalesce(excluded.source_updated_at, checkouts.source_updated_at)
+         where excluded.source_updated_at is null or checkouts.source_updated_at is null
+             or checkouts.source_updated_at <= excluded.source_updated_at
          returning id"
     )
     .bind(c.token)
@@ -302,8 +304,17 @@ pub async fn upsert_checkout(tx: &mut Tx, c: &NewCheckout<'_>) -> anyhow::Result
     .bind(c.completed_at)
     .bind(Utc::now())
     .bind(c.source_updated_at)
-    .fetch_one(conn)
+    .fetch_optional(conn)
     .await)?;
+    // The newer-than check is repeated in the write (no row returned: an older write lost to
+    // a newer one that committed after our read).
+    let Some(id) = id else {
+        let id = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>("select id from checkouts where token = $1")
+            .bind(c.token)
+            .fetch_one(conn)
+            .await)?;
+        return Ok(Upserted::Stale(id));
+    };
     Ok(if existing.is_some() { Upserted::Updated(id) } else { Upserted::Created(id) })
 }
 

@@ -169,12 +169,12 @@ pub async fn upsert_customer(tx: &mut Tx, c: &NewCustomer<'_>) -> anyhow::Result
             phone = new.as_str().to_string();
         }
     }
-    with_tx!(tx, |conn| sqlx::query(
+    let updated = with_tx!(tx, |conn| sqlx::query(
         "update customers set phone = $2,
              name = coalesce($3, name), email = coalesce($4, email), timezone = coalesce($5, timezone),
              external_id = coalesce(external_id, $6),
              source_updated_at = coalesce($7, source_updated_at)
-         where id = $1"
+         where id = $1 and ($7 is null or source_updated_at is null or source_updated_at <= $7)"
     )
     .bind(row.id)
     .bind(&phone)
@@ -186,7 +186,9 @@ pub async fn upsert_customer(tx: &mut Tx, c: &NewCustomer<'_>) -> anyhow::Result
     .execute(conn)
     .await
     .map(|r| r.rows_affected()))?;
-    Ok(Upserted::Updated(row.id))
+    // The newer-than check again in the write: of two concurrent writers, the older loses
+    // even when both read the row before either wrote it.
+    Ok(if updated == 0 { Upserted::Stale(row.id) } else { Upserted::Updated(row.id) })
 }
 
 /// The customer with this shop id, if any.
