@@ -29,7 +29,7 @@ fn configure_with_endpoint(config: &mut backtalk::config::Config) {
     configure(config);
     config.webhooks.endpoints = vec![backtalk::config::WebhookEndpointConfig {
         url: "http://127.0.0.1:9/hooks".into(),
-        secret: backtalk::config::Secret::new(&backtalk::webhooks_out::generate_secret()),
+        secret: backtalk::config::Secret::new(backtalk::webhooks_out::generate_secret()),
         events: vec!["*".into()],
         description: String::new(),
     }];
