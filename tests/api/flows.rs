@@ -291,23 +291,12 @@ async fn the_shipped_flows_each_send_their_text() {
     let file = dir.path().join("events.jsonl");
     std::fs::write(&file, events.iter().map(|e| e.to_string() + "\n").collect::<String>()).unwrap();
     let db = backtalk::store::Db::connect(&format!("sqlite://{}", dir.path().join("sim.db").display())).await.unwrap();
-    let composer = backtalk::pipeline::compose::PipelineComposer::offline(
-        &db,
-        &dir.path().join("index"),
-        &backtalk::config::Config::default(),
-        true,
-    )
-    .await
-    .unwrap();
     let options = Options {
         events: file,
         demo: true,
         smart_sending: chrono::Duration::hours(24),
         until: None,
-        sources: backtalk::flows::simulate::StepSources {
-            composer: Some(Arc::new(composer)),
-            segments_dir: dir.path().join("segments"),
-        },
+        sources: demo_step_sources(&db, dir.path(), dir.path().join("segments")).await,
     };
     let (lines, summary) = simulate(&db, backtalk::flows::set::FlowSet::fixed(flows), &options).await.unwrap();
     let sent: Vec<(String, String, String, String)> = lines

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use backtalk::flows::simulate::{Line, Options, StepSources, What, simulate};
+use backtalk::flows::simulate::{Line, Options, What, simulate};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
@@ -55,23 +55,13 @@ async fn run(dir: &Path) -> Vec<String> {
     let scratch = tempfile::tempdir().unwrap();
     let db =
         backtalk::store::Db::connect(&format!("sqlite://{}", scratch.path().join("sim.db").display())).await.unwrap();
-    // Compose steps are written by the offline responder over the demo catalog, as `flows
-    // simulate --demo` writes them; branches read the scenario's `segments/` folder.
-    let composer = backtalk::pipeline::compose::PipelineComposer::offline(
-        &db,
-        &scratch.path().join("index"),
-        &backtalk::config::Config::default(),
-        true,
-    )
-    .await
-    .unwrap();
-    let sources = StepSources { composer: Some(std::sync::Arc::new(composer)), segments_dir: dir.join("segments") };
+    // Branches read the scenario's `segments/` folder.
     let options = Options {
         events: dir.join("events.jsonl"),
         demo: true,
         smart_sending: chrono::Duration::hours(24),
         until: None,
-        sources,
+        sources: crate::helpers::demo_step_sources(&db, scratch.path(), dir.join("segments")).await,
     };
     let lines = match simulate(&db, backtalk::flows::set::FlowSet::fixed(flows), &options).await {
         Ok((lines, _)) => lines,

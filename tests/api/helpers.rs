@@ -385,3 +385,21 @@ where
     eprintln!("{set}: {}/{} scenarios pass", scenarios.len() - failed.len(), scenarios.len());
     assert!(failed.is_empty(), "failed: {failed:?}");
 }
+
+/// What `flows simulate --demo` gives compose and branch steps: compose steps written by the
+/// offline responder over the demo catalog (indexed under `scratch`), segments from `segments`.
+pub async fn demo_step_sources(
+    db: &Db,
+    scratch: &std::path::Path,
+    segments: std::path::PathBuf,
+) -> backtalk::flows::simulate::StepSources {
+    let composer = backtalk::pipeline::compose::PipelineComposer::offline(
+        db,
+        &scratch.join("index"),
+        &backtalk::config::Config::default(),
+        true,
+    )
+    .await
+    .expect("the demo writer");
+    backtalk::flows::simulate::StepSources { composer: Some(std::sync::Arc::new(composer)), segments_dir: segments }
+}
