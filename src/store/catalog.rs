@@ -126,6 +126,30 @@ pub async fn set_product_source(tx: &mut Tx, sku: &str, source_id: &str) -> anyh
     Ok(())
 }
 
+/// Records a change of the shop's product `source_id` as of `at` (a delete or not), unless a
+/// newer one was applied: true when the caller applies it, false when it is stale (the
+/// change changes nothing). Equal times apply: a retry of the same change is harmless.
+pub async fn claim_product_version(
+    tx: &mut Tx,
+    source_id: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    deleted: bool,
+) -> anyhow::Result<bool> {
+    let claimed = with_tx!(tx, |conn| sqlx::query_scalar::<_, String>(
+        "insert into product_versions (source_id, source_updated_at, deleted) values ($1, $2, $3)
+         on conflict (source_id) do update set
+             source_updated_at = excluded.source_updated_at, deleted = excluded.deleted
+         where product_versions.source_updated_at <= excluded.source_updated_at
+         returning source_id"
+    )
+    .bind(source_id)
+    .bind(at)
+    .bind(deleted)
+    .fetch_optional(conn)
+    .await)?;
+    Ok(claimed.is_some())
+}
+
 /// Deletes the product with the shop's id; returns its sku, `None` when no product has it.
 pub async fn delete_product_by_source(tx: &mut Tx, source_id: &str) -> anyhow::Result<Option<String>> {
     let sku = with_tx!(tx, |conn| sqlx::query_scalar::<_, String>(

@@ -330,6 +330,12 @@ async fn product_webhooks_update_the_catalog_without_a_restart(backend: Backend)
     app.wait_idle().await;
     let reply = ask(&app, 3, question).await;
     assert!(reply.contains("$79.00") && !reply.contains("$89.00"), "{reply}");
+    // A retry of an older change, arriving late, does not undo the newer price.
+    let older = "2026-12-01T14:00:00Z";
+    assert_eq!(post_shopify(&app, "products/update", "p-old", &product("69.00", "active"), SECRET, older).await, 200);
+    app.wait_idle().await;
+    let row = backtalk::store::catalog::products_by_sku(&app.db, &["tidewater-rain-shell".into()]).await.unwrap();
+    assert_eq!(row[0].price_cents, 7900, "a stale update changed the price");
 
     // Deleted (by id alone, as Shopify sends it): gone from the catalog and the search.
     assert_eq!(post_shopify(&app, "products/delete", "p-3", &json!({"id": 632910392}), SECRET, at).await, 200);
@@ -337,6 +343,13 @@ async fn product_webhooks_update_the_catalog_without_a_restart(backend: Backend)
     let row = backtalk::store::catalog::products_by_sku(&app.db, &["tidewater-rain-shell".into()]).await.unwrap();
     assert!(row.is_empty());
     assert!(!ask(&app, 4, question).await.contains("Tidewater"));
+    // An update from before the delete, arriving after it, does not bring the product back.
+    let before_delete = "2026-12-01T14:30:00Z";
+    let late = product("79.00", "active");
+    assert_eq!(post_shopify(&app, "products/update", "p-late", &late, SECRET, before_delete).await, 200);
+    app.wait_idle().await;
+    let row = backtalk::store::catalog::products_by_sku(&app.db, &["tidewater-rain-shell".into()]).await.unwrap();
+    assert!(row.is_empty(), "a stale update brought a deleted product back");
 
     // A broken product payload is dead-lettered with its reason, not retried for hours.
     let broken = json!({"id": 1, "handle": "no-price", "title": "No price", "variants": [{"sku": "NP-1"}]});

@@ -97,13 +97,26 @@ impl IndexChange {
 /// `products/create`, `products/update`, `products/delete`: the catalog row (the same rules
 /// as the product export, `catalog::shopify`) and the index change to make. A product turned
 /// draft or archived leaves the catalog.
-async fn product_topic(tx: &mut Tx, topic: &str, body: &str) -> anyhow::Result<(String, Option<IndexChange>)> {
+async fn product_topic(
+    tx: &mut Tx,
+    topic: &str,
+    body: &str,
+    triggered_at: Option<chrono::DateTime<Utc>>,
+) -> anyhow::Result<(String, Option<IndexChange>)> {
     let payload: ProductPayload = serde_json::from_str(body)?;
     let source_id = match &payload.id {
         Some(Value::Number(n)) => n.to_string(),
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
         _ => anyhow::bail!("a product webhook without an id"),
     };
+    // Shopify retries 8 times over 4 h with the original payload, so an older change can
+    // arrive after a newer one: older than the newest applied (an update, or the delete) is
+    // stale (shopify.dev/changelog/updates-to-webhook-retry-mechanism: X-Shopify-Triggered-At).
+    if let Some(at) = triggered_at
+        && !catalog_store::claim_product_version(tx, &source_id, at, topic == "products/delete").await?
+    {
+        return Ok(("skipped: stale (a newer change of the product was applied)".into(), None));
+    }
     if topic == "products/delete" {
         return Ok(match catalog_store::delete_product_by_source(tx, &source_id).await? {
             Some(sku) => ("product deleted".into(), Some(IndexChange::Delete(sku))),
@@ -169,7 +182,7 @@ pub async fn process(
             "data request recorded".to_string()
         }
         topic @ ("products/create" | "products/update" | "products/delete") => {
-            let (outcome, change) = product_topic(tx, topic, body).await?;
+            let (outcome, change) = product_topic(tx, topic, body, hook.triggered_at).await?;
             index_change = change;
             outcome
         }
