@@ -170,6 +170,7 @@ impl App {
             self.state.clock.clone(),
             config.worker.max_attempts,
             self.state.waker.clone(),
+            self.worker.flows.composer.clone(),
         );
         let dispatching = tokio::spawn(dispatcher.run(cancel.clone()));
         let db = self.state.db.clone();

@@ -47,7 +47,9 @@ pub struct CampaignSpec {
     pub rate: Option<f64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replies: Vec<Reply>,
-    /// Not built yet: refused.
+    /// A goal the writer (the model or the offline responder) turns into each recipient's
+    /// text when it is handed to the sender, under the reply guard (docs/flows.md, "Compose
+    /// steps"): instead of `text` or `variants`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compose: Option<String>,
 }
@@ -102,6 +104,8 @@ pub struct Campaign {
     pub due: Due,
     pub rate: f64,
     pub replies: Vec<Reply>,
+    /// The goal each recipient's text is written from (then `variants` holds one empty arm).
+    pub compose: Option<String>,
     /// The spec as given, kept with the campaign.
     pub spec: CampaignSpec,
 }
@@ -112,6 +116,9 @@ impl Campaign {
         subject_of(&self.name)
     }
 }
+
+/// What a composed text is counted as before it is written: one GSM-7 segment.
+const COMPOSED_SAMPLE: &str = "a composed text";
 
 /// `campaign:{name}`: the subject of a campaign's texts, its test's and its runs' name.
 pub fn subject_of(name: &str) -> String {
@@ -129,8 +136,12 @@ impl CampaignSpec {
         if self.segment.trim().is_empty() {
             problem("segment", "a segment's name is required".into());
         }
-        if self.compose.is_some() {
-            problem("compose", "compose goals are not built yet: give the campaign a text".into());
+        let compose = self.compose.as_deref().map(str::trim).map(str::to_string);
+        if compose.as_deref().is_some_and(str::is_empty) {
+            problem("compose", "the goal is empty".into());
+        }
+        if compose.is_some() && (self.text.is_some() || !self.variants.is_empty()) {
+            problem("compose", "give a text, variants or a compose goal: one of them".into());
         }
         let class = match self.class.as_deref() {
             None | Some("promotional") => SendClass::Promotional,
@@ -152,14 +163,15 @@ impl CampaignSpec {
                 vec![]
             }
             (None, true) => {
-                if self.compose.is_none() {
-                    problem("text", "a text (or variants) is required".into());
+                if compose.is_none() {
+                    problem("text", "a text, variants or a compose goal is required".into());
                 }
-                vec![]
+                // A composed text: one arm, written per recipient.
+                vec![Variant { name: "a".into(), weight: 1, text: String::new() }]
             }
         };
         let templates = minijinja::Environment::new();
-        for (i, v) in variants.iter().enumerate() {
+        for (i, v) in variants.iter().enumerate().filter(|_| compose.is_none()) {
             let field = if self.variants.is_empty() { "text".to_string() } else { format!("variants[{i}]") };
             if v.text.trim().is_empty() {
                 problem(&field, "the text is empty".into());
@@ -244,6 +256,7 @@ impl CampaignSpec {
             due,
             rate,
             replies: self.replies.clone(),
+            compose,
             spec: self.clone(),
         })
     }
@@ -384,7 +397,12 @@ impl<'a> Planner<'a> {
                 };
                 let arm = campaign.test.as_ref().map(|t| ab::assign(&t.name, &m.phone, &weights));
                 let variant = &campaign.variants[arm.unwrap_or(0)];
-                let body = render(&env, &variant.name, &m.phone, m.name.as_deref())?;
+                // A composed text is written when it is handed over: counted as the one segment
+                // the writer is asked for.
+                let body = match &campaign.compose {
+                    Some(_) => COMPOSED_SAMPLE.to_string(),
+                    None => render(&env, &variant.name, &m.phone, m.name.as_deref())?,
+                };
                 let segments = sms_segments::count_segments(&body).segments as i64;
                 let outcome = if body.is_empty() {
                     Err(reason::EMPTY_TEXT.to_string())
@@ -580,7 +598,11 @@ mod tests {
     #[test]
     fn a_campaign_is_checked_field_by_field() {
         assert!(spec().check(1.0).is_ok());
-        assert_eq!(fields(CampaignSpec { compose: Some("sell".into()), text: None, ..spec() }), ["compose"]);
+        assert!(
+            CampaignSpec { compose: Some("Tell them about the sale.".into()), text: None, ..spec() }.check(1.0).is_ok()
+        );
+        assert_eq!(fields(CampaignSpec { compose: Some("sell".into()), ..spec() }), ["compose"]);
+        assert_eq!(fields(CampaignSpec { compose: Some(" ".into()), text: None, ..spec() }), ["compose"]);
         assert_eq!(fields(CampaignSpec { send_at: Some("tomorrow".into()), ..spec() }), ["send_at"]);
         assert_eq!(fields(CampaignSpec { local_time: Some("10am".into()), ..spec() }), ["local_time"]);
         assert_eq!(fields(CampaignSpec { rate: Some(0.0), ..spec() }), ["rate"]);

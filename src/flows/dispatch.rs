@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::campaign::{Campaign, CampaignSpec, render_for, subject_of};
+use super::compose::{ComposeRequest, Composed, Composer};
 use crate::clock::Clock;
 use crate::compliance::quiet_hours;
 use crate::domain::flow::{EventContext, Menu, MenuChoice, RunContext, normalise};
@@ -45,6 +46,8 @@ pub struct Dispatcher {
     pub clock: Arc<dyn Clock>,
     pub max_attempts: i32,
     pub waker: Waker,
+    /// Writes the texts of campaigns with a compose goal (`None`: they are skipped, saying so).
+    pub composer: Option<Arc<dyn Composer>>,
     /// Per active campaign: sends allowed now, when that was counted, and the campaign as
     /// checked (its definition does not change once created: read and checked once).
     served: HashMap<i64, Served>,
@@ -57,8 +60,14 @@ struct Served {
 }
 
 impl Dispatcher {
-    pub fn new(db: Db, clock: Arc<dyn Clock>, max_attempts: i32, waker: Waker) -> Dispatcher {
-        Dispatcher { db, clock, max_attempts, waker, served: HashMap::new() }
+    pub fn new(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        max_attempts: i32,
+        waker: Waker,
+        composer: Option<Arc<dyn Composer>>,
+    ) -> Dispatcher {
+        Dispatcher { db, clock, max_attempts, waker, composer, served: HashMap::new() }
     }
 
     /// Runs until `cancel` fires.
@@ -120,9 +129,19 @@ impl Dispatcher {
         if c.status == status::SCHEDULED {
             store::set_status(&self.db, c.id, &[status::SCHEDULED], status::SENDING, self.clock.now()).await?;
         }
+        // Composed texts are written before the hand-overs, the batch's all at once (the
+        // model's calls overlap; its client bounds them), outside any transaction.
+        let written: Vec<Option<Composed>> = match &campaign.compose {
+            Some(goal) => futures_util::future::join_all(due.iter().map(|r| self.write(c, goal, r)))
+                .await
+                .into_iter()
+                .map(|w| w.map(Some))
+                .collect::<anyhow::Result<_>>()?,
+            None => due.iter().map(|_| None).collect(),
+        };
         let mut handed = 0;
-        for r in &due {
-            match self.hand_over(c, &campaign, r).await? {
+        for (r, written) in due.iter().zip(written) {
+            match self.hand_over(c, &campaign, r, written).await? {
                 Handover::Handed => handed += 1,
                 // Its window closed meanwhile: it waits, planned, without using the rate.
                 Handover::Postponed => continue,
@@ -139,6 +158,20 @@ impl Dispatcher {
         Ok(handed)
     }
 
+    /// A composed text for recipient `r` of campaign `c`, from `goal`.
+    async fn write(&self, c: &CampaignRow, goal: &str, r: &RecipientRow) -> anyhow::Result<Composed> {
+        let Some(composer) = &self.composer else {
+            return Ok(Composed::Refused("compose: no writer is configured".into()));
+        };
+        let phone = Phone::parse(&r.phone).map_err(|e| anyhow::anyhow!("campaign recipient {}: {e}", r.id))?;
+        let properties = json!({ "campaign": c.name, "arm": r.arm });
+        let context = RunContext {
+            event: EventContext { name: QUEUED_EVENT.into(), properties, occurred_at: self.clock.now().to_rfc3339() },
+        };
+        let flow = subject_of(&c.name);
+        composer.compose(&ComposeRequest { flow: &flow, goal, phone: &phone, context: &context }).await
+    }
+
     /// Marks the campaign done once no recipient is left planned.
     async fn finish_if_done(&self, c: &CampaignRow) -> anyhow::Result<()> {
         if !store::any_planned(&self.db, c.id).await?
@@ -153,7 +186,13 @@ impl Dispatcher {
     /// Hands one recipient's text to the sender, unless its window is closed now (quiet hours
     /// at its local time: it is postponed to the opening, so texts deferred overnight do not
     /// all reach the provider at once when the window opens), or its text does not render.
-    async fn hand_over(&self, c: &CampaignRow, campaign: &Campaign, r: &RecipientRow) -> anyhow::Result<Handover> {
+    async fn hand_over(
+        &self,
+        c: &CampaignRow,
+        campaign: &Campaign,
+        r: &RecipientRow,
+        written: Option<Composed>,
+    ) -> anyhow::Result<Handover> {
         let phone = Phone::parse(&r.phone).map_err(|e| anyhow::anyhow!("campaign recipient {}: {e}", r.id))?;
         let customer = crm::customer_by_phone(&self.db, &phone).await?;
         let policy = quiet_hours::policy_for(phone.as_str(), customer.as_ref().and_then(|c| c.timezone.as_deref()));
@@ -171,7 +210,16 @@ impl Dispatcher {
             .iter()
             .find(|v| Some(v.name.as_str()) == r.arm.as_deref())
             .unwrap_or(&campaign.variants[0]);
-        let rendered = render_for(&variant.text, phone.as_str(), name.as_deref()).and_then(|body| {
+        let body = match written {
+            Some(Composed::Text(text)) => Ok(text),
+            Some(Composed::Refused(reason)) => {
+                warn!(campaign = c.id, recipient = r.id, %reason, "campaign text not written");
+                store::skip(&self.db, r.id, &reason).await?;
+                return Ok(Handover::Skipped);
+            }
+            None => render_for(&variant.text, phone.as_str(), name.as_deref()),
+        };
+        let rendered = body.and_then(|body| {
             let choices = campaign
                 .replies
                 .iter()

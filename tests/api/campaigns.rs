@@ -76,7 +76,7 @@ async fn a_campaign_goes_to_its_segment_at_its_rate_and_answers_shop(backend: Ba
     assert!(app.twilio.sent().is_empty());
     // Refusals name their field.
     for (bad, field) in [
-        (json!({"name": "x", "segment": "miami", "compose": "sell trainers"}), "compose"),
+        (json!({"name": "x", "segment": "miami", "compose": "sell trainers", "text": "hi"}), "compose"),
         (json!({"name": "x", "segment": "nowhere", "text": "hi"}), "segment"),
         (json!({"name": "x", "segment": "miami", "text": "hi", "send_at": "tomorrow"}), "send_at"),
     ] {
@@ -224,3 +224,54 @@ async fn a_text_whose_window_closed_waits_planned_for_the_opening(backend: Backe
     assert!(postponed >= 1, "the dispatcher moved the next ones to 8:00 in New York: {waiting:?}");
 }
 on_both_backends!(a_text_whose_window_closed_waits_planned_for_the_opening);
+
+/// Waits until campaign `id` is done (or 20 s pass) and returns its progress.
+async fn progress_when_done(app: &TestApp, id: i64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, progress) = call(app, reqwest::Method::GET, &format!("/api/v1/campaigns/{id}"), None).await;
+        assert_eq!(status, 200);
+        if progress["status"] == "done" || Instant::now() > deadline {
+            return progress;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A campaign with a compose goal: each recipient's text is written when it is handed over
+/// (here by the offline responder), under the reply guard; a goal nothing in the store
+/// answers sends nothing, each recipient skipped with the reason.
+async fn a_compose_campaign_writes_each_text_under_the_guard(backend: Backend) {
+    let app = spawn_app(backend, TestOptions { clock: Some(weekday_afternoon()), ..Default::default() }).await;
+    let members = miami_opted_in();
+    let segment = json!({"consent": "opted_in", "area_codes": ["305"]});
+    let (status, _) = call(&app, reqwest::Method::PUT, "/api/v1/segments/miami", Some(segment)).await;
+    assert_eq!(status, 200);
+    let post = reqwest::Method::POST;
+    let returns = json!({"name": "returns", "segment": "miami", "class": "transactional", "rate": 20,
+                         "compose": "Tell them how returns work."});
+    let (status, dry) = call(&app, post.clone(), "/api/v1/campaigns/dry-run", Some(returns.clone())).await;
+    assert_eq!(status, 200, "{dry}");
+    assert_eq!(dry["total_segments"], members.len(), "a composed text is estimated at one segment: {dry}");
+    let (status, created) = call(&app, post.clone(), "/api/v1/campaigns", Some(returns)).await;
+    assert_eq!(status, 201, "{created}");
+    let sent = app.twilio.wait_for_sent(members.len(), Duration::from_secs(20)).await;
+    assert_eq!(sent.len(), members.len(), "{sent:?}");
+    for text in &sent {
+        assert!(text.body.contains("Hi ") && text.body.contains("within 30 days"), "{}", text.body);
+    }
+    let progress = progress_when_done(&app, created["id"].as_i64().unwrap()).await;
+    assert_eq!(progress["progress"]["recipients"]["queued"], members.len(), "{progress}");
+
+    let insurance = json!({"name": "insurance", "segment": "miami", "class": "transactional", "rate": 20,
+                           "compose": "Offer them car insurance quotes."});
+    let (status, created) = call(&app, post, "/api/v1/campaigns", Some(insurance)).await;
+    assert_eq!(status, 201, "{created}");
+    let progress = progress_when_done(&app, created["id"].as_i64().unwrap()).await;
+    assert_eq!(progress["status"], "done", "{progress}");
+    assert_eq!(progress["progress"]["recipients"]["skipped"], members.len(), "{progress}");
+    let reasons = progress["progress"]["skipped"].to_string();
+    assert!(reasons.contains("compose: confidence"), "{progress}");
+    assert_eq!(app.twilio.sent().len(), members.len(), "nothing more was sent");
+}
+on_both_backends!(a_compose_campaign_writes_each_text_under_the_guard);

@@ -114,14 +114,15 @@ pub async fn post_preview(
             })
             .await?;
         let sample_text = match sample {
-            Some(phone) => {
+            // A composed text is written per recipient when it is handed over: no sample.
+            Some(phone) if campaign.compose.is_none() => {
                 let customer = match crate::domain::Phone::parse(&phone) {
                     Ok(p) => crate::store::crm::customer_by_phone(&state.db, &p).await?,
                     Err(_) => None,
                 };
                 Some(render_for(&campaign.variants[0].text, &phone, customer.and_then(|c| c.name).as_deref())?)
             }
-            None => None,
+            _ => None,
         };
         Ok::<_, Error>(json!({"summary": summary, "sample": sample_text}))
     }
