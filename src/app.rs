@@ -171,6 +171,7 @@ impl App {
             config.worker.max_attempts,
             self.state.waker.clone(),
             self.worker.flows.composer.clone(),
+            config.campaigns.rate,
         );
         let dispatching = tokio::spawn(dispatcher.run(cancel.clone()));
         let db = self.state.db.clone();

@@ -115,9 +115,10 @@ pub struct SegmentsConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CampaignsConfig {
-    /// Messages per second a campaign hands to the provider when it sets no `rate`: 1, what a
-    /// US long code sends ("a US long code number can send one message segment per second",
-    /// Twilio error 21611). Toll-free and short codes are faster: set theirs.
+    /// The sending number's throughput in messages per second, shared by every campaign
+    /// sending at once, and a campaign's rate when it sets none: 1, what a US long code sends
+    /// ("a US long code number can send one message segment per second", Twilio error
+    /// 21611). Toll-free and short codes are faster: set theirs. A campaign may go slower.
     pub rate: f64,
     /// The price of one SMS segment, for a campaign's estimated cost. A placeholder, not a
     /// quote: set your provider's price (carrier fees included if you want them counted).

@@ -392,6 +392,8 @@ async fn drain(
         data_dir: dir.join(format!("drain-{rate}")),
         database_url: url.to_string(),
         listen: "127.0.0.1:0".parse()?,
+        // The sending number's throughput, shared by campaigns: this run's rate.
+        campaigns: crate::config::CampaignsConfig { rate, ..Default::default() },
         ..Config::default()
     };
     let recorder = Arc::new(Recorder::new());

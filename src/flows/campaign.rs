@@ -243,6 +243,15 @@ impl CampaignSpec {
         let rate = self.rate.unwrap_or(default_rate);
         if !(rate > 0.0 && rate.is_finite() && rate <= 10_000.0) {
             problem("rate", format!("expected messages per second above 0 and at most 10000, got {rate}"));
+        } else if rate > default_rate {
+            // The number cannot send faster than its throughput, whatever one campaign asks.
+            problem(
+                "rate",
+                format!(
+                    "{rate}/s is above campaigns.rate ({default_rate}/s), what the sending number sends: \
+                     raise campaigns.rate for a toll-free number or a short code"
+                ),
+            );
         }
         if !problems.is_empty() {
             return Err(problems);

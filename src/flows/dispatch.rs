@@ -1,8 +1,9 @@
 //! The campaign dispatcher: hands each campaign's planned texts to the sender in order of
-//! planned time, none before its time, at most the campaign's `rate` per second (a token
-//! bucket holding at most one second of sends, plus one). A US long code sends one segment a
-//! second ("a US long code number can send one message segment per second", Twilio error 21611);
-//! faster numbers set their own rate.
+//! planned time, none before its time, at most the campaign's `rate` per second, and all
+//! campaigns together at most the sending number's (`campaigns.rate`): two token buckets,
+//! each holding at most one second of sends, plus one. A US long code sends one segment a
+//! second ("a US long code number can send one message segment per second", Twilio error
+//! 21611); faster numbers set their own rate. Campaigns share the number oldest first.
 //!
 //! Handing a text over writes, in one transaction: the recipient's `queued` mark, a
 //! `Campaign Text Queued` event (flows and segments can use it), a finished run named
@@ -48,15 +49,39 @@ pub struct Dispatcher {
     pub waker: Waker,
     /// Writes the texts of campaigns with a compose goal (`None`: they are skipped, saying so).
     pub composer: Option<Arc<dyn Composer>>,
+    /// The sending number's bucket, shared by the campaigns.
+    sender: Bucket,
     /// Per active campaign: sends allowed now, when that was counted, and the campaign as
     /// checked (its definition does not change once created: read and checked once).
     served: HashMap<i64, Served>,
 }
 
 struct Served {
+    bucket: Bucket,
+    campaign: Arc<Campaign>,
+}
+
+/// Sends allowed now at `rate` per second: at most a second of sends plus one banked (the
+/// fraction a late tick leaves over is kept: capping at exactly one second's worth lost it,
+/// and 1/s ran at 0.95/s).
+struct Bucket {
+    rate: f64,
     tokens: f64,
     counted: Instant,
-    campaign: Arc<Campaign>,
+}
+
+impl Bucket {
+    fn new(rate: f64) -> Bucket {
+        Bucket { rate, tokens: 1.0, counted: Instant::now() }
+    }
+
+    /// Refills for the time since the last count; the whole sends allowed now.
+    fn refill(&mut self, now: Instant) -> i64 {
+        self.tokens =
+            (self.tokens + self.rate * now.duration_since(self.counted).as_secs_f64()).min(self.rate.max(1.0) + 1.0);
+        self.counted = now;
+        self.tokens.floor() as i64
+    }
 }
 
 impl Dispatcher {
@@ -66,8 +91,17 @@ impl Dispatcher {
         max_attempts: i32,
         waker: Waker,
         composer: Option<Arc<dyn Composer>>,
+        sender_rate: f64,
     ) -> Dispatcher {
-        Dispatcher { db, clock, max_attempts, waker, composer, served: HashMap::new() }
+        Dispatcher {
+            db,
+            clock,
+            max_attempts,
+            waker,
+            composer,
+            sender: Bucket::new(sender_rate),
+            served: HashMap::new(),
+        }
     }
 
     /// Runs until `cancel` fires.
@@ -88,6 +122,7 @@ impl Dispatcher {
     pub async fn tick(&mut self) -> anyhow::Result<usize> {
         let active = store::active(&self.db).await?;
         self.served.retain(|id, _| active.iter().any(|c| c.id == *id));
+        self.sender.refill(Instant::now());
         let mut handed = 0;
         for c in active {
             match self.serve(&c).await {
@@ -107,15 +142,10 @@ impl Dispatcher {
                 let spec: CampaignSpec = serde_json::from_str(&c.definition)?;
                 let campaign =
                     spec.check(c.rate).map_err(|p| anyhow::anyhow!("campaign {} no longer checks: {p:?}", c.id))?;
-                e.insert(Served { tokens: 1.0, counted: now, campaign: Arc::new(campaign) })
+                e.insert(Served { bucket: Bucket::new(c.rate), campaign: Arc::new(campaign) })
             }
         };
-        // At most a second of sends plus one banked: the fraction a late tick leaves over is
-        // kept (capping at exactly one second's worth lost it, and 1/s ran at 0.95/s).
-        served.tokens =
-            (served.tokens + c.rate * now.duration_since(served.counted).as_secs_f64()).min(c.rate.max(1.0) + 1.0);
-        served.counted = now;
-        let allowed = served.tokens.floor() as i64;
+        let allowed = served.bucket.refill(now).min(self.sender.tokens.floor() as i64);
         let campaign = served.campaign.clone();
         if allowed == 0 {
             return Ok(0);
@@ -148,8 +178,9 @@ impl Dispatcher {
                 Handover::Skipped | Handover::Gone => {}
             }
             if let Some(served) = self.served.get_mut(&c.id) {
-                served.tokens -= 1.0;
+                served.bucket.tokens -= 1.0;
             }
+            self.sender.tokens -= 1.0;
         }
         self.waker.wake();
         if (due.len() as i64) < allowed {

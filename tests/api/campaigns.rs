@@ -275,3 +275,38 @@ async fn a_compose_campaign_writes_each_text_under_the_guard(backend: Backend) {
     assert_eq!(app.twilio.sent().len(), members.len(), "nothing more was sent");
 }
 on_both_backends!(a_compose_campaign_writes_each_text_under_the_guard);
+
+/// A long code shared by two campaigns: together they send at the number's rate
+/// (`campaigns.rate`), not at the sum of theirs; a campaign asking more than the number sends
+/// is refused.
+async fn campaigns_on_one_number_share_its_rate(backend: Backend) {
+    fn four_a_second(config: &mut backtalk::config::Config) {
+        config.campaigns.rate = 4.0;
+    }
+    let options =
+        TestOptions { clock: Some(weekday_afternoon()), configure: Some(four_a_second), ..Default::default() };
+    let app = spawn_app(backend, options).await;
+    let members = miami_opted_in();
+    let segment = json!({"consent": "opted_in", "area_codes": ["305"]});
+    let (status, _) = call(&app, reqwest::Method::PUT, "/api/v1/segments/miami", Some(segment)).await;
+    assert_eq!(status, 200);
+    let post = reqwest::Method::POST;
+    let campaign = |name: &str, rate: f64| {
+        json!({"name": name, "segment": "miami", "class": "transactional", "rate": rate,
+               "text": "Store notice: new opening hours from Monday. Reply STOP to opt out."})
+    };
+    let (status, error) = call(&app, post.clone(), "/api/v1/campaigns", Some(campaign("fast", 5.0))).await;
+    assert_eq!((status, error["field"].as_str()), (400, Some("rate")), "{error}");
+    for name in ["first", "second"] {
+        let (status, created) = call(&app, post.clone(), "/api/v1/campaigns", Some(campaign(name, 4.0))).await;
+        assert_eq!(status, 201, "{created}");
+    }
+    let total = 2 * members.len();
+    let sent = app.twilio.wait_for_sent(total, Duration::from_secs(30)).await;
+    assert_eq!(sent.len(), total);
+    let span = sent.last().unwrap().received - sent.first().unwrap().received;
+    // Both buckets start with at most a second of sends plus one banked: leave those out.
+    let floor = Duration::from_secs_f64((total - 6) as f64 / 4.0 * 0.95);
+    assert!(span >= floor, "{total} texts in {span:?}: faster than the number's 4 a second");
+}
+on_both_backends!(campaigns_on_one_number_share_its_rate);

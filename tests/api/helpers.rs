@@ -167,6 +167,8 @@ pub fn test_config(dir: &std::path::Path, database_url: String, public_url: Stri
     config.worker.backoff_max_secs = 1;
     config.worker.lease_secs = 30;
     config.llm.on_failure = LlmFailure::Escalate;
+    // A fast sending number: campaigns in tests set their own rates.
+    config.campaigns.rate = 100.0;
     config.api.token = Secret::new(API_TOKEN);
     // Tests run at any hour on the system clock: always open unless a test sets hours and a clock.
     config.business_hours.enabled = false;
