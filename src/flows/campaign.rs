@@ -76,6 +76,30 @@ pub struct TestSpec {
     pub metric: Metric,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ends: Option<String>,
+    /// The share of recipients in the test (`0.2`): the rest wait `decide_after`, then get
+    /// the winner if the gate has called one, else their own arm. None: everyone is in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<f64>,
+    /// How long after its own planned time the rest's text waits for the test (default 2h).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decide_after: Option<String>,
+}
+
+/// A campaign's test pool: who is in the test, and how long the rest wait for it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pool {
+    /// The share of recipients in the test, above 0 and below 1.
+    pub share: f64,
+    pub decide_after: chrono::Duration,
+}
+
+impl Pool {
+    /// True when `phone` is in the test of `test` (a stable hash: the same number is in or
+    /// out of a test however often it is planned).
+    pub fn includes(&self, test: &str, phone: &str) -> bool {
+        let in_pool = (self.share * 10_000.0).round() as u32;
+        ab::assign(&format!("{test}:pool"), phone, &[in_pool, 10_000 - in_pool]) == 0
+    }
 }
 
 fn reply_rate() -> Metric {
@@ -101,6 +125,8 @@ pub struct Campaign {
     pub variants: Vec<Variant>,
     /// The test, named `campaign:{name}`, when there are variants.
     pub test: Option<AbTest>,
+    /// The test's pool, when only a share of the recipients is in it.
+    pub pool: Option<Pool>,
     pub due: Due,
     pub rate: f64,
     pub replies: Vec<Reply>,
@@ -211,6 +237,26 @@ impl CampaignSpec {
         if self.test.is_some() && self.variants.len() < 2 {
             problem("test", "an A/B test needs at least two variants".into());
         }
+        let pool = match self.test.as_ref().and_then(|t| t.pool) {
+            None => None,
+            Some(share) if share > 0.0 && share < 1.0 => {
+                let after = self.test.as_ref().and_then(|t| t.decide_after.as_deref()).unwrap_or("2h");
+                match crate::domain::duration::parse(after) {
+                    Ok(d) => Some(Pool { share, decide_after: chrono::Duration::from_std(d).unwrap_or_default() }),
+                    Err(e) => {
+                        problem("test", format!("decide_after: {e}"));
+                        None
+                    }
+                }
+            }
+            Some(share) => {
+                problem("test", format!("pool: a share above 0 and below 1 (0.2 for 20%), got {share}"));
+                None
+            }
+        };
+        if self.test.as_ref().is_some_and(|t| t.decide_after.is_some() && t.pool.is_none()) {
+            problem("test", "decide_after belongs to a test with a pool".into());
+        }
         let test = (self.variants.len() >= 2).then(|| AbTest {
             name: subject_of(&self.name),
             metric: self.test.as_ref().map_or(Metric::ReplyRate, |t| t.metric),
@@ -262,6 +308,7 @@ impl CampaignSpec {
             class,
             variants,
             test,
+            pool,
             due,
             rate,
             replies: self.replies.clone(),
@@ -404,7 +451,13 @@ impl<'a> Planner<'a> {
                     (true, Ok(p)) => outbox::proactive_history(self.db, &p, 0, self.now).await?,
                     _ => vec![],
                 };
-                let arm = campaign.test.as_ref().map(|t| ab::assign(&t.name, &m.phone, &weights));
+                // Outside a test pool, no arm yet: the dispatcher gives it when the text is due.
+                let tested = match (&campaign.test, campaign.pool) {
+                    (Some(t), Some(pool)) => pool.includes(&t.name, &m.phone),
+                    (Some(_), None) => true,
+                    (None, _) => false,
+                };
+                let arm = campaign.test.as_ref().filter(|_| tested).map(|t| ab::assign(&t.name, &m.phone, &weights));
                 let variant = &campaign.variants[arm.unwrap_or(0)];
                 // A composed text is written when it is handed over: counted as the one segment
                 // the writer is asked for.
@@ -417,6 +470,11 @@ impl<'a> Planner<'a> {
                     Err(reason::EMPTY_TEXT.to_string())
                 } else {
                     self.decide(campaign, &m, consent, &subject, &history)
+                };
+                // The rest of a test pool wait for the test's result.
+                let outcome = match campaign.pool {
+                    Some(pool) if campaign.test.is_some() && !tested => outcome.map(|at| at + pool.decide_after),
+                    _ => outcome,
                 };
                 decisions.push(Decision {
                     phone: m.phone,
@@ -625,7 +683,7 @@ mod tests {
         let one_arm = CampaignSpec {
             text: None,
             variants: vec![VariantSpec { name: "a".into(), weight: 1, text: "A".into() }],
-            test: Some(TestSpec { metric: Metric::ReplyRate, ends: None }),
+            test: Some(TestSpec { metric: Metric::ReplyRate, ends: None, pool: None, decide_after: None }),
             ..spec()
         };
         assert_eq!(fields(one_arm), ["test"]);

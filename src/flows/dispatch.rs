@@ -169,8 +169,14 @@ impl Dispatcher {
                 .collect::<anyhow::Result<_>>()?,
             None => due.iter().map(|_| None).collect(),
         };
+        // The rest of a test pool come due after the test: its winner, once per pass.
+        let winner = match (&campaign.test, campaign.pool) {
+            (Some(_), Some(_)) if due.iter().any(|r| r.arm.is_none()) => self.pool_winner(&campaign).await?,
+            _ => None,
+        };
         let mut handed = 0;
         for (r, written) in due.iter().zip(written) {
+            let r = &self.arm_of(&campaign, r, winner.as_deref());
             match self.hand_over(c, &campaign, r, written).await? {
                 Handover::Handed => handed += 1,
                 // Its window closed meanwhile: it waits, planned, without using the rate.
@@ -187,6 +193,48 @@ impl Dispatcher {
             self.finish_if_done(c).await?;
         }
         Ok(handed)
+    }
+
+    /// The winner of a campaign's test, for the rest of its pool: the one called already;
+    /// else the gate's (every arm 500 recipients, one at 90% win probability, Klaviyo's);
+    /// else, once `test.ends` has passed, the leader; else none (the test goes on, and each
+    /// of the rest gets its own arm).
+    async fn pool_winner(&self, campaign: &Campaign) -> anyhow::Result<Option<String>> {
+        let Some(test) = &campaign.test else { return Ok(None) };
+        if let Some((arm, _, _)) = crate::store::ab::winner(&self.db, &test.name).await? {
+            return Ok(Some(arm));
+        }
+        let now = self.clock.now();
+        let standings = super::ab::standings(&self.db, test, &campaign.variants).await?;
+        let arms: Vec<crate::domain::ab::ArmCount> = standings.iter().map(|s| s.count).collect();
+        let probabilities: Vec<f64> = standings.iter().map(|s| s.win_probability).collect();
+        let decided = match crate::domain::ab::winner(&arms, &probabilities) {
+            Some(i) => Some((i, "gate")),
+            None if test.ends.is_some_and(|end| now >= end) => {
+                Some((crate::domain::ab::leader(&arms, test.metric.lower_is_better()), "end date"))
+            }
+            None => None,
+        };
+        let Some((i, reason)) = decided else { return Ok(None) };
+        let mut tx = self.db.begin().await?;
+        let arm = crate::store::ab::set_winner(&mut tx, &test.name, &campaign.variants[i].name, reason, now).await?;
+        tx.commit().await?;
+        info!(test = %test.name, arm = %arm, reason, "campaign test decided");
+        Ok(Some(arm))
+    }
+
+    /// The recipient with its arm: its own (in the test pool, or without a test), else the
+    /// winner, else the arm its number hashes to.
+    fn arm_of(&self, campaign: &Campaign, r: &RecipientRow, winner: Option<&str>) -> RecipientRow {
+        let mut r = r.clone();
+        if let (None, Some(test)) = (&r.arm, &campaign.test) {
+            let arm = winner.map(str::to_string).unwrap_or_else(|| {
+                let weights: Vec<u32> = campaign.variants.iter().map(|v| v.weight).collect();
+                campaign.variants[crate::domain::ab::assign(&test.name, &r.phone, &weights)].name.clone()
+            });
+            r.arm = Some(arm);
+        }
+        r
     }
 
     /// A composed text for recipient `r` of campaign `c`, from `goal`.
@@ -345,6 +393,9 @@ impl Dispatcher {
             crate::store::ab::tag_outbox(&mut tx, id, &flow, arm).await?;
         }
         store::set_outbox(&mut tx, r.id, outbox_id).await?;
+        if let Some(arm) = r.arm.as_deref().filter(|_| campaign.pool.is_some()) {
+            store::set_arm(&mut tx, r.id, arm).await?;
+        }
         tx.commit().await?;
         Ok(Handover::Handed)
     }

@@ -304,6 +304,17 @@ pub async fn mark_queued(tx: &mut Tx, recipient_id: i64) -> anyhow::Result<bool>
     Ok(done > 0)
 }
 
+/// Records the arm a recipient outside a test pool was given when its text was handed over.
+pub async fn set_arm(tx: &mut Tx, recipient_id: i64, arm: &str) -> anyhow::Result<()> {
+    with_tx!(tx, |conn| sqlx::query("update campaign_recipients set arm = $2 where id = $1")
+        .bind(recipient_id)
+        .bind(arm)
+        .execute(conn)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
 /// Links a handed-over recipient to its outbox row.
 pub async fn set_outbox(tx: &mut Tx, recipient_id: i64, outbox_id: Option<i64>) -> anyhow::Result<()> {
     with_tx!(tx, |conn| sqlx::query("update campaign_recipients set outbox_id = $2 where id = $1")

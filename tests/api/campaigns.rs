@@ -310,3 +310,72 @@ async fn campaigns_on_one_number_share_its_rate(backend: Backend) {
     assert!(span >= floor, "{total} texts in {span:?}: faster than the number's 4 a second");
 }
 on_both_backends!(campaigns_on_one_number_share_its_rate);
+
+/// A test pool: a share of the recipients gets the arms at once; the rest wait
+/// `decide_after`, then get the winner if one was called (here, below 500 recipients per arm,
+/// only the end date calls one: the leader), else their own arm.
+async fn a_test_pool_goes_first_and_the_rest_get_the_winner_or_their_arm(backend: Backend) {
+    let clock = weekday_afternoon();
+    let app = spawn_app(backend, TestOptions { clock: Some(clock.clone()), ..Default::default() }).await;
+    let members = miami_opted_in();
+    let segment = json!({"consent": "opted_in", "area_codes": ["305"]});
+    let (status, _) = call(&app, reqwest::Method::PUT, "/api/v1/segments/miami", Some(segment)).await;
+    assert_eq!(status, 200);
+    let campaign = |name: &str, ends: Option<&str>| {
+        json!({"name": name, "segment": "miami", "class": "transactional", "rate": 100,
+               "variants": [{"name": "a", "text": format!("{name}: text A")}, {"name": "b", "text": format!("{name}: text B")}],
+               "test": {"metric": "reply_rate", "pool": 0.5, "decide_after": "2s", "ends": ends}})
+    };
+    let pool = backtalk::flows::campaign::Pool { share: 0.5, decide_after: chrono::Duration::seconds(2) };
+    let in_pool = |name: &str| -> Vec<String> {
+        members.iter().filter(|m| pool.includes(&format!("campaign:{name}"), m)).cloned().collect()
+    };
+    let post = reqwest::Method::POST;
+    // No winner can be called (below 500 per arm, no end date): the rest get their own arms.
+    let (status, created) = call(&app, post.clone(), "/api/v1/campaigns", Some(campaign("split", None))).await;
+    assert_eq!(status, 201, "{created}");
+    let first = in_pool("split");
+    assert!(!first.is_empty() && first.len() < members.len(), "a share of the members: {first:?}");
+    app.twilio.wait_for_sent(first.len(), Duration::from_secs(20)).await;
+    // The rest wait for the test: nothing more while the clock stands still.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let pool_texts = app.twilio.sent();
+    let mut pool_to: Vec<&str> = pool_texts.iter().map(|s| s.to.as_str()).collect();
+    pool_to.sort();
+    let mut want: Vec<&str> = first.iter().map(String::as_str).collect();
+    want.sort();
+    assert_eq!(pool_to, want, "the pool goes first, the rest wait");
+    let later = |seconds: i64| {
+        clock.set(Utc.with_ymd_and_hms(2026, 12, 8, 18, 0, 0).unwrap() + chrono::Duration::seconds(seconds))
+    };
+    later(3);
+    let sent = app.twilio.wait_for_sent(members.len(), Duration::from_secs(20)).await;
+    assert_eq!(sent.len(), members.len());
+    let rest_texts = &sent[first.len()..];
+    let arms: std::collections::BTreeSet<&str> = rest_texts.iter().map(|s| s.body.as_str()).collect();
+    assert!(backtalk::store::ab::winner(&app.db, "campaign:split").await.unwrap().is_none());
+    let unplanned = with_db!(&app.db, |p| sqlx::query_scalar::<_, i64>(
+        "select count(*) from campaign_recipients where arm is null"
+    )
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    assert_eq!(unplanned, 0, "every recipient has the arm it got");
+    assert!(!arms.is_empty());
+
+    // With its end date passed, the leader is called for the rest: one text for all of them.
+    let (status, created) =
+        call(&app, post, "/api/v1/campaigns", Some(campaign("ended", Some("2026-12-01T00:00:00Z")))).await;
+    assert_eq!(status, 201, "{created}");
+    let total = 2 * members.len();
+    app.twilio.wait_for_sent(members.len() + in_pool("ended").len(), Duration::from_secs(20)).await;
+    later(6);
+    let sent = app.twilio.wait_for_sent(total, Duration::from_secs(20)).await;
+    assert_eq!(sent.len(), total);
+    let rest: Vec<&str> = sent[members.len() + in_pool("ended").len()..].iter().map(|s| s.body.as_str()).collect();
+    let winner = backtalk::store::ab::winner(&app.db, "campaign:ended").await.unwrap().expect("a winner");
+    assert_eq!(winner.1, "end date");
+    let winning_text = format!("ended: text {}", winner.0.to_uppercase());
+    assert!(rest.iter().all(|b| *b == winning_text), "{rest:?} vs {winning_text}");
+}
+on_both_backends!(a_test_pool_goes_first_and_the_rest_get_the_winner_or_their_arm);
