@@ -4,5 +4,5 @@
 create table product_versions (
     source_id text primary key,
     source_updated_at timestamptz not null,
-    deleted boolean not null
+    deleted integer not null
 );

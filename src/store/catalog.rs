@@ -144,7 +144,7 @@ pub async fn claim_product_version(
     )
     .bind(source_id)
     .bind(at)
-    .bind(deleted)
+    .bind(i32::from(deleted))
     .fetch_optional(conn)
     .await)?;
     Ok(claimed.is_some())
