@@ -204,6 +204,10 @@ pub enum FlowsCommand {
         /// Stop at this time (RFC 3339; default: 30 days after the last event).
         #[arg(long)]
         until: Option<String>,
+        /// A folder of campaign files (TOML, as `campaigns dry-run` reads them), each created at
+        /// its `send_at` (else at the first event) to a segment of `segments.dir`.
+        #[arg(long)]
+        campaigns: Option<PathBuf>,
     },
 }
 

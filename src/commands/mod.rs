@@ -92,8 +92,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Flows { command: FlowsCommand::Validate { dir } } => {
                     validate_flows(&dir.unwrap_or_else(|| config.flows_dir()))
                 }
-                Command::Flows { command: FlowsCommand::Simulate { events, dir, demo, until } } => {
-                    simulate_flows(&config, events, dir, demo, until.as_deref()).await
+                Command::Flows { command: FlowsCommand::Simulate { events, dir, demo, until, campaigns } } => {
+                    simulate_flows(&config, events, dir, demo, until.as_deref(), campaigns).await
                 }
                 Command::Segments { command: SegmentsCommand::Validate { dir } } => {
                     validate_segments(&dir.unwrap_or_else(|| config.segments_dir()))
@@ -192,8 +192,9 @@ async fn simulate_flows(
     dir: Option<std::path::PathBuf>,
     demo: bool,
     until: Option<&str>,
+    campaigns: Option<std::path::PathBuf>,
 ) -> anyhow::Result<()> {
-    use crate::flows::simulate::{Options, StepSources, format_line, simulate};
+    use crate::flows::simulate::{Options, Sources, format_line, simulate};
     use std::sync::Arc;
     let dir = dir.unwrap_or_else(|| config.flows_dir());
     let (flows, errors) = crate::flows::file::load_dir(&dir)?;
@@ -216,7 +217,16 @@ async fn simulate_flows(
     // with --demo), branches read segments from segments.dir.
     let composer =
         crate::pipeline::compose::PipelineComposer::offline(&db, &scratch.path().join("index"), config, demo).await?;
-    let sources = StepSources { composer: Some(Arc::new(composer)), segments_dir: config.segments_dir() };
+    let mut specs = Vec::new();
+    for (file, text) in
+        campaigns.map(|d| crate::flows::file::toml_files(&d, "campaigns")).transpose()?.unwrap_or_default()
+    {
+        specs.push(
+            toml::from_str::<crate::flows::campaign::CampaignSpec>(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?,
+        );
+    }
+    let sources = Sources { composer: Some(Arc::new(composer)), segments_dir: config.segments_dir(), campaigns: specs };
     let options = Options { events, demo, smart_sending: config.smart_sending(), until, sources };
     let (lines, summary) = simulate(&db, crate::flows::set::FlowSet::fixed(flows), &options).await?;
     for line in &lines {

@@ -116,15 +116,19 @@ pub struct Options {
     /// Stop at this time (default: 30 days after the last event).
     pub until: Option<DateTime<Utc>>,
     /// What compose and branch steps draw on.
-    pub sources: StepSources,
+    pub sources: Sources,
 }
 
-/// What compose and branch steps draw on in a simulation: the writer of compose steps (none:
-/// a run reaching one ends, saying so) and the folder of segment files.
+/// What a simulation draws on beyond the flows: the writer of compose steps (none: a run
+/// reaching one ends, saying so), the folder of segment files (branches, campaigns), and the
+/// campaigns to run.
 #[derive(Clone, Default)]
-pub struct StepSources {
+pub struct Sources {
     pub composer: Option<Arc<dyn super::compose::Composer>>,
     pub segments_dir: PathBuf,
+    /// Each is created (its segment counted and every member planned) at its `send_at`, or
+    /// at the first event when it has none.
+    pub campaigns: Vec<super::campaign::CampaignSpec>,
 }
 
 /// Reads the events file: every problem names its line.
@@ -198,7 +202,7 @@ pub async fn simulate_events(
     events: Vec<TrackEvent>,
     smart_sending: chrono::Duration,
     until: Option<DateTime<Utc>>,
-    sources: &StepSources,
+    sources: &Sources,
     progress: &indicatif::ProgressBar,
 ) -> anyhow::Result<(Vec<Line>, Summary)> {
     progress.set_length(events.len() as u64);
@@ -224,15 +228,44 @@ pub async fn simulate_events(
     let mut lines = Vec::new();
     let mut job_ms = Vec::new();
     let mut pending = events.into_iter().peekable();
+    let mut campaigns = campaigns_by_creation(&sources.campaigns, first)?;
+    let mut dispatcher = super::dispatch::Dispatcher::unlimited(db.clone(), clock.clone(), sources.composer.clone());
     loop {
         let next_job = crate::store::jobs::next_due_ms(db).await?;
         let next_event = pending.peek().map(|e| e.timestamp.timestamp_millis());
-        let event_first = match (next_event, next_job) {
-            (Some(e), Some(j)) => e <= j,
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (None, None) => break,
+        let next_campaign = campaigns.first().map(|(at, _)| at.timestamp_millis());
+        let next_handover = crate::store::campaigns::next_planned_ms(db).await?;
+        // At one time: events first, then campaigns created, their texts handed over, jobs.
+        let Some((at, kind)) = [
+            (next_event, Next::Event),
+            (next_campaign, Next::Campaign),
+            (next_handover, Next::Handover),
+            (next_job, Next::Job),
+        ]
+        .into_iter()
+        .filter_map(|(at, kind)| at.map(|at| (at, kind)))
+        .min() else {
+            break;
         };
+        if kind == Next::Campaign {
+            let (created, spec) = campaigns.remove(0);
+            clock.advance_to(created);
+            lines.extend(create_campaign(db, &spec, sources, clock.now(), smart_sending).await?);
+            continue;
+        }
+        if kind == Next::Handover {
+            let due = DateTime::from_timestamp_millis(at).unwrap_or(until);
+            if due > until {
+                break;
+            }
+            clock.advance_to(due);
+            let handed = dispatcher.tick().await?;
+            if handed == 0 && crate::store::campaigns::next_planned_ms(db).await? == Some(at) {
+                anyhow::bail!("campaign texts due at {due} could not be handed over (see the log)");
+            }
+            continue;
+        }
+        let event_first = kind == Next::Event;
         if event_first {
             let event = pending.next().expect("peeked");
             clock.advance_to(event.timestamp);
@@ -262,6 +295,74 @@ pub async fn simulate_events(
         }
     }
     Ok((lines, summary))
+}
+
+/// What the simulation does next, in this order at one time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Next {
+    Event,
+    Campaign,
+    Handover,
+    Job,
+}
+
+/// The campaigns with the time each is created: its `send_at`, else `first` (the first
+/// event's time), earliest first.
+fn campaigns_by_creation(
+    specs: &[super::campaign::CampaignSpec],
+    first: DateTime<Utc>,
+) -> anyhow::Result<Vec<(DateTime<Utc>, super::campaign::CampaignSpec)>> {
+    let mut out = Vec::new();
+    for spec in specs {
+        let at = match spec.send_at.as_deref() {
+            Some(t) => DateTime::parse_from_rfc3339(t)
+                .map_err(|e| anyhow::anyhow!("campaign {}: send_at {t:?}: {e}", spec.name))?
+                .to_utc()
+                .max(first),
+            None => first,
+        };
+        out.push((at, spec.clone()));
+    }
+    out.sort_by_key(|(at, _)| *at);
+    Ok(out)
+}
+
+/// Creates a campaign as the API does (checked, its segment found, every member planned) at
+/// `now`; a line for each member it skips, with the reason.
+async fn create_campaign(
+    db: &Db,
+    spec: &super::campaign::CampaignSpec,
+    sources: &Sources,
+    now: DateTime<Utc>,
+    smart_sending: chrono::Duration,
+) -> anyhow::Result<Vec<Line>> {
+    use super::campaign::{Planner, create, subject_of};
+    // A simulation does not time the sends: any rate is accepted.
+    let campaign = spec.check(10_000.0).map_err(|problems| {
+        let problems: Vec<String> = problems.iter().map(|(field, why)| format!("{field}: {why}")).collect();
+        anyhow::anyhow!("campaign {}: {}", spec.name, problems.join("; "))
+    })?;
+    let Some((segment, _)) = super::segment::find(db, &sources.segments_dir, &campaign.segment).await? else {
+        anyhow::bail!(
+            "campaign {}: no segment named {:?} in {}",
+            spec.name,
+            campaign.segment,
+            sources.segments_dir.display()
+        );
+    };
+    let planner = Planner { db, now, smart_sending, cost_per_segment: 0.0, currency: "USD" };
+    let (id, _) =
+        create(&planner, &campaign, &segment).await.map_err(|e| anyhow::anyhow!("campaign {}: {e}", spec.name))?;
+    let flow = subject_of(&campaign.name);
+    Ok(crate::store::campaigns::skipped_recipients(db, id)
+        .await?
+        .into_iter()
+        .map(|(phone, reason)| Line {
+            at: now,
+            phone: Phone::parse(&phone).ok(),
+            what: What::Skipped { flow: flow.clone(), reason, outbox: None },
+        })
+        .collect())
 }
 
 /// Runs one job as a worker would, and notes what it did.

@@ -211,6 +211,30 @@ pub async fn active(db: &Db) -> anyhow::Result<Vec<CampaignRow>> {
     Ok(rows)
 }
 
+/// When the earliest planned text of an active campaign is due (ms since the epoch): the next
+/// time `flows simulate` hands campaign texts over.
+pub async fn next_planned_ms(db: &Db) -> anyhow::Result<Option<i64>> {
+    let at = with_db!(db, |p| sqlx::query_scalar::<_, Option<i64>>(
+        "select min(r.send_at_ms) from campaign_recipients r join campaigns c on c.id = r.campaign_id
+         where r.status = 'planned' and c.status in ('scheduled', 'sending')"
+    )
+    .fetch_one(p)
+    .await)?;
+    Ok(at)
+}
+
+/// The skipped recipients of a campaign with their reasons: `(phone, reason)`.
+pub async fn skipped_recipients(db: &Db, campaign_id: i64) -> anyhow::Result<Vec<(String, String)>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, (String, String)>(
+        "select phone, coalesce(reason, '') from campaign_recipients
+         where campaign_id = $1 and status = 'skipped' order by id"
+    )
+    .bind(campaign_id)
+    .fetch_all(p)
+    .await)?;
+    Ok(rows)
+}
+
 /// Moves a campaign from one of `from` to `to`; false when it was in none of them.
 pub async fn set_status(db: &Db, id: i64, from: &[&str], to: &str, now: DateTime<Utc>) -> anyhow::Result<bool> {
     let list: Vec<String> = from.iter().map(|s| format!("'{s}'")).collect();

@@ -693,3 +693,56 @@ send = "Just checking: did your order fit?"
     assert!(runs(&app).await.iter().all(|(status, _)| status == "done"), "{:?}", runs(&app).await);
 }
 on_both_backends!(a_branch_reads_the_reply_to_the_flows_text);
+
+/// `flows simulate` runs campaigns with the flows, on the same virtual clock and the same
+/// rules: a campaign's texts go at their planned time, and a cart reminder due after it to
+/// one of its recipients is stopped by smart sending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flows_simulate_runs_campaigns_beside_the_flows() {
+    use backtalk::flows::simulate::{Line, Options, What, simulate};
+    let dir = tempfile::tempdir().unwrap();
+    let segments = dir.path().join("segments");
+    std::fs::create_dir_all(&segments).unwrap();
+    std::fs::write(segments.join("miami.toml"), "name = \"miami\"\nconsent = \"opted_in\"\narea_codes = [\"305\"]\n")
+        .unwrap();
+    let campaign: backtalk::flows::campaign::CampaignSpec = toml::from_str(
+        r#"name = "launch"
+segment = "miami"
+text = "Hi {{ customer.first_name }}, the winter sale starts today. Reply STOP to opt out."
+send_at = "2026-12-08T16:00:00Z"
+"#,
+    )
+    .unwrap();
+    let events = json!({"id": "c1", "event": "Checkout Started", "phone": ELYSSA, "timestamp": "2026-12-08T15:30:00Z",
+                        "properties": {"checkout_id": "k1", "items": [{"sku": "ZO0000600006", "title": "Trainers - brown"}]}});
+    let file = dir.path().join("events.jsonl");
+    std::fs::write(&file, format!("{events}\n")).unwrap();
+    let db = backtalk::store::Db::connect(&format!("sqlite://{}", dir.path().join("sim.db").display())).await.unwrap();
+    let mut sources = demo_step_sources(&db, dir.path(), segments).await;
+    sources.campaigns = vec![campaign];
+    let options =
+        Options { events: file, demo: true, smart_sending: chrono::Duration::hours(24), until: None, sources };
+    let cart = backtalk::flows::file::parse(std::path::Path::new("cart.toml"), &CART_FLOW.replace("2s", "1h")).unwrap();
+    let (lines, _) = simulate(&db, backtalk::flows::set::FlowSet::fixed(vec![cart]), &options).await.unwrap();
+    let at = chrono::DateTime::parse_from_rfc3339("2026-12-08T16:00:00Z").unwrap().to_utc();
+    let campaign_texts: Vec<&Line> =
+        lines.iter().filter(|l| matches!(&l.what, What::Sent { flow, .. } if flow == "campaign:launch")).collect();
+    let members = 10;
+    assert_eq!(campaign_texts.len(), members, "{lines:#?}");
+    assert!(campaign_texts.iter().all(|l| l.at == at), "{campaign_texts:#?}");
+    assert!(
+        campaign_texts
+            .iter()
+            .any(|l| matches!(&l.what, What::Sent { text, .. } if text.starts_with("Hi Elyssa, the winter sale"))),
+        "{campaign_texts:#?}"
+    );
+    let cart_lines: Vec<&What> = lines
+        .iter()
+        .map(|l| &l.what)
+        .filter(|w| matches!(w, What::Sent { flow, .. } | What::Skipped { flow, .. } if flow == "abandoned_checkout"))
+        .collect();
+    assert!(
+        matches!(cart_lines.as_slice(), [What::Skipped { reason, .. }] if reason.starts_with("smart sending")),
+        "{cart_lines:#?}"
+    );
+}

@@ -394,7 +394,7 @@ pub async fn demo_step_sources(
     db: &Db,
     scratch: &std::path::Path,
     segments: std::path::PathBuf,
-) -> backtalk::flows::simulate::StepSources {
+) -> backtalk::flows::simulate::Sources {
     let composer = backtalk::pipeline::compose::PipelineComposer::offline(
         db,
         &scratch.join("index"),
@@ -403,5 +403,9 @@ pub async fn demo_step_sources(
     )
     .await
     .expect("the demo writer");
-    backtalk::flows::simulate::StepSources { composer: Some(std::sync::Arc::new(composer)), segments_dir: segments }
+    backtalk::flows::simulate::Sources {
+        composer: Some(std::sync::Arc::new(composer)),
+        segments_dir: segments,
+        campaigns: vec![],
+    }
 }
