@@ -61,7 +61,12 @@ pub struct VariantSpec {
     pub name: String,
     #[serde(default = "one")]
     pub weight: u32,
+    /// The arm's text, or with `compose`, none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub text: String,
+    /// A goal the arm's text is written from, for each recipient.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compose: Option<String>,
 }
 
 fn one() -> u32 {
@@ -178,11 +183,16 @@ impl CampaignSpec {
             }
         };
         let variants: Vec<Variant> = match (&self.text, self.variants.is_empty()) {
-            (Some(text), true) => vec![Variant { name: "a".into(), weight: 1, text: text.clone() }],
+            (Some(text), true) => vec![Variant { name: "a".into(), weight: 1, text: text.clone(), composed: false }],
             (None, false) => self
                 .variants
                 .iter()
-                .map(|v| Variant { name: v.name.clone(), weight: v.weight, text: v.text.clone() })
+                .map(|v| match &v.compose {
+                    Some(goal) => {
+                        Variant { name: v.name.clone(), weight: v.weight, text: goal.trim().into(), composed: true }
+                    }
+                    None => Variant { name: v.name.clone(), weight: v.weight, text: v.text.clone(), composed: false },
+                })
                 .collect(),
             (Some(_), false) => {
                 problem("text", "give text or variants, not both".into());
@@ -193,13 +203,22 @@ impl CampaignSpec {
                     problem("text", "a text, variants or a compose goal is required".into());
                 }
                 // A composed text: one arm, written per recipient.
-                vec![Variant { name: "a".into(), weight: 1, text: String::new() }]
+                vec![Variant { name: "a".into(), weight: 1, text: compose.clone().unwrap_or_default(), composed: true }]
             }
         };
         let templates = minijinja::Environment::new();
-        for (i, v) in variants.iter().enumerate().filter(|_| compose.is_none()) {
+        for (i, v) in variants.iter().enumerate() {
             let field = if self.variants.is_empty() { "text".to_string() } else { format!("variants[{i}]") };
-            if v.text.trim().is_empty() {
+            if let Some(spec) = self.variants.get(i)
+                && spec.compose.is_some() == !spec.text.is_empty()
+            {
+                problem(&field, "an arm has a text or a compose goal: one of them".into());
+            }
+            if v.composed {
+                if v.text.is_empty() && compose.is_none() {
+                    problem(&field, "the compose goal is empty".into());
+                }
+            } else if v.text.trim().is_empty() {
                 problem(&field, "the text is empty".into());
             } else if let Err(e) = templates.template_from_str(&v.text) {
                 problem(&field, format!("the template does not parse: {e}"));
@@ -424,7 +443,7 @@ impl<'a> Planner<'a> {
     {
         let filter = segment.filter(self.now);
         let mut env = minijinja::Environment::new();
-        for v in &campaign.variants {
+        for v in campaign.variants.iter().filter(|v| !v.composed) {
             env.add_template(&v.name, &v.text)?;
         }
         let weights: Vec<u32> = campaign.variants.iter().map(|v| v.weight).collect();
@@ -461,9 +480,9 @@ impl<'a> Planner<'a> {
                 let variant = &campaign.variants[arm.unwrap_or(0)];
                 // A composed text is written when it is handed over: counted as the one segment
                 // the writer is asked for.
-                let body = match &campaign.compose {
-                    Some(_) => COMPOSED_SAMPLE.to_string(),
-                    None => render(&env, &variant.name, &m.phone, m.name.as_deref())?,
+                let body = match variant.composed {
+                    true => COMPOSED_SAMPLE.to_string(),
+                    false => render(&env, &variant.name, &m.phone, m.name.as_deref())?,
                 };
                 let segments = sms_segments::count_segments(&body).segments as i64;
                 let outcome = if body.is_empty() {

@@ -172,24 +172,25 @@ impl Dispatcher {
         if c.status == status::SCHEDULED {
             store::set_status(&self.db, c.id, &[status::SCHEDULED], status::SENDING, self.clock.now()).await?;
         }
-        // Composed texts are written before the hand-overs, the batch's all at once (the
-        // model's calls overlap; its client bounds them), outside any transaction.
-        let written: Vec<Option<Composed>> = match &campaign.compose {
-            Some(goal) => futures_util::future::join_all(due.iter().map(|r| self.write(c, goal, r)))
-                .await
-                .into_iter()
-                .map(|w| w.map(Some))
-                .collect::<anyhow::Result<_>>()?,
-            None => due.iter().map(|_| None).collect(),
-        };
         // The rest of a test pool come due after the test: its winner, once per pass.
         let winner = match (&campaign.test, campaign.pool) {
             (Some(_), Some(_)) if due.iter().any(|r| r.arm.is_none()) => self.pool_winner(&campaign).await?,
             _ => None,
         };
+        let due: Vec<RecipientRow> = due.iter().map(|r| self.arm_of(&campaign, r, winner.as_deref())).collect();
+        // Composed texts are written before the hand-overs, the batch's all at once (the
+        // model's calls overlap; its client bounds them), outside any transaction.
+        let written = futures_util::future::join_all(due.iter().map(|r| async {
+            match variant_of(&campaign, r) {
+                v if v.composed => self.write(c, &v.text, r).await.map(Some),
+                _ => Ok(None),
+            }
+        }))
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<Vec<Option<Composed>>>>()?;
         let mut handed = 0;
         for (r, written) in due.iter().zip(written) {
-            let r = &self.arm_of(&campaign, r, winner.as_deref());
             match self.hand_over(c, &campaign, r, written).await? {
                 Handover::Handed => handed += 1,
                 // Its window closed meanwhile: it waits, planned, without using the rate.
@@ -297,11 +298,7 @@ impl Dispatcher {
             _ => {}
         }
         let name = customer.as_ref().and_then(|c| c.name.clone());
-        let variant = campaign
-            .variants
-            .iter()
-            .find(|v| Some(v.name.as_str()) == r.arm.as_deref())
-            .unwrap_or(&campaign.variants[0]);
+        let variant = variant_of(campaign, r);
         let body = match written {
             Some(Composed::Text(text)) => Ok(text),
             Some(Composed::Refused(reason)) => {
@@ -412,6 +409,11 @@ impl Dispatcher {
         tx.commit().await?;
         Ok(Handover::Handed)
     }
+}
+
+/// The recipient's arm of the campaign (the first when it has none).
+fn variant_of<'a>(campaign: &'a Campaign, r: &RecipientRow) -> &'a super::file::Variant {
+    campaign.variants.iter().find(|v| Some(v.name.as_str()) == r.arm.as_deref()).unwrap_or(&campaign.variants[0])
 }
 
 /// What became of a recipient the dispatcher took.

@@ -180,15 +180,24 @@ impl Engine {
         }
         let now = self.clock.now();
         let flow = self.flows.named(&run.flow);
-        // A compose step's text is written before the transaction: the writer may take seconds.
-        let composed = match flow.as_ref().and_then(|f| f.steps.get(run.step as usize)) {
-            Some(Step::Compose { goal, .. }) => Some(self.compose(&run, goal).await?),
-            _ => None,
+        // A text to write (a compose step, a composed arm) is written before the transaction:
+        // the writer may take seconds.
+        let prepared = match flow.as_ref().and_then(|f| f.steps.get(run.step as usize)) {
+            Some(Step::Compose { goal, .. }) => Prepared { arm: None, composed: Some(self.compose(&run, goal).await?) },
+            Some(Step::Send { variants, test: Some(test), .. }) if variants.iter().any(|v| v.composed) => {
+                let (arm, decided) = self.arm(test, variants, run.id, &run.phone, now).await?;
+                let composed = match &variants[arm] {
+                    v if v.composed => Some(self.compose(&run, &v.text).await?),
+                    _ => None,
+                };
+                Prepared { arm: Some((arm, decided)), composed }
+            }
+            _ => Prepared::default(),
         };
         let mut tx = self.db.begin().await?;
         let Ran { next, sent, compose_next } = match &flow {
             None => Ran { next: exited(run.step, "the flow file is gone".into()), sent: false, compose_next: false },
-            Some(flow) => self.run_steps(&mut tx, flow, &run, now, at.compose, composed).await?,
+            Some(flow) => self.run_steps(&mut tx, flow, &run, now, at.compose, prepared).await?,
         };
         if !runs::advance(&mut tx, run.id, run.step, &next, now).await? {
             return self.complete(job).await;
@@ -212,8 +221,9 @@ impl Engine {
     }
 
     /// Runs steps from the run's current one up to the next wait or the end: where the run
-    /// goes next, and whether a text was queued. `resumed`: the job goes on at a compose step
-    /// (no wait ends here); `composed`: the text of the compose step the run is at.
+    /// goes next, and whether a text was queued. `resumed`: the job goes on at a step with a
+    /// text to write (no wait ends here); `prepared`: what was decided and written for the
+    /// step the run is at, before the transaction.
     async fn run_steps(
         &self,
         tx: &mut Tx,
@@ -221,7 +231,7 @@ impl Engine {
         run: &RunRow,
         now: DateTime<Utc>,
         resumed: bool,
-        mut composed: Option<Composed>,
+        mut prepared: Prepared,
     ) -> anyhow::Result<Ran> {
         let context: RunContext = serde_json::from_str(&run.context).unwrap_or_default();
         let ran = |next: Next, sent: bool| Ran { next, sent, compose_next: false };
@@ -252,16 +262,41 @@ impl Engine {
                     if let Some(reason) = too_late(flow, run, now)? {
                         return Ok(ran(exited(step, reason), sent));
                     }
-                    let arm = match test {
-                        Some(test) => self.arm(tx, test, variants, run.id, &run.phone, now).await?,
-                        None => 0,
+                    let (arm, decided) = match (test, prepared.arm.take().filter(|_| index == run.step)) {
+                        (Some(_), Some(prepared)) => prepared,
+                        (Some(test), None) => self.arm(test, variants, run.id, &run.phone, now).await?,
+                        (None, _) => (0, None),
                     };
+                    let mut arm = arm;
+                    if let (Some(test), Some(reason)) = (test, decided) {
+                        let stored = ab_store::set_winner(tx, &test.name, &variants[arm].name, reason, now).await?;
+                        info!(test = %test.name, arm = %stored, reason, "a/b test decided");
+                        // Another worker decided first: its winner, unless a text is written.
+                        if let Some(i) = variants.iter().position(|v| v.name == stored)
+                            && !variants[i].composed
+                            && !variants[arm].composed
+                        {
+                            arm = i;
+                        }
+                    }
                     let variant = &variants[arm];
-                    let text = Text {
-                        body: Body::Template(&variant.text),
-                        replies,
-                        ab: test.as_ref().map(|t| (t.name.as_str(), variant.name.as_str())),
+                    let written;
+                    let body = if variant.composed {
+                        // Written before the transaction only when the run was at this step;
+                        // reached later in the job, the step becomes a job of its own.
+                        match prepared.composed.take().filter(|_| index == run.step) {
+                            Some(Composed::Text(text)) => {
+                                written = text;
+                                Body::Written(&written)
+                            }
+                            Some(Composed::Refused(reason)) => return Ok(ran(exited(step, reason), sent)),
+                            None => return Ok(Ran { next: waiting(index, now), sent, compose_next: true }),
+                        }
+                    } else {
+                        Body::Template(&variant.text)
                     };
+                    let text =
+                        Text { body, replies, ab: test.as_ref().map(|t| (t.name.as_str(), variant.name.as_str())) };
                     match self.send(tx, flow, run, &context, text).await? {
                         Ok(()) => sent = true,
                         Err(reason) => return Ok(ran(exited(step, reason), sent)),
@@ -273,7 +308,7 @@ impl Engine {
                     }
                     // Written before this job's transaction only when the run was at this step;
                     // reached later in the job, the step becomes a job of its own, due now.
-                    let Some(composed) = composed.take().filter(|_| index == run.step) else {
+                    let Some(composed) = prepared.composed.take().filter(|_| index == run.step) else {
                         return Ok(Ran { next: waiting(index, now), sent, compose_next: true });
                     };
                     let text = match composed {
@@ -552,21 +587,21 @@ impl Engine {
 
     /// The arm of an A/B test this customer gets: the winner once there is one; else, once
     /// every arm has 500 recipients, the winner if the gate now passes; after the end date
-    /// the leader; else the customer's own arm by the stable hash (`domain::ab`).
+    /// the leader; else the customer's own arm by the stable hash (`domain::ab`). With the
+    /// arm, the reason when it is a winner decided now (the caller records it).
     async fn arm(
         &self,
-        tx: &mut Tx,
         test: &AbTest,
         variants: &[Variant],
         run_id: i64,
         phone: &str,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<usize> {
+    ) -> anyhow::Result<(usize, Option<&'static str>)> {
         let index_of = |name: &str| variants.iter().position(|v| v.name == name);
         if let Some((arm, _, _)) = ab_store::winner(&self.db, &test.name).await?
             && let Some(i) = index_of(&arm)
         {
-            return Ok(i);
+            return Ok((i, None));
         }
         let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
         let recipients = ab_store::recipients(&self.db, &test.name).await?;
@@ -584,13 +619,11 @@ impl Engine {
                 None => None,
             };
             if let Some((i, reason)) = decided {
-                let arm = ab_store::set_winner(tx, &test.name, names[i], reason, now).await?;
-                info!(test = %test.name, arm = %arm, reason, "a/b test decided");
-                return Ok(index_of(&arm).unwrap_or(i));
+                return Ok((i, Some(reason)));
             }
         }
         let weights: Vec<u32> = variants.iter().map(|v| v.weight).collect();
-        Ok(ab::assign(&test.name, phone, &weights))
+        Ok((ab::assign(&test.name, phone, &weights), None))
     }
 
     async fn phone_of(&self, event: &EventRow) -> anyhow::Result<Option<Phone>> {
@@ -610,6 +643,15 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// What the step job decided and wrote for the step the run is at, before its transaction:
+/// the arm of an A/B test with a composed arm (and the reason, when a winner was decided
+/// then), and a written text.
+#[derive(Default)]
+struct Prepared {
+    arm: Option<(usize, Option<&'static str>)>,
+    composed: Option<Composed>,
 }
 
 /// A send or compose step's text as chosen for one run.

@@ -84,12 +84,14 @@ impl WaitFor {
     }
 }
 
-/// One arm of a send step: its name, its relative weight and its text.
+/// One arm of a send step: its name, its relative weight and its text (a template), or with
+/// `composed`, the goal its text is written from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Variant {
     pub name: String,
     pub weight: u32,
     pub text: String,
+    pub composed: bool,
 }
 
 /// What an A/B test on a send step measures.
@@ -297,7 +299,11 @@ fn default_metric() -> Metric {
 #[serde(deny_unknown_fields)]
 struct RawVariant {
     name: String,
-    send: String,
+    #[serde(default)]
+    send: Option<String>,
+    /// A compose goal instead of a text: the arm's text is written for each customer.
+    #[serde(default)]
+    compose: Option<String>,
     #[serde(default = "one")]
     weight: u32,
 }
@@ -487,24 +493,36 @@ pub fn parse(file: &Path, text: &str) -> Result<Flow, Vec<FlowError>> {
                 Err(e) => errors.push(error(wait.span(), format!("wait: {e}"))),
             }
         } else if sends {
-            let raw: Vec<(String, u32, &String, Range<usize>)> = match &s.send {
-                Some(send) => vec![("default".into(), 1, send.get_ref(), send.span())],
+            let raw: Vec<(String, u32, Option<&String>, Option<&String>, Range<usize>)> = match &s.send {
+                Some(send) => vec![("default".into(), 1, Some(send.get_ref()), None, send.span())],
                 None => s
                     .variants
                     .iter()
-                    .map(|v| (v.get_ref().name.clone(), v.get_ref().weight, &v.get_ref().send, v.span()))
+                    .map(|v| {
+                        let r = v.get_ref();
+                        (r.name.clone(), r.weight, r.send.as_ref(), r.compose.as_ref(), v.span())
+                    })
                     .collect(),
             };
             let mut variants = Vec::new();
-            for (name, weight, text, span) in raw {
+            for (name, weight, send, compose, span) in raw {
+                let (text, composed) = match (send, compose) {
+                    (Some(text), None) => (text, false),
+                    (None, Some(goal)) => (goal, true),
+                    _ => {
+                        errors.push(error(span.clone(), "variants: each has a send text or a compose goal".into()));
+                        continue;
+                    }
+                };
                 if text.trim().is_empty() {
-                    errors.push(error(span.clone(), "send: the text is empty".into()));
-                } else if let Err(e) = templates.template_from_str(text) {
+                    let what = if composed { "compose: the goal" } else { "send: the text" };
+                    errors.push(error(span.clone(), format!("{what} is empty")));
+                } else if let (false, Err(e)) = (composed, templates.template_from_str(text)) {
                     errors.push(error(span.clone(), format!("send: not a valid template: {e}")));
                 } else if variants.iter().any(|v: &Variant| v.name == name) {
                     errors.push(error(span.clone(), format!("variants: the name {name:?} is used twice")));
                 } else {
-                    variants.push(Variant { name, weight, text: text.clone() });
+                    variants.push(Variant { name, weight, text: text.trim().to_string(), composed });
                 }
             }
             let test = match &s.test {

@@ -32,7 +32,11 @@ pub async fn flows(state: &AppState, (flows, problems): &(Vec<Flow>, Vec<FlowErr
                             ("wait", format!("{} {side} {property}", duration::format(*offset)))
                         }
                         Step::Send { variants, .. } => {
-                            ("send", variants.iter().map(|v| v.text.as_str()).collect::<Vec<_>>().join(" | "))
+                            let arms: Vec<String> = variants
+                                .iter()
+                                .map(|v| if v.composed { format!("compose: {}", v.text) } else { v.text.clone() })
+                                .collect();
+                            ("send", arms.join(" | "))
                         }
                         Step::Compose { goal, .. } => ("compose", goal.clone()),
                         Step::Branch { arms, otherwise } => {

@@ -273,6 +273,23 @@ async fn a_compose_campaign_writes_each_text_under_the_guard(backend: Backend) {
     let reasons = progress["progress"]["skipped"].to_string();
     assert!(reasons.contains("compose: confidence"), "{progress}");
     assert_eq!(app.twilio.sent().len(), members.len(), "nothing more was sent");
+
+    // An A/B test between a composed arm and a written one: each number's arm by the hash.
+    let ab = json!({"name": "returns_ab", "segment": "miami", "class": "transactional", "rate": 20,
+                    "variants": [{"name": "written", "compose": "Tell them how returns work."},
+                                 {"name": "plain", "text": "Returns are free within 30 days."}],
+                    "test": {"metric": "reply_rate"}});
+    let (status, created) = call(&app, reqwest::Method::POST, "/api/v1/campaigns", Some(ab)).await;
+    assert_eq!(status, 201, "{created}");
+    let sent = app.twilio.wait_for_sent(2 * members.len(), Duration::from_secs(20)).await;
+    for text in &sent[members.len()..] {
+        match backtalk::domain::ab::assign("campaign:returns_ab", &text.to, &[1, 1]) {
+            0 => {
+                assert!(text.body.contains("Hi ") && text.body.contains("within 30 days of delivery"), "{}", text.body)
+            }
+            _ => assert_eq!(text.body, "Returns are free within 30 days."),
+        }
+    }
 }
 on_both_backends!(a_compose_campaign_writes_each_text_under_the_guard);
 

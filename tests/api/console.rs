@@ -608,6 +608,10 @@ async fn the_flows_page_shows_waiting_runs_and_reasons(backend: Backend) {
                 [[steps]]\nwait = \"1h\"\n[[steps]]\nsend = \"Your note.\"\n";
     std::fs::write(dir.join("slow_note.toml"), flow).unwrap();
     std::fs::write(dir.join("broken.toml"), "name = ").unwrap();
+    let tested = "name = \"tested_note\"\nclass = \"transactional\"\ntrigger = { event = \"Other Note\" }\n\
+                  [[steps]]\ntest = { name = \"note_copy\" }\nvariants = [{ name = \"short\", send = \"Hi.\" }, \
+                  { name = \"written\", compose = \"Tell them how returns work.\" }]\n";
+    std::fs::write(dir.join("tested_note.toml"), tested).unwrap();
     let event = serde_json::json!({"id": "n1", "event": "Note Requested", "phone": CUSTOMER});
     let r = client().post(format!("{}/api/v1/events", app.base_url)).bearer_auth(API_TOKEN).json(&event).send().await;
     assert!(r.unwrap().status().is_success());
@@ -625,6 +629,11 @@ async fn the_flows_page_shows_waiting_runs_and_reasons(backend: Backend) {
     assert!(html.contains("<td data-label=\"Waiting here\">1</td>"), "{html}");
     assert!(html.contains("broken.toml"), "a file left out is named: {html}");
     assert!(html.contains(">waiting<"), "{html}");
+    assert!(
+        html.contains("note_copy") && html.contains("Win probability") && html.contains("<td>written</td>"),
+        "{html}"
+    );
+    assert!(html.contains("compose: Tell them how returns work."), "a composed arm is shown by its goal: {html}");
 }
 on_both_backends!(the_flows_page_shows_waiting_runs_and_reasons);
 
@@ -689,5 +698,21 @@ async fn a_campaign_is_previewed_created_paused_and_cancelled_from_the_console(b
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 403);
+    // A campaign with an A/B test (made through the API) shows its standings.
+    let ab = serde_json::json!({"name": "copy_test", "segment": "miami", "rate": 1,
+        "variants": [{"name": "short", "text": "Spring is here."}, {"name": "long", "text": "Spring is here: new arrivals."}],
+        "test": {"metric": "reply_rate"}});
+    let r = app
+        .http
+        .post(format!("{}/api/v1/campaigns", app.base_url))
+        .bearer_auth(API_TOKEN)
+        .json(&ab)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let (_, html) = page(format!("{}/console/campaigns/2", app.base_url)).await;
+    assert!(html.contains("A/B test") && html.contains("Win probability"), "{html}");
+    assert!(html.contains("<td>short</td>") && html.contains("<td>long</td>"), "{html}");
 }
 on_both_backends!(a_campaign_is_previewed_created_paused_and_cancelled_from_the_console);

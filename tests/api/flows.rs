@@ -746,3 +746,55 @@ send_at = "2026-12-08T16:00:00Z"
         "{cart_lines:#?}"
     );
 }
+
+/// An A/B test between a written text and a composed one: each customer gets the arm the
+/// stable hash gives, the composed arm's text written for them under the guard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ab_test_may_compare_a_composed_arm_with_a_text() {
+    use backtalk::flows::simulate::{Options, What, simulate};
+    let flow = r#"name = "returns_note"
+class = "transactional"
+trigger = { event = "Returns Note Due" }
+[[steps]]
+test = { name = "returns_copy", metric = "reply_rate" }
+variants = [
+  { name = "written", compose = "Tell them how returns work." },
+  { name = "plain", send = "Returns are free within 30 days: reply with any question." },
+]
+"#;
+    let flow = backtalk::flows::file::parse(std::path::Path::new("returns_note.toml"), flow).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let phones: Vec<String> = (100..110).map(|n| format!("+1305555{n:04}")).collect();
+    let events: String = phones
+        .iter()
+        .enumerate()
+        .map(|(i, phone)| {
+            json!({"id": format!("d{i}"), "event": "Returns Note Due", "phone": phone,
+                   "timestamp": "2026-12-08T15:00:00Z"})
+            .to_string()
+                + "\n"
+        })
+        .collect();
+    let file = dir.path().join("events.jsonl");
+    std::fs::write(&file, events).unwrap();
+    let db = backtalk::store::Db::connect(&format!("sqlite://{}", dir.path().join("sim.db").display())).await.unwrap();
+    let sources = demo_step_sources(&db, dir.path(), dir.path().join("segments")).await;
+    let options =
+        Options { events: file, demo: true, smart_sending: chrono::Duration::hours(24), until: None, sources };
+    let (lines, _) = simulate(&db, backtalk::flows::set::FlowSet::fixed(vec![flow]), &options).await.unwrap();
+    let mut arms = std::collections::BTreeMap::new();
+    for line in &lines {
+        if let What::Sent { text, .. } = &line.what {
+            let phone = line.phone.as_ref().unwrap().as_str();
+            let arm = backtalk::domain::ab::assign("returns_copy", phone, &[1, 1]);
+            if arm == 0 {
+                assert!(text.contains("Hi ") && text.contains("within 30 days of delivery"), "composed: {text}");
+            } else {
+                assert_eq!(text, "Returns are free within 30 days: reply with any question.");
+            }
+            *arms.entry(arm).or_insert(0) += 1;
+        }
+    }
+    assert_eq!(arms.values().sum::<i32>(), phones.len() as i32, "{lines:#?}");
+    assert_eq!(arms.len(), 2, "both arms were sent: {arms:?}");
+}

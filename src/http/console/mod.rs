@@ -75,6 +75,7 @@ fn pages() -> &'static Environment<'static> {
             ("customer.html", include_str!("customer.html")),
             ("turn.html", include_str!("turn.html")),
             ("flows.html", include_str!("flows.html")),
+            ("ab_test.html", include_str!("ab_test.html")),
             ("campaigns.html", include_str!("campaigns.html")),
             ("campaign.html", include_str!("campaign.html")),
         ] {
