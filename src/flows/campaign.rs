@@ -210,7 +210,7 @@ impl CampaignSpec {
         for (i, v) in variants.iter().enumerate() {
             let field = if self.variants.is_empty() { "text".to_string() } else { format!("variants[{i}]") };
             if let Some(spec) = self.variants.get(i)
-                && spec.compose.is_some() == !spec.text.is_empty()
+                && spec.compose.is_some() != spec.text.is_empty()
             {
                 problem(&field, "an arm has a text or a compose goal: one of them".into());
             }
@@ -696,12 +696,14 @@ mod tests {
         assert_eq!(fields(CampaignSpec { class: Some("marketing".into()), ..spec() }), ["class"]);
         // minijinja finds an unknown method only when it renders.
         assert_eq!(fields(CampaignSpec { text: Some("{{ customer.first_name.shout() }}".into()), ..spec() }), ["text"]);
-        let both =
-            CampaignSpec { variants: vec![VariantSpec { name: "a".into(), weight: 1, text: "A".into() }], ..spec() };
+        let both = CampaignSpec {
+            variants: vec![VariantSpec { name: "a".into(), weight: 1, text: "A".into(), compose: None }],
+            ..spec()
+        };
         assert_eq!(fields(both), ["text"]);
         let one_arm = CampaignSpec {
             text: None,
-            variants: vec![VariantSpec { name: "a".into(), weight: 1, text: "A".into() }],
+            variants: vec![VariantSpec { name: "a".into(), weight: 1, text: "A".into(), compose: None }],
             test: Some(TestSpec { metric: Metric::ReplyRate, ends: None, pool: None, decide_after: None }),
             ..spec()
         };
@@ -713,8 +715,8 @@ mod tests {
         let c = CampaignSpec {
             text: None,
             variants: vec![
-                VariantSpec { name: "short".into(), weight: 1, text: "A".into() },
-                VariantSpec { name: "long".into(), weight: 3, text: "B".into() },
+                VariantSpec { name: "short".into(), weight: 1, text: "A".into(), compose: None },
+                VariantSpec { name: "long".into(), weight: 3, text: "B".into(), compose: None },
             ],
             ..spec()
         }

@@ -312,6 +312,15 @@ fn one() -> u32 {
     1
 }
 
+/// One arm of a send step as written (a plain `send` is the one arm "default").
+struct WrittenArm<'a> {
+    name: String,
+    weight: u32,
+    send: Option<&'a String>,
+    compose: Option<&'a String>,
+    span: Range<usize>,
+}
+
 /// The 1-based line of byte `offset` in `text`.
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1
@@ -493,19 +502,26 @@ pub fn parse(file: &Path, text: &str) -> Result<Flow, Vec<FlowError>> {
                 Err(e) => errors.push(error(wait.span(), format!("wait: {e}"))),
             }
         } else if sends {
-            let raw: Vec<(String, u32, Option<&String>, Option<&String>, Range<usize>)> = match &s.send {
-                Some(send) => vec![("default".into(), 1, Some(send.get_ref()), None, send.span())],
+            let raw: Vec<WrittenArm> = match &s.send {
+                Some(send) => vec![WrittenArm {
+                    name: "default".into(),
+                    weight: 1,
+                    send: Some(send.get_ref()),
+                    compose: None,
+                    span: send.span(),
+                }],
                 None => s
                     .variants
                     .iter()
                     .map(|v| {
                         let r = v.get_ref();
-                        (r.name.clone(), r.weight, r.send.as_ref(), r.compose.as_ref(), v.span())
+                        let (name, weight, span) = (r.name.clone(), r.weight, v.span());
+                        WrittenArm { name, weight, send: r.send.as_ref(), compose: r.compose.as_ref(), span }
                     })
                     .collect(),
             };
             let mut variants = Vec::new();
-            for (name, weight, send, compose, span) in raw {
+            for WrittenArm { name, weight, send, compose, span } in raw {
                 let (text, composed) = match (send, compose) {
                     (Some(text), None) => (text, false),
                     (None, Some(goal)) => (goal, true),
