@@ -8,26 +8,29 @@
 //! and the sender checks marketing consent, smart sending, quiet hours and caps when it is
 //! due (`sms::sender`), recording every skip with its reason on the row.
 
+mod decide;
+mod send;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
-use super::branch::{Condition, Target};
-use super::compose::{ComposeRequest, Composed, Composer};
-use super::file::{AbTest, Flow, Step, Variant};
+use self::send::{Body, Text, too_late};
+use super::branch::Target;
+use super::compose::{Composed, Composer};
+use super::file::{Flow, Step};
 use super::set::FlowSet;
 use crate::clock::Clock;
-use crate::domain::flow::{EventContext, Menu, MenuChoice, RunContext, normalise};
-use crate::domain::{ConsentKind, OutboxKind, Phone, ab, duration};
+use crate::domain::flow::{EventContext, RunContext};
+use crate::domain::{ConsentKind, Phone, duration};
 use crate::jobs::{KIND_FLOW_STEP, Waker};
-use crate::sms::outbound::{OutboundText, queue_text_at};
 use crate::store::ab as ab_store;
 use crate::store::commerce::EventRow;
 use crate::store::flows::{self as runs, NewRun, Next, RunRow, status};
 use crate::store::jobs::{self, JobRow, complete_job, enqueue_job_at};
-use crate::store::{Db, Tx, commerce, consent, conversations, crm};
+use crate::store::{Db, Tx, commerce, consent, crm};
 
 /// The payload of a `flow_step` job.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -354,81 +357,6 @@ impl Engine {
         Ok(ran(Next { step, status: status::DONE, due_at: None, reason: None }, sent))
     }
 
-    /// The compose step's text for this run, from the composer.
-    async fn compose(&self, run: &RunRow, goal: &str) -> anyhow::Result<Composed> {
-        let Some(composer) = &self.composer else {
-            return Ok(Composed::Refused("compose: no writer is configured".into()));
-        };
-        let phone = Phone::parse(&run.phone).map_err(|e| anyhow::anyhow!("flow run {}: {e}", run.id))?;
-        let context: RunContext = serde_json::from_str(&run.context).unwrap_or_default();
-        let request = ComposeRequest { flow: &run.flow, goal, phone: &phone, context: &context };
-        composer.compose(&request).await
-    }
-
-    /// Whether a branch's condition holds for the run; `Err(reason)` ends the run (a segment
-    /// that does not exist).
-    async fn holds(
-        &self,
-        tx: &mut Tx,
-        c: &Condition,
-        run: &RunRow,
-        context: &RunContext,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<Result<bool, String>> {
-        if let Some(p) = &c.property
-            && !p.holds(&context.event.properties)
-        {
-            return Ok(Ok(false));
-        }
-        if c.replied.is_some() || !c.reply.is_empty() {
-            let reply = runs::latest_reply_to_run(tx, &run.phone, run.id, run.started_at).await?;
-            if c.replied.is_some_and(|r| r != reply.is_some()) {
-                return Ok(Ok(false));
-            }
-            if !c.reply.is_empty() && !reply.is_some_and(|r| c.reply.contains(&normalise(&r))) {
-                return Ok(Ok(false));
-            }
-        }
-        if let Some((name, key)) = &c.event
-            && !self.event_came(tx, name, key.as_deref(), run, context).await?
-        {
-            return Ok(Ok(false));
-        }
-        if let Some(name) = &c.segment {
-            let Some((segment, _)) = super::segment::find(&self.db, &self.segments_dir, name).await? else {
-                return Ok(Err(format!("branch: no segment named {name:?}")));
-            };
-            if !self.in_segment(&segment, run, now).await? {
-                return Ok(Ok(false));
-            }
-        }
-        Ok(Ok(true))
-    }
-
-    /// True when the run's customer is in `segment` now, as a campaign would count them.
-    async fn in_segment(
-        &self,
-        segment: &super::segment::Segment,
-        run: &RunRow,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<bool> {
-        let id = match run.customer_id {
-            Some(id) => Some(id),
-            None => match Phone::parse(&run.phone) {
-                Ok(phone) => crm::customer_by_phone(&self.db, &phone).await?.map(|c| c.id),
-                Err(_) => None,
-            },
-        };
-        let Some(id) = id else { return Ok(false) };
-        let page = crate::store::segments::members_page(&self.db, &segment.filter(now), id - 1, 1).await?;
-        match page.first().filter(|m| m.customer_id == id) {
-            Some(member) => {
-                Ok(super::segment::consent_holds(segment, super::segment::settled_consent(&self.db, member).await?))
-            }
-            None => Ok(false),
-        }
-    }
-
     /// When the run comes out of a `wait_for` (the step before its current one): why it ends
     /// there, or `None` to go on. The awaited event (stored since the trigger, its key
     /// matching) goes on; a reply ends the run ("replied": the conversation has it); a
@@ -509,123 +437,6 @@ impl Engine {
         Ok(None)
     }
 
-    /// Queues the step's text; `Err(reason)` when there is nothing fit to send.
-    async fn send(
-        &self,
-        tx: &mut Tx,
-        flow: &Flow,
-        run: &RunRow,
-        context: &RunContext,
-        text: Text<'_>,
-    ) -> anyhow::Result<Result<(), String>> {
-        let Text { body, replies, ab } = text;
-        let phone = Phone::parse(&run.phone).map_err(|e| anyhow::anyhow!("flow run {}: {e}", run.id))?;
-        let customer = crm::customer_by_phone(&self.db, &phone).await?;
-        let name = customer.as_ref().and_then(|c| c.name.clone()).unwrap_or_default();
-        let vars = minijinja::context! {
-            customer => minijinja::context! {
-                name => name.clone(),
-                first_name => name.split_whitespace().next().unwrap_or_default(),
-            },
-            event => minijinja::Value::from(minijinja::value::Serde(&context.event)),
-        };
-        let env = minijinja::Environment::new();
-        let render = |t: &str| -> Result<String, String> {
-            let text = env.render_str(t, &vars).map_err(|e| format!("the text did not render: {e}"))?;
-            let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-            if text.is_empty() { Err("the text rendered empty".into()) } else { Ok(text) }
-        };
-        let body = match body {
-            Body::Template(template) => match render(template) {
-                Ok(body) => body,
-                Err(reason) => {
-                    warn!(run = run.id, flow = %flow.name, %reason, "flow text not sent");
-                    return Ok(Err(reason));
-                }
-            },
-            // A written text is never a template: what the model wrote is data.
-            Body::Written(text) => text.to_string(),
-        };
-        let mut choices = Vec::new();
-        for reply in replies {
-            let text = match reply.text.as_deref().map(render).transpose() {
-                Ok(text) => text,
-                Err(reason) => return Ok(Err(format!("a reply's {reason}"))),
-            };
-            choices.push(MenuChoice {
-                pattern: normalise(&reply.pattern),
-                text,
-                event: reply.event.clone(),
-                handoff: reply.handoff,
-                opt_in: reply.opt_in,
-            });
-        }
-        let customer_id = match customer {
-            Some(c) => c.id,
-            None => crm::ensure_customer(tx, &phone).await?,
-        };
-        let conversation_id = conversations::ensure_conversation(tx, &phone, customer_id).await?;
-        let text = OutboundText {
-            conversation_id,
-            to_phone: &phone,
-            body: &body,
-            kind: OutboxKind::Proactive,
-            subject: Some(&flow.name),
-            in_reply_to: None,
-            flow_run_id: Some(run.id),
-            class: Some(flow.class),
-            send_by: flow.send_within.and_then(|w| chrono::Duration::from_std(w).ok()).map(|w| run.started_at + w),
-        };
-        let queued = queue_text_at(tx, &text, self.max_attempts, self.clock.queue_ms(self.clock.now())).await?;
-        if let (Some(outbox_id), Some((test, arm))) = (queued, ab) {
-            crate::store::ab::tag_outbox(tx, outbox_id, test, arm).await?;
-        }
-        let menu = (!choices.is_empty()).then(|| Menu { text: body.clone(), choices });
-        runs::set_menu(tx, run.id, menu.as_ref().map(crate::store::json_text).as_deref()).await?;
-        Ok(Ok(()))
-    }
-
-    /// The arm of an A/B test this customer gets: the winner once there is one; else, once
-    /// every arm has 500 recipients, the winner if the gate now passes; after the end date
-    /// the leader; else the customer's own arm by the stable hash (`domain::ab`). With the
-    /// arm, the reason when it is a winner decided now (the caller records it).
-    async fn arm(
-        &self,
-        test: &AbTest,
-        variants: &[Variant],
-        run_id: i64,
-        phone: &str,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<(usize, Option<&'static str>)> {
-        let index_of = |name: &str| variants.iter().position(|v| v.name == name);
-        if let Some((arm, _, _)) = ab_store::winner(&self.db, &test.name).await?
-            && let Some(i) = index_of(&arm)
-        {
-            return Ok((i, None));
-        }
-        let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
-        let recipients = ab_store::recipients(&self.db, &test.name).await?;
-        let ended = test.ends.is_some_and(|end| now >= end);
-        let enough = names.iter().all(|n| recipients.get(*n).copied().unwrap_or(0) >= ab::MIN_RECIPIENTS_PER_ARM);
-        // Once every arm has its 500, the gate is looked at for one run in 50 (it reads every
-        // recipient's outcome), and at every send after the end date until decided.
-        if ended || (enough && run_id % 50 == 0) {
-            let standings = super::ab::standings(&self.db, test, variants).await?;
-            let arms: Vec<ab::ArmCount> = standings.iter().map(|s| s.count).collect();
-            let probabilities: Vec<f64> = standings.iter().map(|s| s.win_probability).collect();
-            let decided = match ab::winner(&arms, &probabilities) {
-                Some(i) => Some((i, "gate")),
-                None if ended => Some((ab::leader(&arms, test.metric.lower_is_better()), "end date")),
-                None => None,
-            };
-            if let Some((i, reason)) = decided {
-                return Ok((i, Some(reason)));
-            }
-        }
-        let weights: Vec<u32> = variants.iter().map(|v| v.weight).collect();
-        Ok((ab::assign(&test.name, phone, &weights), None))
-    }
-
     async fn phone_of(&self, event: &EventRow) -> anyhow::Result<Option<Phone>> {
         if let Some(phone) = event.phone.as_deref().and_then(|p| Phone::parse(p).ok()) {
             return Ok(Some(phone));
@@ -652,30 +463,6 @@ impl Engine {
 struct Prepared {
     arm: Option<(usize, Option<&'static str>)>,
     composed: Option<Composed>,
-}
-
-/// A send or compose step's text as chosen for one run.
-struct Text<'a> {
-    body: Body<'a>,
-    replies: &'a [super::file::Reply],
-    /// The A/B test and arm it is sent in.
-    ab: Option<(&'a str, &'a str)>,
-}
-
-/// A text to send: a step's template, or a compose step's written text.
-enum Body<'a> {
-    Template(&'a str),
-    Written(&'a str),
-}
-
-/// Why a text is too late to send: `entry.send_within` has passed since the trigger.
-fn too_late(flow: &Flow, run: &RunRow, now: DateTime<Utc>) -> anyhow::Result<Option<String>> {
-    match flow.send_within {
-        Some(within) if now - run.started_at > chrono::Duration::from_std(within)? => {
-            Ok(Some(format!("send window ended: not within {} of the trigger", duration::format(within))))
-        }
-        _ => Ok(None),
-    }
 }
 
 enum Entry {
