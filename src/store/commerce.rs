@@ -374,32 +374,42 @@ pub async fn erase_customer(tx: &mut Tx, customer_id: i64, also_orders: &[String
         erased.orders += exec!("delete from orders where source_id = $1", source_id.as_str());
     }
     erased.orders += exec!("delete from orders where customer_id = $1", customer_id);
-    exec!("delete from checkouts where customer_id = $1 or phone = $2", customer_id, phone.as_str());
-    // The customer's flow runs hold their name and the trigger's properties, and point at
-    // their events: the texts and the conversation forget the runs, then the runs go (a step
-    // job still queued for one finds no run and does nothing).
     exec!(
-        "update outbox set flow_run_id = null
-         where flow_run_id in (select id from flow_runs where customer_id = $1 or phone = $2)",
-        customer_id,
-        phone.as_str()
-    );
-    exec!(
-        "update conversations set flow_run_id = null
-         where flow_run_id in (select id from flow_runs where customer_id = $1 or phone = $2)",
-        customer_id,
-        phone.as_str()
-    );
-    exec!("delete from flow_runs where customer_id = $1 or phone = $2", customer_id, phone.as_str());
-    erased.events += exec!(
-        "delete from events where customer_id = $1 or phone = $2 or (email is not null and email = $3)",
+        "delete from checkouts where customer_id = $1 or phone = $2 or (email is not null and email = $3)",
         customer_id,
         phone.as_str(),
         email.as_deref()
     );
+    // The customer's flow runs hold their name and the trigger's properties, and point at
+    // their events: the texts and the conversation forget the runs, then the runs go (a step
+    // job still queued for one finds no run and does nothing). A run is theirs by customer,
+    // number, or by a trigger event of theirs (a guest checkout known by its email alone).
+    macro_rules! their_runs {
+        () => {
+            "select r.id from flow_runs r where r.customer_id = $1 or r.phone = $2
+               or r.trigger_event in (select e.id from events e
+                   where e.customer_id = $1 or e.phone = $2 or (e.email is not null and e.email = $3))"
+        };
+    }
+    let (id, number, mail) = (customer_id, phone.as_str(), email.as_deref());
+    exec!(concat!("update outbox set flow_run_id = null where flow_run_id in (", their_runs!(), ")"), id, number, mail);
+    exec!(
+        concat!("update conversations set flow_run_id = null where flow_run_id in (", their_runs!(), ")"),
+        id,
+        number,
+        mail
+    );
+    exec!(concat!("delete from flow_runs where id in (", their_runs!(), ")"), id, number, mail);
+    erased.events += exec!(
+        "delete from events where customer_id = $1 or phone = $2 or (email is not null and email = $3)",
+        id,
+        number,
+        mail
+    );
     // Outbound webhook events about the number (messages with their text, consent changes)
-    // keep their type and time; their data is replaced, delivered or not.
-    let pattern = format!("%{}%", phone.as_str());
+    // keep their type and time; their data is replaced, delivered or not. The number is
+    // matched as a whole JSON string, so +1202555010 does not match +12025550100.
+    let pattern = format!("%\"{}\"%", phone.as_str());
     exec!("update outbound_events set payload = '{\"redacted\":true}' where payload like $1", pattern.as_str());
     erased.messages += exec!(
         "update messages set body = '' where conversation_id in (select id from conversations where phone = $1)",

@@ -117,6 +117,19 @@ async fn shopify_webhooks_update_the_crm_and_answer_where_is_my_order(backend: B
     assert_eq!(forged, 401);
     assert_eq!((scalar(&app, hooks).await, scalar(&app, orders).await), (0, orders_before));
 
+    // A guest checkout known only by the customer's email, before the shop told us of them: a
+    // cart flow's run (skipped: no number) points at its event.
+    std::fs::write(
+        flows.join("cart.toml"),
+        THANKS_FLOW.replace("thanks", "cart").replace("Order Completed", "Checkout Started"),
+    )
+    .unwrap();
+    let guest = json!({"id": "guest-1", "event": "Checkout Started", "email": "maya@example.com",
+                       "properties": {"checkout_id": "g-1"}});
+    let r = app.http.post(format!("{}/api/v1/events", app.base_url)).bearer_auth(API_TOKEN).json(&guest).send().await;
+    assert!(r.unwrap().status().is_success());
+    app.wait_idle_except_waits().await;
+    assert_eq!(scalar(&app, "select count(*) from flow_runs where status = 'skipped'").await, 1, "the guest's run");
     // The customer, with their SMS consent.
     assert_eq!(post_shopify(&app, "customers/create", "w-1", &customer(), SECRET, "2026-11-20T15:00:00Z").await, 200);
     // The same order delivered three times: one order, one webhook, one event.
