@@ -38,6 +38,9 @@ use crate::store::{Db, conversations, crm};
 /// How often the dispatcher looks for due texts.
 const TICK: Duration = Duration::from_millis(100);
 
+/// How often a test pool without a winner is weighed again while the rest are due.
+const POOL_RECHECK: Duration = Duration::from_secs(10);
+
 /// The event recorded when a campaign's text is handed to the sender.
 pub const QUEUED_EVENT: &str = "Campaign Text Queued";
 
@@ -54,6 +57,9 @@ pub struct Dispatcher {
     /// Hand every due text over, whatever the rates (`flows simulate`: it reports planned
     /// times on a virtual clock, where real-time buckets mean nothing).
     unlimited: bool,
+    /// When each campaign's test pool was last weighed without a winner (the standings read
+    /// every recipient's outcome: at most once per [`POOL_RECHECK`]).
+    pool_checked: HashMap<i64, Instant>,
     /// Per active campaign: sends allowed now, when that was counted, and the campaign as
     /// checked (its definition does not change once created: read and checked once).
     served: HashMap<i64, Served>,
@@ -104,6 +110,7 @@ impl Dispatcher {
             composer,
             sender: Bucket::new(sender_rate),
             unlimited: false,
+            pool_checked: HashMap::new(),
             served: HashMap::new(),
         }
     }
@@ -174,27 +181,34 @@ impl Dispatcher {
         }
         // The rest of a test pool come due after the test: its winner, once per pass.
         let winner = match (&campaign.test, campaign.pool) {
-            (Some(_), Some(_)) if due.iter().any(|r| r.arm.is_none()) => self.pool_winner(&campaign).await?,
+            (Some(_), Some(_)) if due.iter().any(|r| r.arm.is_none()) => self.pool_winner(c.id, &campaign).await?,
             _ => None,
         };
         let due: Vec<RecipientRow> = due.iter().map(|r| self.arm_of(&campaign, r, winner.as_deref())).collect();
         // Composed texts are written before the hand-overs, the batch's all at once (the
         // model's calls overlap; its client bounds them), outside any transaction.
-        let written = futures_util::future::join_all(due.iter().map(|r| async {
-            match variant_of(&campaign, r) {
-                v if v.composed => self.write(c, &v.text, r).await.map(Some),
-                _ => Ok(None),
+        // Only for recipients whose window is open now (the others are postponed unwritten);
+        // a write that fails leaves its recipient planned for the next pass, not the batch.
+        let written: Vec<Option<Composed>> = futures_util::future::join_all(due.iter().map(|r| async {
+            let v = variant_of(&campaign, r);
+            if !v.composed || self.window_opens_at(r).await.ok().flatten().is_some() {
+                return None;
+            }
+            match self.write(c, &v.text, r).await {
+                Ok(written) => Some(written),
+                Err(e) => {
+                    warn!(campaign = c.id, recipient = r.id, error = %e, "campaign text not written; trying again");
+                    None
+                }
             }
         }))
-        .await
-        .into_iter()
-        .collect::<anyhow::Result<Vec<Option<Composed>>>>()?;
+        .await;
         let mut handed = 0;
         for (r, written) in due.iter().zip(written) {
             match self.hand_over(c, &campaign, r, written).await? {
                 Handover::Handed => handed += 1,
                 // Its window closed meanwhile: it waits, planned, without using the rate.
-                Handover::Postponed => continue,
+                Handover::Postponed | Handover::Unwritten => continue,
                 Handover::Skipped | Handover::Gone => {}
             }
             if let Some(served) = self.served.get_mut(&c.id) {
@@ -213,12 +227,17 @@ impl Dispatcher {
     /// else the gate's (every arm 500 recipients, one at 90% win probability, Klaviyo's);
     /// else, once `test.ends` has passed, the leader; else none (the test goes on, and each
     /// of the rest gets its own arm).
-    async fn pool_winner(&self, campaign: &Campaign) -> anyhow::Result<Option<String>> {
+    async fn pool_winner(&mut self, id: i64, campaign: &Campaign) -> anyhow::Result<Option<String>> {
         let Some(test) = &campaign.test else { return Ok(None) };
         if let Some((arm, _, _)) = crate::store::ab::winner(&self.db, &test.name).await? {
             return Ok(Some(arm));
         }
         let now = self.clock.now();
+        let ended = test.ends.is_some_and(|end| now >= end);
+        if !ended && self.pool_checked.get(&id).is_some_and(|at| at.elapsed() < POOL_RECHECK) {
+            return Ok(None);
+        }
+        self.pool_checked.insert(id, Instant::now());
         let standings = super::ab::standings(&self.db, test, &campaign.variants).await?;
         let arms: Vec<crate::domain::ab::ArmCount> = standings.iter().map(|s| s.count).collect();
         let probabilities: Vec<f64> = standings.iter().map(|s| s.win_probability).collect();
@@ -249,6 +268,17 @@ impl Dispatcher {
             r.arm = Some(arm);
         }
         r
+    }
+
+    /// When the recipient's window opens, if it is closed now (quiet hours at its local time,
+    /// state laws included). No allowed time within two weeks counts as open: the sender then
+    /// escalates the text to a person.
+    async fn window_opens_at(&self, r: &RecipientRow) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
+        let phone = Phone::parse(&r.phone).map_err(|e| anyhow::anyhow!("campaign recipient {}: {e}", r.id))?;
+        let customer = crm::customer_by_phone(&self.db, &phone).await?;
+        let policy = quiet_hours::policy_for(phone.as_str(), customer.as_ref().and_then(|c| c.timezone.as_deref()));
+        let now = self.clock.now();
+        Ok(policy.next_allowed(now).filter(|at| *at > now))
     }
 
     /// A composed text for recipient `r` of campaign `c`, from `goal`.
@@ -287,16 +317,11 @@ impl Dispatcher {
         written: Option<Composed>,
     ) -> anyhow::Result<Handover> {
         let phone = Phone::parse(&r.phone).map_err(|e| anyhow::anyhow!("campaign recipient {}: {e}", r.id))?;
-        let customer = crm::customer_by_phone(&self.db, &phone).await?;
-        let policy = quiet_hours::policy_for(phone.as_str(), customer.as_ref().and_then(|c| c.timezone.as_deref()));
-        match policy.next_allowed(self.clock.now()) {
-            Some(at) if at > self.clock.now() => {
-                store::postpone(&self.db, r.id, at.timestamp_millis()).await?;
-                return Ok(Handover::Postponed);
-            }
-            // No allowed time within two weeks: the sender escalates it to a person.
-            _ => {}
+        if let Some(at) = self.window_opens_at(r).await? {
+            store::postpone(&self.db, r.id, at.timestamp_millis()).await?;
+            return Ok(Handover::Postponed);
         }
+        let customer = crm::customer_by_phone(&self.db, &phone).await?;
         let name = customer.as_ref().and_then(|c| c.name.clone());
         let variant = variant_of(campaign, r);
         let body = match written {
@@ -306,6 +331,8 @@ impl Dispatcher {
                 store::skip(&self.db, r.id, &reason).await?;
                 return Ok(Handover::Skipped);
             }
+            // A goal is never rendered as a template: its text waits for the next pass.
+            None if variant.composed => return Ok(Handover::Unwritten),
             None => render_for(&variant.text, phone.as_str(), name.as_deref()),
         };
         let rendered = body.and_then(|body| {
@@ -422,8 +449,11 @@ enum Handover {
     Handed,
     /// Its window is closed now: planned again for the opening.
     Postponed,
-    /// Its text did not render: skipped with the reason.
+    /// Its text did not render, or the writer refused it: skipped with the reason.
     Skipped,
+    /// Its text is written by the writer and was not (its window was closed when the batch
+    /// was written, or the writer failed): it stays planned for the next pass.
+    Unwritten,
     /// No longer planned (cancelled, handed over by another dispatcher) or the campaign paused.
     Gone,
 }

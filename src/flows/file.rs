@@ -238,6 +238,9 @@ pub fn parse(file: &Path, text: &str) -> Result<Flow, Vec<FlowError>> {
         if s.otherwise.is_some() && s.branch.is_none() {
             errors.push(error(step.span(), "else belongs to a branch".into()));
         }
+        if s.test.is_some() && !sends {
+            errors.push(error(step.span(), "an A/B test belongs to a send step with variants".into()));
+        }
         if jumps {
             let target = |name: &str| match name.trim() {
                 "end" => Ok(Target::End),
@@ -656,6 +659,8 @@ send = "Hi {{ customer.first_name }}, still thinking about {{ event.properties.i
         assert!(errors(&nowhere)[0].contains("branch[0]: no step has the id \"x\""), "{:?}", errors(&nowhere));
         let twice = flow("[[steps]]\nid = \"a\"\nsend = \"hi\"\n[[steps]]\nid = \"a\"\nsend = \"hi\"\n");
         assert!(errors(&twice)[0].contains("f.toml:8: id \"a\" is used twice"), "{:?}", errors(&twice));
+        let stray_test = flow("[[steps]]\ngoto = \"end\"\ntest = { name = \"t\" }\n[[steps]]\nsend = \"hi\"\n");
+        assert!(errors(&stray_test)[0].contains("an A/B test belongs to a send step"), "{:?}", errors(&stray_test));
         let stray_else = flow("[[steps]]\nsend = \"hi\"\nelse = \"end\"\n");
         assert!(errors(&stray_else)[0].contains("else belongs to a branch"));
         let empty_if = flow("[[steps]]\nbranch = [{ if = {}, then = \"end\" }]\n[[steps]]\nsend = \"hi\"\n");

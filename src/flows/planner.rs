@@ -137,15 +137,16 @@ impl<'a> Planner<'a> {
                     false => render(&env, &variant.name, &m.phone, m.name.as_deref())?,
                 };
                 let segments = sms_segments::count_segments(&body).segments as i64;
+                // The rest of a test pool wait for the test's result: their window, caps and
+                // smart sending are measured at that later time.
+                let delay = match campaign.pool {
+                    Some(pool) if campaign.test.is_some() && !tested => pool.decide_after,
+                    _ => chrono::Duration::zero(),
+                };
                 let outcome = if body.is_empty() {
                     Err(reason::EMPTY_TEXT.to_string())
                 } else {
-                    self.decide(campaign, &m, consent, &subject, &history)
-                };
-                // The rest of a test pool wait for the test's result.
-                let outcome = match campaign.pool {
-                    Some(pool) if campaign.test.is_some() && !tested => outcome.map(|at| at + pool.decide_after),
-                    _ => outcome,
+                    self.decide(campaign, &m, consent, &subject, &history, delay)
                 };
                 decisions.push(Decision {
                     phone: m.phone,
@@ -187,6 +188,7 @@ impl<'a> Planner<'a> {
         consent: Option<ConsentKind>,
         subject: &str,
         history: &[(DateTime<Utc>, String)],
+        delay: chrono::Duration,
     ) -> Result<DateTime<Utc>, String> {
         // TCPA: marketing texts need prior express written consent (47 CFR 64.1200(a)(2); CTIA
         // Messaging Principles §5.1); an opt-out ends everything but the confirmation
@@ -205,7 +207,8 @@ impl<'a> Planner<'a> {
                 policy.zones.iter().filter_map(|tz| local_instant(tz, local)).max().unwrap_or(self.now)
             }
         }
-        .max(self.now);
+        .max(self.now)
+            + delay;
         let at = policy.schedule(due, subject, history).ok_or_else(|| reason::NO_SEND_TIME.to_string())?;
         // Smart sending (Klaviyo's SMS default, 24 h): one promotional text per window.
         if campaign.class == SendClass::Promotional

@@ -198,6 +198,16 @@ impl Tx {
         }
         Ok(())
     }
+
+    /// Rolls back now (dropping a transaction rolls it back only when its connection is next
+    /// used: SQLite's one writer would stay locked until then).
+    pub async fn rollback(self) -> anyhow::Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.rollback().await?,
+            Tx::Postgres(t) => t.rollback().await?,
+        }
+        Ok(())
+    }
 }
 
 /// Milliseconds since the Unix epoch, the job queue's clock.

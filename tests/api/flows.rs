@@ -798,3 +798,48 @@ variants = [
     assert_eq!(arms.values().sum::<i32>(), phones.len() as i32, "{lines:#?}");
     assert_eq!(arms.len(), 2, "both arms were sent: {arms:?}");
 }
+
+/// A compose step's writer is not asked for a run that ends there anyway: a customer who
+/// replied during the `wait_for` before it gets no text written (and none sent); one who did
+/// not gets the written text.
+async fn the_writer_is_not_asked_for_a_run_that_ends_before_its_compose_step(backend: Backend) {
+    let app =
+        spawn_app(backend, TestOptions { clock: Some(weekday_afternoon()), llm: true, ..Default::default() }).await;
+    let dir = app.config.flows_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let flow = r#"name = "follow_up"
+class = "transactional"
+trigger = { event = "Follow Up Due" }
+[[steps]]
+send = "How did it go? Reply with any question."
+[[steps]]
+wait_for = { reply = true, timeout = "2s" }
+[[steps]]
+compose = "Tell them how returns work."
+"#;
+    std::fs::write(dir.join("follow_up.toml"), flow).unwrap();
+    let llm = app.llm.as_ref().unwrap();
+    llm.set_default(LlmBehaviour::Reply(
+        json!({"reply": "Hi, you can return unworn items within 30 days of delivery.", "skus": [], "intent": "policy",
+               "confidence": 0.9, "needs_human": false, "reason": ""})
+        .to_string(),
+    ));
+    let (replies, silent) = ("+13055550100", "+13055550101");
+    for (n, phone) in [replies, silent].iter().enumerate() {
+        post_event(&app, json!({"id": format!("f-{n}"), "event": "Follow Up Due", "phone": phone})).await;
+    }
+    app.twilio.wait_for_sent(2, Duration::from_secs(10)).await;
+    app.post_inbound(replies, "it went fine thanks", &new_sid()).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    app.wait_idle().await;
+    let asked_to_write = llm
+        .requests()
+        .iter()
+        .filter(|r| r["messages"][1]["content"].as_str().is_some_and(|c| c.contains("GOAL (the brand's instruction")))
+        .count();
+    assert_eq!(asked_to_write, 1, "only the run that goes on reaches the writer");
+    let runs = runs(&app).await;
+    assert!(runs.contains(&("exited".to_string(), Some("replied".to_string()))), "{runs:?}");
+    assert!(app.twilio.sent_to(silent).iter().any(|s| s.body.contains("within 30 days of delivery")));
+}
+on_both_backends!(the_writer_is_not_asked_for_a_run_that_ends_before_its_compose_step);

@@ -184,8 +184,18 @@ impl Engine {
         let now = self.clock.now();
         let flow = self.flows.named(&run.flow);
         // A text to write (a compose step, a composed arm) is written before the transaction:
-        // the writer may take seconds.
-        let prepared = match flow.as_ref().and_then(|f| f.steps.get(run.step as usize)) {
+        // the writer may take seconds. Not for a run that ends here anyway (an opt-out, an
+        // exit, a reply, the send window): the transaction decides that again.
+        let writes = flow.as_ref().and_then(|f| f.steps.get(run.step as usize)).filter(|step| match step {
+            Step::Compose { .. } => true,
+            Step::Send { variants, test: Some(_), .. } => variants.iter().any(|v| v.composed),
+            _ => false,
+        });
+        let writes = match (writes, &flow) {
+            (Some(step), Some(flow)) if !self.ends_here(flow, &run, now, at.compose).await? => Some(step),
+            _ => None,
+        };
+        let prepared = match writes {
             Some(Step::Compose { goal, .. }) => Prepared { arm: None, composed: Some(self.compose(&run, goal).await?) },
             Some(Step::Send { variants, test: Some(test), .. }) if variants.iter().any(|v| v.composed) => {
                 let (arm, decided) = self.arm(test, variants, run.id, &run.phone, now).await?;
@@ -203,6 +213,9 @@ impl Engine {
             Some(flow) => self.run_steps(&mut tx, flow, &run, now, at.compose, prepared).await?,
         };
         if !runs::advance(&mut tx, run.id, run.step, &next, now).await? {
+            // The run moved on meanwhile. The write connection is released before the job is
+            // completed in a transaction of its own (SQLite has one writer).
+            tx.rollback().await?;
             return self.complete(job).await;
         }
         if let Some(due) = next.due_at {
@@ -221,6 +234,19 @@ impl Engine {
         let reason = next.reason.as_deref().unwrap_or("");
         info!(run = run.id, flow = %run.flow, step = next.step, status = next.status, reason, "flow step ran");
         Ok(())
+    }
+
+    /// True when the run ends before its current step: an opt-out or exit event, the wait
+    /// just ended deciding so, or the send window past. Read in a transaction rolled back at
+    /// once: the step's own transaction decides it again.
+    async fn ends_here(&self, flow: &Flow, run: &RunRow, now: DateTime<Utc>, resumed: bool) -> anyhow::Result<bool> {
+        let context: RunContext = serde_json::from_str(&run.context).unwrap_or_default();
+        let mut tx = self.db.begin().await?;
+        let ends = self.exit_reason(&mut tx, flow, run, &context).await?.is_some()
+            || (!resumed && self.wait_ended(&mut tx, flow, run, &context, now).await?.is_some())
+            || too_late(flow, run, now)?.is_some();
+        tx.rollback().await?;
+        Ok(ends)
     }
 
     /// Runs steps from the run's current one up to the next wait or the end: where the run

@@ -115,7 +115,7 @@ pub async fn post_preview(
             .await?;
         let sample_text = match sample {
             // A composed text is written per recipient when it is handed over: no sample.
-            Some(phone) if campaign.compose.is_none() => {
+            Some(phone) if !campaign.variants[0].composed => {
                 let customer = match crate::domain::Phone::parse(&phone) {
                     Ok(p) => crate::store::crm::customer_by_phone(&state.db, &p).await?,
                     Err(_) => None,
