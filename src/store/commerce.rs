@@ -374,38 +374,7 @@ pub async fn erase_customer(tx: &mut Tx, customer_id: i64, also_orders: &[String
         erased.orders += exec!("delete from orders where source_id = $1", source_id.as_str());
     }
     erased.orders += exec!("delete from orders where customer_id = $1", customer_id);
-    exec!(
-        "delete from checkouts where customer_id = $1 or phone = $2 or (email is not null and email = $3)",
-        customer_id,
-        phone.as_str(),
-        email.as_deref()
-    );
-    // The customer's flow runs hold their name and the trigger's properties, and point at
-    // their events: the texts and the conversation forget the runs, then the runs go (a step
-    // job still queued for one finds no run and does nothing). A run is theirs by customer,
-    // number, or by a trigger event of theirs (a guest checkout known by its email alone).
-    macro_rules! their_runs {
-        () => {
-            "select r.id from flow_runs r where r.customer_id = $1 or r.phone = $2
-               or r.trigger_event in (select e.id from events e
-                   where e.customer_id = $1 or e.phone = $2 or (e.email is not null and e.email = $3))"
-        };
-    }
-    let (id, number, mail) = (customer_id, phone.as_str(), email.as_deref());
-    exec!(concat!("update outbox set flow_run_id = null where flow_run_id in (", their_runs!(), ")"), id, number, mail);
-    exec!(
-        concat!("update conversations set flow_run_id = null where flow_run_id in (", their_runs!(), ")"),
-        id,
-        number,
-        mail
-    );
-    exec!(concat!("delete from flow_runs where id in (", their_runs!(), ")"), id, number, mail);
-    erased.events += exec!(
-        "delete from events where customer_id = $1 or phone = $2 or (email is not null and email = $3)",
-        id,
-        number,
-        mail
-    );
+    erased.events += erase_traces(tx, Some(customer_id), Some(phone.as_str()), email.as_deref()).await?;
     // Outbound webhook events about the number (messages with their text, consent changes)
     // keep their type and time; their data is replaced, delivered or not. The number is
     // matched as a whole JSON string, so +1202555010 does not match +12025550100.
@@ -427,6 +396,63 @@ pub async fn erase_customer(tx: &mut Tx, customer_id: i64, also_orders: &[String
         phone.as_str()
     );
     exec!("update consent_events set evidence_text = null where phone = $1", phone.as_str());
+    Ok(erased)
+}
+
+/// Erases what the store knows of a customer outside the customer row: checkouts, flow runs
+/// and events by customer id, number or email (any may be unknown); returns the events erased.
+/// A flow run holds the name and the trigger's properties and points at its event: the texts
+/// and the conversation forget the run, then the run goes (a step job still queued for it
+/// finds no run and does nothing). A run is theirs by customer, number, or by a trigger event
+/// of theirs (a guest checkout known by its email alone).
+async fn erase_traces(
+    tx: &mut Tx,
+    customer_id: Option<i64>,
+    phone: Option<&str>,
+    email: Option<&str>,
+) -> anyhow::Result<u64> {
+    macro_rules! exec {
+        ($sql:expr) => {
+            with_tx!(tx, |conn| sqlx::query($sql)
+                .bind(customer_id)
+                .bind(phone)
+                .bind(email)
+                .execute(conn)
+                .await
+                .map(|r| r.rows_affected()))?
+        };
+    }
+    macro_rules! their_runs {
+        () => {
+            "select r.id from flow_runs r where r.customer_id = $1 or r.phone = $2
+               or r.trigger_event in (select e.id from events e
+                   where e.customer_id = $1 or e.phone = $2 or (e.email is not null and e.email = $3))"
+        };
+    }
+    exec!("delete from checkouts where customer_id = $1 or phone = $2 or (email is not null and email = $3)");
+    exec!(concat!("update outbox set flow_run_id = null where flow_run_id in (", their_runs!(), ")"));
+    exec!(concat!("update conversations set flow_run_id = null where flow_run_id in (", their_runs!(), ")"));
+    exec!(concat!("delete from flow_runs where id in (", their_runs!(), ")"));
+    Ok(exec!("delete from events where customer_id = $1 or phone = $2 or (email is not null and email = $3)"))
+}
+
+/// Erases the traces of a customer the store has no row for (Shopify `customers/redact` for
+/// a guest): the listed orders, and checkouts, flow runs and events by number or email.
+pub async fn erase_guest(
+    tx: &mut Tx,
+    phone: Option<&str>,
+    email: Option<&str>,
+    also_orders: &[String],
+) -> anyhow::Result<Erased> {
+    let mut erased = Erased::default();
+    for source_id in also_orders {
+        erased.orders += with_tx!(tx, |conn| sqlx::query("delete from orders where source_id = $1")
+            .bind(source_id.as_str())
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    erased.events = erase_traces(tx, None, phone, email).await?;
     Ok(erased)
 }
 

@@ -242,6 +242,20 @@ async fn shopify_webhooks_update_the_crm_and_answer_where_is_my_order(backend: B
     assert_eq!(app.twilio.sent_to(PHONE).len(), sent, "an opted-out number gets nothing");
     let latest = consent::latest_consent(&app.db, &as_phone(PHONE)).await.unwrap();
     assert_eq!(latest, Some(ConsentKind::OptOut));
+
+    // A guest the store has no customer row for: their events by email still go.
+    let guest = json!({"id": "guest-2", "event": "Checkout Started", "email": "guest@example.com",
+                       "properties": {"checkout_id": "g-2"}});
+    let r = app.http.post(format!("{}/api/v1/events", app.base_url)).bearer_auth(API_TOKEN).json(&guest).send().await;
+    assert!(r.unwrap().status().is_success());
+    app.wait_idle_except_waits().await;
+    let guests = "select count(*) from events where email = 'guest@example.com'";
+    assert_eq!(scalar(&app, guests).await, 1);
+    let redact = json!({"shop_id": 954889, "shop_domain": "northwind.myshopify.com",
+        "customer": {"id": 1234, "email": "guest@example.com", "phone": null}, "orders_to_redact": []});
+    assert_eq!(post_shopify(&app, "customers/redact", "w-9", &redact, SECRET, "2026-12-02T10:00:00Z").await, 200);
+    app.wait_idle_except_waits().await;
+    assert_eq!(scalar(&app, guests).await, 0, "the guest's events are erased");
 }
 on_both_backends!(shopify_webhooks_update_the_crm_and_answer_where_is_my_order);
 

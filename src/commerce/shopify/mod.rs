@@ -234,8 +234,19 @@ async fn redact(tx: &mut Tx, body: &str, region: Region) -> anyhow::Result<Strin
             _ => None,
         })
         .collect();
-    let Some(id) = id else { return Ok("redact: customer not found".into()) };
-    let erased = store::erase_customer(tx, id, &orders).await?;
+    let erased = match id {
+        Some(id) => store::erase_customer(tx, id, &orders).await?,
+        // No customer row: what the shop's guest left (a checkout, events by email) still goes.
+        None => {
+            let phone = first_phone(region, [r.customer.phone.as_deref()]);
+            let phone = phone.as_ref().map(|p| p.as_str());
+            let erased = store::erase_guest(tx, phone, r.customer.email.as_deref(), &orders).await?;
+            return Ok(format!(
+                "guest redacted (no customer row): {} orders, {} events erased",
+                erased.orders, erased.events
+            ));
+        }
+    };
     Ok(format!(
         "customer redacted: {} orders, {} messages, {} events erased",
         erased.orders, erased.messages, erased.events
