@@ -117,6 +117,10 @@ impl App {
             status_callback: Some(config.status_webhook_url()),
             clock: clock.clone(),
             smart_sending: config.smart_sending(),
+            links: Some(crate::sms::links::LinkTracking {
+                base: config.public_url.trim_end_matches('/').to_string(),
+                hosts: config.brand.link_hosts(),
+            }),
         });
         let deps = Deps {
             db: db.clone(),

@@ -21,6 +21,7 @@ pub mod facts;
 pub mod flow;
 pub mod intent;
 pub mod language;
+pub mod links;
 pub mod restock;
 pub mod segments;
 pub mod spanish;

@@ -224,6 +224,7 @@ pub async fn simulate_events(
         status_callback: None,
         clock: clock.clone(),
         smart_sending,
+        links: None,
     };
     let mut lines = Vec::new();
     let mut job_ms = Vec::new();

@@ -17,6 +17,7 @@ pub mod error;
 pub mod extract;
 pub mod flows;
 pub mod health;
+pub mod links;
 pub mod outbound_webhooks;
 pub mod webhooks;
 
@@ -68,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::router())
         .merge(console::router())
         .merge(health::router())
+        .merge(links::router())
         .layer(axum::middleware::from_fn(error::log_errors))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

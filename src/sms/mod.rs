@@ -1,6 +1,7 @@
 //! SMS providers: Twilio first, the one outbound path (outbox row + send job), the outbound
 //! sender and signatures. Segment counting (GSM-7/UCS-2) is pure logic in `domain::segments`.
 
+pub mod links;
 pub mod outbound;
 pub mod print;
 pub mod sender;

@@ -30,6 +30,8 @@ pub struct Sender {
     pub clock: Arc<dyn Clock>,
     /// No second promotional text to one number within this time (`flows.smart_sending`).
     pub smart_sending: chrono::Duration,
+    /// Links on the allowed hosts become tracked short links (`None`: sent as written).
+    pub links: Option<super::links::LinkTracking>,
 }
 
 /// What to do with a proactive text right now.
@@ -67,6 +69,12 @@ impl Sender {
         {
             return Ok(());
         }
+        // Short links are made before the send starts: a failure here retries the job with the
+        // text still pending, never half-sent.
+        let body = match &self.links {
+            Some(links) => links.shorten(&self.db, row.id, &row.body).await?,
+            None => row.body.clone(),
+        };
         if !outbox::start_sending(&self.db, row.id).await? {
             if outbox::transition(
                 &self.db,
@@ -83,7 +91,7 @@ impl Sender {
         }
         let sms = OutgoingSms {
             to: row.to_phone.as_str().to_owned(),
-            body: row.body.clone(),
+            body: body.clone(),
             status_callback: self.status_callback.as_ref().map(|url| format!("{url}?outbox={}", row.id)),
         };
         match self.provider.send(&sms).await {
@@ -101,7 +109,7 @@ impl Sender {
                     Some(&accepted.provider_sid),
                     &self.provider.sender_label(),
                     &row.to_phone,
-                    &row.body,
+                    &body,
                 )
                 .await?;
                 tx.commit().await?;

@@ -17,6 +17,7 @@ pub mod crm;
 pub mod escalations;
 pub mod flows;
 pub mod jobs;
+pub mod links;
 pub mod outbox;
 pub mod reviewers;
 pub mod schema;

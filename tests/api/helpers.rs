@@ -409,3 +409,20 @@ pub async fn demo_step_sources(
         campaigns: vec![],
     }
 }
+
+/// `text` with each of the server's tracked links (`{base_url}/l/{code}`) replaced by where it
+/// redirects: what a reader reaches by tapping it.
+pub async fn expand_links(app: &TestApp, text: &str) -> String {
+    let prefix = format!("{}/l/", app.base_url);
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut out = text.to_string();
+    while let Some(at) = out.find(&prefix) {
+        let code: String = out[at + prefix.len()..].chars().take_while(char::is_ascii_alphanumeric).collect();
+        let link = format!("{prefix}{code}");
+        let r = client.get(&link).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 302, "{link}");
+        let target = r.headers()["location"].to_str().unwrap().to_string();
+        out = out.replacen(&link, &target, 1);
+    }
+    out
+}

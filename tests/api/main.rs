@@ -19,6 +19,7 @@ mod flows_blind;
 mod helpers;
 mod hours;
 mod import_crm;
+mod links;
 mod migrations;
 mod proactive;
 mod shopify_blind;

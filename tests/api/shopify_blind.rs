@@ -15,7 +15,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::helpers::{API_TOKEN, Backend, TestApp, TestOptions, new_sid, spawn_app};
+use crate::helpers::{API_TOKEN, Backend, TestApp, TestOptions, expand_links, new_sid, spawn_app};
 use crate::on_both_backends;
 
 const SECRET: &str = "shpss_blind_3f7c2a9e41d84b6f8a0c5e2d7b19f4aa";
@@ -394,7 +394,8 @@ async fn shopify_blind_order_updated_with_fulfillment_gives_tracking(backend: Ba
     let app = app_with_secret(backend).await;
     applied(&app, "orders/create", &fixture("orders_create.json"), "2026-11-28T15:15:03.000Z").await;
     applied(&app, "orders/updated", &fixture("orders_updated.json"), "2026-11-30T13:40:02.000Z").await;
-    let reply = text(&app, MAREN, WHERE).await;
+    // The tracking page arrives as a tracked link: what it leads to is checked.
+    let reply = expand_links(&app, &text(&app, MAREN, WHERE).await).await;
     assert!(reply.contains(ORDER_NUMBER), "{reply:?}");
     assert!(lower(&reply).contains("shipped"), "fulfilled with an in-transit shipment is shipped: {reply:?}");
     assert!(reply.contains("1Z999AA10123456784"), "the tracking number from fulfillments[]: {reply:?}");
@@ -766,7 +767,7 @@ async fn shopify_blind_events_order_lifecycle_reaches_the_reply(backend: Backend
     let (status, body) = post_events(&app, &shipped, Some(API_TOKEN)).await;
     assert_eq!(status, 200, "{body}");
     app.wait_idle().await;
-    let reply = text(&app, WOO, "where is it now?? where is my order").await;
+    let reply = expand_links(&app, &text(&app, WOO, "where is it now?? where is my order").await).await;
     assert!(lower(&reply).contains("shipped"), "{reply:?}");
     assert!(reply.contains("1Z999AA10123456785"), "the tracking number: {reply:?}");
     assert!(

@@ -184,7 +184,7 @@ async fn shopify_webhooks_update_the_crm_and_answer_where_is_my_order(backend: B
     // "Where is my order?" is answered from the order and its shipment.
     app.post_inbound(PHONE, "where is my order?", &new_sid()).await;
     wait_for("the answer", Duration::from_secs(20), || async { !app.twilio.sent_to(PHONE).is_empty() }).await;
-    let reply = app.twilio.sent_to(PHONE)[0].body.clone();
+    let reply = expand_links(&app, &app.twilio.sent_to(PHONE)[0].body).await;
     assert!(reply.contains("1001") && reply.contains("shipped"), "{reply}");
     assert!(reply.contains("1Z999AA10123456784") && reply.contains("https://www.ups.com/track"), "{reply}");
 
