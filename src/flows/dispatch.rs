@@ -191,7 +191,7 @@ impl Dispatcher {
         // a write that fails leaves its recipient planned for the next pass, not the batch.
         let written: Vec<Option<Composed>> = futures_util::future::join_all(due.iter().map(|r| async {
             let v = variant_of(&campaign, r);
-            if !v.composed || self.window_opens_at(r).await.ok().flatten().is_some() {
+            if !v.composed || self.recipient(r).await.ok().and_then(|(_, _, opens)| opens).is_some() {
                 return None;
             }
             match self.write(c, &v.text, r).await {
@@ -270,15 +270,19 @@ impl Dispatcher {
         r
     }
 
-    /// When the recipient's window opens, if it is closed now (quiet hours at its local time,
-    /// state laws included). No allowed time within two weeks counts as open: the sender then
-    /// escalates the text to a person.
-    async fn window_opens_at(&self, r: &RecipientRow) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    /// The recipient's number, its customer, and when its window opens if it is closed now
+    /// (quiet hours at its local time, state laws included). No allowed time within two weeks
+    /// counts as open: the sender then escalates the text to a person.
+    async fn recipient(
+        &self,
+        r: &RecipientRow,
+    ) -> anyhow::Result<(Phone, Option<crm::CustomerRow>, Option<chrono::DateTime<chrono::Utc>>)> {
         let phone = Phone::parse(&r.phone).map_err(|e| anyhow::anyhow!("campaign recipient {}: {e}", r.id))?;
         let customer = crm::customer_by_phone(&self.db, &phone).await?;
         let policy = quiet_hours::policy_for(phone.as_str(), customer.as_ref().and_then(|c| c.timezone.as_deref()));
         let now = self.clock.now();
-        Ok(policy.next_allowed(now).filter(|at| *at > now))
+        let opens = policy.next_allowed(now).filter(|at| *at > now);
+        Ok((phone, customer, opens))
     }
 
     /// A composed text for recipient `r` of campaign `c`, from `goal`.
@@ -316,12 +320,11 @@ impl Dispatcher {
         r: &RecipientRow,
         written: Option<Composed>,
     ) -> anyhow::Result<Handover> {
-        let phone = Phone::parse(&r.phone).map_err(|e| anyhow::anyhow!("campaign recipient {}: {e}", r.id))?;
-        if let Some(at) = self.window_opens_at(r).await? {
+        let (phone, customer, opens) = self.recipient(r).await?;
+        if let Some(at) = opens {
             store::postpone(&self.db, r.id, at.timestamp_millis()).await?;
             return Ok(Handover::Postponed);
         }
-        let customer = crm::customer_by_phone(&self.db, &phone).await?;
         let name = customer.as_ref().and_then(|c| c.name.clone());
         let variant = variant_of(campaign, r);
         let body = match written {

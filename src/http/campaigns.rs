@@ -141,13 +141,22 @@ pub async fn get_campaign(State(state): State<AppState>, _: Caller, Path(id): Pa
     let progress = store::progress(&state.db, id).await?;
     let mut body = summary_json(&c);
     body["progress"] = serde_json::to_value(progress).map_err(anyhow::Error::from)?;
-    let spec: CampaignSpec = serde_json::from_str(&c.definition).map_err(anyhow::Error::from)?;
-    if let Ok(campaign) = spec.check(c.rate)
-        && let Some(test) = &campaign.test
-    {
-        body["ab_test"] = super::flows::ab_test(&state, test, &campaign.variants).await?;
+    if let Some(standings) = ab_standings(&state, &c).await? {
+        body["ab_test"] = standings;
     }
     Ok(Json(body))
+}
+
+/// A campaign's A/B standings (`None` without a test), for the API and the console.
+pub async fn ab_standings(state: &AppState, c: &store::CampaignRow) -> anyhow::Result<Option<serde_json::Value>> {
+    let spec: CampaignSpec = serde_json::from_str(&c.definition)?;
+    match spec.check(c.rate) {
+        Ok(campaign) => match &campaign.test {
+            Some(test) => Ok(Some(super::flows::ab_test(state, test, &campaign.variants).await?)),
+            None => Ok(None),
+        },
+        Err(_) => Ok(None),
+    }
 }
 
 /// `POST /api/v1/campaigns/{id}/pause`.

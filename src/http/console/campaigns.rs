@@ -179,13 +179,7 @@ pub async fn get_campaign(
     };
     let progress = store::progress(&state.db, id).await?;
     let definition: serde_json::Value = serde_json::from_str(&c.definition).unwrap_or_default();
-    let checked = serde_json::from_str::<CampaignSpec>(&c.definition).ok().and_then(|s| s.check(c.rate).ok());
-    let ab_test = match checked {
-        Some(crate::flows::campaign::Campaign { test: Some(test), variants, .. }) => {
-            Some(crate::http::flows::ab_test(&state, &test, &variants).await?)
-        }
-        _ => None,
-    };
+    let ab_test = crate::http::campaigns::ab_standings(&state, &c).await?;
     let ctx = minijinja::context! {
         reviewer => session.name, csrf => session.csrf_token, campaign => serde_value(&json!(c)),
         definition => serde_value(&definition), progress => serde_value(&json!(progress)),
