@@ -82,6 +82,27 @@ pub struct Config {
     pub flows: FlowsConfig,
     pub segments: SegmentsConfig,
     pub campaigns: CampaignsConfig,
+    pub analytics: AnalyticsConfig,
+}
+
+/// Analytics: the attribution windows (docs/analytics.md). The defaults are the anchors':
+/// Klaviyo's and Attentive's 5-day SMS click window, Attentive's 24 h delivery window,
+/// Emotive's 14 days after a reply (../shared/reference/flows-webhooks-analytics.md §6).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnalyticsConfig {
+    /// An order within this time after a person clicked a text's tracked link is the text's.
+    pub click_window: String,
+    /// An order within this time after a text went out (and did not fail) is the text's.
+    pub delivery_window: String,
+    /// An order within this time after the customer replied is the conversation's.
+    pub reply_window: String,
+}
+
+impl Default for AnalyticsConfig {
+    fn default() -> Self {
+        AnalyticsConfig { click_window: "5d".into(), delivery_window: "24h".into(), reply_window: "14d".into() }
+    }
 }
 
 /// Flows: the texts the brand starts (docs/flows.md).
@@ -652,6 +673,7 @@ impl Default for Config {
             flows: FlowsConfig::default(),
             segments: SegmentsConfig::default(),
             campaigns: CampaignsConfig::default(),
+            analytics: AnalyticsConfig::default(),
             console: ConsoleConfig::default(),
             webhooks: WebhooksConfig::default(),
             crm: CrmConfig::default(),
@@ -810,6 +832,15 @@ impl Config {
         if let Err(e) = crate::domain::duration::parse(&self.flows.smart_sending) {
             bad("flows.smart_sending", &e.to_string())?;
         }
+        for (key, value) in [
+            ("analytics.click_window", &self.analytics.click_window),
+            ("analytics.delivery_window", &self.analytics.delivery_window),
+            ("analytics.reply_window", &self.analytics.reply_window),
+        ] {
+            if let Err(e) = crate::domain::duration::parse(value) {
+                bad(key, &e.to_string())?;
+            }
+        }
         if self.worker.concurrency == 0 {
             bad("worker.concurrency", "must be at least 1")?;
         }
@@ -929,6 +960,21 @@ impl Config {
         let d =
             crate::domain::duration::parse(&self.flows.smart_sending).unwrap_or(std::time::Duration::from_secs(86_400));
         chrono::Duration::from_std(d).unwrap_or(chrono::Duration::hours(24))
+    }
+
+    /// The attribution windows (checked at load).
+    pub fn attribution_windows(&self) -> crate::domain::attribution::Windows {
+        let parse = |text: &str, default: i64| {
+            crate::domain::duration::parse(text)
+                .ok()
+                .and_then(|d| chrono::Duration::from_std(d).ok())
+                .unwrap_or(chrono::Duration::seconds(default))
+        };
+        crate::domain::attribution::Windows {
+            click: parse(&self.analytics.click_window, 5 * 86_400),
+            delivery: parse(&self.analytics.delivery_window, 86_400),
+            reply: parse(&self.analytics.reply_window, 14 * 86_400),
+        }
     }
 
     /// The folder of flow files: `flows.dir`, else `{data_dir}/flows`.

@@ -26,6 +26,8 @@
 //! Imports point downward: `http → pipeline → {compliance, crm, catalog, llm, guard, score,
 //! escalation, sms} → store → domain`.
 
+/// What the texts earned: definitions, attribution, summaries, deliverability alerts.
+pub mod analytics;
 /// Wiring: database, index, generator, provider, router, workers; graceful shutdown.
 pub mod app;
 /// Reviewer credentials: password hashes and tokens.

@@ -269,6 +269,17 @@ fn changes(e: &TrackEvent) -> Result<Vec<Change>, FieldError> {
                 updated_at: Some(e.timestamp),
                 lines: products(p)?,
                 shipments: vec![],
+                // Segment's Order Completed names one `coupon`; a list may come as `discount_codes`.
+                discount_codes: prop(p, "coupon")
+                    .into_iter()
+                    .chain(
+                        p.get("discount_codes")
+                            .and_then(|v| v.as_array())
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|v| v.as_str().or_else(|| v["code"].as_str()).map(str::to_string)),
+                    )
+                    .collect(),
             }))]
         }
         "Order Shipped" => vec![Change::Shipment(ShipmentChange {

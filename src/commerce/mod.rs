@@ -53,6 +53,8 @@ pub struct OrderChange {
     pub updated_at: Option<DateTime<Utc>>,
     pub lines: Vec<Line>,
     pub shipments: Vec<ShipmentChange>,
+    /// The discount codes it used.
+    pub discount_codes: Vec<String>,
 }
 
 /// A shipment of an order.
@@ -194,6 +196,7 @@ async fn order(tx: &mut Tx, o: &OrderChange, source: Source) -> anyhow::Result<S
         total_cents: o.total_cents,
         currency: o.currency.as_deref(),
         source_updated_at: o.updated_at,
+        discount_codes: &o.discount_codes,
         items: items(&o.lines),
     };
     let before = store_crm::order_skus(tx, o.source_id.as_deref(), &o.number).await?;

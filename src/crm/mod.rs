@@ -166,6 +166,8 @@ pub struct ShopOrderFields {
     pub total_cents: Option<i64>,
     /// ISO 4217 ("USD").
     pub currency: Option<String>,
+    /// The discount codes the order used (Shopify's "Discount Code").
+    pub discount_codes: Vec<String>,
 }
 
 impl OrderRecord {
@@ -284,6 +286,7 @@ pub async fn import_order(tx: &mut crate::store::Tx, o: &OrderRecord) -> anyhow:
         cancelled_at: o.shop.cancelled_at,
         total_cents: o.shop.total_cents,
         currency: o.shop.currency.as_deref(),
+        discount_codes: &o.shop.discount_codes,
         ..NewOrder::new(customer_id, &o.order_id, o.ordered_at, &o.status, items)
     };
     let upserted = crm::upsert_order(tx, &order).await?;

@@ -157,6 +157,7 @@ pub fn order_head(c: &Columns, row: &csv::StringRecord, default: Region) -> Resu
             cancelled_at,
             total_cents,
             currency: c.get(row, "Currency").map(str::to_uppercase),
+            discount_codes: c.get(row, "Discount Code").map(|code| vec![code.to_string()]).unwrap_or_default(),
         },
     }))
 }

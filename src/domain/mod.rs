@@ -14,6 +14,7 @@
 //!   statuses, escalation statuses and reasons, guard finding kinds) as enums.
 
 pub mod ab;
+pub mod attribution;
 pub mod dialogue;
 pub mod draft;
 pub mod duration;

@@ -317,6 +317,9 @@ string_enum! {
         MessageSent = "message.sent",
         /// An outbound text failed (refused by the provider, undelivered, or given up on).
         MessageFailed = "message.failed",
+        /// A deliverability figure of the last 7 days crossed Klaviyo's alert threshold
+        /// (docs/analytics.md, "Deliverability alerts").
+        DeliverabilityAlert = "deliverability.alert",
     }
 }
 

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::error::{Error, json_errors};
 use super::extract::{ApiReviewer, Caller, JsonBody};
-use super::{campaigns, outbound_webhooks};
+use super::{analytics, campaigns, outbound_webhooks};
 use crate::commerce::events;
 use crate::domain::{ConsentKind, EscalationStatus, MAX_BODY_CHARS, Phone};
 use crate::escalation::review::{self, Refused};
@@ -55,6 +55,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/webhooks/endpoints", get(outbound_webhooks::list_endpoints))
         .route("/api/v1/webhooks/endpoints/{id}/enable", post(outbound_webhooks::enable_endpoint))
         .route("/api/v1/webhooks/deliveries", get(outbound_webhooks::list_deliveries))
+        .route("/api/v1/analytics/summary", get(analytics::get_summary))
+        .route("/api/v1/analytics/days", get(analytics::get_days))
+        .route("/api/v1/analytics/breakdown", get(analytics::get_breakdown))
+        .route("/api/v1/analytics/alerts", get(analytics::get_alerts))
         .route("/api/v1/openapi.json", get(openapi))
         .layer(axum::middleware::from_fn(json_errors))
 }

@@ -10,6 +10,7 @@
 //! Handlers are thin: [`extract`] carries authentication, sessions, CSRF and body parsing,
 //! and every handler returns `Result<_, http::Error>` ([`error`]).
 
+pub mod analytics;
 pub mod api;
 pub mod campaigns;
 pub mod console;

@@ -268,6 +268,8 @@ pub struct NewOrder<'a> {
     pub currency: Option<&'a str>,
     /// When the shop last changed the order: an older record never overwrites a newer one.
     pub source_updated_at: Option<DateTime<Utc>>,
+    /// The discount codes it used (attribution: docs/analytics.md).
+    pub discount_codes: &'a [String],
     pub items: Vec<NewOrderItem<'a>>,
 }
 
@@ -293,6 +295,7 @@ impl<'a> NewOrder<'a> {
             total_cents: None,
             currency: None,
             source_updated_at: None,
+            discount_codes: &[],
             items,
         }
     }
@@ -311,6 +314,7 @@ pub struct NewOrderItem<'a> {
 /// record older than the stored one (`source_updated_at`) changes nothing.
 pub async fn upsert_order(tx: &mut Tx, o: &NewOrder<'_>) -> anyhow::Result<Upserted> {
     let total = o.total_cents.unwrap_or_else(|| o.items.iter().map(|i| i.price_cents * i.quantity).sum());
+    let codes = (!o.discount_codes.is_empty()).then(|| super::json_text(&o.discount_codes));
     let existing = with_tx!(tx, |conn| sqlx::query_as::<_, (i64, Option<DateTime<Utc>>)>(
         "select id, source_updated_at from orders where source_id = $1 or external_id = $2 order by id limit 1"
     )
@@ -333,7 +337,8 @@ pub async fn upsert_order(tx: &mut Tx, o: &NewOrder<'_>) -> anyhow::Result<Upser
                      ordered_at = $5, status = $6, fulfillment_status = $7,
                      cancelled_at = $8, order_status_url = coalesce($9, order_status_url),
                      checkout_token = coalesce($10, checkout_token), total_cents = $11, currency = $12,
-                     source_updated_at = coalesce($13, source_updated_at)
+                     source_updated_at = coalesce($13, source_updated_at), discount_codes = $14,
+                     attribution_stale = 1
                  where id = $1 and ($13 is null or source_updated_at is null or source_updated_at <= $13)"
             )
             .bind(id)
@@ -349,6 +354,7 @@ pub async fn upsert_order(tx: &mut Tx, o: &NewOrder<'_>) -> anyhow::Result<Upser
             .bind(total)
             .bind(o.currency.unwrap_or("USD"))
             .bind(o.source_updated_at)
+            .bind(codes.as_deref())
             .execute(conn)
             .await
             .map(|r| r.rows_affected()))?;
@@ -360,8 +366,9 @@ pub async fn upsert_order(tx: &mut Tx, o: &NewOrder<'_>) -> anyhow::Result<Upser
         None => {
             let id = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>(
                 "insert into orders (customer_id, external_id, source_id, ordered_at, status, fulfillment_status,
-                     cancelled_at, order_status_url, checkout_token, total_cents, currency, source_updated_at)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning id"
+                     cancelled_at, order_status_url, checkout_token, total_cents, currency, source_updated_at,
+                     discount_codes)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) returning id"
             )
             .bind(o.customer_id)
             .bind(o.external_id)
@@ -375,6 +382,7 @@ pub async fn upsert_order(tx: &mut Tx, o: &NewOrder<'_>) -> anyhow::Result<Upser
             .bind(total)
             .bind(o.currency.unwrap_or("USD"))
             .bind(o.source_updated_at)
+            .bind(codes.as_deref())
             .fetch_one(conn)
             .await)?;
             (id, Upserted::Created(id))
@@ -431,7 +439,8 @@ pub async fn order_skus(tx: &mut Tx, source_id: Option<&str>, number: &str) -> a
 /// Marks an order cancelled (Shopify `orders/cancelled`, an "Order Cancelled" event).
 pub async fn cancel_order(tx: &mut Tx, order_id: i64, at: DateTime<Utc>) -> anyhow::Result<()> {
     with_tx!(tx, |conn| sqlx::query(
-        "update orders set status = 'cancelled', cancelled_at = coalesce(cancelled_at, $2) where id = $1"
+        "update orders set status = 'cancelled', cancelled_at = coalesce(cancelled_at, $2), attribution_stale = 1
+         where id = $1"
     )
     .bind(order_id)
     .bind(at)

@@ -56,7 +56,11 @@ pub async fn record_click(db: &Db, link_id: i64, at: DateTime<Utc>, preview: boo
         .execute(p)
         .await
         .map(|r| r.rows_affected()))?;
-    Ok(())
+    let outbox = with_db!(db, |p| sqlx::query_scalar::<_, i64>("select outbox_id from links where id = $1")
+        .bind(link_id)
+        .fetch_one(p)
+        .await)?;
+    super::analytics::forget_send_day(db, Some(outbox), None).await
 }
 
 /// Clicks on the links of outbox row `outbox_id`: `(people, previews)`.

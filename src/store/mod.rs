@@ -8,6 +8,8 @@
 //! only in column types.
 
 pub mod ab;
+pub mod analytics;
+pub mod analytics_period;
 pub mod campaigns;
 pub mod catalog;
 pub mod commerce;

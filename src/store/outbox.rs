@@ -318,5 +318,9 @@ pub async fn record_delivery_status(db: &Db, d: &DeliveryStatus<'_>) -> anyhow::
         };
         consent::insert_consent_event(&mut tx, &event).await?;
     }
-    tx.commit().await
+    tx.commit().await?;
+    if terminal.is_some() {
+        super::analytics::forget_send_day(db, d.outbox_id, Some(d.provider_sid)).await?;
+    }
+    Ok(())
 }

@@ -42,6 +42,9 @@ pub enum Event<'a> {
     MessageSent(OutboxRef<'a>),
     /// An outbox row became `failed`.
     MessageFailed(OutboxRef<'a>),
+    /// A deliverability figure crossed its threshold: `rate` over `threshold` (or under,
+    /// for the click rate) over the 7 days to `until`.
+    DeliverabilityAlert { metric: &'a str, rate: f64, threshold: f64, until: chrono::DateTime<Utc> },
 }
 
 impl Event<'_> {
@@ -56,6 +59,7 @@ impl Event<'_> {
             Event::MessageReceived { .. } => WebhookEvent::MessageReceived,
             Event::MessageSent(_) => WebhookEvent::MessageSent,
             Event::MessageFailed(_) => WebhookEvent::MessageFailed,
+            Event::DeliverabilityAlert { .. } => WebhookEvent::DeliverabilityAlert,
         })
     }
 
@@ -85,6 +89,10 @@ impl Event<'_> {
                 json!({ "escalation_id": escalation_id, "conversation_id": conversation_id, "phone": phone,
                         "resolution": resolution, "resolved_by": resolved_by })
             }
+            Event::DeliverabilityAlert { metric, rate, threshold, until } => json!({
+                "metric": metric, "rate": rate, "threshold": threshold,
+                "from": (until - chrono::Duration::days(7)).to_rfc3339(), "to": until.to_rfc3339(),
+            }),
             Event::MessageReceived { message_id, conversation_id, phone, to, body } => json!({
                 "message_id": message_id, "conversation_id": conversation_id, "phone": phone, "to": to, "body": body,
             }),

@@ -109,8 +109,16 @@ struct Order {
     total_price: Option<String>,
     line_items: Vec<LineItem>,
     fulfillments: Vec<Fulfillment>,
+    discount_codes: Vec<DiscountCode>,
     shipping_address: Option<Address>,
     billing_address: Option<Address>,
+}
+
+/// An order's `discount_codes[]` entry (`{code, amount, type}`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct DiscountCode {
+    code: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -306,6 +314,7 @@ impl Order {
             updated_at: r.at.or(self.updated_at),
             lines: lines(&self.line_items),
             shipments: self.fulfillments.iter().map(|f| f.change(&key, r)).collect(),
+            discount_codes: self.discount_codes.iter().filter_map(|d| d.code.clone()).collect(),
         })
     }
 }

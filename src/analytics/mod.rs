@@ -1,0 +1,142 @@
+//! What the texts earned (docs/analytics.md): the definitions of every figure, written once
+//! ([`DEFINITIONS`]), attribution of orders to texts ([`attribute_pending`]), a period's
+//! counts ([`counts`]) and the summary made from them ([`summary`]), and deliverability
+//! alerts ([`alerts`]).
+
+pub mod alerts;
+pub mod counts;
+pub mod summary;
+
+use crate::domain::attribution::{self, Order};
+use crate::store::Db;
+use crate::store::analytics as store;
+
+pub use crate::domain::attribution::Windows;
+
+/// One figure: its key in `GET /api/v1/analytics/summary`, what it counts, and whose
+/// definition it follows (../shared/reference/flows-webhooks-analytics.md §6).
+pub struct Definition {
+    pub key: &'static str,
+    pub definition: &'static str,
+    pub source: &'static str,
+}
+
+/// Every figure of the summary. The README's table is this table (a test checks).
+pub const DEFINITIONS: &[Definition] = &[
+    Definition {
+        key: "messages_inbound",
+        definition: "texts received from customers in the period (for a flow, campaign or arm: the replies within 24 h to its texts)",
+        source: "Chatwoot's incoming_messages_count",
+    },
+    Definition {
+        key: "messages_outbound",
+        definition: "texts handed to the provider in the period",
+        source: "Chatwoot's outgoing_messages_count",
+    },
+    Definition {
+        key: "delivered_rate",
+        definition: "texts the carrier reported delivered ÷ texts sent",
+        source: "Klaviyo's delivery rate (help.klaviyo.com 360035345572)",
+    },
+    Definition {
+        key: "delivery_failure_rate",
+        definition: "texts the carrier reported failed ÷ texts sent; `delivery_failures` by Klaviyo's reasons",
+        source: "Klaviyo's failed delivery rate and reasons (help.klaviyo.com 360035345572)",
+    },
+    Definition {
+        key: "reply_rate",
+        definition: "texts the brand started (not failed) answered by the number within 24 h ÷ those texts",
+        source: "no anchor defines it; the reference's suggestion (replies within X h ÷ delivered)",
+    },
+    Definition {
+        key: "containment_rate",
+        definition: "conversations the bot answered without an escalation ÷ conversations with a customer text (a conversation counts once per UTC day)",
+        source: "no vendor standard; scala.ai and 99helpers glossaries (ended without escalation ÷ handled by the bot)",
+    },
+    Definition {
+        key: "escalation_rate",
+        definition: "conversations escalated to a person ÷ conversations with a customer text; `escalations_by_reason` counts each escalation",
+        source: "Chatwoot's bot_handoffs_count over conversations_count",
+    },
+    Definition {
+        key: "resolution_rate",
+        definition: "answered conversations where, after the bot's last answer, the customer said thanks (confirmed) or did not come back within 24 h (assumed), with no escalation ÷ answered conversations whose 24 h are over or that came back",
+        source: "Intercom Fin's confirmed/assumed resolution (intercom.com/help/en/articles/8205718)",
+    },
+    Definition {
+        key: "first_response_seconds_p50",
+        definition: "median (nearest rank) of the seconds from an escalation to a person's first reply, counted from the next opening when escalated while closed; counted on the day of the reply; `first_response_histogram` in Chatwoot's buckets",
+        source: "Chatwoot's First Response Time and its 0-1h, 1-4h, 4-8h, 8-24h, 24h+ buckets",
+    },
+    Definition {
+        key: "resolution_seconds_p50",
+        definition: "median of the seconds from an escalation to a person resolving it, counted on the day it was resolved",
+        source: "Chatwoot's Resolution Time",
+    },
+    Definition {
+        key: "opt_out_rate",
+        definition: "texts the brand started (not failed) followed by an opt-out of the number within 24 h ÷ those texts",
+        source: "Klaviyo's unsubscribe rate (unsubscribed after receiving ÷ received)",
+    },
+    Definition {
+        key: "click_rate",
+        definition: "texts with a tracked link a person opened (link-preview fetchers excluded) ÷ texts sent with a tracked link",
+        source: "Klaviyo's SMS click rate (people who clicked ÷ people who received)",
+    },
+    Definition {
+        key: "conversions",
+        definition: "orders placed in the period (not cancelled) attributed to a text (docs/analytics.md, Attribution)",
+        source: "Klaviyo's placed-order conversions; windows from Klaviyo, Attentive and Emotive",
+    },
+    Definition {
+        key: "attributed_revenue_cents",
+        definition: "the total of the attributed orders, in cents of the store's currency",
+        source: "Klaviyo's attributed revenue",
+    },
+    Definition {
+        key: "revenue_per_recipient_cents",
+        definition: "attributed revenue ÷ texts the brand started (not failed)",
+        source: "Klaviyo's revenue per recipient",
+    },
+    Definition {
+        key: "recovered_checkouts",
+        definition: "attributed orders that completed a checkout a flow texted about; `recovery_rate` = recovered ÷ checkouts texted",
+        source: "Klaviyo's and Attentive's abandoned-cart recovery",
+    },
+    Definition {
+        key: "average_order_value_cents",
+        definition: "`assisted`: attributed revenue ÷ attributed orders; `other`: the rest of the period's orders",
+        source: "Klaviyo's average order value",
+    },
+];
+
+/// Attributes every order whose attribution is stale (new, updated, cancelled, late), a batch
+/// at a time; returns how many. Idempotent: an order's attribution is replaced, never added.
+pub async fn attribute_pending(db: &Db, windows: &Windows) -> anyhow::Result<u64> {
+    let mut done = 0;
+    loop {
+        let batch = store::stale_orders(db, 500).await?;
+        if batch.is_empty() {
+            return Ok(done);
+        }
+        for o in &batch {
+            let (conversation, evidence) = store::evidence(db, o.customer_id).await?;
+            let order = Order {
+                ordered_at: o.ordered_at,
+                discount_codes: o
+                    .discount_codes
+                    .as_deref()
+                    .and_then(|codes| serde_json::from_str(codes).ok())
+                    .unwrap_or_default(),
+                cancelled: o.status == "cancelled" || o.cancelled_at.is_some(),
+            };
+            let chosen = attribution::attribute(&order, &evidence, windows);
+            let recovered = match (&chosen, &o.checkout_token) {
+                (Some(a), Some(token)) => store::text_checkout(db, a.text).await?.as_deref() == Some(token.as_str()),
+                _ => false,
+            };
+            store::write_attribution(db, o, conversation, chosen.as_ref(), recovered).await?;
+            done += 1;
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! A period's summary: whole settled UTC days from their roll-ups, the rest counted from the
+//! rows (docs/analytics.md, "How the summary stays fast").
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use serde_json::{Value, json};
+
+use super::counts::{self, Counts};
+use crate::escalation::hours::BusinessHours;
+use crate::store::Db;
+use crate::store::analytics as store;
+use crate::store::analytics_period::Scope;
+
+/// A day is settled, and its roll-up kept, once every window that can change its counts is
+/// over: the 24 h of replies, opt-outs and resolution after its last text, and a day more.
+/// Later changes (a late order, a click, a delivery report) drop the day's roll-up.
+pub const SETTLED_AFTER: Duration = Duration::hours(48);
+
+fn start_of(day: NaiveDate) -> DateTime<Utc> {
+    day.and_time(NaiveTime::MIN).and_utc()
+}
+
+/// The counts of `[from, to)` within `scope` as of `now`. Every scope but all is counted from
+/// the rows (a flow's texts are few); all uses the roll-ups of settled whole days, making and
+/// keeping those it lacks.
+pub async fn counts_for(
+    db: &Db,
+    hours: &BusinessHours,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    scope: &Scope,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Counts> {
+    if !scope.is_all() || to <= from {
+        return counts::count(db, hours, from, to, scope, now).await;
+    }
+    let first_day =
+        if start_of(from.date_naive()) == from { from.date_naive() } else { from.date_naive() + Duration::days(1) };
+    let settled = (now - SETTLED_AFTER).date_naive();
+    let end_day = to.date_naive().min(settled);
+    if first_day >= end_day {
+        return counts::count(db, hours, from, to, scope, now).await;
+    }
+    let mut total = counts::count(db, hours, from, start_of(first_day), scope, now).await?;
+    let stored: std::collections::HashMap<String, String> =
+        store::rollups(db, first_day, end_day - Duration::days(1)).await?.into_iter().collect();
+    let mut day = first_day;
+    while day < end_day {
+        let key = day.format("%Y-%m-%d").to_string();
+        let counted = match stored.get(&key).and_then(|json| serde_json::from_str::<Counts>(json).ok()) {
+            Some(c) => c,
+            None => {
+                let c = counts::count(db, hours, start_of(day), start_of(day + Duration::days(1)), scope, now).await?;
+                store::put_rollup(db, day, &serde_json::to_string(&c)?, now).await?;
+                c
+            }
+        };
+        total.add(&counted);
+        day += Duration::days(1);
+    }
+    total.add(&counts::count(db, hours, start_of(end_day), to, scope, now).await?);
+    Ok(total)
+}
+
+fn ratio(n: i64, d: i64) -> Value {
+    if d == 0 { Value::Null } else { json!(((n as f64 / d as f64) * 10_000.0).round() / 10_000.0) }
+}
+
+/// The nearest-rank median: the smallest value at least half the values do not exceed.
+pub fn median(values: &[i64]) -> Option<i64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let rank = sorted.len().div_ceil(2);
+    (rank > 0).then(|| sorted[rank - 1])
+}
+
+/// Chatwoot's first-response buckets: 0-1h, 1-4h, 4-8h, 8-24h, 24h+.
+pub fn histogram(seconds: &[i64]) -> Value {
+    let mut buckets = [0i64; 5];
+    for s in seconds {
+        let i = match *s {
+            s if s < 3_600 => 0,
+            s if s < 4 * 3_600 => 1,
+            s if s < 8 * 3_600 => 2,
+            s if s < 24 * 3_600 => 3,
+            _ => 4,
+        };
+        buckets[i] += 1;
+    }
+    json!({"0-1h": buckets[0], "1-4h": buckets[1], "4-8h": buckets[2], "8-24h": buckets[3], "24h+": buckets[4]})
+}
+
+/// The summary's JSON: the pinned keys first (docs/analytics.md), then the rest of the
+/// definitions. Rates are 0-1 with four decimals, null when nothing was there to count.
+pub fn to_json(from: DateTime<Utc>, to: DateTime<Utc>, c: &Counts, scope: &Scope) -> Value {
+    let all = scope.is_all();
+    let only_all = |v: Value| if all { v } else { Value::Null };
+    let other_orders = c.orders - c.conversions;
+    json!({
+        "period": {"from": from.to_rfc3339(), "to": to.to_rfc3339()},
+        "messages_inbound": c.messages_inbound,
+        "messages_outbound": c.messages_outbound,
+        "delivered_rate": ratio(c.delivered, c.messages_outbound),
+        "reply_rate": ratio(c.replied, c.proactive),
+        "containment_rate": only_all(ratio(c.contained, c.conversations)),
+        "escalation_rate": only_all(ratio(c.escalated, c.conversations)),
+        "resolution_rate": only_all(ratio(c.resolved, c.resolvable)),
+        "first_response_seconds_p50": only_all(json!(median(&c.first_responses))),
+        "opt_out_rate": ratio(c.opted_out, c.proactive),
+        "click_rate": ratio(c.clicked, c.linked),
+        "conversions": c.conversions,
+        "attributed_revenue_cents": c.revenue_cents,
+        "recovered_checkouts": c.recovered_checkouts,
+        "delivery_failure_rate": ratio(c.failed, c.messages_outbound),
+        "delivery_failures": c.failures,
+        "conversations": only_all(json!(c.conversations)),
+        "escalations_by_reason": only_all(json!(c.escalations)),
+        "resolutions": only_all(json!({"confirmed": c.resolved_confirmed, "assumed": c.resolved - c.resolved_confirmed})),
+        "first_response_histogram": only_all(histogram(&c.first_responses)),
+        "resolution_seconds_p50": only_all(json!(median(&c.resolution_times))),
+        "texts_started": c.proactive,
+        "revenue_per_recipient_cents": if c.proactive == 0 { Value::Null } else { json!(c.revenue_cents / c.proactive) },
+        "recovery_rate": ratio(c.recovered_checkouts, c.checkouts_texted),
+        "average_order_value_cents": only_all(json!({
+            "assisted": if c.conversions == 0 { Value::Null } else { json!(c.revenue_cents / c.conversions) },
+            "other": if other_orders <= 0 { Value::Null } else { json!((c.order_revenue_cents - c.revenue_cents) / other_orders) },
+        })),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_median_is_the_nearest_rank() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[9, 1, 5]), Some(5));
+        assert_eq!(median(&[4, 1, 3, 2]), Some(2));
+    }
+
+    #[test]
+    fn first_responses_fall_in_chatwoots_buckets() {
+        let h = histogram(&[0, 3_599, 3_600, 5 * 3_600, 9 * 3_600, 30 * 3_600]);
+        assert_eq!(h, json!({"0-1h": 2, "1-4h": 1, "4-8h": 1, "8-24h": 1, "24h+": 1}));
+    }
+}

@@ -1,0 +1,252 @@
+//! What analytics reads and writes (docs/analytics.md): one customer's evidence and an
+//! order's attribution, the rows a period's counts are made from, and the daily roll-ups.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{Db, Tx, with_db, with_db_write, with_tx};
+use crate::domain::attribution::{Attributed, Click, Evidence, Text};
+
+/// An order waiting for its attribution.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StaleOrder {
+    pub id: i64,
+    pub customer_id: i64,
+    pub ordered_at: DateTime<Utc>,
+    pub status: String,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub discount_codes: Option<String>,
+    pub total_cents: i64,
+    pub checkout_token: Option<String>,
+}
+
+/// Up to `limit` orders whose attribution is to be (re)computed, oldest first.
+pub async fn stale_orders(db: &Db, limit: i64) -> anyhow::Result<Vec<StaleOrder>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, StaleOrder>(
+        "select id, customer_id, ordered_at, status, cancelled_at, discount_codes, total_cents, checkout_token
+         from orders where attribution_stale = 1 order by id limit $1"
+    )
+    .bind(limit)
+    .fetch_all(p)
+    .await)?;
+    Ok(rows)
+}
+
+/// Every text sent to the customer's number, every click on their links and every text they
+/// sent, with the conversation's id (none when the number never had a conversation).
+pub async fn evidence(db: &Db, customer_id: i64) -> anyhow::Result<(Option<i64>, Evidence)> {
+    let conversation = with_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "select v.id from conversations v join customers c on c.phone = v.phone where c.id = $1"
+    )
+    .bind(customer_id)
+    .fetch_optional(p)
+    .await)?;
+    let Some(conversation) = conversation else { return Ok((None, Evidence::default())) };
+    let texts = with_db!(db, |p| sqlx::query_as::<_, (i64, DateTime<Utc>, String, String)>(
+        "select id, sent_at, status, body from outbox
+         where conversation_id = $1 and sent_at is not null and status in ('sent', 'delivered', 'failed')"
+    )
+    .bind(conversation)
+    .fetch_all(p)
+    .await)?;
+    let clicks = with_db!(db, |p| sqlx::query_as::<_, (i64, DateTime<Utc>, i64)>(
+        "select l.outbox_id, c.clicked_at, c.preview from link_clicks c join links l on l.id = c.link_id
+         join outbox o on o.id = l.outbox_id where o.conversation_id = $1"
+    )
+    .bind(conversation)
+    .fetch_all(p)
+    .await)?;
+    let replies = with_db!(db, |p| sqlx::query_scalar::<_, DateTime<Utc>>(
+        "select created_at from messages where conversation_id = $1 and direction = 'in'"
+    )
+    .bind(conversation)
+    .fetch_all(p)
+    .await)?;
+    let evidence = Evidence {
+        texts: texts
+            .into_iter()
+            .map(|(id, sent_at, status, body)| Text { id, sent_at, failed: status == "failed", body })
+            .collect(),
+        clicks: clicks.into_iter().map(|(text, at, preview)| Click { text, at, preview: preview != 0 }).collect(),
+        replies,
+    };
+    Ok((Some(conversation), evidence))
+}
+
+/// The checkout a text's flow run was about (`checkout_id` of its trigger), if any.
+pub async fn text_checkout(db: &Db, outbox_id: i64) -> anyhow::Result<Option<String>> {
+    let context = with_db!(db, |p| sqlx::query_scalar::<_, String>(
+        "select r.context from outbox o join flow_runs r on r.id = o.flow_run_id where o.id = $1"
+    )
+    .bind(outbox_id)
+    .fetch_optional(p)
+    .await)?;
+    Ok(context.and_then(|c| {
+        let v: serde_json::Value = serde_json::from_str(&c).ok()?;
+        v["event"]["properties"]["checkout_id"].as_str().map(str::to_string)
+    }))
+}
+
+/// Replaces order `o`'s attribution with `chosen` (none: no row) and marks it computed; the
+/// roll-up of the order's day is dropped. One transaction: running it twice is running it once.
+pub async fn write_attribution(
+    db: &Db,
+    o: &StaleOrder,
+    conversation: Option<i64>,
+    chosen: Option<&Attributed>,
+    recovered: bool,
+) -> anyhow::Result<()> {
+    let mut tx = db.begin().await?;
+    with_tx!(&mut tx, |conn| sqlx::query("delete from attributions where order_id = $1")
+        .bind(o.id)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+    if let (Some(a), Some(conversation)) = (chosen, conversation) {
+        with_tx!(&mut tx, |conn| sqlx::query(
+            "insert into attributions (order_id, outbox_id, conversation_id, touch, touched_at, flow, ab_test, ab_arm,
+                 revenue_cents, ordered_at, recovered_checkout)
+             select $1, o.id, $2, $3, $4, r.flow, o.ab_test, o.ab_arm, $5, $6, $7
+             from outbox o left join flow_runs r on r.id = o.flow_run_id where o.id = $8"
+        )
+        .bind(o.id)
+        .bind(conversation)
+        .bind(a.touch.as_str())
+        .bind(a.at)
+        .bind(o.total_cents)
+        .bind(o.ordered_at)
+        .bind(i32::from(recovered))
+        .bind(a.text)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
+    with_tx!(&mut tx, |conn| sqlx::query("update orders set attribution_stale = 0 where id = $1")
+        .bind(o.id)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+    forget_day_in(&mut tx, o.ordered_at).await?;
+    tx.commit().await
+}
+
+/// An order's attribution: `(outbox id, touch)`.
+pub async fn attribution_of(db: &Db, order_id: i64) -> anyhow::Result<Option<(i64, String)>> {
+    let row = with_db!(db, |p| sqlx::query_as::<_, (i64, String)>(
+        "select outbox_id, touch from attributions where order_id = $1"
+    )
+    .bind(order_id)
+    .fetch_optional(p)
+    .await)?;
+    Ok(row)
+}
+
+/// The UTC day of `at`, as roll-ups are keyed.
+pub fn day_of(at: DateTime<Utc>) -> String {
+    at.date_naive().format("%Y-%m-%d").to_string()
+}
+
+async fn forget_day_in(tx: &mut Tx, at: DateTime<Utc>) -> anyhow::Result<()> {
+    with_tx!(tx, |conn| sqlx::query("delete from analytics_days where day = $1")
+        .bind(day_of(at))
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Drops the roll-up of the day the text with outbox id `outbox_id` or provider id
+/// `provider_sid` was sent (a late click or delivery report changed its counts).
+pub async fn forget_send_day(db: &Db, outbox_id: Option<i64>, provider_sid: Option<&str>) -> anyhow::Result<()> {
+    let sent = with_db!(db, |p| sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
+        "select sent_at from outbox where id = $1 or provider_sid = $2 limit 1"
+    )
+    .bind(outbox_id)
+    .bind(provider_sid)
+    .fetch_optional(p)
+    .await)?;
+    if let Some(Some(at)) = sent {
+        with_db_write!(db, |p| sqlx::query("delete from analytics_days where day = $1")
+            .bind(day_of(at))
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
+
+/// The stored roll-ups of `days` that exist: `(day, counts JSON)`.
+pub async fn rollups(db: &Db, first: NaiveDate, last: NaiveDate) -> anyhow::Result<Vec<(String, String)>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, (String, String)>(
+        "select day, counts from analytics_days where day >= $1 and day <= $2"
+    )
+    .bind(first.format("%Y-%m-%d").to_string())
+    .bind(last.format("%Y-%m-%d").to_string())
+    .fetch_all(p)
+    .await)?;
+    Ok(rows)
+}
+
+/// Stores a settled day's counts.
+pub async fn put_rollup(db: &Db, day: NaiveDate, counts: &str, at: DateTime<Utc>) -> anyhow::Result<()> {
+    with_db_write!(db, |p| sqlx::query(
+        "insert into analytics_days (day, counts, computed_at) values ($1, $2, $3)
+         on conflict (day) do update set counts = excluded.counts, computed_at = excluded.computed_at"
+    )
+    .bind(day.format("%Y-%m-%d").to_string())
+    .bind(counts)
+    .bind(at)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The deliverability alerts raised now: `(metric, rate, threshold, raised at)`.
+pub async fn raised_alerts(db: &Db) -> anyhow::Result<Vec<(String, f64, f64, DateTime<Utc>)>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, (String, f64, f64, DateTime<Utc>)>(
+        "select metric, value, threshold, raised_at from analytics_alerts order by metric"
+    )
+    .fetch_all(p)
+    .await)?;
+    Ok(rows)
+}
+
+/// Raises `metric`'s alert unless it is raised (its rate is updated then); a new alert emits
+/// the `deliverability.alert` webhook event in the same transaction. True when new.
+pub async fn raise_alert(db: &Db, metric: &str, rate: f64, threshold: f64, now: DateTime<Utc>) -> anyhow::Result<bool> {
+    let mut tx = db.begin().await?;
+    let inserted = with_tx!(&mut tx, |conn| sqlx::query(
+        "insert into analytics_alerts (metric, value, threshold, raised_at) values ($1, $2, $3, $4)
+         on conflict (metric) do nothing"
+    )
+    .bind(metric)
+    .bind(rate)
+    .bind(threshold)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if inserted == 0 {
+        with_tx!(&mut tx, |conn| sqlx::query("update analytics_alerts set value = $2 where metric = $1")
+            .bind(metric)
+            .bind(rate)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+    } else {
+        let event = super::webhook_events::Event::DeliverabilityAlert { metric, rate, threshold, until: now };
+        super::webhook_events::emit(&mut tx, event).await?;
+    }
+    tx.commit().await?;
+    Ok(inserted == 1)
+}
+
+/// Clears `metric`'s alert (its rate is back within the threshold).
+pub async fn clear_alert(db: &Db, metric: &str) -> anyhow::Result<()> {
+    with_db_write!(db, |p| sqlx::query("delete from analytics_alerts where metric = $1")
+        .bind(metric)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
