@@ -178,6 +178,15 @@ impl App {
             config.campaigns.rate,
         );
         let dispatching = tokio::spawn(dispatcher.run(cancel.clone()));
+        // Orders are attributed, and deliverability checked, in the background (docs/analytics.md).
+        let hours = BusinessHours::from_config(&config.business_hours).unwrap_or_else(|_| BusinessHours::always_open());
+        let analysing = tokio::spawn(crate::analytics::run(
+            self.state.db.clone(),
+            config.attribution_windows(),
+            hours,
+            self.state.clock.clone(),
+            cancel.clone(),
+        ));
         let db = self.state.db.clone();
         let shutdown = cancel.clone();
         // The peer address reaches handlers (the console's per-address login limit).
@@ -189,6 +198,7 @@ impl App {
             let _ = w.await;
         }
         let _ = dispatching.await;
+        let _ = analysing.await;
         db.close().await;
         info!("shut down cleanly");
         Ok(())

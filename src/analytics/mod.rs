@@ -140,3 +140,39 @@ pub async fn attribute_pending(db: &Db, windows: &Windows) -> anyhow::Result<u64
         }
     }
 }
+
+/// The background pass `serve` runs: attributes new and changed orders every minute, and
+/// checks the deliverability alerts of the last 7 days every 15 minutes (a new alert sends its
+/// webhook event), until `cancel`.
+pub async fn run(
+    db: Db,
+    windows: Windows,
+    hours: crate::escalation::hours::BusinessHours,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+    cancel: tokio_util::sync::CancellationToken,
+) {
+    let mut ticks = 0u64;
+    loop {
+        if let Err(e) = attribute_pending(&db, &windows).await {
+            tracing::warn!(error = %e, "attribution pass failed; retried in a minute");
+        }
+        if ticks.is_multiple_of(15) {
+            let now = clock.now();
+            let scope = crate::store::analytics_period::Scope::default();
+            let checked = match summary::counts_for(&db, &hours, now - alerts::SPAN, now, &scope, now).await {
+                Ok(c) => alerts::check(&db, &c, now).await.map(|a| a.len()),
+                Err(e) => Err(e),
+            };
+            match checked {
+                Ok(n) if n > 0 => tracing::warn!(alerts = n, "deliverability alerts raised (see the console)"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "deliverability check failed"),
+            }
+        }
+        ticks += 1;
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+        }
+    }
+}

@@ -48,13 +48,15 @@ pub async fn evidence(db: &Db, customer_id: i64) -> anyhow::Result<(Option<i64>,
     .bind(conversation)
     .fetch_all(p)
     .await)?;
-    let clicks = with_db!(db, |p| sqlx::query_as::<_, (i64, DateTime<Utc>, i64)>(
-        "select l.outbox_id, c.clicked_at, c.preview from link_clicks c join links l on l.id = c.link_id
+    let clicks = with_db!(db, |p| {
+        sqlx::query_as::<_, (i64, DateTime<Utc>, i64)>(
+        "select l.outbox_id, c.clicked_at, cast(c.preview as bigint) from link_clicks c join links l on l.id = c.link_id
          join outbox o on o.id = l.outbox_id where o.conversation_id = $1"
     )
     .bind(conversation)
     .fetch_all(p)
-    .await)?;
+    .await
+    })?;
     let replies = with_db!(db, |p| sqlx::query_scalar::<_, DateTime<Utc>>(
         "select created_at from messages where conversation_id = $1 and direction = 'in'"
     )
@@ -87,7 +89,8 @@ pub async fn text_checkout(db: &Db, outbox_id: i64) -> anyhow::Result<Option<Str
 }
 
 /// Replaces order `o`'s attribution with `chosen` (none: no row) and marks it computed; the
-/// roll-up of the order's day is dropped. One transaction: running it twice is running it once.
+/// roll-up of the order's day is dropped. One transaction: running it twice is running it
+/// once, and two passes on one order at once (the background pass and a summary) agree.
 pub async fn write_attribution(
     db: &Db,
     o: &StaleOrder,
@@ -106,7 +109,12 @@ pub async fn write_attribution(
             "insert into attributions (order_id, outbox_id, conversation_id, touch, touched_at, flow, ab_test, ab_arm,
                  revenue_cents, ordered_at, recovered_checkout)
              select $1, o.id, $2, $3, $4, r.flow, o.ab_test, o.ab_arm, $5, $6, $7
-             from outbox o left join flow_runs r on r.id = o.flow_run_id where o.id = $8"
+             from outbox o left join flow_runs r on r.id = o.flow_run_id where o.id = $8
+             on conflict (order_id) do update set outbox_id = excluded.outbox_id,
+                 conversation_id = excluded.conversation_id, touch = excluded.touch,
+                 touched_at = excluded.touched_at, flow = excluded.flow, ab_test = excluded.ab_test,
+                 ab_arm = excluded.ab_arm, revenue_cents = excluded.revenue_cents,
+                 ordered_at = excluded.ordered_at, recovered_checkout = excluded.recovered_checkout"
         )
         .bind(o.id)
         .bind(conversation)

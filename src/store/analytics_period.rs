@@ -47,9 +47,11 @@ pub async fn texts(db: &Db, from: DateTime<Utc>, to: DateTime<Utc>, scope: &Scop
     let (flow, test, arm) = scope.binds();
     let rows = with_db!(db, |p| sqlx::query_as::<_, SentText>(
         "select o.id, o.conversation_id, o.to_phone, o.kind, o.status, o.error, o.sent_at,
-                case when exists (select 1 from links l where l.outbox_id = o.id) then 1 else 0 end as linked,
-                case when exists (select 1 from links l join link_clicks c on c.link_id = l.id
-                                  where l.outbox_id = o.id and c.preview = 0) then 1 else 0 end as clicked,
+                cast(case when exists (select 1 from links l where l.outbox_id = o.id) then 1 else 0 end as bigint)
+                    as linked,
+                cast(case when exists (select 1 from links l join link_clicks c on c.link_id = l.id
+                                       where l.outbox_id = o.id and c.preview = 0) then 1 else 0 end as bigint)
+                    as clicked,
                 case when r.context like '%\"checkout_id\"%' then o.flow_run_id else null end as checkout_run
          from outbox o left join flow_runs r on r.id = o.flow_run_id
          where o.sent_at >= $1 and o.sent_at < $2 and o.status in ('sent', 'delivered', 'failed')
@@ -81,16 +83,15 @@ pub async fn inbound(db: &Db, from: DateTime<Utc>, to: DateTime<Utc>) -> anyhow:
 
 /// Opt-outs recorded in `[from, to)`: `(phone, at)`.
 pub async fn opt_outs(db: &Db, from: DateTime<Utc>, to: DateTime<Utc>) -> anyhow::Result<Vec<(String, DateTime<Utc>)>> {
-    let rows =
-        with_db!(db, |p| {
-            sqlx::query_as::<_, (String, DateTime<Utc>)>(
+    let rows = with_db!(db, |p| {
+        sqlx::query_as::<_, (String, DateTime<Utc>)>(
         "select phone, created_at from consent_events where created_at >= $1 and created_at < $2 and kind = 'opt_out'"
     )
     .bind(from)
     .bind(to)
     .fetch_all(p)
     .await
-        })?;
+    })?;
     Ok(rows)
 }
 
@@ -188,9 +189,11 @@ pub struct OrderRow {
 pub async fn orders(db: &Db, from: DateTime<Utc>, to: DateTime<Utc>) -> anyhow::Result<Vec<OrderRow>> {
     let rows = with_db!(db, |p| sqlx::query_as::<_, OrderRow>(
         "select o.total_cents,
-                case when o.status = 'cancelled' or o.cancelled_at is not null then 1 else 0 end as cancelled,
-                case when a.order_id is null then 0 else 1 end as attributed,
-                coalesce(a.revenue_cents, 0) as revenue_cents, coalesce(a.recovered_checkout, 0) as recovered,
+                cast(case when o.status = 'cancelled' or o.cancelled_at is not null then 1 else 0 end as bigint)
+                    as cancelled,
+                cast(case when a.order_id is null then 0 else 1 end as bigint) as attributed,
+                cast(coalesce(a.revenue_cents, 0) as bigint) as revenue_cents,
+                cast(coalesce(a.recovered_checkout, 0) as bigint) as recovered,
                 a.flow, a.ab_test, a.ab_arm
          from orders o left join attributions a on a.order_id = o.id
          where o.ordered_at >= $1 and o.ordered_at < $2"

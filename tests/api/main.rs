@@ -2,6 +2,7 @@
 //! PostgreSQL when `BACKTALK_TEST_DATABASE_URL` is set), fake Twilio and LLM servers that
 //! speak the real wire formats.
 
+mod analytics;
 mod browser;
 mod campaigns;
 mod campaigns_blind;
