@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod counts;
+pub mod history;
 pub mod summary;
 
 use crate::domain::attribution::{self, Order};

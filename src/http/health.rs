@@ -69,5 +69,80 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     }
     let open = escalations::count_open_escalations(&s.db).await.unwrap_or(-1);
     out.push_str(&format!("# TYPE backtalk_escalations_open gauge\nbacktalk_escalations_open {open}\n"));
+    if let Ok(t) = crate::store::analytics::totals(&s.db).await {
+        business(&mut out, &t);
+    }
     ([("content-type", "text/plain; version=0.0.4")], out)
+}
+
+/// The business figures (docs/analytics.md, "Prometheus"), named by Prometheus' conventions:
+/// the `backtalk_` prefix, base units, `_total` on counters, no phone number or conversation
+/// id among the labels (prometheus.io/docs/practices/naming). Counted from the database, so
+/// they survive restarts and agree across replicas.
+fn business(out: &mut String, t: &crate::store::analytics::Totals) {
+    let mut family = |name: &str, kind: &str, help: &str, rows: Vec<(String, i64)>| {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        for (labels, v) in rows {
+            out.push_str(&format!("{name}{labels} {v}\n"));
+        }
+    };
+    let labelled = |key: &str, rows: &[(String, i64)]| -> Vec<(String, i64)> {
+        rows.iter().map(|(value, n)| (format!("{{{key}=\"{value}\"}}"), *n)).collect()
+    };
+    family(
+        "backtalk_messages_total",
+        "counter",
+        "Texts stored, by direction (in, out).",
+        labelled("direction", &t.messages),
+    );
+    family(
+        "backtalk_outbox_texts",
+        "gauge",
+        "Outbound texts by their status now (a text moves from sent to delivered or failed).",
+        labelled("status", &t.outbox),
+    );
+    let clicks: Vec<(String, i64)> = t
+        .clicks
+        .iter()
+        .map(|(preview, n)| (if *preview == 1 { "preview" } else { "person" }.to_string(), *n))
+        .collect();
+    family(
+        "backtalk_link_requests_total",
+        "counter",
+        "Requests for tracked links: a person's click, or a link-preview fetcher's.",
+        labelled("kind", &clicks),
+    );
+    family(
+        "backtalk_escalations_total",
+        "counter",
+        "Escalations to a person, by reason.",
+        labelled("reason", &t.escalations),
+    );
+    family(
+        "backtalk_opt_outs_total",
+        "counter",
+        "Opt-outs recorded in the consent ledger.",
+        vec![(String::new(), t.opt_outs)],
+    );
+    family(
+        "backtalk_attributed_orders",
+        "gauge",
+        "Orders attributed to a text now (a cancelled order leaves).",
+        vec![(String::new(), t.attributed_orders)],
+    );
+    let alerts: Vec<(String, i64)> = crate::analytics::alerts::THRESHOLDS
+        .iter()
+        .map(|th| (format!("{{metric=\"{}\"}}", th.metric), i64::from(t.alerts.iter().any(|a| a == th.metric))))
+        .collect();
+    family(
+        "backtalk_deliverability_alert",
+        "gauge",
+        "1 while the metric is over Klaviyo's threshold (7 days).",
+        alerts,
+    );
+    out.push_str(&format!(
+        "# HELP backtalk_attributed_revenue_dollars Revenue of the attributed orders, in the store's currency.\n\
+         # TYPE backtalk_attributed_revenue_dollars gauge\nbacktalk_attributed_revenue_dollars {:.2}\n",
+        t.attributed_revenue_cents as f64 / 100.0
+    ));
 }

@@ -258,3 +258,68 @@ pub async fn clear_alert(db: &Db, metric: &str) -> anyhow::Result<()> {
         .map(|r| r.rows_affected()))?;
     Ok(())
 }
+
+/// Whole-history totals for `/metrics`: `(name, label value, count)` rows per family.
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
+    /// Messages by direction (`in`, `out`).
+    pub messages: Vec<(String, i64)>,
+    /// Outbox rows by status.
+    pub outbox: Vec<(String, i64)>,
+    /// Link requests: `(true for a preview, count)`.
+    pub clicks: Vec<(i64, i64)>,
+    /// Escalations by reason.
+    pub escalations: Vec<(String, i64)>,
+    pub opt_outs: i64,
+    pub attributed_orders: i64,
+    pub attributed_revenue_cents: i64,
+    /// Deliverability alerts raised now, by metric.
+    pub alerts: Vec<String>,
+}
+
+/// See [`Totals`]: a handful of grouped counts, each on an indexed column.
+pub async fn totals(db: &Db) -> anyhow::Result<Totals> {
+    let messages = with_db!(db, |p| sqlx::query_as::<_, (String, i64)>(
+        "select direction, count(*) from messages group by direction order by direction"
+    )
+    .fetch_all(p)
+    .await)?;
+    let outbox = with_db!(db, |p| sqlx::query_as::<_, (String, i64)>(
+        "select status, count(*) from outbox group by status order by status"
+    )
+    .fetch_all(p)
+    .await)?;
+    let clicks = with_db!(db, |p| sqlx::query_as::<_, (i64, i64)>(
+        "select cast(preview as bigint), count(*) from link_clicks group by preview order by preview"
+    )
+    .fetch_all(p)
+    .await)?;
+    let escalations = with_db!(db, |p| sqlx::query_as::<_, (String, i64)>(
+        "select reason, count(*) from escalations group by reason order by reason"
+    )
+    .fetch_all(p)
+    .await)?;
+    let opt_outs =
+        with_db!(db, |p| sqlx::query_scalar::<_, i64>("select count(*) from consent_events where kind = 'opt_out'")
+            .fetch_one(p)
+            .await)?;
+    let (attributed_orders, attributed_revenue_cents) = with_db!(db, |p| sqlx::query_as::<_, (i64, i64)>(
+        "select count(*), cast(coalesce(sum(revenue_cents), 0) as bigint) from attributions"
+    )
+    .fetch_one(p)
+    .await)?;
+    let alerts =
+        with_db!(db, |p| sqlx::query_scalar::<_, String>("select metric from analytics_alerts order by metric")
+            .fetch_all(p)
+            .await)?;
+    Ok(Totals { messages, outbox, clicks, escalations, opt_outs, attributed_orders, attributed_revenue_cents, alerts })
+}
+
+/// True when the database holds the demo's made-up history (`serve --demo`).
+pub async fn has_demo_history(db: &Db) -> anyhow::Result<bool> {
+    let n =
+        with_db!(db, |p| sqlx::query_scalar::<_, i64>("select count(*) from events where source = 'demo_history'")
+            .fetch_one(p)
+            .await)?;
+    Ok(n > 0)
+}

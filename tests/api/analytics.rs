@@ -288,15 +288,14 @@ async fn the_summary_matches_the_hand_counted_figures(backend: Backend) {
     assert_eq!(s["recovery_rate"], 1.0);
 
     // Each order's touch, as the rule says.
-    let touches =
-        backtalk::store::with_db!(&app.db, |p| {
-            sqlx::query_as::<_, (String, String)>(
+    let touches = backtalk::store::with_db!(&app.db, |p| {
+        sqlx::query_as::<_, (String, String)>(
         "select o.external_id, a.touch from attributions a join orders o on o.id = a.order_id order by o.external_id"
     )
     .fetch_all(p)
     .await
-        })
-        .unwrap();
+    })
+    .unwrap();
     let expected: Vec<(String, String)> =
         [("A1", "click"), ("B1", "delivery"), ("C1", "reply"), ("D1", "code"), ("E1", "delivery")]
             .iter()
@@ -347,6 +346,22 @@ async fn the_summary_matches_the_hand_counted_figures(backend: Backend) {
     let metrics: Vec<&str> =
         alerts["alerts"].as_array().unwrap().iter().map(|a| a["metric"].as_str().unwrap()).collect();
     assert_eq!(metrics, ["unreachable", "unsubscribe_rate"], "{alerts}");
+
+    // The business metrics, named by Prometheus' conventions, with no number among the labels.
+    let metrics = app.http.get(format!("{}/metrics", app.base_url)).send().await.unwrap().text().await.unwrap();
+    for line in [
+        "backtalk_link_requests_total{kind=\"person\"} 1",
+        "backtalk_link_requests_total{kind=\"preview\"} 1",
+        "backtalk_attributed_orders 5",
+        "backtalk_attributed_revenue_dollars 310.00",
+        "backtalk_escalations_total{reason=\"human_requested\"} 1",
+        "backtalk_opt_outs_total 1",
+        "backtalk_deliverability_alert{metric=\"unreachable\"} 1",
+        "backtalk_messages_total{direction=\"in\"} 3",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} missing from:\n{metrics}");
+    }
+    assert!(!metrics.contains("206555"), "a phone number in /metrics");
 
     let (status, bad) = api(&app, "GET", "/api/v1/analytics/summary?from=yesterday", None).await;
     assert_eq!((status, bad["field"].as_str()), (400, Some("from")));

@@ -260,3 +260,50 @@ async fn the_eval_report_renders_in_chromium() {
     screenshot(&client, "eval-report.png").await;
     client.close().await.unwrap();
 }
+
+/// The analytics dashboard over the demo's made-up 30 days, in Chromium: the figures, the
+/// trend lines, a funnel per flow and the campaign, escalation reasons and first responses,
+/// and a CSV of the days; at phone width nothing scrolls sideways (screenshots saved).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_analytics_dashboard_renders_in_chromium() {
+    let Some(path) = chromedriver() else { return };
+    let app = spawn_app(Backend::Sqlite, TestOptions::default()).await;
+    let plan = backtalk::analytics::history::Plan { customers: 300, days: 30, exchanges: 1.5, seed: 2026 };
+    let made = backtalk::analytics::history::make(&app.db, plan, chrono::Utc::now(), |_| {}).await.unwrap();
+    assert!(made.orders > 10, "{made:?}");
+    let hash = backtalk::auth::hash_password(PASSWORD).unwrap();
+    backtalk::store::reviewers::add_reviewer(&app.db, "robin", &hash).await.unwrap();
+    let driver = start_driver(&path).await;
+    let client = browser(&driver, 1280, 2400, true).await;
+    log_in(&client, &app, "robin").await;
+    client.find(Locator::LinkText("Analytics")).await.unwrap().click().await.unwrap();
+    client.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css("ul.tiles")).await.expect("the dashboard");
+    assert!(text_of(&client, "main").await.contains("Demo data"), "the made-up history is marked");
+    let tiles = text_of(&client, "ul.tiles").await;
+    assert!(tiles.contains("Attributed revenue\n$") && tiles.contains("Containment"), "{tiles}");
+    let charts = client.find_all(Locator::Css("svg.chart")).await.unwrap();
+    // The trend, four funnels (three flows and the campaign), reasons, first responses.
+    assert_eq!(charts.len(), 7, "charts drawn");
+    let lines = client.find_all(Locator::Css("svg.chart polyline")).await.unwrap();
+    assert_eq!(lines.len(), 3, "sent, received, conversions per day");
+    screenshot(&client, "console-analytics.png").await;
+    let csv = app
+        .http
+        .get(format!("{}/api/v1/analytics/days?format=csv", app.base_url))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count(), 1 + 31, "a header and a row per day of the 30 days (two partial)");
+
+    client.set_window_size(390, 844).await.unwrap();
+    client.refresh().await.unwrap();
+    client.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css("ul.tiles")).await.unwrap();
+    let fits =
+        client.execute("return document.documentElement.scrollWidth <= window.innerWidth;", vec![]).await.unwrap();
+    assert_eq!(fits, serde_json::Value::Bool(true), "no sideways scrolling at 390 px");
+    client.close().await.unwrap();
+}

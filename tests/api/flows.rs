@@ -231,6 +231,8 @@ async fn an_appointment_reminder_answers_1_2_and_a_question(backend: Backend) {
     let sent = app.twilio.wait_for_sent(4, Duration::from_secs(20)).await;
     assert_eq!(sent.len(), 4, "{sent:?}");
     assert!(sent.iter().all(|s| s.body.starts_with("Reminder: your fitting is tomorrow at 2:00 PM.")));
+    // The texts recorded before the replies (the fake provider has them first).
+    app.wait_idle_except_waits().await;
     for (phone, reply) in customers {
         app.post_inbound(phone, reply, &new_sid()).await;
     }
@@ -552,8 +554,8 @@ async fn a_wait_for_ends_on_its_event_times_out_or_sees_a_reply(backend: Backend
         post_event(&app, json!({"id": format!("q-{n}"), "event": "Quote Requested", "phone": phone})).await;
     }
     app.twilio.wait_for_sent(3, Duration::from_secs(10)).await;
-    // wait_idle also waits for the queued timeouts; 6 s leaves a loaded machine time to
-    // take the reply inside the wait.
+    // The texts recorded before the reply (see above); wait_idle also waits for the timeouts.
+    app.wait_idle_except_waits().await;
     app.post_inbound(answers, "what does delivery cost?", &new_sid()).await;
     app.wait_idle().await;
     let runs = runs(&app).await;
@@ -676,6 +678,7 @@ send = "Just checking: did your order fit?"
         post_event(&app, json!({"id": format!("f-{n}"), "event": "Fit Check", "phone": phone})).await;
     }
     app.twilio.wait_for_sent(3, Duration::from_secs(10)).await;
+    app.wait_idle_except_waits().await;
     app.post_inbound(glad, "Yep!", &new_sid()).await;
     app.post_inbound(asks, "what sizes does it come in?", &new_sid()).await;
     app.wait_idle().await;
@@ -829,8 +832,10 @@ compose = "Tell them how returns work."
         post_event(&app, json!({"id": format!("f-{n}"), "event": "Follow Up Due", "phone": phone})).await;
     }
     app.twilio.wait_for_sent(2, Duration::from_secs(10)).await;
-    // The wait is long enough for the reply to land inside it on a loaded machine (at 2 s a
-    // CI run once saw both runs time out); wait_idle also waits for the queued timeout.
+    // The fake provider has the texts before the sender has recorded them: a reply stored
+    // before its text's row would not count as a reply to it (a CI run saw it on a loaded
+    // machine). wait_idle later also waits for the queued timeout.
+    app.wait_idle_except_waits().await;
     app.post_inbound(replies, "it went fine thanks", &new_sid()).await;
     app.wait_idle().await;
     let asked_to_write = llm

@@ -8,6 +8,7 @@
 //!   findings, scores) and what a reviewer does there: claim or take over, reply through
 //!   the outbox, mark opted out, lift a consent hold, resolve, hand back.
 //! - [`browse`]: conversations, customers and turn audits, read only.
+//! - [`analytics`]: the dashboard of what the texts earned.
 //!
 //! Every page but the login needs a session ([`SignedIn`](super::extract::SignedIn)); every
 //! form carries a CSRF token ([`CsrfForm`](super::extract::CsrfForm)). Errors are pages.
@@ -25,8 +26,10 @@ use minijinja::Environment;
 use super::AppState;
 use super::error::{Error, error_of};
 
+pub mod analytics;
 pub mod browse;
 pub mod campaigns;
+mod charts;
 pub mod escalations;
 pub mod live;
 pub mod queue;
@@ -42,6 +45,8 @@ pub fn router() -> Router<AppState> {
         .route("/console/assets/{name}", get(get_asset))
         .route("/console/conversations", get(browse::get_conversations))
         .route("/console/flows", get(browse::get_flows))
+        .route("/console/analytics", get(analytics::get_analytics))
+        .route("/console/analytics.csv", get(analytics::get_analytics_csv))
         .route("/console/campaigns", get(campaigns::get_campaigns).post(campaigns::post_create))
         .route("/console/campaigns/preview", post(campaigns::post_preview))
         .route("/console/campaigns/{id}", get(campaigns::get_campaign))
@@ -78,6 +83,7 @@ fn pages() -> &'static Environment<'static> {
             ("ab_test.html", include_str!("ab_test.html")),
             ("campaigns.html", include_str!("campaigns.html")),
             ("campaign.html", include_str!("campaign.html")),
+            ("analytics.html", include_str!("analytics.html")),
         ] {
             env.add_template(name, source).expect("console templates compile");
         }
