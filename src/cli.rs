@@ -329,6 +329,29 @@ pub enum BenchCommand {
         #[arg(long, value_delimiter = ',', default_value = "1,100")]
         rates: Vec<f64>,
     },
+    /// The analytics summary over a million conversations and ten million messages, and the
+    /// attribution of late orders (docs/analytics.md).
+    Analytics {
+        /// Conversations (one customer each) over 90 days.
+        #[arg(long, default_value_t = 1_000_000)]
+        conversations: usize,
+        /// Customer texts (each answered) per conversation, on average; 3.85 makes about ten
+        /// messages per conversation.
+        #[arg(long, default_value_t = 3.85)]
+        exchanges: f64,
+        /// Late orders to attribute.
+        #[arg(long, default_value_t = 100_000)]
+        late_orders: usize,
+        /// Warm summaries per backend (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Seed of the random generator.
+        #[arg(long, default_value_t = 19)]
+        seed: u64,
+        /// A PostgreSQL admin URL: the same benchmark on a fresh database there too.
+        #[arg(long)]
+        postgres: Option<String>,
+    },
     /// Product search quality and speed on the ESCI queries and human labels.
     Retrieval {
         /// The ESCI directory (`ubi_ecommerce_products.json.gz`, `qrels.tsv`).

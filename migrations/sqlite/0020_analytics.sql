@@ -41,6 +41,8 @@ create table analytics_days (
 create index messages_created on messages (created_at, direction);
 create index turns_created on turns (created_at);
 create index outbox_sent on outbox (sent_at);
+create index outbox_conversation on outbox (conversation_id, sent_at);
+create index escalations_conversation on escalations (conversation_id, created_at);
 create index escalations_created on escalations (created_at);
 create index consent_events_created on consent_events (created_at, kind);
 create index link_clicks_clicked on link_clicks (clicked_at);

@@ -190,7 +190,7 @@ fn one_customer(
             error.map(t).unwrap_or(Cell::Null),
             Cell::Time(at),
             Cell::Time(at),
-            run.map(Cell::Int).unwrap_or(Cell::Null),
+            run.map(Cell::Int).unwrap_or(Cell::NullInt),
             arm.map(|_| t("campaign:spring_sale")).unwrap_or(Cell::Null),
             arm.map(t).unwrap_or(Cell::Null),
         ]);

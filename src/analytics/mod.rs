@@ -8,7 +8,7 @@ pub mod counts;
 pub mod history;
 pub mod summary;
 
-use crate::domain::attribution::{self, Order};
+use crate::domain::attribution::{self, Evidence, Order};
 use crate::store::Db;
 use crate::store::analytics as store;
 
@@ -120,8 +120,15 @@ pub async fn attribute_pending(db: &Db, windows: &Windows) -> anyhow::Result<u64
         if batch.is_empty() {
             return Ok(done);
         }
+        let customers: Vec<i64> = batch.iter().map(|o| o.customer_id).collect();
+        let evidence = store::evidence(db, &customers).await?;
+        let none = Evidence::default();
+        let mut written = Vec::with_capacity(batch.len());
         for o in &batch {
-            let (conversation, evidence) = store::evidence(db, o.customer_id).await?;
+            let (conversation, evidence) = match evidence.get(&o.customer_id) {
+                Some((conversation, e)) => (Some(*conversation), e),
+                None => (None, &none),
+            };
             let order = Order {
                 ordered_at: o.ordered_at,
                 discount_codes: o
@@ -131,14 +138,15 @@ pub async fn attribute_pending(db: &Db, windows: &Windows) -> anyhow::Result<u64
                     .unwrap_or_default(),
                 cancelled: o.status == "cancelled" || o.cancelled_at.is_some(),
             };
-            let chosen = attribution::attribute(&order, &evidence, windows);
+            let chosen = attribution::attribute(&order, evidence, windows);
             let recovered = match (&chosen, &o.checkout_token) {
                 (Some(a), Some(token)) => store::text_checkout(db, a.text).await?.as_deref() == Some(token.as_str()),
                 _ => false,
             };
-            store::write_attribution(db, o, conversation, chosen.as_ref(), recovered).await?;
-            done += 1;
+            written.push(store::Attribution { order: o, conversation, chosen, recovered });
         }
+        store::write_attributions(db, &written).await?;
+        done += batch.len() as u64;
     }
 }
 

@@ -16,6 +16,7 @@
 //! This file holds what they share: starting a release `serve --demo`, signing a webhook,
 //! percentiles; [`load`] holds the load generator of the two webhook benchmarks.
 
+pub mod analytics;
 pub mod campaign;
 pub mod console;
 pub mod flows;

@@ -27,6 +27,17 @@ pub async fn run(command: BenchCommand, config_path: Option<&Path>) -> anyhow::R
             })
             .await
         }
+        BenchCommand::Analytics { conversations, exchanges, late_orders, runs, seed, postgres } => {
+            crate::bench::analytics::run(crate::bench::analytics::Options {
+                conversations,
+                exchanges,
+                late_orders,
+                runs,
+                seed,
+                postgres,
+            })
+            .await
+        }
         BenchCommand::Retrieval { esci, rounds } => {
             let config = Config::load(config_path)?;
             let embeddings =

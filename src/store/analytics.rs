@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::{Db, Tx, with_db, with_db_write, with_tx};
+use super::{Db, with_db, with_db_write, with_tx};
 use crate::domain::attribution::{Attributed, Click, Evidence, Text};
 
 /// An order waiting for its attribution.
@@ -31,47 +31,70 @@ pub async fn stale_orders(db: &Db, limit: i64) -> anyhow::Result<Vec<StaleOrder>
     Ok(rows)
 }
 
-/// Every text sent to the customer's number, every click on their links and every text they
-/// sent, with the conversation's id (none when the number never had a conversation).
-pub async fn evidence(db: &Db, customer_id: i64) -> anyhow::Result<(Option<i64>, Evidence)> {
-    let conversation = with_db!(db, |p| sqlx::query_scalar::<_, i64>(
-        "select v.id from conversations v join customers c on c.phone = v.phone where c.id = $1"
-    )
-    .bind(customer_id)
-    .fetch_optional(p)
-    .await)?;
-    let Some(conversation) = conversation else { return Ok((None, Evidence::default())) };
-    let texts = with_db!(db, |p| sqlx::query_as::<_, (i64, DateTime<Utc>, String, String)>(
-        "select id, sent_at, status, body from outbox
-         where conversation_id = $1 and sent_at is not null and status in ('sent', 'delivered', 'failed')"
-    )
-    .bind(conversation)
-    .fetch_all(p)
-    .await)?;
-    let clicks = with_db!(db, |p| {
-        sqlx::query_as::<_, (i64, DateTime<Utc>, i64)>(
-        "select l.outbox_id, c.clicked_at, cast(c.preview as bigint) from link_clicks c join links l on l.id = c.link_id
-         join outbox o on o.id = l.outbox_id where o.conversation_id = $1"
-    )
-    .bind(conversation)
-    .fetch_all(p)
-    .await
-    })?;
-    let replies = with_db!(db, |p| sqlx::query_scalar::<_, DateTime<Utc>>(
-        "select created_at from messages where conversation_id = $1 and direction = 'in'"
-    )
-    .bind(conversation)
-    .fetch_all(p)
-    .await)?;
-    let evidence = Evidence {
-        texts: texts
-            .into_iter()
-            .map(|(id, sent_at, status, body)| Text { id, sent_at, failed: status == "failed", body })
-            .collect(),
-        clicks: clicks.into_iter().map(|(text, at, preview)| Click { text, at, preview: preview != 0 }).collect(),
-        replies,
-    };
-    Ok((Some(conversation), evidence))
+/// For each of `customers`: its conversation (none when the number never had one) and the
+/// evidence of it: every text sent there, every click on their links, every text they sent.
+/// Four queries for the whole batch.
+pub async fn evidence(db: &Db, customers: &[i64]) -> anyhow::Result<std::collections::HashMap<i64, (i64, Evidence)>> {
+    use std::collections::HashMap;
+    if customers.is_empty() {
+        return Ok(HashMap::new());
+    }
+    macro_rules! in_list {
+        ($sql:expr, $ids:expr, $row:ty) => {
+            with_db!(db, |p| {
+                let mut query = sqlx::QueryBuilder::new($sql);
+                let mut list = query.separated(", ");
+                for id in $ids {
+                    list.push_bind(*id);
+                }
+                list.push_unseparated(")");
+                query.build_query_as::<$row>().fetch_all(p).await
+            })?
+        };
+    }
+    let pairs = in_list!(
+        "select c.id, v.id from customers c join conversations v on v.phone = c.phone where c.id in (",
+        customers,
+        (i64, i64)
+    );
+    let conversations: Vec<i64> = pairs.iter().map(|(_, v)| *v).collect();
+    if conversations.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut by_conversation: HashMap<i64, Evidence> = HashMap::new();
+    let texts = in_list!(
+        "select conversation_id, id, sent_at, status, body from outbox
+         where sent_at is not null and status in ('sent', 'delivered', 'failed') and conversation_id in (",
+        &conversations,
+        (i64, i64, DateTime<Utc>, String, String)
+    );
+    for (conversation, id, sent_at, status, body) in texts {
+        let text = Text { id, sent_at, failed: status == "failed", body };
+        by_conversation.entry(conversation).or_default().texts.push(text);
+    }
+    let clicks = in_list!(
+        "select o.conversation_id, l.outbox_id, c.clicked_at, cast(c.preview as bigint) from link_clicks c
+         join links l on l.id = c.link_id join outbox o on o.id = l.outbox_id where o.conversation_id in (",
+        &conversations,
+        (i64, i64, DateTime<Utc>, i64)
+    );
+    for (conversation, text, at, preview) in clicks {
+        by_conversation.entry(conversation).or_default().clicks.push(Click { text, at, preview: preview != 0 });
+    }
+    let replies = in_list!(
+        "select conversation_id, created_at from messages where direction = 'in' and conversation_id in (",
+        &conversations,
+        (i64, DateTime<Utc>)
+    );
+    for (conversation, at) in replies {
+        by_conversation.entry(conversation).or_default().replies.push(at);
+    }
+    Ok(pairs
+        .into_iter()
+        .map(|(customer, conversation)| {
+            (customer, (conversation, by_conversation.remove(&conversation).unwrap_or_default()))
+        })
+        .collect())
 }
 
 /// The checkout a text's flow run was about (`checkout_id` of its trigger), if any.
@@ -88,52 +111,70 @@ pub async fn text_checkout(db: &Db, outbox_id: i64) -> anyhow::Result<Option<Str
     }))
 }
 
-/// Replaces order `o`'s attribution with `chosen` (none: no row) and marks it computed; the
-/// roll-up of the order's day is dropped. One transaction: running it twice is running it
-/// once, and two passes on one order at once (the background pass and a summary) agree.
-pub async fn write_attribution(
-    db: &Db,
-    o: &StaleOrder,
-    conversation: Option<i64>,
-    chosen: Option<&Attributed>,
-    recovered: bool,
-) -> anyhow::Result<()> {
+/// One order's attribution, as [`write_attributions`] stores it.
+pub struct Attribution<'a> {
+    pub order: &'a StaleOrder,
+    /// The customer's conversation (none: the number never had one).
+    pub conversation: Option<i64>,
+    /// The text (none: nobody's order).
+    pub chosen: Option<Attributed>,
+    /// The order completed the checkout the text's flow was about.
+    pub recovered: bool,
+}
+
+/// Replaces each order's attribution (none: no row) and marks it computed; the roll-ups of
+/// the orders' days are dropped. One transaction for the batch: running it twice is running
+/// it once, and two passes on one order at once (the background pass and a summary) agree.
+pub async fn write_attributions(db: &Db, batch: &[Attribution<'_>]) -> anyhow::Result<()> {
     let mut tx = db.begin().await?;
-    with_tx!(&mut tx, |conn| sqlx::query("delete from attributions where order_id = $1")
-        .bind(o.id)
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()))?;
-    if let (Some(a), Some(conversation)) = (chosen, conversation) {
-        with_tx!(&mut tx, |conn| sqlx::query(
-            "insert into attributions (order_id, outbox_id, conversation_id, touch, touched_at, flow, ab_test, ab_arm,
-                 revenue_cents, ordered_at, recovered_checkout)
-             select $1, o.id, $2, $3, $4, r.flow, o.ab_test, o.ab_arm, $5, $6, $7
-             from outbox o left join flow_runs r on r.id = o.flow_run_id where o.id = $8
-             on conflict (order_id) do update set outbox_id = excluded.outbox_id,
-                 conversation_id = excluded.conversation_id, touch = excluded.touch,
-                 touched_at = excluded.touched_at, flow = excluded.flow, ab_test = excluded.ab_test,
-                 ab_arm = excluded.ab_arm, revenue_cents = excluded.revenue_cents,
-                 ordered_at = excluded.ordered_at, recovered_checkout = excluded.recovered_checkout"
-        )
-        .bind(o.id)
-        .bind(conversation)
-        .bind(a.touch.as_str())
-        .bind(a.at)
-        .bind(o.total_cents)
-        .bind(o.ordered_at)
-        .bind(i32::from(recovered))
-        .bind(a.text)
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()))?;
+    let mut days = std::collections::BTreeSet::new();
+    for a in batch {
+        let o = a.order;
+        with_tx!(&mut tx, |conn| sqlx::query("delete from attributions where order_id = $1")
+            .bind(o.id)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if let (Some(chosen), Some(conversation)) = (&a.chosen, a.conversation) {
+            with_tx!(&mut tx, |conn| {
+                sqlx::query(
+                "insert into attributions (order_id, outbox_id, conversation_id, touch, touched_at, flow, ab_test, ab_arm,
+                     revenue_cents, ordered_at, recovered_checkout)
+                 select $1, o.id, $2, $3, $4, r.flow, o.ab_test, o.ab_arm, $5, $6, $7
+                 from outbox o left join flow_runs r on r.id = o.flow_run_id where o.id = $8
+                 on conflict (order_id) do update set outbox_id = excluded.outbox_id,
+                     conversation_id = excluded.conversation_id, touch = excluded.touch,
+                     touched_at = excluded.touched_at, flow = excluded.flow, ab_test = excluded.ab_test,
+                     ab_arm = excluded.ab_arm, revenue_cents = excluded.revenue_cents,
+                     ordered_at = excluded.ordered_at, recovered_checkout = excluded.recovered_checkout"
+            )
+            .bind(o.id)
+            .bind(conversation)
+            .bind(chosen.touch.as_str())
+            .bind(chosen.at)
+            .bind(o.total_cents)
+            .bind(o.ordered_at)
+            .bind(i32::from(a.recovered))
+            .bind(chosen.text)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected())
+            })?;
+        }
+        with_tx!(&mut tx, |conn| sqlx::query("update orders set attribution_stale = 0 where id = $1")
+            .bind(o.id)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        days.insert(day_of(o.ordered_at));
     }
-    with_tx!(&mut tx, |conn| sqlx::query("update orders set attribution_stale = 0 where id = $1")
-        .bind(o.id)
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()))?;
-    forget_day_in(&mut tx, o.ordered_at).await?;
+    for day in days {
+        with_tx!(&mut tx, |conn| sqlx::query("delete from analytics_days where day = $1")
+            .bind(day)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
     tx.commit().await
 }
 
@@ -151,15 +192,6 @@ pub async fn attribution_of(db: &Db, order_id: i64) -> anyhow::Result<Option<(i6
 /// The UTC day of `at`, as roll-ups are keyed.
 pub fn day_of(at: DateTime<Utc>) -> String {
     at.date_naive().format("%Y-%m-%d").to_string()
-}
-
-async fn forget_day_in(tx: &mut Tx, at: DateTime<Utc>) -> anyhow::Result<()> {
-    with_tx!(tx, |conn| sqlx::query("delete from analytics_days where day = $1")
-        .bind(day_of(at))
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()))?;
-    Ok(())
 }
 
 /// Drops the roll-up of the day the text with outbox id `outbox_id` or provider id

@@ -229,3 +229,15 @@ pub async fn scopes(
     .await)?;
     Ok((flows, arms))
 }
+
+/// The messages stored in `[from, to)`: the benchmark's baseline (one indexed range count).
+pub async fn count_messages(db: &Db, from: DateTime<Utc>, to: DateTime<Utc>) -> anyhow::Result<i64> {
+    let n = with_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "select count(*) from messages where created_at >= $1 and created_at < $2"
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_one(p)
+    .await)?;
+    Ok(n)
+}

@@ -11,7 +11,10 @@ pub enum Cell {
     Text(String),
     Int(i64),
     Time(DateTime<Utc>),
+    /// A null text.
     Null,
+    /// A null integer (PostgreSQL types a parameter: a text null is refused for a bigint).
+    NullInt,
 }
 
 /// Inserts `rows` into `table`'s `columns` (static names from the benchmark), in one
@@ -48,6 +51,7 @@ pub async fn insert_rows(
                     Cell::Int(i) => q.bind(*i),
                     Cell::Time(t) => q.bind(*t),
                     Cell::Null => q.bind(None::<String>),
+                    Cell::NullInt => q.bind(None::<i64>),
                 };
             }
             q.execute(conn).await.map(|_| ())
