@@ -97,11 +97,18 @@ pub struct AnalyticsConfig {
     pub delivery_window: String,
     /// An order within this time after the customer replied is the conversation's.
     pub reply_window: String,
+    /// `serve --demo` makes up 30 days of history for the dashboard on its first start.
+    pub demo_history: bool,
 }
 
 impl Default for AnalyticsConfig {
     fn default() -> Self {
-        AnalyticsConfig { click_window: "5d".into(), delivery_window: "24h".into(), reply_window: "14d".into() }
+        AnalyticsConfig {
+            click_window: "5d".into(),
+            delivery_window: "24h".into(),
+            reply_window: "14d".into(),
+            demo_history: true,
+        }
     }
 }
 

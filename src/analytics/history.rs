@@ -8,7 +8,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::store::Db;
-use crate::store::synthetic::{Cell, insert_rows, max_id};
+use crate::store::synthetic::{self, Cell, insert_rows, max_id};
 
 /// How much history to make.
 #[derive(Debug, Clone, Copy)]
@@ -119,6 +119,21 @@ pub async fn make(db: &Db, plan: Plan, now: DateTime<Utc>, mut progress: impl Fn
         ]],
     )
     .await?;
+    let tables = [
+        "customers",
+        "conversations",
+        "events",
+        "flow_runs",
+        "outbox",
+        "messages",
+        "turns",
+        "escalations",
+        "links",
+        "link_clicks",
+        "consent_events",
+        "orders",
+    ];
+    synthetic::advance_ids(db, &tables).await?;
     Ok(made)
 }
 

@@ -185,3 +185,26 @@ pub async fn run(
         }
     }
 }
+
+/// [`DEFINITIONS`] as the Markdown table the README and docs/analytics.md carry.
+pub fn definitions_table() -> String {
+    let mut table = String::from("| Key | What it counts | Whose definition |\n|---|---|---|\n");
+    for d in DEFINITIONS {
+        table.push_str(&format!("| `{}` | {} | {} |\n", d.key, d.definition, d.source));
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_readme_and_the_docs_carry_the_definitions_as_written_here() {
+        let table = super::definitions_table();
+        for (name, text) in [
+            ("README.md", include_str!("../../README.md")),
+            ("docs/analytics.md", include_str!("../../docs/analytics.md")),
+        ] {
+            assert!(text.contains(&table), "{name} lacks the definitions table; it should read:\n{table}");
+        }
+    }
+}

@@ -89,8 +89,7 @@ pub fn histogram(seconds: &[i64]) -> Value {
     json!({"0-1h": buckets[0], "1-4h": buckets[1], "4-8h": buckets[2], "8-24h": buckets[3], "24h+": buckets[4]})
 }
 
-/// The summary's JSON: the pinned keys first (docs/analytics.md), then the rest of the
-/// definitions. Rates are 0-1 with four decimals, null when nothing was there to count.
+/// The summary's JSON: the pinned keys (docs/analytics.md) and the rest of the definitions. Rates are 0-1 with four decimals, null when nothing was there to count.
 pub fn to_json(from: DateTime<Utc>, to: DateTime<Utc>, c: &Counts, scope: &Scope) -> Value {
     let all = scope.is_all();
     let only_all = |v: Value| if all { v } else { Value::Null };

@@ -16,7 +16,10 @@ pub const DEMO_HISTORY: Plan = Plan { customers: 400, days: 30, exchanges: 1.5, 
 pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let listen = config.listen;
     let app = App::build(config, BuildOptions { demo, provider: None, clock: None }).await?;
-    if demo && !crate::store::analytics::has_demo_history(&app.state.db).await? {
+    if demo
+        && app.state.config.analytics.demo_history
+        && !crate::store::analytics::has_demo_history(&app.state.db).await?
+    {
         // The dashboard's first start shows something: 30 days of made-up history, marked as
         // demo data on the page (docs/analytics.md).
         let plan = DEMO_HISTORY;

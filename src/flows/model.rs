@@ -85,6 +85,9 @@ pub enum Metric {
     OptOutRate,
     /// Recipients with an `Order Completed` within 7 days (higher wins).
     ConversionRate,
+    /// Recipients who opened the text's tracked link within 7 days, link-preview fetches
+    /// excluded (higher wins): Klaviyo's and Attentive's default for SMS tests.
+    ClickRate,
 }
 
 impl Metric {
@@ -99,6 +102,7 @@ impl Metric {
             Metric::ReplyRate => o.replied,
             Metric::OptOutRate => o.opted_out,
             Metric::ConversionRate => o.ordered,
+            Metric::ClickRate => o.clicked,
         };
         crate::domain::ab::ArmCount { recipients: o.recipients, hits }
     }
@@ -167,5 +171,20 @@ pub struct FlowError {
 impl std::fmt::Display for FlowError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn click_rate_counts_the_recipients_who_opened_the_link() {
+        let metric: Metric = serde_json::from_str("\"click_rate\"").unwrap();
+        assert_eq!(metric, Metric::ClickRate);
+        let o = crate::store::ab::ArmOutcome { recipients: 10, replied: 4, clicked: 3, ..Default::default() };
+        let n = metric.count(&o);
+        assert_eq!((n.recipients, n.hits), (10, 3));
+        assert!(!metric.lower_is_better());
     }
 }

@@ -230,3 +230,13 @@ pub async fn get_alerts(State(state): State<AppState>, _: Caller) -> ApiResult {
         "from": (now - alerts::SPAN).to_rfc3339(), "to": now.to_rfc3339(), "alerts": alerts,
     })))
 }
+
+/// `GET /api/v1/analytics/attributions?from=&to=`: each attributed order of the period (at
+/// most 1,000, newest first) with its text, conversation, touch, flow and arm: attribution
+/// per message and conversation.
+pub async fn get_attributions(State(state): State<AppState>, _: Caller, Query(q): Query<PeriodQuery>) -> ApiResult {
+    let (from, to) = q.period(state.clock.now())?;
+    attribute_pending(&state.db, &state.config.attribution_windows()).await?;
+    let rows = crate::store::analytics::attributions(&state.db, from, to, 1_000).await?;
+    Ok(Json(json!({ "attributions": rows })))
+}

@@ -59,6 +59,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/analytics/days", get(analytics::get_days))
         .route("/api/v1/analytics/breakdown", get(analytics::get_breakdown))
         .route("/api/v1/analytics/alerts", get(analytics::get_alerts))
+        .route("/api/v1/analytics/attributions", get(analytics::get_attributions))
         .route("/api/v1/openapi.json", get(openapi))
         .layer(axum::middleware::from_fn(json_errors))
 }

@@ -39,17 +39,30 @@ pub struct ArmOutcome {
     pub replied: u64,
     pub opted_out: u64,
     pub ordered: u64,
+    /// Recipients who opened a tracked link of the text (a person, not a preview fetcher).
+    pub clicked: u64,
 }
 
 /// Each arm's [`ArmOutcome`], by arm name.
 pub async fn outcomes(db: &Db, test: &str) -> anyhow::Result<HashMap<String, ArmOutcome>> {
-    let sent = with_db!(db, |p| sqlx::query_as::<_, (String, i64, String, DateTime<Utc>)>(
-        "select ab_arm, conversation_id, to_phone, sent_at from outbox
+    let sent = with_db!(db, |p| sqlx::query_as::<_, (String, i64, String, DateTime<Utc>, i64)>(
+        "select ab_arm, conversation_id, to_phone, sent_at, id from outbox
          where ab_test = $1 and status in ('sent', 'delivered') and sent_at is not null"
     )
     .bind(test)
     .fetch_all(p)
     .await)?;
+    let clicks = with_db!(db, |p| sqlx::query_as::<_, (i64, DateTime<Utc>)>(
+        "select l.outbox_id, c.clicked_at from link_clicks c join links l on l.id = c.link_id
+         join outbox o on o.id = l.outbox_id where o.ab_test = $1 and c.preview = 0"
+    )
+    .bind(test)
+    .fetch_all(p)
+    .await)?;
+    let mut clicks_of: HashMap<i64, Vec<DateTime<Utc>>> = HashMap::new();
+    for (outbox, at) in clicks {
+        clicks_of.entry(outbox).or_default().push(at);
+    }
     let replies = with_db!(db, |p| sqlx::query_as::<_, (i64, DateTime<Utc>)>(
         "select conversation_id, created_at from messages
          where direction = 'in' and conversation_id in (select conversation_id from outbox where ab_test = $1)"
@@ -94,8 +107,10 @@ pub async fn outcomes(db: &Db, test: &str) -> anyhow::Result<HashMap<String, Arm
         u64::from(times.is_some_and(|ts| ts.iter().any(|t| *t > at && *t <= at + window)))
     };
     let mut out: HashMap<String, ArmOutcome> = HashMap::new();
-    for (arm, conversation, phone, at) in sent {
+    for (arm, conversation, phone, at, outbox) in sent {
         let o = out.entry(arm).or_default();
+        o.clicked +=
+            u64::from(clicks_of.get(&outbox).is_some_and(|ts| ts.iter().any(|t| *t >= at && *t <= at + window)));
         o.recipients += 1;
         o.replied += within(replies_of.get(&conversation), at);
         o.opted_out += within(opt_outs_of.get(&phone), at);

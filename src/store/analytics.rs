@@ -355,3 +355,40 @@ pub async fn has_demo_history(db: &Db) -> anyhow::Result<bool> {
             .await)?;
     Ok(n > 0)
 }
+
+/// An attributed order, as `GET /api/v1/analytics/attributions` lists it.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct AttributionRow {
+    pub order: String,
+    pub ordered_at: DateTime<Utc>,
+    pub revenue_cents: i64,
+    pub outbox_id: i64,
+    pub conversation_id: i64,
+    pub touch: String,
+    pub touched_at: DateTime<Utc>,
+    pub flow: Option<String>,
+    pub ab_test: Option<String>,
+    pub ab_arm: Option<String>,
+    pub recovered_checkout: i64,
+}
+
+/// The orders placed in `[from, to)` that are attributed, newest first, at most `limit`.
+pub async fn attributions(
+    db: &Db,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: i64,
+) -> anyhow::Result<Vec<AttributionRow>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, AttributionRow>(
+        "select o.external_id as \"order\", a.ordered_at, a.revenue_cents, a.outbox_id, a.conversation_id, a.touch,
+                a.touched_at, a.flow, a.ab_test, a.ab_arm, cast(a.recovered_checkout as bigint) as recovered_checkout
+         from attributions a join orders o on o.id = a.order_id
+         where a.ordered_at >= $1 and a.ordered_at < $2 order by a.ordered_at desc, a.order_id desc limit $3"
+    )
+    .bind(from)
+    .bind(to)
+    .bind(limit)
+    .fetch_all(p)
+    .await)?;
+    Ok(rows)
+}

@@ -61,6 +61,21 @@ pub async fn insert_rows(
     Ok(())
 }
 
+/// Moves PostgreSQL's identity sequences of `tables` past the largest id, after rows were
+/// written with their ids: the service's own inserts would otherwise collide with them.
+/// Nothing to do on SQLite (an integer primary key takes the largest id plus one).
+pub async fn advance_ids(db: &Db, tables: &[&'static str]) -> anyhow::Result<()> {
+    if let Db::Postgres(p) = db {
+        for table in tables {
+            let sql = format!(
+                "select setval(pg_get_serial_sequence('{table}', 'id'), (select coalesce(max(id), 0) + 1 from {table}), false)"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(p).await?;
+        }
+    }
+    Ok(())
+}
+
 /// The ids of `table`'s rows above `after`, in order (the rows just inserted).
 pub async fn ids_after(db: &Db, table: &'static str, after: i64) -> anyhow::Result<Vec<i64>> {
     let sql = format!("select id from {table} where id > $1 order by id");

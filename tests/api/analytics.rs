@@ -302,6 +302,12 @@ async fn the_summary_matches_the_hand_counted_figures(backend: Backend) {
             .map(|(o, t)| (o.to_string(), t.to_string()))
             .collect();
     assert_eq!(touches, expected);
+    let (_, listed) = api(&app, "GET", &format!("/api/v1/analytics/attributions?{period}"), None).await;
+    let e1 = listed["attributions"].as_array().unwrap().iter().find(|a| a["order"] == "E1").unwrap().clone();
+    assert_eq!(
+        (&e1["flow"], &e1["touch"], &e1["recovered_checkout"]),
+        (&json!("cart_recovery"), &json!("delivery"), &json!(1))
+    );
 
     // The flow's own figures; the per-day CSV adds up to the period's.
     let (_, flow) = api(&app, "GET", &format!("/api/v1/analytics/summary?{period}&flow=cart_recovery"), None).await;
@@ -371,3 +377,21 @@ on_both_backends!(the_summary_matches_the_hand_counted_figures);
 fn urlencode(s: &str) -> String {
     s.replace('+', "%2B").replace(':', "%3A")
 }
+
+/// The made-up history (written with its own ids) leaves the service room to write its rows:
+/// a new customer's text is stored and answered after it, on PostgreSQL too (its identity
+/// sequences are moved past the history's ids).
+async fn the_demo_history_leaves_room_for_real_rows(backend: Backend) {
+    let app = spawn_app(backend, TestOptions::default()).await;
+    let plan = backtalk::analytics::history::Plan { customers: 50, days: 30, exchanges: 1.5, seed: 7 };
+    backtalk::analytics::history::make(&app.db, plan, Utc::now(), |_| {}).await.unwrap();
+    let (status, _) = app.post_inbound("+14155550142", "hi, do you ship to Canada?", &new_sid()).await;
+    assert_eq!(status, 200);
+    app.twilio.wait_for_sent(1, Duration::from_secs(20)).await;
+    app.wait_idle().await;
+    assert_eq!(count(&app.db, "jobs where status = 'dead'").await, 0);
+    let (status, summary) = api(&app, "GET", "/api/v1/analytics/summary", None).await;
+    assert_eq!(status, 200);
+    assert!(summary["conversions"].as_i64().unwrap() > 0, "{summary}");
+}
+on_both_backends!(the_demo_history_leaves_room_for_real_rows);
