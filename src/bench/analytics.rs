@@ -55,48 +55,49 @@ fn median(v: &[f64]) -> f64 {
     s.get(s.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-/// Runs the benchmark and prints its figures.
+/// Runs the benchmark and prints its figures, each backend's as soon as it is measured.
 pub async fn run(o: Options) -> anyhow::Result<()> {
-    let mut reports = vec![on_backend("SQLite", None, &o).await?];
+    print_report(&on_backend("SQLite", None, &o).await?, &o);
     if let Some(admin) = &o.postgres {
-        reports.push(on_backend("PostgreSQL", Some(admin), &o).await?);
-    }
-    println!(
-        "\nanalytics over {} conversations ({} exchanges each on average, seed {}), 90 days:",
-        o.conversations, o.exchanges, o.seed
-    );
-    for r in &reports {
-        let (warm, floor) = (median(&r.warm_secs), median(&r.floor_secs));
-        let limit = if r.backend == "SQLite" { 2.0 } else { 0.5 };
-        println!("\n{}: {} messages written in {:.0} s", r.backend, r.messages, r.generate_secs);
-        println!(
-            "  the history's {} orders attributed in {:.1} s ({:.0} orders/s)",
-            r.history_orders,
-            r.history_attribution_secs,
-            r.history_orders as f64 / r.history_attribution_secs
-        );
-        println!("  summary of the 90 days, cold (every roll-up made): {:.1} s", r.cold_secs);
-        println!(
-            "  summary, warm: {:.0} ms median of {} (runs {:?}); <= {:.0} ms {}",
-            warm * 1000.0,
-            r.warm_secs.len(),
-            r.warm_secs.iter().map(|s| format!("{:.0}", s * 1000.0)).collect::<Vec<_>>(),
-            limit * 1000.0,
-            if warm <= limit { "PASS" } else { "FAIL" }
-        );
-        println!(
-            "  baseline, count(*) of the period's messages: {:.0} ms median; the summary is {:.2}x it",
-            floor * 1000.0,
-            warm / floor
-        );
-        println!(
-            "  {} late orders attributed in {:.1} s ({:.0} orders/s)",
-            o.late_orders,
-            r.late_secs,
-            o.late_orders as f64 / r.late_secs
-        );
+        print_report(&on_backend("PostgreSQL", Some(admin), &o).await?, &o);
     }
     Ok(())
+}
+
+fn print_report(r: &Report, o: &Options) {
+    let (warm, floor) = (median(&r.warm_secs), median(&r.floor_secs));
+    let limit = if r.backend == "SQLite" { 2.0 } else { 0.5 };
+    println!(
+        "\n{}: analytics over {} conversations ({} exchanges each on average, seed {}), 90 days",
+        r.backend, o.conversations, o.exchanges, o.seed
+    );
+    println!("  {} messages written in {:.0} s", r.messages, r.generate_secs);
+    println!(
+        "  the history's {} orders attributed in {:.1} s ({:.0} orders/s)",
+        r.history_orders,
+        r.history_attribution_secs,
+        r.history_orders as f64 / r.history_attribution_secs
+    );
+    println!("  summary of the 90 days, cold (every roll-up made): {:.1} s", r.cold_secs);
+    println!(
+        "  summary, warm: {:.0} ms median of {} (runs {:?}); <= {:.0} ms {}",
+        warm * 1000.0,
+        r.warm_secs.len(),
+        r.warm_secs.iter().map(|s| format!("{:.0}", s * 1000.0)).collect::<Vec<_>>(),
+        limit * 1000.0,
+        if warm <= limit { "PASS" } else { "FAIL" }
+    );
+    println!(
+        "  baseline, count(*) of the period's messages: {:.0} ms median; the summary is {:.2}x it",
+        floor * 1000.0,
+        warm / floor
+    );
+    println!(
+        "  {} late orders attributed in {:.1} s ({:.0} orders/s)",
+        o.late_orders,
+        r.late_secs,
+        o.late_orders as f64 / r.late_secs
+    );
 }
 
 async fn on_backend(backend: &'static str, admin: Option<&String>, o: &Options) -> anyhow::Result<Report> {
