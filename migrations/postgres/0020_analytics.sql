@@ -30,8 +30,9 @@ create table attributions (
 create index attributions_ordered_at on attributions (ordered_at);
 create index attributions_outbox on attributions (outbox_id);
 
--- One row per settled UTC day: the summary's counts for that day (docs/analytics.md, "How
--- the summary stays fast"). A row is deleted when something changes its day.
+-- One row per UTC day: the summary's counts for that day (docs/analytics.md, "How the summary
+-- stays fast"), kept once the day is settled, used a few minutes before. A row is deleted when
+-- something changes its day.
 create table analytics_days (
     day text primary key,
     counts text not null,       -- JSON of analytics::Counts

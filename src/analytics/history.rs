@@ -150,7 +150,7 @@ fn one_customer(
 ) {
     let start = now - Duration::days(plan.days);
     let span = (plan.days * 86_400) as f64;
-    let at = |rng: &mut StdRng| start + Duration::seconds((rng.random::<f64>() * span * 0.97) as i64);
+    let at = |rng: &mut StdRng| start + Duration::seconds((rng.random::<f64>() * span * 0.995) as i64);
     let phone = format!("+1206{:07}", i % 10_000_000);
     let (customer, conversation) = (ids.customer, ids.conversation);
     ids.customer += 1;

@@ -1,4 +1,4 @@
-//! A period's summary: whole settled UTC days from their roll-ups, the rest counted from the
+//! A period's summary: whole UTC days from their roll-ups, partial days counted from the
 //! rows (docs/analytics.md, "How the summary stays fast").
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
@@ -10,18 +10,26 @@ use crate::store::Db;
 use crate::store::analytics as store;
 use crate::store::analytics_period::Scope;
 
-/// A day is settled, and its roll-up kept, once every window that can change its counts is
-/// over: the 24 h of replies, opt-outs and resolution after its last text, and a day more.
-/// Later changes (a late order, a click, a delivery report) drop the day's roll-up.
+/// A day is settled once every window that can change its counts is over: the 24 h of
+/// replies, opt-outs and resolution after its last text, and a day more. Its roll-up is then
+/// kept until a change (a late order, a click, a delivery report) drops it.
 pub const SETTLED_AFTER: Duration = Duration::hours(48);
+
+/// How long the roll-up of a day not yet settled (today, the two days before) is used before
+/// it is counted again: a dashboard refreshed within it reads only roll-ups. What changed
+/// meanwhile shows after at most this long (an attributed order, a click or a delivery report
+/// at once: they drop their day's roll-up).
+pub const RECENT_FOR: Duration = Duration::minutes(5);
 
 fn start_of(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(NaiveTime::MIN).and_utc()
 }
 
 /// The counts of `[from, to)` within `scope` as of `now`. Every scope but all is counted from
-/// the rows (a flow's texts are few); all uses the roll-ups of settled whole days, making and
-/// keeping those it lacks.
+/// the rows (a flow's texts are few). All adds up the roll-ups of the whole UTC days of the
+/// period (a period reaching `now` takes today so far as a whole day: there is no more of it),
+/// made and kept when missing or out of date, and counts the partial days at its ends from the
+/// rows.
 pub async fn counts_for(
     db: &Db,
     hours: &BusinessHours,
@@ -35,21 +43,28 @@ pub async fn counts_for(
     }
     let first_day =
         if start_of(from.date_naive()) == from { from.date_naive() } else { from.date_naive() + Duration::days(1) };
-    let settled = (now - SETTLED_AFTER).date_naive();
-    let end_day = to.date_naive().min(settled);
+    let end_day = if to >= now { now.date_naive() + Duration::days(1) } else { to.date_naive() };
     if first_day >= end_day {
         return counts::count(db, hours, from, to, scope, now).await;
     }
     let mut total = counts::count(db, hours, from, start_of(first_day), scope, now).await?;
-    let stored: std::collections::HashMap<String, String> =
-        store::rollups(db, first_day, end_day - Duration::days(1)).await?.into_iter().collect();
+    let stored: std::collections::HashMap<String, (String, DateTime<Utc>)> =
+        store::rollups(db, first_day, end_day - Duration::days(1))
+            .await?
+            .into_iter()
+            .map(|(day, counts, at)| (day, (counts, at)))
+            .collect();
     let mut day = first_day;
     while day < end_day {
         let key = day.format("%Y-%m-%d").to_string();
-        let counted = match stored.get(&key).and_then(|json| serde_json::from_str::<Counts>(json).ok()) {
+        let next = start_of(day + Duration::days(1));
+        // A roll-up made after its day settled holds; one made before, for a little while.
+        let usable = |at: &DateTime<Utc>| *at >= next + SETTLED_AFTER || *at > now - RECENT_FOR;
+        let kept = stored.get(&key).filter(|(_, at)| usable(at)).and_then(|(json, _)| serde_json::from_str(json).ok());
+        let counted = match kept {
             Some(c) => c,
             None => {
-                let c = counts::count(db, hours, start_of(day), start_of(day + Duration::days(1)), scope, now).await?;
+                let c = counts::count(db, hours, start_of(day), next, scope, now).await?;
                 store::put_rollup(db, day, &serde_json::to_string(&c)?, now).await?;
                 c
             }
@@ -57,7 +72,9 @@ pub async fn counts_for(
         total.add(&counted);
         day += Duration::days(1);
     }
-    total.add(&counts::count(db, hours, start_of(end_day), to, scope, now).await?);
+    if start_of(end_day) < to {
+        total.add(&counts::count(db, hours, start_of(end_day), to, scope, now).await?);
+    }
     Ok(total)
 }
 

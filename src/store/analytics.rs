@@ -214,10 +214,14 @@ pub async fn forget_send_day(db: &Db, outbox_id: Option<i64>, provider_sid: Opti
     Ok(())
 }
 
-/// The stored roll-ups of `days` that exist: `(day, counts JSON)`.
-pub async fn rollups(db: &Db, first: NaiveDate, last: NaiveDate) -> anyhow::Result<Vec<(String, String)>> {
-    let rows = with_db!(db, |p| sqlx::query_as::<_, (String, String)>(
-        "select day, counts from analytics_days where day >= $1 and day <= $2"
+/// The stored roll-ups of the days `first` to `last`: `(day, counts JSON, when made)`.
+pub async fn rollups(
+    db: &Db,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> anyhow::Result<Vec<(String, String, DateTime<Utc>)>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, (String, String, DateTime<Utc>)>(
+        "select day, counts, computed_at from analytics_days where day >= $1 and day <= $2"
     )
     .bind(first.format("%Y-%m-%d").to_string())
     .bind(last.format("%Y-%m-%d").to_string())
@@ -226,7 +230,7 @@ pub async fn rollups(db: &Db, first: NaiveDate, last: NaiveDate) -> anyhow::Resu
     Ok(rows)
 }
 
-/// Stores a settled day's counts.
+/// Stores a day's counts, made at `at`.
 pub async fn put_rollup(db: &Db, day: NaiveDate, counts: &str, at: DateTime<Utc>) -> anyhow::Result<()> {
     with_db_write!(db, |p| sqlx::query(
         "insert into analytics_days (day, counts, computed_at) values ($1, $2, $3)
