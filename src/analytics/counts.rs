@@ -133,6 +133,10 @@ pub async fn count(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Counts> {
     let mut c = Counts::default();
+    if to <= from {
+        // Nothing in the period (the follow-up window after it would still be read).
+        return Ok(c);
+    }
     let until = to + FOLLOW_UP;
     let texts = rows::texts(db, from, to, scope).await?;
     let mut inbound: HashMap<i64, Vec<DateTime<Utc>>> = HashMap::new();

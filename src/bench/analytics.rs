@@ -150,7 +150,9 @@ async fn bench_on(backend: &'static str, url: &str, o: &Options) -> anyhow::Resu
 
     let hours = BusinessHours::from_config(&crate::config::BusinessHoursConfig::default())
         .map_err(|(k, why)| anyhow::anyhow!("{k}: {why}"))?;
-    let (from, to) = (end - Duration::days(90), end);
+    // From a midnight, as the dashboard's dates give.
+    let from = (end - Duration::days(90)).date_naive().and_time(chrono::NaiveTime::MIN).and_utc();
+    let to = end;
     let scope = Scope::default();
     let started = Instant::now();
     let cold = summary::counts_for(&db, &hours, from, to, &scope, now).await?;
@@ -174,7 +176,7 @@ async fn bench_on(backend: &'static str, url: &str, o: &Options) -> anyhow::Resu
     // summary then counts those days (today so far and the two before) from the rows.
     let later = now + Duration::minutes(6);
     let started = Instant::now();
-    summary::counts_for(&db, &hours, later - Duration::days(90), later, &scope, later).await?;
+    summary::counts_for(&db, &hours, from, later, &scope, later).await?;
     let refresh_secs = started.elapsed().as_secs_f64();
     println!("{backend}: summary after the recent roll-ups expired: {refresh_secs:.1} s");
 

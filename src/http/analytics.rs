@@ -23,7 +23,7 @@ type ApiResult<T = Json<Value>> = Result<T, Error>;
 /// The query of every analytics route.
 #[derive(Debug, Default, Deserialize)]
 pub struct PeriodQuery {
-    /// RFC 3339, or a date (its midnight UTC); default: 30 days before `to`.
+    /// RFC 3339, or a date (its midnight UTC); default: midnight UTC 30 days before `to`.
     pub from: Option<String>,
     /// RFC 3339, or a date (its midnight UTC, excluded); default: now.
     pub to: Option<String>,
@@ -51,7 +51,9 @@ impl PeriodQuery {
     /// `[from, to)`, checked.
     pub fn period(&self, now: DateTime<Utc>) -> Result<(DateTime<Utc>, DateTime<Utc>), Error> {
         let to = self.to.as_deref().map(|t| instant("to", t)).transpose()?.unwrap_or(now);
-        let from = self.from.as_deref().map(|f| instant("from", f)).transpose()?.unwrap_or(to - Duration::days(30));
+        // The default starts at a midnight: whole days are read from their roll-ups.
+        let default_from = (to - Duration::days(30)).date_naive().and_time(chrono::NaiveTime::MIN).and_utc();
+        let from = self.from.as_deref().map(|f| instant("from", f)).transpose()?.unwrap_or(default_from);
         if from >= to {
             return Err(Error::bad_field("from", "must be before `to`"));
         }
