@@ -83,6 +83,11 @@ pub(crate) fn hours(state: &AppState) -> BusinessHours {
     BusinessHours::from_config(&state.config.business_hours).unwrap_or_else(|_| BusinessHours::always_open())
 }
 
+/// Attributes the orders waiting for it (once per request: the other helpers count on it).
+pub(crate) async fn attribute(state: &AppState) -> anyhow::Result<u64> {
+    attribute_pending(&state.db, &state.config.attribution_windows()).await
+}
+
 /// Attributes the orders waiting for it, then counts `[from, to)` within `scope`.
 pub(crate) async fn counted(
     state: &AppState,
@@ -90,7 +95,7 @@ pub(crate) async fn counted(
     to: DateTime<Utc>,
     scope: &Scope,
 ) -> anyhow::Result<counts::Counts> {
-    attribute_pending(&state.db, &state.config.attribution_windows()).await?;
+    attribute(state).await?;
     summary::counts_for(&state.db, &hours(state), from, to, scope, state.clock.now()).await
 }
 
@@ -102,14 +107,14 @@ pub async fn get_summary(State(state): State<AppState>, _: Caller, Query(q): Que
     Ok(Json(summary::to_json(from, to, &c, &scope)))
 }
 
-/// Each UTC day of the period (the first and last may be partial): its summary.
+/// Each UTC day of the period (the first and last may be partial): its summary. The caller
+/// attributes pending orders first ([`attribute`]).
 pub(crate) async fn daily(
     state: &AppState,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     scope: &Scope,
 ) -> anyhow::Result<Vec<Value>> {
-    attribute_pending(&state.db, &state.config.attribution_windows()).await?;
     let (hours, now) = (hours(state), state.clock.now());
     let mut days = Vec::new();
     let mut start = from;
@@ -162,6 +167,7 @@ pub fn days_csv(days: &[Value]) -> anyhow::Result<String> {
 pub async fn get_days(State(state): State<AppState>, _: Caller, Query(q): Query<PeriodQuery>) -> ApiResult<Response> {
     let (from, to) = q.period(state.clock.now())?;
     let scope = q.scope()?;
+    attribute(&state).await?;
     let days = daily(&state, from, to, &scope).await?;
     match q.format.as_deref() {
         Some("csv") => Ok((
@@ -177,9 +183,9 @@ pub async fn get_days(State(state): State<AppState>, _: Caller, Query(q): Query<
     }
 }
 
-/// Every flow's, campaign's and A/B arm's summary for the period (the console's funnels).
+/// Every flow's, campaign's and A/B arm's summary for the period (the console's funnels). The
+/// caller attributes pending orders first ([`attribute`]).
 pub(crate) async fn breakdown(state: &AppState, from: DateTime<Utc>, to: DateTime<Utc>) -> anyhow::Result<Value> {
-    attribute_pending(&state.db, &state.config.attribution_windows()).await?;
     let (hours, now) = (hours(state), state.clock.now());
     let (flows, arms) = analytics_period::scopes(&state.db, from, to).await?;
     let mut flow_rows = Vec::new();
@@ -214,6 +220,7 @@ pub(crate) async fn breakdown(state: &AppState, from: DateTime<Utc>, to: DateTim
 /// `GET /api/v1/analytics/breakdown`: see [`breakdown`].
 pub async fn get_breakdown(State(state): State<AppState>, _: Caller, Query(q): Query<PeriodQuery>) -> ApiResult {
     let (from, to) = q.period(state.clock.now())?;
+    attribute(&state).await?;
     Ok(Json(breakdown(&state, from, to).await?))
 }
 
@@ -238,7 +245,7 @@ pub async fn get_alerts(State(state): State<AppState>, _: Caller) -> ApiResult {
 /// per message and conversation.
 pub async fn get_attributions(State(state): State<AppState>, _: Caller, Query(q): Query<PeriodQuery>) -> ApiResult {
     let (from, to) = q.period(state.clock.now())?;
-    attribute_pending(&state.db, &state.config.attribution_windows()).await?;
+    attribute(&state).await?;
     let rows = crate::store::analytics::attributions(&state.db, from, to, 1_000).await?;
     Ok(Json(json!({ "attributions": rows })))
 }

@@ -86,6 +86,7 @@ pub async fn get_analytics(
     let scope = Scope::default();
     let counts = api::counted(&state, from, to, &scope).await?;
     let summary = crate::analytics::summary::to_json(from, to, &counts, &scope);
+    // `counted` attributed the pending orders; the rest count on it.
     let days = api::daily(&state, from, to, &scope).await?;
     let breakdown = api::breakdown(&state, from, to).await?;
     let alerts = api::current_alerts(&state).await?;
@@ -132,6 +133,7 @@ pub async fn get_analytics_csv(
     Query(q): Query<PeriodQuery>,
 ) -> Result<Response, Error> {
     let (from, to) = q.period(state.clock.now())?;
+    api::attribute(&state).await?;
     let days = api::daily(&state, from, to, &Scope::default()).await?;
     Ok((
         [
