@@ -150,9 +150,10 @@ pub async fn attribute_pending(db: &Db, windows: &Windows) -> anyhow::Result<u64
     }
 }
 
-/// The background pass `serve` runs: attributes new and changed orders every minute, and
-/// checks the deliverability alerts of the last 7 days every 15 minutes (a new alert sends its
-/// webhook event), until `cancel`.
+/// The background pass `serve` runs until `cancel`: every minute it attributes new and changed
+/// orders and brings the daily roll-ups up to date ([`summary::refresh`]), so a dashboard reads
+/// roll-ups only; every 15 minutes it checks the deliverability alerts of the last 7 days (a
+/// new alert sends its webhook event).
 pub async fn run(
     db: Db,
     windows: Windows,
@@ -164,6 +165,14 @@ pub async fn run(
     loop {
         if let Err(e) = attribute_pending(&db, &windows).await {
             tracing::warn!(error = %e, "attribution pass failed; retried in a minute");
+        }
+        let started = std::time::Instant::now();
+        match summary::refresh(&db, &hours, clock.now()).await {
+            Ok(0) => {}
+            Ok(days) => {
+                tracing::debug!(days, ms = started.elapsed().as_millis() as u64, "analytics roll-ups refreshed")
+            }
+            Err(e) => tracing::warn!(error = %e, "analytics roll-up refresh failed; retried in a minute"),
         }
         if ticks.is_multiple_of(15) {
             let now = clock.now();

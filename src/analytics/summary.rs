@@ -1,6 +1,8 @@
 //! A period's summary: whole UTC days from their roll-ups, partial days counted from the
 //! rows (docs/analytics.md, "How the summary stays fast").
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use serde_json::{Value, json};
 
@@ -21,8 +23,67 @@ pub const SETTLED_AFTER: Duration = Duration::hours(48);
 /// at once: they drop their day's roll-up).
 pub const RECENT_FOR: Duration = Duration::minutes(5);
 
+/// How many days back from today the background refresher keeps rolled up (the dashboard's
+/// longest preset period).
+pub const KEPT_DAYS: i64 = 90;
+
 fn start_of(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(NaiveTime::MIN).and_utc()
+}
+
+/// Whether `day`'s stored roll-up can stand for its rows at `now`: nothing changed since it was
+/// counted, and it was counted after the day settled or less than [`RECENT_FOR`] ago.
+fn usable(r: &store::Rollup, day: NaiveDate, now: DateTime<Utc>) -> bool {
+    let settles = start_of(day + Duration::days(1)) + SETTLED_AFTER;
+    r.changes == 0 && (r.computed_at >= settles || r.computed_at > now - RECENT_FOR)
+}
+
+/// Counts `day` from the rows and stores its roll-up (unless a change arrived meanwhile: its
+/// roll-up then had more than `seen` changes and stays out of date).
+async fn roll_up(
+    db: &Db,
+    hours: &BusinessHours,
+    day: NaiveDate,
+    seen: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Counts> {
+    let c = counts::count(db, hours, start_of(day), start_of(day + Duration::days(1)), &Scope::default(), now).await?;
+    store::put_rollup(db, day, &serde_json::to_string(&c)?, now, seen).await?;
+    Ok(c)
+}
+
+/// The background refresher `serve` runs every minute, so that dashboards read roll-ups only:
+/// counts again every day a change made out of date, the days not yet settled whose roll-up is
+/// older than half of [`RECENT_FOR`], and any of the last [`KEPT_DAYS`] days with no roll-up.
+/// Returns the days counted.
+pub async fn refresh(db: &Db, hours: &BusinessHours, now: DateTime<Utc>) -> anyhow::Result<usize> {
+    let today = now.date_naive();
+    let first = today - Duration::days(KEPT_DAYS - 1);
+    let stored: HashMap<NaiveDate, store::Rollup> = store::rollups(db, first, today)
+        .await?
+        .into_iter()
+        .chain(store::changed_rollups(db).await?)
+        .filter_map(|r| Some((NaiveDate::parse_from_str(&r.day, "%Y-%m-%d").ok()?, r)))
+        .collect();
+    // A roll-up that a request would find expired within half of RECENT_FOR is counted now.
+    let soon = now + RECENT_FOR / 2;
+    let mut due: Vec<(NaiveDate, i64)> =
+        stored.iter().filter(|(_, r)| r.changes > 0).map(|(day, r)| (*day, r.changes)).collect();
+    let mut day = first;
+    while day <= today {
+        match stored.get(&day) {
+            None => due.push((day, 0)),
+            Some(r) if r.changes == 0 && !usable(r, day, soon) => due.push((day, 0)),
+            Some(_) => {}
+        }
+        day += Duration::days(1);
+    }
+    // The latest first: they are the ones a dashboard shows.
+    due.sort_unstable_by_key(|d| std::cmp::Reverse(d.0));
+    for (day, seen) in &due {
+        roll_up(db, hours, *day, *seen, now).await?;
+    }
+    Ok(due.len())
 }
 
 /// The counts of `[from, to)` within `scope` as of `now`. Every scope but all is counted from
@@ -48,26 +109,17 @@ pub async fn counts_for(
         return counts::count(db, hours, from, to, scope, now).await;
     }
     let mut total = counts::count(db, hours, from, start_of(first_day), scope, now).await?;
-    let stored: std::collections::HashMap<String, (String, DateTime<Utc>)> =
-        store::rollups(db, first_day, end_day - Duration::days(1))
-            .await?
-            .into_iter()
-            .map(|(day, counts, at)| (day, (counts, at)))
-            .collect();
+    let stored: HashMap<String, store::Rollup> = store::rollups(db, first_day, end_day - Duration::days(1))
+        .await?
+        .into_iter()
+        .map(|r| (r.day.clone(), r))
+        .collect();
     let mut day = first_day;
     while day < end_day {
-        let key = day.format("%Y-%m-%d").to_string();
-        let next = start_of(day + Duration::days(1));
-        // A roll-up made after its day settled holds; one made before, for a little while.
-        let usable = |at: &DateTime<Utc>| *at >= next + SETTLED_AFTER || *at > now - RECENT_FOR;
-        let kept = stored.get(&key).filter(|(_, at)| usable(at)).and_then(|(json, _)| serde_json::from_str(json).ok());
-        let counted = match kept {
+        let kept = stored.get(&day.format("%Y-%m-%d").to_string());
+        let counted = match kept.filter(|r| usable(r, day, now)).and_then(|r| serde_json::from_str(&r.counts).ok()) {
             Some(c) => c,
-            None => {
-                let c = counts::count(db, hours, start_of(day), next, scope, now).await?;
-                store::put_rollup(db, day, &serde_json::to_string(&c)?, now).await?;
-                c
-            }
+            None => roll_up(db, hours, day, kept.map_or(0, |r| r.changes), now).await?,
         };
         total.add(&counted);
         day += Duration::days(1);

@@ -169,8 +169,9 @@ pub async fn write_attributions(db: &Db, batch: &[Attribution<'_>]) -> anyhow::R
         days.insert(day_of(o.ordered_at));
     }
     for day in days {
-        with_tx!(&mut tx, |conn| sqlx::query("delete from analytics_days where day = $1")
+        with_tx!(&mut tx, |conn| sqlx::query(MARK_CHANGED)
             .bind(day)
+            .bind(never())
             .execute(conn)
             .await
             .map(|r| r.rows_affected()))?;
@@ -205,8 +206,9 @@ pub async fn forget_send_day(db: &Db, outbox_id: Option<i64>, provider_sid: Opti
     .fetch_optional(p)
     .await)?;
     if let Some(Some(at)) = sent {
-        with_db_write!(db, |p| sqlx::query("delete from analytics_days where day = $1")
+        with_db_write!(db, |p| sqlx::query(MARK_CHANGED)
             .bind(day_of(at))
+            .bind(never())
             .execute(p)
             .await
             .map(|r| r.rows_affected()))?;
@@ -214,14 +216,32 @@ pub async fn forget_send_day(db: &Db, outbox_id: Option<i64>, provider_sid: Opti
     Ok(())
 }
 
-/// The stored roll-ups of the days `first` to `last`: `(day, counts JSON, when made)`.
-pub async fn rollups(
-    db: &Db,
-    first: NaiveDate,
-    last: NaiveDate,
-) -> anyhow::Result<Vec<(String, String, DateTime<Utc>)>> {
-    let rows = with_db!(db, |p| sqlx::query_as::<_, (String, String, DateTime<Utc>)>(
-        "select day, counts, computed_at from analytics_days where day >= $1 and day <= $2"
+/// Marks a day's roll-up changed: counts up its `changes` (a row with empty counts when the
+/// day has none yet), so it is counted again before it is used (migration 0021).
+const MARK_CHANGED: &str = "insert into analytics_days (day, counts, computed_at, changes) values ($1, '', $2, 1)
+     on conflict (day) do update set changes = analytics_days.changes + 1";
+
+/// The time of a roll-up never made.
+fn never() -> DateTime<Utc> {
+    DateTime::<Utc>::UNIX_EPOCH
+}
+
+/// A day's stored roll-up.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Rollup {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// JSON of `analytics::Counts`; empty when the day was changed before it was ever rolled up.
+    pub counts: String,
+    pub computed_at: DateTime<Utc>,
+    /// Changes since it was counted: it is out of date unless 0.
+    pub changes: i64,
+}
+
+/// The stored roll-ups of the days `first` to `last`.
+pub async fn rollups(db: &Db, first: NaiveDate, last: NaiveDate) -> anyhow::Result<Vec<Rollup>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, Rollup>(
+        "select day, counts, computed_at, changes from analytics_days where day >= $1 and day <= $2"
     )
     .bind(first.format("%Y-%m-%d").to_string())
     .bind(last.format("%Y-%m-%d").to_string())
@@ -230,19 +250,33 @@ pub async fn rollups(
     Ok(rows)
 }
 
-/// Stores a day's counts, made at `at`.
-pub async fn put_rollup(db: &Db, day: NaiveDate, counts: &str, at: DateTime<Utc>) -> anyhow::Result<()> {
-    with_db_write!(db, |p| sqlx::query(
-        "insert into analytics_days (day, counts, computed_at) values ($1, $2, $3)
-         on conflict (day) do update set counts = excluded.counts, computed_at = excluded.computed_at"
+/// The roll-ups changed since they were counted, the latest day first.
+pub async fn changed_rollups(db: &Db) -> anyhow::Result<Vec<Rollup>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, Rollup>(
+        "select day, counts, computed_at, changes from analytics_days where changes > 0 order by day desc"
+    )
+    .fetch_all(p)
+    .await)?;
+    Ok(rows)
+}
+
+/// Stores a day's counts, made at `at` from the rows as they were when its roll-up had seen
+/// `seen` changes (0 when there was none). Returns false, and stores nothing, when a change
+/// arrived meanwhile: the day stays out of date and is counted again.
+pub async fn put_rollup(db: &Db, day: NaiveDate, counts: &str, at: DateTime<Utc>, seen: i64) -> anyhow::Result<bool> {
+    let stored = with_db_write!(db, |p| sqlx::query(
+        "insert into analytics_days (day, counts, computed_at, changes) values ($1, $2, $3, 0)
+         on conflict (day) do update set counts = excluded.counts, computed_at = excluded.computed_at, changes = 0
+         where analytics_days.changes = $4"
     )
     .bind(day.format("%Y-%m-%d").to_string())
     .bind(counts)
     .bind(at)
+    .bind(seen)
     .execute(p)
     .await
     .map(|r| r.rows_affected()))?;
-    Ok(())
+    Ok(stored == 1)
 }
 
 /// The deliverability alerts raised now: `(metric, rate, threshold, raised at)`.

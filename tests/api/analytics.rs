@@ -395,3 +395,80 @@ async fn the_demo_history_leaves_room_for_real_rows(backend: Backend) {
     assert!(summary["conversions"].as_i64().unwrap() > 0, "{summary}");
 }
 on_both_backends!(the_demo_history_leaves_room_for_real_rows);
+
+/// The refresher `serve` runs every minute keeps a roll-up of each of the last 90 days, counts
+/// again a day a change (a late order) made out of date, and does not store over a change that
+/// arrived while it counted. The roll-ups always give what the rows give.
+async fn the_refresher_keeps_the_roll_ups_current(backend: Backend) {
+    use backtalk::analytics::{counts, summary};
+    use backtalk::store::analytics as rollups;
+    use backtalk::store::analytics_period::Scope;
+
+    // The service's own refresher runs on its clock's days, a year of no interest here: the
+    // refresher under test is the one called below.
+    let elsewhere = Arc::new(FixedClock::at(DateTime::parse_from_rfc3339("2001-01-01T00:00:00Z").unwrap().to_utc()));
+    let app = spawn_app(backend, TestOptions { clock: Some(elsewhere), ..TestOptions::default() }).await;
+    let now = Utc::now();
+    let plan = backtalk::analytics::history::Plan { customers: 60, days: 30, exchanges: 1.5, seed: 11 };
+    backtalk::analytics::history::make(&app.db, plan, now, |_| {}).await.unwrap();
+    backtalk::analytics::attribute_pending(&app.db, &Default::default()).await.unwrap();
+    let hours = backtalk::escalation::hours::BusinessHours::from_config(&app.config.business_hours).unwrap();
+    let (today, scope) = (now.date_naive(), Scope::default());
+    let first = today - chrono::Duration::days(summary::KEPT_DAYS - 1);
+
+    summary::refresh(&app.db, &hours, now).await.unwrap();
+    let made = rollups::rollups(&app.db, first, today).await.unwrap();
+    assert_eq!(made.len() as i64, summary::KEPT_DAYS, "a roll-up for each of the last 90 days");
+    assert!(made.iter().all(|r| r.changes == 0));
+    let from = (now - chrono::Duration::days(30)).date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
+    // What the rows give, a day at a time (a conversation counts once per UTC day).
+    let by_days = || async {
+        let mut total = counts::Counts::default();
+        let mut day = from;
+        while day < now {
+            let next = day + chrono::Duration::days(1);
+            total.add(&counts::count(&app.db, &hours, day, next, &scope, now).await.unwrap());
+            day = next;
+        }
+        total
+    };
+    let rows = by_days().await;
+    assert!(rows.conversions > 0 && rows.messages_outbound > 100, "the history counts: {rows:?}");
+    assert_eq!(summary::counts_for(&app.db, &hours, from, now, &scope, now).await.unwrap(), rows);
+
+    // A late order on a settled day, 20 days ago, for a customer the history texted.
+    let ordered = now - chrono::Duration::days(20);
+    let phone = backtalk::store::with_db!(&app.db, |p| {
+        sqlx::query_scalar::<_, String>(
+            "select c.phone from customers c join conversations v on v.customer_id = c.id
+             join outbox o on o.conversation_id = v.id where o.sent_at < $1 and o.sent_at > $2 order by o.id limit 1",
+        )
+        .bind(ordered)
+        .bind(ordered - chrono::Duration::hours(12))
+        .fetch_one(p)
+        .await
+    })
+    .unwrap();
+    order(&app, "LATE-1", &phone, ordered, 123.0, json!({})).await;
+    backtalk::analytics::attribute_pending(&app.db, &Default::default()).await.unwrap();
+    let changed = rollups::changed_rollups(&app.db).await.unwrap();
+    assert!(changed.iter().any(|r| r.day == ordered.format("%Y-%m-%d").to_string()), "{changed:?}");
+    let rows = by_days().await;
+    assert_eq!(summary::counts_for(&app.db, &hours, from, now, &scope, now).await.unwrap(), rows);
+    // The summary counted the day again; a second change makes it out of date again.
+    order(&app, "LATE-2", &phone, ordered, 7.0, json!({})).await;
+    backtalk::analytics::attribute_pending(&app.db, &Default::default()).await.unwrap();
+    let rows = by_days().await;
+    summary::refresh(&app.db, &hours, now).await.unwrap();
+    assert!(rollups::changed_rollups(&app.db).await.unwrap().is_empty());
+    assert_eq!(summary::counts_for(&app.db, &hours, from, now, &scope, now).await.unwrap(), rows);
+
+    // A roll-up counted while a change arrived is not stored over it.
+    let day = ordered.date_naive();
+    let seen = rollups::rollups(&app.db, day, day).await.unwrap()[0].changes;
+    order(&app, "LATE-3", &phone, ordered, 9.0, json!({})).await;
+    backtalk::analytics::attribute_pending(&app.db, &Default::default()).await.unwrap();
+    assert!(!rollups::put_rollup(&app.db, day, "{}", now, seen).await.unwrap(), "a change came meanwhile");
+    assert!(rollups::rollups(&app.db, day, day).await.unwrap()[0].changes > 0, "still out of date");
+}
+on_both_backends!(the_refresher_keeps_the_roll_ups_current);
