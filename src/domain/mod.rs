@@ -1,6 +1,8 @@
 //! Validated value types, and the pure logic more than one stage shares. Wire formats become
 //! these at the edge; stages accept only these. No IO here.
 //!
+//! - [`delivery`]: one set of delivery states from every provider's statuses and codes, only
+//!   moving forward.
 //! - [`dialogue`]: what a conversation established (products in focus, attributes asked)
 //!   and what a follow-up ("how much is it?") refers to.
 //! - [`facts`]: what a turn is grounded in; [`draft`]: the reply a generator drafted.
@@ -15,6 +17,7 @@
 
 pub mod ab;
 pub mod attribution;
+pub mod delivery;
 pub mod dialogue;
 pub mod draft;
 pub mod duration;

@@ -17,11 +17,12 @@ use axum::routing::post;
 use super::AppState;
 use super::error::Error;
 use crate::commerce::shopify::{self, Received};
+use crate::domain::delivery::Provider;
 use crate::domain::{MAX_BODY_CHARS, Phone};
 use crate::pipeline::ingest::{Inbound, Ingested};
 use crate::sms::signature;
 use crate::store::commerce::NewShopifyWebhook;
-use crate::store::outbox::{self, DeliveryStatus};
+use crate::store::delivery::{self, DeliveryReport};
 
 /// The provider webhooks' routes, their bodies capped at `max_webhook_body_bytes`, and
 /// Shopify's, capped at `shopify_max_body_bytes`.
@@ -114,8 +115,8 @@ pub async fn twilio_inbound(
     Ok(([("content-type", "text/xml")], EMPTY_TWIML).into_response())
 }
 
-/// `POST /webhooks/twilio/status`: record a delivery status (see
-/// [`outbox::record_delivery_status`]). Our outbox id rides in the callback URL's query.
+/// `POST /webhooks/twilio/status`: record a delivery report (see
+/// [`delivery::record_delivery_report`]). Our outbox id rides in the callback URL's query.
 pub async fn twilio_status(
     State(state): State<AppState>,
     uri: Uri,
@@ -129,7 +130,8 @@ pub async fn twilio_status(
         .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "outbox"))
         .and_then(|(_, v)| v.parse::<i64>().ok());
     let to = field(&form, "To").and_then(|t| Phone::parse(t).ok());
-    let status = DeliveryStatus {
+    let report = DeliveryReport {
+        provider: Provider::Twilio,
         outbox_id,
         provider_sid: required(&state, &form, "MessageSid")?,
         status: required(&state, &form, "MessageStatus")?,
@@ -137,7 +139,7 @@ pub async fn twilio_status(
         to_phone: to.as_ref(),
     };
     state.metrics.status_callbacks.fetch_add(1, Ordering::Relaxed);
-    outbox::record_delivery_status(&state.db, &status).await?;
+    delivery::record_delivery_report(&state.db, &report).await?;
     Ok(StatusCode::OK.into_response())
 }
 

@@ -204,7 +204,9 @@ impl Sender {
     /// - transactional: never to an opted-out or held number (47 CFR 64.1200(a)(10)); no
     ///   smart sending (a shipping update is not marketing).
     ///
-    /// Both then wait out quiet hours and caps in `quiet_hours::decide`.
+    /// Any proactive text: never to a number that failed permanently (a landline, an unknown
+    /// handset) until it opts in again (docs/delivery.md). All then wait out quiet hours and
+    /// caps in `quiet_hours::decide`.
     async fn class_skip(
         &self,
         row: &OutboxRow,
@@ -215,6 +217,13 @@ impl Sender {
             Some(ConsentKind::HoldReleased) => consent::settled_consent(&self.db, &row.to_phone).await?,
             other => other,
         };
+        // A number that failed permanently (a landline, an unknown handset) gets no
+        // proactive text until it opts in again (docs/delivery.md).
+        if consent_now != Some(ConsentKind::OptOut)
+            && crate::store::delivery::suppression(&self.db, &row.to_phone).await?.is_some()
+        {
+            return Ok(Some("suppressed: the number failed permanently; a new opt-in clears it"));
+        }
         let skip = match (row.class, consent_now) {
             (None, _) => None,
             (Some(_), Some(ConsentKind::OptOut)) => Some("opted out"),

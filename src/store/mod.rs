@@ -16,6 +16,7 @@ pub mod commerce;
 pub mod consent;
 pub mod conversations;
 pub mod crm;
+pub mod delivery;
 pub mod escalations;
 pub mod flows;
 pub mod jobs;

@@ -1,15 +1,16 @@
 //! The outbox: every outbound text is a row before it is a provider call.
 //!
 //! Status flow: `pending` → `sending` (committed before the provider call) → `sent` →
-//! `delivered`/`failed` (status callbacks). `suppressed`: consent was withdrawn before
+//! `delivered`/`failed` (delivery reports, `store::delivery`; `delivery_state` holds the
+//! finer state of docs/delivery.md). `suppressed`: consent was withdrawn before
 //! sending. `unknown`: a worker died between `sending` and recording the result, so nobody
 //! knows whether the provider got it; it is never resent automatically (a reviewer decides).
 
 use chrono::{DateTime, Utc};
 
 use super::webhook_events::{self, Event, OutboxRef};
-use super::{Db, Tx, consent, with_db, with_db_write, with_tx};
-use crate::domain::{ConsentKind, OutboxKind, OutboxStatus, Phone, SendClass};
+use super::{Db, Tx, with_db, with_db_write, with_tx};
+use crate::domain::{OutboxKind, OutboxStatus, Phone, SendClass};
 
 /// `select` of every [`OutboxRow`] column, followed by `$filter`.
 macro_rules! select_outbox {
@@ -236,91 +237,6 @@ pub async fn mark_sent(tx: &mut Tx, id: i64, provider_sid: &str, at: DateTime<Ut
     })?;
     if sent == 1 {
         webhook_events::emit(tx, Event::MessageSent(OutboxRef::Id(id))).await?;
-    }
-    Ok(())
-}
-
-/// A delivery status callback, as posted by the provider.
-#[derive(Debug, Clone)]
-pub struct DeliveryStatus<'a> {
-    /// Our outbox id, carried in the `StatusCallback` URL; identifies rows whose provider id
-    /// we never learnt (a worker died during the call).
-    pub outbox_id: Option<i64>,
-    pub provider_sid: &'a str,
-    pub status: &'a str,
-    pub error_code: Option<&'a str>,
-    /// The recipient, for error 21610.
-    pub to_phone: Option<&'a Phone>,
-}
-
-/// Applies a delivery status callback in one transaction: the raw event is kept; a row in
-/// `unknown` state learns its provider id (so it was sent after all); terminal outcomes
-/// update the row; error 21610 (the recipient unsubscribed at the carrier) becomes an
-/// opt-out in the consent ledger.
-pub async fn record_delivery_status(db: &Db, d: &DeliveryStatus<'_>) -> anyhow::Result<()> {
-    let mut tx = db.begin().await?;
-    with_tx!(&mut tx, |conn| {
-        sqlx::query(
-            "insert into delivery_events (provider_sid, status, error_code, created_at) values ($1, $2, $3, $4)",
-        )
-        .bind(d.provider_sid)
-        .bind(d.status)
-        .bind(d.error_code)
-        .bind(Utc::now())
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected())
-    })?;
-    if let Some(id) = d.outbox_id {
-        with_tx!(&mut tx, |conn| sqlx::query(
-            "update outbox set provider_sid = $1, status = 'sent', sent_at = $2
-             where id = $3 and status = 'unknown' and provider_sid is null"
-        )
-        .bind(d.provider_sid)
-        .bind(Utc::now())
-        .bind(id)
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()))?;
-    }
-    // Only terminal outcomes change the row; `sent`/`queued` callbacks may arrive late.
-    // The provider's words (Twilio's `MessageStatus`), not ours.
-    let terminal = match d.status {
-        "delivered" | "read" => Some(OutboxStatus::Delivered),
-        "failed" | "undelivered" | "canceled" => Some(OutboxStatus::Failed),
-        _ => None,
-    };
-    if let Some(new_status) = terminal {
-        let updated = with_tx!(&mut tx, |conn| sqlx::query(
-            "update outbox set status = $1, error = coalesce($2, error) where provider_sid = $3"
-        )
-        .bind(new_status.as_str())
-        .bind(d.error_code)
-        .bind(d.provider_sid)
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()))?;
-        if updated == 1 && new_status == OutboxStatus::Failed {
-            webhook_events::emit(&mut tx, Event::MessageFailed(OutboxRef::ProviderSid(d.provider_sid))).await?;
-        }
-    }
-    if d.error_code == Some("21610")
-        && let Some(phone) = d.to_phone
-        && consent::latest_consent_in_tx(&mut tx, phone).await? != Some(ConsentKind::OptOut)
-    {
-        let event = consent::NewConsentEvent {
-            phone,
-            kind: ConsentKind::OptOut,
-            source: "provider_21610",
-            evidence_message_id: None,
-            evidence_text: None,
-            scope: "all",
-        };
-        consent::insert_consent_event(&mut tx, &event).await?;
-    }
-    tx.commit().await?;
-    if terminal.is_some() {
-        super::analytics::forget_send_day(db, d.outbox_id, Some(d.provider_sid)).await?;
     }
     Ok(())
 }

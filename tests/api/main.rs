@@ -10,6 +10,7 @@ mod catalog;
 mod chat;
 mod console;
 mod crash;
+mod delivery;
 mod dialogue;
 mod engine;
 mod eval;

@@ -1,0 +1,148 @@
+//! Delivery reports from the providers (docs/delivery.md): each is kept as it came, moves its
+//! text's delivery state forward ([`crate::domain::delivery`]), and may opt the number out or
+//! suppress it until a new opt-in.
+
+use chrono::Utc;
+
+use super::webhook_events::{self, Event, OutboxRef};
+use super::{Db, consent, with_db, with_tx};
+use crate::domain::delivery::{self, Applied, DeliveryState, Provider};
+use crate::domain::{ConsentKind, OutboxStatus, Phone};
+
+/// A delivery report, as the provider posted it.
+#[derive(Debug, Clone)]
+pub struct DeliveryReport<'a> {
+    pub provider: Provider,
+    /// Our outbox id, carried in the callback URL; identifies rows whose provider id we never
+    /// learnt (a worker died during the call).
+    pub outbox_id: Option<i64>,
+    pub provider_sid: &'a str,
+    /// In the provider's words (Twilio's `MessageStatus`, Telnyx's `to[0].status`).
+    pub status: &'a str,
+    pub error_code: Option<&'a str>,
+    /// The recipient, for an opt-out at the provider (Twilio 21610, Telnyx 40300).
+    pub to_phone: Option<&'a Phone>,
+}
+
+/// Applies a delivery report in one transaction: the raw event is kept; a row in `unknown`
+/// state learns its provider id (so it was sent after all); the text's delivery state moves
+/// forward (never back: reports arrive out of order), and with it the outbox status
+/// (`delivered` or `failed`); a permanent failure of the number suppresses it; an opt-out at
+/// the provider becomes an opt-out in the consent ledger. Returns what the report did to its
+/// text, `None` when it said nothing about delivery or named no text of ours.
+pub async fn record_delivery_report(db: &Db, d: &DeliveryReport<'_>) -> anyhow::Result<Option<Applied>> {
+    let mut tx = db.begin().await?;
+    let now = Utc::now();
+    with_tx!(&mut tx, |conn| {
+        sqlx::query(
+            "insert into delivery_events (provider_sid, status, error_code, created_at) values ($1, $2, $3, $4)",
+        )
+        .bind(d.provider_sid)
+        .bind(d.status)
+        .bind(d.error_code)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    if let Some(id) = d.outbox_id {
+        with_tx!(&mut tx, |conn| sqlx::query(
+            "update outbox set provider_sid = $1, status = 'sent', sent_at = $2
+             where id = $3 and status = 'unknown' and provider_sid is null"
+        )
+        .bind(d.provider_sid)
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
+    let Some(meaning) = delivery::meaning(d.provider, d.status, d.error_code) else {
+        tx.commit().await?;
+        return Ok(None);
+    };
+    let row = with_tx!(&mut tx, |conn| sqlx::query_as::<_, (i64, Option<String>, Phone)>(
+        "select id, delivery_state, to_phone from outbox where provider_sid = $1 order by id limit 1"
+    )
+    .bind(d.provider_sid)
+    .fetch_optional(conn)
+    .await)?;
+    let mut applied = None;
+    if let Some((id, state, to_phone)) = &row {
+        // No report yet: the provider has it queued (Twilio sends no callback for that).
+        let current = state.as_deref().and_then(DeliveryState::parse).unwrap_or(DeliveryState::Queued);
+        let a = delivery::apply(Some(current), meaning);
+        if a.changed {
+            let status = match a.state {
+                DeliveryState::Delivered => Some(OutboxStatus::Delivered),
+                s if s.is_failure() => Some(OutboxStatus::Failed),
+                _ => None,
+            };
+            with_tx!(&mut tx, |conn| sqlx::query(
+                "update outbox set delivery_state = $1, status = coalesce($2, status),
+                     error = coalesce($3, error) where id = $4"
+            )
+            .bind(a.state.as_str())
+            .bind(status.map(OutboxStatus::as_str))
+            .bind(d.error_code.filter(|_| a.state.is_failure()))
+            .bind(id)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+            if status == Some(OutboxStatus::Failed) {
+                webhook_events::emit(&mut tx, Event::MessageFailed(OutboxRef::Id(*id))).await?;
+            }
+        }
+        if a.suppress {
+            with_tx!(&mut tx, |conn| sqlx::query(
+                "insert into suppressions (phone, code, outbox_id, created_at) values ($1, $2, $3, $4)"
+            )
+            .bind(to_phone.as_str())
+            .bind(d.error_code.unwrap_or_default().trim())
+            .bind(id)
+            .bind(now)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
+        applied = Some(a);
+    }
+    let phone = d.to_phone.or(row.as_ref().map(|(_, _, p)| p));
+    if meaning.opt_out
+        && let Some(phone) = phone
+        && consent::latest_consent_in_tx(&mut tx, phone).await? != Some(ConsentKind::OptOut)
+    {
+        let source = format!("provider_{}", d.error_code.unwrap_or_default().trim());
+        let event = consent::NewConsentEvent {
+            phone,
+            kind: ConsentKind::OptOut,
+            source: &source,
+            evidence_message_id: None,
+            evidence_text: None,
+            scope: "all",
+        };
+        consent::insert_consent_event(&mut tx, &event).await?;
+    }
+    tx.commit().await?;
+    if let (Some(a), Some((id, _, _))) = (&applied, &row)
+        && a.changed
+    {
+        super::analytics::forget_send_day(db, Some(*id), None).await?;
+    }
+    Ok(applied)
+}
+
+/// The error code that suppressed `phone`, when a permanent failure did and no opt-in came
+/// after it.
+pub async fn suppression(db: &Db, phone: &Phone) -> anyhow::Result<Option<String>> {
+    let code = with_db!(db, |p| sqlx::query_scalar::<_, String>(
+        "select s.code from suppressions s where s.phone = $1
+           and not exists (select 1 from consent_events c where c.phone = s.phone and c.kind = 'opt_in'
+                           and c.created_at > s.created_at)
+         order by s.id desc limit 1"
+    )
+    .bind(phone.as_str())
+    .fetch_optional(p)
+    .await)?;
+    Ok(code)
+}
