@@ -54,12 +54,14 @@ impl App {
     /// Connects the database, opens the index, picks the generator and provider.
     pub async fn build(mut config: Config, options: BuildOptions) -> anyhow::Result<App> {
         if config.twilio.auth_token.is_empty() {
-            if !options.demo && options.provider.is_none() {
+            if options.demo || options.provider.is_some() {
+                config.twilio.auth_token = Secret::new(DEMO_AUTH_TOKEN);
+            } else if config.telnyx.public_key.is_empty() {
                 anyhow::bail!(
-                    "twilio.auth_token (BACKTALK_TWILIO_AUTH_TOKEN) is required to verify webhooks; use --demo to try Backtalk without Twilio"
+                    "twilio.auth_token (BACKTALK_TWILIO_AUTH_TOKEN) or telnyx.public_key (BACKTALK_TELNYX_PUBLIC_KEY) is required to verify webhooks; use --demo to try Backtalk without a provider"
                 );
             }
-            config.twilio.auth_token = Secret::new(DEMO_AUTH_TOKEN);
+            // Telnyx alone: Twilio's webhooks are refused (no token to verify them with).
         }
         if !config.pipeline.enforce_guard {
             warn!("pipeline.enforce_guard is false: replies the guard cannot verify WILL be sent (eval use only)");
@@ -102,9 +104,13 @@ impl App {
         };
         let provider: Arc<dyn SmsProvider> = match options.provider {
             Some(p) => p,
-            None if !config.twilio.account_sid.is_empty() => Arc::new(TwilioSender::new(&config.twilio)?),
-            None if options.demo => Arc::new(PrintProvider::new("[demo outbox]", true)),
-            None => anyhow::bail!("twilio.account_sid is required to send texts; use --demo to print them instead"),
+            None => match providers(&config)? {
+                Some(router) => Arc::new(router),
+                None if options.demo => Arc::new(PrintProvider::new("[demo outbox]", true)),
+                None => anyhow::bail!(
+                    "no provider to send texts: set twilio.account_sid or telnyx.api_key; use --demo to print them instead"
+                ),
+            },
         };
         let config = Arc::new(config);
         let waker = Waker::default();
@@ -114,7 +120,6 @@ impl App {
         let sender = Arc::new(Sender {
             db: db.clone(),
             provider,
-            status_callback: Some(config.status_webhook_url()),
             clock: clock.clone(),
             smart_sending: config.smart_sending(),
             links: Some(crate::sms::links::LinkTracking {
@@ -243,4 +248,29 @@ pub fn signed_curl_example(config: &Config, from: &str, body: &str) -> String {
     let signature = sms::signature::compute_signature(config.twilio.auth_token.expose(), &url, &params);
     let data: Vec<String> = params.iter().map(|(k, v)| format!("--data-urlencode '{k}={v}'")).collect();
     format!("curl -sS -X POST '{url}' -H 'X-Twilio-Signature: {signature}' {}", data.join(" "))
+}
+
+/// The configured providers behind one router, the default first (`default_provider`);
+/// `None` when neither Twilio nor Telnyx is configured to send.
+fn providers(config: &Config) -> anyhow::Result<Option<crate::sms::router::Router>> {
+    let mut all: Vec<(&'static str, Arc<dyn SmsProvider>)> = Vec::new();
+    if !config.twilio.account_sid.is_empty() {
+        all.push(("twilio", Arc::new(TwilioSender::new(&config.twilio, Some(config.status_webhook_url()))?)));
+    }
+    if !config.telnyx.api_key.is_empty() {
+        let telnyx = crate::sms::telnyx::TelnyxSender::new(&config.telnyx, Some(config.telnyx_webhook_url()))?;
+        all.push(("telnyx", Arc::new(telnyx)));
+    }
+    match config.default_provider.trim() {
+        "" => {}
+        name @ ("twilio" | "telnyx") => {
+            let Some(i) = all.iter().position(|(n, _)| *n == name) else {
+                anyhow::bail!("default_provider is {name}, which is not configured to send");
+            };
+            let chosen = all.remove(i);
+            all.insert(0, chosen);
+        }
+        other => anyhow::bail!("invalid config key `default_provider`: {other:?} is not twilio or telnyx"),
+    }
+    Ok(crate::sms::router::Router::new(all))
 }

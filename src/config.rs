@@ -67,6 +67,11 @@ pub struct Config {
     /// Largest accepted webhook body in bytes; larger requests get 413.
     pub max_webhook_body_bytes: usize,
     pub twilio: TwilioConfig,
+    pub telnyx: TelnyxConfig,
+    /// The provider of texts no conversation number decides (proactive texts to a number that
+    /// never wrote): `twilio` or `telnyx`; empty picks the one configured, Twilio if both
+    /// (docs/providers.md).
+    pub default_provider: String,
     pub llm: LlmConfig,
     pub embeddings: EmbeddingsConfig,
     pub qdrant: QdrantConfig,
@@ -357,6 +362,38 @@ pub struct TwilioConfig {
     pub messaging_service_sid: String,
     /// Timeout of one REST call, in seconds.
     pub timeout_secs: u64,
+}
+
+/// Telnyx account and sending identity (docs/providers.md, Telnyx).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelnyxConfig {
+    /// API key (`KEY…`): authenticates `POST /v2/messages`. Empty: Telnyx is not used to send.
+    pub api_key: Secret,
+    /// The account's public key (base64, 32 bytes; Keys & Credentials in the portal): verifies
+    /// `telnyx-signature-ed25519` on webhooks. Empty: `/webhooks/telnyx` answers 401.
+    pub public_key: String,
+    /// REST API base; tests point it at a fake server.
+    pub api_base: String,
+    /// Sending number in E.164.
+    pub from: String,
+    /// Messaging profile id; sent with each text when set.
+    pub messaging_profile_id: String,
+    /// Timeout of one REST call, in seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for TelnyxConfig {
+    fn default() -> Self {
+        TelnyxConfig {
+            api_key: Secret::default(),
+            public_key: String::new(),
+            api_base: "https://api.telnyx.com".into(),
+            from: String::new(),
+            messaging_profile_id: String::new(),
+            timeout_secs: 10,
+        }
+    }
 }
 
 /// What to do when the LLM fails (error or timeout) for a turn.
@@ -668,6 +705,8 @@ impl Default for Config {
             database_url: String::new(),
             max_webhook_body_bytes: 64 * 1024,
             twilio: TwilioConfig::default(),
+            telnyx: TelnyxConfig::default(),
+            default_provider: String::new(),
             llm: LlmConfig::default(),
             embeddings: EmbeddingsConfig::default(),
             qdrant: QdrantConfig::default(),
@@ -1007,6 +1046,12 @@ impl Config {
     /// The public URL given to Twilio as `StatusCallback`.
     pub fn status_webhook_url(&self) -> String {
         format!("{}/webhooks/twilio/status", self.public_url.trim_end_matches('/'))
+    }
+
+    /// The public URL given to Telnyx as each text's `webhook_url` (inbound texts come to the
+    /// same path from the messaging profile).
+    pub fn telnyx_webhook_url(&self) -> String {
+        format!("{}/webhooks/telnyx", self.public_url.trim_end_matches('/'))
     }
 }
 

@@ -13,3 +13,8 @@ create table suppressions (
     created_at timestamptz not null
 );
 create index suppressions_phone on suppressions (phone, id);
+
+-- A provider's event id (Telnyx's `data.id`): its retries repeat it, and a report already
+-- recorded is not applied twice. Null for Twilio's callbacks, which carry none.
+alter table delivery_events add column event_id text;
+create unique index delivery_events_event on delivery_events (event_id);

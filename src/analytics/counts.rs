@@ -109,14 +109,16 @@ impl Counts {
 /// Incapable and Unknown (help.klaviyo.com/hc/en-us/articles/360035345572); the mapping from
 /// Twilio's codes is ours: 30005 unknown handset (twilio.com/docs/api/errors/30005), 30003
 /// unreachable handset, 30007 filtered as spam (formerly "carrier violation"), 21610 and
-/// 30004 blocked (the recipient unsubscribed or blocked the sender), 30006 landline.
+/// 30004 blocked (the recipient unsubscribed or blocked the sender), 30006 landline; and
+/// Telnyx's (developers.telnyx.com messaging error codes): 40006 recipient unavailable,
+/// 40002 and 40003 spam, 40300 blocked by STOP, 40001 not routable (a landline).
 pub fn failure_reason(error: Option<&str>) -> &'static str {
     match error.map(str::trim) {
         Some("30005") => "disconnected",
-        Some("30003") => "unreachable",
-        Some("30007") => "carrier_violation",
-        Some("21610" | "30004") => "blocked",
-        Some("30006") => "incapable",
+        Some("30003" | "40006") => "unreachable",
+        Some("30007" | "40002" | "40003") => "carrier_violation",
+        Some("21610" | "30004" | "40300") => "blocked",
+        Some("30006" | "40001") => "incapable",
         _ => "unknown",
     }
 }

@@ -23,7 +23,7 @@ use tokio::process::{Child, Command};
 use super::{percentile, start, start_demo_server};
 
 /// The paths the bare baseline answers: every webhook path a load benchmark posts to.
-const BARE_PATHS: &[&str] = &["/webhooks/twilio", "/webhooks/shopify"];
+const BARE_PATHS: &[&str] = &["/webhooks/twilio", "/webhooks/telnyx", "/webhooks/shopify"];
 
 /// `backtalk bench bare-server`: the baseline, an axum handler that answers 200 on the
 /// webhook paths.
@@ -185,10 +185,16 @@ impl Targets {
     /// Runs both phases on both targets at `path`, the bare handler first each time and
     /// Backtalk's saturation phase last.
     pub async fn run(&self, path: &str, load: Load, request: Request) -> Phases {
+        self.run_from(path, load, request, 0).await
+    }
+
+    /// [`Targets::run`] with request numbers from `first` (a second run on the same server
+    /// must not repeat the first's texts).
+    pub async fn run_from(&self, path: &str, load: Load, request: Request, first: usize) -> Phases {
         let bare = format!("{}{path}", self.bare_url);
         let backtalk = format!("{}{path}", self.backtalk_url);
         let mut results = Vec::new();
-        let mut first = 0usize;
+        let mut first = first;
         for (target, url) in [("bare_axum", &bare), ("backtalk", &backtalk)] {
             eprintln!("{target}: {} req/s for {} s ...", load.rate, load.duration);
             results.push(fixed_rate(target, url, load, first, &request).await);

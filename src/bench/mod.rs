@@ -42,6 +42,32 @@ pub(crate) const PUBLIC_URL: &str = "http://bench.backtalk.test";
 pub(crate) const AUTH_TOKEN: &str = "bench-auth-token";
 /// The Shopify webhook secret `serve --demo` is started with, so benchmarks can sign.
 pub(crate) const SHOPIFY_SECRET: &str = "bench-shopify-webhook-secret";
+/// The seed of the Ed25519 key that signs the benchmarks' Telnyx webhooks; `serve --demo` is
+/// started with its public key.
+const TELNYX_SEED: [u8; 32] = [0x42; 32];
+
+/// The benchmarks' Telnyx public key, base64, as `telnyx.public_key` takes it.
+fn telnyx_public_key() -> String {
+    use base64::Engine;
+    let key = ed25519_dalek::SigningKey::from_bytes(&TELNYX_SEED).verifying_key();
+    base64::engine::general_purpose::STANDARD.encode(key.to_bytes())
+}
+
+/// A signed Telnyx `message.received` with this text, from a number of its own (`n` makes it
+/// unique), signed now: `(body, timestamp, signature)`.
+fn signed_telnyx_text(n: usize, text: &str) -> (String, String, String) {
+    use base64::Engine;
+    use ed25519_dalek::Signer;
+    let from = format!("+1{}55501{:02}", 200 + (n / 100) % 700, n % 100);
+    let body = serde_json::json!({"data": {"record_type": "event", "id": format!("bench-ev-{}-{n}", std::process::id()),
+        "event_type": "message.received",
+        "payload": {"record_type": "message", "direction": "inbound", "id": format!("bench-msg-{}-{n}", std::process::id()),
+            "type": "SMS", "from": {"phone_number": from}, "to": [{"phone_number": "+15005550006"}], "text": text}}})
+    .to_string();
+    let timestamp = chrono::Utc::now().timestamp().to_string();
+    let signature = ed25519_dalek::SigningKey::from_bytes(&TELNYX_SEED).sign(format!("{timestamp}|{body}").as_bytes());
+    (body, timestamp, base64::engine::general_purpose::STANDARD.encode(signature.to_bytes()))
+}
 
 /// Starts a child process and waits for the line announcing its URL.
 async fn start(mut command: Command, marker: &str) -> anyhow::Result<(Child, String)> {
@@ -102,6 +128,7 @@ pub(crate) async fn start_demo_server(dir: &std::path::Path) -> anyhow::Result<(
         .env("BACKTALK_LISTEN", "127.0.0.1:0")
         .env("BACKTALK_PUBLIC_URL", PUBLIC_URL)
         .env("BACKTALK_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+        .env("BACKTALK_TELNYX_PUBLIC_KEY", telnyx_public_key())
         .env("BACKTALK_SHOPIFY_WEBHOOK_SECRET", SHOPIFY_SECRET);
     start(serve, "backtalk listening on ").await
 }

@@ -1,17 +1,20 @@
-//! `backtalk bench webhook`: a load benchmark of signed inbound Twilio webhooks, through the
-//! shared generator ([`super::load`]): against `serve --demo` and a bare axum handler, a
-//! fixed-rate open-loop phase and a saturation phase. Afterwards it checks that every
-//! acknowledged text is stored in the database.
+//! `backtalk bench webhook`: a load benchmark of signed inbound webhooks, Twilio's (a form
+//! with `X-Twilio-Signature`) and Telnyx's (JSON with an Ed25519 signature), through the
+//! shared generator ([`super::load`]): against one `serve --demo` and a bare axum handler, a
+//! fixed-rate open-loop phase and a saturation phase for each provider in the same run.
+//! Afterwards it checks that every acknowledged text is stored in the database.
 
 use std::sync::Arc;
 
-use super::load::{Load, Request, Targets};
-use super::signed_text;
+use super::load::{Load, Phases, Request, Targets};
+use super::{signed_telnyx_text, signed_text};
 
-/// The request builder: one unique, correctly signed inbound text per `n`.
-fn request() -> Request {
+const TEXT: &str = "do you have the blouse in black?";
+
+/// One unique, correctly signed inbound Twilio text per `n`.
+fn twilio_request() -> Request {
     Arc::new(|http: &reqwest::Client, url: &str, n: usize| {
-        let (body, sig) = signed_text(n, "do you have the blouse in black?");
+        let (body, sig) = signed_text(n, TEXT);
         http.post(url)
             .header("content-type", "application/x-www-form-urlencoded")
             .header("x-twilio-signature", sig)
@@ -19,19 +22,46 @@ fn request() -> Request {
     })
 }
 
-/// `backtalk bench webhook`: prints a table and, last, one JSON line with the results.
+/// One unique, correctly signed inbound Telnyx text per `n`, signed when it is sent (Ed25519
+/// signing is part of the client's cost here, not the server's).
+fn telnyx_request() -> Request {
+    Arc::new(|http: &reqwest::Client, url: &str, n: usize| {
+        let (body, timestamp, signature) = signed_telnyx_text(n, TEXT);
+        http.post(url)
+            .header("content-type", "application/json")
+            .header("telnyx-timestamp", timestamp)
+            .header("telnyx-signature-ed25519", signature)
+            .body(body)
+    })
+}
+
+/// `backtalk bench webhook`: prints a table per provider, the Telnyx/Twilio ratio of the
+/// fixed-rate p99 and, last, one JSON line with the results.
 pub async fn webhook(load: Load) -> anyhow::Result<()> {
     let mut targets = Targets::start().await?;
-    let phases = targets.run("/webhooks/twilio", load, request()).await;
+    let twilio = targets.run("/webhooks/twilio", load, twilio_request()).await;
+    let telnyx = targets.run_from("/webhooks/telnyx", load, telnyx_request(), 100_000_000).await;
     targets.stop().await?;
 
-    let acked = phases.acked();
+    let acked = twilio.acked() + telnyx.acked();
     let db = targets.database().await?;
     let stored = crate::store::conversations::count_messages(&db, "in").await? as usize;
 
-    phases.print();
+    for (name, phases) in [("Twilio", &twilio), ("Telnyx", &telnyx)] {
+        println!("\n{name} (POST /webhooks/{})", name.to_lowercase());
+        phases.print();
+    }
+    let p99 = |p: &Phases| p.summary()["fixed_rate_p99_ms"].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "\nfixed-rate ack p99 at {} req/s: Telnyx {:.2} ms, Twilio {:.2} ms (Telnyx / Twilio {:.2})",
+        load.rate,
+        p99(&telnyx),
+        p99(&twilio),
+        p99(&telnyx) / p99(&twilio)
+    );
     println!("acknowledged by backtalk: {acked}; stored inbound messages: {stored}");
-    let mut summary = phases.summary();
+    let mut summary = twilio.summary();
+    summary.insert("telnyx".into(), serde_json::Value::Object(telnyx.summary()));
     summary.insert("stored".into(), stored.into());
     println!("{}", serde_json::Value::Object(summary));
     if stored < acked {

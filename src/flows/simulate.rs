@@ -221,7 +221,6 @@ pub async fn simulate_events(
     let sender = Sender {
         db: db.clone(),
         provider: Arc::new(NoSend(Default::default())),
-        status_callback: None,
         clock: clock.clone(),
         smart_sending,
         links: None,

@@ -30,6 +30,7 @@ pub fn router(max_body_bytes: usize, shopify_max_body_bytes: usize) -> Router<Ap
     let twilio = Router::new()
         .route("/webhooks/twilio", post(twilio_inbound))
         .route("/webhooks/twilio/status", post(twilio_status))
+        .route("/webhooks/telnyx", post(super::telnyx::telnyx))
         .layer(DefaultBodyLimit::max(max_body_bytes));
     let shopify =
         Router::new().route("/webhooks/shopify", post(shopify)).layer(DefaultBodyLimit::max(shopify_max_body_bytes));
@@ -49,6 +50,11 @@ fn verified_form(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Vec<(String, String)>, Error> {
+    if state.config.twilio.auth_token.is_empty() {
+        // Telnyx alone is configured: nothing can sign a Twilio webhook.
+        state.metrics.inbound_bad_signature.fetch_add(1, Ordering::Relaxed);
+        return Err(Error::Forbidden("twilio is not configured (twilio.auth_token is empty)".into()));
+    }
     let Some(sig) = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()) else {
         state.metrics.inbound_bad_signature.fetch_add(1, Ordering::Relaxed);
         return Err(Error::Forbidden("missing X-Twilio-Signature".into()));
@@ -132,6 +138,7 @@ pub async fn twilio_status(
     let to = field(&form, "To").and_then(|t| Phone::parse(t).ok());
     let report = DeliveryReport {
         provider: Provider::Twilio,
+        event_id: None,
         outbox_id,
         provider_sid: required(&state, &form, "MessageSid")?,
         status: required(&state, &form, "MessageStatus")?,

@@ -1,11 +1,14 @@
-//! SMS providers: Twilio first, the one outbound path (outbox row + send job), the outbound
-//! sender and signatures. Segment counting (GSM-7/UCS-2) is pure logic in `domain::segments`.
+//! SMS providers: Twilio and Telnyx behind one trait ([`SmsProvider`]), chosen per sending
+//! number ([`router`]); the one outbound path (outbox row + send job), the outbound sender and
+//! signatures. Segment counting (GSM-7/UCS-2) is pure logic in `domain::segments`.
 
 pub mod links;
 pub mod outbound;
 pub mod print;
+pub mod router;
 pub mod sender;
 pub mod signature;
+pub mod telnyx;
 pub mod twilio;
 
 use async_trait::async_trait;
@@ -16,8 +19,11 @@ pub struct OutgoingSms {
     /// E.164 recipient.
     pub to: String,
     pub body: String,
-    /// Where the provider should post delivery status.
-    pub status_callback: Option<String>,
+    /// Our number to send from: the one the customer wrote to, when they did (the router
+    /// picks its provider); `None` for the default provider's number.
+    pub from: Option<String>,
+    /// Our outbox id, carried in the delivery-report URL each provider is given.
+    pub outbox_id: Option<i64>,
 }
 
 /// The provider accepted the message.
@@ -33,9 +39,10 @@ pub enum SendError {
     /// Not accepted, safe to try again later (429, 5xx, connection refused).
     #[error("provider unavailable: {0}")]
     Retryable(String),
-    /// The recipient has unsubscribed at the carrier/provider (Twilio error 21610).
-    #[error("recipient unsubscribed at the provider")]
-    Unsubscribed,
+    /// The recipient has unsubscribed at the carrier/provider (Twilio 21610, Telnyx 40300):
+    /// the provider's code.
+    #[error("recipient unsubscribed at the provider ({0})")]
+    Unsubscribed(String),
     /// Rejected for good (bad number, bad credentials, ...).
     #[error("provider rejected the message: {0}")]
     Rejected(String),
@@ -51,4 +58,9 @@ pub trait SmsProvider: Send + Sync {
     async fn send(&self, sms: &OutgoingSms) -> Result<Accepted, SendError>;
     /// The sender address recorded on outbound messages (a number or a service id).
     fn sender_label(&self) -> String;
+    /// The sender address a text to `sms` goes out from (a router answers for the provider
+    /// it picks).
+    fn label_for(&self, _sms: &OutgoingSms) -> String {
+        self.sender_label()
+    }
 }

@@ -22,10 +22,8 @@ use crate::store::{Db, Tx, consent, conversations, crm, escalations, json_text};
 /// Sends outbox rows.
 pub struct Sender {
     pub db: Db,
-    /// Twilio, or a printer in demo and chat.
+    /// The providers (`sms::router`), or a printer in demo and chat.
     pub provider: Arc<dyn SmsProvider>,
-    /// The `StatusCallback` URL given to the provider; `?outbox=<id>` is appended per text.
-    pub status_callback: Option<String>,
     /// What time it is for quiet hours.
     pub clock: Arc<dyn Clock>,
     /// No second promotional text to one number within this time (`flows.smart_sending`).
@@ -92,7 +90,8 @@ impl Sender {
         let sms = OutgoingSms {
             to: row.to_phone.as_str().to_owned(),
             body: body.clone(),
-            status_callback: self.status_callback.as_ref().map(|url| format!("{url}?outbox={}", row.id)),
+            from: conversations::our_number(&self.db, row.conversation_id).await?,
+            outbox_id: Some(row.id),
         };
         match self.provider.send(&sms).await {
             Ok(accepted) => {
@@ -107,7 +106,7 @@ impl Sender {
                     &mut tx,
                     row.conversation_id,
                     Some(&accepted.provider_sid),
-                    &self.provider.sender_label(),
+                    &self.provider.label_for(&sms),
                     &row.to_phone,
                     &body,
                 )
@@ -118,11 +117,12 @@ impl Sender {
                 outbox::transition(&self.db, row.id, OutboxStatus::Sending, OutboxStatus::Pending, Some(&e)).await?;
                 return Err(JobError::Retry(anyhow!("sms send failed: {e}")));
             }
-            Err(SendError::Unsubscribed) => {
-                // Twilio 21610: the carrier-level STOP is consent withdrawn; record it in our ledger.
-                consent::record_opt_out(&self.db, &row.to_phone, "provider_21610").await?;
-                warn!(outbox = row.id, "recipient unsubscribed at the provider; recorded opt-out");
-                self.settle(&row, OutboxStatus::Failed, "21610 unsubscribed recipient", None).await?;
+            Err(SendError::Unsubscribed(code)) => {
+                // Twilio 21610, Telnyx 40300: the carrier-level STOP is consent withdrawn;
+                // record it in our ledger.
+                consent::record_opt_out(&self.db, &row.to_phone, &format!("provider_{code}")).await?;
+                warn!(outbox = row.id, code, "recipient unsubscribed at the provider; recorded opt-out");
+                self.settle(&row, OutboxStatus::Failed, &format!("{code} unsubscribed recipient"), None).await?;
             }
             Err(SendError::Rejected(e)) => {
                 self.settle(&row, OutboxStatus::Failed, &e, Some(EscalationReason::SendFailed)).await?

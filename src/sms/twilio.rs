@@ -20,6 +20,8 @@ pub struct TwilioSender {
     auth_token: Secret,
     from: String,
     messaging_service_sid: String,
+    /// Where Twilio posts this text's status callbacks (`StatusCallback`).
+    status_callback: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -34,8 +36,9 @@ struct TwilioErrorBody {
 }
 
 impl TwilioSender {
-    /// A sender for the configured account; fails when credentials or a sender are missing.
-    pub fn new(config: &TwilioConfig) -> anyhow::Result<TwilioSender> {
+    /// A sender for the configured account, giving Twilio `status_callback` (with the text's
+    /// outbox id) for its status callbacks; fails when credentials or a sender are missing.
+    pub fn new(config: &TwilioConfig, status_callback: Option<String>) -> anyhow::Result<TwilioSender> {
         if config.account_sid.is_empty() || config.auth_token.is_empty() {
             anyhow::bail!("twilio.account_sid and twilio.auth_token are required to send texts");
         }
@@ -57,6 +60,7 @@ impl TwilioSender {
             auth_token: config.auth_token.clone(),
             from: config.from.clone(),
             messaging_service_sid: config.messaging_service_sid.clone(),
+            status_callback,
         })
     }
 }
@@ -70,7 +74,12 @@ impl SmsProvider for TwilioSender {
         } else {
             form.push(("MessagingServiceSid", &self.messaging_service_sid));
         }
-        if let Some(cb) = &sms.status_callback {
+        let callback = match (&self.status_callback, sms.outbox_id) {
+            (Some(url), Some(id)) => Some(format!("{url}?outbox={id}")),
+            (Some(url), None) => Some(url.clone()),
+            _ => None,
+        };
+        if let Some(cb) = &callback {
             form.push(("StatusCallback", cb));
         }
         let response = self
@@ -97,7 +106,7 @@ impl SmsProvider for TwilioSender {
         let detail =
             format!("http {} code {} {}", status.as_u16(), code.map_or("-".into(), |c| c.to_string()), message);
         if code == Some(21610) {
-            return Err(SendError::Unsubscribed);
+            return Err(SendError::Unsubscribed("21610".into()));
         }
         if status.as_u16() == 429 || status.is_server_error() {
             return Err(SendError::Retryable(detail));

@@ -320,3 +320,15 @@ pub async fn find_conversation(db: &Db, id: i64) -> anyhow::Result<Option<Conver
     .await)?;
     Ok(row.map(Into::into))
 }
+
+/// Our number the customer of `conversation_id` last wrote to (a reply goes out from it);
+/// `None` when they never wrote.
+pub async fn our_number(db: &Db, conversation_id: i64) -> anyhow::Result<Option<String>> {
+    let number = with_db!(db, |p| sqlx::query_scalar::<_, String>(
+        "select to_phone from messages where conversation_id = $1 and direction = 'in' order by id desc limit 1"
+    )
+    .bind(conversation_id)
+    .fetch_optional(p)
+    .await)?;
+    Ok(number)
+}

@@ -17,6 +17,8 @@ pub struct DeliveryReport<'a> {
     /// learnt (a worker died during the call).
     pub outbox_id: Option<i64>,
     pub provider_sid: &'a str,
+    /// The provider's event id, when it gives one (Telnyx): a repeated event changes nothing.
+    pub event_id: Option<&'a str>,
     /// In the provider's words (Twilio's `MessageStatus`, Telnyx's `to[0].status`).
     pub status: &'a str,
     pub error_code: Option<&'a str>,
@@ -29,22 +31,30 @@ pub struct DeliveryReport<'a> {
 /// forward (never back: reports arrive out of order), and with it the outbox status
 /// (`delivered` or `failed`); a permanent failure of the number suppresses it; an opt-out at
 /// the provider becomes an opt-out in the consent ledger. Returns what the report did to its
-/// text, `None` when it said nothing about delivery or named no text of ours.
+/// text, `None` when it said nothing about delivery, named no text of ours, or repeated an
+/// event already recorded.
 pub async fn record_delivery_report(db: &Db, d: &DeliveryReport<'_>) -> anyhow::Result<Option<Applied>> {
     let mut tx = db.begin().await?;
     let now = Utc::now();
-    with_tx!(&mut tx, |conn| {
+    let kept = with_tx!(&mut tx, |conn| {
         sqlx::query(
-            "insert into delivery_events (provider_sid, status, error_code, created_at) values ($1, $2, $3, $4)",
+            "insert into delivery_events (provider_sid, status, error_code, created_at, event_id)
+             values ($1, $2, $3, $4, $5) on conflict (event_id) do nothing",
         )
         .bind(d.provider_sid)
         .bind(d.status)
         .bind(d.error_code)
         .bind(now)
+        .bind(d.event_id)
         .execute(conn)
         .await
         .map(|r| r.rows_affected())
     })?;
+    if kept == 0 {
+        // The provider sent this event before: it was applied then.
+        tx.rollback().await?;
+        return Ok(None);
+    }
     if let Some(id) = d.outbox_id {
         with_tx!(&mut tx, |conn| sqlx::query(
             "update outbox set provider_sid = $1, status = 'sent', sent_at = $2

@@ -48,7 +48,7 @@ const DEFAULT_LLM_REPLY: &str = r#"{"reply":"Happy to help!","confidence":0.9,"n
 const FAKE_MODEL_ID: &str = "fake-chat-model";
 
 /// A router served on an ephemeral loopback port until this value is dropped.
-struct RunningServer {
+pub struct RunningServer {
     /// Where the server listens.
     addr: SocketAddr,
     /// The accept loop; aborted on drop.
@@ -57,7 +57,7 @@ struct RunningServer {
 
 impl RunningServer {
     /// Binds `127.0.0.1:0` and serves `router` on a background task.
-    async fn start(router: Router) -> Self {
+    pub async fn start(router: Router) -> Self {
         let listener =
             TcpListener::bind("127.0.0.1:0").await.expect("failed to bind a loopback port for a fake server");
         let addr = listener.local_addr().expect("failed to read the fake server's address");
@@ -68,7 +68,7 @@ impl RunningServer {
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash.
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 }
@@ -80,7 +80,7 @@ impl Drop for RunningServer {
 }
 
 /// Locks shared fake state; a panic in another test thread must not hide this test's result.
-fn lock<T>(state: &Mutex<T>) -> MutexGuard<'_, T> {
+pub fn lock<T>(state: &Mutex<T>) -> MutexGuard<'_, T> {
     state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 

@@ -135,6 +135,9 @@ pub struct TestOptions {
     pub qdrant_url: Option<String>,
     /// Outbound webhooks (endpoints, schedule); default: none.
     pub webhooks: Option<backtalk::config::WebhooksConfig>,
+    /// Start a fake Telnyx and configure it as a second provider (our number
+    /// [`crate::fake_telnyx::TELNYX_NUMBER`]).
+    pub telnyx: bool,
     /// Last word on the configuration, after every other option.
     pub configure: Option<fn(&mut Config)>,
 }
@@ -147,6 +150,7 @@ pub struct TestApp {
     pub twilio: FakeTwilio,
     pub llm: Option<FakeLlm>,
     pub embeddings: Option<FakeEmbeddings>,
+    pub telnyx: Option<crate::fake_telnyx::FakeTelnyx>,
     pub http: reqwest::Client,
     cancel: CancellationToken,
     /// The server task; it stops when `cancel` fires (on drop).
@@ -216,6 +220,18 @@ pub async fn spawn_app(backend: Backend, options: TestOptions) -> TestApp {
     if let Some(webhooks) = options.webhooks {
         config.webhooks = webhooks;
     }
+    let telnyx = if options.telnyx {
+        use crate::fake_telnyx::{FakeTelnyx, TELNYX_API_KEY, TELNYX_NUMBER};
+        let fake = FakeTelnyx::start().await;
+        config.telnyx.api_key = Secret::new(TELNYX_API_KEY);
+        config.telnyx.public_key = FakeTelnyx::public_key();
+        config.telnyx.api_base = fake.base_url();
+        config.telnyx.from = TELNYX_NUMBER.into();
+        config.telnyx.timeout_secs = 5;
+        Some(fake)
+    } else {
+        None
+    };
     if let Some(configure) = options.configure {
         configure(&mut config);
     }
@@ -231,6 +247,7 @@ pub async fn spawn_app(backend: Backend, options: TestOptions) -> TestApp {
         twilio,
         llm,
         embeddings,
+        telnyx,
         http: reqwest::Client::new(),
         cancel,
         _server: server,
