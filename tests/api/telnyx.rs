@@ -2,7 +2,8 @@
 //! through the fake Telnyx, from the number it was sent to; a forged, stale or unsigned event
 //! is a 401 that writes nothing; a repeated event changes nothing; STOP reaches the ledger and
 //! Telnyx's own block (40300) does too; `message.finalized` with `delivery_failed` 40001 is a
-//! permanent failure that suppresses the number, and a late `message.sent` does not undo it.
+//! permanent failure that suppresses the number, and a late `message.sent` does not undo it;
+//! a 429 or 5xx from Telnyx is retried.
 
 use std::time::Duration;
 
@@ -175,3 +176,17 @@ async fn a_finalized_delivery_failure_suppresses_the_number_and_never_moves_back
     assert_eq!(count(&app.db, &format!("suppressions where phone = '{CUSTOMER}' and code = '40001'")).await, 1);
 }
 on_both_backends!(a_finalized_delivery_failure_suppresses_the_number_and_never_moves_back);
+
+async fn telnyx_429_and_5xx_are_retried_until_the_reply_goes_once(backend: Backend) {
+    let app = spawn_app(backend, options()).await;
+    let telnyx = app.telnyx.as_ref().unwrap();
+    telnyx.fail_next(1, 429);
+    telnyx.fail_next(1, 503);
+    assert_eq!(post_event(&app, &received("ev-8", "msg-8", CUSTOMER, "hi"), "", None, None).await, 200);
+    telnyx.wait_for_sent(1, Duration::from_secs(30)).await;
+    app.wait_idle().await;
+    let answered: Vec<u16> = telnyx.requests().iter().map(|r| r.answered).collect();
+    assert_eq!(answered, vec![429, 503, 200]);
+    assert_eq!(count(&app.db, "outbox where status = 'sent'").await, 1);
+}
+on_both_backends!(telnyx_429_and_5xx_are_retried_until_the_reply_goes_once);
