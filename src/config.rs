@@ -552,6 +552,8 @@ pub struct BrandConfig {
     pub opt_in_confirmation: String,
     /// Answer to HELP/INFO.
     pub help_text: String,
+    /// Answer to a picture (MMS): the model cannot see it; a person is offered.
+    pub cannot_see_pictures: String,
     /// Sent when a conversation is handed to a person inside business hours.
     pub holding_message: String,
     /// Sent instead outside business hours; `{next_open}` becomes the next opening, e.g.
@@ -802,6 +804,7 @@ impl Default for BrandConfig {
             opt_out_confirmation: "Northwind Outfitters: you are unsubscribed and will get no more messages. Reply START to resubscribe.".into(),
             opt_in_confirmation: "Northwind Outfitters: you are subscribed to texts. Msg frequency varies. Msg & data rates may apply. Reply HELP for help, STOP to opt out.".into(),
             help_text: "Northwind Outfitters help: support@northwind.example or 1-800-555-0199. Msg & data rates may apply. Reply STOP to opt out.".into(),
+            cannot_see_pictures: "Thanks for the picture! I can't see images over text, so could you tell me in words what you need? If you'd rather talk to a person, just say so.".into(),
             holding_message: "Thanks for your message! A member of our team will reply shortly.".into(),
             holding_message_after_hours:
                 "Thanks for your message! Our team is away now and will reply {next_open}.".into(),

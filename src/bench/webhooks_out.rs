@@ -86,6 +86,7 @@ pub async fn run(texts: usize) -> anyhow::Result<()> {
                     .map_err(|e| anyhow::anyhow!("bench number: {e}"))?,
                 to: "+15005550006".into(),
                 body: "do you have the blouse in black?".into(),
+                media: vec![],
             };
             let started = Instant::now();
             ingest(db, &inbound, 5).await?;

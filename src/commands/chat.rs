@@ -58,6 +58,7 @@ pub async fn chat(config: Config, from: Option<String>, demo: bool) -> anyhow::R
             from: phone.clone(),
             to: "terminal".into(),
             body: line,
+            media: vec![],
         };
         let ingested = ingest(&db, &inbound, worker_config.max_attempts).await?;
         jobs::drain(&db, app.worker.as_ref(), &worker_config).await?;

@@ -10,6 +10,7 @@
 //!   confidence's evidence).
 //! - [`language`]: which language a text is in (English or Spanish); [`spanish`]: a Spanish
 //!   shopping text in the English words the pipeline reads.
+//! - [`media`]: the pictures and clips of an MMS.
 //! - [`segments`]: GSM-7 / UCS-2 segment counting (the guard, the offline responder, the
 //!   console, the eval).
 //! - [`vocabulary`]: the domain's words (consent kinds, turn decisions, outbox kinds and
@@ -26,6 +27,7 @@ pub mod flow;
 pub mod intent;
 pub mod language;
 pub mod links;
+pub mod media;
 pub mod restock;
 pub mod segments;
 pub mod spanish;

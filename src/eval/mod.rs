@@ -323,6 +323,7 @@ async fn run_conversation(
             from: phone.clone(),
             to: "eval".into(),
             body: turn.inbound.clone(),
+            media: vec![],
         };
         let Ingested::New(message_id) = ingest(db, &inbound, config.worker.max_attempts).await? else {
             anyhow::bail!("conversation {:?} turn {}: the text was stored before", t.id, k + 1);

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use super::error::Error;
 use crate::domain::delivery::Provider;
+use crate::domain::media::Media;
 use crate::domain::{MAX_BODY_CHARS, Phone};
 use crate::pipeline::ingest::{Inbound, Ingested};
 use crate::sms::telnyx::{self, Payload, SIGNATURE_HEADER, TIMESTAMP_HEADER, Webhook};
@@ -69,7 +70,13 @@ async fn inbound(state: &AppState, payload: Payload) -> Result<(), Error> {
     if text.chars().count() > MAX_BODY_CHARS {
         return Err(Error::bad_field("data.payload.text", format!("is longer than {MAX_BODY_CHARS} characters")));
     }
-    let inbound = Inbound { provider_sid: payload.id, from, to, body: text };
+    let media = payload
+        .media
+        .into_iter()
+        .filter(|m| !m.url.trim().is_empty())
+        .map(|m| Media { url: m.url, content_type: m.content_type.unwrap_or_default(), size_bytes: m.size })
+        .collect();
+    let inbound = Inbound { provider_sid: payload.id, from, to, body: text, media };
     match state.ingest.submit(inbound).await? {
         Ingested::New(id) => {
             state.metrics.inbound_accepted.fetch_add(1, Ordering::Relaxed);

@@ -106,7 +106,8 @@ pub async fn twilio_inbound(
     if text.chars().count() > MAX_BODY_CHARS {
         return Err(Error::bad_field("Body", format!("is longer than {MAX_BODY_CHARS} characters")));
     }
-    let inbound = Inbound { provider_sid: sid.to_string(), from, to: to.to_string(), body: text.to_string() };
+    let media = crate::domain::media::from_twilio_form(|name| field(&form, name).map(String::from));
+    let inbound = Inbound { provider_sid: sid.to_string(), from, to: to.to_string(), body: text.to_string(), media };
     match state.ingest.submit(inbound.clone()).await? {
         Ingested::New(id) => {
             state.metrics.inbound_accepted.fetch_add(1, Ordering::Relaxed);

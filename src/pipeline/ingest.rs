@@ -21,6 +21,8 @@ pub struct Inbound {
     /// Our number (or channel address) it was sent to.
     pub to: String,
     pub body: String,
+    /// The pictures and clips of an MMS (kept with the message).
+    pub media: Vec<crate::domain::media::Media>,
 }
 
 /// The payload of a turn job: the message, the consent state the webhook saw and what the
@@ -85,6 +87,7 @@ async fn ingest_in_tx(tx: &mut Tx, inbound: &Inbound, max_attempts: i32) -> anyh
         // A provider retry: the customer and conversation upserts above changed nothing real.
         return Ok(Ingested::Duplicate);
     };
+    conversations::insert_media(tx, message_id, &inbound.media).await?;
     let received = Event::MessageReceived { message_id, conversation_id, phone, to: &inbound.to, body: &inbound.body };
     webhook_events::emit(tx, received).await?;
     let current = consent::latest_consent_in_tx(tx, phone).await?;

@@ -103,6 +103,9 @@ pub async fn run_turn(
     if let Some(plan) = flow.as_ref().and_then(|f| flow_reply::menu(f, message, &deps.config.brand)) {
         return Ok(plan);
     }
+    if let Some(plan) = stages::picture(deps, message).await? {
+        return Ok(plan);
+    }
     clock.mark("compliance");
     let seed = flow.as_ref().and_then(flow_reply::seed);
     let facts = stages::context(deps, message, conversation, seed).await?;

@@ -115,6 +115,19 @@ pub fn compliance_gate(
 /// A reply always has at least this much room, whatever the disclosure's length.
 const MIN_REPLY_CHARS: usize = 80;
 
+/// A picture the model cannot look at: the bot says so and offers a person (issue 20). The
+/// generator takes text only today, so every picture gets this answer, whatever text came
+/// with it (docs/providers.md, MMS).
+pub async fn picture(deps: &Deps, message: &MessageRow) -> anyhow::Result<Option<TurnPlan>> {
+    let media = crate::store::conversations::media_of(&deps.db, &[message.id]).await?;
+    let has_image = media.get(&message.id).is_some_and(|files| files.iter().any(|m| m.is_image()));
+    if !has_image {
+        return Ok(None);
+    }
+    let text = Outbound { kind: OutboxKind::Reply, text: deps.config.brand.cannot_see_pictures.clone() };
+    Ok(Some(plan(message, TurnDecision::Reply, "media:image", vec![text])))
+}
+
 /// Stage 2, context: the recent thread, the customer's CRM profile and the dialogue state
 /// (`seed`: the state a flow's text set up, for the first reply to it).
 pub async fn context(

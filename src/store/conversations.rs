@@ -332,3 +332,45 @@ pub async fn our_number(db: &Db, conversation_id: i64) -> anyhow::Result<Option<
     .await)?;
     Ok(number)
 }
+
+/// Keeps the files of an inbound MMS with its message.
+pub async fn insert_media(tx: &mut Tx, message_id: i64, media: &[crate::domain::media::Media]) -> anyhow::Result<()> {
+    for m in media {
+        with_tx!(tx, |conn| sqlx::query(
+            "insert into message_media (message_id, url, content_type, size_bytes) values ($1, $2, $3, $4)"
+        )
+        .bind(message_id)
+        .bind(&m.url)
+        .bind(&m.content_type)
+        .bind(m.size_bytes)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
+
+/// The files of the messages `ids`, by message id, in the order they came.
+pub async fn media_of(
+    db: &Db,
+    ids: &[i64],
+) -> anyhow::Result<std::collections::HashMap<i64, Vec<crate::domain::media::Media>>> {
+    let mut by_message: std::collections::HashMap<i64, Vec<crate::domain::media::Media>> = Default::default();
+    for chunk in ids.chunks(500) {
+        let rows = with_db!(db, |p| {
+            let mut query = sqlx::QueryBuilder::new(
+                "select message_id, url, content_type, size_bytes from message_media where message_id in (",
+            );
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            list.push_unseparated(") order by id");
+            query.build_query_as::<(i64, String, String, Option<i64>)>().fetch_all(p).await
+        })?;
+        for (id, url, content_type, size_bytes) in rows {
+            by_message.entry(id).or_default().push(crate::domain::media::Media { url, content_type, size_bytes });
+        }
+    }
+    Ok(by_message)
+}

@@ -10,7 +10,7 @@ use crate::on_both_backends;
 const PASSWORD: &str = "correct horse battery";
 
 /// A client that does not follow redirects (so the tests see them) and keeps no cookies.
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
 }
 
@@ -197,12 +197,12 @@ async fn the_cli_creates_a_reviewer_who_can_log_in(backend: Backend) {
 on_both_backends!(the_cli_creates_a_reviewer_who_can_log_in);
 
 /// A signed-in reviewer: the session cookie and the session's CSRF token.
-struct Reviewer {
-    session: String,
+pub(crate) struct Reviewer {
+    pub(crate) session: String,
     csrf: String,
 }
 
-async fn sign_in(app: &TestApp, name: &str) -> Reviewer {
+pub(crate) async fn sign_in(app: &TestApp, name: &str) -> Reviewer {
     add_reviewer(app, name).await;
     let session = log_in(app, name, PASSWORD).await;
     let page = get_console(app, Some(&session)).await.text().await.unwrap();

@@ -24,6 +24,7 @@ mod hours;
 mod import_crm;
 mod links;
 mod migrations;
+mod mms;
 mod proactive;
 mod shopify_blind;
 mod shopify_catalog;

@@ -81,13 +81,23 @@ pub async fn get_conversation(
     };
     let messages = conversations::recent_messages(&state.db, id, i64::MAX, THREAD_LIMIT).await?;
     let turns = turns::turns_by_message(&state.db, id).await?;
+    let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
+    let media = conversations::media_of(&state.db, &ids).await?;
     let thread: Vec<serde_json::Value> = messages
             .iter()
             .map(|m| {
                 let turn = turns.get(&m.id).map(|t| {
                     serde_json::json!({"id": t.id, "decision": t.decision, "confidence": format!("{:.2}", t.confidence)})
                 });
-                serde_json::json!({"direction": m.direction, "body": m.body, "at": when(m.created_at), "turn": turn})
+                // Only web links: a provider's URL is shown as a link, nothing else.
+                let files: Vec<_> = media
+                    .get(&m.id)
+                    .into_iter()
+                    .flatten()
+                    .filter(|f| f.url.starts_with("https://") || f.url.starts_with("http://"))
+                    .collect();
+                serde_json::json!({"direction": m.direction, "body": m.body, "at": when(m.created_at), "turn": turn,
+                                   "media": files})
             })
             .collect();
     let escalations: Vec<serde_json::Value> = escalations::escalations_for_conversation(&state.db, id)
