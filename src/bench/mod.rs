@@ -129,6 +129,8 @@ pub(crate) async fn start_demo_server(dir: &std::path::Path) -> anyhow::Result<(
         .env("BACKTALK_PUBLIC_URL", PUBLIC_URL)
         .env("BACKTALK_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
         .env("BACKTALK_TELNYX_PUBLIC_KEY", telnyx_public_key())
+        // No made-up analytics history: the benchmarks count what they sent.
+        .env("BACKTALK_ANALYTICS_DEMO_HISTORY", "false")
         .env("BACKTALK_SHOPIFY_WEBHOOK_SECRET", SHOPIFY_SECRET);
     start(serve, "backtalk listening on ").await
 }
