@@ -15,7 +15,7 @@ use super::error::Error;
 use crate::domain::delivery::Provider;
 use crate::domain::media::Media;
 use crate::domain::{MAX_BODY_CHARS, Phone};
-use crate::pipeline::ingest::{Inbound, Ingested};
+use crate::pipeline::ingest::Inbound;
 use crate::sms::telnyx::{self, Payload, SIGNATURE_HEADER, TIMESTAMP_HEADER, Webhook};
 use crate::store::delivery::{self, DeliveryReport};
 
@@ -77,18 +77,7 @@ async fn inbound(state: &AppState, payload: Payload) -> Result<(), Error> {
         .map(|m| Media { url: m.url, content_type: m.content_type.unwrap_or_default(), size_bytes: m.size })
         .collect();
     let inbound = Inbound { provider_sid: payload.id, from, to, body: text, media };
-    match state.ingest.submit(inbound).await? {
-        Ingested::New(id) => {
-            state.metrics.inbound_accepted.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(message = id, provider = "telnyx", "inbound text stored");
-            state.waker.wake();
-        }
-        Ingested::Duplicate => {
-            state.metrics.inbound_duplicate.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(provider = "telnyx", "duplicate webhook ignored");
-        }
-    }
-    Ok(())
+    super::webhooks::store_inbound(state, inbound, "telnyx").await
 }
 
 /// A delivery report: the recipient's status and the first error's code. Our outbox id rides

@@ -108,18 +108,26 @@ pub async fn twilio_inbound(
     }
     let media = crate::domain::media::from_twilio_form(|name| field(&form, name).map(String::from));
     let inbound = Inbound { provider_sid: sid.to_string(), from, to: to.to_string(), body: text.to_string(), media };
-    match state.ingest.submit(inbound.clone()).await? {
+    store_inbound(&state, inbound, "twilio").await?;
+    Ok(([("content-type", "text/xml")], EMPTY_TWIML).into_response())
+}
+
+/// Hands a provider's inbound text to the ingest batcher (stored with its turn job before the
+/// webhook answers), counting it; a repeated provider message id writes nothing.
+pub(super) async fn store_inbound(state: &AppState, inbound: Inbound, provider: &'static str) -> Result<(), Error> {
+    let from = inbound.from.clone();
+    match state.ingest.submit(inbound).await? {
         Ingested::New(id) => {
             state.metrics.inbound_accepted.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(message = id, from = %inbound.from, "inbound text stored");
+            tracing::info!(message = id, from = %from, provider, "inbound text stored");
             state.waker.wake();
         }
         Ingested::Duplicate => {
             state.metrics.inbound_duplicate.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(from = %inbound.from, "duplicate webhook ignored");
+            tracing::info!(from = %from, provider, "duplicate webhook ignored");
         }
     }
-    Ok(([("content-type", "text/xml")], EMPTY_TWIML).into_response())
+    Ok(())
 }
 
 /// `POST /webhooks/twilio/status`: record a delivery report (see
