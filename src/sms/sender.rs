@@ -270,6 +270,9 @@ impl Sender {
     ) -> anyhow::Result<()> {
         let mut tx = self.db.begin().await?;
         let moved = outbox::transition_in_tx(&mut tx, row.id, OutboxStatus::Sending, to, Some(error)).await?;
+        if moved && to == OutboxStatus::Failed {
+            crate::store::delivery::refused_in_tx(&mut tx, row.id).await?;
+        }
         if moved && let Some(reason) = escalation_reason {
             warn!(outbox = row.id, reason = %reason, "outbound text needs a person");
             escalate_send_problem(&mut tx, row, reason, error).await?;

@@ -5,7 +5,7 @@
 use chrono::Utc;
 
 use super::webhook_events::{self, Event, OutboxRef};
-use super::{Db, consent, with_db, with_tx};
+use super::{Db, Tx, consent, with_db, with_tx};
 use crate::domain::delivery::{self, Applied, DeliveryState, Provider};
 use crate::domain::{ConsentKind, OutboxStatus, Phone};
 
@@ -155,4 +155,17 @@ pub async fn suppression(db: &Db, phone: &Phone) -> anyhow::Result<Option<String
     .fetch_optional(p)
     .await)?;
     Ok(code)
+}
+
+/// Records that the provider refused the send request itself (Twilio 21610 on create, Telnyx
+/// 40300, a bad number): the text's outcome is `failed_permanent`, as a `send_error` report
+/// means (docs/delivery.md). A state already reported stays.
+pub async fn refused_in_tx(tx: &mut Tx, outbox_id: i64) -> anyhow::Result<()> {
+    with_tx!(tx, |conn| sqlx::query("update outbox set delivery_state = $1 where id = $2 and delivery_state is null")
+        .bind(DeliveryState::FailedPermanent.as_str())
+        .bind(outbox_id)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
 }

@@ -147,7 +147,9 @@ async fn stop_over_telnyx_and_telnyxs_own_block_reach_the_ledger(backend: Backen
     let ledger = backtalk::store::consent::latest_consent(&app.db, &as_phone(OTHER)).await.unwrap();
     assert_eq!(ledger.map(|k| k.as_str()), Some("opt_out"));
     assert_eq!(count(&app.db, "consent_events where source = 'provider_40300'").await, 1);
-    assert_eq!(count(&app.db, &format!("outbox where to_phone = '{OTHER}' and status = 'failed'")).await, 1);
+    let refused =
+        format!("outbox where to_phone = '{OTHER}' and status = 'failed' and delivery_state = 'failed_permanent'");
+    assert_eq!(count(&app.db, &refused).await, 1);
 }
 on_both_backends!(stop_over_telnyx_and_telnyxs_own_block_reach_the_ledger);
 
