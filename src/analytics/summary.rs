@@ -14,13 +14,13 @@ use crate::store::analytics_period::Scope;
 
 /// A day is settled once every window that can change its counts is over: the 24 h of
 /// replies, opt-outs and resolution after its last text, and a day more. Its roll-up is then
-/// kept until a change (a late order, a click, a delivery report) drops it.
+/// kept until a change (a late order, a click, a delivery report) marks it out of date.
 pub const SETTLED_AFTER: Duration = Duration::hours(48);
 
 /// How long the roll-up of a day not yet settled (today, the two days before) is used before
 /// it is counted again: a dashboard refreshed within it reads only roll-ups. What changed
 /// meanwhile shows after at most this long (an attributed order, a click or a delivery report
-/// at once: they drop their day's roll-up).
+/// at once: they mark their day's roll-up out of date).
 pub const RECENT_FOR: Duration = Duration::minutes(5);
 
 /// How many days back from today the background refresher keeps rolled up (the dashboard's
@@ -59,10 +59,9 @@ async fn roll_up(
 pub async fn refresh(db: &Db, hours: &BusinessHours, now: DateTime<Utc>) -> anyhow::Result<usize> {
     let today = now.date_naive();
     let first = today - Duration::days(KEPT_DAYS - 1);
-    let stored: HashMap<NaiveDate, store::Rollup> = store::rollups(db, first, today)
+    let stored: HashMap<NaiveDate, store::Rollup> = store::rollups_to_refresh(db, first, today)
         .await?
         .into_iter()
-        .chain(store::changed_rollups(db).await?)
         .filter_map(|r| Some((NaiveDate::parse_from_str(&r.day, "%Y-%m-%d").ok()?, r)))
         .collect();
     // A roll-up that a request would find expired within half of RECENT_FOR is counted now.

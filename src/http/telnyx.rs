@@ -12,16 +12,13 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::Error;
+use super::webhooks::{header, outbox_id};
 use crate::domain::delivery::Provider;
 use crate::domain::media::Media;
 use crate::domain::{MAX_BODY_CHARS, Phone};
 use crate::pipeline::ingest::Inbound;
 use crate::sms::telnyx::{self, Payload, SIGNATURE_HEADER, TIMESTAMP_HEADER, Webhook};
 use crate::store::delivery::{self, DeliveryReport};
-
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
 
 /// Verifies the Ed25519 signature (401 and nothing written when it fails: a forged or stale
 /// event), reads the event (400 when it is not one), and applies it. Telnyx wants a 2xx
@@ -83,11 +80,7 @@ async fn inbound(state: &AppState, payload: Payload) -> Result<(), Error> {
 /// A delivery report: the recipient's status and the first error's code. Our outbox id rides
 /// in the `webhook_url` we gave with the text.
 async fn report(state: &AppState, uri: &Uri, event_id: &str, payload: &Payload) -> Result<(), Error> {
-    let outbox_id = uri
-        .query()
-        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
-        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "outbox"))
-        .and_then(|(_, v)| v.parse::<i64>().ok());
+    let outbox_id = outbox_id(uri);
     let recipient = payload.to.first();
     let to = recipient.and_then(|t| Phone::parse(&t.phone_number).ok());
     let status = recipient

@@ -139,11 +139,7 @@ pub async fn twilio_status(
     body: Bytes,
 ) -> Result<Response, Error> {
     let form = verified_form(&state, state.config.status_webhook_url(), &uri, &headers, &body)?;
-    let outbox_id = uri
-        .query()
-        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
-        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "outbox"))
-        .and_then(|(_, v)| v.parse::<i64>().ok());
+    let outbox_id = outbox_id(&uri);
     let to = field(&form, "To").and_then(|t| Phone::parse(t).ok());
     let report = DeliveryReport {
         provider: Provider::Twilio,
@@ -159,7 +155,15 @@ pub async fn twilio_status(
     Ok(StatusCode::OK.into_response())
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// Our outbox id, which rides in the query of the delivery-report URL we give each provider
+/// (`?outbox=<id>`).
+pub(super) fn outbox_id(uri: &Uri) -> Option<i64> {
+    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(uri.query()?).ok()?;
+    pairs.into_iter().find(|(k, _)| k == "outbox").and_then(|(_, v)| v.parse().ok())
+}
+
+/// A header's value, trimmed; `None` when missing or blank.
+pub(super) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
 }
 

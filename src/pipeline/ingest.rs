@@ -42,6 +42,10 @@ pub struct TurnJob {
     /// carried it (a database from an older version); the turn then assesses the text itself.
     #[serde(default)]
     pub assessment: Option<Assessment>,
+    /// The text came with a picture (an MMS): known at ingest, so the turn needs no query for
+    /// it. A job queued by a version without it reads false.
+    #[serde(default)]
+    pub picture: bool,
 }
 
 /// What storing did.
@@ -114,7 +118,9 @@ async fn ingest_in_tx(tx: &mut Tx, inbound: &Inbound, max_attempts: i32) -> anyh
         };
         consent::insert_consent_event(tx, &event).await?;
     }
-    let job = TurnJob { message_id, consent_before: current, consent_change: change, assessment: Some(assessment) };
+    let picture = inbound.media.iter().any(|m| m.is_image());
+    let job =
+        TurnJob { message_id, consent_before: current, consent_change: change, assessment: Some(assessment), picture };
     let payload = serde_json::to_string(&job)?;
     jobs::enqueue_job(tx, KIND_TURN, &payload, Some(&format!("turn:{message_id}")), max_attempts).await?;
     Ok(Ingested::New(message_id))

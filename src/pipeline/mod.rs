@@ -103,7 +103,7 @@ pub async fn run_turn(
     if let Some(plan) = flow.as_ref().and_then(|f| flow_reply::menu(f, message, &deps.config.brand)) {
         return Ok(plan);
     }
-    if let Some(plan) = stages::picture(deps, message).await? {
+    if let Some(plan) = stages::picture(&deps.config.brand, job, message) {
         return Ok(plan);
     }
     clock.mark("compliance");

@@ -118,14 +118,12 @@ const MIN_REPLY_CHARS: usize = 80;
 /// A picture the model cannot look at: the bot says so and offers a person (issue 20). The
 /// generator takes text only today, so every picture gets this answer, whatever text came
 /// with it (docs/providers.md, MMS).
-pub async fn picture(deps: &Deps, message: &MessageRow) -> anyhow::Result<Option<TurnPlan>> {
-    let media = crate::store::conversations::media_of(&deps.db, &[message.id]).await?;
-    let has_image = media.get(&message.id).is_some_and(|files| files.iter().any(|m| m.is_image()));
-    if !has_image {
-        return Ok(None);
+pub fn picture(brand: &BrandConfig, job: &TurnJob, message: &MessageRow) -> Option<TurnPlan> {
+    if !job.picture {
+        return None;
     }
-    let text = Outbound { kind: OutboxKind::Reply, text: deps.config.brand.cannot_see_pictures.clone() };
-    Ok(Some(plan(message, TurnDecision::Reply, "media:image", vec![text])))
+    let text = Outbound { kind: OutboxKind::Reply, text: brand.cannot_see_pictures.clone() };
+    Some(plan(message, TurnDecision::Reply, "media:image", vec![text]))
 }
 
 /// Stage 2, context: the recent thread, the customer's CRM profile and the dialogue state
@@ -459,6 +457,7 @@ mod tests {
             consent_before: before,
             consent_change: change,
             assessment: carried.then(|| compliance::assess(body, opted_out)),
+            picture: false,
         };
         outcome(&job, body, state)
     }
@@ -516,6 +515,7 @@ mod tests {
             consent_before: Some(ConsentKind::OptIn),
             consent_change: None,
             assessment: Some(assessment.clone()),
+            picture: false,
         };
         assert_eq!(
             outcome(&job(&help), "do you have it in red?", Bot),

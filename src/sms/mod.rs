@@ -63,4 +63,9 @@ pub trait SmsProvider: Send + Sync {
     fn label_for(&self, _sms: &OutgoingSms) -> String {
         self.sender_label()
     }
+    /// Whether [`OutgoingSms::from`] decides anything (a router over two providers): the
+    /// sender looks the conversation's number up only then.
+    fn routes_by_number(&self) -> bool {
+        false
+    }
 }

@@ -40,6 +40,10 @@ impl SmsProvider for Router {
     fn label_for(&self, sms: &OutgoingSms) -> String {
         self.pick(sms.from.as_deref()).1.sender_label()
     }
+
+    fn routes_by_number(&self) -> bool {
+        self.providers.len() > 1
+    }
 }
 
 #[cfg(test)]
@@ -71,6 +75,8 @@ mod tests {
         assert_eq!(router.send(&sms(Some("+1A"))).await.unwrap().provider_sid, "+1A");
         assert_eq!(router.send(&sms(Some("+1C"))).await.unwrap().provider_sid, "+1A", "an unknown number: the default");
         assert_eq!(router.label_for(&sms(None)), "+1A");
+        assert!(router.routes_by_number());
+        assert!(!Router::new(vec![("twilio", Arc::new(Named("+1A")))]).unwrap().routes_by_number());
         assert!(Router::new(vec![]).is_none());
     }
 }

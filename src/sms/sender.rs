@@ -90,7 +90,10 @@ impl Sender {
         let sms = OutgoingSms {
             to: row.to_phone.as_str().to_owned(),
             body: body.clone(),
-            from: conversations::our_number(&self.db, row.conversation_id).await?,
+            from: match self.provider.routes_by_number() {
+                true => conversations::our_number(&self.db, row.conversation_id).await?,
+                false => None,
+            },
             outbox_id: Some(row.id),
         };
         match self.provider.send(&sms).await {

@@ -169,12 +169,7 @@ pub async fn write_attributions(db: &Db, batch: &[Attribution<'_>]) -> anyhow::R
         days.insert(day_of(o.ordered_at));
     }
     for day in days {
-        with_tx!(&mut tx, |conn| sqlx::query(MARK_CHANGED)
-            .bind(day)
-            .bind(never())
-            .execute(conn)
-            .await
-            .map(|r| r.rows_affected()))?;
+        with_tx!(&mut tx, |conn| mark_changed(&day).execute(conn).await.map(|r| r.rows_affected()))?;
     }
     tx.commit().await
 }
@@ -206,24 +201,26 @@ pub async fn forget_send_day(db: &Db, outbox_id: Option<i64>, provider_sid: Opti
     .fetch_optional(p)
     .await)?;
     if let Some(Some(at)) = sent {
-        with_db_write!(db, |p| sqlx::query(MARK_CHANGED)
-            .bind(day_of(at))
-            .bind(never())
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
+        let day = day_of(at);
+        with_db_write!(db, |p| mark_changed(&day).execute(p).await.map(|r| r.rows_affected()))?;
     }
     Ok(())
 }
 
-/// Marks a day's roll-up changed: counts up its `changes` (a row with empty counts when the
-/// day has none yet), so it is counted again before it is used (migration 0021).
-const MARK_CHANGED: &str = "insert into analytics_days (day, counts, computed_at, changes) values ($1, '', $2, 1)
-     on conflict (day) do update set changes = analytics_days.changes + 1";
-
-/// The time of a roll-up never made.
-fn never() -> DateTime<Utc> {
-    DateTime::<Utc>::UNIX_EPOCH
+/// Marks `day`'s roll-up changed: counts up its `changes` (a row with empty counts, made at
+/// the epoch, when the day has none yet), so it is counted again before it is used (migration
+/// 0021). For either database: the caller executes it.
+fn mark_changed<DB: sqlx::Database>(day: &str) -> sqlx::query::Query<'_, DB, <DB as sqlx::Database>::Arguments>
+where
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    DateTime<Utc>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query(
+        "insert into analytics_days (day, counts, computed_at, changes) values ($1, '', $2, 1)
+         on conflict (day) do update set changes = analytics_days.changes + 1",
+    )
+    .bind(day)
+    .bind(DateTime::<Utc>::UNIX_EPOCH)
 }
 
 /// A day's stored roll-up.
@@ -250,11 +247,15 @@ pub async fn rollups(db: &Db, first: NaiveDate, last: NaiveDate) -> anyhow::Resu
     Ok(rows)
 }
 
-/// The roll-ups changed since they were counted, the latest day first.
-pub async fn changed_rollups(db: &Db) -> anyhow::Result<Vec<Rollup>> {
+/// The stored roll-ups of the days `first` to `last`, and those of any other day changed since
+/// it was counted (what the background refresher looks at).
+pub async fn rollups_to_refresh(db: &Db, first: NaiveDate, last: NaiveDate) -> anyhow::Result<Vec<Rollup>> {
     let rows = with_db!(db, |p| sqlx::query_as::<_, Rollup>(
-        "select day, counts, computed_at, changes from analytics_days where changes > 0 order by day desc"
+        "select day, counts, computed_at, changes from analytics_days
+         where (day >= $1 and day <= $2) or changes > 0"
     )
+    .bind(first.format("%Y-%m-%d").to_string())
+    .bind(last.format("%Y-%m-%d").to_string())
     .fetch_all(p)
     .await)?;
     Ok(rows)

@@ -10,7 +10,7 @@ use crate::on_both_backends;
 const PASSWORD: &str = "correct horse battery";
 
 /// A client that does not follow redirects (so the tests see them) and keeps no cookies.
-pub(crate) fn client() -> reqwest::Client {
+fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
 }
 
@@ -198,8 +198,17 @@ on_both_backends!(the_cli_creates_a_reviewer_who_can_log_in);
 
 /// A signed-in reviewer: the session cookie and the session's CSRF token.
 pub(crate) struct Reviewer {
-    pub(crate) session: String,
+    session: String,
     csrf: String,
+}
+
+impl Reviewer {
+    /// The text of the console page at `path`, opened in this reviewer's session.
+    pub(crate) async fn page(&self, app: &TestApp, path: &str) -> String {
+        let request = client().get(format!("{}{path}", app.base_url));
+        let response = request.header("cookie", format!("bt_session={}", self.session)).send().await.unwrap();
+        response.text().await.unwrap()
+    }
 }
 
 pub(crate) async fn sign_in(app: &TestApp, name: &str) -> Reviewer {
@@ -237,15 +246,7 @@ async fn a_claimed_escalation_needs_an_explicit_take_over(backend: Backend) {
     let (a, b) = (sign_in(&app, "alex").await, sign_in(&app, "blair").await);
     let page = format!("/console/escalations/{id}");
 
-    let view = client()
-        .get(format!("{}{page}", app.base_url))
-        .header("cookie", format!("bt_session={}", a.session))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let view = a.page(&app, &page).await;
     assert!(view.contains("can I talk to a real person?") && view.contains("human_requested"), "{view}");
     assert!(view.contains("Elyssa Reese") && view.contains("opt_in"), "customer and consent: {view}");
     let counter = &view[view.find("id=\"segments\"").expect("the segment counter")..];

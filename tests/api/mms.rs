@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::console::{client, sign_in};
+use crate::console::sign_in;
 use crate::fake_telnyx::{FakeTelnyx, TELNYX_NUMBER};
 use crate::helpers::*;
 use crate::on_both_backends;
@@ -62,16 +62,7 @@ async fn a_picture_is_kept_shown_and_answered_by_either_provider(backend: Backen
     let reviewer = sign_in(&app, "sam").await;
     let conversation =
         backtalk::store::conversations::conversation_by_phone(&app.db, &as_phone(CUSTOMER)).await.unwrap().unwrap();
-    let page = client()
-        .get(format!("{}/console/conversations/{}", app.base_url, conversation.id))
-        .header("cookie", format!("bt_session={}", reviewer.session))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-        .replace("&#x2f;", "/");
+    let page = reviewer.page(&app, &format!("/console/conversations/{}", conversation.id)).await.replace("&#x2f;", "/");
     assert!(page.contains(PICTURE) && page.contains("Picture (image/jpeg)"), "{page}");
 }
 on_both_backends!(a_picture_is_kept_shown_and_answered_by_either_provider);

@@ -51,6 +51,7 @@ async fn the_worker_acts_on_the_assessment_carried_in_the_job(backend: Backend) 
             consent_before: Some(backtalk::domain::ConsentKind::OptIn),
             consent_change: None,
             assessment: Some(carried),
+            ..TurnJob::default()
         };
         serde_json::to_string(&job).unwrap()
     })
