@@ -147,7 +147,13 @@ impl App {
             composer: Some(Arc::new(crate::pipeline::compose::PipelineComposer { deps: deps.clone() })),
             segments_dir: config.segments_dir(),
         });
-        let worker = Arc::new(Worker { deps, sender, waker: waker.clone(), webhooks, flows });
+        let notifier = Arc::new(crate::escalation::notify::Notifier::new(
+            db.clone(),
+            &config.notify,
+            &config.smtp,
+            &config.public_url,
+        )?);
+        let worker = Arc::new(Worker { deps, sender, waker: waker.clone(), webhooks, flows, notifier });
         let ingest = IngestBatcher::spawn(db.clone(), config.worker.max_attempts);
         let state = AppState {
             db,
@@ -192,6 +198,16 @@ impl App {
             self.state.clock.clone(),
             cancel.clone(),
         ));
+        // Normal-priority escalations reach reviewers as a digest (docs/reviewers.md).
+        let digest_every = crate::domain::duration::parse(&config.notify.digest_every)
+            .map_err(anyhow::Error::msg)
+            .context("notify.digest_every")?;
+        let digesting = tokio::spawn(crate::escalation::notify::run_digests(
+            self.state.db.clone(),
+            digest_every,
+            self.state.waker.clone(),
+            cancel.clone(),
+        ));
         let db = self.state.db.clone();
         let shutdown = cancel.clone();
         // The peer address reaches handlers (the console's per-address login limit).
@@ -204,6 +220,7 @@ impl App {
         }
         let _ = dispatching.await;
         let _ = analysing.await;
+        let _ = digesting.await;
         db.close().await;
         info!("shut down cleanly");
         Ok(())

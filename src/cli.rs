@@ -221,11 +221,38 @@ pub enum WebhooksCommand {
 /// `backtalk reviewer …`
 #[derive(Debug, Subcommand)]
 pub enum ReviewerCommand {
-    /// Create a reviewer account and print its one-time password.
+    /// Create a reviewer account and print its one-time password (the first account is an admin).
     Add {
         /// The name the reviewer logs in with.
         name: String,
+        /// `admin` (may manage reviewers in the console) or `reviewer`.
+        #[arg(long)]
+        role: Option<String>,
+        /// Where escalation notifications are emailed.
+        #[arg(long, default_value = "")]
+        email: String,
+        /// A team escalations can be assigned to.
+        #[arg(long, default_value = "")]
+        team: String,
     },
+    /// List the accounts: role, email, team, disabled or locked.
+    List,
+    /// Change an account's role, email or team (an empty value clears an email or team).
+    Set {
+        name: String,
+        #[arg(long)]
+        role: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        team: Option<String>,
+    },
+    /// Disable an account: it cannot log in, its sessions end, its API tokens stop working.
+    Disable { name: String },
+    /// Enable a disabled account again.
+    Enable { name: String },
+    /// Give an account a new one-time password (printed once); its sessions end.
+    ResetPassword { name: String },
     /// Issue an API token for `/api/v1` that acts as this reviewer; printed once.
     Token {
         /// The reviewer the token belongs to.

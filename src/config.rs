@@ -88,6 +88,67 @@ pub struct Config {
     pub segments: SegmentsConfig,
     pub campaigns: CampaignsConfig,
     pub analytics: AnalyticsConfig,
+    pub notify: NotifyConfig,
+    pub smtp: SmtpConfig,
+}
+
+/// Telling reviewers about escalations (docs/reviewers.md): a high-priority escalation at
+/// once, normal ones gathered into a digest, an assignment to its assignee; by email (see
+/// [`SmtpConfig`]) and a Slack-compatible incoming webhook, besides the outbound webhooks'
+/// `conversation.escalated` and `escalation.assigned` events.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// How often the normal-priority escalations opened since the last digest are sent as
+    /// one message (`30m`, `1h`; at least `1s`).
+    pub digest_every: String,
+    /// A Slack (or Mattermost, Rocket.Chat) incoming webhook URL; each notification is one
+    /// `{"text": …}` post. Secret: the URL is the credential. Empty: no chat notifications.
+    pub slack_webhook_url: Secret,
+    /// Timeout of one Slack post or one SMTP session, seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig { digest_every: "30m".into(), slack_webhook_url: Secret::default(), timeout_secs: 10 }
+    }
+}
+
+/// The SMTP relay that emails reviewers (docs/reviewers.md). Emails go to enabled reviewers
+/// with an address (`backtalk reviewer set NAME --email …`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// The relay's host name. Empty: no email.
+    pub host: String,
+    /// 587 for STARTTLS, 465 for TLS from the first byte, 25 on a trusted local relay.
+    pub port: u16,
+    /// `starttls` (required: no mail goes out if the relay cannot upgrade), `tls` (implicit
+    /// TLS), or `none` (plain text; only for a relay on the same host or network).
+    pub tls: String,
+    /// Login name; empty: no authentication.
+    pub username: String,
+    /// Password. Secret.
+    pub password: Secret,
+    /// The sender, e.g. `Backtalk <backtalk@example.com>`.
+    pub from: String,
+    /// A PEM file of extra root certificates to trust (a relay with a private CA).
+    pub ca_file: String,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            host: String::new(),
+            port: 587,
+            tls: "starttls".into(),
+            username: String::new(),
+            password: Secret::default(),
+            from: String::new(),
+            ca_file: String::new(),
+        }
+    }
 }
 
 /// Analytics: the attribution windows (docs/analytics.md). The defaults are the anchors':
@@ -722,6 +783,8 @@ impl Default for Config {
             segments: SegmentsConfig::default(),
             campaigns: CampaignsConfig::default(),
             analytics: AnalyticsConfig::default(),
+            notify: NotifyConfig::default(),
+            smtp: SmtpConfig::default(),
             console: ConsoleConfig::default(),
             webhooks: WebhooksConfig::default(),
             crm: CrmConfig::default(),
@@ -871,6 +934,15 @@ impl Config {
             && !self.database_url.starts_with("postgresql://")
         {
             bad("database_url", "must start with sqlite: or postgres://")?;
+        }
+        if crate::domain::duration::parse(&self.notify.digest_every).map_or(true, |d| d.as_secs() < 1) {
+            bad("notify.digest_every", "expected a duration of at least 1s such as 30m or 1h")?;
+        }
+        if !matches!(self.smtp.tls.as_str(), "starttls" | "tls" | "none") {
+            bad("smtp.tls", "expected starttls, tls or none")?;
+        }
+        if !self.smtp.host.is_empty() && self.smtp.from.parse::<lettre::message::Mailbox>().is_err() {
+            bad("smtp.from", "expected an address such as Backtalk <backtalk@example.com>")?;
         }
         if !(self.campaigns.rate > 0.0 && self.campaigns.rate.is_finite()) {
             bad("campaigns.rate", "expected a number of messages per second above 0")?;

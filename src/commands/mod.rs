@@ -21,9 +21,7 @@ mod serve;
 
 use anyhow::Context;
 
-use crate::cli::{
-    CampaignsCommand, Cli, Command, ComplianceCommand, FlowsCommand, ReviewerCommand, SegmentsCommand, WebhooksCommand,
-};
+use crate::cli::{CampaignsCommand, Cli, Command, ComplianceCommand, FlowsCommand, SegmentsCommand, WebhooksCommand};
 use crate::config::Config;
 
 /// Runs the command `cli` names.
@@ -56,12 +54,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::ImportCrm { customers, orders, strict } => {
                     catalog::import_crm(config, customers.as_deref(), orders.as_deref(), strict).await
                 }
-                Command::Reviewer { command: ReviewerCommand::Add { name } } => {
-                    reviewer::add_reviewer(config, &name).await
-                }
-                Command::Reviewer { command: ReviewerCommand::Token { name, label } } => {
-                    reviewer::issue_api_token(config, &name, &label).await
-                }
+                Command::Reviewer { command } => reviewer::manage(config, command).await,
                 Command::Eval {
                     transcripts,
                     report,

@@ -311,6 +311,8 @@ string_enum! {
         ConversationEscalated = "conversation.escalated",
         /// A reviewer closed an escalation (resolved or handed back to the bot).
         EscalationResolved = "escalation.resolved",
+        /// An escalation was assigned to a reviewer or a team (docs/reviewers.md).
+        EscalationAssigned = "escalation.assigned",
         /// A customer's text was stored.
         MessageReceived = "message.received",
         /// The provider accepted an outbound text.

@@ -10,7 +10,9 @@
 //! [`hours`]: business hours, which SLA due times count and the holding message names.
 //! [`review`]: what a reviewer does to an escalation, from the console or the JSON API.
 
+pub mod accounts;
 pub mod hours;
+pub mod notify;
 pub mod review;
 
 use serde::Serialize;

@@ -9,6 +9,7 @@ use crate::domain::OutboxKind;
 use crate::sms::outbound::{OutboundText, queue_text};
 use crate::store::Db;
 use crate::store::escalations::{self, Claimed, Resolution};
+pub use crate::store::notifications::Assignee;
 use crate::store::reviewers;
 
 /// Who is acting.
@@ -26,6 +27,8 @@ pub enum Refused {
     /// It is closed.
     Closed,
     NotFound,
+    /// No enabled reviewer, or no team, of that name.
+    NoSuchAssignee(String),
 }
 
 impl Refused {
@@ -35,6 +38,7 @@ impl Refused {
             Refused::HeldBy(name) => format!("{name} has claimed this escalation; take it over to act on it."),
             Refused::Closed => "This escalation is closed.".to_string(),
             Refused::NotFound => format!("There is no escalation {id}."),
+            Refused::NoSuchAssignee(name) => format!("There is no enabled reviewer or team called {name:?}."),
         }
     }
 }
@@ -60,6 +64,32 @@ pub async fn claim(db: &Db, who: &Reviewer, id: i64, take_over: bool) -> anyhow:
             Ok(Ok(()))
         }
         other => Ok(Err(refused(other))),
+    }
+}
+
+/// Assigns escalation `id` to a reviewer (who then holds it) or a team (whose members may
+/// claim it), and tells the assignee (`escalation::notify`). Any reviewer may assign: it is
+/// how one hands a thread to a colleague.
+pub async fn assign(db: &Db, who: &Reviewer, id: i64, assignee: &Assignee) -> anyhow::Result<Result<(), Refused>> {
+    let reviewer_id = match assignee {
+        Assignee::Reviewer(name) => match reviewers::reviewer_by_name(db, name).await? {
+            Some(r) => Some(r.id),
+            None => return Ok(Err(Refused::NoSuchAssignee(name.clone()))),
+        },
+        Assignee::Team(team) => {
+            if !reviewers::teams(db).await?.contains(team) {
+                return Ok(Err(Refused::NoSuchAssignee(team.clone())));
+            }
+            None
+        }
+    };
+    match escalations::assign(db, id, assignee, reviewer_id, &who.name).await? {
+        escalations::Assigned::Done => {
+            record(db, who, "assigned", id, &assignee.key()).await?;
+            Ok(Ok(()))
+        }
+        escalations::Assigned::Closed => Ok(Err(Refused::Closed)),
+        escalations::Assigned::NotFound => Ok(Err(Refused::NotFound)),
     }
 }
 

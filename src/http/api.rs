@@ -36,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/escalations/{id}/reply", post(reply_to_escalation))
         .route("/api/v1/escalations/{id}/opt-out", post(opt_out_escalation))
         .route("/api/v1/escalations/{id}/close", post(close_escalation))
+        .route("/api/v1/escalations/{id}/assign", post(assign_escalation))
         .route("/api/v1/conversations", get(list_conversations))
         .route("/api/v1/conversations/{id}", get(get_conversation))
         .route("/api/v1/turns/{id}", get(get_turn))
@@ -354,6 +355,29 @@ pub async fn claim_escalation(
 ) -> ApiResult {
     review::claim(&state.db, &who, id, claim.take_over).await?.map_err(|r| refused(id, r))?;
     Ok(Json(json!({ "id": id, "assigned_to": who.name })))
+}
+
+/// `POST /api/v1/escalations/{id}/assign` body: one of the two.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignBody {
+    pub reviewer: Option<String>,
+    pub team: Option<String>,
+}
+
+/// `POST /api/v1/escalations/{id}/assign`: the token's reviewer assigns it to a reviewer or
+/// a team, who are told (docs/reviewers.md); 409 for an unknown assignee or a closed one.
+pub async fn assign_escalation(
+    State(state): State<AppState>,
+    ApiReviewer(who): ApiReviewer,
+    Path(id): Path<i64>,
+    JsonBody(body): JsonBody<AssignBody>,
+) -> ApiResult {
+    let assignee = review::Assignee::from_fields(body.reviewer.as_deref(), body.team.as_deref())
+        .map_err(|why| Error::bad_field("reviewer", why))?;
+    review::assign(&state.db, &who, id, &assignee).await?.map_err(|r| refused(id, r))?;
+    state.waker.wake();
+    Ok(Json(json!({ "id": id, "assignee": assignee.key() })))
 }
 
 /// `POST /api/v1/escalations/{id}/reply` body.

@@ -17,6 +17,7 @@ use crate::sms::sender::Sender;
 use crate::store::commerce::FlowEventJob;
 use crate::store::conversations;
 use crate::store::jobs::JobRow;
+use crate::store::notifications::{KIND_NOTIFY, NotifyJob};
 use crate::store::webhook_events::KIND_WEBHOOK_DELIVERY;
 use crate::webhooks_out::{Deliverer, delivery_of};
 
@@ -32,6 +33,8 @@ pub struct Worker {
     pub webhooks: Arc<Deliverer>,
     /// Starts, advances and ends flow runs.
     pub flows: Arc<crate::flows::engine::Engine>,
+    /// Tells reviewers about escalations.
+    pub notifier: Arc<crate::escalation::notify::Notifier>,
 }
 
 #[derive(Deserialize)]
@@ -116,6 +119,10 @@ impl JobHandler for Worker {
                 };
                 self.webhooks.deliver(job, delivery_id).await
             }
+            KIND_NOTIFY => {
+                let p: NotifyJob = payload(job)?;
+                self.notifier.deliver(job, p.notification_id).await
+            }
             other => Err(JobError::Fatal(anyhow::anyhow!("unknown job kind {other}"))),
         }
     }
@@ -132,6 +139,10 @@ impl JobHandler for Worker {
                 crate::commerce::shopify::bury(db, job.id, job.attempts, webhook, reason).await
             }
             KIND_WEBHOOK_DELIVERY => self.webhooks.bury(job, reason).await,
+            KIND_NOTIFY => {
+                let id = serde_json::from_str::<NotifyJob>(&job.payload).ok().map(|p| p.notification_id);
+                self.notifier.bury(job, id, reason).await
+            }
             KIND_FLOW_EVENT | KIND_FLOW_STEP => {
                 // The run stays where it was (a waiting run's step can be retried by hand);
                 // the dead letter keeps the reason.

@@ -2,6 +2,7 @@
 
 use chrono::Utc;
 
+use super::notifications::{self, Assignee};
 use super::webhook_events::{self, Event};
 use super::{Db, Tx, with_db, with_tx};
 use crate::domain::{EscalationReason, EscalationStatus, Phone};
@@ -49,7 +50,8 @@ pub async fn insert_escalation(
         .fetch_one(conn)
         .await
     })?;
-    webhook_events::emit(tx, Event::Escalated { escalation_id: id, conversation_id, reason }).await?;
+    webhook_events::emit(tx, Event::Escalated { escalation_id: id, conversation_id, reason, priority }).await?;
+    notifications::escalation_opened(tx, id, priority == "high").await?;
     Ok(id)
 }
 
@@ -202,13 +204,15 @@ pub struct EscalationDetail {
     pub created_at: chrono::DateTime<Utc>,
     pub assigned_to: Option<i64>,
     pub assigned_name: Option<String>,
+    /// The team it is assigned to, when assigned to a team.
+    pub assigned_team: Option<String>,
 }
 
 pub async fn escalation(db: &Db, id: i64) -> anyhow::Result<Option<EscalationDetail>> {
     let row = with_db!(db, |p| {
         sqlx::query_as::<_, EscalationDetail>(
         "select e.id, e.conversation_id, e.turn_id, c.phone, e.reason, e.details, e.status, e.created_at, e.assigned_to,
-                r.name as assigned_name
+                r.name as assigned_name, e.assigned_team
          from escalations e join conversations c on c.id = e.conversation_id
          left join reviewers r on r.id = e.assigned_to where e.id = $1"
     )
@@ -268,6 +272,58 @@ pub async fn claim(db: &Db, id: i64, reviewer_id: i64, take_over: bool) -> anyho
         Some(_) => Claimed::Closed,
         None => Claimed::NotFound,
     })
+}
+
+/// What an assignment found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assigned {
+    /// Assigned; the assignee will be told.
+    Done,
+    Closed,
+    NotFound,
+}
+
+/// Assigns open escalation `id` to a reviewer (who then holds it, as after a claim) or to a
+/// team (nobody holds it until a member claims it), in one transaction with the
+/// `escalation.assigned` webhook event and the notification of the assignee.
+/// `reviewer_id` is the assignee's id when `assignee` is a reviewer.
+pub async fn assign(
+    db: &Db,
+    id: i64,
+    assignee: &Assignee,
+    reviewer_id: Option<i64>,
+    assigned_by: &str,
+) -> anyhow::Result<Assigned> {
+    let team = match assignee {
+        Assignee::Team(team) => Some(team.as_str()),
+        Assignee::Reviewer(_) => None,
+    };
+    let mut tx = db.begin().await?;
+    let updated = with_tx!(&mut tx, |conn| {
+        sqlx::query(
+        "update escalations set assigned_to = $1, assigned_team = $2, assigned_at = $3 where id = $4 and status = 'open'"
+    )
+    .bind(reviewer_id)
+    .bind(team)
+    .bind(Utc::now())
+    .bind(id)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    if updated == 0 {
+        tx.rollback().await?;
+        return Ok(match escalation(db, id).await? {
+            Some(_) => Assigned::Closed,
+            None => Assigned::NotFound,
+        });
+    }
+    let key = assignee.key();
+    webhook_events::emit(&mut tx, Event::EscalationAssigned { escalation_id: id, assignee: &key, assigned_by }).await?;
+    notifications::escalation_assigned(&mut tx, id, assignee).await?;
+    tx.commit().await?;
+    announce_change();
+    Ok(Assigned::Done)
 }
 
 /// A row of the console's queue.

@@ -21,6 +21,7 @@ pub mod escalations;
 pub mod flows;
 pub mod jobs;
 pub mod links;
+pub mod notifications;
 pub mod outbox;
 pub mod reviewers;
 pub mod schema;

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Db, with_db};
+use super::{Db, with_db, with_tx};
 
 /// A reviewer account as login needs it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -15,9 +15,11 @@ pub struct ReviewerRow {
 }
 
 /// Creates a reviewer; an error names the reviewer when the name is taken.
+/// The first reviewer of an install is its admin; later ones are reviewers unless made admins.
 pub async fn add_reviewer(db: &Db, name: &str, password_hash: &str) -> anyhow::Result<i64> {
     let result = with_db!(db, |p| sqlx::query_scalar::<_, i64>(
-        "insert into reviewers (name, password_hash, created_at) values ($1, $2, $3)
+        "insert into reviewers (name, password_hash, created_at, role)
+         values ($1, $2, $3, case when exists (select 1 from reviewers) then 'reviewer' else 'admin' end)
          on conflict (name) do nothing returning id"
     )
     .bind(name)
@@ -28,13 +30,16 @@ pub async fn add_reviewer(db: &Db, name: &str, password_hash: &str) -> anyhow::R
     result.ok_or_else(|| anyhow::anyhow!("a reviewer named {name:?} already exists"))
 }
 
+/// An enabled reviewer by name (a disabled account is as good as unknown).
 pub async fn reviewer_by_name(db: &Db, name: &str) -> anyhow::Result<Option<ReviewerRow>> {
-    let row = with_db!(db, |p| sqlx::query_as::<_, ReviewerRow>(
-        "select id, name, password_hash, failed_logins, locked_until from reviewers where name = $1"
+    let row = with_db!(db, |p| {
+        sqlx::query_as::<_, ReviewerRow>(
+        "select id, name, password_hash, failed_logins, locked_until from reviewers where name = $1 and disabled_at is null"
     )
     .bind(name)
     .fetch_optional(p)
-    .await)?;
+    .await
+    })?;
     Ok(row)
 }
 
@@ -77,6 +82,8 @@ pub struct SessionRow {
     pub name: String,
     pub csrf_token: String,
     pub expires_at: DateTime<Utc>,
+    /// `admin` or `reviewer`.
+    pub role: String,
 }
 
 pub async fn create_session(
@@ -104,8 +111,9 @@ pub async fn create_session(
 /// The session with this token hash, unless it has expired.
 pub async fn session(db: &Db, token_hash: &str) -> anyhow::Result<Option<SessionRow>> {
     let row = with_db!(db, |p| sqlx::query_as::<_, SessionRow>(
-        "select s.reviewer_id, r.name, s.csrf_token, s.expires_at
-         from reviewer_sessions s join reviewers r on r.id = s.reviewer_id where s.token_hash = $1"
+        "select s.reviewer_id, r.name, s.csrf_token, s.expires_at, r.role
+         from reviewer_sessions s join reviewers r on r.id = s.reviewer_id
+         where s.token_hash = $1 and r.disabled_at is null"
     )
     .bind(token_hash)
     .fetch_optional(p)
@@ -163,10 +171,176 @@ pub async fn add_api_token(db: &Db, reviewer_id: i64, token_hash: &str, label: &
 pub async fn reviewer_for_api_token(db: &Db, token_hash: &str) -> anyhow::Result<Option<(i64, String)>> {
     let row = with_db!(db, |p| sqlx::query_as::<_, (i64, String)>(
         "select r.id, r.name from reviewer_api_tokens t join reviewers r on r.id = t.reviewer_id
-         where t.token_hash = $1"
+         where t.token_hash = $1 and r.disabled_at is null"
     )
     .bind(token_hash)
     .fetch_optional(p)
     .await)?;
     Ok(row)
+}
+
+/// A reviewer account as an admin sees it.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct Account {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub email: Option<String>,
+    pub team: Option<String>,
+    pub disabled_at: Option<DateTime<Utc>>,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Every reviewer account, enabled first, then by name.
+pub async fn accounts(db: &Db) -> anyhow::Result<Vec<Account>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, Account>(
+        "select id, name, role, email, team, disabled_at, locked_until, created_at from reviewers
+         order by disabled_at is not null, name"
+    )
+    .fetch_all(p)
+    .await)?;
+    Ok(rows)
+}
+
+/// The account named `name`, enabled or not.
+pub async fn account(db: &Db, name: &str) -> anyhow::Result<Option<Account>> {
+    let row = with_db!(db, |p| sqlx::query_as::<_, Account>(
+        "select id, name, role, email, team, disabled_at, locked_until, created_at from reviewers where name = $1"
+    )
+    .bind(name)
+    .fetch_optional(p)
+    .await)?;
+    Ok(row)
+}
+
+/// What an admin may change about an account; `None` leaves a field as it is, an empty
+/// string clears an email or team.
+#[derive(Debug, Clone, Default)]
+pub struct AccountChange<'a> {
+    pub role: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub team: Option<&'a str>,
+    /// `Some(true)` disables (and ends its sessions), `Some(false)` enables again.
+    pub disabled: Option<bool>,
+}
+
+/// Applies `change` to account `id` in one transaction. Disabling ends its console sessions
+/// (its API tokens stop working at once: they are looked up with the account).
+pub async fn change_account(db: &Db, id: i64, change: &AccountChange<'_>) -> anyhow::Result<()> {
+    let mut tx = db.begin().await?;
+    let clear = |v: Option<&str>| v.map(|v| (!v.is_empty()).then(|| v.to_string()));
+    let (email, team) = (clear(change.email), clear(change.team));
+    let disabled_at = change.disabled.map(|d| d.then(Utc::now));
+    with_tx!(&mut tx, |conn| sqlx::query(
+        "update reviewers set
+            role = coalesce($1, role),
+            email = case when $2 then $3 else email end,
+            team = case when $4 then $5 else team end,
+            disabled_at = case when $6 then $7 else disabled_at end
+         where id = $8"
+    )
+    .bind(change.role)
+    .bind(email.is_some())
+    .bind(email.clone().flatten())
+    .bind(team.is_some())
+    .bind(team.clone().flatten())
+    .bind(disabled_at.is_some())
+    .bind(disabled_at.flatten())
+    .bind(id)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if change.disabled == Some(true) {
+        with_tx!(&mut tx, |conn| sqlx::query("delete from reviewer_sessions where reviewer_id = $1")
+            .bind(id)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Replaces account `id`'s password hash, clears its lock-out and ends its sessions.
+pub async fn reset_password(db: &Db, id: i64, password_hash: &str) -> anyhow::Result<()> {
+    let mut tx = db.begin().await?;
+    with_tx!(&mut tx, |conn| sqlx::query(
+        "update reviewers set password_hash = $1, failed_logins = 0, locked_until = null where id = $2"
+    )
+    .bind(password_hash)
+    .bind(id)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    with_tx!(&mut tx, |conn| sqlx::query("delete from reviewer_sessions where reviewer_id = $1")
+        .bind(id)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// How many enabled admins there are (the last one may not be disabled or demoted).
+pub async fn enabled_admins(db: &Db) -> anyhow::Result<i64> {
+    let n = with_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "select count(*) from reviewers where role = 'admin' and disabled_at is null"
+    )
+    .fetch_one(p)
+    .await)?;
+    Ok(n)
+}
+
+/// The email addresses of enabled reviewers: all of them, or a team's, or one reviewer's.
+pub async fn emails(db: &Db, team: Option<&str>, name: Option<&str>) -> anyhow::Result<Vec<String>> {
+    let rows = with_db!(db, |p| sqlx::query_scalar::<_, String>(
+        "select email from reviewers
+         where disabled_at is null and email is not null and email <> ''
+           and ($1 is null or team = $1) and ($2 is null or name = $2)
+         order by name"
+    )
+    .bind(team)
+    .bind(name)
+    .fetch_all(p)
+    .await)?;
+    Ok(rows)
+}
+
+/// The teams enabled reviewers belong to, sorted.
+pub async fn teams(db: &Db) -> anyhow::Result<Vec<String>> {
+    let rows = with_db!(db, |p| {
+        sqlx::query_scalar::<_, String>(
+        "select distinct team from reviewers where disabled_at is null and team is not null and team <> '' order by team"
+    )
+    .fetch_all(p)
+    .await
+    })?;
+    Ok(rows)
+}
+
+/// One recorded action, as the admin page's audit trail lists it.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct ActionRow {
+    pub id: i64,
+    pub actor: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub detail: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The newest `limit` actions whose name starts with `prefix` (`reviewer_` for account
+/// changes), newest first.
+pub async fn recent_actions(db: &Db, prefix: &str, limit: i64) -> anyhow::Result<Vec<ActionRow>> {
+    let rows = with_db!(db, |p| sqlx::query_as::<_, ActionRow>(
+        "select a.id, r.name as actor, a.action, a.target, a.detail, a.created_at
+         from reviewer_actions a left join reviewers r on r.id = a.reviewer_id
+         where a.action like $1 order by a.id desc limit $2"
+    )
+    .bind(format!("{prefix}%"))
+    .bind(limit)
+    .fetch_all(p)
+    .await)?;
+    Ok(rows)
 }

@@ -33,7 +33,9 @@ pub enum Event<'a> {
     /// A consent ledger event (only opt-outs and opt-ins are sent).
     Consent { consent_event_id: i64, phone: &'a Phone, kind: ConsentKind, source: &'a str, message_id: Option<i64> },
     /// An escalation opened.
-    Escalated { escalation_id: i64, conversation_id: i64, reason: EscalationReason },
+    Escalated { escalation_id: i64, conversation_id: i64, reason: EscalationReason, priority: &'a str },
+    /// An escalation assigned (`assignee`: `reviewer:NAME` or `team:NAME`) by a reviewer.
+    EscalationAssigned { escalation_id: i64, assignee: &'a str, assigned_by: &'a str },
     /// An escalation closed by a reviewer.
     EscalationResolved { escalation_id: i64, resolution: &'a str, resolved_by: &'a str },
     /// An inbound text stored.
@@ -56,6 +58,7 @@ impl Event<'_> {
             Event::Consent { .. } => return None,
             Event::Escalated { .. } => WebhookEvent::ConversationEscalated,
             Event::EscalationResolved { .. } => WebhookEvent::EscalationResolved,
+            Event::EscalationAssigned { .. } => WebhookEvent::EscalationAssigned,
             Event::MessageReceived { .. } => WebhookEvent::MessageReceived,
             Event::MessageSent(_) => WebhookEvent::MessageSent,
             Event::MessageFailed(_) => WebhookEvent::MessageFailed,
@@ -70,10 +73,15 @@ impl Event<'_> {
             Event::Consent { consent_event_id, phone, source, message_id, .. } => json!({
                 "consent_event_id": consent_event_id, "phone": phone, "source": source, "message_id": message_id,
             }),
-            Event::Escalated { escalation_id, conversation_id, reason } => {
+            Event::Escalated { escalation_id, conversation_id, reason, priority } => {
                 let phone = conversation_phone(tx, conversation_id).await?;
                 json!({ "escalation_id": escalation_id, "conversation_id": conversation_id, "phone": phone,
-                        "reason": reason })
+                        "reason": reason, "priority": priority })
+            }
+            Event::EscalationAssigned { escalation_id, assignee, assigned_by } => {
+                let (kind, name) = assignee.split_once(':').unwrap_or(("reviewer", assignee));
+                json!({ "escalation_id": escalation_id, "assignee": { "kind": kind, "name": name },
+                        "assigned_by": assigned_by })
             }
             Event::EscalationResolved { escalation_id, resolution, resolved_by } => {
                 let row = with_tx!(tx, |conn| {

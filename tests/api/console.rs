@@ -14,7 +14,7 @@ fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
 }
 
-async fn add_reviewer(app: &TestApp, name: &str) {
+pub(crate) async fn add_reviewer(app: &TestApp, name: &str) {
     let hash = backtalk::auth::hash_password(PASSWORD).unwrap();
     backtalk::store::reviewers::add_reviewer(&app.db, name, &hash).await.unwrap();
 }
@@ -29,13 +29,13 @@ fn set_cookie(response: &reqwest::Response, name: &str) -> Option<(String, Strin
 }
 
 /// The hidden CSRF field of a page.
-fn csrf_field(html: &str) -> String {
+pub(crate) fn csrf_field(html: &str) -> String {
     let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + "name=\"csrf\" value=\"".len();
     html[at..].split('"').next().unwrap().to_string()
 }
 
 /// Opens the login page: (the login CSRF cookie, the form's CSRF field).
-async fn login_form(app: &TestApp) -> (String, String) {
+pub(crate) async fn login_form(app: &TestApp) -> (String, String) {
     let page = client().get(format!("{}/console/login", app.base_url)).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let (cookie, line) = set_cookie(&page, "bt_login_csrf").expect("a login csrf cookie");
@@ -44,7 +44,13 @@ async fn login_form(app: &TestApp) -> (String, String) {
 }
 
 /// Posts the login form with this cookie and field; returns the response.
-async fn post_login(app: &TestApp, cookie: &str, csrf: &str, name: &str, password: &str) -> reqwest::Response {
+pub(crate) async fn post_login(
+    app: &TestApp,
+    cookie: &str,
+    csrf: &str,
+    name: &str,
+    password: &str,
+) -> reqwest::Response {
     client()
         .post(format!("{}/console/login", app.base_url))
         .header("cookie", format!("bt_login_csrf={cookie}"))
@@ -55,7 +61,7 @@ async fn post_login(app: &TestApp, cookie: &str, csrf: &str, name: &str, passwor
 }
 
 /// Logs in; returns the session cookie's value.
-async fn log_in(app: &TestApp, name: &str, password: &str) -> String {
+pub(crate) async fn log_in(app: &TestApp, name: &str, password: &str) -> String {
     let (cookie, csrf) = login_form(app).await;
     let response = post_login(app, &cookie, &csrf, name, password).await;
     assert_eq!(response.status(), 303, "{:?}", response.text().await);
@@ -65,7 +71,7 @@ async fn log_in(app: &TestApp, name: &str, password: &str) -> String {
     session
 }
 
-async fn get_console(app: &TestApp, session: Option<&str>) -> reqwest::Response {
+pub(crate) async fn get_console(app: &TestApp, session: Option<&str>) -> reqwest::Response {
     let mut request = client().get(format!("{}/console", app.base_url));
     if let Some(s) = session {
         request = request.header("cookie", format!("bt_session={s}"));
@@ -198,8 +204,8 @@ on_both_backends!(the_cli_creates_a_reviewer_who_can_log_in);
 
 /// A signed-in reviewer: the session cookie and the session's CSRF token.
 pub(crate) struct Reviewer {
-    session: String,
-    csrf: String,
+    pub(crate) session: String,
+    pub(crate) csrf: String,
 }
 
 impl Reviewer {
@@ -218,7 +224,7 @@ pub(crate) async fn sign_in(app: &TestApp, name: &str) -> Reviewer {
     Reviewer { session, csrf: csrf_field(&page) }
 }
 
-async fn act(app: &TestApp, who: &Reviewer, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+pub(crate) async fn act(app: &TestApp, who: &Reviewer, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
     let mut form = vec![("csrf", who.csrf.as_str())];
     form.extend_from_slice(fields);
     let r = client()

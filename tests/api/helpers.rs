@@ -115,6 +115,9 @@ async fn drop_leftover_databases(pool: &sqlx::PgPool) {
     }
 }
 
+/// A change to the configuration made at run time ([`TestOptions::adjust`]).
+pub type Adjust = Box<dyn FnOnce(&mut Config) + Send>;
+
 /// Options of a test app.
 #[derive(Default)]
 pub struct TestOptions {
@@ -140,6 +143,8 @@ pub struct TestOptions {
     pub telnyx: bool,
     /// Last word on the configuration, after every other option.
     pub configure: Option<fn(&mut Config)>,
+    /// As `configure`, for a change that needs values known only at run time (a fake's port).
+    pub adjust: Option<Adjust>,
 }
 
 /// A running server with its fakes and a handle on its database.
@@ -234,6 +239,9 @@ pub async fn spawn_app(backend: Backend, options: TestOptions) -> TestApp {
     };
     if let Some(configure) = options.configure {
         configure(&mut config);
+    }
+    if let Some(adjust) = options.adjust {
+        adjust(&mut config);
     }
     let clock = options.clock.map(|c| c as std::sync::Arc<dyn backtalk::clock::Clock>);
     let app = App::build(config.clone(), BuildOptions { demo: true, provider: None, clock }).await.expect("app builds");

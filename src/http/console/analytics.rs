@@ -111,7 +111,7 @@ pub async fn get_analytics(
         .collect();
     let empty = Vec::new();
     let ctx = minijinja::context! {
-        reviewer => session.name, csrf => session.csrf_token,
+        reviewer => session.name, is_admin => session.role == "admin", csrf => session.csrf_token,
         from => from.date_naive().to_string(), to => to.date_naive().to_string(),
         query => format!("from={}&to={}", from.date_naive(), to.date_naive()),
         tiles => serde_value(&tiles(&summary)),

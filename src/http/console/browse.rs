@@ -47,7 +47,7 @@ pub async fn get_conversations(
         })
         .collect();
     let ctx = minijinja::context! {
-        reviewer => session.name, csrf => session.csrf_token, q, total, page => page_no,
+        reviewer => session.name, is_admin => session.role == "admin", csrf => session.csrf_token, q, total, page => page_no,
         pages => (total + PER_PAGE - 1) / PER_PAGE,
         conversations => serde_value(&rows),
     };
@@ -62,7 +62,7 @@ pub async fn get_flows(State(state): State<AppState>, SignedIn { session, .. }: 
     let tests = crate::http::flows::ab_tests(&state, &loaded.0).await?;
     let runs = crate::http::flows::runs(&state, None, None, 100).await?;
     let ctx = minijinja::context! {
-        reviewer => session.name, csrf => session.csrf_token,
+        reviewer => session.name, is_admin => session.role == "admin", csrf => session.csrf_token,
         flows => serde_value(&flows["flows"]), problems => serde_value(&flows["problems"]),
         tests => serde_value(&tests["tests"]), runs => serde_value(&runs["runs"]),
     };
@@ -112,7 +112,7 @@ pub async fn get_conversation(
         conversations::ConversationState::Escalated => "escalated",
     };
     let ctx = minijinja::context! {
-        reviewer => session.name, csrf => session.csrf_token, phone => c.phone.as_str(),
+        reviewer => session.name, is_admin => session.role == "admin", csrf => session.csrf_token, phone => c.phone.as_str(),
         customer_name => customer.as_ref().and_then(|c| c.name.clone()),
         customer_id => customer.map(|c| c.id), consent, state => state_name,
         earlier => messages.len() as i64 == THREAD_LIMIT,
@@ -154,7 +154,7 @@ pub async fn get_customer(
     let consent = consent::latest_consent(&state.db, &c.phone).await?.map(|k| k.as_str());
     let conversation_id = conversations::conversation_by_phone(&state.db, &c.phone).await?.map(|c| c.id);
     let ctx = minijinja::context! {
-        reviewer => session.name, csrf => session.csrf_token, consent, conversation_id,
+        reviewer => session.name, is_admin => session.role == "admin", csrf => session.csrf_token, consent, conversation_id,
         c => minijinja::context! { phone => c.phone.as_str(), name => c.name, email => c.email, timezone => c.timezone },
         orders => serde_value(&orders),
         ledger => serde_value(&ledger),
@@ -200,7 +200,7 @@ pub async fn get_turn(
         })
         .collect();
     let ctx = minijinja::context! {
-        reviewer => session.name, csrf => session.csrf_token,
+        reviewer => session.name, is_admin => session.role == "admin", csrf => session.csrf_token,
         confidence => format!("{:.2}", t.confidence), sentiment => format!("{:.2}", t.sentiment),
         guard_verdict => guard["verdict"].as_str().unwrap_or("-").to_string(),
         retrieved => t.retrieved.pretty(), stage_ms => t.stage_ms.pretty(), dialogue => t.dialogue.pretty(),

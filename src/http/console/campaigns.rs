@@ -181,7 +181,7 @@ pub async fn get_campaign(
     let definition: serde_json::Value = serde_json::from_str(&c.definition).unwrap_or_default();
     let ab_test = crate::http::campaigns::ab_standings(&state, &c).await?;
     let ctx = minijinja::context! {
-        reviewer => session.name, csrf => session.csrf_token, campaign => serde_value(&json!(c)),
+        reviewer => session.name, is_admin => session.role == "admin", csrf => session.csrf_token, campaign => serde_value(&json!(c)),
         definition => serde_value(&definition), progress => serde_value(&json!(progress)),
         currency => state.config.campaigns.currency.clone(), ab_test => ab_test.as_ref().map(serde_value),
     };

@@ -59,17 +59,26 @@ async fn escalation_page(
         .into_iter()
         .map(|p| serde_json::json!({"sku": p["sku"], "title": p["title"], "price": p["price"], "stock": p["stock"]}))
         .collect();
+    let assignees: Vec<String> = crate::store::reviewers::accounts(&state.db)
+        .await?
+        .into_iter()
+        .filter(|a| a.disabled_at.is_none())
+        .map(|a| a.name)
+        .collect();
+    let teams = crate::store::reviewers::teams(&state.db).await?;
     let number = |v: &serde_json::Value| v.as_f64().map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
     let ctx = minijinja::context! {
         e => minijinja::context! {
-            id => e.id, status => e.status.as_str(), assigned_name => e.assigned_name,
+            id => e.id, status => e.status.as_str(), assigned_name => e.assigned_name, assigned_team => e.assigned_team,
             conversation_id => e.conversation_id, turn_id => e.turn_id,
         },
         phone => e.phone.as_str(),
         customer_id => customer.id,
-        reviewer => session.name.clone(),
+        reviewer => session.name.clone(), is_admin => session.role == "admin",
         csrf => session.csrf_token.clone(),
         notice,
+        assignees,
+        teams,
         customer_name => customer.name,
         consent,
         priority => details["priority"].as_str().unwrap_or("normal"),
@@ -156,6 +165,32 @@ pub async fn post_claim(
 ) -> Result<Response, Error> {
     let take_over = form.take_over.as_deref() == Some("true");
     let outcome = review::claim(&state.db, &signed_in.reviewer(), id, take_over).await?;
+    after(&state, id, &signed_in.session, outcome, &format!("/console/escalations/{id}")).await
+}
+
+/// `POST /console/escalations/{id}/assign` form.
+#[derive(Debug, Deserialize)]
+pub struct AssignForm {
+    pub csrf: String,
+    /// `reviewer:NAME` or `team:NAME`.
+    pub assignee: String,
+}
+csrf_protected!(AssignForm, "Assign");
+
+/// `POST /console/escalations/{id}/assign`: hands the escalation to a colleague or a team,
+/// who are told (docs/reviewers.md).
+pub async fn post_assign(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(signed_in, form): CsrfForm<AssignForm>,
+) -> Result<Response, Error> {
+    let Some(assignee) = review::Assignee::parse(&form.assignee) else {
+        return Err(Error::bad_field("assignee", "must be reviewer:NAME or team:NAME"));
+    };
+    let outcome = review::assign(&state.db, &signed_in.reviewer(), id, &assignee).await?;
+    if outcome.is_ok() {
+        state.waker.wake();
+    }
     after(&state, id, &signed_in.session, outcome, &format!("/console/escalations/{id}")).await
 }
 

@@ -26,6 +26,7 @@ use minijinja::Environment;
 use super::AppState;
 use super::error::{Error, error_of};
 
+pub mod admin;
 pub mod analytics;
 pub mod browse;
 pub mod campaigns;
@@ -55,7 +56,10 @@ pub fn router() -> Router<AppState> {
         .route("/console/customers/{id}", get(browse::get_customer))
         .route("/console/turns/{id}", get(browse::get_turn))
         .route("/console/escalations/{id}", get(escalations::get_escalation))
+        .route("/console/admin/reviewers", get(admin::get_reviewers))
+        .route("/console/admin/reviewers/{action}", post(admin::post_reviewer))
         .route("/console/escalations/{id}/claim", post(escalations::post_claim))
+        .route("/console/escalations/{id}/assign", post(escalations::post_assign))
         .route("/console/escalations/{id}/close", post(escalations::post_close))
         .route("/console/escalations/{id}/reply", post(escalations::post_reply))
         .route("/console/escalations/{id}/opt-out", post(escalations::post_opt_out))
@@ -84,6 +88,7 @@ fn pages() -> &'static Environment<'static> {
             ("campaigns.html", include_str!("campaigns.html")),
             ("campaign.html", include_str!("campaign.html")),
             ("analytics.html", include_str!("analytics.html")),
+            ("admin.html", include_str!("admin.html")),
         ] {
             env.add_template(name, source).expect("console templates compile");
         }

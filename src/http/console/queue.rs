@@ -116,7 +116,7 @@ pub async fn get_queue(
     let rows = queue_context(&state, &filter).await?;
     let all_reasons = escalations::reason_codes(&state.db, filter.status()).await?;
     let ctx = minijinja::context! {
-        reviewer => session.name, csrf => session.csrf_token,
+        reviewer => session.name, is_admin => session.role == "admin", csrf => session.csrf_token,
         all_reasons => minijinja::Value::from(minijinja::value::Serde(&all_reasons)), live_query => filter.query(),
         ..rows
     };
