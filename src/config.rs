@@ -423,6 +423,9 @@ pub struct TwilioConfig {
     pub messaging_service_sid: String,
     /// Timeout of one REST call, in seconds.
     pub timeout_secs: u64,
+    /// The largest product picture sent as MMS, bytes (Twilio: 5 MB for JPEG, PNG, GIF);
+    /// 0: this number sends no MMS (docs/providers.md, Pictures).
+    pub mms_max_bytes: u64,
 }
 
 /// Telnyx account and sending identity (docs/providers.md, Telnyx).
@@ -442,6 +445,9 @@ pub struct TelnyxConfig {
     pub messaging_profile_id: String,
     /// Timeout of one REST call, in seconds.
     pub timeout_secs: u64,
+    /// The largest product picture sent as MMS, bytes (Telnyx: under 1 MB in total); 0:
+    /// this number sends no MMS.
+    pub mms_max_bytes: u64,
 }
 
 impl Default for TelnyxConfig {
@@ -453,6 +459,7 @@ impl Default for TelnyxConfig {
             from: String::new(),
             messaging_profile_id: String::new(),
             timeout_secs: 10,
+            mms_max_bytes: 1_000_000,
         }
     }
 }
@@ -493,6 +500,13 @@ pub struct LlmConfig {
     /// order (older thread lines, then extra products, then long policy texts); the system
     /// rules and the customer's message are never cut.
     pub max_prompt_tokens: usize,
+    /// The model looks at pictures (OpenAI `image_url` content parts, e.g. gpt-4o): a
+    /// customer's picture goes to it with the text. Off: a picture is answered with
+    /// `brand.cannot_see_pictures` (docs/providers.md, Pictures).
+    pub accepts_images: bool,
+    /// The largest picture given to the model, in bytes; a larger one is answered as if the
+    /// model could not see it.
+    pub max_image_bytes: u64,
 }
 
 /// Embeddings endpoint for hybrid retrieval (`catalog::semantic`); empty: BM25 alone.
@@ -801,6 +815,7 @@ impl Default for TwilioConfig {
             from: String::new(),
             messaging_service_sid: String::new(),
             timeout_secs: 10,
+            mms_max_bytes: 5_000_000,
         }
     }
 }
@@ -817,6 +832,8 @@ impl Default for LlmConfig {
             on_failure: LlmFailure::Escalate,
             max_concurrency: 4,
             max_prompt_tokens: 1500,
+            accepts_images: false,
+            max_image_bytes: 5_000_000,
         }
     }
 }

@@ -184,6 +184,23 @@ pub struct Facts {
     /// not a reply: `message` holds the goal then, read like a request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub goal: Option<String>,
+    /// Pictures the customer sent with the message, as `data:` URLs, for a model that accepts
+    /// images (never serialised: they are large, and the message's media rows keep the URLs).
+    #[serde(skip)]
+    pub images: Vec<String>,
+    /// The product whose picture goes with the reply as MMS (the customer asked to see it and
+    /// the catalog has one), told to the model so it does not say it cannot send pictures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub picture: Option<PictureFact>,
+}
+
+/// A product picture to send with the reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PictureFact {
+    pub sku: Sku,
+    pub title: String,
+    /// The catalog's `image_url`.
+    pub url: String,
 }
 
 /// A product suggested because it goes with something the customer bought.
@@ -237,6 +254,8 @@ impl Default for Facts {
             asked: Asked::default(),
             complements: vec![],
             goal: None,
+            images: vec![],
+            picture: None,
         }
     }
 }

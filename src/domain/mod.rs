@@ -28,6 +28,7 @@ pub mod intent;
 pub mod language;
 pub mod links;
 pub mod media;
+pub mod pictures;
 pub mod restock;
 pub mod segments;
 pub mod spanish;
@@ -99,6 +100,20 @@ impl Phone {
     /// The E.164 text, e.g. `+14155550123`.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Whether carriers deliver MMS to this number: US and Canadian numbers only (MMS works
+    /// only in the US and Canada: sms-providers-and-compliance.md, chatwoot#2311). The
+    /// fictional 555-01XX numbers of tests and docs count as US numbers.
+    pub fn takes_mms(&self) -> bool {
+        let Some(national) = self.0.strip_prefix("+1") else { return false };
+        if national.len() == 10 && &national[3..6] == "555" {
+            return true;
+        }
+        phonenumber::parse(None, &self.0)
+            .ok()
+            .and_then(|n| n.country().id())
+            .is_some_and(|id| matches!(id, phonenumber::country::Id::US | phonenumber::country::Id::CA))
     }
 
     /// A form safe for logs: country code and last two digits only (`+1******23`).
@@ -295,6 +310,21 @@ mod tests {
         assert_eq!(Phone::parse("(415) 555-0123").unwrap().as_str(), "+14155550123");
         assert_eq!(Phone::parse("1 415 555 0123").unwrap().as_str(), "+14155550123");
         assert_eq!(Phone::parse("+44 20 7946 0958").unwrap().as_str(), "+442079460958");
+    }
+
+    #[test]
+    fn mms_goes_to_us_and_canadian_numbers_only() {
+        for (number, takes) in [
+            ("+14155550123", true),  // fictional US
+            ("+12125551234", true),  // New York
+            ("+14165551234", true),  // Toronto (555: fictional, +1 all the same)
+            ("+16135550100", true),  // Ottawa
+            ("+16132345678", true),  // Ottawa, real range: Canada
+            ("+18762345678", false), // Jamaica: +1 but not the US or Canada
+            ("+442079460958", false),
+        ] {
+            assert_eq!(Phone::parse(number).unwrap().takes_mms(), takes, "{number}");
+        }
     }
 
     #[test]

@@ -125,6 +125,7 @@ pub async fn reply(
         flow_run_id: None,
         class: None,
         send_by: None,
+        media_url: None,
     };
     let mut tx = db.begin().await?;
     let outbox_id =

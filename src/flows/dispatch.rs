@@ -427,6 +427,7 @@ impl Dispatcher {
             flow_run_id: Some(run),
             class: Some(class),
             send_by: None,
+            media_url: None,
         };
         let outbox_id = queue_text_at(&mut tx, &text, self.max_attempts, self.clock.queue_ms(now)).await?;
         if let (Some(id), Some(arm)) = (outbox_id, r.arm.as_deref()) {

@@ -232,6 +232,27 @@ fn first_text(v: &Value) -> Option<String> {
 /// prose), or plain text (no `{` at all) as the reply with a neutral self-rating. Text that
 /// tries to be JSON and is not (cut off, unquoted keys) is an error, never a reply: its
 /// braces and keys would otherwise go to the customer.
+/// Tells the model a product picture goes with its reply, so it does not say it cannot send
+/// one (only on such turns: every other request stays byte for byte as recorded).
+fn with_picture_note(user: String, facts: &Facts) -> String {
+    match &facts.picture {
+        Some(p) => format!("{user}\n\nA picture of {} ({}) is sent with your reply as MMS.", p.title, p.sku.as_str()),
+        None => user,
+    }
+}
+
+/// The user message's content: the text alone, or with the customer's pictures as content
+/// parts (OpenAI chat completions, "image_url" content part: `{"type": "image_url",
+/// "image_url": {"url": …}}`, a `data:` URL accepted).
+fn user_content(user: String, images: &[String]) -> Value {
+    if images.is_empty() {
+        return Value::String(user);
+    }
+    let mut parts = vec![json!({"type": "text", "text": user})];
+    parts.extend(images.iter().map(|url| json!({"type": "image_url", "image_url": {"url": url}})));
+    Value::Array(parts)
+}
+
 fn parse_answer(content: &str) -> Result<ModelAnswer, LlmError> {
     let trimmed = content.trim();
     if trimmed.is_empty() {
@@ -292,7 +313,7 @@ impl Generator for OpenAiGenerator {
             "model": self.config.model,
             "messages": [
                 {"role": "system", "content": system},
-                {"role": "user", "content": user},
+                {"role": "user", "content": user_content(with_picture_note(user, facts), &facts.images)},
             ],
             "max_tokens": self.config.max_tokens,
             "temperature": self.config.temperature,

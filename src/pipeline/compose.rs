@@ -121,5 +121,7 @@ async fn facts(deps: &Deps, request: &ComposeRequest<'_>) -> anyhow::Result<Fact
         asked: Default::default(),
         complements: vec![],
         goal: Some(request.goal.to_string()),
+        images: vec![],
+        picture: None,
     })
 }

@@ -81,11 +81,11 @@ pub fn menu(flow: &FlowThread, message: &MessageRow, brand: &BrandConfig) -> Opt
     match menu.read(&message.body) {
         MenuReading::Chose(choice) => {
             let mut outbound: Vec<Outbound> =
-                choice.text.iter().map(|t| Outbound { kind: OutboxKind::Reply, text: t.clone() }).collect();
+                choice.text.iter().map(|t| Outbound::text(OutboxKind::Reply, t.clone())).collect();
             if choice.opt_in {
                 // CTIA: a confirmed opt-in is answered with the program's disclosures.
                 let text = brand.opt_in_confirmation.clone();
-                outbound.push(Outbound { kind: OutboxKind::OptInConfirmation, text });
+                outbound.push(Outbound::text(OutboxKind::OptInConfirmation, text));
             }
             let decision = if choice.handoff { TurnDecision::Escalate } else { TurnDecision::Reply };
             let mut p = plan(message, decision, "flow_menu", outbound);
@@ -115,7 +115,7 @@ pub fn menu(flow: &FlowThread, message: &MessageRow, brand: &BrandConfig) -> Opt
                 message,
                 TurnDecision::Reply,
                 "flow_menu_again",
-                vec![Outbound { kind: OutboxKind::Reply, text: menu.text.clone() }],
+                vec![Outbound::text(OutboxKind::Reply, menu.text.clone())],
             );
             p.audit.reply = Some(menu.text.clone());
             Some(p)

@@ -50,6 +50,16 @@ pub struct Outbound {
     /// `reply`, `holding`, `help`, `optout_confirmation`, `optin_confirmation`.
     pub kind: crate::domain::OutboxKind,
     pub text: String,
+    /// A product's picture to send with it as MMS (the customer asked to see it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_url: Option<String>,
+}
+
+impl Outbound {
+    /// A text without a picture.
+    pub fn text(kind: crate::domain::OutboxKind, text: impl Into<String>) -> Outbound {
+        Outbound { kind, text: text.into(), media_url: None }
+    }
 }
 
 /// What a turn decided, to be committed by [`record::commit_turn`].
@@ -103,14 +113,18 @@ pub async fn run_turn(
     if let Some(plan) = flow.as_ref().and_then(|f| flow_reply::menu(f, message, &deps.config.brand)) {
         return Ok(plan);
     }
-    if let Some(plan) = stages::picture(&deps.config.brand, job, message) {
-        return Ok(plan);
-    }
+    let images = match stages::pictures(deps, job, message).await? {
+        stages::Pictures::None => vec![],
+        stages::Pictures::ForModel(images) => images,
+        stages::Pictures::CannotSee(plan) => return Ok(*plan),
+    };
     clock.mark("compliance");
     let seed = flow.as_ref().and_then(flow_reply::seed);
-    let facts = stages::context(deps, message, conversation, seed).await?;
+    let mut facts = stages::context(deps, message, conversation, seed).await?;
+    facts.images = images;
     clock.mark("context");
-    let facts = retrieve::retrieve(deps, facts).await?;
+    let mut facts = retrieve::retrieve(deps, facts).await?;
+    facts.picture = stages::product_picture(deps, &facts).await?;
     clock.mark("retrieve");
     let generated = stages::generate(deps, &facts).await;
     clock.mark("generate");
@@ -118,5 +132,13 @@ pub async fn run_turn(
     clock.mark("guard");
     let scores = stages::score(&generated, &guarded, &facts);
     clock.mark("score");
-    Ok(stages::route(deps, message, &facts, generated, guarded, scores, clock))
+    let mut plan = stages::route(deps, message, &facts, generated, guarded, scores, clock);
+    // The picture goes with a reply that talks about its product (not with a holding message).
+    if let Some(picture) = &facts.picture
+        && let Some(reply) = plan.outbound.iter_mut().find(|o| o.kind == crate::domain::OutboxKind::Reply)
+        && plan.audit.reply.is_some()
+    {
+        reply.media_url = Some(picture.url.clone());
+    }
+    Ok(plan)
 }

@@ -33,6 +33,7 @@ pub async fn queue(db: &Db, text: &ProactiveText, max_attempts: i32) -> anyhow::
         flow_run_id: None,
         class: None,
         send_by: None,
+        media_url: None,
     };
     let outbox_id = queue_text(&mut tx, &outbound, max_attempts)
         .await?

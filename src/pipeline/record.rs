@@ -64,6 +64,7 @@ pub async fn commit_turn(
             flow_run_id: None,
             class: None,
             send_by: None,
+            media_url: out.media_url.as_deref(),
         };
         // `None`: an earlier attempt queued this text already.
         outbound::queue_text(&mut tx, &text, max_attempts).await?;

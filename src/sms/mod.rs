@@ -3,6 +3,7 @@
 //! signatures. Segment counting (GSM-7/UCS-2) is pure logic in `domain::segments`.
 
 pub mod links;
+pub mod media;
 pub mod outbound;
 pub mod print;
 pub mod router;
@@ -24,6 +25,9 @@ pub struct OutgoingSms {
     pub from: Option<String>,
     /// Our outbox id, carried in the delivery-report URL each provider is given.
     pub outbox_id: Option<i64>,
+    /// Pictures sent with the text as MMS (empty: an SMS). The sender fills this only after
+    /// [`SmsProvider::mms_max_bytes`] and the number allow it.
+    pub media_urls: Vec<String>,
 }
 
 /// The provider accepted the message.
@@ -67,5 +71,10 @@ pub trait SmsProvider: Send + Sync {
     /// sender looks the conversation's number up only then.
     fn routes_by_number(&self) -> bool {
         false
+    }
+    /// The largest picture the provider sending `sms` takes as MMS, or `None` when it sends
+    /// no MMS (its `mms_max_bytes` is 0, or it is not a provider that can).
+    fn mms_max_bytes(&self, _sms: &OutgoingSms) -> Option<u64> {
+        None
     }
 }

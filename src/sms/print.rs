@@ -33,10 +33,18 @@ impl SmsProvider for PrintProvider {
         } else {
             println!("{} {}", self.prefix, sms.body);
         }
+        for url in &sms.media_urls {
+            println!("{} [picture: {url}]", self.prefix);
+        }
         Ok(Accepted { provider_sid: format!("PRINT{}{n:08}", std::process::id()) })
     }
 
     fn sender_label(&self) -> String {
         "printer".into()
+    }
+
+    /// The demo prints a picture's URL under its text, as a phone would show the picture.
+    fn mms_max_bytes(&self, _sms: &OutgoingSms) -> Option<u64> {
+        Some(5_000_000)
     }
 }

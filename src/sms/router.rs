@@ -44,6 +44,10 @@ impl SmsProvider for Router {
     fn routes_by_number(&self) -> bool {
         self.providers.len() > 1
     }
+
+    fn mms_max_bytes(&self, sms: &OutgoingSms) -> Option<u64> {
+        self.pick(sms.from.as_deref()).1.mms_max_bytes(sms)
+    }
 }
 
 #[cfg(test)]
@@ -70,6 +74,7 @@ mod tests {
             body: "hi".into(),
             from: from.map(String::from),
             outbox_id: None,
+            media_urls: vec![],
         };
         assert_eq!(router.send(&sms(Some("+1B"))).await.unwrap().provider_sid, "+1B");
         assert_eq!(router.send(&sms(Some("+1A"))).await.unwrap().provider_sid, "+1A");

@@ -13,6 +13,7 @@ use tracing::{info, warn};
 use super::{OutgoingSms, SendError, SmsProvider};
 use crate::clock::Clock;
 use crate::compliance::quiet_hours::{self, ProactiveDecision};
+use crate::domain::media::Media;
 use crate::domain::{ConsentKind, EscalationReason, OutboxKind, OutboxStatus, SendClass};
 use crate::jobs::JobError;
 use crate::store::jobs::{JobRow, bury_job, complete_job, defer_job};
@@ -87,7 +88,7 @@ impl Sender {
             }
             return self.complete(job).await;
         }
-        let sms = OutgoingSms {
+        let mut sms = OutgoingSms {
             to: row.to_phone.as_str().to_owned(),
             body: body.clone(),
             from: match self.provider.routes_by_number() {
@@ -95,17 +96,31 @@ impl Sender {
                 false => None,
             },
             outbox_id: Some(row.id),
+            media_urls: vec![],
         };
+        let (picture, picture_note) = self.picture(&row, &sms).await;
+        if let Some(p) = &picture {
+            sms.media_urls.push(p.url.clone());
+        }
         match self.provider.send(&sms).await {
             Ok(accepted) => {
                 let mut tx = self.db.begin().await?;
                 let sent_at = self.clock.now();
                 outbox::mark_sent(&mut tx, row.id, &accepted.provider_sid, sent_at).await?;
+                // An MMS is billed as one message whatever its length; an SMS by segments.
+                let units =
+                    if picture.is_some() { 1 } else { crate::domain::segments::count_segments(&body).segments as i64 };
+                let billing = outbox::Billing {
+                    media_url: picture.as_ref().map(|p| p.url.as_str()),
+                    note: picture_note.as_deref(),
+                    units,
+                };
+                outbox::record_billing(&mut tx, row.id, &billing).await?;
                 if let Some(run) = row.flow_run_id {
                     // A reply to this text answers the flow: its context becomes the reply's facts.
                     crate::store::flows::set_conversation_flow(&mut tx, row.conversation_id, run, sent_at).await?;
                 }
-                conversations::insert_outbound_message(
+                let message_id = conversations::insert_outbound_message(
                     &mut tx,
                     row.conversation_id,
                     Some(&accepted.provider_sid),
@@ -114,6 +129,9 @@ impl Sender {
                     &body,
                 )
                 .await?;
+                if let Some(p) = picture {
+                    conversations::insert_media(&mut tx, message_id, &[p]).await?;
+                }
                 tx.commit().await?;
             }
             Err(SendError::Retryable(e)) => {
@@ -289,6 +307,29 @@ impl Sender {
 
     /// Completes the job. If another attempt took it over meanwhile, that attempt will find
     /// the row already settled and complete it instead.
+    /// The picture that goes with outbox row `row` as MMS, or why it does not: the number is
+    /// outside the US and Canada, the provider sending it takes no MMS, or the picture is not
+    /// a type or size it takes (a `HEAD`). The text goes out either way.
+    async fn picture(&self, row: &OutboxRow, sms: &OutgoingSms) -> (Option<Media>, Option<String>) {
+        let Some(url) = row.media_url.as_deref() else { return (None, None) };
+        if !row.to_phone.takes_mms() {
+            return (None, Some("MMS reaches US and Canadian numbers only".into()));
+        }
+        let Some(limit) = self.provider.mms_max_bytes(sms) else {
+            return (None, Some("the sending number sends no MMS".into()));
+        };
+        match crate::sms::media::check_for_mms(url, limit).await {
+            Ok((content_type, size)) => {
+                let media = Media { url: url.to_string(), content_type, size_bytes: i64::try_from(size).ok() };
+                (Some(media), None)
+            }
+            Err(e) => {
+                warn!(outbox = row.id, "picture left out of the text: {e}");
+                (None, Some(e.to_string()))
+            }
+        }
+    }
+
     async fn complete(&self, job: &JobRow) -> Result<(), JobError> {
         let mut tx = self.db.begin().await?;
         complete_job(&mut tx, job.id, job.attempts).await?;

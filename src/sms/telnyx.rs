@@ -172,6 +172,8 @@ pub struct TelnyxSender {
     messaging_profile_id: String,
     /// Where Telnyx posts this text's `message.sent` and `message.finalized`.
     webhook_url: Option<String>,
+    /// `telnyx.mms_max_bytes`; 0: no MMS.
+    mms_max_bytes: u64,
 }
 
 impl TelnyxSender {
@@ -191,12 +193,17 @@ impl TelnyxSender {
             from: config.from.clone(),
             messaging_profile_id: config.messaging_profile_id.clone(),
             webhook_url,
+            mms_max_bytes: config.mms_max_bytes,
         })
     }
 }
 
 #[async_trait]
 impl SmsProvider for TelnyxSender {
+    fn mms_max_bytes(&self, _sms: &OutgoingSms) -> Option<u64> {
+        (self.mms_max_bytes > 0).then_some(self.mms_max_bytes)
+    }
+
     async fn send(&self, sms: &OutgoingSms) -> Result<Accepted, SendError> {
         let mut body = json!({"from": self.from, "to": sms.to, "text": sms.body});
         if !self.messaging_profile_id.is_empty() {
@@ -204,6 +211,11 @@ impl SmsProvider for TelnyxSender {
         }
         if let (Some(url), Some(id)) = (&self.webhook_url, sms.outbox_id) {
             body["webhook_url"] = json!(format!("{url}?outbox={id}"));
+        }
+        // `media_urls` (total under 1 MB) with `type` MMS (flows-webhooks-analytics.md §4.4).
+        if !sms.media_urls.is_empty() {
+            body["media_urls"] = json!(sms.media_urls);
+            body["type"] = json!("MMS");
         }
         let response =
             self.http.post(&self.messages_url).bearer_auth(self.api_key.expose()).json(&body).send().await.map_err(

@@ -22,6 +22,8 @@ pub struct TwilioSender {
     messaging_service_sid: String,
     /// Where Twilio posts this text's status callbacks (`StatusCallback`).
     status_callback: Option<String>,
+    /// `twilio.mms_max_bytes`; 0: no MMS.
+    mms_max_bytes: u64,
 }
 
 #[derive(Deserialize)]
@@ -61,12 +63,17 @@ impl TwilioSender {
             from: config.from.clone(),
             messaging_service_sid: config.messaging_service_sid.clone(),
             status_callback,
+            mms_max_bytes: config.mms_max_bytes,
         })
     }
 }
 
 #[async_trait]
 impl SmsProvider for TwilioSender {
+    fn mms_max_bytes(&self, _sms: &OutgoingSms) -> Option<u64> {
+        (self.mms_max_bytes > 0).then_some(self.mms_max_bytes)
+    }
+
     async fn send(&self, sms: &OutgoingSms) -> Result<Accepted, SendError> {
         let mut form: Vec<(&str, &str)> = vec![("To", &sms.to), ("Body", &sms.body)];
         if self.messaging_service_sid.is_empty() {
@@ -81,6 +88,10 @@ impl SmsProvider for TwilioSender {
         };
         if let Some(cb) = &callback {
             form.push(("StatusCallback", cb));
+        }
+        // `MediaUrl`, repeatable (at most 10), makes it an MMS (Twilio Messages API).
+        for url in &sms.media_urls {
+            form.push(("MediaUrl", url));
         }
         let response = self
             .http

@@ -16,7 +16,7 @@ use crate::domain::{OutboxKind, OutboxStatus, Phone, SendClass};
 macro_rules! select_outbox {
     ($filter:literal) => {
         concat!(
-            "select id, conversation_id, to_phone, body, kind, subject, in_reply_to, status, provider_sid, error, created_at, flow_run_id, class, send_by from outbox ",
+            "select id, conversation_id, to_phone, body, kind, subject, in_reply_to, status, provider_sid, error, created_at, flow_run_id, class, send_by, media_url from outbox ",
             $filter
         )
     };
@@ -48,6 +48,8 @@ pub struct OutboxRow {
     pub class: Option<SendClass>,
     /// Sent by this time or not at all (a flow's `entry.send_within`).
     pub send_by: Option<DateTime<Utc>>,
+    /// A picture to send with it as MMS, when the provider and number take one.
+    pub media_url: Option<String>,
 }
 
 /// An outbound text to add to the outbox (see `sms::outbound::queue_text`, which also
@@ -70,6 +72,8 @@ pub struct OutboundText<'a> {
     pub class: Option<SendClass>,
     /// Sent by this time or not at all (a flow's `entry.send_within`).
     pub send_by: Option<DateTime<Utc>>,
+    /// A picture to send with it as MMS (a product's, when the customer asked to see it).
+    pub media_url: Option<&'a str>,
 }
 
 /// Adds an outbound text. `(in_reply_to, kind)` is unique, so one inbound message can never
@@ -78,8 +82,8 @@ pub struct OutboundText<'a> {
 pub async fn insert_outbox(tx: &mut Tx, text: &OutboundText<'_>) -> anyhow::Result<Option<i64>> {
     let id = with_tx!(tx, |conn| {
         sqlx::query_scalar::<_, i64>(
-            "insert into outbox (conversation_id, to_phone, body, kind, subject, in_reply_to, status, created_at, flow_run_id, class, send_by)
-         values ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $10)
+            "insert into outbox (conversation_id, to_phone, body, kind, subject, in_reply_to, status, created_at, flow_run_id, class, send_by, media_url)
+         values ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $10, $11)
          on conflict (in_reply_to, kind) do nothing
          returning id",
         )
@@ -93,6 +97,7 @@ pub async fn insert_outbox(tx: &mut Tx, text: &OutboundText<'_>) -> anyhow::Resu
         .bind(text.flow_run_id)
         .bind(text.class.map(SendClass::as_str))
         .bind(text.send_by)
+        .bind(text.media_url)
         .fetch_optional(conn)
         .await
     })?;
@@ -223,6 +228,48 @@ pub async fn transition_in_tx(
 }
 
 /// Records the provider's acceptance of a row that was `sending`.
+/// How a sent text was billed: as an SMS of `units` segments, or as one MMS carrying
+/// `media_url`; `note` says why a requested picture was left out.
+#[derive(Debug, Clone, Copy)]
+pub struct Billing<'a> {
+    pub media_url: Option<&'a str>,
+    pub note: Option<&'a str>,
+    pub units: i64,
+}
+
+/// Records how the sent text `id` was billed (with [`mark_sent`], in its transaction).
+pub async fn record_billing(tx: &mut Tx, id: i64, billing: &Billing<'_>) -> anyhow::Result<()> {
+    let billed_as = if billing.media_url.is_some() { "mms" } else { "sms" };
+    with_tx!(tx, |conn| sqlx::query(
+        "update outbox set media_url = $1, media_note = $2, billed_as = $3, billed_units = $4 where id = $5"
+    )
+    .bind(billing.media_url)
+    .bind(billing.note)
+    .bind(billed_as)
+    .bind(billing.units)
+    .bind(id)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// What the texts sent between `from` and `to` cost in provider units: SMS segments and MMS
+/// messages (`/metrics`, the docs' cost figures).
+pub async fn billed_units(db: &Db, from: DateTime<Utc>, to: DateTime<Utc>) -> anyhow::Result<(i64, i64)> {
+    let (sms, mms) = with_db!(db, |p| {
+        sqlx::query_as::<_, (Option<i64>, Option<i64>)>(
+        "select sum(case when billed_as = 'sms' then billed_units end), sum(case when billed_as = 'mms' then billed_units end)
+         from outbox where sent_at >= $1 and sent_at < $2"
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_one(p)
+    .await
+    })?;
+    Ok((sms.unwrap_or(0), mms.unwrap_or(0)))
+}
+
 pub async fn mark_sent(tx: &mut Tx, id: i64, provider_sid: &str, at: DateTime<Utc>) -> anyhow::Result<()> {
     let sent = with_tx!(tx, |conn| {
         sqlx::query(

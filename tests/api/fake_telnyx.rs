@@ -41,6 +41,9 @@ pub struct TelnyxSent {
     pub to: String,
     pub text: String,
     pub webhook_url: Option<String>,
+    /// `media_urls` (an MMS), and its `type`.
+    pub media_urls: Vec<String>,
+    pub kind: Option<String>,
     /// The HTTP status the fake answered.
     pub answered: u16,
 }
@@ -144,6 +147,11 @@ async fn create_message(State(state): State<Arc<Mutex<FakeState>>>, headers: Hea
         to: to.clone(),
         text: text.clone(),
         webhook_url: field("webhook_url"),
+        media_urls: request["media_urls"]
+            .as_array()
+            .map(|urls| urls.iter().filter_map(|u| u.as_str().map(String::from)).collect())
+            .unwrap_or_default(),
+        kind: field("type"),
         answered: 200,
     };
     let response = if let Some(status) = state.failures.pop_front() {

@@ -291,6 +291,7 @@ impl FakeTwilio {
         }));
         let router = Router::new()
             .route("/2010-04-01/Accounts/{account_sid}/Messages.json", post(create_message))
+            .route("/2010-04-01/Accounts/{account_sid}/Messages/{message}/Media/{media}", get(get_media))
             .with_state(Arc::clone(&state));
         let server = RunningServer::start(router).await;
         FakeTwilio { server, state }
@@ -366,6 +367,32 @@ async fn create_message(
     sms.answered_status = response.status().as_u16();
     state.requests.push(sms);
     response
+}
+
+/// A 1×1 PNG: what the fake keeps as every MMS picture (`Media/ME_BIG` is 2,000 bytes).
+pub const PICTURE_PNG: [u8; 68] = [
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0b, 0x49,
+    0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0x0f, 0x04, 0x00, 0x09, 0xfb, 0x03, 0xfd, 0xfb, 0x5e, 0x6b, 0x2b, 0x00,
+    0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+/// `GET …/Messages/{MM}/Media/{ME}`: an inbound MMS's file, behind the account's HTTP Basic
+/// credentials as when the account enforces them (Twilio, "Media resource").
+async fn get_media(
+    State(state): State<Arc<Mutex<TwilioState>>>,
+    Path((account_sid, _message, media)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let state = lock(&state);
+    let authorized = account_sid == state.account_sid
+        && basic_auth(&headers)
+            .is_some_and(|(user, password)| user == state.account_sid && password == state.auth_token);
+    if !authorized {
+        return TwilioError::authenticate().into_response();
+    }
+    let body = if media == "ME_BIG" { vec![0u8; 2000] } else { PICTURE_PNG.to_vec() };
+    ([(header::CONTENT_TYPE, "image/png")], body).into_response()
 }
 
 /// The current time as Twilio writes dates, e.g. `Thu, 30 Jul 2015 20:12:31 +0000`.

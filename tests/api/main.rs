@@ -14,6 +14,7 @@ mod delivery;
 mod dialogue;
 mod engine;
 mod eval;
+mod fake_cdn;
 mod fake_qdrant;
 mod fake_smtp;
 mod fake_telnyx;

@@ -103,6 +103,7 @@ impl Engine {
             flow_run_id: Some(run.id),
             class: Some(flow.class),
             send_by: flow.send_within.and_then(|w| chrono::Duration::from_std(w).ok()).map(|w| run.started_at + w),
+            media_url: None,
         };
         let queued = queue_text_at(tx, &text, self.max_attempts, self.clock.queue_ms(self.clock.now())).await?;
         if let (Some(outbox_id), Some((test, arm))) = (queued, ab) {
