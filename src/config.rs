@@ -426,6 +426,12 @@ pub struct TwilioConfig {
     /// The largest product picture sent as MMS, bytes (Twilio: 5 MB for JPEG, PNG, GIF);
     /// 0: this number sends no MMS (docs/providers.md, Pictures).
     pub mms_max_bytes: u64,
+    /// The sending number's throughput in segments (an MMS: one) per second, shared by every
+    /// text and replica (a US long code: 1; toll-free: 3; a short code: 100); 0: no pacing
+    /// here, Twilio queues what comes faster (docs/providers.md, Throughput).
+    pub segments_per_second: f64,
+    /// Segments the number may send at once after a quiet spell, before the pace applies.
+    pub burst: f64,
 }
 
 /// Telnyx account and sending identity (docs/providers.md, Telnyx).
@@ -448,6 +454,10 @@ pub struct TelnyxConfig {
     /// The largest product picture sent as MMS, bytes (Telnyx: under 1 MB in total); 0:
     /// this number sends no MMS.
     pub mms_max_bytes: u64,
+    /// As `twilio.segments_per_second`, for the Telnyx number.
+    pub segments_per_second: f64,
+    /// As `twilio.burst`.
+    pub burst: f64,
 }
 
 impl Default for TelnyxConfig {
@@ -460,6 +470,8 @@ impl Default for TelnyxConfig {
             messaging_profile_id: String::new(),
             timeout_secs: 10,
             mms_max_bytes: 1_000_000,
+            segments_per_second: 1.0,
+            burst: 5.0,
         }
     }
 }
@@ -816,6 +828,8 @@ impl Default for TwilioConfig {
             messaging_service_sid: String::new(),
             timeout_secs: 10,
             mms_max_bytes: 5_000_000,
+            segments_per_second: 1.0,
+            burst: 5.0,
         }
     }
 }
@@ -954,6 +968,17 @@ impl Config {
         }
         if crate::domain::duration::parse(&self.notify.digest_every).map_or(true, |d| d.as_secs() < 1) {
             bad("notify.digest_every", "expected a duration of at least 1s such as 30m or 1h")?;
+        }
+        for (key, rate, burst) in [
+            ("twilio", self.twilio.segments_per_second, self.twilio.burst),
+            ("telnyx", self.telnyx.segments_per_second, self.telnyx.burst),
+        ] {
+            if !(rate >= 0.0 && rate.is_finite()) {
+                bad(&format!("{key}.segments_per_second"), "expected a number of at least 0 (0: no pacing)")?;
+            }
+            if !(burst >= 1.0 && burst.is_finite()) {
+                bad(&format!("{key}.burst"), "expected a number of segments of at least 1")?;
+            }
         }
         if !matches!(self.smtp.tls.as_str(), "starttls" | "tls" | "none") {
             bad("smtp.tls", "expected starttls, tls or none")?;

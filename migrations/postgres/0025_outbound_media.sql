@@ -7,3 +7,12 @@ alter table outbox add column media_url text;
 alter table outbox add column media_note text;
 alter table outbox add column billed_as text check (billed_as in ('sms', 'mms'));
 alter table outbox add column billed_units bigint;
+
+-- Per-sender throughput (docs/providers.md, "Throughput"): each sending number's next free
+-- moment, in milliseconds, shared by every replica (one row, updated atomically per send);
+-- and the slot a text was given, so a text deferred to its slot does not take a second one.
+create table sender_pace (
+    number text primary key,
+    free_at_ms bigint not null
+);
+alter table outbox add column send_slot_ms bigint;

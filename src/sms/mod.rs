@@ -77,4 +77,51 @@ pub trait SmsProvider: Send + Sync {
     fn mms_max_bytes(&self, _sms: &OutgoingSms) -> Option<u64> {
         None
     }
+    /// The pace of the number sending `sms`, in segments per second with the burst it may
+    /// send at once, or `None` for no pacing here (the provider queues what comes too fast).
+    fn pace(&self, _sms: &OutgoingSms) -> Option<Pace> {
+        None
+    }
+}
+
+/// A sending number's throughput (docs/providers.md, Throughput).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pace {
+    /// Segments (an MMS counts one) per second.
+    pub per_second: f64,
+    /// Segments it may send at once after a quiet spell.
+    pub burst: f64,
+}
+
+impl Pace {
+    /// From a provider's settings: `None` when `per_second` is 0 (no pacing).
+    pub fn from_settings(per_second: f64, burst: f64) -> Option<Pace> {
+        (per_second > 0.0).then_some(Pace { per_second, burst: burst.max(1.0) })
+    }
+
+    /// Milliseconds of the number's time `units` take.
+    pub fn cost_ms(&self, units: i64) -> i64 {
+        (units as f64 * 1000.0 / self.per_second).ceil() as i64
+    }
+
+    /// Milliseconds of sending the burst allows ahead of the steady pace (one unit's worth is
+    /// the steady pace itself).
+    pub fn credit_ms(&self) -> i64 {
+        ((self.burst - 1.0).max(0.0) * 1000.0 / self.per_second).floor() as i64
+    }
+}
+
+#[cfg(test)]
+mod pace_tests {
+    use super::Pace;
+
+    #[test]
+    fn a_pace_costs_time_by_units_and_allows_its_burst() {
+        assert_eq!(Pace::from_settings(0.0, 5.0), None, "0: no pacing");
+        let long_code = Pace::from_settings(1.0, 5.0).unwrap();
+        assert_eq!((long_code.cost_ms(1), long_code.cost_ms(3)), (1000, 3000));
+        assert_eq!(long_code.credit_ms(), 4000, "four texts ahead of the steady pace");
+        let toll_free = Pace::from_settings(3.0, 0.5).unwrap();
+        assert_eq!((toll_free.cost_ms(1), toll_free.credit_ms()), (334, 0), "a burst under 1 is 1");
+    }
 }

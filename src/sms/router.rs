@@ -48,6 +48,10 @@ impl SmsProvider for Router {
     fn mms_max_bytes(&self, sms: &OutgoingSms) -> Option<u64> {
         self.pick(sms.from.as_deref()).1.mms_max_bytes(sms)
     }
+
+    fn pace(&self, sms: &OutgoingSms) -> Option<super::Pace> {
+        self.pick(sms.from.as_deref()).1.pace(sms)
+    }
 }
 
 #[cfg(test)]

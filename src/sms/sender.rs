@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use anyhow::anyhow;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::{OutgoingSms, SendError, SmsProvider};
 use crate::clock::Clock;
@@ -39,6 +39,10 @@ enum Proactive {
     /// Handled: suppressed, deferred or escalated.
     Done,
 }
+
+/// A slot on the number's pace up to this far ahead is waited for in the worker; a later one
+/// defers the job (freeing the worker for other numbers' texts).
+const INLINE_WAIT_MS: i64 = 2_000;
 
 impl Sender {
     /// Runs a send job for outbox row `outbox_id`.
@@ -74,20 +78,6 @@ impl Sender {
             Some(links) => links.shorten(&self.db, row.id, &row.body).await?,
             None => row.body.clone(),
         };
-        if !outbox::start_sending(&self.db, row.id).await? {
-            if outbox::transition(
-                &self.db,
-                row.id,
-                OutboxStatus::Pending,
-                OutboxStatus::Suppressed,
-                Some("recipient opted out"),
-            )
-            .await?
-            {
-                info!(outbox = row.id, kind = %row.kind, "send suppressed: recipient opted out");
-            }
-            return self.complete(job).await;
-        }
         let mut sms = OutgoingSms {
             to: row.to_phone.as_str().to_owned(),
             body: body.clone(),
@@ -101,6 +91,43 @@ impl Sender {
         let (picture, picture_note) = self.picture(&row, &sms).await;
         if let Some(p) = &picture {
             sms.media_urls.push(p.url.clone());
+        }
+        // The sending number's pace (docs/providers.md, Throughput): a slot now or soon is
+        // waited for here; a later one defers the job to it, the text still pending.
+        let units = if picture.is_some() { 1 } else { crate::domain::segments::count_segments(&body).segments as i64 };
+        if let Some(pace) = self.provider.pace(&sms) {
+            let now = crate::store::now_ms();
+            let slot = match row.send_slot_ms {
+                Some(slot) => slot,
+                None => {
+                    let number = self.provider.label_for(&sms);
+                    outbox::take_send_slot(&self.db, row.id, &number, pace.cost_ms(units), pace.credit_ms(), now)
+                        .await?
+                }
+            };
+            let wait = slot - now;
+            if wait > INLINE_WAIT_MS {
+                debug!(outbox = row.id, wait_ms = wait, "send deferred to the number's pace");
+                defer_job(&self.db, job.id, job.attempts, slot).await?;
+                return Ok(());
+            }
+            if wait > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
+            }
+        }
+        if !outbox::start_sending(&self.db, row.id).await? {
+            if outbox::transition(
+                &self.db,
+                row.id,
+                OutboxStatus::Pending,
+                OutboxStatus::Suppressed,
+                Some("recipient opted out"),
+            )
+            .await?
+            {
+                info!(outbox = row.id, kind = %row.kind, "send suppressed: recipient opted out");
+            }
+            return self.complete(job).await;
         }
         match self.provider.send(&sms).await {
             Ok(accepted) => {

@@ -174,6 +174,8 @@ pub struct TelnyxSender {
     webhook_url: Option<String>,
     /// `telnyx.mms_max_bytes`; 0: no MMS.
     mms_max_bytes: u64,
+    /// `telnyx.segments_per_second` and `burst`.
+    pace: Option<super::Pace>,
 }
 
 impl TelnyxSender {
@@ -194,6 +196,7 @@ impl TelnyxSender {
             messaging_profile_id: config.messaging_profile_id.clone(),
             webhook_url,
             mms_max_bytes: config.mms_max_bytes,
+            pace: super::Pace::from_settings(config.segments_per_second, config.burst),
         })
     }
 }
@@ -202,6 +205,10 @@ impl TelnyxSender {
 impl SmsProvider for TelnyxSender {
     fn mms_max_bytes(&self, _sms: &OutgoingSms) -> Option<u64> {
         (self.mms_max_bytes > 0).then_some(self.mms_max_bytes)
+    }
+
+    fn pace(&self, _sms: &OutgoingSms) -> Option<super::Pace> {
+        self.pace
     }
 
     async fn send(&self, sms: &OutgoingSms) -> Result<Accepted, SendError> {

@@ -24,6 +24,8 @@ pub struct TwilioSender {
     status_callback: Option<String>,
     /// `twilio.mms_max_bytes`; 0: no MMS.
     mms_max_bytes: u64,
+    /// `twilio.segments_per_second` and `burst`.
+    pace: Option<super::Pace>,
 }
 
 #[derive(Deserialize)]
@@ -64,6 +66,7 @@ impl TwilioSender {
             messaging_service_sid: config.messaging_service_sid.clone(),
             status_callback,
             mms_max_bytes: config.mms_max_bytes,
+            pace: super::Pace::from_settings(config.segments_per_second, config.burst),
         })
     }
 }
@@ -72,6 +75,10 @@ impl TwilioSender {
 impl SmsProvider for TwilioSender {
     fn mms_max_bytes(&self, _sms: &OutgoingSms) -> Option<u64> {
         (self.mms_max_bytes > 0).then_some(self.mms_max_bytes)
+    }
+
+    fn pace(&self, _sms: &OutgoingSms) -> Option<super::Pace> {
+        self.pace
     }
 
     async fn send(&self, sms: &OutgoingSms) -> Result<Accepted, SendError> {

@@ -16,7 +16,7 @@ use crate::domain::{OutboxKind, OutboxStatus, Phone, SendClass};
 macro_rules! select_outbox {
     ($filter:literal) => {
         concat!(
-            "select id, conversation_id, to_phone, body, kind, subject, in_reply_to, status, provider_sid, error, created_at, flow_run_id, class, send_by, media_url from outbox ",
+            "select id, conversation_id, to_phone, body, kind, subject, in_reply_to, status, provider_sid, error, created_at, flow_run_id, class, send_by, media_url, send_slot_ms from outbox ",
             $filter
         )
     };
@@ -50,6 +50,8 @@ pub struct OutboxRow {
     pub send_by: Option<DateTime<Utc>>,
     /// A picture to send with it as MMS, when the provider and number take one.
     pub media_url: Option<String>,
+    /// The moment (ms) its sending number's pace gave it, once given one.
+    pub send_slot_ms: Option<i64>,
 }
 
 /// An outbound text to add to the outbox (see `sms::outbound::queue_text`, which also
@@ -228,6 +230,43 @@ pub async fn transition_in_tx(
 }
 
 /// Records the provider's acceptance of a row that was `sending`.
+/// Gives outbox row `id` its slot on sending number `number`'s pace: `cost_ms` of the
+/// number's time (its units over the number's rate), starting no earlier than the number's
+/// next free moment and no earlier than `now_ms - credit_ms` (the burst the number may send
+/// at once). One atomic upsert, so replicas share the pace. Returns the slot's start (at or
+/// before `now_ms`: send now).
+pub async fn take_send_slot(
+    db: &Db,
+    id: i64,
+    number: &str,
+    cost_ms: i64,
+    credit_ms: i64,
+    now_ms: i64,
+) -> anyhow::Result<i64> {
+    let mut tx = db.begin().await?;
+    let earliest = now_ms - credit_ms;
+    let free_at = with_tx!(&mut tx, |conn| sqlx::query_scalar::<_, i64>(
+        "insert into sender_pace (number, free_at_ms) values ($1, $2 + $3)
+         on conflict (number) do update
+           set free_at_ms = (case when sender_pace.free_at_ms > $2 then sender_pace.free_at_ms else $2 end) + $3
+         returning free_at_ms"
+    )
+    .bind(number)
+    .bind(earliest)
+    .bind(cost_ms)
+    .fetch_one(conn)
+    .await)?;
+    let slot = free_at - cost_ms;
+    with_tx!(&mut tx, |conn| sqlx::query("update outbox set send_slot_ms = $1 where id = $2")
+        .bind(slot)
+        .bind(id)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+    tx.commit().await?;
+    Ok(slot)
+}
+
 /// How a sent text was billed: as an SMS of `units` segments, or as one MMS carrying
 /// `media_url`; `note` says why a requested picture was left out.
 #[derive(Debug, Clone, Copy)]

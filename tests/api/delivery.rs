@@ -122,3 +122,47 @@ async fn out_of_order_reports_never_move_a_state_back_and_a_landline_is_suppress
     assert_eq!(outbox_status(&app, third).await, "sent");
 }
 on_both_backends!(out_of_order_reports_never_move_a_state_back_and_a_landline_is_suppressed);
+
+/// A sending number's pace: 4 segments a second with a burst of 2. Twelve customers text at
+/// once; the replies leave no faster than the pace allows in any window (some waited for in
+/// the worker, the later ones deferred to their slot), and each text took one slot.
+async fn replies_leave_at_the_numbers_pace(backend: Backend) {
+    let configure = |c: &mut backtalk::config::Config| {
+        c.twilio.segments_per_second = 4.0;
+        c.twilio.burst = 2.0;
+        c.worker.concurrency = 4;
+    };
+    let app = spawn_app(backend, TestOptions { configure: Some(configure), ..TestOptions::default() }).await;
+    let customers: Vec<String> = (0..12).map(|i| format!("+1415555{:04}", 300 + i)).collect();
+    for phone in &customers {
+        assert_eq!(app.post_inbound(phone, "do you have the blouse in black?", &new_sid()).await.0, 200);
+    }
+    let sent = app.twilio.wait_for_sent(12, Duration::from_secs(60)).await;
+    app.wait_idle().await;
+    // The slots the pace gave: every reply here is one segment, so in any window of t
+    // seconds at most 2 + 4t of them. (Slots, not arrival times: a loaded machine may delay
+    // a send past its slot, never move it before.)
+    let slots: Vec<(i64, chrono::DateTime<Utc>)> =
+        backtalk::store::with_db!(&app.db, |p| sqlx::query_as::<_, (i64, chrono::DateTime<Utc>)>(
+            "select send_slot_ms, sent_at from outbox where send_slot_ms is not null order by send_slot_ms"
+        )
+        .fetch_all(p)
+        .await)
+        .unwrap();
+    assert_eq!(slots.len(), 12, "one slot per text");
+    for i in 0..slots.len() {
+        for j in i..slots.len() {
+            let window = (slots[j].0 - slots[i].0) as f64 / 1000.0;
+            let count = (j - i + 1) as f64;
+            assert!(count <= 2.0 + 4.0 * window + 1e-9, "{count} slots in {window:.3} s: {slots:?}");
+        }
+    }
+    for (slot, sent_at) in &slots {
+        assert!(sent_at.timestamp_millis() >= *slot, "sent at {sent_at} before its slot {slot}");
+    }
+    let mut times: Vec<std::time::Instant> = sent.iter().map(|s| s.received).collect();
+    times.sort();
+    let span = (times[11] - times[0]).as_secs_f64();
+    assert!(span >= (12.0 - 2.0) / 4.0 - 0.1, "twelve texts took {span:.2} s");
+}
+on_both_backends!(replies_leave_at_the_numbers_pace);

@@ -171,6 +171,8 @@ pub fn test_config(dir: &std::path::Path, database_url: String, public_url: Stri
     config.twilio.api_base = twilio.base_url();
     config.twilio.from = OUR_NUMBER.into();
     config.twilio.timeout_secs = 5;
+    // No pacing unless a test asks for it: bursts of texts are the point of many tests.
+    config.twilio.segments_per_second = 0.0;
     config.worker.poll_ms = 50;
     config.worker.backoff_base_ms = 50;
     config.worker.backoff_max_secs = 1;
@@ -233,6 +235,7 @@ pub async fn spawn_app(backend: Backend, options: TestOptions) -> TestApp {
         config.telnyx.api_base = fake.base_url();
         config.telnyx.from = TELNYX_NUMBER.into();
         config.telnyx.timeout_secs = 5;
+        config.telnyx.segments_per_second = 0.0;
         Some(fake)
     } else {
         None
