@@ -5,6 +5,7 @@
 pub mod compose;
 pub mod flow_reply;
 pub mod ingest;
+pub mod pictures;
 pub mod proactive;
 pub mod record;
 pub mod retrieve;
@@ -113,10 +114,10 @@ pub async fn run_turn(
     if let Some(plan) = flow.as_ref().and_then(|f| flow_reply::menu(f, message, &deps.config.brand)) {
         return Ok(plan);
     }
-    let images = match stages::pictures(deps, job, message).await? {
-        stages::Pictures::None => vec![],
-        stages::Pictures::ForModel(images) => images,
-        stages::Pictures::CannotSee(plan) => return Ok(*plan),
+    let images = match pictures::pictures(deps, job, message).await? {
+        pictures::Pictures::None => vec![],
+        pictures::Pictures::ForModel(images) => images,
+        pictures::Pictures::CannotSee(plan) => return Ok(*plan),
     };
     clock.mark("compliance");
     let seed = flow.as_ref().and_then(flow_reply::seed);
@@ -124,7 +125,7 @@ pub async fn run_turn(
     facts.images = images;
     clock.mark("context");
     let mut facts = retrieve::retrieve(deps, facts).await?;
-    facts.picture = stages::product_picture(deps, &facts).await?;
+    facts.picture = pictures::product_picture(deps, &facts).await?;
     clock.mark("retrieve");
     let generated = stages::generate(deps, &facts).await;
     clock.mark("generate");
