@@ -168,21 +168,25 @@ mod tests {
         asks_to_see: bool,
     }
 
-    /// The blind set (eval/pictures/blind.jsonl, written without reading this code): its
-    /// agreement is printed and must not fall below what was measured when it was first run.
-    #[test]
-    fn the_blind_set() {
-        let cases: Vec<Case> = include_str!("../../eval/pictures/blind.jsonl")
+    /// How many of a labelled set's texts `asks_to_see` gets right (and prints the others).
+    fn agreement(name: &str, jsonl: &str) -> (usize, usize) {
+        let cases: Vec<Case> = jsonl
             .lines()
             .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).expect("a blind case"))
+            .map(|l| serde_json::from_str(l).expect("a labelled case"))
             .collect();
         let wrong: Vec<&Case> = cases.iter().filter(|c| asks_to_see(&c.text) != c.asks_to_see).collect();
-        let (n, ok) = (cases.len(), cases.len() - wrong.len());
-        println!("pictures blind set: {ok}/{n} agree");
+        println!("pictures {name} set: {}/{} agree", cases.len() - wrong.len(), cases.len());
         for c in &wrong {
             println!("  disagree (expected {}): {}", c.asks_to_see, c.text);
         }
+        (cases.len() - wrong.len(), cases.len())
+    }
+
+    /// The blind set (eval/pictures/blind.jsonl, written without reading this code).
+    #[test]
+    fn the_blind_set() {
+        let (ok, n) = agreement("blind", include_str!("../../eval/pictures/blind.jsonl"));
         assert!(ok * 100 >= n * BLIND_FLOOR_PERCENT, "{ok}/{n} agree, under {BLIND_FLOOR_PERCENT}%");
     }
 
@@ -190,17 +194,7 @@ mod tests {
     /// widened on the first set: what they score on texts nobody fitted them to.
     #[test]
     fn the_holdout_set() {
-        let cases: Vec<Case> = include_str!("../../eval/pictures/holdout.jsonl")
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).expect("a holdout case"))
-            .collect();
-        let wrong: Vec<&Case> = cases.iter().filter(|c| asks_to_see(&c.text) != c.asks_to_see).collect();
-        let (n, ok) = (cases.len(), cases.len() - wrong.len());
-        println!("pictures holdout set: {ok}/{n} agree");
-        for c in &wrong {
-            println!("  disagree (expected {}): {}", c.asks_to_see, c.text);
-        }
+        let (ok, n) = agreement("holdout", include_str!("../../eval/pictures/holdout.jsonl"));
         assert!(ok * 100 >= n * HOLDOUT_FLOOR_PERCENT, "{ok}/{n} agree, under {HOLDOUT_FLOOR_PERCENT}%");
     }
 

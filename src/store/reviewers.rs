@@ -252,13 +252,19 @@ pub async fn change_account(db: &Db, id: i64, change: &AccountChange<'_>) -> any
     .await
     .map(|r| r.rows_affected()))?;
     if change.disabled == Some(true) {
-        with_tx!(&mut tx, |conn| sqlx::query("delete from reviewer_sessions where reviewer_id = $1")
-            .bind(id)
-            .execute(conn)
-            .await
-            .map(|r| r.rows_affected()))?;
+        end_sessions(&mut tx, id).await?;
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// Ends every console session of account `id`.
+async fn end_sessions(tx: &mut super::Tx, id: i64) -> anyhow::Result<()> {
+    with_tx!(tx, |conn| sqlx::query("delete from reviewer_sessions where reviewer_id = $1")
+        .bind(id)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -273,11 +279,7 @@ pub async fn reset_password(db: &Db, id: i64, password_hash: &str) -> anyhow::Re
     .execute(conn)
     .await
     .map(|r| r.rows_affected()))?;
-    with_tx!(&mut tx, |conn| sqlx::query("delete from reviewer_sessions where reviewer_id = $1")
-        .bind(id)
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()))?;
+    end_sessions(&mut tx, id).await?;
     tx.commit().await?;
     Ok(())
 }
