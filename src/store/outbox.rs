@@ -293,22 +293,6 @@ pub async fn record_billing(tx: &mut Tx, id: i64, billing: &Billing<'_>) -> anyh
     Ok(())
 }
 
-/// What the texts sent between `from` and `to` cost in provider units: SMS segments and MMS
-/// messages (`/metrics`, the docs' cost figures).
-pub async fn billed_units(db: &Db, from: DateTime<Utc>, to: DateTime<Utc>) -> anyhow::Result<(i64, i64)> {
-    let (sms, mms) = with_db!(db, |p| {
-        sqlx::query_as::<_, (Option<i64>, Option<i64>)>(
-        "select sum(case when billed_as = 'sms' then billed_units end), sum(case when billed_as = 'mms' then billed_units end)
-         from outbox where sent_at >= $1 and sent_at < $2"
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_one(p)
-    .await
-    })?;
-    Ok((sms.unwrap_or(0), mms.unwrap_or(0)))
-}
-
 pub async fn mark_sent(tx: &mut Tx, id: i64, provider_sid: &str, at: DateTime<Utc>) -> anyhow::Result<()> {
     let sent = with_tx!(tx, |conn| {
         sqlx::query(

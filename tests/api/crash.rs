@@ -27,6 +27,8 @@ async fn start_server(data_dir: &std::path::Path, database_url: &str, twilio: &F
         .env("BACKTALK_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
         .env("BACKTALK_TWILIO_API_BASE", twilio.base_url())
         .env("BACKTALK_TWILIO_FROM", OUR_NUMBER)
+        // The burst is the point: no pacing of the sending number (docs/providers.md, Throughput).
+        .env("BACKTALK_TWILIO_SEGMENTS_PER_SECOND", "0")
         .env("BACKTALK_API_TOKEN", API_TOKEN)
         // The demo store without the dashboard's made-up history: these tests count rows.
         .env("BACKTALK_ANALYTICS_DEMO_HISTORY", "false")
