@@ -112,18 +112,24 @@ async fn forged_stale_or_unsigned_telnyx_events_are_401_and_write_nothing(backen
 on_both_backends!(forged_stale_or_unsigned_telnyx_events_are_401_and_write_nothing);
 
 async fn stop_over_telnyx_and_telnyxs_own_block_reach_the_ledger(backend: Backend) {
+    // Noon in Chicago (18:00 UTC): the proactive text below is inside the quiet-hours window
+    // whenever the test runs (at 03:00 UTC it was deferred to the morning and never sent).
+    let noon = chrono::Utc::now().date_naive().and_hms_opt(18, 0, 0).unwrap().and_utc();
     let app = spawn_app(
         backend,
         TestOptions {
             telnyx: true,
             configure: Some(|c| c.default_provider = "telnyx".into()),
+            clock: Some(std::sync::Arc::new(backtalk::clock::FixedClock::at(noon))),
             ..TestOptions::default()
         },
     )
     .await;
     let telnyx = app.telnyx.as_ref().unwrap();
     // STOP by text: the ledger records it, and one confirmation goes out through Telnyx.
-    assert_eq!(post_event(&app, &received("ev-4", "msg-4", CUSTOMER, "STOP"), "", None, None).await, 200);
+    // Signed at the app's time, which its signature check reads.
+    let at = Some(noon.timestamp());
+    assert_eq!(post_event(&app, &received("ev-4", "msg-4", CUSTOMER, "STOP"), "", at, None).await, 200);
     telnyx.wait_for_sent(1, Duration::from_secs(20)).await;
     app.wait_idle().await;
     let ledger = backtalk::store::consent::latest_consent(&app.db, &as_phone(CUSTOMER)).await.unwrap();

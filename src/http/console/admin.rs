@@ -21,17 +21,29 @@ fn admin_only(session: &SessionRow) -> Result<(), Error> {
     if session.role == "admin" { Ok(()) } else { Err(Error::Forbidden("Only an admin may manage reviewers.".into())) }
 }
 
-/// The page, with a `notice` (a refusal, or a one-time password) above it.
+/// A form field, trimmed.
 fn field(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim)
 }
 
+/// What the page says above the accounts: why a change was refused, or a one-time password.
+enum Notice<'a> {
+    Refused(&'a str),
+    ShownOnce(&'a str),
+}
+
+/// The page, with a `notice` above it.
 async fn admin_page(
     state: &AppState,
     session: &SessionRow,
-    notice: Option<&str>,
+    notice: Option<Notice<'_>>,
     status: StatusCode,
 ) -> Result<Response, Error> {
+    let (refused, once) = match notice {
+        Some(Notice::Refused(why)) => (Some(why), None),
+        Some(Notice::ShownOnce(text)) => (None, Some(text)),
+        None => (None, None),
+    };
     let now = chrono::Utc::now();
     let accounts: Vec<minijinja::Value> = reviewers::accounts(&state.db)
         .await?
@@ -60,7 +72,7 @@ async fn admin_page(
         .map(|(kind, status, n)| minijinja::context! { kind, status, n })
         .collect();
     let ctx = minijinja::context! {
-        reviewer => session.name.clone(), is_admin => true, csrf => session.csrf_token.clone(), notice, accounts, audit, notifications,
+        reviewer => session.name.clone(), is_admin => true, csrf => session.csrf_token.clone(), notice => refused, once, accounts, audit, notifications,
     };
     page(status, "admin.html", ctx)
 }
@@ -137,9 +149,11 @@ pub async fn post_reviewer(
     };
     match outcome {
         Ok(None) => Ok(Redirect::to(PATH).into_response()),
-        Ok(Some(password_notice)) => admin_page(&state, session, Some(&password_notice), StatusCode::OK).await,
+        Ok(Some(password)) => admin_page(&state, session, Some(Notice::ShownOnce(&password)), StatusCode::OK).await,
         Err(e) => match e.downcast_ref::<Refused>() {
-            Some(refused) => admin_page(&state, session, Some(&refused.0), StatusCode::BAD_REQUEST).await,
+            Some(refused) => {
+                admin_page(&state, session, Some(Notice::Refused(&refused.0)), StatusCode::BAD_REQUEST).await
+            }
             None => Err(e.into()),
         },
     }
