@@ -24,6 +24,14 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
     Ok(hash.to_string())
 }
 
+/// A hash of a random password, made once with the same parameters as every account's: a
+/// login for a name no account has is checked against it, so it costs the same time as a
+/// wrong password for a real name (issue 21: the time told which names exist).
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_password(&new_token()).expect("argon2 hashes a random password"))
+}
+
 /// True when `password` matches `hash` (constant time inside argon2).
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())

@@ -82,7 +82,6 @@ async fn inbound(state: &AppState, payload: Payload) -> Result<(), Error> {
 async fn report(state: &AppState, uri: &Uri, event_id: &str, payload: &Payload) -> Result<(), Error> {
     let outbox_id = outbox_id(uri);
     let recipient = payload.to.first();
-    let to = recipient.and_then(|t| Phone::parse(&t.phone_number).ok());
     let status = recipient
         .and_then(|t| t.status.as_deref())
         .ok_or_else(|| Error::bad_field("data.payload.to[0].status", "is missing"))?;
@@ -93,7 +92,6 @@ async fn report(state: &AppState, uri: &Uri, event_id: &str, payload: &Payload) 
         event_id: Some(event_id),
         status,
         error_code: payload.errors.first().map(|e| e.code.as_str()),
-        to_phone: to.as_ref(),
     };
     state.metrics.status_callbacks.fetch_add(1, Ordering::Relaxed);
     delivery::record_delivery_report(&state.db, &report).await?;

@@ -140,7 +140,8 @@ pub async fn twilio_status(
 ) -> Result<Response, Error> {
     let form = verified_form(&state, state.config.status_webhook_url(), &uri, &headers, &body)?;
     let outbox_id = outbox_id(&uri);
-    let to = field(&form, "To").and_then(|t| Phone::parse(t).ok());
+    // The report's `To` is not used: consent changes only for a text of ours, whose recipient
+    // the outbox knows (store::delivery).
     let report = DeliveryReport {
         provider: Provider::Twilio,
         event_id: None,
@@ -148,7 +149,6 @@ pub async fn twilio_status(
         provider_sid: required(&state, &form, "MessageSid")?,
         status: required(&state, &form, "MessageStatus")?,
         error_code: field(&form, "ErrorCode").filter(|c| !c.is_empty()),
-        to_phone: to.as_ref(),
     };
     state.metrics.status_callbacks.fetch_add(1, Ordering::Relaxed);
     delivery::record_delivery_report(&state.db, &report).await?;

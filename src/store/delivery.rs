@@ -22,8 +22,6 @@ pub struct DeliveryReport<'a> {
     /// In the provider's words (Twilio's `MessageStatus`, Telnyx's `to[0].status`).
     pub status: &'a str,
     pub error_code: Option<&'a str>,
-    /// The recipient, for an opt-out at the provider (Twilio 21610, Telnyx 40300).
-    pub to_phone: Option<&'a Phone>,
 }
 
 /// Applies a delivery report in one transaction: the raw event is kept; a row in `unknown`
@@ -117,7 +115,22 @@ pub async fn record_delivery_report(db: &Db, d: &DeliveryReport<'_>) -> anyhow::
         }
         applied = Some(a);
     }
-    let phone = d.to_phone.or(row.as_ref().map(|(_, _, p)| p));
+    // Consent changes only for a text of ours (issue 21): the row the report names by the
+    // provider's id, or, for a report that beat our record of the send, by the outbox id in
+    // our own callback URL. The `To` of a report about a message we never sent counts for
+    // nothing: anyone holding a valid signature could otherwise opt out any number.
+    let ours = match (&row, d.outbox_id) {
+        (Some((_, _, phone)), _) => Some(phone.clone()),
+        (None, Some(id)) => with_tx!(&mut tx, |conn| sqlx::query_scalar::<_, Phone>(
+            "select to_phone from outbox where id = $1 and (provider_sid is null or provider_sid = $2)"
+        )
+        .bind(id)
+        .bind(d.provider_sid)
+        .fetch_optional(conn)
+        .await)?,
+        (None, None) => None,
+    };
+    let phone = ours.as_ref();
     if meaning.opt_out
         && let Some(phone) = phone
         && consent::latest_consent_in_tx(&mut tx, phone).await? != Some(ConsentKind::OptOut)

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Db, with_db, with_tx};
+use super::{Db, with_db, with_db_write, with_tx};
 
 /// A reviewer account as login needs it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -43,26 +43,59 @@ pub async fn reviewer_by_name(db: &Db, name: &str) -> anyhow::Result<Option<Revi
     Ok(row)
 }
 
-/// Counts a wrong password; the `max`-th in a row locks the account until `lock_until`
-/// (and starts the count again). Returns the lock's end when this attempt locked it.
-pub async fn record_failed_login(
+/// The end of the lock on the name typed at login, if it is locked now (any name: see
+/// migration 0026).
+pub async fn login_locked_until(db: &Db, name: &str) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let until = with_db!(db, |p| sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
+        "select locked_until from login_failures where name = $1"
+    )
+    .bind(name.trim().to_lowercase())
+    .fetch_optional(p)
+    .await)?;
+    Ok(until.flatten().filter(|u| *u > Utc::now()))
+}
+
+/// Counts a failed login for the name typed, whatever account has it or none; the `max`-th in
+/// a row locks the name until `lock_until` and starts the count again. Returns the lock's end
+/// when this attempt locked it.
+pub async fn record_login_failure(
     db: &Db,
-    reviewer: &ReviewerRow,
+    name: &str,
     max: i64,
     lock_until: DateTime<Utc>,
 ) -> anyhow::Result<Option<DateTime<Utc>>> {
-    let failed = reviewer.failed_logins + 1;
-    let (count, locked) = if failed >= max { (0, Some(lock_until)) } else { (failed, None) };
-    with_db!(db, |p| sqlx::query(
-        "update reviewers set failed_logins = $1, locked_until = coalesce($2, locked_until) where id = $3"
+    let mut tx = db.begin().await?;
+    let failed = with_tx!(&mut tx, |conn| sqlx::query_scalar::<_, i64>(
+        "insert into login_failures (name, failed) values ($1, 1)
+         on conflict (name) do update set failed = login_failures.failed + 1
+         returning failed"
     )
-    .bind(count)
-    .bind(locked)
-    .bind(reviewer.id)
-    .execute(p)
-    .await
-    .map(|r| r.rows_affected()))?;
+    .bind(name.trim().to_lowercase())
+    .fetch_one(conn)
+    .await)?;
+    let locked = (failed >= max).then_some(lock_until);
+    if locked.is_some() {
+        with_tx!(&mut tx, |conn| sqlx::query(
+            "update login_failures set failed = 0, locked_until = $1 where name = $2"
+        )
+        .bind(lock_until)
+        .bind(name.trim().to_lowercase())
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
+    tx.commit().await?;
     Ok(locked)
+}
+
+/// A good login: the name's failure count and lock are cleared.
+pub async fn clear_login_failures(db: &Db, name: &str) -> anyhow::Result<()> {
+    with_db_write!(db, |p| sqlx::query("delete from login_failures where name = $1")
+        .bind(name.trim().to_lowercase())
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
 }
 
 /// A good login: the failure count and any expired lock are cleared.

@@ -21,6 +21,7 @@ mod fake_telnyx;
 mod fakes;
 mod flows;
 mod flows_blind;
+mod hardening;
 mod helpers;
 mod hours;
 mod import_crm;

@@ -100,33 +100,38 @@ pub async fn post_login(
 }
 
 /// Logs a reviewer in: the new session's token, or the status and message to show.
+///
+/// A name no enabled account has gets the same work and the same answers as a real one
+/// (issue 21): its password is checked against a dummy argon2 hash, and wrong passwords are
+/// counted and locked by the name typed (`login_failures`), whoever has it.
 async fn login(state: &AppState, form: &LoginForm) -> anyhow::Result<Result<String, (StatusCode, String)>> {
-    let wrong = || Ok(Err((StatusCode::UNAUTHORIZED, "Wrong name or password.".to_string())));
-    let Some(reviewer) = reviewers::reviewer_by_name(&state.db, form.name.trim()).await? else {
-        return wrong();
-    };
+    let name = form.name.trim();
     let now = Utc::now();
-    if let Some(until) = reviewer.locked_until.filter(|until| *until > now) {
-        reviewers::record_action(&state.db, Some(reviewer.id), "login_refused_locked", None, "").await?;
+    let reviewer = reviewers::reviewer_by_name(&state.db, name).await?;
+    let reviewer_id = reviewer.as_ref().map(|r| r.id);
+    if let Some(until) = reviewers::login_locked_until(&state.db, name).await? {
+        reviewers::record_action(&state.db, reviewer_id, "login_refused_locked", None, "").await?;
         let message = format!("Too many wrong passwords: this account is locked until {} UTC.", until.format("%H:%M"));
         return Ok(Err((StatusCode::TOO_MANY_REQUESTS, message)));
     }
     // argon2 takes tens of milliseconds of CPU: off the async threads.
-    let (password, hash) = (form.password.clone(), reviewer.password_hash.clone());
-    if !tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash)).await? {
+    let password = form.password.clone();
+    let hash = reviewer.as_ref().map_or_else(|| auth::dummy_hash().to_string(), |r| r.password_hash.clone());
+    let matches = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash)).await?;
+    let Some(reviewer) = reviewer.filter(|_| matches) else {
         let console = &state.config.console;
         let lock_until = now + chrono::Duration::minutes(console.lockout_minutes);
-        let locked =
-            reviewers::record_failed_login(&state.db, &reviewer, console.max_failed_logins, lock_until).await?;
-        reviewers::record_action(&state.db, Some(reviewer.id), "login_failed", None, "").await?;
+        let locked = reviewers::record_login_failure(&state.db, name, console.max_failed_logins, lock_until).await?;
+        reviewers::record_action(&state.db, reviewer_id, "login_failed", None, "").await?;
         if locked.is_some() {
-            reviewers::record_action(&state.db, Some(reviewer.id), "locked", None, "").await?;
+            reviewers::record_action(&state.db, reviewer_id, "locked", None, "").await?;
             let message =
                 format!("Too many wrong passwords: this account is locked for {} minutes.", console.lockout_minutes);
             return Ok(Err((StatusCode::TOO_MANY_REQUESTS, message)));
         }
-        return wrong();
-    }
+        return Ok(Err((StatusCode::UNAUTHORIZED, "Wrong name or password.".to_string())));
+    };
+    reviewers::clear_login_failures(&state.db, name).await?;
     reviewers::record_login(&state.db, reviewer.id).await?;
     let (token, csrf) = (auth::new_token(), auth::new_token());
     let expires = now + chrono::Duration::hours(state.config.console.session_hours);
