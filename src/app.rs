@@ -155,6 +155,7 @@ impl App {
         )?);
         let worker = Arc::new(Worker { deps, sender, waker: waker.clone(), webhooks, flows, notifier });
         let ingest = IngestBatcher::spawn(db.clone(), config.worker.max_attempts);
+        let login_csrf_key = crate::store::secrets::get_or_create(&db, "login_csrf").await?;
         let state = AppState {
             db,
             config,
@@ -163,6 +164,7 @@ impl App {
             metrics: Arc::new(Metrics::default()),
             ingest,
             login_limiter: Arc::default(),
+            login_csrf_key: Arc::new(login_csrf_key),
             clock,
         };
         Ok(App { state, worker })

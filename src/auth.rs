@@ -74,9 +74,43 @@ impl LoginLimiter {
     }
 }
 
+/// A CSRF token for the login form, bound to the server: a random nonce and its HMAC-SHA256
+/// under `key` (issue 21: a double-submit pair the client picks was accepted, so an attacker
+/// who can set a cookie could log a victim in). `{nonce}.{mac}`, hex.
+pub fn login_csrf_token(key: &str) -> String {
+    let nonce = new_token();
+    format!("{nonce}.{}", login_csrf_mac(key, &nonce))
+}
+
+/// Whether `token` is one [`login_csrf_token`] made under `key` (compared in constant time).
+pub fn login_csrf_valid(key: &str, token: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let Some((nonce, mac)) = token.split_once('.') else { return false };
+    let expected = login_csrf_mac(key, nonce);
+    nonce.len() == 64 && bool::from(expected.as_bytes().ct_eq(mac.as_bytes()))
+}
+
+fn login_csrf_mac(key: &str, nonce: &str) -> String {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("hmac takes any key length");
+    mac.update(b"backtalk login csrf\0");
+    mac.update(nonce.as_bytes());
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_login_csrf_token_is_valid_only_under_its_key() {
+        let token = login_csrf_token("key-one");
+        assert!(login_csrf_valid("key-one", &token));
+        assert!(!login_csrf_valid("key-two", &token));
+        let (nonce, _) = token.split_once('.').unwrap();
+        assert!(!login_csrf_valid("key-one", &format!("{nonce}.{}", "0".repeat(64))));
+        assert!(!login_csrf_valid("key-one", nonce), "no mac");
+    }
 
     #[test]
     fn logins_are_limited_per_address_and_minute() {

@@ -66,6 +66,9 @@ pub struct Config {
     pub database_url: String,
     /// Largest accepted webhook body in bytes; larger requests get 413.
     pub max_webhook_body_bytes: usize,
+    /// A request body not fully received within this many seconds is cut off (a client that
+    /// declares a length and stalls holds no connection longer).
+    pub request_body_timeout_secs: u64,
     pub twilio: TwilioConfig,
     pub telnyx: TelnyxConfig,
     /// The provider of texts no conversation number decides (proactive texts to a number that
@@ -793,6 +796,7 @@ impl Default for Config {
             public_url: "http://127.0.0.1:8080".into(),
             database_url: String::new(),
             max_webhook_body_bytes: 64 * 1024,
+            request_body_timeout_secs: 10,
             twilio: TwilioConfig::default(),
             telnyx: TelnyxConfig::default(),
             default_provider: String::new(),

@@ -49,6 +49,8 @@ pub struct AppState {
     pub ingest: IngestBatcher,
     /// Console login attempts per client address.
     pub login_limiter: Arc<crate::auth::LoginLimiter>,
+    /// Signs the login form's CSRF token (`server_secrets.login_csrf`, shared by replicas).
+    pub login_csrf_key: Arc<String>,
     /// What time it is (campaign planning, segment counts); a fixed clock in tests.
     pub clock: Arc<dyn crate::clock::Clock>,
 }
@@ -66,6 +68,9 @@ pub struct Metrics {
 
 /// The service's routes.
 pub fn router(state: AppState) -> Router {
+    // A client that declares a body and stalls is cut off after `request_body_timeout_secs`
+    // (issue 21: 200 such connections were held for 70 s and more).
+    let body_timeout = std::time::Duration::from_secs(state.config.request_body_timeout_secs.max(1));
     Router::new()
         .merge(webhooks::router(state.config.max_webhook_body_bytes, state.config.shopify.max_body_bytes))
         .merge(api::router())
@@ -73,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(links::router())
         .layer(axum::middleware::from_fn(error::log_errors))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(body_timeout))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -13,6 +13,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use tower_http::limit::RequestBodyLimitLayer;
 
 use super::AppState;
 use super::error::Error;
@@ -25,15 +26,20 @@ use crate::store::commerce::NewShopifyWebhook;
 use crate::store::delivery::{self, DeliveryReport};
 
 /// The provider webhooks' routes, their bodies capped at `max_webhook_body_bytes`, and
-/// Shopify's, capped at `shopify_max_body_bytes`.
+/// Shopify's, capped at `shopify_max_body_bytes`. tower-http's limit answers 413 at once when
+/// the declared `Content-Length` is over the cap, without reading the body (issue 21), and
+/// stops a body without one at the cap.
 pub fn router(max_body_bytes: usize, shopify_max_body_bytes: usize) -> Router<AppState> {
     let twilio = Router::new()
         .route("/webhooks/twilio", post(twilio_inbound))
         .route("/webhooks/twilio/status", post(twilio_status))
         .route("/webhooks/telnyx", post(super::telnyx::telnyx))
-        .layer(DefaultBodyLimit::max(max_body_bytes));
-    let shopify =
-        Router::new().route("/webhooks/shopify", post(shopify)).layer(DefaultBodyLimit::max(shopify_max_body_bytes));
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(max_body_bytes));
+    let shopify = Router::new()
+        .route("/webhooks/shopify", post(shopify))
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(shopify_max_body_bytes));
     twilio.merge(shopify)
 }
 

@@ -25,6 +25,7 @@ pub mod notifications;
 pub mod outbox;
 pub mod reviewers;
 pub mod schema;
+pub mod secrets;
 pub mod segments;
 pub mod synthetic;
 mod text_columns;

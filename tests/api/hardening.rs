@@ -110,3 +110,61 @@ async fn an_unknown_name_costs_and_locks_like_a_real_one(backend: Backend) {
     assert_eq!(strip(locked_real.text().await.unwrap()), strip(locked_unknown.text().await.unwrap()));
 }
 on_both_backends!(an_unknown_name_costs_and_locks_like_a_real_one);
+
+/// Sends `head` (request line and headers) and `body` on a raw connection; the status line
+/// answered, and how long it took, or `None` when nothing came within `wait`.
+async fn raw_request(app: &TestApp, head: &str, body: &[u8], wait: Duration) -> (Option<String>, Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.base_url.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let started = std::time::Instant::now();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut answer = vec![0u8; 256];
+    let read = tokio::time::timeout(wait, stream.read(&mut answer)).await;
+    let status = match read {
+        Ok(Ok(n)) if n > 0 => String::from_utf8_lossy(&answer[..n]).lines().next().map(str::to_string),
+        _ => None,
+    };
+    (status, started.elapsed())
+}
+
+/// Defect 4: a client that declared a body and stalled held its connection for 70 s and
+/// more, and a huge declared `Content-Length` got no early 413. Now the stalled body is cut
+/// off after `request_body_timeout_secs` (1 s here) and the huge one is refused at once.
+async fn a_stalled_body_is_cut_off_and_a_huge_one_refused_at_once(backend: Backend) {
+    let configure = |c: &mut backtalk::config::Config| c.request_body_timeout_secs = 1;
+    let app = spawn_app(backend, TestOptions { configure: Some(configure), ..TestOptions::default() }).await;
+    let host = app.base_url.trim_start_matches("http://").to_string();
+    let stalled = format!(
+        "POST /webhooks/twilio HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n"
+    );
+    let (status, took) = raw_request(&app, &stalled, b"From=%2B1", Duration::from_secs(15)).await;
+    let status = status.expect("an answer, not a held connection");
+    assert!(status.starts_with("HTTP/1.1 4"), "{status}");
+    assert!(took < Duration::from_secs(5), "cut off after {took:?}");
+
+    let huge = format!(
+        "POST /webhooks/twilio HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 50000000\r\n\r\n"
+    );
+    let (status, took) = raw_request(&app, &huge, b"", Duration::from_secs(5)).await;
+    assert_eq!(status.as_deref(), Some("HTTP/1.1 413 Payload Too Large"));
+    assert!(took < Duration::from_millis(900), "refused before the body timeout: {took:?}");
+}
+on_both_backends!(a_stalled_body_is_cut_off_and_a_huge_one_refused_at_once);
+
+/// Defect 5: the login form's CSRF check accepted any matching cookie/form pair the client
+/// picked. Now the token is signed by the server: a made-up pair is refused (403) even with
+/// the right password, and the server's own token logs in.
+async fn a_login_csrf_pair_the_client_made_up_is_refused(backend: Backend) {
+    use crate::console::{add_reviewer, log_in, post_login};
+    let app = spawn_app(backend, TestOptions::default()).await;
+    add_reviewer(&app, "kim").await;
+    let made_up = "a".repeat(64);
+    let forged = post_login(&app, &made_up, &made_up, "kim", "correct horse battery").await;
+    assert_eq!(forged.status(), 403);
+    let dotted = format!("{made_up}.{}", "b".repeat(64));
+    assert_eq!(post_login(&app, &dotted, &dotted, "kim", "correct horse battery").await.status(), 403);
+    log_in(&app, "kim", "correct horse battery").await;
+}
+on_both_backends!(a_login_csrf_pair_the_client_made_up_is_refused);

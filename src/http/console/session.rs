@@ -1,6 +1,7 @@
 //! Logging in and out of the console.
 //!
-//! The login form is protected by a double-submit CSRF cookie (there is no session yet);
+//! The login form is protected by a double-submit CSRF cookie (there is no session yet)
+//! whose token the server signed, so a pair the client picks is refused;
 //! the address's attempts are rate-limited (`console.login_attempts_per_minute`) and wrong
 //! passwords lock the account after `console.max_failed_logins` for
 //! `console.lockout_minutes`. Every login, failed login, lock-out and logout is recorded in
@@ -34,7 +35,7 @@ fn set_cookie(state: &AppState, name: &str, value: &str, max_age_secs: i64) -> H
 
 /// The login page, with a fresh double-submit CSRF token.
 fn login_page(state: &AppState, status: StatusCode, error: Option<&str>) -> Result<Response, Error> {
-    let csrf = auth::new_token();
+    let csrf = auth::login_csrf_token(&state.login_csrf_key);
     let mut response = page(status, "login.html", minijinja::context! { csrf => csrf.clone(), error })?;
     response.headers_mut().append(header::SET_COOKIE, set_cookie(state, LOGIN_CSRF_COOKIE, &csrf, 3600));
     Ok(response)
@@ -76,7 +77,11 @@ pub async fn post_login(
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, Error> {
-    if !same(&form.csrf, &cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default()) {
+    // The pair must match and be ours: a token the client made up is refused even when its
+    // cookie and form agree.
+    if !same(&form.csrf, &cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default())
+        || !auth::login_csrf_valid(&state.login_csrf_key, &form.csrf)
+    {
         return Err(form_expired("Log in"));
     }
     let ip = client_ip(&state, &headers, peer);
