@@ -372,6 +372,9 @@ impl Default for ConsoleConfig {
 pub struct ApiConfig {
     /// Bearer token for `/api/v1`; empty disables the API. Secret.
     pub token: Secret,
+    /// Bearer token `/metrics` and `/readyz` require; empty: they are public (a scraper on a
+    /// private network). Secret.
+    pub metrics_token: Secret,
 }
 
 /// Shopify's webhooks (`POST /webhooks/shopify`).

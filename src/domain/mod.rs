@@ -59,9 +59,11 @@ impl Phone {
         let trimmed = raw.trim();
         let plus = trimmed.starts_with('+');
         let mut digits = String::new();
-        for c in trimmed.chars() {
+        for (i, c) in trimmed.chars().enumerate() {
             match c {
                 '0'..='9' => digits.push(c),
+                // A `+` only leads (issue 21: "1415+5550123" was read as +14155550123).
+                '+' if i > 0 => return Err("invalid phone number: a + may only lead it".into()),
                 '+' | ' ' | '-' | '(' | ')' | '.' => {}
                 _ => return Err(format!("invalid phone number: unexpected character {c:?}")),
             }
@@ -124,6 +126,16 @@ impl Phone {
         let hidden = digits.len().saturating_sub(cc + keep_end);
         format!("+{}{}{}", &digits[..cc], "*".repeat(hidden), &digits[digits.len() - keep_end..])
     }
+}
+
+/// One of our numbers a customer wrote to, as stored: E.164, or a short code's 3 to 8 digits
+/// (issue 21: the `To` of a webhook was stored as given).
+pub fn our_number(raw: &str) -> Result<String, String> {
+    let t = raw.trim();
+    if !t.starts_with('+') && (3..=8).contains(&t.len()) && t.chars().all(|c| c.is_ascii_digit()) {
+        return Ok(t.to_string());
+    }
+    Phone::parse(t).map(|p| p.as_str().to_string())
 }
 
 impl TryFrom<String> for Phone {
@@ -328,8 +340,19 @@ mod tests {
     }
 
     #[test]
+    fn our_numbers_are_e164_or_short_codes() {
+        assert_eq!(our_number(" +1 (500) 555-0006 ").unwrap(), "+15005550006");
+        assert_eq!(our_number("72975").unwrap(), "72975");
+        for bad in ["", "12", "<script>", "whatsapp:+15005550006", "+1500555000611111"] {
+            assert!(our_number(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn malformed_phones_are_rejected() {
-        for bad in ["", "12345", "+0123456789", "whatsapp:+14155550123", "+1415555012345678"] {
+        for bad in
+            ["", "12345", "+0123456789", "whatsapp:+14155550123", "+1415555012345678", "1415+5550123", "++14155550123"]
+        {
             assert!(Phone::parse(bad).is_err(), "{bad}");
         }
     }

@@ -30,6 +30,13 @@ pub enum Caller {
     Reviewer(Reviewer),
 }
 
+/// The token of an `Authorization: Bearer <token>` value. The scheme is case-insensitive
+/// (RFC 9110 §11.1: "bearer" and "BEARER" name it too).
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = Error;
 
@@ -38,7 +45,7 @@ impl FromRequestParts<AppState> for Caller {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(bearer_token)
             .filter(|g| !g.is_empty());
         let Some(given) = given else {
             return Err(Error::Unauthorized("missing bearer token".into()));

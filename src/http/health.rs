@@ -11,9 +11,36 @@ use axum::routing::get;
 use super::AppState;
 use crate::store::{escalations, jobs};
 
-/// `/healthz`, `/readyz` and `/metrics`.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics))
+/// `/healthz`, `/readyz` and `/metrics`; the last two behind `api.metrics_token` when it is
+/// set (issue 21: they told anyone the database kind, the queue and the business figures).
+pub fn router(state: AppState) -> Router<AppState> {
+    let guarded = Router::new()
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route_layer(axum::middleware::from_fn_with_state(state, metrics_token));
+    Router::new().route("/healthz", get(healthz)).merge(guarded)
+}
+
+/// With `api.metrics_token` set, a request without `Authorization: Bearer <it>` gets 401.
+async fn metrics_token(
+    State(s): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let token = s.config.api.metrics_token.expose();
+    if token.is_empty() {
+        return next.run(request).await;
+    }
+    let given = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(super::extract::bearer_token);
+    if given.is_some_and(|g| super::extract::same(g, token)) {
+        next.run(request).await
+    } else {
+        (StatusCode::UNAUTHORIZED, "missing or wrong bearer token\n").into_response()
+    }
 }
 
 /// Liveness: the process answers.

@@ -75,7 +75,7 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::router(state.config.max_webhook_body_bytes, state.config.shopify.max_body_bytes))
         .merge(api::router())
         .merge(console::router())
-        .merge(health::router())
+        .merge(health::router(state.clone()))
         .merge(links::router())
         .layer(axum::middleware::from_fn(error::log_errors))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(body_timeout))

@@ -63,6 +63,7 @@ async fn inbound(state: &AppState, payload: Payload) -> Result<(), Error> {
         .map(|t| t.phone_number.clone())
         .filter(|t| !t.trim().is_empty())
         .ok_or_else(|| Error::bad_field("data.payload.to", "names no recipient"))?;
+    let to = crate::domain::our_number(&to).map_err(|e| Error::invalid_field("data.payload.to[0].phone_number", e))?;
     let text = payload.text.unwrap_or_default();
     if text.chars().count() > MAX_BODY_CHARS {
         return Err(Error::bad_field("data.payload.text", format!("is longer than {MAX_BODY_CHARS} characters")));

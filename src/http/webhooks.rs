@@ -108,12 +108,13 @@ pub async fn twilio_inbound(
     let from = required(&state, &form, "From")?;
     let to = required(&state, &form, "To")?;
     let from = Phone::parse(from).map_err(|e| Error::invalid_field("From", e))?;
+    let to = crate::domain::our_number(to).map_err(|e| Error::invalid_field("To", e))?;
     let text = field(&form, "Body").unwrap_or_default();
     if text.chars().count() > MAX_BODY_CHARS {
         return Err(Error::bad_field("Body", format!("is longer than {MAX_BODY_CHARS} characters")));
     }
     let media = crate::domain::media::from_twilio_form(|name| field(&form, name).map(String::from));
-    let inbound = Inbound { provider_sid: sid.to_string(), from, to: to.to_string(), body: text.to_string(), media };
+    let inbound = Inbound { provider_sid: sid.to_string(), from, to, body: text.to_string(), media };
     store_inbound(&state, inbound, "twilio").await?;
     Ok(([("content-type", "text/xml")], EMPTY_TWIML).into_response())
 }

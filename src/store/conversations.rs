@@ -265,6 +265,11 @@ pub async fn search_conversations(
     offset: i64,
 ) -> anyhow::Result<(Vec<ConversationListRow>, i64)> {
     let query = query.trim();
+    // No text holds a NUL, and SQLite reads a string only up to one, so "\0" would match
+    // every conversation (issue 21); PostgreSQL refuses it in text. It matches nothing.
+    if query.contains('\0') {
+        return Ok((vec![], 0));
+    }
     let words = format!("%{}%", like_escape(&query.to_lowercase()));
     let digits: String = query.chars().filter(char::is_ascii_digit).collect();
     // A query without digits must not match every phone through an empty pattern.

@@ -168,3 +168,57 @@ async fn a_login_csrf_pair_the_client_made_up_is_refused(backend: Backend) {
     log_in(&app, "kim", "correct horse battery").await;
 }
 on_both_backends!(a_login_csrf_pair_the_client_made_up_is_refused);
+
+/// The probe's smaller findings: an invalid `To` is refused (it was stored as given); a NUL
+/// search lists nothing (it listed every conversation); the `Bearer` scheme is read in any
+/// case (RFC 9110); an unauthenticated console action goes to the login page; `/metrics` and
+/// `/readyz` need `api.metrics_token` when it is set.
+async fn the_probes_smaller_findings(backend: Backend) {
+    let configure = |c: &mut backtalk::config::Config| {
+        c.api.metrics_token = backtalk::config::Secret::new("scrape-me");
+    };
+    let app = spawn_app(backend, TestOptions { configure: Some(configure), ..TestOptions::default() }).await;
+
+    let mut params = inbound_params(CUSTOMER, "hi", &new_sid());
+    for (k, v) in params.iter_mut() {
+        if k == "To" {
+            *v = "<script>".into();
+        }
+    }
+    let sig = backtalk::sms::signature::compute_signature(AUTH_TOKEN, &app.config.inbound_webhook_url(), &params);
+    let (status, body) = app.post_form("/webhooks/twilio", &params, Some(&sig)).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(count(&app.db, "messages").await, 0);
+
+    app.post_inbound(CUSTOMER, "hi", &new_sid()).await;
+    app.twilio.wait_for_sent(1, Duration::from_secs(20)).await;
+    app.wait_idle().await;
+    let search = |q: &'static str, scheme: &'static str| {
+        let request = app
+            .http
+            .get(format!("{}/api/v1/conversations", app.base_url))
+            .query(&[("q", q)])
+            .header("authorization", format!("{scheme} {API_TOKEN}"));
+        async move {
+            let r = request.send().await.unwrap();
+            (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap_or_default())
+        }
+    };
+    let (status, all) = search("", "Bearer").await;
+    assert_eq!((status, all["total"].as_i64()), (200, Some(1)), "{all}");
+    let (status, none) = search("\0", "bearer").await;
+    assert_eq!((status, none["total"].as_i64()), (200, Some(0)), "a NUL matches nothing: {none}");
+    assert_eq!(search("", "BEARER").await.0, 200);
+
+    let anonymous = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let close = anonymous.post(format!("{}/console/escalations/1/close", app.base_url)).send().await.unwrap();
+    assert_eq!((close.status().as_u16(), close.headers()["location"].to_str().unwrap()), (303, "/console/login"));
+
+    for path in ["/metrics", "/readyz"] {
+        let url = format!("{}{path}", app.base_url);
+        assert_eq!(app.http.get(&url).send().await.unwrap().status(), 401, "{path}");
+        assert_eq!(app.http.get(&url).bearer_auth("scrape-me").send().await.unwrap().status(), 200, "{path}");
+    }
+    assert_eq!(app.http.get(format!("{}/healthz", app.base_url)).send().await.unwrap().status(), 200);
+}
+on_both_backends!(the_probes_smaller_findings);
