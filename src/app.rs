@@ -200,6 +200,13 @@ impl App {
             self.state.clock.clone(),
             cancel.clone(),
         ));
+        // This process's heartbeat, and the release of dead processes' jobs (docs/operations.md).
+        let beating = tokio::spawn(jobs::run_heartbeat(
+            self.state.db.clone(),
+            config.worker.clone(),
+            self.state.waker.clone(),
+            cancel.clone(),
+        ));
         // Normal-priority escalations reach reviewers as a digest (docs/reviewers.md).
         let digest_every = crate::domain::duration::parse(&config.notify.digest_every)
             .map_err(anyhow::Error::msg)
@@ -223,6 +230,7 @@ impl App {
         let _ = dispatching.await;
         let _ = analysing.await;
         let _ = digesting.await;
+        let _ = beating.await;
         db.close().await;
         info!("shut down cleanly");
         Ok(())

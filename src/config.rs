@@ -596,6 +596,11 @@ pub struct WorkerConfig {
     pub backoff_max_secs: u64,
     /// How often an idle worker looks for due jobs, in milliseconds.
     pub poll_ms: u64,
+    /// How often this process records that it is alive, in seconds.
+    pub heartbeat_secs: u64,
+    /// A process silent this long is taken for dead and its jobs are released to the others
+    /// at once (instead of after `lease_secs`), in seconds.
+    pub dead_after_secs: u64,
 }
 
 /// The turn's knobs.
@@ -868,6 +873,8 @@ impl Default for WorkerConfig {
             backoff_base_ms: 500,
             backoff_max_secs: 300,
             poll_ms: 250,
+            heartbeat_secs: 2,
+            dead_after_secs: 10,
         }
     }
 }

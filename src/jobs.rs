@@ -84,6 +84,33 @@ impl Waker {
 
 /// Spawns `config.concurrency` workers; they stop taking jobs when `cancel` fires and finish
 /// the one they hold. Await the returned handles for a graceful shutdown.
+/// Heartbeats this process every `worker.heartbeat_secs` and releases the jobs of processes
+/// whose heartbeat is older than `worker.dead_after_secs`, at once on start: a process
+/// restarted after `kill -9` takes its predecessor's jobs within seconds, not after the
+/// 120 s lease (issue 21). Leaves on `cancel`.
+pub async fn run_heartbeat(db: Db, config: WorkerConfig, waker: Waker, cancel: CancellationToken) {
+    let every = Duration::from_secs(config.heartbeat_secs.max(1));
+    let dead_after_ms = (config.dead_after_secs.max(config.heartbeat_secs * 2) * 1000) as i64;
+    loop {
+        if let Err(e) = crate::store::jobs::heartbeat(&db).await {
+            warn!(error = %format!("{e:#}"), "heartbeat not recorded");
+        }
+        match crate::store::jobs::release_dead_instances(&db, dead_after_ms).await {
+            Ok(0) => {}
+            Ok(n) => {
+                warn!(jobs = n, "released the jobs of a process that stopped answering");
+                waker.wake();
+            }
+            Err(e) => warn!(error = %format!("{e:#}"), "dead instances not checked"),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+    let _ = crate::store::jobs::leave(&db).await;
+}
+
 pub fn spawn_workers(
     db: Db,
     handler: Arc<dyn JobHandler>,

@@ -68,7 +68,7 @@ pub async fn enqueue_job_at(
 macro_rules! claim_sql {
     ($pick:expr, $lock:expr) => {
         concat!(
-            "update jobs set status = 'running', attempts = attempts + 1, lease_until_ms = $1, updated_at = $2 where id = (",
+            "update jobs set status = 'running', attempts = attempts + 1, lease_until_ms = $1, updated_at = $2, claimed_by = $4 where id = (",
             $pick,
             $lock,
             ") returning id, kind, payload, attempts, max_attempts"
@@ -88,6 +88,59 @@ macro_rules! due {
     () => {
         "select id from jobs where status = 'queued' and run_at_ms <= $3 order by run_at_ms, id limit 1"
     };
+}
+
+/// This process's id among the instances sharing the queue (random, made once per process).
+pub fn instance_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| rand::random::<[u8; 12]>().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Records that this process is alive now.
+pub async fn heartbeat(db: &Db) -> anyhow::Result<()> {
+    with_db_write!(db, |p| sqlx::query(
+        "insert into instances (id, heartbeat_ms) values ($1, $2)
+         on conflict (id) do update set heartbeat_ms = excluded.heartbeat_ms"
+    )
+    .bind(instance_id())
+    .bind(now_ms())
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Releases the jobs of every process whose heartbeat is older than `dead_after_ms` (it
+/// crashed or was killed): their leases expire now, so the next claim takes them, and the
+/// dead processes' rows go. What a released job had begun is the handlers' to settle, as
+/// after an expired lease (a send already under way is marked `unknown`, never sent twice).
+/// Returns how many jobs were released.
+pub async fn release_dead_instances(db: &Db, dead_after_ms: i64) -> anyhow::Result<u64> {
+    let stale = now_ms() - dead_after_ms;
+    let released = with_db_write!(db, |p| sqlx::query(
+        "update jobs set lease_until_ms = 0
+         where status = 'running' and claimed_by in (select id from instances where heartbeat_ms < $1)"
+    )
+    .bind(stale)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
+    with_db_write!(db, |p| sqlx::query("delete from instances where heartbeat_ms < $1")
+        .bind(stale)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(released)
+}
+
+/// This process is shutting down cleanly: its row goes (its jobs were drained).
+pub async fn leave(db: &Db) -> anyhow::Result<()> {
+    with_db_write!(db, |p| sqlx::query("delete from instances where id = $1")
+        .bind(instance_id())
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
 }
 
 /// Claims the next due job and leases it for `lease_ms`: first a job whose lease expired,
@@ -113,6 +166,7 @@ pub async fn claim_job_due_by(db: &Db, lease_ms: i64, now: i64) -> anyhow::Resul
             .bind(now + lease_ms)
             .bind(Utc::now())
             .bind(now)
+            .bind(instance_id())
             .fetch_optional(p)
             .await)?;
         if row.is_some() {

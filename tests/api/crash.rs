@@ -1,5 +1,6 @@
 //! Crash safety: `kill -9` of the real binary during a burst of 200 inbound texts, then a
 //! restart; every acknowledged text gets exactly one outcome, and no number gets two texts.
+//! The restarted process takes the dead one's jobs within seconds, not after their lease.
 
 use std::collections::HashSet;
 use std::process::Stdio;
@@ -33,8 +34,11 @@ async fn start_server(data_dir: &std::path::Path, database_url: &str, twilio: &F
         // The demo store without the dashboard's made-up history: these tests count rows.
         .env("BACKTALK_ANALYTICS_DEMO_HISTORY", "false")
         .env("BACKTALK_WORKER_POLL_MS", "50")
-        // Jobs a killed worker held are taken over when their lease expires.
-        .env("BACKTALK_WORKER_LEASE_SECS", "5")
+        // Jobs a killed process held are released when its heartbeat stops (3 s here), well
+        // before their 120 s lease would run out (issue 21).
+        .env("BACKTALK_WORKER_LEASE_SECS", "120")
+        .env("BACKTALK_WORKER_HEARTBEAT_SECS", "1")
+        .env("BACKTALK_WORKER_DEAD_AFTER_SECS", "3")
         .env("BACKTALK_LLM_TIMEOUT_SECS", "2")
         .env("BACKTALK_LOG", "warn")
         .env_remove("BACKTALK_TEST_DATABASE_URL")
@@ -115,13 +119,20 @@ async fn kill_9_during_a_burst_then_restart_gives_every_message_exactly_one_outc
     }
     assert!(!acked.is_empty() && acked.len() < BURST, "the kill landed mid-burst ({} acked)", acked.len());
 
+    // The killed process held jobs: without their release they would wait out the lease.
+    let db = backtalk::store::Db::connect(&database_url).await.unwrap();
+    let held = backtalk::store::jobs::count_jobs(&db, "running").await.unwrap();
+    assert!(held > 0, "the kill landed while jobs were running");
+
     // Restart; Twilio would retry what was not acknowledged, and may retry what was.
+    let restarted = std::time::Instant::now();
     let (child, base) = start_server(dir.path(), &database_url, &twilio).await;
     for (i, sid) in sids.iter().enumerate() {
         assert!(post(&http, &base, &phone(i), sid).await, "restarted server acks {i}");
     }
-    let db = backtalk::store::Db::connect(&database_url).await.unwrap();
-    wait_for("every turn and send to finish", Duration::from_secs(120), || {
+    // Within 60 s of the restart, half the 120 s lease the killed process's jobs still hold:
+    // only the release of a dead process's jobs gets there.
+    wait_for("every turn and send to finish", Duration::from_secs(60), || {
         let db = db.clone();
         async move {
             let busy = backtalk::store::jobs::count_jobs(&db, "queued").await.unwrap()
@@ -131,6 +142,10 @@ async fn kill_9_during_a_burst_then_restart_gives_every_message_exactly_one_outc
         }
     })
     .await;
+    println!(
+        "{held} jobs held by the killed process; every text had its outcome {:.1} s after the restart",
+        restarted.elapsed().as_secs_f64()
+    );
     drop(child);
 
     assert_eq!(count(&db, "messages where direction = 'in'").await, BURST as i64, "every text stored once");
