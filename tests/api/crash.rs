@@ -17,7 +17,11 @@ const PUBLIC_URL: &str = "http://backtalk.test";
 const BURST: usize = 200;
 
 /// Starts `backtalk serve --demo` as a separate process; returns it and its base URL.
-async fn start_server(data_dir: &std::path::Path, database_url: &str, twilio: &FakeTwilio) -> (Child, String) {
+pub(crate) async fn start_server(
+    data_dir: &std::path::Path,
+    database_url: &str,
+    twilio: &FakeTwilio,
+) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_backtalk"))
         .args(["serve", "--demo"])
         .env("BACKTALK_DATA_DIR", data_dir)
@@ -64,7 +68,7 @@ async fn start_server(data_dir: &std::path::Path, database_url: &str, twilio: &F
 }
 
 /// Posts one signed inbound text; true when the server acknowledged it with 200.
-async fn post(http: &reqwest::Client, base: &str, from: &str, sid: &str) -> bool {
+pub(crate) async fn post(http: &reqwest::Client, base: &str, from: &str, sid: &str) -> bool {
     let params = inbound_params(from, "do you have the blouse in black?", sid);
     let sig =
         backtalk::sms::signature::compute_signature(AUTH_TOKEN, &format!("{PUBLIC_URL}/webhooks/twilio"), &params);

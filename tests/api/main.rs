@@ -30,6 +30,7 @@ mod migrations;
 mod mms;
 mod notify;
 mod proactive;
+mod replicas;
 mod shopify_blind;
 mod shopify_catalog;
 mod shopify_webhooks;
