@@ -161,7 +161,7 @@ pub async fn change(db: &Db, actor: Actor<'_>, name: &str, change: &AccountChang
 pub async fn reset_password(db: &Db, actor: Actor<'_>, name: &str) -> anyhow::Result<String> {
     let account = existing(db, name).await?;
     let password = crate::auth::new_password();
-    reviewers::reset_password(db, account.id, &crate::auth::hash_password(&password)?).await?;
+    reviewers::reset_password(db, account.id, &account.name, &crate::auth::hash_password(&password)?).await?;
     record(db, actor, "reviewer_password_reset", &account.name, "").await?;
     Ok(password)
 }

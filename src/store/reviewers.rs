@@ -10,8 +10,6 @@ pub struct ReviewerRow {
     pub id: i64,
     pub name: String,
     pub password_hash: String,
-    pub failed_logins: i64,
-    pub locked_until: Option<DateTime<Utc>>,
 }
 
 /// Creates a reviewer; an error names the reviewer when the name is taken.
@@ -34,13 +32,18 @@ pub async fn add_reviewer(db: &Db, name: &str, password_hash: &str) -> anyhow::R
 pub async fn reviewer_by_name(db: &Db, name: &str) -> anyhow::Result<Option<ReviewerRow>> {
     let row = with_db!(db, |p| {
         sqlx::query_as::<_, ReviewerRow>(
-        "select id, name, password_hash, failed_logins, locked_until from reviewers where name = $1 and disabled_at is null"
-    )
-    .bind(name)
-    .fetch_optional(p)
-    .await
+            "select id, name, password_hash from reviewers where name = $1 and disabled_at is null",
+        )
+        .bind(name)
+        .fetch_optional(p)
+        .await
     })?;
     Ok(row)
+}
+
+/// The key a name's failed logins are counted under: as typed, trimmed, ASCII lower-cased.
+fn login_key(name: &str) -> String {
+    name.trim().to_ascii_lowercase()
 }
 
 /// The end of the lock on the name typed at login, if it is locked now (any name: see
@@ -49,7 +52,7 @@ pub async fn login_locked_until(db: &Db, name: &str) -> anyhow::Result<Option<Da
     let until = with_db!(db, |p| sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
         "select locked_until from login_failures where name = $1"
     )
-    .bind(name.trim().to_lowercase())
+    .bind(login_key(name))
     .fetch_optional(p)
     .await)?;
     Ok(until.flatten().filter(|u| *u > Utc::now()))
@@ -70,7 +73,7 @@ pub async fn record_login_failure(
          on conflict (name) do update set failed = login_failures.failed + 1
          returning failed"
     )
-    .bind(name.trim().to_lowercase())
+    .bind(login_key(name))
     .fetch_one(conn)
     .await)?;
     let locked = (failed >= max).then_some(lock_until);
@@ -79,7 +82,7 @@ pub async fn record_login_failure(
             "update login_failures set failed = 0, locked_until = $1 where name = $2"
         )
         .bind(lock_until)
-        .bind(name.trim().to_lowercase())
+        .bind(login_key(name))
         .execute(conn)
         .await
         .map(|r| r.rows_affected()))?;
@@ -91,17 +94,7 @@ pub async fn record_login_failure(
 /// A good login: the name's failure count and lock are cleared.
 pub async fn clear_login_failures(db: &Db, name: &str) -> anyhow::Result<()> {
     with_db_write!(db, |p| sqlx::query("delete from login_failures where name = $1")
-        .bind(name.trim().to_lowercase())
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
-    Ok(())
-}
-
-/// A good login: the failure count and any expired lock are cleared.
-pub async fn record_login(db: &Db, reviewer_id: i64) -> anyhow::Result<()> {
-    with_db!(db, |p| sqlx::query("update reviewers set failed_logins = 0, locked_until = null where id = $1")
-        .bind(reviewer_id)
+        .bind(login_key(name))
         .execute(p)
         .await
         .map(|r| r.rows_affected()))?;
@@ -221,6 +214,8 @@ pub struct Account {
     pub email: Option<String>,
     pub team: Option<String>,
     pub disabled_at: Option<DateTime<Utc>>,
+    /// The lock on the name after wrong passwords, if it is locked now (from `login_failures`).
+    #[sqlx(skip)]
     pub locked_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
@@ -228,23 +223,38 @@ pub struct Account {
 /// Every reviewer account, enabled first, then by name.
 pub async fn accounts(db: &Db) -> anyhow::Result<Vec<Account>> {
     let rows = with_db!(db, |p| sqlx::query_as::<_, Account>(
-        "select id, name, role, email, team, disabled_at, locked_until, created_at from reviewers
+        "select id, name, role, email, team, disabled_at, created_at from reviewers
          order by disabled_at is not null, name"
     )
     .fetch_all(p)
     .await)?;
-    Ok(rows)
+    with_locks(db, rows).await
+}
+
+/// `accounts` with the locks on their names filled in.
+async fn with_locks(db: &Db, mut accounts: Vec<Account>) -> anyhow::Result<Vec<Account>> {
+    let locks = with_db!(db, |p| sqlx::query_as::<_, (String, DateTime<Utc>)>(
+        "select name, locked_until from login_failures where locked_until > $1"
+    )
+    .bind(Utc::now())
+    .fetch_all(p)
+    .await)?;
+    for account in &mut accounts {
+        let key = login_key(&account.name);
+        account.locked_until = locks.iter().find(|(name, _)| *name == key).map(|(_, until)| *until);
+    }
+    Ok(accounts)
 }
 
 /// The account named `name`, enabled or not.
 pub async fn account(db: &Db, name: &str) -> anyhow::Result<Option<Account>> {
     let row = with_db!(db, |p| sqlx::query_as::<_, Account>(
-        "select id, name, role, email, team, disabled_at, locked_until, created_at from reviewers where name = $1"
+        "select id, name, role, email, team, disabled_at, created_at from reviewers where name = $1"
     )
     .bind(name)
     .fetch_optional(p)
     .await)?;
-    Ok(row)
+    Ok(with_locks(db, row.into_iter().collect()).await?.pop())
 }
 
 /// What an admin may change about an account; `None` leaves a field as it is, an empty
@@ -301,17 +311,20 @@ async fn end_sessions(tx: &mut super::Tx, id: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Replaces account `id`'s password hash, clears its lock-out and ends its sessions.
-pub async fn reset_password(db: &Db, id: i64, password_hash: &str) -> anyhow::Result<()> {
+/// Replaces account `id`'s password hash, clears the lock on its `name` and ends its sessions.
+pub async fn reset_password(db: &Db, id: i64, name: &str, password_hash: &str) -> anyhow::Result<()> {
     let mut tx = db.begin().await?;
-    with_tx!(&mut tx, |conn| sqlx::query(
-        "update reviewers set password_hash = $1, failed_logins = 0, locked_until = null where id = $2"
-    )
-    .bind(password_hash)
-    .bind(id)
-    .execute(conn)
-    .await
-    .map(|r| r.rows_affected()))?;
+    with_tx!(&mut tx, |conn| sqlx::query("update reviewers set password_hash = $1 where id = $2")
+        .bind(password_hash)
+        .bind(id)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+    with_tx!(&mut tx, |conn| sqlx::query("delete from login_failures where name = $1")
+        .bind(login_key(name))
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
     end_sessions(&mut tx, id).await?;
     tx.commit().await?;
     Ok(())

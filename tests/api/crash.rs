@@ -84,6 +84,47 @@ fn phone(i: usize) -> String {
     format!("+1{area}55501{:02}", i % 100)
 }
 
+/// Waits (up to `wait`) until the texts from `numbers`, one each, have all been handled, then
+/// checks each got exactly one outcome: stored once with one turn, no job dead, no number
+/// texted twice, each reply sent or (cut off mid-call) `unknown`, and the provider received
+/// every sent one. Returns (sent, unknown).
+pub(crate) async fn every_text_has_one_outcome(
+    db: &backtalk::store::Db,
+    twilio: &FakeTwilio,
+    numbers: &[String],
+    wait: Duration,
+) -> (i64, i64) {
+    let texts = numbers.len() as i64;
+    wait_for("every turn and send to finish", wait, || {
+        let db = db.clone();
+        async move {
+            let busy = backtalk::store::jobs::count_jobs(&db, "queued").await.unwrap()
+                + backtalk::store::jobs::count_jobs(&db, "running").await.unwrap();
+            let turns = backtalk::store::turns::count_turns(&db).await.unwrap();
+            busy == 0 && turns == texts
+        }
+    })
+    .await;
+    assert_eq!(count(db, "messages where direction = 'in'").await, texts, "every text stored once");
+    assert_eq!(count(db, "turns").await, texts, "one turn per text");
+    assert_eq!(count(db, "jobs where status = 'dead'").await, 0);
+    let sent = twilio.sent();
+    for number in numbers {
+        let n = sent.iter().filter(|s| &s.to == number).count();
+        assert!(n <= 1, "{number} received {n} texts");
+    }
+    let delivered = count(db, "outbox where status = 'sent'").await;
+    let unknown = count(db, "outbox where status = 'unknown'").await;
+    assert_eq!(delivered + unknown, texts, "{delivered} sent + {unknown} unknown");
+    // An `unknown` row may or may not have reached the provider (that is why it is unknown).
+    let received = sent.len() as i64;
+    assert!(
+        delivered <= received && received <= delivered + unknown,
+        "{received} received, {delivered} sent, {unknown} unknown"
+    );
+    (delivered, unknown)
+}
+
 async fn kill_9_during_a_burst_then_restart_gives_every_message_exactly_one_outcome(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let database_url = fresh_database_url(backend, dir.path()).await;
@@ -136,40 +177,13 @@ async fn kill_9_during_a_burst_then_restart_gives_every_message_exactly_one_outc
     }
     // Within 60 s of the restart, half the 120 s lease the killed process's jobs still hold:
     // only the release of a dead process's jobs gets there.
-    wait_for("every turn and send to finish", Duration::from_secs(60), || {
-        let db = db.clone();
-        async move {
-            let busy = backtalk::store::jobs::count_jobs(&db, "queued").await.unwrap()
-                + backtalk::store::jobs::count_jobs(&db, "running").await.unwrap();
-            let turns = backtalk::store::turns::count_turns(&db).await.unwrap();
-            busy == 0 && turns == BURST as i64
-        }
-    })
-    .await;
+    let numbers: Vec<String> = (0..BURST).map(phone).collect();
+    let (_, unknown) = every_text_has_one_outcome(&db, &twilio, &numbers, Duration::from_secs(60)).await;
     println!(
         "{held} jobs held by the killed process; every text had its outcome {:.1} s after the restart",
         restarted.elapsed().as_secs_f64()
     );
     drop(child);
-
-    assert_eq!(count(&db, "messages where direction = 'in'").await, BURST as i64, "every text stored once");
-    assert_eq!(count(&db, "turns").await, BURST as i64, "one turn per text");
-    assert_eq!(count(&db, "jobs where status = 'dead'").await, 0);
-    let sent = twilio.sent();
-    for i in 0..BURST {
-        let n = sent.iter().filter(|s| s.to == phone(i)).count();
-        assert!(n <= 1, "{} received {n} texts", phone(i));
-    }
-    // Each text's reply was delivered, or (killed mid-call) marked unknown for a person.
-    let delivered = count(&db, "outbox where status = 'sent'").await;
-    let unknown = count(&db, "outbox where status = 'unknown'").await;
-    assert_eq!(delivered + unknown, BURST as i64, "{delivered} sent + {unknown} unknown");
-    // An `unknown` row may or may not have reached the provider (that is why it is unknown).
-    let received = sent.len() as i64;
-    assert!(
-        delivered <= received && received <= delivered + unknown,
-        "{received} received, {delivered} sent, {unknown} unknown"
-    );
     assert_eq!(count(&db, "escalations where reason = 'delivery_unknown'").await, unknown);
 }
 on_both_backends!(kill_9_during_a_burst_then_restart_gives_every_message_exactly_one_outcome);

@@ -108,6 +108,8 @@ async fn an_unknown_name_costs_and_locks_like_a_real_one(backend: Backend) {
     let locked_unknown = post_login(&app, &cookie, &csrf, "nobody-here", "guess").await;
     assert_eq!((locked_real.status().as_u16(), locked_unknown.status().as_u16()), (429, 429));
     assert_eq!(strip(locked_real.text().await.unwrap()), strip(locked_unknown.text().await.unwrap()));
+    let kim = backtalk::store::reviewers::account(&app.db, "kim").await.unwrap().unwrap();
+    assert!(kim.locked_until.is_some(), "the admin page and `reviewer list` show the lock");
 }
 on_both_backends!(an_unknown_name_costs_and_locks_like_a_real_one);
 

@@ -3,7 +3,7 @@
 //! The login form is protected by a double-submit CSRF cookie (there is no session yet)
 //! whose token the server signed, so a pair the client picks is refused;
 //! the address's attempts are rate-limited (`console.login_attempts_per_minute`) and wrong
-//! passwords lock the account after `console.max_failed_logins` for
+//! passwords lock the name typed (any name: `login_failures`) after `console.max_failed_logins` for
 //! `console.lockout_minutes`. Every login, failed login, lock-out and logout is recorded in
 //! `reviewer_actions`.
 
@@ -137,7 +137,6 @@ async fn login(state: &AppState, form: &LoginForm) -> anyhow::Result<Result<Stri
         return Ok(Err((StatusCode::UNAUTHORIZED, "Wrong name or password.".to_string())));
     };
     reviewers::clear_login_failures(&state.db, name).await?;
-    reviewers::record_login(&state.db, reviewer.id).await?;
     let (token, csrf) = (auth::new_token(), auth::new_token());
     let expires = now + chrono::Duration::hours(state.config.console.session_hours);
     reviewers::create_session(&state.db, &auth::token_hash(&token), reviewer.id, &csrf, expires).await?;
