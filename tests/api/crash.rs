@@ -133,14 +133,15 @@ async fn kill_9_during_a_burst_then_restart_gives_every_message_exactly_one_outc
     let sids: Vec<String> = (0..BURST).map(|_| new_sid()).collect();
 
     let (mut child, base) = start_server(dir.path(), &database_url, &twilio).await;
-    // Texts arrive 2 ms apart (≈500/s); once 60 are acknowledged, with turns and sends in
+    let db = backtalk::store::Db::connect(&database_url).await.unwrap();
+    // Texts arrive 4 ms apart (250/s); once 60 are acknowledged, with turns and sends in
     // flight, the server gets SIGKILL: no chance to clean up.
     let acks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = tokio::task::JoinSet::new();
     for (i, sid) in sids.iter().enumerate() {
         let (http, base, sid, acks) = (http.clone(), base.clone(), sid.clone(), acks.clone());
         tasks.spawn(async move {
-            tokio::time::sleep(Duration::from_millis(2 * i as u64)).await;
+            tokio::time::sleep(Duration::from_millis(4 * i as u64)).await;
             let ok = post(&http, &base, &phone(i), &sid).await;
             if ok {
                 acks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -148,9 +149,14 @@ async fn kill_9_during_a_burst_then_restart_gives_every_message_exactly_one_outc
             (i, ok)
         });
     }
-    wait_for("60 acknowledged texts", Duration::from_secs(30), || {
-        let acks = acks.clone();
-        async move { acks.load(std::sync::atomic::Ordering::SeqCst) >= 60 }
+    // The kill must land while the workers hold jobs; on a loaded machine the first claims
+    // can trail the first acknowledgements, so both are waited for.
+    wait_for("60 acknowledged texts and a job running", Duration::from_secs(30), || {
+        let (acks, db) = (acks.clone(), db.clone());
+        async move {
+            acks.load(std::sync::atomic::Ordering::SeqCst) >= 60
+                && backtalk::store::jobs::count_jobs(&db, "running").await.unwrap() > 0
+        }
     })
     .await;
     child.start_kill().expect("kill -9");
@@ -165,7 +171,6 @@ async fn kill_9_during_a_burst_then_restart_gives_every_message_exactly_one_outc
     assert!(!acked.is_empty() && acked.len() < BURST, "the kill landed mid-burst ({} acked)", acked.len());
 
     // The killed process held jobs: without their release they would wait out the lease.
-    let db = backtalk::store::Db::connect(&database_url).await.unwrap();
     let held = backtalk::store::jobs::count_jobs(&db, "running").await.unwrap();
     assert!(held > 0, "the kill landed while jobs were running");
 
