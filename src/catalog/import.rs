@@ -255,6 +255,23 @@ fn read_file(
     })
 }
 
+/// Reads `path` as `import` would, writing nothing: the number of records read (products,
+/// policies, skipped export rows) and each bad line with what is wrong with it. An error is a
+/// file that cannot be read at all (no such file, a CSV that is no catalog). The fuzz targets
+/// (tests/fuzz.rs) drive the readers through it.
+pub fn check_file(path: &Path, mapping: &[(String, String)]) -> anyhow::Result<(usize, Vec<(usize, String)>)> {
+    let kind = file_kind(path, mapping)?;
+    let (mut good, mut bad) = (0, Vec::new());
+    read_file(path, &kind, mapping, &mut BTreeSet::new(), Arc::default(), |line, record| {
+        match record {
+            Ok(_) => good += 1,
+            Err(message) => bad.push((line, message)),
+        }
+        Ok(())
+    })?;
+    Ok((good, bad))
+}
+
 /// What the reader thread sends the writer.
 enum Item {
     Record(Record),

@@ -185,4 +185,32 @@ mod tests {
         assert_eq!(g.segments, 1);
         assert!(g.text.starts_with("It's here."));
     }
+
+    /// Fuzzed (issue 21; docs/fuzzing.md): any draft is checked without a panic, a reply that
+    /// is not blocked fits the segments allowed, and no price a blocked-free reply states is
+    /// outside the facts. `cargo bolero test --lib guard::tests::any_draft_is_checked`
+    /// runs it coverage-guided.
+    #[test]
+    fn any_draft_is_checked() {
+        const DRAFTS: [&str; 3] = [
+            "The red blouse is $32.99, 20% off with code SAVE20, free shipping over $50, here in 3-5 days. 2 left!",
+            "Yes! Red and blue, sizes 8-11. Returns within 30 days: https://shop.example/returns",
+            "Your order #1042 shipped Tuesday via UPS, tracking 1Z999AA10123456784. The best blouse ever.",
+        ];
+        let facts = facts();
+        bolero::check!().with_type::<(u8, u8, String)>().for_each(|(pick, max, extra)| {
+            let seed = DRAFTS[*pick as usize % DRAFTS.len()];
+            let at = seed.char_indices().map(|(i, _)| i).nth(*max as usize % seed.chars().count()).unwrap_or(0);
+            let draft = format!("{}{extra}{}", &seed[..at], &seed[at..]);
+            let max_segments = (*max as usize % 4).max(1);
+            let g = check(&draft, &facts, max_segments, &["shop.example".to_string()]);
+            let _ = claims::extract(&draft);
+            if g.verdict != Verdict::Blocked {
+                assert!(g.segments <= max_segments, "{draft:?} gave {} segments", g.segments);
+                for amount in money::amounts_in(&g.text) {
+                    assert!(supported_amounts(&facts).contains(&amount), "{draft:?} passed ${amount}");
+                }
+            }
+        });
+    }
 }

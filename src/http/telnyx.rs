@@ -55,6 +55,16 @@ pub async fn telnyx(
 
 /// A customer's text: stored with its turn job, once per Telnyx message id.
 async fn inbound(state: &AppState, payload: Payload) -> Result<(), Error> {
+    let inbound = inbound_text(payload).inspect_err(|_| {
+        state.metrics.inbound_bad_request.fetch_add(1, Ordering::Relaxed);
+    })?;
+    super::webhooks::store_inbound(state, inbound, "telnyx").await
+}
+
+/// The text in a `message.received` payload: the sender a phone number, the first recipient
+/// one of ours in shape, the text within [`MAX_BODY_CHARS`]. Pure, so it is fuzzed
+/// (tests/fuzz.rs).
+pub fn inbound_text(payload: Payload) -> Result<Inbound, Error> {
     let from = payload.from.as_ref().map(|f| f.phone_number.as_str()).unwrap_or_default();
     let from = Phone::parse(from).map_err(|e| Error::invalid_field("data.payload.from.phone_number", e))?;
     let to = payload
@@ -74,27 +84,38 @@ async fn inbound(state: &AppState, payload: Payload) -> Result<(), Error> {
         .filter(|m| !m.url.trim().is_empty())
         .map(|m| Media { url: m.url, content_type: m.content_type.unwrap_or_default(), size_bytes: m.size })
         .collect();
-    let inbound = Inbound { provider_sid: payload.id, from, to, body: text, media };
-    super::webhooks::store_inbound(state, inbound, "telnyx").await
+    Ok(Inbound { provider_sid: payload.id, from, to, body: text, media })
 }
 
 /// A delivery report: the recipient's status and the first error's code. Our outbox id rides
 /// in the `webhook_url` we gave with the text.
 async fn report(state: &AppState, uri: &Uri, event_id: &str, payload: &Payload) -> Result<(), Error> {
-    let outbox_id = outbox_id(uri);
-    let recipient = payload.to.first();
-    let status = recipient
+    let report = delivery_report(payload, event_id, outbox_id(uri)).inspect_err(|_| {
+        state.metrics.inbound_bad_request.fetch_add(1, Ordering::Relaxed);
+    })?;
+    state.metrics.status_callbacks.fetch_add(1, Ordering::Relaxed);
+    delivery::record_delivery_report(&state.db, &report).await?;
+    Ok(())
+}
+
+/// The report in a `message.sent` or `message.finalized` payload (the first recipient's
+/// status is required). Pure, so it is fuzzed (tests/fuzz.rs).
+pub fn delivery_report<'a>(
+    payload: &'a Payload,
+    event_id: &'a str,
+    outbox_id: Option<i64>,
+) -> Result<DeliveryReport<'a>, Error> {
+    let status = payload
+        .to
+        .first()
         .and_then(|t| t.status.as_deref())
         .ok_or_else(|| Error::bad_field("data.payload.to[0].status", "is missing"))?;
-    let report = DeliveryReport {
+    Ok(DeliveryReport {
         provider: Provider::Telnyx,
         outbox_id,
         provider_sid: &payload.id,
         event_id: Some(event_id),
         status,
         error_code: payload.errors.first().map(|e| e.code.as_str()),
-    };
-    state.metrics.status_callbacks.fetch_add(1, Ordering::Relaxed);
-    delivery::record_delivery_report(&state.db, &report).await?;
-    Ok(())
+    })
 }

@@ -85,13 +85,10 @@ fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
     form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-fn required<'a>(state: &AppState, form: &'a [(String, String)], name: &str) -> Result<&'a str, Error> {
+fn required<'a>(form: &'a [(String, String)], name: &str) -> Result<&'a str, Error> {
     match field(form, name) {
         Some(v) if !v.trim().is_empty() => Ok(v),
-        _ => {
-            state.metrics.inbound_bad_request.fetch_add(1, Ordering::Relaxed);
-            Err(Error::bad_field(name, "is a required form field and is missing"))
-        }
+        _ => Err(Error::bad_field(name, "is a required form field and is missing")),
     }
 }
 
@@ -104,19 +101,40 @@ pub async fn twilio_inbound(
     body: Bytes,
 ) -> Result<Response, Error> {
     let form = verified_form(&state, state.config.inbound_webhook_url(), &uri, &headers, &body)?;
-    let sid = required(&state, &form, "MessageSid")?;
-    let from = required(&state, &form, "From")?;
-    let to = required(&state, &form, "To")?;
-    let from = Phone::parse(from).map_err(|e| Error::invalid_field("From", e))?;
-    let to = crate::domain::our_number(to).map_err(|e| Error::invalid_field("To", e))?;
-    let text = field(&form, "Body").unwrap_or_default();
+    let inbound = twilio_inbound_text(&form).inspect_err(|_| {
+        state.metrics.inbound_bad_request.fetch_add(1, Ordering::Relaxed);
+    })?;
+    store_inbound(&state, inbound, "twilio").await?;
+    Ok(([("content-type", "text/xml")], EMPTY_TWIML).into_response())
+}
+
+/// The text in a verified Twilio inbound form: `MessageSid`, `From` and `To` required, `From`
+/// a phone number, `To` one of ours in shape, `Body` within [`MAX_BODY_CHARS`], pictures from
+/// `NumMedia`/`MediaUrlN`. Pure, so it is fuzzed (tests/fuzz.rs).
+pub fn twilio_inbound_text(form: &[(String, String)]) -> Result<Inbound, Error> {
+    let sid = required(form, "MessageSid")?;
+    let from = Phone::parse(required(form, "From")?).map_err(|e| Error::invalid_field("From", e))?;
+    let to = crate::domain::our_number(required(form, "To")?).map_err(|e| Error::invalid_field("To", e))?;
+    let text = field(form, "Body").unwrap_or_default();
     if text.chars().count() > MAX_BODY_CHARS {
         return Err(Error::bad_field("Body", format!("is longer than {MAX_BODY_CHARS} characters")));
     }
-    let media = crate::domain::media::from_twilio_form(|name| field(&form, name).map(String::from));
-    let inbound = Inbound { provider_sid: sid.to_string(), from, to, body: text.to_string(), media };
-    store_inbound(&state, inbound, "twilio").await?;
-    Ok(([("content-type", "text/xml")], EMPTY_TWIML).into_response())
+    let media = crate::domain::media::from_twilio_form(|name| field(form, name).map(String::from));
+    Ok(Inbound { provider_sid: sid.to_string(), from, to, body: text.to_string(), media })
+}
+
+/// The delivery report in a verified Twilio status callback (`MessageSid` and `MessageStatus`
+/// required). Its `To` is not read: consent changes only for a text of ours, whose recipient
+/// the outbox knows (store::delivery). Pure, so it is fuzzed (tests/fuzz.rs).
+pub fn twilio_status_report(form: &[(String, String)], outbox_id: Option<i64>) -> Result<DeliveryReport<'_>, Error> {
+    Ok(DeliveryReport {
+        provider: Provider::Twilio,
+        event_id: None,
+        outbox_id,
+        provider_sid: required(form, "MessageSid")?,
+        status: required(form, "MessageStatus")?,
+        error_code: field(form, "ErrorCode").filter(|c| !c.is_empty()),
+    })
 }
 
 /// Hands a provider's inbound text to the ingest batcher (stored with its turn job before the
@@ -146,17 +164,9 @@ pub async fn twilio_status(
     body: Bytes,
 ) -> Result<Response, Error> {
     let form = verified_form(&state, state.config.status_webhook_url(), &uri, &headers, &body)?;
-    let outbox_id = outbox_id(&uri);
-    // The report's `To` is not used: consent changes only for a text of ours, whose recipient
-    // the outbox knows (store::delivery).
-    let report = DeliveryReport {
-        provider: Provider::Twilio,
-        event_id: None,
-        outbox_id,
-        provider_sid: required(&state, &form, "MessageSid")?,
-        status: required(&state, &form, "MessageStatus")?,
-        error_code: field(&form, "ErrorCode").filter(|c| !c.is_empty()),
-    };
+    let report = twilio_status_report(&form, outbox_id(&uri)).inspect_err(|_| {
+        state.metrics.inbound_bad_request.fetch_add(1, Ordering::Relaxed);
+    })?;
     state.metrics.status_callbacks.fetch_add(1, Ordering::Relaxed);
     delivery::record_delivery_report(&state.db, &report).await?;
     Ok(StatusCode::OK.into_response())

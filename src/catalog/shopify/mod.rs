@@ -40,7 +40,7 @@ use csv::StringRecord;
 use super::records::{ProductRecord, Variant};
 use crate::domain::{Money, Sku};
 
-mod payload;
+pub mod payload;
 
 pub use payload::{PayloadImage, PayloadOption, PayloadVariant, ProductPayload, product_from_payload};
 

@@ -20,7 +20,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-mod payloads;
+pub mod payloads;
 
 pub use payloads::{Parsed, Reading, parse};
 
