@@ -219,9 +219,10 @@ impl App {
         ));
         let db = self.state.db.clone();
         let shutdown = cancel.clone();
-        // The peer address reaches handlers (the console's per-address login limit).
-        axum::serve(listener, router(self.state).into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        // The peer address reaches handlers (the console's per-address login limit); a client
+        // slower than header_read_timeout_secs with its request head is disconnected.
+        let header_timeout = std::time::Duration::from_secs(config.header_read_timeout_secs.max(1));
+        crate::http::serve::serve(listener, router(self.state), header_timeout, shutdown)
             .await
             .context("http server failed")?;
         for w in workers {

@@ -69,6 +69,9 @@ pub struct Config {
     /// A request body not fully received within this many seconds is cut off (a client that
     /// declares a length and stalls holds no connection longer).
     pub request_body_timeout_secs: u64,
+    /// A client that has not sent its whole request head (request line and headers) within
+    /// this many seconds is disconnected (a slow-loris client holds no connection longer).
+    pub header_read_timeout_secs: u64,
     pub twilio: TwilioConfig,
     pub telnyx: TelnyxConfig,
     /// The provider of texts no conversation number decides (proactive texts to a number that
@@ -805,6 +808,7 @@ impl Default for Config {
             database_url: String::new(),
             max_webhook_body_bytes: 64 * 1024,
             request_body_timeout_secs: 10,
+            header_read_timeout_secs: 10,
             twilio: TwilioConfig::default(),
             telnyx: TelnyxConfig::default(),
             default_provider: String::new(),

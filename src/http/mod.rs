@@ -20,6 +20,7 @@ pub mod flows;
 pub mod health;
 pub mod links;
 pub mod outbound_webhooks;
+pub mod serve;
 pub mod telnyx;
 pub mod webhooks;
 

@@ -155,6 +155,31 @@ async fn a_stalled_body_is_cut_off_and_a_huge_one_refused_at_once(backend: Backe
 }
 on_both_backends!(a_stalled_body_is_cut_off_and_a_huge_one_refused_at_once);
 
+/// Defect 4, the head: a client that sends part of its request line and headers and then
+/// stalls was held as long as it liked (axum::serve has no header timeout). Now it is
+/// disconnected after `header_read_timeout_secs` (1 s here), and a complete request on
+/// another connection is answered meanwhile.
+async fn a_stalled_request_head_is_disconnected(backend: Backend) {
+    let configure = |c: &mut backtalk::config::Config| c.header_read_timeout_secs = 1;
+    let app = spawn_app(backend, TestOptions { configure: Some(configure), ..TestOptions::default() }).await;
+    let host = app.base_url.trim_start_matches("http://").to_string();
+    let partial = format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\nX-Slow: ");
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut slow = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let started = std::time::Instant::now();
+    slow.write_all(partial.as_bytes()).await.unwrap();
+    let healthy = reqwest::get(format!("{}/healthz", app.base_url)).await.unwrap();
+    assert_eq!(healthy.status(), 200, "another client is answered meanwhile");
+    let mut answer = vec![0u8; 256];
+    let read = tokio::time::timeout(Duration::from_secs(15), slow.read(&mut answer)).await;
+    let took = started.elapsed();
+    let n = read.expect("the server closes the connection, it does not hold it").unwrap_or(0);
+    let status = String::from_utf8_lossy(&answer[..n]).lines().next().unwrap_or_default().to_string();
+    assert!(took < Duration::from_secs(5), "held for {took:?}");
+    assert!(status.is_empty() || status.starts_with("HTTP/1.1 408"), "{status:?}");
+}
+on_both_backends!(a_stalled_request_head_is_disconnected);
+
 /// Defect 5: the login form's CSRF check accepted any matching cookie/form pair the client
 /// picked. Now the token is signed by the server: a made-up pair is refused (403) even with
 /// the right password, and the server's own token logs in.
