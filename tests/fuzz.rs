@@ -4,7 +4,7 @@
 //! segment files, the GSM-7 segmenter, phone numbers and the guard's claim extractor.
 //!
 //! Each is a `bolero` target. `cargo test --test fuzz` runs every target on random inputs
-//! (a short run, in CI); `cargo bolero test --test fuzz <target> --engine libfuzzer` runs one
+//! (a short run, in CI); `cargo bolero test <target> --engine libfuzzer --sanitizer NONE` runs one
 //! coverage-guided on stable Rust (docs/fuzzing.md has the long-run commands and results).
 //! Structured readers start from a real file (`SEEDS`) and have the fuzzer's bytes spliced
 //! into it, so the run gets past the header instead of dying on random noise.

@@ -188,7 +188,7 @@ mod tests {
 
     /// Fuzzed (issue 21; docs/fuzzing.md): any draft is checked without a panic, a reply that
     /// is not blocked fits the segments allowed, and no price a blocked-free reply states is
-    /// outside the facts. `cargo bolero test --lib guard::tests::any_draft_is_checked`
+    /// outside the facts. `cargo bolero test guard::tests::any_draft_is_checked`
     /// runs it coverage-guided.
     #[test]
     fn any_draft_is_checked() {
