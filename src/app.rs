@@ -217,6 +217,8 @@ impl App {
             self.state.waker.clone(),
             cancel.clone(),
         ));
+        // SQLite's WAL is checkpointed here rather than by the commit that fills it.
+        let checkpointing = tokio::spawn(crate::store::run_checkpoints(self.state.db.clone(), cancel.clone()));
         let db = self.state.db.clone();
         let shutdown = cancel.clone();
         // The peer address reaches handlers (the console's per-address login limit); a client
@@ -232,6 +234,7 @@ impl App {
         let _ = analysing.await;
         let _ = digesting.await;
         let _ = beating.await;
+        let _ = checkpointing.await;
         db.close().await;
         info!("shut down cleanly");
         Ok(())

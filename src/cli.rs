@@ -461,4 +461,8 @@ pub struct LoadArgs {
     /// Concurrent connections of the saturation phase.
     #[arg(long, default_value_t = 32)]
     pub connections: usize,
+    /// Jobs the server runs at once (`worker.concurrency`; default: the configuration's). 0
+    /// runs none, so the figures are the webhook's alone (the jobs wait in the queue).
+    #[arg(long)]
+    pub workers: Option<usize>,
 }

@@ -586,7 +586,8 @@ impl QdrantConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WorkerConfig {
-    /// Jobs processed at once.
+    /// Jobs processed at once. 0: this process runs no jobs (a webhook and console replica
+    /// beside processes that do; alone, nothing would ever be answered).
     pub concurrency: usize,
     /// Attempts before a job is dead-lettered.
     pub max_attempts: i32,
@@ -1021,9 +1022,6 @@ impl Config {
             if let Err(e) = crate::domain::duration::parse(value) {
                 bad(key, &e.to_string())?;
             }
-        }
-        if self.worker.concurrency == 0 {
-            bad("worker.concurrency", "must be at least 1")?;
         }
         if self.worker.max_attempts < 1 {
             bad("worker.max_attempts", "must be at least 1")?;

@@ -82,8 +82,6 @@ impl Waker {
     }
 }
 
-/// Spawns `config.concurrency` workers; they stop taking jobs when `cancel` fires and finish
-/// the one they hold. Await the returned handles for a graceful shutdown.
 /// Heartbeats this process every `worker.heartbeat_secs` and releases the jobs of processes
 /// whose heartbeat is older than `worker.dead_after_secs`, at once on start: a process
 /// restarted after `kill -9` takes its predecessor's jobs within seconds, not after the
@@ -111,6 +109,8 @@ pub async fn run_heartbeat(db: Db, config: WorkerConfig, waker: Waker, cancel: C
     let _ = crate::store::jobs::leave(&db).await;
 }
 
+/// Spawns `config.concurrency` workers; they stop taking jobs when `cancel` fires and finish
+/// the one they hold. Await the returned handles for a graceful shutdown.
 pub fn spawn_workers(
     db: Db,
     handler: Arc<dyn JobHandler>,
@@ -118,6 +118,9 @@ pub fn spawn_workers(
     waker: Waker,
     cancel: CancellationToken,
 ) -> Vec<tokio::task::JoinHandle<()>> {
+    if config.concurrency == 0 {
+        warn!("worker.concurrency is 0: this process runs no jobs; texts wait until a process that does takes them");
+    }
     (0..config.concurrency)
         .map(|n| {
             let (db, handler, config, waker, cancel) =

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
 
-use super::{percentile, start, start_demo_server};
+use super::{percentile, start, start_demo_server_with};
 
 /// The paths the bare baseline answers: every webhook path a load benchmark posts to.
 const BARE_PATHS: &[&str] = &["/webhooks/twilio", "/webhooks/telnyx", "/webhooks/shopify"];
@@ -49,6 +49,8 @@ pub struct Load {
     pub saturation_duration: u64,
     /// Concurrent closed-loop clients of the saturation phase.
     pub connections: usize,
+    /// The server's `worker.concurrency`, when not the default (0: no jobs run).
+    pub workers: Option<usize>,
 }
 
 /// Builds request `n` (unique within a run) to the url given.
@@ -158,11 +160,14 @@ pub struct Targets {
 }
 
 impl Targets {
-    /// Starts `serve --demo` on a fresh data directory and the bare baseline.
-    pub async fn start() -> anyhow::Result<Targets> {
+    /// Starts `serve --demo` on a fresh data directory, with `workers` job workers when
+    /// given, and the bare baseline.
+    pub async fn start(workers: Option<usize>) -> anyhow::Result<Targets> {
         let dir = tempfile::tempdir()?;
         eprintln!("starting backtalk (release build expected) and the bare baseline ...");
-        let (backtalk, backtalk_url) = start_demo_server(dir.path()).await?;
+        let env: Vec<(&str, String)> =
+            workers.map(|n| ("BACKTALK_WORKER_CONCURRENCY", n.to_string())).into_iter().collect();
+        let (backtalk, backtalk_url) = start_demo_server_with(dir.path(), &env).await?;
         let mut bare = Command::new(std::env::current_exe()?);
         bare.args(["bench", "bare-server"]);
         let (bare, bare_url) = start(bare, "bare server listening on ").await?;

@@ -115,6 +115,14 @@ fn signed_text(n: usize, text: &str) -> (String, String) {
 /// `backtalk serve --demo` on a fresh data directory in `dir`, with the embedded default
 /// whatever this shell has configured; returns the child and its base url.
 pub(crate) async fn start_demo_server(dir: &std::path::Path) -> anyhow::Result<(Child, String)> {
+    start_demo_server_with(dir, &[]).await
+}
+
+/// [`start_demo_server`] with these environment variables set as well.
+pub(crate) async fn start_demo_server_with(
+    dir: &std::path::Path,
+    env: &[(&str, String)],
+) -> anyhow::Result<(Child, String)> {
     let exe = std::env::current_exe()?;
     let mut serve = Command::new(&exe);
     serve.args(["serve", "--demo"]);
@@ -132,5 +140,6 @@ pub(crate) async fn start_demo_server(dir: &std::path::Path) -> anyhow::Result<(
         // No made-up analytics history: the benchmarks count what they sent.
         .env("BACKTALK_ANALYTICS_DEMO_HISTORY", "false")
         .env("BACKTALK_SHOPIFY_WEBHOOK_SECRET", SHOPIFY_SECRET);
+    serve.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
     start(serve, "backtalk listening on ").await
 }

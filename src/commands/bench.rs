@@ -61,5 +61,11 @@ pub async fn run(command: BenchCommand, config_path: Option<&Path>) -> anyhow::R
 }
 
 fn phases(rate: u32, args: LoadArgs) -> Load {
-    Load { rate, duration: args.duration, saturation_duration: args.saturation_duration, connections: args.connections }
+    Load {
+        rate,
+        duration: args.duration,
+        saturation_duration: args.saturation_duration,
+        connections: args.connections,
+        workers: args.workers,
+    }
 }

@@ -3,14 +3,12 @@
 //! retry (same message id) changes nothing.
 
 use crate::compliance::{self, Assessment, Intent};
-use crate::domain::Phone;
+use crate::domain::{ConsentKind, Phone, WebhookEvent};
 use crate::jobs::KIND_TURN;
-use crate::store::conversations::{self, NewInbound};
-use tokio::sync::{mpsc, oneshot};
-
-use crate::domain::ConsentKind;
+use crate::store::ingest::{self as ingest_sql, NewInboundRow};
 use crate::store::webhook_events::{self, Event};
-use crate::store::{Db, Tx, consent, crm, jobs};
+use crate::store::{Db, consent, conversations, now_ms};
+use tokio::sync::{mpsc, oneshot};
 
 /// An inbound text, validated at the edge.
 #[derive(Debug, Clone)]
@@ -60,74 +58,120 @@ pub enum Ingested {
 /// Stores the message and queues its turn. An opt-out keyword takes effect here, before the
 /// webhook answers (47 CFR 64.1200(a)(10) requires honouring it promptly; we do it at once).
 pub async fn ingest(db: &Db, inbound: &Inbound, max_attempts: i32) -> anyhow::Result<Ingested> {
-    let mut results = ingest_batch(db, std::slice::from_ref(inbound), max_attempts).await?;
+    let text = Assessed::new(inbound.clone());
+    let mut results = ingest_batch(db, std::slice::from_ref(&text), max_attempts).await?;
     Ok(results.remove(0))
 }
 
+/// An inbound text with its compliance assessment made as if the sender had not opted out,
+/// which is what nearly every text needs. The webhook's own task makes it, so the batcher,
+/// which stores one batch at a time, does not; a text from an opted-out number is assessed
+/// again inside the batch, where its consent is known.
+#[derive(Debug, Clone)]
+pub struct Assessed {
+    pub inbound: Inbound,
+    pub assessment: Assessment,
+}
+
+impl Assessed {
+    pub fn new(inbound: Inbound) -> Assessed {
+        let assessment = compliance::assess(&inbound.body, false);
+        Assessed { inbound, assessment }
+    }
+}
+
 /// Stores several texts in one transaction (group commit): one result per text, in order.
-/// All or nothing: on error, none of them is stored.
-pub async fn ingest_batch(db: &Db, batch: &[Inbound], max_attempts: i32) -> anyhow::Result<Vec<Ingested>> {
+/// All or nothing: on error, none of them is stored. One statement per table serves the whole
+/// batch (store::ingest); only a consent change, a picture or a subscribed outbound webhook
+/// adds statements for its own text.
+pub async fn ingest_batch(db: &Db, batch: &[Assessed], max_attempts: i32) -> anyhow::Result<Vec<Ingested>> {
+    let now = chrono::Utc::now();
+    let mut phones: Vec<&Phone> = Vec::with_capacity(batch.len());
+    for text in batch {
+        if !phones.contains(&&text.inbound.from) {
+            phones.push(&text.inbound.from);
+        }
+    }
     let mut tx = db.begin().await?;
+    let customers = ingest_sql::ensure_customers(&mut tx, &phones, now).await?;
+    let owners: Vec<(&Phone, i64)> = phones.iter().map(|p| (*p, customers[p.as_str()])).collect();
+    let conversations = ingest_sql::ensure_conversations(&mut tx, &owners, now).await?;
+    let rows: Vec<NewInboundRow> = batch
+        .iter()
+        .map(|text| NewInboundRow {
+            conversation_id: conversations[text.inbound.from.as_str()],
+            provider_sid: &text.inbound.provider_sid,
+            from_phone: text.inbound.from.as_str(),
+            to_phone: &text.inbound.to,
+            body: &text.inbound.body,
+        })
+        .collect();
+    // A provider retry: the customer and conversation upserts above changed nothing real.
+    let mut new_ids = ingest_sql::insert_inbound_messages(&mut tx, &rows, now).await?;
+    let mut consents = ingest_sql::latest_consents(&mut tx, &phones).await?;
+    let subscribers = webhook_events::subscribers(&mut tx, WebhookEvent::MessageReceived).await?;
     let mut results = Vec::with_capacity(batch.len());
-    for inbound in batch {
-        results.push(ingest_in_tx(&mut tx, inbound, max_attempts).await?);
+    let mut turns = Vec::with_capacity(batch.len());
+    for (text, row) in batch.iter().zip(&rows) {
+        // Removed, so a message id repeated within the batch is a duplicate the second time.
+        let Some(message_id) = new_ids.remove(row.provider_sid) else {
+            results.push(Ingested::Duplicate);
+            continue;
+        };
+        let inbound = &text.inbound;
+        let phone = &inbound.from;
+        conversations::insert_media(&mut tx, message_id, &inbound.media).await?;
+        let conversation_id = row.conversation_id;
+        let received =
+            Event::MessageReceived { message_id, conversation_id, phone, to: &inbound.to, body: &inbound.body };
+        webhook_events::emit_to(&mut tx, received, &subscribers).await?;
+        // The consent in force when this text arrived: an earlier text of the same batch may
+        // have changed it.
+        let current = consents.get(phone.as_str()).copied();
+        let opted_out = current == Some(ConsentKind::OptOut);
+        // The one classification of this text: it decides the consent change below, and the
+        // turn job carries it to the worker's compliance gate.
+        let assessment = if opted_out { compliance::assess(&inbound.body, true) } else { text.assessment.clone() };
+        // Consent changes take effect here, before the webhook answers. A possible opt-out
+        // puts the number on hold (nothing proactive) until a person decides.
+        let change = match assessment.intent {
+            Intent::OptOut if !opted_out => Some(ConsentKind::OptOut),
+            Intent::OptIn if current != Some(ConsentKind::OptIn) => Some(ConsentKind::OptIn),
+            Intent::PossibleOptOut if !opted_out => Some(ConsentKind::Hold),
+            _ => None,
+        };
+        if let Some(kind) = change {
+            let event = consent::NewConsentEvent {
+                phone,
+                kind,
+                source: assessment.source,
+                evidence_message_id: Some(message_id),
+                evidence_text: Some(&inbound.body),
+                scope: "all",
+            };
+            consent::insert_consent_event(&mut tx, &event).await?;
+            consents.insert(phone.as_str().to_string(), kind);
+        }
+        let picture = inbound.media.iter().any(|m| m.is_image());
+        let job = TurnJob {
+            message_id,
+            consent_before: current,
+            consent_change: change,
+            assessment: Some(assessment),
+            picture,
+        };
+        turns.push((format!("turn:{message_id}"), serde_json::to_string(&job)?));
+        results.push(Ingested::New(message_id));
+    }
+    if !turns.is_empty() {
+        ingest_sql::enqueue_jobs(&mut tx, KIND_TURN, &turns, max_attempts, now_ms(), now).await?;
     }
     tx.commit().await?;
     Ok(results)
 }
 
-async fn ingest_in_tx(tx: &mut Tx, inbound: &Inbound, max_attempts: i32) -> anyhow::Result<Ingested> {
-    let phone = &inbound.from;
-    let customer_id = crm::ensure_customer(tx, phone).await?;
-    let conversation_id = conversations::ensure_conversation(tx, phone, customer_id).await?;
-    let new = NewInbound {
-        conversation_id,
-        provider_sid: &inbound.provider_sid,
-        from_phone: phone,
-        to_phone: &inbound.to,
-        body: &inbound.body,
-    };
-    let Some(message_id) = conversations::insert_inbound_message(tx, &new).await? else {
-        // A provider retry: the customer and conversation upserts above changed nothing real.
-        return Ok(Ingested::Duplicate);
-    };
-    conversations::insert_media(tx, message_id, &inbound.media).await?;
-    let received = Event::MessageReceived { message_id, conversation_id, phone, to: &inbound.to, body: &inbound.body };
-    webhook_events::emit(tx, received).await?;
-    let current = consent::latest_consent_in_tx(tx, phone).await?;
-    let opted_out = current == Some(ConsentKind::OptOut);
-    // The one classification of this text: it decides the consent change below, and the turn
-    // job carries it to the worker's compliance gate.
-    let assessment = compliance::assess(&inbound.body, opted_out);
-    // Consent changes take effect here, before the webhook answers. A possible opt-out puts
-    // the number on hold (nothing proactive) until a person decides.
-    let change = match assessment.intent {
-        Intent::OptOut if !opted_out => Some(ConsentKind::OptOut),
-        Intent::OptIn if current != Some(ConsentKind::OptIn) => Some(ConsentKind::OptIn),
-        Intent::PossibleOptOut if !opted_out => Some(ConsentKind::Hold),
-        _ => None,
-    };
-    if let Some(kind) = change {
-        let event = consent::NewConsentEvent {
-            phone,
-            kind,
-            source: assessment.source,
-            evidence_message_id: Some(message_id),
-            evidence_text: Some(&inbound.body),
-            scope: "all",
-        };
-        consent::insert_consent_event(tx, &event).await?;
-    }
-    let picture = inbound.media.iter().any(|m| m.is_image());
-    let job =
-        TurnJob { message_id, consent_before: current, consent_change: change, assessment: Some(assessment), picture };
-    let payload = serde_json::to_string(&job)?;
-    jobs::enqueue_job(tx, KIND_TURN, &payload, Some(&format!("turn:{message_id}")), max_attempts).await?;
-    Ok(Ingested::New(message_id))
-}
-
 /// One text waiting for the batcher, with the channel its webhook waits on.
-type Pending = (Inbound, oneshot::Sender<Result<Ingested, String>>);
+type Pending = (Assessed, oneshot::Sender<Result<Ingested, String>>);
 
 /// Group commit for the webhook: concurrent webhooks hand their texts to one task, which
 /// stores everything waiting in one transaction and then answers each. At low load a batch
@@ -153,7 +197,7 @@ impl IngestBatcher {
                     let Ok(next) = receiver.try_recv() else { break };
                     pending.push(next);
                 }
-                let batch: Vec<Inbound> = pending.iter().map(|(inbound, _)| inbound.clone()).collect();
+                let batch: Vec<Assessed> = pending.iter().map(|(text, _)| text.clone()).collect();
                 match ingest_batch(&db, &batch, max_attempts).await {
                     Ok(results) => {
                         for ((_, reply), result) in pending.into_iter().zip(results) {
@@ -162,8 +206,11 @@ impl IngestBatcher {
                     }
                     // One bad text must not fail the others: store them one by one.
                     Err(_) => {
-                        for (inbound, reply) in pending {
-                            let result = ingest(&db, &inbound, max_attempts).await.map_err(|e| format!("{e:#}"));
+                        for (text, reply) in pending {
+                            let result = ingest_batch(&db, std::slice::from_ref(&text), max_attempts)
+                                .await
+                                .map(|mut one| one.remove(0))
+                                .map_err(|e| format!("{e:#}"));
                             let _ = reply.send(result);
                         }
                     }
@@ -173,10 +220,12 @@ impl IngestBatcher {
         IngestBatcher { sender }
     }
 
-    /// Stores one text; returns once it is committed.
+    /// Stores one text; returns once it is committed. Its compliance assessment is made
+    /// here, in the caller's task (see [`Assessed`]).
     pub async fn submit(&self, inbound: Inbound) -> anyhow::Result<Ingested> {
+        let text = Assessed::new(inbound);
         let (reply, answer) = oneshot::channel();
-        self.sender.send((inbound, reply)).await.map_err(|_| anyhow::anyhow!("ingest task stopped"))?;
+        self.sender.send((text, reply)).await.map_err(|_| anyhow::anyhow!("ingest task stopped"))?;
         answer.await.map_err(|_| anyhow::anyhow!("ingest task stopped"))?.map_err(|e| anyhow::anyhow!(e))
     }
 }

@@ -19,6 +19,7 @@ pub mod crm;
 pub mod delivery;
 pub mod escalations;
 pub mod flows;
+pub mod ingest;
 pub mod jobs;
 pub mod links;
 pub mod notifications;
@@ -121,7 +122,12 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10));
+                .busy_timeout(Duration::from_secs(10))
+                // A commit that crosses this many WAL pages checkpoints the WAL itself, and
+                // waits on the database file's fsync while every webhook queues behind it.
+                // `serve` checkpoints in the background instead (`run_checkpoints`); this is
+                // the bound for commands that do not, and should that fall behind.
+                .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string());
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
@@ -156,6 +162,16 @@ impl Db {
             Db::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
+    }
+
+    /// Copies the SQLite WAL's committed pages into the database file without waiting for
+    /// readers or the writer (a `PASSIVE` checkpoint, on a reader connection, so commits go
+    /// on meanwhile). Nothing to do on PostgreSQL.
+    pub async fn checkpoint(&self) -> anyhow::Result<()> {
+        if let Db::Sqlite { read, .. } = self {
+            sqlx::query("pragma wal_checkpoint(passive)").execute(read).await?;
+        }
+        Ok(())
     }
 
     /// A cheap round trip, for readiness checks.
@@ -224,4 +240,30 @@ pub fn now_ms() -> i64 {
 /// Serialises a value to JSON text for a JSON column.
 pub fn json_text<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("serialising plain data to json cannot fail")
+}
+
+/// WAL pages at which a commit checkpoints by itself (SQLite's default is 1,000; at 4 KiB
+/// pages this is 64 MiB).
+const WAL_AUTOCHECKPOINT_PAGES: u32 = 16_000;
+
+/// How often `serve` checkpoints SQLite's WAL in the background.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// Checkpoints the WAL every [`CHECKPOINT_EVERY`] until `cancel` fires, so commits do not:
+/// with SQLite's default, the commit that filled 1,000 pages copied them and synced the
+/// database file itself, and the webhooks queued behind it waited tens of milliseconds
+/// (issue 21, docs/benchmarks.md). Returns at once on PostgreSQL.
+pub async fn run_checkpoints(db: Db, cancel: tokio_util::sync::CancellationToken) {
+    if matches!(db, Db::Postgres(_)) {
+        return;
+    }
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
+        }
+        if let Err(e) = db.checkpoint().await {
+            tracing::warn!(error = %format!("{e:#}"), "wal checkpoint failed");
+        }
+    }
 }

@@ -154,6 +154,12 @@ async fn conversation_phone(tx: &mut Tx, conversation_id: i64) -> anyhow::Result
 /// delivery and its job. Returns the event's id, or `None` when nobody wants it.
 pub async fn emit(tx: &mut Tx, event: Event<'_>) -> anyhow::Result<Option<i64>> {
     let Some(event_type) = event.event_type() else { return Ok(None) };
+    let endpoints = subscribers(tx, event_type).await?;
+    emit_to(tx, event, &endpoints).await
+}
+
+/// The endpoints subscribed to `event_type` now (one indexed read of a tiny table).
+pub async fn subscribers(tx: &mut Tx, event_type: WebhookEvent) -> anyhow::Result<Vec<i64>> {
     let endpoints = with_tx!(tx, |conn| sqlx::query_scalar::<_, i64>(
         "select distinct e.id from webhook_endpoints e join webhook_subscriptions s on s.endpoint_id = e.id
          where e.configured = 1 and e.disabled_at is null and s.event_type in ($1, '*') order by e.id"
@@ -161,9 +167,16 @@ pub async fn emit(tx: &mut Tx, event: Event<'_>) -> anyhow::Result<Option<i64>> 
     .bind(event_type.as_str())
     .fetch_all(conn)
     .await)?;
+    Ok(endpoints)
+}
+
+/// [`emit`] to `endpoints`, the [`subscribers`] of the event's type read in the same
+/// transaction (a batch of events of one type reads them once).
+pub async fn emit_to(tx: &mut Tx, event: Event<'_>, endpoints: &[i64]) -> anyhow::Result<Option<i64>> {
     if endpoints.is_empty() {
         return Ok(None);
     }
+    let Some(event_type) = event.event_type() else { return Ok(None) };
     let Some(data) = event.data(tx).await? else { return Ok(None) };
     let now = Utc::now();
     // Spec: `{"type", "timestamp", "data"}`; the `webhook-id` must not contain a `.`.
@@ -182,7 +195,7 @@ pub async fn emit(tx: &mut Tx, event: Event<'_>) -> anyhow::Result<Option<i64>> 
     .fetch_one(conn)
     .await
     })?;
-    for endpoint_id in endpoints {
+    for &endpoint_id in endpoints {
         let delivery_id = with_tx!(tx, |conn| {
             sqlx::query_scalar::<_, i64>(
             "insert into webhook_deliveries (event_id, endpoint_id, status, attempts, next_attempt_at, created_at, updated_at)

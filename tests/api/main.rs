@@ -25,6 +25,7 @@ mod hardening;
 mod helpers;
 mod hours;
 mod import_crm;
+mod ingest;
 mod links;
 mod migrations;
 mod mms;
