@@ -86,12 +86,11 @@ impl Assessed {
 /// adds statements for its own text.
 pub async fn ingest_batch(db: &Db, batch: &[Assessed], max_attempts: i32) -> anyhow::Result<Vec<Ingested>> {
     let now = chrono::Utc::now();
-    let mut phones: Vec<&Phone> = Vec::with_capacity(batch.len());
-    for text in batch {
-        if !phones.contains(&&text.inbound.from) {
-            phones.push(&text.inbound.from);
-        }
-    }
+    // Each number once (PostgreSQL refuses to upsert a row twice in one statement), sorted so
+    // two replicas upserting the same numbers lock their rows in one order and cannot deadlock.
+    let mut phones: Vec<&Phone> = batch.iter().map(|text| &text.inbound.from).collect();
+    phones.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    phones.dedup_by(|a, b| a.as_str() == b.as_str());
     let mut tx = db.begin().await?;
     let customers = ingest_sql::ensure_customers(&mut tx, &phones, now).await?;
     let owners: Vec<(&Phone, i64)> = phones.iter().map(|p| (*p, customers[p.as_str()])).collect();
