@@ -25,6 +25,16 @@ pub(crate) async fn start_server(
     database_url: &str,
     twilio: &FakeTwilio,
 ) -> (Child, String) {
+    start_server_with(data_dir, database_url, twilio, &[]).await
+}
+
+/// [`start_server`] with these environment variables set as well.
+pub(crate) async fn start_server_with(
+    data_dir: &std::path::Path,
+    database_url: &str,
+    twilio: &FakeTwilio,
+    env: &[(&str, String)],
+) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_backtalk"))
         .args(["serve", "--demo"])
         .env("BACKTALK_DATA_DIR", data_dir)
@@ -49,6 +59,7 @@ pub(crate) async fn start_server(
         .env("BACKTALK_LLM_TIMEOUT_SECS", "2")
         .env("BACKTALK_LOG", "warn")
         .env_remove("BACKTALK_TEST_DATABASE_URL")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
