@@ -5,7 +5,8 @@
 use crate::compliance::{self, Assessment, Intent};
 use crate::domain::{ConsentKind, Phone, WebhookEvent};
 use crate::jobs::KIND_TURN;
-use crate::store::ingest::{self as ingest_sql, NewInboundRow};
+use crate::store::conversations::NewInbound;
+use crate::store::ingest as ingest_sql;
 use crate::store::webhook_events::{self, Event};
 use crate::store::{Db, consent, conversations, now_ms};
 use tokio::sync::{mpsc, oneshot};
@@ -94,13 +95,13 @@ pub async fn ingest_batch(db: &Db, batch: &[Assessed], max_attempts: i32) -> any
     let mut tx = db.begin().await?;
     let customers = ingest_sql::ensure_customers(&mut tx, &phones, now).await?;
     let owners: Vec<(&Phone, i64)> = phones.iter().map(|p| (*p, customers[p.as_str()])).collect();
-    let conversations = ingest_sql::ensure_conversations(&mut tx, &owners, now).await?;
-    let rows: Vec<NewInboundRow> = batch
+    let conversation_ids = ingest_sql::ensure_conversations(&mut tx, &owners, now).await?;
+    let rows: Vec<NewInbound> = batch
         .iter()
-        .map(|text| NewInboundRow {
-            conversation_id: conversations[text.inbound.from.as_str()],
+        .map(|text| NewInbound {
+            conversation_id: conversation_ids[text.inbound.from.as_str()],
             provider_sid: &text.inbound.provider_sid,
-            from_phone: text.inbound.from.as_str(),
+            from_phone: &text.inbound.from,
             to_phone: &text.inbound.to,
             body: &text.inbound.body,
         })

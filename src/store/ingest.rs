@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::conversations::NewInbound;
 use super::{Tx, json_text};
 use crate::domain::{ConsentKind, Phone};
 
@@ -89,21 +90,11 @@ pub async fn ensure_conversations(
     Ok(found.into_iter().map(|(id, phone)| (phone, id)).collect())
 }
 
-/// An inbound text to insert.
-#[derive(Debug, Clone)]
-pub struct NewInboundRow<'a> {
-    pub conversation_id: i64,
-    pub provider_sid: &'a str,
-    pub from_phone: &'a str,
-    pub to_phone: &'a str,
-    pub body: &'a str,
-}
-
 /// Inserts the texts in order; a provider message id stored before (a retry), or twice in the
 /// batch, is skipped. Returns the new rows' ids by provider message id.
 pub async fn insert_inbound_messages(
     tx: &mut Tx,
-    rows: &[NewInboundRow<'_>],
+    rows: &[NewInbound<'_>],
     now: DateTime<Utc>,
 ) -> anyhow::Result<HashMap<String, i64>> {
     let inserted: Vec<(i64, String)> = match tx {
@@ -111,7 +102,7 @@ pub async fn insert_inbound_messages(
             let list = json_text(
                 &rows
                     .iter()
-                    .map(|r| json!([r.conversation_id, r.provider_sid, r.from_phone, r.to_phone, r.body]))
+                    .map(|r| json!([r.conversation_id, r.provider_sid, r.from_phone.as_str(), r.to_phone, r.body]))
                     .collect::<Vec<_>>(),
             );
             sqlx::query_as(
@@ -137,7 +128,7 @@ pub async fn insert_inbound_messages(
             )
             .bind(rows.iter().map(|r| r.conversation_id).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.provider_sid).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.from_phone).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.from_phone.as_str()).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.to_phone).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.body).collect::<Vec<_>>())
             .bind(now)

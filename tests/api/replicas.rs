@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::crash::{every_text_has_one_outcome, post, start_server, start_server_with};
+use crate::crash::{every_text_has_one_outcome, post, start_server_with};
 use crate::fakes::FakeTwilio;
 use crate::helpers::*;
 
@@ -22,23 +22,39 @@ fn number(i: usize) -> String {
     format!("+1{area}5550{:03}", i % 200)
 }
 
+/// Three `serve` processes on one fresh PostgreSQL database, sending through one fake Twilio.
+struct Replicas {
+    database_url: String,
+    twilio: FakeTwilio,
+    http: reqwest::Client,
+    /// Each process and its base URL.
+    replicas: Vec<(tokio::process::Child, String)>,
+}
+
+impl Replicas {
+    /// Starts them one after another: the first loads the demo store, the others find it and
+    /// build their own search index from the database.
+    async fn start(dir: &std::path::Path, env: &[(&str, String)]) -> Replicas {
+        let database_url = fresh_database_url(Backend::Postgres, dir).await;
+        let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN).await;
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+        let mut replicas = Vec::new();
+        for n in 0..3 {
+            let data = dir.join(format!("replica-{n}"));
+            std::fs::create_dir_all(&data).unwrap();
+            replicas.push(start_server_with(&data, &database_url, &twilio, env).await);
+        }
+        Replicas { database_url, twilio, http, replicas }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_one_killed_midway_give_every_text_exactly_one_outcome() {
     if postgres_admin_url().is_none() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let database_url = fresh_database_url(Backend::Postgres, dir.path()).await;
-    let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN).await;
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
-    // One after another: the first loads the demo store, the others find it and build their
-    // own search index from the database.
-    let mut replicas = Vec::new();
-    for n in 0..3 {
-        let data = dir.path().join(format!("replica-{n}"));
-        std::fs::create_dir_all(&data).unwrap();
-        replicas.push(start_server(&data, &database_url, &twilio).await);
-    }
+    let Replicas { database_url, twilio, http, mut replicas } = Replicas::start(dir.path(), &[]).await;
     let bases: Vec<String> = replicas.iter().map(|(_, base)| base.clone()).collect();
     let sids: Vec<String> = (0..TEXTS).map(|_| new_sid()).collect();
 
@@ -126,20 +142,12 @@ async fn three_replicas_one_killed_share_flow_timers_and_campaign_sends() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let database_url = fresh_database_url(Backend::Postgres, dir.path()).await;
-    let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN).await;
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     let flows = dir.path().join("flows");
     std::fs::create_dir_all(&flows).unwrap();
     std::fs::write(flows.join("replica_timer.toml"), TIMER_FLOW).unwrap();
     // The campaign's pace may be 10 texts a second (a toll-free number's or a short code's).
     let env = [("BACKTALK_FLOWS_DIR", flows.display().to_string()), ("BACKTALK_CAMPAIGNS_RATE", "10".to_string())];
-    let mut replicas = Vec::new();
-    for n in 0..3 {
-        let data = dir.path().join(format!("replica-{n}"));
-        std::fs::create_dir_all(&data).unwrap();
-        replicas.push(start_server_with(&data, &database_url, &twilio, &env).await);
-    }
+    let Replicas { database_url, twilio, http, mut replicas } = Replicas::start(dir.path(), &env).await;
     let bases: Vec<String> = replicas.iter().map(|(_, base)| base.clone()).collect();
     let db = backtalk::store::Db::connect(&database_url).await.unwrap();
     backtalk::store::with_db!(&db, |p| sqlx::query("update customers set timezone = $1")
