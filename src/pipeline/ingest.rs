@@ -197,17 +197,18 @@ impl IngestBatcher {
                     let Ok(next) = receiver.try_recv() else { break };
                     pending.push(next);
                 }
-                let batch: Vec<Assessed> = pending.iter().map(|(text, _)| text.clone()).collect();
+                // The texts and their answer channels apart, so the texts are not copied.
+                let (batch, replies): (Vec<Assessed>, Vec<_>) = pending.into_iter().unzip();
                 match ingest_batch(&db, &batch, max_attempts).await {
                     Ok(results) => {
-                        for ((_, reply), result) in pending.into_iter().zip(results) {
+                        for (reply, result) in replies.into_iter().zip(results) {
                             let _ = reply.send(Ok(result));
                         }
                     }
                     // One bad text must not fail the others: store them one by one.
                     Err(_) => {
-                        for (text, reply) in pending {
-                            let result = ingest_batch(&db, std::slice::from_ref(&text), max_attempts)
+                        for (text, reply) in batch.iter().zip(replies) {
+                            let result = ingest_batch(&db, std::slice::from_ref(text), max_attempts)
                                 .await
                                 .map(|mut one| one.remove(0))
                                 .map_err(|e| format!("{e:#}"));
