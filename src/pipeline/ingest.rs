@@ -92,7 +92,8 @@ pub async fn ingest_batch(db: &Db, batch: &[Assessed], max_attempts: i32) -> any
     let mut phones: Vec<&Phone> = batch.iter().map(|text| &text.inbound.from).collect();
     phones.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     phones.dedup_by(|a, b| a.as_str() == b.as_str());
-    let mut tx = db.begin().await?;
+    // A provider is waiting on this commit: it goes before the workers' writes.
+    let mut tx = db.begin_urgent().await?;
     let customers = ingest_sql::ensure_customers(&mut tx, &phones, now).await?;
     let owners: Vec<(&Phone, i64)> = phones.iter().map(|p| (*p, customers[p.as_str()])).collect();
     let conversation_ids = ingest_sql::ensure_conversations(&mut tx, &owners, now).await?;

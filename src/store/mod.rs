@@ -32,8 +32,10 @@ pub mod synthetic;
 mod text_columns;
 pub mod turns;
 pub mod webhook_events;
+mod write_gate;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -41,21 +43,25 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Postgres, Sqlite, Transaction};
 
+pub use write_gate::{Priority, WriteGate, WriteTurn};
+
 /// A connection pool on one of the two supported databases.
 ///
 /// SQLite has one writer at a time. Letting several connections race for the write lock
 /// makes SQLite's busy handler sleep in coarse steps (up to 100 ms), which shows up as tail
-/// latency on the webhook; so writes go through a pool of one connection, where they queue
-/// fairly in async code, and reads use a pool of several (WAL lets them run beside the writer).
+/// latency on the webhook; so writes go through a pool of one connection, each after its turn
+/// at the [`WriteGate`] (in arrival order, the webhook's first), and reads use a pool of
+/// several (WAL lets them run beside the writer).
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite { read: SqlitePool, write: SqlitePool },
+    Sqlite { read: SqlitePool, write: SqlitePool, gate: Arc<WriteGate> },
     Postgres(PgPool),
 }
 
-/// An open transaction on either database.
+/// An open transaction on either database. On SQLite it holds the turn at the writer, given
+/// up after the transaction ends (fields drop in order).
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
+    Sqlite(Transaction<'static, Sqlite>, WriteTurn),
     Postgres(Transaction<'static, Postgres>),
 }
 
@@ -76,7 +82,13 @@ macro_rules! with_db {
 macro_rules! with_db_write {
     ($db:expr, |$pool:ident| $body:expr) => {
         match $db {
-            $crate::store::Db::Sqlite { write: $pool, .. } => $body,
+            $crate::store::Db::Sqlite { write: $pool, gate, .. } => {
+                match $crate::store::wait_for_writer(gate, $crate::store::Priority::Ordinary).await {
+                    Some(_turn) => $body,
+                    // What the pool answered when its wait ran out (the body's error type).
+                    None => Err(sqlx::Error::PoolTimedOut.into()),
+                }
+            }
             $crate::store::Db::Postgres($pool) => $body,
         }
     };
@@ -87,7 +99,7 @@ macro_rules! with_db_write {
 macro_rules! with_tx {
     ($tx:expr, |$conn:ident| $body:expr) => {
         match $tx {
-            $crate::store::Tx::Sqlite(t) => {
+            $crate::store::Tx::Sqlite(t, _) => {
                 let $conn = &mut **t;
                 $body
             }
@@ -130,7 +142,7 @@ impl Db {
                 .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string());
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
-                .acquire_timeout(Duration::from_secs(30))
+                .acquire_timeout(WRITER_WAIT)
                 .connect_with(options.clone())
                 .await
                 .with_context(|| format!("failed to open sqlite database {url}"))?;
@@ -140,7 +152,7 @@ impl Db {
                 .connect_with(options)
                 .await
                 .with_context(|| format!("failed to open sqlite database {url}"))?;
-            Db::Sqlite { read, write }
+            Db::Sqlite { read, write, gate: Arc::default() }
         };
         db.migrate().await?;
         Ok(db)
@@ -158,8 +170,24 @@ impl Db {
     /// Begins a transaction. On SQLite it is `BEGIN IMMEDIATE`: it takes the write lock at
     /// once, so a transaction that reads then writes never fails with a stale snapshot.
     pub async fn begin(&self) -> anyhow::Result<Tx> {
+        self.begin_with(Priority::Ordinary).await
+    }
+
+    /// Begins a transaction someone is waiting on (the webhook's group commit): on SQLite it
+    /// goes before the background writers waiting for the writer. The same as
+    /// [`Db::begin`] on PostgreSQL, which has no single writer.
+    pub async fn begin_urgent(&self) -> anyhow::Result<Tx> {
+        self.begin_with(Priority::Urgent).await
+    }
+
+    async fn begin_with(&self, priority: Priority) -> anyhow::Result<Tx> {
         Ok(match self {
-            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite { write, gate, .. } => {
+                let turn = wait_for_writer(gate, priority).await.ok_or_else(|| {
+                    anyhow::anyhow!("timed out after {} s waiting for the database writer", WRITER_WAIT.as_secs())
+                })?;
+                Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?, turn)
+            }
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -202,7 +230,7 @@ impl Db {
     /// Closes the pool (waits for connections to be returned).
     pub async fn close(&self) {
         match self {
-            Db::Sqlite { read, write } => {
+            Db::Sqlite { read, write, .. } => {
                 read.close().await;
                 write.close().await;
             }
@@ -215,7 +243,7 @@ impl Tx {
     /// Commits the transaction.
     pub async fn commit(self) -> anyhow::Result<()> {
         match self {
-            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Sqlite(t, _turn) => t.commit().await?,
             Tx::Postgres(t) => t.commit().await?,
         }
         Ok(())
@@ -225,11 +253,20 @@ impl Tx {
     /// used: SQLite's one writer would stay locked until then).
     pub async fn rollback(self) -> anyhow::Result<()> {
         match self {
-            Tx::Sqlite(t) => t.rollback().await?,
+            Tx::Sqlite(t, _turn) => t.rollback().await?,
             Tx::Postgres(t) => t.rollback().await?,
         }
         Ok(())
     }
+}
+
+/// Longest wait for a turn at SQLite's writer (as long as the pool's own wait for a
+/// connection): beyond it a write fails instead of hanging.
+const WRITER_WAIT: Duration = Duration::from_secs(30);
+
+/// The turn at SQLite's writer, or `None` after [`WRITER_WAIT`]. Public for [`with_db_write!`].
+pub async fn wait_for_writer(gate: &Arc<WriteGate>, priority: Priority) -> Option<WriteTurn> {
+    tokio::time::timeout(WRITER_WAIT, gate.enter(priority)).await.ok()
 }
 
 /// Milliseconds since the Unix epoch, the job queue's clock.
