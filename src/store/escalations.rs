@@ -4,7 +4,7 @@ use chrono::Utc;
 
 use super::notifications::{self, Assignee};
 use super::webhook_events::{self, Event};
-use super::{Db, Tx, with_db, with_tx};
+use super::{Db, Tx, with_db, with_db_write, with_tx};
 use crate::domain::{EscalationReason, EscalationStatus, Phone};
 
 /// An open or resolved escalation.
@@ -250,7 +250,7 @@ pub async fn claim(db: &Db, id: i64, reviewer_id: i64, take_over: bool) -> anyho
         return Ok(Claimed::HeldBy(name));
     }
     // Only where nobody else got there in between (unless taking over).
-    let updated = with_db!(db, |p| sqlx::query(
+    let updated = with_db_write!(db, |p| sqlx::query(
         "update escalations set assigned_to = $1, assigned_at = $2
          where id = $3 and status = 'open' and ($4 or assigned_to is null or assigned_to = $1 or assigned_to = $5)"
     )

@@ -265,6 +265,7 @@ impl Tx {
 const WRITER_WAIT: Duration = Duration::from_secs(30);
 
 /// The turn at SQLite's writer, or `None` after [`WRITER_WAIT`]. Public for [`with_db_write!`].
+#[doc(hidden)]
 pub async fn wait_for_writer(gate: &Arc<WriteGate>, priority: Priority) -> Option<WriteTurn> {
     tokio::time::timeout(WRITER_WAIT, gate.enter(priority)).await.ok()
 }

@@ -15,7 +15,7 @@ pub struct ReviewerRow {
 /// Creates a reviewer; an error names the reviewer when the name is taken.
 /// The first reviewer of an install is its admin; later ones are reviewers unless made admins.
 pub async fn add_reviewer(db: &Db, name: &str, password_hash: &str) -> anyhow::Result<i64> {
-    let result = with_db!(db, |p| sqlx::query_scalar::<_, i64>(
+    let result = with_db_write!(db, |p| sqlx::query_scalar::<_, i64>(
         "insert into reviewers (name, password_hash, created_at, role)
          values ($1, $2, $3, case when exists (select 1 from reviewers) then 'reviewer' else 'admin' end)
          on conflict (name) do nothing returning id"
@@ -119,7 +119,7 @@ pub async fn create_session(
     csrf_token: &str,
     expires_at: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    with_db!(db, |p| sqlx::query(
+    with_db_write!(db, |p| sqlx::query(
         "insert into reviewer_sessions (token_hash, reviewer_id, csrf_token, created_at, expires_at)
          values ($1, $2, $3, $4, $5)"
     )
@@ -148,7 +148,7 @@ pub async fn session(db: &Db, token_hash: &str) -> anyhow::Result<Option<Session
 }
 
 pub async fn delete_session(db: &Db, token_hash: &str) -> anyhow::Result<()> {
-    with_db!(db, |p| sqlx::query("delete from reviewer_sessions where token_hash = $1")
+    with_db_write!(db, |p| sqlx::query("delete from reviewer_sessions where token_hash = $1")
         .bind(token_hash)
         .execute(p)
         .await
@@ -164,7 +164,7 @@ pub async fn record_action(
     target: Option<&str>,
     detail: &str,
 ) -> anyhow::Result<()> {
-    with_db!(db, |p| sqlx::query(
+    with_db_write!(db, |p| sqlx::query(
         "insert into reviewer_actions (reviewer_id, action, target, detail, created_at) values ($1, $2, $3, $4, $5)"
     )
     .bind(reviewer_id)
@@ -180,7 +180,7 @@ pub async fn record_action(
 
 /// Stores a new API token (its SHA-256) for a reviewer.
 pub async fn add_api_token(db: &Db, reviewer_id: i64, token_hash: &str, label: &str) -> anyhow::Result<()> {
-    with_db!(db, |p| sqlx::query(
+    with_db_write!(db, |p| sqlx::query(
         "insert into reviewer_api_tokens (token_hash, reviewer_id, label, created_at) values ($1, $2, $3, $4)"
     )
     .bind(token_hash)
