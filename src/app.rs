@@ -174,7 +174,11 @@ impl App {
     /// the server stops accepting, in-flight requests finish, each worker finishes its job.
     pub async fn run(self, listener: TcpListener, cancel: CancellationToken) -> anyhow::Result<()> {
         let config = &self.state.config;
+        // The workers run below the webhooks' CPU priority (`worker.nice`).
+        let worker_runtime =
+            jobs::WorkerRuntime::new(config.worker.nice).context("failed to start the workers' runtime")?;
         let workers = jobs::spawn_workers(
+            &worker_runtime.handle(),
             self.state.db.clone(),
             self.worker.clone(),
             config.worker.clone(),
@@ -236,6 +240,8 @@ impl App {
         let _ = beating.await;
         let _ = checkpointing.await;
         db.close().await;
+        // Last: connections the workers opened belong to this runtime's I/O driver.
+        drop(worker_runtime);
         info!("shut down cleanly");
         Ok(())
     }

@@ -465,4 +465,8 @@ pub struct LoadArgs {
     /// runs none, so the figures are the webhook's alone (the jobs wait in the queue).
     #[arg(long)]
     pub workers: Option<usize>,
+    /// The workers' CPU priority below the server's (`worker.nice`, 0–19; default: the
+    /// configuration's). 0 runs them on the server's threads.
+    #[arg(long, value_parser = clap::value_parser!(i32).range(0..=19))]
+    pub worker_nice: Option<i32>,
 }

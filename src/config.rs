@@ -605,6 +605,10 @@ pub struct WorkerConfig {
     /// A process silent this long is taken for dead and its jobs are released to the others
     /// at once (instead of after `lease_secs`), in seconds.
     pub dead_after_secs: u64,
+    /// The workers' CPU priority below the webhooks', as a Linux `nice` increment (0–19) for
+    /// the threads they run on; 0 runs them on the server's own threads. On a busy machine a
+    /// text's acknowledgement then does not wait for a turn's CPU work. Ignored elsewhere.
+    pub nice: i32,
 }
 
 /// The turn's knobs.
@@ -880,6 +884,7 @@ impl Default for WorkerConfig {
             poll_ms: 250,
             heartbeat_secs: 2,
             dead_after_secs: 10,
+            nice: 10,
         }
     }
 }
@@ -1066,6 +1071,9 @@ impl Config {
         }
         if self.console.login_attempts_per_minute < 1 {
             bad("console.login_attempts_per_minute", "must be at least 1")?;
+        }
+        if !(0..=19).contains(&self.worker.nice) {
+            bad("worker.nice", "must be 0 (the server's priority) to 19 (the lowest)")?;
         }
         if self.llm.max_concurrency == 0 {
             bad("llm.max_concurrency", "must be at least 1")?;
@@ -1325,6 +1333,9 @@ mod tests {
         assert!(err.contains("`listen`"), "{err}");
         let err = Config::from_sources("public_url = \"ftp://x\"\n", &[]).unwrap_err().to_string();
         assert!(err.contains("public_url"), "{err}");
+        let err = Config::from_sources("", &env(&[("BACKTALK_WORKER_NICE", "20")])).unwrap_err().to_string();
+        assert!(err.contains("worker.nice"), "{err}");
+        assert_eq!(Config::from_sources("", &env(&[("BACKTALK_WORKER_NICE", "0")])).unwrap().worker.nice, 0);
     }
 
     #[test]

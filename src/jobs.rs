@@ -109,9 +109,82 @@ pub async fn run_heartbeat(db: Db, config: WorkerConfig, waker: Waker, cancel: C
     let _ = crate::store::jobs::leave(&db).await;
 }
 
-/// Spawns `config.concurrency` workers; they stop taking jobs when `cancel` fires and finish
-/// the one they hold. Await the returned handles for a graceful shutdown.
+/// Where the workers run: on the server's runtime, or on a second tokio runtime whose threads
+/// have a higher `nice` value (`worker.nice`), so that on a busy machine the scheduler gives
+/// the CPU to a webhook's acknowledgement before a turn's work (docs/benchmarks.md, "The
+/// workers below the webhooks"). Everything a worker awaits may come from either runtime;
+/// the second runtime stops when this is dropped, after the workers have finished.
+pub struct WorkerRuntime {
+    niced: Option<tokio::runtime::Runtime>,
+}
+
+impl WorkerRuntime {
+    /// A runtime at `nice` below the caller's priority; the caller's own when `nice` is 0 or
+    /// the platform has no per-thread priorities (only Linux has: setpriority(2), "NOTES":
+    /// under NPTL the nice value is a per-thread attribute).
+    pub fn new(nice: i32) -> std::io::Result<WorkerRuntime> {
+        if nice == 0 || !cfg!(target_os = "linux") {
+            return Ok(WorkerRuntime { niced: None });
+        }
+        // An absolute value: the runtime's blocking threads are started by its (lowered)
+        // worker threads and inherit their value already.
+        let target = (this_threads_nice() + nice).min(19);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .thread_name("backtalk-worker")
+            .on_thread_start(move || set_this_threads_nice(target))
+            .enable_all()
+            .build()?;
+        Ok(WorkerRuntime { niced: Some(runtime) })
+    }
+
+    /// The runtime to spawn workers on.
+    pub fn handle(&self) -> tokio::runtime::Handle {
+        match &self.niced {
+            Some(runtime) => runtime.handle().clone(),
+            None => tokio::runtime::Handle::current(),
+        }
+    }
+}
+
+impl Drop for WorkerRuntime {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which an async caller must not; the workers have
+        // finished by now, so nothing is left to wait for.
+        if let Some(runtime) = self.niced.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// The calling thread's nice value (on Linux, a per-thread attribute).
+#[cfg(target_os = "linux")]
+fn this_threads_nice() -> i32 {
+    // SAFETY: getpriority only reads its arguments; `who` 0 is the calling thread on Linux.
+    // It cannot fail for the caller itself, so -1 is a nice value here, not an error.
+    unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }
+}
+
+/// Sets the calling thread's nice value. Threads it starts inherit it.
+#[cfg(target_os = "linux")]
+fn set_this_threads_nice(nice: i32) {
+    // SAFETY: setpriority only reads its arguments; `who` 0 is the calling thread on Linux.
+    if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) } != 0 {
+        warn!(error = %std::io::Error::last_os_error(), "worker threads keep the server's priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn this_threads_nice() -> i32 {
+    0
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_this_threads_nice(_nice: i32) {}
+
+/// Spawns `config.concurrency` workers on `runtime`; they stop taking jobs when `cancel`
+/// fires and finish the one they hold. Await the returned handles for a graceful shutdown.
 pub fn spawn_workers(
+    runtime: &tokio::runtime::Handle,
     db: Db,
     handler: Arc<dyn JobHandler>,
     config: WorkerConfig,
@@ -125,7 +198,7 @@ pub fn spawn_workers(
         .map(|n| {
             let (db, handler, config, waker, cancel) =
                 (db.clone(), handler.clone(), config.clone(), waker.clone(), cancel.clone());
-            tokio::spawn(async move { worker_loop(n, db, handler, config, waker, cancel).await })
+            runtime.spawn(async move { worker_loop(n, db, handler, config, waker, cancel).await })
         })
         .collect()
 }
@@ -209,6 +282,78 @@ mod tests {
                 assert!(d >= nominal / 2 && d <= nominal, "attempt {attempt}: {d}");
             }
         }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn workers_run_at_the_configured_nice_below_the_server() {
+        let server = this_threads_nice();
+        let niced = WorkerRuntime::new(7).unwrap();
+        let on_worker = niced.handle().spawn(async { this_threads_nice() }).await.unwrap();
+        assert_eq!(on_worker, (server + 7).min(19));
+        // Blocking work spawned by a worker (tantivy searches) runs below the server too.
+        let blocking = niced.handle().spawn(async { tokio::task::spawn_blocking(this_threads_nice).await.unwrap() });
+        assert_eq!(blocking.await.unwrap(), (server + 7).min(19));
+        assert_eq!(
+            tokio::spawn(async { this_threads_nice() }).await.unwrap(),
+            server,
+            "the server's threads keep theirs"
+        );
+        drop(niced); // in an async context: must not panic
+    }
+
+    /// The nice value of each of this process's SQLite connection threads.
+    #[cfg(target_os = "linux")]
+    fn sqlite_threads_nice() -> Vec<i32> {
+        let mut nices = Vec::new();
+        for task in std::fs::read_dir("/proc/self/task").unwrap() {
+            let task = task.unwrap().path();
+            let comm = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+            // sqlx names them sqlx-sqlite-worker-N; the kernel keeps 15 characters.
+            if !comm.starts_with("sqlx-sqlite-wor") {
+                continue;
+            }
+            // proc(5): after the parenthesised name, field 19 (nice) is the 17th.
+            let stat = std::fs::read_to_string(task.join("stat")).unwrap();
+            let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+            nices.push(after_name.split(' ').nth(16).unwrap().parse().unwrap());
+        }
+        nices
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_connections_keep_the_servers_priority_when_workers_use_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+        let server = this_threads_nice();
+        let niced = WorkerRuntime::new(5).unwrap();
+        // More reads at once than there are readers, and a write, all from the workers.
+        let mut queries = Vec::new();
+        for _ in 0..24 {
+            let db = db.clone();
+            queries.push(niced.handle().spawn(async move {
+                crate::store::conversations::count_messages(&db, "in").await.unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }));
+        }
+        let writer = db.clone();
+        queries.push(niced.handle().spawn(async move {
+            claim_next_job(&writer, 1_000).await.unwrap();
+        }));
+        for q in queries {
+            q.await.unwrap();
+        }
+        let nices = sqlite_threads_nice();
+        assert!(nices.len() >= 9, "eight readers and the writer: {nices:?}");
+        assert!(nices.iter().all(|n| *n == server), "server {server}, sqlite threads {nices:?}");
+    }
+
+    #[tokio::test]
+    async fn nice_zero_runs_workers_on_the_servers_runtime() {
+        let same = WorkerRuntime::new(0).unwrap();
+        assert!(same.niced.is_none());
+        assert_eq!(same.handle().id(), tokio::runtime::Handle::current().id());
     }
 
     #[test]

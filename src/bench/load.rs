@@ -51,6 +51,8 @@ pub struct Load {
     pub connections: usize,
     /// The server's `worker.concurrency`, when not the default (0: no jobs run).
     pub workers: Option<usize>,
+    /// The server's `worker.nice`, when not the default.
+    pub worker_nice: Option<i32>,
 }
 
 /// Builds request `n` (unique within a run) to the url given.
@@ -160,13 +162,14 @@ pub struct Targets {
 }
 
 impl Targets {
-    /// Starts `serve --demo` on a fresh data directory, with `workers` job workers when
-    /// given, and the bare baseline.
-    pub async fn start(workers: Option<usize>) -> anyhow::Result<Targets> {
+    /// Starts `serve --demo` on a fresh data directory, with the load's job workers and
+    /// their priority when given, and the bare baseline.
+    pub async fn start(load: &Load) -> anyhow::Result<Targets> {
         let dir = tempfile::tempdir()?;
         eprintln!("starting backtalk (release build expected) and the bare baseline ...");
-        let env: Vec<(&str, String)> =
-            workers.map(|n| ("BACKTALK_WORKER_CONCURRENCY", n.to_string())).into_iter().collect();
+        let workers = load.workers.map(|n| ("BACKTALK_WORKER_CONCURRENCY", n.to_string()));
+        let nice = load.worker_nice.map(|n| ("BACKTALK_WORKER_NICE", n.to_string()));
+        let env: Vec<(&str, String)> = workers.into_iter().chain(nice).collect();
         let (backtalk, backtalk_url) = start_demo_server_with(dir.path(), &env).await?;
         let mut bare = Command::new(std::env::current_exe()?);
         bare.args(["bench", "bare-server"]);

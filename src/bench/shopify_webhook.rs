@@ -154,7 +154,7 @@ async fn unfinished_jobs(db: &crate::store::Db) -> anyhow::Result<i64> {
 
 /// `backtalk bench shopify-webhook`: prints a table and, last, one JSON line.
 pub async fn run(load: Load) -> anyhow::Result<()> {
-    let mut targets = Targets::start(load.workers).await?;
+    let mut targets = Targets::start(&load).await?;
     let phases = targets.run("/webhooks/shopify", load, request()).await;
 
     // The load has stopped; the server's workers go on applying the backlog.

@@ -38,7 +38,7 @@ fn telnyx_request() -> Request {
 /// `backtalk bench webhook`: prints a table per provider, the Telnyx/Twilio ratio of the
 /// fixed-rate p99 and, last, one JSON line with the results.
 pub async fn webhook(load: Load) -> anyhow::Result<()> {
-    let mut targets = Targets::start(load.workers).await?;
+    let mut targets = Targets::start(&load).await?;
     let twilio = targets.run("/webhooks/twilio", load, twilio_request()).await;
     let telnyx = targets.run_from("/webhooks/telnyx", load, telnyx_request(), 100_000_000).await;
     targets.stop().await?;

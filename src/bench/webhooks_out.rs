@@ -101,7 +101,8 @@ pub async fn run(texts: usize) -> anyhow::Result<()> {
     let worker = WorkerConfig { poll_ms: 5, ..WorkerConfig::default() };
     let started = Instant::now();
     let handler = Arc::new(DeliveriesOnly(deliverer, hooked.clone()));
-    let workers = spawn_workers(hooked.clone(), handler, worker.clone(), Waker::default(), cancel.clone());
+    let here = tokio::runtime::Handle::current();
+    let workers = spawn_workers(&here, hooked.clone(), handler, worker.clone(), Waker::default(), cancel.clone());
     let deadline = started + Duration::from_secs(600);
     while count_deliveries(&hooked, DeliveryStatus::Delivered).await? < texts as i64 {
         anyhow::ensure!(Instant::now() < deadline, "deliveries did not finish within 600 s");

@@ -67,5 +67,6 @@ fn phases(rate: u32, args: LoadArgs) -> Load {
         saturation_duration: args.saturation_duration,
         connections: args.connections,
         workers: args.workers,
+        worker_nice: args.worker_nice,
     }
 }

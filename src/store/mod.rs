@@ -140,14 +140,25 @@ impl Db {
                 // `serve` checkpoints in the background instead (`run_checkpoints`); this is
                 // the bound for commands that do not, and should that fall behind.
                 .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string());
+            // Every SQLite connection runs on a thread of its own, started by whichever
+            // thread opens it and with that thread's CPU priority. All are opened here, on
+            // the server's threads, and kept: reopened later by a worker (`worker.nice`),
+            // the one write connection would run every webhook's commit at the workers'
+            // lower priority.
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
                 .acquire_timeout(WRITER_WAIT)
                 .connect_with(options.clone())
                 .await
                 .with_context(|| format!("failed to open sqlite database {url}"))?;
             let read = SqlitePoolOptions::new()
-                .max_connections(8)
+                .max_connections(SQLITE_READERS)
+                .min_connections(SQLITE_READERS)
+                .idle_timeout(None)
+                .max_lifetime(None)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await
@@ -279,6 +290,9 @@ pub fn now_ms() -> i64 {
 pub fn json_text<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("serialising plain data to json cannot fail")
 }
+
+/// SQLite read connections, all opened at start (see `Db::connect`).
+const SQLITE_READERS: u32 = 8;
 
 /// WAL pages at which a commit checkpoints by itself (SQLite's default is 1,000; at 4 KiB
 /// pages this is 64 MiB).
