@@ -174,7 +174,7 @@ impl App {
     /// the server stops accepting, in-flight requests finish, each worker finishes its job.
     pub async fn run(self, listener: TcpListener, cancel: CancellationToken) -> anyhow::Result<()> {
         let config = &self.state.config;
-        // The workers run below the webhooks' CPU priority (`worker.nice`).
+        // The workers run `worker.nice` below the webhooks' CPU priority (0: at the same).
         let worker_runtime =
             jobs::WorkerRuntime::new(config.worker.nice).context("failed to start the workers' runtime")?;
         let workers = jobs::spawn_workers(
