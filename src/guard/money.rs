@@ -53,7 +53,8 @@ fn read_number(chars: &[char], start: usize) -> (i64, usize, usize) {
         }
         decimals = frac.len();
         let two: String = format!("{frac:0<2}").chars().take(2).collect();
-        cents += two.parse::<i64>().unwrap_or(0);
+        // Saturating like the whole part: a 20-digit "price" must not wrap to a negative one.
+        cents = cents.saturating_add(two.parse::<i64>().unwrap_or(0));
         j = k;
     }
     (cents, decimals, j)
@@ -68,6 +69,13 @@ mod tests {
         assert_eq!(amounts_in("It's $32.99 and ships free over $50."), vec![3299, 5000]);
         assert_eq!(amounts_in("only 15 dollars, or 20 USD, or 32.99"), vec![1500, 2000, 3299]);
         assert_eq!(amounts_in("$1,200.5"), vec![120050]);
+    }
+
+    #[test]
+    fn an_amount_too_large_for_cents_saturates() {
+        // Found by the guard_claims fuzz target: the cents overflowed after the whole part
+        // had saturated.
+        assert_eq!(amounts_in("$99999999999999999999.99"), vec![i64::MAX]);
     }
 
     #[test]
