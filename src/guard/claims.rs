@@ -510,13 +510,13 @@ pub fn link_allowed(url: &str, allowed: &[String]) -> bool {
 /// Each pass that changes the text makes it shorter or only turns whitespace into spaces,
 /// so this ends.
 pub fn drop_unlisted_links(text: &str, allowed: &[String]) -> (String, Vec<String>) {
-    let (mut text, mut dropped) = drop_unlisted_links_once(text, allowed);
+    let (mut text, mut dropped) = (text.to_string(), Vec::new());
     loop {
         let (again, more) = drop_unlisted_links_once(&text, allowed);
+        dropped.extend(more);
         if again == text {
             return (text, dropped);
         }
-        dropped.extend(more);
         text = again;
     }
 }
