@@ -145,8 +145,8 @@ pub async fn attribute_pending(db: &Db, windows: &Windows) -> anyhow::Result<u64
             };
             written.push(store::Attribution { order: o, conversation, chosen, recovered });
         }
-        store::write_attributions(db, &written).await?;
-        done += batch.len() as u64;
+        // An order changed since it was read stays stale: the next batch reads it again.
+        done += store::write_attributions(db, &written).await? as u64;
     }
 }
 

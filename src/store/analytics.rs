@@ -17,13 +17,17 @@ pub struct StaleOrder {
     pub discount_codes: Option<String>,
     pub total_cents: i64,
     pub checkout_token: Option<String>,
+    /// How many changes have made it stale since it was last attributed, as read: the write
+    /// is kept only while no change came after the read ([`write_attributions`]).
+    pub attribution_stale: i32,
 }
 
 /// Up to `limit` orders whose attribution is to be (re)computed, oldest first.
 pub async fn stale_orders(db: &Db, limit: i64) -> anyhow::Result<Vec<StaleOrder>> {
     let rows = with_db!(db, |p| sqlx::query_as::<_, StaleOrder>(
-        "select id, customer_id, ordered_at, status, cancelled_at, discount_codes, total_cents, checkout_token
-         from orders where attribution_stale = 1 order by id limit $1"
+        "select id, customer_id, ordered_at, status, cancelled_at, discount_codes, total_cents, checkout_token,
+             attribution_stale
+         from orders where attribution_stale > 0 order by id limit $1"
     )
     .bind(limit)
     .fetch_all(p)
@@ -125,11 +129,30 @@ pub struct Attribution<'a> {
 /// Replaces each order's attribution (none: no row) and marks it computed; the roll-ups of
 /// the orders' days are dropped. One transaction for the batch: running it twice is running
 /// it once, and two passes on one order at once (the background pass and a summary) agree.
-pub async fn write_attributions(db: &Db, batch: &[Attribution<'_>]) -> anyhow::Result<()> {
+///
+/// An order changed after it was read (a cancellation, an update: its `attribution_stale`
+/// counted up) is left alone and stale, so the next pass attributes what it is now; clearing
+/// it regardless lost the change (a cancelled order kept its revenue). The guarded clear
+/// comes first: on PostgreSQL it waits for a concurrent writer of the order and then sees its
+/// change. Returns how many orders were written.
+pub async fn write_attributions(db: &Db, batch: &[Attribution<'_>]) -> anyhow::Result<usize> {
     let mut tx = db.begin().await?;
     let mut days = std::collections::BTreeSet::new();
+    let mut written = 0;
     for a in batch {
         let o = a.order;
+        let cleared = with_tx!(&mut tx, |conn| sqlx::query(
+            "update orders set attribution_stale = 0 where id = $1 and attribution_stale = $2"
+        )
+        .bind(o.id)
+        .bind(o.attribution_stale)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        if cleared == 0 {
+            continue;
+        }
+        written += 1;
         with_tx!(&mut tx, |conn| sqlx::query("delete from attributions where order_id = $1")
             .bind(o.id)
             .execute(conn)
@@ -161,17 +184,13 @@ pub async fn write_attributions(db: &Db, batch: &[Attribution<'_>]) -> anyhow::R
             .map(|r| r.rows_affected())
             })?;
         }
-        with_tx!(&mut tx, |conn| sqlx::query("update orders set attribution_stale = 0 where id = $1")
-            .bind(o.id)
-            .execute(conn)
-            .await
-            .map(|r| r.rows_affected()))?;
         days.insert(day_of(o.ordered_at));
     }
     for day in days {
         with_tx!(&mut tx, |conn| mark_changed(&day).execute(conn).await.map(|r| r.rows_affected()))?;
     }
-    tx.commit().await
+    tx.commit().await?;
+    Ok(written)
 }
 
 /// An order's attribution: `(outbox id, touch)`.

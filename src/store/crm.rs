@@ -338,7 +338,7 @@ pub async fn upsert_order(tx: &mut Tx, o: &NewOrder<'_>) -> anyhow::Result<Upser
                      cancelled_at = $8, order_status_url = coalesce($9, order_status_url),
                      checkout_token = coalesce($10, checkout_token), total_cents = $11, currency = $12,
                      source_updated_at = coalesce($13, source_updated_at), discount_codes = $14,
-                     attribution_stale = 1
+                     attribution_stale = attribution_stale + 1
                  where id = $1 and ($13 is null or source_updated_at is null or source_updated_at <= $13)"
             )
             .bind(id)
@@ -439,7 +439,8 @@ pub async fn order_skus(tx: &mut Tx, source_id: Option<&str>, number: &str) -> a
 /// Marks an order cancelled (Shopify `orders/cancelled`, an "Order Cancelled" event).
 pub async fn cancel_order(tx: &mut Tx, order_id: i64, at: DateTime<Utc>) -> anyhow::Result<()> {
     with_tx!(tx, |conn| sqlx::query(
-        "update orders set status = 'cancelled', cancelled_at = coalesce(cancelled_at, $2), attribution_stale = 1
+        "update orders set status = 'cancelled', cancelled_at = coalesce(cancelled_at, $2),
+             attribution_stale = attribution_stale + 1
          where id = $1"
     )
     .bind(order_id)

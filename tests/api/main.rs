@@ -3,6 +3,7 @@
 //! speak the real wire formats.
 
 mod analytics;
+mod attribution;
 mod browser;
 mod campaigns;
 mod campaigns_blind;
