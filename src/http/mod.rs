@@ -12,6 +12,7 @@
 
 pub mod analytics;
 pub mod api;
+pub mod body_limit;
 pub mod campaigns;
 pub mod console;
 pub mod error;

@@ -26,21 +26,23 @@ use crate::store::commerce::NewShopifyWebhook;
 use crate::store::delivery::{self, DeliveryReport};
 
 /// The provider webhooks' routes, their bodies capped at `max_webhook_body_bytes`, and
-/// Shopify's, capped at `shopify_max_body_bytes`. tower-http's limit answers 413 at once when
-/// the declared `Content-Length` is over the cap, without reading the body (issue 21), and
-/// stops a body without one at the cap.
+/// Shopify's, capped at `shopify_max_body_bytes`. A declared `Content-Length` over the cap is
+/// answered 413 without handling the request: after reading a body of up to a few times the
+/// cap, so the sender reads the answer, and at once for a larger one (issue 21,
+/// [`body_limit`](super::body_limit)). tower-http's limit stops a body without a declared
+/// length at the cap.
 pub fn router(max_body_bytes: usize, shopify_max_body_bytes: usize) -> Router<AppState> {
+    let capped = |routes: Router<AppState>, cap: usize| {
+        routes.layer(DefaultBodyLimit::disable()).layer(RequestBodyLimitLayer::new(cap)).layer(
+            axum::middleware::from_fn(move |request, next| super::body_limit::refuse_oversized(cap, request, next)),
+        )
+    };
     let twilio = Router::new()
         .route("/webhooks/twilio", post(twilio_inbound))
         .route("/webhooks/twilio/status", post(twilio_status))
-        .route("/webhooks/telnyx", post(super::telnyx::telnyx))
-        .layer(DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(max_body_bytes));
-    let shopify = Router::new()
-        .route("/webhooks/shopify", post(shopify))
-        .layer(DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(shopify_max_body_bytes));
-    twilio.merge(shopify)
+        .route("/webhooks/telnyx", post(super::telnyx::telnyx));
+    let shopify = Router::new().route("/webhooks/shopify", post(shopify));
+    capped(twilio, max_body_bytes).merge(capped(shopify, shopify_max_body_bytes))
 }
 
 /// The empty TwiML answer: no reply in the webhook response; replies go out through the REST

@@ -155,6 +155,41 @@ async fn a_stalled_body_is_cut_off_and_a_huge_one_refused_at_once(backend: Backe
 }
 on_both_backends!(a_stalled_body_is_cut_off_and_a_huge_one_refused_at_once);
 
+/// A body a little over the cap that arrives in two parts: the 413 used to go out after the
+/// first, and the connection closed with the rest unread, so a sender still writing could see
+/// a reset instead of the answer (hyper's `IncompleteMessage`, seen under load). Now the body
+/// is read to its end first: the 413 arrives after the whole body, and the connection stays
+/// open for the next request.
+async fn an_oversized_body_is_read_before_its_413(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app(backend, TestOptions::default()).await;
+    let host = app.base_url.trim_start_matches("http://").to_string();
+    let body = format!("Body={}", "x".repeat(app.config.max_webhook_body_bytes + 10));
+    let head = format!(
+        "POST /webhooks/twilio HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (first, rest) = body.as_bytes().split_at(1000);
+    stream.write_all(first).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let early = tokio::time::timeout(Duration::from_millis(300), stream.read(&mut answer)).await;
+    assert!(early.is_err(), "answered before the body was read: {early:?}");
+    stream.write_all(rest).await.expect("the rest of the body is taken");
+    let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer)).await.unwrap().unwrap();
+    let response = String::from_utf8_lossy(&answer[..n]).to_string();
+    assert!(response.starts_with("HTTP/1.1 413 Payload Too Large"), "{response}");
+    assert!(response.contains("byte limit"), "a clear error: {response}");
+    // The same connection answers the next request.
+    stream.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes()).await.unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer)).await.unwrap().unwrap();
+    let next = String::from_utf8_lossy(&answer[..n]).to_string();
+    assert!(next.starts_with("HTTP/1.1 200"), "{next}");
+    assert_eq!(count(&app.db, "messages").await, 0);
+}
+on_both_backends!(an_oversized_body_is_read_before_its_413);
+
 /// Defect 4, the head: a client that sends part of its request line and headers and then
 /// stalls was held as long as it liked (axum::serve has no header timeout). Now it is
 /// disconnected after `header_read_timeout_secs` (1 s here), and a complete request on
