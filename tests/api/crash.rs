@@ -149,6 +149,9 @@ async fn kill_9_during_a_burst_then_restart_gives_every_message_exactly_one_outc
     let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     let (mut child, base) = start_server(dir.path(), &database_url, &twilio).await;
     let db = backtalk::store::Db::connect(&database_url).await.unwrap();
+    // A slow provider keeps the sending jobs running for a while: on a loaded machine the
+    // running jobs seen below could otherwise all finish before the kill lands.
+    twilio.set_delay(Duration::from_millis(300));
     // Texts arrive 4 ms apart (250/s) and keep arriving until the kill: once 60 are
     // acknowledged and the workers hold jobs, the server gets SIGKILL, no chance to clean up.
     // (On a loaded machine the first claims can trail the first acknowledgements by a long
@@ -184,6 +187,7 @@ async fn kill_9_during_a_burst_then_restart_gives_every_message_exactly_one_outc
     child.start_kill().expect("kill -9");
     child.wait().await.unwrap();
     killed.store(true, SeqCst);
+    twilio.set_delay(Duration::ZERO);
     let mut texts = burst.await.unwrap();
     texts.sort_by_key(|(i, _, _)| *i);
     let acked = texts.iter().filter(|(_, _, ok)| *ok).count();

@@ -188,6 +188,8 @@ struct TwilioState {
     /// Random per server so message SIDs differ across fakes as well as within one.
     sid_prefix: u64,
     messages_created: u64,
+    /// How long each request waits before it is read and answered (`set_delay`).
+    delay: Duration,
 }
 
 impl TwilioState {
@@ -288,6 +290,7 @@ impl FakeTwilio {
             rejected_numbers: HashMap::new(),
             sid_prefix: RandomState::new().hash_one(account_sid),
             messages_created: 0,
+            delay: Duration::ZERO,
         }));
         let router = Router::new()
             .route("/2010-04-01/Accounts/{account_sid}/Messages.json", post(create_message))
@@ -307,6 +310,12 @@ impl FakeTwilio {
     pub fn fail_next(&self, n: usize, status: u16) {
         let status = StatusCode::from_u16(status).expect("fail_next needs a valid HTTP status");
         lock(&self.state).injected_failures.extend(std::iter::repeat_n(status, n));
+    }
+
+    /// Makes every request wait `delay` before it is read and answered, as a slow provider
+    /// would (a sender's job then stays running that long).
+    pub fn set_delay(&self, delay: Duration) {
+        lock(&self.state).delay = delay;
     }
 
     /// Answers every send to `phone` with 400 and Twilio error `code` (e.g. 21610, unsubscribed).
@@ -351,6 +360,10 @@ async fn create_message(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let delay = lock(&state).delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let form: Vec<(String, String)> = match serde_urlencoded::from_bytes(&body) {
         Ok(form) => form,
         Err(_) => {
