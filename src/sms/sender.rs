@@ -159,7 +159,12 @@ impl Sender {
                 if let Some(p) = picture {
                     conversations::insert_media(&mut tx, message_id, &[p]).await?;
                 }
+                // The job is completed with the row's change, one write instead of two. If
+                // another attempt took the job over meanwhile, this changes nothing of the job
+                // and the row's change still stands: that attempt finds the row sent.
+                complete_job(&mut tx, job.id, job.attempts).await?;
                 tx.commit().await?;
+                return Ok(());
             }
             Err(SendError::Retryable(e)) => {
                 outbox::transition(&self.db, row.id, OutboxStatus::Sending, OutboxStatus::Pending, Some(&e)).await?;
