@@ -112,8 +112,9 @@ pub async fn run_heartbeat(db: Db, config: WorkerConfig, waker: Waker, cancel: C
 /// Where the workers run: on the server's runtime, or on a second tokio runtime whose threads
 /// have a higher `nice` value (`worker.nice`), so that on a busy machine the scheduler gives
 /// the CPU to a webhook's acknowledgement before a turn's work (measured: no lower p99 on the
-/// 2-core machine; docs/benchmarks.md, "The workers below the webhooks"). Everything a worker awaits may come from either runtime;
-/// the second runtime stops when this is dropped, after the workers have finished.
+/// 2-core machine; docs/benchmarks.md, "The workers below the webhooks"). Everything a worker
+/// awaits may come from either runtime; the second runtime stops when this is dropped, after
+/// the workers have finished.
 pub struct WorkerRuntime {
     niced: Option<tokio::runtime::Runtime>,
 }

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 
 /// A body up to this many times the cap is read before the 413; a larger one is not.
-pub const DRAIN_FACTOR: u64 = 4;
+const DRAIN_FACTOR: u64 = 4;
 
 /// Refuses a request whose declared body is over `cap` bytes with 413, reading a body of up
 /// to [`DRAIN_FACTOR`] times `cap` first. A body without a declared length (chunked) is
