@@ -39,13 +39,18 @@ fn telnyx_request() -> Request {
 /// fixed-rate p99 and, last, one JSON line with the results.
 pub async fn webhook(load: Load) -> anyhow::Result<()> {
     let mut targets = Targets::start(&load).await?;
+    let began = std::time::Instant::now();
     let twilio = targets.run("/webhooks/twilio", load, twilio_request()).await;
     let telnyx = targets.run_from("/webhooks/telnyx", load, telnyx_request(), 100_000_000).await;
     targets.stop().await?;
+    let seconds = began.elapsed().as_secs_f64();
 
     let acked = twilio.acked() + telnyx.acked();
     let db = targets.database().await?;
     let stored = crate::store::conversations::count_messages(&db, "in").await? as usize;
+    // What the queue's workers answered while the load ran: when they fall behind, the later
+    // phases (the bare handler's too) run beside their backlog.
+    let answered = crate::store::turns::count_turns(&db).await? as usize;
 
     for (name, phases) in [("Twilio", &twilio), ("Telnyx", &telnyx)] {
         println!("\n{name} (POST /webhooks/{})", name.to_lowercase());
@@ -59,10 +64,14 @@ pub async fn webhook(load: Load) -> anyhow::Result<()> {
         p99(&twilio),
         p99(&telnyx) / p99(&twilio)
     );
-    println!("acknowledged by backtalk: {acked}; stored inbound messages: {stored}");
+    println!(
+        "acknowledged by backtalk: {acked}; stored inbound messages: {stored}; answered (turns recorded) by the end: {answered}, {:.0} a second over the {seconds:.0} s run",
+        answered as f64 / seconds
+    );
     let mut summary = twilio.summary();
     summary.insert("telnyx".into(), serde_json::Value::Object(telnyx.summary()));
     summary.insert("stored".into(), stored.into());
+    summary.insert("answered".into(), answered.into());
     println!("{}", serde_json::Value::Object(summary));
     if stored < acked {
         anyhow::bail!("{} acknowledged texts are missing from the database", acked - stored);
