@@ -103,7 +103,7 @@ pub async fn conversation(db: &Db, id: i64) -> anyhow::Result<Conversation> {
 /// transactions already hold the single write lock.
 pub async fn state_in_tx(tx: &mut Tx, id: i64) -> anyhow::Result<ConversationState> {
     let state = match tx {
-        Tx::Sqlite(t, _) => {
+        Tx::Sqlite(t) => {
             sqlx::query_scalar::<_, String>("select state from conversations where id = $1")
                 .bind(id)
                 .fetch_one(&mut **t)

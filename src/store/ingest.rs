@@ -24,7 +24,7 @@ pub async fn ensure_customers(
     now: DateTime<Utc>,
 ) -> anyhow::Result<HashMap<String, i64>> {
     let rows: Vec<(i64, String)> = match tx {
-        Tx::Sqlite(t, _) => {
+        Tx::Sqlite(t) => {
             let list = json_text(&phones.iter().map(|p| p.as_str()).collect::<Vec<_>>());
             // `where true` keeps SQLite from reading `on conflict` as part of the select's join.
             sqlx::query_as(
@@ -60,7 +60,7 @@ pub async fn ensure_conversations(
     now: DateTime<Utc>,
 ) -> anyhow::Result<HashMap<String, i64>> {
     let found: Vec<(i64, String)> = match tx {
-        Tx::Sqlite(t, _) => {
+        Tx::Sqlite(t) => {
             let list = json_text(&rows.iter().map(|(p, c)| json!([p.as_str(), c])).collect::<Vec<_>>());
             sqlx::query_as(
                 "insert into conversations (phone, customer_id, state, created_at, updated_at)
@@ -98,7 +98,7 @@ pub async fn insert_inbound_messages(
     now: DateTime<Utc>,
 ) -> anyhow::Result<HashMap<String, i64>> {
     let inserted: Vec<(i64, String)> = match tx {
-        Tx::Sqlite(t, _) => {
+        Tx::Sqlite(t) => {
             let list = json_text(
                 &rows
                     .iter()
@@ -142,7 +142,7 @@ pub async fn insert_inbound_messages(
 /// The latest consent event's kind of each of these phones that has one.
 pub async fn latest_consents(tx: &mut Tx, phones: &[&Phone]) -> anyhow::Result<HashMap<String, ConsentKind>> {
     let rows: Vec<(String, ConsentKind)> = match tx {
-        Tx::Sqlite(t, _) => {
+        Tx::Sqlite(t) => {
             let list = json_text(&phones.iter().map(|p| p.as_str()).collect::<Vec<_>>());
             sqlx::query_as(
                 "select phone, kind from consent_events where id in (
@@ -176,7 +176,7 @@ pub async fn enqueue_jobs(
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     match tx {
-        Tx::Sqlite(t, _) => {
+        Tx::Sqlite(t) => {
             let list = json_text(&jobs.iter().map(|(key, payload)| json!([key, payload])).collect::<Vec<_>>());
             sqlx::query(
                 "insert into jobs (kind, payload, unique_key, status, attempts, max_attempts, run_at_ms, lease_until_ms, created_at, updated_at)

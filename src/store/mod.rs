@@ -33,6 +33,7 @@ mod text_columns;
 pub mod turns;
 pub mod webhook_events;
 mod write_gate;
+mod writer;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -41,27 +42,28 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Postgres, Sqlite, Transaction};
+use sqlx::{Postgres, Transaction};
 
 pub use write_gate::{Priority, WriteGate, WriteTurn};
+pub use writer::{SqliteTx, Writer, Writing};
 
 /// A connection pool on one of the two supported databases.
 ///
 /// SQLite has one writer at a time. Letting several connections race for the write lock
 /// makes SQLite's busy handler sleep in coarse steps (up to 100 ms), which shows up as tail
-/// latency on the webhook; so writes go through a pool of one connection, each after its turn
-/// at the [`WriteGate`] (in arrival order, the webhook's first), and reads use a pool of
+/// latency on the webhook; so writes go through one connection, the [`Writer`], each after its
+/// turn at the [`WriteGate`] (in arrival order, the webhook's first), and reads use a pool of
 /// several (WAL lets them run beside the writer).
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite { read: SqlitePool, write: SqlitePool, gate: Arc<WriteGate> },
+    Sqlite { read: SqlitePool, writer: Arc<Writer> },
     Postgres(PgPool),
 }
 
-/// An open transaction on either database. On SQLite it holds the turn at the writer, given
-/// up after the transaction ends (fields drop in order).
+/// An open transaction on either database. On SQLite it holds the turn at the writer until it
+/// ends.
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>, WriteTurn),
+    Sqlite(SqliteTx),
     Postgres(Transaction<'static, Postgres>),
 }
 
@@ -82,13 +84,14 @@ macro_rules! with_db {
 macro_rules! with_db_write {
     ($db:expr, |$pool:ident| $body:expr) => {
         match $db {
-            $crate::store::Db::Sqlite { write: $pool, gate, .. } => {
-                match $crate::store::wait_for_writer(gate, $crate::store::Priority::Ordinary).await {
-                    Some(_turn) => $body,
-                    // What the pool answered when its wait ran out (the body's error type).
-                    None => Err(sqlx::Error::PoolTimedOut.into()),
+            $crate::store::Db::Sqlite { writer, .. } => match writer.turn($crate::store::Priority::Ordinary).await {
+                Ok(mut writing) => {
+                    let $pool = &mut *writing;
+                    $body
                 }
-            }
+                // In the body's error type.
+                Err(e) => Err(e.into()),
+            },
             $crate::store::Db::Postgres($pool) => $body,
         }
     };
@@ -99,7 +102,7 @@ macro_rules! with_db_write {
 macro_rules! with_tx {
     ($tx:expr, |$conn:ident| $body:expr) => {
         match $tx {
-            $crate::store::Tx::Sqlite(t, _) => {
+            $crate::store::Tx::Sqlite(t) => {
                 let $conn = &mut **t;
                 $body
             }
@@ -145,25 +148,22 @@ impl Db {
             // the server's threads, and kept: reopened later by a worker (`worker.nice`),
             // the one write connection would run every webhook's commit at the workers'
             // lower priority.
-            let write = SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .acquire_timeout(WRITER_WAIT)
-                .connect_with(options.clone())
-                .await
-                .with_context(|| format!("failed to open sqlite database {url}"))?;
+            let writer =
+                Writer::open(&options).await.with_context(|| format!("failed to open sqlite database {url}"))?;
             let read = SqlitePoolOptions::new()
                 .max_connections(SQLITE_READERS)
                 .min_connections(SQLITE_READERS)
                 .idle_timeout(None)
                 .max_lifetime(None)
+                // No ping before each read: an embedded database's connection does not drop
+                // like a network one, and the ping is a round trip to its thread per query
+                // (sqlx still pings once when a connection comes back to the pool).
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await
                 .with_context(|| format!("failed to open sqlite database {url}"))?;
-            Db::Sqlite { read, write, gate: Arc::default() }
+            Db::Sqlite { read, writer: Arc::new(writer) }
         };
         db.migrate().await?;
         Ok(db)
@@ -172,7 +172,10 @@ impl Db {
     /// Applies the embedded migrations for this backend.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
-            Db::Sqlite { write, .. } => sqlx::migrate!("./migrations/sqlite").run(write).await,
+            Db::Sqlite { writer, .. } => {
+                let mut writing = writer.turn(Priority::Ordinary).await.context("failed to apply migrations")?;
+                sqlx::migrate!("./migrations/sqlite").run(&mut *writing).await
+            }
             Db::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await,
         }
         .context("failed to apply migrations")
@@ -193,12 +196,13 @@ impl Db {
 
     async fn begin_with(&self, priority: Priority) -> anyhow::Result<Tx> {
         Ok(match self {
-            Db::Sqlite { write, gate, .. } => {
-                let turn = wait_for_writer(gate, priority).await.ok_or_else(|| {
-                    anyhow::anyhow!("timed out after {} s waiting for the database writer", WRITER_WAIT.as_secs())
-                })?;
-                Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?, turn)
-            }
+            Db::Sqlite { writer, .. } => Tx::Sqlite(SqliteTx::begin(writer, priority).await.map_err(|e| match e {
+                sqlx::Error::PoolTimedOut => anyhow::anyhow!(
+                    "timed out after {} s waiting for the database writer",
+                    writer::WRITER_WAIT.as_secs()
+                ),
+                e => e.into(),
+            })?),
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -241,9 +245,9 @@ impl Db {
     /// Closes the pool (waits for connections to be returned).
     pub async fn close(&self) {
         match self {
-            Db::Sqlite { read, write, .. } => {
+            Db::Sqlite { read, writer } => {
                 read.close().await;
-                write.close().await;
+                writer.close().await;
             }
             Db::Postgres(p) => p.close().await,
         }
@@ -254,7 +258,7 @@ impl Tx {
     /// Commits the transaction.
     pub async fn commit(self) -> anyhow::Result<()> {
         match self {
-            Tx::Sqlite(t, _turn) => t.commit().await?,
+            Tx::Sqlite(t) => t.commit().await?,
             Tx::Postgres(t) => t.commit().await?,
         }
         Ok(())
@@ -264,21 +268,11 @@ impl Tx {
     /// used: SQLite's one writer would stay locked until then).
     pub async fn rollback(self) -> anyhow::Result<()> {
         match self {
-            Tx::Sqlite(t, _turn) => t.rollback().await?,
+            Tx::Sqlite(t) => t.rollback().await?,
             Tx::Postgres(t) => t.rollback().await?,
         }
         Ok(())
     }
-}
-
-/// Longest wait for a turn at SQLite's writer (as long as the pool's own wait for a
-/// connection): beyond it a write fails instead of hanging.
-const WRITER_WAIT: Duration = Duration::from_secs(30);
-
-/// The turn at SQLite's writer, or `None` after [`WRITER_WAIT`]. Public for [`with_db_write!`].
-#[doc(hidden)]
-pub async fn wait_for_writer(gate: &Arc<WriteGate>, priority: Priority) -> Option<WriteTurn> {
-    tokio::time::timeout(WRITER_WAIT, gate.enter(priority)).await.ok()
 }
 
 /// Milliseconds since the Unix epoch, the job queue's clock.

@@ -147,8 +147,9 @@ pub async fn reschedule_campaign(db: &Db, id: i64, rate: f64) -> anyhow::Result<
 /// bulk writes into large indexes do not re-read pages; nothing on PostgreSQL. The benchmark
 /// raises it while writing its data and puts it back before measuring.
 pub async fn set_write_cache_kib(db: &Db, kib: i64) -> anyhow::Result<()> {
-    if let Db::Sqlite { write, .. } = db {
-        sqlx::query(sqlx::AssertSqlSafe(format!("pragma cache_size = -{kib}"))).execute(write).await?;
+    if let Db::Sqlite { writer, .. } = db {
+        let mut writing = writer.turn(super::Priority::Ordinary).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("pragma cache_size = -{kib}"))).execute(&mut *writing).await?;
     }
     Ok(())
 }
