@@ -144,10 +144,11 @@ pub async fn leave(db: &Db) -> anyhow::Result<()> {
 }
 
 /// Claims the next due job and leases it for `lease_ms`: first a job whose lease expired,
-/// else the oldest due queued job. Two index-friendly queries instead of one `or`, so the
-/// claim stays fast however many finished jobs the table holds. PostgreSQL skips rows other
-/// replicas hold (`FOR UPDATE SKIP LOCKED`); SQLite has a single writer, so the update
-/// itself is the lock.
+/// else the oldest due queued job. Two index-friendly picks instead of one `or`, so the claim
+/// stays fast however many finished jobs the table holds. PostgreSQL skips rows other
+/// replicas hold (`FOR UPDATE SKIP LOCKED`), one pick per statement; SQLite has a single
+/// writer, so the update itself is the lock, and both picks go in one statement (`coalesce`
+/// of the two): each statement there is a turn at the one writer.
 pub async fn claim_next_job(db: &Db, lease_ms: i64) -> anyhow::Result<Option<JobRow>> {
     claim_job_due_by(db, lease_ms, now_ms()).await
 }
@@ -155,14 +156,14 @@ pub async fn claim_next_job(db: &Db, lease_ms: i64) -> anyhow::Result<Option<Job
 /// [`claim_next_job`] as if it were `now` (milliseconds): `flows simulate` runs the queue
 /// on a virtual clock.
 pub async fn claim_job_due_by(db: &Db, lease_ms: i64, now: i64) -> anyhow::Result<Option<JobRow>> {
-    let [expired, due] = match db {
-        Db::Sqlite { .. } => [claim_sql!(expired!(), ""), claim_sql!(due!(), "")],
+    let statements: &[&str] = match db {
+        Db::Sqlite { .. } => &[claim_sql!(concat!("select coalesce((", expired!(), "), (", due!(), "))"), "")],
         Db::Postgres(_) => {
-            [claim_sql!(expired!(), " for update skip locked"), claim_sql!(due!(), " for update skip locked")]
+            &[claim_sql!(expired!(), " for update skip locked"), claim_sql!(due!(), " for update skip locked")]
         }
     };
-    for sql in [expired, due] {
-        let row = with_db_write!(db, |p| sqlx::query_as::<_, JobRow>(sql)
+    for sql in statements {
+        let row = with_db_write!(db, |p| sqlx::query_as::<_, JobRow>(*sql)
             .bind(now + lease_ms)
             .bind(Utc::now())
             .bind(now)
@@ -292,4 +293,39 @@ pub async fn run_job_sooner(tx: &mut Tx, unique_key: &str, run_at_ms: i64) -> an
     .map(|r| r.rows_affected())
     })?;
     Ok(moved > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn enqueue(db: &Db, key: &str, run_at_ms: i64) {
+        let mut tx = db.begin().await.unwrap();
+        enqueue_job_at(&mut tx, "turn", "{}", Some(key), 3, run_at_ms).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    /// The claim takes a job whose lease ran out before any queued one, then the queued ones
+    /// oldest first, and nothing that is not due yet.
+    #[tokio::test]
+    async fn an_expired_lease_is_claimed_first_then_due_jobs_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+        enqueue(&db, "a", 100).await;
+        enqueue(&db, "b", 200).await;
+        enqueue(&db, "c", 300).await;
+        enqueue(&db, "later", 10_000).await;
+        // "a" is claimed with a lease that runs out at 1,000.
+        let a = claim_job_due_by(&db, 500, 500).await.unwrap().unwrap();
+        assert_eq!((a.id, a.attempts), (1, 1));
+        // Before it runs out, the next due job, leased until 10,600.
+        let b = claim_job_due_by(&db, 10_000, 600).await.unwrap().unwrap();
+        assert_eq!(b.id, 2);
+        // After: "a" again (its worker died), before "c", which is due too.
+        let again = claim_job_due_by(&db, 1_000, 1_200).await.unwrap().unwrap();
+        assert_eq!((again.id, again.attempts), (1, 2));
+        let c = claim_job_due_by(&db, 1_000, 1_200).await.unwrap().unwrap();
+        assert_eq!(c.id, 3);
+        assert!(claim_job_due_by(&db, 1_000, 1_200).await.unwrap().is_none());
+    }
 }
