@@ -12,7 +12,9 @@
 //!    sending less: no coordinated omission);
 //! 2. saturation: `connections` closed-loop clients for `saturation_duration` s.
 //!
-//! Backtalk's saturation phase runs last, so a benchmark can watch its queue drain after it.
+//! [`Targets::run`] runs Backtalk's saturation phase last, so a benchmark can watch its queue
+//! drain after it. [`Targets::run_target`] runs one target's phases, for a benchmark that
+//! measures the bare handler before Backtalk's queue has a backlog (`bench webhook`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -193,31 +195,76 @@ impl Targets {
     /// Runs both phases on both targets at `path`, the bare handler first each time and
     /// Backtalk's saturation phase last.
     pub async fn run(&self, path: &str, load: Load, request: Request) -> Phases {
-        self.run_from(path, load, request, 0).await
-    }
-
-    /// [`Targets::run`] with request numbers from `first` (a second run on the same server
-    /// must not repeat the first's texts).
-    pub async fn run_from(&self, path: &str, load: Load, request: Request, first: usize) -> Phases {
-        let bare = format!("{}{path}", self.bare_url);
-        let backtalk = format!("{}{path}", self.backtalk_url);
         let mut results = Vec::new();
-        let mut first = first;
-        for (target, url) in [("bare_axum", &bare), ("backtalk", &backtalk)] {
-            eprintln!("{target}: {} req/s for {} s ...", load.rate, load.duration);
-            results.push(fixed_rate(target, url, load, first, &request).await);
-            first += 10_000_000;
-        }
-        for (target, url) in [("bare_axum", &bare), ("backtalk", &backtalk)] {
-            eprintln!(
-                "{target}: saturation with {} connections for {} s ...",
-                load.connections, load.saturation_duration
-            );
-            results.push(saturation(target, url, load, first, &request).await);
-            first += 10_000_000;
+        let mut first = 0;
+        for phase in [Phase::FixedRate, Phase::Saturation] {
+            for target in [Target::Bare, Target::Backtalk] {
+                results.push(self.phase(target, phase, path, load, &request, first).await);
+                first += 10_000_000;
+            }
         }
         Phases { rate: load.rate, results }
     }
+
+    /// Both phases on one target at `path`, with request numbers from `first` (a later run on
+    /// the same server must not repeat an earlier one's texts: each phase takes 10,000,000).
+    pub async fn run_target(
+        &self,
+        target: Target,
+        path: &str,
+        load: Load,
+        request: Request,
+        first: usize,
+    ) -> Vec<PhaseResult> {
+        let mut results = Vec::new();
+        for (i, phase) in [Phase::FixedRate, Phase::Saturation].into_iter().enumerate() {
+            results.push(self.phase(target, phase, path, load, &request, first + i * 10_000_000).await);
+        }
+        results
+    }
+
+    async fn phase(
+        &self,
+        target: Target,
+        phase: Phase,
+        path: &str,
+        load: Load,
+        request: &Request,
+        first: usize,
+    ) -> PhaseResult {
+        let (name, base) = match target {
+            Target::Bare => ("bare_axum", &self.bare_url),
+            Target::Backtalk => ("backtalk", &self.backtalk_url),
+        };
+        let url = format!("{base}{path}");
+        match phase {
+            Phase::FixedRate => {
+                eprintln!("{name}: {} req/s for {} s ...", load.rate, load.duration);
+                fixed_rate(name, &url, load, first, request).await
+            }
+            Phase::Saturation => {
+                eprintln!(
+                    "{name}: saturation with {} connections for {} s ...",
+                    load.connections, load.saturation_duration
+                );
+                saturation(name, &url, load, first, request).await
+            }
+        }
+    }
+}
+
+/// Which server a phase loads.
+#[derive(Debug, Clone, Copy)]
+pub enum Target {
+    /// The bare axum handler, the baseline.
+    Bare,
+    Backtalk,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    FixedRate,
+    Saturation,
 }
 
 /// The four phases' results.
@@ -227,6 +274,11 @@ pub struct Phases {
 }
 
 impl Phases {
+    /// The phases of both targets, from [`Targets::run_target`].
+    pub fn of(rate: u32, bare: Vec<PhaseResult>, backtalk: Vec<PhaseResult>) -> Phases {
+        Phases { rate, results: bare.into_iter().chain(backtalk).collect() }
+    }
+
     fn get(&self, target: &str, phase: &str) -> &PhaseResult {
         self.results.iter().find(|r| r.target == target && r.phase == phase).expect("phase ran")
     }
