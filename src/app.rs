@@ -154,7 +154,8 @@ impl App {
             &config.public_url,
         )?);
         let worker = Arc::new(Worker { deps, sender, waker: waker.clone(), webhooks, flows, notifier });
-        let ingest = IngestBatcher::spawn(db.clone(), config.worker.max_attempts);
+        let ingest =
+            IngestBatcher::spawn(db.clone(), config.worker.max_attempts).context("the ingest thread did not start")?;
         let login_csrf_key = crate::store::secrets::get_or_create(&db, "login_csrf").await?;
         let state = AppState {
             db,

@@ -187,39 +187,57 @@ pub struct IngestBatcher {
 /// Most texts stored in one transaction.
 const MAX_BATCH: usize = 128;
 
-impl IngestBatcher {
-    /// Starts the batching task; it ends when every handle is dropped.
-    pub fn spawn(db: Db, max_attempts: i32) -> IngestBatcher {
-        let (sender, mut receiver) = mpsc::channel::<Pending>(4 * MAX_BATCH);
-        tokio::spawn(async move {
-            while let Some(first) = receiver.recv().await {
-                let mut pending = vec![first];
-                while pending.len() < MAX_BATCH {
-                    let Ok(next) = receiver.try_recv() else { break };
-                    pending.push(next);
-                }
-                // The texts and their answer channels apart, so the texts are not copied.
-                let (batch, replies): (Vec<Assessed>, Vec<_>) = pending.into_iter().unzip();
-                match ingest_batch(&db, &batch, max_attempts).await {
-                    Ok(results) => {
-                        for (reply, result) in replies.into_iter().zip(results) {
-                            let _ = reply.send(Ok(result));
-                        }
-                    }
-                    // One bad text must not fail the others: store them one by one.
-                    Err(_) => {
-                        for (text, reply) in batch.iter().zip(replies) {
-                            let result = ingest_batch(&db, std::slice::from_ref(text), max_attempts)
-                                .await
-                                .map(|mut one| one.remove(0))
-                                .map_err(|e| format!("{e:#}"));
-                            let _ = reply.send(result);
-                        }
-                    }
+/// Stores everything waiting in one transaction, then answers each webhook, until every
+/// handle is dropped.
+///
+/// On SQLite this runs on a thread of its own with a single-threaded runtime: a commit is a
+/// chain of about eight round trips to the write connection's thread, and on the server's
+/// runtime each answer waited for a runtime thread to come back to the shared queue, behind the
+/// webhooks and the turns it was busy with.
+async fn store_batches(db: Db, mut receiver: mpsc::Receiver<Pending>, max_attempts: i32) {
+    while let Some(first) = receiver.recv().await {
+        let mut pending = vec![first];
+        while pending.len() < MAX_BATCH {
+            let Ok(next) = receiver.try_recv() else { break };
+            pending.push(next);
+        }
+        // The texts and their answer channels apart, so the texts are not copied.
+        let (batch, replies): (Vec<Assessed>, Vec<_>) = pending.into_iter().unzip();
+        match ingest_batch(&db, &batch, max_attempts).await {
+            Ok(results) => {
+                for (reply, result) in replies.into_iter().zip(results) {
+                    let _ = reply.send(Ok(result));
                 }
             }
-        });
-        IngestBatcher { sender }
+            // One bad text must not fail the others: store them one by one.
+            Err(_) => {
+                for (text, reply) in batch.iter().zip(replies) {
+                    let result = ingest_batch(&db, std::slice::from_ref(text), max_attempts)
+                        .await
+                        .map(|mut one| one.remove(0))
+                        .map_err(|e| format!("{e:#}"));
+                    let _ = reply.send(result);
+                }
+            }
+        }
+    }
+}
+
+impl IngestBatcher {
+    /// Starts the batching task; it ends when every handle is dropped. On SQLite it runs on a
+    /// thread of its own (see [`store_batches`]); on PostgreSQL, whose connections belong to
+    /// the runtime that opened them, on the caller's runtime.
+    pub fn spawn(db: Db, max_attempts: i32) -> std::io::Result<IngestBatcher> {
+        let (sender, receiver) = mpsc::channel::<Pending>(4 * MAX_BATCH);
+        if matches!(db, Db::Postgres(_)) {
+            tokio::spawn(store_batches(db, receiver, max_attempts));
+            return Ok(IngestBatcher { sender });
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
+        std::thread::Builder::new()
+            .name("backtalk-ingest".into())
+            .spawn(move || runtime.block_on(store_batches(db, receiver, max_attempts)))?;
+        Ok(IngestBatcher { sender })
     }
 
     /// Stores one text; returns once it is committed. Its compliance assessment is made
