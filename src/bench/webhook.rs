@@ -40,7 +40,6 @@ fn telnyx_request() -> Request {
 /// fixed-rate p99 and, last, one JSON line with the results.
 pub async fn webhook(load: Load) -> anyhow::Result<()> {
     let mut targets = Targets::start(&load).await?;
-    let began = std::time::Instant::now();
     // The bare handler's phases first, both providers': the queue's workers fall behind at 500
     // texts a second on 2 cores, so after Backtalk's phases the baseline would be measured
     // beside their backlog (docs/benchmarks.md, "The allocator, and what the queue keeps up
@@ -48,6 +47,8 @@ pub async fn webhook(load: Load) -> anyhow::Result<()> {
     let (twilio_path, telnyx_path) = ("/webhooks/twilio", "/webhooks/telnyx");
     let bare_twilio = targets.run_target(Target::Bare, twilio_path, load, twilio_request(), 0).await;
     let bare_telnyx = targets.run_target(Target::Bare, telnyx_path, load, telnyx_request(), 100_000_000).await;
+    // The queue has work from Backtalk's first phase on: its rate is over Backtalk's phases.
+    let began = std::time::Instant::now();
     let twilio = targets.run_target(Target::Backtalk, twilio_path, load, twilio_request(), 200_000_000).await;
     let telnyx = targets.run_target(Target::Backtalk, telnyx_path, load, telnyx_request(), 300_000_000).await;
     targets.stop().await?;
@@ -58,8 +59,8 @@ pub async fn webhook(load: Load) -> anyhow::Result<()> {
     let acked = twilio.acked() + telnyx.acked();
     let db = targets.database().await?;
     let stored = crate::store::conversations::count_messages(&db, "in").await? as usize;
-    // What the queue's workers answered while the load ran: when they fall behind, the later
-    // phases (the bare handler's too) run beside their backlog.
+    // What the queue's workers answered while Backtalk's phases ran: when they fall behind,
+    // the later phases run beside their backlog.
     let answered = crate::store::turns::count_turns(&db).await? as usize;
 
     for (name, phases) in [("Twilio", &twilio), ("Telnyx", &telnyx)] {
@@ -75,7 +76,7 @@ pub async fn webhook(load: Load) -> anyhow::Result<()> {
         p99(&telnyx) / p99(&twilio)
     );
     println!(
-        "acknowledged by backtalk: {acked}; stored inbound messages: {stored}; answered (turns recorded) by the end: {answered}, {:.0} a second over the {seconds:.0} s run",
+        "acknowledged by backtalk: {acked}; stored inbound messages: {stored}; answered (turns recorded) by the end: {answered}, {:.0} a second over Backtalk's {seconds:.0} s",
         answered as f64 / seconds
     );
     let mut summary = twilio.summary();

@@ -44,7 +44,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Postgres, Transaction};
 
-pub use write_gate::{Priority, WriteGate, WriteTurn};
+pub use write_gate::Priority;
 pub use writer::{SqliteTx, Writer, Writing};
 
 /// A connection pool on one of the two supported databases.
@@ -52,8 +52,8 @@ pub use writer::{SqliteTx, Writer, Writing};
 /// SQLite has one writer at a time. Letting several connections race for the write lock
 /// makes SQLite's busy handler sleep in coarse steps (up to 100 ms), which shows up as tail
 /// latency on the webhook; so writes go through one connection, the [`Writer`], each after its
-/// turn at the [`WriteGate`] (in arrival order, the webhook's first), and reads use a pool of
-/// several (WAL lets them run beside the writer).
+/// turn at the write gate (`write_gate`: in arrival order, the webhook's first), and reads use
+/// a pool of several (WAL lets them run beside the writer).
 #[derive(Clone, Debug)]
 pub enum Db {
     Sqlite { read: SqlitePool, writer: Arc<Writer> },
@@ -264,8 +264,7 @@ impl Tx {
         Ok(())
     }
 
-    /// Rolls back now (dropping a transaction rolls it back only when its connection is next
-    /// used: SQLite's one writer would stay locked until then).
+    /// Rolls back and waits for it (dropping a transaction only sends the rollback on its way).
     pub async fn rollback(self) -> anyhow::Result<()> {
         match self {
             Tx::Sqlite(t) => t.rollback().await?,
