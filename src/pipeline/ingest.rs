@@ -5,8 +5,7 @@
 use crate::compliance::{self, Assessment, Intent};
 use crate::domain::{ConsentKind, Phone, WebhookEvent};
 use crate::jobs::KIND_TURN;
-use crate::store::conversations::NewInbound;
-use crate::store::ingest as ingest_sql;
+use crate::store::ingest::{self as ingest_sql, BatchText, Opened};
 use crate::store::webhook_events::{self, Event};
 use crate::store::{Db, consent, conversations, now_ms};
 use tokio::sync::{mpsc, oneshot};
@@ -87,42 +86,29 @@ impl Assessed {
 /// adds statements for its own text.
 pub async fn ingest_batch(db: &Db, batch: &[Assessed], max_attempts: i32) -> anyhow::Result<Vec<Ingested>> {
     let now = chrono::Utc::now();
-    // Each number once (PostgreSQL refuses to upsert a row twice in one statement), sorted so
-    // two replicas upserting the same numbers lock their rows in one order and cannot deadlock.
-    let mut phones: Vec<&Phone> = batch.iter().map(|text| &text.inbound.from).collect();
-    phones.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-    phones.dedup_by(|a, b| a.as_str() == b.as_str());
-    // A provider is waiting on this commit: it goes before the workers' writes.
-    let mut tx = db.begin_urgent().await?;
-    let customers = ingest_sql::ensure_customers(&mut tx, &phones, now).await?;
-    let owners: Vec<(&Phone, i64)> = phones.iter().map(|p| (*p, customers[p.as_str()])).collect();
-    let conversation_ids = ingest_sql::ensure_conversations(&mut tx, &owners, now).await?;
-    let rows: Vec<NewInbound> = batch
+    let texts: Vec<BatchText> = batch
         .iter()
-        .map(|text| NewInbound {
-            conversation_id: conversation_ids[text.inbound.from.as_str()],
+        .map(|text| BatchText {
             provider_sid: &text.inbound.provider_sid,
-            from_phone: &text.inbound.from,
-            to_phone: &text.inbound.to,
+            from: &text.inbound.from,
+            to: &text.inbound.to,
             body: &text.inbound.body,
         })
         .collect();
-    // A provider retry: the customer and conversation upserts above changed nothing real.
-    let mut new_ids = ingest_sql::insert_inbound_messages(&mut tx, &rows, now).await?;
-    let mut consents = ingest_sql::latest_consents(&mut tx, &phones).await?;
-    let subscribers = webhook_events::subscribers(&mut tx, WebhookEvent::MessageReceived).await?;
+    let (mut tx, opened) = ingest_sql::open_batch(db, &texts, WebhookEvent::MessageReceived, now).await?;
+    let Opened { conversations, messages: mut new_ids, mut consents, subscribers } = opened;
     let mut results = Vec::with_capacity(batch.len());
     let mut turns = Vec::with_capacity(batch.len());
-    for (text, row) in batch.iter().zip(&rows) {
+    for text in batch {
+        let inbound = &text.inbound;
         // Removed, so a message id repeated within the batch is a duplicate the second time.
-        let Some(message_id) = new_ids.remove(row.provider_sid) else {
+        let Some(message_id) = new_ids.remove(&inbound.provider_sid) else {
             results.push(Ingested::Duplicate);
             continue;
         };
-        let inbound = &text.inbound;
         let phone = &inbound.from;
         conversations::insert_media(&mut tx, message_id, &inbound.media).await?;
-        let conversation_id = row.conversation_id;
+        let conversation_id = conversations[phone.as_str()];
         let received =
             Event::MessageReceived { message_id, conversation_id, phone, to: &inbound.to, body: &inbound.body };
         webhook_events::emit_to(&mut tx, received, &subscribers).await?;
@@ -164,10 +150,7 @@ pub async fn ingest_batch(db: &Db, batch: &[Assessed], max_attempts: i32) -> any
         turns.push((format!("turn:{message_id}"), serde_json::to_string(&job)?));
         results.push(Ingested::New(message_id));
     }
-    if !turns.is_empty() {
-        ingest_sql::enqueue_jobs(&mut tx, KIND_TURN, &turns, max_attempts, now_ms(), now).await?;
-    }
-    tx.commit().await?;
+    ingest_sql::close_batch(tx, KIND_TURN, &turns, max_attempts, now_ms(), now).await?;
     Ok(results)
 }
 
@@ -191,9 +174,9 @@ const MAX_BATCH: usize = 128;
 /// handle is dropped.
 ///
 /// On SQLite this runs on a thread of its own with a single-threaded runtime: a commit is a
-/// chain of about eight round trips to the write connection's thread, and on the server's
-/// runtime each answer waited for a runtime thread to come back to the shared queue, behind the
-/// webhooks and the turns it was busy with.
+/// chain of round trips to the write connection's thread (two, store::ingest), and on the
+/// server's runtime each answer waited for a runtime thread to come back to the shared queue,
+/// behind the webhooks and the turns it was busy with.
 async fn store_batches(db: Db, mut receiver: mpsc::Receiver<Pending>, max_attempts: i32) {
     while let Some(first) = receiver.recv().await {
         let mut pending = vec![first];

@@ -196,13 +196,19 @@ impl Db {
 
     async fn begin_with(&self, priority: Priority) -> anyhow::Result<Tx> {
         Ok(match self {
-            Db::Sqlite { writer, .. } => Tx::Sqlite(SqliteTx::begin(writer, priority).await.map_err(|e| match e {
-                sqlx::Error::PoolTimedOut => anyhow::anyhow!(
-                    "timed out after {} s waiting for the database writer",
-                    writer::WRITER_WAIT.as_secs()
-                ),
-                e => e.into(),
-            })?),
+            Db::Sqlite { writer, .. } => Tx::Sqlite(SqliteTx::begin(writer, priority).await.map_err(writer_error)?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// An urgent transaction whose `begin immediate` the caller sends itself on SQLite, as the
+    /// first statement of its first query ([`SqliteTx::inline`]); begun as usual on
+    /// PostgreSQL. Only for SQL written for each database apart (`store::ingest`).
+    async fn begin_urgent_inline(&self) -> anyhow::Result<Tx> {
+        Ok(match self {
+            Db::Sqlite { writer, .. } => {
+                Tx::Sqlite(SqliteTx::inline(writer, Priority::Urgent).await.map_err(writer_error)?)
+            }
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -271,6 +277,16 @@ impl Tx {
             Tx::Postgres(t) => t.rollback().await?,
         }
         Ok(())
+    }
+}
+
+/// The writer's errors in words: a wait for the turn that timed out says so.
+fn writer_error(e: sqlx::Error) -> anyhow::Error {
+    match e {
+        sqlx::Error::PoolTimedOut => {
+            anyhow::anyhow!("timed out after {} s waiting for the database writer", writer::WRITER_WAIT.as_secs())
+        }
+        e => e.into(),
     }
 }
 

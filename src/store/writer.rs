@@ -26,7 +26,16 @@ pub const WRITER_WAIT: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct Writer {
     gate: Arc<WriteGate>,
-    connection: Arc<Mutex<Option<SqliteConnection>>>,
+    connection: Arc<Mutex<Option<Held>>>,
+}
+
+/// The connection, and whether a transaction begun inline ([`SqliteTx::inline`]) was dropped
+/// before it ended: sqlx does not know of that transaction, so the next turn rolls it back
+/// before anything else.
+#[derive(Debug)]
+struct Held {
+    connection: SqliteConnection,
+    inline_left_open: bool,
 }
 
 /// The write connection for the length of one turn; the next writer's turn starts when this is
@@ -34,7 +43,7 @@ pub struct Writer {
 pub struct Writing {
     // Fields drop in order: the connection is let go before the turn passes on, so the next
     // writer finds it free.
-    connection: OwnedMappedMutexGuard<Option<SqliteConnection>, SqliteConnection>,
+    held: OwnedMappedMutexGuard<Option<Held>, Held>,
     _turn: WriteTurn,
 }
 
@@ -42,7 +51,8 @@ impl Writer {
     /// Opens the write connection.
     pub async fn open(options: &SqliteConnectOptions) -> Result<Writer, sqlx::Error> {
         let connection = options.connect().await?;
-        Ok(Writer { gate: Arc::default(), connection: Arc::new(Mutex::new(Some(connection))) })
+        let held = Held { connection, inline_left_open: false };
+        Ok(Writer { gate: Arc::default(), connection: Arc::new(Mutex::new(Some(held))) })
     }
 
     /// Waits for the turn at the writer (at most [`WRITER_WAIT`], then `PoolTimedOut`, as the
@@ -54,8 +64,14 @@ impl Writer {
         // Free at once: only the holder of the turn locks it, and the last holder let go of
         // it before its turn passed on.
         let guard = self.connection.clone().lock_owned().await;
-        let connection = OwnedMutexGuard::try_map(guard, Option::as_mut).map_err(|_| sqlx::Error::PoolClosed)?;
-        Ok(Writing { connection, _turn: turn })
+        let mut held = OwnedMutexGuard::try_map(guard, Option::as_mut).map_err(|_| sqlx::Error::PoolClosed)?;
+        if held.inline_left_open {
+            // It may have ended already (SQLite rolls back by itself after some errors): then
+            // this fails, harmlessly.
+            let _ = sqlx::raw_sql("rollback").execute(&mut held.connection).await;
+            held.inline_left_open = false;
+        }
+        Ok(Writing { held, _turn: turn })
     }
 
     /// Closes the connection after the writes waiting before it (SQLite checkpoints the WAL
@@ -64,9 +80,9 @@ impl Writer {
         let Ok(_turn) = tokio::time::timeout(WRITER_WAIT, self.gate.enter(Priority::Ordinary)).await else {
             return;
         };
-        let connection = self.connection.lock().await.take();
-        if let Some(connection) = connection {
-            let _ = connection.close().await;
+        let held = self.connection.lock().await.take();
+        if let Some(held) = held {
+            let _ = held.connection.close().await;
         }
     }
 }
@@ -74,13 +90,13 @@ impl Writer {
 impl Deref for Writing {
     type Target = SqliteConnection;
     fn deref(&self) -> &SqliteConnection {
-        &self.connection
+        &self.held.connection
     }
 }
 
 impl DerefMut for Writing {
     fn deref_mut(&mut self) -> &mut SqliteConnection {
-        &mut self.connection
+        &mut self.held.connection
     }
 }
 
@@ -90,7 +106,16 @@ impl DerefMut for Writing {
 /// connection here: it only borrows one or takes a pool's).
 pub struct SqliteTx {
     writing: Writing,
-    open: bool,
+    state: State,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Begun through sqlx, which knows of it.
+    Open,
+    /// Begun by the caller's own `BEGIN IMMEDIATE`, inline.
+    Inline,
+    Ended,
 }
 
 impl SqliteTx {
@@ -98,26 +123,57 @@ impl SqliteTx {
     pub async fn begin(writer: &Writer, priority: Priority) -> Result<SqliteTx, sqlx::Error> {
         let mut writing = writer.turn(priority).await?;
         SqliteTransactionManager::begin(&mut writing, Some("BEGIN IMMEDIATE".into_sql_str())).await?;
-        Ok(SqliteTx { writing, open: true })
+        Ok(SqliteTx { writing, state: State::Open })
+    }
+
+    /// Waits for the turn at the writer; the caller begins the transaction itself, with
+    /// `begin immediate` as the first statement of its first query, and may end it with
+    /// `commit` as the last statement of its last query ([`SqliteTx::committed_inline`]).
+    /// Every statement is a round trip to the connection's thread, and under load those trips,
+    /// not SQLite's work, are what a short transaction costs (docs/benchmarks.md); inline, the
+    /// BEGIN and COMMIT ride with the statements next to them. Dropped before it ends, the
+    /// transaction is rolled back at the start of the next turn.
+    pub async fn inline(writer: &Writer, priority: Priority) -> Result<SqliteTx, sqlx::Error> {
+        Ok(SqliteTx { writing: writer.turn(priority).await?, state: State::Inline })
+    }
+
+    /// Records that the caller's last query, which succeeded, ended with `commit`.
+    pub fn committed_inline(mut self) {
+        debug_assert_eq!(self.state, State::Inline, "only a transaction begun inline commits inline");
+        self.state = State::Ended;
     }
 
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
-        SqliteTransactionManager::commit(&mut self.writing).await?;
-        self.open = false;
+        match self.state {
+            State::Open => SqliteTransactionManager::commit(&mut self.writing).await?,
+            State::Inline => {
+                sqlx::raw_sql("commit").execute(&mut *self.writing).await?;
+            }
+            State::Ended => {}
+        }
+        self.state = State::Ended;
         Ok(())
     }
 
     pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
-        SqliteTransactionManager::rollback(&mut self.writing).await?;
-        self.open = false;
+        match self.state {
+            State::Open => SqliteTransactionManager::rollback(&mut self.writing).await?,
+            State::Inline => {
+                sqlx::raw_sql("rollback").execute(&mut *self.writing).await?;
+            }
+            State::Ended => {}
+        }
+        self.state = State::Ended;
         Ok(())
     }
 }
 
 impl Drop for SqliteTx {
     fn drop(&mut self) {
-        if self.open {
-            SqliteTransactionManager::start_rollback(&mut self.writing);
+        match self.state {
+            State::Open => SqliteTransactionManager::start_rollback(&mut self.writing),
+            State::Inline => self.writing.held.inline_left_open = true,
+            State::Ended => {}
         }
     }
 }
@@ -175,6 +231,35 @@ mod tests {
         tx.commit().await.unwrap();
         let rows: Vec<i64> = sqlx::query_scalar("select n from t order by n").fetch_all(&read).await.unwrap();
         assert_eq!(rows, vec![1, 3]);
+    }
+
+    #[tokio::test]
+    async fn an_inline_transaction_commits_in_its_last_query_and_a_dropped_one_is_undone_next_turn() {
+        let (_dir, writer, read) = writer().await;
+        let mut tx = SqliteTx::inline(&writer, Priority::Urgent).await.unwrap();
+        sqlx::query("begin immediate; insert into t values ($1)").bind(1).execute(&mut *tx).await.unwrap();
+        sqlx::query("insert into t values ($1); commit").bind(2).execute(&mut *tx).await.unwrap();
+        tx.committed_inline();
+        assert_eq!(count(&read).await, 2);
+
+        // Dropped open, as a failed query leaves it: the next turn rolls it back first.
+        let mut tx = SqliteTx::inline(&writer, Priority::Urgent).await.unwrap();
+        let failed = sqlx::query("begin immediate; insert into t values (3); insert into nowhere values (4)")
+            .execute(&mut *tx)
+            .await;
+        assert!(failed.is_err());
+        drop(tx);
+        let mut tx = SqliteTx::begin(&writer, Priority::Ordinary).await.unwrap();
+        sqlx::query("insert into t values (5)").execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+        let rows: Vec<i64> = sqlx::query_scalar("select n from t order by n").fetch_all(&read).await.unwrap();
+        assert_eq!(rows, vec![1, 2, 5]);
+
+        // Ended by commit(), it sends the COMMIT itself.
+        let mut tx = SqliteTx::inline(&writer, Priority::Ordinary).await.unwrap();
+        sqlx::query("begin immediate; insert into t values (6)").execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(count(&read).await, 4);
     }
 
     #[tokio::test]

@@ -100,3 +100,38 @@ async fn a_batch_stores_what_the_texts_one_by_one_would(backend: Backend) {
     assert_eq!(turn_jobs(&db).await.len(), 5);
 }
 on_both_backends!(a_batch_stores_what_the_texts_one_by_one_would);
+
+/// On SQLite a batch's transaction is begun and committed inside its own queries
+/// (`SqliteTx::inline`). A batch that fails in its last query must leave nothing behind, and
+/// the next write must find the writer free: its turn rolls the failed batch back first.
+#[tokio::test]
+async fn a_batch_that_fails_late_stores_nothing_and_the_next_one_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&fresh_database_url(Backend::Sqlite, dir.path()).await).await.unwrap();
+    // Fails the batch's last statement but one, the jobs insert, at the second text's job (a
+    // fresh database numbers the batch's messages 1 and 2).
+    backtalk::with_db_write!(&db, |p| sqlx::query(
+        "create trigger refuse_boom before insert on jobs when new.unique_key = 'turn:2'
+         begin select raise(abort, 'refused'); end"
+    )
+    .execute(p)
+    .await
+    .map(|_| ()))
+    .unwrap();
+    let failing: Vec<Assessed> = [text("SM-a", "+14155550111", "hello"), text("SM-b", "+14155550112", "and me")]
+        .into_iter()
+        .map(Assessed::new)
+        .collect();
+    let error = ingest_batch(&db, &failing, 5).await.unwrap_err();
+    assert!(format!("{error:#}").contains("refused"), "{error:#}");
+    for table in ["messages", "customers", "conversations", "jobs"] {
+        assert_eq!(count(&db, table).await, 0, "{table} after the failed batch");
+    }
+    let next = ingest_batch(&db, &[Assessed::new(text("SM-c", "+14155550113", "hi"))], 5).await.unwrap();
+    assert!(matches!(next[..], [Ingested::New(_)]), "{next:?}");
+    assert_eq!((count(&db, "messages").await, count(&db, "jobs").await), (1, 1));
+    // A retry of the failed texts is stored (the numbers are free again: drop the trigger).
+    backtalk::with_db_write!(&db, |p| sqlx::query("drop trigger refuse_boom").execute(p).await.map(|_| ())).unwrap();
+    let retried = ingest(&db, &text("SM-a", "+14155550111", "hello"), 5).await.unwrap();
+    assert!(matches!(retried, Ingested::New(_)));
+}
