@@ -108,10 +108,13 @@ pub async fn ingest_batch(db: &Db, batch: &[Assessed], max_attempts: i32) -> any
         };
         let phone = &inbound.from;
         conversations::insert_media(&mut tx, message_id, &inbound.media).await?;
-        let conversation_id = conversations[phone.as_str()];
-        let received =
-            Event::MessageReceived { message_id, conversation_id, phone, to: &inbound.to, body: &inbound.body };
-        webhook_events::emit_to(&mut tx, received, &subscribers).await?;
+        if !subscribers.is_empty() {
+            // Read only then (store::ingest): nothing else here needs the conversation.
+            let conversation_id = conversations[phone.as_str()];
+            let received =
+                Event::MessageReceived { message_id, conversation_id, phone, to: &inbound.to, body: &inbound.body };
+            webhook_events::emit_to(&mut tx, received, &subscribers).await?;
+        }
         // The consent in force when this text arrived: an earlier text of the same batch may
         // have changed it.
         let current = consents.get(phone.as_str()).copied();

@@ -18,7 +18,6 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use sqlx::postgres::PgConnection;
 use sqlx::{Row, postgres::Postgres};
 
@@ -38,7 +37,8 @@ pub struct BatchText<'a> {
 /// What opening a batch wrote and read, by phone or provider message id.
 #[derive(Debug, Default)]
 pub struct Opened {
-    /// Each sender's conversation (opened now if it had none).
+    /// Each sender's conversation (opened now if it had none); on SQLite only when there are
+    /// subscribers, whose events name it.
     pub conversations: HashMap<String, i64>,
     /// The id of each new message; a retry, or a message id repeated in the batch after its
     /// first text, has none.
@@ -51,7 +51,9 @@ pub struct Opened {
 
 /// The first half of a batch on SQLite, in one round trip. `$1` the distinct senders, `$2` the
 /// time, `$3` the texts (`[provider id, from, to, body]` each), `$4` the event type whose
-/// subscribers are read. The rows that come back are tagged by their first column.
+/// subscribers are read. The rows that come back are tagged by their first column. The
+/// conversations' ids are read only when there are subscribers ([`CONVERSATIONS_SQLITE`]):
+/// nothing else in a batch needs them, and a row per text is work for both threads.
 const OPEN_SQLITE: &str = "
 begin immediate;
 insert into customers (phone, created_at) select p.value, $2 from json_each($1) as p where true
@@ -59,8 +61,7 @@ insert into customers (phone, created_at) select p.value, $2 from json_each($1) 
 insert into conversations (phone, customer_id, state, created_at, updated_at)
     select p.value, (select c.id from customers c where c.phone = p.value), 'bot', $2, $2
     from json_each($1) as p where true
-    on conflict (phone) do update set updated_at = excluded.updated_at
-    returning 'conversation', id, phone;
+    on conflict (phone) do update set updated_at = excluded.updated_at;
 insert into messages (conversation_id, direction, provider_sid, from_phone, to_phone, body, created_at)
     select (select v.id from conversations v where v.phone = t.value ->> 1), 'in',
         t.value ->> 0, t.value ->> 1, t.value ->> 2, t.value ->> 3, $2
@@ -72,6 +73,10 @@ select 'consent', phone, kind from consent_events where id in (
 select distinct 'subscriber', e.id from webhook_endpoints e join webhook_subscriptions s on s.endpoint_id = e.id
     where e.configured = 1 and e.disabled_at is null and s.event_type in ($4, '*');
 ";
+
+/// The senders' conversations on SQLite, `$1` the senders.
+const CONVERSATIONS_SQLITE: &str =
+    "select id, phone from conversations where phone in (select value from json_each($1))";
 
 /// The last half on SQLite: `$1` the job kind, `$2` the jobs (`[unique key, payload]` each),
 /// `$3` max attempts, `$4` when they are due (ms), `$5` the time. A key that exists already is
@@ -100,11 +105,12 @@ pub async fn open_batch(
     let mut tx = db.begin_urgent_inline().await?;
     let opened = match &mut tx {
         Tx::Sqlite(t) => {
+            // Tuples serialise as JSON arrays, without building a `serde_json::Value` per text.
             let rows = sqlx::query(OPEN_SQLITE)
                 .bind(json_text(&phones))
                 .bind(now)
                 .bind(json_text(
-                    &texts.iter().map(|t| json!([t.provider_sid, t.from.as_str(), t.to, t.body])).collect::<Vec<_>>(),
+                    &texts.iter().map(|t| (t.provider_sid, t.from.as_str(), t.to, t.body)).collect::<Vec<_>>(),
                 ))
                 .bind(event_type.as_str())
                 .fetch_all(&mut **t)
@@ -112,17 +118,20 @@ pub async fn open_batch(
             let mut opened = Opened::default();
             for row in rows {
                 match row.try_get::<&str, _>(0)? {
-                    "conversation" => {
-                        opened.conversations.insert(row.try_get(2)?, row.try_get(1)?);
-                    }
                     "message" => {
                         opened.messages.insert(row.try_get(2)?, row.try_get(1)?);
                     }
                     "consent" => {
                         opened.consents.insert(row.try_get(1)?, row.try_get(2)?);
                     }
-                    _ => opened.subscribers.push(row.try_get(1)?),
+                    "subscriber" => opened.subscribers.push(row.try_get(1)?),
+                    tag => anyhow::bail!("unexpected row {tag:?} from opening a batch"),
                 }
+            }
+            if !opened.subscribers.is_empty() {
+                let rows: Vec<(i64, String)> =
+                    sqlx::query_as(CONVERSATIONS_SQLITE).bind(json_text(&phones)).fetch_all(&mut **t).await?;
+                opened.conversations = rows.into_iter().map(|(id, phone)| (phone, id)).collect();
             }
             opened
         }
@@ -149,7 +158,7 @@ pub async fn close_batch(
         Tx::Sqlite(t) => {
             sqlx::query(CLOSE_SQLITE)
                 .bind(kind)
-                .bind(json_text(&jobs.iter().map(|(key, payload)| json!([key, payload])).collect::<Vec<_>>()))
+                .bind(json_text(&jobs))
                 .bind(i64::from(max_attempts))
                 .bind(run_at_ms)
                 .bind(now)

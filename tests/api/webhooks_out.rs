@@ -237,6 +237,14 @@ async fn an_endpoint_that_fails_twice_gets_the_event_once_more_with_the_same_web
     assert_eq!(payload["type"], "message.received");
     assert_eq!(payload["data"]["body"], "thanks!");
     assert_eq!(payload["data"]["phone"], CUSTOMER);
+    // On SQLite the batch reads the conversation only for such an event (store::ingest).
+    let conversation: i64 =
+        backtalk::store::with_db!(&app.db, |p| sqlx::query_scalar("select id from conversations where phone = $1")
+            .bind(CUSTOMER)
+            .fetch_one(p)
+            .await)
+        .unwrap();
+    assert_eq!(payload["data"]["conversation_id"], conversation);
 
     let deliveries = api_get(&app, "/api/v1/webhooks/deliveries").await;
     let delivery = &deliveries["deliveries"][0];
