@@ -70,6 +70,7 @@ insert into messages (conversation_id, direction, provider_sid, from_phone, to_p
     returning 'message', id, provider_sid;
 select 'consent', phone, kind from consent_events where id in (
     select max(id) from consent_events where phone in (select value from json_each($1)) group by phone);
+-- The same endpoints as webhook_events::subscribers, in this round trip.
 select distinct 'subscriber', e.id from webhook_endpoints e join webhook_subscriptions s on s.endpoint_id = e.id
     where e.configured = 1 and e.disabled_at is null and s.event_type in ($4, '*');
 ";
@@ -103,7 +104,7 @@ pub async fn open_batch(
     phones.sort_unstable();
     phones.dedup();
     let mut tx = db.begin_urgent_inline().await?;
-    let opened = match &mut tx {
+    let mut opened = match &mut tx {
         Tx::Sqlite(t) => {
             // Tuples serialise as JSON arrays, without building a `serde_json::Value` per text.
             let rows = sqlx::query(OPEN_SQLITE)
@@ -137,9 +138,8 @@ pub async fn open_batch(
         }
         Tx::Postgres(t) => open_postgres(t, &phones, texts, now).await?,
     };
-    if let Tx::Postgres(_) = tx {
-        let subscribers = webhook_events::subscribers(&mut tx, event_type).await?;
-        return Ok((tx, Opened { subscribers, ..opened }));
+    if matches!(tx, Tx::Postgres(_)) {
+        opened.subscribers = webhook_events::subscribers(&mut tx, event_type).await?;
     }
     Ok((tx, opened))
 }
@@ -147,28 +147,27 @@ pub async fn open_batch(
 /// Queues the batch's jobs of one kind, due at `run_at_ms` ((unique key, JSON payload) each;
 /// a key that exists already is skipped), and commits.
 pub async fn close_batch(
-    mut tx: Tx,
+    tx: Tx,
     kind: &str,
     jobs: &[(String, String)],
     max_attempts: i32,
     run_at_ms: i64,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    match &mut tx {
-        Tx::Sqlite(t) => {
+    match tx {
+        Tx::Sqlite(mut t) => {
             sqlx::query(CLOSE_SQLITE)
                 .bind(kind)
                 .bind(json_text(&jobs))
                 .bind(i64::from(max_attempts))
                 .bind(run_at_ms)
                 .bind(now)
-                .execute(&mut **t)
+                .execute(&mut *t)
                 .await?;
-            let Tx::Sqlite(t) = tx else { unreachable!("matched above") };
             t.committed_inline();
             Ok(())
         }
-        Tx::Postgres(t) => {
+        Tx::Postgres(mut t) => {
             sqlx::query(
                 "insert into jobs (kind, payload, unique_key, status, attempts, max_attempts, run_at_ms, lease_until_ms, created_at, updated_at)
                  select $1, p, k, 'queued', 0, $4, $5, 0, $6, $6
@@ -181,9 +180,9 @@ pub async fn close_batch(
             .bind(i64::from(max_attempts))
             .bind(run_at_ms)
             .bind(now)
-            .execute(&mut **t)
+            .execute(&mut *t)
             .await?;
-            tx.commit().await
+            Ok(t.commit().await?)
         }
     }
 }

@@ -184,26 +184,19 @@ impl Db {
     /// Begins a transaction. On SQLite it is `BEGIN IMMEDIATE`: it takes the write lock at
     /// once, so a transaction that reads then writes never fails with a stale snapshot.
     pub async fn begin(&self) -> anyhow::Result<Tx> {
-        self.begin_with(Priority::Ordinary).await
-    }
-
-    /// Begins a transaction someone is waiting on (the webhook's group commit): on SQLite it
-    /// goes before the background writers waiting for the writer. The same as
-    /// [`Db::begin`] on PostgreSQL, which has no single writer.
-    pub async fn begin_urgent(&self) -> anyhow::Result<Tx> {
-        self.begin_with(Priority::Urgent).await
-    }
-
-    async fn begin_with(&self, priority: Priority) -> anyhow::Result<Tx> {
         Ok(match self {
-            Db::Sqlite { writer, .. } => Tx::Sqlite(SqliteTx::begin(writer, priority).await.map_err(writer_error)?),
+            Db::Sqlite { writer, .. } => {
+                Tx::Sqlite(SqliteTx::begin(writer, Priority::Ordinary).await.map_err(writer_error)?)
+            }
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
 
-    /// An urgent transaction whose `begin immediate` the caller sends itself on SQLite, as the
-    /// first statement of its first query ([`SqliteTx::inline`]); begun as usual on
-    /// PostgreSQL. Only for SQL written for each database apart (`store::ingest`).
+    /// A transaction someone is waiting on (the webhook's group commit): on SQLite it goes
+    /// before the background writers waiting for the writer, and the caller sends its `begin
+    /// immediate` itself, as the first statement of its first query ([`SqliteTx::inline`]).
+    /// Begun as usual on PostgreSQL, which has no single writer. Only for SQL written for each
+    /// database apart (`store::ingest`).
     async fn begin_urgent_inline(&self) -> anyhow::Result<Tx> {
         Ok(match self {
             Db::Sqlite { writer, .. } => {
